@@ -1,0 +1,321 @@
+"""Sessions, steps and trajectories: the pure data model of the process loop.
+
+A session holds a tree of steps (each step points at its parent), so rewinding and
+forking never destroy history; a *branch* is the path from the root to one step.
+This module imports no torch, gradio or sqlalchemy: the runner, the store, the
+exporters and the UI all share these types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+MAX_PROMPT_CHARS = 4000
+
+
+class Stage(str, enum.Enum):
+    PLAN = "plan"
+    SKETCH = "sketch"
+    INSPECT = "inspect"
+    REFINE = "refine"
+    FINAL = "final"
+
+
+class Author(str, enum.Enum):
+    MODEL = "model"
+    HUMAN = "human"
+
+
+class Review(str, enum.Enum):
+    """A human's decision on an image step (sketch or refine)."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Mode(str, enum.Enum):
+    PROCESS = "process"  # plan → sketch → inspect → refine … → final
+    SINGLE = "single"  # one plan for everything, one sketch, no inspect
+
+
+class StudioError(Exception):
+    """An error a person can fix; the message says how. Never shown with a traceback."""
+
+
+class Conflict(StudioError):
+    """Someone else (another tab, another process) changed the session first."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now() -> float:
+    return time.time()
+
+
+def validate_prompt(prompt: str | None) -> str:
+    text = (prompt or "").strip()
+    if not text:
+        raise StudioError("The prompt is empty: describe the image, e.g. \"a red apple to the left of a blue cup\".")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise StudioError(
+            f"The prompt has {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}. Shorten it."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class Box:
+    """Evidence for a verdict: a labelled rectangle in image pixels."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    label: str = ""
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One inspect verdict: plan vs prompt, or sketch vs instruction."""
+
+    passed: bool
+    critique: str = ""
+    evidence: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A content-addressed PNG kept by the store."""
+
+    sha256: str
+    width: int
+    height: int
+    byte_size: int
+
+
+@dataclass(frozen=True)
+class Region:
+    """A mask drawn on the canvas to target a refine: only these pixels may change."""
+
+    image: ImageRef  # a single-channel PNG; non-zero pixels are inside the region
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the loop, by the model or by a person.
+
+    `instruction` holds `<ins>` for a plan and `<refine>` for a refine; `original`
+    keeps the model's values of any field a human changed (field name → value).
+    """
+
+    id: str
+    session_id: str
+    parent_id: str | None
+    stage: Stage
+    round: int = 0
+    author: Author = Author.MODEL
+    instruction: str | None = None
+    description: str | None = None
+    plan_check: Check | None = None
+    sketch_check: Check | None = None
+    image: ImageRef | None = None
+    region: Region | None = None
+    complete: bool = False  # plan: this instruction finishes the scene
+    review: Review | None = None
+    review_note: str = ""
+    original: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)  # engine's own notes (e.g. a layout)
+    elapsed_s: float | None = None
+    sampling_steps: int = 0
+    created_at: float = field(default_factory=now)
+
+    @property
+    def passed(self) -> bool:
+        """An inspect step passes when both checks pass."""
+        return bool(self.plan_check and self.plan_check.passed and self.sketch_check and self.sketch_check.passed)
+
+    def replace(self, **changes: Any) -> "Step":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class RunSettings:
+    """How the runner drives a session; stored with it."""
+
+    max_rounds: int = 6  # plan and refine cycles on a branch before the final step
+    mode: Mode = Mode.PROCESS
+    engine_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_rounds": self.max_rounds, "mode": self.mode.value, "engine_params": dict(self.engine_params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "RunSettings":
+        data = data or {}
+        return cls(
+            max_rounds=int(data.get("max_rounds", cls.max_rounds)),
+            mode=Mode(data.get("mode", Mode.PROCESS.value)),
+            engine_params=dict(data.get("engine_params", {})),
+        )
+
+
+@dataclass
+class Session:
+    id: str
+    prompt: str
+    engine: str
+    seed: int
+    title: str = ""
+    settings: RunSettings = field(default_factory=RunSettings)
+    tags: tuple[str, ...] = ()
+    head_id: str | None = None  # the step the next advance continues from
+    version: int = 0  # bumped by every write; a stale version means a conflict
+    created_at: float = field(default_factory=now)
+    updated_at: float = field(default_factory=now)
+
+
+@dataclass
+class Trajectory:
+    """A session with all of its steps: the tree, its branches and what comes next."""
+
+    session: Session
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, session: Session, steps: Iterable[Step]) -> "Trajectory":
+        return cls(session, {s.id: s for s in sorted(steps, key=lambda s: s.created_at)})
+
+    def children(self, step_id: str | None) -> list[Step]:
+        return [s for s in self.steps.values() if s.parent_id == step_id]
+
+    def leaves(self) -> list[Step]:
+        parents = {s.parent_id for s in self.steps.values()}
+        return [s for s in self.steps.values() if s.id not in parents]
+
+    def branch(self, step_id: str | None = None) -> list[Step]:
+        """Root → `step_id` (default: the session head), rejected steps included where on the path."""
+        step_id = step_id or self.session.head_id
+        path: list[Step] = []
+        while step_id is not None:
+            step = self.steps.get(step_id)
+            if step is None:
+                raise StudioError(f"Step {step_id} is not part of session {self.session.id}.")
+            path.append(step)
+            step_id = step.parent_id
+        return path[::-1]
+
+    def head(self) -> Step | None:
+        return self.steps.get(self.session.head_id) if self.session.head_id else None
+
+
+def last(branch: list[Step], *stages: Stage) -> Step | None:
+    for step in reversed(branch):
+        if step.stage in stages:
+            return step
+    return None
+
+
+def last_image(branch: list[Step]) -> Step | None:
+    """The newest step on the branch with an image that was not rejected."""
+    for step in reversed(branch):
+        if step.image is not None and step.review is not Review.REJECTED:
+            return step
+    return None
+
+
+def rounds_used(branch: list[Step]) -> int:
+    return sum(1 for s in branch if s.stage in (Stage.PLAN, Stage.REFINE))
+
+
+def next_stage(branch: list[Step], settings: RunSettings) -> Stage | None:
+    """What the loop does after the end of `branch`; None when the branch is finished.
+
+    plan → sketch → inspect; a failed inspect → refine → inspect; a passed one → the
+    next plan, or final once the plan is complete. Rounds (plans + refines) are capped
+    by `settings.max_rounds`; single-pass mode skips inspect entirely.
+    """
+    if not branch:
+        return Stage.PLAN
+    tail = branch[-1]
+    if tail.stage is Stage.FINAL:
+        return None
+    if tail.stage is Stage.PLAN:
+        return Stage.SKETCH
+    plan = last(branch, Stage.PLAN)
+    plan_complete = bool(plan and plan.complete)
+    budget_left = rounds_used(branch) < settings.max_rounds
+    if tail.stage in (Stage.SKETCH, Stage.REFINE):
+        if tail.review is Review.REJECTED:
+            return tail.stage  # a rejected image is redrawn
+        if settings.mode is Mode.SINGLE:
+            return Stage.FINAL if plan_complete or not budget_left else Stage.PLAN
+        return Stage.INSPECT
+    # inspect
+    if not tail.passed and budget_left:
+        return Stage.REFINE
+    if plan_complete or not budget_left:
+        return Stage.FINAL
+    return Stage.PLAN
+
+
+# -- plain-data forms (JSON for the CLI, exporters and PNG metadata) ---------------------------
+
+def check_to_dict(check: Check | None) -> dict[str, Any] | None:
+    return None if check is None else dataclasses.asdict(check)
+
+
+def check_from_dict(data: dict[str, Any] | None) -> Check | None:
+    if data is None:
+        return None
+    evidence = tuple(Box(**box) for box in data.get("evidence", ()))
+    return Check(bool(data["passed"]), data.get("critique", ""), evidence)
+
+
+def step_to_dict(step: Step) -> dict[str, Any]:
+    data = dataclasses.asdict(step)
+    data.update(
+        stage=step.stage.value, author=step.author.value, review=step.review.value if step.review else None,
+        plan_check=check_to_dict(step.plan_check), sketch_check=check_to_dict(step.sketch_check),
+        original={k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()},
+    )
+    return data
+
+
+def step_from_dict(data: dict[str, Any]) -> Step:
+    fields = dict(data)
+    image = fields.pop("image", None)
+    region = fields.pop("region", None)
+    review = fields.pop("review", None)
+    return Step(
+        **{k: v for k, v in fields.items() if k not in ("stage", "author", "plan_check", "sketch_check", "original")},
+        stage=Stage(data["stage"]), author=Author(data["author"]),
+        plan_check=check_from_dict(data.get("plan_check")), sketch_check=check_from_dict(data.get("sketch_check")),
+        image=ImageRef(**image) if image else None, region=Region(ImageRef(**region["image"])) if region else None,
+        review=Review(review) if review else None,
+        original={k: check_from_dict(v) if k.endswith("_check") else v for k, v in data.get("original", {}).items()},
+    )
+
+
+def session_to_dict(session: Session) -> dict[str, Any]:
+    data = dataclasses.asdict(session)
+    data.update(settings=session.settings.to_dict(), tags=list(session.tags))
+    return data
+
+
+def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:
+    """The whole tree: the session, every step (parents link them) and the head's branch."""
+    return {
+        "session": session_to_dict(trajectory.session),
+        "branch": [s.id for s in trajectory.branch()] if trajectory.session.head_id else [],
+        "steps": [step_to_dict(s) for s in trajectory.steps.values()],
+    }

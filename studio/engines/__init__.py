@@ -1,0 +1,75 @@
+"""The registry of engines by name.
+
+Built-in engines are named by import path and imported only when used, so listing
+them costs nothing (the GPU engines pull in torch). Other packages add engines
+through the `stroke_studio.engines` entry-point group; code and tests may call
+`register()` directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from importlib.metadata import entry_points
+from typing import Callable
+
+from ..domain import StudioError
+from .base import Engine
+
+DEFAULT_ENGINE = "offline"
+ENTRY_POINT_GROUP = "stroke_studio.engines"
+
+_BUILTIN: dict[str, str] = {"offline": "studio.engines.offline:OfflineEngine"}
+_registered: dict[str, Callable[[], Engine]] = {}
+_loaded: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def register(name: str, factory: Callable[[], Engine]) -> None:
+    """Make an engine available under `name` (replacing any earlier one of that name)."""
+    with _lock:
+        _registered[name] = factory
+        _loaded.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    with _lock:
+        _registered.pop(name, None)
+        engine = _loaded.pop(name, None)
+    if engine is not None:
+        engine.close()
+
+
+def _plugins() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def names() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_registered) | set(_plugins()))
+
+
+def require(name: str) -> str:
+    """`name` if such an engine exists; otherwise a StudioError listing the ones that do."""
+    if name in _registered or name in _BUILTIN or name in _plugins():
+        return name
+    known = ", ".join(names()) or "none"
+    raise StudioError(f"Unknown engine {name!r}. Available engines: {known}.")
+
+
+def _factory(name: str) -> Callable[[], Engine]:
+    if name in _registered:
+        return _registered[name]
+    if name in _BUILTIN:
+        module, _, attr = _BUILTIN[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    plugin = _plugins().get(require(name))
+    return plugin.load()  # type: ignore[union-attr]
+
+
+def load(name: str) -> Engine:
+    """The process-wide instance of an engine: models load once and are shared by sessions."""
+    with _lock:
+        engine = _loaded.get(name)
+        if engine is None:
+            engine = _loaded[name] = _factory(require(name))()
+        return engine

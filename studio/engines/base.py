@@ -1,0 +1,164 @@
+"""The engine interface: one method per stage, typed results, progress and cancellation.
+
+Engines see the branch so far (they condition on history), never the database or
+the UI. The runner builds a `StageContext` for each call, stores what comes back and
+owns every decision about what happens next.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from ..domain import Check, ImageRef, Mode, Session, Stage, Step, last_image
+
+if TYPE_CHECKING:  # Pillow is imported by engines and the store, not by this interface
+    from PIL.Image import Image
+
+
+class Cancelled(Exception):
+    """Raised inside an engine when the person pressed Stop; nothing of the stage is kept."""
+
+
+class CancelToken:
+    """Cooperative cancellation: engines call `ctx.progress(...)` or `ctx.check_cancelled()` between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    region_edit: bool = False  # refine can redraw only a masked region
+    keeps_context: bool = False  # holds a model context (KV cache) between stages
+    needs_gpu: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: Stage
+    fraction: float  # 0..1
+    message: str = ""
+    preview: "Image | None" = None  # a draft of the image being drawn
+
+
+@dataclass
+class StageContext:
+    """Everything an engine may look at for one stage."""
+
+    session: Session
+    stage: Stage
+    branch: list[Step]  # root → the step this stage follows
+    seed: int
+    params: dict[str, Any]
+    round: int  # the round this stage belongs to (plans + refines so far, this one included)
+    max_rounds: int
+    mode: Mode
+    load_image: Callable[[ImageRef], "Image"]
+    report: Callable[[Progress], None] = lambda progress: None
+    cancel: CancelToken = field(default_factory=CancelToken)
+    rejected: list[Step] = field(default_factory=list)  # earlier attempts at this stage a person rejected
+
+    @property
+    def prompt(self) -> str:
+        return self.session.prompt
+
+    @property
+    def rounds_left(self) -> int:
+        return max(0, self.max_rounds - self.round)
+
+    def check_cancelled(self) -> None:
+        self.cancel.raise_if_cancelled()
+
+    def progress(self, fraction: float, message: str = "", preview: "Image | None" = None) -> None:
+        """Report progress (and optionally a preview), then stop here if cancelled."""
+        self.cancel.raise_if_cancelled()
+        self.report(Progress(self.stage, min(1.0, max(0.0, fraction)), message, preview))
+
+    def current_image(self) -> "Image | None":
+        """The newest accepted-or-unreviewed image on the branch, decoded."""
+        step = last_image(self.branch)
+        return self.load_image(step.image) if step and step.image else None
+
+
+@dataclass
+class PlanResult:
+    instruction: str  # <ins>
+    description: str  # <des>
+    complete: bool  # nothing left to plan after this instruction
+    meta: dict[str, Any] = field(default_factory=dict)
+    sampling_steps: int = 0
+
+
+@dataclass
+class ImageResult:
+    image: "Image"
+    meta: dict[str, Any] = field(default_factory=dict)
+    sampling_steps: int = 0
+
+
+@dataclass
+class InspectResult:
+    plan_check: Check  # the plan / description against the prompt
+    sketch_check: Check  # the sketch against the instruction
+    meta: dict[str, Any] = field(default_factory=dict)
+    sampling_steps: int = 0
+
+
+@dataclass
+class RefineResult:
+    instruction: str  # <refine>; echoes a person's instruction when one was given
+    image: "Image"
+    meta: dict[str, Any] = field(default_factory=dict)
+    sampling_steps: int = 0
+
+
+@dataclass
+class FinalResult:
+    image: "Image | None" = None  # None: the last image on the branch is the final image
+    meta: dict[str, Any] = field(default_factory=dict)
+    sampling_steps: int = 0
+
+
+class Engine(abc.ABC):
+    """A planner, sketcher, inspector and refiner behind one name."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]  # one honest line for the UI and CLI
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @abc.abstractmethod
+    def plan(self, ctx: StageContext) -> PlanResult: ...
+
+    @abc.abstractmethod
+    def sketch(self, ctx: StageContext) -> ImageResult: ...
+
+    @abc.abstractmethod
+    def inspect(self, ctx: StageContext) -> InspectResult: ...
+
+    @abc.abstractmethod
+    def refine(self, ctx: StageContext, instruction: str | None, region: "Image | None") -> RefineResult:
+        """Write a <refine> instruction (unless a person gave one) and draw the corrected image.
+
+        `region` is an 'L' mask (non-zero = may change), only passed when
+        `capabilities.region_edit` is true.
+        """
+
+    def finalize(self, ctx: StageContext) -> FinalResult:
+        return FinalResult()
+
+    def close(self) -> None:
+        """Release models and caches."""

@@ -1,0 +1,39 @@
+"""Schema migrations (Alembic), run in-process when a database is opened.
+
+Alembic is a proper tool for the job: revision files that a developer can read,
+write with `alembic revision`, and that run on SQLite and PostgreSQL alike. The
+store imports this module only when a database is new or behind, so everyday
+commands don't pay for importing Alembic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+HERE = Path(__file__).resolve().parent
+
+
+def config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    cfg = config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def revisions() -> list[str]:
+    """All revision ids, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    return [s.revision for s in reversed(list(ScriptDirectory.from_config(config()).walk_revisions()))]

@@ -1,0 +1,295 @@
+"""The runner owns the loop and every human action.
+
+It asks an engine for one stage at a time and commits the result before anything
+else happens; a person's edit, accept, reject, override, refine or fork is an
+operation here too, committed the moment it is made. No database transaction is
+ever open while a model runs: the store's writes are short and happen after the
+engine returns. A process killed mid-stage loses only that stage; `run` on the
+reopened session carries on from the last committed step.
+
+The UI, the CLI and the HTTP API all call these methods; none holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import engines as registry
+from .domain import (Author, Check, ImageRef, Region, Review, RunSettings, Session, Stage, Step, StudioError,
+                     Trajectory, last, new_id, next_stage, rounds_used, validate_prompt)
+from .engines.base import CancelToken, Cancelled, Engine, Progress, StageContext
+from .store import Store
+
+
+class PausePolicy(str, enum.Enum):
+    EVERY_STAGE = "every"  # stop after each stage for a person to look
+    AT_INSPECT = "inspect"  # stop after each verdict (to override it or write a refine)
+    NEVER = "never"
+
+
+@dataclass(frozen=True)
+class Event:
+    """What the runner tells a listener (a terminal, a browser) as a stage runs."""
+
+    kind: str  # "started" | "progress" | "committed"
+    stage: Stage
+    step: Step | None = None
+    progress: Progress | None = None
+
+
+Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "finished" | "paused" | "cancelled"
+    step: Step | None  # the last step committed
+
+
+def seed_for(session_seed: int, depth: int, attempt: int) -> int:
+    """A stage's seed: reproducible from the session seed, different for each retry."""
+    digest = hashlib.sha256(f"{session_seed}:{depth}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class Runner:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def new_session(self, prompt: str, engine: str = registry.DEFAULT_ENGINE, seed: int | None = None,
+                    settings: RunSettings | None = None, title: str | None = None,
+                    tags: tuple[str, ...] = ()) -> Trajectory:
+        prompt = validate_prompt(prompt)
+        registry.require(engine)
+        settings = settings or RunSettings()
+        if settings.max_rounds < 1:
+            raise StudioError("Rounds must be at least 1.")
+        session = Session(
+            id=new_id(), prompt=prompt, engine=engine,
+            seed=random.SystemRandom().randrange(2**31) if seed is None else int(seed),
+            title=(title or prompt)[:200], settings=settings, tags=tuple(tags),
+        )
+        self.store.create_session(session)
+        return Trajectory(session)
+
+    def open(self, session_id: str) -> Trajectory:
+        return self.store.load(session_id)
+
+    def engine(self, trajectory: Trajectory) -> Engine:
+        return registry.load(trajectory.session.engine)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def advance(self, trajectory: Trajectory, listener: Listener | None = None,
+                cancel: CancelToken | None = None) -> Step | None:
+        """Run the next stage on the head's branch and commit it; None when the branch is finished."""
+        branch = trajectory.branch()
+        stage = next_stage(branch, trajectory.session.settings)
+        if stage is None:
+            return None
+        if branch and branch[-1].review is Review.REJECTED:  # resumed right after a reject
+            return self._redraw(trajectory, branch[-1], listener, cancel)
+        return self._run_stage(trajectory, stage, branch, listener=listener, cancel=cancel)
+
+    def run(self, trajectory: Trajectory, pause: PausePolicy = PausePolicy.NEVER,
+            listener: Listener | None = None, cancel: CancelToken | None = None) -> Outcome:
+        """Advance until the branch is finished, or the pause policy asks for a person."""
+        step = trajectory.head()
+        while True:
+            try:
+                advanced = self.advance(trajectory, listener, cancel)
+            except Cancelled:
+                return Outcome("cancelled", step)
+            if advanced is None:
+                return Outcome("finished", step)
+            step = advanced
+            if pause is PausePolicy.EVERY_STAGE or (pause is PausePolicy.AT_INSPECT and step.stage is Stage.INSPECT):
+                return Outcome("paused", step)
+
+    def _run_stage(self, trajectory: Trajectory, stage: Stage, branch: list[Step], *, author: Author = Author.MODEL,
+                   instruction: str | None = None, region: Region | None = None, seed: int | None = None,
+                   rejected: list[Step] | None = None, listener: Listener | None = None,
+                   cancel: CancelToken | None = None) -> Step:
+        session = trajectory.session
+        engine = self.engine(trajectory)
+        parent_id = branch[-1].id if branch else None
+        attempt = sum(1 for s in trajectory.steps.values() if s.parent_id == parent_id and s.stage is stage)
+        round_no = rounds_used(branch) + (1 if stage in (Stage.PLAN, Stage.REFINE) else 0)
+        emit = listener or (lambda event: None)
+        ctx = StageContext(
+            session=session, stage=stage, branch=branch,
+            seed=seed_for(session.seed, len(branch), attempt) if seed is None else seed,
+            params=dict(session.settings.engine_params), round=max(1, round_no),
+            max_rounds=session.settings.max_rounds, mode=session.settings.mode, load_image=self.store.load_image,
+            report=lambda progress: emit(Event("progress", stage, progress=progress)),
+            cancel=cancel or CancelToken(), rejected=rejected or [],
+        )
+        emit(Event("started", stage))
+        started = time.perf_counter()
+        fields = self._call_engine(engine, ctx, instruction, region)
+        ctx.check_cancelled()
+        step = Step(
+            id=new_id(), session_id=session.id, parent_id=parent_id, stage=stage, round=ctx.round, author=author,
+            region=region, seed=ctx.seed, params=ctx.params, elapsed_s=time.perf_counter() - started, **fields,
+        )
+        self._commit(trajectory, add=step, head_id=step.id)
+        emit(Event("committed", stage, step=step))
+        return step
+
+    def _call_engine(self, engine: Engine, ctx: StageContext, instruction: str | None,
+                     region: Region | None) -> dict[str, Any]:
+        """The stage's result as Step fields; images are written to the store here, outside any transaction."""
+        stage = ctx.stage
+        if stage is Stage.PLAN:
+            plan = engine.plan(ctx)
+            return dict(instruction=plan.instruction, description=plan.description, complete=plan.complete,
+                        meta=plan.meta, sampling_steps=plan.sampling_steps)
+        if stage is Stage.SKETCH:
+            drawn = engine.sketch(ctx)
+            return dict(image=self.store.save_image(drawn.image), meta=drawn.meta,
+                        sampling_steps=drawn.sampling_steps)
+        if stage is Stage.INSPECT:
+            verdict = engine.inspect(ctx)
+            return dict(plan_check=verdict.plan_check, sketch_check=verdict.sketch_check, meta=verdict.meta,
+                        sampling_steps=verdict.sampling_steps)
+        if stage is Stage.REFINE:
+            mask = self.store.load_image(region.image) if region else None
+            refined = engine.refine(ctx, instruction, mask)
+            return dict(instruction=refined.instruction, image=self.store.save_image(refined.image),
+                        meta=refined.meta, sampling_steps=refined.sampling_steps)
+        final = engine.finalize(ctx)
+        previous = last(ctx.branch, Stage.SKETCH, Stage.REFINE)
+        image = self.store.save_image(final.image) if final.image is not None else (previous.image if previous else None)
+        return dict(image=image, meta=final.meta, sampling_steps=final.sampling_steps)
+
+    def _commit(self, trajectory: Trajectory, *, add: Step | None = None, replace: Step | None = None,
+                head_id: str | None = None) -> None:
+        trajectory.session = self.store.commit(trajectory.session, add=add, replace=replace, head_id=head_id)
+        for step in (add, replace):
+            if step is not None:
+                trajectory.steps[step.id] = step
+
+    # -- human actions ----------------------------------------------------------------------
+
+    def _step(self, trajectory: Trajectory, step_id: str, *stages: Stage) -> Step:
+        step = trajectory.steps.get(step_id)
+        if step is None:
+            raise StudioError(f"Step {step_id} is not part of session {trajectory.session.id[:8]}.")
+        if stages and step.stage not in stages:
+            wanted = " or ".join(s.value for s in stages)
+            raise StudioError(f"That is a {step.stage.value} step; this action needs a {wanted} step.")
+        return step
+
+    def _amend(self, trajectory: Trajectory, step: Step, changes: dict[str, Any]) -> Step:
+        """A person's change to a step, keeping the model's original beside it.
+
+        A step nothing was built on yet is updated in place; otherwise the change becomes
+        a sibling (a new branch), so what was built on the old version stays intact.
+        """
+        changes = {k: v for k, v in changes.items() if getattr(step, k) != v}
+        if not changes:
+            return step
+        original = dict(step.original)
+        if step.author is Author.MODEL:
+            for name in changes:
+                original.setdefault(name, getattr(step, name))
+        amended = step.replace(author=Author.HUMAN, original=original, **changes)
+        if trajectory.children(step.id):
+            amended = amended.replace(id=new_id(), created_at=time.time())
+            self._commit(trajectory, add=amended, head_id=amended.id)
+        else:
+            self._commit(trajectory, replace=amended, head_id=amended.id)
+        return amended
+
+    def edit_plan(self, trajectory: Trajectory, step_id: str, instruction: str | None = None,
+                  description: str | None = None, complete: bool | None = None) -> Step:
+        """Change `<ins>` / `<des>` before the sketch is drawn (or fork a new plan if it was)."""
+        step = self._step(trajectory, step_id, Stage.PLAN)
+        changes: dict[str, Any] = {}
+        for name, value in (("instruction", instruction), ("description", description)):
+            if value is not None:
+                if not value.strip():
+                    raise StudioError(f"The {name} is empty; write one, or leave it as it was.")
+                changes[name] = value.strip()
+        if complete is not None:
+            changes["complete"] = complete
+        return self._amend(trajectory, step, changes)
+
+    def override(self, trajectory: Trajectory, step_id: str, *, plan_passed: bool | None = None,
+                 plan_critique: str | None = None, sketch_passed: bool | None = None,
+                 sketch_critique: str | None = None) -> Step:
+        """Flip a verdict and/or rewrite its critique; evidence boxes stay as the model found them."""
+        step = self._step(trajectory, step_id, Stage.INSPECT)
+        changes = {}
+        for name, passed, critique in (("plan_check", plan_passed, plan_critique),
+                                       ("sketch_check", sketch_passed, sketch_critique)):
+            check = getattr(step, name) or Check(passed=True)
+            updated = dataclasses.replace(
+                check, passed=check.passed if passed is None else passed,
+                critique=check.critique if critique is None else critique.strip(),
+            )
+            changes[name] = updated
+        return self._amend(trajectory, step, changes)
+
+    def accept(self, trajectory: Trajectory, step_id: str, note: str = "") -> Step:
+        """Mark an image good. A review is not content: it never forks."""
+        step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+        reviewed = step.replace(review=Review.ACCEPTED, review_note=note.strip())
+        self._commit(trajectory, replace=reviewed, head_id=trajectory.session.head_id or step.id)
+        return reviewed
+
+    def reject(self, trajectory: Trajectory, step_id: str, note: str = "", seed: int | None = None,
+               listener: Listener | None = None, cancel: CancelToken | None = None) -> Step:
+        """Record the image as rejected (kept, labelled), then draw it again with a new seed."""
+        step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
+        rejected = step.replace(review=Review.REJECTED, review_note=note.strip())
+        self._commit(trajectory, replace=rejected, head_id=step.id)
+        return self._redraw(trajectory, rejected, listener, cancel, seed=seed)
+
+    def _redraw(self, trajectory: Trajectory, rejected: Step, listener: Listener | None,
+                cancel: CancelToken | None, seed: int | None = None) -> Step:
+        branch = trajectory.branch(rejected.parent_id) if rejected.parent_id else []
+        siblings = [s for s in trajectory.steps.values()
+                    if s.parent_id == rejected.parent_id and s.stage is rejected.stage and s.review is Review.REJECTED]
+        by_person = rejected.stage is Stage.REFINE and rejected.author is Author.HUMAN
+        return self._run_stage(
+            trajectory, rejected.stage, branch, rejected=siblings, seed=seed,
+            instruction=rejected.instruction if by_person else None, region=rejected.region,
+            author=Author.HUMAN if by_person else Author.MODEL, listener=listener, cancel=cancel,
+        )
+
+    def refine_with(self, trajectory: Trajectory, step_id: str, instruction: str, region_mask: Any = None,
+                    listener: Listener | None = None, cancel: CancelToken | None = None) -> Step:
+        """A person's own `<refine>` after a verdict or an image, optionally limited to a drawn region."""
+        step = self._step(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
+        if not (instruction or "").strip():
+            raise StudioError("The refine instruction is empty; say what to fix, e.g. \"make the cup blue\".")
+        region = None
+        if region_mask is not None:
+            if not self.engine(trajectory).capabilities.region_edit:
+                raise StudioError(f"Engine {trajectory.session.engine!r} cannot edit a region; "
+                                  "refine the whole image instead (send no region).")
+            region = Region(self.store.save_image(region_mask.convert("L")))
+        branch = trajectory.branch(step.id)
+        return self._run_stage(trajectory, Stage.REFINE, branch, author=Author.HUMAN, instruction=instruction.strip(),
+                               region=region, listener=listener, cancel=cancel)
+
+    def fork(self, trajectory: Trajectory, step_id: str) -> Step:
+        """Rewind to any step: the next stage continues from there, as a new branch beside the old."""
+        step = self._step(trajectory, step_id)
+        self._commit(trajectory, head_id=step.id)
+        return step
+
+    def rename(self, trajectory: Trajectory, title: str) -> None:
+        title = (title or "").strip()
+        if not title:
+            raise StudioError("The title is empty.")
+        trajectory.session = self.store.commit(trajectory.session, title=title[:200])

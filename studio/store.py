@@ -1,0 +1,370 @@
+"""The store: sessions and steps in SQL (SQLAlchemy 2), images as content-addressed PNGs.
+
+Every write is one short transaction that ends before any model runs. Each write
+bumps the session's `version` and checks the version the writer last saw, so two
+tabs (or processes) on one session never silently overwrite each other.
+
+The schema lives here; its history lives in `studio/migrations` (Alembic). The
+default database is SQLite in WAL mode with a busy timeout; any SQLAlchemy URL works
+(`--db` or `STROKE_STUDIO_DB`), and the column types are portable to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, create_engine, delete, event, func, insert, inspect, or_, select, update)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DatabaseError
+
+from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, step_from_dict,
+                     step_to_dict)
+
+DEFAULT_DATA_DIR = Path("sessions")
+DB_ENV = "STROKE_STUDIO_DB"
+DATA_ENV = "STROKE_STUDIO_DATA"
+# Alembic revisions this code knows, oldest first; the last is the one it writes.
+KNOWN_REVISIONS = ("0001",)
+
+metadata = MetaData()
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("title", String(200), nullable=False, default=""),
+    Column("prompt", Text, nullable=False),
+    Column("engine", String(64), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("head_id", String(32)),
+    Column("version", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_sessions_updated_at", "updated_at"),
+)
+
+images = Table(
+    "images", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("byte_size", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+steps = Table(
+    "steps", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", String(32), ForeignKey("steps.id", ondelete="CASCADE")),
+    Column("stage", String(16), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("author", String(8), nullable=False),
+    Column("instruction", Text),
+    Column("description", Text),
+    Column("plan_check", JSON),
+    Column("sketch_check", JSON),
+    Column("image_sha256", String(64), ForeignKey("images.sha256")),
+    Column("region_sha256", String(64), ForeignKey("images.sha256")),
+    Column("complete", Boolean, nullable=False),
+    Column("review", String(16)),
+    Column("review_note", Text, nullable=False),
+    Column("original", JSON, nullable=False),
+    Column("seed", BigInteger),
+    Column("params", JSON, nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("elapsed_s", Float),
+    Column("sampling_steps", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_steps_session", "session_id", "created_at"),
+)
+
+
+# -- rows <-> domain objects ------------------------------------------------------------------
+
+def _step_row(step: Step) -> dict[str, Any]:
+    row = step_to_dict(step)
+    image, region = row.pop("image"), row.pop("region")
+    row["image_sha256"] = image["sha256"] if image else None
+    row["region_sha256"] = region["image"]["sha256"] if region else None
+    return row
+
+
+def _step_from_row(row: Any, image_rows: dict[str, ImageRef]) -> Step:
+    data = dict(row._mapping)
+    image, region = data.pop("image_sha256"), data.pop("region_sha256")
+    data["image"] = dataclasses.asdict(image_rows[image]) if image else None
+    data["region"] = {"image": dataclasses.asdict(image_rows[region])} if region else None
+    return step_from_dict(data)
+
+
+def _session_from_row(row: Any) -> Session:
+    return Session(
+        id=row.id, prompt=row.prompt, engine=row.engine, seed=row.seed, title=row.title,
+        settings=RunSettings.from_dict(row.settings), tags=tuple(row.tags), head_id=row.head_id,
+        version=row.version, created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+class Store:
+    """Opens (creating or migrating) a database and the image folder beside it."""
+
+    def __init__(self, url: str | None = None, data_dir: str | Path | None = None):
+        url = url or os.environ.get(DB_ENV)
+        data_dir = data_dir or os.environ.get(DATA_ENV)
+        if data_dir is None:
+            sqlite_file = _sqlite_path(url) if url else None
+            data_dir = sqlite_file.parent if sqlite_file else DEFAULT_DATA_DIR
+        self.data_dir = Path(data_dir)
+        self.images_dir = self.data_dir / "images"
+        _ensure_writable(self.images_dir)
+        self.url = url or f"sqlite:///{self.data_dir / 'studio.db'}"
+        self.engine = _make_engine(self.url)
+        self.reader = self.engine.execution_options(readonly=True)  # plain BEGIN: never waits for writers
+        self._migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        try:
+            with self.reader.connect() as conn:
+                revision = _current_revision(conn)
+        except (DatabaseError, sqlite3.DatabaseError) as error:
+            raise StudioError(
+                f"{self.url} is not a Stroke Studio database ({getattr(error, 'orig', error)}). "
+                "Pass another --db, or move that file away."
+            ) from None
+        if revision == KNOWN_REVISIONS[-1]:
+            return
+        if revision is not None and revision not in KNOWN_REVISIONS:
+            raise StudioError(
+                f"{self.url} was written by a newer Stroke Studio (schema revision {revision}; this version "
+                f"knows up to {KNOWN_REVISIONS[-1]}). Upgrade Stroke Studio, or pass another --db."
+            )
+        from .migrations import upgrade  # Alembic is imported only when the schema must change
+
+        upgrade(self.engine)
+
+    # -- images ------------------------------------------------------------------------------
+
+    def image_path(self, sha256: str) -> Path:
+        return self.images_dir / sha256[:2] / f"{sha256}.png"
+
+    def save_image(self, image: Any) -> ImageRef:
+        """Encode a PIL image (or take PNG bytes) and write it once, atomically, by its sha256."""
+        if isinstance(image, (bytes, bytearray)):
+            data = bytes(image)
+            from PIL import Image as PILImage
+
+            with PILImage.open(io.BytesIO(data)) as decoded:
+                width, height = decoded.size
+        else:
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            data, (width, height) = buffer.getvalue(), image.size
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.image_path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return ImageRef(digest, width, height, len(data))
+
+    def load_image(self, ref: ImageRef):
+        from PIL import Image as PILImage
+
+        path = self.image_path(ref.sha256)
+        if not path.exists():
+            raise StudioError(f"Image {ref.sha256[:12]} is missing from {self.images_dir}; restore the folder.")
+        with PILImage.open(path) as image:
+            image.load()
+            return image
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create_session(self, session: Session) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(sessions).values(
+                id=session.id, title=session.title, prompt=session.prompt, engine=session.engine,
+                seed=session.seed, settings=session.settings.to_dict(), tags=list(session.tags),
+                head_id=session.head_id, version=session.version, created_at=session.created_at,
+                updated_at=session.updated_at,
+            ))
+
+    def commit(self, session: Session, *, add: Step | None = None, replace: Step | None = None,
+               head_id: str | None = None, **session_fields: Any) -> Session:
+        """One transaction: insert or update a step, move the head, bump the version.
+
+        Raises Conflict when the session changed since `session.version` was read.
+        Returns the session as it now is in the database.
+        """
+        changes = dict(session_fields, version=session.version + 1, updated_at=now())
+        if head_id is not None:
+            changes["head_id"] = head_id
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(sessions).where(sessions.c.id == session.id, sessions.c.version == session.version)
+                .values(**changes)
+            )
+            if result.rowcount != 1:
+                raise Conflict(
+                    f"Session {session.id[:8]} was changed elsewhere (another tab or process) since you "
+                    "loaded it. Reload it to see the change, then try again."
+                )
+            for step in (add, replace):
+                if step is not None:
+                    self._insert_images(conn, step)
+            if add is not None:
+                conn.execute(insert(steps).values(**_step_row(add)))
+            if replace is not None:
+                row = _step_row(replace)
+                conn.execute(update(steps).where(steps.c.id == replace.id).values(**row))
+        fields = {k: v for k, v in changes.items() if k != "settings"}
+        if "settings" in changes:
+            fields["settings"] = RunSettings.from_dict(changes["settings"])
+        return dataclasses.replace(session, **fields)
+
+    def _insert_images(self, conn: Connection, step: Step) -> None:
+        refs = [r for r in (step.image, step.region.image if step.region else None) if r is not None]
+        for ref in refs:
+            exists = conn.execute(select(images.c.sha256).where(images.c.sha256 == ref.sha256)).first()
+            if not exists:
+                conn.execute(insert(images).values(sha256=ref.sha256, width=ref.width, height=ref.height,
+                                                   byte_size=ref.byte_size, created_at=now()))
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete a session, its steps, and image files no other session uses."""
+        session_id = self.resolve_id(session_id)
+        with self.engine.begin() as conn:
+            used = set(conn.scalars(select(steps.c.image_sha256).where(steps.c.session_id == session_id)))
+            used |= set(conn.scalars(select(steps.c.region_sha256).where(steps.c.session_id == session_id)))
+            used.discard(None)
+            conn.execute(delete(steps).where(steps.c.session_id == session_id))
+            conn.execute(delete(sessions).where(sessions.c.id == session_id))
+            still_used = set(conn.scalars(select(steps.c.image_sha256).where(steps.c.image_sha256.in_(used))))
+            still_used |= set(conn.scalars(select(steps.c.region_sha256).where(steps.c.region_sha256.in_(used))))
+            orphans = used - still_used
+            if orphans:
+                conn.execute(delete(images).where(images.c.sha256.in_(orphans)))
+        for digest in orphans:
+            self.image_path(digest).unlink(missing_ok=True)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def resolve_id(self, session_id: str) -> str:
+        """A full id, or a unique prefix of at least 4 characters (like git)."""
+        text = (session_id or "").strip().lower()
+        with self.reader.connect() as conn:
+            if conn.execute(select(sessions.c.id).where(sessions.c.id == text)).first():
+                return text
+            matches = [] if len(text) < 4 else list(
+                conn.scalars(select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)).limit(2)))
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
+        raise StudioError(f"No session {session_id!r} in {self.url}. List them with: studio sessions")
+
+    def session(self, session_id: str) -> Session:
+        session_id = self.resolve_id(session_id)
+        with self.reader.connect() as conn:
+            return _session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
+
+    def load(self, session_id: str) -> Trajectory:
+        """A session with every step of its tree, in two queries."""
+        session_id = self.resolve_id(session_id)
+        with self.reader.connect() as conn:
+            session = _session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
+            image_rows = {
+                r.sha256: ImageRef(r.sha256, r.width, r.height, r.byte_size)
+                for r in conn.execute(
+                    select(images).where(or_(
+                        images.c.sha256.in_(select(steps.c.image_sha256).where(steps.c.session_id == session_id)),
+                        images.c.sha256.in_(select(steps.c.region_sha256).where(steps.c.session_id == session_id)),
+                    ))
+                )
+            }
+            rows = conn.execute(select(steps).where(steps.c.session_id == session_id).order_by(steps.c.created_at))
+            loaded = [_step_from_row(row, image_rows) for row in rows]
+        return Trajectory.of(session, loaded)
+
+    def list_sessions(self, search: str | None = None, tag: str | None = None, limit: int = 100,
+                      offset: int = 0) -> list[Session]:
+        """Newest first; `search` matches prompt or title text, case-insensitively."""
+        query = select(sessions).order_by(sessions.c.updated_at.desc()).limit(limit).offset(offset)
+        if search:
+            pattern = f"%{search.strip().lower()}%"
+            query = query.where(or_(func.lower(sessions.c.prompt).like(pattern),
+                                    func.lower(sessions.c.title).like(pattern)))
+        with self.reader.connect() as conn:
+            found = [_session_from_row(row) for row in conn.execute(query)]
+        return [s for s in found if tag is None or tag in s.tags]
+
+    def count_steps(self, session_id: str) -> int:
+        with self.reader.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id))
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+def _ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise StudioError(
+            f"Cannot write to the data directory {folder} ({error.strerror or error}). "
+            f"Pass a writable one with --data-dir or set {DATA_ENV}."
+        ) from None
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Writers take the lock up front, so two writers queue on busy_timeout instead of failing
+        # with "database is locked" when one upgrades a read lock; readers never block in WAL mode.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
