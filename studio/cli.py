@@ -1,0 +1,192 @@
+"""`studio`: run, inspect and manage sessions headless.
+
+Light commands (sessions, show, rename, delete) import no torch or gradio: engines
+are imported only when a command runs one. Errors a person can fix print one line
+naming the fix and exit with status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from . import engines as registry
+from .domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
+from .runner import Event, PausePolicy, Runner
+from .store import DATA_ENV, DB_ENV, Store
+
+app = typer.Typer(help="Stroke Studio: process-driven image generation you can watch and steer.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DbOption = Annotated[Optional[str], typer.Option("--db", envvar=DB_ENV, help="SQLAlchemy URL of the sessions database.")]
+DataOption = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, help="Folder for the database and images.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _runner(db: str | None, data_dir: Path | None) -> Runner:
+    return Runner(Store(db, data_dir))
+
+
+def step_line(step: Step) -> str:
+    """One readable line per stage, for terminals."""
+    who = " (edited by a person)" if step.author.value == "human" else ""
+    if step.stage is Stage.PLAN:
+        body = f"<ins>{step.instruction}</ins> <des>{step.description}</des>"
+    elif step.stage is Stage.INSPECT:
+        body = " | ".join(
+            f"{name} {'pass' if check.passed else 'FAIL'}: {check.critique}"
+            for name, check in (("plan", step.plan_check), ("sketch", step.sketch_check)) if check
+        )
+    elif step.stage is Stage.REFINE:
+        body = f"<refine>{step.instruction}</refine> image {step.image.sha256[:10] if step.image else '-'}"
+    else:
+        body = f"image {step.image.sha256[:10]} {step.image.width}×{step.image.height}" if step.image else "no image"
+    if step.review:
+        body += f" [{step.review.value}]"
+    timing = f" ({step.elapsed_s:.2f} s)" if step.elapsed_s is not None else ""
+    return f"[{step.round}] {step.stage.value:<7} {body}{who}{timing}"
+
+
+def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
+    """Run to the end, printing each stage as it is committed, with a progress bar on terminals."""
+    lines = err if as_json else out
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
+                   transient=True, disable=not err.is_terminal)
+    task = bar.add_task("", total=1.0, visible=False)
+
+    def listener(event: Event) -> None:
+        if event.kind == "started":
+            bar.update(task, description=event.stage.value, completed=0, visible=True)
+        elif event.kind == "progress" and event.progress:
+            bar.update(task, completed=event.progress.fraction, description=f"{event.stage.value} {event.progress.message}")
+        elif event.kind == "committed" and event.step:
+            bar.update(task, visible=False)
+            lines.print(escape(step_line(event.step)), highlight=False)
+
+    with bar:
+        outcome = runner.run(trajectory, PausePolicy.NEVER, listener)
+    if as_json:
+        out.print_json(json.dumps(trajectory_to_dict(trajectory)))
+    else:
+        out.print(f"session {trajectory.session.id} ({outcome.status})", highlight=False)
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Argument(help="What the image should show.")],
+    engine: Annotated[str, typer.Option(help="Engine name (see `studio engines`).")] = registry.DEFAULT_ENGINE,
+    rounds: Annotated[int, typer.Option(min=1, help="Most plan + refine rounds.")] = RunSettings.max_rounds,
+    seed: Annotated[Optional[int], typer.Option(help="Seed; random when left out.")] = None,
+    mode: Annotated[Mode, typer.Option(help="process: the loop; single: one plan, one sketch.")] = Mode.PROCESS,
+    title: Annotated[Optional[str], typer.Option(help="Session title (default: the prompt).")] = None,
+    db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+) -> None:
+    """Run a new session headless to the end; prints each stage, then the session id."""
+    runner = _runner(db, data_dir)
+    trajectory = runner.new_session(prompt, engine, seed, RunSettings(max_rounds=rounds, mode=mode), title)
+    label = getattr(runner.engine(trajectory), "label", engine)
+    (err if as_json else out).print(f"engine {engine}: {escape(label)}", highlight=False)
+    _drive(runner, trajectory, as_json)
+
+
+@app.command()
+def resume(session_id: str, db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False) -> None:
+    """Carry on a session from its last committed step."""
+    runner = _runner(db, data_dir)
+    _drive(runner, runner.open(session_id), as_json)
+
+
+@app.command()
+def sessions(
+    search: Annotated[Optional[str], typer.Option(help="Only sessions whose prompt or title contains this.")] = None,
+    limit: int = 50, db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+) -> None:
+    """List sessions, newest first."""
+    store = Store(db, data_dir)
+    found = store.list_sessions(search=search, limit=limit)
+    if as_json:
+        out.print_json(json.dumps([{"id": s.id, "title": s.title, "prompt": s.prompt, "engine": s.engine,
+                                    "updated_at": s.updated_at} for s in found]))
+        return
+    table = Table("id", "title", "engine", "updated")
+    for s in found:
+        when = datetime.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
+        table.add_row(s.id[:8], escape(s.title), s.engine, when)
+    out.print(table if found else "no sessions yet: start one with studio run \"a red apple\"")
+
+
+@app.command()
+def show(
+    session_id: str,
+    text: Annotated[bool, typer.Option("--text", help="The head branch as the paper's tagged text.")] = False,
+    db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+) -> None:
+    """Show a session's branch tree (the head branch is marked with *)."""
+    trajectory = Store(db, data_dir).load(session_id)
+    if as_json:
+        out.print_json(json.dumps(trajectory_to_dict(trajectory)))
+        return
+    if text:
+        from .tagged import render
+
+        sys.stdout.write(render(trajectory.session.prompt, trajectory.branch()))
+        return
+    session = trajectory.session
+    on_head = {s.id for s in trajectory.branch()} if session.head_id else set()
+    root = Tree(escape(f"{session.id}  {session.title}  [{session.engine}, seed {session.seed}]"))
+    children: dict[str | None, list[Step]] = {}
+    for step in trajectory.steps.values():
+        children.setdefault(step.parent_id, []).append(step)
+    pending = [(root, s) for s in children.get(None, [])]
+    while pending:
+        node, step = pending.pop(0)
+        mark = "* " if step.id in on_head else "  "
+        child = node.add(escape(f"{mark}{step.id[:8]} {step_line(step)}"))
+        pending.extend((child, s) for s in children.get(step.id, []))
+    out.print(root, highlight=False)
+
+
+@app.command()
+def rename(session_id: str, title: str, db: DbOption = None, data_dir: DataOption = None) -> None:
+    """Give a session a new title."""
+    runner = _runner(db, data_dir)
+    runner.rename(runner.open(session_id), title)
+
+
+@app.command()
+def delete(session_id: str, yes: Annotated[bool, typer.Option("--yes", help="Don't ask.")] = False,
+           db: DbOption = None, data_dir: DataOption = None) -> None:
+    """Delete a session and the images only it used."""
+    store = Store(db, data_dir)
+    full_id = store.resolve_id(session_id)
+    if not yes and not typer.confirm(f"Delete session {full_id}?"):
+        raise typer.Exit(1)
+    store.delete_session(full_id)
+    out.print(f"deleted {full_id}")
+
+
+@app.command("engines")
+def list_engines() -> None:
+    """List the engines this installation can run."""
+    for name in registry.names():
+        out.print(name + (" (default)" if name == registry.DEFAULT_ENGINE else ""))
+
+
+def main() -> None:
+    try:
+        app()
+    except StudioError as error:
+        err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
+        sys.exit(1)

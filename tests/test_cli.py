@@ -1,0 +1,128 @@
+"""The `studio` command: headless runs, listings, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def studio(capsys, *args):
+    """Run the CLI in-process (as the console script does); returns (exit code, stdout, stderr)."""
+    old = sys.argv
+    sys.argv = ["studio", *args]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def db(tmp_path):
+    return ["--data-dir", str(tmp_path / "data")]
+
+
+def test_run_prints_each_stage_and_ends_with_the_session_id(capsys, scripted, db):
+    code, out, _ = studio(capsys, "run", "a cat and a dog", "--engine", "scripted", "--seed", "3", *db)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("engine scripted")
+    assert [line.split()[1] for line in lines[1:-1]] == ["plan", "sketch", "inspect", "plan", "sketch", "inspect", "final"]
+    assert lines[-1].startswith("session ") and lines[-1].endswith("(finished)")
+
+
+def test_run_json_prints_the_whole_trajectory(capsys, scripted, db):
+    code, out, err = studio(capsys, "run", "a cat", "--engine", "scripted", "--json", *db)
+    assert code == 0
+    data = json.loads(out)
+    assert [s["stage"] for s in data["steps"]] == ["plan", "sketch", "inspect", "final"]
+    assert data["branch"] == [s["id"] for s in data["steps"]]
+    assert "plan" in err  # stage lines go to stderr so stdout stays JSON
+
+
+def test_sessions_show_rename_delete(capsys, scripted, db):
+    studio(capsys, "run", "a purple giraffe", "--engine", "scripted", *db)
+    studio(capsys, "run", "a green bench", "--engine", "scripted", *db)
+    code, out, _ = studio(capsys, "sessions", "--search", "GIRAFFE", "--json", *db)
+    found = json.loads(out)
+    assert code == 0 and [s["prompt"] for s in found] == ["a purple giraffe"]
+    session_id = found[0]["id"]
+    code, out, _ = studio(capsys, "show", session_id[:6], *db)
+    assert code == 0 and "* " in out and "plan" in out
+    code, out, _ = studio(capsys, "show", session_id, "--text", *db)
+    assert out.startswith("<prompt>a purple giraffe</prompt>\n<ins>")
+    assert studio(capsys, "rename", session_id, "Giraffe study", *db)[0] == 0
+    _, out, _ = studio(capsys, "sessions", "--search", "study", "--json", *db)
+    assert json.loads(out)[0]["title"] == "Giraffe study"
+    assert studio(capsys, "delete", session_id, "--yes", *db)[0] == 0
+    _, out, _ = studio(capsys, "sessions", "--json", *db)
+    assert [s["prompt"] for s in json.loads(out)] == ["a green bench"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "   "], "prompt is empty"),
+        (["run", "x" * 4001], "limit is 4,000"),
+        (["run", "a cat", "--engine", "nope"], "Unknown engine 'nope'"),
+        (["show", "deadbeef"], "No session 'deadbeef'"),
+        (["resume", "deadbeef"], "No session 'deadbeef'"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_a_nonzero_exit(capsys, db, args, message):
+    code, out, err = studio(capsys, *args, *db)
+    assert code == 1
+    assert message in " ".join(err.split())
+    assert "Traceback" not in err + out
+
+
+def test_an_unwritable_data_directory_is_refused(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = studio(capsys, "sessions", "--data-dir", str(blocker / "data"))
+    assert code == 1 and "Cannot write to the data directory" in err and "--data-dir" in err
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(capsys, tmp_path):
+    bogus = tmp_path / "notes.db"
+    bogus.write_bytes(b"these are my notes, not a database" * 100)
+    code, _, err = studio(capsys, "sessions", "--db", f"sqlite:///{bogus}", "--data-dir", str(tmp_path))
+    assert code == 1 and "is not a Stroke Studio database" in " ".join(err.split())
+    assert bogus.read_bytes() == b"these are my notes, not a database" * 100
+
+
+def test_a_database_from_a_newer_schema_is_refused(capsys, tmp_path, store):
+    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    code, _, err = studio(capsys, "sessions", "--db", store.url, "--data-dir", str(tmp_path))
+    assert code == 1 and "newer Stroke Studio" in " ".join(err.split()) and "9999" in err
+
+
+def test_the_console_script_exits_cleanly_on_bad_input_and_light_commands_skip_torch(tmp_path):
+    """Through a real subprocess: exit status, no traceback, and no torch/gradio import."""
+    env = dict(os.environ, STROKE_STUDIO_DATA=str(tmp_path / "data"))
+    probe = (
+        "import sys; from studio import cli; sys.argv = ['studio', 'sessions'];\n"
+        "try: cli.main()\nexcept SystemExit: pass\n"
+        "heavy = [m for m in ('torch', 'gradio', 'diffusers', 'transformers') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    bad = subprocess.run([str(Path(sys.executable).with_name("studio")), "run", ""], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "prompt is empty" in bad.stderr and "Traceback" not in bad.stderr

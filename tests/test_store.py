@@ -1,0 +1,69 @@
+"""The store: schema history, images on disk, listing and deleting sessions."""
+
+from __future__ import annotations
+
+from PIL import Image
+from sqlalchemy import create_engine
+
+from studio.domain import RunSettings
+from studio.migrations import revisions
+from studio.runner import Runner
+from studio.store import KNOWN_REVISIONS, Store, metadata
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_declares(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    assert revisions() == list(KNOWN_REVISIONS)
+    with create_engine(store.url).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_images_are_content_addressed_pngs_written_once(store):
+    image = Image.new("RGB", (20, 10), (200, 10, 10))
+    ref = store.save_image(image)
+    again = store.save_image(image.copy())
+    path = store.image_path(ref.sha256)
+    assert ref == again and (ref.width, ref.height) == (20, 10)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size == ref.byte_size
+    assert list(path.parent.glob(".tmp-*")) == []
+    assert store.load_image(ref).getpixel((0, 0)) == (200, 10, 10)
+
+
+def test_a_database_url_keeps_its_images_beside_it(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'elsewhere' / 'mine.db'}")
+    assert store.images_dir == tmp_path / "elsewhere" / "images"
+    store.close()
+
+
+def test_list_search_and_delete_sessions(store, scripted):
+    runner = Runner(store)
+    cat = runner.new_session("a black cat", engine="scripted", settings=RunSettings())
+    dog = runner.new_session("a white dog", engine="scripted")
+    runner.run(cat)
+    runner.run(dog)
+    assert [s.prompt for s in store.list_sessions(search="CAT")] == ["a black cat"]
+    assert {s.id for s in store.list_sessions()} == {cat.session.id, dog.session.id}
+    cat_images = {s.image.sha256 for s in cat.steps.values() if s.image}
+    dog_images = {s.image.sha256 for s in dog.steps.values() if s.image}
+    store.delete_session(cat.session.id[:6])
+    assert [s.id for s in store.list_sessions()] == [dog.session.id]
+    assert not any(store.image_path(h).exists() for h in cat_images - dog_images)
+    assert all(store.image_path(h).exists() for h in dog_images)
+
+
+def test_a_session_reopens_exactly_as_it_was(store, scripted):
+    runner = Runner(store)
+    trajectory = runner.new_session("a cat and a dog", engine="scripted", seed=9, tags=("bench",))
+    runner.run(trajectory)
+    reopened = Store(store.url).load(trajectory.session.id)
+    assert reopened.session == trajectory.session
+    assert reopened.steps == trajectory.steps

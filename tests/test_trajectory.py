@@ -1,0 +1,98 @@
+"""The trajectory model: tagged text round trips, JSON forms, and what comes next in the loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.domain import (Author, Box, Check, ImageRef, Mode, Review, RunSettings, Stage, Step, StudioError,
+                           next_stage, step_from_dict, step_to_dict)
+from studio.tagged import parse, render
+
+IMG = ImageRef("a" * 64, 512, 512, 1234)
+IMG2 = ImageRef("b" * 64, 512, 512, 999)
+
+
+def chain(*steps):
+    linked, parent = [], None
+    for i, step in enumerate(steps):
+        step = step.replace(id=f"s{i}", parent_id=parent)
+        linked.append(step)
+        parent = step.id
+    return linked
+
+
+def make(stage, **fields):
+    return Step(id="", session_id="", parent_id=None, stage=stage, **fields)
+
+
+BRANCH = chain(
+    make(Stage.PLAN, instruction="Draw a cup & a <saucer>.", description="a blue cup"),
+    make(Stage.SKETCH, image=IMG),
+    make(Stage.INSPECT, plan_check=Check(True, "Matches."),
+         sketch_check=Check(False, "The cup is red.", (Box(10, 20, 110.5, 220, "cup", 0.9), Box(1, 2, 3, 4, "x")))),
+    make(Stage.REFINE, instruction="make the cup blue", image=IMG2, author=Author.HUMAN, review=Review.ACCEPTED),
+    make(Stage.INSPECT, plan_check=Check(True, ""), sketch_check=Check(True, "Fixed.")),
+    make(Stage.FINAL, image=IMG2),
+)
+
+CONTENT = ("stage", "instruction", "description", "plan_check", "sketch_check", "image", "review")
+
+
+def test_tagged_text_reads_like_the_paper():
+    text = render("a blue cup", BRANCH)
+    lines = text.splitlines()
+    assert lines[0] == "<prompt>a blue cup</prompt>"
+    assert lines[1] == "<ins>Draw a cup &amp; a &lt;saucer&gt;.</ins><des>a blue cup</des>"
+    assert lines[4].startswith('<refine author="human">make the cup blue</refine><image sha256="bbbb')
+
+
+def test_tagged_text_round_trips_every_content_field():
+    prompt, parsed = parse(render("a blue cup", BRANCH), session_id="x")
+    assert prompt == "a blue cup"
+    for original, back in zip(BRANCH, parsed, strict=True):
+        assert {k: getattr(back, k) for k in CONTENT} == {k: getattr(original, k) for k in CONTENT}
+    assert [s.parent_id for s in parsed[1:]] == [s.id for s in parsed[:-1]]
+    assert parsed[3].author is Author.HUMAN and parsed[0].author is Author.MODEL
+    assert render(prompt, parsed) == render("a blue cup", BRANCH)
+
+
+def test_tagged_text_refuses_garbage_with_a_clear_message():
+    with pytest.raises(StudioError, match="not a tagged trajectory"):
+        parse("<ins>unclosed")
+    with pytest.raises(StudioError, match="Unknown tag <banana>"):
+        parse("<banana/>")
+
+
+def test_steps_round_trip_through_plain_dicts():
+    step = BRANCH[2].replace(original={"sketch_check": Check(True, "model said fine")}, params={"cfg": 4.0},
+                             author=Author.HUMAN, seed=5)
+    assert step_from_dict(step_to_dict(step)) == step
+
+
+@pytest.mark.parametrize(
+    "stages, settings, expected",
+    [
+        ([], RunSettings(), Stage.PLAN),
+        ([Stage.PLAN], RunSettings(), Stage.SKETCH),
+        ([Stage.PLAN, Stage.SKETCH], RunSettings(), Stage.INSPECT),
+        ([Stage.PLAN, Stage.SKETCH], RunSettings(mode=Mode.SINGLE), Stage.FINAL),
+        ([Stage.FINAL], RunSettings(), None),
+    ],
+)
+def test_next_stage_follows_the_loop(stages, settings, expected):
+    branch = [make(s, complete=True) for s in stages]
+    assert next_stage(branch, settings) == expected
+
+
+def test_a_failed_inspect_refines_until_the_round_budget_is_spent():
+    failed = make(Stage.INSPECT, plan_check=Check(True), sketch_check=Check(False))
+    plan = make(Stage.PLAN, complete=False)
+    branch = [plan, make(Stage.SKETCH), failed]
+    assert next_stage(branch, RunSettings(max_rounds=2)) == Stage.REFINE
+    assert next_stage(branch + [make(Stage.REFINE), failed], RunSettings(max_rounds=2)) == Stage.FINAL
+    passed = make(Stage.INSPECT, plan_check=Check(True), sketch_check=Check(True))
+    assert next_stage([plan, make(Stage.SKETCH), passed], RunSettings(max_rounds=2)) == Stage.PLAN
+
+
+def test_a_rejected_image_is_drawn_again():
+    assert next_stage([make(Stage.PLAN), make(Stage.SKETCH, review=Review.REJECTED)], RunSettings()) == Stage.SKETCH
