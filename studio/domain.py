@@ -190,21 +190,50 @@ class Trajectory:
 
     session: Session
     steps: dict[str, Step] = field(default_factory=dict)
+    _children: dict[str | None, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    _last_branch: tuple[str | None, list[Step]] = field(default=(None, []), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for step in self.steps.values():
+            self._children.setdefault(step.parent_id, []).append(step.id)
 
     @classmethod
     def of(cls, session: Session, steps: Iterable[Step]) -> "Trajectory":
         return cls(session, {s.id: s for s in sorted(steps, key=lambda s: s.created_at)})
 
+    def put(self, step: Step) -> None:
+        """Add a new step or replace one (same id, same parent)."""
+        if step.id in self.steps:
+            self._last_branch = (None, [])
+        else:
+            self._children.setdefault(step.parent_id, []).append(step.id)
+        self.steps[step.id] = step
+
     def children(self, step_id: str | None) -> list[Step]:
-        return [s for s in self.steps.values() if s.parent_id == step_id]
+        return [self.steps[i] for i in self._children.get(step_id, ())]
 
     def leaves(self) -> list[Step]:
-        parents = {s.parent_id for s in self.steps.values()}
-        return [s for s in self.steps.values() if s.id not in parents]
+        return [s for s in self.steps.values() if not self._children.get(s.id)]
 
     def branch(self, step_id: str | None = None) -> list[Step]:
-        """Root → `step_id` (default: the session head), rejected steps included where on the path."""
+        """Root → `step_id` (default: the session head), rejected steps included where on the path.
+
+        The last branch is remembered, so extending it by one step costs the same at any
+        depth: a stage's cost must not grow with the trajectory.
+        """
         step_id = step_id or self.session.head_id
+        remembered_id, remembered = self._last_branch
+        step = self.steps.get(step_id) if step_id else None
+        if step_id is not None and step_id == remembered_id:
+            path = remembered
+        elif step is not None and remembered_id is not None and step.parent_id == remembered_id:
+            path = remembered + [step]
+        else:
+            path = self._walk(step_id)
+        self._last_branch = (step_id, path)
+        return list(path)
+
+    def _walk(self, step_id: str | None) -> list[Step]:
         path: list[Step] = []
         while step_id is not None:
             step = self.steps.get(step_id)

@@ -121,7 +121,7 @@ class Runner:
         session = trajectory.session
         engine = self.engine(trajectory)
         parent_id = branch[-1].id if branch else None
-        attempt = sum(1 for s in trajectory.steps.values() if s.parent_id == parent_id and s.stage is stage)
+        attempt = sum(1 for s in trajectory.children(parent_id) if s.stage is stage)
         round_no = rounds_used(branch) + (1 if stage in (Stage.PLAN, Stage.REFINE) else 0)
         emit = listener or (lambda event: None)
         ctx = StageContext(
@@ -175,7 +175,7 @@ class Runner:
         trajectory.session = self.store.commit(trajectory.session, add=add, replace=replace, head_id=head_id)
         for step in (add, replace):
             if step is not None:
-                trajectory.steps[step.id] = step
+                trajectory.put(step)
 
     # -- human actions ----------------------------------------------------------------------
 
@@ -257,8 +257,8 @@ class Runner:
     def _redraw(self, trajectory: Trajectory, rejected: Step, listener: Listener | None,
                 cancel: CancelToken | None, seed: int | None = None) -> Step:
         branch = trajectory.branch(rejected.parent_id) if rejected.parent_id else []
-        siblings = [s for s in trajectory.steps.values()
-                    if s.parent_id == rejected.parent_id and s.stage is rejected.stage and s.review is Review.REJECTED]
+        siblings = [s for s in trajectory.children(rejected.parent_id)
+                    if s.stage is rejected.stage and s.review is Review.REJECTED]
         by_person = rejected.stage is Stage.REFINE and rejected.author is Author.HUMAN
         return self._run_stage(
             trajectory, rejected.stage, branch, rejected=siblings, seed=seed,

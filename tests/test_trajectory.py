@@ -96,3 +96,18 @@ def test_a_failed_inspect_refines_until_the_round_budget_is_spent():
 
 def test_a_rejected_image_is_drawn_again():
     assert next_stage([make(Stage.PLAN), make(Stage.SKETCH, review=Review.REJECTED)], RunSettings()) == Stage.SKETCH
+
+
+def test_branches_of_a_tree_stay_right_while_the_head_moves():
+    from studio.domain import Session, Trajectory
+
+    root, a1, a2, b1 = (make(Stage.PLAN).replace(id=i, parent_id=p)
+                        for i, p in (("r", None), ("a1", "r"), ("a2", "a1"), ("b1", "r")))
+    trajectory = Trajectory.of(Session("s", "p", "e", 0), [root, a1, a2])
+    assert [s.id for s in trajectory.branch("a2")] == ["r", "a1", "a2"]
+    trajectory.put(b1)
+    assert [s.id for s in trajectory.branch("b1")] == ["r", "b1"]
+    assert [s.id for s in trajectory.branch("a2")] == ["r", "a1", "a2"]
+    trajectory.put(a1.replace(instruction="edited"))
+    assert trajectory.branch("a2")[1].instruction == "edited"
+    assert {s.id for s in trajectory.leaves()} == {"a2", "b1"}
