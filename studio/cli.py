@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from . import engines as registry
-from .domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
+from .domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict, validate_prompt
 from .runner import Event, PausePolicy, Runner
 from .store import DATA_ENV, DB_ENV, Store
 
@@ -175,6 +175,35 @@ def delete(session_id: str, yes: Annotated[bool, typer.Option("--yes", help="Don
         raise typer.Exit(1)
     store.delete_session(full_id)
     out.print(f"deleted {full_id}")
+
+
+@app.command()
+def parse(
+    prompt: Annotated[Optional[str], typer.Argument(help="A prompt to parse.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="One prompt per line; one JSON object per output line.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Parse prompts into scene graphs, in GenEval's metadata form (`include`)."""
+    from .scene import parse_prompt
+
+    if (prompt is None) == (file is None):
+        raise StudioError('Give a prompt or --file PROMPTS.txt (not both), e.g. studio parse "two red apples" --json')
+    if file is not None:
+        try:
+            prompts = [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as error:
+            raise StudioError(f"Cannot read {file}: {error.strerror or error}.") from None
+    else:
+        prompts = [validate_prompt(prompt)]
+    for text in prompts:
+        scene = parse_prompt(text)
+        row = {"prompt": text, **scene.to_geneval()}
+        if scene.free_text:
+            row["free_text"] = scene.free_text
+        if as_json:
+            sys.stdout.write(json.dumps(row) + "\n")
+        else:
+            out.print(escape(f"{text}\n  → {scene.describe()}\n  → {json.dumps(row['include'])}"), highlight=False)
 
 
 @app.command("engines")

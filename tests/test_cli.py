@@ -126,3 +126,26 @@ def test_the_console_script_exits_cleanly_on_bad_input_and_light_commands_skip_t
     bad = subprocess.run([str(Path(sys.executable).with_name("studio")), "run", ""], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "prompt is empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+GENEVAL = ROOT.parent / "shared" / "data" / "geneval" / "evaluation_metadata.jsonl"
+
+
+@pytest.mark.skipif(not GENEVAL.exists(), reason=f"GenEval metadata not found at {GENEVAL}")
+def test_parse_file_reproduces_geneval_include_lists(capsys, tmp_path):
+    rows = [json.loads(line) for line in GENEVAL.read_text().splitlines() if line.strip()]
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(r["prompt"] for r in rows) + "\n")
+    code, out, _ = studio(capsys, "parse", "--file", str(prompts), "--json")
+    parsed = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(parsed) == len(rows)
+    exact = sum(p["include"] == r["include"] for p, r in zip(parsed, rows))
+    assert exact / len(rows) >= 0.98
+
+
+def test_parse_one_prompt_and_refuse_no_prompt(capsys):
+    code, out, _ = studio(capsys, "parse", "a cat to the left of a dog", "--json")
+    assert json.loads(out)["include"] == [{"class": "dog", "count": 1},
+                                          {"class": "cat", "count": 1, "position": ["left of", 0]}]
+    code, _, err = studio(capsys, "parse")
+    assert code == 1 and "Give a prompt or --file" in err
