@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import io
 import os
 import sqlite3
@@ -243,12 +244,12 @@ class Store:
         return dataclasses.replace(session, **fields)
 
     def _insert_images(self, conn: Connection, step: Step) -> None:
-        refs = [r for r in (step.image, step.region.image if step.region else None) if r is not None]
-        for ref in refs:
-            exists = conn.execute(select(images.c.sha256).where(images.c.sha256 == ref.sha256)).first()
-            if not exists:
-                conn.execute(insert(images).values(sha256=ref.sha256, width=ref.width, height=ref.height,
-                                                   byte_size=ref.byte_size, created_at=now()))
+        """Register the step's images; one already known (from any session) is left as it is."""
+        for ref in (step.image, step.region.image if step.region else None):
+            if ref is not None:
+                row = dict(sha256=ref.sha256, width=ref.width, height=ref.height, byte_size=ref.byte_size,
+                           created_at=now())
+                conn.execute(_insert_ignoring_duplicates(conn, images).values(**row))
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session, its steps, and image files no other session uses."""
@@ -321,6 +322,15 @@ class Store:
     def count_steps(self, session_id: str) -> int:
         with self.reader.connect() as conn:
             return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id))
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Table):
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (a plain insert on other databases)."""
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
+        return dialect.insert(table).on_conflict_do_nothing()
+    return insert(table)
 
 
 def _sqlite_path(url: str) -> Path | None:
