@@ -1,6 +1,6 @@
-"""Thin launcher: `python app.py ARGS` is `studio ARGS` (the studio UI will open from here)."""
+"""Thin launcher: `python app.py [--engine NAME] [--db URL] [--host H] [--port P] [--share --auth U:P]`."""
 
-from studio.cli import main
+from studio.ui.serve import main
 
 if __name__ == "__main__":
     main()

@@ -134,7 +134,8 @@ class Runner:
         )
         emit(Event("started", stage))
         started = time.perf_counter()
-        fields = self._call_engine(engine, ctx, instruction, region)
+        with registry.slot(session.engine):  # one model is never driven by two sessions at once
+            fields = self._call_engine(engine, ctx, instruction, region)
         ctx.check_cancelled()
         step = Step(
             id=new_id(), session_id=session.id, parent_id=parent_id, stage=stage, round=ctx.round, author=author,

@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "stroke_studio.engines"
 _BUILTIN: dict[str, str] = {"offline": "studio.engines.offline:OfflineEngine"}
 _registered: dict[str, Callable[[], Engine]] = {}
 _loaded: dict[str, Engine] = {}
+_slots: dict[str, threading.BoundedSemaphore] = {}
 _lock = threading.Lock()
 
 
@@ -30,11 +31,13 @@ def register(name: str, factory: Callable[[], Engine]) -> None:
     with _lock:
         _registered[name] = factory
         _loaded.pop(name, None)
+        _slots.pop(name, None)
 
 
 def unregister(name: str) -> None:
     with _lock:
         _registered.pop(name, None)
+        _slots.pop(name, None)
         engine = _loaded.pop(name, None)
     if engine is not None:
         engine.close()
@@ -73,3 +76,12 @@ def load(name: str) -> Engine:
         if engine is None:
             engine = _loaded[name] = _factory(require(name))()
         return engine
+
+
+def slot(name: str) -> threading.BoundedSemaphore:
+    """The queue in front of an engine: at most `max_concurrent` stages run on it at once."""
+    engine = load(name)
+    with _lock:
+        if name not in _slots:
+            _slots[name] = threading.BoundedSemaphore(max(1, engine.max_concurrent))
+        return _slots[name]

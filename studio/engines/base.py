@@ -139,6 +139,7 @@ class Engine(abc.ABC):
     name: ClassVar[str]
     label: ClassVar[str]  # one honest line for the UI and CLI
     capabilities: ClassVar[Capabilities] = Capabilities()
+    max_concurrent: ClassVar[int] = 1  # stages one instance may run at once; others wait their turn
 
     @abc.abstractmethod
     def plan(self, ctx: StageContext) -> PlanResult: ...

@@ -1,0 +1,125 @@
+"""The offline engine: a real plan → sketch → inspect → refine loop on a CPU, in well under a second.
+
+It draws scene layouts, not photographs: each object is a simple glyph in its colour with a label
+and a class marker (see `studio.offline.draw`). The planner reads what was planned so far from the
+branch, the sketcher adds the new groups to the previous canvas without moving anything (and makes
+seeded draft mistakes), the inspector reads objects back from the pixels only, and the refiner
+carries out one edit — its own, from the first problem found, or a person's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from ..domain import Box, Stage, StudioError, last
+from ..offline.analyse import analyse
+from ..offline.draw import SIZE, blank
+from ..offline.judge import plan_issues, sketch_issues, verdict
+from ..offline.layout import unit_size
+from ..offline.paint import DraftNoise, Painter, region_mask
+from ..offline.plan import next_plan, phrase, planned, prompt_scene
+from ..scene import SceneGraph, edit_text, parse_edit, parse_prompt
+from .base import (Capabilities, Engine, ImageResult, InspectResult, PlanResult, RefineResult, StageContext)
+
+EDIT_EXAMPLES = ('"move the dog to the right of the cat", "make the cup blue", "remove one apple" '
+                 'or "add a red apple"')
+
+
+def _canvas(ctx: StageContext) -> Image.Image | None:
+    image = ctx.current_image()
+    if image is not None and image.size != (SIZE, SIZE):
+        image = image.convert("RGB").resize((SIZE, SIZE), Image.NEAREST)
+    return image
+
+
+def _unit(ctx: StageContext, *scenes: SceneGraph) -> int:
+    """Glyph size for the whole scene, so objects drawn in different rounds match."""
+    return unit_size(max(sum(g.count for g in s.groups) for s in scenes))
+
+
+def _reporter(ctx: StageContext, total: int):
+    done = [0]
+
+    def report(message: str, preview: Image.Image) -> None:
+        done[0] += 1
+        ctx.progress(min(0.95, done[0] / max(total, 1)), message, preview.copy())
+
+    return report
+
+
+class OfflineEngine(Engine):
+    name = "offline"
+    label = "offline sketch engine: draws scene layouts with strokes and shapes, not photographs"
+    capabilities = Capabilities(region_edit=True)
+
+    def plan(self, ctx: StageContext) -> PlanResult:
+        prompt = prompt_scene(ctx.prompt)
+        so_far, _, _ = planned(ctx.branch)
+        instruction, description, complete = next_plan(prompt, so_far, ctx.mode, ctx.rounds_left)
+        ctx.progress(1.0, "planned")
+        return PlanResult(instruction, description, complete)
+
+    def sketch(self, ctx: StageContext) -> ImageResult:
+        plan = last(ctx.branch, Stage.PLAN)
+        scene = parse_prompt(plan.instruction or "") if plan else SceneGraph()
+        described, _, _ = planned(ctx.branch)
+        painter = Painter(_canvas(ctx) or blank(), _unit(ctx, prompt_scene(ctx.prompt), described),
+                          np.random.default_rng(ctx.seed), DraftNoise.from_params(ctx.params),
+                          progress=_reporter(ctx, sum(g.count for g in scene.groups)))
+        # groups the instruction only refers to ("… below the blue cup") are already on the canvas
+        present = {o.cls for o in painter.analysis.objects}
+        anchors = {r.anchor for r in scene.relations}
+        todo = [i for i, g in enumerate(scene.groups) if not (i in anchors and g.cls in present)]
+        painter.draw_groups(scene, todo, lookahead=True)
+        ctx.progress(1.0, "sketched", painter.image.copy())
+        return ImageResult(painter.image, meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes},
+                           sampling_steps=len(painter.drawn))
+
+    def inspect(self, ctx: StageContext) -> InspectResult:
+        prompt = prompt_scene(ctx.prompt)
+        described, instructed, plan = planned(ctx.branch)
+        image = _canvas(ctx)
+        analysis = analyse(image if image is not None else blank())
+        problems = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
+        if plan and plan.complete:
+            plan_ok = f"The plan covers the prompt: {described.describe()}."
+        else:
+            left = [phrase(prompt.groups[i]) for i in prompt.plan_order()
+                    if prompt.groups[i].cls not in {g.cls for g in described.groups}]
+            plan_ok = "The plan so far agrees with the prompt" + (f"; still to come: {', '.join(left)}." if left else ".")
+        found = tuple(Box(*o.box, label=f"{o.color} {o.cls}") for o in analysis.objects)
+        shown = ", ".join(b.label for b in found) or "nothing"
+        ctx.progress(1.0, "inspected")
+        return InspectResult(
+            verdict(problems, plan_ok),
+            verdict(sketch_issues(described, analysis), f"The sketch shows what is planned: {shown}.", found),
+            meta={"found": [{"class": o.cls, "color": o.color, "box": list(o.box)} for o in analysis.objects],
+                  "unmarked_shapes": [list(b) for b in analysis.unmarked]},
+        )
+
+    def refine(self, ctx: StageContext, instruction: str | None, region: Image.Image | None) -> RefineResult:
+        base = _canvas(ctx)
+        if base is None:
+            raise StudioError("There is no sketch to refine yet; let the sketch stage draw one first.")
+        prompt = prompt_scene(ctx.prompt)
+        described, instructed, plan = planned(ctx.branch)
+        painter = Painter(base, _unit(ctx, prompt, described), np.random.default_rng(ctx.seed),
+                          DraftNoise.from_params(ctx.params).scaled(0.5), region_mask(region),
+                          progress=_reporter(ctx, 2))
+        if instruction:
+            edit = parse_edit(instruction)
+            if edit is None:
+                raise StudioError(f"The offline engine could not read {instruction!r} as an edit; "
+                                  f"try e.g. {EDIT_EXAMPLES}.")
+            painter.apply(edit, by_person=True)
+            text = instruction
+        else:
+            issues = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
+            issues += sketch_issues(described, painter.analysis)
+            if not issues:
+                return RefineResult("Nothing to fix: the sketch matches the plan.", base)
+            text = edit_text(painter.apply(issues[0].edit, by_person=False))
+        ctx.progress(1.0, "refined", painter.image.copy())
+        return RefineResult(text, painter.result(base), meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes},
+                            sampling_steps=max(1, len(painter.drawn)))

@@ -1,0 +1,73 @@
+"""`python app.py`: open the studio in a browser, safely by default.
+
+Binds 127.0.0.1. A public link (--share) or a non-local host needs --auth, or the
+explicit --no-auth-on-network opt-out, which prints a warning. Only the session
+image folder is served as files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .. import engines as registry
+from ..domain import StudioError
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="app.py", description="Open Stroke Studio in your browser.")
+    parser.add_argument("--engine", default=registry.DEFAULT_ENGINE, help="engine for new sessions (default: %(default)s)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the sessions database (default: sessions/studio.db)")
+    parser.add_argument("--data-dir", default=None, help="folder for the database and images (default: sessions/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
+    parser.add_argument("--share", action="store_true", help="make a temporary public link (needs --auth)")
+    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
+    parser.add_argument("--no-auth-on-network", action="store_true",
+                        help="allow --share or a non-local --host without a login (anyone who can reach it can use it)")
+    parser.add_argument("--max-jobs", type=int, default=4, help="model jobs run at once across all users (default: 4)")
+    return parser.parse_args(argv)
+
+
+def auth_pair(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The login to require, after refusing an exposed server without one."""
+    exposed = args.share or args.host not in LOCAL_HOSTS
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            raise StudioError("--auth takes USER:PASSWORD, e.g. --auth ana:correct-horse-battery.")
+        return user, password
+    if exposed and not args.no_auth_on_network:
+        where = "--share" if args.share else f"--host {args.host}"
+        raise StudioError(f"{where} makes the studio reachable by others: add --auth USER:PASSWORD "
+                          "(or --no-auth-on-network if you really mean it).")
+    if exposed:
+        print("warning: the studio is reachable without a login (--no-auth-on-network).", file=sys.stderr)
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = parse_args(argv)
+        auth = auth_pair(args)
+        registry.require(args.engine)
+        from ..runner import Runner
+        from ..store import Store
+
+        store = Store(args.db, args.data_dir)
+    except StudioError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(store.data_dir / ".gradio"))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from . import CSS, build_ui
+
+    demo = build_ui(Runner(store), args.engine)
+    demo.queue(default_concurrency_limit=args.max_jobs).launch(
+        server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=CSS,
+        allowed_paths=[str(Path(store.images_dir).resolve())], max_file_size="20mb", ssr_mode=False,
+    )
