@@ -65,7 +65,7 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                     timeline = gr.Chatbot(label="Timeline", height=720, elem_id="timeline")
                     preview = gr.Image(label="Drawing…", interactive=False, height=256, elem_id="preview")
                 with gr.Column(scale=1, min_width=300):
-                    step_choice = gr.Dropdown(label="Timeline step (actions apply here)", elem_id="step-choice")
+                    step_choice = gr.Dropdown(label="Timeline step (actions apply here)", elem_id="step-choice", allow_custom_value=True)
                     with gr.Accordion("Plan", open=True):
                         instruction = gr.Textbox(label="<ins> instruction", lines=2, elem_id="instruction")
                         description = gr.Textbox(label="<des> description", lines=2, elem_id="description")
@@ -89,12 +89,12 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                         refine_button = gr.Button("Refine", elem_id="refine")
                     with gr.Accordion("Branches", open=True):
                         fork_button = gr.Button("Rewind & fork at the chosen step", elem_id="fork")
-                        branch_choice = gr.Dropdown(label="Branch", elem_id="branch-choice")
+                        branch_choice = gr.Dropdown(label="Branch", elem_id="branch-choice", allow_custom_value=True)
                         switch_button = gr.Button("Switch to branch", elem_id="switch")
         with gr.Tab("Compare branches"):
             with gr.Row():
-                left_branch = gr.Dropdown(label="Left branch", elem_id="left-branch")
-                right_branch = gr.Dropdown(label="Right branch", elem_id="right-branch")
+                left_branch = gr.Dropdown(label="Left branch", elem_id="left-branch", allow_custom_value=True)
+                right_branch = gr.Dropdown(label="Right branch", elem_id="right-branch", allow_custom_value=True)
             compare_button = gr.Button("Compare", elem_id="compare")
             with gr.Row():
                 left_view = gr.Chatbot(label="Left", height=640)

@@ -55,7 +55,7 @@ def region_mask(editor_value: Any, size: tuple[int, int]) -> Image.Image | None:
     mask = Image.new("L", size, 0)
     for layer in editor_value["layers"]:
         layer_image = check_upload(layer) if isinstance(layer, (str, Path)) else layer
-        alpha = layer_image.convert("RGBA").getchannel("A").resize(size)
+        alpha = layer_image.convert("RGBA").getchannel("A").resize(size, Image.Resampling.NEAREST)
         mask = ImageChops.lighter(mask, alpha)
     return mask if mask.getbbox() else None
 

@@ -1,0 +1,108 @@
+"""Everything the page can do, through gradio_client against a running studio (scripted engine)."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from studio import engines
+from studio.domain import Author, Review, Stage
+
+from .fakes import ScriptedEngine
+from .ui_server import running_studio
+
+ENGINE = "ui-api-scripted"
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    engines.register(ENGINE, lambda: ScriptedEngine(fail_rounds=(1,)))
+    with running_studio(tmp_path_factory.mktemp("ui-api"), ENGINE) as (url, store):
+        yield Client(url, verbose=False), store
+    engines.unregister(ENGINE)
+
+
+def new(client, prompt="a cat and a dog"):
+    return client.predict(prompt, ENGINE, 11, False, 6, "process", "{}", api_name="/new_session")
+
+
+def text_of(view):
+    return " ".join(part.get("text", "") for message in view[2] for part in message["content"])
+
+
+def test_new_session_then_step_through_the_loop(studio):
+    client, store = studio
+    view = new(client)
+    session_id, version = view[0], view[1]
+    assert "ready" in view[3]
+    for expected in ("plan", "sketch", "inspect"):
+        view = client.predict(session_id, version, api_name="/step")
+        version = view[1]
+        assert f"paused after {expected}" in view[3]
+    assert [s.stage for s in store.load(session_id).branch()] == [Stage.PLAN, Stage.SKETCH, Stage.INSPECT]
+    assert "sketch vs instruction" in text_of(view)
+
+
+def test_every_human_action_is_an_endpoint(studio):
+    client, store = studio
+    view = new(client)
+    sid = view[0]
+    view = client.predict(sid, view[1], api_name="/step")  # plan
+    view = client.predict(sid, view[1], "", "draw a tabby cat", "a tabby cat", api_name="/edit_plan")
+    plan = store.load(sid).branch()[0]
+    assert plan.instruction == "draw a tabby cat" and plan.original["instruction"] == "draw a cat"
+    view = client.predict(sid, view[1], api_name="/step")  # sketch
+    view = client.predict(sid, view[1], "", "too dark", api_name="/reject")
+    trajectory = store.load(sid)
+    assert [s.review for s in trajectory.children(plan.id)] == [Review.REJECTED, None]
+    view = client.predict(sid, view[1], "", api_name="/accept")
+    assert store.load(sid).head().review is Review.ACCEPTED
+    view = client.predict(sid, view[1], "inspect", api_name="/run")
+    assert "paused" in view[3]
+    view = client.predict(sid, view[1], "", True, "fine", True, "I see the cat.", api_name="/override")
+    verdict = store.load(sid).head()
+    assert verdict.passed and verdict.author is Author.HUMAN and verdict.sketch_check.critique == "I see the cat."
+    view = client.predict(sid, view[1], "", "make the cat orange", None, api_name="/refine")
+    assert store.load(sid).head().instruction == "make the cat orange"
+    first = store.load(sid).branch()[0]
+    view = client.predict(sid, view[1], first.id, api_name="/fork")
+    view = client.predict(sid, view[1], api_name="/step")
+    assert len(store.load(sid).leaves()) >= 2
+    leaves = sorted(store.load(sid).leaves(), key=lambda s: s.created_at)
+    left, right = client.predict(sid, leaves[0].id, leaves[-1].id, api_name="/compare")
+    assert left != right and left[0] == right[0]  # same prompt, different branches
+    view = client.predict(sid, view[1], "Cat study", api_name="/rename")
+    rows = client.predict("cat study", api_name="/list_sessions")
+    assert [row[0] for row in rows["data"]] == [sid]
+    reopened = client.predict(sid, api_name="/open_session")
+    assert reopened[0] == sid and reopened[2] == view[2]
+
+
+def test_a_stale_tab_gets_a_conflict_message_and_the_fresh_view(studio):
+    client, store = studio
+    view = new(client, "a clock")
+    sid, stale_version = view[0], view[1]
+    fresh = client.predict(sid, stale_version, api_name="/step")  # the first tab moves on
+    reply = client.predict(sid, stale_version, "", "draw a wall clock", "", api_name="/edit_plan")
+    assert "conflict" in reply[3] and reply[1] == fresh[1]
+    assert store.load(sid).branch()[0].instruction == "draw a clock"  # nothing was applied
+
+
+def test_errors_name_the_fix(studio):
+    client, _ = studio
+    with pytest.raises(AppError, match="prompt is empty"):
+        client.predict("   ", ENGINE, 1, True, 6, "process", "{}", api_name="/new_session")
+    with pytest.raises(AppError, match="JSON object"):
+        client.predict("a cat", ENGINE, 1, True, 6, "process", "[1,", api_name="/new_session")
+    with pytest.raises(AppError, match="No session"):
+        client.predict("nope-nope", api_name="/open_session")
+    assert client.predict("", api_name="/stop") == "nothing is running"
+
+
+def test_delete_removes_the_session(studio):
+    client, store = studio
+    sid = new(client, "a doomed vase")[0]
+    rows, note = client.predict(sid, "doomed", api_name="/delete")
+    assert rows["data"] == [] and "deleted" in note
+    assert store.list_sessions(search="doomed") == []

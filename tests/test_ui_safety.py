@@ -1,0 +1,67 @@
+"""Launch options that expose the studio need a login; uploads are checked before they are read."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from studio.domain import StudioError
+from studio.ui.actions import check_upload, region_mask
+from studio.ui.serve import auth_pair, parse_args
+
+
+def test_the_studio_binds_localhost_without_a_login_by_default():
+    args = parse_args([])
+    assert args.host == "127.0.0.1" and auth_pair(args) is None
+
+
+@pytest.mark.parametrize("argv", [["--share"], ["--host", "0.0.0.0"], ["--host", "192.0.2.10"]])
+def test_an_exposed_studio_refuses_to_start_without_auth(argv):
+    with pytest.raises(StudioError, match="--auth USER:PASSWORD"):
+        auth_pair(parse_args(argv))
+
+
+def test_auth_is_user_colon_password(capsys):
+    assert auth_pair(parse_args(["--share", "--auth", "ana:s3cret:with:colons"])) == ("ana", "s3cret:with:colons")
+    with pytest.raises(StudioError, match="USER:PASSWORD"):
+        auth_pair(parse_args(["--auth", "ana"]))
+
+
+def test_the_explicit_opt_out_warns(capsys):
+    assert auth_pair(parse_args(["--host", "0.0.0.0", "--no-auth-on-network"])) is None
+    assert "without a login" in capsys.readouterr().err
+
+
+def test_uploads_must_be_real_images_of_sane_size(tmp_path):
+    good = tmp_path / "ok.png"
+    Image.new("RGB", (64, 48), "red").save(good)
+    assert check_upload(good).size == (64, 48)
+
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(StudioError, match="not an image"):
+        check_upload(text)
+
+    gif = tmp_path / "anim.gif"
+    Image.new("P", (8, 8)).save(gif)
+    with pytest.raises(StudioError, match="upload a PNG, JPEG or WebP"):
+        check_upload(gif)
+
+    huge = tmp_path / "huge.png"
+    Image.new("1", (5000, 5000)).save(huge)  # a few KB on disk, 25 megapixels when decoded
+    with pytest.raises(StudioError, match="limit is 4096×4096"):
+        check_upload(huge)
+
+    heavy = tmp_path / "heavy.png"
+    heavy.write_bytes(b"\x89PNG" + b"\0" * (21 * 1024 * 1024))
+    with pytest.raises(StudioError, match="up to 20 MB"):
+        check_upload(heavy)
+
+
+def test_a_painted_region_becomes_a_mask_the_size_of_the_image():
+    layer = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    layer.paste((255, 0, 0, 255), (0, 0, 50, 100))
+    mask = region_mask({"background": None, "layers": [layer], "composite": None}, (200, 200))
+    assert mask.size == (200, 200) and mask.getbbox() == (0, 0, 100, 200)
+    assert region_mask({"background": None, "layers": [Image.new("RGBA", (10, 10))]}, (20, 20)) is None
+    assert region_mask(None, (20, 20)) is None
