@@ -62,7 +62,7 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                     session_id = gr.Textbox(label="Session id", interactive=False, elem_id="session-id")
                     version = gr.Number(visible=False, precision=0)
                 with gr.Column(scale=2):
-                    timeline = gr.Chatbot(label="Timeline", height=720, elem_id="timeline")
+                    timeline = gr.Chatbot(label="Timeline", height=720, elem_id="timeline", group_consecutive_messages=False)
                     preview = gr.Image(label="Drawing…", interactive=False, height=256, elem_id="preview")
                 with gr.Column(scale=1, min_width=300):
                     step_choice = gr.Dropdown(label="Timeline step (actions apply here)", elem_id="step-choice", allow_custom_value=True)
