@@ -106,3 +106,40 @@ def test_delete_removes_the_session(studio):
     rows, note = client.predict(sid, "doomed", api_name="/delete")
     assert rows["data"] == [] and "deleted" in note
     assert store.list_sessions(search="doomed") == []
+
+
+def test_only_the_session_image_folder_is_served(studio):
+    import httpx
+
+    client, store = studio
+    sid = new(client, "a kite")[0]
+    view = client.predict(sid, None, "never", api_name="/run")
+    image_step = next(s for s in store.load(sid).branch() if s.image is not None)
+    base = client.src.rstrip("/")
+    inside = httpx.get(f"{base}/gradio_api/file={store.image_path(image_step.image.sha256).resolve()}")
+    assert inside.status_code == 200 and inside.content[:4] == b"\x89PNG"
+    for outside in ("/etc/passwd", str(store.data_dir.resolve() / "studio.db")):
+        assert httpx.get(f"{base}/gradio_api/file={outside}").status_code in (403, 404)
+    assert "finished" in view[3]
+
+
+def test_stop_interrupts_a_run_and_keeps_what_was_committed(tmp_path):
+    engines.register("ui-slow", lambda: ScriptedEngine(delay=2.0))
+    try:
+        with running_studio(tmp_path / "slow", "ui-slow") as (url, store):
+            client = Client(url, verbose=False)
+            view = client.predict("a cat", "ui-slow", 1, False, 6, "process", "{}", api_name="/new_session")
+            job = client.submit(view[0], view[1], "never", api_name="/run")
+            import time
+
+            deadline = time.monotonic() + 30
+            while store.count_steps(view[0]) < 1:  # the plan is in; the slow sketch is being drawn
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.3)
+            assert client.predict(view[0], api_name="/stop") == "stopping…"
+            final = job.result(timeout=30)
+            assert "stopped" in final[3]
+            assert [s.stage for s in store.load(view[0]).branch()] == [Stage.PLAN]
+    finally:
+        engines.unregister("ui-slow")
