@@ -65,3 +65,39 @@ def test_a_painted_region_becomes_a_mask_the_size_of_the_image():
     assert mask.size == (200, 200) and mask.getbbox() == (0, 0, 100, 200)
     assert region_mask({"background": None, "layers": [Image.new("RGBA", (10, 10))]}, (20, 20)) is None
     assert region_mask(None, (20, 20)) is None
+
+
+def test_app_py_opens_the_studio_and_refuses_an_unprotected_share(tmp_path):
+    """The README's first command, for real: a subprocess serving the page on a local port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    root = Path(__file__).resolve().parents[1]
+    refused = subprocess.run([sys.executable, "app.py", "--share", "--data-dir", str(tmp_path)], cwd=root,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "--auth USER:PASSWORD" in refused.stderr and "Traceback" not in refused.stderr
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)], cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the studio did not start within 90 s"
+                time.sleep(0.5)
+        assert page.status_code == 200 and "Stroke Studio" in page.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
