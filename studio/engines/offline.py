@@ -33,7 +33,7 @@ def _canvas(ctx: StageContext) -> Image.Image | None:
     return image
 
 
-def _unit(ctx: StageContext, *scenes: SceneGraph) -> int:
+def _unit(*scenes: SceneGraph) -> int:
     """Glyph size for the whole scene, so objects drawn in different rounds match."""
     return unit_size(max(sum(g.count for g in s.groups) for s in scenes))
 
@@ -64,14 +64,14 @@ class OfflineEngine(Engine):
         plan = last(ctx.branch, Stage.PLAN)
         scene = parse_prompt(plan.instruction or "") if plan else SceneGraph()
         described, _, _ = planned(ctx.branch)
-        painter = Painter(_canvas(ctx) or blank(), _unit(ctx, prompt_scene(ctx.prompt), described),
+        painter = Painter(_canvas(ctx) or blank(), _unit(prompt_scene(ctx.prompt), described),
                           np.random.default_rng(ctx.seed), DraftNoise.from_params(ctx.params),
                           progress=_reporter(ctx, sum(g.count for g in scene.groups)))
         # groups the instruction only refers to ("… below the blue cup") are already on the canvas
         present = {o.cls for o in painter.analysis.objects}
         anchors = {r.anchor for r in scene.relations}
         todo = [i for i, g in enumerate(scene.groups) if not (i in anchors and g.cls in present)]
-        painter.draw_groups(scene, todo, lookahead=True)
+        painter.draw_groups(scene, todo)
         ctx.progress(1.0, "sketched", painter.image.copy())
         return ImageResult(painter.image, meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes},
                            sampling_steps=len(painter.drawn))
@@ -104,7 +104,7 @@ class OfflineEngine(Engine):
             raise StudioError("There is no sketch to refine yet; let the sketch stage draw one first.")
         prompt = prompt_scene(ctx.prompt)
         described, instructed, plan = planned(ctx.branch)
-        painter = Painter(base, _unit(ctx, prompt, described), np.random.default_rng(ctx.seed),
+        painter = Painter(base, _unit(prompt, described), np.random.default_rng(ctx.seed),
                           DraftNoise.from_params(ctx.params).scaled(0.5), region_mask(region),
                           progress=_reporter(ctx, 2))
         if instruction:

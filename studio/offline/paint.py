@@ -1,0 +1,286 @@
+"""The hand: draws planned groups onto the canvas (with draft mistakes) and carries out edits.
+
+Draft mistakes are what make inspect and refine real work. Each new group, independently, and
+seeded by the stage's seed (`DraftNoise`, tunable through the session's engine params):
+
+- `relation` (0.30): a group placed relative to another ignores the relation (it may still land
+  on the right side by chance, or the canvas may leave no room there);
+- `count` (0.06 + 0.08 per instance beyond the first): one instance missing or one extra;
+- `color` (0.20, groups with a colour): one instance, or all, in a confusable colour.
+
+`draft_noise` scales all three (0 gives clean drafts); `noise_relation`, `noise_count`,
+`noise_color` set one rate each. A refine redraws with the same mistakes at half the rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..domain import StudioError
+from ..scene import Edit, ObjectGroup, SceneGraph
+from .analyse import BIT_OFF_K, BIT_ON_K, FILL_K, LABEL_K, STROKE_K, Found, analyse
+from .draw import CELL_H, LABEL_GAP, LABEL_H, PAINTS, PAPER, SIZE, card_box, default_color, draw_object
+from .layout import Space, glyph_size, holds, inverse
+
+CONFUSABLE = {
+    "red": ("orange", "pink", "purple"), "orange": ("yellow", "red", "brown"), "yellow": ("orange", "green", "white"),
+    "green": ("yellow", "blue"), "blue": ("purple", "green"), "purple": ("blue", "pink"), "pink": ("red", "purple", "white"),
+    "brown": ("orange", "black", "red"), "black": ("brown", "blue", "gray"), "white": ("yellow", "pink", "gray"),
+}
+Progress = Callable[[str, Image.Image], None]
+
+
+@dataclass(frozen=True)
+class DraftNoise:
+    relation: float = 0.30
+    count: float = 0.06
+    count_step: float = 0.08
+    color: float = 0.20
+
+    @classmethod
+    def from_params(cls, params: dict) -> "DraftNoise":
+        scale = float(params.get("draft_noise", 1.0))
+        base = cls()
+        return cls(float(params.get("noise_relation", base.relation * scale)),
+                   float(params.get("noise_count", base.count * scale)), base.count_step * scale,
+                   float(params.get("noise_color", base.color * scale)))
+
+    def scaled(self, k: float) -> "DraftNoise":
+        return DraftNoise(self.relation * k, self.count * k, self.count_step * k, self.color * k)
+
+
+def _wrong_color(color: str, rng: np.random.Generator) -> str:
+    options = CONFUSABLE.get(color, ("red", "blue"))
+    return options[int(rng.integers(len(options)))]
+
+
+def _center_target(rng: np.random.Generator, spread: float) -> tuple[float, float]:
+    return tuple(np.clip(SIZE / 2 + rng.normal(0, spread, 2), 60, SIZE - 60))
+
+
+def _lookahead(scene: SceneGraph, i: int, later: set[int], rng) -> tuple[float, float]:
+    """Where an anchor should go so the groups planned against it in this same drawing have room."""
+    x, y = _center_target(rng, 30)
+    for r in scene.relations:
+        if r.anchor == i and r.subject in later:
+            dx, dy = {"right of": (-1, 0), "left of": (1, 0), "below": (0, -1), "above": (0, 1)}[r.relation]
+            x, y = x + dx * 0.22 * SIZE, y + dy * 0.22 * SIZE
+    return x, y
+
+
+class Painter:
+    """One stage's drawing session on one canvas: what is there (from pixels), what gets added."""
+
+    def __init__(self, base: Image.Image, unit: int, rng: np.random.Generator, noise: DraftNoise,
+                 region: np.ndarray | None = None, progress: Progress | None = None):
+        self.image = base.convert("RGB").copy()
+        self.analysis = analyse(self.image)
+        self.unit, self.rng, self.noise, self.region = unit, rng, noise, region
+        self.space = Space(self.analysis.occupied(), region)
+        self.progress = progress or (lambda message, preview: None)
+        self.mistakes: list[str] = []  # the sketcher's own notes; the inspector never reads them
+        self.drawn: list[dict] = []
+
+    def _stroke(self, cls: str, color: str, box: tuple[int, int, int, int]) -> None:
+        draw_object(self.image, cls, color, box, self.rng)
+        self.space.add(card_box(box, cls))
+        self.drawn.append({"class": cls, "color": color, "box": list(box)})
+        self.progress(f"drew {'an' if cls[0] in 'aeiou' else 'a'} {color} {cls}", self.image)
+
+    def place(self, cls: str, color: str, n: int, relations=(), siblings=(), target=None,
+              size: tuple[int, int] | None = None) -> list[tuple[int, int, int, int]]:
+        boxes: list[tuple[int, int, int, int]] = []
+        for _ in range(n):
+            wh = size or glyph_size(cls, self.unit, self.rng)
+            box = self.space.place(cls, wh, self.rng, relations=relations, siblings=[*siblings, *boxes], target=target)
+            self._stroke(cls, color, box)
+            boxes.append(box)
+        return boxes
+
+    # -- sketch ---------------------------------------------------------------------------------
+
+    def draw_groups(self, scene: SceneGraph, todo: list[int]) -> None:
+        """Draw the groups `todo` of `scene`, anchors first, with seeded draft mistakes.
+
+        Anchors drawn in the same call leave room for the groups placed against them; across
+        rounds there is no such foresight (a later round may find no room, as a real draft can).
+        """
+        boxes: dict[int, list] = {}
+        order = [i for i in scene.plan_order() if i in todo]
+        for k, i in enumerate(order):
+            g = scene.groups[i]
+            count, color = g.count, g.color or default_color(g.cls)
+            if self.rng.random() < self.noise.count + self.noise.count_step * (g.count - 1):
+                count += 1 if self.rng.random() < 0.5 else -1
+                self.mistakes.append(f"drew {count} of {g.count} {g.cls}")
+            colors = [color] * count
+            if g.color and count and self.rng.random() < self.noise.color:
+                wrong = _wrong_color(g.color, self.rng)
+                colors = [wrong] * count if self.rng.random() < 0.5 else [wrong] + colors[1:]
+                self.mistakes.append(f"drew {g.cls} {wrong} instead of {g.color}")
+            relations = []
+            for r in scene.relations:
+                if r.subject == i:
+                    anchors = boxes.get(r.anchor) or [o.box for o in self.analysis.of(scene.groups[r.anchor].cls)]
+                    if anchors:
+                        relations.append((r.relation, anchors))
+            target = _lookahead(scene, i, set(order[k + 1:]), self.rng)
+            if relations and self.rng.random() < self.noise.relation:
+                relations, target = [], tuple(self.rng.uniform(80, SIZE - 80, 2))  # anywhere at all
+                self.mistakes.append(f"ignored where the {g.cls} goes")
+            boxes[i] = []
+            for c in colors:
+                boxes[i] += self.place(g.cls, c, 1, relations, siblings=boxes[i], target=target)
+
+    # -- refine ---------------------------------------------------------------------------------
+
+    def targets(self, group: ObjectGroup, by_person: bool) -> list[Found]:
+        """The objects an edit names; a person naming something not drawn is told so."""
+        found = self.analysis.of(group.cls, group.color) or self.analysis.of(group.cls)
+        if not found and by_person:
+            have = ", ".join(sorted({o.cls for o in self.analysis.objects})) or "nothing yet"
+            raise StudioError(f"There is no {group.cls} on the canvas to change (it shows: {have}). "
+                              "Name an object that is drawn, e.g. \"make the cup blue\".")
+        return found
+
+    def _repaint(self, pixels: np.ndarray) -> None:
+        self.image = Image.fromarray(pixels)
+        self.analysis = analyse(self.image)  # read the canvas again: blob labels change with the pixels
+        self.space = Space(self.analysis.occupied(), self.region)
+
+    def erase(self, objs: list[Found]) -> None:
+        """Paint over these objects' cards: glyph blob, marker and label, nothing of their neighbours."""
+        a, pixels = self.analysis, np.array(self.image)
+        for o in objs:
+            x0, y0, x1, y1 = card_box(o.box, o.cls)
+            mine = a.blobs[y0:y1, x0:x1] == o.blob
+            below = np.zeros_like(mine)
+            top = o.marker[1] - y0
+            below[top:top + CELL_H + LABEL_GAP + LABEL_H + 2] = True
+            mine |= below & np.isin(a.kinds[y0:y1, x0:x1], (BIT_ON_K, BIT_OFF_K, LABEL_K))
+            pixels[y0:y1, x0:x1][mine] = PAPER
+        self._repaint(pixels)
+
+    def recolor(self, objs: list[Found], color: str) -> None:
+        a, pixels = self.analysis, np.array(self.image)
+        fill, stroke = PAINTS[color]
+        for o in objs:
+            x0, y0, x1, y1 = o.box
+            mine = a.blobs[y0:y1, x0:x1] == o.blob
+            kinds = a.kinds[y0:y1, x0:x1]
+            pixels[y0:y1, x0:x1][mine & (kinds == FILL_K)] = fill
+            pixels[y0:y1, x0:x1][mine & (kinds == STROKE_K)] = stroke
+        self._repaint(pixels)
+
+    def _pick(self, found: list[Found], n: int) -> list[Found]:
+        """Which n of these to remove: those in the region first, then the ones farthest from the rest."""
+        if not found:
+            return []
+        middle = np.median([o.center for o in found], axis=0)
+
+        def key(o: Found):
+            inside = self.region is not None and bool(self.region[o.box[1]:o.box[3], o.box[0]:o.box[2]].any())
+            return (not inside, -float(np.hypot(*(np.asarray(o.center) - middle))))
+        return sorted(found, key=key)[:n]
+
+    def apply(self, edit: Edit, by_person: bool) -> Edit:
+        """Carry out one edit on the canvas; returns the edit actually made (a move may swap sides)."""
+        kind, target = edit.kind, edit.target
+        if kind == "recolor":
+            color = edit.color
+            if not by_person and self.rng.random() < self.noise.color:
+                color = _wrong_color(edit.color, self.rng)
+                self.mistakes.append(f"recoloured {target.cls} {color} instead of {edit.color}")
+            self.recolor(self.targets(target, by_person), color)
+        elif kind == "remove":
+            found = self.targets(target, by_person)
+            self.erase(self._pick(found, len(found) if edit.count is None else edit.count))
+        elif kind in ("add", "count"):
+            have = self.analysis.of(target.cls, target.color) if kind == "count" else []
+            n = (edit.count or 1) - (len(have) if kind == "count" else 0)
+            if n < 0:
+                self.erase(self._pick(have, -n))
+            elif n > 0:
+                self._add(target, n, edit.relation, edit.anchor)
+        elif kind == "move":
+            return self._move(edit, by_person)
+        return edit
+
+    def _add(self, target: ObjectGroup, n: int, relation: str | None, anchor: ObjectGroup | None) -> None:
+        kin = self.analysis.of(target.cls, target.color) or self.analysis.of(target.cls)
+        color = target.color or (kin[0].color if kin else default_color(target.cls))
+        relations = []
+        if relation and anchor:
+            anchors = self.analysis.of(anchor.cls, anchor.color) or self.analysis.of(anchor.cls)
+            if anchors:
+                relations = [(relation, [o.box for o in anchors])]
+        size = kin[0].size if kin else None
+        self.place(target.cls, color, n, relations, siblings=[o.box for o in kin], target=_center_target(self.rng, 60), size=size)
+
+    def _move(self, edit: Edit, by_person: bool) -> Edit:
+        """Move the subjects to the relation's side of the anchors.
+
+        A person's move does exactly that. The engine's own, when there is no room there, puts the
+        anchors on the other side of the subjects instead, and failing that redraws both.
+        """
+        subjects, anchors = self.targets(edit.target, by_person), self.targets(edit.anchor, by_person)
+        if not subjects or not anchors:
+            return edit
+        relation = edit.relation
+        if not by_person and self.rng.random() < self.noise.relation:
+            relation = None
+            self.mistakes.append(f"moved the {edit.target.cls} without minding the {edit.anchor.cls}")
+        snapshot = (self.image.copy(), self.analysis, len(self.drawn))
+        boxes = self._relocate(subjects, [(relation, [a.box for a in anchors])] if relation else [])
+        if by_person or relation is None or all(holds(relation, b, [a.box for a in anchors]) for b in boxes):
+            return edit
+        flipped = Edit("move", edit.anchor, inverse(relation), edit.target)
+        self._restore(snapshot)
+        boxes = self._relocate(anchors, [(flipped.relation, [s.box for s in subjects])])
+        if all(holds(flipped.relation, b, [s.box for s in subjects]) for b in boxes):
+            return flipped
+        self._restore(snapshot)
+        self.erase(subjects + anchors)
+        side = {"right of": -1, "left of": 1, "below": -1, "above": 1}[relation] * 0.22 * SIZE
+        x, y = _center_target(self.rng, 20)
+        target = (x + side, y) if relation in ("left of", "right of") else (x, y + side)
+        placed: list = []
+        for o in anchors:
+            placed += self.place(o.cls, o.color, 1, siblings=placed, size=o.size, target=target)
+        moved: list = []
+        for o in subjects:
+            moved += self.place(o.cls, o.color, 1, [(relation, placed)], siblings=moved, size=o.size)
+        return edit
+
+    def _restore(self, snapshot) -> None:
+        self.image, self.analysis = snapshot[0].copy(), snapshot[1]
+        self.space = Space(self.analysis.occupied(), self.region)
+        del self.drawn[snapshot[2]:]
+
+    def _relocate(self, objs: list[Found], relations) -> list[tuple[int, int, int, int]]:
+        self.erase(objs)
+        boxes: list[tuple[int, int, int, int]] = []
+        for o in objs:
+            boxes += self.place(o.cls, o.color, 1, relations, siblings=boxes, size=o.size,
+                                target=_center_target(self.rng, 60))
+        return boxes
+
+    def result(self, base: Image.Image) -> Image.Image:
+        """The new canvas; with a region, pixels outside it are the base's, byte for byte."""
+        if self.region is None:
+            return self.image
+        mask = Image.fromarray(self.region.astype(np.uint8) * 255)
+        return Image.composite(self.image, base.convert("RGB"), mask)
+
+
+def region_mask(region: Image.Image | None) -> np.ndarray | None:
+    if region is None:
+        return None
+    mask = np.asarray(region.convert("L")) > 0
+    if mask.shape != (SIZE, SIZE):
+        raise StudioError(f"The region is {mask.shape[1]}×{mask.shape[0]} pixels; draw it on the {SIZE}×{SIZE} canvas.")
+    return mask

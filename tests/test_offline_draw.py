@@ -1,0 +1,109 @@
+"""Glyphs, markers and layout of the offline sketcher: every object can be drawn and read back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.offline.analyse import analyse, relative_position
+from studio.offline.draw import PAINTS, PAPER, SIZE, blank, card_box, decode, draw_object, encode
+from studio.offline.glyphs import GLYPHS
+from studio.offline.layout import Space, glyph_size, holds, unit_size
+from studio.scene import CLASSES, COLORS
+
+from .offline_kit import png
+
+
+def test_every_class_has_a_glyph_and_every_colour_a_paint():
+    assert set(GLYPHS) == set(CLASSES)
+    assert set(COLORS) <= set(PAINTS)
+
+
+def test_markers_round_trip_and_reject_a_flipped_bit():
+    for cls in CLASSES:
+        bits = encode(cls)
+        assert decode(bits) == cls
+        for i in range(1, 9):  # any single flipped class or parity bit breaks the code
+            broken = list(bits)
+            broken[i] ^= 1
+            assert decode(broken) is None
+
+
+@pytest.mark.parametrize("unit", [56, 100, 160])
+def test_every_glyph_is_one_shape_read_back_with_its_class_colour_and_box(unit):
+    rng = np.random.default_rng(unit)
+    paints = list(PAINTS)
+    for k, cls in enumerate(CLASSES):
+        image = Image.new("RGB", (300, 300), PAPER)  # small canvas: quick to analyse
+        w, h = glyph_size(cls, unit, rng)
+        box = (40, 20, 40 + w, 20 + h)
+        color = paints[k % len(paints)]
+        draw_object(image, cls, color, box, rng)
+        found = analyse(image)
+        assert [(o.cls, o.color) for o in found.objects] == [(cls, color)], cls
+        assert not found.unmarked and not found.unpaired, cls  # one connected glyph, one readable marker
+        assert np.abs(np.subtract(found.objects[0].box, box)).max() <= max(3, 0.04 * max(w, h)), cls
+
+
+def test_drawing_is_deterministic_per_seed():
+    def sketch(seed):
+        image = blank()
+        draw_object(image, "dog", "brown", (100, 100, 260, 220), np.random.default_rng(seed))
+        return png(image)
+
+    assert sketch(3) == sketch(3)
+    assert sketch(3) != sketch(4)  # strokes wobble with the seed
+
+
+def test_the_card_holds_glyph_marker_and_label():
+    image = blank()
+    glyph = (200, 150, 300, 260)
+    draw_object(image, "tennis racket", "green", glyph, np.random.default_rng(0))
+    drawn = np.argwhere(np.any(np.asarray(image) != np.asarray(blank()), axis=-1))
+    x0, y0, x1, y1 = card_box(glyph, "tennis racket")
+    assert drawn[:, 1].min() >= x0 and drawn[:, 1].max() < x1
+    assert drawn[:, 0].min() >= y0 and drawn[:, 0].max() < y1
+
+
+def test_layout_keeps_clear_of_what_is_drawn_and_honours_the_relation():
+    image = blank()
+    rng = np.random.default_rng(1)
+    anchor = (180, 200, 300, 300)
+    draw_object(image, "cup", "blue", anchor, rng)
+    space = Space(analyse(image).occupied())
+    for relation in ("left of", "right of", "above", "below"):
+        box = space.place("apple", (90, 90), rng, relations=[(relation, [anchor])])
+        assert relation in relative_position(box, anchor)
+        assert holds(relation, box, [anchor])
+        cx0, cy0, cx1, cy1 = card_box(box, "apple")
+        ax0, ay0, ax1, ay1 = card_box(anchor, "cup")
+        assert cx1 <= ax0 or ax1 <= cx0 or cy1 <= ay0 or ay1 <= cy0  # cards do not overlap
+
+
+def test_layout_places_new_cards_apart_and_still_answers_when_the_canvas_is_full():
+    rng = np.random.default_rng(2)
+    space = Space(np.zeros((SIZE, SIZE), bool))
+    cards = []
+    for _ in range(4):
+        box = space.place("clock", (100, 100), rng)
+        card = card_box(box, "clock")
+        assert all(card[2] <= c[0] or c[2] <= card[0] or card[3] <= c[1] or c[3] <= card[1] for c in cards)
+        cards.append(card)
+        space.add(card)
+    full = Space(np.ones((SIZE, SIZE), bool))
+    x0, y0, x1, y1 = full.place("clock", (100, 100), rng)
+    assert 0 <= x0 < x1 <= SIZE and 0 <= y0 < y1 <= SIZE
+
+
+def test_layout_prefers_the_region():
+    region = np.zeros((SIZE, SIZE), bool)
+    region[300:, 300:] = True
+    box = Space(np.zeros((SIZE, SIZE), bool), region).place("cup", (80, 80), np.random.default_rng(0))
+    x0, y0, x1, y1 = card_box(box, "cup")
+    assert region[y0:y1, x0:x1].all()
+
+
+def test_glyphs_shrink_as_scenes_grow():
+    sizes = [unit_size(n) for n in range(1, 12)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] >= 56
