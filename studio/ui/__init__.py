@@ -42,7 +42,7 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                 with gr.Column(scale=1, min_width=280):
                     prompt = gr.Textbox(label="Prompt", lines=3, max_length=MAX_PROMPT_CHARS, elem_id="prompt",
                                         placeholder="two red apples under a blue cup")
-                    with gr.Accordion("Settings", open=False):
+                    with gr.Accordion("Settings", open=False, elem_id="settings"):
                         engine = gr.Dropdown(registry.names(), value=default_engine, label="Engine", elem_id="engine")
                         note = gr.Markdown(engine_note(default_engine), elem_classes="engine-note")
                         with gr.Row():
@@ -58,12 +58,12 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                         step_button = gr.Button("Step", elem_id="step")
                         run_button = gr.Button("Run to end", elem_id="run")
                         stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
-                    status = gr.Textbox(label="Status", interactive=False, elem_id="status")
+                    status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="status")
                     session_id = gr.Textbox(label="Session id", interactive=False, elem_id="session-id")
                     version = gr.Number(visible=False, precision=0)
                 with gr.Column(scale=2):
                     timeline = gr.Chatbot(label="Timeline", height=720, elem_id="timeline", group_consecutive_messages=False)
-                    preview = gr.Image(label="Drawing…", interactive=False, height=256, elem_id="preview")
+                    preview = gr.Image(label="Live preview while drawing", interactive=False, height=200, elem_id="preview")
                 with gr.Column(scale=1, min_width=300):
                     step_choice = gr.Dropdown(label="Timeline step (actions apply here)", elem_id="step-choice", allow_custom_value=True)
                     with gr.Accordion("Plan", open=True):
@@ -77,9 +77,9 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                             reject_button = gr.Button("Reject & redraw", elem_id="reject")
                     with gr.Accordion("Verdict", open=True):
                         plan_pass = gr.Checkbox(label="plan matches the prompt", elem_id="plan-pass")
-                        plan_critique = gr.Textbox(label="plan critique", elem_id="plan-critique")
+                        plan_critique = gr.Textbox(label="plan critique", lines=2, elem_id="plan-critique")
                         sketch_pass = gr.Checkbox(label="sketch matches the instruction", elem_id="sketch-pass")
-                        sketch_critique = gr.Textbox(label="sketch critique", elem_id="sketch-critique")
+                        sketch_critique = gr.Textbox(label="sketch critique", lines=2, elem_id="sketch-critique")
                         override_button = gr.Button("Override verdict", elem_id="override")
                     with gr.Accordion("Refine", open=False):
                         refine_text = gr.Textbox(label="<refine> your instruction", elem_id="refine-text",
@@ -115,7 +115,7 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
             sessions_note = gr.Markdown()
 
         view = [session_id, version, timeline, status, instruction, description, plan_pass, plan_critique,
-                sketch_pass, sketch_critique, step_choice, branch_choice, left_branch, right_branch, region, preview]
+                sketch_pass, sketch_critique, step_choice, branch_choice, left_branch, right_branch, region, prompt, preview]
         assert len(view) == VIEW_SIZE
         here = [session_id, version]
         models = dict(concurrency_id="models", concurrency_limit="default")  # per engine: registry.slot

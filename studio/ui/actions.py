@@ -27,7 +27,7 @@ MAX_UPLOAD_PIXELS = 4096 * 4096
 UPLOAD_FORMATS = {"PNG", "JPEG", "WEBP"}
 Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_UPLOAD_PIXELS)  # the bomb guard stays on
 
-VIEW_SIZE = 16  # the number of outputs `render` returns, in `VIEW_OUTPUTS` order (see studio.ui)
+VIEW_SIZE = 17  # the number of outputs `render` returns, in `VIEW_OUTPUTS` order (see studio.ui)
 
 
 def check_upload(path: str | Path) -> Image.Image:
@@ -120,6 +120,7 @@ class Actions:
             gr.update(choices=branches, value=branches[0][1] if branches else None),
             gr.update(choices=branches, value=branches[-1][1] if branches else None),
             editor,
+            trajectory.session.prompt if trajectory else gr.skip(),
             None,
         )
 
