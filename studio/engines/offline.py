@@ -52,6 +52,7 @@ class OfflineEngine(Engine):
     name = "offline"
     label = "offline sketch engine: draws scene layouts with strokes and shapes, not photographs"
     capabilities = Capabilities(region_edit=True)
+    max_concurrent = 4  # keeps no state between calls, so sessions can share it freely
 
     def plan(self, ctx: StageContext) -> PlanResult:
         prompt = prompt_scene(ctx.prompt)
