@@ -213,6 +213,11 @@ def list_engines() -> None:
         out.print(name + (" (default)" if name == registry.DEFAULT_ENGINE else ""))
 
 
+from .export.cli import register as register_export  # noqa: E402 — needs the options above
+
+register_export(app)
+
+
 def main() -> None:
     try:
         app()

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import engines as registry
-from .domain import (Author, Check, ImageRef, Region, Review, RunSettings, Session, Stage, Step, StudioError,
+from .domain import (Author, Check, Region, Review, RunSettings, Session, Stage, Step, StudioError,
                      Trajectory, last, new_id, next_stage, rounds_used, validate_prompt)
 from .engines.base import CancelToken, Cancelled, Engine, Progress, StageContext
+from .export.pngmeta import save_final_image
 from .store import Store
 
 
@@ -135,7 +136,7 @@ class Runner:
         emit(Event("started", stage))
         started = time.perf_counter()
         with registry.slot(session.engine):  # one model is never driven by two sessions at once
-            fields = self._call_engine(engine, ctx, instruction, region)
+            fields = self._call_engine(engine, ctx, instruction, region, trajectory)
         ctx.check_cancelled()
         step = Step(
             id=new_id(), session_id=session.id, parent_id=parent_id, stage=stage, round=ctx.round, author=author,
@@ -146,7 +147,7 @@ class Runner:
         return step
 
     def _call_engine(self, engine: Engine, ctx: StageContext, instruction: str | None,
-                     region: Region | None) -> dict[str, Any]:
+                     region: Region | None, trajectory: Trajectory) -> dict[str, Any]:
         """The stage's result as Step fields; images are written to the store here, outside any transaction."""
         stage = ctx.stage
         if stage is Stage.PLAN:
@@ -168,7 +169,9 @@ class Runner:
                         meta=refined.meta, sampling_steps=refined.sampling_steps)
         final = engine.finalize(ctx)
         previous = last(ctx.branch, Stage.SKETCH, Stage.REFINE)
-        image = self.store.save_image(final.image) if final.image is not None else (previous.image if previous else None)
+        source = final.image if final.image is not None else (previous.image if previous else None)
+        # A new PNG carrying the trajectory, so the final image alone can reopen its session.
+        image = save_final_image(self.store, source, trajectory) if source is not None else None
         return dict(image=image, meta=final.meta, sampling_steps=final.sampling_steps)
 
     def _commit(self, trajectory: Trajectory, *, add: Step | None = None, replace: Step | None = None,
@@ -199,7 +202,7 @@ class Runner:
         if not changes:
             return step
         original = dict(step.original)
-        if step.author is Author.MODEL:
+        if step.author is Author.MODEL or step.original:  # fields not in `original` still hold the model's values
             for name in changes:
                 original.setdefault(name, getattr(step, name))
         amended = step.replace(author=Author.HUMAN, original=original, **changes)

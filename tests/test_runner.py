@@ -26,8 +26,9 @@ def test_a_clean_run_plans_each_part_then_finishes(runner, scripted):
     plans = [s for s in t.branch() if s.stage is Stage.PLAN]
     assert [p.instruction for p in plans] == ["draw a cat", "draw a dog"]
     assert plans[-1].complete and not plans[0].complete
-    final = t.branch()[-1]
-    assert final.image == t.branch()[-3].image  # the last sketch is the final image
+    final, last_sketch = t.branch()[-1], t.branch()[-3]
+    assert final.image != last_sketch.image  # a new PNG: the last sketch's pixels plus the trajectory chunk
+    assert runner.store.load_image(final.image).tobytes() == runner.store.load_image(last_sketch.image).tobytes()
 
 
 def test_a_failed_inspect_leads_to_refine_then_inspect_again(runner, scripted):
@@ -233,4 +234,15 @@ def test_the_same_seed_gives_the_same_trajectory(runner, scripted):
     a, b = new(runner), new(runner)
     runner.run(a)
     runner.run(b)
-    assert [s.image for s in a.branch()] == [s.image for s in b.branch()]
+    assert [s.image for s in a.branch()[:-1]] == [s.image for s in b.branch()[:-1]]
+    # the finals show the same pixels; each PNG also carries its own session's trajectory
+    images = [runner.store.load_image(t.branch()[-1].image).tobytes() for t in (a, b)]
+    assert images[0] == images[1]
+
+
+def test_a_second_edit_keeps_the_model_original_of_each_field(runner, scripted):
+    t = new(runner, "a cat")
+    plan = runner.advance(t)
+    runner.edit_plan(t, plan.id, instruction="draw a tabby cat")
+    twice = runner.edit_plan(t, plan.id, description="a tabby cat", instruction="draw a grey cat")
+    assert twice.original == {"instruction": "draw a cat", "description": "a cat"}

@@ -1,0 +1,186 @@
+"""`export()`: stored sessions → training data on disk, for the CLI, the UI and scripts alike.
+
+The run reads every selected session first (steps and image hashes only: cheap), so it
+can de-duplicate across sessions and fail on a missing image before writing anything;
+then one writer streams the rows, reading each stored PNG as it goes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..domain import ImageRef, StudioError
+from . import formats, pngmeta
+from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
+from .select import (HEX64, TRAIN, VALIDATION, Filters, Skipped, chosen_branches, missing_images, parse_date,
+                     select_sessions, split_of)
+from .subsets import Subsets, deduplicate, derive, with_split
+
+Progress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
+EXPORT_VERSION = 1
+
+
+@dataclass
+class ExportReport:
+    format: str
+    out_dir: Path
+    sessions: int = 0  # sessions that gave at least one branch
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # subset → train/validation/positive/negative
+    duplicates: dict[str, int] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)  # sessions left out for missing image files
+    files: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def trajectories(self) -> int:
+        return sum(self.counts.get("multi_turn", {}).get(s, 0) for s in (TRAIN, VALIDATION))
+
+    def summary(self) -> str:
+        parts = [f"{n} {name}" for name, n in (
+            ("trajectories", self.trajectories),
+            ("conflict samples", sum(self.counts.get("conflict", {}).get(s, 0) for s in (TRAIN, VALIDATION))),
+            ("alignment samples", sum(self.counts.get("alignment", {}).get(s, 0) for s in (TRAIN, VALIDATION))),
+        )]
+        return (f"exported {', '.join(parts)} from {self.sessions} sessions as {self.format} to {self.out_dir} "
+                f"in {self.elapsed_s:.2f} s")
+
+
+def _counts(subsets: Subsets) -> dict[str, dict[str, int]]:
+    counts = {}
+    for name in ("multi_turn", "conflict", "alignment"):
+        items = getattr(subsets, name)
+        entry = {split: sum(1 for x in items if x.split == split) for split in (TRAIN, VALIDATION)}
+        if name != "multi_turn":
+            entry.update(positive=sum(1 for x in items if x.passed), negative=sum(1 for x in items if not x.passed))
+        counts[name] = entry
+    return counts
+
+
+def _unstamped(images: ImageSource) -> Callable[[ImageRef], str]:
+    """A final image's hash without its trajectory chunk (= the image it re-saves, if any)."""
+    cache: dict[str, str] = {}
+
+    def sha(ref: ImageRef) -> str:
+        if ref.sha256 not in cache:
+            cache[ref.sha256] = hashlib.sha256(pngmeta.strip(images.read(ref.sha256))).hexdigest()
+        return cache[ref.sha256]
+
+    return sha
+
+
+def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] = (),
+           since: str | dt.datetime | None = None, until: str | dt.datetime | None = None,
+           engine: str | None = None, human_reviewed: bool = False, accepted_only: bool = False,
+           all_branches: bool = False, val_fraction: float = 0.1, force: bool = False, strict: bool = False,
+           progress: Progress | None = None, _info_root: str | None = None) -> ExportReport:
+    """Export stored sessions as `format` into `out_dir` (see README "Export"); returns what was written.
+
+    Raises StudioError, naming the fix, for a bad folder, an unknown format or filter value,
+    or (with strict) a session whose image files are missing; the folder is then untouched.
+    """
+    writer = formats.load(format)
+    filters = Filters(tuple(sessions), parse_date(since), parse_date(until, end_of_day=True, option="--until"),
+                      engine, human_reviewed, accepted_only, all_branches, float(val_fraction))
+    database = [Path(store.url[len("sqlite:///"):])] if store.url.startswith("sqlite:///") else []
+    target = check_target(out_dir, force, protected=[store.data_dir, *database], inside_refused=[store.images_dir])
+    report = ExportReport(format, target)
+    started = time.perf_counter()
+    tell = progress or (lambda done, total, phase: None)
+    images = ImageSource(store)
+    unstamped = _unstamped(images)
+
+    ids = select_sessions(store, filters)
+    keep_trees = getattr(writer, "WRITES_SESSIONS", False)  # only round-trip formats hold whole trees
+    subsets, trees = Subsets(), []
+    for index, session_id in enumerate(ids):
+        trajectory = store.load(session_id)
+        missing = missing_images(store, trajectory)
+        if missing:
+            if strict:
+                example = store.image_path(missing[0]) if HEX64.match(missing[0]) else repr(missing[0])
+                raise StudioError(
+                    f"Session {session_id} is missing {len(missing)} image file(s) (e.g. {example}); restore the "
+                    "images folder, or drop --strict to skip such sessions.")
+            report.skipped.append(Skipped(session_id, "missing image files", missing))
+        else:
+            chosen = chosen_branches(trajectory, filters)
+            if chosen:
+                subsets.extend(derive(trajectory, chosen, unstamped))
+                report.sessions += 1
+                if keep_trees:
+                    trees.append((trajectory, split_of(session_id, filters.val_fraction)))
+        tell(index + 1, len(ids), "reading")
+
+    split = lambda session_id: split_of(session_id, filters.val_fraction)  # noqa: E731
+    for name in ("multi_turn", "conflict", "alignment"):
+        kept, dropped = deduplicate(getattr(subsets, name))
+        setattr(subsets, name, with_split(kept, split))
+        report.duplicates[name] = dropped
+    report.counts = _counts(subsets)
+
+    with staged(target) as root:
+        job = formats.Job(root, _info_root or str(target), subsets, trees, images)
+        total, done = formats.rows_total(job, format), 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            tell(done, total, "writing")
+
+        job.advance = advance
+        report.files = writer.write(job)
+        write_json(root / MANIFEST, {
+            "marker": MARKER, "version": EXPORT_VERSION, "format": format, "filters": filters.describe(),
+            "sessions": report.sessions, "counts": report.counts, "duplicates_dropped": report.duplicates,
+            "skipped_sessions": [s.session_id for s in report.skipped], "files": report.files, **job.notes,
+        })
+        report.files.append(MANIFEST)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _zip(folder: Path, zip_path: Path, top: str) -> None:
+    """A zip with sorted entries and fixed times (same export, same bytes); PNG and parquet stored as is."""
+    part = zip_path.with_name(zip_path.name + ".part")
+    try:
+        with zipfile.ZipFile(part, "w") as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(f"{top}/{path.relative_to(folder).as_posix()}", (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED if path.suffix in (".png", ".parquet") else zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+        os.replace(part, zip_path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def export_zip(store, format: str, zip_path: str | Path | None = None, **options) -> Path:
+    """Export into a zip for download (the studio's Export button); returns the zip's path.
+
+    Without `zip_path` the zip goes to a new temporary file. Inside, everything sits under
+    `stroke-studio-<format>/`; BAGEL's parquet_info.json is keyed by that relative folder.
+    """
+    top = f"stroke-studio-{format}"
+    made = zip_path is None
+    if made:
+        handle, name = tempfile.mkstemp(prefix=f"{top}-", suffix=".zip")
+        os.close(handle)
+        zip_path = name
+    zip_path = Path(zip_path)
+    try:
+        with tempfile.TemporaryDirectory(prefix="stroke-studio-export-") as work:
+            export(store, format, Path(work) / top, _info_root=top, **options)
+            _zip(Path(work) / top, zip_path, top)
+    except BaseException:
+        if made:
+            zip_path.unlink(missing_ok=True)
+        raise
+    return zip_path

@@ -1,0 +1,94 @@
+"""`studio export` and `studio import`, registered on the main app by `register(app)`.
+
+Only the command bodies import the exporters (and through them pyarrow), so adding
+these commands costs the light commands nothing. No `from __future__ import annotations`:
+typer reads the option types at registration, from this function's locals.
+"""
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class Format(str, enum.Enum):
+    bagel = "bagel"
+    think_trace = "think-trace"
+    vlm_sft = "vlm-sft"
+    hf = "hf"
+    folder = "folder"
+
+
+def register(app: typer.Typer) -> None:
+    from ..cli import DataOption, DbOption, JsonOption, err, out
+    from ..store import Store
+
+    @app.command("export")
+    def export_command(
+        format: Annotated[Format, typer.Option("--format", help="bagel | think-trace | vlm-sft | hf | folder")],
+        out_dir: Annotated[Path, typer.Option("--out", help="A new or empty folder (or an earlier export, with --force).")],
+        session: Annotated[Optional[List[str]], typer.Option("--session", help="Only this session (repeatable; id or prefix).")] = None,
+        since: Annotated[Optional[str], typer.Option(help="Sessions created on or after, e.g. 2026-11-27 (local time).")] = None,
+        until: Annotated[Optional[str], typer.Option(help="Sessions created on or before (a bare date: the whole day).")] = None,
+        engine: Annotated[Optional[str], typer.Option(help="Only sessions run with this engine.")] = None,
+        human_reviewed: Annotated[bool, typer.Option("--human-reviewed", help="Only branches a person edited, overrode, reviewed or refined.")] = False,
+        accepted_only: Annotated[bool, typer.Option("--accepted-only", help="Only finished branches whose final image a person accepted.")] = False,
+        all_branches: Annotated[bool, typer.Option("--all-branches", help="Every branch of each session, not just the head's.")] = False,
+        val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of sessions in the validation split.")] = 0.1,
+        force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
+        strict: Annotated[bool, typer.Option("--strict", help="Fail on a session with missing image files instead of skipping it.")] = False,
+        db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+    ) -> None:
+        """Export sessions as training data (the paper's three subsets) into a folder."""
+        from . import export
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=err, transient=True, disable=not err.is_terminal)
+        task = bar.add_task("reading", total=None)
+
+        def progress(done: int, total: int, phase: str) -> None:
+            bar.update(task, description=phase, completed=done, total=total)
+
+        with bar:
+            report = export(Store(db, data_dir), format.value, out_dir, sessions=session or (), since=since,
+                            until=until, engine=engine, human_reviewed=human_reviewed, accepted_only=accepted_only,
+                            all_branches=all_branches, val_fraction=val_fraction, force=force, strict=strict,
+                            progress=progress)
+        for skipped in report.skipped:
+            err.print(f"skipped session {skipped.session_id}: {len(skipped.images)} image file(s) missing "
+                      "(pass --strict to fail instead)", highlight=False)
+        if as_json:
+            out.print_json(json.dumps({
+                "format": report.format, "out": str(report.out_dir), "sessions": report.sessions,
+                "counts": report.counts, "duplicates": report.duplicates, "files": report.files,
+                "skipped": [s.session_id for s in report.skipped], "elapsed_s": report.elapsed_s,
+            }))
+        else:
+            out.print(escape(report.summary()), highlight=False)
+
+    @app.command("import")
+    def import_command(
+        path: Annotated[Path, typer.Argument(help="A folder or hf export folder, or a final PNG saved by the studio.")],
+        db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+    ) -> None:
+        """Import sessions from a folder/hf export, or reopen the session a final PNG carries."""
+        from . import import_path
+
+        report = import_path(Store(db, data_dir), path)
+        if as_json:
+            out.print_json(json.dumps({"source": report.source, "imported": report.imported,
+                                       "present": report.present, "missing_images": report.missing_images}))
+            return
+        for session_id in report.imported:
+            out.print(f"imported {session_id}", highlight=False)
+        for session_id in report.present:
+            out.print(f"already here {session_id}", highlight=False)
+        for session_id, count in report.missing_images.items():
+            err.print(f"session {session_id}: {count} earlier image(s) are not in {escape(str(path))}; import an "
+                      "export that has them to see every step", highlight=False)
+        if report.source == "png" and report.session_ids:
+            out.print(f"session {report.session_ids[0]} is open: studio show {report.session_ids[0]}", highlight=False)

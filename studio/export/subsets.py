@@ -1,0 +1,294 @@
+"""The paper's three training subsets (Table 1), derived from a session's branches.
+
+1. Multi-turn generation: prompt → plans, sketches, verdicts, refines → final, one per
+   finished branch. Rejected drafts ride along as conditioning, each followed by the
+   person's critique as a text target.
+2. Instruction–intermediate conflict: a plan (`<ins>` + `<des>`) against the prompt, with
+   the verdict and critique; one per inspect step.
+3. Image–instruction alignment: an image against its plan's `<ins>`, with the verdict, the
+   explanation and the corrective `<refine>`; one per inspect step, plus one per image a
+   person accepted or rejected.
+
+Every sample keeps who wrote what (`author`) and, where a person changed the model's
+value, the model's `original`. Samples carry image *references* only: bytes are read
+by the writers, once, so deriving is cheap enough to run over every session first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ..domain import (Author, Check, ImageRef, Review, Stage, Step, Trajectory, check_to_dict, last, last_image)
+from .select import rejected_before
+
+POSITIVE, NEGATIVE = "positive", "negative"
+NO_NOTE = "This draft does not match the instruction; draw it again."
+
+
+def _check_author(step: Step, name: str) -> str:
+    """Who gave one verdict of an inspect step: a person where they changed it (the model's is kept)."""
+    return Author.HUMAN.value if name in step.original else Author.MODEL.value
+
+
+def _original(step: Step) -> dict[str, Any]:
+    return {k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One element of a trajectory: a text or an image, and whether a model should learn to produce it."""
+
+    kind: str  # "text" | "image"
+    stage: str  # plan | sketch | inspect | refine | final | critique
+    step_id: str
+    author: str
+    target: bool
+    text: str | None = None
+    image: ImageRef | None = None
+    review: str | None = None
+    review_note: str = ""
+    original: dict[str, Any] = field(default_factory=dict)
+
+    def provenance(self) -> dict[str, Any]:
+        data = {"stage": self.stage, "step_id": self.step_id, "author": self.author}
+        if self.review:
+            data.update(review=self.review, review_note=self.review_note)
+        if self.original:
+            data["original"] = self.original
+        return data
+
+
+@dataclass(frozen=True)
+class MultiTurn:
+    id: str  # the branch's final step
+    session_id: str
+    prompt: str
+    engine: str
+    turns: tuple[Turn, ...]
+    final_image: ImageRef | None
+    split: str = "train"
+
+    @property
+    def human(self) -> bool:
+        return any(t.author == Author.HUMAN.value or t.review for t in self.turns)
+
+    def key(self) -> str:
+        parts = [self.prompt] + [[t.kind, t.target, t.text if t.kind == "text" else t.image.sha256] for t in self.turns]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Conflict:
+    id: str  # the inspect step
+    session_id: str
+    prompt: str
+    instruction: str
+    description: str
+    passed: bool
+    critique: str
+    plan_step_id: str
+    plan_author: str
+    plan_original: dict[str, Any]
+    verdict_author: str
+    verdict_original: dict[str, Any] | None  # the model's check, when a person overrode it
+    split: str = "train"
+
+    @property
+    def label(self) -> str:
+        return POSITIVE if self.passed else NEGATIVE
+
+    @property
+    def human(self) -> bool:
+        return self.verdict_author == Author.HUMAN.value
+
+    def key(self) -> tuple:
+        return (self.prompt, self.instruction, self.description)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    id: str  # the inspect step, or the reviewed image step
+    session_id: str
+    prompt: str
+    image: ImageRef
+    image_step_id: str
+    image_stage: str
+    image_author: str
+    instruction: str
+    description: str
+    passed: bool
+    explanation: str
+    corrective_instruction: str
+    source: str  # "inspect": a verdict (the model's or a person's override); "review": a person's accept/reject
+    verdict_author: str
+    verdict_original: dict[str, Any] | None
+    split: str = "train"
+
+    @property
+    def label(self) -> str:
+        return POSITIVE if self.passed else NEGATIVE
+
+    @property
+    def human(self) -> bool:
+        return self.verdict_author == Author.HUMAN.value
+
+    def key(self) -> tuple:
+        return (self.image.sha256, self.instruction)
+
+
+@dataclass
+class Subsets:
+    multi_turn: list[MultiTurn] = field(default_factory=list)
+    conflict: list[Conflict] = field(default_factory=list)
+    alignment: list[Alignment] = field(default_factory=list)
+
+    def extend(self, other: "Subsets") -> None:
+        self.multi_turn += other.multi_turn
+        self.conflict += other.conflict
+        self.alignment += other.alignment
+
+
+# -- text forms (the paper's tags, unescaped: this is what a model reads and writes) ----------
+
+def plan_text(step: Step) -> str:
+    return f"<ins>{step.instruction or ''}</ins><des>{step.description or ''}</des>"
+
+
+def inspect_text(step: Step) -> str:
+    parts = [f'<{name} pass="{"true" if check.passed else "false"}">{check.critique}</{name}>'
+             for name, check in (("plan", step.plan_check), ("sketch", step.sketch_check)) if check is not None]
+    return "<inspect>" + "".join(parts) + "</inspect>"
+
+
+def refine_text(step: Step) -> str:
+    return f"<refine>{step.instruction or ''}</refine>"
+
+
+def _text(step: Step, stage: str, text: str, target: bool = True) -> Turn:
+    return Turn("text", stage, step.id, step.author.value, target, text=text, original=_original(step))
+
+
+def _image(step: Step, target: bool) -> Turn:
+    return Turn("image", step.stage.value, step.id, step.author.value, target, image=step.image,
+                review=step.review.value if step.review else None, review_note=step.review_note)
+
+
+def _negative(step: Step) -> list[Turn]:
+    """A rejected draft: seen, not learned; the person's critique is what is learned."""
+    turns = [_text(step, "refine", refine_text(step), target=False)] if step.stage is Stage.REFINE else []
+    turns.append(_image(step, target=False))
+    turns.append(Turn("text", "critique", step.id, Author.HUMAN.value, True, text=step.review_note or NO_NOTE))
+    return turns
+
+
+def multi_turn(trajectory: Trajectory, branch: list[Step], unstamped_sha: Callable[[ImageRef], str]) -> MultiTurn | None:
+    """A finished branch as one interleaved trajectory; None for an unfinished one.
+
+    `unstamped_sha` gives a final image's hash without its trajectory chunk, so a final that
+    only re-saves the last drawn image is not learned twice.
+    """
+    if not branch or branch[-1].stage is not Stage.FINAL:
+        return None
+    turns: list[Turn] = []
+    last_sha = None
+    for step in branch:
+        if step.stage is Stage.PLAN:
+            turns.append(_text(step, "plan", plan_text(step)))
+        elif step.stage is Stage.INSPECT:
+            turns.append(_text(step, "inspect", inspect_text(step)))
+        elif step.stage in (Stage.SKETCH, Stage.REFINE):
+            for rejected in rejected_before(trajectory, step):
+                turns += _negative(rejected)
+            if step.review is Review.REJECTED:  # rejected and not (yet) redrawn
+                turns += _negative(step)
+                continue
+            if step.stage is Stage.REFINE:
+                turns.append(_text(step, "refine", refine_text(step)))
+            if step.image is not None:
+                turns.append(_image(step, target=True))
+                last_sha = step.image.sha256
+    final = branch[-1]
+    if final.image is not None and unstamped_sha(final.image) != last_sha:
+        turns.append(_image(final, target=True))
+    session = trajectory.session
+    return MultiTurn(final.id, session.id, session.prompt, session.engine, tuple(turns), final.image)
+
+
+def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Conflict], list[Alignment]]:
+    """The two inspect subsets from the verdicts on a branch, and from a person's reviews of its images."""
+    session = trajectory.session
+    conflicts: list[Conflict] = []
+    alignments: list[Alignment] = []
+    for index, step in enumerate(branch):
+        before = branch[:index]
+        plan = last(before, Stage.PLAN)
+        if step.stage is Stage.INSPECT and plan is not None:
+            if step.plan_check is not None:
+                conflicts.append(Conflict(
+                    step.id, session.id, session.prompt, plan.instruction or "", plan.description or "",
+                    step.plan_check.passed, step.plan_check.critique, plan.id, plan.author.value, _original(plan),
+                    _check_author(step, "plan_check"), check_to_dict(step.original.get("plan_check")),
+                ))
+            shown = last_image(before)
+            if step.sketch_check is not None and shown is not None and shown.image is not None:
+                following = branch[index + 1] if index + 1 < len(branch) else None
+                corrective = following.instruction or "" if following and following.stage is Stage.REFINE else ""
+                alignments.append(Alignment(
+                    step.id, session.id, session.prompt, shown.image, shown.id, shown.stage.value,
+                    shown.author.value, plan.instruction or "", plan.description or "", step.sketch_check.passed,
+                    step.sketch_check.critique, "" if step.sketch_check.passed else corrective, "inspect",
+                    _check_author(step, "sketch_check"), check_to_dict(step.original.get("sketch_check")),
+                ))
+        elif step.stage in (Stage.SKETCH, Stage.REFINE) and plan is not None:
+            for reviewed in rejected_before(trajectory, step) + [step]:
+                if reviewed.review is not None and reviewed.image is not None:
+                    alignments.append(Alignment(
+                        reviewed.id, session.id, session.prompt, reviewed.image, reviewed.id, reviewed.stage.value,
+                        reviewed.author.value, plan.instruction or "", plan.description or "",
+                        reviewed.review is Review.ACCEPTED, reviewed.review_note, "", "review",
+                        Author.HUMAN.value, None,
+                    ))
+    return conflicts, alignments
+
+
+def derive(trajectory: Trajectory, branches: Iterable[list[Step]],
+           unstamped_sha: Callable[[ImageRef], str]) -> Subsets:
+    """All three subsets from the chosen branches of one session (a shared step counts once)."""
+    out = Subsets()
+    seen: set[tuple[str, str]] = set()
+    for branch in branches:
+        sample = multi_turn(trajectory, branch, unstamped_sha)
+        if sample is not None:
+            out.multi_turn.append(sample)
+        conflicts, alignments = inspect_samples(trajectory, branch)
+        for name, items, target in (("c", conflicts, out.conflict), ("a", alignments, out.alignment)):
+            for item in items:
+                if (name, item.id) not in seen:
+                    seen.add((name, item.id))
+                    target.append(item)
+    return out
+
+
+def deduplicate(items: list, prefer_human: bool = True) -> tuple[list, int]:
+    """One sample per input (images compared by hash); a person's label beats the model's.
+
+    The kept sample takes the place of the first occurrence, so output order stays fixed.
+    """
+    chosen: dict[Any, int] = {}
+    kept: list = []
+    for item in items:
+        key = item.key()
+        if key not in chosen:
+            chosen[key] = len(kept)
+            kept.append(item)
+        elif prefer_human and item.human and not kept[chosen[key]].human:
+            kept[chosen[key]] = item
+    return kept, len(items) - len(kept)
+
+
+def with_split(items: list, split_of: Callable[[str], str]) -> list:
+    return [dataclasses.replace(item, split=split_of(item.session_id)) for item in items]

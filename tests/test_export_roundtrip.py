@@ -1,0 +1,163 @@
+"""`folder` and `hf` exports import back losslessly; a final PNG carries its session and reopens it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from studio.domain import Mode, RunSettings, Stage, StudioError, trajectory_to_dict
+from studio.export import export, import_path, pngmeta
+from studio.runner import PausePolicy
+from studio.store import Store
+
+from .test_export_support import plain, steered
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    other = Store(data_dir=tmp_path / "fresh")
+    yield other
+    other.close()
+
+
+@pytest.fixture
+def rich(runner, scripted):
+    """A steered session, plus one with a title, tags, settings and a region-limited refine."""
+    first = steered(runner, scripted).trajectory
+    second = runner.new_session("a cat", engine="scripted", seed=11, title="Region study", tags=("cats", "regions"),
+                                settings=RunSettings(max_rounds=3, mode=Mode.PROCESS, engine_params={"size": 32}))
+    runner.run(second, pause=PausePolicy.AT_INSPECT)
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (0, 0, 16, 32))
+    runner.refine_with(second, second.head().id, "fix the left half", region_mask=mask)
+    runner.run(second)
+    return [first, second]
+
+
+def same(store, other, session_id):
+    a, b = store.load(session_id), other.load(session_id)
+    assert a.session == b.session  # ids, versions, times, settings, tags, head
+    assert trajectory_to_dict(a) == trajectory_to_dict(b)
+    for step in a.steps.values():
+        for ref in (step.image, step.region.image if step.region else None):
+            if ref is not None:
+                assert other.image_path(ref.sha256).read_bytes() == store.image_path(ref.sha256).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["folder", "hf"])
+def test_an_export_imports_into_a_fresh_database_losslessly(store, fresh, rich, tmp_path, name):
+    export(store, name, tmp_path / name, val_fraction=0.5)
+    report = import_path(fresh, tmp_path / name)
+    assert sorted(report.imported) == sorted(t.session.id for t in rich) and report.present == []
+    for trajectory in rich:
+        same(store, fresh, trajectory.session.id)
+    assert any(s.region for s in fresh.load(rich[1].session.id).steps.values())
+
+
+def test_the_whole_tree_travels_even_when_only_the_head_branch_was_chosen(store, fresh, runner, scripted, tmp_path):
+    t = plain(runner, "a cat and a dog", seed=4)
+    runner.fork(t, t.branch()[0].id)
+    runner.run(t)
+    export(store, "folder", tmp_path / "out")
+    import_path(fresh, tmp_path / "out")
+    assert len(fresh.load(t.session.id).leaves()) == 2
+    same(store, fresh, t.session.id)
+
+
+def test_importing_again_leaves_the_sessions_as_they_are(store, fresh, rich, tmp_path):
+    export(store, "folder", tmp_path / "out")
+    import_path(fresh, tmp_path / "out")
+    report = import_path(fresh, tmp_path / "out")
+    assert report.imported == [] and sorted(report.present) == sorted(t.session.id for t in rich)
+
+
+def test_an_image_whose_bytes_changed_is_refused(store, fresh, rich, tmp_path):
+    export(store, "folder", tmp_path / "out")
+    victim = next((tmp_path / "out" / "images").iterdir())
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    with pytest.raises(StudioError, match="is damaged"):
+        import_path(fresh, tmp_path / "out")
+
+
+@pytest.mark.parametrize("name", ["bagel", "think-trace", "vlm-sft"])
+def test_training_only_formats_say_which_formats_carry_sessions(store, fresh, rich, tmp_path, name):
+    export(store, name, tmp_path / name)
+    with pytest.raises(StudioError, match=f"is a {name} export.*--format folder or --format hf"):
+        import_path(fresh, tmp_path / name)
+
+
+def test_a_folder_that_is_not_an_export_is_refused(fresh, tmp_path):
+    (tmp_path / "stuff").mkdir()
+    with pytest.raises(StudioError, match="not a Stroke Studio export"):
+        import_path(fresh, tmp_path / "stuff")
+    with pytest.raises(StudioError, match="does not exist"):
+        import_path(fresh, tmp_path / "nowhere")
+
+
+def test_every_final_image_carries_its_trajectory(store, runner, scripted):
+    t = plain(runner, "a cat and a dog", seed=6)
+    final, last_sketch = t.head(), t.branch()[-3]
+    assert final.stage is Stage.FINAL
+    data = store.image_path(final.image.sha256).read_bytes()
+    payload = pngmeta.read(data)
+    assert payload["trajectory"]["session"]["id"] == t.session.id
+    assert [s["id"] for s in payload["trajectory"]["steps"]] == [s.id for s in t.branch()[:-1]]
+    assert pngmeta.strip(data) == store.image_path(last_sketch.image.sha256).read_bytes()  # pixels untouched
+    assert store.load_image(final.image).tobytes() == store.load_image(last_sketch.image).tobytes()
+
+
+def test_an_engines_own_final_image_is_stamped_too(store, runner, scripted):
+    from studio.engines.base import FinalResult
+
+    scripted.finalize = lambda ctx: FinalResult(image=Image.new("RGB", (8, 8), (9, 9, 9)))
+    t = plain(runner, "a cat", seed=6)
+    assert pngmeta.read(store.image_path(t.head().image.sha256).read_bytes())["trajectory"]["session"]["id"] == t.session.id
+    assert store.load_image(t.head().image).getpixel((0, 0)) == (9, 9, 9)
+
+
+def test_a_final_png_reopens_its_session_in_a_fresh_database(store, fresh, runner, scripted, tmp_path):
+    t = steered(runner, scripted).trajectory
+    png = tmp_path / "final.png"
+    png.write_bytes(store.image_path(t.head().image.sha256).read_bytes())
+    report = import_path(fresh, png)
+    assert report.source == "png" and report.imported == [t.session.id]
+    assert report.missing_images == {t.session.id: 5}  # the drafts before the final are not in the PNG
+    reopened = fresh.load(t.session.id)
+    assert [s.stage for s in reopened.branch()] == [s.stage for s in t.branch()]
+    assert reopened.head().image == t.head().image and reopened.head().stage is Stage.FINAL
+    assert [s.id for s in reopened.branch()[:-1]] == [s.id for s in t.branch()[:-1]]
+    assert reopened.steps[t.branch()[0].id].original == {"instruction": "draw a cat"}
+    assert fresh.load_image(reopened.head().image).size == (32, 32)
+
+
+def test_a_final_png_of_a_session_already_here_just_opens_it(store, runner, scripted, tmp_path):
+    t = plain(runner, "a cat", seed=2)
+    report = import_path(store, store.image_path(t.head().image.sha256))
+    assert report.imported == [] and report.present == [t.session.id]
+
+
+def test_a_png_without_a_trajectory_is_refused(fresh, tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    (tmp_path / "plain.png").write_bytes(buffer.getvalue())
+    with pytest.raises(StudioError, match="carries no Stroke Studio trajectory"):
+        import_path(fresh, tmp_path / "plain.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(StudioError, match="neither a PNG nor an export folder"):
+        import_path(fresh, tmp_path / "notes.txt")
+
+
+def test_stamping_round_trips_text_of_any_size_and_replaces_an_earlier_stamp(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(buffer, format="PNG")
+    original = buffer.getvalue()
+    for text in ("ünïcødé ✓", "x" * (2 * pngmeta.COMPRESS_UP_TO)):  # compressed, then stored plainly
+        stamped = pngmeta.stamp(pngmeta.stamp(original, {"note": "old"}), {"note": text})
+        assert pngmeta.read(stamped)["note"] == text and pngmeta.strip(stamped) == original
+        with Image.open(io.BytesIO(stamped)) as image:  # Pillow still reads it, text chunk included
+            image.load()
+            assert json.loads(image.text[pngmeta.KEYWORD.decode()])["note"] == text
+    assert pngmeta.read(original) is None
