@@ -143,3 +143,28 @@ def test_stop_interrupts_a_run_and_keeps_what_was_committed(tmp_path):
             assert [s.stage for s in store.load(view[0]).branch()] == [Stage.PLAN]
     finally:
         engines.unregister("ui-slow")
+
+
+def test_export_button_gives_a_zip_and_a_dropped_final_png_reopens_its_session(studio, tmp_path):
+    import zipfile
+
+    from gradio_client import handle_file
+
+    client, store = studio
+    sid = new(client, "a red kite")[0]
+    client.predict(sid, None, "never", api_name="/run")
+    archive = client.predict(sid, "folder", "this session", api_name="/export")
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+    assert any(n.endswith(".jsonl") for n in names) and any(n.endswith(".png") for n in names)
+
+    final = store.load(sid).branch()[-1]
+    assert final.stage is Stage.FINAL
+    copy = tmp_path / "final.png"
+    copy.write_bytes(store.image_path(final.image.sha256).read_bytes())
+    view = client.predict(handle_file(str(copy)), api_name="/import_png")
+    assert view[0] == sid and "reopened" in view[3]
+    with pytest.raises(AppError, match="not an image"):
+        bogus = tmp_path / "bogus.png"
+        bogus.write_text("hello")
+        client.predict(handle_file(str(bogus)), api_name="/import_png")

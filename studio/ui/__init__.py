@@ -2,7 +2,8 @@
 
 Every event has an `api_name`, so `gradio_client` can do all the page can:
 /new_session, /step, /run, /stop, /edit_plan, /accept, /reject, /override, /refine,
-/fork, /open_session, /list_sessions, /rename, /delete, /compare.
+/fork, /switch_branch, /open_session, /list_sessions, /rename, /delete, /compare, /export,
+/import_png.
 """
 
 from __future__ import annotations
@@ -113,6 +114,15 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
                 new_title = gr.Textbox(label="New title for the open session", elem_id="new-title")
                 rename_button = gr.Button("Rename", elem_id="rename")
             sessions_note = gr.Markdown()
+            with gr.Row():
+                export_format = gr.Dropdown(["bagel", "think-trace", "vlm-sft", "hf", "folder"], value="folder",
+                                            label="Export format", elem_id="export-format")
+                export_scope = gr.Radio(["this session", "all sessions"], value="all sessions", label="Export",
+                                        elem_id="export-scope")
+                export_button = gr.Button("Export as zip", elem_id="export")
+            export_file = gr.File(label="Download", interactive=False, elem_id="export-file")
+            dropped = gr.File(label="Drop a final PNG saved by the studio to reopen its session", file_types=[".png"],
+                              type="filepath", elem_id="drop-png")
 
         view = [session_id, version, timeline, status, instruction, description, plan_pass, plan_critique,
                 sketch_pass, sketch_critique, step_choice, branch_choice, left_branch, right_branch, region, prompt, preview]
@@ -142,6 +152,8 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> g
         open_button.click(actions.open_session, chosen, view, api_name="open_session")
         rename_button.click(actions.rename, here + [new_title], view, api_name="rename")
         delete_button.click(actions.delete, [chosen, search], [session_table, sessions_note], api_name="delete")
+        export_button.click(actions.export, [session_id, export_format, export_scope], export_file, api_name="export")
+        dropped.upload(actions.import_png, dropped, view, api_name="import_png")
         demo.load(actions.list_sessions, search, session_table, api_name=False)
     return demo
 

@@ -9,7 +9,9 @@ handler answers with the fresh view and a conflict message instead of acting.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -308,6 +310,33 @@ class Actions:
         except StudioError as error:
             raise gr.Error(str(error)) from None
         return self.list_sessions(search), f"deleted {session_id[:8]}"
+
+    def export(self, session_id: str, format: str, scope: str) -> str:
+        """A zip of the chosen format, for download: this session, or every session."""
+        from ..export import export_zip
+
+        folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        if scope == "this session" and not session_id:
+            raise gr.Error("No session is open; open one, or export all sessions.")
+        sessions = [self.store.resolve_id(session_id)] if scope == "this session" else None
+        try:
+            handle, name = tempfile.mkstemp(dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip")
+            os.close(handle)
+            return str(export_zip(self.store, format, name, sessions=sessions))
+        except StudioError as error:
+            raise gr.Error(str(error)) from None
+
+    def import_png(self, path: str) -> tuple:
+        """A final PNG dropped on the page reopens the session it carries."""
+        from ..export import import_path
+
+        try:
+            check_upload(path)
+            report = import_path(self.store, path)
+            return self.render(self.runner.open(report.session_ids[0]), "reopened from the PNG")
+        except StudioError as error:
+            raise gr.Error(str(error)) from None
 
     def compare(self, session_id: str, left: str, right: str) -> tuple[list, list]:
         """Two branches of one session side by side."""
