@@ -11,24 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from studio import cli
+from .cli_support import studio
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def studio(capsys, *args):
-    """Run the CLI in-process (as the console script does); returns (exit code, stdout, stderr)."""
-    old = sys.argv
-    sys.argv = ["studio", *args]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

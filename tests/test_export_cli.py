@@ -12,21 +12,8 @@ import pytest
 from studio import cli
 from studio.store import Store
 
+from .cli_support import studio
 from .test_export_support import plain, steered
-
-
-def studio(capsys, *args):
-    """Run the CLI in-process, as the console script does; (exit code, stdout, stderr)."""
-    old, sys.argv = sys.argv, ["studio", *args]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
