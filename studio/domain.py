@@ -243,6 +243,18 @@ class Trajectory:
             step_id = step.parent_id
         return path[::-1]
 
+    def tree_order(self) -> list[Step]:
+        """Every step, each parent before its children (what a foreign key needs on insert)."""
+        ordered: list[Step] = []
+        pending = [None]
+        while pending:
+            children = sorted(self.children(pending.pop()), key=lambda s: (s.created_at, s.id), reverse=True)
+            ordered += children[::-1]
+            pending += [c.id for c in children]
+        if len(ordered) != len(self.steps):
+            raise StudioError(f"Session {self.session.id} has steps whose parents are missing.")
+        return ordered
+
     def head(self) -> Step | None:
         return self.steps.get(self.session.head_id) if self.session.head_id else None
 
@@ -339,6 +351,20 @@ def session_to_dict(session: Session) -> dict[str, Any]:
     data = dataclasses.asdict(session)
     data.update(settings=session.settings.to_dict(), tags=list(session.tags))
     return data
+
+
+def session_from_dict(data: dict[str, Any]) -> Session:
+    return Session(
+        id=data["id"], prompt=data["prompt"], engine=data["engine"], seed=int(data["seed"]),
+        title=data.get("title", ""), settings=RunSettings.from_dict(data.get("settings")),
+        tags=tuple(data.get("tags", ())), head_id=data.get("head_id"), version=int(data.get("version", 0)),
+        created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
+    )
+
+
+def trajectory_from_dict(data: dict[str, Any]) -> Trajectory:
+    """The inverse of `trajectory_to_dict`."""
+    return Trajectory(session_from_dict(data["session"]), {s["id"]: step_from_dict(s) for s in data["steps"]})
 
 
 def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:

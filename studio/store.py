@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, create_engine, delete, event, func, insert, inspect, or_, select, update)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, step_from_dict,
                      step_to_dict)
@@ -91,6 +91,12 @@ steps = Table(
 
 
 # -- rows <-> domain objects ------------------------------------------------------------------
+
+def _session_row(session: Session) -> dict[str, Any]:
+    row = dataclasses.asdict(session)
+    row.update(settings=session.settings.to_dict(), tags=list(session.tags))
+    return row
+
 
 def _step_row(step: Step) -> dict[str, Any]:
     row = step_to_dict(step)
@@ -203,12 +209,26 @@ class Store:
 
     def create_session(self, session: Session) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(sessions).values(
-                id=session.id, title=session.title, prompt=session.prompt, engine=session.engine,
-                seed=session.seed, settings=session.settings.to_dict(), tags=list(session.tags),
-                head_id=session.head_id, version=session.version, created_at=session.created_at,
-                updated_at=session.updated_at,
-            ))
+            conn.execute(insert(sessions).values(**_session_row(session)))
+
+    def insert_trajectory(self, trajectory: Trajectory) -> bool:
+        """Insert a whole session exactly as given (an import); False when it is already here.
+
+        Its image files must already be in the store (`save_image`).
+        """
+        session = trajectory.session
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(sessions.c.id).where(sessions.c.id == session.id)).first():
+                    return False  # already here (imported earlier, or by someone else meanwhile)
+                conn.execute(insert(sessions).values(**_session_row(session)))
+                for step in trajectory.tree_order():
+                    self._insert_images(conn, step)
+                    conn.execute(insert(steps).values(**_step_row(step)))
+        except IntegrityError:
+            raise StudioError(f"Session {session.id} does not fit this database (a step id is taken); "
+                              "import it into a fresh database.") from None
+        return True
 
     def commit(self, session: Session, *, add: Step | None = None, replace: Step | None = None,
                head_id: str | None = None, **session_fields: Any) -> Session:
@@ -283,6 +303,10 @@ class Store:
         if len(matches) > 1:
             raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
         raise StudioError(f"No session {session_id!r} in {self.url}. List them with: studio sessions")
+
+    def has_session(self, session_id: str) -> bool:
+        with self.reader.connect() as conn:
+            return conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first() is not None
 
     def session(self, session_id: str) -> Session:
         session_id = self.resolve_id(session_id)

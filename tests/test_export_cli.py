@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from studio import cli
 from studio.store import Store
 
 from .cli_support import studio

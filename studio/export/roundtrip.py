@@ -16,12 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-
-from ..domain import (ImageRef, RunSettings, Session, Stage, Step, StudioError, Trajectory, rounds_used,
-                      step_from_dict)
-from ..store import _insert_ignoring_duplicates, _step_row, images, sessions, steps
+from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, rounds_used, trajectory_from_dict
 from .output import MANIFEST, image_name, is_export
 from .pngmeta import PNG_SIGNATURE, read_png_file
 from .rows import session_images
@@ -42,48 +37,17 @@ class ImportReport:
         return self.imported + self.present
 
 
-def session_from_dict(data: dict[str, Any]) -> Session:
-    return Session(
-        id=data["id"], prompt=data["prompt"], engine=data["engine"], seed=int(data["seed"]),
-        title=data.get("title", ""), settings=RunSettings.from_dict(data.get("settings")),
-        tags=tuple(data.get("tags", ())), head_id=data.get("head_id"), version=int(data.get("version", 0)),
-        created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
-    )
-
-
-def trajectory_from_dict(data: dict[str, Any]) -> Trajectory:
+def trajectory_from_export(data: dict[str, Any]) -> Trajectory:
     try:
-        session = session_from_dict(data["session"])
-        loaded = [step_from_dict(s) for s in data["steps"]]
+        return trajectory_from_dict(data)
     except (KeyError, TypeError, ValueError) as error:
         raise StudioError(f"A session in this export is damaged ({error!r}); export it again.") from None
-    return Trajectory(session, {s.id: s for s in loaded})
-
-
-def _parents_first(found: list[Step]) -> list[Step]:
-    """Steps ordered so each parent is inserted before its children (the foreign key needs it)."""
-    done: set[str] = set()
-    ordered: list[Step] = []
-    pending = sorted(found, key=lambda s: (s.created_at, s.id))
-    while pending:
-        ready = [s for s in pending if s.parent_id is None or s.parent_id in done]
-        if not ready:
-            raise StudioError("A session in this export has steps whose parents are missing; export it again.")
-        ordered += ready
-        done |= {s.id for s in ready}
-        pending = [s for s in pending if s.id not in done]
-    return ordered
-
-
-def _exists(store, session_id: str) -> bool:
-    with store.reader.connect() as conn:
-        return conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first() is not None
 
 
 def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool, int]:
     """Insert one session as it was; (False, 0) when it is already there. Returns (inserted, images missing)."""
     session = trajectory.session
-    if _exists(store, session.id):
+    if store.has_session(session.id):
         return False, 0
     missing = 0
     for ref in session_images(trajectory):
@@ -99,25 +63,8 @@ def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool,
         if saved.sha256 != ref.sha256:
             raise StudioError(f"Image {ref.sha256[:12]} of session {session.id} is damaged (its bytes hash to "
                               f"{saved.sha256[:12]}); export it again.")
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(insert(sessions).values(
-                id=session.id, title=session.title, prompt=session.prompt, engine=session.engine,
-                seed=session.seed, settings=session.settings.to_dict(), tags=list(session.tags),
-                head_id=session.head_id, version=session.version, created_at=session.created_at,
-                updated_at=session.updated_at,
-            ))
-            for ref in session_images(trajectory):
-                conn.execute(_insert_ignoring_duplicates(conn, images).values(
-                    sha256=ref.sha256, width=ref.width, height=ref.height, byte_size=ref.byte_size,
-                    created_at=session.created_at))
-            for step in _parents_first(list(trajectory.steps.values())):
-                conn.execute(insert(steps).values(**_step_row(step)))
-    except IntegrityError:
-        if _exists(store, session.id):  # imported by someone else meanwhile
-            return False, 0
-        raise StudioError(f"Session {session.id} does not fit this database (a step id is taken); "
-                          "import it into a fresh database.") from None
+    if not store.insert_trajectory(trajectory):  # imported by someone else meanwhile
+        return False, 0
     return True, missing
 
 
@@ -132,7 +79,7 @@ def _folder_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
         with (root / "sessions.jsonl").open(encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
-                    yield trajectory_from_dict(json.loads(line)["trajectory"]), read
+                    yield trajectory_from_export(json.loads(line)["trajectory"]), read
     except FileNotFoundError:
         raise StudioError(f"{root} has no sessions.jsonl; it is not a complete folder export.") from None
 
@@ -145,15 +92,15 @@ def _hf_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=64, columns=["trajectory", "images"]):
             for row in batch.to_pylist():
                 by_hash = {hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"] for cell in row["images"] or []}
-                yield trajectory_from_dict(json.loads(row["trajectory"])), by_hash.get
+                yield trajectory_from_export(json.loads(row["trajectory"])), by_hash.get
 
 
 def _import_png(store, path: Path) -> ImportReport:
     data, payload = read_png_file(path)
-    trajectory = trajectory_from_dict(payload["trajectory"])
+    trajectory = trajectory_from_export(payload["trajectory"])
     session = trajectory.session
     report = ImportReport("png")
-    if _exists(store, session.id):
+    if store.has_session(session.id):
         report.present.append(session.id)
         return report
     final_ref: ImageRef = store.save_image(data)
