@@ -19,7 +19,12 @@ from .base import Engine
 DEFAULT_ENGINE = "offline"
 ENTRY_POINT_GROUP = "stroke_studio.engines"
 
-_BUILTIN: dict[str, str] = {"offline": "studio.engines.offline:OfflineEngine"}
+_BUILTIN: dict[str, str] = {
+    "offline": "studio.engines.offline:OfflineEngine",
+    "bagel": "studio.engines.bagel:BagelEngine",
+    "janus": "studio.engines.janus:JanusEngine",
+    "pipeline": "studio.engines.pipeline:PipelineEngine",
+}
 _registered: dict[str, Callable[[], Engine]] = {}
 _loaded: dict[str, Engine] = {}
 _slots: dict[str, threading.BoundedSemaphore] = {}

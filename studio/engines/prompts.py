@@ -1,0 +1,204 @@
+"""The text protocol the GPU engines speak with their models: requests for plan, inspect and refine,
+and forgiving parsers for the answers.
+
+A plan is answered with `<ins>…</ins><des>…</des><done>yes|no</done>`, a verdict with
+`<plan>yes|no: …</plan><sketch>yes|no: …</sketch>`, a refine with `<refine>…</refine>` (the paper's
+tags). Models that are not trained on these tags still answer something; the parsers then fall back
+to the plain text, and say so in the stage's meta (`format_ok: false`) instead of failing the stage.
+Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..domain import Check, Mode, Stage, Step, last
+from .base import InspectResult, PlanResult, StageContext
+
+PLAN_SYSTEM = (
+    "You plan an image that a painter builds step by step: plan, sketch, inspect, refine. Each plan adds "
+    "one part of the scene, in an order that never contradicts the prompt. Answer with three tags only:\n"
+    "<ins>the next instruction: what to draw now</ins>\n"
+    "<des>a description of the whole image after this step</des>\n"
+    "<done>yes</done> when nothing of the prompt is left to draw after this step, otherwise <done>no</done>."
+)
+PLAN_SYSTEM_SINGLE = (
+    "You plan an image that a painter draws in one step. Answer with three tags only:\n"
+    "<ins>one instruction that draws everything the prompt asks for</ins>\n"
+    "<des>a description of the whole image</des>\n<done>yes</done>"
+)
+INSPECT_SYSTEM = (
+    "You inspect a draft image against its plan. Check two things: (1) does the plan (the instruction and "
+    "the description) contradict the prompt? (2) does the image show what the instruction and the "
+    "description say: the objects, their number, colours and positions? Answer with two tags only:\n"
+    "<plan>yes</plan> or <plan>no: what contradicts the prompt</plan>\n"
+    "<sketch>yes</sketch> or <sketch>no: what is wrong or missing in the image</sketch>"
+)
+REFINE_SYSTEM = (
+    "You correct a draft image. Write one short editing instruction that fixes the problem the inspector "
+    "found, inside <refine>…</refine>, and nothing else."
+)
+
+_YES = {"yes", "y", "pass", "passed", "true", "ok", "okay", "correct", "consistent", "approve", "approved"}
+_NO = {"no", "n", "fail", "failed", "false", "wrong", "incorrect", "inconsistent", "reject", "rejected"}
+MAX_TEXT = 1000
+
+
+def tag(text: str, name: str) -> str | None:
+    """The content of <name>…</name>; a missing closing tag ends at the next tag or the end."""
+    match = re.search(rf"<{name}>\s*(.*?)\s*(?:</{name}>|(?=<[a-z_]+>)|$)", text, re.S | re.I)
+    return match.group(1).strip() if match else None
+
+
+def _clean(text: str) -> str:
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    text = re.sub(r"<think>.*?</think>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"</?[a-z_]+>", " ", text, flags=re.I)
+    return re.sub(r"\s+", " ", text).strip()[:MAX_TEXT]
+
+
+def _first_line(text: str) -> str:
+    for line in re.sub(r"<think>.*?</think>", "", text, flags=re.S | re.I).splitlines():
+        line = _clean(line)
+        if line:
+            return line[:300]
+    return ""
+
+
+def yes_no(text: str | None) -> tuple[bool | None, str]:
+    """(verdict or None, the rest) for answers like "yes", "no: the cup is red", "fail - missing dog"."""
+    if text is None:
+        return None, ""
+    match = re.match(r"\s*([A-Za-z]+)\b\s*[:,.;\-–—]?\s*(.*)", text, re.S)
+    if not match:
+        return None, _clean(text)
+    word, rest = match.group(1).lower(), _clean(match.group(2))
+    if word in _YES:
+        return True, rest
+    if word in _NO:
+        return False, rest
+    return None, _clean(text)
+
+
+# -- what the branch says so far -------------------------------------------------------------
+
+def latest_plan(branch: list[Step]) -> Step | None:
+    return last(branch, Stage.PLAN)
+
+
+def latest_failure(branch: list[Step]) -> str:
+    """The critique of the newest failed verdict since the newest image, if any."""
+    inspect = last(branch, Stage.INSPECT)
+    if inspect is None:
+        return ""
+    parts = [c.critique for c in (inspect.plan_check, inspect.sketch_check) if c is not None and not c.passed]
+    return " ".join(p for p in parts if p)
+
+
+def image_description(ctx: StageContext) -> str:
+    """What the next image should show: the plan's <des>, else its <ins>, else the prompt."""
+    plan = latest_plan(ctx.branch)
+    if plan is not None:
+        return plan.description or plan.instruction or ctx.prompt
+    return ctx.prompt
+
+
+# -- plan -------------------------------------------------------------------------------------
+
+def plan_request(ctx: StageContext) -> tuple[str, str]:
+    """(system, user) for a planner that sees no earlier turns: the branch so far is summarised."""
+    plan = latest_plan(ctx.branch)
+    lines = [f"Prompt: {ctx.prompt}"]
+    if plan is not None:
+        lines.append(f"Drawn so far: {plan.description or plan.instruction}")
+    else:
+        lines.append("Nothing is drawn yet.")
+    failure = latest_failure(ctx.branch)
+    if failure:
+        lines.append(f"The inspector said: {failure}")
+    if ctx.mode is not Mode.SINGLE:
+        lines.append(f"Steps left, this one included: {max(1, ctx.rounds_left + 1)}.")
+    lines.append("Write the next plan.")
+    return (PLAN_SYSTEM_SINGLE if ctx.mode is Mode.SINGLE else PLAN_SYSTEM), "\n".join(lines)
+
+
+def plan_result(raw: str, ctx: StageContext, **meta: Any) -> PlanResult:
+    """Parse a plan; fall back to the plain text (or the prompt) when the tags are missing."""
+    ins, des, done = tag(raw, "ins"), tag(raw, "des"), yes_no(tag(raw, "done"))[0]
+    format_ok = bool(ins) and bool(des) and done is not None
+    previous = latest_plan(ctx.branch)
+    if not ins:
+        line = _first_line(raw)
+        ins = line or (f"Draw {ctx.prompt}" if previous is None else f"Complete the image: {ctx.prompt}")
+    if not des:
+        des = ins if previous is None else f"{previous.description or previous.instruction}; {ins}"
+    complete = True if ctx.mode is Mode.SINGLE else bool(done)
+    return PlanResult(_clean(ins), _clean(des), complete,
+                      meta={"raw": raw[:MAX_TEXT * 2], "format_ok": format_ok, **meta})
+
+
+# -- inspect ----------------------------------------------------------------------------------
+
+def inspect_request(ctx: StageContext, evidence: str = "") -> tuple[str, str]:
+    plan = latest_plan(ctx.branch)
+    lines = [f"Prompt: {ctx.prompt}"]
+    if plan is not None:
+        lines += [f"Instruction: {plan.instruction}", f"Description: {plan.description}"]
+    refine = last(ctx.branch, Stage.REFINE)
+    if refine is not None and plan is not None and refine.created_at > plan.created_at:
+        lines.append(f"Last correction: {refine.instruction}")
+    if evidence:
+        lines.append(f"An object detector found: {evidence}")
+    lines.append("The image is the current draft. Give your two verdicts.")
+    return INSPECT_SYSTEM, "\n".join(lines)
+
+
+def inspect_result(raw: str, *, evidence_boxes: tuple = (), detector_problems: list[str] | None = None,
+                   **meta: Any) -> InspectResult:
+    """Parse a verdict. An unreadable one counts as a pass (it is no evidence of a problem) and says so."""
+    plan_ok, plan_text = yes_no(tag(raw, "plan"))
+    sketch_ok, sketch_text = yes_no(tag(raw, "sketch"))
+    format_ok = plan_ok is not None and sketch_ok is not None
+    unreadable = "The inspector's answer could not be read as a verdict, so it counts as a pass"
+    if plan_ok is None:
+        plan_check = Check(True, f"{unreadable}: {_clean(raw)[:200]!r}.")
+    else:
+        plan_check = Check(plan_ok, plan_text or ("The plan agrees with the prompt." if plan_ok
+                                                  else "The plan contradicts the prompt."))
+    if sketch_ok is None:
+        sketch_ok, sketch_text = True, f"{unreadable}."
+    elif not sketch_text:
+        sketch_text = "The image follows the plan." if sketch_ok else "The image does not follow the plan."
+    if detector_problems:
+        found = " ".join(detector_problems)
+        sketch_text = found if sketch_ok else f"{sketch_text} {found}"
+        sketch_ok = False
+    sketch_check = Check(bool(sketch_ok), sketch_text.strip(), tuple(evidence_boxes))
+    return InspectResult(plan_check, sketch_check, meta={"raw": raw[:MAX_TEXT * 2], "format_ok": format_ok, **meta})
+
+
+# -- refine -----------------------------------------------------------------------------------
+
+def refine_request(ctx: StageContext) -> tuple[str, str]:
+    lines = [f"Prompt: {ctx.prompt}", f"The image should show: {image_description(ctx)}"]
+    failure = latest_failure(ctx.branch)
+    lines.append(f"The inspector found: {failure}" if failure else "Make the image match the description better.")
+    return REFINE_SYSTEM, "\n".join(lines)
+
+
+def refine_instruction(raw: str, ctx: StageContext) -> tuple[str, bool]:
+    """(the <refine> instruction, whether the tag was there); falls back to the text or the critique."""
+    found = tag(raw, "refine")
+    if found:
+        return _clean(found), True
+    line = _first_line(raw)
+    if line:
+        return line, False
+    failure = latest_failure(ctx.branch)
+    return (f"Fix the image: {failure}" if failure else f"Make the image match: {image_description(ctx)}"), False
+
+
+def redraw_prompt(ctx: StageContext, instruction: str) -> str:
+    """For a model that cannot edit pixels: the whole description with the correction folded in."""
+    return f"{image_description(ctx)}. {instruction}".strip()
