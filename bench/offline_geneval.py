@@ -1,16 +1,17 @@
 """GenEval with the offline engine: single-pass vs process-driven, judged by its own pixel analyser.
 
 For each of the 553 prompts of GenEval's metadata, runs a whole session in both modes and checks
-the final sketch against the prompt's `include` / `exclude` entries with GenEval's rules
-(`studio.offline.analyse.geneval_satisfied` on the objects read back from the pixels). Prints a
+the final sketch against the prompt's `include` / `exclude` entries with the GenEval checker of
+`studio bench geneval` (`studio.geneval.checker`, the offline analyser as its detector). Prints a
 markdown table per tag, the CPU time per session, and how many of the sketcher's draft mistakes
-the inspector caught.
+the inspector caught — the one number the `studio bench geneval` harness does not give.
 
-Sessions run through the real `Runner` and `Store` with `--runner` (slower: PNGs and SQLite);
-by default through a small in-memory loop that follows the same rules (`domain.next_stage`, the
-runner's per-stage seeds and round numbering).
+Sessions run through a small in-memory loop that follows the runner's rules (`domain.next_stage`,
+its per-stage seeds and round numbering), so this measures the engine alone; `--runner` drives the
+real `Runner` and `Store` instead. For GenEval's output layout, sessions kept in the database,
+resume, workers and a report, use `studio bench geneval`.
 
-Usage: .venv/bin/python bench/offline_geneval.py [--limit N] [--rounds 6] [--noise 1.0] [--runner]
+Usage: .venv/bin/python bench/offline_geneval.py [--limit N] [--rounds 6] [--noise 1.0] [--runner] [--prompts FILE]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
-import json
 import sys
 import tempfile
 import time
@@ -30,11 +30,9 @@ from studio.domain import (ImageRef, Mode, RunSettings, Session, Stage, Step, la
                            next_stage, rounds_used)
 from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
-from studio.offline.analyse import analyse, geneval_satisfied  # noqa: E402
+from studio.geneval.checker import OfflineChecker  # noqa: E402
+from studio.geneval.metadata import TAGS, read_prompts, resolve_prompts  # noqa: E402
 from studio.runner import seed_for  # noqa: E402
-
-METADATA = Path(__file__).resolve().parents[2] / "shared/data/geneval/evaluation_metadata.jsonl"
-TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 
 
 def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSettings):
@@ -84,11 +82,13 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=1.0, help="draft-noise scale (engine param draft_noise)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", action="store_true", help="drive sessions through the real Runner and Store")
+    parser.add_argument("--prompts", type=Path, default=None, help="GenEval metadata (default: the official file)")
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in METADATA.read_text().splitlines() if line.strip()]
+    rows = [p.row for p in read_prompts(resolve_prompts(args.prompts))]
     rows = rows[: args.limit] if args.limit else rows
     engine = OfflineEngine()
+    checker = OfflineChecker()
     if args.runner:
         from studio.runner import Runner
         from studio.store import Store
@@ -111,7 +111,7 @@ def main() -> None:
             branch, final = drive(row["prompt"], args.seed + k, settings)
             cpu[mode] += time.process_time() - start
             stages[mode] += len(branch)
-            ok = geneval_satisfied(row, analyse(final).objects)
+            ok = checker.check(final, row).correct
             passed[mode][row["tag"]] += ok
             if mode is Mode.PROCESS:  # did inspect flag the sketches the sketcher knows it got wrong?
                 for i, step in enumerate(branch):

@@ -217,6 +217,10 @@ from .export.cli import register as register_export  # noqa: E402 — needs the 
 
 register_export(app)
 
+from .geneval.cli import register as register_geneval  # noqa: E402 — needs the options above
+
+register_geneval(app)
+
 
 def main() -> None:
     try:

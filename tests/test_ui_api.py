@@ -168,3 +168,20 @@ def test_export_button_gives_a_zip_and_a_dropped_final_png_reopens_its_session(s
         bogus = tmp_path / "bogus.png"
         bogus.write_text("hello")
         client.predict(handle_file(str(bogus)), api_name="/import_png")
+
+
+def test_a_saved_session_reopens_exactly_as_it_was_after_a_server_restart(tmp_path):
+    engines.register("ui-restart", lambda: ScriptedEngine(fail_rounds=(1,)))
+    try:
+        with running_studio(tmp_path / "data", "ui-restart") as (url, _):
+            client = Client(url, verbose=False)
+            view = client.predict("a cat and a dog", "ui-restart", 3, False, 6, "process", "{}",
+                                  api_name="/new_session")
+            view = client.predict(view[0], view[1], "inspect", api_name="/run")
+            view = client.predict(view[0], view[1], "", True, "fine", True, "fine", api_name="/override")
+            before = client.predict(view[0], api_name="/open_session")
+        with running_studio(tmp_path / "data", "ui-restart") as (url, _):
+            after = Client(url, verbose=False).predict(view[0], api_name="/open_session")
+        assert after[:10] == before[:10]  # id, version, timeline, status, plan and verdict fields
+    finally:
+        engines.unregister("ui-restart")

@@ -1,0 +1,13 @@
+"""GenEval-format benchmark runs: single-pass vs process-driven, scored by a built-in checker.
+
+- `metadata`: GenEval's prompt file (`tag`, `prompt`, `include`, `exclude`), read and validated;
+- `checker`: GenEval's scoring rules on detections, and the detectors that feed them (the offline
+  engine's own sketch analyser, yolov3-tiny for real images, OWLv2 + CLIP when their weights are local);
+- `colors`: the pixel colour classifier used where GenEval's CLIP classifier is not available;
+- `layout`: GenEval's output folders (`<mode>/<NNNNN>/metadata.jsonl` + `samples/<NNNN>.png`);
+- `run`: the orchestration (resume, workers, sessions tagged as benchmark runs);
+- `report`: a markdown table per mode and a PNG bar chart, drawn with Pillow;
+- `cli`: `studio bench geneval`.
+
+Nothing here imports torch, transformers or gradio at import time.
+"""

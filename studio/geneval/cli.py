@@ -1,0 +1,148 @@
+"""`studio bench geneval`: the command line of the GenEval-format benchmark.
+
+Registered by `studio.cli` (`register(app)` adds the `bench` group); the run itself is imported
+only when the command runs, so `studio --help` stays light.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import engines as registry
+from ..domain import Mode, RunSettings, StudioError
+from ..cli import DataOption, DbOption, err, out
+
+bench_app = typer.Typer(help="Benchmarks: GenEval-format runs, single-pass vs process-driven.",
+                        no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _modes(text: str) -> tuple[Mode, ...]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    known = [m.value for m in Mode]
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise StudioError(f"--modes {text!r}: give a comma-separated list of {', '.join(known)} (e.g. single,process).")
+    return tuple(Mode(n) for n in dict.fromkeys(names))
+
+
+def _params(text: str) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise StudioError('--params must be a JSON object, e.g. \'{"draft_noise": 0.5}\'.')
+    return value
+
+
+@bench_app.command("geneval")
+def geneval(
+    prompts: Annotated[Optional[Path], typer.Option(
+        help="GenEval metadata (JSONL: tag, prompt, include, exclude). Default: GenEval's "
+             "evaluation_metadata.jsonl in ../shared/data/geneval/ beside the checkout.")] = None,
+    engine: Annotated[str, typer.Option(help="Engine name (see `studio engines`).")] = registry.DEFAULT_ENGINE,
+    modes: Annotated[str, typer.Option(help="Comma-separated: single, process.")] = "single,process",
+    samples: Annotated[int, typer.Option(min=1, help="Images per prompt and mode (GenEval uses 4).")] = 4,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N prompts (after --tags).")] = None,
+    tags: Annotated[Optional[str], typer.Option(
+        help="Comma-separated GenEval tags: single_object, two_object, counting, colors, position, color_attr.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: ./geneval-ENGINE).")] = None,
+    seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from it (same in every mode).")] = 0,
+    rounds: Annotated[int, typer.Option(min=1, help="Most plan + refine rounds per session.")] = RunSettings.max_rounds,
+    params: Annotated[str, typer.Option(help="Engine parameters as a JSON object.")] = "{}",
+    workers: Annotated[int, typer.Option(min=1, help="Samples run at once.")] = 1,
+    pool: Annotated[str, typer.Option(
+        help="threads (auto) or processes (each loads its own engine; built-in engines only).")] = "auto",
+    checker: Annotated[str, typer.Option(
+        help="auto, offline (the offline engine's analyser), yolo (yolov3-tiny + pixel colours), "
+             "owl (OWLv2 + CLIP, local weights only) or none.")] = "auto",
+    owl: Annotated[str, typer.Option(help="OWLv2 folder or cached Hugging Face id (--checker owl).")] = "google/owlv2-base-patch16-ensemble",
+    clip: Annotated[str, typer.Option(help="CLIP folder or cached Hugging Face id (--checker owl).")] = "openai/clip-vit-large-patch14",
+    db: DbOption = None, data_dir: DataOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the tables.")] = False,
+) -> None:
+    """Run GenEval's prompts in each mode, write GenEval's layout, score the images, write the report.
+
+    Resumable: run the same command again to finish what is missing. GenEval's own evaluator can score the images later (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with published GenEval scores.
+    """
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .run import BenchOptions, run_bench
+
+    options = BenchOptions(
+        prompts=prompts, engine=engine, modes=_modes(modes), samples=samples, limit=limit,
+        tags=tuple(t.strip() for t in (tags or "").split(",") if t.strip()), out=out_dir, seed=seed, rounds=rounds,
+        engine_params=_params(params), workers=workers, pool=pool, checker=checker, owl=owl, clip=clip, db=db,
+        data_dir=data_dir,
+    )
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal)
+    task = bar.add_task("GenEval", total=None)
+    tally: dict[str, list[int]] = {}
+
+    def on_start(total: int, done: int) -> None:
+        bar.update(task, total=total, completed=done,
+                   description=f"GenEval {engine}" + (f" (resuming: {done} done)" if done else ""))
+        if not err.is_terminal:
+            err.print(f"GenEval {engine}: {total} samples, {done} already finished", highlight=False)
+
+    def on_progress(record, done: int, total: int) -> None:
+        if record and record.get("correct") is not None:
+            ok = tally.setdefault(record["mode"], [0, 0])
+            ok[0] += bool(record["correct"])
+            ok[1] += 1
+        so_far = "  ".join(f"{m} {c}/{n}" for m, (c, n) in tally.items())
+        bar.update(task, completed=done, description=f"GenEval {engine} {so_far}".rstrip())
+        if record and record.get("status") == "error":
+            bar.console.print(escape(f"sample {record['mode']}/{record['index']:05d}/{record['sample']:04d} failed: "
+                                     f"{record.get('error')}"), highlight=False)
+
+    try:
+        with bar:
+            result = run_bench(options, on_progress, on_start)
+    except KeyboardInterrupt:
+        err.print("Interrupted. Finished samples are kept; run the same command again to resume.")
+        raise typer.Exit(130) from None
+
+    report = result.report
+    if as_json:
+        out.print_json(report.paths["json"].read_text(encoding="utf-8"))
+    else:
+        _summary(result)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def _summary(result) -> None:
+    from rich.table import Table
+
+    report = result.report
+    tables = report.tables
+    table = Table(title=f"GenEval-format accuracy (checker: {report.checker['name']})", title_justify="left")
+    table.add_column("tag")
+    for t in tables:
+        table.add_column(t.mode, justify="right")
+    labels = list(dict.fromkeys(row.label for t in tables for row in t.rows))
+    for label in labels + ["overall"]:
+        cells = []
+        for t in tables:
+            row = t.overall if label == "overall" else next((r for r in t.rows if r.label == label), None)
+            cells.append("–" if row is None or row.accuracy is None else f"{row.accuracy:.3f} ({row.images})")
+        table.add_row(label if label != "overall" else "overall (mean over tags)", *cells)
+    for what, attr, digits in (("sampling steps / image", "steps", 1), ("rounds / image", "rounds", 2),
+                               ("wall s / image", "wall_s", 3)):
+        table.add_row(what, *(f"{getattr(t.overall, attr):.{digits}f}" for t in tables))
+    out.print(table)
+    out.print(f"{result.ran} sample(s) generated, {result.skipped} already finished, in {result.elapsed_s:.1f} s. "
+              "Numbers from this checker are not comparable with published GenEval scores.", highlight=False)
+    out.print(f"report: {report.paths['markdown']}  chart: {report.paths['chart']}  "
+              f"images: {result.out}/<mode>/ (GenEval layout)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
