@@ -18,7 +18,7 @@ def running_studio(data_dir, engine_name: str):
     store = Store(data_dir=data_dir)
     demo = build_ui(Runner(store), engine_name)
     demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, ssr_mode=False,
-                        quiet=True, css=CSS, allowed_paths=[str(store.images_dir.resolve())])
+                        quiet=True, css=CSS, allowed_paths=[str(store.images_dir.resolve())], show_error=True)
     try:
         yield demo.local_url, store
     finally:

@@ -5,12 +5,14 @@ Presentation only: every decision about the loop lives in the runner.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
 from typing import Any
 
 from PIL import Image, ImageDraw
 
-from ..domain import Author, Check, Review, Stage, Step, Trajectory
+from ..domain import Author, Check, ImageRef, Review, Stage, Step, Trajectory
 from ..store import Store
 
 PASS, FAIL = "✓ pass", "✗ FAIL"
@@ -58,6 +60,19 @@ def overlay(image: Image.Image, checks: list[Check | None]) -> Image.Image:
     return canvas
 
 
+def overlay_file(store: Store, image: ImageRef, checks: list[Check | None]):
+    """The evidence overlay as a PNG beside the session images, drawn once per image and verdict."""
+    key = hashlib.sha256(repr((image.sha256, checks)).encode()).hexdigest()
+    path = store.images_dir / "overlays" / f"{key}.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        drawn = overlay(store.load_image(image), checks)
+        temporary = path.with_name(f".{key}.tmp.png")
+        drawn.save(temporary)
+        os.replace(temporary, path)
+    return path
+
+
 def message(store: Store, index: int, step: Step, branch: list[Step]) -> dict[str, Any]:
     """One timeline entry: the stage's texts, then its image (inspect: evidence over the image it judged)."""
     header = f"**{step_title(index, step)}**"
@@ -69,10 +84,7 @@ def message(store: Store, index: int, step: Step, branch: list[Step]) -> dict[st
         lines += [_check_line("plan vs prompt", step.plan_check), _check_line("sketch vs instruction", step.sketch_check)]
         judged = next((s for s in reversed(branch[:index]) if s.image is not None), None)
         if judged is not None and any(c and c.evidence for c in (step.plan_check, step.sketch_check)):
-            import gradio as gr
-
-            image = gr.Image(overlay(store.load_image(judged.image), [step.plan_check, step.sketch_check]),
-                             show_label=False)
+            image = {"path": str(overlay_file(store, judged.image, [step.plan_check, step.sketch_check]))}
     elif step.stage is Stage.REFINE:
         lines.append(f"`<refine>` {_text(step.instruction)}")
     if step.image is not None and step.stage is not Stage.INSPECT:
