@@ -70,7 +70,7 @@ def client_run(url: str, index: int, stages: int, results: dict, errors: list, b
     from gradio_client import Client
 
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, download_files=False)
         view = client.predict(f"client {index}: a cup and a bowl", ENGINE, index, False, 16, "process", "{}",
                               api_name="/new_session")
         session_id, versions, replies, latencies = view[0], [view[1]], [], []
