@@ -40,45 +40,14 @@ def available() -> str | None:
     return None
 
 
-def _bytes_to_unicode() -> list[str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
 def build_pipeline(seed: int = 0):
-    """StableDiffusionPipeline from tiny parts: UNet (32/64 channels), VAE, a 2-layer CLIP text encoder
-    and a character-level CLIP tokenizer; no download."""
-    import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    """StableDiffusionPipeline from the test suite's tiny parts (`tests.gpu_fakes.sd_parts`: UNet with
+    32/64 channels, VAE, a 2-layer CLIP text encoder, a character-level CLIP tokenizer); no download."""
+    from diffusers import StableDiffusionPipeline
 
-    torch.manual_seed(seed)
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for c in _bytes_to_unicode():
-        vocab.setdefault(c, len(vocab))
-        vocab.setdefault(c + "</w>", len(vocab))
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=77))
-    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        latent_channels=4, norm_num_groups=8, sample_size=64)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, norm_num_groups=8, attention_head_dim=4)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    from tests.gpu_fakes import sd_parts
+
+    pipe = StableDiffusionPipeline(**sd_parts(seed=seed))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

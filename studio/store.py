@@ -28,6 +28,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, step_from_dict,
                      step_to_dict)
+from .files import write_atomic
 
 DEFAULT_DATA_DIR = Path("sessions")
 DB_ENV = "STROKE_STUDIO_DB"
@@ -184,15 +185,7 @@ class Store:
         digest = hashlib.sha256(data).hexdigest()
         path = self.image_path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, data)
         return ImageRef(digest, width, height, len(data))
 
     def load_image(self, ref: ImageRef):

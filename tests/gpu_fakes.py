@@ -6,12 +6,17 @@ Idefics3 as the VLM, OWLv2), then `save_pretrained`s it to a folder, so the engi
 their own loading code exactly as they would load a user's download. Nothing is downloaded; the
 tokenizers are trained here on a few sentences. The outputs are noise: the tests check the plumbing
 (loading, stages, previews, cancellation, errors), not the pictures.
+
+The benchmarks build from the same parts (`bench/tiny_sd.py`, `bench/gpu_check.py` import from here):
+the test suite is what keeps these builders working with each diffusers / transformers release.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -118,12 +123,14 @@ def build_janus(out: Path) -> Path:
 
 # -- Stable Diffusion (text to image, and InstructPix2Pix) ------------------------------------
 
-def _sd_parts(in_channels: int = 4):
+def sd_parts(in_channels: int = 4, seed: int = 0) -> dict:
+    """A Stable Diffusion pipeline's keyword arguments, tiny: UNet (32/64 channels), VAE, a 2-layer CLIP
+    text encoder and the character-level CLIP tokenizer. Also the benchmarks' sketcher (bench/tiny_sd.py)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     tok = clip_tokenizer()
     text_encoder = CLIPTextModel(CLIPTextConfig(
         bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
@@ -146,7 +153,7 @@ def build_sd(out: Path) -> Path:
     """A Stable Diffusion text-to-image pipeline (64×64 images, VAE factor 2)."""
     from diffusers import StableDiffusionPipeline
 
-    StableDiffusionPipeline(**_sd_parts()).save_pretrained(out)
+    StableDiffusionPipeline(**sd_parts()).save_pretrained(out)
     return out
 
 
@@ -154,7 +161,7 @@ def build_instruct_pix2pix(out: Path) -> Path:
     """InstructPix2Pix: the same parts with an 8-channel UNet (latents + the image's latents)."""
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
-    StableDiffusionInstructPix2PixPipeline(**_sd_parts(in_channels=8)).save_pretrained(out)
+    StableDiffusionInstructPix2PixPipeline(**sd_parts(in_channels=8)).save_pretrained(out)
     return out
 
 
@@ -228,3 +235,22 @@ def build_owlv2(out: Path) -> Path:
     Owlv2ForObjectDetection(config).save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+# -- loading one the way a user's setup does --------------------------------------------------
+
+@contextmanager
+def registry_engine(name: str, variable: str, value) -> Iterator:
+    """The registry's own `name` engine, built with `variable=value` in the environment; afterwards it is
+    unregistered and the variable put back. For module-scoped fixtures, which cannot use `monkeypatch`."""
+    import pytest
+
+    from studio import engines
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(variable, str(value))
+        engines.unregister(name)
+        try:
+            yield engines.load(name)
+        finally:
+            engines.unregister(name)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import studio
+from .cli_support import sessions_in_a_fresh_interpreter, studio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,13 +100,7 @@ def test_a_database_from_a_newer_schema_is_refused(capsys, tmp_path, store):
 def test_the_console_script_exits_cleanly_on_bad_input_and_light_commands_skip_torch(tmp_path):
     """Through a real subprocess: exit status, no traceback, and no torch/gradio import."""
     env = dict(os.environ, STROKE_STUDIO_DATA=str(tmp_path / "data"))
-    probe = (
-        "import sys; from studio import cli; sys.argv = ['studio', 'sessions'];\n"
-        "try: cli.main()\nexcept SystemExit: pass\n"
-        "heavy = [m for m in ('torch', 'gradio', 'diffusers', 'transformers') if m in sys.modules]\n"
-        "print('HEAVY', heavy)"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT)
+    result = sessions_in_a_fresh_interpreter(env, ("torch", "gradio", "diffusers", "transformers"))
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
     bad = subprocess.run([str(Path(sys.executable).with_name("studio")), "run", ""], env=env,
                          capture_output=True, text=True)

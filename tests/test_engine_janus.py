@@ -8,7 +8,6 @@ sampling steps, previews, a fork, cancellation, out of memory, errors that name 
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -21,7 +20,7 @@ from studio.engines.base import CancelToken
 from studio.engines.janus import JanusEngine
 from studio.runner import PausePolicy
 
-from .gpu_fakes import JANUS_IMAGE, JANUS_PATCH, build_janus
+from .gpu_fakes import JANUS_IMAGE, JANUS_PATCH, build_janus, registry_engine
 
 TOKENS = (JANUS_IMAGE // JANUS_PATCH) ** 2
 PARAMS = {"max_think_tokens": 12, "preview_every": 4}
@@ -35,16 +34,8 @@ def janus_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def janus(janus_dir):
     """The registry's own `janus` engine, configured from the environment; loaded once for the module."""
-    old = os.environ.get("STROKE_STUDIO_JANUS_MODEL")
-    os.environ["STROKE_STUDIO_JANUS_MODEL"] = str(janus_dir)
-    engines.unregister("janus")
-    engine = engines.load("janus")
-    yield engine
-    engines.unregister("janus")
-    if old is None:
-        os.environ.pop("STROKE_STUDIO_JANUS_MODEL", None)
-    else:
-        os.environ["STROKE_STUDIO_JANUS_MODEL"] = old
+    with registry_engine("janus", "STROKE_STUDIO_JANUS_MODEL", janus_dir) as engine:
+        yield engine
 
 
 def session(runner, prompt="a red apple and a blue cup", seed=5, **params):

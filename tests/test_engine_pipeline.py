@@ -66,20 +66,10 @@ strength = 0.5
 @pytest.fixture(scope="module")
 def pipeline(models, tmp_path_factory):
     """The registry's own `pipeline` engine, configured by STROKE_STUDIO_PIPELINE_CONFIG."""
-    import os
-
     path = toml_config(models, tmp_path_factory.mktemp("config") / "tiny.toml",
                        detector=f'kind = "owlv2"\nmodel = "{models["owl"]}"\nthreshold = 0.0')
-    old = os.environ.get("STROKE_STUDIO_PIPELINE_CONFIG")
-    os.environ["STROKE_STUDIO_PIPELINE_CONFIG"] = str(path)
-    engines.unregister("pipeline")
-    engine = engines.load("pipeline")
-    yield engine
-    engines.unregister("pipeline")
-    if old is None:
-        os.environ.pop("STROKE_STUDIO_PIPELINE_CONFIG", None)
-    else:
-        os.environ["STROKE_STUDIO_PIPELINE_CONFIG"] = old
+    with gpu_fakes.registry_engine("pipeline", "STROKE_STUDIO_PIPELINE_CONFIG", path) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from studio.store import Store
 
-from .cli_support import studio
+from .cli_support import sessions_in_a_fresh_interpreter, studio
 from .test_export_support import plain, steered
 
 
@@ -90,11 +88,5 @@ def test_import_mistakes_are_one_line_and_exit_1(capsys, tmp_path):
 
 def test_light_commands_never_import_pyarrow(tmp_path):
     env = dict(os.environ, STROKE_STUDIO_DATA=str(tmp_path / "data"))
-    probe = (
-        "import sys; from studio import cli; sys.argv = ['studio', 'sessions']\n"
-        "try: cli.main()\nexcept SystemExit: pass\n"
-        "heavy = sorted(m for m in ('pyarrow', 'datasets', 'pandas', 'torch') if m in sys.modules)\n"
-        "print('HEAVY', heavy)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    result = sessions_in_a_fresh_interpreter(env, ("pyarrow", "datasets", "pandas", "torch"))
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr

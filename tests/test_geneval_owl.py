@@ -11,27 +11,7 @@ from PIL import Image
 
 from studio.scene import COLORS
 
-
-def _bytes_to_unicode() -> list[str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
-def _tokenizer(max_len: int):
-    from transformers import CLIPTokenizer
-
-    # OWL masks queries by input_ids[..., 0] > 0: the start token must not be id 0
-    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}
-    for c in _bytes_to_unicode():
-        vocab.setdefault(c, len(vocab))
-        vocab.setdefault(c + "</w>", len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_len, pad_token="!")
+from .gpu_fakes import clip_tokenizer
 
 
 def build_tiny_owl_clip(folder):
@@ -43,7 +23,7 @@ def build_tiny_owl_clip(folder):
     torch.manual_seed(0)
     text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
                 bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    owl_tok = _tokenizer(40)
+    owl_tok = clip_tokenizer(40, bos_first=False)  # OWL masks queries by input_ids[..., 0] > 0
     owl = Owlv2ForObjectDetection(Owlv2Config(
         text_config=dict(text, vocab_size=len(owl_tok), max_position_embeddings=40),
         vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
@@ -53,7 +33,7 @@ def build_tiny_owl_clip(folder):
     Owlv2Processor(image_processor=owl_images, tokenizer=owl_tok).save_pretrained(owl_dir)
     owl.save_pretrained(owl_dir)
 
-    clip_tok = _tokenizer(48)
+    clip_tok = clip_tokenizer(48, bos_first=False)
     clip = CLIPModel(CLIPConfig(
         text_config=dict(text, vocab_size=len(clip_tok), max_position_embeddings=48),
         vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 import pytest
 from PIL import Image
 
-from studio import cli
 from studio.domain import Mode, StudioError
 from studio.geneval import layout, metadata
 from studio.geneval.run import BenchOptions, run_bench, sample_seed
 from studio.store import Store
+
+from .cli_support import studio
 
 ROWS = [  # one or two of each GenEval tag, as in evaluation_metadata.jsonl
     {"tag": "single_object", "include": [{"class": "bench", "count": 1}], "prompt": "a photo of a bench"},
@@ -38,20 +38,6 @@ def prompts(tmp_path):
     path = tmp_path / "evaluation_metadata.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
     return path
-
-
-def studio(capsys, *args):
-    old = sys.argv
-    sys.argv = ["studio", *map(str, args)]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def evaluator_walk(folder):

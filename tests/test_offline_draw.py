@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.offline.analyse import analyse, relative_position
+from studio.geneval.rules import relative_position
+from studio.offline.analyse import analyse
 from studio.offline.draw import PAINTS, PAPER, SIZE, blank, card_box, decode, draw_object, encode
 from studio.offline.glyphs import GLYPHS
 from studio.offline.layout import Space, glyph_size, holds, unit_size

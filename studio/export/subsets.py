@@ -81,8 +81,23 @@ class MultiTurn:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+class _Judged:
+    """A verdict sample (a conflict or an alignment): its label, and whether a person gave it."""
+
+    passed: bool
+    verdict_author: str
+
+    @property
+    def label(self) -> str:
+        return POSITIVE if self.passed else NEGATIVE
+
+    @property
+    def human(self) -> bool:
+        return self.verdict_author == Author.HUMAN.value
+
+
 @dataclass(frozen=True)
-class Conflict:
+class Conflict(_Judged):
     id: str  # the inspect step
     session_id: str
     prompt: str
@@ -97,20 +112,12 @@ class Conflict:
     verdict_original: dict[str, Any] | None  # the model's check, when a person overrode it
     split: str = "train"
 
-    @property
-    def label(self) -> str:
-        return POSITIVE if self.passed else NEGATIVE
-
-    @property
-    def human(self) -> bool:
-        return self.verdict_author == Author.HUMAN.value
-
     def key(self) -> tuple:
         return (self.prompt, self.instruction, self.description)
 
 
 @dataclass(frozen=True)
-class Alignment:
+class Alignment(_Judged):
     id: str  # the inspect step, or the reviewed image step
     session_id: str
     prompt: str
@@ -127,14 +134,6 @@ class Alignment:
     verdict_author: str
     verdict_original: dict[str, Any] | None
     split: str = "train"
-
-    @property
-    def label(self) -> str:
-        return POSITIVE if self.passed else NEGATIVE
-
-    @property
-    def human(self) -> bool:
-        return self.verdict_author == Author.HUMAN.value
 
     def key(self) -> tuple:
         return (self.image.sha256, self.instruction)

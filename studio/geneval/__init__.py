@@ -1,8 +1,10 @@
 """GenEval-format benchmark runs: single-pass vs process-driven, scored by a built-in checker.
 
 - `metadata`: GenEval's prompt file (`tag`, `prompt`, `include`, `exclude`), read and validated;
-- `checker`: GenEval's scoring rules on detections, and the detectors that feed them (the offline
-  engine's own sketch analyser, yolov3-tiny for real images, OWLv2 + CLIP when their weights are local);
+- `rules`: GenEval's scoring rules on detections (numpy only: the offline engine's inspector uses
+  them too);
+- `checker`: the detectors that feed those rules (the offline engine's own sketch analyser,
+  yolov3-tiny for real images, OWLv2 + CLIP when their weights are local);
 - `colors`: the pixel colour classifier used where GenEval's CLIP classifier is not available;
 - `layout`: GenEval's output folders (`<mode>/<NNNNN>/metadata.jsonl` + `samples/<NNNN>.png`);
 - `run`: the orchestration (resume, workers, sessions tagged as benchmark runs);

@@ -20,12 +20,11 @@ counts as finished exactly when its PNG exists; its record is written just befor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..domain import StudioError
+from ..files import write_atomic
 
 RECORDS = "records"
 RUN_FILE = "run.json"
@@ -43,21 +42,6 @@ def record_path(out: Path, mode: str, index: int, sample: int) -> Path:
     return out / RECORDS / mode / f"{index:05d}-{sample:04d}.json"
 
 
-def _write_atomic(path: Path, data: bytes, temp_dir: Path | None = None) -> None:
-    """Write to a dot-file (in `temp_dir`, default the target's folder), then rename into place."""
-    folder = temp_dir or path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_metadata(out: Path, mode: str, index: int, row: dict[str, Any]) -> Path:
     """`<mode>/<NNNNN>/metadata.jsonl` (as GenEval's `json.dump(metadata, fp)`) and an empty `samples/`."""
     folder = prompt_dir(out, mode, index)
@@ -65,14 +49,14 @@ def write_metadata(out: Path, mode: str, index: int, row: dict[str, Any]) -> Pat
     path = folder / "metadata.jsonl"
     text = json.dumps(row)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        _write_atomic(path, text.encode("utf-8"))
+        write_atomic(path, text.encode("utf-8"))
     return path
 
 
 def write_sample(out: Path, mode: str, index: int, sample: int, png: bytes) -> Path:
     """The sample's PNG, renamed into `samples/` only once it is whole."""
     path = sample_path(out, mode, index, sample)
-    _write_atomic(path, png, temp_dir=path.parent.parent)
+    write_atomic(path, png, temp_dir=path.parent.parent)
     return path
 
 
@@ -82,7 +66,7 @@ def is_finished(out: Path, mode: str, index: int, sample: int) -> bool:
 
 def write_record(out: Path, record: dict[str, Any]) -> None:
     path = record_path(out, record["mode"], record["index"], record["sample"])
-    _write_atomic(path, json.dumps(record, indent=1).encode("utf-8"))
+    write_atomic(path, json.dumps(record, indent=1).encode("utf-8"))
 
 
 def read_record(out: Path, mode: str, index: int, sample: int) -> dict[str, Any] | None:
@@ -109,4 +93,4 @@ def check_run_settings(out: Path, settings: dict[str, Any]) -> None:
                                   "settings, or pass another --out.")
             settings = {**saved, **settings}
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(settings, indent=1).encode("utf-8"))
+    write_atomic(path, json.dumps(settings, indent=1).encode("utf-8"))

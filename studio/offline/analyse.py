@@ -7,8 +7,8 @@ cell by cell, and each marker is paired with the blob that sits right above it. 
 is the majority paint among its blob's fill pixels; its box is the blob's bounding box. Anything
 that breaks the code (a smudged marker, a shape with no marker) is reported, not guessed at.
 
-`relative_position` and `geneval_satisfied` follow GenEval's rules, so a verdict here means what
-GenEval would mean by it.
+`geneval_satisfied` applies GenEval's rules (`studio.geneval.rules`, the code the benchmark's
+checkers use too), so a verdict here means what GenEval would mean by it.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from ..geneval.rules import evaluate
 from .draw import BIT_OFF, BIT_ON, LABEL_INK, MARKER_CELLS, MARKER_GAP, PAINTS, PAPER, decode
 
 PAPER_K, BIT_ON_K, BIT_OFF_K, LABEL_K, FILL_K, STROKE_K = range(6)
 COLOR_NAMES = tuple(PAINTS)
 MIN_BLOB = 30  # pixels; smaller specks are ignored
-POSITION_THRESHOLD = 0.1  # GenEval's
 
 
 @lru_cache(maxsize=1)
@@ -154,46 +154,11 @@ def _blob_color(blobs, colors, kinds, label, box) -> str:
 
 # -- GenEval's rules ---------------------------------------------------------------------------
 
-def relative_position(a: tuple, b: tuple) -> set[str]:
-    """Where box `a` is relative to box `b`, GenEval's way: centres, discounted by the boxes' sizes."""
-    boxes = np.array([a[:4], b[:4]], dtype=float).reshape(2, 2, 2)
-    center_a, center_b = boxes.mean(axis=-2)
-    dim_a, dim_b = np.abs(np.diff(boxes, axis=-2))[..., 0, :]
-    offset = center_a - center_b
-    revised = np.maximum(np.abs(offset) - POSITION_THRESHOLD * (dim_a + dim_b), 0) * np.sign(offset)
-    if np.all(np.abs(revised) < 1e-3):
-        return set()
-    dx, dy = revised / np.linalg.norm(offset)
-    relations = set()
-    if dx < -0.5:
-        relations.add("left of")
-    if dx > 0.5:
-        relations.add("right of")
-    if dy < -0.5:
-        relations.add("above")
-    if dy > 0.5:
-        relations.add("below")
-    return relations
-
-
 def geneval_satisfied(metadata: dict, objects: list[Found]) -> bool:
-    """GenEval's verdict for one image: every `include` entry (count, colour, position), no `exclude` hit."""
+    """GenEval's verdict for one image: every `include` entry (count, colour, position), no `exclude` hit.
+
+    Every decoded object counts: no score threshold or 16-per-class cap, as `kept_objects` would apply."""
     by_class: dict[str, list[Found]] = {}
     for o in sorted(objects, key=lambda o: -o.size[0] * o.size[1]):  # GenEval ranks by confidence; we by size
         by_class.setdefault(o.cls, []).append(o)
-    matched: list[list[Found] | None] = []
-    ok = True
-    for req in metadata.get("include", []):
-        found = by_class.get(req["class"], [])[: req["count"]]
-        good = len(found) >= req["count"]
-        if good and req.get("color"):
-            good = sum(o.color == req["color"] for o in found) >= req["count"]
-        if good and req.get("position"):
-            relation, target = req["position"]
-            anchors = matched[target] if target < len(matched) else None
-            good = anchors is not None and all(relation in relative_position(o.box, t.box) for o in found for t in anchors)
-        matched.append(found if good else None)
-        ok &= good
-    for req in metadata.get("exclude", []):
-        ok &= len(by_class.get(req["class"], [])) < req["count"]
-    return ok
+    return evaluate(metadata, by_class, lambda o, _cls: o.color).correct

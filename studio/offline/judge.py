@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ..domain import Box, Check
 from ..scene import Edit, ObjectGroup, SceneGraph
-from .analyse import Analysis, Found, relative_position
+from ..geneval.rules import relative_position
+from .analyse import Analysis, Found
 from .plan import match, phrase, the
 
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .analyse import POSITION_THRESHOLD
+from ..geneval.rules import POSITION_THRESHOLD
 from .draw import CARD_BELOW, MARKER_W, SIZE, label_width
 from .glyphs import aspect
 

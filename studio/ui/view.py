@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
+import io
 from typing import Any
 
 from PIL import Image, ImageDraw
 
 from ..domain import Author, Check, ImageRef, Review, Stage, Step, Trajectory
+from ..files import write_atomic
 from ..store import Store
 
 PASS, FAIL = "✓ pass", "✗ FAIL"
@@ -65,11 +66,9 @@ def overlay_file(store: Store, image: ImageRef, checks: list[Check | None]):
     key = hashlib.sha256(repr((image.sha256, checks)).encode()).hexdigest()
     path = store.images_dir / "overlays" / f"{key}.png"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        drawn = overlay(store.load_image(image), checks)
-        temporary = path.with_name(f".{key}.tmp.png")
-        drawn.save(temporary)
-        os.replace(temporary, path)
+        buffer = io.BytesIO()
+        overlay(store.load_image(image), checks).save(buffer, format="PNG")
+        write_atomic(path, buffer.getvalue())
     return path
 
 
