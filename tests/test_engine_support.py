@@ -178,3 +178,18 @@ def test_gpu_check_runs_every_engine_at_toy_sizes(tmp_path, capsys, monkeypatch)
         assert [s for e, s in stages if e == engine] == ["load from disk", "plan", "sketch", "inspect", "refine"]
     assert rows[-1]["engine"] == "bagel" and "STROKE_STUDIO_BAGEL_REPO" in rows[-1]["skipped"]
     assert "| janus-check | sketch |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, missing", [("janus", "transformers"), ("pipeline", "diffusers")])
+def test_a_gpu_engine_without_the_gpu_extra_names_the_install_line(monkeypatch, name, missing):
+    """find_spec returning None stands in for a machine where the `gpu` extra was never installed."""
+    import importlib.util
+
+    from studio import engines
+    from studio.domain import StudioError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda module, *a: None if module == missing else real(module, *a))
+    factory = engines._factory(name)
+    with pytest.raises(StudioError, match=rf'needs {missing}: .*pip install -e "\.\[gpu\]"'):
+        factory()

@@ -27,7 +27,8 @@ from ..domain import StudioError
 from . import prompts
 from .base import (Capabilities, Engine, ImageResult, InspectResult, PlanResult, RefineResult, StageContext)
 from .torch_support import (ModelLock, StepCounter, free_memory, gpu_errors, load_error, manual_seed, number,
-                            pick_device, pick_dtype, resolve_model, setting, text_progress, thumbnail, to_pil)
+                            pick_device, pick_dtype, require_packages, resolve_model, setting, text_progress, thumbnail,
+                            to_pil)
 
 DEFAULT_MODEL = "deepseek-community/Janus-Pro-7B"
 MODEL_SETTING = "STROKE_STUDIO_JANUS_MODEL"
@@ -74,6 +75,7 @@ class JanusEngine(Engine):
 
     def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None,
                  quantization: str | None = None):
+        require_packages("janus", "torch", "transformers")
         self.model_ref = setting(model, MODEL_SETTING, DEFAULT_MODEL)
         self.device_pref = setting(device, "STROKE_STUDIO_JANUS_DEVICE", "auto")
         self.dtype_pref = setting(dtype, "STROKE_STUDIO_JANUS_DTYPE", "auto")

@@ -31,7 +31,7 @@ from . import prompts
 from .base import (Capabilities, Engine, ImageResult, InspectResult, PlanResult, RefineResult, StageContext)
 from .torch_support import (ModelLock, StepCounter, cpu_generator, diffusers_callback, free_memory, gpu_errors,
                             load_error, manual_seed, number, pick_device, pick_dtype, read_toml, resolve_model,
-                            setting, text_progress, thumbnail)
+                            require_packages, setting, text_progress, thumbnail)
 
 CONFIG_SETTING = "STROKE_STUDIO_PIPELINE_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "assets" / "pipeline-24gb.toml"
@@ -252,6 +252,7 @@ class PipelineEngine(Engine):
     max_concurrent = 1
 
     def __init__(self, config: str | Path | dict[str, Any] | None = None):
+        require_packages("pipeline", "torch", "transformers", "diffusers")
         source = setting(config, CONFIG_SETTING, None)
         if source is None:
             if not DEFAULT_CONFIG.is_file():

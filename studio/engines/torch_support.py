@@ -32,6 +32,18 @@ _TRUE = {"1", "true", "yes", "on"}
 
 # -- settings ---------------------------------------------------------------------------------
 
+def require_packages(engine: str, *packages: str) -> None:
+    """Refuse early, with the install line, when the GPU extra is not installed (nothing is imported)."""
+    import importlib.util
+
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise StudioError(
+            f"The {engine} engine needs {', '.join(missing)}: install the torch build for your GPU, then "
+            "`pip install -e \".[gpu]\"` (see the README's \"GPU engines\" section)."
+        )
+
+
 def setting(explicit: Any, env_name: str, default: Any = None) -> Any:
     """An engine setting: the keyword argument if given, else the environment variable, else the default."""
     if explicit is not None:
