@@ -146,15 +146,12 @@ def show(
     session = trajectory.session
     on_head = {s.id for s in trajectory.branch()} if session.head_id else set()
     root = Tree(escape(f"{session.id}  {session.title}  [{session.engine}, seed {session.seed}]"))
-    children: dict[str | None, list[Step]] = {}
-    for step in trajectory.steps.values():
-        children.setdefault(step.parent_id, []).append(step)
-    pending = [(root, s) for s in children.get(None, [])]
+    pending = [(root, s) for s in trajectory.children(None)]
     while pending:
         node, step = pending.pop(0)
         mark = "* " if step.id in on_head else "  "
         child = node.add(escape(f"{mark}{step.id[:8]} {step_line(step)}"))
-        pending.extend((child, s) for s in children.get(step.id, []))
+        pending.extend((child, s) for s in trajectory.children(step.id))
     out.print(root, highlight=False)
 
 

@@ -26,8 +26,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, In
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
-from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, step_from_dict,
-                     step_to_dict)
+from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, session_to_dict,
+                     step_from_dict, step_to_dict)
 from .files import write_atomic
 
 DEFAULT_DATA_DIR = Path("sessions")
@@ -92,12 +92,6 @@ steps = Table(
 
 
 # -- rows <-> domain objects ------------------------------------------------------------------
-
-def _session_row(session: Session) -> dict[str, Any]:
-    row = dataclasses.asdict(session)
-    row.update(settings=session.settings.to_dict(), tags=list(session.tags))
-    return row
-
 
 def _step_row(step: Step) -> dict[str, Any]:
     row = step_to_dict(step)
@@ -202,7 +196,7 @@ class Store:
 
     def create_session(self, session: Session) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(sessions).values(**_session_row(session)))
+            conn.execute(insert(sessions).values(**session_to_dict(session)))
 
     def insert_trajectory(self, trajectory: Trajectory) -> bool:
         """Insert a whole session exactly as given (an import); False when it is already here.
@@ -214,7 +208,7 @@ class Store:
             with self.engine.begin() as conn:
                 if conn.execute(select(sessions.c.id).where(sessions.c.id == session.id)).first():
                     return False  # already here (imported earlier, or by someone else meanwhile)
-                conn.execute(insert(sessions).values(**_session_row(session)))
+                conn.execute(insert(sessions).values(**session_to_dict(session)))
                 for step in trajectory.tree_order():
                     self._insert_images(conn, step)
                     conn.execute(insert(steps).values(**_step_row(step)))
@@ -225,7 +219,8 @@ class Store:
 
     def commit(self, session: Session, *, add: Step | None = None, replace: Step | None = None,
                head_id: str | None = None, **session_fields: Any) -> Session:
-        """One transaction: insert or update a step, move the head, bump the version.
+        """One transaction: insert or update a step, move the head, set plain session columns
+        (`session_fields`, e.g. title), bump the version.
 
         Raises Conflict when the session changed since `session.version` was read.
         Returns the session as it now is in the database.
@@ -251,10 +246,7 @@ class Store:
             if replace is not None:
                 row = _step_row(replace)
                 conn.execute(update(steps).where(steps.c.id == replace.id).values(**row))
-        fields = {k: v for k, v in changes.items() if k != "settings"}
-        if "settings" in changes:
-            fields["settings"] = RunSettings.from_dict(changes["settings"])
-        return dataclasses.replace(session, **fields)
+        return dataclasses.replace(session, **changes)
 
     def _insert_images(self, conn: Connection, step: Step) -> None:
         """Register the step's images; one already known (from any session) is left as it is."""

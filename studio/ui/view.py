@@ -124,7 +124,6 @@ def branch_choices(trajectory: Trajectory | None) -> list[tuple[str, str]]:
     for number, leaf in enumerate(leaves, start=1):
         depth = len(trajectory.branch(leaf.id))
         choices.append((f"branch {number}: {depth} steps, ends with {leaf.stage.value}", leaf.id))
-    trajectory.branch()  # leave the head's branch remembered
     return choices
 
 
