@@ -26,6 +26,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, In
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
+from . import dbopen
 from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, session_to_dict,
                      step_from_dict, step_to_dict)
 from .files import write_atomic
@@ -123,13 +124,21 @@ class Store:
     def __init__(self, url: str | None = None, data_dir: str | Path | None = None):
         url = url or os.environ.get(DB_ENV)
         data_dir = data_dir or os.environ.get(DATA_ENV)
+        parsed = dbopen.parse_url(url) if url else None
+        sqlite_file = dbopen.sqlite_file(parsed) if parsed else None
         if data_dir is None:
-            sqlite_file = _sqlite_path(url) if url else None
             data_dir = sqlite_file.parent if sqlite_file else DEFAULT_DATA_DIR
         self.data_dir = Path(data_dir)
         self.images_dir = self.data_dir / "images"
+        if parsed is None:
+            sqlite_file = self.data_dir / "studio.db"
+            parsed = dbopen.parse_url(f"sqlite:///{sqlite_file}")
+        # Everything that could refuse the database runs before anything is created or switched to WAL.
+        if sqlite_file is not None:
+            dbopen.check_sqlite_file(sqlite_file, KNOWN_REVISIONS)
         _ensure_writable(self.images_dir)
-        self.url = url or f"sqlite:///{self.data_dir / 'studio.db'}"
+        self.url = parsed.render_as_string(hide_password=False)
+        self.shown_url = parsed.render_as_string(hide_password=True)  # for messages: no password
         self.engine = _make_engine(self.url)
         self.reader = self.engine.execution_options(readonly=True)  # plain BEGIN: never waits for writers
         self._migrate()
@@ -142,19 +151,22 @@ class Store:
     def _migrate(self) -> None:
         try:
             with self.reader.connect() as conn:
-                revision = _current_revision(conn)
+                tables = set(inspect(conn).get_table_names())
+                revisions = (list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+                             if "alembic_version" in tables else None)
         except (DatabaseError, sqlite3.DatabaseError) as error:
+            self.engine.dispose()
             raise StudioError(
-                f"{self.url} is not a Stroke Studio database ({getattr(error, 'orig', error)}). "
-                "Pass another --db, or move that file away."
+                f"Cannot read the database {self.shown_url} ({str(getattr(error, 'orig', error))[:200]}). "
+                "Check the URL, the server and your permissions."
             ) from None
-        if revision == KNOWN_REVISIONS[-1]:
+        try:
+            dbopen.check_tables(self.shown_url, tables, revisions, KNOWN_REVISIONS)
+        except StudioError:
+            self.engine.dispose()
+            raise
+        if revisions == [KNOWN_REVISIONS[-1]]:
             return
-        if revision is not None and revision not in KNOWN_REVISIONS:
-            raise StudioError(
-                f"{self.url} was written by a newer Stroke Studio (schema revision {revision}; this version "
-                f"knows up to {KNOWN_REVISIONS[-1]}). Upgrade Stroke Studio, or pass another --db."
-            )
         from .migrations import upgrade  # Alembic is imported only when the schema must change
 
         upgrade(self.engine)
@@ -187,7 +199,7 @@ class Store:
 
         path = self.image_path(ref.sha256)
         if not path.exists():
-            raise StudioError(f"Image {ref.sha256[:12]} is missing from {self.images_dir}; restore the folder.")
+            raise StudioError(f"Image {ref.sha256[:12]} is missing from the image folder; restore the folder.")
         with PILImage.open(path) as image:
             image.load()
             return image
@@ -287,7 +299,7 @@ class Store:
             return matches[0]
         if len(matches) > 1:
             raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
-        raise StudioError(f"No session {session_id!r} in {self.url}. List them with: studio sessions")
+        raise StudioError(f"No session {session_id!r} in this database. List them with: studio sessions")
 
     def has_session(self, session_id: str) -> bool:
         with self.reader.connect() as conn:
@@ -319,18 +331,28 @@ class Store:
     def list_sessions(self, search: str | None = None, tag: str | None = None, limit: int = 100,
                       offset: int = 0) -> list[Session]:
         """Newest first; `search` matches prompt or title text, case-insensitively."""
-        query = select(sessions).order_by(sessions.c.updated_at.desc()).limit(limit).offset(offset)
-        if search:
-            pattern = f"%{search.strip().lower()}%"
-            query = query.where(or_(func.lower(sessions.c.prompt).like(pattern),
-                                    func.lower(sessions.c.title).like(pattern)))
+        query = _searched(select(sessions), search).order_by(sessions.c.updated_at.desc()).limit(limit).offset(offset)
         with self.reader.connect() as conn:
             found = [_session_from_row(row) for row in conn.execute(query)]
         return [s for s in found if tag is None or tag in s.tags]
 
+    def count_sessions(self, search: str | None = None) -> int:
+        """How many sessions `list_sessions(search)` would give without a limit."""
+        with self.reader.connect() as conn:
+            return conn.scalar(_searched(select(func.count()).select_from(sessions), search))
+
     def count_steps(self, session_id: str) -> int:
         with self.reader.connect() as conn:
             return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id))
+
+
+def _searched(query, search: str | None):
+    """Sessions whose prompt or title contains `search`, case-insensitively; % and _ match themselves."""
+    if not search or not search.strip():
+        return query
+    term = search.strip().lower()
+    return query.where(or_(func.lower(sessions.c.prompt).contains(term, autoescape=True),
+                           func.lower(sessions.c.title).contains(term, autoescape=True)))
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: Table):
@@ -340,12 +362,6 @@ def _insert_ignoring_duplicates(conn: Connection, table: Table):
         dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
         return dialect.insert(table).on_conflict_do_nothing()
     return insert(table)
-
-
-def _sqlite_path(url: str) -> Path | None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        return Path(url[len("sqlite:///"):])
-    return None
 
 
 def _ensure_writable(folder: Path) -> None:
@@ -381,9 +397,3 @@ def _make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
 
     return engine
-
-
-def _current_revision(conn: Connection) -> str | None:
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()

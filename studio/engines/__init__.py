@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Callable
 
 from ..domain import StudioError
-from .base import Engine
+from .base import Engine, check_params as _check_against
 
 DEFAULT_ENGINE = "offline"
 ENTRY_POINT_GROUP = "stroke_studio.engines"
@@ -81,6 +81,24 @@ def load(name: str) -> Engine:
         if engine is None:
             engine = _loaded[name] = _factory(require(name))()
         return engine
+
+
+def check_params(name: str, params: dict) -> dict:
+    """A session's engine settings checked against the engine's declared schema (`Engine.params`).
+    Loads the engine (cheap: models load on first use), so an engine this install cannot run is
+    refused here too, before any session is created."""
+    return _check_against(name, getattr(load(name), "params", None), params)
+
+
+def availability(name: str) -> str | None:
+    """None when this installation can run the engine; else the one line saying what it needs."""
+    try:
+        load(name)
+    except StudioError as error:
+        return str(error)
+    except Exception as error:  # a plug-in that fails to import: say so, list the others anyway
+        return f"cannot be loaded ({type(error).__name__}: {error})"
+    return None
 
 
 def slot(name: str) -> threading.BoundedSemaphore:

@@ -8,11 +8,12 @@ owns every decision about what happens next.
 from __future__ import annotations
 
 import abc
+import math
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from ..domain import Check, ImageRef, Mode, Session, Stage, Step, last_image
+from ..domain import Check, ImageRef, Mode, Session, Stage, Step, StudioError, last_image
 
 if TYPE_CHECKING:  # Pillow is imported by engines and the store, not by this interface
     from PIL.Image import Image
@@ -45,6 +46,74 @@ class Capabilities:
     region_edit: bool = False  # refine can redraw only a masked region
     keeps_context: bool = False  # holds a model context (KV cache) between stages
     needs_gpu: bool = False
+
+
+@dataclass(frozen=True)
+class Param:
+    """One per-session engine setting an engine declares (`Engine.params`), so a session's settings are
+    checked when it is created, not when a stage many minutes later trips over them.
+
+    `kind` is float, int, bool or str; `choices` limits a str; `pair` also accepts a [low, high]
+    list of two numbers inside the range (e.g. BAGEL's cfg_interval)."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    pair: bool = False
+
+    def check(self, name: str, value: Any) -> Any:
+        """`value` if it fits, else StudioError naming the setting and what it takes."""
+        if self.pair and isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise StudioError(f"The engine setting {name} takes a number or a [start, end] pair.")
+            start, end = (self._number(name, v) for v in value)
+            if start > end:
+                raise StudioError(f"The engine setting {name} is [{start}, {end}]; start must not exceed end.")
+            return [start, end]
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise StudioError(f"The engine setting {name} takes true or false, not {_shown(value)}.")
+            return value
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                options = " or ".join(self.choices) if self.choices else "a string"
+                raise StudioError(f"The engine setting {name} takes {options}, not {_shown(value)}.")
+            return value
+        return self._number(name, value)
+
+    def _number(self, name: str, value: Any) -> float | int:
+        integer = self.kind is int
+        if integer and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)  # JSON writers often send 6.0 for 6
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
+            kind = "a whole number" if integer else "a finite number"
+            raise StudioError(f"The engine setting {name} takes {kind}, not {_shown(value)}.")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            bounds = (f"between {self.low:g} and {self.high:g}" if self.low is not None and self.high is not None
+                      else f"at least {self.low:g}" if self.low is not None else f"at most {self.high:g}")
+            raise StudioError(f"The engine setting {name} is {_shown(value)}; it must be {bounds}.")
+        return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_params(engine: str, schema: Mapping[str, Param] | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine settings checked against an engine's declared schema; None (undeclared) checks nothing here.
+
+    Structural limits (JSON only, finite numbers, sizes) are the boundary's (`studio.limits`); this
+    checks names, types and ranges, which only the engine knows."""
+    if schema is None:
+        return dict(params)
+    unknown = sorted(set(params) - set(schema))
+    if unknown:
+        known = ", ".join(sorted(schema)) or "none"
+        raise StudioError(f"Engine {engine!r} has no setting {unknown[0][:40]!r}; its settings are: {known}.")
+    return {name: schema[name].check(name, value) for name, value in params.items()}
 
 
 @dataclass(frozen=True)
@@ -140,6 +209,9 @@ class Engine(abc.ABC):
     label: ClassVar[str]  # one honest line for the UI and CLI
     capabilities: ClassVar[Capabilities] = Capabilities()
     max_concurrent: ClassVar[int] = 1  # stages one instance may run at once; others wait their turn
+    # The per-session settings (RunSettings.engine_params) this engine reads; None: not declared, so
+    # only the boundary's structural limits apply (plug-ins written before the schema existed).
+    params: ClassVar[dict[str, Param] | None] = None
 
     @abc.abstractmethod
     def plan(self, ctx: StageContext) -> PlanResult: ...

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..domain import StudioError
 from . import prompts
-from .base import (Capabilities, Engine, ImageResult, InspectResult, PlanResult, RefineResult, StageContext)
+from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
 from .torch_support import (ModelLock, StepCounter, free_memory, gpu_errors, load_error, manual_seed, number,
                             pick_device, pick_dtype, require_packages, resolve_model, setting, text_progress, thumbnail,
                             to_pil)
@@ -72,6 +72,9 @@ class JanusEngine(Engine):
              "a refine redraws the whole image (no region edits)")
     capabilities = Capabilities(region_edit=False, keeps_context=False, needs_gpu=True)
     max_concurrent = 1
+    params = {"cfg_text_scale": Param(float, 0.0, 50.0), "image_temperature": Param(float, 0.0, 10.0),
+              "temperature": Param(float, 0.0, 10.0), "max_think_tokens": Param(int, 1, 16384),
+              "preview_every": Param(int, 0, 100000)}
 
     def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None,
                  quantization: str | None = None):

@@ -20,7 +20,7 @@ from ..offline.layout import unit_size
 from ..offline.paint import DraftNoise, Painter, region_mask
 from ..offline.plan import next_plan, phrase, planned, prompt_scene
 from ..scene import SceneGraph, edit_text, parse_edit, parse_prompt
-from .base import (Capabilities, Engine, ImageResult, InspectResult, PlanResult, RefineResult, StageContext)
+from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
 
 EDIT_EXAMPLES = ('"move the dog to the right of the cat", "make the cup blue", "remove one apple" '
                  'or "add a red apple"')
@@ -53,6 +53,8 @@ class OfflineEngine(Engine):
     label = "offline sketch engine: draws scene layouts with strokes and shapes, not photographs"
     capabilities = Capabilities(region_edit=True)
     max_concurrent = 4  # keeps no state between calls, so sessions can share it freely
+    params = {"draft_noise": Param(float, 0.0, 10.0), "noise_relation": Param(float, 0.0, 1.0),
+              "noise_count": Param(float, 0.0, 1.0), "noise_color": Param(float, 0.0, 1.0)}
 
     def plan(self, ctx: StageContext) -> PlanResult:
         prompt = prompt_scene(ctx.prompt)

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..domain import Box, StudioError
 from . import prompts
-from .base import (Capabilities, Engine, ImageResult, InspectResult, PlanResult, RefineResult, StageContext)
+from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
 from .torch_support import (ModelLock, StepCounter, cpu_generator, diffusers_callback, free_memory, gpu_errors,
                             load_error, manual_seed, number, pick_device, pick_dtype, read_toml, resolve_model,
                             require_packages, setting, text_progress, thumbnail)
@@ -250,6 +250,9 @@ class PipelineEngine(Engine):
              "(configured by a TOML file)")
     capabilities = Capabilities(region_edit=True, keeps_context=False, needs_gpu=True)
     max_concurrent = 1
+    params = {"steps": Param(int, 1, 1000), "guidance": Param(float, 0.0, 100.0), "strength": Param(float, 0.0, 1.0),
+              "temperature": Param(float, 0.0, 10.0), "max_think_tokens": Param(int, 1, 16384),
+              "preview_every": Param(int, 0, 1000)}
 
     def __init__(self, config: str | Path | dict[str, Any] | None = None):
         require_packages("pipeline", "torch", "transformers", "diffusers")

@@ -120,7 +120,7 @@ def save_final_image(store: "Store", image: Any, trajectory: Trajectory) -> Imag
     if isinstance(image, ImageRef):
         path = store.image_path(image.sha256)
         if not path.exists():
-            raise StudioError(f"Image {image.sha256[:12]} is missing from {store.images_dir}; restore the folder.")
+            raise StudioError(f"Image {image.sha256[:12]} is missing from the image folder; restore the folder.")
         data = path.read_bytes()
     else:
         buffer = io.BytesIO()

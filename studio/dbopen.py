@@ -1,0 +1,124 @@
+"""Deciding whether a database may be opened, before anything is written to it.
+
+Opening a database the studio does not own must leave it exactly as it was: the store's
+connections switch SQLite to WAL mode (a header change) and Alembic creates tables, so every
+check here runs first, on a read-only connection of its own. A SQLite file is refused when it
+is not SQLite, is read-only, fails `PRAGMA quick_check` (damaged), holds another
+application's tables, has an empty `alembic_version`, or was written by a newer version.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from .domain import StudioError
+
+OUR_TABLES = frozenset({"sessions", "steps", "images"})
+SQLITE_HEADER = b"SQLite format 3\x00"
+POSTGRES_INSTALL = 'pip install -e ".[postgres]"  (psycopg 3)'
+
+
+def parse_url(url: str) -> URL:
+    """A database URL the store can use; StudioError naming the fix otherwise."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StudioError(f"--db {_short(url)} is not a database URL; use e.g. sqlite:///sessions/studio.db "
+                          "or postgresql+psycopg://user@host/dbname.") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StudioError(f"--db uses {backend!r}; Stroke Studio stores sessions in SQLite or PostgreSQL.")
+    if backend == "sqlite" and (parsed.database in (None, "", ":memory:") or "memory" in str(parsed.query)):
+        raise StudioError("--db sqlite:// is an in-memory database: nothing would be saved. "
+                          "Give a file, e.g. --db sqlite:///sessions/studio.db.")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise StudioError(f"--db names the driver {parsed.drivername!r}, which SQLAlchemy does not know; "
+                          "use sqlite:/// or postgresql+psycopg://.") from None
+    except ImportError as error:
+        hint = POSTGRES_INSTALL if backend == "postgresql" else f"install the {error.name} package"
+        raise StudioError(f"--db needs the database driver {error.name!r}, which is not installed: {hint}.") from None
+    return parsed
+
+
+def sqlite_file(parsed: URL) -> Path | None:
+    return Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
+
+
+def check_sqlite_file(path: Path, known_revisions: tuple[str, ...]) -> None:
+    """Refuse an existing SQLite file the store must not open; a missing or empty file is a new database."""
+    if path.is_dir():
+        raise StudioError(f"--db {path} is a folder; give a database file, e.g. {path / 'studio.db'}.")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise StudioError(f"Cannot read {path} ({error.strerror or error}); check its permissions.") from None
+    if header != SQLITE_HEADER:
+        raise StudioError(f"{path} is not a Stroke Studio database (not even a SQLite file); nothing was changed. "
+                          "Pass another --db, or move that file away.")
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        raise StudioError(f"{path} (or its folder) is read-only; Stroke Studio writes every action as it happens. "
+                          "Make it writable, or copy it somewhere writable and pass that --db.")
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+    except sqlite3.Error as error:
+        raise StudioError(f"Cannot open {path} ({error}).") from None
+    try:
+        verdict = conn.execute("PRAGMA quick_check(5)").fetchall()
+        if verdict != [("ok",)]:
+            raise _damaged(path, "; ".join(str(row[0]) for row in verdict))
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        revisions = (None if "alembic_version" not in tables
+                     else [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")])
+    except sqlite3.DatabaseError as error:
+        raise _damaged(path, str(error)) from None
+    finally:
+        conn.close()
+    check_tables(str(path), tables, revisions, known_revisions)
+
+
+def check_tables(where: str, tables: set[str], revisions: list[str] | None, known: tuple[str, ...]) -> None:
+    """Refuse a database that holds tables but is not (this version's) Stroke Studio database.
+
+    `revisions` is the content of `alembic_version` (None when there is no such table)."""
+    tables = {t for t in tables if not t.startswith("sqlite_")}
+    if not tables:
+        return  # a new, empty database: the store creates its schema
+    if revisions is None:
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StudioError(f"{where} belongs to another application (its tables: {listed}); nothing was changed. "
+                          "Pass another --db for Stroke Studio's sessions.")
+    if len(revisions) != 1:
+        raise StudioError(f"{where} has {'no' if not revisions else 'several'} schema revisions in its alembic_version "
+                          "table, so it is damaged or not Stroke Studio's; nothing was changed. Restore a backup, "
+                          "or pass another --db.")
+    revision = revisions[0]
+    if revision not in known:
+        raise StudioError(f"{where} was written by a newer Stroke Studio (schema revision {_short(revision)}; this "
+                          f"version knows up to {known[-1]}); nothing was changed. Upgrade Stroke Studio, or pass "
+                          "another --db.")
+    if revision == known[-1] and not OUR_TABLES <= tables:
+        raise StudioError(f"{where} has an alembic_version but not Stroke Studio's tables; it belongs to another "
+                          "application. Nothing was changed; pass another --db.")
+
+
+def _damaged(path: Path, detail: str) -> StudioError:
+    return StudioError(
+        f"{path} is damaged (SQLite: {detail[:120]}); nothing was written to it. Recover what is left with "
+        f"`sqlite3 {path} .recover | sqlite3 recovered.db` and pass --db sqlite:///recovered.db, or restore a backup.")
+
+
+def _short(text: object) -> str:
+    shown = ascii(str(text))[1:-1]
+    return shown if len(shown) <= 60 else shown[:57] + "..."
