@@ -21,7 +21,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from . import engines as registry
-from .domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict, validate_prompt
+from . import limits
+from .domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
 from .runner import Event, PausePolicy, Runner
 from .store import DATA_ENV, DB_ENV, Store
 
@@ -87,15 +88,18 @@ def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
 def run(
     prompt: Annotated[str, typer.Argument(help="What the image should show.")],
     engine: Annotated[str, typer.Option(help="Engine name (see `studio engines`).")] = registry.DEFAULT_ENGINE,
-    rounds: Annotated[int, typer.Option(min=1, help="Most plan + refine rounds.")] = RunSettings.max_rounds,
+    rounds: Annotated[int, typer.Option(help=f"Most plan + refine rounds (1 to {limits.MAX_ROUNDS}).")] = RunSettings.max_rounds,
     seed: Annotated[Optional[int], typer.Option(help="Seed; random when left out.")] = None,
     mode: Annotated[Mode, typer.Option(help="process: the loop; single: one plan, one sketch.")] = Mode.PROCESS,
     title: Annotated[Optional[str], typer.Option(help="Session title (default: the prompt).")] = None,
     db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
 ) -> None:
     """Run a new session headless to the end; prints each stage, then the session id."""
+    prompt, engine = limits.prompt(prompt), limits.engine_name(engine)
+    settings = RunSettings(max_rounds=limits.rounds(rounds), mode=mode)
+    seed, title = limits.seed(seed), None if title is None else limits.title(title)
     runner = _runner(db, data_dir)
-    trajectory = runner.new_session(prompt, engine, seed, RunSettings(max_rounds=rounds, mode=mode), title)
+    trajectory = runner.new_session(prompt, engine, seed, settings, title)
     label = getattr(runner.engine(trajectory), "label", engine)
     (err if as_json else out).print(f"engine {engine}: {escape(label)}", highlight=False)
     _drive(runner, trajectory, as_json)
@@ -104,6 +108,7 @@ def run(
 @app.command()
 def resume(session_id: str, db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False) -> None:
     """Carry on a session from its last committed step."""
+    session_id = limits.session_id(session_id)
     runner = _runner(db, data_dir)
     _drive(runner, runner.open(session_id), as_json)
 
@@ -111,11 +116,14 @@ def resume(session_id: str, db: DbOption = None, data_dir: DataOption = None, as
 @app.command()
 def sessions(
     search: Annotated[Optional[str], typer.Option(help="Only sessions whose prompt or title contains this.")] = None,
-    limit: int = 50, db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option(help="Most sessions to list.")] = 50,
+    db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
 ) -> None:
     """List sessions, newest first."""
+    search, limit = limits.search(search), limits.limit(limit)
     store = Store(db, data_dir)
     found = store.list_sessions(search=search, limit=limit)
+    more = store.count_sessions(search) - len(found) if len(found) == limit else 0
     if as_json:
         out.print_json(json.dumps([{"id": s.id, "title": s.title, "prompt": s.prompt, "engine": s.engine,
                                     "updated_at": s.updated_at} for s in found]))
@@ -124,7 +132,12 @@ def sessions(
     for s in found:
         when = datetime.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
         table.add_row(s.id[:8], escape(s.title), s.engine, when)
-    out.print(table if found else "no sessions yet: start one with studio run \"a red apple\"")
+    if found:
+        out.print(table)
+    else:
+        out.print("no sessions match" if search else "no sessions yet: start one with studio run \"a red apple\"")
+    if more > 0:
+        err.print(f"{more} more; list them with --limit {limit + more}", highlight=False)
 
 
 @app.command()
@@ -133,7 +146,11 @@ def show(
     text: Annotated[bool, typer.Option("--text", help="The head branch as the paper's tagged text.")] = False,
     db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Show a session's branch tree (the head branch is marked with *)."""
+    """Show a session's branch tree (the head branch is marked with *); a straight run of steps is
+    one column, and only a fork indents."""
+    if as_json and text:
+        raise StudioError("Give --json or --text, not both.")
+    session_id = limits.session_id(session_id)
     trajectory = Store(db, data_dir).load(session_id)
     if as_json:
         out.print_json(json.dumps(trajectory_to_dict(trajectory)))
@@ -150,22 +167,32 @@ def show(
     while pending:
         node, step = pending.pop(0)
         mark = "* " if step.id in on_head else "  "
-        child = node.add(escape(f"{mark}{step.id[:8]} {step_line(step)}"))
-        pending.extend((child, s) for s in trajectory.children(step.id))
-    out.print(root, highlight=False)
+        node.add(escape(f"{mark}{step.id[:8]} {step_line(step)}"))
+        children = trajectory.children(step.id)
+        if len(children) == 1:  # the branch goes straight on: same column
+            pending.insert(0, (node, children[0]))
+        else:  # a fork: each branch one level in, under the step it forks from
+            fork = node.children[-1]
+            pending[:0] = [(fork, s) for s in children]
+    # Piped into a file or another program, print whole lines rather than cutting them at 80 columns.
+    (out if out.is_terminal else Console(soft_wrap=True, width=100_000)).print(root, highlight=False)
 
 
 @app.command()
 def rename(session_id: str, title: str, db: DbOption = None, data_dir: DataOption = None) -> None:
     """Give a session a new title."""
+    session_id, title = limits.session_id(session_id), limits.title(title)
     runner = _runner(db, data_dir)
-    runner.rename(runner.open(session_id), title)
+    trajectory = runner.open(session_id)
+    runner.rename(trajectory, title)
+    out.print(f"renamed {trajectory.session.id[:8]} to {escape(title)!r}", highlight=False)
 
 
 @app.command()
 def delete(session_id: str, yes: Annotated[bool, typer.Option("--yes", help="Don't ask.")] = False,
            db: DbOption = None, data_dir: DataOption = None) -> None:
     """Delete a session and the images only it used."""
+    session_id = limits.session_id(session_id)
     store = Store(db, data_dir)
     full_id = store.resolve_id(session_id)
     if not yes and not typer.confirm(f"Delete session {full_id}?"):
@@ -191,7 +218,7 @@ def parse(
         except OSError as error:
             raise StudioError(f"Cannot read {file}: {error.strerror or error}.") from None
     else:
-        prompts = [validate_prompt(prompt)]
+        prompts = [limits.prompt(prompt)]
     for text in prompts:
         scene = parse_prompt(text)
         row = {"prompt": text, **scene.to_geneval()}
@@ -205,9 +232,16 @@ def parse(
 
 @app.command("engines")
 def list_engines() -> None:
-    """List the engines this installation can run."""
+    """List the engines, which of them this installation can run, and what the others need."""
     for name in registry.names():
-        out.print(name + (" (default)" if name == registry.DEFAULT_ENGINE else ""))
+        default = " (default)" if name == registry.DEFAULT_ENGINE else ""
+        missing = registry.availability(name)
+        if missing is not None:
+            out.print(f"{name}{default}: cannot run here: {escape(missing)}", highlight=False)
+            continue
+        engine = registry.load(name)
+        needs = "; needs a GPU" if engine.capabilities.needs_gpu else ""
+        out.print(f"{name}{default}: ready{needs} - {escape(getattr(engine, 'label', ''))}", highlight=False)
 
 
 from .export.cli import register as register_export  # noqa: E402 — needs the options above
@@ -220,8 +254,19 @@ register_geneval(app)
 
 
 def main() -> None:
+    from sqlalchemy.exc import DBAPIError
+
     try:
         app()
     except StudioError as error:
-        err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
-        sys.exit(1)
+        _fail(str(error))
+    except DBAPIError as error:  # the database failed under us (a disk error, damage found mid-run)
+        _fail(f"The database reported an error ({str(error.orig)[:200]}); nothing more was written. "
+              "Check the disk and the database (studio sessions checks it on opening).")
+
+
+def _fail(message: str) -> None:
+    # Undecodable input arrives as lone surrogates; print them escaped rather than fail to print.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+    sys.exit(1)

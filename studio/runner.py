@@ -69,10 +69,12 @@ class Runner:
                     settings: RunSettings | None = None, title: str | None = None,
                     tags: tuple[str, ...] = ()) -> Trajectory:
         prompt = validate_prompt(prompt)
-        registry.require(engine)
         settings = settings or RunSettings()
         if settings.max_rounds < 1:
             raise StudioError("Rounds must be at least 1.")
+        # Load the engine and check its settings first: a session is only created when its first
+        # stage can start (no 0-step sessions from an engine this install cannot run).
+        settings = dataclasses.replace(settings, engine_params=registry.check_params(engine, settings.engine_params))
         session = Session(
             id=new_id(), prompt=prompt, engine=engine,
             seed=random.SystemRandom().randrange(2**31) if seed is None else int(seed),
@@ -80,6 +82,13 @@ class Runner:
         )
         self.store.create_session(session)
         return Trajectory(session)
+
+    def _drop_if_empty(self, trajectory: Trajectory) -> None:
+        """A session whose very first stage failed holds nothing a person made: remove it rather than
+        leave a 0-step session behind (one with any step, or renamed meanwhile, is kept)."""
+        session = trajectory.session
+        if not trajectory.steps and session.version == 0 and self.store.session(session.id).version == 0:
+            self.store.delete_session(session.id)
 
     def open(self, session_id: str) -> Trajectory:
         return self.store.load(session_id)
@@ -109,6 +118,9 @@ class Runner:
                 advanced = self.advance(trajectory, listener, cancel)
             except Cancelled:
                 return Outcome("cancelled", step)
+            except StudioError:
+                self._drop_if_empty(trajectory)
+                raise
             if advanced is None:
                 return Outcome("finished", step)
             step = advanced
@@ -285,6 +297,32 @@ class Runner:
         branch = trajectory.branch(step.id)
         return self._run_stage(trajectory, Stage.REFINE, branch, author=Author.HUMAN, instruction=instruction.strip(),
                                region=region, listener=listener, cancel=cancel)
+
+    def target(self, trajectory: Trajectory, step_id: str | None, *stages: Stage) -> Step:
+        """The step an action applies to: exactly the one named, or (none named) the head branch's latest of a kind.
+
+        A page always names the step it shows; naming none is for scripts that mean "the latest".
+        """
+        if step_id:
+            return self._step(trajectory, step_id, *stages)
+        found = last(trajectory.branch(), *stages) if trajectory.session.head_id else None
+        if found is None:
+            raise StudioError(f"There is no {' or '.join(s.value for s in stages)} step on this branch yet.")
+        return found
+
+    def region_changed(self, before: Step, after: Step, region: Any = None) -> int:
+        """How many pixels a refine changed (inside its region, when it had one): 0 means it did nothing."""
+        from PIL import Image, ImageChops
+
+        if before.image is None or after.image is None:
+            return 0
+        old, new = self.store.load_image(before.image).convert("RGB"), self.store.load_image(after.image).convert("RGB")
+        if old.size != new.size:
+            return old.width * old.height
+        diff = ImageChops.difference(old, new).convert("L").point(lambda v: 255 if v else 0)
+        if region is not None:
+            diff = ImageChops.multiply(diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0))
+        return sum(diff.histogram()[1:])
 
     def fork(self, trajectory: Trajectory, step_id: str) -> Step:
         """Rewind to any step: the next stage continues from there, as a new branch beside the old."""

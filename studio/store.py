@@ -301,6 +301,14 @@ class Store:
             raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
         raise StudioError(f"No session {session_id!r} in this database. List them with: studio sessions")
 
+    def taken_step_ids(self, step_ids: list[str]) -> set[str]:
+        """Those of `step_ids` some session here already uses."""
+        taken: set[str] = set()
+        with self.reader.connect() as conn:
+            for start in range(0, len(step_ids), 500):
+                taken |= set(conn.scalars(select(steps.c.id).where(steps.c.id.in_(step_ids[start:start + 500]))))
+        return taken
+
     def has_session(self, session_id: str) -> bool:
         with self.reader.connect() as conn:
             return conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first() is not None

@@ -24,6 +24,8 @@ class Format(str, enum.Enum):
 
 
 def register(app: typer.Typer) -> None:
+    from .. import limits
+    from ..domain import StudioError
     from ..cli import DataOption, DbOption, JsonOption, err, out
     from ..store import Store
 
@@ -45,6 +47,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export sessions as training data (the paper's three subsets) into a folder."""
         from . import export
+
+        out_dir = limits.out_dir(out_dir)
+        session = [limits.session_id(s) for s in session or ()]
+        engine = None if engine is None else limits.text(engine, "engine name", max_chars=64)
+        if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
+            raise StudioError(f"--val-fraction is {val_fraction}; give a share between 0 and 1, e.g. 0.1.")
 
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=err, transient=True, disable=not err.is_terminal)
@@ -80,11 +88,13 @@ def register(app: typer.Typer) -> None:
 
         report = import_path(Store(db, data_dir), path)
         if as_json:
-            out.print_json(json.dumps({"source": report.source, "imported": report.imported,
+            out.print_json(json.dumps({"source": report.source, "imported": report.imported, "copies": report.copies,
                                        "present": report.present, "missing_images": report.missing_images}))
             return
         for session_id in report.imported:
-            out.print(f"imported {session_id}", highlight=False)
+            carried = report.copies.get(session_id)
+            copy = f" (a copy: session {carried} here holds other content)" if carried else ""
+            out.print(f"imported {session_id}{copy}", highlight=False)
         for session_id in report.present:
             out.print(f"already here {session_id}", highlight=False)
         for session_id, count in report.missing_images.items():

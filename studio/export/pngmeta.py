@@ -26,6 +26,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pillow refuses to inflate text chunks larger than this (PngImagePlugin.MAX_TEXT_CHUNK), so
 # longer trajectories are stored uncompressed and every Pillow reader can still open the image.
 COMPRESS_UP_TO = 1024 * 1024
+# A trajectory is read from untrusted files: its text may inflate to at most this many bytes (a few
+# hundred thousand steps' worth), so a small "zip bomb" chunk cannot take the process's memory.
+MAX_PAYLOAD_BYTES = 32 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 def _chunks(data: bytes) -> list[tuple[int, bytes, int]]:
@@ -70,25 +74,50 @@ def stamp(data: bytes, payload: dict[str, Any]) -> bytes:
     return data[:-12] + _chunk(b"iTXt", body) + data[-12:]
 
 
+def _inflate(compressed: bytes) -> bytes:
+    """zlib data inflated to at most MAX_PAYLOAD_BYTES; StudioError when damaged or larger."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(compressed, MAX_PAYLOAD_BYTES)
+    except zlib.error:
+        raise StudioError("The trajectory inside this PNG is damaged (its compressed text does not inflate).") from None
+    if inflater.unconsumed_tail:
+        raise StudioError(f"The trajectory inside this PNG inflates to more than {MAX_PAYLOAD_BYTES // 2**20} MB; "
+                          "it is not one Stroke Studio wrote.")
+    return text
+
+
 def read(data: bytes) -> dict[str, Any] | None:
-    """The payload `stamp` wrote, or None when the PNG carries none."""
+    """The payload `stamp` wrote, or None when the PNG carries none. The JSON is parsed, not yet
+    checked: `studio.untrusted.trajectory` does that before anything is imported."""
     for offset, kind, end in _chunks(data):
         if not _is_ours(data, offset, end, kind):
             continue
         body = data[offset + 8 + len(KEYWORD) + 1:end - 4]
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise StudioError(f"The trajectory inside this PNG is over {MAX_PAYLOAD_BYTES // 2**20} MB; "
+                              "it is not one Stroke Studio wrote.")
         if kind == b"tEXt":
             text = body
         elif kind == b"zTXt":
-            text = zlib.decompress(body[1:])
+            text = _inflate(body[1:])
         else:
-            flag, rest = body[0], body[2:]
-            rest = rest.split(b"\0", 2)[2]  # skip the language tag and the translated keyword
-            text = zlib.decompress(rest) if flag else rest
+            parts = body[2:].split(b"\0", 2)  # the language tag, the translated keyword, the text
+            if len(body) < 2 or len(parts) != 3:
+                raise StudioError("The trajectory chunk inside this PNG is damaged (not an iTXt chunk).")
+            text = _inflate(parts[2]) if body[0] else parts[2]
         try:
             payload = json.loads(text)
+        except RecursionError:
+            raise StudioError("The trajectory inside this PNG is nested too deeply to be Stroke Studio's.") from None
         except ValueError:
             raise StudioError("The trajectory inside this PNG is damaged (not JSON).") from None
-        if payload.get("version", 0) > FORMAT_VERSION:
+        if not isinstance(payload, dict):
+            raise StudioError("The trajectory inside this PNG is damaged (not a JSON object).")
+        version = payload.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise StudioError("The trajectory inside this PNG is damaged (its format version is not a number).")
+        if version > FORMAT_VERSION:
             raise StudioError("This PNG was saved by a newer Stroke Studio; upgrade Stroke Studio to open it.")
         return payload
     return None
@@ -101,6 +130,8 @@ def stamp_trajectory(data: bytes, trajectory: Trajectory) -> bytes:
 def read_png_file(path: str | Path) -> tuple[bytes, dict[str, Any]]:
     """A PNG file's bytes and its trajectory payload; StudioError naming the fix otherwise."""
     try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            raise StudioError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MB; no final image is that big.")
         data = Path(path).read_bytes()
     except OSError as error:
         raise StudioError(f"Cannot read {path}: {error.strerror or error}.") from None

@@ -5,6 +5,11 @@ the tree, the image bytes), so exporting from one machine and importing on anoth
 loses nothing. A session already in the database is left as it is. A final PNG
 carries its tree but only its own pixels: the session reopens, and the earlier images
 are listed as missing until an export with them is imported too.
+
+Everything read is untrusted (`studio.untrusted` checks it) and an import never writes into a
+session that exists: a PNG naming an existing session reopens it, unchanged, only when its bytes
+are that session's own final image; otherwise it is imported as a new session with fresh ids.
+All checks run before the first image file or row is written.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, rounds_used, trajectory_from_dict
+from .. import limits, untrusted
+from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, new_id, rounds_used
 from .output import MANIFEST, image_name, is_export
 from .pngmeta import PNG_SIGNATURE, read_png_file
 from .rows import session_images
@@ -31,38 +37,55 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)  # already in the database, left as they were
     missing_images: dict[str, int] = field(default_factory=dict)  # session → images the source lacked
+    copies: dict[str, str] = field(default_factory=dict)  # new session id → the id it carried (taken here)
 
     @property
     def session_ids(self) -> list[str]:
         return self.imported + self.present
 
 
-def trajectory_from_export(data: dict[str, Any]) -> Trajectory:
-    try:
-        return trajectory_from_dict(data)
-    except (KeyError, TypeError, ValueError) as error:
-        raise StudioError(f"A session in this export is damaged ({error!r}); export it again.") from None
+def trajectory_from_export(data: Any) -> Trajectory:
+    return untrusted.trajectory(data)
+
+
+def renumbered(trajectory: Trajectory) -> Trajectory:
+    """The same tree under a fresh session id and fresh step ids (for an import whose ids are taken)."""
+    ids = {old: new_id() for old in trajectory.steps}
+    session = dataclasses.replace(trajectory.session, id=new_id(),
+                                  head_id=ids.get(trajectory.session.head_id) if trajectory.session.head_id else None)
+    return Trajectory.of(session, [
+        step.replace(id=ids[step.id], session_id=session.id, parent_id=ids[step.parent_id] if step.parent_id else None)
+        for step in trajectory.steps.values()])
 
 
 def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool, int]:
-    """Insert one session as it was; (False, 0) when it is already there. Returns (inserted, images missing)."""
+    """Insert one session as it was; (False, 0) when it is already there. Returns (inserted, images missing).
+
+    Every image is read, hashed and decoded before the first one is written, so a damaged source
+    leaves the image folder as it was."""
     session = trajectory.session
     if store.has_session(session.id):
         return False, 0
-    missing = 0
+    missing, pending = 0, {}
     for ref in session_images(trajectory):
         if not HEX64.match(ref.sha256):
             raise StudioError(f"Session {session.id} names an image {ref.sha256[:20]!r} that is not a sha256.")
-        if store.image_path(ref.sha256).is_file():
+        if ref.sha256 in pending or store.image_path(ref.sha256).is_file():
             continue
         data = read_image(ref.sha256)
         if data is None:
             missing += 1
             continue
-        saved = store.save_image(data)
-        if saved.sha256 != ref.sha256:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != ref.sha256:
             raise StudioError(f"Image {ref.sha256[:12]} of session {session.id} is damaged (its bytes hash to "
-                              f"{saved.sha256[:12]}); export it again.")
+                              f"{actual[:12]}); export it again.")
+        untrusted.png_pixels(data)
+        pending[ref.sha256] = data
+    if store.taken_step_ids(list(trajectory.steps)):
+        raise StudioError(f"Session {session.id} reuses step ids of another session here; nothing was imported.")
+    for data in pending.values():
+        store.save_image(data)
     if not store.insert_trajectory(trajectory):  # imported by someone else meanwhile
         return False, 0
     return True, missing
@@ -77,33 +100,55 @@ def _folder_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
 
     try:
         with (root / "sessions.jsonl").open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield trajectory_from_export(json.loads(line)["trajectory"]), read
+            lines = [line for line in handle if line.strip()]
     except FileNotFoundError:
         raise StudioError(f"{root} has no sessions.jsonl; it is not a complete folder export.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise StudioError(f"Cannot read {root / 'sessions.jsonl'} ({type(error).__name__}); export it again.") from None
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            raise StudioError(f"Line {number} of {root / 'sessions.jsonl'} is not JSON; export it again.") from None
+        if not isinstance(row, dict) or "trajectory" not in row:
+            raise StudioError(f"Line {number} of {root / 'sessions.jsonl'} holds no trajectory; export it again.")
+        yield trajectory_from_export(row["trajectory"]), read
 
 
 def _hf_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
     import pyarrow.parquet as pq
 
+    import pyarrow
+
     files = sorted((root / "sessions").glob("*.parquet"))
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=64, columns=["trajectory", "images"]):
-            for row in batch.to_pylist():
-                by_hash = {hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"] for cell in row["images"] or []}
-                yield trajectory_from_export(json.loads(row["trajectory"])), by_hash.get
+        try:
+            rows = [row for batch in pq.ParquetFile(path).iter_batches(batch_size=64, columns=["trajectory", "images"])
+                    for row in batch.to_pylist()]
+            parsed = [(json.loads(row["trajectory"]), {hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"]
+                                                        for cell in row["images"] or []}) for row in rows]
+        except (pyarrow.ArrowException, OSError, ValueError, TypeError, KeyError, RecursionError) as error:
+            raise StudioError(f"{path.name} in this hf export is damaged ({type(error).__name__}); "
+                              "export it again.") from None
+        for data, by_hash in parsed:
+            yield trajectory_from_export(data), by_hash.get
 
 
 def _import_png(store, path: Path) -> ImportReport:
     data, payload = read_png_file(path)
     trajectory = trajectory_from_export(payload["trajectory"])
-    session = trajectory.session
+    width, height = untrusted.png_pixels(data)
     report = ImportReport("png")
-    if store.has_session(session.id):
-        report.present.append(session.id)
-        return report
-    final_ref: ImageRef = store.save_image(data)
+    final_ref = ImageRef(hashlib.sha256(data).hexdigest(), width, height, len(data))
+    carried = trajectory.session.id
+    if store.has_session(carried):
+        if final_ref.sha256 in {ref.sha256 for ref in session_images(store.load(carried))}:
+            report.present.append(carried)  # this session's own final image: reopen it, unchanged
+            return report
+        trajectory = renumbered(trajectory)  # the id is taken by other content: never write into it
+    elif store.taken_step_ids(list(trajectory.steps)):
+        trajectory = renumbered(trajectory)
+    session = trajectory.session
     head = trajectory.head()
     final = Step(
         id=hashlib.sha256(f"{session.id}:{final_ref.sha256}".encode()).hexdigest()[:32], session_id=session.id,
@@ -115,6 +160,8 @@ def _import_png(store, path: Path) -> ImportReport:
     trajectory.session = dataclasses.replace(session, head_id=final.id, version=session.version + 1)
     _, missing = restore(store, trajectory, lambda sha: data if sha == final_ref.sha256 else None)
     report.imported.append(session.id)
+    if session.id != carried:
+        report.copies[session.id] = carried
     if missing:
         report.missing_images[session.id] = missing
     return report
@@ -134,10 +181,16 @@ def import_path(store, path: str | Path, progress: Callable[[int, str], None] | 
     if not is_export(source):
         raise StudioError(f"{source} is not a Stroke Studio export (no {MANIFEST}); pass the folder "
                           "`studio export --format folder|hf` wrote.")
-    kind = json.loads((source / MANIFEST).read_text(encoding="utf-8")).get("format")
+    try:
+        manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise StudioError(f"{source / MANIFEST} is damaged (not readable JSON); export the folder again.") from None
+    kind = manifest.get("format") if isinstance(manifest, dict) else None
     readers = {"folder": _folder_sessions, "hf": _hf_sessions}
+    if not isinstance(kind, str):
+        raise StudioError(f"{source / MANIFEST} names no export format; export the folder again.")
     if kind not in readers:
-        raise StudioError(f"{source} is a {kind} export: it keeps training rows, not whole sessions. Export with "
+        raise StudioError(f"{source} is a {limits.shown(kind)[1:-1]} export: it keeps training rows, not whole sessions. Export with "
                           "--format folder or --format hf to move sessions between databases.")
     report = ImportReport(kind)
     for trajectory, read in readers[kind](source):
