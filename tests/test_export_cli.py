@@ -54,7 +54,9 @@ def test_a_skipped_session_is_named_on_stderr(capsys, store, runner, scripted, d
     (["--out", "{occupied}"], "is not empty; pass --force"),
     (["--out", "{tmp}/x", "--since", "soon"], "Cannot read --since 'soon'"),
     (["--out", "{tmp}/x", "--val-fraction", "2"], "--val-fraction must be between 0 and 1"),
-    (["--out", "{tmp}/x", "--session", "nothere"], "No session 'nothere'"),
+    (["--out", "{tmp}/x", "--session", "deadbeef"], "No session 'deadbeef'"),
+    (["--out", "{tmp}/x", "--session", "nothere"], "'nothere' is not a session id"),
+    (["--out", ""], "--out names the current folder"),
 ])
 def test_export_mistakes_are_one_line_and_exit_1(capsys, data, tmp_path, args, message):
     (tmp_path / "occupied").mkdir()

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         session = [limits.session_id(s) for s in session or ()]
         engine = None if engine is None else limits.text(engine, "engine name", max_chars=64)
         if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
-            raise StudioError(f"--val-fraction is {val_fraction}; give a share between 0 and 1, e.g. 0.1.")
+            raise StudioError(f"--val-fraction must be between 0 and 1 (a share such as 0.1), not {val_fraction}.")
 
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=err, transient=True, disable=not err.is_terminal)
