@@ -2,17 +2,21 @@
 
 Binds 127.0.0.1. A public link (--share) or a non-local host needs --auth, or the
 explicit --no-auth-on-network opt-out, which prints a warning. Only the session
-image folder is served as files.
+image folder is served as files. Every flag is checked (studio.limits) before anything is
+opened; a taken port or a refused database is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
 from .. import engines as registry
+from .. import limits
 from ..domain import StudioError
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -24,12 +28,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", default=None, help="SQLAlchemy URL of the sessions database (default: sessions/studio.db)")
     parser.add_argument("--data-dir", default=None, help="folder for the database and images (default: sessions/)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
+    parser.add_argument("--port", default=None, help="port (default: 7860, or the next free one)")
     parser.add_argument("--share", action="store_true", help="make a temporary public link (needs --auth)")
     parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
     parser.add_argument("--no-auth-on-network", action="store_true",
                         help="allow --share or a non-local --host without a login (anyone who can reach it can use it)")
-    parser.add_argument("--max-jobs", type=int, default=4, help="model jobs run at once across all users (default: 4)")
+    parser.add_argument("--max-jobs", default=4, help=f"model jobs run at once across all users, 1 to {limits.MAX_JOBS} "
+                        "(default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -50,11 +55,28 @@ def auth_pair(args: argparse.Namespace) -> tuple[str, str] | None:
     return None
 
 
+def check_port_free(host: str, port: int | None) -> None:
+    """Refuse a port another program holds, in one line, before the database is opened."""
+    if port is None:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise StudioError(f"Port {port} is in use by another program; pass another --port, or leave it out "
+                                  "to take the next free one.") from None
+            raise StudioError(f"Cannot listen on {host}:{port} ({error.strerror or error}); "
+                              "pass another --host or --port.") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
+        args.port, args.max_jobs = limits.port(args.port), limits.max_jobs(args.max_jobs)
         auth = auth_pair(args)
-        registry.require(args.engine)
+        limits.engine_name(args.engine)
+        check_port_free(args.host, args.port)
         from ..runner import Runner
         from ..store import Store
 
@@ -67,7 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     from . import CSS, build_ui
 
     demo = build_ui(Runner(store), args.engine)
+    # quiet: Gradio's own banner suggests `share=True`, which the studio refuses without --auth.
     demo.queue(default_concurrency_limit=args.max_jobs).launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=CSS,
         allowed_paths=[str(Path(store.images_dir).resolve())], max_file_size="20mb", ssr_mode=False,
+        quiet=True, prevent_thread_lock=True,
     )
+    print(f"Stroke Studio is open on {demo.local_url}" + (f" and {demo.share_url}" if demo.share_url else "")
+          + "  (Ctrl+C stops it)", flush=True)
+    demo.block_thread()
