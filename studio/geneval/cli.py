@@ -7,14 +7,17 @@ only when the command runs, so `studio --help` stays light.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .. import engines as registry
+from .. import limits
 from ..domain import Mode, RunSettings, StudioError
 from ..cli import DataOption, DbOption, err, out
+from ..store import DATA_ENV, DEFAULT_DATA_DIR
 
 bench_app = typer.Typer(help="Benchmarks: GenEval-format runs, single-pass vs process-driven.",
                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -29,14 +32,9 @@ def _modes(text: str) -> tuple[Mode, ...]:
     return tuple(Mode(n) for n in dict.fromkeys(names))
 
 
-def _params(text: str) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise StudioError('--params must be a JSON object, e.g. \'{"draft_noise": 0.5}\'.')
-    return value
+def default_out(engine: str, data_dir: Path | None) -> Path:
+    """Beside the sessions database (git-ignored `sessions/` by default), never loose in a checkout."""
+    return Path(data_dir or os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR) / f"geneval-{engine}"
 
 
 @bench_app.command("geneval")
@@ -50,7 +48,7 @@ def geneval(
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N prompts (after --tags).")] = None,
     tags: Annotated[Optional[str], typer.Option(
         help="Comma-separated GenEval tags: single_object, two_object, counting, colors, position, color_attr.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: ./geneval-ENGINE).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: geneval-ENGINE in the data folder, sessions/).")] = None,
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from it (same in every mode).")] = 0,
     rounds: Annotated[int, typer.Option(min=1, help="Most plan + refine rounds per session.")] = RunSettings.max_rounds,
     params: Annotated[str, typer.Option(help="Engine parameters as a JSON object.")] = "{}",
@@ -74,12 +72,18 @@ def geneval(
 
     from .run import BenchOptions, run_bench
 
+    engine = limits.engine_name(engine)
+    out_dir = default_out(engine, data_dir) if out_dir is None else limits.out_dir(out_dir)
     options = BenchOptions(
         prompts=prompts, engine=engine, modes=_modes(modes), samples=samples, limit=limit,
-        tags=tuple(t.strip() for t in (tags or "").split(",") if t.strip()), out=out_dir, seed=seed, rounds=rounds,
-        engine_params=_params(params), workers=workers, pool=pool, checker=checker, owl=owl, clip=clip, db=db,
-        data_dir=data_dir,
+        tags=tuple(t.strip() for t in (tags or "").split(",") if t.strip()), out=out_dir, seed=limits.seed(seed),
+        rounds=limits.rounds(rounds), engine_params=limits.engine_params(engine, params), workers=workers, pool=pool,
+        checker=checker, owl=owl, clip=clip, db=db, data_dir=data_dir,
     )
+    if checker == "yolo" and engine == "offline":
+        err.print("warning: the yolo checker's detector is trained on photographs; it finds almost nothing in the "
+                  "offline engine's sketches (expect scores near 0). Use --checker offline (or auto) for them.",
+                  highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal)
     task = bar.add_task("GenEval", total=None)
@@ -89,7 +93,8 @@ def geneval(
         bar.update(task, total=total, completed=done,
                    description=f"GenEval {engine}" + (f" (resuming: {done} done)" if done else ""))
         if not err.is_terminal:
-            err.print(f"GenEval {engine}: {total} samples, {done} already finished", highlight=False)
+            err.print(f"GenEval {engine}: {total} samples, {done} already finished; writing to {options.out}",
+                      highlight=False)
 
     def on_progress(record, done: int, total: int) -> None:
         if record and record.get("correct") is not None:
@@ -98,6 +103,8 @@ def geneval(
             ok[1] += 1
         so_far = "  ".join(f"{m} {c}/{n}" for m, (c, n) in tally.items())
         bar.update(task, completed=done, description=f"GenEval {engine} {so_far}".rstrip())
+        if not err.is_terminal and total and (done == total or done % max(1, total // 20) == 0):
+            err.print(f"{done}/{total} samples  {so_far}".rstrip(), highlight=False)  # a line per ~5% when piped
         if record and record.get("status") == "error":
             bar.console.print(escape(f"sample {record['mode']}/{record['index']:05d}/{record['sample']:04d} failed: "
                                      f"{record.get('error')}"), highlight=False)
