@@ -196,12 +196,11 @@ def test_longest_class_match_wins(prompt, cls):
     assert [g.cls for g in parse_prompt(prompt).groups] == [cls]
 
 
-def test_unknown_words_are_kept_as_free_text():
+def test_words_that_are_not_objects_are_kept_as_free_text():
     g = parse_prompt("a photo of a cat in a park at sunset")
-    assert g.groups == [G("cat")] and g.free_text == "in a park at sunset"
-    g = parse_prompt("a dozen eggs and a couple of bananas")
-    assert g.groups == [G("banana", 2)] and g.free_text == "a dozen eggs"
-    assert parse_prompt("a cat on the left").free_text == "on the left"  # relation without an anchor
+    assert g.groups == [G("cat")] and g.free_text == "in a park at sunset"  # the setting is not an object
+    lone = parse_prompt("a cat on the left")  # a side with nothing to be on the side of
+    assert lone.relations == [] and lone.notes == ["the cat is left, but of nothing else: placed freely"]
 
 
 def test_one_unknown_modifier_does_not_hide_the_noun_but_is_kept():
@@ -210,7 +209,8 @@ def test_one_unknown_modifier_does_not_hide_the_noun_but_is_kept():
     assert g.relations == [Relation(0, "above", 1)]
     assert g.free_text == "wooden, in a kitchen"
     assert parse_prompt("a big shiny red apple").groups == [G("apple", 1, "red")]  # known adjectives are dropped
-    assert parse_prompt("a dog bed").groups == [G("dog"), G("bed")]  # a class word is never a modifier
+    assert parse_prompt("a dog bed").groups == [G("bed")]  # a class word before a noun modifies it
+    assert parse_prompt("a dog and a bed").groups == [G("dog"), G("bed")]
 
 
 def test_definite_mention_refers_back_but_indefinite_adds():

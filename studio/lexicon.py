@@ -1,0 +1,101 @@
+"""Word lists the prompt reader needs beyond GenEval's vocabulary: what a noun is *for* in a prompt.
+
+With an open vocabulary every noun could be something to draw, so the reader has to tell the
+objects of a scene from the words around them: the setting ("on a flat surface", "in a park"),
+the frame ("a photo", "the sketch"), parts of an object ("four sturdy legs", "its handle"),
+materials ("dark oak", "brushed steel") and abstractions ("a sense of calm"). spaCy supplies the
+part of speech and the attachments; these lists supply the meaning it does not have (the small
+English model carries no word vectors). Lists are of lemmas (singular, lower case).
+"""
+
+from __future__ import annotations
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# The frame and the studio's own vocabulary: never an object ("Keep the sketch as it is").
+META = _words("""
+photo photograph picture image pic shot snapshot illustration rendering render painting drawing sketch
+depiction portrait scene view composition frame canvas prompt plan instruction description everything
+something anything nothing thing object item one ones kind type sort style version detail details
+number amount count lot lots plenty variety bunch pair couple dozen group set collection row pile stack
+herd flock pack team crowd array assortment handful few several color colour colors colours shade hue
+tone tint finish texture pattern shape size form design look appearance feel mood atmosphere vibe air
+sense touch hint feeling warmth charm elegance beauty glow contrast focus emphasis quality realism
+resolution lighting light sunlight daylight moonlight shadow shadows reflection highlight highlights
+sort way manner fashion side left right top bottom middle center centre front back rear corner edge
+area space spot place position location distance direction foreground midground background backdrop
+setting surroundings environment landscape scenery horizon sky cloud clouds weather day night morning
+evening afternoon sunset sunrise dusk dawn time moment season summer winter spring autumn fall
+surface floor ground wall ceiling room interior exterior outdoors indoors kitchen bedroom bathroom
+office studio garden park yard backyard field meadow grass lawn forest woods street road sidewalk path
+city town village beach sea ocean water lake river shore sand snow mountain hill valley desert
+countryside farm market shop store restaurant cafe house home building window windows counter
+countertop tabletop shelf desk stage platform display setup arrangement tableau still life
+close closeup close-up angle perspective camera lens bokeh blur depth field artwork art piece work
+""")
+
+# Parts and coverings of an object: described with it, never drawn as objects of their own.
+PARTS = _words("""
+leg legs wheel wheels handle handles blade blades screen display keys key button buttons door doors
+roof tail ear ears eye eyes nose mouth head face body arm arms hand hands foot feet paw paws fur coat
+wing wings beak feather feathers seat seats backrest armrest armrests cushion cushions lid spout rim
+base stem stems leaf leaves petal petals strap straps zipper pocket pockets sleeve collar horn horns
+mane hoof hooves tire tires tyre tyres engine sail sails mast hull deck string strings grip bristle
+bristles cord cable plug knob knobs dial dials crust topping toppings sauce cheese frosting icing
+sprinkles slot slots drawer drawers panel panels lens lenses bumper headlight headlights trunk spokes
+pedal pedals chain saddle frame frames skin shell scales whisker whiskers claw claws hood sole laces
+buckle label logo sticker stickers text lettering trim edges corners stripe stripes spots dots
+outline outlines contour contours shading strokes stroke brushstrokes tip tips end ends top bottom
+""")
+
+# Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.
+COVERINGS = _words("fur coat body skin paint finish shell feathers plumage hide exterior surface color colour hue shade tone")
+
+# What things are made of: "crafted from dark oak", "a glass of water" aside.
+MATERIALS = _words("""
+wood oak pine walnut maple mahogany teak cedar birch steel metal iron aluminum aluminium tin chrome
+plastic glass leather fabric cloth cotton wool linen silk velvet denim canvas ceramic porcelain clay
+stone marble granite concrete brick rubber paper cardboard gold silver bronze copper brass bamboo
+wicker rattan straw cork resin vinyl nylon polyester foam wax
+""")
+
+# A known class word that is a part when its owner is in the prompt: a skateboard's trucks.
+PART_OF = {"truck": {"skateboard"}, "computer keyboard": {"laptop"}, "tie": {"suitcase"}}
+
+# Collective nouns: "a herd of three cows" counts three; "a herd of cows" several.
+COLLECTIVES = _words("group herd flock pack set row pile stack bunch collection team crowd handful")
+
+# Words that put a colour after its noun: "colored purple", "painted in a deep red", "in green".
+COLOR_VERBS = _words("colored coloured painted dyed tinted stained glazed lacquered done rendered")
+COLOR_NOUNS = COVERINGS | _words("color colour colors colours hue shade tone tint finish paint paintwork")
+SHADE_WORDS = _words("""light dark deep bright pale vivid vibrant rich soft pastel muted bold brilliant
+pure solid glossy matte shiny neon dull warm cool intense""")
+BE = _words("is are was were be been being 's 're seems seem looks look appears appear")
+DEGREE = _words("all entirely completely mostly fully totally wholly uniformly mainly predominantly also")
+
+# Colour names beyond GenEval's ten, read as the nearest of the ten.
+COLOR_SYNONYMS = {
+    "violet": "purple", "lavender": "purple", "lilac": "purple", "magenta": "purple", "plum": "purple",
+    "scarlet": "red", "crimson": "red", "maroon": "red", "ruby": "red", "cherry": "red",
+    "navy": "blue", "azure": "blue", "cobalt": "blue", "cyan": "blue", "teal": "blue", "turquoise": "blue",
+    "golden": "yellow", "gold": "yellow", "lemon": "yellow", "mustard": "yellow",
+    "emerald": "green", "lime": "green", "olive": "green", "jade": "green",
+    "beige": "brown", "tan": "brown", "chocolate": "brown", "bronze": "brown",
+    "ivory": "white", "snowy": "white", "cream": "white", "jet": "black", "ebony": "black",
+    "rose": "pink", "salmon": "pink", "fuchsia": "pink", "coral": "pink",
+}
+# Those that are ordinary words too, read as colours only right before a noun or after "colored".
+WEAK_COLORS = {"gold", "lemon", "rose", "cherry", "olive", "lime", "chocolate", "cream", "jet", "tan",
+               "plum", "salmon", "coral", "jade", "ruby", "mustard", "bronze"}
+
+NEGATIONS = _words("no without not nor never none")
+# Words for the spatial relations the four GenEval ones do not cover: noted, not placed.
+OTHER_PLACES = ("next to", "beside", "besides", "near", "behind", "in front of", "between", "among",
+                "around", "inside", "within", "opposite", "alongside", "by")
+PRONOUNS = _words("it its them their itself themselves")
+# Imperatives of plan and refine texts, which the tagger sometimes reads as names ("Recolor the cup").
+IMPERATIVES = _words("""recolor recolour move add remove delete draw make paint change turn put place keep erase
+shift relocate insert include create set replace swap redraw fix""")

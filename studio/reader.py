@@ -1,0 +1,307 @@
+"""Prompt -> scene graph: spaCy's reading of the sentence combined with rules over it.
+
+spaCy (`studio.nlp`) says which words are nouns and what they attach to; the rules here do what
+a general parser does not: GenEval's 80 classes and their synonyms, counts ("a pair of skis",
+"a herd of three cows"), colours before or after the noun ("a cat colored purple", "a sink that
+is blue", "a pizza in green"), the four relations in their common wordings (including "to its
+left" and "a cat on the left and a dog on the right"), negation ("a dog but no cat") and
+references back ("the bench"). Every noun is read: a known class, an object of the open vocabulary
+("a lamp"), or something that is not drawn on its own — the setting, a part or the material of an
+object, the frame of the picture (`studio.lexicon`). The rules decide where spaCy is unreliable
+on short fragments ("a snowboard colored orange" makes "orange" its root); spaCy decides what the
+lists cannot know (that "pears" is a plural noun, that "legs" hang on the bench).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+
+from . import lexicon as L
+from .nlp import annotate
+from .scene import (ADJECTIVES, COLOR_WORDS, DEFINITE, FILLERS, FRAMING, LEXICON, MAX_CLASS_WORDS, NUMBERS,
+                    PAIR_CLASSES, RELATION_PHRASES, RELATION_STARTS, SENTENCE_END, ObjectGroup, Relation, SceneGraph)
+
+# A noun phrase: `explicit` a number word was said; `bare` the class word alone; `loose` unknown modifier
+# indices (kept as free text); `head` the index of the noun's last word; `known` one of GenEval's classes.
+NP = namedtuple("NP", "end cls count color definite explicit article extra bare loose head known")
+SIDES = {"left": "left of", "right": "right of", "top": "above", "upper": "above", "bottom": "below", "lower": "below"}
+OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+EXACTLY = {"exactly", "only", "just", "precisely", "single"}
+LONG_WORDS = 28  # a prompt with more words (or more than one sentence) is a description, not a caption
+
+
+def clean(text: str) -> str:
+    return FRAMING.sub("", text.replace("’", "'")).strip()
+
+
+class Reader:
+    """One reading of one text; `scene()` gives its SceneGraph."""
+
+    def __init__(self, text: str, merge: bool = False):
+        self.words = annotate(clean(text))
+        self.low = [w.low for w in self.words]
+        self.merge = merge
+        sentences = sum(w.sent_start for w in self.words) + 1
+        self.long = sentences > 1 or len(self.words) > LONG_WORDS
+        self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
+
+    # -- words -------------------------------------------------------------------------------
+
+    def _known_at(self, i: int):
+        for n in range(min(MAX_CLASS_WORDS, len(self.low) - i), 0, -1):
+            hit = LEXICON.get(tuple(self.low[i:i + n]))
+            if hit:
+                return hit[0], hit[1], i + n
+        return None
+
+    def is_noun(self, i: int) -> bool:
+        w = self.words[i]
+        if w.pos not in ("NOUN", "PROPN") or not w.low.isalpha() or len(w.low) < 2:
+            return False
+        if w.pos == "PROPN" and w.text[0].isupper() and i > 0 and not self.words[i].sent_start:
+            return False  # a name ("Paris"), not a thing to draw
+        return not (w.low in COLOR_WORDS or w.low in L.COLOR_SYNONYMS or w.low in NUMBERS or w.low in FILLERS
+                    or w.low in SIDES or w.low in DEFINITE or w.low in L.PRONOUNS or w.low in L.IMPERATIVES)
+
+    def class_at(self, i: int):
+        """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""
+        hit = self._known_at(i)
+        if hit or i >= len(self.words) or not self.is_noun(i):
+            return hit
+        w = self.words[i]
+        lemma = w.lemma if w.lemma.isalpha() else w.low
+        return lemma, ("pl" if w.tag in ("NNS", "NNPS") and lemma != w.low else "sg"), i + 1
+
+    def _modifier(self, k: int, nouns_follow: bool) -> bool:
+        """A word that may stand between an article and its noun without being the noun."""
+        w = self.words[k]
+        if w.low in RELATION_STARTS or w.low in FILLERS or w.low in DEFINITE or w.low in L.NEGATIONS \
+                or w.low in ("a", "an", "another", "of", "pair", "pairs", "couple", "few") or not w.low.isalpha():
+            return False
+        if self.class_at(k):  # a noun as modifier: "a dog bed", "a coffee table"
+            return nouns_follow and w.dep in ("compound", "nmod", "amod") and k + 1 < len(self.words) \
+                and self.words[k].head > k and bool(self.class_at(k + 1))
+        return w.pos in ("ADJ", "VERB", "ADV", "NOUN", "PROPN", "X") or w.tag in ("JJ", "VBN", "VBG")
+
+    def count_at(self, i: int):
+        """A leading count: (count, next index, is_article) or None."""
+        low = self.low
+        w = low[i] if i < len(low) else ""
+        if w in EXACTLY and i + 1 < len(low) and (low[i + 1] in NUMBERS or low[i + 1].isdigit()):
+            return self.count_at(i + 1)
+        if w.isdigit() or w in NUMBERS:
+            return (int(w) if w.isdigit() else NUMBERS[w]), i + 1, False
+        if w in ("a", "an") and low[i + 1:i + 2] in (["few"], ["dozen"]):
+            return (3 if low[i + 1] == "few" else 12), i + 2, False
+        if w in ("a", "an") and i + 2 < len(low) and low[i + 1] in L.COLLECTIVES and low[i + 2] == "of":
+            inner = self.count_at(i + 3)
+            return (inner[0], inner[1], False) if inner and not inner[2] else (3, i + 3, False)
+        if w in ("a", "an", "another", "one"):
+            if w == "one":
+                return 1, i + 1, False
+            if low[i + 1:i + 2] == ["single"]:
+                return 1, i + 2, False
+            return 1, i + 1, True
+        return (3, i + 1, False) if w in ("several", "few", "many", "multiple") else None
+
+    def np_at(self, i: int) -> NP | None:
+        """[det] [count] [pair(s) of] [adjectives, colour, modifiers] class."""
+        low = self.low
+        j, definite, count, explicit, article, pairs = i, False, None, False, False, False
+        if j < len(low) and low[j] in DEFINITE:
+            definite, j = True, j + 1
+        if j < len(low) and low[j] in ("both", "all") and definite is False:
+            j += 1
+        counted = self.count_at(j) if j < len(low) else None
+        if counted:
+            count, j, article = counted
+            explicit = not article
+        if low[j:j + 2] in (["pair", "of"], ["pairs", "of"], ["couple", "of"], ["couples", "of"]):
+            pairs, explicit, j = low[j].startswith("pair"), True, j + 2
+            count = 2 * (count or 1)
+        best, color, loose, k = None, None, [], j
+        while k < len(low):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
+            hit = self.class_at(k)
+            if hit and (best is None or hit[2] > best[0][2]):
+                best = (hit, k, color, list(loose))
+            w = low[k]
+            if w in COLOR_WORDS or (w in L.COLOR_SYNONYMS and k + 1 < len(low) and self.class_at(k + 1)):
+                color = color or COLOR_WORDS.get(w) or L.COLOR_SYNONYMS[w]
+            elif w in ADJECTIVES or w in L.SHADE_WORDS or w in L.COLOR_VERBS:
+                pass
+            elif (j > i or k > j) and self._modifier(k, True):
+                loose.append(k)
+            else:
+                break
+            k += 1
+        if best is None:
+            return None
+        (cls, num, end), head, color, loose = best
+        if count is None:
+            count = 2 if num == "pl" else 1
+        elif pairs and cls in PAIR_CLASSES:
+            count //= 2
+        extra = any(w in ("extra", "more", "additional") for w in low[j:head])
+        return NP(end, cls, count, color, definite, explicit, article, extra, head == i,
+                  [x for x in loose if x < head], end - 1, cls in _KNOWN)
+
+    def relation_at(self, i: int):
+        for words, rel in RELATION_PHRASES:
+            if tuple(self.low[i:i + len(words)]) == words:
+                return rel, i + len(words)
+        return None
+
+    # -- what a noun is for ----------------------------------------------------------------------
+
+    def role(self, np: NP) -> str:
+        """ "object", or why it is not one: "setting", "part", "material", "modifier"."""
+        w, words = self.words[np.head], self.words
+        if np.known:
+            owners = L.PART_OF.get(np.cls, set())
+            return "part" if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj") else "object"
+        lemma = np.cls
+        if lemma in L.META:
+            return "setting"
+        if lemma in L.MATERIALS:
+            return "material"
+        if lemma in L.PARTS or lemma in L.COVERINGS:
+            return "part"
+        if any(words[c].low in ("its", "their", "his", "her") and words[c].head == np.head for c in range(np.head)):
+            return "part"
+        owner = self._owner(np.head)
+        if owner is not None:
+            return "part"
+        if self.long:
+            head = words[w.head]
+            if w.dep == "pobj" and head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",
+                                                 "onto", "through", "near", "beside", "by", "over", "under"):
+                if words[head.head].pos in ("VERB", "AUX"):
+                    return "setting"  # "sits on a worn rug": where the scene happens
+            has_det = any(words[c].head == np.head and words[c].dep in ("det", "nummod", "poss")
+                          for c in range(max(0, np.head - 6), np.head))
+            if not has_det and w.tag != "NNS" and w.dep != "conj":
+                return "setting"  # a bare singular in a description is an abstraction ("conveys calm")
+        return "object"
+
+    def _owner(self, k: int) -> int | None:
+        """The object a noun belongs to: "a bench with a backrest", "a cup of coffee", "the cat has whiskers"."""
+        words = self.words
+        w = words[k]
+        head = words[w.head] if w.head != k else None
+        if head is None:
+            return None
+        if w.dep == "pobj" and head.low in ("with", "of", "featuring") and head.head != w.head:
+            if self._is_thing(head.head):
+                return head.head
+        if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear", "hold"):
+            subj = next((c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"), None)
+            if subj is not None and self._is_thing(subj):
+                return subj
+        return None
+
+    def _is_thing(self, k: int) -> bool:
+        hit = self.class_at(k)
+        if not hit:
+            return False
+        return hit[0] in _KNOWN or hit[0] not in (L.META | L.PARTS | L.MATERIALS)
+
+
+_KNOWN = frozenset(v[0] for v in LEXICON.values())
+
+
+def _is_color(word: str, strong: bool) -> str | None:
+    if word in COLOR_WORDS:
+        return COLOR_WORDS[word]
+    if word in L.COLOR_SYNONYMS and (strong or word not in L.WEAK_COLORS):
+        return L.COLOR_SYNONYMS[word]
+    return None
+
+
+def post_color(r: Reader, j: int):
+    """A colour said after its noun, from index j: (colour, end) or None.
+
+    "colored purple", "painted in a deep red", "that is blue", "in green", ", purple,", "which is
+    orange in colour", "with a purple hue", "with purple fur". It must end the phrase: in "a cat
+    with purple eyes" or "a cup in a green box" the colour belongs to the next noun.
+    """
+    low, k, said = r.low, j, set()
+    n = len(low)
+    if k < n and low[k] == ",":
+        k, said = k + 1, said | {"comma"}
+    if k < n and low[k] in ("that", "which", "who"):
+        k += 1
+    while k < n and low[k] in L.BE | {"has", "have", "been", "being"}:
+        k, said = k + 1, said | {"be"}
+    while k < n and low[k] in L.DEGREE:
+        k += 1
+    if k < n and low[k] in L.COLOR_VERBS:
+        k, said = k + 1, said | {"verb"}
+    if k < n and low[k] in ("in", "with", "of"):
+        said.add(low[k])
+        k += 1
+        if k < n and low[k] in ("a", "an", "the"):
+            k += 1
+    while k < n and low[k] in L.SHADE_WORDS:
+        k += 1
+    if k + 1 < n and low[k] in L.COLOR_NOUNS:
+        skip = 1 + (low[k + 1] == "of")  # "in the colour (of) purple"
+        if k + skip < n and _is_color(low[k + skip], True):
+            k, said = k + skip, said | {"noun"}
+    if k >= n or not said:
+        return None
+    color = _is_color(low[k], bool(said & {"verb", "noun", "in"}))
+    if color is None or said == {"of"}:
+        return None
+    k += 1
+    tail = False
+    while k < n and (low[k] in L.COLOR_NOUNS or (low[k] == "in" and k + 1 < n and low[k + 1] in L.COLOR_NOUNS)):
+        k, tail = k + 1 + (low[k] == "in"), True
+    if "with" in said and not tail:
+        return None  # "with purple" alone is not a colour of the noun before
+    if k < n and r.class_at(k) and low[k] not in L.COLOR_NOUNS:
+        return None  # "with purple eyes": the eyes are purple
+    if said == {"comma"} and not (k >= n or low[k] in (",", ".", "and", ";")):
+        return None
+    return color, k
+
+
+def side_at(r: Reader, i: int):
+    """An absolute side, "on the left (side)", "at the top": (relation word, end) unless an "of" follows."""
+    low, n = r.low, len(r.low)
+    if i >= n or low[i] not in ("on", "at", "to", "in", "towards", "toward"):
+        return None
+    k = i + 1
+    if k < n and low[k] in ("the", "its", "their"):
+        if low[k] != "the":
+            return None
+        k += 1
+    if k < n and low[k] in ("far", "upper", "lower") and k + 1 < n and low[k + 1] in SIDES:
+        k += 1
+    if k >= n or low[k] not in SIDES:
+        return None
+    side, k = low[k], k + 1
+    while k < n and low[k] in ("side", "hand", "half", "part", "edge", "corner"):
+        k += 1
+    if k < n and low[k] == "of":
+        return None
+    return SIDES[side], k
+
+
+def its_side_at(r: Reader, i: int):
+    """ "to its left", "on their right side", "above it", "on top of it": (relation, end, pronoun-last)."""
+    low, n = r.low, len(r.low)
+    if i < n and low[i] in ("to", "on", "at") and i + 2 < n and low[i + 1] in ("its", "their") and low[i + 2] in SIDES:
+        k = i + 3
+        while k < n and low[k] in ("side", "hand", "half"):
+            k += 1
+        return SIDES[low[i + 2]], k
+    rel = r.relation_at(i)
+    if rel and rel[1] < n and low[rel[1]] in ("it", "them"):
+        return rel[0], rel[1] + 1
+    return None
+
+
+from .reader_parse import read  # noqa: E402  (the chunking loop needs the helpers above)
+
+__all__ = ["Reader", "read", "clean"]

@@ -1,0 +1,210 @@
+"""The reading loop: noun phrases left to right, each one a new group, a reference back, or not an object.
+
+`studio.reader` holds the word-level rules (what a noun phrase, a colour after a noun, a side is);
+this module walks a prompt once with them and builds the SceneGraph: groups, relations (a relation
+phrase between two phrases, fronted ones, "to its left", absolute sides paired up at the end),
+negated objects, notes on what could not be placed, and the words it did not understand.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import lexicon as L
+from .reader import NP, OPPOSITE, Reader, its_side_at, post_color, side_at
+from .scene import COLOR_WORDS, FILLERS, SENTENCE_END, ObjectGroup, Relation, SceneGraph
+
+_OTHER = sorted((tuple(p.split()) for p in L.OTHER_PLACES), key=len, reverse=True)
+
+
+def _other_place_at(low: list[str], i: int):
+    for words in _OTHER:
+        if tuple(low[i:i + len(words)]) == words:
+            return " ".join(words), i + len(words)
+    return None
+
+
+def _find(groups: list[ObjectGroup], np: NP) -> int | None:
+    """The existing group a mention refers to: same class, same colour when one is said."""
+    same = [k for k, g in enumerate(groups) if g.cls == np.cls and (np.color is None or g.color == np.color)]
+    exact = [k for k in same if not np.explicit or groups[k].count == np.count]
+    return (exact or same or [None])[0]
+
+
+def read(text: str, merge: bool = False) -> SceneGraph:
+    """One text -> SceneGraph. `merge`: indefinite repeats of a group are the same group (descriptions)."""
+    r = Reader(text, merge)
+    low, n = r.low, len(r.low)
+    kind = ["unknown"] * n  # "struct" | "filler" | "unknown"
+    groups: list[ObjectGroup] = []
+    relations: list[Relation] = []
+    negated: list[ObjectGroup] = []
+    notes: list[str] = []
+    sides: dict[int, tuple[str, int]] = {}  # group -> (absolute side relation, order said)
+    head_group: dict[int, int] = {}  # word index of a noun -> its group
+    history: list[int] = []  # groups in the order they were mentioned
+    last = pending = other = None
+    negate_until = -1
+
+    def mention(np: NP) -> int:
+        k = _find(groups, np) if (np.definite or merge) else None
+        if k is None:
+            groups.append(ObjectGroup(np.cls, np.count, np.color))
+            return len(groups) - 1
+        g = groups[k]
+        if merge and np.explicit and g.count != np.count:
+            g = ObjectGroup(g.cls, np.count, g.color)  # a number word restates the count
+        if np.color and not g.color:
+            g = ObjectGroup(g.cls, g.count, np.color)  # "The bench ... The brown bench"
+        groups[k] = g
+        return k
+
+    def relate(subject, rel, anchor):
+        x = Relation(subject, rel, anchor)
+        if subject is not None and anchor is not None and subject != anchor and x not in relations:
+            relations.append(x)
+
+    def owner_of_pronoun(subject):
+        return next((g for g in reversed(history) if g != subject), None)
+
+    i = 0
+    while i < n:
+        w = low[i]
+        if i and r.words[i].sent_start or (i and low[i - 1] in SENTENCE_END):
+            last = pending = other = None
+        if w in L.NEGATIONS:
+            negate_until = i + 4
+            kind[i] = "filler"
+            i += 1
+            continue
+        place = _other_place_at(low, i)
+        if place and last is not None:
+            other = (last, place[0])
+        its = its_side_at(r, i)
+        if its:
+            after = r.np_at(its[1])
+            if after is not None and r.role(after) == "object" and last is not None:
+                k = mention(after)  # "and to its left a dog": the dog is left of the one before
+                relate(k, its[0], last)
+                kind[i:after.end] = ["struct"] * (after.end - i)
+                history.append(k)
+                last, i = k, after.end
+                continue
+            if last is not None:
+                relate(last, its[0], owner_of_pronoun(last))
+                kind[i:its[1]] = ["struct"] * (its[1] - i)
+                i = its[1]
+                continue
+        side = side_at(r, i)
+        if side and last is not None:
+            sides.setdefault(last, (side[0], len(sides)))
+            kind[i:side[1]] = ["struct"] * (side[1] - i)
+            i = side[1]
+            continue
+        rel = r.relation_at(i)
+        np = r.np_at(rel[1]) if rel else None
+        if np is None:
+            rel, np = None, r.np_at(i)
+        if np is None:
+            kind[i] = "filler" if w in FILLERS or w in SENTENCE_END or w in L.BE else "unknown"
+            i += 1
+            continue
+        start = i
+        end = np.end
+        color = post_color(r, end)
+        if color:
+            np, end = np._replace(color=np.color or color[0]), color[1]
+        role = r.role(np)
+        if role != "object":
+            if role in ("part",) and np.color and r.low[np.head] in L.COVERINGS and last is not None \
+                    and groups[last].color is None:
+                groups[last] = ObjectGroup(groups[last].cls, groups[last].count, np.color)  # "with purple fur"
+            i = end  # "sits on a flat surface": the setting, not an anchor to place against
+            continue
+        if start <= negate_until:
+            negated.append(ObjectGroup(np.cls, 1, np.color))
+            kind[start:end] = ["struct"] * (end - start)
+            i = end
+            continue
+        k = mention(np)
+        head_group[np.head] = k
+        if other is not None and other[0] != k:
+            notes.append(f"{_name(groups[other[0]])} {other[1]} {_name(groups[k])}: "
+                         f"not one of left, right, above or below, so placed freely")
+            other = None
+        if rel and last is None:
+            pending = (rel[0], k)  # fronted: "below the cup are two apples"
+        elif rel:
+            relate(last, rel[0], k)
+        elif pending:
+            relate(k, *pending)
+            pending = None
+        kind[start:end] = ["struct"] * (end - start)
+        for x in np.loose:
+            kind[x] = "unknown"
+        history.append(k)
+        last, i = k, end
+    _predicative_colors(r, kind, groups, head_group)
+    _pair_sides(groups, relations, sides, history, notes)
+    scene = SceneGraph(groups, relations, _free_text([x.text for x in r.words], kind))
+    scene.negated = [g for g in dict.fromkeys(negated) if not any(h.cls == g.cls for h in groups)]
+    scene.notes = notes
+    return scene
+
+
+def _name(g: ObjectGroup) -> str:
+    return SceneGraph([g]).phrase(0).replace("a ", "the ", 1) if g.count == 1 else SceneGraph([g]).phrase(0)
+
+
+def _predicative_colors(r: Reader, kind: list[str], groups: list[ObjectGroup], head_group: dict[int, int]) -> None:
+    """Colours the rules left over, attached through spaCy's parse: "The bench, old and sturdy, is brown"."""
+    words = r.words
+    for c, w in enumerate(words):
+        color = COLOR_WORDS.get(w.low) or L.COLOR_SYNONYMS.get(w.low)
+        if color is None or kind[c] == "struct" or w.dep not in ("acomp", "attr", "oprd", "conj", "xcomp"):
+            continue
+        verb = w.head
+        while words[verb].dep == "conj" and words[verb].head != verb:
+            verb = words[verb].head
+        subj = next((s for s in range(len(words)) if words[s].head == verb and words[s].dep in ("nsubj", "nsubjpass")), None)
+        if subj is not None and words[subj].low in ("that", "which", "who") and words[verb].dep == "relcl":
+            subj = words[verb].head
+        k = head_group.get(subj) if subj is not None else None
+        if k is not None and groups[k].color is None:
+            groups[k] = ObjectGroup(groups[k].cls, groups[k].count, color)
+            kind[c] = "struct"
+
+
+def _pair_sides(groups, relations, sides, history, notes) -> None:
+    """Absolute sides into relations: "a cat on the left and a dog on the right" is "cat left of dog"."""
+    placed = {x.subject for x in relations}
+    for g, (rel, _) in sorted(sides.items(), key=lambda kv: kv[1][1]):
+        if g in placed:
+            continue
+        partner = next((h for h, (s, _) in sides.items() if h != g and s == OPPOSITE[rel]), None)
+        if partner is None:
+            before = [h for h in reversed(history[:history.index(g)]) if h != g and sides.get(h, ("",))[0] != rel]
+            after = [h for h in history[history.index(g) + 1:] if h != g and sides.get(h, ("",))[0] != rel]
+            partner = (before or after or [None])[0]
+        if partner is None:
+            notes.append(f"{_name(groups[g])} is {rel.replace(' of', '')}, but of nothing else: placed freely")
+            continue
+        if partner in placed and any(x.subject == partner and x.anchor == g for x in relations):
+            continue
+        relations.append(Relation(g, rel, partner))
+        placed.add(g)
+
+
+def _free_text(toks: list[str], kind: list[str]) -> str:
+    """Runs of words we did not understand; fillers ("and", ",") count only inside a run."""
+    runs, run = [], []
+    for tok, k in zip(toks + [""], kind + ["struct"]):
+        if k != "struct":
+            run.append((tok, k))
+            continue
+        known = [m for m, (_, kk) in enumerate(run) if kk == "unknown"]
+        if known:
+            text = " ".join(t for t, _ in run[known[0]:known[-1] + 1])
+            runs.append(re.sub(r" ([.,;:!?])", r"\1", re.sub(r" ('s|n't)", r"\1", text)))
+        run = []
+    return ", ".join(runs)
