@@ -12,13 +12,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def running_studio(data_dir, engine_name: str):
     from studio.runner import Runner
     from studio.store import Store
-    from studio.ui import CSS, build_ui
+    from studio.ui import build_ui, launch_options
 
     os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / ".gradio"))
     store = Store(data_dir=data_dir)
     demo = build_ui(Runner(store), engine_name)
-    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, ssr_mode=False,
-                        quiet=True, css=CSS, allowed_paths=[str(store.images_dir.resolve())], show_error=True)
+    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
+                        show_error=True, **launch_options(store))
     try:
         yield demo.local_url, store
     finally:

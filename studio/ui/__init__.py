@@ -1,163 +1,110 @@
-"""The studio page, declared in one place; what each button does lives in `actions`.
+"""The studio page and its HTTP API, declared in one place; what each action does lives in `actions`.
 
-Every event has an `api_name`, so `gradio_client` can do all the page can:
-/new_session, /step, /run, /stop, /edit_plan, /accept, /reject, /override, /refine,
-/fork, /switch_branch, /open_session, /list_sessions, /rename, /delete, /compare, /export,
-/import_png.
+The page is one `gr.HTML` component (page.html / page.css / page.js beside this file):
+a storyboard of the loop, a large canvas for the selected step, the branch tree, the
+session gallery and a branch comparison. Its script calls quick actions as Gradio
+server functions and starts model work as a streamed event; every reply is a
+`board.View` that the script merges (only new or changed cards travel).
+
+The HTTP API (for `gradio_client`) has one named endpoint per action, each returning
+the same named view: /new_session, /open_session, /step, /run, /stop, /edit_plan,
+/accept, /reject, /override, /refine, /fork, /switch_branch, /list_sessions, /rename,
+/delete, /compare, /export, /import_png.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
 import gradio as gr
 
 from .. import engines as registry
-from ..domain import MAX_PROMPT_CHARS, Mode, RunSettings
+from ..domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from ..runner import PausePolicy, Runner
-from .actions import VIEW_SIZE, Actions
+from . import api
+from .actions import EXPORT_FORMATS, INTERNAL, Studio, answer, clean, exports_dir
+from .board import View
 
-CSS = """
-#timeline .message img { max-width: 384px; }
-.engine-note { font-size: 0.85em; opacity: 0.8; }
-"""
+HERE = Path(__file__).parent
+CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
+PAUSES = [["every", "after every stage"], ["inspect", "at each verdict"], ["never", "never (run to the end)"]]
+SHORTCUTS = [["s", "Step"], ["r", "Run to end"], ["a", "Accept the selected image"], ["x", "Reject & redraw"],
+             ["j / k", "next / previous step"], ["b", "toggle evidence boxes"]]
+log = logging.getLogger("studio.ui")
 
-PAUSES = [("Every stage", PausePolicy.EVERY_STAGE.value), ("At inspect", PausePolicy.AT_INSPECT.value),
-          ("Never (run to the end)", PausePolicy.NEVER.value)]
 
-
-def engine_note(name: str) -> str:
+def engine_note(name: str) -> dict[str, Any]:
+    """What the engine picker says about an engine: its label and what it can do, or why it cannot run."""
     try:
         engine = registry.load(name)
     except Exception as error:  # noqa: BLE001 — shown to the person choosing the engine
-        return f"⚠ {error}"
+        return {"name": name, "ok": False, "note": clean(str(error))}
     flags = [f for f, on in (("region refine", engine.capabilities.region_edit),
                              ("needs a GPU", engine.capabilities.needs_gpu)) if on]
-    return f"**{name}** — {engine.label}" + (f" ({', '.join(flags)})" if flags else "")
+    return {"name": name, "ok": True, "region": engine.capabilities.region_edit,
+            "note": engine.label + (f" ({', '.join(flags)})" if flags else "")}
+
+
+def launch_options(store) -> dict[str, Any]:
+    """What `launch()` needs for this page: the CSS, and the only folders served as files."""
+    return dict(css=CSS, ssr_mode=False, allowed_paths=[str(Path(store.images_dir).resolve()),
+                                                          str(exports_dir().resolve())])
 
 
 def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> gr.Blocks:
-    actions = Actions(runner)
-    with gr.Blocks(title="Stroke Studio") as demo:
-        gr.Markdown("## Stroke Studio — plan, sketch, inspect, refine; step in anywhere")
-        with gr.Tab("Studio"):
-            with gr.Row():
-                with gr.Column(scale=1, min_width=280):
-                    prompt = gr.Textbox(label="Prompt", lines=3, max_length=MAX_PROMPT_CHARS, elem_id="prompt",
-                                        placeholder="two red apples under a blue cup")
-                    with gr.Accordion("Settings", open=False, elem_id="settings"):
-                        engine = gr.Dropdown(registry.names(), value=default_engine, label="Engine", elem_id="engine")
-                        note = gr.Markdown(engine_note(default_engine), elem_classes="engine-note")
-                        with gr.Row():
-                            seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
-                            random_seed = gr.Checkbox(value=True, label="Random seed", elem_id="random-seed")
-                        rounds = gr.Slider(1, 16, value=RunSettings.max_rounds, step=1, label="Rounds (plans + refines)")
-                        pause = gr.Radio(PAUSES, value=PausePolicy.EVERY_STAGE.value, label="Pause", elem_id="pause")
-                        mode = gr.Radio([("Process (the loop)", Mode.PROCESS.value), ("Single pass", Mode.SINGLE.value)],
-                                        value=Mode.PROCESS.value, label="Mode")
-                        params = gr.Code("{}", language="json", label="Engine parameters (JSON)")
-                    new_button = gr.Button("New session", variant="primary", elem_id="new")
-                    with gr.Row():
-                        step_button = gr.Button("Step", elem_id="step")
-                        run_button = gr.Button("Run to end", elem_id="run")
-                        stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
-                    status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="status")
-                    session_id = gr.Textbox(label="Session id", interactive=False, elem_id="session-id")
-                    version = gr.Number(visible=False, precision=0)
-                with gr.Column(scale=2):
-                    timeline = gr.Chatbot(label="Timeline", height=720, elem_id="timeline", group_consecutive_messages=False)
-                    preview = gr.Image(label="Live preview while drawing", interactive=False, height=200, elem_id="preview")
-                with gr.Column(scale=1, min_width=300):
-                    step_choice = gr.Dropdown(label="Timeline step (actions apply here)", elem_id="step-choice", allow_custom_value=True)
-                    with gr.Accordion("Plan", open=True):
-                        instruction = gr.Textbox(label="<ins> instruction", lines=2, elem_id="instruction")
-                        description = gr.Textbox(label="<des> description", lines=2, elem_id="description")
-                        edit_button = gr.Button("Save plan edit", elem_id="edit-plan")
-                    with gr.Accordion("Sketch", open=True):
-                        reject_note = gr.Textbox(label="Why reject? (kept as a label)", elem_id="reject-note")
-                        with gr.Row():
-                            accept_button = gr.Button("Accept", elem_id="accept")
-                            reject_button = gr.Button("Reject & redraw", elem_id="reject")
-                    with gr.Accordion("Verdict", open=True):
-                        plan_pass = gr.Checkbox(label="plan matches the prompt", elem_id="plan-pass")
-                        plan_critique = gr.Textbox(label="plan critique", lines=2, elem_id="plan-critique")
-                        sketch_pass = gr.Checkbox(label="sketch matches the instruction", elem_id="sketch-pass")
-                        sketch_critique = gr.Textbox(label="sketch critique", lines=2, elem_id="sketch-critique")
-                        override_button = gr.Button("Override verdict", elem_id="override")
-                    with gr.Accordion("Refine", open=False):
-                        refine_text = gr.Textbox(label="<refine> your instruction", elem_id="refine-text",
-                                                 placeholder="make the cup blue")
-                        region = gr.ImageEditor(label="Paint the region to redraw (optional)", type="pil",
-                                                sources=(), layers=False, transforms=(), height=300, elem_id="region")
-                        refine_button = gr.Button("Refine", elem_id="refine")
-                    with gr.Accordion("Branches", open=True):
-                        fork_button = gr.Button("Rewind & fork at the chosen step", elem_id="fork")
-                        branch_choice = gr.Dropdown(label="Branch", elem_id="branch-choice", allow_custom_value=True)
-                        switch_button = gr.Button("Switch to branch", elem_id="switch")
-        with gr.Tab("Compare branches"):
-            with gr.Row():
-                left_branch = gr.Dropdown(label="Left branch", elem_id="left-branch", allow_custom_value=True)
-                right_branch = gr.Dropdown(label="Right branch", elem_id="right-branch", allow_custom_value=True)
-            compare_button = gr.Button("Compare", elem_id="compare")
-            with gr.Row():
-                left_view = gr.Chatbot(label="Left", height=640)
-                right_view = gr.Chatbot(label="Right", height=640)
-        with gr.Tab("Sessions"):
-            with gr.Row():
-                search = gr.Textbox(label="Search prompts and titles", elem_id="search")
-                refresh_button = gr.Button("Search", elem_id="refresh")
-            session_table = gr.Dataframe(headers=["id", "title", "engine", "prompt"], interactive=False,
-                                         elem_id="session-table")
-            with gr.Row():
-                chosen = gr.Textbox(label="Session id", elem_id="chosen-session")
-                open_button = gr.Button("Open", variant="primary", elem_id="open")
-                delete_button = gr.Button("Delete", variant="stop", elem_id="delete")
-            with gr.Row():
-                new_title = gr.Textbox(label="New title for the open session", elem_id="new-title")
-                rename_button = gr.Button("Rename", elem_id="rename")
-            sessions_note = gr.Markdown()
-            with gr.Row():
-                export_format = gr.Dropdown(["bagel", "think-trace", "vlm-sft", "hf", "folder"], value="folder",
-                                            label="Export format", elem_id="export-format")
-                export_scope = gr.Radio(["this session", "all sessions"], value="all sessions", label="Export",
-                                        elem_id="export-scope")
-                export_button = gr.Button("Export as zip", elem_id="export")
-            export_file = gr.File(label="Download", interactive=False, elem_id="export-file")
-            dropped = gr.File(label="Drop a final PNG saved by the studio to reopen its session", file_types=[".png"],
-                              type="filepath", elem_id="drop-png")
+    studio = Studio(runner)
+    names = registry.names()
+    settings = RunSettings()
+    with gr.Blocks(title="Stroke Studio", fill_width=True) as demo:
+        page = gr.HTML(
+            None, elem_id="studio", html_template=(HERE / "page.html").read_text(),
+            css_template=(HERE / "page.css").read_text(), js_on_load=(HERE / "page.js").read_text(),
+            apply_default_css=False, server_functions=_page_functions(studio),
+            engines=[engine_note(n) for n in names], default_engine=default_engine, max_prompt=MAX_PROMPT_CHARS,
+            pauses=PAUSES, default_pause=PausePolicy.NEVER.value, default_rounds=settings.max_rounds,
+            modes=[m.value for m in Mode], formats=list(EXPORT_FORMATS), shortcuts=SHORTCUTS,
+        )
+        # Model work from the page: one streamed event; each yield is a view the script merges.
+        def work(event: gr.EventData) -> Iterator[dict]:
+            yield from _page_work(studio, event)
 
-        view = [session_id, version, timeline, status, instruction, description, plan_pass, plan_critique,
-                sketch_pass, sketch_critique, step_choice, branch_choice, left_branch, right_branch, region, prompt, preview]
-        assert len(view) == VIEW_SIZE
-        here = [session_id, version]
-        models = dict(concurrency_id="models", concurrency_limit="default")  # per engine: registry.slot
+        page.submit(work, None, page, show_progress="hidden", api_name=False,
+                    concurrency_id="models", concurrency_limit="default")
 
-        engine.change(engine_note, engine, note, api_name=False)
-        new_button.click(actions.new_session, [prompt, engine, seed, random_seed, rounds, mode, params], view,
-                         api_name="new_session")
-        step_button.click(actions.step, here, view, api_name="step", **models)
-        run_button.click(actions.run, here + [pause], view, api_name="run", **models)
-        stop_button.click(actions.stop, session_id, status, api_name="stop", queue=False)
-        edit_button.click(actions.edit_plan, here + [step_choice, instruction, description], view, api_name="edit_plan")
-        accept_button.click(actions.accept, here + [step_choice], view, api_name="accept")
-        reject_button.click(actions.reject, here + [step_choice, reject_note], view, api_name="reject", **models)
-        override_button.click(actions.override, here + [step_choice, plan_pass, plan_critique, sketch_pass,
-                                                        sketch_critique], view, api_name="override")
-        refine_button.click(actions.refine, here + [step_choice, refine_text, region], view, api_name="refine", **models)
-        fork_button.click(actions.fork, here + [step_choice], view, api_name="fork")
-        switch_button.click(actions.fork, here + [branch_choice], view, api_name="switch_branch")
-        compare_button.click(actions.compare, [session_id, left_branch, right_branch], [left_view, right_view],
-                             api_name="compare")
-        refresh_button.click(actions.list_sessions, search, session_table, api_name="list_sessions")
-        search.submit(actions.list_sessions, search, session_table, api_name=False)
-        session_table.select(_picked_id, session_table, chosen, api_name=False)
-        open_button.click(actions.open_session, chosen, view, api_name="open_session")
-        rename_button.click(actions.rename, here + [new_title], view, api_name="rename")
-        delete_button.click(actions.delete, [chosen, search], [session_table, sessions_note], api_name="delete")
-        export_button.click(actions.export, [session_id, export_format, export_scope], export_file, api_name="export")
-        dropped.upload(actions.import_png, dropped, view, api_name="import_png")
-        demo.load(actions.list_sessions, search, session_table, api_name=False)
+        api.register(studio)
     return demo
 
 
-def _picked_id(table, event: gr.SelectData) -> str:
-    row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-    return str(table.iloc[row, 0]) if hasattr(table, "iloc") else str(table[row][0])
+def _page_functions(studio: Studio) -> list[Callable]:
+    """The quick actions the page's script calls directly (`server.accept(...)`); replies are views."""
+
+    return [answer(m) for m in (studio.open_session, studio.new_session, studio.edit_plan, studio.accept,
+                                studio.override, studio.fork, studio.switch_branch, studio.rename, studio.delete,
+                                studio.stop, studio.list_sessions, studio.export, studio.import_png, studio.compare)]
+
+
+def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:
+    """Step, Run to end, Reject & redraw or Refine, started from the page; streamed as views."""
+    data = dict(event._data or {})
+    have = data.get("have") or []
+    work = {
+        "step": lambda: studio.step(data.get("session_id", ""), data.get("version"), have),
+        "run": lambda: studio.run(data.get("session_id", ""), data.get("version"), data.get("pause"), have),
+        "reject": lambda: studio.reject(data.get("session_id", ""), data.get("version"), data.get("step_id", ""),
+                                        data.get("note", ""), have),
+        "refine": lambda: studio.refine(data.get("session_id", ""), data.get("version"), data.get("step_id", ""),
+                                        data.get("instruction", ""), data.get("region") or None, have),
+    }.get(data.get("action"))
+    seq = data.get("seq")
+    try:
+        if work is None:
+            raise StudioError("Unknown action.")
+        for view in work():
+            yield {**view.to_dict(), "seq": seq}
+    except StudioError as error:
+        yield {**View(error=clean(str(error)), full=False).to_dict(), "seq": seq}
+    except Exception:  # noqa: BLE001 — logged; the page gets one line
+        log.exception("studio work failed")
+        yield {**View(error=INTERNAL, full=False).to_dict(), "seq": seq}

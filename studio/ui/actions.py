@@ -1,65 +1,95 @@
-"""What each button does: open the session, call the runner, return the new view.
+"""What each action does: open the session, call the runner, answer with the new view.
 
-Handlers take plain values (ids, texts, numbers) so every one is also a named HTTP
-endpoint that `gradio_client` can call. The page sends the session version it
-shows; a stale version means another tab changed the session first, and the
-handler answers with the fresh view and a conflict message instead of acting.
+Every action is a plain method taking plain values (ids, texts, numbers) and
+returning a `board.View`, so the page's script and the HTTP API share one code path.
+Every action on a step names that step and the session version the page showed; a
+stale version means another tab changed the session first, and the answer is the
+fresh view with a conflict message instead of an act. Errors take one path
+(`answer`): a person-fixable `StudioError` becomes one line; anything else is logged
+here and reported without its internals; no message carries a file path or a URL.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import json
+import logging
 import os
 import queue
+import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-import gradio as gr
-from PIL import Image, ImageChops
+from PIL import Image
 
-from ..domain import Conflict, Mode, RunSettings, Stage, StudioError, Trajectory, last
+from ..domain import Conflict, Mode, Review, RunSettings, Stage, StudioError, Trajectory
 from ..engines.base import CancelToken
 from ..runner import Event, PausePolicy, Runner
-from . import view
+from . import board
+from .board import View
+
+log = logging.getLogger("studio.ui")
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
 UPLOAD_FORMATS = {"PNG", "JPEG", "WEBP"}
 Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_UPLOAD_PIXELS)  # the bomb guard stays on
+EXPORT_FORMATS = ("folder", "bagel", "think-trace", "vlm-sft", "hf")
+INTERNAL = "Something went wrong inside the studio; the server log has the details."
+_HIDDEN = re.compile(r"[a-z][a-z0-9+.-]*://\S*|(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"]+){2,}[/\\]?")
 
-VIEW_SIZE = 17  # the number of outputs `render` returns, in `VIEW_OUTPUTS` order (see studio.ui)
+
+def clean(message: str) -> str:
+    """A message fit for a browser: database URLs and file paths are cut out, one line."""
+    return " ".join(_HIDDEN.sub("…", str(message)).split()) or "That did not work."
 
 
-def check_upload(path: str | Path) -> Image.Image:
+def check_upload(source: str | Path | bytes) -> Image.Image:
     """Open an uploaded image only if it is a real PNG/JPEG/WebP of sane size; else say what is wrong."""
-    path = Path(path)
-    size = path.stat().st_size
+    data = source if isinstance(source, bytes) else None
+    size = len(data) if data is not None else Path(source).stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise StudioError(f"That file is {size / 2**20:.1f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted.")
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data) if data is not None else source) as image:
             if image.format not in UPLOAD_FORMATS:
                 raise StudioError(f"That is a {image.format} file; upload a PNG, JPEG or WebP image.")
             if image.width * image.height > MAX_UPLOAD_PIXELS:
                 raise StudioError(f"That image is {image.width}×{image.height}; the limit is 4096×4096 pixels.")
             image.load()
             return image.copy()
-    except (Image.DecompressionBombError, Image.UnidentifiedImageError, OSError) as error:
-        raise StudioError(f"That file is not an image this studio can read ({error}).") from None
+    except (Image.DecompressionBombError, Image.UnidentifiedImageError, OSError, ValueError):
+        raise StudioError("That file is not an image this studio can read; upload a PNG, JPEG or WebP.") from None
 
 
-def region_mask(editor_value: Any, size: tuple[int, int]) -> Image.Image | None:
-    """The strokes a person painted on the region editor as an 'L' mask, or None if nothing was painted."""
-    if not editor_value or not editor_value.get("layers"):
+def region_mask(painted: Any, size: tuple[int, int]) -> Image.Image | None:
+    """The region a person painted (a PNG data URL, or an image) as an 'L' mask; None if nothing was painted."""
+    if painted is None or painted == "":
         return None
-    mask = Image.new("L", size, 0)
-    for layer in editor_value["layers"]:
-        layer_image = check_upload(layer) if isinstance(layer, (str, Path)) else layer
-        alpha = layer_image.convert("RGBA").getchannel("A").resize(size, Image.Resampling.NEAREST)
-        mask = ImageChops.lighter(mask, alpha)
+    if isinstance(painted, str):
+        header, _, payload = painted.partition(",")
+        if not header.startswith("data:image/") or not payload:
+            raise StudioError("The painted region must be a PNG image (a data: URL); paint it again.")
+        try:
+            painted = check_upload(base64.b64decode(payload, validate=True))
+        except binascii.Error:
+            raise StudioError("The painted region is not valid base64 image data; paint it again.") from None
+    if not isinstance(painted, Image.Image):
+        raise StudioError("The painted region must be an image.")
+    layer = painted.convert("RGBA")
+    mask = layer.getchannel("A").resize(size, Image.Resampling.NEAREST).point(lambda v: 255 if v else 0)
     return mask if mask.getbbox() else None
+
+
+def exports_dir() -> Path:
+    """Where export zips wait for their download (served by the page; see `studio.ui.launch_options`)."""
+    folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class Activity:
@@ -71,6 +101,8 @@ class Activity:
 
     def start(self, session_id: str) -> CancelToken:
         with self._lock:
+            if session_id in self._tokens:
+                raise StudioError("This session is already running; press Stop, or wait for it to finish.")
             token = self._tokens[session_id] = CancelToken()
             return token
 
@@ -81,13 +113,38 @@ class Activity:
             token.cancel()
         return token is not None
 
+    def running(self, session_id: str) -> bool:
+        with self._lock:
+            return session_id in self._tokens
+
     def finish(self, session_id: str, token: CancelToken) -> None:
         with self._lock:
             if self._tokens.get(session_id) is token:
                 del self._tokens[session_id]
 
 
-class Actions:
+def answer(action: Callable[..., Any]) -> Callable[..., dict]:
+    """The page's server functions and their one error path: a reply is a view (or `{"result": data}`); a failure is its one-line `error`."""
+
+    def wrapped(args: Any = None) -> dict:
+        # The page's script sends one value: a list of positional arguments (see `call` in page.js).
+        try:
+            result = action(*args) if isinstance(args, list) else action(args)
+            return result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
+        except StudioError as error:
+            return View(error=clean(str(error)), full=False).to_dict()
+        except Exception:  # noqa: BLE001 — logged here; the browser gets no internals
+            log.exception("studio action %s failed", getattr(action, "__name__", action))
+            return View(error=INTERNAL, full=False).to_dict()
+
+    wrapped.__name__ = action.__name__
+    wrapped.__doc__ = action.__doc__
+    return wrapped
+
+
+class Studio:
+    """Every action the page and the HTTP API can take; logic lives in the runner."""
+
     def __init__(self, runner: Runner):
         self.runner = runner
         self.store = runner.store
@@ -95,260 +152,361 @@ class Actions:
 
     # -- views -------------------------------------------------------------------------------
 
-    def render(self, trajectory: Trajectory | None, note: str = "") -> tuple:
-        """All of the view's outputs for a trajectory (order: `studio.ui.VIEW_OUTPUTS`)."""
-        branch = trajectory.branch() if trajectory and trajectory.session.head_id else []
-        plan = last(branch, Stage.PLAN)
-        verdict = last(branch, Stage.INSPECT)
-        image_step = next((s for s in reversed(branch) if s.image is not None), None)
-        editor = None
-        if image_step is not None:
-            editor = {"background": str(self.store.image_path(image_step.image.sha256)), "layers": [], "composite": None}
-        steps = view.step_choices(trajectory)
-        branches = view.branch_choices(trajectory)
-        return (
-            trajectory.session.id if trajectory else "",
-            trajectory.session.version if trajectory else 0,
-            view.timeline(self.store, trajectory),
-            view.status_line(trajectory, note),
-            plan.instruction if plan else "",
-            plan.description if plan else "",
-            bool(verdict and verdict.plan_check and verdict.plan_check.passed),
-            verdict.plan_check.critique if verdict and verdict.plan_check else "",
-            bool(verdict and verdict.sketch_check and verdict.sketch_check.passed),
-            verdict.sketch_check.critique if verdict and verdict.sketch_check else "",
-            gr.update(choices=steps, value=steps[-1][1] if steps else None),
-            gr.update(choices=branches, value=trajectory.session.head_id if trajectory else None),
-            gr.update(choices=branches, value=branches[0][1] if branches else None),
-            gr.update(choices=branches, value=branches[-1][1] if branches else None),
-            editor,
-            trajectory.session.prompt if trajectory else gr.skip(),
-            None,
-        )
+    def view(self, trajectory: Trajectory | None, note: str = "", have: Iterable[str] = (),
+             selected: str | None = None) -> View:
+        view = board.board(self.store, trajectory, have=have or (), selected=selected, note=note)
+        if trajectory is not None:
+            view.running = self.activity.running(trajectory.session.id)
+        return view
 
-    def _open(self, session_id: str, version: float | None) -> Trajectory:
+    def _open(self, session_id: str, version: Any) -> Trajectory:
         if not (session_id or "").strip():
             raise StudioError("No session is open: type a prompt and press New session, or open one under Sessions.")
         trajectory = self.runner.open(session_id)
-        if version is not None and int(version) != trajectory.session.version:
+        if version is not None and version != "" and _whole(version, "version") != trajectory.session.version:
             raise Conflict("This session was changed in another tab or window; the view now shows the latest "
-                           "state. Check it, then try again.")
+                           "state. Your unsaved text is kept: check it, then try again.")
         return trajectory
 
-    def _act(self, session_id: str, version: float | None, action: Callable[[Trajectory], str]) -> tuple:
-        """Run a quick human action; errors become a message beside the fresh view."""
+    def _act(self, session_id: str, version: Any, have: Iterable[str],
+             action: Callable[[Trajectory], tuple[str, str | None]]) -> View:
+        """A quick human action on the session the page shows; a conflict answers with the fresh view."""
         try:
             trajectory = self._open(session_id, version)
-            note = action(trajectory)
-            return self.render(trajectory, note)
         except Conflict as conflict:
-            gr.Warning(str(conflict))
-            return self.render(self.runner.open(session_id), "conflict: reloaded")
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
+            view = self.view(self.runner.open(session_id), "reloaded", have)
+            view.conflict = str(conflict)
+            return view
+        note, selected = action(trajectory)
+        return self.view(trajectory, note, have, selected)
 
-    def _stream(self, session_id: str, version: float | None, work: Callable[[Trajectory, Any, CancelToken], str],
-                progress: gr.Progress) -> Iterator[tuple]:
-        """Run model work in a thread; yield a preview as it draws and the timeline as each stage commits."""
+    # -- sessions ----------------------------------------------------------------------------
+
+    def open_session(self, session_id: str, step_id: str = "", have: Iterable[str] = ()) -> View:
+        """The session as it is now (a reload, a shared link, a click in the gallery)."""
+        return self.view(self.runner.open(session_id), "opened", have, step_id or None)
+
+    def new_session(self, prompt: str, engine: str, seed: Any = None, random_seed: bool = True, rounds: Any = 6,
+                    mode: str = Mode.PROCESS.value, params: str | dict = "{}") -> View:
+        engine_params = _params(params)
+        try:
+            run_mode = Mode(mode or Mode.PROCESS.value)
+        except ValueError:
+            raise StudioError(f"Mode is 'process' or 'single', not {str(mode)[:20]!r}.") from None
+        settings = RunSettings(max_rounds=_whole(rounds, "rounds", 1, 64), mode=run_mode, engine_params=engine_params)
+        chosen_seed = None if random_seed or seed in (None, "") else _whole(seed, "seed", 0, 2**63 - 1)
+        trajectory = self.runner.new_session(prompt, engine, chosen_seed, settings)
+        return self.view(trajectory, "ready: press Step or Run to end")
+
+    def list_sessions(self, search: str = "", limit: int = 60) -> list[dict[str, Any]]:
+        """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status."""
+        found = self.store.list_sessions(search=(search or "").strip()[:200] or None, limit=limit)
+        cards = []
+        for session in found:
+            trajectory = self.runner.open(session.id)
+            branch = trajectory.branch() if session.head_id else []
+            shown = next((s for s in reversed(branch) if s.image is not None), None)
+            cards.append({
+                "id": session.id, "title": session.title, "prompt": session.prompt, "engine": session.engine,
+                "created": session.created_at, "updated": session.updated_at,
+                "thumb": board.image_url(self.store, shown.image.sha256) if shown else None,
+                **board.status(trajectory),
+            })
+        return cards
+
+    def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            self.runner.rename(trajectory, title)
+            return f"renamed to “{trajectory.session.title}”", None
+
+        return self._act(session_id, version, have, action)
+
+    def delete(self, session_id: str) -> View:
+        full_id = self.store.resolve_id(session_id)
+        if self.activity.running(full_id):
+            raise StudioError("That session is running; press Stop before deleting it.")
+        self.store.delete_session(full_id)
+        return View(note=f"deleted session {full_id[:8]}", full=False)
+
+    def export(self, session_id: str, format: str, scope: str = "this session") -> dict[str, Any]:
+        """A zip of the chosen format for download, and what went into it."""
+        import zipfile
+
+        from ..export import export_zip
+
+        if format not in EXPORT_FORMATS:
+            raise StudioError(f"Export formats: {', '.join(EXPORT_FORMATS)}.")
+        if scope not in ("this session", "all sessions"):
+            raise StudioError("Export scope is 'this session' or 'all sessions'.")
+        sessions = None
+        if scope == "this session":
+            if not (session_id or "").strip():
+                raise StudioError("No session is chosen; open one, or export all sessions.")
+            sessions = [self.store.resolve_id(session_id)]
+        folder = exports_dir()
+        handle, name = tempfile.mkstemp(dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip")
+        os.close(handle)
+        path = export_zip(self.store, format, name, sessions=sessions)
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        subsets = {}
+        for entry in names:
+            parts = entry.split("/")
+            key = parts[1] if len(parts) > 2 else "(top)"
+            subsets[key] = subsets.get(key, 0) + 1
+        return {"path": str(path), "files": len(names), "bytes": path.stat().st_size, "subsets": subsets,
+                "scope": scope, "format": format,
+                "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}"}
+
+    def import_png(self, path: str) -> View:
+        """A final PNG dropped on the page reopens the session it carries."""
+        from ..export import import_path
+
+        check_upload(path)
+        report = import_path(self.store, path)
+        return self.view(self.runner.open(report.session_ids[0]), "reopened from the PNG")
+
+    def compare(self, session_id: str, left: str, right: str) -> dict[str, Any]:
+        """Two branches of one session, aligned round by round (nothing is committed)."""
+        trajectory = self.runner.open(session_id)
+        sides = []
+        for leaf in (left, right):
+            if not leaf or leaf not in trajectory.steps:
+                raise StudioError("Choose two branches of this session to compare.")
+            sides.append(trajectory.branch(leaf))
+        rounds = sorted({s.round for side in sides for s in side})
+        rows = [{"round": r, "left": [s.id for s in sides[0] if s.round == r],
+                 "right": [s.id for s in sides[1] if s.round == r]} for r in rounds]
+        shared = next((i for i, (a, b) in enumerate(zip(*sides)) if a.id != b.id), min(map(len, sides)))
+        return {"rows": rows, "fork_after": sides[0][shared - 1].id if shared else None,
+                "cards": {s.id: board.card(self.store, trajectory, s) for side in sides for s in side}}
+
+    # -- human actions on one step ---------------------------------------------------------
+
+    def edit_plan(self, session_id: str, version: Any, step_id: str, instruction: str, description: str,
+                  have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            plan = self.runner.target(trajectory, step_id, Stage.PLAN)
+            edited = self.runner.edit_plan(trajectory, plan.id, instruction, description)
+            if edited.id != plan.id:
+                return "plan edited as a new branch (the old plan was already drawn; it stays on its branch)", edited.id
+            return "plan edited", edited.id
+
+        return self._act(session_id, version, have, action)
+
+    def accept(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            image = self.runner.target(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+            self.runner.accept(trajectory, image.id)
+            return f"accepted the {image.stage.value} of round {image.round}", image.id
+
+        return self._act(session_id, version, have, action)
+
+    def override(self, session_id: str, version: Any, step_id: str, plan_passed: Any, plan_critique: str,
+                 sketch_passed: Any, sketch_critique: str, have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            verdict = self.runner.target(trajectory, step_id, Stage.INSPECT)
+            changed = self.runner.override(trajectory, verdict.id, plan_passed=_flag(plan_passed),
+                                           plan_critique=plan_critique, sketch_passed=_flag(sketch_passed),
+                                           sketch_critique=sketch_critique)
+            if changed.id != verdict.id:
+                return (f"verdict of round {verdict.round} overridden as a new branch (later steps were built on "
+                        "the old verdict; they stay on their branch)"), changed.id
+            return f"verdict of round {verdict.round} overridden", changed.id
+
+        return self._act(session_id, version, have, action)
+
+    def fork(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            if not step_id:
+                raise StudioError("Choose a step to rewind to.")
+            step = self.runner.fork(trajectory, step_id)
+            return f"rewound to the {step.stage.value} of round {step.round}: the next Step starts a new branch", step.id
+
+        return self._act(session_id, version, have, action)
+
+    def switch_branch(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
+        """Make the newest branch through a step the current one (a click on the tree)."""
+        def action(trajectory):
+            if step_id not in trajectory.steps:
+                raise StudioError("That step is not part of this session; reload the page.")
+            leaf = _newest_leaf(trajectory, step_id)
+            self.runner.fork(trajectory, leaf)
+            number = next((b["number"] for b in board.branches(trajectory) if b["leaf"] == leaf), None)
+            return f"switched to branch {number}" if number else "switched branch", step_id
+
+        return self._act(session_id, version, have, action)
+
+    # -- model work, streamed ----------------------------------------------------------------
+
+    def stop(self, session_id: str) -> View:
+        stopping = self.activity.stop(self.store.resolve_id(session_id) if session_id else "")
+        return View(note="stopping: the stage in flight is dropped, committed stages are kept" if stopping
+                    else "nothing is running", full=False)
+
+    def step(self, session_id: str, version: Any, have: Iterable[str] = ()) -> Iterator[View]:
+        def work(trajectory, listener, token):
+            if trajectory.session.head_id and board.status(trajectory)["finished"]:
+                raise StudioError("This branch is finished; rewind to a step to continue from there, "
+                                  "or start a new session.")
+            step = self.runner.advance(trajectory, listener, token)
+            return ("finished", None) if step is None else (f"paused after {step.stage.value}", step.id)
+
+        yield from self._stream(session_id, version, have, work)
+
+    def run(self, session_id: str, version: Any, pause: str = PausePolicy.NEVER.value,
+            have: Iterable[str] = ()) -> Iterator[View]:
+        try:
+            policy = PausePolicy(pause or PausePolicy.NEVER.value)
+        except ValueError:
+            raise StudioError("Pause is one of: every, inspect, never.") from None
+
+        def work(trajectory, listener, token):
+            outcome = self.runner.run(trajectory, policy, listener, token)
+            notes = {"paused": f"paused after {outcome.step.stage.value}" if outcome.step else "paused",
+                     "finished": "finished", "cancelled": "stopped"}
+            return notes[outcome.status], outcome.step.id if outcome.step else None
+
+        yield from self._stream(session_id, version, have, work)
+
+    def reject(self, session_id: str, version: Any, step_id: str, note: str = "",
+               have: Iterable[str] = ()) -> Iterator[View]:
+        def work(trajectory, listener, token):
+            image_step = self.runner.target(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
+            redrawn = self.runner.reject(trajectory, image_step.id, note or "", listener=listener, cancel=token)
+            return "rejected and redrawn with a new seed", redrawn.id
+
+        yield from self._stream(session_id, version, have, work)
+
+    def refine(self, session_id: str, version: Any, step_id: str, instruction: str, region: Any = None,
+               have: Iterable[str] = ()) -> Iterator[View]:
+        def work(trajectory, listener, token):
+            target = self.runner.target(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
+            before = board_last_image(trajectory, target.id)
+            mask = region_mask(region, (before.image.width, before.image.height)) if before else None
+            refined = self.runner.refine_with(trajectory, target.id, instruction, mask, listener, token)
+            changed = self.runner.region_changed(before, refined, mask) if before else 1
+            where = " inside the painted region" if mask is not None else ""
+            if not changed:
+                return f"the refine changed no pixel{where}: try other words, or a larger region", refined.id
+            return f"refined{where} ({changed} pixels changed)", refined.id
+
+        yield from self._stream(session_id, version, have, work)
+
+    def _stream(self, session_id: str, version: Any, have: Iterable[str],
+                work: Callable[[Trajectory, Any, CancelToken], tuple[str, str | None]]) -> Iterator[View]:
+        """Run model work in a thread; yield progress and previews while it draws, new cards as stages commit."""
         try:
             trajectory = self._open(session_id, version)
         except Conflict as conflict:
-            gr.Warning(str(conflict))
-            yield self.render(self.runner.open(session_id), "conflict: reloaded")
+            view = self.view(self.runner.open(session_id), "reloaded", have)
+            view.conflict = str(conflict)
+            yield view
             return
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
         token = self.activity.start(trajectory.session.id)
         events: queue.Queue[Event | None] = queue.Queue()
         outcome: dict[str, Any] = {}
+        sent = set(have or ())
 
         def target() -> None:
             try:
-                outcome["note"] = work(trajectory, events.put, token)
-            except Exception as error:  # noqa: BLE001 — reported to the page below
+                outcome["result"] = work(trajectory, events.put, token)
+            except Exception as error:  # noqa: BLE001 — reported below, through the one error path
                 outcome["error"] = error
             finally:
                 events.put(None)
 
         threading.Thread(target=target, daemon=True, name="studio-stage").start()
-        skip = tuple(gr.skip() for _ in range(VIEW_SIZE - 1))
-        while (event := events.get()) is not None:
-            if event.kind == "started":
-                progress(0.0, desc=f"{event.stage.value}…")
-            elif event.kind == "progress" and event.progress is not None:
-                progress(event.progress.fraction, desc=f"{event.stage.value} {event.progress.message}")
-                if event.progress.preview is not None:
-                    yield skip + (event.progress.preview,)
-            elif event.kind == "committed":
-                yield self.render(trajectory, f"{event.stage.value} done")
-        self.activity.finish(trajectory.session.id, token)
+        try:
+            while (event := events.get()) is not None:
+                if event.kind == "started":
+                    yield View(running=True, full=False, progress={"stage": event.stage.value, "fraction": 0.0,
+                                                                   "message": f"{event.stage.value}…"})
+                elif event.kind == "progress" and event.progress is not None:
+                    update = event.progress
+                    yield View(running=True, full=False, preview=board.preview_url(update.preview)
+                               if update.preview is not None else None,
+                               progress={"stage": event.stage.value, "fraction": round(update.fraction, 3),
+                                         "message": f"{event.stage.value} {update.message}".strip()})
+                elif event.kind == "committed":
+                    view = self.view(trajectory, f"{event.stage.value} done", sent,
+                                     event.step.id if event.step else None)
+                    view.running = True
+                    sent |= {key for _, key in view.tree}
+                    yield view
+        finally:
+            self.activity.finish(trajectory.session.id, token)
         error = outcome.get("error")
-        if isinstance(error, StudioError):
-            yield self.render(self.runner.open(trajectory.session.id), "stopped")
-            raise gr.Error(str(error))
         if error is not None:
+            kept = self.runner.open(trajectory.session.id)
+            if isinstance(error, StudioError):
+                view = self.view(kept, "stopped", sent)
+                view.error = clean(str(error))
+                yield view
+                return
             raise error
-        yield self.render(trajectory, outcome.get("note", ""))
+        note, selected = outcome["result"]
+        if note == "stopped":
+            note = f"stopped: the stage in flight was dropped; {len(trajectory.branch())} committed steps kept"
+        yield self.view(trajectory, note, sent, selected)
 
-    # -- the loop ----------------------------------------------------------------------------
 
-    def new_session(self, prompt: str, engine: str, seed: float | None, random_seed: bool, rounds: float,
-                    mode: str, params: str) -> tuple:
-        try:
-            engine_params = json.loads(params or "{}")
-            if not isinstance(engine_params, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            raise gr.Error('Engine parameters must be a JSON object, e.g. {"steps": 20}.') from None
-        try:
-            settings = RunSettings(max_rounds=int(rounds), mode=Mode(mode), engine_params=engine_params)
-            trajectory = self.runner.new_session(prompt, engine, None if random_seed or seed is None else int(seed),
-                                                 settings)
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
-        return self.render(trajectory, "ready: press Step or Run to end")
+def board_last_image(trajectory: Trajectory, step_id: str):
+    """The image a refine from this step starts from: the last sketch or refine on its branch."""
+    return next((s for s in reversed(trajectory.branch(step_id)) if s.stage in (Stage.SKETCH, Stage.REFINE)), None)
 
-    def step(self, session_id: str, version: float | None, progress=gr.Progress()) -> Iterator[tuple]:
-        def work(trajectory, listener, token):
-            step = self.runner.advance(trajectory, listener, token)
-            return "finished" if step is None else f"paused after {step.stage.value}"
 
-        yield from self._stream(session_id, version, work, progress)
+def _newest_leaf(trajectory: Trajectory, step_id: str) -> str:
+    """The newest live (not rejected) branch end at or below a step; the step itself if there is none."""
+    pending, leaves = [step_id], []
+    while pending:
+        current = trajectory.steps[pending.pop()]
+        children = trajectory.children(current.id)
+        if not children and current.review is not Review.REJECTED:
+            leaves.append(current)
+        pending += [c.id for c in children]
+    return max(leaves, key=lambda s: s.created_at).id if leaves else step_id
 
-    def run(self, session_id: str, version: float | None, pause: str, progress=gr.Progress()) -> Iterator[tuple]:
-        def work(trajectory, listener, token):
-            outcome = self.runner.run(trajectory, PausePolicy(pause), listener, token)
-            return {"paused": "paused for you", "finished": "finished", "cancelled": "stopped"}[outcome.status]
 
-        yield from self._stream(session_id, version, work, progress)
+def _whole(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
+    """A whole number from a form or JSON value, or one line saying what is allowed."""
+    try:
+        number = float(value) if not isinstance(value, int) else value
+        if isinstance(number, float) and (number != number or number in (float("inf"), float("-inf"))
+                                          or not number.is_integer()):
+            raise ValueError
+        number = int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise StudioError(f"The {name} must be a whole number.") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise StudioError(f"The {name} must be between {low} and {high}.")
+    return number
 
-    def stop(self, session_id: str) -> str:
-        return "stopping…" if self.activity.stop(session_id or "") else "nothing is running"
 
-    # -- human actions -----------------------------------------------------------------------
+def _flag(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "pass", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "fail", "no"):
+        return False
+    raise StudioError("A verdict is true (pass) or false (fail).")
 
-    def _target(self, trajectory: Trajectory, step_id: str | None, *stages: Stage):
-        """The chosen timeline step, or the latest step of the wanted kind at or before it."""
-        branch = trajectory.branch(step_id or None)
-        found = last(branch, *stages)
-        if found is None:
-            raise StudioError(f"There is no {' or '.join(s.value for s in stages)} step on this branch yet.")
-        return found
 
-    def edit_plan(self, session_id: str, version: float | None, step_id: str, instruction: str,
-                  description: str) -> tuple:
-        def action(trajectory):
-            plan = self._target(trajectory, step_id, Stage.PLAN)
-            edited = self.runner.edit_plan(trajectory, plan.id, instruction, description)
-            return "plan edited" + (" (a new branch: the old plan was already drawn)" if edited.id != plan.id else "")
+def _params(params: str | dict | None) -> dict[str, Any]:
+    if isinstance(params, dict):
+        return params
+    text = (params or "").strip() or "{}"
+    if len(text) > 20_000:
+        raise StudioError("Engine parameters are limited to 20,000 characters of JSON.")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise StudioError('Engine parameters must be a JSON object, e.g. {"steps": 20}.') from None
+    if not isinstance(value, dict):
+        raise StudioError('Engine parameters must be a JSON object, e.g. {"steps": 20}.')
+    return value
 
-        return self._act(session_id, version, action)
 
-    def accept(self, session_id: str, version: float | None, step_id: str) -> tuple:
-        def action(trajectory):
-            self.runner.accept(trajectory, self._target(trajectory, step_id, Stage.SKETCH, Stage.REFINE).id)
-            return "accepted"
-
-        return self._act(session_id, version, action)
-
-    def reject(self, session_id: str, version: float | None, step_id: str, note: str,
-               progress=gr.Progress()) -> Iterator[tuple]:
-        def work(trajectory, listener, token):
-            image_step = self._target(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
-            self.runner.reject(trajectory, image_step.id, note or "", listener=listener, cancel=token)
-            return "rejected and redrawn with a new seed"
-
-        yield from self._stream(session_id, version, work, progress)
-
-    def override(self, session_id: str, version: float | None, step_id: str, plan_passed: bool, plan_critique: str,
-                 sketch_passed: bool, sketch_critique: str) -> tuple:
-        def action(trajectory):
-            verdict = self._target(trajectory, step_id, Stage.INSPECT)
-            self.runner.override(trajectory, verdict.id, plan_passed=plan_passed, plan_critique=plan_critique,
-                                 sketch_passed=sketch_passed, sketch_critique=sketch_critique)
-            return "verdict overridden"
-
-        return self._act(session_id, version, action)
-
-    def refine(self, session_id: str, version: float | None, step_id: str, instruction: str, editor: Any,
-               progress=gr.Progress()) -> Iterator[tuple]:
-        def work(trajectory, listener, token):
-            target = self._target(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
-            image_step = last(trajectory.branch(target.id), Stage.SKETCH, Stage.REFINE)
-            mask = region_mask(editor, (image_step.image.width, image_step.image.height)) if image_step else None
-            self.runner.refine_with(trajectory, target.id, instruction, mask, listener, token)
-            return "refined" + (" inside the drawn region" if mask is not None else "")
-
-        yield from self._stream(session_id, version, work, progress)
-
-    def fork(self, session_id: str, version: float | None, step_id: str) -> tuple:
-        def action(trajectory):
-            if not step_id:
-                raise StudioError("Choose a timeline step (or branch) to rewind to.")
-            self.runner.fork(trajectory, step_id)
-            return "rewound: the next Step starts a new branch from here"
-
-        return self._act(session_id, version, action)
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    def open_session(self, session_id: str) -> tuple:
-        try:
-            return self.render(self.runner.open(session_id), "opened")
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
-
-    def list_sessions(self, search: str) -> list[list[str]]:
-        return [[s.id, s.title, s.engine, s.prompt] for s in self.store.list_sessions(search=search or None)]
-
-    def rename(self, session_id: str, version: float | None, title: str) -> tuple:
-        return self._act(session_id, version, lambda t: self.runner.rename(t, title) or "renamed")
-
-    def delete(self, session_id: str, search: str) -> tuple[list[list[str]], str]:
-        try:
-            self.store.delete_session(session_id)
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
-        return self.list_sessions(search), f"deleted {session_id[:8]}"
-
-    def export(self, session_id: str, format: str, scope: str) -> str:
-        """A zip of the chosen format, for download: this session, or every session."""
-        from ..export import export_zip
-
-        folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "exports"
-        folder.mkdir(parents=True, exist_ok=True)
-        if scope == "this session" and not session_id:
-            raise gr.Error("No session is open; open one, or export all sessions.")
-        sessions = [self.store.resolve_id(session_id)] if scope == "this session" else None
-        try:
-            handle, name = tempfile.mkstemp(dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip")
-            os.close(handle)
-            return str(export_zip(self.store, format, name, sessions=sessions))
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
-
-    def import_png(self, path: str) -> tuple:
-        """A final PNG dropped on the page reopens the session it carries."""
-        from ..export import import_path
-
-        try:
-            check_upload(path)
-            report = import_path(self.store, path)
-            return self.render(self.runner.open(report.session_ids[0]), "reopened from the PNG")
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
-
-    def compare(self, session_id: str, left: str, right: str) -> tuple[list, list]:
-        """Two branches of one session side by side."""
-        try:
-            trajectory = self.runner.open(session_id)
-        except StudioError as error:
-            raise gr.Error(str(error)) from None
-        sides = []
-        for leaf in (left, right):
-            if leaf and leaf in trajectory.steps:
-                trajectory.session.head_id = leaf  # a local view only: nothing is committed
-                sides.append(view.timeline(self.store, trajectory))
-            else:
-                sides.append([])
-        return sides[0], sides[1]
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")

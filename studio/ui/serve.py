@@ -86,14 +86,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     os.environ.setdefault("GRADIO_TEMP_DIR", str(store.data_dir / ".gradio"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from . import CSS, build_ui
+    from . import build_ui, launch_options
 
     demo = build_ui(Runner(store), args.engine)
     # quiet: Gradio's own banner suggests `share=True`, which the studio refuses without --auth.
     demo.queue(default_concurrency_limit=args.max_jobs).launch(
-        server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=CSS,
-        allowed_paths=[str(Path(store.images_dir).resolve())], max_file_size="20mb", ssr_mode=False,
-        quiet=True, prevent_thread_lock=True,
+        server_name=args.host, server_port=args.port, share=args.share, auth=auth, max_file_size="20mb",
+        quiet=True, prevent_thread_lock=True, **launch_options(store),
     )
     print(f"Stroke Studio is open on {demo.local_url}" + (f" and {demo.share_url}" if demo.share_url else "")
           + "  (Ctrl+C stops it)", flush=True)

@@ -1,0 +1,143 @@
+"""The studio's HTTP API: one named endpoint per action, for `gradio_client` and scripts.
+
+Each endpoint is a small typed function (the types become the API page's schema) that
+calls the same `Studio` method the page calls and replies with the named view
+(`view["session"]["version"]`, `view["cards"]`, `view["note"]`, …). Model work answers
+once, when it is done; a mistake reaches the client as one readable line.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+
+from .. import engines as registry
+from ..domain import RunSettings, StudioError
+from .actions import EXPORT_FORMATS, INTERNAL, Studio, clean
+from .board import View
+
+log = logging.getLogger("studio.ui")
+
+
+def endpoint(method: Callable) -> Callable:
+    """Run an action for a client: the view as a dict; StudioError → one line; anything else logged."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(*args, **kwargs)
+            if isinstance(result, Iterator):
+                last = None
+                for last in result:
+                    if last.error:
+                        raise StudioError(last.error)
+                result = last
+            return result.to_dict() if isinstance(result, View) else result
+        except StudioError as error:
+            raise gr.Error(clean(str(error))) from None
+        except Exception:  # noqa: BLE001 — logged here; the client gets no internals
+            log.exception("studio endpoint %s failed", method.__name__)
+            raise gr.Error(INTERNAL) from None
+
+    return call
+
+
+def register(studio: Studio) -> None:
+    """Declare every endpoint inside the current `gr.Blocks`."""
+    models = dict(concurrency_id="models", concurrency_limit="default")
+
+    def new_session(prompt: str, engine: str = registry.DEFAULT_ENGINE, seed: float | None = None,
+                    random_seed: bool = True, rounds: float = RunSettings.max_rounds, mode: str = "process",
+                    params: str = "{}") -> dict:
+        """Start a session; nothing is drawn until /step or /run."""
+        return studio.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
+
+    def open_session(session_id: str, step_id: str = "") -> dict:
+        """The whole session view (every card)."""
+        return studio.open_session(session_id, step_id)
+
+    def step(session_id: str, version: int | None = None) -> dict:
+        """Run the next stage."""
+        return studio.step(session_id, version)
+
+    def run(session_id: str, version: int | None = None, pause: str = "never") -> dict:
+        """Run until finished, or until the pause policy (every | inspect | never) stops."""
+        return studio.run(session_id, version, pause)
+
+    def stop(session_id: str) -> dict:
+        """Stop the stage in flight; committed stages are kept."""
+        return studio.stop(session_id)
+
+    def edit_plan(session_id: str, version: int | None, step_id: str, instruction: str, description: str) -> dict:
+        """Edit a plan's <ins>/<des> (empty step_id: the latest plan)."""
+        return studio.edit_plan(session_id, version, step_id, instruction, description)
+
+    def accept(session_id: str, version: int | None, step_id: str) -> dict:
+        """Accept an image (empty step_id: the latest)."""
+        return studio.accept(session_id, version, step_id)
+
+    def reject(session_id: str, version: int | None, step_id: str, note: str = "") -> dict:
+        """Reject an image with a reason, and draw it again."""
+        return studio.reject(session_id, version, step_id, note)
+
+    def override(session_id: str, version: int | None, step_id: str, plan_passed: bool, plan_critique: str,
+                 sketch_passed: bool, sketch_critique: str) -> dict:
+        """Override a verdict's two checks."""
+        return studio.override(session_id, version, step_id, plan_passed, plan_critique, sketch_passed,
+                               sketch_critique)
+
+    def refine(session_id: str, version: int | None, step_id: str, instruction: str, region: str = "") -> dict:
+        """Your own <refine>; region: an optional PNG data URL whose painted (opaque) pixels may change."""
+        return studio.refine(session_id, version, step_id, instruction, region or None)
+
+    def fork(session_id: str, version: int | None, step_id: str) -> dict:
+        """Rewind to a step: the next stage starts a new branch there."""
+        return studio.fork(session_id, version, step_id)
+
+    def switch_branch(session_id: str, version: int | None, step_id: str) -> dict:
+        """Continue on the newest branch through a step (a branch's end, or any step on it)."""
+        return studio.switch_branch(session_id, version, step_id)
+
+    def list_sessions(search: str = "") -> list:
+        """Gallery cards, newest first."""
+        return studio.list_sessions(search)
+
+    def rename(session_id: str, version: int | None, title: str) -> dict:
+        """Rename a session."""
+        return studio.rename(session_id, version, title)
+
+    def delete(session_id: str) -> dict:
+        """Delete a session and the images only it used."""
+        return studio.delete(session_id)
+
+    def compare(session_id: str, left: str, right: str) -> dict:
+        """Two branches (by their end steps) aligned round by round."""
+        return studio.compare(session_id, left, right)
+
+    for function in (new_session, open_session, edit_plan, accept, override, fork, switch_branch,
+                     list_sessions, rename, delete, compare):
+        gr.api(endpoint(function), api_name=function.__name__)
+    for function in (step, run, reject, refine):
+        gr.api(endpoint(function), api_name=function.__name__, **models)
+    gr.api(endpoint(stop), api_name="stop", queue=False)
+
+    # Files travel through file components; hidden, since the page has its own controls.
+    with gr.Row(visible=False):
+        scope = gr.Radio(["this session", "all sessions"], value="this session")
+        export_in = [gr.Textbox(), gr.Dropdown(list(EXPORT_FORMATS), value="folder"), scope]
+        export_out, png_in, png_view = gr.File(), gr.File(type="filepath"), gr.JSON()
+        export_button, import_button = gr.Button(), gr.Button()
+
+    def export(session_id: str, format: str, scope: str) -> str:
+        """A zip of one session (or all) in an export format."""
+        return studio.export(session_id, format, scope)["path"]
+
+    def import_png(path: str) -> dict:
+        """Reopen the session a final PNG carries."""
+        return studio.import_png(path)
+
+    export_button.click(endpoint(export), export_in, export_out, api_name="export")
+    import_button.click(endpoint(import_png), png_in, png_view, api_name="import_png")

@@ -1,0 +1,152 @@
+"""What the page shows, as named data: the session, one card per step, the branch tree.
+
+`board()` is the one place a trajectory becomes a view. The same dict is the reply of
+every HTTP endpoint (`gradio_client` users read `view["session"]["version"]`, not
+`view[1]`) and what the page's script draws. Cards are keyed by a hash of their
+content, so a page that already holds a card (it says which keys it has) is sent
+only the cards that are new or changed: the bytes of a Step do not grow with the
+session. Images travel as file URLs the browser caches (they are content-addressed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from ..domain import Check, Review, Stage, Step, Trajectory, rounds_used
+from ..store import Store
+
+PREVIEW_SIDE = 256  # live previews are sent inline, small
+
+
+def image_url(store: Store, sha256: str) -> str:
+    """A URL Gradio serves from the session image folder (an allowed path) and the browser caches."""
+    return f"/gradio_api/file={store.image_path(sha256).resolve()}"
+
+
+def _check(check: Check | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {"passed": check.passed, "critique": check.critique,
+            "evidence": [{"label": b.label, "box": [b.x0, b.y0, b.x1, b.y1], "score": b.score}
+                         for b in check.evidence]}
+
+
+def card(store: Store, trajectory: Trajectory, step: Step) -> dict[str, Any]:
+    """Everything the page needs to draw one step, in its storyboard row and in the tree."""
+    data: dict[str, Any] = {
+        "id": step.id, "parent": step.parent_id, "stage": step.stage.value, "round": step.round,
+        "author": step.author.value, "review": step.review.value if step.review else None,
+        "review_note": step.review_note or "", "seed": step.seed, "sampling_steps": step.sampling_steps,
+        "elapsed": round(step.elapsed_s, 2) if step.elapsed_s is not None else None,
+        "created": step.created_at, "children": len(trajectory.children(step.id)),
+    }
+    if step.stage in (Stage.PLAN, Stage.REFINE):
+        data["instruction"] = step.instruction or ""
+    if step.stage is Stage.PLAN:
+        data.update(description=step.description or "", complete=bool(step.complete))
+    if step.stage is Stage.INSPECT:
+        data.update(plan_check=_check(step.plan_check), sketch_check=_check(step.sketch_check), passed=step.passed)
+        judged = _judged(trajectory, step)
+        if judged is not None:
+            data.update(image=image_url(store, judged.image.sha256), judged=judged.id,
+                        width=judged.image.width, height=judged.image.height)
+    if step.image is not None:
+        data.update(image=image_url(store, step.image.sha256), width=step.image.width, height=step.image.height)
+    if step.region is not None:
+        data["region"] = image_url(store, step.region.image.sha256)
+    if step.original:
+        data["original"] = {k: (_check(v) if isinstance(v, Check) else v) for k, v in step.original.items()}
+    data["key"] = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return data
+
+
+def _judged(trajectory: Trajectory, inspect: Step) -> Step | None:
+    """The image a verdict judged: the last image on its branch before it."""
+    for step in reversed(trajectory.branch(inspect.parent_id) if inspect.parent_id else []):
+        if step.image is not None:
+            return step
+    return None
+
+
+def status(trajectory: Trajectory | None) -> dict[str, Any]:
+    """Where the session stands, for the status line and for which buttons can act."""
+    if trajectory is None or trajectory.session.head_id is None:
+        return {"state": "new", "steps": 0, "rounds": 0, "finished": False}
+    branch = trajectory.branch()
+    head = branch[-1]
+    finished = head.stage is Stage.FINAL
+    return {"state": "finished" if finished else f"after {head.stage.value}", "steps": len(branch),
+            "rounds": rounds_used(branch), "finished": finished}
+
+
+def branches(trajectory: Trajectory) -> list[dict[str, Any]]:
+    """Every branch, named by its fork point and its end; rejected dead ends are not branches."""
+    leaves = sorted((s for s in trajectory.leaves() if s.review is not Review.REJECTED), key=lambda s: s.created_at)
+    out = []
+    for number, leaf in enumerate(leaves, start=1):
+        path = trajectory.branch(leaf.id)
+        out.append({"leaf": leaf.id, "number": number, "steps": len(path), "ends": leaf.stage.value,
+                    "label": f"Branch {number} · {len(path)} {'step' if len(path) == 1 else 'steps'} · "
+                             f"ends with {leaf.stage.value}"})
+    return out
+
+
+@dataclass
+class View:
+    """The reply of every action: named fields, drawn by the page in one place (page.js `apply`)."""
+
+    session: dict[str, Any] | None = None
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)  # only those the page does not have
+    tree: list[list[str]] = field(default_factory=list)  # [step id, card key] for every step, tree order
+    branch: list[str] = field(default_factory=list)  # the head branch's step ids, root first
+    branches: list[dict[str, Any]] = field(default_factory=list)
+    selected: str | None = None
+    note: str = ""  # what just happened, in words
+    error: str | None = None  # one line for a toast; the rest of the view is still valid
+    conflict: str | None = None
+    running: bool = False
+    progress: dict[str, Any] | None = None
+    preview: str | None = None  # a small data URL while a sketch is being drawn
+    full: bool = True  # False: a partial update (progress or preview only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def board(store: Store, trajectory: Trajectory | None, *, have: Iterable[str] = (), selected: str | None = None,
+          note: str = "") -> View:
+    """The view of a trajectory, leaving out the cards whose keys the page already has."""
+    if trajectory is None:
+        return View(note=note)
+    session = trajectory.session
+    have = set(have or ())
+    cards, tree = {}, []
+    for step in trajectory.tree_order():
+        data = card(store, trajectory, step)
+        tree.append([step.id, data["key"]])
+        if data["key"] not in have:
+            cards[step.id] = data
+    branch = [s.id for s in trajectory.branch()] if session.head_id else []
+    if selected not in trajectory.steps:
+        selected = branch[-1] if branch else None
+    return View(
+        session={"id": session.id, "title": session.title, "prompt": session.prompt, "engine": session.engine,
+                 "seed": session.seed, "version": session.version, "mode": session.settings.mode.value,
+                 "max_rounds": session.settings.max_rounds, "head": session.head_id,
+                 "created": session.created_at, "updated": session.updated_at, **status(trajectory)},
+        cards=cards, tree=tree, branch=branch, branches=branches(trajectory), selected=selected, note=note,
+    )
+
+
+def preview_url(image: Any) -> str:
+    """A live preview as a small inline JPEG: no file is written for a picture that lives a second."""
+    small = image.convert("RGB")
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
