@@ -114,6 +114,7 @@ def check_tables(where: str, tables: set[str], revisions: list[str] | None, know
 
 
 def _damaged(path: Path, detail: str) -> StudioError:
+    detail = " ".join(detail.replace("*** in database main ***", "").split())  # SQLite's report spans lines
     return StudioError(
         f"{path} is damaged (SQLite: {detail[:120]}); nothing was written to it. Recover what is left with "
         f"`sqlite3 {path} .recover | sqlite3 recovered.db` and pass --db sqlite:///recovered.db, or restore a backup.")
