@@ -34,7 +34,7 @@ office studio garden park yard backyard field meadow grass lawn forest woods str
 city town village beach sea ocean water lake river shore sand snow mountain hill valley desert
 countryside farm market shop store restaurant cafe house home building window windows counter
 countertop tabletop shelf desk stage platform display setup arrangement tableau still life
-close closeup close-up angle perspective camera lens bokeh blur depth field artwork art piece work
+close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective camera lens bokeh blur depth field artwork art piece work
 """)
 
 # Parts and coverings of an object: described with it, never drawn as objects of their own.
@@ -49,6 +49,7 @@ sprinkles slot slots drawer drawers panel panels lens lenses bumper headlight he
 pedal pedals chain saddle frame frames skin shell scales whisker whiskers claw claws hood sole laces
 buckle label logo sticker stickers text lettering trim edges corners stripe stripes spots dots
 outline outlines contour contours shading strokes stroke brushstrokes tip tips end ends top bottom
+screw screws bolt bolts nail nails rivet rivets hinge hinges joint joints seam seams
 """)
 
 # Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.

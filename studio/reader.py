@@ -31,8 +31,20 @@ EXACTLY = {"exactly", "only", "just", "precisely", "single"}
 LONG_WORDS = 28  # a prompt with more words (or more than one sentence) is a description, not a caption
 
 
+_HYPHENATED = re.compile(r"\b([A-Za-z]+)-([A-Za-z]+)\b")
+
+
+def _hyphen(m: re.Match) -> str:
+    """ "close-up" is one word; "blue-colored" and "fire-hydrant" are two."""
+    a, b = m.group(1).lower(), m.group(2).lower()
+    if {a, b} & (set(COLOR_WORDS) | set(L.COLOR_SYNONYMS) | L.COLOR_VERBS | set(NUMBERS)) or \
+            any(w in k for k in LEXICON for w in (a, b)):
+        return f"{m.group(1)} {m.group(2)}"
+    return m.group(1) + m.group(2)
+
+
 def clean(text: str) -> str:
-    return FRAMING.sub("", text.replace("’", "'")).strip()
+    return _HYPHENATED.sub(_hyphen, FRAMING.sub("", text.replace("’", "'"))).strip()
 
 
 class Reader:
@@ -61,6 +73,9 @@ class Reader:
             return False
         if w.pos == "PROPN" and w.text[0].isupper() and i > 0 and not self.words[i].sent_start:
             return False  # a name ("Paris"), not a thing to draw
+        if (w.low.endswith("ing") or w.low.endswith("ed")) and i > 0 and self.words[i - 1].pos in ("NOUN", "PROPN") \
+                and self.words[i - 1].low not in DEFINITE:
+            return False  # "a refrigerator resting on ...": a participle the tagger took for a noun
         return not (w.low in COLOR_WORDS or w.low in L.COLOR_SYNONYMS or w.low in NUMBERS or w.low in FILLERS
                     or w.low in SIDES or w.low in DEFINITE or w.low in L.PRONOUNS or w.low in L.IMPERATIVES)
 
@@ -138,6 +153,8 @@ class Reader:
         if best is None:
             return None
         (cls, num, end), head, color, loose = best
+        if cls in COLOR_WORDS and color is None and head > 0 and low[head - 1] in L.SHADE_WORDS:
+            return None  # "a deep orange" is a colour
         if count is None:
             count = 2 if num == "pl" else 1
         elif pairs and cls in PAIR_CLASSES:
@@ -161,7 +178,7 @@ class Reader:
             owners = L.PART_OF.get(np.cls, set())
             return "part" if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj") else "object"
         lemma = np.cls
-        if lemma in L.META:
+        if lemma in L.META or w.low in L.META:
             return "setting"
         if lemma in L.MATERIALS:
             return "material"
@@ -176,8 +193,10 @@ class Reader:
             head = words[w.head]
             if w.dep == "pobj" and head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",
                                                  "onto", "through", "near", "beside", "by", "over", "under"):
-                if words[head.head].pos in ("VERB", "AUX"):
-                    return "setting"  # "sits on a worn rug": where the scene happens
+                return "setting"  # "sits on a worn rug": in a description, where the scene happens
+            subject = self._clause_subject(np.head)
+            if subject is not None and subject != np.head and not self._is_thing(subject):
+                return "part"  # "The surface shows a fine grain": a detail of something not drawn
             has_det = any(words[c].head == np.head and words[c].dep in ("det", "nummod", "poss")
                           for c in range(max(0, np.head - 6), np.head))
             if not has_det and w.tag != "NNS" and w.dep != "conj":
@@ -198,6 +217,19 @@ class Reader:
             subj = next((c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"), None)
             if subj is not None and self._is_thing(subj):
                 return subj
+        return None
+
+    def _clause_subject(self, k: int) -> int | None:
+        """The subject of the clause a noun is an object in (through conj / pobj / dobj links)."""
+        words, seen = self.words, set()
+        while k not in seen:
+            seen.add(k)
+            w = words[k]
+            if w.pos in ("VERB", "AUX"):
+                return next((c for c in range(len(words)) if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass")), None)
+            if w.dep in ("nsubj", "nsubjpass", "ROOT") or w.head == k:
+                return None
+            k = w.head
         return None
 
     def _is_thing(self, k: int) -> bool:
@@ -231,12 +263,18 @@ def post_color(r: Reader, j: int):
         k, said = k + 1, said | {"comma"}
     if k < n and low[k] in ("that", "which", "who"):
         k += 1
-    while k < n and low[k] in L.BE | {"has", "have", "been", "being"}:
+    while k < n and low[k] in L.BE | {"been", "being"}:
         k, said = k + 1, said | {"be"}
     while k < n and low[k] in L.DEGREE:
         k += 1
     if k < n and low[k] in L.COLOR_VERBS:
         k, said = k + 1, said | {"verb"}
+        if k < n and low[k] in ("a", "an"):
+            k += 1  # "painted a vivid red"
+    if k < n and low[k] in ("has", "have", "features", "wears", "sports"):
+        k, said = k + 1, said | {"with"}
+        if k < n and low[k] in ("a", "an", "the"):
+            k += 1
     if k < n and low[k] in ("in", "with", "of"):
         said.add(low[k])
         k += 1
@@ -251,14 +289,14 @@ def post_color(r: Reader, j: int):
     if k >= n or not said:
         return None
     color = _is_color(low[k], bool(said & {"verb", "noun", "in"}))
-    if color is None or said == {"of"}:
+    if color is None:
         return None
     k += 1
     tail = False
     while k < n and (low[k] in L.COLOR_NOUNS or (low[k] == "in" and k + 1 < n and low[k + 1] in L.COLOR_NOUNS)):
         k, tail = k + 1 + (low[k] == "in"), True
-    if "with" in said and not tail:
-        return None  # "with purple" alone is not a colour of the noun before
+    if ("with" in said or said == {"of"}) and not tail:
+        return None  # "with purple" alone is not a colour of the noun before; "of purple color" is
     if k < n and r.class_at(k) and low[k] not in L.COLOR_NOUNS:
         return None  # "with purple eyes": the eyes are purple
     if said == {"comma"} and not (k >= n or low[k] in (",", ".", "and", ";")):

@@ -27,6 +27,8 @@ def _other_place_at(low: list[str], i: int):
 def _find(groups: list[ObjectGroup], np: NP) -> int | None:
     """The existing group a mention refers to: same class, same colour when one is said."""
     same = [k for k, g in enumerate(groups) if g.cls == np.cls and (np.color is None or g.color == np.color)]
+    if not same and np.definite:  # "A cake ... The cake has a red finish": the colour is news, not another cake
+        same = [k for k, g in enumerate(groups) if g.cls == np.cls and g.color is None]
     exact = [k for k in same if not np.explicit or groups[k].count == np.count]
     return (exact or same or [None])[0]
 
@@ -82,11 +84,13 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             other = (last, place[0])
         its = its_side_at(r, i)
         if its:
-            after = r.np_at(its[1])
+            at = its[1] + (its[1] < n and low[its[1]] == ",")
+            after = r.np_at(at)
             if after is not None and r.role(after) == "object" and last is not None:
                 k = mention(after)  # "and to its left a dog": the dog is left of the one before
                 relate(k, its[0], last)
                 kind[i:after.end] = ["struct"] * (after.end - i)
+                head_group[after.head] = k
                 history.append(k)
                 last, i = k, after.end
                 continue
@@ -169,6 +173,9 @@ def _predicative_colors(r: Reader, kind: list[str], groups: list[ObjectGroup], h
         subj = next((s for s in range(len(words)) if words[s].head == verb and words[s].dep in ("nsubj", "nsubjpass")), None)
         if subj is not None and words[subj].low in ("that", "which", "who") and words[verb].dep == "relcl":
             subj = words[verb].head
+        if subj is not None and words[subj].low in L.COLOR_NOUNS and any(
+                words[p].head == subj and words[p].low in ("its", "their") for p in range(subj)):
+            subj = max((h for h in head_group if h < subj), default=None)  # "Its color is a deep green."
         k = head_group.get(subj) if subj is not None else None
         if k is not None and groups[k].color is None:
             groups[k] = ObjectGroup(groups[k].cls, groups[k].count, color)

@@ -89,7 +89,7 @@ def plural(noun: str) -> str:
         p = last + "es"
     elif re.search(r"[^aeiou]y$", last):
         p = last[:-1] + "ies"
-    elif last.endswith("fe"):
+    elif last.endswith("ife"):
         p = last[:-2] + "ves"
     else:
         p = last + "s"

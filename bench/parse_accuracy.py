@@ -1,0 +1,95 @@
+"""How well `studio parse` reads prompts: GenEval's 553, the rephrased and descriptive set, and its speed.
+
+- Official: GenEval's own prompts, `include` reproduced exactly (order and position indices too).
+- Own set (`bench/data/parse_set.jsonl`, built by `bench/parse_set.py` from GenEval's metadata):
+  a prompt is right when the scene read equals the metadata's — the same groups (class, count,
+  colour), each relation to the same anchor group, and the same `exclude` list — in any order.
+- Speed: milliseconds per short prompt with the model already loaded and the per-text cache
+  cleared, so every prompt is read from scratch; the load itself is timed once.
+
+Usage: .venv/bin/python bench/parse_accuracy.py [--show-misses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from studio import nlp  # noqa: E402
+from studio.scene import parse_prompt  # noqa: E402
+
+METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
+OWN = ROOT / "bench/data/parse_set.jsonl"
+
+
+def canonical(geneval: dict) -> tuple:
+    """An order-free form of GenEval's include/exclude: positions name their anchor, not its index."""
+    inc = geneval.get("include", [])
+
+    def key(item):
+        return (item["class"], item["count"], item.get("color"))
+
+    groups = Counter(key(item) for item in inc)
+    flip = {"right of": "left of", "below": "above"}  # "a left of b" is "b right of a"
+    relations = Counter()
+    for item in inc:
+        if item.get("position"):
+            rel, anchor = item["position"][0], key(inc[item["position"][1]])
+            relations[(anchor, flip[rel], key(item)) if rel in flip else (key(item), rel, anchor)] += 1
+    exclude = Counter((x["class"], x.get("color")) for x in geneval.get("exclude", []))
+    return tuple(sorted(groups.items(), key=str)), tuple(sorted(relations.items(), key=str)), \
+        tuple(sorted(exclude.items(), key=str))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    nlp.pipeline()
+    load = time.perf_counter() - start
+
+    official = [json.loads(x) for x in METADATA.read_text().splitlines() if x.strip()]
+    exact = [x for x in official if parse_prompt(x["prompt"]).to_geneval()["include"] == x["include"]]
+    print(f"model load: {load:.2f} s")
+    print(f"official GenEval prompts, include exact: {len(exact)}/{len(official)} = {len(exact) / len(official):.3f}")
+
+    rows = [json.loads(x) for x in OWN.read_text().splitlines() if x.strip()]
+    tally: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        got = parse_prompt(row["prompt"]).to_geneval()
+        ok = canonical(got) == canonical(row)
+        tally.setdefault((row["kind"], row["tag"]), []).append(ok)
+        if not ok and args.show_misses:
+            print(f"MISS [{row['kind']}] {row['prompt']}\n   got  {got}\n   want {dict(include=row['include'], exclude=row.get('exclude', []))}")
+    print("\n| set | tag | prompts | right |\n|---|---|---:|---:|")
+    for kind in ("short", "long"):
+        for (k, tag), oks in sorted(tally.items()):
+            if k == kind:
+                print(f"| {kind} | {tag} | {len(oks)} | {sum(oks) / len(oks):.3f} |")
+        oks = [o for (k, _), v in tally.items() if k == kind for o in v]
+        print(f"| **{kind}** | all | {len(oks)} | **{sum(oks) / len(oks):.3f}** |")
+
+    shorts = [r["prompt"] for r in rows if r["kind"] == "short"] + [x["prompt"] for x in official]
+    nlp.annotate.cache_clear()
+    times = []
+    for text in shorts:
+        t = time.perf_counter()
+        parse_prompt(text)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    print(f"\nparse time per short prompt ({len(times)} prompts, model loaded, cache cleared): "
+          f"median {statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times))]:.1f} ms, max {times[-1]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
