@@ -30,11 +30,16 @@ def _fail(where: str, problem: str) -> StudioError:
     return StudioError(f"The imported trajectory is damaged or forged ({where} {problem}); nothing was imported.")
 
 
-def _field(data: dict, key: str, where: str, kinds: type | tuple[type, ...], *, optional: bool = False) -> Any:
-    if key not in data or data[key] is None:
-        if optional:
+def _field(data: dict, key: str, where: str, kinds: type | tuple[type, ...], *, optional: bool = False,
+           nullable: bool = False) -> Any:
+    """`data[key]` if it has one of `kinds`; `optional`: may be absent (its default applies);
+    `nullable`: may be null (the column allows NULL)."""
+    if key not in data or (data[key] is None and nullable):
+        if optional or nullable:
             return None
         raise _fail(where, f"has no {key}")
+    if data[key] is None:
+        raise _fail(where, f"has a null {key}")
     value = data[key]
     if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
         raise _fail(where, f"has {key} of the wrong type")
@@ -44,14 +49,14 @@ def _field(data: dict, key: str, where: str, kinds: type | tuple[type, ...], *, 
 
 
 def _number(data: dict, key: str, where: str, low: float, high: float, *, integer: bool = False,
-            optional: bool = False) -> None:
-    value = _field(data, key, where, int if integer else (int, float), optional=optional)
+            optional: bool = False, nullable: bool = False) -> None:
+    value = _field(data, key, where, int if integer else (int, float), optional=optional, nullable=nullable)
     if value is not None and (not math.isfinite(value) or not low <= value <= high):
         raise _fail(where, f"has {key} out of range")
 
 
-def _text(data: dict, key: str, where: str, max_chars: int = MAX_TEXT_CHARS, *, optional: bool = True) -> None:
-    value = _field(data, key, where, str, optional=optional)
+def _text(data: dict, key: str, where: str, max_chars: int = MAX_TEXT_CHARS, *, nullable: bool = True) -> None:
+    value = _field(data, key, where, str, optional=True, nullable=nullable)
     if value is not None:
         try:
             limits.text(value, f"{key} of {where}", max_chars=max_chars, allow_empty=True)
@@ -89,7 +94,7 @@ def _check(data: Any, where: str) -> None:
         for key in ("x0", "y0", "x1", "y1"):
             _number(box, key, where, -1e6, 1e6)
         _text(box, "label", where, 200)
-        _number(box, "score", where, -1e6, 1e6, optional=True)
+        _number(box, "score", where, -1e6, 1e6, optional=True, nullable=True)
 
 
 def _session(data: Any) -> str:
@@ -99,7 +104,9 @@ def _session(data: Any) -> str:
     session_id = _id(data.get("id"), where)
     try:
         limits.prompt(_field(data, "prompt", where, str))
-        limits.title(_field(data, "title", where, str, optional=True) or "", allow_empty=True)
+        if "title" in data and not isinstance(data["title"], str):
+            raise _fail(where, "has a title that is not text")
+        limits.title(data.get("title", ""), allow_empty=True)
         limits.text(_field(data, "engine", where, str), "engine name", max_chars=64)
     except StudioError as error:
         raise _fail(where, f"is not valid: {error}") from None
@@ -107,7 +114,7 @@ def _session(data: Any) -> str:
     _number(data, "version", where, 0, limits.MAX_VERSION, integer=True, optional=True)
     for key in ("created_at", "updated_at"):
         _number(data, key, where, 0, 1e11)
-    settings = _field(data, "settings", where, dict, optional=True) or {}
+    settings = _field(data, "settings", where, dict, optional=True, nullable=True) or {}
     _number(settings, "max_rounds", where, 1, limits.MAX_ROUNDS, integer=True, optional=True)
     if settings.get("mode", Mode.PROCESS.value) not in {m.value for m in Mode}:
         raise _fail(where, "has an unknown mode")
@@ -134,8 +141,9 @@ def _step(data: Any, session_id: str, index: int) -> None:
     if data.get("review") is not None and data["review"] not in {r.value for r in Review}:
         raise _fail(where, "has an unknown review")
     _number(data, "round", where, 0, 10_000, integer=True, optional=True)
-    for key in ("instruction", "description", "review_note"):
+    for key in ("instruction", "description"):
         _text(data, key, where)
+    _text(data, "review_note", where, nullable=False)
     _check(data.get("plan_check"), where)
     _check(data.get("sketch_check"), where)
     _image(data.get("image"), where)
@@ -145,8 +153,8 @@ def _step(data: Any, session_id: str, index: int) -> None:
             raise _fail(where, "has a region that is not an object")
         _image(region.get("image"), where)
     _field(data, "complete", where, bool, optional=True)
-    _number(data, "seed", where, -limits.MAX_SEED, limits.MAX_SEED, integer=True, optional=True)
-    _number(data, "elapsed_s", where, 0, 1e9, optional=True)
+    _number(data, "seed", where, -limits.MAX_SEED, limits.MAX_SEED, integer=True, nullable=True)
+    _number(data, "elapsed_s", where, 0, 1e9, nullable=True)
     _number(data, "sampling_steps", where, 0, 10**9, integer=True, optional=True)
     _number(data, "created_at", where, 0, 1e11)
     for key in ("original", "params", "meta"):

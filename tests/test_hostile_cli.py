@@ -22,7 +22,7 @@ from . import hostile_kit as kit
 from .cli_support import studio
 
 TALLY = kit.Tally("cli")
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Any code point, lone surrogates (undecodable argv bytes arrive as those) and NUL included.
 HOSTILE_TEXT = st.text(st.characters(exclude_categories=()), max_size=60) | st.builds(
     lambda a, b: a + b, st.text(max_size=10), st.sampled_from(["\udcff", "\ud800", "\x00", "%", "_", "%_%"]))
@@ -119,7 +119,7 @@ def test_rename_takes_a_valid_title_and_refuses_the_rest(capsys, data, title):
         assert "renamed" in out
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prompt=HOSTILE_TEXT | st.text(min_size=4001, max_size=4100))
 def test_any_prompt_runs_or_is_refused_in_one_line(capsys, tmp_path_factory, scripted, prompt):
     """The boundary's part: the scripted engine draws any prompt, so only the limits refuse."""

@@ -84,11 +84,16 @@ def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool,
         pending[ref.sha256] = data
     if store.taken_step_ids(list(trajectory.steps)):
         raise StudioError(f"Session {session.id} reuses step ids of another session here; nothing was imported.")
-    for data in pending.values():
-        store.save_image(data)
-    if not store.insert_trajectory(trajectory):  # imported by someone else meanwhile
-        return False, 0
-    return True, missing
+    written = [sha for sha in pending if not store.image_path(sha).exists()]
+    try:
+        for data in pending.values():
+            store.save_image(data)
+        inserted = store.insert_trajectory(trajectory)  # False: imported by someone else meanwhile
+    except BaseException:
+        for sha in written:  # leave the image folder as it was
+            store.image_path(sha).unlink(missing_ok=True)
+        raise
+    return inserted, missing if inserted else 0
 
 
 # -- sources -----------------------------------------------------------------------------------
