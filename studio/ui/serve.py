@@ -13,7 +13,6 @@ import errno
 import os
 import socket
 import sys
-from pathlib import Path
 
 from .. import engines as registry
 from .. import limits
