@@ -1,0 +1,274 @@
+"""The studio side of the `bagel` engine: an ordinary Engine whose model lives in a worker process.
+
+Each stage takes its branch's context from the worker's cache (the longest kept prefix), prefills
+what the cache lacks from the stored steps (texts, and images as PNG), adds its request, calls the
+model, adds the canonical answer and stashes the context under the key of what it now holds. Only
+the texts and images a stage adds are encoded; a fork, resume, edit or reject costs one prefill,
+never a regeneration. If the worker dies, the next stage starts a fresh one and the same prefill
+rebuilds the context. See transcript.py for what goes into a context, worker.py for the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ...domain import Stage, Step, StudioError
+from .. import prompts
+from ..base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
+from ..torch_support import number, setting, thumbnail
+from . import placement, protocol
+from .client import WorkerClient
+from .loader import MODE_SETTING, check_paths
+from .transcript import (branch_keys, candidates, pending_key, plan_text, refine_text, requests, root_texts,
+                         segments, step_key, thinks, verdict_text)
+
+MODEL_SETTING = "STROKE_STUDIO_BAGEL_MODEL"
+REPO_SETTING = "STROKE_STUDIO_BAGEL_REPO"
+PYTHON_SETTING = "STROKE_STUDIO_BAGEL_PYTHON"
+CACHE_SETTING = "STROKE_STUDIO_BAGEL_CACHE_GB"
+MAX_MEMORY_SETTING = "STROKE_STUDIO_BAGEL_MAX_MEMORY"
+MODES = ("bf16", "nf4", "int8")
+
+
+class BagelEngine(Engine):
+    name = "bagel"
+    label = ("BAGEL (your clone of its repository + a local snapshot, in its own environment): one model plans, "
+             "draws, inspects and edits, keeping each branch's context between stages")
+    capabilities = Capabilities(region_edit=False, keeps_context=True, needs_gpu=True)
+    max_concurrent = 1
+    params = {"cfg_text_scale": Param(float, 0.0, 50.0), "cfg_img_scale": Param(float, 0.0, 50.0),
+              "cfg_interval": Param(float, 0.0, 1.0, pair=True), "cfg_renorm_min": Param(float, 0.0, 1.0),
+              "cfg_renorm_type": Param(str, choices=("global", "channel", "text_channel")),
+              "num_timesteps": Param(int, 2, 1000), "timestep_shift": Param(float, 0.01, 100.0),
+              "max_think_tokens": Param(int, 1, 16384), "temperature": Param(float, 0.0, 10.0),
+              # BAGEL's latent position table (max_latent_size 64 × stride 16) ends at 1024 px a side.
+              "think": Param(bool), "image_size": Param(int, 16, 1024), "preview_every": Param(int, 0, 1000)}
+
+    def __init__(self, model_path: str | None = None, *, repo: str | None = None, mode: str | None = None,
+                 cache_gb: float | None = None, max_memory: str | None = None, python: str | None = None,
+                 extra_path: tuple[str, ...] = (), cancel_grace: float = 10.0):
+        self.model_path = setting(model_path, MODEL_SETTING, None)
+        self.repo = setting(repo, REPO_SETTING, None)
+        self.python = setting(python, PYTHON_SETTING, None)
+        self.mode = str(setting(mode, MODE_SETTING, "bf16")).strip().lower()
+        if self.mode not in MODES:
+            raise StudioError(f"{MODE_SETTING} is {self.mode!r}; use bf16, nf4 or int8.")
+        try:
+            budget = float(setting(cache_gb, CACHE_SETTING, 8))
+        except ValueError:
+            raise StudioError(f"{CACHE_SETTING} must be a number of GiB.") from None
+        if budget < 0:
+            raise StudioError(f"{CACHE_SETTING} must not be negative.")
+        self.cache_bytes = int(budget * 2**30)
+        self.max_memory = setting(max_memory, MAX_MEMORY_SETTING, None)
+        if self.max_memory:
+            try:
+                placement.parse_size(self.max_memory)
+            except ValueError as exc:
+                raise StudioError(str(exc)) from None
+        self.extra_path, self.cancel_grace = tuple(extra_path), cancel_grace
+        self.client: WorkerClient | None = None
+        self.info: dict[str, Any] = {}
+        self._run = threading.RLock()
+        # What the model was asked to do and what rebuilding contexts cost, for benchmarks and tests.
+        self.calls = {"gen_text": 0, "gen_image": 0, "prefill": 0, "workers": 0}
+        self.prefilled = {"texts": 0, "images": 0}
+
+    @property
+    def lower_memory(self) -> str:
+        if self.mode == "bf16":
+            return (f"Restart with {MODE_SETTING}=nf4 (12–32 GB) or int8 (22–32 GB), or lower {CACHE_SETTING} "
+                    "or the image_size setting.")
+        return f"Lower the image_size setting or {CACHE_SETTING}, or use a GPU with more memory."
+
+    # -- the worker ----------------------------------------------------------------------------
+    def worker(self, ctx: StageContext | None = None) -> WorkerClient:
+        """The running worker with the model loaded; a dead one is replaced by a fresh one."""
+        if self.client is not None and self.client.alive:
+            return self.client
+        self.client = None
+        check_paths(self.model_path, self.repo)
+        if not self.python:
+            raise StudioError(f"The bagel engine runs BAGEL in its own Python environment: build it with "
+                              f"`bash scripts/bagel_env.sh <your BAGEL clone> <env>` and set {PYTHON_SETTING} to "
+                              "<env>/bin/python.")
+        client = WorkerClient(self.python, extra_path=self.extra_path, cancel_grace=self.cancel_grace,
+                              lower_memory=self.lower_memory)
+        if ctx is not None:
+            ctx.progress(0.0, "starting the BAGEL worker")
+        client.start()
+        try:
+            self.info, _ = client.request("load", ctx, "loading BAGEL", model=str(self.model_path), repo=str(self.repo),
+                                          mode=self.mode, max_memory=self.max_memory, cache_bytes=self.cache_bytes)
+        except BaseException:
+            client.kill()
+            raise
+        self.calls["workers"] += 1
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def stats(self) -> dict[str, Any]:
+        if self.client is None or not self.client.alive:
+            return {"entries": 0, "bytes": 0, "evictions": 0, "sizes": []}
+        return self.client.request("stats", None, "reading the context cache")[0]
+
+    # -- the context of a branch ---------------------------------------------------------------
+    def _context(self, ctx: StageContext, w: WorkerClient, doing: str) -> str:
+        """Open the branch's context in the worker (longest kept prefix + prefill); its key."""
+        session, branch = ctx.session, ctx.branch
+        keys = branch_keys(branch, session)
+        found = w.request("begin", ctx, doing, candidates=candidates(branch, keys))[0]["found"]
+        start = found or 0
+        todo = [seg for step in branch[start:] for seg in segments(step, session)]
+        if found is None:
+            if branch:
+                ctx.progress(0.0, f"rebuilding the context from {len(todo)} stored texts and images")
+                self.prefilled["texts"] += 2
+            w.request("fresh", ctx, doing, texts=root_texts(session))
+        # Only the last request before which no image follows needs its text-CFG snapshot.
+        last_image = max((i for i, s in enumerate(todo) if s.kind == "image"), default=-1)
+        last_request = max((i for i, s in enumerate(todo) if s.snapshot and i > last_image), default=-1)
+        items, blobs = [], []
+        for i, seg in enumerate(todo):
+            if seg.kind == "image":
+                items.append({"kind": "image", "blob": len(blobs)})
+                blobs.append(protocol.png_bytes(ctx.load_image(seg.step.image).convert("RGB")))
+                self.prefilled["images"] += 1
+            else:
+                items.append({"kind": "text", "text": seg.text, "snapshot": i == last_request})
+                self.prefilled["texts"] += 1
+        if items:
+            self.calls["prefill"] += 1
+            w.request("prefill", ctx, doing, blobs, items=items)
+        return keys[-1]
+
+    @contextmanager
+    def _stage(self, ctx: StageContext, doing: str) -> Iterator[tuple[WorkerClient, str]]:
+        """Open the branch's context for one stage. If the stage fails before changing it, the context goes
+        back to the worker's cache; a changed one is dropped and the next stage rebuilds it."""
+        with self._run:
+            w = self.worker(ctx)
+            try:
+                yield w, self._context(ctx, w, doing)
+            except BaseException:
+                if w.alive:
+                    try:
+                        w.request("abort", None, doing)
+                    except StudioError:
+                        pass
+                raise
+
+    # -- model calls ---------------------------------------------------------------------------
+    def _gen_text(self, ctx: StageContext, w: WorkerClient, label: str) -> tuple[str, int]:
+        max_length = number(ctx.params, "max_think_tokens", 1024 if thinks(ctx.params) else 512, low=1, high=16384,
+                            integer=True)
+        temperature = number(ctx.params, "temperature", 0.0, low=0.0)
+        self.calls["gen_text"] += 1
+        header, _ = w.request("gen_text", ctx, label, max_length=max_length, temperature=temperature, seed=ctx.seed,
+                              label=label)
+        return header["text"], header["tokens"]
+
+    def _image_settings(self, ctx: StageContext, refine: bool) -> dict[str, Any]:
+        p = ctx.params
+        interval = p.get("cfg_interval", 0.0 if refine else 0.4)
+        if isinstance(interval, (list, tuple)):
+            if len(interval) != 2:
+                raise StudioError("cfg_interval is a start, or a [start, end] pair between 0 and 1.")
+            start, end = (float(v) for v in interval)
+        else:
+            start, end = float(interval), 1.0
+        if not 0.0 <= start <= end <= 1.0:
+            raise StudioError("cfg_interval must lie between 0 and 1, start before end.")
+        renorm = str(p.get("cfg_renorm_type", "text_channel" if refine else "global"))
+        if renorm not in ("global", "channel", "text_channel"):
+            raise StudioError("cfg_renorm_type must be global, channel or text_channel.")
+        return dict(
+            cfg_text_scale=number(p, "cfg_text_scale", 4.0, low=0.0, high=50.0),
+            cfg_img_scale=number(p, "cfg_img_scale", 2.0 if refine else 1.5, low=0.0, high=50.0),
+            cfg_interval=[start, end], cfg_renorm_min=number(p, "cfg_renorm_min", 0.0, low=0.0, high=1.0),
+            cfg_renorm_type=renorm, num_timesteps=number(p, "num_timesteps", 50, low=2, high=1000, integer=True),
+            timestep_shift=number(p, "timestep_shift", 3.0, low=0.01, high=100.0))
+
+    def image_size(self, params: dict[str, Any]) -> int:
+        """The sketch's side, checked against the loaded model: BAGEL's latent position table has
+        max_latent_size (64) positions a side of `stride` (16) pixels each; beyond it the lookup
+        indexes out of range, which on CUDA is a device-side assert that poisons the process."""
+        size = number(params, "image_size", 1024, low=1, integer=True)
+        stride, max_side = int(self.info.get("stride", 16)), int(self.info.get("max_side", 1024))
+        if not stride <= size <= max_side or size % stride:
+            raise StudioError(f"The engine setting image_size is {size}; BAGEL draws {stride} to {max_side} pixels a "
+                              f"side in multiples of {stride} (its max_latent_size × {stride}).")
+        return size
+
+    def _gen_image(self, ctx: StageContext, w: WorkerClient, label: str, refine: bool):
+        settings = self._image_settings(ctx, refine)
+        size = self.image_size(ctx.params)
+        every = number(ctx.params, "preview_every", 10, low=0, integer=True)
+        self.calls["gen_image"] += 1
+        # A refine draws at the size of the image it edits, as BAGEL resized it into the context (shape None).
+        header, blobs = w.request("gen_image", ctx, label, settings=settings, shape=None if refine else [size, size],
+                                  fallback_size=size, seed=ctx.seed, preview_every=every, label=label)
+        image = protocol.png_image(blobs[0]).convert("RGB")
+        return image, header["steps"], {**settings, "image_shape": header["shape"]}
+
+    def _result_step(self, ctx: StageContext, stage: Stage, **fields: Any) -> Step:
+        return Step(id="", session_id=ctx.session.id, parent_id=None, stage=stage, round=ctx.round, **fields)
+
+    # -- the stages ----------------------------------------------------------------------------
+    def plan(self, ctx: StageContext) -> PlanResult:
+        with self._stage(ctx, "planning with BAGEL") as (w, key):
+            w.request("add_text", ctx, "planning", text=requests(ctx.session, ctx.round)[Stage.PLAN], snapshot=True)
+            raw, tokens = self._gen_text(ctx, w, "planning")
+            result = prompts.plan_result(raw, ctx, tokens=tokens, think=prompts.tag(raw, "think") or "")
+            # The context takes the canonical plan (what the store keeps), so a rebuild gives the same context.
+            w.request("add_text", ctx, "planning", text=plan_text(result.instruction, result.description,
+                                                                  result.complete))
+            step = self._result_step(ctx, Stage.PLAN, instruction=result.instruction, description=result.description,
+                                     complete=result.complete)
+            w.request("stash", ctx, "planning", key=step_key(key, step, ctx.session))
+        ctx.progress(1.0, "planned")
+        return result
+
+    def sketch(self, ctx: StageContext) -> ImageResult:
+        with self._stage(ctx, "sketching with BAGEL") as (w, key):
+            image, steps, settings = self._gen_image(ctx, w, "sketching", refine=False)
+            w.request("add_image", ctx, "sketching", last=True)
+            w.request("stash", ctx, "sketching", key=pending_key(key, Stage.SKETCH, ctx.seed, None))
+        ctx.progress(1.0, "sketched", thumbnail(image))
+        return ImageResult(image, meta=settings, sampling_steps=steps)
+
+    def inspect(self, ctx: StageContext) -> InspectResult:
+        with self._stage(ctx, "inspecting with BAGEL") as (w, key):
+            w.request("add_text", ctx, "inspecting", text=requests(ctx.session, ctx.round)[Stage.INSPECT])
+            raw, tokens = self._gen_text(ctx, w, "inspecting")
+            result = prompts.inspect_result(raw, tokens=tokens, think=prompts.tag(raw, "think") or "")
+            w.request("add_text", ctx, "inspecting", text=verdict_text(result.plan_check, result.sketch_check))
+            step = self._result_step(ctx, Stage.INSPECT, plan_check=result.plan_check, sketch_check=result.sketch_check)
+            w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
+        ctx.progress(1.0, "inspected")
+        return result
+
+    def refine(self, ctx: StageContext, instruction: str | None, region) -> RefineResult:
+        if region is not None:
+            raise StudioError("BAGEL edits the whole image; refine without a region.")
+        meta: dict[str, Any] = {}
+        with self._stage(ctx, "refining with BAGEL") as (w, key):
+            w.request("add_text", ctx, "refining", text=requests(ctx.session, ctx.round)[Stage.REFINE], snapshot=True)
+            if not instruction:
+                raw, tokens = self._gen_text(ctx, w, "writing the correction")
+                instruction, format_ok = prompts.refine_instruction(raw, ctx)
+                meta.update(raw=raw[:2000], format_ok=format_ok, tokens=tokens)
+            w.request("add_text", ctx, "refining", text=refine_text(instruction))
+            image, steps, settings = self._gen_image(ctx, w, "refining", refine=True)
+            w.request("add_image", ctx, "refining", last=True)
+            w.request("stash", ctx, "refining", key=pending_key(key, Stage.REFINE, ctx.seed, instruction))
+        meta.update(settings)
+        ctx.progress(1.0, "refined", thumbnail(image))
+        return RefineResult(instruction, image, meta=meta, sampling_steps=steps)

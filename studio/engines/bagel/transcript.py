@@ -1,0 +1,146 @@
+"""What goes into a BAGEL context, as text: the requests, the canonical answers, and the keys of contexts.
+
+The released model does not decide when to draw, so the studio alternates: plan = text generation
+after a request for `<ins>`/`<des>`; sketch = image generation on the context; inspect = text
+generation over the context with the sketch in it; refine = a `<refine>` text, then image generation
+on the context that holds the sketch (BAGEL's editing set-up).
+
+What goes into a context is always the canonical form of what the store holds (e.g.
+`<ins>…</ins><des>…</des><done>…</done>`), so a context rebuilt by prefill from the stored steps
+equals the one a continuous run had; the keys below name a context by everything that went into it.
+This module is plain text handling: no torch, no worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ...domain import Check, Mode, Review, Session, Stage, Step
+
+SYSTEM = ("You build an image step by step: plan, sketch, inspect, refine. A plan gives the next instruction in "
+          "<ins>…</ins>, the whole scene after it in <des>…</des> and <done>yes|no</done>; an inspection checks "
+          "the plan against the prompt and the image against the plan in <plan>…</plan><sketch>…</sketch>; a "
+          "refinement says what to fix in <refine>…</refine>.")
+INSPECT_REQUEST = ("Inspect the image: does the plan contradict the prompt, and does the image follow the plan? "
+                   "Answer <plan>yes</plan> or <plan>no: why</plan>, then <sketch>yes</sketch> or "
+                   "<sketch>no: what is wrong</sketch>.")
+REFINE_REQUEST = "Refine the image: say what to fix in <refine>…</refine>."
+THINK = " Think first inside <think>…</think>."
+IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE)
+
+
+def plan_request(round_no: int, max_rounds: int, mode: Mode) -> str:
+    if mode is Mode.SINGLE:
+        return ("Plan the whole image in one step: <ins>one instruction for everything</ins>"
+                "<des>the whole scene</des><done>yes</done>.")
+    return (f"Plan step {round_no} of at most {max_rounds}: the next instruction in <ins>…</ins>, the whole "
+            "scene after it in <des>…</des>, and <done>yes</done> if the prompt is then complete, else <done>no</done>.")
+
+
+def plan_text(instruction: str | None, description: str | None, complete: bool) -> str:
+    return f"<ins>{instruction or ''}</ins><des>{description or ''}</des><done>{'yes' if complete else 'no'}</done>"
+
+
+def _check_text(name: str, check: Check | None) -> str:
+    if check is None:
+        return f"<{name}>yes</{name}>"
+    return f"<{name}>{'yes' if check.passed else 'no'}{': ' + check.critique if check.critique else ''}</{name}>"
+
+
+def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str:
+    return _check_text("plan", plan_check) + _check_text("sketch", sketch_check)
+
+
+def refine_text(instruction: str | None) -> str:
+    return f"<refine>{instruction or ''}</refine>"
+
+
+def root_texts(session: Session) -> list[str]:
+    """The two texts every context starts with."""
+    return [SYSTEM, f"Prompt: {session.prompt}"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a context: a text, or the image a stored step holds."""
+
+    kind: str  # "text" | "image"
+    text: str = ""
+    step: Step | None = None  # for images: the step holding the ImageRef
+    snapshot: bool = False  # a request that begins an image's conditioning text (text-CFG drops it)
+
+    def fingerprint(self) -> tuple[str, str]:
+        if self.kind == "image":
+            return ("image", self.step.image.sha256 if self.step and self.step.image else "")
+        return ("text", self.text)
+
+
+def thinks(params: dict[str, Any]) -> bool:
+    value = params.get("think", False)
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def requests(session: Session, round_no: int) -> dict[Stage, str]:
+    """The request texts before each stage's answer; thinking (a session setting) is asked for in them.
+    The thoughts themselves are kept in the step's meta, never in the context."""
+    settings = session.settings
+    think = THINK if thinks(settings.engine_params) else ""
+    return {Stage.PLAN: plan_request(round_no, settings.max_rounds, settings.mode) + think,
+            Stage.INSPECT: INSPECT_REQUEST + think, Stage.REFINE: REFINE_REQUEST}
+
+
+def segments(step: Step, session: Session) -> list[Segment]:
+    """What one stored step puts into its branch's context (a rejected image puts nothing)."""
+    has_image = step.image is not None and step.review is not Review.REJECTED
+    if step.stage is Stage.PLAN:
+        return [Segment("text", requests(session, step.round)[Stage.PLAN], snapshot=True),
+                Segment("text", plan_text(step.instruction, step.description, step.complete))]
+    if step.stage is Stage.SKETCH:
+        return [Segment("image", step=step)] if has_image else []
+    if step.stage is Stage.INSPECT:
+        return [Segment("text", requests(session, step.round)[Stage.INSPECT]),
+                Segment("text", verdict_text(step.plan_check, step.sketch_check))]
+    if step.stage is Stage.REFINE:
+        return ([Segment("text", requests(session, step.round)[Stage.REFINE], snapshot=True),
+                 Segment("text", refine_text(step.instruction))]
+                + ([Segment("image", step=step)] if has_image else []))
+    return []
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def root_key(session: Session) -> str:
+    return _digest("root", session.id, SYSTEM, session.prompt)
+
+
+def step_key(previous: str, step: Step, session: Session) -> str:
+    return _digest(previous, [s.fingerprint() for s in segments(step, session)])
+
+
+def pending_key(previous: str, stage: Stage, seed: int | None, instruction: str | None) -> str:
+    """Where an image stage leaves its context before the store has named the image (by its sha256)."""
+    return _digest("pending", previous, stage.value, seed, instruction or "")
+
+
+def branch_keys(branch: list[Step], session: Session) -> list[str]:
+    """keys[i] names the context after the first i steps of the branch (keys[0]: the root texts)."""
+    keys = [root_key(session)]
+    for step in branch:
+        keys.append(step_key(keys[-1], step, session))
+    return keys
+
+
+def candidates(branch: list[Step], keys: list[str]) -> list[tuple[int, str]]:
+    """(prefix length, key) of every context that could continue this branch, longest first: each prefix's
+    own key, and for an image step also the key its stage stashed under before the image had a name."""
+    found: list[tuple[int, str]] = []
+    for i in range(len(branch), -1, -1):
+        found.append((i, keys[i]))
+        if i > 0 and branch[i - 1].stage in IMAGE_STAGES and branch[i - 1].image is not None:
+            step = branch[i - 1]
+            found.append((i, pending_key(keys[i - 1], step.stage, step.seed, step.instruction)))
+    return found
