@@ -1,8 +1,10 @@
-"""A person's session in a real browser: Debian's Chromium driven by Playwright.
+"""A person's sessions in a real browser: Debian's Chromium at 1440×900, driven by Playwright.
 
-Covers the click path of the studio: type a prompt, step through plan and sketch, edit
-the instruction, reject a sketch, override a verdict, fork from an earlier step,
-reload the page and reopen the session. Screenshots land in test-artifacts/.
+Covers what a person touches on the storyboard page: type a prompt, step, edit a plan,
+reject a sketch, override an *older* verdict (and prove exactly that one changed), switch
+branches through the tree, reload from the URL, a second tab's conflict keeping typed
+text, an error that blanks nothing, region refine changing only the region, and
+rename/delete on the selected gallery card. Screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageChops
 
 from studio import engines
 from studio.domain import Author, Review, Stage
@@ -32,7 +35,7 @@ if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
 
 
 @pytest.fixture(scope="module")
-def page_and_store(tmp_path_factory):
+def browser_and_studio(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     engines.register(ENGINE, lambda: ScriptedEngine(fail_rounds=(1,)))
@@ -40,82 +43,184 @@ def page_and_store(tmp_path_factory):
     with running_studio(tmp_path_factory.mktemp("ui-browser"), ENGINE) as (url, store), sync_playwright() as p, \
             tempfile.TemporaryDirectory() as profile:
         context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-                                                       viewport={"width": 1500, "height": 1200})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(url, wait_until="load")
-        page.locator("#new").wait_for()
-        yield page, store, url
+                                                       viewport={"width": 1440, "height": 900})
+        context.set_default_timeout(20_000)
+        yield context, store, url
         context.close()
     engines.unregister(ENGINE)
+
+
+def open_page(context, url):
+    page = context.new_page()
+    page.goto(url, wait_until="load")
+    page.locator("#sb-new").wait_for()
+    return page
 
 
 def status_is(page, pattern: str) -> None:
     from playwright.sync_api import expect
 
-    expect(page.locator("#status textarea")).to_have_value(re.compile(pattern))
+    expect(page.locator("#sb-status")).to_have_text(re.compile(pattern))
 
 
-def choose(page, dropdown_id: str, option_text: str) -> None:
-    page.locator(f"#{dropdown_id} input").click()
-    page.get_by_role("option", name=re.compile(re.escape(option_text))).first.click()
+def new_session(page, prompt: str, engine: str = ENGINE) -> str:
+    page.locator("#sb-prompt").fill(prompt)
+    page.locator("#sb-engine").select_option(engine)
+    before = page.url
+    page.locator("#sb-new").click()
+    page.wait_for_url(lambda url: "session=" in url and url != before)
+    status_is(page, "ready")
+    return re.search(r"session=([0-9a-f]+)", page.url).group(1)
 
 
-def test_a_person_steers_a_session_in_the_browser(page_and_store):
+def step(page, expected: str) -> None:
+    page.locator("#sb-step").click()
+    status_is(page, expected)
+
+
+def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     from playwright.sync_api import expect
 
-    page, store, url = page_and_store
-    page.locator("#prompt textarea").fill("a cat and a dog")
-    page.locator("#new").click()
-    status_is(page, "ready")
-    session_id = page.locator("#session-id textarea").input_value()
+    context, store, url = browser_and_studio
+    page = open_page(context, url)
+    sid = new_session(page, "a cat and a dog")
 
-    page.locator("#step").click()
-    status_is(page, "paused after plan")
-    expect(page.locator("#timeline")).to_contain_text("draw a cat")
-    page.locator("#instruction textarea").fill("draw a sleepy cat")
-    page.locator("#edit-plan").click()
+    step(page, "paused after plan")
+    expect(page.locator("#sb-board .sb-card[data-stage=plan]")).to_contain_text("draw a cat")
+    page.locator("#sb-panel [data-f=instruction]").fill("draw a sleepy cat")
+    page.locator("#sb-panel [data-do=edit]").click()
     status_is(page, "plan edited")
-    expect(page.locator("#timeline")).to_contain_text("edited by you")
+    expect(page.locator("#sb-board .sb-card.human")).to_contain_text("draw a sleepy cat")
 
-    page.locator("#step").click()
-    status_is(page, "paused after sketch")
-    page.locator("#reject-note textarea").fill("too dark")
-    page.locator("#reject").click()
+    step(page, "paused after sketch")
+    page.locator("#sb-panel [data-f=reason]").fill("too dark")
+    page.locator("#sb-panel [data-do=reject]").click()
     status_is(page, "rejected and redrawn")
+    expect(page.locator("#sb-board .sb-card.rejected")).to_have_count(1)
+    expect(page.locator("#sb-panel [data-f=reason]")).to_have_value("")  # the reason does not follow to the redraw
 
-    page.locator("#step").click()
-    status_is(page, "paused after inspect")
-    expect(page.locator("#timeline")).to_contain_text("FAIL")
-    page.screenshot(path=str(ARTIFACTS / "browser-1-inspect.png"), full_page=True)
-    page.locator("#sketch-pass input").check()
-    page.locator("#sketch-critique textarea").fill("The cat is there; I checked.")
-    page.locator("#override").click()
-    status_is(page, "verdict overridden")
+    step(page, "paused after inspect")  # round 1's sketch fails
+    step(page, "paused after refine")
+    step(page, "paused after inspect")  # the refine passes
+    page.screenshot(path=str(ARTIFACTS / "browser-1-storyboard.png"))
 
-    trajectory = store.load(session_id)
-    kinds = [(s.stage, s.author, s.review) for s in trajectory.branch()]
-    assert kinds[0] == (Stage.PLAN, Author.HUMAN, None)
-    assert kinds[2][0] is Stage.INSPECT and kinds[2][1] is Author.HUMAN and trajectory.head().passed
-    assert any(s.review is Review.REJECTED for s in trajectory.steps.values())
+    # Select the OLDER verdict: the panel shows its own critique, and the override lands on it alone.
+    trajectory = store.load(sid)
+    old_verdict, new_verdict = [s for s in trajectory.branch() if s.stage is Stage.INSPECT]
+    page.locator(f"#sb-board .sb-card[data-id='{old_verdict.id}']").click()
+    expect(page.locator("#sb-panel [data-f=sketch_check_crit]")).to_have_value("Something is missing.")
+    expect(page.locator("#sb-image")).to_be_visible()
+    page.locator("#sb-panel [data-f=sketch_check_pass]").check()
+    page.locator("#sb-panel [data-f=sketch_check_crit]").fill("The cat is there; I checked.")
+    page.locator("#sb-panel [data-do=override]").click()
+    status_is(page, "verdict of round 1 overridden as a new branch")
+    after = store.load(sid)
+    changed = [s for s in after.steps.values() if s.id not in trajectory.steps]
+    assert len(changed) == 1 and changed[0].parent_id == old_verdict.parent_id
+    assert changed[0].author is Author.HUMAN and changed[0].sketch_check.critique == "The cat is there; I checked."
+    assert all(after.steps[i] == s for i, s in trajectory.steps.items())  # every other step is as it was
+    assert after.steps[new_verdict.id].sketch_check.critique == new_verdict.sketch_check.critique
 
-    choose(page, "step-choice", "1. plan")
-    page.locator("#fork").click()
-    status_is(page, "rewound")
-    page.locator("#step").click()
-    status_is(page, "paused after sketch")
-    assert len([s for s in store.load(session_id).leaves() if s.review is not Review.REJECTED]) == 2
-    page.screenshot(path=str(ARTIFACTS / "browser-2-forked.png"), full_page=True)
+    # Two branches now; switch back to the first one through the tree.
+    expect(page.locator("#sb-branch-count")).to_have_text("2 branches")
+    page.locator(f"#sb-tree .node[data-id='{new_verdict.id}']").click()
+    status_is(page, "switched to branch 1")
+    assert store.load(sid).session.head_id == new_verdict.id
+    page.screenshot(path=str(ARTIFACTS / "browser-2-tree.png"))
 
+    # Reload: the URL brings the same session and step back.
+    assert f"session={sid}" in page.url
     page.reload(wait_until="load")
-    page.locator("#new").wait_for()
-    page.get_by_role("tab", name="Sessions").click()
-    page.locator("#search textarea, #search input").first.fill("cat and a dog")
-    page.locator("#refresh").click()
-    expect(page.locator("#session-table")).to_contain_text(session_id[:8])
-    page.locator("#chosen-session textarea, #chosen-session input").first.fill(session_id)
-    page.locator("#open").click()
-    page.get_by_role("tab", name="Studio").click()
     status_is(page, "opened")
-    expect(page.locator("#timeline")).to_contain_text("draw a sleepy cat")
-    page.screenshot(path=str(ARTIFACTS / "browser-3-reopened.png"), full_page=True)
+    expect(page.locator("#sb-board .sb-card")).to_have_count(len(store.load(sid).branch()) + 1)  # + the rejected
+
+    # An error is one toast; nothing is blanked.
+    cards = page.locator("#sb-board .sb-card").count()
+    page.locator("#sb-rounds").fill("0")
+    page.locator("#sb-new").click()
+    expect(page.locator("#sb-toast")).to_contain_text("rounds must be between 1 and 64")
+    assert page.locator("#sb-board .sb-card").count() == cards and page.locator("#sb-prompt").input_value()
+    page.locator("#sb-rounds").fill("6")
+    page.locator("#sb-prompt").fill("x" * 4001)
+    expect(page.locator("#sb-count")).to_have_class(re.compile("over"))
+    expect(page.locator("#sb-new")).to_be_disabled()
+    page.close()
+
+
+def test_a_second_tab_conflict_keeps_the_text_you_typed(browser_and_studio):
+    from playwright.sync_api import expect
+
+    context, store, url = browser_and_studio
+    first = open_page(context, url)
+    sid = new_session(first, "a clock and a lamp")
+    step(first, "paused after plan")
+    second = open_page(context, first.url)
+    status_is(second, "opened")
+    first.locator("#sb-panel [data-f=instruction]").fill("draw an old wall clock")
+    step(second, "paused after sketch")  # the other tab moves on
+    first.locator("#sb-panel [data-do=edit]").click()
+    expect(first.locator("#sb-toast")).to_contain_text("another tab")
+    expect(first.locator("#sb-panel [data-f=instruction]")).to_have_value("draw an old wall clock")
+    expect(first.locator("#sb-board .sb-card[data-stage=sketch]")).to_have_count(1)  # the fresh view arrived
+    assert store.load(sid).branch()[0].instruction == "draw a clock"
+    first.close()
+    second.close()
+
+
+def test_region_refine_on_the_canvas_changes_only_the_painted_region(browser_and_studio):
+    context, store, url = browser_and_studio
+    page = open_page(context, url)
+    sid = new_session(page, "a red apple", engine="offline")
+    step(page, "paused after plan")
+    step(page, "paused after sketch")
+    sketch = store.load(sid).head()
+    box = page.locator("#sb-paint").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.locator("#sb-panel [data-f=refine]").fill("make the apple green")
+    page.screenshot(path=str(ARTIFACTS / "browser-3-region.png"))
+    page.locator("#sb-panel [data-do=refine]").click()
+    status_is(page, "refined inside the painted region|changed no pixel inside the painted region")
+    refined = store.load(sid).head()
+    assert refined.stage is Stage.REFINE and refined.region is not None
+    mask = store.load_image(refined.region.image).convert("L")
+    before = store.load_image(sketch.image).convert("RGB")
+    after = store.load_image(refined.image).convert("RGB")
+    outside = ImageChops.multiply(ImageChops.difference(before, after).convert("L"), ImageChops.invert(mask))
+    assert outside.getbbox() is None  # not one pixel changed outside the painted region
+    assert mask.getbbox() is not None and mask.getbbox()[2] - mask.getbbox()[0] < mask.width  # a region, not all
+    page.close()
+
+
+def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
+    from playwright.sync_api import expect
+
+    context, store, url = browser_and_studio
+    page = open_page(context, url)
+    kept = new_session(page, "a vase of tulips")
+    doomed = new_session(page, "a doomed teapot")  # now the open session
+    page.locator(".sb-tab[data-view=sessions]").click()
+    page.locator("#sb-search").fill("vase")
+    expect(page.locator(".sb-gcard")).to_have_count(1)
+    page.locator(f".sb-gcard[data-id='{kept}']").click()
+    page.locator("#sb-new-title").fill("Tulip study")
+    page.locator("#sb-rename").click()
+    expect(page.locator(f".sb-gcard[data-id='{kept}'] .t")).to_have_text("Tulip study")
+    assert store.load(kept).session.title == "Tulip study" and store.load(doomed).session.title == "a doomed teapot"
+
+    page.locator("#sb-search").fill("teapot")
+    expect(page.locator(".sb-gcard")).to_have_count(1)
+    page.locator(f".sb-gcard[data-id='{doomed}']").click()
+    page.once("dialog", lambda dialog: dialog.dismiss())  # a first click asks, and "Cancel" keeps it
+    page.locator("#sb-delete").click()
+    assert store.list_sessions(search="teapot")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#sb-delete").click()
+    expect(page.locator("#sb-gallery")).to_contain_text("No session matches")
+    assert store.list_sessions(search="teapot") == [] and store.load(kept)
+    page.locator(".sb-tab[data-view=studio]").click()
+    expect(page.locator("#sb-title")).to_have_text("No session open")  # the deleted session is not left open
+    page.screenshot(path=str(ARTIFACTS / "browser-4-gallery.png"))
+    page.close()

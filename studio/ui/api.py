@@ -29,11 +29,13 @@ def endpoint(method: Callable) -> Callable:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             result = method(*args, **kwargs)
-            if isinstance(result, Iterator):
-                last = None
+            if isinstance(result, Iterator):  # model work: one answer, with every card the stream sent
+                last, cards = None, {}
                 for last in result:
                     if last.error:
                         raise StudioError(last.error)
+                    cards.update(last.cards)
+                last.cards = {step_id: cards[step_id] for step_id, _ in last.tree}
                 result = last
             return result.to_dict() if isinstance(result, View) else result
         except StudioError as error:

@@ -19,7 +19,8 @@ async function call(name, ...args) {
   try { reply = await server[name](args); } catch (e) { toast("The studio server did not answer; is it still running?"); return null; }
   if (reply && reply.error) { toast(reply.error); if (reply.full) apply(reply); return null; }
   if (reply && "result" in reply) return reply.result;
-  apply(reply); return reply;
+  apply(reply);
+  return reply && reply.conflict ? null : reply;  // a conflict acted on nothing: typed text stays unsaved
 }
 function work(action, extra = {}) {
   if (!S.session || S.running) return;
@@ -47,8 +48,6 @@ function apply(v) {
     S.tree = v.tree; S.branch = v.branch; S.branches = v.branches;
     if (v.selected && (other || v.note !== "reloaded")) S.selected = v.selected;
     if (!S.cards[S.selected]) S.selected = S.branch[S.branch.length - 1] || null;
-  } else if (v.note && v.note.startsWith("deleted")) {
-    return;
   } else {
     S.session = null; S.cards = {}; S.tree = []; S.branch = []; S.branches = []; S.selected = null;
   }
