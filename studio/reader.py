@@ -56,6 +56,7 @@ class Reader:
         self.merge = merge
         sentences = sum(w.sent_start for w in self.words) + 1
         self.long = sentences > 1 or len(self.words) > LONG_WORDS
+        self.settled: dict[str, str] = {}  # open nouns already read as not-objects, by class
         self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
 
     # -- words -------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ class Reader:
         """[det] [count] [pair(s) of] [adjectives, colour, modifiers] class."""
         low = self.low
         j, definite, count, explicit, article, pairs = i, False, None, False, False, False
-        if j < len(low) and low[j] in DEFINITE:
+        if j < len(low) and (low[j] in DEFINITE or low[j] in ("each", "every")):
             definite, j = True, j + 1
         if j < len(low) and low[j] in ("both", "all") and definite is False:
             j += 1
@@ -138,6 +139,8 @@ class Reader:
         best, color, loose, k = None, None, [], j
         while k < len(low):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
             hit = self.class_at(k)
+            if hit and best is not None and article and hit[1] == "pl" and hit[0] not in _KNOWN:
+                break  # "a pigeon pecks": "a" wants a singular noun, so the plural word is a verb
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))
             w = low[k]
@@ -172,36 +175,48 @@ class Reader:
     # -- what a noun is for ----------------------------------------------------------------------
 
     def role(self, np: NP) -> str:
-        """ "object", or why it is not one: "setting", "part", "material", "modifier"."""
-        w, words = self.words[np.head], self.words
+        """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
+        w = self.words[np.head]
+        if np.end < len(self.low) and self.low[np.end] == "'s" and not np.definite and np.end + 1 < len(self.low) \
+                and self.class_at(np.end + 1):
+            return "possessor"  # "a child's bed": the child describes the bed
         if np.known:
             owners = L.PART_OF.get(np.cls, set())
             return "part" if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj") else "object"
-        lemma = np.cls
-        if lemma in L.META or w.low in L.META:
+        if np.definite and np.cls in self.settled:
+            return self.settled[np.cls]  # "... on a white plate. The plate rests on ...": still the setting
+        role = self._open_role(np)
+        if role != "object":
+            self.settled.setdefault(np.cls, role)
+        return role
+
+    def _open_role(self, np: NP) -> str:
+        w, words = self.words[np.head], self.words
+        names = {np.cls, w.low}
+        if names & L.META:
             return "setting"
-        if lemma in L.MATERIALS:
+        if names & L.MATERIALS:
             return "material"
-        if lemma in L.PARTS or lemma in L.COVERINGS:
-            return "part"
-        if any(words[c].low in ("its", "their", "his", "her") and words[c].head == np.head for c in range(np.head)):
-            return "part"
-        owner = self._owner(np.head)
-        if owner is not None:
+        if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head) or self._owner(np.head) is not None:
             return "part"
         if self.long:
             head = words[w.head]
             if w.dep == "pobj" and head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",
                                                  "onto", "through", "near", "beside", "by", "over", "under"):
                 return "setting"  # "sits on a worn rug": in a description, where the scene happens
+            if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
+                    and words[head.head].low not in L.COLLECTIVES | {"pair", "couple", "dozen", "few", "lot", "lots"}:
+                return "setting"  # "the glow of the streetlights", "a sense of calm"
             subject = self._clause_subject(np.head)
             if subject is not None and subject != np.head and not self._is_thing(subject):
                 return "part"  # "The surface shows a fine grain": a detail of something not drawn
-            has_det = any(words[c].head == np.head and words[c].dep in ("det", "nummod", "poss")
-                          for c in range(max(0, np.head - 6), np.head))
-            if not has_det and w.tag != "NNS" and w.dep != "conj":
-                return "setting"  # a bare singular in a description is an abstraction ("conveys calm")
+            if not (np.article or np.definite or np.explicit) and w.dep != "conj":
+                return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
         return "object"
+
+    def _possessed(self, k: int) -> bool:
+        """ "its handle", "the banana's peel": something's part."""
+        return any(self.words[c].head == k and self.words[c].dep == "poss" for c in range(max(0, k - 6), k))
 
     def _owner(self, k: int) -> int | None:
         """The object a noun belongs to: "a bench with a backrest", "a cup of coffee", "the cat has whiskers"."""
@@ -236,7 +251,7 @@ class Reader:
         hit = self.class_at(k)
         if not hit:
             return False
-        return hit[0] in _KNOWN or hit[0] not in (L.META | L.PARTS | L.MATERIALS)
+        return hit[0] in _KNOWN or not ({hit[0], self.low[k]} & (L.META | L.PARTS | L.MATERIALS) or self._possessed(k))
 
 
 _KNOWN = frozenset(v[0] for v in LEXICON.values())

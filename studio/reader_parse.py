@@ -29,6 +29,8 @@ def _find(groups: list[ObjectGroup], np: NP) -> int | None:
     same = [k for k, g in enumerate(groups) if g.cls == np.cls and (np.color is None or g.color == np.color)]
     if not same and np.definite:  # "A cake ... The cake has a red finish": the colour is news, not another cake
         same = [k for k, g in enumerate(groups) if g.cls == np.cls and g.color is None]
+    if not same and np.definite:  # "a teddy bear ... the bear", "a wine glass ... the glass"
+        same = [k for k, g in enumerate(groups) if g.cls.split()[-1] == np.cls.split()[-1]]
     exact = [k for k in same if not np.explicit or groups[k].count == np.count]
     return (exact or same or [None])[0]
 
@@ -45,10 +47,10 @@ def read(text: str, merge: bool = False) -> SceneGraph:
     sides: dict[int, tuple[str, int]] = {}  # group -> (absolute side relation, order said)
     head_group: dict[int, int] = {}  # word index of a noun -> its group
     history: list[int] = []  # groups in the order they were mentioned
-    last = pending = other = None
+    last = pending = other = fronted_side = carried = None
     negate_until = -1
 
-    def mention(np: NP) -> int:
+    def mention(np: NP, each: bool = False) -> int:
         k = _find(groups, np) if (np.definite or merge) else None
         if k is None:
             groups.append(ObjectGroup(np.cls, np.count, np.color))
@@ -56,8 +58,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         g = groups[k]
         if merge and np.explicit and g.count != np.count:
             g = ObjectGroup(g.cls, np.count, g.color)  # a number word restates the count
-        if np.color and not g.color:
-            g = ObjectGroup(g.cls, g.count, np.color)  # "The bench ... The brown bench"
+        if np.color and not g.color and (np.count == g.count or np.explicit or each):
+            g = ObjectGroup(g.cls, g.count, np.color)  # "The bench ... The brown bench" (not "the horse on the left")
         groups[k] = g
         return k
 
@@ -73,7 +75,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
     while i < n:
         w = low[i]
         if i and r.words[i].sent_start or (i and low[i - 1] in SENTENCE_END):
-            last = pending = other = None
+            last = pending = other = fronted_side = None
         if w in L.NEGATIONS:
             negate_until = i + 4
             kind[i] = "filler"
@@ -84,11 +86,15 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             other = (last, place[0])
         its = its_side_at(r, i)
         if its:
-            at = its[1] + (its[1] < n and low[its[1]] == ",")
+            at = its[1]
+            while at < n and at < its[1] + 3 and (low[at] == "," or r.words[at].pos in ("VERB", "AUX")
+                                                   or low[at] in ("there", "is", "are")):
+                at += 1  # "To its left sits a cup", "and, on its right, a tie"
             after = r.np_at(at)
-            if after is not None and r.role(after) == "object" and last is not None:
+            owner = last if last is not None else (history[-1] if history else None)
+            if after is not None and r.role(after) == "object" and owner is not None:
                 k = mention(after)  # "and to its left a dog": the dog is left of the one before
-                relate(k, its[0], last)
+                relate(k, its[0], owner)
                 kind[i:after.end] = ["struct"] * (after.end - i)
                 head_group[after.head] = k
                 history.append(k)
@@ -100,8 +106,11 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 i = its[1]
                 continue
         side = side_at(r, i)
-        if side and last is not None:
-            sides.setdefault(last, (side[0], len(sides)))
+        if side:
+            if last is not None:
+                sides.setdefault(last, (side[0], len(sides)))
+            else:
+                fronted_side = side[0]  # "on the left, a horse": the side of the next object
             kind[i:side[1]] = ["struct"] * (side[1] - i)
             i = side[1]
             continue
@@ -123,15 +132,23 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             if role in ("part",) and np.color and r.low[np.head] in L.COVERINGS and last is not None \
                     and groups[last].color is None:
                 groups[last] = ObjectGroup(groups[last].cls, groups[last].count, np.color)  # "with purple fur"
-            i = end  # "sits on a flat surface": the setting, not an anchor to place against
+            if role == "possessor" and rel:
+                carried = rel  # "sits on a child's bed": the relation is to the bed
+            i = end + (role == "possessor")  # "sits on a flat surface": the setting, not an anchor
             continue
+        if rel is None and carried is not None:
+            rel = carried
+        carried = None
         if start <= negate_until:
             negated.append(ObjectGroup(np.cls, 1, np.color))
             kind[start:end] = ["struct"] * (end - start)
             i = end
             continue
-        k = mention(np)
+        k = mention(np, each=low[start] in ("each", "every"))
         head_group[np.head] = k
+        if fronted_side is not None:
+            sides.setdefault(k, (fronted_side, len(sides)))
+            fronted_side = None
         if other is not None and other[0] != k:
             notes.append(f"{_name(groups[other[0]])} {other[1]} {_name(groups[k])}: "
                          f"not one of left, right, above or below, so placed freely")
@@ -177,6 +194,9 @@ def _predicative_colors(r: Reader, kind: list[str], groups: list[ObjectGroup], h
                 words[p].head == subj and words[p].low in ("its", "their") for p in range(subj)):
             subj = max((h for h in head_group if h < subj), default=None)  # "Its color is a deep green."
         k = head_group.get(subj) if subj is not None else None
+        each = any(words[d].head == subj and words[d].low in ("each", "every") for d in range(max(0, subj - 3), subj))
+        if k is not None and groups[k].count > 1 and words[subj].tag == "NN" and not each:
+            continue  # "the horse on the left is brown": one of two horses
         if k is not None and groups[k].color is None:
             groups[k] = ObjectGroup(groups[k].cls, groups[k].count, color)
             kind[c] = "struct"
