@@ -193,3 +193,57 @@ def test_a_gpu_engine_without_the_gpu_extra_names_the_install_line(monkeypatch, 
     factory = engines._factory(name)
     with pytest.raises(StudioError, match=rf'needs {missing}: .*pip install -e "\.\[gpu\]"'):
         factory()
+
+
+def _spied_vae():
+    """The tiny SD VAE (tests/gpu_fakes.py), recording the dtype its decoder runs in."""
+    from .gpu_fakes import sd_parts
+
+    vae = sd_parts()["vae"]
+    seen = []
+    forward = vae.decoder.forward
+
+    def spy(*args, **kwargs):
+        seen.append(next(vae.decoder.parameters()).dtype)
+        return forward(*args, **kwargs)
+
+    vae.decoder.forward = spy
+    return vae, seen
+
+
+def test_an_fp16_vae_that_asks_for_upcasting_decodes_previews_in_float32_as_the_pipeline_does():
+    from types import SimpleNamespace
+
+    from studio.engines.torch_support import diffusers_latent_preview
+
+    vae, seen = _spied_vae()
+    vae.to(torch.float16)
+    assert vae.config.force_upcast  # SDXL's VAE config says so; its fp16 decode overflows to NaN
+    preview = diffusers_latent_preview(SimpleNamespace(vae=vae), torch.randn(1, 4, 8, 8), 16, 16)
+    assert seen == [torch.float32] and vae.dtype == torch.float16  # upcast for the preview, then put back
+    assert preview.size == (16, 16)  # a decode (the channel view of an 8x8 latent would be 8x8)
+
+
+def test_previews_under_model_cpu_offload_do_not_offload_the_denoiser():
+    from types import SimpleNamespace
+
+    from accelerate import cpu_offload_with_hook
+
+    from studio.engines.torch_support import diffusers_latent_preview
+
+    from .gpu_fakes import sd_parts
+
+    unet = sd_parts()["unet"]
+    vae, seen = _spied_vae()
+    # What enable_model_cpu_offload() builds: a hook chain in which running the VAE offloads the UNet.
+    _, unet_hook = cpu_offload_with_hook(unet, "cpu")
+    cpu_offload_with_hook(vae, "cpu", prev_module_hook=unet_hook)
+    offloads = []
+    unet_hook.offload = lambda: offloads.append(1)
+    # accelerate offloads the previous model only when it is not on the CPU already; on a GPU machine it is
+    # on the GPU, which this CPU test stands in for with the meta device.
+    unet_hook.model = SimpleNamespace(parameters=lambda: iter([torch.empty(0, device="meta")]))
+    pipe = SimpleNamespace(vae=vae, _execution_device=torch.device("cpu"))
+    preview = diffusers_latent_preview(pipe, torch.randn(1, 4, 8, 8), 16, 16)
+    assert seen == [torch.float32] and preview.size == (16, 16)
+    assert offloads == []  # the UNet stays where it is between denoising steps

@@ -371,6 +371,43 @@ def approx_latent_preview(latents) -> "Image":
     return to_pil(x * 2 - 1, channels_last=False)
 
 
+@contextlib.contextmanager
+def _preview_vae(pipe, vae) -> Iterator[tuple[Any, Any, Callable]]:
+    """(device, dtype, decode) for decoding one preview as the pipeline's own final decode would, leaving the
+    pipeline's placement as it found it.
+
+    Two things the pipeline does that a preview must do too: an fp16 VAE whose config says `force_upcast`
+    (SDXL's) is decoded in float32 — in fp16 it overflows and every preview would be NaN; and under
+    `enable_model_cpu_offload()` the VAE's `decode` runs accelerate's hook, which offloads the previous
+    model in the chain (the UNet/transformer: ~24 GB copied off and back for FLUX at every preview) and
+    leaves the input on the CPU while the VAE moves to the GPU. So with model offload the VAE is moved to
+    the execution device by hand and `_decode` (no hook) is called; under sequential offload (weights on
+    the meta device, moved in per submodule by their own hooks) the input goes to the execution device
+    and `decode` is called as is.
+    """
+    import torch
+
+    params = next(vae.parameters())
+    sequential = params.device.type == "meta"
+    model_offload = getattr(vae, "_hf_hook", None) is not None and not sequential
+    device = getattr(pipe, "_execution_device", params.device) if (model_offload or sequential) else params.device
+    upcast = vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False)) and not sequential
+    moved_from = None
+    if model_offload and params.device != torch.device(device):
+        moved_from = params.device
+        vae.to(device)
+    if upcast:
+        vae.to(dtype=torch.float32)
+    decode = vae._decode if model_offload and hasattr(vae, "_decode") else vae.decode
+    try:
+        yield device, (torch.float32 if upcast else vae.dtype), decode
+    finally:
+        if upcast:
+            vae.to(dtype=torch.float16)
+        if moved_from is not None:
+            vae.to(moved_from)
+
+
 def diffusers_latent_preview(pipe, latents, height: int, width: int, decode: bool = True) -> "Image":
     """Decode a pipeline's intermediate latents through its VAE (packed latents are unpacked first);
     any latent layout the VAE cannot take falls back to the quick channel view."""
@@ -385,8 +422,8 @@ def diffusers_latent_preview(pipe, latents, height: int, width: int, decode: boo
             cfg = vae.config
             scale = getattr(cfg, "scaling_factor", None) or 1.0
             mean, std = getattr(cfg, "latents_mean", None), getattr(cfg, "latents_std", None)
-            with torch.no_grad():
-                x = x.to(device=next(vae.parameters()).device, dtype=vae.dtype)
+            with torch.no_grad(), _preview_vae(pipe, vae) as (device, dtype, run_decode):
+                x = x.to(device=device, dtype=dtype)
                 if mean is not None and std is not None and len(mean) == x.shape[1]:
                     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
                     mean_t = torch.tensor(mean, device=x.device, dtype=x.dtype).view(shape)
@@ -394,7 +431,7 @@ def diffusers_latent_preview(pipe, latents, height: int, width: int, decode: boo
                     x = x * std_t / scale + mean_t
                 else:
                     x = x / scale + (getattr(cfg, "shift_factor", None) or 0.0)
-                image = vae.decode(x[:1], return_dict=False)[0]
+                image = run_decode(x[:1], return_dict=False)[0]
             if image.ndim == 5:
                 image = image[:, :, 0]
             if torch.isfinite(image).all():
