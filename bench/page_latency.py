@@ -1,0 +1,125 @@
+"""Click → page updated, in Debian's Chromium at 1440×900, on the offline engine; and bytes per Step.
+
+For sessions holding 3 and 30 steps (built through the Runner, then opened from their URL like a
+shared link), it clicks and waits for what a person waits for:
+
+- select a step: a verdict card clicked → the panel shows that verdict's own critique;
+- Override: the verdict's Override button → the status says it was overridden;
+- Accept: an image card selected, Accept → the status says accepted;
+- Step: the Step button → the status says "paused after …" (a real offline stage runs in between).
+
+Bytes are what the browser received (Chrome DevTools' Network.dataReceived) from the Step click to the
+update. Targets (docs/benchmarks.md): median ratio 30/3 ≤ 1.3; Step ≤ 1.0 s; select ≤ 0.3 s; bytes per
+Step at 30 ≤ 2× those at 3.
+
+Usage: .venv/bin/python bench/page_latency.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from studio.domain import RunSettings, Stage  # noqa: E402
+from studio.runner import PausePolicy, Runner  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PROMPT = "two red apples under a blue cup and a black cat"
+
+
+def build(runner: Runner, steps: int) -> str:
+    """A session with at least `steps` steps whose current branch is not finished (forks add branches)."""
+    trajectory = runner.new_session(PROMPT, "offline", seed=7, settings=RunSettings(max_rounds=16))
+    while len(trajectory.steps) < steps:
+        if runner.advance(trajectory) is None:  # finished: fork at the first sketch and go on there
+            sketch = next(s for s in trajectory.branch() if s.stage is Stage.SKETCH)
+            runner.fork(trajectory, sketch.parent_id)
+    if trajectory.head().stage is Stage.FINAL or trajectory.head().stage is Stage.INSPECT:
+        runner.advance(trajectory)
+    while trajectory.head().stage is not Stage.INSPECT:  # end on a verdict, with an image before it
+        if runner.advance(trajectory) is None:
+            runner.fork(trajectory, next(s for s in trajectory.branch() if s.stage is Stage.PLAN).id)
+    return trajectory.session.id
+
+
+def timed(page, click, done: str) -> float:
+    start = time.perf_counter()
+    click()
+    page.wait_for_function(done, timeout=30_000)
+    return time.perf_counter() - start
+
+
+def measure(page, url: str, session_id: str, store, received: list[int]) -> dict[str, float]:
+    page.goto(f"{url}?session={session_id}", wait_until="load")
+    page.wait_for_function("document.querySelector('#sb-status').textContent.startsWith('opened')")
+    branch = store.load(session_id).branch()
+    verdict = branch[-1]
+    image = next(s for s in reversed(branch) if s.image is not None)
+    result = {}
+    critique = (verdict.sketch_check.critique if verdict.sketch_check else "").replace("'", "\\'")
+    page.locator(f"#sb-board .sb-card[data-id='{branch[0].id}']").click()  # start from another card
+    result["select"] = timed(page, lambda: page.locator(f"#sb-board .sb-card[data-id='{verdict.id}']").click(),
+                             f"(document.querySelector('#sb-panel [data-f=sketch_check_crit]')||{{}}).value === '{critique}'")
+    page.locator("#sb-panel [data-f=sketch_check_crit]").fill("checked by a person")
+    result["override"] = timed(page, lambda: page.locator("#sb-panel [data-do=override]").click(),
+                               "document.querySelector('#sb-status').textContent.includes('overridden')")
+    page.locator(f"#sb-board .sb-card[data-id='{image.id}']").click()
+    result["accept"] = timed(page, lambda: page.locator("#sb-panel [data-do=accept]").click(),
+                             "document.querySelector('#sb-status').textContent.startsWith('accepted')")
+    received.clear()
+    result["step"] = timed(page, lambda: page.locator("#sb-step").click(),
+                           "document.querySelector('#sb-status').textContent.startsWith('paused after')")
+    time.sleep(0.3)  # let the last image requests land in the byte count
+    result["step_bytes"] = sum(received)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from ui_server import running_studio
+
+    with tempfile.TemporaryDirectory() as data, running_studio(Path(data), "offline") as (url, store), \
+            sync_playwright() as p:
+        runner = Runner(store)
+        sizes = {3: [], 30: []}
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        received: list[int] = []
+        cdp.on("Network.dataReceived", lambda event: received.append(event["dataLength"]))
+        for repeat in range(args.repeats):
+            for size in sizes:
+                session_id = build(runner, size)
+                steps = len(store.load(session_id).steps)
+                sizes[size].append(measure(page, url, session_id, store, received) | {"steps": steps})
+        browser.close()
+    print(f"{'action':<10} {'@3 (s)':>9} {'@30 (s)':>9} {'ratio':>7}")
+    for key in ("select", "override", "accept", "step"):
+        small = statistics.median(r[key] for r in sizes[3])
+        large = statistics.median(r[key] for r in sizes[30])
+        print(f"{key:<10} {small:9.3f} {large:9.3f} {large / small:7.2f}")
+    small = statistics.median(r["step_bytes"] for r in sizes[3])
+    large = statistics.median(r["step_bytes"] for r in sizes[30])
+    print(f"bytes per Step: {small:.0f} at 3 steps, {large:.0f} at 30 steps (ratio {large / small:.2f}); "
+          f"sessions held {sorted({r['steps'] for r in sizes[3]})} and {sorted({r['steps'] for r in sizes[30]})} "
+          f"steps; {args.repeats} repeats")
+
+
+if __name__ == "__main__":
+    main()
