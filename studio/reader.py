@@ -197,8 +197,10 @@ class Reader:
             return "setting"
         if names & L.MATERIALS:
             return "material"
-        if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head) or self._owner(np.head) is not None:
+        if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):
             return "part"
+        if self._owner(np.head) is not None and not np.explicit and not self.relation_at(np.end):
+            return "part"  # "a bench with a backrest"; but "with two pears below the lamp" names objects
         if self.long:
             head = words[w.head]
             if w.dep == "pobj" and head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",

@@ -18,8 +18,8 @@ from ..offline.draw import SIZE, blank
 from ..offline.judge import plan_issues, sketch_issues, verdict
 from ..offline.layout import unit_size
 from ..offline.paint import DraftNoise, Painter, region_mask
-from ..offline.plan import next_plan, phrase, planned, prompt_scene
-from ..scene import SceneGraph, edit_text, parse_edit, parse_prompt
+from ..offline.plan import instruction_scene, next_plan, phrase, planned, prompt_scene, understood
+from ..scene import SceneGraph, edit_text, parse_edit
 from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
 
 EDIT_EXAMPLES = ('"move the dog to the right of the cat", "make the cup blue", "remove one apple" '
@@ -31,6 +31,11 @@ def _canvas(ctx: StageContext) -> Image.Image | None:
     if image is not None and image.size != (SIZE, SIZE):
         image = image.convert("RGB").resize((SIZE, SIZE), Image.NEAREST)
     return image
+
+
+def _names(*scenes: SceneGraph) -> set[str]:
+    """The open-vocabulary nouns the canvas may show as placeholders."""
+    return {cls for scene in scenes for cls in scene.unknown()}
 
 
 def _unit(*scenes: SceneGraph) -> int:
@@ -58,18 +63,22 @@ class OfflineEngine(Engine):
 
     def plan(self, ctx: StageContext) -> PlanResult:
         prompt = prompt_scene(ctx.prompt)
-        so_far, _, _ = planned(ctx.branch)
+        so_far, _, previous = planned(ctx.branch)
         instruction, description, complete = next_plan(prompt, so_far, ctx.mode, ctx.rounds_left)
+        if previous is None:  # the first card says what was read, so a person can correct it before drawing
+            instruction = f"{understood(prompt)}\n{instruction}"
         ctx.progress(1.0, "planned")
-        return PlanResult(instruction, description, complete)
+        return PlanResult(instruction, description, complete, meta={"understood": prompt.to_dict()})
 
     def sketch(self, ctx: StageContext) -> ImageResult:
         plan = last(ctx.branch, Stage.PLAN)
-        scene = parse_prompt(plan.instruction or "") if plan else SceneGraph()
+        scene = instruction_scene(plan.instruction or "") if plan else SceneGraph()
         described, _, _ = planned(ctx.branch)
-        painter = Painter(_canvas(ctx) or blank(), _unit(prompt_scene(ctx.prompt), described),
+        prompt = prompt_scene(ctx.prompt)
+        painter = Painter(_canvas(ctx) or blank(), _unit(prompt, described),
                           np.random.default_rng(ctx.seed), DraftNoise.from_params(ctx.params),
-                          progress=_reporter(ctx, sum(g.count for g in scene.groups)))
+                          progress=_reporter(ctx, sum(g.count for g in scene.groups)),
+                          names=_names(prompt, described, scene))
         # groups the instruction only refers to ("… below the blue cup") are already on the canvas
         present = {o.cls for o in painter.analysis.objects}
         anchors = {r.anchor for r in scene.relations}
@@ -83,10 +92,12 @@ class OfflineEngine(Engine):
         prompt = prompt_scene(ctx.prompt)
         described, instructed, plan = planned(ctx.branch)
         image = _canvas(ctx)
-        analysis = analyse(image if image is not None else blank())
+        analysis = analyse(image if image is not None else blank(), _names(prompt, described, instructed))
         problems = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
         if plan and plan.complete:
-            plan_ok = f"The plan covers the prompt: {described.describe()}."
+            plan_ok = f"The plan covers the prompt: {SceneGraph(described.groups, described.relations).describe()}."
+            if prompt.notes:
+                plan_ok += f" Placed freely, as the prompt gives no left/right/above/below: {'; '.join(prompt.notes)}."
         else:
             left = [phrase(prompt.groups[i]) for i in prompt.plan_order()
                     if prompt.groups[i].cls not in {g.cls for g in described.groups}]
@@ -109,7 +120,7 @@ class OfflineEngine(Engine):
         described, instructed, plan = planned(ctx.branch)
         painter = Painter(base, _unit(prompt, described), np.random.default_rng(ctx.seed),
                           DraftNoise.from_params(ctx.params).scaled(0.5), region_mask(region),
-                          progress=_reporter(ctx, 2))
+                          progress=_reporter(ctx, 2), names=_names(prompt, described, instructed))
         if instruction:
             edit = parse_edit(instruction)
             if edit is None:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..geneval.rules import evaluate
-from .draw import BIT_OFF, BIT_ON, LABEL_INK, MARKER_CELLS, MARKER_GAP, PAINTS, PAPER, decode
+from .draw import BIT_OFF, BIT_ON, LABEL_INK, MARKER_CELLS, MARKER_GAP, PAINTS, PAPER, class_code, decode
 
 PAPER_K, BIT_ON_K, BIT_OFF_K, LABEL_K, FILL_K, STROKE_K = range(6)
 COLOR_NAMES = tuple(PAINTS)
@@ -93,7 +93,7 @@ class Analysis:
         return self.kinds != PAPER_K
 
 
-def _read_marker(kinds: np.ndarray, x: int, y: int, w: int, h: int) -> str | None:
+def _read_marker(kinds: np.ndarray, x: int, y: int, w: int, h: int, names: dict[int, str]) -> str | None:
     cy = y + h // 2
     bits = []
     for i in range(MARKER_CELLS):
@@ -103,10 +103,14 @@ def _read_marker(kinds: np.ndarray, x: int, y: int, w: int, h: int) -> str | Non
         if on == off:
             return None
         bits.append(1 if on > off else 0)
-    return decode(bits)
+    return decode(bits, names)
 
 
-def analyse(image: Image.Image) -> Analysis:
+def analyse(image: Image.Image, names=()) -> Analysis:
+    """Read the objects on a canvas. `names`: the open-vocabulary nouns to look for (placeholders)."""
+    codes: dict[int, str] = {}
+    for name in sorted(names):
+        codes.setdefault(class_code(name), name)
     kinds, colors = classify(image)
     paint = (kinds == FILL_K) | (kinds == STROKE_K)
     blobs, blob_stats = _components(paint, 8)
@@ -115,7 +119,7 @@ def analyse(image: Image.Image) -> Analysis:
     markers = []
     for x, y, w, h, area in mark_stats[1:]:
         if h >= 3 and 6 <= w / h <= 14 and area >= 0.85 * w * h:
-            cls = _read_marker(kinds, x, y, w, h)
+            cls = _read_marker(kinds, x, y, w, h, codes)
             if cls:
                 markers.append((cls, (int(x), int(y), int(x + w), int(y + h))))
 

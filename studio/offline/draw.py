@@ -15,6 +15,7 @@ Layout, sketching, refining and analysis all use the geometry defined here.
 
 from __future__ import annotations
 
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -61,7 +62,23 @@ _FALLBACK = ("red", "blue", "green", "purple", "orange", "brown", "pink", "black
 
 
 def default_color(cls: str) -> str:
-    return NATURAL.get(cls) or _FALLBACK[CLASSES.index(cls) % len(_FALLBACK)]
+    return NATURAL.get(cls) or _FALLBACK[class_code(cls) % len(_FALLBACK)]
+
+
+def class_code(cls: str) -> int:
+    """The number a class marker carries: GenEval's class index (0-79), or 80-127 for any other noun.
+
+    Open-vocabulary nouns share 48 codes by a stable hash, so the analyser can tell the placeholders
+    of a plan's (few) other nouns apart; two nouns of one plan on the same code are read as the first.
+    """
+    if cls in CLASSES:
+        return CLASSES.index(cls)
+    return len(CLASSES) + zlib.crc32(cls.encode("utf-8")) % (128 - len(CLASSES))
+
+
+def placeholder_name(code: int) -> str:
+    """How the analyser names a placeholder whose noun it was not told: "unknown object #93"."""
+    return f"unknown object #{code}"
 
 
 # -- footprint geometry ------------------------------------------------------------------------
@@ -103,18 +120,21 @@ def card_box(glyph: tuple[int, int, int, int], cls: str) -> tuple[int, int, int,
 # -- the class marker --------------------------------------------------------------------------
 
 def encode(cls: str) -> list[int]:
-    """Cell bits: sync 1, class index (7 bits, MSB first), even parity, sync 1."""
-    index = CLASSES.index(cls)
+    """Cell bits: sync 1, class code (7 bits, MSB first), even parity, sync 1."""
+    index = class_code(cls)
     bits = [(index >> (6 - i)) & 1 for i in range(7)]
     return [1, *bits, sum(bits) % 2, 1]
 
 
-def decode(bits: list[int]) -> str | None:
-    """The class a marker's cells name, or None when they do not form a valid code."""
+def decode(bits: list[int], names: dict[int, str] | None = None) -> str | None:
+    """The class a marker's cells name (`names`: codes of the open-vocabulary nouns looked for), or None
+    when they do not form a valid code."""
     if len(bits) != MARKER_CELLS or bits[0] != 1 or bits[-1] != 1 or sum(bits[1:8]) % 2 != bits[8]:
         return None
     index = int("".join(map(str, bits[1:8])), 2)
-    return CLASSES[index] if index < len(CLASSES) else None
+    if index < len(CLASSES):
+        return CLASSES[index]
+    return (names or {}).get(index) or placeholder_name(index)
 
 
 # -- the pen -----------------------------------------------------------------------------------

@@ -205,9 +205,20 @@ def _points(prim: tuple) -> list[tuple[float, float]]:
     return [(prim[1], prim[2]), (prim[3], prim[4])]
 
 
+# A noun the engine has no glyph for (open vocabulary) is drawn as the classic "image goes here"
+# placeholder: a framed box with a cross. Its label (and class marker) say which noun it stands for.
+PLACEHOLDER = "placeholder"
+GLYPHS[PLACEHOLDER] = [("R", 0, 0, 10, 8, 1.2), ("L", [(1.6, 1.6), (8.4, 6.4)], 0.45), ("L", [(1.6, 6.4), (8.4, 1.6)], 0.45)]
+
+
+def glyph_of(cls: str) -> str:
+    """The glyph a class is drawn with: its own, or the placeholder."""
+    return cls if cls in GLYPHS else PLACEHOLDER
+
+
 @lru_cache(maxsize=None)
 def bounds(cls: str) -> tuple[float, float, float, float]:
-    pts = [p for prim in GLYPHS[cls] if prim[0] != "H" for p in _points(prim)]
+    pts = [p for prim in GLYPHS[glyph_of(cls)] if prim[0] != "H" for p in _points(prim)]
     xs, ys = zip(*pts)
     return min(xs), min(ys), max(xs), max(ys)
 
@@ -242,7 +253,7 @@ def render_glyph(image: Image.Image, cls: str, box: tuple[int, int, int, int], f
         return max(1, round(w * unit))
 
     draw = ImageDraw.Draw(image)
-    for prim in GLYPHS[cls]:
+    for prim in GLYPHS[glyph_of(cls)]:
         kind = prim[0]
         if kind == "E":
             draw.ellipse(rect(prim), fill=fill, outline=line, width=outline)

@@ -47,7 +47,9 @@ def plan_issues(prompt: SceneGraph, described: SceneGraph, instructed: SceneGrap
         to_prompt = match(scene, prompt)
         for i, g in enumerate(scene.groups):
             if i not in to_prompt:
-                issues.append(Issue(f"The {name} includes {phrase(g)}, which the prompt does not ask for.",
+                refused = any(n.cls == g.cls and n.color in (None, g.color) for n in prompt.negated)
+                why = "asks not to have" if refused else "does not ask for"
+                issues.append(Issue(f"The {name} includes {phrase(g)}, which the prompt {why}.",
                                     Edit("remove", _one(g))))
                 continue
             want = prompt.groups[to_prompt[i]]

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..domain import StudioError
-from ..scene import Edit, ObjectGroup, SceneGraph
+from ..scene import CLASSES, Edit, ObjectGroup, SceneGraph
 from .analyse import BIT_OFF_K, BIT_ON_K, FILL_K, LABEL_K, STROKE_K, Found, analyse
 from .draw import CELL_H, LABEL_GAP, LABEL_H, PAINTS, PAPER, SIZE, card_box, default_color, draw_object
 from .layout import Space, glyph_size, holds, inverse
@@ -76,9 +76,10 @@ class Painter:
     """One stage's drawing session on one canvas: what is there (from pixels), what gets added."""
 
     def __init__(self, base: Image.Image, unit: int, rng: np.random.Generator, noise: DraftNoise,
-                 region: np.ndarray | None = None, progress: Progress | None = None):
+                 region: np.ndarray | None = None, progress: Progress | None = None, names=()):
         self.image = base.convert("RGB").copy()
-        self.analysis = analyse(self.image)
+        self.names = set(names)  # open-vocabulary nouns the canvas may show as placeholders
+        self.analysis = analyse(self.image, self.names)
         self.unit, self.rng, self.noise, self.region = unit, rng, noise, region
         self.space = Space(self.analysis.occupied(), region)
         self.progress = progress or (lambda message, preview: None)
@@ -86,6 +87,7 @@ class Painter:
         self.drawn: list[dict] = []
 
     def _stroke(self, cls: str, color: str, box: tuple[int, int, int, int]) -> None:
+        self.names |= {cls} - set(CLASSES)
         draw_object(self.image, cls, color, box, self.rng)
         self.space.add(card_box(box, cls))
         self.drawn.append({"class": cls, "color": color, "box": list(box)})
@@ -149,7 +151,7 @@ class Painter:
 
     def _repaint(self, pixels: np.ndarray) -> None:
         self.image = Image.fromarray(pixels)
-        self.analysis = analyse(self.image)  # read the canvas again: blob labels change with the pixels
+        self.analysis = analyse(self.image, self.names)  # read the canvas again: blob labels change with the pixels
         self.space = Space(self.analysis.occupied(), self.region)
 
     def erase(self, objs: list[Found]) -> None:

@@ -32,10 +32,34 @@ def prompt_scene(prompt: str) -> SceneGraph:
     scene = parse_prompt(prompt)
     if not scene.groups:
         raise StudioError(
-            "The offline sketch engine draws the 80 everyday object kinds of GenEval (COCO) and found none in "
-            "the prompt; name some objects, e.g. \"two red apples below a blue cup\"."
+            "The offline sketch engine found no object to draw in the prompt; name some, "
+            "e.g. \"two red apples below a blue cup\"."
         )
     return scene
+
+
+UNDERSTOOD = "Understood:"  # the first plan's opening line: what the engine read, for a person to check
+
+
+def understood(scene: SceneGraph) -> str:
+    """One line saying what the engine read in the prompt: objects, counts, colours, places, and the rest."""
+    parts = [f"{UNDERSTOOD} {SceneGraph(scene.groups, scene.relations).describe()}."]
+    unknown = scene.unknown()
+    if unknown:
+        parts.append(f"No glyph for {', '.join(unknown)}: drawn as labelled placeholders.")
+    if scene.negated:
+        parts.append(f"Not to be drawn: {', '.join(phrase(g) for g in scene.negated)}.")
+    if scene.notes:
+        parts.append(f"Could not place: {'; '.join(scene.notes)}.")
+    if scene.free_text:
+        parts.append(f"Not drawn (setting, parts, materials, style): {scene.free_text}.")
+    return " ".join(parts)
+
+
+def instruction_scene(instruction: str) -> SceneGraph:
+    """What an `<ins>` asks to draw; the "Understood:" line of a first plan is a note, not an instruction."""
+    lines = [line for line in (instruction or "").splitlines() if not line.strip().startswith(UNDERSTOOD)]
+    return parse_prompt("\n".join(lines))
 
 
 def planned(branch: list[Step]) -> tuple[SceneGraph, SceneGraph, Step | None]:
@@ -44,7 +68,7 @@ def planned(branch: list[Step]) -> tuple[SceneGraph, SceneGraph, Step | None]:
     if plan is None:
         return SceneGraph(), SceneGraph(), None
     described = parse_description(plan.description or "")
-    instructed = parse_prompt(plan.instruction or "")
+    instructed = instruction_scene(plan.instruction or "")
     for step in branch[branch.index(plan) + 1:]:
         if step.stage is Stage.REFINE and step.review is not Review.REJECTED and step.instruction:
             edit = parse_edit(step.instruction)
@@ -134,6 +158,8 @@ def next_plan(prompt: SceneGraph, so_far: SceneGraph, mode: Mode, rounds_left: i
         if (r.subject in chosen or r.anchor in chosen) and r.subject in where and r.anchor in where:
             relations.append(Relation(where[r.subject], r.relation, where[r.anchor]))
     scene = SceneGraph(groups, relations, prompt.free_text)
+    if prompt.free_text and len(parse_description(scene.describe()).groups) != len(groups):
+        scene.free_text = ""  # context that would read back as objects stays out of the description
     new = [where[i] for i in chosen]
 
     if len(new) == 1:
