@@ -31,25 +31,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from studio.domain import RunSettings, Stage  # noqa: E402
-from studio.runner import PausePolicy, Runner  # noqa: E402
+from studio.runner import Runner  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PROMPT = "two red apples under a blue cup and a black cat"
 
 
 def build(runner: Runner, steps: int) -> str:
-    """A session with at least `steps` steps whose current branch is not finished (forks add branches)."""
+    """A session of at least `steps` steps whose head is a plan with a verdict before it (forks add branches).
+
+    Both sizes then measure the same things: Step draws a sketch; the verdict and image before it are
+    what select, Override and Accept act on.
+    """
     trajectory = runner.new_session(PROMPT, "offline", seed=7, settings=RunSettings(max_rounds=16))
-    while len(trajectory.steps) < steps:
+    while True:
+        head = trajectory.head()
+        if (len(trajectory.steps) >= steps and head is not None and head.stage is Stage.PLAN
+                and any(s.stage is Stage.INSPECT for s in trajectory.branch())):
+            return trajectory.session.id
         if runner.advance(trajectory) is None:  # finished: fork at the first sketch and go on there
             sketch = next(s for s in trajectory.branch() if s.stage is Stage.SKETCH)
             runner.fork(trajectory, sketch.parent_id)
-    if trajectory.head().stage is Stage.FINAL or trajectory.head().stage is Stage.INSPECT:
-        runner.advance(trajectory)
-    while trajectory.head().stage is not Stage.INSPECT:  # end on a verdict, with an image before it
-        if runner.advance(trajectory) is None:
-            runner.fork(trajectory, next(s for s in trajectory.branch() if s.stage is Stage.PLAN).id)
-    return trajectory.session.id
 
 
 def timed(page, click, done: str) -> float:
@@ -61,9 +63,9 @@ def timed(page, click, done: str) -> float:
 
 def measure(page, url: str, session_id: str, store, received: list[int]) -> dict[str, float]:
     page.goto(f"{url}?session={session_id}", wait_until="load")
-    page.wait_for_function("document.querySelector('#sb-status').textContent.startsWith('opened')")
+    page.wait_for_function("(document.querySelector('#sb-status')||{textContent: ''}).textContent.startsWith('opened')")
     branch = store.load(session_id).branch()
-    verdict = branch[-1]
+    verdict = next(s for s in reversed(branch) if s.stage is Stage.INSPECT)
     image = next(s for s in reversed(branch) if s.image is not None)
     result = {}
     critique = (verdict.sketch_check.critique if verdict.sketch_check else "").replace("'", "\\'")

@@ -407,6 +407,7 @@ class Studio:
         events: queue.Queue[Event | None] = queue.Queue()
         outcome: dict[str, Any] = {}
         sent = set(have or ())
+        last_tree: list[list[str]] | None = None
 
         def target() -> None:
             try:
@@ -433,6 +434,7 @@ class Studio:
                                      event.step.id if event.step else None)
                     view.running = True
                     sent |= {key for _, key in view.tree}
+                    last_tree = view.tree
                     yield view
         finally:
             self.activity.finish(trajectory.session.id, token)
@@ -448,7 +450,10 @@ class Studio:
         note, selected = outcome["result"]
         if note == "stopped":
             note = f"stopped: the stage in flight was dropped; {len(trajectory.branch())} committed steps kept"
-        yield self.view(trajectory, note, sent, selected)
+        view = self.view(trajectory, note, sent, selected)
+        if not view.cards and view.tree == last_tree:  # nothing new since the last commit: just say it is done
+            view = View(session=view.session, selected=view.selected, note=note, full=False)
+        yield view
 
 
 def board_last_image(trajectory: Trajectory, step_id: str):

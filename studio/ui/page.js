@@ -37,6 +37,11 @@ function apply(v) {
   if (v.progress !== undefined && v.progress) S.progress = v.progress;
   if (v.preview) S.preview = v.preview;
   if (v.note) setStatus(v.note);
+  if (!v.full && v.session && S.session && v.session.id === S.session.id) {  // model work done, nothing new to draw
+    S.session = v.session; S.running = false; S.progress = null; S.preview = null;
+    if (v.selected) S.selected = v.selected;
+    setStatus(statusText(v.note)); remember(); render(); return;
+  }
   if (!v.full) { if (v.running) { S.running = true; } renderControls(); renderProgress(); renderCanvas(); return; }
   if (v.session) {
     const other = !S.session || S.session.id !== v.session.id;
