@@ -40,9 +40,14 @@ def snapshot(data_dir: Path) -> dict[str, str]:
 
 
 def file_bytes(path: Path) -> dict[str, str]:
-    """The exact bytes of a file and any -wal/-shm beside it (for databases that must not be opened at all)."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.parent.glob(path.name + "*")) if p.is_file()}
+    """The exact bytes of a database file, and of its -wal when that holds anything. (Merely reading a
+    database already in WAL mode makes SQLite create an empty -wal and its -shm index; a database
+    not in WAL mode gets neither, and the tests check that it does not.)"""
+    files = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        files[wal.name] = hashlib.sha256(wal.read_bytes()).hexdigest()
+    return files
 
 
 def one_line_error(code: int, out: str, err: str) -> bool:
@@ -148,8 +153,8 @@ def alembic_db(path: Path, revisions: list[str], with_our_tables: bool = True) -
 
 
 def corrupt(path: Path) -> None:
-    """Overwrite the middle pages of a SQLite file with noise, as a failing disk would; the header
-    stays valid, so only a check of the pages themselves finds it."""
+    """Overwrite every page but the first with noise, as a failing disk would; the file header and
+    the schema page stay valid, so the file still opens and only a check of the pages finds it."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page = conn.execute("PRAGMA page_size").fetchone()[0]
@@ -157,5 +162,5 @@ def corrupt(path: Path) -> None:
     conn.close()
     with path.open("r+b") as handle:
         for number in range(1, pages):
-            handle.seek(number * page + 100)
-            handle.write(bytes((number * 31 + i * 7) % 256 for i in range(page // 2)))
+            handle.seek(number * page)
+            handle.write(bytes((number * 31 + i * 7) % 256 for i in range(page)))
