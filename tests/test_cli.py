@@ -128,3 +128,49 @@ def test_parse_one_prompt_and_refuse_no_prompt(capsys):
                                           {"class": "cat", "count": 1, "position": ["left of", 0]}]
     code, _, err = studio(capsys, "parse")
     assert code == 1 and "Give a prompt or --file" in err
+
+
+def test_sessions_says_how_many_more_there_are(capsys, scripted, db):
+    for n in range(3):
+        studio(capsys, "run", f"a cat number {n}", "--engine", "scripted", *db)
+    code, out, err = studio(capsys, "sessions", "--limit", "2", *db)
+    assert code == 0 and "1 more; list them with --limit 3" in err
+    assert "more" not in studio(capsys, "sessions", "--limit", "3", *db)[2]
+
+
+def test_show_keeps_a_straight_branch_in_one_column_and_whole_lines_when_piped(capsys, scripted, db):
+    studio(capsys, "run", "a cat and a dog " + "with a very long description " * 6, "--engine", "scripted", *db)
+    session_id = json.loads(studio(capsys, "sessions", "--json", *db)[1])[0]["id"]
+    code, out, _ = studio(capsys, "show", session_id, *db)
+    lines = out.splitlines()[1:]
+    assert code == 0 and len(lines) == 7
+    indents = {len(line) - len(line.lstrip("│├└─ ")) for line in lines}
+    assert len(indents) == 1  # no step is nested under the one before it
+    assert any(len(line) > 120 for line in lines)  # piped: not cut at 80 columns
+    assert "with a very long description " * 6 in out.replace("\n", "")
+
+
+def test_show_refuses_json_with_text_and_rename_says_what_it_did(capsys, scripted, db):
+    studio(capsys, "run", "a cat", "--engine", "scripted", *db)
+    session_id = json.loads(studio(capsys, "sessions", "--json", *db)[1])[0]["id"]
+    code, _, err = studio(capsys, "show", session_id, "--json", "--text", *db)
+    assert code == 1 and "--json or --text, not both" in err
+    code, out, _ = studio(capsys, "rename", session_id, "Tabby", *db)
+    assert code == 0 and f"renamed {session_id[:8]} to 'Tabby'" in out
+
+
+def test_engines_says_which_can_run_here_and_what_the_others_need(capsys):
+    from studio import engines
+
+    def needs_more():
+        from studio.domain import StudioError
+
+        raise StudioError("needs the gpu extra")
+
+    engines.register("needy", needs_more)
+    try:
+        code, out, _ = studio(capsys, "engines")
+    finally:
+        engines.unregister("needy")
+    assert code == 0
+    assert "offline (default): ready" in out and "needy: cannot run here: needs the gpu extra" in out
