@@ -95,9 +95,12 @@ class Reader:
         if w.low in RELATION_STARTS or w.low in FILLERS or w.low in DEFINITE or w.low in L.NEGATIONS \
                 or w.low in ("a", "an", "another", "of", "pair", "pairs", "couple", "few") or not w.low.isalpha():
             return False
-        if self.class_at(k):  # a noun as modifier: "a dog bed", "a coffee table"
-            return nouns_follow and w.dep in ("compound", "nmod", "amod") and k + 1 < len(self.words) \
-                and self.words[k].head > k and bool(self.class_at(k + 1))
+        if self.class_at(k):  # a noun as modifier: "a dog bed", "a coffee table", "a pizza oven"
+            if not nouns_follow or k + 1 >= len(self.words) or not self.class_at(k + 1):
+                return False
+            if self._known_at(k) and self._known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS:
+                return True  # two class words in a row are one compound, whatever the tagger says
+            return w.dep in ("compound", "nmod", "amod") and self.words[k].head > k
         return w.pos in ("ADJ", "VERB", "ADV", "NOUN", "PROPN", "X") or w.tag in ("JJ", "VBN", "VBG")
 
     def count_at(self, i: int):

@@ -1,0 +1,110 @@
+"""Behaviour specs for reading prompts in everyday wordings: spaCy's parse combined with the reader's rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from studio.scene import ObjectGroup, Relation, parse_prompt
+
+
+def G(cls, count=1, color=None):
+    return ObjectGroup(cls, count, color)
+
+
+@pytest.mark.parametrize("prompt, groups", [
+    ("a cat colored purple", [G("cat", 1, "purple")]),
+    ("a boat painted white", [G("boat", 1, "white")]),
+    ("a sink that is blue", [G("sink", 1, "blue")]),
+    ("a pizza in green with a handbag in purple", [G("pizza", 1, "green"), G("handbag", 1, "purple")]),
+    ("a snowboard colored orange", [G("snowboard", 1, "orange")]),  # the colour, not the fruit
+    ("a tie of pink color", [G("tie", 1, "pink")]),
+    ("a cow, white in color", [G("cow", 1, "white")]),
+    ("a green-colored traffic light", [G("traffic light", 1, "green")]),
+    ("a cat with purple fur", [G("cat", 1, "purple")]),  # the coat is the cat's colour
+    ("a cat with purple eyes", [G("cat")]),  # the eyes are not
+    ("a cup in a green box", [G("cup"), G("box", 1, "green")]),  # "in green" only when nothing follows
+    ("a car which is red, and a truck which is yellow", [G("car", 1, "red"), G("truck", 1, "yellow")]),
+    ("a navy bus", [G("bus", 1, "blue")]),
+])
+def test_colours_before_and_after_the_noun(prompt, groups):
+    assert parse_prompt(prompt).groups == groups
+
+
+@pytest.mark.parametrize("prompt, groups", [
+    ("4 toothbrushes", [G("toothbrush", 4)]),
+    ("exactly three birds", [G("bird", 3)]),
+    ("a group of five cows", [G("cow", 5)]),
+    ("a herd of cows", [G("cow", 3)]),
+    ("two cups and three forks", [G("cup", 2), G("fork", 3)]),
+    ("two black dogs and one white cat", [G("dog", 2, "black"), G("cat", 1, "white")]),
+    ("a pair of scissors and a vase", [G("scissors"), G("vase")]),
+])
+def test_counts_in_words_and_digits_across_coordination(prompt, groups):
+    assert parse_prompt(prompt).groups == groups
+
+
+@pytest.mark.parametrize("prompt, relation", [
+    ("a giraffe to the right of a bus", ("giraffe", "right of", "bus")),
+    ("a laptop sitting beneath a clock", ("laptop", "below", "clock")),
+    ("an umbrella placed over a bench", ("umbrella", "above", "bench")),
+    ("a bowl with a spoon to its right", ("spoon", "right of", "bowl")),
+    ("a giraffe, and a zebra on its left", ("zebra", "left of", "giraffe")),
+    ("a cat on the left and a dog on the right", ("cat", "left of", "dog")),
+    ("on the left, a horse; on the right, a cow", ("horse", "left of", "cow")),
+    ("above a couch there is a clock", ("clock", "above", "couch")),
+    ("a tv with a clock above it", ("clock", "above", "tv")),
+    ("A laptop on a desk. To its left sits a cup.", ("cup", "left of", "laptop")),
+])
+def test_the_four_relations_in_common_wordings(prompt, relation):
+    scene = parse_prompt(prompt)
+    said = [(scene.groups[r.subject].cls, r.relation, scene.groups[r.anchor].cls) for r in scene.relations]
+    assert said == [relation]
+
+
+def test_other_places_are_noted_not_guessed():
+    scene = parse_prompt("a dog next to a cat")
+    assert scene.relations == [] and scene.notes == ["the dog next to the cat: not one of left, right, above or "
+                                                     "below, so placed freely"]
+
+
+def test_negation_as_geneval_uses_it_becomes_an_exclude_entry():
+    scene = parse_prompt("three cell phones and no laptops")
+    assert scene.groups == [G("cell phone", 3)] and scene.negated == [G("laptop")]
+    assert scene.to_geneval() == {"include": [{"class": "cell phone", "count": 3}],
+                                  "exclude": [{"class": "laptop", "count": 1}]}
+    assert parse_prompt("a dog without any cats").negated == [G("cat")]
+
+
+def test_any_noun_is_an_object_but_not_the_setting_the_frame_or_a_part():
+    scene = parse_prompt("two green pears below a yellow lamp")
+    assert scene.groups == [G("pear", 2, "green"), G("lamp", 1, "yellow")]
+    assert scene.relations == [Relation(0, "below", 1)] and scene.unknown() == ["lamp", "pear"]
+    assert parse_prompt("a close-up photo of a bench with a backrest in a park").groups == [G("bench")]
+    assert parse_prompt("a cup of coffee").groups == [G("cup")]
+    assert parse_prompt("a pizza oven").groups == [G("oven")]  # a noun before a noun modifies it
+
+
+def test_a_description_keeps_its_main_objects_and_drops_parts_materials_and_setting():
+    scene = parse_prompt("A realistic wooden bench sits on a flat surface. The bench is crafted from dark oak, "
+                         "supported by four sturdy legs. Soft light falls from the left.")
+    assert scene.groups == [G("bench")] and scene.relations == []
+    scene = parse_prompt("A skateboard rests on concrete. It rolls on four black wheels attached to metal trucks.")
+    assert scene.groups == [G("skateboard")]  # a skateboard's trucks are not lorries
+
+
+def test_a_description_refers_back_and_adds_what_later_sentences_say():
+    scene = parse_prompt("Three ceramic vases stand in a row on a shelf. Each vase is glazed white. "
+                         "A small bird is perched above the vases.")
+    assert scene.groups == [G("vase", 3, "white"), G("bird")]
+    assert scene.relations == [Relation(1, "above", 0)]
+    scene = parse_prompt("Two horses graze side by side. The horse on the left is brown.")
+    assert scene.groups == [G("horse", 2)]  # one of the two is brown: the group has no single colour
+
+
+def test_importing_the_scene_module_does_not_load_spacy():
+    code = "import sys, studio.scene, studio.offline.plan; print('spacy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
