@@ -254,16 +254,18 @@ def test_a_database_that_is_not_ours_is_refused_untouched(capsys, tmp_path, kind
         assert ".recover" in err and "backup" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only files; permissions cannot be tested as root")
-def test_a_read_only_database_is_reported_as_read_only(capsys, tmp_path):
+def test_a_read_only_database_is_reported_as_read_only(capsys, tmp_path, monkeypatch):
+    """Permissions as a normal user sees them (the tests may run as root, who may write anything)."""
+    from studio import dbopen
+
     folder = tmp_path / "ro"
     assert studio(_NoCapture(), "run", "a cat", "--seed", "2", "--data-dir", folder)[0] == 0
-    (folder / "studio.db").chmod(0o444)
-    try:
-        code, out, err = studio(capsys, "sessions", "--data-dir", folder)
-        assert kit.one_line_error(code, out, err) and "read-only" in err
-    finally:
-        (folder / "studio.db").chmod(0o644)
+    before = kit.file_bytes(folder / "studio.db")
+    monkeypatch.setattr(dbopen.os, "access", lambda path, mode: mode != os.W_OK)
+    code, out, err = studio(capsys, "run", "a dog", "--data-dir", folder)
+    refused = kit.one_line_error(code, out, err) and "read-only" in err and "not a Stroke Studio" not in err
+    TALLY.record(refused_cleanly=refused, changed=kit.file_bytes(folder / "studio.db") != before)
+    assert refused and kit.file_bytes(folder / "studio.db") == before, err
 
 
 def test_the_data_folder_of_a_refused_database_is_not_created(capsys, tmp_path):
