@@ -73,14 +73,14 @@ def client_run(url: str, index: int, stages: int, results: dict, errors: list, b
         client = Client(url, verbose=False, download_files=False)
         view = client.predict(f"client {index}: a cup and a bowl", ENGINE, index, False, 16, "process", "{}",
                               api_name="/new_session")
-        session_id, versions, replies, latencies = view[0], [view[1]], [], []
+        session_id, versions, replies, latencies = view["session"]["id"], [view["session"]["version"]], [], []
         barrier.wait()  # every client starts stepping at once
         for _ in range(stages):
             start = time.perf_counter()
             view = client.predict(session_id, versions[-1], api_name="/step")
             latencies.append(time.perf_counter() - start)
-            replies.append(view[3])
-            versions.append(view[1])
+            replies.append(view["note"])
+            versions.append(view["session"]["version"])
         results[index] = {"session": session_id, "versions": versions, "replies": replies, "latencies": latencies}
     except Exception as error:  # noqa: BLE001 — reported, and counted as a failure below
         errors.append(f"client {index}: {type(error).__name__}: {error}")
@@ -99,15 +99,14 @@ def main() -> None:
     args = parser.parse_args()
     BusyEngine.stage_s = args.stage_ms / 1000
     engines.register(ENGINE, BusyEngine)
-    from studio.ui import CSS, build_ui
+    from studio.ui import build_ui, launch_options
 
     with tempfile.TemporaryDirectory() as folder:
         os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(folder) / ".gradio"))
         store = Store(data_dir=folder)
         demo = build_ui(Runner(store), ENGINE)
         demo.queue(default_concurrency_limit=args.max_jobs).launch(
-            server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, ssr_mode=False, quiet=True, css=CSS,
-            allowed_paths=[str(store.images_dir.resolve())])
+            server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True, **launch_options(store))
         results: dict[int, dict] = {}
         errors: list[str] = []
         barrier = threading.Barrier(args.clients)

@@ -2,8 +2,8 @@
 
 The latency is what a person waits after pressing Step on a sketch before the first live preview can
 be shown: from the runner's "started" event to the first progress event carrying a preview image
-(the listener the UI and CLI use), and, with the studio page running in-process, from submitting
-/step with gradio_client to the first streamed update that carries the preview. The share divides
+(the listener the UI and CLI use), and through the studio page's stream (`Studio.step`, the views the
+page's Step receives) to the first view that carries the preview. The share divides
 it by the time the engine spent generating the sketch. Measured for:
 
 - a tiny random-weight StableDiffusionPipeline (real diffusers code; skipped without diffusers),
@@ -75,35 +75,30 @@ def runner_latency(runner: Runner, engine, prompt: str, repeats: int, mode: Mode
 
 
 def ui_latency(data_dir: Path, engine, prompt: str, repeats: int) -> list[tuple]:
-    """The same through the studio page: gradio_client submits /step and watches the streamed updates."""
-    from gradio_client import Client
+    """The same through the studio's page path: the streamed views the page's Step receives (`Studio.step`).
 
-    from studio.ui import CSS, build_ui
+    The page gets these views over Gradio's stream; this measures up to the first view that carries a
+    preview, without the browser (bench/page_latency.py measures clicks in Chromium).
+    """
+    from studio.ui.actions import Studio
 
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / ".gradio"))
     store = Store(data_dir=data_dir)
-    demo = build_ui(Runner(store), engine.name)
-    demo.queue(default_concurrency_limit=4).launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
-                                                   ssr_mode=False, quiet=True, css=CSS,
-                                                   allowed_paths=[str(store.images_dir.resolve())])
+    studio = Studio(Runner(store))
     shares = []
     try:
-        client = Client(demo.local_url, verbose=False)
         for k in range(repeats + 1):
-            view = client.predict(prompt, engine.name, k, False, 6, "process", "{}", api_name="/new_session")
-            view = client.predict(view[0], view[1], api_name="/step")  # plan
+            view = studio.new_session(prompt, engine.name, k, False, 6, "process", "{}")
+            sid = view.session["id"]
+            view = list(studio.step(sid, view.session["version"]))[-1]  # plan
             start = time.perf_counter()
-            job = client.submit(view[0], view[1], api_name="/step")  # sketch, streamed
             first = None
-            for update in job:
-                if first is None and update[-1]:
+            for update in studio.step(sid, view.session["version"]):  # sketch, streamed
+                if first is None and update.preview:
                     first = time.perf_counter()
-            job.result()
-            assert first is not None, "no preview reached the client"
+            assert first is not None, "no preview reached the page's stream"
             if k:
                 shares.append(((first - start) / engine.sketch_seconds[-1], first - start, engine.sketch_seconds[-1]))
     finally:
-        demo.close()
         store.close()
     return shares
 
@@ -129,7 +124,7 @@ def main() -> None:
         rows.append(row("offline engine (preview after each object)", "runner listener",
                         runner_latency(runner, offline, OFFLINE_PROMPT, args.repeats, Mode.SINGLE)))
         if not args.no_ui:
-            rows.append(row("offline engine (preview after each object)", "studio page (gradio_client)",
+            rows.append(row("offline engine (preview after each object)", "studio page stream (Studio.step)",
                             ui_latency(Path(folder) / "ui-offline", offline, OFFLINE_PROMPT, args.repeats)))
 
         import tiny_sd
@@ -146,7 +141,7 @@ def main() -> None:
                 label = f"tiny SD, {args.steps} steps, {'latent→RGB' if preview == 'latent' else 'VAE decode'} preview each step"
                 rows.append(row(label, "runner listener", runner_latency(runner, engine, "a red apple", args.repeats)))
                 if not args.no_ui and preview == "latent":
-                    rows.append(row(label, "studio page (gradio_client)",
+                    rows.append(row(label, "studio page stream (Studio.step)",
                                     ui_latency(Path(folder) / f"ui-{preview}", engine, "a red apple", args.repeats)))
         runner.store.close()
     print(f"first preview latency / sketch generation time (median and range of {args.repeats} sketches)\n")
