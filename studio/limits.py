@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .domain import MAX_PROMPT_CHARS, Mode, StudioError
+from .domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 
 MAX_TITLE_CHARS = 200
 MAX_SEARCH_CHARS = 200
@@ -181,6 +181,18 @@ def engine_params(engine: str, value: Any) -> dict[str, Any]:
     json_value(parsed, "engine settings", depth=MAX_PARAMS_DEPTH, items=MAX_PARAMS_ITEMS)
     name = engine_name(engine)
     return registry.check_params(name, parsed)
+
+
+def new_session(prompt_text: Any, engine: Any, seed_input: Any = None, random_seed: Any = True,
+                rounds_input: Any = 6, mode_input: Any = Mode.PROCESS.value,
+                params_json: Any = "{}") -> tuple[str, str, int | None, RunSettings]:
+    """The inputs of /new_session (and of the page's New session) in their order, checked together:
+    (prompt, engine, seed — None for a random one —, settings)."""
+    name = engine_name(engine)
+    settings = RunSettings(max_rounds=rounds(rounds_input), mode=mode(mode_input),
+                           engine_params=engine_params(name, params_json))
+    random = random_seed is True or str(random_seed).strip().lower() in ("true", "1")
+    return prompt(prompt_text), name, None if random else seed(seed_input), settings
 
 
 def _no_constant(name: str) -> Any:

@@ -144,3 +144,20 @@ def test_text_limits_never_pass_undecodable_or_oversized_text(value):
         if result is not None:
             result.encode("utf-8")
             assert "\x00" not in result and len(result) <= most
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(seed=st.none() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12),
+       rounds=st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12),
+       mode=st.sampled_from(["process", "single", "SINGLE", "paint", ""]), random_seed=st.booleans())
+def test_new_session_inputs_are_checked_together(seed, rounds, mode, random_seed):
+    """What /new_session's handler calls: either every input is usable or one line says which is not."""
+    try:
+        prompt, engine, chosen, run_settings = limits.new_session("a cat", "offline", seed, random_seed, rounds,
+                                                                  mode, "{}")
+    except StudioError as error:
+        assert "\n" not in str(error)
+        return
+    assert (prompt, engine) == ("a cat", "offline") and 1 <= run_settings.max_rounds <= limits.MAX_ROUNDS
+    assert chosen is None or 0 <= chosen <= limits.MAX_SEED
+    assert random_seed is False or chosen is None
