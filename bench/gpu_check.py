@@ -10,14 +10,16 @@ checkpoints, saved to a temporary folder and loaded through the engines' own loa
 - pipeline: a SmolVLM-2B-sized Idefics3 planner/inspector, an SDXL-sized sketcher (UNet 2.6 B, both
             CLIP text encoders, SDXL's VAE; 1024², 30 steps) and SDXL inpainting from the same weights
             as the refiner (as assets/pipeline-24gb.toml);
-- bagel:    BAGEL's code and weights cannot be made up here: it runs only when STROKE_STUDIO_BAGEL_REPO
-            and STROKE_STUDIO_BAGEL_MODEL point at a clone and a downloaded snapshot (then with the
-            real weights), and is reported as skipped otherwise.
+- bagel:    BAGEL runs in its own environment and its worker loads a snapshot from disk: it is checked
+            in the real-checkpoint mode (--real) only, and reported as skipped here.
 
 Each engine runs plan → sketch → inspect → refine (a person's instruction, so the stage always runs)
 through the real runner and store; the table shows each stage's latency, sampling steps and peak
 GPU memory. It needs a CUDA GPU and finishes in a few minutes on one H100. Results belong in
 docs/benchmarks.md. `--tiny --allow-cpu` runs the same code with toy sizes (used by the tests).
+
+`--real` is the real-checkpoint mode (bench/gpu_real.py): the engines whose weights are on this
+machine, asserted per stage, one JSON line per stage, exit status 1 on any failed assertion.
 """
 
 from __future__ import annotations
@@ -263,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     parser.add_argument("--tiny", action="store_true", help="toy sizes (a smoke test of this script)")
     parser.add_argument("--allow-cpu", action="store_true", help="run without CUDA (only sensible with --tiny)")
+    parser.add_argument("--real", action="store_true", help="the real-checkpoint mode (bench/gpu_real.py)")
+    parser.add_argument("--janus", help="--real: a local Janus-Pro-1B folder")
+    parser.add_argument("--pipeline-toml", help="--real: the pipeline engine's TOML (its sketcher runs at 512², 4 steps)")
+    parser.add_argument("--bagel-size", type=int, default=512, help="--real: BAGEL's image_size")
+    parser.add_argument("--pipeline-size", type=int, default=512, help="--real: the sketcher's side")
+    parser.add_argument("--bagel-path", action="append", help="--real: extra PYTHONPATH entries for BAGEL's worker")
     args = parser.parse_args(argv)
 
     import torch
@@ -272,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
               "with an NVIDIA GPU and the CUDA build of torch (see the README's \"GPU engines\" section).",
               file=sys.stderr)
         return NO_GPU
+    if args.real:
+        sys.path.insert(0, str(ROOT / "bench"))
+        import gpu_real
+
+        return gpu_real.main(args)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     _DEVICE[0] = device
     size = SIZES["tiny" if args.tiny else "realistic"]
@@ -282,7 +295,6 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}, {'tiny' if args.tiny else 'realistic'} sizes", flush=True)
 
     from studio import engines
-    from studio.engines.bagel import BagelEngine
     from studio.engines.janus import JanusEngine
     from studio.engines.pipeline import PipelineEngine
     from studio.runner import Runner
@@ -324,15 +336,8 @@ def main(argv: list[str] | None = None) -> int:
                         lambda: (engine.planner(), engine.sketcher(), engine.refiner()))
             engines.unregister("pipeline-check")
         if "bagel" in wanted:
-            if os.environ.get("STROKE_STUDIO_BAGEL_REPO") and os.environ.get("STROKE_STUDIO_BAGEL_MODEL"):
-                engine = BagelEngine()
-                engines.register("bagel-check", lambda: engine)
-                run_session("bagel-check", runner, prompt, {**common, "num_timesteps": 50, "image_size": 1024}, rows,
-                            engine.inferencer)
-                engines.unregister("bagel-check")
-            else:
-                rows.append(dict(engine="bagel", skipped="set STROKE_STUDIO_BAGEL_REPO and STROKE_STUDIO_BAGEL_MODEL "
-                                 "(its code and weights cannot be made up here)"))
+            rows.append(dict(engine="bagel", skipped="checked with --real only: set STROKE_STUDIO_BAGEL_PYTHON, "
+                             "STROKE_STUDIO_BAGEL_REPO and STROKE_STUDIO_BAGEL_MODEL (its weights cannot be made up)"))
         runner.store.close()
     print()
     print(table(rows))

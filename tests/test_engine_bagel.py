@@ -185,3 +185,50 @@ def test_bagel_cannot_refine_a_region(runner, shared_engine):
     sketch = runner.advance(t)
     with pytest.raises(StudioError, match="cannot edit a region"):
         runner.refine_with(t, sketch.id, "make it orange", region_mask=Image.new("L", (64, 64), 255))
+
+
+def test_gpu_checks_real_checkpoint_mode_runs_bagel_through_its_worker_and_asserts_each_stage(tiny, tmp_path,
+                                                                                            monkeypatch, capsys):
+    import json
+    import sys
+
+    python, snapshot = tiny
+    monkeypatch.setenv("STROKE_STUDIO_BAGEL_PYTHON", python)
+    monkeypatch.setenv("STROKE_STUDIO_BAGEL_REPO", str(bagel_kit.CLONE))
+    monkeypatch.setenv("STROKE_STUDIO_BAGEL_MODEL", str(snapshot))
+    sys.path.insert(0, str(bagel_kit.ROOT / "bench"))
+    try:
+        import gpu_check
+        import gpu_real
+    finally:
+        sys.path.remove(str(bagel_kit.ROOT / "bench"))
+    monkeypatch.setattr(gpu_real, "BUDGET_S", 0)  # every stage passes, the time budget fails: exit 1
+    out = tmp_path / "rows.json"
+    code = gpu_check.main(["--real", "--allow-cpu", "--only", "bagel", "--bagel-size", "64",
+                           "--bagel-path", str(bagel_kit.STANDINS), "--json", str(out)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    stages = [r for r in lines if r["engine"] == "bagel"]
+    assert [r["stage"] for r in stages] == ["plan", "sketch", "inspect", "refine"]
+    assert all(r["ok"] for r in stages), stages
+    assert stages[1]["sampling_steps"] == 5 and stages[1]["previews"] == 4 + 1  # steps 1-4, then the image
+    assert code == 1 and lines[-1]["stage"] == "total" and not lines[-1]["ok"]
+    assert json.loads(out.read_text())[:4] == stages
+
+
+def test_gpu_checks_stage_assertions_catch_flat_images_channel_views_and_wrong_step_counts():
+    import sys
+
+    sys.path.insert(0, str(bagel_kit.ROOT / "bench"))
+    try:
+        import gpu_real
+    finally:
+        sys.path.remove(str(bagel_kit.ROOT / "bench"))
+    noisy = Image.effect_noise((512, 512), 64).convert("RGB")
+    decoded = noisy.resize((256, 256))
+    assert gpu_real.image_failures(noisy, [decoded], 5, 5) == []
+    flat = Image.new("RGB", (512, 512), (128, 128, 128))
+    assert "uniform" in gpu_real.image_failures(flat, [decoded], 5, 5)[0]
+    channel_view = noisy.resize((64, 64))  # what the latent fallback looks like at 512²
+    assert "no preview is a real decode" in gpu_real.image_failures(noisy, [channel_view], 5, 5)[0]
+    assert gpu_real.image_failures(noisy, [], None, 5) == ["no previews"]
+    assert gpu_real.image_failures(noisy, [decoded], 5, 49) == ["49 sampling steps, expected 5"]

@@ -176,7 +176,7 @@ def test_gpu_check_runs_every_engine_at_toy_sizes(tmp_path, capsys, monkeypatch)
     stages = [(r["engine"], r.get("stage")) for r in rows]
     for engine in ("janus-check", "pipeline-check"):
         assert [s for e, s in stages if e == engine] == ["load from disk", "plan", "sketch", "inspect", "refine"]
-    assert rows[-1]["engine"] == "bagel" and "STROKE_STUDIO_BAGEL_REPO" in rows[-1]["skipped"]
+    assert rows[-1]["engine"] == "bagel" and "--real" in rows[-1]["skipped"]
     assert "| janus-check | sketch |" in capsys.readouterr().out
 
 
