@@ -59,12 +59,23 @@ def test_uploads_must_be_real_images_of_sane_size(tmp_path):
 
 
 def test_a_painted_region_becomes_a_mask_the_size_of_the_image():
+    import base64
+    import io
+
     layer = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
     layer.paste((255, 0, 0, 255), (0, 0, 50, 100))
-    mask = region_mask({"background": None, "layers": [layer], "composite": None}, (200, 200))
+    mask = region_mask(layer, (200, 200))
     assert mask.size == (200, 200) and mask.getbbox() == (0, 0, 100, 200)
-    assert region_mask({"background": None, "layers": [Image.new("RGBA", (10, 10))]}, (20, 20)) is None
-    assert region_mask(None, (20, 20)) is None
+    png = io.BytesIO()
+    layer.save(png, format="PNG")  # what the page's canvas sends: a PNG data URL
+    sent = region_mask("data:image/png;base64," + base64.b64encode(png.getvalue()).decode(), (200, 200))
+    assert sent.tobytes() == mask.tobytes()
+    assert region_mask(Image.new("RGBA", (10, 10)), (20, 20)) is None  # nothing painted: no region
+    assert region_mask(None, (20, 20)) is None and region_mask("", (20, 20)) is None
+    for bad in ("data:image/png;base64,not-base64!", "data:text/plain,hello", "/etc/passwd",
+                "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode()):
+        with pytest.raises(StudioError):
+            region_mask(bad, (20, 20))
 
 
 def test_app_py_opens_the_studio_and_refuses_an_unprotected_share(tmp_path):

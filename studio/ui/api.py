@@ -30,13 +30,18 @@ def endpoint(method: Callable) -> Callable:
         try:
             result = method(*args, **kwargs)
             if isinstance(result, Iterator):  # model work: one answer, with every card the stream sent
-                last, cards = None, {}
-                for last in result:
-                    if last.error:
-                        raise StudioError(last.error)
-                    cards.update(last.cards)
-                last.cards = {step_id: cards[step_id] for step_id, _ in last.tree}
-                result = last
+                full, cards = None, {}
+                for view in result:
+                    if view.error:
+                        raise StudioError(view.error)
+                    if view.full:
+                        full = view
+                        cards.update(view.cards)
+                    elif full is not None and view.session:  # "done": the last full view, with its note
+                        full.session, full.selected, full.note, full.running = (view.session, view.selected,
+                                                                                  view.note, False)
+                full.cards = {step_id: cards[step_id] for step_id, _ in full.tree}
+                result = full
             return result.to_dict() if isinstance(result, View) else result
         except StudioError as error:
             raise gr.Error(clean(str(error))) from None
