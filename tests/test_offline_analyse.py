@@ -104,11 +104,11 @@ def test_an_extra_copy_is_caught(sketch):
                                   "exclude": [{"class": "apple", "count": 3}]}, analyse(sketch).objects)
 
 
-def test_a_smudged_marker_is_not_guessed_at(sketch):
-    x0, y0, x1, y1 = analyse(sketch).of("bench")[0].marker
-    ImageDraw.Draw(sketch).rectangle((x0 + 10, y0, x0 + 24, y1 - 1), fill=PAINTS["black"][0])
+def test_a_smudged_shape_is_not_guessed_at(sketch):
+    x0, y0, x1, y1 = analyse(sketch).of("bench")[0].box
+    ImageDraw.Draw(sketch).ellipse((x0 + 20, y0 - 30, x0 + 110, y1 + 30), fill=PAINTS["green"][0])  # a blot over it
     found = analyse(sketch)
-    assert not found.of("bench") and found.unmarked  # the shape is there, but what it is cannot be read
+    assert not found.of("bench") and found.unrecognised  # green paint is there, but it is no longer a bench
     verdict = inspect(sketch)
     assert verdict.sketch_check.critique == "The sketch has no bench; the plan asks for a green bench."
 

@@ -1,7 +1,8 @@
 """The offline engine: a real plan → sketch → inspect → refine loop on a CPU, in well under a second.
 
-It draws scene layouts, not photographs: each object is a simple glyph in its colour with a label
-and a class marker (see `studio.offline.draw`). The planner reads what was planned so far from the
+It draws scene layouts, not photographs: each object is a simple glyph in its colour, with no
+marker or label (see `studio.offline.draw`); nouns without a glyph are drawn as placeholders. The
+inspector's evidence boxes carry the names, for the studio to overlay. The planner reads what was planned so far from the
 branch, the sketcher adds the new groups to the previous canvas without moving anything (and makes
 seeded draft mistakes), the inspector reads objects back from the pixels only, and the refiner
 carries out one edit — its own, from the first problem found, or a person's.
@@ -33,9 +34,11 @@ def _canvas(ctx: StageContext) -> Image.Image | None:
     return image
 
 
-def _names(*scenes: SceneGraph) -> set[str]:
-    """The open-vocabulary nouns the canvas may show as placeholders."""
-    return {cls for scene in scenes for cls in scene.unknown()}
+def _names(prompt: SceneGraph, *others: SceneGraph) -> list[str]:
+    """The open-vocabulary nouns the canvas may show as placeholders: the prompt's first, then any a
+    plan or a person's edit added; the painter and the analyser pair placeholders with them in this order."""
+    extra = sorted({cls for scene in others for cls in scene.unknown()} - set(prompt.unknown()))
+    return prompt.unknown() + extra
 
 
 def _unit(*scenes: SceneGraph) -> int:
@@ -108,8 +111,8 @@ class OfflineEngine(Engine):
         return InspectResult(
             verdict(problems, plan_ok),
             verdict(sketch_issues(described, analysis), f"The sketch shows what is planned: {shown}.", found),
-            meta={"found": [{"class": o.cls, "color": o.color, "box": list(o.box)} for o in analysis.objects],
-                  "unmarked_shapes": [list(b) for b in analysis.unmarked]},
+            meta={"found": [{"class": o.cls, "color": o.color, "box": list(o.box), "distance": o.distance} for o in analysis.objects],
+                  "unrecognised_shapes": [list(b) for b in analysis.unrecognised]},
         )
 
     def refine(self, ctx: StageContext, instruction: str | None, region: Image.Image | None) -> RefineResult:

@@ -1,8 +1,8 @@
 """The offline sketch engine's parts: it draws scene layouts with strokes and shapes, not photographs.
 
-- `glyphs`: one simple shape per COCO class; `draw`: palette, object cards (glyph, class marker, label).
+- `glyphs`: one simple shape per COCO class, and placeholders for other nouns; `draw`: palette and pen.
 - `layout`: where a new object goes, given what is already on the canvas (read from pixels).
-- `analyse`: the pixel inspector — finds, names, colours and places objects by reading the canvas.
+- `analyse`: the pixel inspector — finds objects and recognises them by shape and colour, as a viewer would.
 - `plan`: the scene planned so far, read from a branch's plan and refine texts; the next plan.
 - `judge`: plan-vs-prompt and sketch-vs-plan verdicts, and the edit that fixes the first problem.
 - `paint`: drawing planned groups (with seeded draft mistakes) and applying edits to a sketch.

@@ -16,6 +16,7 @@ Primitives (grid units, y grows downwards; "paint" = fill colour with a darker o
 from __future__ import annotations
 
 import math
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -205,15 +206,28 @@ def _points(prim: tuple) -> list[tuple[float, float]]:
     return [(prim[1], prim[2]), (prim[3], prim[4])]
 
 
-# A noun the engine has no glyph for (open vocabulary) is drawn as the classic "image goes here"
-# placeholder: a framed box with a cross. Its label (and class marker) say which noun it stands for.
-PLACEHOLDER = "placeholder"
-GLYPHS[PLACEHOLDER] = [("R", 0, 0, 10, 8, 1.2), ("L", [(1.6, 1.6), (8.4, 6.4)], 0.45), ("L", [(1.6, 6.4), (8.4, 1.6)], 0.45)]
+# A noun the engine has no glyph for (open vocabulary) is drawn as a generic placeholder: a plain
+# frame with a cross or a plus, the classic "something goes here". The eight frames differ, so the
+# few other nouns of one plan get told apart (the studio's overlay names them); see `placeholder`.
+_X = [("L", [(1.8, 1.8), (8.2, 6.2)], 0.45), ("L", [(1.8, 6.2), (8.2, 1.8)], 0.45)]
+_PLUS = [("L", [(5, 1.2), (5, 6.8)], 0.45), ("L", [(1.2, 4), (8.8, 4)], 0.45)]
+_FRAMES = [("R", 0, 0, 10, 8, 1.2), ("E", 0, 0, 10, 8), ("P", [(2.5, 0), (7.5, 0), (10, 4), (7.5, 8), (2.5, 8), (0, 4)]),
+           ("P", [(5, 0), (10, 4), (5, 8), (0, 4)])]
+PLACEHOLDERS = tuple(f"placeholder {i + 1}" for i in range(8))
+for _i, _name in enumerate(PLACEHOLDERS):
+    GLYPHS[_name] = [_FRAMES[_i % 4]] + (_X if _i < 4 else _PLUS)
+
+
+def placeholder(cls: str, names) -> str:
+    """The placeholder glyph of an open-vocabulary noun: by its place among the plan's other nouns."""
+    names = list(names)
+    index = names.index(cls) if cls in names else zlib.crc32(cls.encode("utf-8"))
+    return PLACEHOLDERS[index % len(PLACEHOLDERS)]
 
 
 def glyph_of(cls: str) -> str:
-    """The glyph a class is drawn with: its own, or the placeholder."""
-    return cls if cls in GLYPHS else PLACEHOLDER
+    """The glyph a class (or a placeholder's name) is drawn with."""
+    return cls if cls in GLYPHS else PLACEHOLDERS[0]
 
 
 @lru_cache(maxsize=None)
@@ -230,14 +244,14 @@ def aspect(cls: str) -> float:
 
 
 def render_glyph(image: Image.Image, cls: str, box: tuple[int, int, int, int], fill: tuple, line: tuple, paper: tuple,
-                 rng: np.random.Generator) -> None:
-    """Draw the glyph of `cls` filling `box`; vertices wobble a little, like a hand-drawn stroke."""
+                 rng: np.random.Generator, jitter: float = 1.0) -> None:
+    """Draw the glyph of `cls` filling `box`; vertices wobble (`jitter` scales it), like a hand-drawn stroke."""
     bx0, by0, bx1, by1 = bounds(cls)
     x0, y0, x1, y1 = box
     sx, sy = (x1 - x0 - 1) / (bx1 - bx0), (y1 - y0 - 1) / (by1 - by0)
     unit = min(sx, sy)
     outline = max(2, round(min(x1 - x0, y1 - y0) / 40))
-    wobble = 0.12 * unit
+    wobble = 0.12 * unit * jitter
 
     def pt(x, y):
         jx, jy = rng.uniform(-wobble, wobble, 2)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..geneval.rules import POSITION_THRESHOLD
-from .draw import CARD_BELOW, MARKER_W, SIZE, label_width
+from .draw import SIZE
 from .glyphs import aspect
 
 Box = tuple[int, int, int, int]
@@ -30,9 +30,10 @@ def unit_size(total_instances: int) -> int:
 
 
 def glyph_size(cls: str, unit: int, rng: np.random.Generator) -> tuple[int, int]:
-    a = float(np.clip(aspect(cls), 0.5, 2.0))
-    k = rng.uniform(0.92, 1.08)
-    return round(unit * math.sqrt(a) * k), round(unit / math.sqrt(a) * k)
+    """A drawn size that varies as a hand's does: ±20 % in scale, ±8 % in proportion."""
+    a = float(np.clip(aspect(cls), 0.5, 2.0)) * rng.uniform(0.92, 1.08)
+    k = rng.uniform(0.8, 1.2)
+    return max(16, round(unit * math.sqrt(a) * k)), max(16, round(unit / math.sqrt(a) * k))
 
 
 def strength(relation: str, cand: np.ndarray, anchor: Box) -> np.ndarray:
@@ -70,37 +71,58 @@ def _sums(integral: np.ndarray, rects: np.ndarray) -> np.ndarray:
 class Space:
     """The canvas's free space: occupied pixels as read, plus the cards placed since."""
 
-    def __init__(self, occupied: np.ndarray, region: np.ndarray | None = None):
+    def __init__(self, occupied: np.ndarray, region: np.ndarray | None = None, colors: np.ndarray | None = None):
         self.occupied = _integral(occupied)
         self.outside = None if region is None else _integral(~region)
-        self.cards: list[Box] = []
+        self.colors = colors  # per-pixel paint index of what is drawn (-1 paper), for overlaps
+        self._same: dict[int, np.ndarray] = {}
+        self.cards: list[tuple[Box, int]] = []
 
-    def add(self, card: Box) -> None:
-        self.cards.append(card)
+    def add(self, card: Box, color: int = -1) -> None:
+        self.cards.append((card, color))
+
+    def _same_color(self, color: int) -> np.ndarray:
+        if color not in self._same:
+            self._same[color] = _integral(self.colors == color)
+        return self._same[color]
 
     def place(self, cls: str, size: tuple[int, int], rng: np.random.Generator, *,
               relations: list[tuple[str, list[Box]]] = (), siblings: list[Box] = (),
-              target: tuple[float, float] | None = None) -> Box:
-        """The best glyph box for one new object of `cls` and `size` (w, h)."""
+              target: tuple[float, float] | None = None, overlap: float = 0.0, color: int = -1) -> Box:
+        """The best glyph box for one new object of `cls` and `size` (w, h).
+
+        `overlap` > 0 lets the box cover up to that share of its area of objects in *other* colours
+        (paint `color`), as a drawing's objects may overlap; same-coloured ones are never touched.
+        """
         w, h = size
-        half = max(MARKER_W, label_width(cls)) // 2 + 1
-        left, right = min(0, w // 2 - half), max(w, w // 2 + half)  # the card around the glyph
-        xs = np.arange(EDGE - left, SIZE - EDGE - right + 1, STEP)
-        ys = np.arange(EDGE, SIZE - EDGE - h - CARD_BELOW + 1, STEP)
+        xs = np.arange(EDGE, SIZE - EDGE - w + 1, STEP)
+        ys = np.arange(EDGE, SIZE - EDGE - h + 1, STEP)
         if not len(xs) or not len(ys):
-            xs, ys = np.array([max(EDGE - left, 0)]), np.array([EDGE])
+            xs, ys = np.array([EDGE]), np.array([EDGE])
         gx, gy = (g.ravel() for g in np.meshgrid(xs, ys))
         glyphs = np.stack([gx, gy, gx + w, gy + h], 1).astype(float)
-        cards = np.stack([gx + left, gy, gx + right, gy + h + CARD_BELOW], 1)
-        padded = cards + np.array([-GAP, -GAP, GAP, GAP])
+        cards = glyphs.astype(int)
+        gap = GAP if overlap <= 0 else -int(overlap * min(w, h))
+        padded = cards + np.array([-gap, -gap, gap, gap])
         area = (cards[:, 2] - cards[:, 0]) * (cards[:, 3] - cards[:, 1])
 
         clash = _sums(self.occupied, padded).astype(float)
-        for c in self.cards:
-            ix = np.clip(np.minimum(padded[:, 2], c[2]) - np.maximum(padded[:, 0], c[0]), 0, None)
-            iy = np.clip(np.minimum(padded[:, 3], c[3]) - np.maximum(padded[:, 1], c[1]), 0, None)
-            clash += ix * iy
-        score = -1000.0 * (clash > 0) - 100.0 * clash / area
+        same = _sums(self._same_color(color), cards + np.array([-GAP, -GAP, GAP, GAP])).astype(float) \
+            if overlap > 0 and self.colors is not None and color >= 0 else np.zeros(len(cards))
+        strict = cards + np.array([-GAP, -GAP, GAP, GAP])
+        for c, c_color in self.cards:
+            mine = overlap > 0 and c_color == color
+            pad = strict if mine else padded
+            ix = np.clip(np.minimum(pad[:, 2], c[2]) - np.maximum(pad[:, 0], c[0]), 0, None)
+            iy = np.clip(np.minimum(pad[:, 3], c[3]) - np.maximum(pad[:, 1], c[1]), 0, None)
+            if mine:
+                same += ix * iy
+            else:
+                clash += ix * iy
+        if overlap > 0:  # tuck the object partly behind or over another one, as drawings do
+            score = -1000.0 * ((same > 0) | (clash > overlap * area)) + 60.0 * np.minimum(clash / area, overlap)
+        else:
+            score = -1000.0 * (clash > 0) - 100.0 * clash / area
         if self.outside is not None:
             score -= 500.0 * (_sums(self.outside, cards) > 0)
 

@@ -22,8 +22,9 @@ from PIL import Image
 
 from ..domain import StudioError
 from ..scene import CLASSES, Edit, ObjectGroup, SceneGraph
-from .analyse import BIT_OFF_K, BIT_ON_K, FILL_K, LABEL_K, STROKE_K, Found, analyse
-from .draw import CELL_H, LABEL_GAP, LABEL_H, PAINTS, PAPER, SIZE, card_box, default_color, draw_object
+from .analyse import COLOR_NAMES, FILL_K, STROKE_K, Found, analyse
+from .draw import PAINTS, PAPER, SIZE, card_box, default_color, draw_object
+from .glyphs import placeholder
 from .layout import Space, glyph_size, holds, inverse
 
 CONFUSABLE = {
@@ -40,6 +41,7 @@ class DraftNoise:
     count: float = 0.06
     count_step: float = 0.08
     color: float = 0.20
+    overlap: float = 0.25  # share of objects allowed to overlap objects of other colours (up to 15 %)
 
     @classmethod
     def from_params(cls, params: dict) -> "DraftNoise":
@@ -47,10 +49,11 @@ class DraftNoise:
         base = cls()
         return cls(float(params.get("noise_relation", base.relation * scale)),
                    float(params.get("noise_count", base.count * scale)), base.count_step * scale,
-                   float(params.get("noise_color", base.color * scale)))
+                   float(params.get("noise_color", base.color * scale)),
+                   float(params.get("noise_overlap", base.overlap * scale)))
 
     def scaled(self, k: float) -> "DraftNoise":
-        return DraftNoise(self.relation * k, self.count * k, self.count_step * k, self.color * k)
+        return DraftNoise(self.relation * k, self.count * k, self.count_step * k, self.color * k, self.overlap * k)
 
 
 def _wrong_color(color: str, rng: np.random.Generator) -> str:
@@ -78,18 +81,28 @@ class Painter:
     def __init__(self, base: Image.Image, unit: int, rng: np.random.Generator, noise: DraftNoise,
                  region: np.ndarray | None = None, progress: Progress | None = None, names=()):
         self.image = base.convert("RGB").copy()
-        self.names = set(names)  # open-vocabulary nouns the canvas may show as placeholders
+        self.names = list(names)  # open-vocabulary nouns the canvas may show as placeholders, in order
         self.analysis = analyse(self.image, self.names)
         self.unit, self.rng, self.noise, self.region = unit, rng, noise, region
-        self.space = Space(self.analysis.occupied(), region)
+        self.space = self._space()
         self.progress = progress or (lambda message, preview: None)
         self.mistakes: list[str] = []  # the sketcher's own notes; the inspector never reads them
         self.drawn: list[dict] = []
 
+    def _space(self) -> Space:
+        return Space(self.analysis.occupied(), self.region, self.analysis.colors)
+
+    def shape(self, cls: str) -> str:
+        """The glyph `cls` is drawn with: its own, or its placeholder among the plan's other nouns."""
+        if cls in CLASSES:
+            return cls
+        if cls not in self.names:
+            self.names.append(cls)
+        return placeholder(cls, self.names)
+
     def _stroke(self, cls: str, color: str, box: tuple[int, int, int, int]) -> None:
-        self.names |= {cls} - set(CLASSES)
-        draw_object(self.image, cls, color, box, self.rng)
-        self.space.add(card_box(box, cls))
+        draw_object(self.image, self.shape(cls), color, box, self.rng, jitter=float(self.rng.uniform(0.6, 1.8)))
+        self.space.add(card_box(box, cls), COLOR_NAMES.index(color))
         self.drawn.append({"class": cls, "color": color, "box": list(box)})
         self.progress(f"drew {'an' if cls[0] in 'aeiou' else 'a'} {color} {cls}", self.image)
 
@@ -98,7 +111,9 @@ class Painter:
         boxes: list[tuple[int, int, int, int]] = []
         for _ in range(n):
             wh = size or glyph_size(cls, self.unit, self.rng)
-            box = self.space.place(cls, wh, self.rng, relations=relations, siblings=[*siblings, *boxes], target=target)
+            overlap = 0.15 if self.rng.random() < self.noise.overlap else 0.0
+            box = self.space.place(cls, wh, self.rng, relations=relations, siblings=[*siblings, *boxes], target=target,
+                                   overlap=overlap, color=COLOR_NAMES.index(color))
             self._stroke(cls, color, box)
             boxes.append(box)
         return boxes
@@ -152,19 +167,14 @@ class Painter:
     def _repaint(self, pixels: np.ndarray) -> None:
         self.image = Image.fromarray(pixels)
         self.analysis = analyse(self.image, self.names)  # read the canvas again: blob labels change with the pixels
-        self.space = Space(self.analysis.occupied(), self.region)
+        self.space = self._space()
 
     def erase(self, objs: list[Found]) -> None:
-        """Paint over these objects' cards: glyph blob, marker and label, nothing of their neighbours."""
+        """Paint over these objects' shapes, nothing of their neighbours."""
         a, pixels = self.analysis, np.array(self.image)
         for o in objs:
-            x0, y0, x1, y1 = card_box(o.box, o.cls)
-            mine = a.blobs[y0:y1, x0:x1] == o.blob
-            below = np.zeros_like(mine)
-            top = o.marker[1] - y0
-            below[top:top + CELL_H + LABEL_GAP + LABEL_H + 2] = True
-            mine |= below & np.isin(a.kinds[y0:y1, x0:x1], (BIT_ON_K, BIT_OFF_K, LABEL_K))
-            pixels[y0:y1, x0:x1][mine] = PAPER
+            x0, y0, x1, y1 = o.box
+            pixels[y0:y1, x0:x1][a.blobs[y0:y1, x0:x1] == o.blob] = PAPER
         self._repaint(pixels)
 
     def recolor(self, objs: list[Found], color: str) -> None:
@@ -260,7 +270,7 @@ class Painter:
 
     def _restore(self, snapshot) -> None:
         self.image, self.analysis = snapshot[0].copy(), snapshot[1]
-        self.space = Space(self.analysis.occupied(), self.region)
+        self.space = self._space()
         del self.drawn[snapshot[2]:]
 
     def _relocate(self, objs: list[Found], relations) -> list[tuple[int, int, int, int]]:
