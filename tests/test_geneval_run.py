@@ -206,15 +206,15 @@ def test_a_sample_is_moved_into_samples_only_when_whole(tmp_path):
 
 def test_a_failing_sample_is_reported_and_retried_not_scored(capsys, tmp_path):
     prompts = tmp_path / "odd.jsonl"
-    rows = [ROWS[0], {"tag": "single_object", "include": [{"class": "unicorn", "count": 1}],
-                      "prompt": "a photo of a unicorn"}]
+    rows = [ROWS[0], {"tag": "single_object", "include": [{"class": "sunset", "count": 1}],
+                      "prompt": "a photo of a sunset"}]  # a setting, nothing the offline engine can draw
     prompts.write_text("".join(json.dumps(row) + "\n" for row in rows))
     args = ("bench", "geneval", "--prompts", prompts, "--modes", "process", "--samples", 1,
             "--out", tmp_path / "out", "--data-dir", tmp_path / "data")
     code, stdout, _ = studio(capsys, *args)
     assert code == 1  # the run finished the rest, then says it was not clean
     record = layout.read_record(tmp_path / "out", "process", 1, 0)
-    assert record["status"] == "error" and "80 everyday object kinds" in record["error"]
+    assert record["status"] == "error" and "found no object to draw" in record["error"]
     assert not layout.is_finished(tmp_path / "out", "process", 1, 0)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "1 sample(s) failed" in report and "| single_object | 1 | 1 |" in report
