@@ -49,12 +49,12 @@ class Checker:
 
 
 class OfflineChecker(Checker):
-    """The offline engine's own pixel analyser: reads its sketches' class markers and paint colours."""
+    """The offline engine's own pixel analyser: recognises its sketches' glyphs by shape and paint colour."""
 
     key = "offline"
     name = "offline sketch analyser"
-    about = ("Reads the offline engine's sketches back from their pixels (each glyph's class marker and "
-             "paint colour; every object it decodes scores 1.0, larger first), then applies GenEval's rules. "
+    about = ("Reads the offline engine's sketches back from their pixels (each glyph recognised by its shape "
+             "and paint colour; every object it recognises scores 1.0, larger first), then applies GenEval's rules. "
              "It only understands that engine's sketches, and that engine's own inspector reads them with the "
              "same analyser: process-mode scores show the loop satisfying its inspector, not an independent judge.")
 
