@@ -120,10 +120,12 @@ def test_errors_name_the_fix_and_never_show_a_path(studio):
     client, store = studio
     with pytest.raises(AppError, match="prompt is empty"):
         client.predict("   ", ENGINE, 1, True, 6, "process", "{}", api_name="/new_session")
-    with pytest.raises(AppError, match="JSON object"):
+    with pytest.raises(AppError, match="engine settings are not JSON"):
         client.predict("a cat", ENGINE, 1, True, 6, "process", "[1,", api_name="/new_session")
-    with pytest.raises(AppError, match="No session"):
+    with pytest.raises(AppError, match="not a session id"):
         client.predict("nope-nope", api_name="/open_session")
+    with pytest.raises(AppError, match="No session"):
+        client.predict("abcd" * 8, api_name="/open_session")
     with pytest.raises(AppError, match="whole number") as raised:
         client.predict("a cat", ENGINE, 1, True, "many", "process", "{}", api_name="/new_session")
     assert str(store.data_dir) not in str(raised.value)

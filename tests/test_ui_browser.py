@@ -60,7 +60,7 @@ def open_page(context, url):
 def status_is(page, pattern: str) -> None:
     from playwright.sync_api import expect
 
-    expect(page.locator("#sb-status")).to_have_text(re.compile(pattern))
+    expect(page.locator("#sb-status")).to_have_text(re.compile(pattern), timeout=30_000)  # a model may load first
 
 
 def new_session(page, prompt: str, engine: str = ENGINE) -> str:
@@ -138,7 +138,7 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     cards = page.locator("#sb-board .sb-card").count()
     page.locator("#sb-rounds").fill("0")
     page.locator("#sb-new").click()
-    expect(page.locator("#sb-toast")).to_contain_text("rounds must be between 1 and 64")
+    expect(page.locator("#sb-toast")).to_contain_text("number of rounds is 0; it must be between 1 and 50")
     assert page.locator("#sb-board .sb-card").count() == cards and page.locator("#sb-prompt").input_value()
     page.locator("#sb-rounds").fill("6")
     page.locator("#sb-prompt").fill("x" * 4001)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import logging
 import os
 import queue
@@ -26,7 +25,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from PIL import Image
 
-from ..domain import Conflict, Mode, Review, RunSettings, Stage, StudioError, Trajectory
+from .. import limits
+from ..domain import Conflict, Mode, Review, Stage, StudioError, Trajectory
 from ..engines.base import CancelToken
 from ..runner import Event, PausePolicy, Runner
 from . import board
@@ -160,10 +160,10 @@ class Studio:
         return view
 
     def _open(self, session_id: str, version: Any) -> Trajectory:
-        if not (session_id or "").strip():
+        if not isinstance(session_id, str) or not session_id.strip():
             raise StudioError("No session is open: type a prompt and press New session, or open one under Sessions.")
-        trajectory = self.runner.open(session_id)
-        if version is not None and version != "" and _whole(version, "version") != trajectory.session.version:
+        trajectory = self.runner.open(limits.session_id(session_id))
+        if version is not None and version != "" and limits.version(version) != trajectory.session.version:
             raise Conflict("This session was changed in another tab or window; the view now shows the latest "
                            "state. Your unsaved text is kept: check it, then try again.")
         return trajectory
@@ -184,23 +184,17 @@ class Studio:
 
     def open_session(self, session_id: str, step_id: str = "", have: Iterable[str] = ()) -> View:
         """The session as it is now (a reload, a shared link, a click in the gallery)."""
-        return self.view(self.runner.open(session_id), "opened", have, step_id or None)
+        return self.view(self._open(session_id, None), "opened", have, limits.step_id(step_id) if step_id else None)
 
     def new_session(self, prompt: str, engine: str, seed: Any = None, random_seed: bool = True, rounds: Any = 6,
                     mode: str = Mode.PROCESS.value, params: str | dict = "{}") -> View:
-        engine_params = _params(params)
-        try:
-            run_mode = Mode(mode or Mode.PROCESS.value)
-        except ValueError:
-            raise StudioError(f"Mode is 'process' or 'single', not {str(mode)[:20]!r}.") from None
-        settings = RunSettings(max_rounds=_whole(rounds, "rounds", 1, 64), mode=run_mode, engine_params=engine_params)
-        chosen_seed = None if random_seed or seed in (None, "") else _whole(seed, "seed", 0, 2**63 - 1)
-        trajectory = self.runner.new_session(prompt, engine, chosen_seed, settings)
+        text, name, chosen_seed, settings = limits.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
+        trajectory = self.runner.new_session(text, name, chosen_seed, settings)
         return self.view(trajectory, "ready: press Step or Run to end")
 
     def list_sessions(self, search: str = "", limit: int = 60) -> list[dict[str, Any]]:
         """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status."""
-        found = self.store.list_sessions(search=(search or "").strip()[:200] or None, limit=limit)
+        found = self.store.list_sessions(search=limits.search(search), limit=limit)
         cards = []
         for session in found:
             trajectory = self.runner.open(session.id)
@@ -216,13 +210,13 @@ class Studio:
 
     def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
-            self.runner.rename(trajectory, title)
+            self.runner.rename(trajectory, limits.title(title))
             return f"renamed to “{trajectory.session.title}”", None
 
         return self._act(session_id, version, have, action)
 
     def delete(self, session_id: str) -> View:
-        full_id = self.store.resolve_id(session_id)
+        full_id = self.store.resolve_id(limits.session_id(session_id))
         if self.activity.running(full_id):
             raise StudioError("That session is running; press Stop before deleting it.")
         self.store.delete_session(full_id)
@@ -242,7 +236,7 @@ class Studio:
         if scope == "this session":
             if not (session_id or "").strip():
                 raise StudioError("No session is chosen; open one, or export all sessions.")
-            sessions = [self.store.resolve_id(session_id)]
+            sessions = [self.store.resolve_id(limits.session_id(session_id))]
         folder = exports_dir()
         handle, name = tempfile.mkstemp(dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip")
         os.close(handle)
@@ -268,7 +262,7 @@ class Studio:
 
     def compare(self, session_id: str, left: str, right: str) -> dict[str, Any]:
         """Two branches of one session, aligned round by round (nothing is committed)."""
-        trajectory = self.runner.open(session_id)
+        trajectory = self._open(session_id, None)
         sides = []
         for leaf in (left, right):
             if not leaf or leaf not in trajectory.steps:
@@ -286,8 +280,9 @@ class Studio:
     def edit_plan(self, session_id: str, version: Any, step_id: str, instruction: str, description: str,
                   have: Iterable[str] = ()) -> View:
         def action(trajectory):
-            plan = self.runner.target(trajectory, step_id, Stage.PLAN)
-            edited = self.runner.edit_plan(trajectory, plan.id, instruction, description)
+            plan = self.runner.target(trajectory, _step_id(step_id), Stage.PLAN)
+            edited = self.runner.edit_plan(trajectory, plan.id, limits.note(instruction, "instruction"),
+                                           limits.note(description, "description"))
             if edited.id != plan.id:
                 return "plan edited as a new branch (the old plan was already drawn; it stays on its branch)", edited.id
             return "plan edited", edited.id
@@ -296,7 +291,7 @@ class Studio:
 
     def accept(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
-            image = self.runner.target(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+            image = self.runner.target(trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL)
             self.runner.accept(trajectory, image.id)
             return f"accepted the {image.stage.value} of round {image.round}", image.id
 
@@ -305,10 +300,10 @@ class Studio:
     def override(self, session_id: str, version: Any, step_id: str, plan_passed: Any, plan_critique: str,
                  sketch_passed: Any, sketch_critique: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
-            verdict = self.runner.target(trajectory, step_id, Stage.INSPECT)
-            changed = self.runner.override(trajectory, verdict.id, plan_passed=_flag(plan_passed),
-                                           plan_critique=plan_critique, sketch_passed=_flag(sketch_passed),
-                                           sketch_critique=sketch_critique)
+            verdict = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT)
+            changed = self.runner.override(
+                trajectory, verdict.id, plan_passed=_flag(plan_passed), plan_critique=limits.note(plan_critique, "critique"),
+                sketch_passed=_flag(sketch_passed), sketch_critique=limits.note(sketch_critique, "critique"))
             if changed.id != verdict.id:
                 return (f"verdict of round {verdict.round} overridden as a new branch (later steps were built on "
                         "the old verdict; they stay on their branch)"), changed.id
@@ -320,7 +315,7 @@ class Studio:
         def action(trajectory):
             if not step_id:
                 raise StudioError("Choose a step to rewind to.")
-            step = self.runner.fork(trajectory, step_id)
+            step = self.runner.fork(trajectory, limits.step_id(step_id))
             return f"rewound to the {step.stage.value} of round {step.round}: the next Step starts a new branch", step.id
 
         return self._act(session_id, version, have, action)
@@ -328,7 +323,7 @@ class Studio:
     def switch_branch(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
         """Make the newest branch through a step the current one (a click on the tree)."""
         def action(trajectory):
-            if step_id not in trajectory.steps:
+            if limits.step_id(step_id) not in trajectory.steps:
                 raise StudioError("That step is not part of this session; reload the page.")
             leaf = _newest_leaf(trajectory, step_id)
             self.runner.fork(trajectory, leaf)
@@ -340,7 +335,7 @@ class Studio:
     # -- model work, streamed ----------------------------------------------------------------
 
     def stop(self, session_id: str) -> View:
-        stopping = self.activity.stop(self.store.resolve_id(session_id) if session_id else "")
+        stopping = self.activity.stop(self.store.resolve_id(limits.session_id(session_id)) if session_id else "")
         return View(note="stopping: the stage in flight is dropped, committed stages are kept" if stopping
                     else "nothing is running", full=False)
 
@@ -372,8 +367,9 @@ class Studio:
     def reject(self, session_id: str, version: Any, step_id: str, note: str = "",
                have: Iterable[str] = ()) -> Iterator[View]:
         def work(trajectory, listener, token):
-            image_step = self.runner.target(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
-            redrawn = self.runner.reject(trajectory, image_step.id, note or "", listener=listener, cancel=token)
+            image_step = self.runner.target(trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE)
+            redrawn = self.runner.reject(trajectory, image_step.id, limits.note(note, "reason"), listener=listener,
+                                         cancel=token)
             return "rejected and redrawn with a new seed", redrawn.id
 
         yield from self._stream(session_id, version, have, work)
@@ -381,10 +377,11 @@ class Studio:
     def refine(self, session_id: str, version: Any, step_id: str, instruction: str, region: Any = None,
                have: Iterable[str] = ()) -> Iterator[View]:
         def work(trajectory, listener, token):
-            target = self.runner.target(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
+            target = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
             before = board_last_image(trajectory, target.id)
             mask = region_mask(region, (before.image.width, before.image.height)) if before else None
-            refined = self.runner.refine_with(trajectory, target.id, instruction, mask, listener, token)
+            refined = self.runner.refine_with(trajectory, target.id, limits.note(instruction, "refine instruction"),
+                                              mask, listener, token)
             changed = self.runner.region_changed(before, refined, mask) if before else 1
             where = " inside the painted region" if mask is not None else ""
             if not changed:
@@ -473,19 +470,9 @@ def _newest_leaf(trajectory: Trajectory, step_id: str) -> str:
     return max(leaves, key=lambda s: s.created_at).id if leaves else step_id
 
 
-def _whole(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
-    """A whole number from a form or JSON value, or one line saying what is allowed."""
-    try:
-        number = float(value) if not isinstance(value, int) else value
-        if isinstance(number, float) and (number != number or number in (float("inf"), float("-inf"))
-                                          or not number.is_integer()):
-            raise ValueError
-        number = int(number)
-    except (TypeError, ValueError, OverflowError):
-        raise StudioError(f"The {name} must be a whole number.") from None
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise StudioError(f"The {name} must be between {low} and {high}.")
-    return number
+def _step_id(value: Any) -> str:
+    """A step id from a client, or "" (none named: the action takes the latest step of its kind)."""
+    return limits.step_id(value) if value else ""
 
 
 def _flag(value: Any) -> bool | None:
@@ -496,22 +483,3 @@ def _flag(value: Any) -> bool | None:
     if str(value).lower() in ("false", "0", "fail", "no"):
         return False
     raise StudioError("A verdict is true (pass) or false (fail).")
-
-
-def _params(params: str | dict | None) -> dict[str, Any]:
-    if isinstance(params, dict):
-        return params
-    text = (params or "").strip() or "{}"
-    if len(text) > 20_000:
-        raise StudioError("Engine parameters are limited to 20,000 characters of JSON.")
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        raise StudioError('Engine parameters must be a JSON object, e.g. {"steps": 20}.') from None
-    if not isinstance(value, dict):
-        raise StudioError('Engine parameters must be a JSON object, e.g. {"steps": 20}.')
-    return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
