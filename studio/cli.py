@@ -240,8 +240,23 @@ def list_engines() -> None:
             out.print(f"{name}{default}: cannot run here: {escape(missing)}", highlight=False)
             continue
         engine = registry.load(name)
-        needs = "; needs a GPU" if engine.capabilities.needs_gpu else ""
-        out.print(f"{name}{default}: ready{needs} - {escape(getattr(engine, 'label', ''))}", highlight=False)
+        if engine.capabilities.needs_gpu and not _gpu_here():
+            status = "installed, but no GPU found here (it needs one; see the README's \"GPU engines\")"
+        else:
+            status = "ready"
+        out.print(f"{name}{default}: {status} - {escape(getattr(engine, 'label', ''))}", highlight=False)
+
+
+def _gpu_here() -> bool:
+    """A CUDA or Apple GPU torch can use (importing torch costs ≈3 s, so only GPU engines ask)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps and mps.is_available())
 
 
 from .export.cli import register as register_export  # noqa: E402 — needs the options above
