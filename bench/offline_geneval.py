@@ -1,10 +1,12 @@
-"""GenEval with the offline engine: single-pass vs process-driven, judged by its own pixel analyser.
+"""GenEval with the offline engine: single-pass vs process-driven, judged by its analyser and by the truth.
 
 For each of the 553 prompts of GenEval's metadata, runs a whole session in both modes and checks
-the final sketch against the prompt's `include` / `exclude` entries with the GenEval checker of
-`studio bench geneval` (`studio.geneval.checker`, the offline analyser as its detector). Prints a
-markdown table per tag, the CPU time per session, and how many of the sketcher's draft mistakes
-the inspector caught — the one number the `studio bench geneval` harness does not give.
+the final sketch against the prompt's `include` / `exclude` entries twice: with the GenEval checker
+of `studio bench geneval` (`studio.geneval.checker`, the offline analyser as its detector, i.e. the
+same eyes the loop's inspector has), and with the painter's own record of what the final canvas
+holds (`meta["canvas"]`: every object drawn and not erased, with its true class, colour and box),
+which the inspector never reads. Prints a markdown table per tag, the CPU time per session, and how
+many of the sketcher's draft mistakes the inspector caught.
 
 Sessions run through a small in-memory loop that follows the runner's rules (`domain.next_stage`,
 its per-stage seeds and round numbering), so this measures the engine alone; `--runner` drives the
@@ -32,6 +34,7 @@ from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.geneval.checker import OfflineChecker  # noqa: E402
 from studio.geneval.metadata import TAGS, read_prompts, resolve_prompts  # noqa: E402
+from studio.offline.analyse import Found, geneval_satisfied  # noqa: E402
 from studio.runner import seed_for  # noqa: E402
 
 
@@ -68,6 +71,13 @@ def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSe
     return branch, images[branch[-1].image.sha256]
 
 
+def truth(branch: list[Step], row: dict) -> bool:
+    """GenEval's verdict on what the painter knows the final canvas holds."""
+    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
+    objects = [Found(o["class"], o["color"], tuple(o["box"]), 0) for o in (step.meta["canvas"] if step else [])]
+    return geneval_satisfied(row, objects)
+
+
 def run_with_runner(runner, prompt: str, seed: int, settings: RunSettings):
     trajectory = runner.new_session(prompt, engine="offline", seed=seed, settings=settings)
     runner.run(trajectory)
@@ -99,6 +109,7 @@ def main() -> None:
         drive = lambda prompt, seed, settings: run_in_memory(engine, prompt, seed, settings)  # noqa: E731
 
     passed = {m: collections.Counter() for m in Mode}
+    true = {m: collections.Counter() for m in Mode}
     total = collections.Counter()
     cpu = {m: 0.0 for m in Mode}
     stages = {m: 0 for m in Mode}
@@ -113,6 +124,7 @@ def main() -> None:
             stages[mode] += len(branch)
             ok = checker.check(final, row).correct
             passed[mode][row["tag"]] += ok
+            true[mode][row["tag"]] += truth(branch, row)
             if mode is Mode.PROCESS:  # did inspect flag the sketches the sketcher knows it got wrong?
                 for i, step in enumerate(branch):
                     if step.stage is Stage.SKETCH and step.meta.get("draft_mistakes"):
@@ -123,14 +135,14 @@ def main() -> None:
     n = len(rows)
     print(f"GenEval prompts: {n}; max rounds {args.rounds}; draft noise x{args.noise}; seed {args.seed}; "
           f"{'Runner + Store' if args.runner else 'in-memory loop'}\n")
-    print("| tag | prompts | single-pass | process-driven |")
-    print("|---|---:|---:|---:|")
+    print("| tag | prompts | single-pass (analyser) | process (analyser) | single-pass (truth) | process (truth) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for tag in TAGS:
         if total[tag]:
-            s, p = passed[Mode.SINGLE][tag] / total[tag], passed[Mode.PROCESS][tag] / total[tag]
-            print(f"| {tag} | {total[tag]} | {s:.3f} | {p:.3f} |")
-    s_all, p_all = sum(passed[Mode.SINGLE].values()) / n, sum(passed[Mode.PROCESS].values()) / n
-    print(f"| **overall** | {n} | **{s_all:.3f}** | **{p_all:.3f}** |\n")
+            cells = [d[m][tag] / total[tag] for d in (passed, true) for m in (Mode.SINGLE, Mode.PROCESS)]
+            print(f"| {tag} | {total[tag]} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    cells = [sum(d[m].values()) / n for d in (passed, true) for m in (Mode.SINGLE, Mode.PROCESS)]
+    print(f"| **overall** | {n} | " + " | ".join(f"**{c:.3f}**" for c in cells) + " |\n")
     for mode in Mode:
         print(f"- {mode.value}: {cpu[mode] / n * 1000:.0f} ms CPU and {stages[mode] / n:.1f} stages per session")
     if mistakes:

@@ -230,3 +230,15 @@ def test_a_persons_edits_through_the_runner(runner):
     after = np.asarray(runner.store.load_image(person.image))
     assert np.array_equal(before[:, 256:], after[:, 256:]) and not np.array_equal(before, after)
     assert person.region is not None and person.author is Author.HUMAN
+
+
+def test_the_painter_keeps_a_record_of_the_canvas_that_the_inspector_never_reads(engine):
+    kit = Kit("two red apples", params=CLEAN)
+    kit.run(engine, Stage.PLAN)
+    sketch = kit.run(engine, Stage.SKETCH)
+    assert [(o["class"], o["color"]) for o in sketch.meta["canvas"]] == [("apple", "red")] * 2
+    refine = kit.run(engine, Stage.REFINE, instruction="remove one apple")
+    (kept,), (seen,) = refine.meta["canvas"], analyse(kit.image(refine)).objects
+    assert np.abs(np.subtract(kept["box"], seen.box)).max() <= 2  # the record follows the erasure
+    kit.add(Stage.SKETCH, image=kit.image(sketch), meta={"canvas": []})  # a record that says "empty" is not read
+    assert kit.run(engine, Stage.INSPECT).sketch_check.passed  # the inspector sees the two apples in the pixels

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..domain import Box, Stage, StudioError, last
+from ..domain import Box, Stage, StudioError, last, last_image
 from ..offline.analyse import analyse
 from ..offline.draw import SIZE, blank
 from ..offline.judge import plan_issues, sketch_issues, verdict
@@ -32,6 +32,12 @@ def _canvas(ctx: StageContext) -> Image.Image | None:
     if image is not None and image.size != (SIZE, SIZE):
         image = image.convert("RGB").resize((SIZE, SIZE), Image.NEAREST)
     return image
+
+
+def _ledger(ctx: StageContext) -> list[dict]:
+    """The painter's record of what the current canvas holds (benchmarks' ground truth), if it drew it."""
+    step = last_image(ctx.branch)
+    return list(step.meta.get("canvas", [])) if step is not None and step.meta else []
 
 
 def _names(prompt: SceneGraph, *others: SceneGraph) -> list[str]:
@@ -81,14 +87,15 @@ class OfflineEngine(Engine):
         painter = Painter(_canvas(ctx) or blank(), _unit(prompt, described),
                           np.random.default_rng(ctx.seed), DraftNoise.from_params(ctx.params),
                           progress=_reporter(ctx, sum(g.count for g in scene.groups)),
-                          names=_names(prompt, described, scene))
+                          names=_names(prompt, described, scene), ledger=_ledger(ctx))
         # groups the instruction only refers to ("… below the blue cup") are already on the canvas
         present = {o.cls for o in painter.analysis.objects}
         anchors = {r.anchor for r in scene.relations}
         todo = [i for i, g in enumerate(scene.groups) if not (i in anchors and g.cls in present)]
         painter.draw_groups(scene, todo)
         ctx.progress(1.0, "sketched", painter.image.copy())
-        return ImageResult(painter.image, meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes},
+        return ImageResult(painter.image, meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes,
+                                                "canvas": painter.ledger},
                            sampling_steps=len(painter.drawn))
 
     def inspect(self, ctx: StageContext) -> InspectResult:
@@ -123,7 +130,7 @@ class OfflineEngine(Engine):
         described, instructed, plan = planned(ctx.branch)
         painter = Painter(base, _unit(prompt, described), np.random.default_rng(ctx.seed),
                           DraftNoise.from_params(ctx.params).scaled(0.5), region_mask(region),
-                          progress=_reporter(ctx, 2), names=_names(prompt, described, instructed))
+                          progress=_reporter(ctx, 2), names=_names(prompt, described, instructed), ledger=_ledger(ctx))
         if instruction:
             edit = parse_edit(instruction)
             if edit is None:
@@ -135,8 +142,9 @@ class OfflineEngine(Engine):
             issues = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
             issues += sketch_issues(described, painter.analysis)
             if not issues:
-                return RefineResult("Nothing to fix: the sketch matches the plan.", base)
+                return RefineResult("Nothing to fix: the sketch matches the plan.", base, meta={"canvas": painter.ledger})
             text = edit_text(painter.apply(issues[0].edit, by_person=False))
         ctx.progress(1.0, "refined", painter.image.copy())
-        return RefineResult(text, painter.result(base), meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes},
+        return RefineResult(text, painter.result(base), meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes,
+                                                              "canvas": painter.ledger},
                             sampling_steps=max(1, len(painter.drawn)))

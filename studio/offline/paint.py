@@ -79,7 +79,7 @@ class Painter:
     """One stage's drawing session on one canvas: what is there (from pixels), what gets added."""
 
     def __init__(self, base: Image.Image, unit: int, rng: np.random.Generator, noise: DraftNoise,
-                 region: np.ndarray | None = None, progress: Progress | None = None, names=()):
+                 region: np.ndarray | None = None, progress: Progress | None = None, names=(), ledger=()):
         self.image = base.convert("RGB").copy()
         self.names = list(names)  # open-vocabulary nouns the canvas may show as placeholders, in order
         self.analysis = analyse(self.image, self.names)
@@ -88,6 +88,9 @@ class Painter:
         self.progress = progress or (lambda message, preview: None)
         self.mistakes: list[str] = []  # the sketcher's own notes; the inspector never reads them
         self.drawn: list[dict] = []
+        # What the canvas holds as the painter knows it (class, colour, box of every object drawn and not
+        # erased since): ground truth for benchmarks, carried from image to image; the inspector never reads it.
+        self.ledger: list[dict] = [dict(x) for x in ledger]
 
     def _space(self) -> Space:
         return Space(self.analysis.occupied(), self.region, self.analysis.colors)
@@ -104,6 +107,7 @@ class Painter:
         draw_object(self.image, self.shape(cls), color, box, self.rng, jitter=float(self.rng.uniform(0.6, 1.8)))
         self.space.add(card_box(box, cls), COLOR_NAMES.index(color))
         self.drawn.append({"class": cls, "color": color, "box": list(box)})
+        self.ledger.append({"class": cls, "color": color, "box": list(box)})
         self.progress(f"drew {'an' if cls[0] in 'aeiou' else 'a'} {color} {cls}", self.image)
 
     def place(self, cls: str, color: str, n: int, relations=(), siblings=(), target=None,
@@ -175,7 +179,20 @@ class Painter:
         for o in objs:
             x0, y0, x1, y1 = o.box
             pixels[y0:y1, x0:x1][a.blobs[y0:y1, x0:x1] == o.blob] = PAPER
+            entry = self._entry(o)
+            if entry is not None:
+                self.ledger.remove(entry)
         self._repaint(pixels)
+
+    def _entry(self, o: Found) -> dict | None:
+        """The ledger's record of a found object: the one whose box overlaps it most."""
+        def overlap(e):
+            b = e["box"]
+            ix = max(0, min(b[2], o.box[2]) - max(b[0], o.box[0]))
+            iy = max(0, min(b[3], o.box[3]) - max(b[1], o.box[1]))
+            return ix * iy / max(1, (b[2] - b[0]) * (b[3] - b[1]) + o.size[0] * o.size[1] - ix * iy)
+        best = max(self.ledger, key=overlap, default=None)
+        return best if best is not None and overlap(best) >= 0.3 else None
 
     def recolor(self, objs: list[Found], color: str) -> None:
         a, pixels = self.analysis, np.array(self.image)
@@ -186,6 +203,9 @@ class Painter:
             kinds = a.kinds[y0:y1, x0:x1]
             pixels[y0:y1, x0:x1][mine & (kinds == FILL_K)] = fill
             pixels[y0:y1, x0:x1][mine & (kinds == STROKE_K)] = stroke
+            entry = self._entry(o)
+            if entry is not None:
+                entry["color"] = color
         self._repaint(pixels)
 
     def _pick(self, found: list[Found], n: int) -> list[Found]:
@@ -246,7 +266,7 @@ class Painter:
         if not by_person and self.rng.random() < self.noise.relation:
             relation = None
             self.mistakes.append(f"moved the {edit.target.cls} without minding the {edit.anchor.cls}")
-        snapshot = (self.image.copy(), self.analysis, len(self.drawn))
+        snapshot = (self.image.copy(), self.analysis, len(self.drawn), [dict(x) for x in self.ledger])
         boxes = self._relocate(subjects, [(relation, [a.box for a in anchors])] if relation else [])
         if by_person or relation is None or all(holds(relation, b, [a.box for a in anchors]) for b in boxes):
             return edit
@@ -272,6 +292,7 @@ class Painter:
         self.image, self.analysis = snapshot[0].copy(), snapshot[1]
         self.space = self._space()
         del self.drawn[snapshot[2]:]
+        self.ledger = [dict(x) for x in snapshot[3]]
 
     def _relocate(self, objs: list[Found], relations) -> list[tuple[int, int, int, int]]:
         self.erase(objs)
