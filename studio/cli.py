@@ -214,9 +214,12 @@ def parse(
         raise StudioError('Give a prompt or --file PROMPTS.txt (not both), e.g. studio parse "two red apples" --json')
     if file is not None:
         try:
-            prompts = [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = file.read_text(encoding="utf-8").splitlines()
         except OSError as error:
             raise StudioError(f"Cannot read {file}: {error.strerror or error}.") from None
+        except UnicodeDecodeError as error:
+            raise StudioError(f"{file} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+        prompts = [limits.prompt(line) for line in lines if line.strip()]
     else:
         prompts = [limits.prompt(prompt)]
     for text in prompts:

@@ -54,8 +54,9 @@ def one_line_error(code: int, out: str, err: str) -> bool:
     """A refusal as the CLI gives it: exit status 1 (2 for typer's own usage errors), no traceback,
     one non-blank line on stderr that says Error."""
     lines = [line for line in err.splitlines() if line.strip()]
-    if code == 2:  # typer/click usage errors: a small box, still no traceback
-        return "Traceback" not in out + err and "Error" in err
+    if code == 2:  # typer/click usage errors (e.g. "abc" for a number): a small box, still no traceback;
+        # an unknown option would be the test's own typo, so it does not count as a refusal
+        return "Traceback" not in out + err and "Error" in err and "No such option" not in err
     return code == 1 and "Traceback" not in out + err and len(lines) == 1 and lines[0].startswith("Error:")
 
 

@@ -274,3 +274,13 @@ def test_the_data_folder_of_a_refused_database_is_not_created(capsys, tmp_path):
     assert kit.one_line_error(code, out, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]  # no images/ folder beside it
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"a cat\n" + b"x" * 5000 + b"\n", b"\x00\n"])
+def test_parse_refuses_a_prompt_file_it_cannot_use_in_one_line(capsys, data, tmp_path, content):
+    path = tmp_path / "prompts.txt"
+    path.write_bytes(content)
+    code, out, err = studio(capsys, "parse", "--file", path)
+    refused = kit.one_line_error(code, out, err) and code == 1
+    TALLY.record(refused_cleanly=refused, traceback="Traceback" in err)
+    assert refused, err
