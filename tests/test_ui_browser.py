@@ -29,6 +29,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic", "--disable-extensions"]
 ENGINE = "ui-browser-scripted"
+SLOW = "ui-browser-slow"
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
     pytest.skip("Chromium is not installed (apt-get install -y chromium); CI installs it", allow_module_level=True)
@@ -39,6 +40,7 @@ def browser_and_studio(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     engines.register(ENGINE, lambda: ScriptedEngine(fail_rounds=(1,)))
+    engines.register(SLOW, lambda: ScriptedEngine(delay=3.0))  # three seconds a sketch, a preview each stroke
     ARTIFACTS.mkdir(exist_ok=True)
     with running_studio(tmp_path_factory.mktemp("ui-browser"), ENGINE) as (url, store), sync_playwright() as p, \
             tempfile.TemporaryDirectory() as profile:
@@ -48,6 +50,7 @@ def browser_and_studio(tmp_path_factory):
         yield context, store, url
         context.close()
     engines.unregister(ENGINE)
+    engines.unregister(SLOW)
 
 
 def open_page(context, url):
@@ -223,4 +226,38 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     page.locator(".sb-tab[data-view=studio]").click()
     expect(page.locator("#sb-title")).to_have_text("No session open")  # the deleted session is not left open
     page.screenshot(path=str(ARTIFACTS / "browser-4-gallery.png"))
+    page.close()
+
+
+def test_while_a_sketch_is_drawn_the_preview_and_progress_show_and_the_buttons_say_what_is_possible(
+        browser_and_studio):
+    from playwright.sync_api import expect
+
+    context, store, url = browser_and_studio
+    page = open_page(context, url)
+    page.locator("#sb-prompt").fill("a slow cat")
+    page.locator("#sb-engine").select_option(SLOW)
+    page.locator("#sb-new").click()
+    status_is(page, "ready")
+    page.locator("body").press("s")  # the keyboard shortcut for Step
+    status_is(page, "paused after plan")
+    page.locator("#sb-step").click()  # the sketch takes three seconds, previewing each stroke
+    expect(page.locator("#sb-preview")).to_be_visible()
+    expect(page.locator("#sb-progress")).to_be_visible()
+    expect(page.locator("#sb-step")).to_be_disabled()
+    expect(page.locator("#sb-stop")).to_be_enabled()
+    page.screenshot(path=str(ARTIFACTS / "browser-5-drawing.png"))
+    page.locator("#sb-stop").click()
+    status_is(page, "stopped: the stage in flight was dropped; 1 committed steps kept")
+    session_id = re.search(r"session=(\w+)", page.url).group(1)
+    assert [s.stage for s in store.load(session_id).branch()] == [Stage.PLAN]
+    expect(page.locator("#sb-preview")).to_be_hidden()
+    page.locator("#sb-step").click()
+    expect(page.locator("#sb-preview")).to_be_visible()
+    status_is(page, "paused after sketch")
+    expect(page.locator("#sb-preview")).to_be_hidden()
+    expect(page.locator("#sb-progress")).to_be_hidden()
+    expect(page.locator("#sb-stop")).to_be_disabled()
+    expect(page.locator("#sb-step")).to_be_enabled()
+    assert [s.stage for s in store.load(session_id).branch()] == [Stage.PLAN, Stage.SKETCH]
     page.close()

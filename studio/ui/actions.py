@@ -27,7 +27,7 @@ from PIL import Image
 
 from .. import limits
 from ..domain import Conflict, Mode, Review, Stage, StudioError, Trajectory
-from ..engines.base import CancelToken
+from ..engines.base import CancelToken, Cancelled
 from ..runner import Event, PausePolicy, Runner
 from . import board
 from .board import View
@@ -436,6 +436,8 @@ class Studio:
         finally:
             self.activity.finish(trajectory.session.id, token)
         error = outcome.get("error")
+        if isinstance(error, Cancelled):  # Stop pressed during a single stage: nothing of it was committed
+            error, outcome["result"] = None, ("stopped", None)
         if error is not None:
             kept = self.runner.open(trajectory.session.id)
             if isinstance(error, StudioError):

@@ -33,6 +33,7 @@ watch("value", () => { if (props.value) apply(props.value); });
 function apply(v) {
   if (!v) return;
   if (v.error) toast(v.error);
+  if (v.error && v.seq !== undefined && !v.full) { S.running = false; S.progress = null; S.preview = null; render(); return; }
   if (v.conflict) toast(v.conflict, "warn");
   if (v.progress !== undefined && v.progress) S.progress = v.progress;
   if (v.preview) S.preview = v.preview;
