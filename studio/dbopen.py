@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 import urllib.parse
 from pathlib import Path
 
@@ -111,6 +112,19 @@ def check_tables(where: str, tables: set[str], revisions: list[str] | None, know
     if revision == known[-1] and not OUR_TABLES <= tables:
         raise StudioError(f"{where} has an alembic_version but not Stroke Studio's tables; it belongs to another "
                           "application. Nothing was changed; pass another --db.")
+
+
+def ensure_writable(folder: Path, env_name: str) -> None:
+    """Create the image folder (and the data folder around it) and prove it can be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise StudioError(
+            f"Cannot write to the data directory {folder} ({error.strerror or error}). "
+            f"Pass a writable one with --data-dir or set {env_name}."
+        ) from None
 
 
 def _damaged(path: Path, detail: str) -> StudioError:

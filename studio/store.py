@@ -17,7 +17,6 @@ import importlib
 import io
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +135,7 @@ class Store:
         # Everything that could refuse the database runs before anything is created or switched to WAL.
         if sqlite_file is not None:
             dbopen.check_sqlite_file(sqlite_file, KNOWN_REVISIONS)
-        _ensure_writable(self.images_dir)
+        dbopen.ensure_writable(self.images_dir, DATA_ENV)
         self.url = parsed.render_as_string(hide_password=False)
         self.shown_url = parsed.render_as_string(hide_password=True)  # for messages: no password
         self.engine = _make_engine(self.url)
@@ -370,18 +369,6 @@ def _insert_ignoring_duplicates(conn: Connection, table: Table):
         dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
         return dialect.insert(table).on_conflict_do_nothing()
     return insert(table)
-
-
-def _ensure_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            pass
-    except OSError as error:
-        raise StudioError(
-            f"Cannot write to the data directory {folder} ({error.strerror or error}). "
-            f"Pass a writable one with --data-dir or set {DATA_ENV}."
-        ) from None
 
 
 def _make_engine(url: str) -> Engine:

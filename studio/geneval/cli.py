@@ -6,7 +6,6 @@ only when the command runs, so `studio --help` stays light.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Optional
