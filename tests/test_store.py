@@ -67,3 +67,39 @@ def test_a_session_reopens_exactly_as_it_was(store, scripted):
     reopened = Store(store.url).load(trajectory.session.id)
     assert reopened.session == trajectory.session
     assert reopened.steps == trajectory.steps
+
+
+def test_search_counts_and_matches_percent_and_underscore_literally(store, scripted):
+    runner = Runner(store)
+    for prompt in ("100% cotton cat", "a black_cat", "a white dog"):
+        runner.new_session(prompt, engine="scripted")
+    assert [s.prompt for s in store.list_sessions(search="%")] == ["100% cotton cat"]
+    assert [s.prompt for s in store.list_sessions(search="k_c")] == ["a black_cat"]
+    assert store.count_sessions() == 3 and store.count_sessions("CAT") == 2 and store.count_sessions("%_") == 0
+
+
+def test_refusing_a_newer_database_leaves_its_header_out_of_wal_mode(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from studio.domain import StudioError
+
+    path = tmp_path / "newer.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('9999')")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StudioError, match="newer Stroke Studio"):
+        Store(f"sqlite:///{path}")
+    assert path.read_bytes() == before and before[18:20] == b"\x01\x01"  # still a rollback-journal file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db"]
+
+
+def test_taken_step_ids_are_those_any_session_uses(store, scripted):
+    runner = Runner(store)
+    trajectory = runner.new_session("a cat", engine="scripted")
+    runner.run(trajectory)
+    mine = list(trajectory.steps)
+    assert store.taken_step_ids(mine + ["0" * 32]) == set(mine)
