@@ -33,7 +33,7 @@ surface floor ground wall ceiling room interior exterior outdoors indoors kitche
 office studio garden park yard backyard field meadow grass lawn forest woods street road sidewalk path
 city town village beach sea ocean water lake river shore sand snow mountain hill valley desert
 countryside farm market shop store restaurant cafe house home building window windows counter
-countertop tabletop shelf desk stage platform display setup arrangement tableau still life
+countertop tabletop shelf desk windowsill sill ledge mantel mantelpiece stage platform display setup arrangement tableau still life
 close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective camera lens bokeh blur depth field artwork art piece work
 """)
 

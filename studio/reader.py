@@ -142,8 +142,8 @@ class Reader:
         best, color, loose, k = None, None, [], j
         while k < len(low):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
             hit = self.class_at(k)
-            if hit and best is not None and article and hit[1] == "pl" and hit[0] not in _KNOWN:
-                break  # "a pigeon pecks": "a" wants a singular noun, so the plural word is a verb
+            if hit and best is not None and hit[1] == "pl" and hit[0] not in _KNOWN and (article or best[0][0] in _KNOWN):
+                break  # "a pigeon pecks", "the bicycle leans": a plural word after the noun is its verb
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))
             w = low[k]
@@ -180,9 +180,8 @@ class Reader:
     def role(self, np: NP) -> str:
         """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
         w = self.words[np.head]
-        if np.end < len(self.low) and self.low[np.end] == "'s" and not np.definite and np.end + 1 < len(self.low) \
-                and self.class_at(np.end + 1):
-            return "possessor"  # "a child's bed": the child describes the bed
+        if np.end < len(self.low) and self.low[np.end] == "'s" and not np.definite and self.np_at(np.end + 1):
+            return "possessor"  # "a child's red bicycle": the child describes the bicycle
         if np.known:
             owners = L.PART_OF.get(np.cls, set())
             return "part" if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj") else "object"
@@ -204,11 +203,17 @@ class Reader:
             return "part"
         if self._owner(np.head) is not None and not np.explicit and not self.relation_at(np.end):
             return "part"  # "a bench with a backrest"; but "with two pears below the lamp" names objects
+        if np.end + 1 < len(self.low) and self.low[np.end] == "of" and (set(self.low[np.end + 1:np.end + 4])
+                                                                       & (L.META | L.MATERIALS)):
+            return "setting"  # "a circle of light", "a pool of water": a shape of some stuff
         if self.long:
             head = words[w.head]
-            if w.dep == "pobj" and head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",
-                                                 "onto", "through", "near", "beside", "by", "over", "under"):
-                return "setting"  # "sits on a worn rug": in a description, where the scene happens
+            if w.dep == "pobj" and (head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",
+                                                  "onto", "through", "near", "beside", "by", "over", "under")
+                                    or words[head.head].pos in ("VERB", "AUX")):
+                return "setting"  # "sits on a worn rug", "tied to a dock": where the scene happens
+            if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
+                return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
             if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
                     and words[head.head].low not in L.COLLECTIVES | {"pair", "couple", "dozen", "few", "lot", "lots"}:
                 return "setting"  # "the glow of the streetlights", "a sense of calm"
@@ -283,6 +288,8 @@ def post_color(r: Reader, j: int):
         k, said = k + 1, said | {"comma"}
     if k < n and low[k] in ("that", "which", "who"):
         k += 1
+    elif k + 1 < n and low[k] == "whose" and low[k + 1] in L.COLOR_NOUNS:
+        k, said = k + 2, said | {"noun"}  # "a refrigerator whose color is yellow"
     while k < n and low[k] in L.BE | {"been", "being"}:
         k, said = k + 1, said | {"be"}
     while k < n and low[k] in L.DEGREE:
