@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import ImageChops
 
 from studio import engines
-from studio.domain import Author, Review, Stage
+from studio.domain import Author, Stage
 
 from .fakes import ScriptedEngine
 from .ui_server import running_studio

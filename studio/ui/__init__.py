@@ -14,7 +14,6 @@ the same named view: /new_session, /open_session, /step, /run, /stop, /edit_plan
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -24,7 +23,7 @@ from .. import engines as registry
 from ..domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from ..runner import PausePolicy, Runner
 from . import api
-from .actions import EXPORT_FORMATS, INTERNAL, Studio, answer, clean, exports_dir
+from .actions import EXPORT_FORMATS, Studio, answer, clean, exports_dir, failure
 from .board import View
 
 HERE = Path(__file__).parent
@@ -32,7 +31,6 @@ CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !
 PAUSES = [["every", "after every stage"], ["inspect", "at each verdict"], ["never", "never (run to the end)"]]
 SHORTCUTS = [["s", "Step"], ["r", "Run to end"], ["a", "Accept the selected image"], ["x", "Reject & redraw"],
              ["j / k", "next / previous step"], ["b", "toggle evidence boxes"]]
-log = logging.getLogger("studio.ui")
 
 
 def engine_note(name: str) -> dict[str, Any]:
@@ -103,8 +101,5 @@ def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:
             raise StudioError("Unknown action.")
         for view in work():
             yield {**view.to_dict(), "seq": seq}
-    except StudioError as error:
-        yield {**View(error=clean(str(error)), full=False).to_dict(), "seq": seq}
-    except Exception:  # noqa: BLE001 — logged; the page gets one line
-        log.exception("studio work failed")
-        yield {**View(error=INTERNAL, full=False).to_dict(), "seq": seq}
+    except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+        yield {**View(error=failure(error, str(data.get("action"))), full=False).to_dict(), "seq": seq}

@@ -123,19 +123,25 @@ class Activity:
                 del self._tokens[session_id]
 
 
+def failure(error: Exception, where: str) -> str:
+    """The one error path: the line a person sees. A StudioError says what to fix; anything else is
+    logged here with its traceback and reported without internals. Paths and URLs never get through."""
+    if isinstance(error, StudioError):
+        return clean(str(error))
+    log.error("studio %s failed", where, exc_info=error)
+    return INTERNAL
+
+
 def answer(action: Callable[..., Any]) -> Callable[..., dict]:
-    """The page's server functions and their one error path: a reply is a view (or `{"result": data}`); a failure is its one-line `error`."""
+    """A page server function: the reply is a view (or `{"result": data}`); a failure is its `error`."""
 
     def wrapped(args: Any = None) -> dict:
         # The page's script sends one value: a list of positional arguments (see `call` in page.js).
         try:
             result = action(*args) if isinstance(args, list) else action(args)
             return result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
-        except StudioError as error:
-            return View(error=clean(str(error)), full=False).to_dict()
-        except Exception:  # noqa: BLE001 — logged here; the browser gets no internals
-            log.exception("studio action %s failed", getattr(action, "__name__", action))
-            return View(error=INTERNAL, full=False).to_dict()
+        except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+            return View(error=failure(error, action.__name__), full=False).to_dict()
 
     wrapped.__name__ = action.__name__
     wrapped.__doc__ = action.__doc__

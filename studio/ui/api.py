@@ -9,18 +9,14 @@ once, when it is done; a mistake reaches the client as one readable line.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any, Callable, Iterator
 
 import gradio as gr
 
 from .. import engines as registry
 from ..domain import RunSettings, StudioError
-from .actions import EXPORT_FORMATS, INTERNAL, Studio, clean
+from .actions import EXPORT_FORMATS, Studio, failure
 from .board import View
-
-log = logging.getLogger("studio.ui")
-
 
 def endpoint(method: Callable) -> Callable:
     """Run an action for a client: the view as a dict; StudioError → one line; anything else logged."""
@@ -43,11 +39,8 @@ def endpoint(method: Callable) -> Callable:
                 full.cards = {step_id: cards[step_id] for step_id, _ in full.tree}
                 result = full
             return result.to_dict() if isinstance(result, View) else result
-        except StudioError as error:
-            raise gr.Error(clean(str(error))) from None
-        except Exception:  # noqa: BLE001 — logged here; the client gets no internals
-            log.exception("studio endpoint %s failed", method.__name__)
-            raise gr.Error(INTERNAL) from None
+        except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+            raise gr.Error(failure(error, method.__name__)) from None
 
     return call
 

@@ -122,12 +122,12 @@ function renderBoard() {
   const rows = [];
   for (const id of S.branch) {
     const c = S.cards[id]; if (!c) continue;
-    if (!rows.length || c.stage === "plan" && rows[rows.length - 1].some((x) => x.stage !== "plan") || c.stage === "refine" || c.stage === "final") rows.push([]);
+    if (!rows.length || c.stage === "plan" && rows[rows.length - 1].some((x) => x.stage !== "plan") || c.stage === "refine") rows.push([]);
     if (c.stage === "sketch" || c.stage === "refine") rows[rows.length - 1].push(...rejectedBefore(c));
     rows[rows.length - 1].push(c);
   }
   box.innerHTML = rows.map((row) => {
-    const label = row[0].stage === "final" ? "final" : `R${row[row.length - 1].round}`;
+    const label = `R${row[0].round}`;
     return `<div class="sb-row"><div class="sb-rowlabel">${label}</div>${row.map(cardHtml).join("")}</div>`;
   }).join("");
   const chosen = box.querySelector(".sb-card.sel");
