@@ -50,8 +50,12 @@ def read(text: str, merge: bool = False) -> SceneGraph:
     last = pending = other = fronted_side = carried = None
     negate_until = -1
 
-    def mention(np: NP, each: bool = False) -> int:
+    def mention(np: NP, each: bool = False, one: bool = False) -> int:
         k = _find(groups, np) if (np.definite or merge) else None
+        if k is None and one and r.long:  # "Three donuts ... one donut has a bite": one of them, not a fourth
+            k = next((m for m, g in enumerate(groups) if g.cls == np.cls and g.count > 1), None)
+            if k is not None:
+                return k
         if k is None:
             groups.append(ObjectGroup(np.cls, np.count, np.color))
             return len(groups) - 1
@@ -144,7 +148,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             kind[start:end] = ["struct"] * (end - start)
             i = end
             continue
-        k = mention(np, each=low[start] in ("each", "every"))
+        k = mention(np, each=low[start] in ("each", "every"), one=low[start] in ("one", "another"))
         head_group[np.head] = k
         if fronted_side is not None:
             sides.setdefault(k, (fronted_side, len(sides)))
