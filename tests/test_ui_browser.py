@@ -19,7 +19,7 @@ import pytest
 from PIL import ImageChops
 
 from studio import engines
-from studio.domain import Author, Stage
+from studio.domain import Author, Review, Stage
 
 from .fakes import ScriptedEngine
 from .ui_server import running_studio
@@ -131,11 +131,34 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     assert store.load(sid).session.head_id == new_verdict.id
     page.screenshot(path=str(ARTIFACTS / "browser-2-tree.png"))
 
+    # Compare the two branches round by round.
+    page.locator(".sb-tab[data-view=compare]").click()
+    expect(page.locator("#sb-compare .head")).to_have_count(3)
+    expect(page.locator("#sb-compare")).to_contain_text("The cat is there; I checked.")
+    page.locator(".sb-tab[data-view=studio]").click()
+
+    # Accept the refined image, then rewind to the first plan: both act on the card selected.
+    refined = next(s for s in store.load(sid).branch() if s.stage is Stage.REFINE)
+    page.locator(f"#sb-board .sb-card[data-id='{refined.id}']").click()
+    page.locator("body").press("a")  # the keyboard shortcut for Accept
+    status_is(page, "accepted the refine of round")
+    assert store.load(sid).steps[refined.id].review is Review.ACCEPTED
+    first_plan = store.load(sid).branch()[0]
+    page.locator(f"#sb-board .sb-card[data-id='{first_plan.id}']").click()
+    page.locator("#sb-panel [data-do=fork]").click()
+    status_is(page, "rewound to the plan of round 1")
+    assert store.load(sid).session.head_id == first_plan.id
+
+    # Back/forward walk the selections; each is in the URL.
+    page.locator(f"#sb-board .sb-card[data-id='{first_plan.id}']").click()
+    assert f"step={first_plan.id}" in page.url
+
     # Reload: the URL brings the same session and step back.
     assert f"session={sid}" in page.url
     page.reload(wait_until="load")
     status_is(page, "opened")
-    expect(page.locator("#sb-board .sb-card")).to_have_count(len(store.load(sid).branch()) + 1)  # + the rejected
+    expect(page.locator("#sb-board .sb-card")).to_have_count(len(store.load(sid).branch()))
+    expect(page.locator(f"#sb-board .sb-card.sel[data-id='{first_plan.id}']")).to_have_count(1)
 
     # An error is one toast; nothing is blanked.
     cards = page.locator("#sb-board .sb-card").count()
@@ -225,6 +248,15 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     assert store.list_sessions(search="teapot") == [] and store.load(kept)
     page.locator(".sb-tab[data-view=studio]").click()
     expect(page.locator("#sb-title")).to_have_text("No session open")  # the deleted session is not left open
+
+    page.locator(".sb-tab[data-view=sessions]").click()
+    page.locator("#sb-search").fill("")
+    page.locator(f".sb-gcard[data-id='{kept}']").dblclick()  # opens it
+    expect(page.locator("#sb-title")).to_have_text("Tulip study")
+    page.locator(".sb-tab[data-view=sessions]").click()
+    page.locator("#sb-export").click()  # the open session, by default
+    expect(page.locator("#sb-export-report")).to_contain_text(re.compile(r"exported \d+ files .* as folder"))
+    expect(page.locator("#sb-export-report a")).to_have_text("download the zip")
     page.screenshot(path=str(ARTIFACTS / "browser-4-gallery.png"))
     page.close()
 

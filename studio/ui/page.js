@@ -389,7 +389,8 @@ function renderGallery() {
 }
 element.addEventListener("click", (e) => {
   const g = e.target.closest(".sb-gcard"); if (!g) return;
-  S.picked = g.dataset.id; renderGallery();
+  S.picked = g.dataset.id;  // mark, without redrawing: a double click must land on the same card
+  $$(".sb-gcard").forEach((card) => card.classList.toggle("sel", card.dataset.id === S.picked));
   const chosen = S.gallery.find((x) => x.id === S.picked); $("#sb-new-title").value = chosen ? chosen.title : "";
 });
 element.addEventListener("dblclick", (e) => { if (e.target.closest(".sb-gcard")) $("#sb-open").click(); });
@@ -426,11 +427,12 @@ $("#sb-png").onchange = async (e) => {
 };
 function renderCompareChoices() {
   const opts = S.branches.map((b) => `<option value="${b.leaf}">${esc(b.label)}</option>`).join("");
-  for (const [sel, pick] of [["#sb-left", 0], ["#sb-right", S.branches.length - 1]]) {
-    const el = $(sel), before = el.value;
-    el.innerHTML = opts;
-    el.value = S.branches.some((b) => b.leaf === before) ? before : (S.branches[pick] || {}).leaf || "";
-  }
+  const kept = [$("#sb-left").value, $("#sb-right").value];
+  const keep = kept[0] !== kept[1] && kept.every((leaf) => S.branches.some((b) => b.leaf === leaf));
+  [["#sb-left", 0], ["#sb-right", S.branches.length - 1]].forEach(([sel, pick], i) => {
+    $(sel).innerHTML = opts;  // two different branches stay chosen; otherwise the first and the newest
+    $(sel).value = keep ? kept[i] : (S.branches[pick] || {}).leaf || "";
+  });
   if (!$(".sb-compare").hidden) renderCompare();
 }
 $("#sb-left").onchange = $("#sb-right").onchange = () => renderCompare();
