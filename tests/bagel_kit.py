@@ -55,4 +55,7 @@ def build_snapshot(python: str, out: Path) -> Path:
 def make_engine(python: str, snapshot: Path, **kwargs):
     from studio.engines.bagel import BagelEngine
 
+    # One torch thread in the worker: the tiny model gains nothing from more, and on a shared 2-core machine
+    # OpenMP threads spinning against other processes made stages 10-30x slower (measured).
+    kwargs.setdefault("worker_env", {"OMP_NUM_THREADS": "1"})
     return BagelEngine(str(snapshot), repo=str(CLONE), python=python, extra_path=(str(STANDINS),), **kwargs)

@@ -35,8 +35,9 @@ class WorkerDied(StudioError):
 
 class WorkerClient:
     def __init__(self, python: str, *, extra_path: tuple[str, ...] = (), cancel_grace: float = 10.0,
-                 lower_memory: str = ""):
+                 lower_memory: str = "", env: dict[str, str] | None = None):
         self.python, self.extra_path, self.cancel_grace = python, tuple(extra_path), float(cancel_grace)
+        self.extra_env = dict(env or {})
         self.lower_memory = lower_memory
         self.process: subprocess.Popen | None = None
         self.inbox: queue.Queue = queue.Queue()
@@ -55,7 +56,7 @@ class WorkerClient:
         if not Path(self.python).expanduser().exists():
             raise StudioError(f"STROKE_STUDIO_BAGEL_PYTHON is {self.python}, which does not exist. Build BAGEL's "
                               "environment with `bash scripts/bagel_env.sh <clone> <env>` and set it to <env>/bin/python.")
-        env = dict(os.environ)
+        env = {**os.environ, **self.extra_env}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *self.extra_path] +
                                             ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env["PYTHONUNBUFFERED"] = "1"

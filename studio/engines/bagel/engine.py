@@ -48,7 +48,7 @@ class BagelEngine(Engine):
 
     def __init__(self, model_path: str | None = None, *, repo: str | None = None, mode: str | None = None,
                  cache_gb: float | None = None, max_memory: str | None = None, python: str | None = None,
-                 extra_path: tuple[str, ...] = (), cancel_grace: float = 10.0):
+                 extra_path: tuple[str, ...] = (), cancel_grace: float = 10.0, worker_env: dict[str, str] | None = None):
         self.model_path = setting(model_path, MODEL_SETTING, None)
         self.repo = setting(repo, REPO_SETTING, None)
         self.python = setting(python, PYTHON_SETTING, None)
@@ -68,7 +68,8 @@ class BagelEngine(Engine):
                 placement.parse_size(self.max_memory)
             except ValueError as exc:
                 raise StudioError(str(exc)) from None
-        self.extra_path, self.cancel_grace = tuple(extra_path), cancel_grace
+        # extra_path / worker_env: added to the worker's PYTHONPATH / environment (the tests' stand-ins)
+        self.extra_path, self.cancel_grace, self.worker_env = tuple(extra_path), cancel_grace, dict(worker_env or {})
         self.client: WorkerClient | None = None
         self.info: dict[str, Any] = {}
         self._run = threading.RLock()
@@ -95,7 +96,7 @@ class BagelEngine(Engine):
                               f"`bash scripts/bagel_env.sh <your BAGEL clone> <env>` and set {PYTHON_SETTING} to "
                               "<env>/bin/python.")
         client = WorkerClient(self.python, extra_path=self.extra_path, cancel_grace=self.cancel_grace,
-                              lower_memory=self.lower_memory)
+                              lower_memory=self.lower_memory, env=self.worker_env)
         if ctx is not None:
             ctx.progress(0.0, "starting the BAGEL worker")
         client.start()

@@ -19,6 +19,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -238,8 +239,11 @@ class Worker:
                 raise StudioError(f"the worker does not know the request {op!r}")
             if op != "load" and self.inf is None:
                 raise StudioError("the model is not loaded")
+            started = time.perf_counter()
             header, out = method(msg, blobs)
-            self.send({"type": "result", "id": self.current_id, **header}, out)
+            # busy_s: the request's own time in this process, so the studio can tell the pipe's cost apart
+            self.send({"type": "result", "id": self.current_id, **header,
+                       "busy_s": round(time.perf_counter() - started, 6)}, out)
         except Cancelled:
             self.send({"type": "cancelled", "id": self.current_id})
         except StudioError as exc:
