@@ -232,3 +232,19 @@ def test_gpu_checks_stage_assertions_catch_flat_images_channel_views_and_wrong_s
     assert "no preview is a real decode" in gpu_real.image_failures(noisy, [channel_view], 5, 5)[0]
     assert gpu_real.image_failures(noisy, [], None, 5) == ["no previews"]
     assert gpu_real.image_failures(noisy, [decoded], 5, 49) == ["49 sampling steps, expected 5"]
+
+
+def test_a_worker_that_ignores_cancel_past_the_grace_period_is_ended(runner, store, fresh_engine):
+    engine = fresh_engine(cancel_grace=0.0)  # no grace: the cancel message is sent, then the worker is killed
+    t = session(runner, "a cat", engine="bagel-fresh", num_timesteps=12)
+    runner.advance(t)
+    token = CancelToken()
+
+    def listener(event):
+        if event.kind == "progress" and event.stage is Stage.SKETCH and "step" in event.progress.message:
+            token.cancel()
+
+    assert runner.run(t, listener=listener, cancel=token).status == "cancelled"
+    assert not engine.client.alive and store.count_steps(t.session.id) == 1
+    assert runner.advance(t).stage is Stage.SKETCH and engine.calls["workers"] == 2
+    engine.close()

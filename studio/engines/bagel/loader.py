@@ -96,18 +96,37 @@ def load(model_dir: Path, repo_dir: Path, mode: str, max_memory: str | None, cac
 
     if str(repo_dir) not in sys.path:
         sys.path.insert(0, str(repo_dir))
-    try:
-        from accelerate import init_empty_weights, load_checkpoint_and_dispatch
-        from data.data_utils import add_special_tokens
-        from data.transforms import ImageTransform
-        from inferencer import InterleaveInferencer
-        from modeling.bagel import (Bagel, BagelConfig, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig,
-                                    SiglipVisionModel)
-        from modeling.qwen2 import Qwen2Tokenizer
+    try:  # BAGEL's modules as its app imports them; flash_attn and transformers 4.49 fail here first
+        import accelerate  # noqa: F401
+        import data.data_utils  # noqa: F401
+        import data.transforms  # noqa: F401
+        import inferencer  # noqa: F401
+        import modeling.bagel  # noqa: F401
+        import modeling.qwen2  # noqa: F401
     except ImportError as exc:
         raise StudioError(f"BAGEL's code in {repo_dir} failed to import in {sys.executable} ({exc}). Build BAGEL's "
                           f"environment with `bash scripts/bagel_env.sh {repo_dir} <env>` and point "
                           "STROKE_STUDIO_BAGEL_PYTHON at <env>/bin/python.") from exc
+
+    try:
+        return _load(torch, model_dir, mode, max_memory, cache_bytes)
+    except StudioError:
+        raise
+    except (KeyError, AttributeError, TypeError, ImportError) as exc:  # BAGEL's code against the wrong stack
+        import transformers
+
+        raise StudioError(f"BAGEL's code failed to build its model in {sys.executable} (transformers "
+                          f"{transformers.__version__}; BAGEL pins 4.49): {type(exc).__name__}: {exc}. Build BAGEL's "
+                          "environment with `bash scripts/bagel_env.sh <clone> <env>`.") from exc
+
+
+def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes: int):
+    from accelerate import init_empty_weights, load_checkpoint_and_dispatch
+    from data.data_utils import add_special_tokens
+    from data.transforms import ImageTransform
+    from inferencer import InterleaveInferencer
+    from modeling.bagel import Bagel, BagelConfig, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
+    from modeling.qwen2 import Qwen2Tokenizer
 
     cuda = torch.cuda.is_available()
     if mode != "bf16" and not cuda:
