@@ -106,6 +106,8 @@ class WorkerClient:
             except (OSError, subprocess.TimeoutExpired, ValueError):
                 pass
         self.kill()
+        if self.log_path:  # a worker that died keeps its log (the error names it); a closed one needs none
+            Path(self.log_path).unlink(missing_ok=True)
 
     def last_log_line(self) -> str:
         try:
@@ -166,7 +168,7 @@ class WorkerClient:
                 self.kill()
                 code = self.process.returncode
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-        return WorkerDied(f"The BAGEL worker {how} while {doing} (its log: {self.last_log_line()}). The session is "
+        return WorkerDied(f"The BAGEL worker {how} while {doing} ({self.log_path}: {self.last_log_line()}). The session is "
                           "unchanged: the next stage starts a fresh worker and rebuilds the context from the stored steps.")
 
     def _error(self, header: dict[str, Any], doing: str) -> StudioError:

@@ -116,9 +116,11 @@ class BagelEngine(Engine):
             self.client = None
 
     def stats(self) -> dict[str, Any]:
-        if self.client is None or not self.client.alive:
-            return {"entries": 0, "bytes": 0, "evictions": 0, "sizes": []}
-        return self.client.request("stats", None, "reading the context cache")[0]
+        """The worker's context cache (entries, bytes, budget, evictions, sizes) and its peak GPU memory."""
+        with self._run:  # one request on the pipe at a time
+            if self.client is None or not self.client.alive:
+                return {"entries": 0, "bytes": 0, "evictions": 0, "sizes": []}
+            return self.client.request("stats", None, "reading the context cache")[0]
 
     # -- the context of a branch ---------------------------------------------------------------
     def _context(self, ctx: StageContext, w: WorkerClient, doing: str) -> str:
