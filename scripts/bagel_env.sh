@@ -12,7 +12,8 @@
 #                                                            torch 2.13.0, transformers 4.49.0 and BAGEL's
 #                                                            other inference imports; no flash_attn or
 #                                                            torchvision (the tests bring stand-ins)
-# Then: export STROKE_STUDIO_BAGEL_PYTHON=~/bagel-env/bin/python
+# PYTHON=python3.10 picks the interpreter (BAGEL's README uses 3.10). Then:
+#   export STROKE_STUDIO_BAGEL_PYTHON=~/bagel-env/bin/python
 set -euo pipefail
 
 cpu_test=0

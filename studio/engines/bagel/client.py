@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -43,6 +44,7 @@ class WorkerClient:
         self.inbox: queue.Queue = queue.Queue()
         self.ids = itertools.count(1)
         self.log_path: str | None = None
+        self.path_dir: Path | None = None
         self.info: dict[str, Any] = {}
         self.started_s = 0.0
 
@@ -56,8 +58,13 @@ class WorkerClient:
         if not Path(self.python).expanduser().exists():
             raise StudioError(f"STROKE_STUDIO_BAGEL_PYTHON is {self.python}, which does not exist. Build BAGEL's "
                               "environment with `bash scripts/bagel_env.sh <clone> <env>` and set it to <env>/bin/python.")
+        # The worker sees the `studio` package alone (a folder holding a link to it), never the folder the
+        # package lives in: installed, that folder is the studio's site-packages, whose transformers 5 and
+        # friends must not shadow BAGEL's environment.
+        path_dir = self.path_dir = Path(tempfile.mkdtemp(prefix="bagel-worker-path-"))
+        (path_dir / "studio").symlink_to(ROOT / "studio", target_is_directory=True)
         env = {**os.environ, **self.extra_env}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *self.extra_path] +
+        env["PYTHONPATH"] = os.pathsep.join([str(path_dir), *self.extra_path] +
                                             ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env["PYTHONUNBUFFERED"] = "1"
         log = tempfile.NamedTemporaryFile(prefix="bagel-worker-", suffix=".log", delete=False)
@@ -65,7 +72,7 @@ class WorkerClient:
         started = time.perf_counter()
         self.process = subprocess.Popen([str(Path(self.python).expanduser()), "-m", "studio.engines.bagel.worker"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                                        cwd=str(ROOT))
+                                        cwd=str(path_dir))
         log.close()
         self.inbox = queue.Queue()
         threading.Thread(target=self._read, args=(self.process, self.inbox), daemon=True).start()
@@ -108,6 +115,8 @@ class WorkerClient:
         self.kill()
         if self.log_path:  # a worker that died keeps its log (the error names it); a closed one needs none
             Path(self.log_path).unlink(missing_ok=True)
+        if self.path_dir:
+            shutil.rmtree(self.path_dir, ignore_errors=True)
 
     def last_log_line(self) -> str:
         try:
