@@ -312,7 +312,7 @@ class Runner:
 
     def region_changed(self, before: Step, after: Step, region: Any = None) -> int:
         """How many pixels a refine changed (inside its region, when it had one): 0 means it did nothing."""
-        from PIL import Image, ImageChops
+        from PIL import ImageChops
 
         if before.image is None or after.image is None:
             return 0
@@ -323,6 +323,22 @@ class Runner:
         if region is not None:
             diff = ImageChops.multiply(diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0))
         return sum(diff.histogram()[1:])
+
+    def switch_branch(self, trajectory: Trajectory, step_id: str) -> str:
+        """Continue on the newest live branch through a step (the step itself if all below it were rejected).
+
+        Returns the branch end that became the head.
+        """
+        pending, ends = [self._step(trajectory, step_id).id], []
+        while pending:
+            current = trajectory.steps[pending.pop()]
+            children = trajectory.children(current.id)
+            if not children and current.review is not Review.REJECTED:
+                ends.append(current)
+            pending += [c.id for c in children]
+        leaf = max(ends, key=lambda s: s.created_at).id if ends else step_id
+        self._commit(trajectory, head_id=leaf)
+        return leaf
 
     def fork(self, trajectory: Trajectory, step_id: str) -> Step:
         """Rewind to any step: the next stage continues from there, as a new branch beside the old."""

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from studio.domain import StudioError
-from studio.ui.actions import check_upload, region_mask
+from studio.ui.uploads import check_upload, region_mask
 from studio.ui.serve import auth_pair, parse_args
 
 

@@ -5,15 +5,12 @@ returning a `board.View`, so the page's script and the HTTP API share one code p
 Every action on a step names that step and the session version the page showed; a
 stale version means another tab changed the session first, and the answer is the
 fresh view with a conflict message instead of an act. Errors take one path
-(`answer`): a person-fixable `StudioError` becomes one line; anything else is logged
+(`failure`): a person-fixable `StudioError` becomes one line; anything else is logged
 here and reported without its internals; no message carries a file path or a URL.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import logging
 import os
 import queue
@@ -23,21 +20,16 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from PIL import Image
-
 from .. import limits
-from ..domain import Conflict, Mode, Review, Stage, StudioError, Trajectory
+from ..domain import Conflict, Mode, Stage, StudioError, Trajectory, last
 from ..engines.base import CancelToken, Cancelled
 from ..runner import Event, PausePolicy, Runner
 from . import board
 from .board import View
+from .uploads import check_upload, region_mask
 
 log = logging.getLogger("studio.ui")
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 4096 * 4096
-UPLOAD_FORMATS = {"PNG", "JPEG", "WEBP"}
-Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_UPLOAD_PIXELS)  # the bomb guard stays on
 EXPORT_FORMATS = ("folder", "bagel", "think-trace", "vlm-sft", "hf")
 INTERNAL = "Something went wrong inside the studio; the server log has the details."
 _HIDDEN = re.compile(r"[a-z][a-z0-9+.-]*://\S*|(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"]+){2,}[/\\]?")
@@ -46,43 +38,6 @@ _HIDDEN = re.compile(r"[a-z][a-z0-9+.-]*://\S*|(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"]
 def clean(message: str) -> str:
     """A message fit for a browser: database URLs and file paths are cut out, one line."""
     return " ".join(_HIDDEN.sub("…", str(message)).split()) or "That did not work."
-
-
-def check_upload(source: str | Path | bytes) -> Image.Image:
-    """Open an uploaded image only if it is a real PNG/JPEG/WebP of sane size; else say what is wrong."""
-    data = source if isinstance(source, bytes) else None
-    size = len(data) if data is not None else Path(source).stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        raise StudioError(f"That file is {size / 2**20:.1f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted.")
-    try:
-        with Image.open(io.BytesIO(data) if data is not None else source) as image:
-            if image.format not in UPLOAD_FORMATS:
-                raise StudioError(f"That is a {image.format} file; upload a PNG, JPEG or WebP image.")
-            if image.width * image.height > MAX_UPLOAD_PIXELS:
-                raise StudioError(f"That image is {image.width}×{image.height}; the limit is 4096×4096 pixels.")
-            image.load()
-            return image.copy()
-    except (Image.DecompressionBombError, Image.UnidentifiedImageError, OSError, ValueError):
-        raise StudioError("That file is not an image this studio can read; upload a PNG, JPEG or WebP.") from None
-
-
-def region_mask(painted: Any, size: tuple[int, int]) -> Image.Image | None:
-    """The region a person painted (a PNG data URL, or an image) as an 'L' mask; None if nothing was painted."""
-    if painted is None or painted == "":
-        return None
-    if isinstance(painted, str):
-        header, _, payload = painted.partition(",")
-        if not header.startswith("data:image/") or not payload:
-            raise StudioError("The painted region must be a PNG image (a data: URL); paint it again.")
-        try:
-            painted = check_upload(base64.b64decode(payload, validate=True))
-        except binascii.Error:
-            raise StudioError("The painted region is not valid base64 image data; paint it again.") from None
-    if not isinstance(painted, Image.Image):
-        raise StudioError("The painted region must be an image.")
-    layer = painted.convert("RGBA")
-    mask = layer.getchannel("A").resize(size, Image.Resampling.NEAREST).point(lambda v: 255 if v else 0)
-    return mask if mask.getbbox() else None
 
 
 def exports_dir() -> Path:
@@ -329,10 +284,7 @@ class Studio:
     def switch_branch(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
         """Make the newest branch through a step the current one (a click on the tree)."""
         def action(trajectory):
-            if limits.step_id(step_id) not in trajectory.steps:
-                raise StudioError("That step is not part of this session; reload the page.")
-            leaf = _newest_leaf(trajectory, step_id)
-            self.runner.fork(trajectory, leaf)
+            leaf = self.runner.switch_branch(trajectory, limits.step_id(step_id))
             number = next((b["number"] for b in board.branches(trajectory) if b["leaf"] == leaf), None)
             return f"switched to branch {number}" if number else "switched branch", step_id
 
@@ -384,7 +336,7 @@ class Studio:
                have: Iterable[str] = ()) -> Iterator[View]:
         def work(trajectory, listener, token):
             target = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
-            before = board_last_image(trajectory, target.id)
+            before = last(trajectory.branch(target.id), Stage.SKETCH, Stage.REFINE)
             mask = region_mask(region, (before.image.width, before.image.height)) if before else None
             refined = self.runner.refine_with(trajectory, target.id, limits.note(instruction, "refine instruction"),
                                               mask, listener, token)
@@ -459,23 +411,6 @@ class Studio:
         if not view.cards and view.tree == last_tree:  # nothing new since the last commit: just say it is done
             view = View(session=view.session, selected=view.selected, note=note, full=False)
         yield view
-
-
-def board_last_image(trajectory: Trajectory, step_id: str):
-    """The image a refine from this step starts from: the last sketch or refine on its branch."""
-    return next((s for s in reversed(trajectory.branch(step_id)) if s.stage in (Stage.SKETCH, Stage.REFINE)), None)
-
-
-def _newest_leaf(trajectory: Trajectory, step_id: str) -> str:
-    """The newest live (not rejected) branch end at or below a step; the step itself if there is none."""
-    pending, leaves = [step_id], []
-    while pending:
-        current = trajectory.steps[pending.pop()]
-        children = trajectory.children(current.id)
-        if not children and current.review is not Review.REJECTED:
-            leaves.append(current)
-        pending += [c.id for c in children]
-    return max(leaves, key=lambda s: s.created_at).id if leaves else step_id
 
 
 def _step_id(value: Any) -> str:
