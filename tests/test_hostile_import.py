@@ -273,3 +273,24 @@ def test_an_export_image_whose_bytes_do_not_match_its_hash_leaves_no_file(capsys
     TALLY.record(refused_cleanly=refused, traceback="Traceback" in err, changed=changed)
     assert refused and "damaged" in err and not changed
     assert zlib  # (kept for the crafted-chunk helpers above)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_hf_export_is_refused_in_one_line(capsys, tmp_path, origin, damage):
+    from studio.export import export
+
+    store = Store(data_dir=origin[0])
+    try:
+        export(store, "hf", tmp_path / "hf")
+    finally:
+        store.close()
+    parquet = next((tmp_path / "hf" / "sessions").glob("*.parquet"))
+    data = parquet.read_bytes()
+    parquet.write_bytes(b"PAR1" + b"\x07" * 4000 + b"PAR1" if damage == "garbage" else data[: len(data) // 2])
+    folder = tmp_path / "fresh"
+    Store(data_dir=folder).close()
+    before = kit.snapshot(folder)
+    code, out, err = studio(capsys, "import", tmp_path / "hf", "--data-dir", folder)
+    refused, changed = kit.one_line_error(code, out, err), kit.snapshot(folder) != before
+    TALLY.record(refused_cleanly=refused, traceback="Traceback" in err, changed=changed)
+    assert refused and "damaged" in err and not changed, err
