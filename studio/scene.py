@@ -56,7 +56,7 @@ ADJECTIVES = {"small", "big", "large", "little", "tiny", "huge", "giant", "cute"
               "light", "pale", "single", "more", "extra", "additional", "other", "colored", "coloured"}
 DEFINITE = {"the", "this", "that", "these", "those"}
 FILLERS = {"and", "with", "is", "are", "there", "also", "plus", "while", "both", "placed", "positioned",
-           "located", "sitting", "standing", "lying", "which", "that", ",", ";", ":"}
+           "located", "sitting", "standing", "lying", "which", "that", "but", "or", "yet", ",", ";", ":"}
 SENTENCE_END = {".", "!", "?", ";"}
 FRAMING = re.compile(r"^\s*(?:(?:a|an|the)\s+)?(?:photo|photograph|picture|image|pic)\s+of\s+", re.IGNORECASE)
 
