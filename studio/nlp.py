@@ -14,6 +14,7 @@ planner re-reads the same plan texts at every stage.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,13 +42,34 @@ class Word:
 def pipeline():
     """The spaCy pipeline, loaded on first use (≈0.3 s) and kept for the process."""
     try:
-        import spacy
+        spacy = _import_spacy()
     except ImportError:
         raise StudioError(f"Reading prompts needs spaCy; install it with: {INSTALL}") from None
     try:
         return spacy.load(MODEL, exclude=["ner"])
     except OSError:
         raise StudioError(f"spaCy's English model {MODEL} is not installed; install it with: {INSTALL}") from None
+
+
+def _import_spacy():
+    """Import spaCy without letting its backend (thinc) import PyTorch.
+
+    thinc imports torch eagerly whenever it is installed (≈3 s and hundreds of MB here), although
+    the small English pipeline runs on numpy alone. Unless torch is already loaded, it is hidden for
+    the duration of the import (thinc then records that it has no torch) and unhidden afterwards,
+    so a GPU engine loaded later in the same process imports torch as usual.
+    """
+    if "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 _SKIP = re.compile(r"^[-\"'`“”‘’()\[\]{}*_/]+$")

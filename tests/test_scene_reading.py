@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from studio.scene import ObjectGroup, Relation, parse_prompt
+from studio.scene import Edit, ObjectGroup, Relation, edit_text, parse_edit, parse_prompt
 
 
 def G(cls, count=1, color=None):
@@ -64,6 +64,18 @@ def test_the_four_relations_in_common_wordings(prompt, relation):
     assert said == [relation]
 
 
+@pytest.mark.parametrize("text, edit", [
+    ("move the lamp left of the cat", Edit("move", G("lamp"), "left of", G("cat"))),
+    ("make the lamp yellow", Edit("recolor", G("lamp"), color="yellow")),
+    ("add two green pears below the lamp", Edit("add", G("pear", 1, "green"), "below", G("lamp"), count=2)),
+    ("remove the pears", Edit("remove", G("pear"))),
+    ("change the number of pears to three", Edit("count", G("pear"), count=3)),
+])
+def test_refine_instructions_name_any_noun(text, edit):
+    assert parse_edit(text) == edit
+    assert parse_edit(edit_text(edit)) == edit
+
+
 def test_other_places_are_noted_not_guessed():
     scene = parse_prompt("a dog next to a cat")
     assert scene.relations == [] and scene.notes == ["the dog next to the cat: not one of left, right, above or "
@@ -104,7 +116,8 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
     assert scene.groups == [G("horse", 2)]  # one of the two is brown: the group has no single colour
 
 
-def test_importing_the_scene_module_does_not_load_spacy():
-    code = "import sys, studio.scene, studio.offline.plan; print('spacy' in sys.modules)"
+def test_importing_the_scene_module_does_not_load_spacy_and_parsing_does_not_load_torch():
+    code = ("import sys, studio.scene, studio.offline.plan; print('spacy' in sys.modules); "
+            "studio.scene.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split("\n")[:2] == ["False", "True False"]  # spaCy's backend would import torch (≈3 s)
