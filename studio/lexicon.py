@@ -33,7 +33,7 @@ surface floor ground wall ceiling room interior exterior outdoors indoors kitche
 office studio garden park yard backyard field meadow grass lawn forest woods street road sidewalk path
 city town village beach sea ocean water lake river shore sand snow mountain hill valley desert
 countryside farm market shop store restaurant cafe house home building window windows counter
-countertop tabletop shelf desk windowsill sill ledge mantel mantelpiece stage platform display setup arrangement tableau still life
+countertop tabletop shelf desk nook alcove windowsill sill ledge mantel mantelpiece stage platform display setup arrangement tableau still life
 close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective camera lens bokeh blur depth field artwork art piece work
 """)
 
@@ -75,7 +75,9 @@ COLOR_NOUNS = COVERINGS | _words("color colour colors colours hue shade tone tin
 SHADE_WORDS = _words("""light dark deep bright pale vivid vibrant rich soft pastel muted bold brilliant
 pure solid glossy matte shiny neon dull warm cool intense""")
 BE = _words("is are was were be been being 's 're seems seem looks look appears appear")
-DEGREE = _words("all entirely completely mostly fully totally wholly uniformly mainly predominantly also")
+DEGREE = _words("all entirely completely mostly fully totally wholly uniformly mainly predominantly also both each")
+# Young of an animal, after its class: "a bear cub" is a bear.
+YOUNG = _words("cub cubs calf calves foal foals pup pups chick chicks joey hatchling baby babies")
 
 # Colour names beyond GenEval's ten, read as the nearest of the ten.
 COLOR_SYNONYMS = {

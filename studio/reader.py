@@ -159,6 +159,8 @@ class Reader:
         if best is None:
             return None
         (cls, num, end), head, color, loose = best
+        if cls in L.YOUNG and head > j and self._known_at(head - 1) and low[head - 1] not in COLOR_WORDS:
+            cls = self._known_at(head - 1)[0]  # "a bear cub" is a (young) bear
         if cls in COLOR_WORDS and color is None and head > 0 and low[head - 1] in L.SHADE_WORDS:
             return None  # "a deep orange" is a colour
         if count is None:
@@ -180,7 +182,7 @@ class Reader:
     def role(self, np: NP) -> str:
         """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
         w = self.words[np.head]
-        if np.end < len(self.low) and self.low[np.end] == "'s" and not np.definite and self.np_at(np.end + 1):
+        if np.end < len(self.low) and self.low[np.end] in ("'s", "'") and not np.definite and self.np_at(np.end + 1):
             return "possessor"  # "a child's red bicycle": the child describes the bicycle
         if np.known:
             owners = L.PART_OF.get(np.cls, set())
@@ -193,15 +195,19 @@ class Reader:
         return role
 
     def _open_role(self, np: NP) -> str:
-        w, words = self.words[np.head], self.words
-        names = {np.cls, w.low}
+        words = self.words
+        h = np.head
+        while words[h].dep == "compound" and np.end <= words[h].head <= h + 2:
+            h = words[h].head  # the tagger took the verb after the noun for its head ("a jacket glides")
+        w = words[h]
+        names = {np.cls, words[np.head].low}
         if names & L.META:
             return "setting"
         if names & L.MATERIALS:
             return "material"
         if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):
             return "part"
-        if self._owner(np.head) is not None and not np.explicit and not self.relation_at(np.end):
+        if self._owner(h) is not None and not (words[w.head].low == "with" and (np.explicit or self.relation_at(np.end))):
             return "part"  # "a bench with a backrest"; but "with two pears below the lamp" names objects
         if np.end + 1 < len(self.low) and self.low[np.end] == "of" and (set(self.low[np.end + 1:np.end + 4])
                                                                        & (L.META | L.MATERIALS)):
@@ -215,12 +221,12 @@ class Reader:
             if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
                 return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
             if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
-                    and words[head.head].low not in L.COLLECTIVES | {"pair", "couple", "dozen", "few", "lot", "lots"}:
-                return "setting"  # "the glow of the streetlights", "a sense of calm"
-            subject = self._clause_subject(np.head)
+                    and words[head.head].low not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lot", "lots"}:
+                return "setting"  # "the glow of the streetlights", "a sense of calm" (not "the branches of a tree")
+            subject = self._clause_subject(h)
             if subject is not None and subject != np.head and not self._is_thing(subject):
                 return "part"  # "The surface shows a fine grain": a detail of something not drawn
-            if not (np.article or np.definite or np.explicit) and w.dep != "conj":
+            if not (np.article or np.definite or np.explicit) and words[np.head].dep != "conj":
                 return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
         return "object"
 
@@ -236,9 +242,9 @@ class Reader:
         if head is None:
             return None
         if w.dep == "pobj" and head.low in ("with", "of", "featuring") and head.head != w.head:
-            if self._is_thing(head.head):
+            if self._is_thing(head.head) and not (head.low == "of" and words[head.head].low in L.PARTS):
                 return head.head
-        if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear", "hold"):
+        if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear"):
             subj = next((c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"), None)
             if subj is not None and self._is_thing(subj):
                 return subj

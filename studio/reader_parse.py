@@ -29,8 +29,8 @@ def _find(groups: list[ObjectGroup], np: NP) -> int | None:
     same = [k for k, g in enumerate(groups) if g.cls == np.cls and (np.color is None or g.color == np.color)]
     if not same and np.definite:  # "A cake ... The cake has a red finish": the colour is news, not another cake
         same = [k for k, g in enumerate(groups) if g.cls == np.cls and g.color is None]
-    if not same and np.definite:  # "a teddy bear ... the bear", "a wine glass ... the glass"
-        same = [k for k, g in enumerate(groups) if g.cls.split()[-1] == np.cls.split()[-1]]
+    if not same and np.definite:  # "a teddy bear ... the bear", "a wine glass ... the glass", "an armchair ... the chair"
+        same = [k for k, g in enumerate(groups) if g.cls.split()[-1].endswith(np.cls.split()[-1])]
     exact = [k for k in same if not np.explicit or groups[k].count == np.count]
     return (exact or same or [None])[0]
 
@@ -49,6 +49,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
     history: list[int] = []  # groups in the order they were mentioned
     last = pending = other = fronted_side = carried = None
     negate_until = -1
+    clause_start = 0  # objects mentioned in this sentence so far
 
     def mention(np: NP, each: bool = False, one: bool = False) -> int:
         k = _find(groups, np) if (np.definite or merge) else None
@@ -80,6 +81,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         w = low[i]
         if i and r.words[i].sent_start or (i and low[i - 1] in SENTENCE_END):
             last = pending = other = fronted_side = None
+            clause_start = 0
         if w in L.NEGATIONS:
             negate_until = i + 4
             kind[i] = "filler"
@@ -131,6 +133,10 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         color = post_color(r, end)
         if color:
             np, end = np._replace(color=np.color or color[0]), color[1]
+            if set(low[np.end:end]) & {"both", "all"}:  # "a knife and a fork, both colored green"
+                for m in history[len(history) - clause_start:] if clause_start else []:
+                    if groups[m].color is None:
+                        groups[m] = ObjectGroup(groups[m].cls, groups[m].count, color[0])
         role = r.role(np)
         if role != "object":
             if role in ("part",) and np.color and r.low[np.head] in L.COVERINGS and last is not None \
@@ -168,6 +174,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         for x in np.loose:
             kind[x] = "unknown"
         history.append(k)
+        clause_start += 1
         last, i = k, end
     _predicative_colors(r, kind, groups, head_group)
     _pair_sides(groups, relations, sides, history, notes)
@@ -198,10 +205,12 @@ def _predicative_colors(r: Reader, kind: list[str], groups: list[ObjectGroup], h
                 words[p].head == subj and words[p].low in ("its", "their") for p in range(subj)):
             subj = max((h for h in head_group if h < subj), default=None)  # "Its color is a deep green."
         k = head_group.get(subj) if subj is not None else None
+        if k is None:
+            continue
         each = any(words[d].head == subj and words[d].low in ("each", "every") for d in range(max(0, subj - 3), subj))
-        if k is not None and groups[k].count > 1 and words[subj].tag == "NN" and not each:
+        if groups[k].count > 1 and words[subj].tag == "NN" and not each:
             continue  # "the horse on the left is brown": one of two horses
-        if k is not None and groups[k].color is None:
+        if groups[k].color is None:
             groups[k] = ObjectGroup(groups[k].cls, groups[k].count, color)
             kind[c] = "struct"
 

@@ -28,7 +28,9 @@ RELATIONS = ("left of", "right of", "above", "below")
 
 # Other words people use for a class (singular forms; plurals are generated).
 SYNONYMS = {
-    "person": "man|woman|boy|girl|child|kid|guy|lady|human",
+    "person": "man|woman|boy|girl|child|kid|guy|lady|human|skier|surfer|skateboarder|snowboarder|cyclist|rider|"
+              "player|chef|cook|firefighter|athlete|pedestrian|worker|tourist|student|teacher|doctor|farmer|"
+              "baby|toddler|teenager|adult|passenger|driver|pilot|hiker|runner|dancer|musician|gentleman",
     "bicycle": "bike", "car": "automobile", "motorcycle": "motorbike|motor bike|scooter",
     "airplane": "plane|aeroplane|airliner|aircraft", "train": "locomotive", "truck": "lorry",
     "boat": "ship|sailboat", "traffic light": "stoplight|traffic signal", "fire hydrant": "hydrant",
