@@ -121,3 +121,20 @@ def test_importing_the_scene_module_does_not_load_spacy_and_parsing_does_not_loa
             "studio.scene.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["False", "True False"]  # spaCy's backend would import torch (≈3 s)
+
+
+def test_any_text_is_read_without_an_exception():
+    """Odd input and word salad from the reader's own vocabulary: a scene (perhaps empty), never a crash."""
+    import random
+
+    odd = ["", " ", "...", "'s", "its", "it is blue", "the the the", "1 2 3", "a a a cat", "no", "on the left",
+           "Its color is a deep green.", "colored purple", "a-b-c", "🙂 a cat", "x" * 300, "a, , , dog"]
+    pool = ("a the two three its it is are colored painted in with of to left right above below on top "
+            "no without both each one cat dog lamp pears orange red blue green , . 's bench legs surface "
+            "sits stands next by and but color whose that which").split()
+    rng = random.Random(13)
+    salad = [" ".join(rng.choice(pool) for _ in range(rng.randint(1, 25))) for _ in range(150)]
+    for text in odd + salad:
+        scene = parse_prompt(text)
+        assert all(0 <= r.subject < len(scene.groups) and 0 <= r.anchor < len(scene.groups) for r in scene.relations)
+        scene.to_geneval(), scene.describe()
