@@ -91,6 +91,7 @@ def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(runner, s
     assert {p.size for p in previews[:2]} == {(64, 64)}  # decoded by the VAE at the sketch's size
     assert max(ImageStat.Stat(previews[0]).stddev) > 1
     assert engine.info["device"] == "cpu" and engine.info["max_side"] == 1024 and engine.info["stride"] == 16
+    assert engine.info["vae"] == "cpu float32"  # as BAGEL's app.py: its inferencer hands the VAE CPU tensors
     stats = engine.stats()
     assert stats["entries"] >= 1 and 0 < stats["bytes"] <= stats["budget"]
 

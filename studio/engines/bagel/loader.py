@@ -189,5 +189,6 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
     stride = int(model.latent_downsample)
     info = {"device": "cuda" if cuda else "cpu", "mode": mode, "stride": stride,
             "max_side": int(model.max_latent_size) * stride, "placement": report,
-            "torch": torch.__version__, "gpus": torch.cuda.device_count() if cuda else 0}
+            "torch": torch.__version__, "gpus": torch.cuda.device_count() if cuda else 0,
+            "vae": f"{next(vae_model.parameters()).device} {str(next(vae_model.parameters()).dtype).removeprefix('torch.')}"}
     return inferencer, info
