@@ -134,3 +134,28 @@ def test_what_does_not_fit_the_gpu_spills_to_cpu_before_disk():
     assert report["placed_gib"]["cpu"] > 0 and "do not fit" in placement.spill_note(report)
     placed, _ = placement.device_map(model, "bf16", [tiny_gpu], None, 0, cpu_bytes=size // 4)
     assert "disk" in set(placed.values())  # only when the CPU is full too
+
+
+def _fake_python(tmp_path, body: str) -> str:
+    """An executable standing in for BAGEL's python: it ignores `-m studio.engines.bagel.worker` and runs `body`."""
+    script = tmp_path / "python"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_worker_speaking_another_protocol_version_is_refused(tmp_path):
+    from studio.engines.bagel.client import WorkerClient
+
+    client = WorkerClient(_fake_python(tmp_path, """echo '{"type":"hello","protocol":99,"blobs":[]}'; sleep 30"""))
+    with pytest.raises(StudioError, match="speaks protocol 99, this studio 1"):
+        client.start()
+    assert not client.alive
+
+
+def test_a_worker_that_dies_before_its_hello_is_reported_with_its_log(tmp_path):
+    from studio.engines.bagel.client import WorkerClient
+
+    client = WorkerClient(_fake_python(tmp_path, "echo 'ModuleNotFoundError: No module named torch' >&2; exit 1"))
+    with pytest.raises(StudioError, match="failed to start: ModuleNotFoundError: No module named torch"):
+        client.start()
