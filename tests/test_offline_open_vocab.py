@@ -40,7 +40,7 @@ def test_the_first_card_says_what_the_engine_understood(engine):
     first, todo = plan.instruction.splitlines()
     assert first.startswith("Understood: a yellow lamp, with two green pears below the yellow lamp and a black "
                             "cat right of the yellow lamp.")
-    assert "No glyph for lamp, pear: drawn as labelled placeholders." in first
+    assert "No glyph for lamp, pear: drawn as placeholders (named in the evidence overlay)." in first
     assert todo == "Draw a yellow lamp."
 
 

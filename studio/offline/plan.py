@@ -46,7 +46,7 @@ def understood(scene: SceneGraph) -> str:
     parts = [f"{UNDERSTOOD} {SceneGraph(scene.groups, scene.relations).describe()}."]
     unknown = scene.unknown()
     if unknown:
-        parts.append(f"No glyph for {', '.join(unknown)}: drawn as labelled placeholders.")
+        parts.append(f"No glyph for {', '.join(unknown)}: drawn as placeholders (named in the evidence overlay).")
     if scene.negated:
         parts.append(f"Not to be drawn: {', '.join(phrase(g) for g in scene.negated)}.")
     if scene.notes:
