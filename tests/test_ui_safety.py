@@ -112,3 +112,13 @@ def test_app_py_opens_the_studio_and_refuses_an_unprotected_share(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_messages_for_a_browser_lose_database_urls_and_file_paths():
+    from studio.ui.actions import clean
+
+    said = clean("Cannot open postgresql+psycopg://ana:secret@db.local/studio (see /srv/studio/sessions/studio.db)\n"
+                 "then try again")
+    assert "secret" not in said and "/srv/studio" not in said and "postgresql" not in said
+    assert said.startswith("Cannot open …") and said.endswith("then try again") and "\n" not in said
+    assert clean("The prompt is empty.") == "The prompt is empty."  # plain messages pass unchanged
