@@ -268,6 +268,10 @@ from .geneval.cli import register as register_geneval  # noqa: E402 — needs th
 
 register_geneval(app)
 
+from .batch_cli import register as register_batch  # noqa: E402
+
+register_batch(app)
+
 
 def main() -> None:
     from sqlalchemy.exc import DBAPIError

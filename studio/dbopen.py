@@ -109,7 +109,7 @@ def check_tables(where: str, tables: set[str], revisions: list[str] | None, know
         raise StudioError(f"{where} was written by a newer Stroke Studio (schema revision {_short(revision)}; this "
                           f"version knows up to {known[-1]}); nothing was changed. Upgrade Stroke Studio, or pass "
                           "another --db.")
-    if revision == known[-1] and not OUR_TABLES <= tables:
+    if not OUR_TABLES <= tables:  # every revision has them
         raise StudioError(f"{where} has an alembic_version but not Stroke Studio's tables; it belongs to another "
                           "application. Nothing was changed; pass another --db.")
 

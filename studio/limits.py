@@ -239,6 +239,18 @@ def out_dir(value: Any) -> Path:
     return Path(raw).expanduser()
 
 
+_BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def batch_name(value: Any) -> str:
+    """A batch's name: it becomes a session tag (`batch:NAME`) and a database key, so a short plain word."""
+    found = text(value, "batch name", max_chars=64)
+    if not _BATCH_NAME.fullmatch(found):
+        raise StudioError(f"The batch name {shown(found)} may hold only letters, digits, '.', '_' and '-' "
+                          "(at most 64, starting with a letter or digit); pass e.g. --name geneval-run1.")
+    return found
+
+
 def port(value: Any) -> int | None:
     if value is None:
         return None

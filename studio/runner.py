@@ -67,7 +67,9 @@ class Runner:
 
     def new_session(self, prompt: str, engine: str = registry.DEFAULT_ENGINE, seed: int | None = None,
                     settings: RunSettings | None = None, title: str | None = None,
-                    tags: tuple[str, ...] = ()) -> Trajectory:
+                    tags: tuple[str, ...] = (), session_id: str | None = None) -> Trajectory:
+        """`session_id`: an id chosen beforehand (a batch item names its session before it exists, so a
+        worker that takes over a dead one's item finds or creates that very session, never a second)."""
         prompt = validate_prompt(prompt)
         settings = settings or RunSettings()
         if settings.max_rounds < 1:
@@ -76,7 +78,7 @@ class Runner:
         # stage can start (no 0-step sessions from an engine this install cannot run).
         settings = dataclasses.replace(settings, engine_params=registry.check_params(engine, settings.engine_params))
         session = Session(
-            id=new_id(), prompt=prompt, engine=engine,
+            id=session_id or new_id(), prompt=prompt, engine=engine,
             seed=random.SystemRandom().randrange(2**31) if seed is None else int(seed),
             title=(title or prompt)[:200], settings=settings, tags=tuple(tags),
         )

@@ -34,7 +34,7 @@ DEFAULT_DATA_DIR = Path("sessions")
 DB_ENV = "STROKE_STUDIO_DB"
 DATA_ENV = "STROKE_STUDIO_DATA"
 # Alembic revisions this code knows, oldest first; the last is the one it writes.
-KNOWN_REVISIONS = ("0001",)
+KNOWN_REVISIONS = ("0001", "0002")
 
 metadata = MetaData()
 
@@ -88,6 +88,36 @@ steps = Table(
     Column("sampling_steps", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_steps_session", "session_id", "created_at"),
+)
+
+# The work tables of `studio batch` (studio/workqueue.py): one row per batch, one per (prompt, sample).
+batches = Table(
+    "batches", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+batch_items = Table(
+    "batch_items", metadata,
+    Column("batch", String(64), ForeignKey("batches.name", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("mode", String(16), nullable=False),
+    Column("prompt_index", Integer, nullable=False),
+    Column("sample", Integer, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("row", JSON, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("session_id", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("worker", String(128)),
+    Column("lease_until", Float),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Index("ix_batch_items_claim", "batch", "status", "seq"),
 )
 
 

@@ -1,0 +1,306 @@
+"""`studio batch`: self-sampling at scale — every (prompt, sample) of a prompt file as a session.
+
+One process is one worker. Start as many as there are GPUs with an existing launcher
+(`accelerate launch --multi_gpu --num_processes N -m studio batch …`, or torchrun, or by hand, on
+one machine or several sharing a PostgreSQL store); each reads its place from the launcher's
+environment (RANK, LOCAL_RANK, WORLD_SIZE), pins its GPU from LOCAL_RANK, and then pulls work from
+the batch's work table in the store (studio/workqueue.py) until none is left. No process
+coordinates the others: the database is the only shared state, so workers may start late, die, or
+be added while a batch runs, and running the same command again resumes (or does nothing).
+
+Seeds follow `studio bench geneval`: a sample's session seed depends on the run seed, the prompt's
+place in the file and the sample number only, so every mode, worker count and re-run draws the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import limits
+from .domain import Mode, RunSettings, StudioError
+from .engines.base import CancelToken
+from .workqueue import Counts, Item, WorkQueue
+
+MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024
+MAX_SAMPLES = 10_000
+MAX_ITEMS = 1_000_000
+MODES = {"single": (Mode.SINGLE,), "process": (Mode.PROCESS,), "both": (Mode.SINGLE, Mode.PROCESS)}
+
+
+def sample_seed(seed: int, index: int, sample: int) -> int:
+    """The session seed of one sample: the same in every mode, so the modes are compared pairwise."""
+    digest = hashlib.sha256(f"geneval:{seed}:{index}:{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def read_prompts(path: Path) -> list[dict[str, Any]]:
+    """The prompts of a file, as rows with at least `prompt`: plain text (one prompt a line) or JSONL
+    (one object a line with a `prompt`, e.g. GenEval's metadata; other fields are kept for checkers).
+    The file is JSONL when its first non-blank line starts with `{`."""
+    try:
+        if path.stat().st_size > MAX_PROMPT_FILE_BYTES:
+            raise StudioError(f"{path.name} is larger than {MAX_PROMPT_FILE_BYTES >> 20} MB; split it into batches.")
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise StudioError(f"Cannot read the prompt file {path.name} ({error.strerror or error}).") from None
+    except UnicodeDecodeError as error:
+        raise StudioError(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+    numbered = [(n + 1, line) for n, line in enumerate(lines) if line.strip()]
+    if not numbered:
+        raise StudioError(f"{path.name} holds no prompts.")
+    jsonl = numbered[0][1].lstrip().startswith("{")
+    rows = []
+    for number, line in numbered:
+        where = f"{path.name}, line {number}"
+        if jsonl:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise StudioError(f"{where}: not a JSON object (the file is JSONL, as its first line is).") from None
+            if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+                raise StudioError(f"{where}: expected a JSON object with a \"prompt\" text.")
+            limits.json_value(row, f"fields of {where}", depth=6, items=256, max_chars=limits.MAX_PARAMS_CHARS)
+        else:
+            row = {"prompt": line}
+        try:
+            row["prompt"] = limits.prompt(row["prompt"])
+        except StudioError as error:
+            raise StudioError(f"{where}: {error}") from None
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class BatchOptions:
+    prompts: Path
+    name: str
+    engine: str = "offline"
+    mode: str = "process"  # single | process | both
+    samples: int = 1
+    rounds: int = RunSettings.max_rounds
+    engine_params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    tags: tuple[str, ...] = ()
+    retry_failed: bool = False
+    lease_s: float = 60.0
+    db: str | None = None
+    data_dir: Path | None = None
+
+
+def plan(options: BatchOptions) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The batch's settings (what a re-run must match) and its items, in claim order."""
+    rows = read_prompts(options.prompts)
+    modes = MODES[options.mode]
+    if len(rows) * options.samples * len(modes) > MAX_ITEMS:
+        raise StudioError(f"That is more than {MAX_ITEMS:,} sessions in one batch; split the prompt file.")
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    settings = {"prompts_sha256": digest, "engine": options.engine, "mode": options.mode, "samples": options.samples,
+                "rounds": options.rounds, "engine_params": options.engine_params, "seed": options.seed,
+                "tags": list(options.tags)}
+    items = [dict(mode=mode.value, prompt_index=index, sample=sample, prompt=row["prompt"], row=row,
+                  seed=sample_seed(options.seed, index, sample))
+             for mode in modes for index, row in enumerate(rows) for sample in range(options.samples)]
+    return settings, items
+
+
+# -- where this worker runs -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Place:
+    rank: int
+    local_rank: int
+    world_size: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Place":
+        """RANK / LOCAL_RANK / WORLD_SIZE as accelerate, torchrun and most launchers set them."""
+        env = os.environ if env is None else env
+
+        def number(name: str, default: int) -> int:
+            try:
+                return int(env.get(name, default))
+            except ValueError:
+                raise StudioError(f"The launcher set {name}={limits.shown(env.get(name))}; expected a number.") from None
+
+        rank = number("RANK", 0)
+        return cls(rank, number("LOCAL_RANK", rank), number("WORLD_SIZE", 1))
+
+    def worker_id(self) -> str:
+        """Unique across machines and restarts, and names the process (host:pid) for whoever looks."""
+        return f"{socket.gethostname()[:64]}:{os.getpid()}:rank{self.rank}"
+
+
+def pin_device(place: Place) -> str | None:
+    """Give this worker its own GPU: the LOCAL_RANK-th visible one. Done through CUDA_VISIBLE_DEVICES
+    before any engine imports torch (so every engine's "cuda" means this GPU, with no code of theirs
+    changed), or with torch.cuda.set_device when torch is already imported. None when nothing to pin."""
+    if place.world_size <= 1 and "LOCAL_RANK" not in os.environ:
+        return None
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch.cuda.is_available() and torch.cuda.device_count() > place.local_rank:
+            torch.cuda.set_device(place.local_rank)
+            return f"cuda:{place.local_rank}"
+        return None
+    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    chosen = visible[place.local_rank] if place.local_rank < len(visible) else str(place.local_rank)
+    if visible and place.local_rank >= len(visible):
+        return None  # more workers than GPUs on this machine: leave the choice to the engine
+    os.environ["CUDA_VISIBLE_DEVICES"] = chosen
+    return f"cuda device {chosen}"
+
+
+# -- the worker -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finished:
+    """What a worker reports about one item it held."""
+
+    item: Item
+    status: str  # done | failed | lost (another worker took it over)
+    session_id: str
+    error: str | None
+    wall_s: float
+
+
+class _Lease(threading.Thread):
+    """Renews the held item's lease every third of its length; cancels the run when the lease was lost."""
+
+    def __init__(self, queue: WorkQueue):
+        super().__init__(daemon=True, name="batch-lease")
+        self.queue, self.item, self.cancel = queue, None, CancelToken()
+        self._lock, self._stop = threading.Lock(), threading.Event()
+
+    def hold(self, item: Item | None, cancel: CancelToken | None = None) -> None:
+        with self._lock:
+            self.item, self.cancel = item, cancel or CancelToken()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.queue.lease_s / 3):
+            with self._lock:
+                item, cancel = self.item, self.cancel
+            try:
+                if item is not None and not self.queue.renew(item):
+                    cancel.cancel()
+            except Exception:  # a database hiccup: try again next beat, the lease has two more thirds
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Worker:
+    """Claims items and runs each as a session until no item is left for anyone."""
+
+    def __init__(self, options: BatchOptions, place: Place | None = None, poll_s: float = 1.0):
+        from .runner import Runner
+        from .store import Store
+
+        self.options, self.place = options, place or Place.from_env()
+        self.started = time.time()
+        self.store = Store(options.db, options.data_dir)
+        self.runner = Runner(self.store)
+        self.queue = WorkQueue(self.store.engine, options.name, self.place.worker_id(), options.lease_s)
+        self.poll_s = min(poll_s, options.lease_s / 4)
+        self.settings = RunSettings(max_rounds=options.rounds, engine_params=dict(options.engine_params))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def prepare(self) -> None:
+        settings, items = plan(self.options)
+        self.queue.ensure(settings, items)
+        if self.options.retry_failed:
+            self.queue.retry_failed(before=self.started)
+
+    def run(self, on_finished: Callable[[Finished], None] | None = None) -> list[Finished]:
+        """Work until every item is done or failed. While others hold the last items this worker waits
+        (polling), so that it takes over any whose holder dies."""
+        lease = _Lease(self.queue)
+        lease.start()
+        results: list[Finished] = []
+        try:
+            while True:
+                item = self.queue.claim()
+                if item is None:
+                    if self.queue.unfinished() == 0:
+                        return results
+                    time.sleep(self.poll_s)
+                    continue
+                cancel = CancelToken()
+                lease.hold(item, cancel)
+                try:
+                    result = self._run_item(item, cancel)
+                except BaseException:
+                    lease.hold(None)
+                    self.queue.release(item)  # Ctrl-C: give it back for another worker (or a re-run)
+                    raise
+                lease.hold(None)
+                results.append(result)
+                if on_finished:
+                    on_finished(result)
+        finally:
+            lease.stop()
+
+    def _run_item(self, item: Item, cancel: CancelToken) -> Finished:
+        from dataclasses import replace
+
+        from .domain import Conflict, Stage
+
+        started = time.perf_counter()
+        try:
+            if self.store.has_session(item.session_id):  # taken over from a dead worker, or retried
+                trajectory = self.runner.open(item.session_id)
+            else:
+                title = f"{self.options.name} {item.mode} {item.prompt_index:05d}/{item.sample:04d}: {item.prompt}"
+                tags = (f"batch:{self.options.name}", f"mode:{item.mode}", *self.options.tags)
+                trajectory = self.runner.new_session(item.prompt, self.options.engine, item.seed,
+                                                     replace(self.settings, mode=Mode(item.mode)), title[:200],
+                                                     tags, session_id=item.session_id)
+            outcome = self.runner.run(trajectory, cancel=cancel)
+            if outcome.status == "cancelled":
+                return Finished(item, "lost", item.session_id, None, time.perf_counter() - started)
+            final = trajectory.head()
+            if final is None or final.stage is not Stage.FINAL:
+                raise StudioError(f"the session ended {outcome.status} without a final step")
+            error = None
+        except Conflict:  # another worker took the item over and wrote to its session first
+            return Finished(item, "lost", item.session_id, None, time.perf_counter() - started)
+        except StudioError as failure:
+            error = str(failure)
+        except Exception as failure:  # an engine's bug is data too: recorded, and the batch goes on
+            error = f"{type(failure).__name__}: {failure}"
+        kept = self.queue.finish(item, error[:4000] if error else None)
+        status = ("failed" if error else "done") if kept else "lost"
+        return Finished(item, status, item.session_id, error, time.perf_counter() - started)
+
+
+# -- status ---------------------------------------------------------------------------------------
+
+def status(store: Any, name: str) -> dict[str, Any]:
+    """done / running / failed / left, throughput and ETA for a batch, from the store alone."""
+    queue = WorkQueue(store.engine, name)
+    if not queue.exists():
+        raise StudioError(f"No batch {name!r} in this database. Start one with: studio batch PROMPTS.jsonl --name {name}")
+    counts: Counts = queue.counts()
+    now = time.time()
+    rate = None
+    if counts.done and counts.first_started is not None:
+        end = now if counts.running or counts.left else (counts.last_finished or now)
+        rate = counts.done / max(end - counts.first_started, 1e-6)  # sessions per second, over the batch so far
+    remaining = counts.left + counts.running
+    eta = remaining / rate if rate and remaining else (0.0 if not remaining else None)
+    return {"batch": name, "total": counts.total, "done": counts.done, "running": counts.running,
+            "failed": counts.failed, "left": counts.left, "per_minute": rate * 60 if rate else None,
+            "eta_s": eta, "workers": list(counts.workers),
+            "errors": [{"item": seq, "error": message} for seq, message in counts.errors]}

@@ -1,0 +1,182 @@
+"""The work table of a batch: which (prompt, sample) is left, who holds which one, and until when.
+
+Workers on any number of processes and machines share one store and pull from it, so a batch
+balances itself: a worker that drew short sessions simply claims more. Each claim is one short
+transaction — `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL (claimers skip each other's locked
+rows instead of queueing), the store's `BEGIN IMMEDIATE` on SQLite (claims queue for a few
+milliseconds on the file's write lock; SQLite ignores FOR UPDATE).
+
+A claim is a *lease*: the holder renews it while its session runs. A holder that dies stops
+renewing, and once the lease has run out the next claimer takes the item over and resumes its
+session from the last committed stage. Every claim bumps `attempts`, and every later write by a
+holder names the attempt it holds (a fencing token), so a holder that was presumed dead but was only
+slow finds its writes refused instead of overwriting the new holder's. The session id is chosen at
+the first claim and kept on the item, so however often the item changes hands there is one session.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.engine import Engine
+
+from .domain import StudioError, new_id
+from .store import _insert_ignoring_duplicates, batch_items, batches
+
+TODO, RUNNING, DONE, FAILED = "todo", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class Item:
+    batch: str
+    seq: int
+    mode: str
+    prompt_index: int
+    sample: int
+    prompt: str
+    row: dict[str, Any]
+    seed: int
+    session_id: str
+    attempts: int  # this claim's attempt number: the fencing token of every later write
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    done: int
+    running: int  # held under a live lease
+    failed: int
+    left: int  # not started, or held under a lease that has run out
+    first_started: float | None
+    last_finished: float | None
+    workers: tuple[str, ...]  # holders of live leases
+    errors: tuple[tuple[int, str], ...]  # (seq, message) of failed items, first few
+
+
+def _canonical(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+class WorkQueue:
+    """One worker's view of one batch's work table."""
+
+    def __init__(self, engine: Engine, batch: str, worker: str = "", lease_s: float = 60.0):
+        self.engine, self.batch, self.worker, self.lease_s = engine, batch, worker, float(lease_s)
+        self.reader = engine.execution_options(readonly=True)  # a plain BEGIN on SQLite: never waits for writers
+
+    # -- the batch ---------------------------------------------------------------------------
+
+    def ensure(self, settings: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        """Create the batch and its items unless they exist.
+
+        Idempotent and safe to call from every worker at once: rows are inserted with ON CONFLICT
+        DO NOTHING. A batch of this name made with other settings (another prompt file, engine,
+        seed, …) is refused, so a re-run can only resume the batch it names."""
+        with self.engine.begin() as conn:
+            found = conn.execute(select(batches.c.settings).where(batches.c.name == self.batch)).first()
+            if found is None:
+                conn.execute(_insert_ignoring_duplicates(conn, batches).values(
+                    name=self.batch, settings=settings, total=len(items), created_at=time.time()))
+                rows = [dict(batch=self.batch, seq=seq, status=TODO, attempts=0, **item)
+                        for seq, item in enumerate(items)]
+                for start in range(0, len(rows), 1000):
+                    conn.execute(_insert_ignoring_duplicates(conn, batch_items), rows[start:start + 1000])
+                found = conn.execute(select(batches.c.settings).where(batches.c.name == self.batch)).first()
+        if _canonical(found.settings) != _canonical(settings):
+            theirs, ours = found.settings, settings
+            differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            raise StudioError(f"Batch {self.batch!r} already exists with other settings ({', '.join(differ)}); "
+                              "run it with its own settings, or give this run another --name.")
+
+    def exists(self) -> bool:
+        with self.reader.connect() as conn:
+            return conn.execute(select(batches.c.name).where(batches.c.name == self.batch)).first() is not None
+
+    # -- a worker's claims -------------------------------------------------------------------
+
+    def claim(self) -> Item | None:
+        """Take the first item nobody holds (or whose holder's lease ran out); None when there is none now."""
+        now = time.time()
+        claimable = or_(batch_items.c.status == TODO,
+                        and_(batch_items.c.status == RUNNING, batch_items.c.lease_until < now))
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(batch_items).where(batch_items.c.batch == self.batch, claimable)
+                .order_by(batch_items.c.seq).limit(1).with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            session_id = row.session_id or new_id()
+            conn.execute(update(batch_items).where(batch_items.c.batch == self.batch, batch_items.c.seq == row.seq)
+                         .values(status=RUNNING, worker=self.worker, lease_until=now + self.lease_s,
+                                 attempts=row.attempts + 1, session_id=session_id, error=None,
+                                 started_at=func.coalesce(batch_items.c.started_at, now)))
+        return Item(self.batch, row.seq, row.mode, row.prompt_index, row.sample, row.prompt, dict(row.row),
+                    int(row.seed), session_id, row.attempts + 1)
+
+    def _held(self, item: Item):
+        return (batch_items.c.batch == self.batch, batch_items.c.seq == item.seq,
+                batch_items.c.attempts == item.attempts, batch_items.c.status == RUNNING)
+
+    def renew(self, item: Item) -> bool:
+        """Extend the lease; False when the item is no longer this claim's (taken over after a stall)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(batch_items).where(*self._held(item))
+                                  .values(lease_until=time.time() + self.lease_s))
+        return result.rowcount == 1
+
+    def finish(self, item: Item, error: str | None = None) -> bool:
+        """Mark the item done (or failed, with the engine's message); False when the claim was lost."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(batch_items).where(*self._held(item)).values(
+                status=FAILED if error is not None else DONE, error=error, lease_until=None,
+                finished_at=time.time()))
+        return result.rowcount == 1
+
+    def release(self, item: Item) -> None:
+        """Give the item back untouched (the worker is stopping), for any worker to claim at once."""
+        with self.engine.begin() as conn:
+            conn.execute(update(batch_items).where(*self._held(item)).values(status=TODO, lease_until=None))
+
+    def retry_failed(self, before: float) -> int:
+        """Put the items that failed before `before` back to be done again (`--retry-failed`): an item
+        that fails again during this run is not retried twice by the other workers starting with it."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(batch_items).where(
+                batch_items.c.batch == self.batch, batch_items.c.status == FAILED, batch_items.c.finished_at < before,
+            ).values(status=TODO, worker=None))
+        return result.rowcount
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def unfinished(self) -> int:
+        """Items not yet done or failed (left or running): while any is, a worker may still be needed."""
+        with self.reader.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(batch_items).where(
+                batch_items.c.batch == self.batch, batch_items.c.status.in_((TODO, RUNNING))))
+
+    def counts(self) -> Counts:
+        now = time.time()
+        live = and_(batch_items.c.status == RUNNING, batch_items.c.lease_until >= now)
+        c = batch_items.c
+        with self.reader.connect() as conn:
+            row = conn.execute(select(
+                func.count(), func.sum(case((c.status == DONE, 1), else_=0)), func.sum(case((live, 1), else_=0)),
+                func.sum(case((c.status == FAILED, 1), else_=0)), func.min(c.started_at),
+                func.max(case((c.status == DONE, c.finished_at), else_=None)),
+            ).where(c.batch == self.batch)).one()
+            workers = tuple(sorted(conn.scalars(select(c.worker).distinct().where(c.batch == self.batch, live))))
+            errors = tuple((r.seq, r.error or "") for r in conn.execute(
+                select(c.seq, c.error).where(c.batch == self.batch, c.status == FAILED).order_by(c.seq).limit(5)))
+        total, done, running, failed = (int(v or 0) for v in row[:4])
+        return Counts(total, done, running, failed, total - done - running - failed, row[4], row[5], workers, errors)
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item as a dict, in order (for reports and tests)."""
+        with self.reader.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(batch_items).where(batch_items.c.batch == self.batch).order_by(batch_items.c.seq))]
