@@ -17,8 +17,10 @@ from .fakes import ScriptedEngine  # noqa: E402
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(data_dir=tmp_path / "data")
+def store(tmp_path, backend, request):
+    """A fresh store: SQLite in tmp_path, or (tests marked `backends`) also a PostgreSQL database."""
+    url = request.getfixturevalue("db_url") if backend == "postgresql" else None
+    store = Store(url, data_dir=tmp_path / "data")
     yield store
     store.close()
 
@@ -35,3 +37,46 @@ def scripted():
     engines.register("scripted", lambda: engine)
     yield engine
     engines.unregister("scripted")
+
+
+# -- PostgreSQL beside SQLite ------------------------------------------------------------------
+# A test module (or test) marked `@pytest.mark.backends` runs each of its tests that use the
+# `store` (or `db_url`) fixture twice: on SQLite and on a real PostgreSQL server (tests/pg.py).
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends: run the test's store on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("backends") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def backend(request):
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_databases():
+    from .pg import Cluster, Databases
+
+    url = os.environ.get("STROKE_STUDIO_TEST_PG")
+    cluster = None if url else Cluster()
+    databases = Databases(url or cluster.url)
+    yield databases
+    databases.close()
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture
+def db_url(backend, request, tmp_path):
+    """The URL of an empty database on the test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'studio.db'}"
+        return
+    databases = request.getfixturevalue("pg_databases")
+    url = databases.create()
+    yield url
+    databases.drop(url)

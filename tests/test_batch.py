@@ -1,0 +1,169 @@
+"""`studio batch`: every (prompt, sample) becomes exactly one session, on SQLite and on PostgreSQL.
+
+These run workers in this process (threads stand in for processes where two are needed); the
+launcher, several processes and a SIGKILLed worker are in test_batch_launch.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from studio import engines
+from studio.batch import BatchOptions, Worker, sample_seed, status
+from studio.domain import Stage
+from studio.runner import Runner
+from studio.store import Store
+from studio.workqueue import WorkQueue
+
+from .batch_engines import Flaky, Slow
+from .cli_support import studio
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture
+def prompts(tmp_path):
+    path = tmp_path / "prompts.txt"
+    path.write_text("a red apple\n\ntwo cats on a sofa\na dog left of a cup\n")
+    return path
+
+
+def options(prompts, db_url, tmp_path, **changes) -> BatchOptions:
+    base = dict(prompts=prompts, name="run1", samples=2, rounds=2, db=db_url, data_dir=tmp_path / "data")
+    return BatchOptions(**(base | changes))
+
+
+def run_worker(opts: BatchOptions) -> list:
+    worker = Worker(opts)
+    try:
+        worker.prepare()
+        return worker.run()
+    finally:
+        worker.close()
+
+
+def batch_sessions(store: Store, name: str = "run1"):
+    return [s for s in store.list_sessions(limit=10_000) if f"batch:{name}" in s.tags]
+
+
+def test_every_prompt_and_sample_is_one_finished_session_with_the_bench_seed(prompts, db_url, tmp_path):
+    results = run_worker(options(prompts, db_url, tmp_path, mode="both", tags=("mine",)))
+    assert [r.status for r in results] == ["done"] * 12  # 3 prompts × 2 samples × 2 modes
+    store = Store(db_url, tmp_path / "data")
+    found = batch_sessions(store)
+    assert len(found) == 12 and len({s.id for s in found}) == 12
+    keys = Counter((s.settings.mode.value, s.prompt, s.seed) for s in found)
+    assert set(keys.values()) == {1}
+    for r in results:
+        session = store.session(r.session_id)
+        assert session.seed == sample_seed(0, r.item.prompt_index, r.item.sample)  # as studio bench geneval
+        assert {"batch:run1", f"mode:{r.item.mode}", "mine"} <= set(session.tags)
+        assert store.load(session.id).head().stage is Stage.FINAL
+    by_mode = {m: sorted(s.seed for s in found if s.settings.mode.value == m) for m in ("single", "process")}
+    assert by_mode["single"] == by_mode["process"]  # both modes see the same seeds
+    store.close()
+
+
+def test_the_same_command_twice_does_nothing_the_second_time(prompts, db_url, tmp_path):
+    run_worker(options(prompts, db_url, tmp_path))
+    store = Store(db_url, tmp_path / "data")
+    before = {s.id: s.version for s in batch_sessions(store)}
+    items_before = WorkQueue(store.engine, "run1").items()
+    assert run_worker(options(prompts, db_url, tmp_path)) == []
+    assert {s.id: s.version for s in batch_sessions(store)} == before
+    assert WorkQueue(store.engine, "run1").items() == items_before
+    store.close()
+
+
+def test_a_rerun_with_other_settings_is_refused_naming_what_differs(prompts, db_url, tmp_path, capsys):
+    run_worker(options(prompts, db_url, tmp_path, samples=1))
+    code, _, err = studio(capsys, "batch", prompts, "--name", "run1", "--samples", "3", "--rounds", "2",
+                          "--db", db_url, "--data-dir", tmp_path / "data")
+    assert code == 1 and "already exists with other settings (samples)" in err and "Traceback" not in err
+
+
+def test_two_workers_share_the_batch_and_do_each_item_once(prompts, db_url, tmp_path):
+    engines.register("slow", lambda: Slow(stage_s=0.05))
+    try:
+        opts = options(prompts, db_url, tmp_path, engine="slow", samples=3)
+        Worker(opts).prepare()
+        results: dict[int, list] = {}
+        threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, run_worker(opts))) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        engines.unregister("slow")
+    done = [r.item.seq for rs in results.values() for r in rs if r.status == "done"]
+    assert sorted(done) == list(range(9))  # every item, each once
+    assert all(results[n] for n in range(2))  # and both workers had a share
+
+
+def test_an_engine_error_is_recorded_the_batch_goes_on_and_retry_failed_retries_it(tmp_path, db_url, monkeypatch, capsys):
+    engines.register("flaky", Flaky)
+    try:
+        prompts = tmp_path / "p.txt"
+        prompts.write_text("a red apple\nFAIL a blue cup\na green tree\n")
+        opts = options(prompts, db_url, tmp_path, engine="flaky", samples=1, name="flaky")
+        results = run_worker(opts)
+        assert [r.status for r in results] == ["done", "failed", "done"]
+        assert results[1].error == "RuntimeError: the model ran out of patience"
+        store = Store(db_url, tmp_path / "data")
+        report = status(store, "flaky")
+        assert (report["done"], report["failed"], report["left"], report["running"]) == (2, 1, 0, 0)
+        assert report["errors"] == [{"item": 1, "error": "RuntimeError: the model ran out of patience"}]
+        assert run_worker(opts) == []  # a plain re-run leaves failures alone
+        code, out, _ = studio(capsys, "batch", "status", "flaky", "--db", db_url, "--data-dir", tmp_path / "data")
+        assert code == 0 and "2 done, 0 running, 1 failed, 0 left of 3" in out and "ran out of patience" in out
+        monkeypatch.setenv("STUDIO_TEST_FIXED", "1")
+        retried = run_worker(options(prompts, db_url, tmp_path, engine="flaky", samples=1, name="flaky",
+                                     retry_failed=True))
+        assert [(r.item.seq, r.status) for r in retried] == [(1, "done")]
+        assert status(store, "flaky")["done"] == 3 and len(batch_sessions(store, "flaky")) == 3
+        store.close()
+    finally:
+        engines.unregister("flaky")
+
+
+def test_a_dead_workers_item_is_taken_over_after_its_lease_and_resumed_from_its_last_stage(prompts, db_url, tmp_path):
+    opts = options(prompts, db_url, tmp_path, samples=1, lease_s=2.0)
+    Worker(opts).prepare()
+    store = Store(db_url, tmp_path / "data")
+    dead = WorkQueue(store.engine, "run1", worker="dead-worker", lease_s=2.0)
+    item = dead.claim()  # it claims, starts the session, commits two stages, and dies (never renews)
+    runner = Runner(store)
+    trajectory = runner.new_session(item.prompt, "offline", item.seed, title="x", tags=("batch:run1",),
+                                    session_id=item.session_id)
+    kept = [runner.advance(trajectory).id, runner.advance(trajectory).id]
+    started = time.monotonic()
+    results = run_worker(opts)
+    assert time.monotonic() - started >= 1.0  # it waited for the lease to run out
+    assert sorted((r.item.seq, r.status) for r in results) == [(0, "done"), (1, "done"), (2, "done")]
+    resumed = store.load(item.session_id)
+    assert set(kept) <= set(resumed.steps) and resumed.head().stage is Stage.FINAL
+    assert [s.id for s in resumed.branch()][:2] == kept  # carried on from the dead worker's last stage
+    assert len(batch_sessions(store)) == 3
+    assert dead.finish(item) is False  # a holder presumed dead that wakes up is fenced off
+    assert WorkQueue(store.engine, "run1").items()[0]["attempts"] == 2
+    store.close()
+
+
+def test_status_counts_left_running_and_done_from_the_database(prompts, db_url, tmp_path, capsys):
+    opts = options(prompts, db_url, tmp_path, samples=2)
+    Worker(opts).prepare()
+    store = Store(db_url, tmp_path / "data")
+    queue = WorkQueue(store.engine, "run1", worker="w1", lease_s=60)
+    first, second = queue.claim(), queue.claim()
+    queue.finish(first)
+    report = status(store, "run1")
+    assert (report["total"], report["done"], report["running"], report["left"]) == (6, 1, 1, 4)
+    assert report["workers"] == ["w1"] and report["per_minute"] > 0 and report["eta_s"] > 0
+    queue.release(second)
+    code, out, _ = studio(capsys, "batch", "status", "run1", "--json", "--db", db_url, "--data-dir", tmp_path / "data")
+    assert code == 0 and '"left": 5' in out
+    store.close()
