@@ -159,3 +159,30 @@ def test_a_worker_that_dies_before_its_hello_is_reported_with_its_log(tmp_path):
     client = WorkerClient(_fake_python(tmp_path, "echo 'ModuleNotFoundError: No module named torch' >&2; exit 1"))
     with pytest.raises(StudioError, match="failed to start: ModuleNotFoundError: No module named torch"):
         client.start()
+
+
+def test_previews_move_the_velocity_to_the_flow_and_decode_at_most_512_pixels():
+    from types import SimpleNamespace
+
+    from studio.engines.bagel.worker import Worker
+
+    seen = []
+
+    class VAE(nn.Module):  # stands in for BAGEL's autoencoder: records what it is asked to decode
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def decode(self, z):
+            seen.append((tuple(z.shape), z.dtype, z.device.type))
+            return torch.rand(1, 3, z.shape[-2] * 8, z.shape[-1] * 8) * 2 - 1
+
+    model = SimpleNamespace(latent_downsample=16, latent_patch_size=2, latent_channel=16)
+    worker = Worker(io.BytesIO(), None)
+    worker.inf = SimpleNamespace(model=model, vae_model=VAE())
+    tokens = 64 * 64  # a 1024² image: 64 × 64 latent patches of 2 × 2 × 16
+    x_t = torch.randn(tokens, 64)
+    v_t = torch.randn(tokens, 64, dtype=torch.bfloat16)  # the model's output dtype (on a GPU: its device too)
+    preview = worker.preview(x_t, torch.tensor([0.5]), v_t, (1024, 1024))
+    assert seen == [((1, 16, 64, 64), torch.float32, "cpu")]  # pooled from 128² latents, on the VAE's device
+    assert preview.size == (256, 256)

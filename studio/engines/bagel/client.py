@@ -72,7 +72,10 @@ class WorkerClient:
         started = time.perf_counter()
         self.process = subprocess.Popen([str(Path(self.python).expanduser()), "-m", "studio.engines.bagel.worker"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                                        cwd=str(path_dir))
+                                        cwd=str(path_dir),
+                                        # Ctrl-C in the studio's terminal is the studio's to handle; the worker
+                                        # ends when told to, or when its stdin closes with the studio.
+                                        start_new_session=True)
         log.close()
         self.inbox = queue.Queue()
         threading.Thread(target=self._read, args=(self.process, self.inbox), daemon=True).start()
