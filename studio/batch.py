@@ -138,26 +138,40 @@ class Place:
         return f"{socket.gethostname()[:64]}:{os.getpid()}:rank{self.rank}"
 
 
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, judged without importing torch: CUDA_VISIBLE_DEVICES when set,
+    else the NVIDIA device files (/dev/nvidia0, /dev/nvidia1, …)."""
+    import re
+
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        return visible
+    found = [m.group(1) for m in (re.fullmatch(r"nvidia(\d+)", p.name) for p in Path("/dev").glob("nvidia*")) if m]
+    return sorted(found, key=int)
+
+
 def pin_device(place: Place) -> str | None:
-    """Give this worker its own GPU: the LOCAL_RANK-th visible one. Done through CUDA_VISIBLE_DEVICES
-    before any engine imports torch (so every engine's "cuda" means this GPU, with no code of theirs
-    changed), or with torch.cuda.set_device when torch is already imported. None when nothing to pin."""
+    """Give this worker its own GPU: the LOCAL_RANK-th visible one (round robin when there are more
+    workers than GPUs, e.g. several small models per GPU). Done through CUDA_VISIBLE_DEVICES before
+    any engine imports torch, so every engine's "cuda" means this GPU with no code of theirs changed;
+    with torch.cuda.set_device when torch is already imported. None when there is nothing to pin."""
     if place.world_size <= 1 and "LOCAL_RANK" not in os.environ:
         return None
     import sys
 
     torch = sys.modules.get("torch")
     if torch is not None:
-        if torch.cuda.is_available() and torch.cuda.device_count() > place.local_rank:
-            torch.cuda.set_device(place.local_rank)
-            return f"cuda:{place.local_rank}"
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            return None
+        torch.cuda.set_device(place.local_rank % count)
+        return f"cuda:{place.local_rank % count}"
+    gpus = visible_gpus()
+    if not gpus:
         return None
-    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
-    chosen = visible[place.local_rank] if place.local_rank < len(visible) else str(place.local_rank)
-    if visible and place.local_rank >= len(visible):
-        return None  # more workers than GPUs on this machine: leave the choice to the engine
+    chosen = gpus[place.local_rank % len(gpus)]
     os.environ["CUDA_VISIBLE_DEVICES"] = chosen
-    return f"cuda device {chosen}"
+    return f"GPU {chosen}"
 
 
 # -- the worker -----------------------------------------------------------------------------------

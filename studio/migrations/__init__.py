@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 HERE = Path(__file__).resolve().parent
+MIGRATION_LOCK = 0x57D10  # a constant key of PostgreSQL's advisory locks, for schema changes
 
 
 def config():
@@ -28,6 +29,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Workers opening a new database at once (a batch's first start on several GPUs) would
+            # each create the tables; the first takes this lock, the others then find the schema
+            # current. (On SQLite the store's BEGIN IMMEDIATE already queues them.)
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -1,0 +1,116 @@
+"""`studio batch` as separate worker processes, on SQLite and on PostgreSQL: started by accelerate's
+launcher (torchrun underneath starts two CPU processes here), and a worker SIGKILLed mid-session.
+
+The workers run `python -m tests.batch_engines batch …`: the studio command with the tests' slowed
+offline engine registered, so a worker can be caught holding a session that has committed stages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from studio.store import Store
+from studio.workqueue import WorkQueue
+
+pytestmark = pytest.mark.backends
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCELERATE = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+
+
+@pytest.fixture
+def prompts(tmp_path):
+    path = tmp_path / "prompts.txt"
+    path.write_text("a red apple\ntwo cats on a sofa\na dog left of a cup\na blue car\n")
+    return path
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "CUDA_VISIBLE_DEVICES")}
+    return env | {"PYTHONPATH": str(ROOT), **extra}
+
+
+def batch_args(prompts, db_url, tmp_path, *more: str) -> list[str]:
+    return ["batch", str(prompts), "--name", "run1", "--rounds", "2", "--db", db_url,
+            "--data-dir", str(tmp_path / "data"), *more]
+
+
+def exactly_once(db_url, tmp_path, expected: int) -> list[dict]:
+    """Every item done, each with its own session, and no other session tagged with the batch."""
+    store = Store(db_url, tmp_path / "data")
+    try:
+        items = WorkQueue(store.engine, "run1").items()
+        assert len(items) == expected and {i["status"] for i in items} == {"done"}
+        tagged = [s.id for s in store.list_sessions(limit=10_000) if "batch:run1" in s.tags]
+        assert sorted(tagged) == sorted(i["session_id"] for i in items)
+        assert all(store.load(i["session_id"]).head().stage.value == "final" for i in items)
+        return items
+    finally:
+        store.close()
+
+
+def launch(prompts, db_url, tmp_path, *more: str) -> subprocess.CompletedProcess:
+    command = [ACCELERATE, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "tests.batch_engines",
+               *batch_args(prompts, db_url, tmp_path, "--engine", "slow", *more)]
+    return subprocess.run(command, cwd=ROOT, env=worker_env(STUDIO_TEST_STAGE_S="0.05"), capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_accelerate_launch_starts_two_workers_that_share_the_batch_and_a_rerun_does_nothing(prompts, db_url, tmp_path):
+    assert ACCELERATE, "accelerate's launcher is a dev dependency (pip install -e '.[dev]')"
+    first = launch(prompts, db_url, tmp_path, "--samples", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "worker 0/2" in first.stderr and "worker 1/2" in first.stderr
+    items = exactly_once(db_url, tmp_path, 8)
+    assert {i["worker"].rsplit(":", 1)[1] for i in items} == {"rank0", "rank1"}  # both took a share
+    second = launch(prompts, db_url, tmp_path, "--samples", "2")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stderr.count("ran 0 session(s)") == 2
+    assert exactly_once(db_url, tmp_path, 8) == items  # not a row changed
+
+
+def test_a_worker_killed_mid_session_leaves_nothing_done_twice_or_lost(prompts, db_url, tmp_path):
+    args = batch_args(prompts, db_url, tmp_path, "--engine", "slow", "--samples", "2", "--lease", "2")
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.batch_engines", *args], cwd=ROOT,
+                                env=worker_env(RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE="2", STUDIO_TEST_STAGE_S="0.3"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    victim, survivor = workers
+    try:
+        store = Store(db_url, tmp_path / "data")
+        killed = None
+        deadline = time.monotonic() + 120
+        while killed is None and time.monotonic() < deadline and victim.poll() is None:
+            held = [i for i in (WorkQueue(store.engine, "run1").items() if _exists(store) else [])
+                    if i["status"] == "running" and f":{victim.pid}:" in (i["worker"] or "")]
+            if held and store.has_session(held[0]["session_id"]) and store.count_steps(held[0]["session_id"]) >= 2:
+                steps_before = set(store.load(held[0]["session_id"]).steps)
+                victim.send_signal(signal.SIGKILL)
+                killed = held[0]
+            time.sleep(0.05)
+        assert killed is not None, "the victim never held a session with committed stages"
+        assert survivor.wait(180) == 0, survivor.stderr.read()[-3000:]
+        store.close()
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    items = exactly_once(db_url, tmp_path, 8)
+    taken_over = next(i for i in items if i["seq"] == killed["seq"])
+    assert taken_over["attempts"] == 2 and f":{survivor.pid}:" in taken_over["worker"]
+    store = Store(db_url, tmp_path / "data")
+    assert steps_before <= set(store.load(killed["session_id"]).steps)  # resumed, not started again
+    store.close()
+
+
+def _exists(store: Store) -> bool:
+    return WorkQueue(store.engine, "run1").exists()
