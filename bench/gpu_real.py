@@ -59,7 +59,8 @@ def image_failures(image, previews: list, expected_steps: int | None, steps: int
     return out
 
 
-def run_engine(name: str, engine, runner, params: dict, expected: dict[str, int | None], peak) -> list[dict]:
+def run_engine(name: str, engine, runner, params: dict, expected: dict[str, int | None], peak,
+               reset=None) -> list[dict]:
     """One session; a row (printed as a JSON line) per stage, with its failures."""
     from studio.domain import RunSettings
     from studio.runner import PausePolicy
@@ -71,7 +72,7 @@ def run_engine(name: str, engine, runner, params: dict, expected: dict[str, int 
 
     def listener(event):
         if event.kind == "started":
-            ts.reset_peak_gpu_memory()
+            (reset or ts.reset_peak_gpu_memory)()
             state.update(t=time.perf_counter(), previews=[])
         elif event.kind == "progress" and event.progress.preview is not None:
             state["previews"].append(event.progress.preview)
@@ -137,7 +138,7 @@ def main(args) -> int:
                           "max_think_tokens": 64, "temperature": 0.0}
                 steps = params["num_timesteps"] - 1
                 rows += run_engine("bagel", bagel, runner, params, {"sketch": steps, "refine": steps},
-                                   lambda: bagel.stats().get("peak_gib", 0.0))
+                                   lambda: bagel.stats().get("peak_gib", 0.0), lambda: bagel.stats(reset_peak=True))
             else:
                 rows.append(_skip("bagel", "set STROKE_STUDIO_BAGEL_PYTHON, _REPO and _MODEL"))
         if "janus" in wanted:

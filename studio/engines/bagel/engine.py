@@ -115,12 +115,13 @@ class BagelEngine(Engine):
             self.client.close()
             self.client = None
 
-    def stats(self) -> dict[str, Any]:
-        """The worker's context cache (entries, bytes, budget, evictions, sizes) and its peak GPU memory."""
+    def stats(self, reset_peak: bool = False) -> dict[str, Any]:
+        """The worker's context cache (entries, bytes, budget, evictions, sizes) and its peak GPU memory
+        (the largest over its GPUs, since the last reset_peak)."""
         with self._run:  # one request on the pipe at a time
             if self.client is None or not self.client.alive:
                 return {"entries": 0, "bytes": 0, "evictions": 0, "sizes": []}
-            return self.client.request("stats", None, "reading the context cache")[0]
+            return self.client.request("stats", None, "reading the context cache", reset_peak=reset_peak)[0]
 
     # -- the context of a branch ---------------------------------------------------------------
     def _context(self, ctx: StageContext, w: WorkerClient, doing: str) -> str:

@@ -235,7 +235,11 @@ class Worker:
 
         stats = self.cache.stats()
         if torch.cuda.is_available():
-            stats["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            stats["peak_gib"] = round(max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
+                                      / 2**30, 2)
+            if msg.get("reset_peak"):
+                for i in range(torch.cuda.device_count()):
+                    torch.cuda.reset_peak_memory_stats(i)
         return stats, ()
 
     # -- the loop ------------------------------------------------------------------------------
