@@ -82,13 +82,13 @@ class WorkerClient:
         try:
             hello, _ = self.inbox.get(timeout=HELLO_TIMEOUT)
         except queue.Empty:
-            self.kill()
+            self.forget()
             raise StudioError(f"The BAGEL worker ({self.python}) did not start within {HELLO_TIMEOUT:.0f} s.") from None
         if hello is None or hello.get("type") != "hello":
-            self.kill()
+            self.forget()
             raise StudioError(f"The BAGEL worker ({self.python}) failed to start: {self.last_log_line()}")
         if hello.get("protocol") != protocol.PROTOCOL_VERSION:
-            self.kill()
+            self.forget()
             raise StudioError(f"The BAGEL worker speaks protocol {hello.get('protocol')}, this studio "
                               f"{protocol.PROTOCOL_VERSION}: run the worker from this checkout.")
         self.started_s = time.perf_counter() - started
@@ -118,8 +118,14 @@ class WorkerClient:
         self.kill()
         if self.log_path:  # a worker that died keeps its log (the error names it); a closed one needs none
             Path(self.log_path).unlink(missing_ok=True)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what a finished worker leaves behind, except its log."""
+        self.kill()
         if self.path_dir:
             shutil.rmtree(self.path_dir, ignore_errors=True)
+            self.path_dir = None
 
     def last_log_line(self) -> str:
         try:

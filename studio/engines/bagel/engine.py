@@ -89,6 +89,8 @@ class BagelEngine(Engine):
         """The running worker with the model loaded; a dead one is replaced by a fresh one."""
         if self.client is not None and self.client.alive:
             return self.client
+        if self.client is not None:
+            self.client.forget()  # a dead worker: its log stays (the error named it)
         self.client = None
         check_paths(self.model_path, self.repo)
         if not self.python:
@@ -104,7 +106,7 @@ class BagelEngine(Engine):
             self.info, _ = client.request("load", ctx, "loading BAGEL", model=str(self.model_path), repo=str(self.repo),
                                           mode=self.mode, max_memory=self.max_memory, cache_bytes=self.cache_bytes)
         except BaseException:
-            client.kill()
+            client.forget()
             raise
         self.calls["workers"] += 1
         self.client = client
