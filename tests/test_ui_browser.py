@@ -194,12 +194,17 @@ def test_a_second_tab_conflict_keeps_the_text_you_typed(browser_and_studio):
 
 
 def test_region_refine_on_the_canvas_changes_only_the_painted_region(browser_and_studio):
+    from playwright.sync_api import expect
+
     context, store, url = browser_and_studio
     page = open_page(context, url)
     sid = new_session(page, "a red apple", engine="offline")
     step(page, "paused after plan")
     step(page, "paused after sketch")
     sketch = store.load(sid).head()
+    expect(page.locator("#sb-evidence text")).to_have_count(0)  # no names in or over the image by default
+    page.locator("#sb-labels").check()  # the optional overlay: what the engine says it drew
+    expect(page.locator("#sb-evidence text").first).to_have_text("red apple")
     box = page.locator("#sb-paint").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
     page.mouse.down()

@@ -30,7 +30,7 @@ HERE = Path(__file__).parent
 CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
 PAUSES = [["every", "after every stage"], ["inspect", "at each verdict"], ["never", "never (run to the end)"]]
 SHORTCUTS = [["s", "Step"], ["r", "Run to end"], ["a", "Accept the selected image"], ["x", "Reject & redraw"],
-             ["j / k", "next / previous step"], ["b", "toggle evidence boxes"]]
+             ["j / k", "next / previous step"], ["b", "toggle evidence boxes"], ["n", "toggle the names of what was drawn"]]
 
 
 def engine_note(name: str) -> dict[str, Any]:

@@ -57,12 +57,27 @@ def card(store: Store, trajectory: Trajectory, step: Step) -> dict[str, Any]:
                         width=judged.image.width, height=judged.image.height)
     if step.image is not None:
         data.update(image=image_url(store, step.image.sha256), width=step.image.width, height=step.image.height)
+        data["labels"] = _labels(step.meta)
     if step.region is not None:
         data["region"] = image_url(store, step.region.image.sha256)
     if step.original:
         data["original"] = {k: (_check(v) if isinstance(v, Check) else v) for k, v in step.original.items()}
     data["key"] = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return data
+
+
+def _labels(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What an engine says it drew (`meta["drawn"]`: class, colour, box), for the canvas's optional name overlay.
+
+    Names live beside the image, never in it: the inspector must judge what a viewer sees.
+    """
+    labels = []
+    for item in (meta or {}).get("drawn") or []:
+        box = item.get("box") if isinstance(item, dict) else None
+        if isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
+            name = " ".join(str(item[k]) for k in ("color", "class") if item.get(k))
+            labels.append({"label": name, "box": list(box)})
+    return labels
 
 
 def _judged(trajectory: Trajectory, inspect: Step) -> Step | None:

@@ -202,12 +202,15 @@ function renderCanvas() {
   const c = S.cards[S.selected], svg = $("#sb-evidence");
   const boxes = c && c.stage === "inspect" && $("#sb-boxes").checked ? [c.plan_check, c.sketch_check].filter(Boolean) : [];
   svg.setAttribute("viewBox", `0 0 ${shown.width} ${shown.height}`);
-  svg.innerHTML = boxes.map((check) => check.evidence.map((b) => {
-    const [x0, y0, x1, y1] = b.box, col = check.passed ? "#15803d" : "#c62828";
-    const s = Math.max(1, shown.width / 540);
-    return `<rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" fill="none" stroke="${col}" stroke-width="${3 * s}"/>` +
+  const s = Math.max(1, shown.width / 540);
+  const drawBox = (b, col, dash) => {
+    const [x0, y0, x1, y1] = b.box;
+    return `<rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" fill="none" stroke="${col}" stroke-width="${(dash ? 2 : 3) * s}"${dash ? ` stroke-dasharray="${6 * s} ${4 * s}"` : ""}/>` +
       (b.label ? `<text x="${x0 + 3 * s}" y="${Math.max(14 * s, y0 - 4 * s)}" fill="${col}" style="font-size:${13 * s}px">${esc(b.label)}</text>` : "");
-  }).join("")).join("");
+  };
+  const names = c && c.stage !== "inspect" && $("#sb-labels").checked ? (shown.labels || []) : [];
+  svg.innerHTML = boxes.map((check) => check.evidence.map((b) => drawBox(b, check.passed ? "#15803d" : "#c62828")).join("")).join("") +
+    names.map((b) => drawBox(b, "#334155", true)).join("");
 }
 function layout(shown) {
   // The image is drawn with object-fit: contain; the evidence and paint layers sit exactly over its pixels.
@@ -241,6 +244,7 @@ $("#sb-eraser").onclick = () => { brush.tool = "eraser"; $("#sb-eraser").classLi
 $("#sb-clear").onclick = clearPaint;
 $("#sb-zoom").onclick = () => { S.zoom = !S.zoom; renderCanvas(); };
 $("#sb-boxes").onchange = renderCanvas;
+$("#sb-labels").onchange = renderCanvas;
 
 // ---- the panel: the selected step's own fields and actions ----------------------------------------
 function field(name, fallback) { const d = S.dirty[S.selected]; return d && name in d ? d[name] : fallback; }
@@ -361,7 +365,8 @@ document.addEventListener("keydown", (e) => {
   const i = S.branch.indexOf(S.selected);
   const keys = {s: () => $("#sb-step").click(), r: () => $("#sb-run").click(), a: () => act("accept"), x: () => act("reject"),
     j: () => S.branch[i + 1] && select(S.branch[i + 1]), k: () => i > 0 && select(S.branch[i - 1]),
-    b: () => { $("#sb-boxes").checked = !$("#sb-boxes").checked; renderCanvas(); }, "?": () => $("#sb-help-btn").click()};
+    b: () => { $("#sb-boxes").checked = !$("#sb-boxes").checked; renderCanvas(); },
+    n: () => { $("#sb-labels").checked = !$("#sb-labels").checked; renderCanvas(); }, "?": () => $("#sb-help-btn").click()};
   if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
 });
 
