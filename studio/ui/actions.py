@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import limits
+from ..export import FORMATS as EXPORT_FORMATS
 from ..domain import Conflict, Mode, Stage, StudioError, Trajectory, last
 from ..engines.base import CancelToken, Cancelled
 from ..runner import Event, PausePolicy, Runner
@@ -30,7 +31,6 @@ from .uploads import check_upload, region_mask
 
 log = logging.getLogger("studio.ui")
 
-EXPORT_FORMATS = ("folder", "bagel", "think-trace", "vlm-sft", "hf")
 INTERNAL = "Something went wrong inside the studio; the server log has the details."
 _HIDDEN = re.compile(r"[a-z][a-z0-9+.-]*://\S*|(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"]+){2,}[/\\]?")
 

@@ -345,7 +345,7 @@ const engineNote = () => { const e = (props.engines || []).find((x) => x.name ==
 $("#sb-engine").onchange = engineNote; engineNote();
 $("#sb-pause").innerHTML = (props.pauses || []).map(([v, label]) => `<option value="${v}" ${v === props.default_pause ? "selected" : ""}>${esc(label)}</option>`).join("");
 $("#sb-rounds").value = props.default_rounds;
-$("#sb-format").innerHTML = (props.formats || []).map((f) => `<option>${esc(f)}</option>`).join("");
+$("#sb-format").innerHTML = (props.formats || []).map((f) => `<option ${f === "folder" ? "selected" : ""}>${esc(f)}</option>`).join("");
 $("#sb-help").innerHTML = "<b>Keyboard shortcuts</b><br>" + (props.shortcuts || []).map(([k, what]) => `<kbd>${esc(k)}</kbd>${esc(what)}`).join("<br>");
 $("#sb-help-btn").onclick = () => { $("#sb-help").hidden = !$("#sb-help").hidden; };
 $("#sb-toast").onclick = () => { $("#sb-toast").hidden = true; };
