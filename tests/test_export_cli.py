@@ -12,10 +12,12 @@ from studio.store import Store
 from .cli_support import sessions_in_a_fresh_interpreter, studio
 from .test_export_support import plain, steered
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 @pytest.fixture
 def data(store):
-    return ["--data-dir", str(store.data_dir)]
+    return ["--db", store.url, "--data-dir", str(store.data_dir)]
 
 
 def test_export_writes_the_folder_and_says_what_it_wrote(capsys, runner, scripted, data, tmp_path):
@@ -69,8 +71,8 @@ def test_export_mistakes_are_one_line_and_exit_1(capsys, data, tmp_path, args, m
 def test_import_a_folder_then_a_final_png(capsys, store, runner, scripted, tmp_path):
     t = plain(runner, "a pear", seed=3)
     export_dir = tmp_path / "out"
-    assert studio(capsys, "export", "--format", "folder", "--out", str(export_dir), "--data-dir",
-                  str(store.data_dir))[0] == 0
+    assert studio(capsys, "export", "--format", "folder", "--out", str(export_dir), "--db", store.url,
+                  "--data-dir", str(store.data_dir))[0] == 0
     fresh = ["--data-dir", str(tmp_path / "fresh")]
     code, out, _ = studio(capsys, "import", str(export_dir), *fresh)
     assert code == 0 and out.strip() == f"imported {t.session.id}"

@@ -13,6 +13,8 @@ from studio.export import export
 from .fakes import ScriptedEngine
 from .test_export_support import jsonl, plain, steered
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 def exported(store, tmp_path, name="out", **filters):
     """Session ids in the export's sessions.jsonl (folder format), and the report."""

@@ -14,6 +14,8 @@ from studio.export.select import split_of
 
 from .test_export_support import jsonl, plain, steered, tree
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 @pytest.fixture
 def session(runner, scripted):

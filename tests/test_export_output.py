@@ -11,6 +11,8 @@ from studio.export import export, export_zip
 
 from .test_export_support import plain, tree
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 @pytest.fixture
 def sessions(runner, scripted):

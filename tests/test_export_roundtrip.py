@@ -15,6 +15,8 @@ from studio.store import Store
 
 from .test_export_support import plain, steered
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 @pytest.fixture
 def fresh(tmp_path):

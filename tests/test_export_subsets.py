@@ -10,6 +10,8 @@ from studio.runner import PausePolicy
 
 from .test_export_support import jsonl, plain, steered
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 @pytest.fixture
 def session(runner, scripted):

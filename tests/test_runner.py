@@ -9,6 +9,8 @@ from studio.domain import Author, Mode, Review, RunSettings, Stage, StudioError
 from studio.engines.base import CancelToken
 from studio.runner import PausePolicy
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 def stages(trajectory):
     return [s.stage.value for s in trajectory.branch()]

@@ -10,6 +10,8 @@ from PIL import Image
 
 from studio.domain import Review, RunSettings, Stage, StudioError
 
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
+
 
 def new(runner, prompt="a cat and a dog"):
     return runner.new_session(prompt, engine="scripted", seed=7, settings=RunSettings())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
 from sqlalchemy import create_engine
 
@@ -9,6 +10,8 @@ from studio.domain import RunSettings
 from studio.migrations import revisions
 from studio.runner import Runner
 from studio.store import KNOWN_REVISIONS, Store, metadata
+
+pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
 
 
 def test_the_migrations_build_exactly_the_schema_the_code_declares(store):
@@ -20,11 +23,13 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(store):
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    store = Store(data_dir=tmp_path / "data")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.close()
 
 
 def test_images_are_content_addressed_pngs_written_once(store):
