@@ -167,3 +167,24 @@ def test_status_counts_left_running_and_done_from_the_database(prompts, db_url, 
     code, out, _ = studio(capsys, "batch", "status", "run1", "--json", "--db", db_url, "--data-dir", tmp_path / "data")
     assert code == 0 and '"left": 5' in out
     store.close()
+
+
+@pytest.mark.parametrize("content, args, message", [
+    ("a cat\n", ["--mode", "sideways"], "--mode 'sideways': use single, process or both"),
+    ("a cat\n", ["--name", "../etc"], "may hold only letters, digits"),
+    ("a cat\n", ["--samples", "0"], "--samples is 0; it must be between 1"),
+    ("a cat\n", ["--engine", "nosuch"], "Unknown engine 'nosuch'"),
+    ("a cat\n", ["--params", "[1]"], "must be a JSON object"),
+    ('{"prompt": "a cat"}\nnot json\n', [], "line 2: not a JSON object"),
+    ('{"tag": "x"}\n', [], "line 1: expected a JSON object with a \"prompt\""),
+    ("\n\n", [], "holds no prompts"),
+    (b"a caf\xe9\n", [], "is not UTF-8 text"),
+    (None, [], "Cannot read the prompt file"),
+])
+def test_bad_batch_input_is_one_line_and_creates_nothing(capsys, tmp_path, content, args, message):
+    path = tmp_path / "prompts.txt"
+    if content is not None:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, out, err = studio(capsys, "batch", path, *args, "--data-dir", tmp_path / "data")
+    assert code == 1 and message in " ".join(err.split()) and "Traceback" not in err + out
+    assert not (tmp_path / "data" / "studio.db").exists() or not Store(data_dir=tmp_path / "data").list_sessions()
