@@ -19,7 +19,6 @@ importable by name in a fresh process, as the built-in ones are).
 from __future__ import annotations
 
 import concurrent.futures as futures
-import hashlib
 import io
 import multiprocessing
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .. import engines as registry
+from ..batch import sample_seed  # one seed rule for `studio batch` and this benchmark
 from ..domain import Mode, RunSettings, Stage, StudioError, rounds_used
 from . import checker as checkers
 from . import layout
@@ -82,12 +82,6 @@ class BenchResult:
     elapsed_s: float = 0.0  # this call, generation and scoring
     total: int = 0  # samples this call asked for (finished or not)
     report: Any = None  # report.Report
-
-
-def sample_seed(seed: int, index: int, sample: int) -> int:
-    """The session seed of one sample: the same in every mode, so the modes are compared pairwise."""
-    digest = hashlib.sha256(f"geneval:{seed}:{index}:{sample}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def session_tags(mode: str, tag: str) -> tuple[str, ...]:
