@@ -59,8 +59,9 @@ def run(
     db: DbOption = None, data_dir: DataOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print this worker's results as JSON lines.")] = False,
 ) -> None:
-    """Run every (prompt, sample) as a session. Start one process per GPU with accelerate launch (or
-    torchrun); they share the work through the database. Run the same command again to resume."""
+    """Run every (prompt, sample) as a session; run the same command again to resume.
+
+    Start one process per GPU with accelerate launch (or torchrun): they share the work through the database."""
     from .batch import MAX_SAMPLES, MODES, BatchOptions, Place, Worker, pin_device
 
     if mode not in MODES:

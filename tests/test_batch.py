@@ -6,6 +6,7 @@ launcher, several processes and a SIGKILLed worker are in test_batch_launch.py.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -188,3 +189,26 @@ def test_bad_batch_input_is_one_line_and_creates_nothing(capsys, tmp_path, conte
     code, out, err = studio(capsys, "batch", path, *args, "--data-dir", tmp_path / "data")
     assert code == 1 and message in " ".join(err.split()) and "Traceback" not in err + out
     assert not (tmp_path / "data" / "studio.db").exists() or not Store(data_dir=tmp_path / "data").list_sessions()
+
+
+@pytest.mark.parametrize("visible, local_rank, world, pinned", [
+    ("2,3", 1, 2, "3"),  # the LOCAL_RANK-th visible GPU
+    ("2,3", 2, 3, "2"),  # more workers than GPUs: round robin
+    ("", 0, 2, None),  # no GPU visible: nothing to pin (a CPU machine, as in CI)
+    ("5", 0, 1, None),  # a lone worker with no launcher around it keeps what it was given
+])
+def test_each_worker_pins_its_gpu_from_the_launchers_local_rank(monkeypatch, visible, local_rank, world, pinned):
+    import sys
+
+    from studio.batch import Place, pin_device
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as in a fresh worker: no engine has imported it yet
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    if world == 1:
+        monkeypatch.delenv("LOCAL_RANK", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+    place = Place.from_env({"RANK": str(local_rank), "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(world)})
+    described = pin_device(place)
+    assert (described is None) == (pinned is None)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == (pinned if pinned is not None else visible)
