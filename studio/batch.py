@@ -269,6 +269,8 @@ class Worker:
     def _run_item(self, item: Item, cancel: CancelToken) -> Finished:
         from dataclasses import replace
 
+        from sqlalchemy.exc import IntegrityError
+
         from .domain import Conflict, Stage
 
         started = time.perf_counter()
@@ -278,9 +280,12 @@ class Worker:
             else:
                 title = f"{self.options.name} {item.mode} {item.prompt_index:05d}/{item.sample:04d}: {item.prompt}"
                 tags = (f"batch:{self.options.name}", f"mode:{item.mode}", *self.options.tags)
-                trajectory = self.runner.new_session(item.prompt, self.options.engine, item.seed,
-                                                     replace(self.settings, mode=Mode(item.mode)), title[:200],
-                                                     tags, session_id=item.session_id)
+                try:
+                    trajectory = self.runner.new_session(item.prompt, self.options.engine, item.seed,
+                                                         replace(self.settings, mode=Mode(item.mode)), title[:200],
+                                                         tags, session_id=item.session_id)
+                except IntegrityError:  # a stalled earlier holder created it a moment ago: carry that one on
+                    trajectory = self.runner.open(item.session_id)
             outcome = self.runner.run(trajectory, cancel=cancel)
             if outcome.status == "cancelled":
                 return Finished(item, "lost", item.session_id, None, time.perf_counter() - started)
