@@ -15,13 +15,14 @@ import dataclasses
 import hashlib
 import importlib
 import io
+import json
 import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, create_engine, delete, event, func, insert, inspect, or_, select, update)
+                        Table, Text, cast, create_engine, delete, event, func, insert, inspect, or_, select, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
@@ -368,10 +369,15 @@ class Store:
     def list_sessions(self, search: str | None = None, tag: str | None = None, limit: int = 100,
                       offset: int = 0) -> list[Session]:
         """Newest first; `search` matches prompt or title text, case-insensitively."""
-        query = _searched(select(sessions), search).order_by(sessions.c.updated_at.desc()).limit(limit).offset(offset)
+        query = _tagged(_searched(select(sessions), search), tag)
+        query = query.order_by(sessions.c.updated_at.desc()).limit(limit).offset(offset)
         with self.reader.connect() as conn:
-            found = [_session_from_row(row) for row in conn.execute(query)]
-        return [s for s in found if tag is None or tag in s.tags]
+            return [_session_from_row(row) for row in conn.execute(query)]
+
+    def list_batches(self) -> list[str]:
+        """The names of the batches this store holds, newest first (for the gallery's filter)."""
+        with self.reader.connect() as conn:
+            return [row.name for row in conn.execute(select(batches.c.name).order_by(batches.c.created_at.desc()))]
 
     def count_sessions(self, search: str | None = None) -> int:
         """How many sessions `list_sessions(search)` would give without a limit."""
@@ -390,6 +396,14 @@ def _searched(query, search: str | None):
     term = search.strip().lower()
     return query.where(or_(func.lower(sessions.c.prompt).contains(term, autoescape=True),
                            func.lower(sessions.c.title).contains(term, autoescape=True)))
+
+
+def _tagged(query, tag: str | None):
+    """Sessions carrying `tag`, filtered in SQL (before any LIMIT): the tags column holds a JSON list of
+    strings, so the tag appears in its text exactly as JSON writes it, quotes included."""
+    if tag is None:
+        return query
+    return query.where(cast(sessions.c.tags, String).contains(json.dumps(tag), autoescape=True))
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: Table):

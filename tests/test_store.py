@@ -108,3 +108,13 @@ def test_taken_step_ids_are_those_any_session_uses(store, scripted):
     runner.run(trajectory)
     mine = list(trajectory.steps)
     assert store.taken_step_ids(mine + ["0" * 32]) == set(mine)
+
+
+def test_a_tag_filter_applies_before_the_limit(store, scripted):
+    runner = Runner(store)
+    tagged = [runner.new_session(f"a cat {i}", engine="scripted", tags=("batch:cats",)).session.id for i in range(3)]
+    for i in range(5):  # newer, untagged sessions that a filter after LIMIT would have counted
+        runner.new_session(f"a dog {i}", engine="scripted", tags=("batch:cats-and-dogs", "batch:cat"))
+    found = store.list_sessions(tag="batch:cats", limit=3)
+    assert sorted(s.id for s in found) == sorted(tagged)  # exactly the tag, not a prefix or a longer one
+    assert store.list_sessions(tag="batch:%", limit=10) == []  # % is a character here, not a wildcard

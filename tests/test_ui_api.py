@@ -230,3 +230,18 @@ def test_a_saved_session_reopens_exactly_as_it_was_after_a_server_restart(tmp_pa
             == {k: {f: v for f, v in c.items() if f not in ("image", "judged", "region")} for k, c in before["cards"].items()}
     finally:
         engines.unregister("ui-restart")
+
+
+def test_the_gallery_lists_one_batch_at_a_time(studio):
+    from studio.runner import Runner
+    from studio.workqueue import WorkQueue
+
+    client, store = studio
+    WorkQueue(store.engine, "kites-1").ensure({"prompts": "kites.txt"}, [])
+    runner = Runner(store)
+    ours = {runner.new_session(f"a kite {i}", engine=ENGINE, tags=("batch:kites-1",)).session.id for i in range(2)}
+    runner.new_session("a kite outside any batch", engine=ENGINE)
+    assert {c["id"] for c in client.predict("kite", "kites-1", api_name="/list_sessions")} == ours
+    assert len(client.predict("kite", "", api_name="/list_sessions")) == 3
+    with pytest.raises(AppError, match="batch name"):
+        client.predict("", "no such/../batch", api_name="/list_sessions")

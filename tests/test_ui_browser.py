@@ -20,6 +20,7 @@ from PIL import ImageChops
 
 from studio import engines
 from studio.domain import Author, Review, Stage
+from studio.runner import Runner
 
 from .fakes import ScriptedEngine
 from .ui_server import running_studio
@@ -204,7 +205,7 @@ def test_region_refine_on_the_canvas_changes_only_the_painted_region(browser_and
     sketch = store.load(sid).head()
     expect(page.locator("#sb-evidence text")).to_have_count(0)  # no names in or over the image by default
     page.locator("#sb-labels").check()  # the optional overlay: what the engine says it drew
-    expect(page.locator("#sb-evidence text").first).to_have_text("red apple")
+    expect(page.locator("#sb-evidence text").first).to_have_text("red apple", timeout=20_000)
     box = page.locator("#sb-paint").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
     page.mouse.down()
@@ -232,8 +233,16 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     page = open_page(context, url)
     kept = new_session(page, "a vase of tulips")
     doomed = new_session(page, "a doomed teapot")  # now the open session
+    from studio.workqueue import WorkQueue
+
+    WorkQueue(store.engine, "vases").ensure({"prompts": "vases.txt"}, [])
+    batch_only = Runner(store).new_session("a vase from a batch", engine=ENGINE, tags=("batch:vases",)).session.id
     page.locator(".sb-tab[data-view=sessions]").click()
-    page.locator("#sb-search").fill("vase")
+    page.locator("#sb-batch").select_option("vases")
+    expect(page.locator(".sb-gcard")).to_have_count(1)
+    expect(page.locator(f".sb-gcard[data-id='{batch_only}']")).to_have_count(1)
+    page.locator("#sb-batch").select_option("")
+    page.locator("#sb-search").fill("vase of")
     expect(page.locator(".sb-gcard")).to_have_count(1)
     page.locator(f".sb-gcard[data-id='{kept}']").click()
     page.locator("#sb-new-title").fill("Tulip study")

@@ -80,7 +80,8 @@ def _page_functions(studio: Studio) -> list[Callable]:
 
     return [answer(m) for m in (studio.open_session, studio.new_session, studio.edit_plan, studio.accept,
                                 studio.override, studio.fork, studio.switch_branch, studio.rename, studio.delete,
-                                studio.stop, studio.list_sessions, studio.export, studio.import_png, studio.compare)]
+                                studio.stop, studio.list_sessions, studio.list_batches, studio.export, studio.import_png,
+                                studio.compare)]
 
 
 def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:

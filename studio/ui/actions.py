@@ -153,9 +153,11 @@ class Studio:
         trajectory = self.runner.new_session(text, name, chosen_seed, settings)
         return self.view(trajectory, "ready: press Step or Run to end")
 
-    def list_sessions(self, search: str = "", limit: int = 60) -> list[dict[str, Any]]:
-        """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status."""
-        found = self.store.list_sessions(search=limits.search(search), limit=limit)
+    def list_sessions(self, search: str = "", batch: str = "", limit: int = 60) -> list[dict[str, Any]]:
+        """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status; optionally
+        only the sessions of one batch (`studio batch`)."""
+        tag = f"batch:{limits.batch_name(batch)}" if batch else None
+        found = self.store.list_sessions(search=limits.search(search), tag=tag, limit=limit)
         cards = []
         for session in found:
             trajectory = self.runner.open(session.id)
@@ -168,6 +170,10 @@ class Studio:
                 **board.status(trajectory),
             })
         return cards
+
+    def list_batches(self) -> list[str]:
+        """Batch names, for the gallery's filter."""
+        return self.store.list_batches()
 
     def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):

@@ -379,9 +379,16 @@ function show(view) {
 }
 $$(".sb-tab").forEach((t) => { t.onclick = () => show(t.dataset.view); });
 async function search() {
-  const found = await call("list_sessions", $("#sb-search").value);
+  const [found, batches] = await Promise.all([call("list_sessions", $("#sb-search").value, $("#sb-batch").value),
+                                              call("list_batches")]);
+  if (batches) {
+    const chosen = $("#sb-batch").value;
+    $("#sb-batch").innerHTML = `<option value="">all sessions</option>` + batches.map((b) => `<option value="${esc(b)}">${esc(b)}</option>`).join("");
+    $("#sb-batch").value = batches.includes(chosen) ? chosen : "";
+  }
   if (found) { S.gallery = found; renderGallery(); }
 }
+$("#sb-batch").onchange = search;
 let typing;
 $("#sb-search").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(search, 250); });
 function renderGallery() {
