@@ -7,7 +7,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from studio import engines
-from studio.domain import Author, Review, Stage
+from studio.domain import Author, Review, Stage, StudioError
 
 from .fakes import ScriptedEngine
 from .ui_server import running_studio
@@ -233,15 +233,20 @@ def test_a_saved_session_reopens_exactly_as_it_was_after_a_server_restart(tmp_pa
 
 
 def test_the_gallery_lists_one_batch_at_a_time(studio):
+    """The page's gallery filter (a server function of the page; /list_sessions keeps its one input)."""
     from studio.runner import Runner
+    from studio.ui.actions import Studio
     from studio.workqueue import WorkQueue
 
-    client, store = studio
-    WorkQueue(store.engine, "kites-1").ensure({"prompts": "kites.txt"}, [])
+    _, store = studio
+    WorkQueue(store.engine, "gliders-1").ensure({"prompts": "gliders.txt"}, [])
     runner = Runner(store)
-    ours = {runner.new_session(f"a kite {i}", engine=ENGINE, tags=("batch:kites-1",)).session.id for i in range(2)}
-    runner.new_session("a kite outside any batch", engine=ENGINE)
-    assert {c["id"] for c in client.predict("kite", "kites-1", api_name="/list_sessions")} == ours
-    assert len(client.predict("kite", "", api_name="/list_sessions")) == 3
-    with pytest.raises(AppError, match="batch name"):
-        client.predict("", "no such/../batch", api_name="/list_sessions")
+    ours = {runner.new_session(f"a paraglider {i}", engine=ENGINE, tags=("batch:gliders-1",)).session.id
+            for i in range(2)}
+    runner.new_session("a paraglider outside any batch", engine=ENGINE)
+    page = Studio(runner)
+    assert {c["id"] for c in page.list_sessions("paraglider", "gliders-1")} == ours
+    assert len(page.list_sessions("paraglider", "")) == 3
+    assert "gliders-1" in page.list_batches()
+    with pytest.raises(StudioError, match="batch name"):
+        page.list_sessions("", "no such/../batch")

@@ -101,9 +101,9 @@ def register(studio: Studio) -> None:
         """Continue on the newest branch through a step (a branch's end, or any step on it)."""
         return studio.switch_branch(session_id, version, step_id)
 
-    def list_sessions(search: str = "", batch: str = "") -> list:
-        """Gallery cards, newest first; `batch`: only that batch's sessions."""
-        return studio.list_sessions(search, batch)
+    def list_sessions(search: str = "") -> list:
+        """Gallery cards, newest first."""
+        return studio.list_sessions(search)
 
     def rename(session_id: str, version: int | None, title: str) -> dict:
         """Rename a session."""
