@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ...domain import StudioError
+from ..torch_support import missing_files  # standard library only at import: safe in BAGEL's env
 
 MODEL_SETTING = "STROKE_STUDIO_BAGEL_MODEL"
 REPO_SETTING = "STROKE_STUDIO_BAGEL_REPO"
@@ -36,22 +37,13 @@ REPO_FILES = ("inferencer.py", "modeling/bagel/__init__.py", "modeling/autoencod
               "data/transforms.py", "data/data_utils.py")
 
 
-def _missing(folder: Path, required) -> list[str]:
-    out = []
-    for need in required:
-        options = (need,) if isinstance(need, str) else need
-        if not any((folder / name).exists() for name in options):
-            out.append(" or ".join(options))
-    return out
-
-
 def _require_folder(value: str | None, what: str, setting_name: str, required, fix: str) -> Path:
     if not value:
         raise StudioError(f"The bagel engine needs {what}: set {setting_name}. {fix}")
     folder = Path(value).expanduser()
     if not folder.is_dir():
         raise StudioError(f"{what.capitalize()} {folder} ({setting_name}) does not exist. {fix}")
-    missing = _missing(folder, required)
+    missing = missing_files(folder, required)
     if missing:
         raise StudioError(f"{what.capitalize()} at {folder} is incomplete; missing: {', '.join(missing)}. {fix}")
     return folder
