@@ -8,8 +8,8 @@
 - `colors`: the pixel colour classifier used where GenEval's CLIP classifier is not available;
 - `layout`: GenEval's output folders (`<mode>/<NNNNN>/metadata.jsonl` + `samples/<NNNN>.png`);
 - `run`: the orchestration (resume, workers, sessions tagged as benchmark runs);
-- `report`: a markdown table per mode and a PNG bar chart, drawn with Pillow;
-- `cli`: `studio bench geneval`.
+- `report`: a markdown table per mode and a PNG bar chart, drawn with Pillow.
+Its command line, `studio bench geneval`, is studio/cli/geneval.py.
 
 Nothing here imports torch, transformers or gradio at import time.
 """

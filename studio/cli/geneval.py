@@ -15,8 +15,8 @@ import typer
 from .. import engines as registry
 from .. import limits
 from ..domain import Mode, RunSettings, StudioError
-from ..cli import DataOption, DbOption, err, out
 from ..store import DATA_ENV, DEFAULT_DATA_DIR
+from .common import DataOption, DbOption, err, out
 
 bench_app = typer.Typer(help="Benchmarks: GenEval-format runs, single-pass vs process-driven.",
                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -69,7 +69,7 @@ def geneval(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .run import BenchOptions, run_bench
+    from ..geneval.run import BenchOptions, run_bench
 
     engine = limits.engine_name(engine)
     out_dir = default_out(engine, data_dir) if out_dir is None else limits.out_dir(out_dir)

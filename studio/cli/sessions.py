@@ -1,8 +1,8 @@
-"""`studio`: run, inspect and manage sessions headless.
+"""`studio run|resume|sessions|show|rename|delete|parse|engines`: run, inspect and manage sessions
+headless, registered on the root app by `register(app)`.
 
 Light commands (sessions, show, rename, delete) import no torch or gradio: engines
-are imported only when a command runs one. Errors a person can fix print one line
-naming the fix and exit with status 1, never a traceback.
+are imported only when a command runs one.
 """
 
 from __future__ import annotations
@@ -20,20 +20,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from . import engines as registry
-from . import limits
-from .domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
-from .runner import Event, PausePolicy, Runner
-from .store import DATA_ENV, DB_ENV, Store
+from .. import engines as registry
+from .. import limits
+from ..domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
+from ..runner import Event, PausePolicy, Runner
+from ..store import Store
+from .common import DataOption, DbOption, JsonOption, err, out
 
-app = typer.Typer(help="Stroke Studio: process-driven image generation you can watch and steer.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-DbOption = Annotated[Optional[str], typer.Option("--db", envvar=DB_ENV, help="SQLAlchemy URL of the sessions database.")]
-DataOption = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, help="Folder for the database and images.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+app = typer.Typer()  # the commands below are added to the root app by register()
 
 
 def _runner(db: str | None, data_dir: Path | None) -> Runner:
@@ -156,7 +150,7 @@ def show(
         out.print_json(json.dumps(trajectory_to_dict(trajectory)))
         return
     if text:
-        from .tagged import render
+        from ..tagged import render
 
         sys.stdout.write(render(trajectory.session.prompt, trajectory.branch()))
         return
@@ -208,7 +202,7 @@ def parse(
     as_json: JsonOption = False,
 ) -> None:
     """Parse prompts into scene graphs, in GenEval's metadata form (`include`)."""
-    from .scene import parse_prompt
+    from ..scene import parse_prompt
 
     if (prompt is None) == (file is None):
         raise StudioError('Give a prompt or --file PROMPTS.txt (not both), e.g. studio parse "two red apples" --json')
@@ -260,33 +254,5 @@ def _gpu_here() -> bool:
     return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
 
 
-from .export.cli import register as register_export  # noqa: E402 — needs the options above
-
-register_export(app)
-
-from .geneval.cli import register as register_geneval  # noqa: E402 — needs the options above
-
-register_geneval(app)
-
-from .batch_cli import register as register_batch  # noqa: E402
-
-register_batch(app)
-
-
-def main() -> None:
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        app()
-    except StudioError as error:
-        _fail(str(error))
-    except DBAPIError as error:  # the database failed under us (a disk error, damage found mid-run)
-        _fail(f"The database reported an error ({str(error.orig)[:200]}); nothing more was written. "
-              "Check the disk and the database (studio sessions checks it on opening).")
-
-
-def _fail(message: str) -> None:
-    # Undecodable input arrives as lone surrogates; print them escaped rather than fail to print.
-    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
-    sys.exit(1)
+def register(root: typer.Typer) -> None:
+    root.registered_commands.extend(app.registered_commands)

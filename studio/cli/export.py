@@ -1,4 +1,4 @@
-"""`studio export` and `studio import`, registered on the main app by `register(app)`.
+"""`studio export` and `studio import`, registered on the root app by `register(app)`.
 
 Only the command bodies import the exporters (and through them pyarrow), so adding
 these commands costs the light commands nothing. No `from __future__ import annotations`:
@@ -26,8 +26,8 @@ class Format(str, enum.Enum):
 def register(app: typer.Typer) -> None:
     from .. import limits
     from ..domain import StudioError
-    from ..cli import DataOption, DbOption, JsonOption, err, out
     from ..store import Store
+    from .common import DataOption, DbOption, JsonOption, err, out
 
     @app.command("export")
     def export_command(
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
     ) -> None:
         """Export sessions as training data (the paper's three subsets) into a folder."""
-        from . import export
+        from ..export import export
 
         out_dir = limits.out_dir(out_dir)
         session = [limits.session_id(s) for s in session or ()]
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
     ) -> None:
         """Import sessions from a folder/hf export, or reopen the session a final PNG carries."""
-        from . import import_path
+        from ..export import import_path
 
         report = import_path(Store(db, data_dir), path)
         if as_json:

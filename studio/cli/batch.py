@@ -1,6 +1,6 @@
 """`studio batch PROMPTS` and `studio batch status NAME`: the command line of studio/batch.py.
 
-A sub-app of its own (registered by studio/cli.py, never importing it back). `studio batch FILE …`
+A sub-app of its own (registered by studio/cli/__init__.py, never importing it back). `studio batch FILE …`
 is short for `studio batch run FILE …`, so the launcher line stays the one people expect:
 `accelerate launch --multi_gpu --num_processes 2 -m studio batch prompts.jsonl --samples 4`.
 """
@@ -14,16 +14,12 @@ from typing import Annotated, Optional
 
 import click
 import typer
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from . import limits
-from .domain import RunSettings, StudioError
-from .store import DATA_ENV, DB_ENV
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+from .. import limits
+from ..domain import RunSettings, StudioError
+from .common import data_option, db_option, err, out
 
 
 class _RunByDefault(TyperGroup):
@@ -39,8 +35,8 @@ batch_app = typer.Typer(cls=_RunByDefault, no_args_is_help=True, add_completion=
                         pretty_exceptions_enable=False,
                         help="Run a prompt file as sessions on one or many workers (studio batch PROMPTS.jsonl).")
 
-DbOption = Annotated[Optional[str], typer.Option("--db", envvar=DB_ENV, help="SQLAlchemy URL of the sessions database (PostgreSQL for several machines).")]
-DataOption = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, help="Folder for the database and images (shared by all workers).")]
+DbOption = Annotated[Optional[str], db_option("SQLAlchemy URL of the sessions database (PostgreSQL for several machines).")]
+DataOption = Annotated[Optional[Path], data_option("Folder for the database and images (shared by all workers).")]
 
 
 @batch_app.command("run")
@@ -62,7 +58,7 @@ def run(
     """Run every (prompt, sample) as a session; run the same command again to resume.
 
     Start one process per GPU with accelerate launch (or torchrun): they share the work through the database."""
-    from .batch import MAX_SAMPLES, MODES, BatchOptions, Place, Worker, pin_device
+    from ..batch import MAX_SAMPLES, MODES, BatchOptions, Place, Worker, pin_device
 
     if mode not in MODES:
         raise StudioError(f"--mode {limits.shown(mode)}: use single, process or both.")
@@ -134,8 +130,8 @@ def show_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Done / running / failed / left, throughput and ETA of a batch across all its workers."""
-    from .batch import status
-    from .store import Store
+    from ..batch import status
+    from ..store import Store
 
     store = Store(db, data_dir)
     try:

@@ -1,0 +1,40 @@
+"""What every `studio` subcommand shares: the consoles, the --db/--data-dir/--json options and the
+one-line failure. It sits below the subcommand modules (as Datasette's publish/common.py does), so
+each of them imports it and none imports another; it loads no engine, exporter or benchmark.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..store import DATA_ENV, DB_ENV
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def db_option(help: str = "SQLAlchemy URL of the sessions database.") -> typer.models.OptionInfo:
+    return typer.Option("--db", envvar=DB_ENV, help=help)
+
+
+def data_option(help: str = "Folder for the database and images.") -> typer.models.OptionInfo:
+    return typer.Option("--data-dir", envvar=DATA_ENV, help=help)
+
+
+DbOption = Annotated[Optional[str], db_option()]
+DataOption = Annotated[Optional[Path], data_option()]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(message: str) -> None:
+    """Print one red line on stderr and exit with status 1 (never a traceback)."""
+    # Undecodable input arrives as lone surrogates; print them escaped rather than fail to print.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+    sys.exit(1)
