@@ -7,28 +7,66 @@ from PIL import Image
 
 from studio.domain import StudioError
 from studio.ui.uploads import check_upload, region_mask
-from studio.ui.serve import auth_pair, parse_args
+from studio.accounts import add_user
+from studio.ui.serve import accounts_for, parse_args
 
 
 def test_the_studio_binds_localhost_without_a_login_by_default():
     args = parse_args([])
-    assert args.host == "127.0.0.1" and auth_pair(args) is None
+    assert args.host == "127.0.0.1" and accounts_for(args) is None
 
 
 @pytest.mark.parametrize("argv", [["--share"], ["--host", "0.0.0.0"], ["--host", "192.0.2.10"]])
 def test_an_exposed_studio_refuses_to_start_without_auth(argv):
     with pytest.raises(StudioError, match="--auth USER:PASSWORD"):
-        auth_pair(parse_args(argv))
+        accounts_for(parse_args(argv))
 
 
-def test_auth_is_user_colon_password(capsys):
-    assert auth_pair(parse_args(["--share", "--auth", "ana:s3cret:with:colons"])) == ("ana", "s3cret:with:colons")
+def test_auth_is_user_colon_password_and_makes_that_person_an_admin(capsys):
+    accounts = accounts_for(parse_args(["--share", "--auth", "ana:s3cret:with:colons"]))
+    assert accounts.check("ana", "s3cret:with:colons") and not accounts.check("ana", "s3cret")
+    assert accounts.person("ana").role == "admin"
     with pytest.raises(StudioError, match="USER:PASSWORD"):
-        auth_pair(parse_args(["--auth", "ana"]))
+        accounts_for(parse_args(["--auth", "ana"]))
+
+
+def test_an_auth_file_lets_in_its_people_with_their_roles(tmp_path):
+    users = tmp_path / "users.toml"
+    add_user(users, "ana", "correct-horse", role="admin")
+    add_user(users, "ben", "battery-staple")
+    assert "correct-horse" not in users.read_text()  # only argon2 hashes are stored
+    accounts = accounts_for(parse_args(["--host", "0.0.0.0", "--auth-file", str(users)]))
+    assert accounts.check("ben", "battery-staple") and not accounts.check("ben", "correct-horse")
+    assert not accounts.check("zed", "battery-staple")
+    assert (accounts.person("ana").role, accounts.person("ben").role) == ("admin", "annotator")
+    add_user(users, "ben", "new-password-1")  # a second add changes ben and keeps ana
+    again = accounts_for(parse_args(["--auth-file", str(users)]))
+    assert again.names() == ["ana", "ben"] and again.check("ben", "new-password-1")
+
+
+@pytest.mark.parametrize("content, fix", [
+    ("", "lists nobody"),
+    ("[ana]\npassword = 'hunter22'\n", "argon2 password hash"),
+    ("[ana]\npassword = '$argon2id$x'\nrole = 'boss'\n", "role must be one of"),
+    ("[ana\n", "not valid TOML"),
+    ("['bad name']\npassword = '$argon2id$x'\n", "user name"),
+])
+def test_a_broken_users_file_is_one_line_naming_the_fix(tmp_path, content, fix):
+    users = tmp_path / "users.toml"
+    users.write_text(content)
+    with pytest.raises(StudioError, match=fix):
+        accounts_for(parse_args(["--auth-file", str(users)]))
+    with pytest.raises(StudioError, match="studio users add"):
+        accounts_for(parse_args(["--auth-file", str(tmp_path / "missing.toml")]))
+
+
+def test_auth_and_auth_file_together_are_refused(tmp_path):
+    with pytest.raises(StudioError, match="not both"):
+        accounts_for(parse_args(["--auth", "ana:s3cret12", "--auth-file", str(tmp_path / "u.toml")]))
 
 
 def test_the_explicit_opt_out_warns(capsys):
-    assert auth_pair(parse_args(["--host", "0.0.0.0", "--no-auth-on-network"])) is None
+    assert accounts_for(parse_args(["--host", "0.0.0.0", "--no-auth-on-network"])) is None
     assert "without a login" in capsys.readouterr().err
 
 

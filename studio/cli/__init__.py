@@ -5,6 +5,7 @@
     export.py    export, import
     geneval.py   bench geneval
     batch.py     batch run, batch status
+    users.py     users add, users list (the logins of app.py --auth-file)
 
 Each subcommand module imports `common` and lower layers only, never this package's root or one
 another, so any of them imports alone. Errors a person can fix print one line naming the fix and
@@ -16,12 +17,12 @@ from __future__ import annotations
 import typer
 
 from ..domain import StudioError
-from . import batch, export, geneval, sessions
+from . import batch, export, geneval, sessions, users
 from .common import fail
 
 app = typer.Typer(help="Stroke Studio: process-driven image generation you can watch and steer.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for _group in (sessions, export, geneval, batch):
+for _group in (sessions, export, geneval, batch, users):
     _group.register(app)
 
 

@@ -1,7 +1,8 @@
 """`python app.py`: open the studio in a browser, safely by default.
 
-Binds 127.0.0.1. A public link (--share) or a non-local host needs --auth, or the
-explicit --no-auth-on-network opt-out, which prints a warning. Only the session
+Binds 127.0.0.1. A public link (--share) or a non-local host needs a login (--auth for one
+person, --auth-file for a team), or the explicit --no-auth-on-network opt-out, which prints a
+warning. With a login, the person's name is the author of what they do. Only the session
 image folder is served as files. Every flag is checked (studio.limits) before anything is
 opened; a taken port or a refused database is one line on stderr and exit status 1.
 """
@@ -29,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", default=None, help="port (default: 7860, or the next free one)")
     parser.add_argument("--share", action="store_true", help="make a temporary public link (needs --auth)")
-    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
+    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login (one person, an admin)")
+    parser.add_argument("--auth-file", default=None, metavar="USERS.TOML",
+                        help="require a login from this users file (`studio users add NAME --file USERS.TOML`)")
     parser.add_argument("--no-auth-on-network", action="store_true",
                         help="allow --share or a non-local --host without a login (anyone who can reach it can use it)")
     parser.add_argument("--max-jobs", default=4, help=f"model jobs run at once across all users, 1 to {limits.MAX_JOBS} "
@@ -37,18 +40,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def auth_pair(args: argparse.Namespace) -> tuple[str, str] | None:
-    """The login to require, after refusing an exposed server without one."""
+def accounts_for(args: argparse.Namespace):
+    """Who may log in (studio.accounts.Accounts), after refusing an exposed server without a login."""
+    from ..accounts import Accounts
+
     exposed = args.share or args.host not in LOCAL_HOSTS
+    if args.auth and args.auth_file:
+        raise StudioError("Use --auth (one person) or --auth-file (a team), not both.")
+    if args.auth_file:
+        return Accounts.load(args.auth_file)
     if args.auth:
         user, sep, password = args.auth.partition(":")
         if not sep or not user or not password:
             raise StudioError("--auth takes USER:PASSWORD, e.g. --auth ana:correct-horse-battery.")
-        return user, password
+        return Accounts.single(user, password)
     if exposed and not args.no_auth_on_network:
         where = "--share" if args.share else f"--host {args.host}"
-        raise StudioError(f"{where} makes the studio reachable by others: add --auth USER:PASSWORD "
-                          "(or --no-auth-on-network if you really mean it).")
+        raise StudioError(f"{where} makes the studio reachable by others: add --auth USER:PASSWORD or "
+                          "--auth-file USERS.TOML (or --no-auth-on-network if you really mean it).")
     if exposed:
         print("warning: the studio is reachable without a login (--no-auth-on-network).", file=sys.stderr)
     return None
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
         args.port, args.max_jobs = limits.port(args.port), limits.max_jobs(args.max_jobs)
-        auth = auth_pair(args)
+        accounts = accounts_for(args)
         limits.engine_name(args.engine)
         check_port_free(args.host, args.port)
         from ..runner import Runner
@@ -87,10 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from . import build_ui, launch_options
 
-    demo = build_ui(Runner(store), args.engine)
+    demo = build_ui(Runner(store), args.engine, accounts)
     # quiet: Gradio's own banner suggests `share=True`, which the studio refuses without --auth.
     demo.queue(default_concurrency_limit=args.max_jobs).launch(
-        server_name=args.host, server_port=args.port, share=args.share, auth=auth, max_file_size="20mb",
+        server_name=args.host, server_port=args.port, share=args.share, auth=accounts.check if accounts else None, max_file_size="20mb",
         quiet=True, prevent_thread_lock=True, **launch_options(store),
     )
     print(f"Stroke Studio is open on {demo.local_url}" + (f" and {demo.share_url}" if demo.share_url else "")
