@@ -22,12 +22,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from . import limits
 from .domain import Mode, RunSettings, StudioError
 from .engines.base import CancelToken
-from .workqueue import Counts, Item, WorkQueue
+from .workqueue import THROUGHPUT_WINDOW_S, Counts, Item, Throughput, WorkQueue
 
 MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024
 MAX_SAMPLES = 10_000
@@ -93,6 +93,7 @@ class BatchOptions:
     lease_s: float = 60.0
     db: str | None = None
     data_dir: Path | None = None
+    title: str | None = None  # what session titles start with (default: the batch name)
 
 
 def plan(options: BatchOptions) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -105,10 +106,17 @@ def plan(options: BatchOptions) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     settings = {"prompts_sha256": digest, "engine": options.engine, "mode": options.mode, "samples": options.samples,
                 "rounds": options.rounds, "engine_params": options.engine_params, "seed": options.seed,
                 "tags": list(options.tags)}
-    items = [dict(mode=mode.value, prompt_index=index, sample=sample, prompt=row["prompt"], row=row,
-                  seed=sample_seed(options.seed, index, sample))
-             for mode in modes for index, row in enumerate(rows) for sample in range(options.samples)]
-    return settings, items
+    return settings, plan_items(enumerate(rows), modes, options.samples, options.seed)
+
+
+def plan_items(rows: Iterable[tuple[int, dict[str, Any]]], modes: Iterable[Mode], samples: int,
+               seed: int) -> list[dict[str, Any]]:
+    """The work items of (index, row) prompts: mode by mode, prompt by prompt, sample by sample (the
+    claim order). `index` is the prompt's place in its file, which a subset keeps (GenEval's folders)."""
+    rows = list(rows)
+    return [dict(mode=mode.value, prompt_index=index, sample=sample, prompt=row["prompt"], row=row,
+                 seed=sample_seed(seed, index, sample))
+            for mode in modes for index, row in rows for sample in range(samples)]
 
 
 # -- where this worker runs -----------------------------------------------------------------------
@@ -213,10 +221,16 @@ class _Lease(threading.Thread):
         self._stop.set()
 
 
-class Worker:
-    """Claims items and runs each as a session until no item is left for anyone."""
+# What to do with a finished session before its item counts as done (e.g. `studio bench geneval` writes
+# the final image into GenEval's layout and scores it); a StudioError it raises fails the item.
+OnFinal = Callable[[Item, Any, Any], None]  # (item, trajectory, store)
 
-    def __init__(self, options: BatchOptions, place: Place | None = None, poll_s: float = 1.0):
+
+class Worker:
+    """Claims items and runs each as a session until no item is left for anyone (or `stop()`)."""
+
+    def __init__(self, options: BatchOptions, place: Place | None = None, poll_s: float = 1.0,
+                 on_final: OnFinal | None = None, worker_id: str | None = None):
         from .runner import Runner
         from .store import Store
 
@@ -224,9 +238,17 @@ class Worker:
         self.started = time.time()
         self.store = Store(options.db, options.data_dir)
         self.runner = Runner(self.store)
-        self.queue = WorkQueue(self.store.engine, options.name, self.place.worker_id(), options.lease_s)
+        self.queue = WorkQueue(self.store.engine, options.name, worker_id or self.place.worker_id(), options.lease_s)
         self.poll_s = min(poll_s, options.lease_s / 4)
         self.settings = RunSettings(max_rounds=options.rounds, engine_params=dict(options.engine_params))
+        self.on_final = on_final
+        self._stopping, self._cancel = threading.Event(), CancelToken()
+
+    def stop(self) -> None:
+        """Finish no more items: the one running now is cancelled at its next stage boundary and handed
+        back (its session keeps every committed stage), and `run` returns."""
+        self._stopping.set()
+        self._cancel.cancel()
 
     def close(self) -> None:
         self.store.close()
@@ -244,14 +266,16 @@ class Worker:
         lease.start()
         results: list[Finished] = []
         try:
-            while True:
+            while not self._stopping.is_set():
                 item = self.queue.claim()
                 if item is None:
                     if self.queue.unfinished() == 0:
                         return results
-                    time.sleep(self.poll_s)
+                    self._stopping.wait(self.poll_s)
                     continue
-                cancel = CancelToken()
+                cancel = self._cancel = CancelToken()
+                if self._stopping.is_set():
+                    cancel.cancel()
                 lease.hold(item, cancel)
                 try:
                     result = self._run_item(item, cancel)
@@ -260,9 +284,13 @@ class Worker:
                     self.queue.release(item)  # Ctrl-C: give it back for another worker (or a re-run)
                     raise
                 lease.hold(None)
+                if result.status == "lost" and self._stopping.is_set():
+                    self.queue.release(item)  # stopped, not taken over: a re-run carries it on at once
+                    break
                 results.append(result)
                 if on_finished:
                     on_finished(result)
+            return results
         finally:
             lease.stop()
 
@@ -278,8 +306,9 @@ class Worker:
             if self.store.has_session(item.session_id):  # taken over from a dead worker, or retried
                 trajectory = self.runner.open(item.session_id)
             else:
-                title = f"{self.options.name} {item.mode} {item.prompt_index:05d}/{item.sample:04d}: {item.prompt}"
-                tags = (f"batch:{self.options.name}", f"mode:{item.mode}", *self.options.tags)
+                title = (f"{self.options.title or self.options.name} {item.mode} "
+                         f"{item.prompt_index:05d}/{item.sample:04d}: {item.prompt}")
+                tags = (f"batch:{self.options.name}", f"mode:{item.mode}", *self.options.tags, *row_tags(item.row))
                 try:
                     trajectory = self.runner.new_session(item.prompt, self.options.engine, item.seed,
                                                          replace(self.settings, mode=Mode(item.mode)), title[:200],
@@ -292,6 +321,8 @@ class Worker:
             final = trajectory.head()
             if final is None or final.stage is not Stage.FINAL:
                 raise StudioError(f"the session ended {outcome.status} without a final step")
+            if self.on_final is not None:
+                self.on_final(item, trajectory, self.store)
             error = None
         except Conflict:  # another worker took the item over and wrote to its session first
             return Finished(item, "lost", item.session_id, None, time.perf_counter() - started)
@@ -304,22 +335,37 @@ class Worker:
         return Finished(item, status, item.session_id, error, time.perf_counter() - started)
 
 
+def row_tags(row: dict[str, Any]) -> tuple[str, ...]:
+    """A GenEval-format row's `tag` as a session tag (`tag:counting`), so a tag's sessions can be found."""
+    tag = row.get("tag")
+    return (f"tag:{tag}",) if isinstance(tag, str) and 0 < len(tag) <= 64 and tag.isprintable() else ()
+
+
 # -- status ---------------------------------------------------------------------------------------
 
-def status(store: Any, name: str) -> dict[str, Any]:
-    """done / running / failed / left, throughput and ETA for a batch, from the store alone."""
+def status(store: Any, name: str, window_s: float = THROUGHPUT_WINDOW_S) -> dict[str, Any]:
+    """done / running / failed / left, throughput and ETA for a batch, from the store alone.
+
+    Throughput is the items finished (done or failed) by all workers in the last `window_s` seconds
+    (from the first claim inside it when the batch is younger), so the ETA follows the batch as it
+    runs now, is not swayed by one slow or fast item, and is not averaged with a pause. No ETA while
+    items are left but no worker holds one (nobody is working on the batch)."""
     queue = WorkQueue(store.engine, name)
     if not queue.exists():
         raise StudioError(f"No batch {name!r} in this database. Start one with: studio batch PROMPTS.jsonl --name {name}")
     counts: Counts = queue.counts()
-    now = time.time()
-    rate = None
-    if counts.done and counts.first_started is not None:
-        end = now if counts.running or counts.left else (counts.last_finished or now)
-        rate = counts.done / max(end - counts.first_started, 1e-6)  # sessions per second, over the batch so far
+    recent: Throughput = queue.throughput(window_s)
+    rate = recent.per_s
     remaining = counts.left + counts.running
-    eta = remaining / rate if rate and remaining else (0.0 if not remaining else None)
+    if not remaining:
+        eta = 0.0
+    elif rate and counts.running:
+        eta = remaining / rate
+    else:
+        eta = None
     return {"batch": name, "total": counts.total, "done": counts.done, "running": counts.running,
-            "failed": counts.failed, "left": counts.left, "per_minute": rate * 60 if rate else None,
+            "failed": counts.failed, "left": counts.left, "parked": counts.parked,
+            "per_minute": rate * 60 if rate else None, "window_s": round(recent.window_s, 1),
+            "finished_in_window": recent.finished, "last_finished": recent.last_finished,
             "eta_s": eta, "workers": list(counts.workers),
             "errors": [{"item": seq, "error": message} for seq, message in counts.errors]}

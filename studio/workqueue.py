@@ -25,9 +25,12 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from .domain import StudioError, new_id
-from .store import _insert_ignoring_duplicates, batch_items, batches
+from .dbopen import insert_ignoring_duplicates
+from .store import batch_items, batches
 
 TODO, RUNNING, DONE, FAILED = "todo", "running", "done", "failed"
+PARKED = "parked"  # asked for by an earlier run of a growing batch, not by the latest: never claimed
+THROUGHPUT_WINDOW_S = 600.0  # the ETA's throughput: items finished in the last ten minutes, by all workers
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,21 @@ class Counts:
     last_finished: float | None
     workers: tuple[str, ...]  # holders of live leases
     errors: tuple[tuple[int, str], ...]  # (seq, message) of failed items, first few
+    parked: int = 0  # set aside by the latest run of a growing batch (not left: no worker claims them)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Items finished (done or failed) by all workers in a recent window, for a rate that follows the
+    batch as it runs now: a batch resumed today after a pause overnight is not averaged with the night."""
+
+    finished: int
+    window_s: float  # from the window's start (or the first claim inside it) to now
+    last_finished: float | None
+
+    @property
+    def per_s(self) -> float | None:
+        return self.finished / self.window_s if self.finished and self.window_s > 0 else None
 
 
 def _canonical(settings: dict[str, Any]) -> str:
@@ -79,15 +97,50 @@ class WorkQueue:
         with self.engine.begin() as conn:
             found = conn.execute(select(batches.c.settings).where(batches.c.name == self.batch)).first()
             if found is None:
-                conn.execute(_insert_ignoring_duplicates(conn, batches).values(
+                conn.execute(insert_ignoring_duplicates(conn, batches).values(
                     name=self.batch, settings=settings, total=len(items), created_at=time.time()))
                 rows = [dict(batch=self.batch, seq=seq, status=TODO, attempts=0, **item)
                         for seq, item in enumerate(items)]
                 for start in range(0, len(rows), 1000):
-                    conn.execute(_insert_ignoring_duplicates(conn, batch_items), rows[start:start + 1000])
+                    conn.execute(insert_ignoring_duplicates(conn, batch_items), rows[start:start + 1000])
                 found = conn.execute(select(batches.c.settings).where(batches.c.name == self.batch)).first()
-        if _canonical(found.settings) != _canonical(settings):
-            theirs, ours = found.settings, settings
+        self._same_settings(found.settings, settings)
+
+    def grow(self, settings: dict[str, Any], items: list[dict[str, Any]]) -> list[int]:
+        """A batch whose items a later run may add to (`studio bench geneval --limit 10`, then the full
+        set, in one output folder): create it, or check its settings and append the items it lacks,
+        keyed by (mode, prompt_index, sample). Items of earlier runs that are not asked for now and not
+        started are parked (never claimed) until a run asks for them again. Returns the seq of each of
+        `items`, in order. One transaction, the batch row locked, so concurrent callers agree."""
+        key = lambda row: (row["mode"], int(row["prompt_index"]), int(row["sample"]))  # noqa: E731
+        c = batch_items.c
+        with self.engine.begin() as conn:
+            conn.execute(insert_ignoring_duplicates(conn, batches).values(
+                name=self.batch, settings=settings, total=0, created_at=time.time()))
+            found = conn.execute(select(batches.c.settings).where(batches.c.name == self.batch)
+                                 .with_for_update()).first()
+            self._same_settings(found.settings, settings)
+            have = {key(r._mapping): r.seq for r in conn.execute(
+                select(c.seq, c.mode, c.prompt_index, c.sample).where(c.batch == self.batch))}
+            next_seq = max(have.values(), default=-1) + 1
+            new = []
+            for item in items:
+                if key(item) not in have:
+                    have[key(item)] = next_seq
+                    new.append(dict(batch=self.batch, seq=next_seq, status=TODO, attempts=0, **item))
+                    next_seq += 1
+            for start in range(0, len(new), 1000):
+                conn.execute(insert_ignoring_duplicates(conn, batch_items), new[start:start + 1000])
+            wanted = [have[key(item)] for item in items]
+            conn.execute(update(batch_items).where(c.batch == self.batch, c.status == TODO).values(status=PARKED))
+            for start in range(0, len(wanted), 1000):
+                conn.execute(update(batch_items).where(c.batch == self.batch, c.status == PARKED,
+                                                       c.seq.in_(wanted[start:start + 1000])).values(status=TODO))
+            conn.execute(update(batches).where(batches.c.name == self.batch).values(total=len(have)))
+        return wanted
+
+    def _same_settings(self, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+        if _canonical(theirs) != _canonical(ours):
             differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
             raise StudioError(f"Batch {self.batch!r} already exists with other settings ({', '.join(differ)}); "
                               "run it with its own settings, or give this run another --name.")
@@ -142,14 +195,19 @@ class WorkQueue:
         with self.engine.begin() as conn:
             conn.execute(update(batch_items).where(*self._held(item)).values(status=TODO, lease_until=None))
 
-    def retry_failed(self, before: float) -> int:
+    def retry_failed(self, before: float, seqs: list[int] | None = None) -> int:
         """Put the items that failed before `before` back to be done again (`--retry-failed`): an item
-        that fails again during this run is not retried twice by the other workers starting with it."""
+        that fails again during this run is not retried twice by the other workers starting with it.
+        `seqs`: only these items (a growing batch retries what its latest run asked for)."""
+        c = batch_items.c
+        failed = (c.batch == self.batch, c.status == FAILED, c.finished_at < before)
+        chunks = [None] if seqs is None else [seqs[k:k + 1000] for k in range(0, len(seqs), 1000)]
+        count = 0
         with self.engine.begin() as conn:
-            result = conn.execute(update(batch_items).where(
-                batch_items.c.batch == self.batch, batch_items.c.status == FAILED, batch_items.c.finished_at < before,
-            ).values(status=TODO, worker=None))
-        return result.rowcount
+            for chunk in chunks:
+                chosen = failed if chunk is None else (*failed, c.seq.in_(chunk))
+                count += conn.execute(update(batch_items).where(*chosen).values(status=TODO, worker=None)).rowcount
+        return count
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -168,12 +226,38 @@ class WorkQueue:
                 func.count(), func.sum(case((c.status == DONE, 1), else_=0)), func.sum(case((live, 1), else_=0)),
                 func.sum(case((c.status == FAILED, 1), else_=0)), func.min(c.started_at),
                 func.max(case((c.status == DONE, c.finished_at), else_=None)),
+                func.sum(case((c.status == PARKED, 1), else_=0)),
             ).where(c.batch == self.batch)).one()
             workers = tuple(sorted(conn.scalars(select(c.worker).distinct().where(c.batch == self.batch, live))))
             errors = tuple((r.seq, r.error or "") for r in conn.execute(
                 select(c.seq, c.error).where(c.batch == self.batch, c.status == FAILED).order_by(c.seq).limit(5)))
         total, done, running, failed = (int(v or 0) for v in row[:4])
-        return Counts(total, done, running, failed, total - done - running - failed, row[4], row[5], workers, errors)
+        parked = int(row[6] or 0)
+        return Counts(total, done, running, failed, total - done - running - failed - parked, row[4], row[5], workers,
+                      errors, parked)
+
+    def throughput(self, window_s: float = THROUGHPUT_WINDOW_S, now: float | None = None) -> Throughput:
+        """Items finished by all workers within the last `window_s`. The window starts no earlier than
+        the first claim among those items, so a batch started two minutes ago is not diluted by eight
+        empty ones; a stalled batch's rate decays as its last finishes leave the window."""
+        now = time.time() if now is None else now
+        since = now - window_s
+        c = batch_items.c
+        with self.reader.connect() as conn:
+            row = conn.execute(select(func.count(), func.min(c.started_at), func.max(c.finished_at)).where(
+                c.batch == self.batch, c.status.in_((DONE, FAILED)), c.finished_at >= since)).one()
+        finished, first_claim, last = int(row[0] or 0), row[1], row[2]
+        start = max(since, first_claim) if first_claim is not None else since
+        return Throughput(finished, max(now - start, 1e-6), last)
+
+    def finished_since(self, since: float) -> list[dict[str, Any]]:
+        """Items finished (done or failed) at or after `since`, oldest first: what a watcher reports."""
+        c = batch_items.c
+        with self.reader.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(c.seq, c.status, c.mode, c.prompt_index, c.sample, c.session_id, c.error, c.finished_at)
+                .where(c.batch == self.batch, c.status.in_((DONE, FAILED)), c.finished_at >= since)
+                .order_by(c.finished_at, c.seq))]
 
     def items(self) -> list[dict[str, Any]]:
         """Every item as a dict, in order (for reports and tests)."""

@@ -1,4 +1,5 @@
-"""`studio bench geneval` end to end on the offline engine: GenEval's layout, sessions, report, resume."""
+"""`studio bench geneval` end to end on the offline engine: GenEval's prompts run as a batch (the work
+table, leases and workers of `studio batch`), GenEval's layout, sessions, report, resume."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from PIL import Image
 
 from studio.domain import Mode, StudioError
 from studio.geneval import layout, metadata
-from studio.geneval.run import BenchOptions, run_bench, sample_seed
+from studio.batch import sample_seed
+from studio.geneval.run import BenchOptions, run_bench
 from studio.store import Store
+from studio.workqueue import WorkQueue
 
 from .cli_support import studio
 
@@ -96,8 +99,22 @@ def test_cli_end_to_end_on_the_offline_engine(capsys, tmp_path, prompts):
     assert set(data_json["modes"]) == {"single", "process"} and data_json["checker"]["key"] == "offline"
     assert data_json["modes"]["process"]["images"] == 6
 
+    # the samples are a batch: one work item per sample, each done once, its session tagged with the batch
+    name = json.loads((out / "run.json").read_text())["batch"]
+    assert f"batch: {name}" in stdout and f"batch:{name}" in report
+    store = Store(data_dir=data)
+    items = WorkQueue(store.engine, name).items()
+    assert len(items) == 12 and {i["status"] for i in items} == {"done"} and {i["attempts"] for i in items} == {1}
+    assert sorted(i["session_id"] for i in items) == sorted(s.id for s in benched)
+    for session in benched:
+        index = int(re.search(r" (\d{5})/\d{4}: ", session.title)[1])
+        assert {f"batch:{name}", f"tag:{ROWS[index]['tag']}", "bench", "geneval"} <= set(session.tags)
+    store.close()
+    code, stdout, _ = studio(capsys, "batch", "status", name, "--data-dir", data)
+    assert code == 0 and "12 done, 0 running, 0 failed, 0 left of 12" in stdout and "ETA finished" in stdout
 
-def test_resume_skips_finished_samples_and_redoes_missing_ones(tmp_path, prompts):
+
+def test_the_same_command_again_runs_nothing_and_a_removed_image_is_written_again_from_its_session(tmp_path, prompts):
     options = BenchOptions(prompts=prompts, limit=3, samples=2, modes=(Mode.PROCESS,), out=tmp_path / "out",
                            data_dir=tmp_path / "data")
     first = run_bench(options)
@@ -105,38 +122,76 @@ def test_resume_skips_finished_samples_and_redoes_missing_ones(tmp_path, prompts
     again = run_bench(options)
     assert (again.ran, again.skipped) == (0, 6)
     assert [r["session_id"] for r in again.records] == [r["session_id"] for r in first.records]
-    layout.sample_path(options.out, "process", 1, 1).unlink()
+    removed = layout.sample_path(options.out, "process", 1, 1)
+    png = removed.read_bytes()
+    removed.unlink()
+    layout.record_path(options.out, "process", 2, 0).unlink()
     third = run_bench(options)
-    assert (third.ran, third.skipped) == (1, 5)
+    assert (third.ran, third.skipped) == (0, 6)  # nothing generated: the sample's session is done
+    assert removed.read_bytes() == png and layout.read_record(options.out, "process", 2, 0)["status"] == "done"
+    assert [r["session_id"] for r in third.records] == [r["session_id"] for r in first.records]
     store = Store(data_dir=tmp_path / "data")
-    assert len(store.list_sessions(tag="bench")) == 7  # one more session, for the one redone sample
+    assert len(store.list_sessions(tag="bench")) == 6  # never a second session for a sample
     store.close()
 
 
-def test_a_killed_sample_carries_on_in_its_own_session(tmp_path, prompts):
-    from studio.runner import PausePolicy, Runner
+def test_one_output_folder_is_one_batch_that_grows_and_sets_aside_what_is_not_asked_for(tmp_path, prompts):
+    base = dict(prompts=prompts, modes=(Mode.SINGLE,), out=tmp_path / "out", data_dir=tmp_path / "data")
+    small = run_bench(BenchOptions(limit=2, samples=1, **base))
+    bigger = run_bench(BenchOptions(limit=4, samples=2, **base))
+    assert (small.ran, bigger.ran, bigger.skipped) == (2, 6, 2)  # only the new samples ran
+    assert [r["session_id"] for r in bigger.records if r["sample"] == 0][:2] == [r["session_id"] for r in small.records]
+    store = Store(data_dir=tmp_path / "data")
+    queue = WorkQueue(store.engine, bigger.batch)
+    assert bigger.batch == small.batch and len(queue.items()) == 8
+    # a later run that asks for fewer: the rest is left alone (nothing to do here, all done), the report is its own
+    third = run_bench(BenchOptions(limit=1, samples=1, **base))
+    assert (third.ran, third.skipped, len(third.records)) == (0, 1, 1)
+    # items asked for earlier and never started are set aside, not run, by a run that does not ask for them
+    queue.grow({"engine": "offline", "seed": 0, "rounds": 6, "engine_params": {},
+                "prompts_sha256": metadata.file_digest(prompts), "kind": "geneval", "tags": ["bench", "geneval"]},
+               [dict(mode="single", prompt_index=5, sample=0, prompt=ROWS[5]["prompt"], row=ROWS[5],
+                     seed=sample_seed(0, 5, 0))])
+    fourth = run_bench(BenchOptions(limit=1, samples=1, **base))
+    assert fourth.ran == 0 and [i["status"] for i in queue.items()][-1] == "parked"
+    assert queue.counts().parked == 1 and queue.counts().left == 0
+    store.close()
 
-    options = BenchOptions(prompts=prompts, limit=1, samples=1, modes=(Mode.PROCESS,), out=tmp_path / "out",
-                           data_dir=tmp_path / "data")
-    run_bench(options)
-    record = layout.read_record(options.out, "process", 0, 0)
+
+def test_a_killed_workers_sample_is_taken_over_after_its_lease_and_carries_on_in_its_own_session(tmp_path, prompts):
+    from studio.geneval.run import batch_name
+    from studio.runner import Runner
+
+    options = BenchOptions(prompts=prompts, limit=2, samples=1, modes=(Mode.PROCESS,), out=tmp_path / "out",
+                           data_dir=tmp_path / "data", lease_s=2.0)
+    run_bench(options)  # the batch exists; make its first sample as if a worker died holding it mid-session
+    store = Store(data_dir=tmp_path / "data")
+    name = batch_name(options.out, "offline")
+    queue = WorkQueue(store.engine, name)
+    with store.engine.begin() as conn:
+        from studio.store import batch_items
+
+        conn.execute(batch_items.update().where(batch_items.c.batch == name, batch_items.c.seq == 0)
+                     .values(status="todo", session_id=None, attempts=0))
     layout.sample_path(options.out, "process", 0, 0).unlink()
-    # as if the process died after the first stage: a session with one step, a "running" record
-    store = Store(data_dir=tmp_path / "data")
+    dead = WorkQueue(store.engine, name, worker="dead-worker", lease_s=2.0)
+    item = dead.claim()
     runner = Runner(store)
-    trajectory = runner.new_session(ROWS[0]["prompt"], "offline", record["seed"], tags=("bench", "geneval"))
-    runner.run(trajectory, PausePolicy.EVERY_STAGE)
-    layout.write_record(options.out, {k: record[k] for k in ("mode", "index", "sample", "tag", "prompt", "seed")}
-                        | {"status": "running", "session_id": trajectory.session.id})
+    trajectory = runner.new_session(item.prompt, "offline", item.seed, title="x", tags=("batch:" + name,),
+                                    session_id=item.session_id)
+    kept = [runner.advance(trajectory).id, runner.advance(trajectory).id]
     result = run_bench(options)
-    assert result.ran == 1
-    redone = layout.read_record(options.out, "process", 0, 0)
-    assert redone["session_id"] == trajectory.session.id and redone["resumed"] is True
-    assert store.load(trajectory.session.id).head().stage.value == "final"
+    assert (result.ran, result.skipped) == (1, 1)
+    record = layout.read_record(options.out, "process", 0, 0)
+    assert record["session_id"] == item.session_id and record["attempts"] == 2
+    resumed = store.load(item.session_id)
+    assert [s.id for s in resumed.branch()][:2] == kept and resumed.head().stage.value == "final"
+    assert dead.finish(item) is False  # the dead holder, were it to wake, is fenced off
+    assert layout.is_finished(options.out, "process", 0, 0)
     store.close()
 
 
-def test_workers_give_the_same_verdicts(tmp_path, prompts):
+def test_workers_are_batch_workers_and_give_the_same_verdicts(tmp_path, prompts):
     base = dict(prompts=prompts, limit=4, samples=1, data_dir=tmp_path / "data")
     alone = run_bench(BenchOptions(out=tmp_path / "one", **base))
     threads = run_bench(BenchOptions(out=tmp_path / "threads", workers=2, pool="threads", **base))
@@ -147,6 +202,13 @@ def test_workers_give_the_same_verdicts(tmp_path, prompts):
 
     assert verdicts(alone) == verdicts(threads) == verdicts(processes)
     assert len(alone.records) == 8 and not processes.errors
+    store = Store(data_dir=tmp_path / "data")
+    for result, who in ((threads, r":thread[01]$"), (processes, r":rank[01]$")):
+        items = WorkQueue(store.engine, result.batch).items()
+        assert len(items) == 8 and {i["attempts"] for i in items} == {1}  # each sample claimed once
+        assert all(re.search(who, i["worker"]) for i in items)  # by the batch's workers, named as such
+    assert len({alone.batch, threads.batch, processes.batch}) == 3  # one batch per output folder
+    store.close()
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path, prompts):
@@ -191,8 +253,10 @@ def test_tags_and_limit_select_prompts_but_keep_their_folder_numbers(prompts):
 
 
 def test_cli_errors_name_the_fix(capsys, tmp_path, prompts):
-    code, _, err = studio(capsys, "bench", "geneval", "--prompts", prompts, "--modes", "both", "--out", tmp_path / "o")
-    assert code == 1 and "--modes" in err
+    code, _, err = studio(capsys, "bench", "geneval", "--prompts", prompts, "--modes", "sideways", "--out", tmp_path / "o")
+    assert code == 1 and "--modes" in err and "Traceback" not in err
+    code, _, err = studio(capsys, "bench", "geneval", "--prompts", prompts, "--pool", "fibres", "--out", tmp_path / "o")
+    assert code == 1 and "--pool 'fibres'" in err
     code, _, err = studio(capsys, "bench", "geneval", "--prompts", prompts, "--engine", "nope", "--out", tmp_path / "o")
     assert code == 1 and "Unknown engine" in err
 
@@ -213,10 +277,31 @@ def test_a_failing_sample_is_reported_and_retried_not_scored(capsys, tmp_path):
             "--out", tmp_path / "out", "--data-dir", tmp_path / "data")
     code, stdout, _ = studio(capsys, *args)
     assert code == 1  # the run finished the rest, then says it was not clean
-    record = layout.read_record(tmp_path / "out", "process", 1, 0)
-    assert record["status"] == "error" and "found no object to draw" in record["error"]
     assert not layout.is_finished(tmp_path / "out", "process", 1, 0)
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "1 sample(s) failed" in report and "| single_object | 1 | 1 |" in report
+    assert "1 sample(s) failed" in report and "| single_object | 1 | 1 |" in report and "found no object" in report
+    assert "--retry-failed" in report and "--retry-failed" in stdout
+    name = json.loads((tmp_path / "out" / "run.json").read_text())["batch"]
+    store = Store(data_dir=tmp_path / "data")
+    failed = WorkQueue(store.engine, name).items()[1]
+    assert failed["status"] == "failed" and "found no object to draw" in failed["error"]  # failures are data
     code, stdout, _ = studio(capsys, *args)
-    assert code == 1 and "1 sample(s) generated, 1 already finished" in stdout  # retried on resume
+    assert code == 1 and "0 sample(s) generated, 2 already finished" in stdout  # a plain re-run leaves it
+    code, stdout, _ = studio(capsys, *args, "--retry-failed")
+    assert code == 1 and "1 sample(s) generated, 1 already finished" in stdout  # tried again (and fails again)
+    assert WorkQueue(store.engine, name).items()[1]["attempts"] == 2
+    store.close()
+
+
+@pytest.mark.backends
+def test_the_bench_runs_on_postgresql_too(tmp_path, prompts, db_url):
+    options = BenchOptions(prompts=prompts, limit=3, samples=1, out=tmp_path / "out", db=db_url,
+                           data_dir=tmp_path / "data", workers=2, pool="threads")
+    first = run_bench(options)
+    assert (first.ran, len(first.records), first.errors) == (6, 6, [])
+    again = run_bench(options)
+    assert (again.ran, again.skipped) == (0, 6)
+    store = Store(db_url, tmp_path / "data")
+    items = WorkQueue(store.engine, first.batch).items()
+    assert {i["status"] for i in items} == {"done"} and {i["attempts"] for i in items} == {1}
+    store.close()

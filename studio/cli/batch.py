@@ -132,6 +132,7 @@ def show_status(
     """Done / running / failed / left, throughput and ETA of a batch across all its workers."""
     from ..batch import status
     from ..store import Store
+    from ..workqueue import THROUGHPUT_WINDOW_S
 
     store = Store(db, data_dir)
     try:
@@ -141,11 +142,17 @@ def show_status(
     if as_json:
         out.print_json(json.dumps(report))
         return
-    rate = f"{report['per_minute']:.1f} sessions/min" if report["per_minute"] else "no session finished yet"
-    eta = ("finished" if report["eta_s"] == 0 else "unknown" if report["eta_s"] is None
+    window = f"{report['window_s'] / 60:.0f} min" if report["window_s"] >= 60 else f"{report['window_s']:.0f} s"
+    rate = (f"{report['per_minute']:.1f} sessions/min over the last {window} ({report['finished_in_window']} finished, "
+            "all workers)" if report["per_minute"] else "no session finished in the last "
+            f"{THROUGHPUT_WINDOW_S / 60:.0f} min")
+    eta = ("finished" if report["eta_s"] == 0 else "unknown (no worker is running)" if not report["running"]
+           else "unknown" if report["eta_s"] is None
            else f"{report['eta_s'] / 60:.1f} min" if report["eta_s"] >= 60 else f"{report['eta_s']:.0f} s")
     out.print(f"batch {report['batch']}: {report['done']} done, {report['running']} running, {report['failed']} failed, "
-              f"{report['left']} left of {report['total']}", highlight=False)
+              f"{report['left']} left of {report['total']}"
+              + (f" ({report['parked']} set aside: not asked for by its latest run)" if report["parked"] else ""),
+              highlight=False)
     out.print(f"throughput {rate}; ETA {eta}; {len(report['workers'])} worker(s) holding items", highlight=False)
     for worker in report["workers"]:
         out.print(f"  {escape(worker)}", highlight=False)

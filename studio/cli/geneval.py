@@ -23,11 +23,12 @@ bench_app = typer.Typer(help="Benchmarks: GenEval-format runs, single-pass vs pr
 
 
 def _modes(text: str) -> tuple[Mode, ...]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = [part.strip() for part in ("single,process" if text.strip() == "both" else text).split(",") if part.strip()]
     known = [m.value for m in Mode]
     bad = [n for n in names if n not in known]
     if bad or not names:
-        raise StudioError(f"--modes {text!r}: give a comma-separated list of {', '.join(known)} (e.g. single,process).")
+        raise StudioError(f"--modes {text!r}: give a comma-separated list of {', '.join(known)} (e.g. single,process), "
+                          "or both.")
     return tuple(Mode(n) for n in dict.fromkeys(names))
 
 
@@ -42,7 +43,7 @@ def geneval(
         help="GenEval metadata (JSONL: tag, prompt, include, exclude). Default: GenEval's "
              "evaluation_metadata.jsonl in ../shared/data/geneval/ beside the checkout.")] = None,
     engine: Annotated[str, typer.Option(help="Engine name (see `studio engines`).")] = registry.DEFAULT_ENGINE,
-    modes: Annotated[str, typer.Option(help="Comma-separated: single, process.")] = "single,process",
+    modes: Annotated[str, typer.Option("--modes", "--mode", help="Comma-separated: single, process (or both).")] = "single,process",
     samples: Annotated[int, typer.Option(min=1, help="Images per prompt and mode (GenEval uses 4).")] = 4,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N prompts (after --tags).")] = None,
     tags: Annotated[Optional[str], typer.Option(
@@ -51,9 +52,12 @@ def geneval(
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from it (same in every mode).")] = 0,
     rounds: Annotated[int, typer.Option(min=1, help="Most plan + refine rounds per session.")] = RunSettings.max_rounds,
     params: Annotated[str, typer.Option(help="Engine parameters as a JSON object.")] = "{}",
-    workers: Annotated[int, typer.Option(min=1, help="Samples run at once.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Batch workers on this machine (samples run at once).")] = 1,
     pool: Annotated[str, typer.Option(
-        help="threads (auto) or processes (each loads its own engine; built-in engines only).")] = "auto",
+        help="Workers as threads sharing one engine, or processes (each loads its own engine and takes a GPU; "
+             "built-in engines only). auto: processes when there are several GPUs, else threads.")] = "auto",
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run the samples that failed before again.")] = False,
+    lease: Annotated[float, typer.Option(help="Seconds a worker's claim lasts without renewal before another worker takes the sample over.")] = 60.0,
     checker: Annotated[str, typer.Option(
         help="auto, offline (the offline engine's analyser), yolo (yolov3-tiny + pixel colours), "
              "owl (OWLv2 + CLIP, local weights only) or none.")] = "auto",
@@ -64,7 +68,7 @@ def geneval(
 ) -> None:
     """Run GenEval's prompts in each mode, write GenEval's layout, score the images, write the report.
 
-    Resumable: run the same command again to finish what is missing. GenEval's own evaluator can score the images later (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with published GenEval scores.
+    The samples are a batch (see `studio batch`, and `studio batch status NAME` while it runs): run the same command again to finish what is missing; --retry-failed runs failed samples again. Under `accelerate launch … -m studio bench geneval` each process is one worker and rank 0 writes the report. GenEval's own evaluator can score the images later (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with published GenEval scores.
     """
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -77,7 +81,8 @@ def geneval(
         prompts=prompts, engine=engine, modes=_modes(modes), samples=samples, limit=limit,
         tags=tuple(t.strip() for t in (tags or "").split(",") if t.strip()), out=out_dir, seed=limits.seed(seed),
         rounds=limits.rounds(rounds), engine_params=limits.engine_params(engine, params), workers=workers, pool=pool,
-        checker=checker, owl=owl, clip=clip, db=db, data_dir=data_dir,
+        checker=checker, owl=owl, clip=clip, db=db, data_dir=data_dir, retry_failed=retry_failed,
+        lease_s=float(limits.integer(round(lease), "--lease (seconds)", 2, 86_400)),
     )
     if checker == "yolo" and engine == "offline":
         err.print("warning: the yolo checker's detector is trained on photographs; it finds almost nothing in the "
@@ -112,10 +117,14 @@ def geneval(
         with bar:
             result = run_bench(options, on_progress, on_start)
     except KeyboardInterrupt:
-        err.print("Interrupted. Finished samples are kept; run the same command again to resume.")
+        err.print("Interrupted. Finished samples are kept and running ones handed back; run the same command "
+                  "again to resume.")
         raise typer.Exit(130) from None
 
     report = result.report
+    if report is None:  # a launcher's worker other than rank 0: rank 0 writes the report
+        err.print(f"worker done: {result.ran} sample(s) finished here; rank 0 writes the report.", highlight=False)
+        return
     if as_json:
         out.print_json(report.paths["json"].read_text(encoding="utf-8"))
     else:
@@ -146,6 +155,10 @@ def _summary(result) -> None:
     out.print(table)
     out.print(f"{result.ran} sample(s) generated, {result.skipped} already finished, in {result.elapsed_s:.1f} s. "
               "Numbers from this checker are not comparable with published GenEval scores.", highlight=False)
+    if result.errors:
+        out.print(f"{len(result.errors)} sample(s) failed; run the same command with --retry-failed to run them "
+                  "again.", highlight=False)
+    out.print(f"batch: {result.batch} (studio batch status {result.batch})", highlight=False)
     out.print(f"report: {report.paths['markdown']}  chart: {report.paths['chart']}  "
               f"images: {result.out}/<mode>/ (GenEval layout)", highlight=False)
 

@@ -4,7 +4,8 @@ Accuracy per tag is the share of that tag's images the checker judged correct; *
 GenEval's overall score, the mean of the per-tag accuracies (its summary_scores.py), with the
 share over all images beside it. Cost columns are per image: sampling steps summed over every
 stage of the session (what the engine reported), rounds (plans + refines on the final branch), and
-the session's own wall time from start to final image (with several workers, sessions overlap).
+the session's own time: its stages' wall times summed (with several workers, sessions overlap; a
+session carried on after an interruption counts only the stages it kept).
 """
 
 from __future__ import annotations
@@ -195,13 +196,14 @@ def build_report(result, options, prompts_path: Path) -> Report:
         f"`python evaluation/evaluate_images.py {result.out}/<mode> --outfile <mode>.jsonl --model-path <mask2former "
         f"folder>`, then `python evaluation/summary_scores.py <mode>.jsonl`.",
         f"- images: `{result.out}/<mode>/<NNNNN>/samples/<NNNN>.png` (GenEval's layout); every trajectory is a "
-        f"session tagged `bench` and `geneval` in `{result.db_url}` (search \"GenEval\" in the studio's Sessions tab).",
+        f"session tagged `bench`, `geneval` and `batch:{result.batch}` in `{result.db_url}` (search \"GenEval\" in "
+        f"the studio's Sessions tab; `studio batch status {result.batch}` while it runs).",
     ]
     footer = []
     missing = result.total - len(result.records)
     if result.errors:
         footer.append(f"**{len(result.errors)} sample(s) failed** and are not in the tables; run the same command "
-                      f"again to retry them. First error: {result.errors[0].get('error')}")
+                      f"with --retry-failed to run them again. First error: {result.errors[0].get('error')}")
     elif missing > 0:
         footer.append(f"{missing} sample(s) are not finished yet; run the same command again to finish them.")
     text = markdown(tables, checker, header, footer)
