@@ -9,13 +9,16 @@ application's tables, has an empty `alembic_version`, or was written by a newer 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import tempfile
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from .domain import StudioError
@@ -137,3 +140,37 @@ def _damaged(path: Path, detail: str) -> StudioError:
 def _short(text: object) -> str:
     shown = ascii(str(text))[1:-1]
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+# -- connecting (used by the store and the batch work queue) ----------------------------------
+
+def insert_ignoring_duplicates(conn: Connection, table: Table):
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (a plain insert on other databases)."""
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
+        return dialect.insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Writers take the lock up front, so two writers queue on busy_timeout instead of failing
+        # with "database is locked" when one upgrades a read lock; readers never block in WAL mode.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+
+    return engine

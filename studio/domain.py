@@ -15,6 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .people import (Judgement, Person, can_see, judgement_from_dict, judgement_to_dict, local_user,  # noqa: F401
+                     may_share)
+
 MAX_PROMPT_CHARS = 4000
 
 
@@ -113,7 +116,9 @@ class Step:
     """One stage of the loop, by the model or by a person.
 
     `instruction` holds `<ins>` for a plan and `<refine>` for a refine; `original`
-    keeps the model's values of any field a human changed (field name → value).
+    keeps the model's values of any field a human changed (field name → value);
+    `annotator` names the person behind the latest human action on the step (their
+    edit, refine, accept or reject), None on a step no person touched.
     """
 
     id: str
@@ -138,6 +143,7 @@ class Step:
     elapsed_s: float | None = None
     sampling_steps: int = 0
     created_at: float = field(default_factory=now)
+    annotator: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -182,6 +188,8 @@ class Session:
     version: int = 0  # bumped by every write; a stale version means a conflict
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
+    owner: str = ""  # who started it; "" for sessions from before owners were recorded (visible to all)
+    shared: bool = False  # False: only its owner (and admins) see it when people log in
 
 
 @dataclass
@@ -359,6 +367,7 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         title=data.get("title", ""), settings=RunSettings.from_dict(data.get("settings")),
         tags=tuple(data.get("tags", ())), head_id=data.get("head_id"), version=int(data.get("version", 0)),
         created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
+        owner=data.get("owner", ""), shared=bool(data.get("shared", False)),
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
+from .people import MAX_NAME_CHARS, PREFERENCE_CHOICES, RATING_VALUES
 
 MAX_TITLE_CHARS = 200
 MAX_SEARCH_CHARS = 200
@@ -259,3 +260,27 @@ def port(value: Any) -> int | None:
 
 def max_jobs(value: Any) -> int:
     return integer(value, "--max-jobs value (model jobs at once)", 1, MAX_JOBS)
+
+
+def person_name(value: Any) -> str:
+    """A person's name as recorded on what they do (a login name, or the local user's)."""
+    found = text(value, "person's name", max_chars=MAX_NAME_CHARS)
+    if any(ord(c) < 32 or ord(c) == 127 for c in found):
+        raise StudioError(f"The person's name {shown(found)} contains a control character; use plain text.")
+    return found
+
+
+def rating(value: Any) -> str:
+    """A rating: thumbs "up" or "down", or a score from 1 to 5."""
+    found = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if found not in RATING_VALUES:
+        raise StudioError(f"The rating is {shown(value)}; rate up, down, or 1 to 5.")
+    return found
+
+
+def preference(value: Any) -> str:
+    """Which of two images is better: "left", "right" or "tie"."""
+    found = value.strip().lower() if isinstance(value, str) else None
+    if found not in PREFERENCE_CHOICES:
+        raise StudioError(f"The choice is {shown(value)}; say left, right or tie.")
+    return found

@@ -7,7 +7,9 @@ ever open while a model runs: the store's writes are short and happen after the
 engine returns. A process killed mid-stage loses only that stage; `run` on the
 reopened session carries on from the last committed step.
 
-The UI, the CLI and the HTTP API all call these methods; none holds logic of its own.
+The UI, the CLI and the HTTP API all call these methods; none holds logic of its own. Every
+human action takes `by`, the person doing it (a login's name or Person; None: the local user),
+recorded on the step it changes (`Step.annotator`) or on the judgement it makes.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import engines as registry
-from .domain import (Author, Check, Region, Review, RunSettings, Session, Stage, Step, StudioError,
-                     Trajectory, last, new_id, next_stage, rounds_used, validate_prompt)
+from .domain import (Author, Check, Person, Region, Review, RunSettings, Session, Stage, Step, StudioError, Trajectory,
+                     last, new_id, next_stage, rounds_used, validate_prompt)
 from .engines.base import CancelToken, Cancelled, Engine, Progress, StageContext
 from .export.pngmeta import save_final_image
+from .protocol import UnreadableText
+from .runner_people import PeopleActions, author_name
 from .store import Store
 
 
@@ -59,7 +63,7 @@ def seed_for(session_seed: int, depth: int, attempt: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-class Runner:
+class Runner(PeopleActions):
     def __init__(self, store: Store):
         self.store = store
 
@@ -67,9 +71,11 @@ class Runner:
 
     def new_session(self, prompt: str, engine: str = registry.DEFAULT_ENGINE, seed: int | None = None,
                     settings: RunSettings | None = None, title: str | None = None,
-                    tags: tuple[str, ...] = (), session_id: str | None = None) -> Trajectory:
+                    tags: tuple[str, ...] = (), session_id: str | None = None,
+                    owner: str | Person | None = None) -> Trajectory:
         """`session_id`: an id chosen beforehand (a batch item names its session before it exists, so a
-        worker that takes over a dead one's item finds or creates that very session, never a second)."""
+        worker that takes over a dead one's item finds or creates that very session, never a second).
+        `owner`: who started it (default: the local user); it stays private to them until shared."""
         prompt = validate_prompt(prompt)
         settings = settings or RunSettings()
         if settings.max_rounds < 1:
@@ -80,7 +86,7 @@ class Runner:
         session = Session(
             id=session_id or new_id(), prompt=prompt, engine=engine,
             seed=random.SystemRandom().randrange(2**31) if seed is None else int(seed),
-            title=(title or prompt)[:200], settings=settings, tags=tuple(tags),
+            title=(title or prompt)[:200], settings=settings, tags=tuple(tags), owner=author_name(owner),
         )
         self.store.create_session(session)
         return Trajectory(session)
@@ -92,8 +98,9 @@ class Runner:
         if not trajectory.steps and session.version == 0 and self.store.session(session.id).version == 0:
             self.store.delete_session(session.id)
 
-    def open(self, session_id: str) -> Trajectory:
-        return self.store.load(session_id)
+    def open(self, session_id: str, viewer: Person | None = None) -> Trajectory:
+        """A session by id or prefix; one `viewer` may not see reads exactly like an unknown id."""
+        return self.store.load(self.store.resolve_id(session_id, viewer))
 
     def engine(self, trajectory: Trajectory) -> Engine:
         return registry.load(trajectory.session.engine)
@@ -130,8 +137,8 @@ class Runner:
                 return Outcome("paused", step)
 
     def _run_stage(self, trajectory: Trajectory, stage: Stage, branch: list[Step], *, author: Author = Author.MODEL,
-                   instruction: str | None = None, region: Region | None = None, seed: int | None = None,
-                   rejected: list[Step] | None = None, listener: Listener | None = None,
+                   annotator: str | None = None, instruction: str | None = None, region: Region | None = None,
+                   seed: int | None = None, rejected: list[Step] | None = None, listener: Listener | None = None,
                    cancel: CancelToken | None = None) -> Step:
         session = trajectory.session
         engine = self.engine(trajectory)
@@ -154,7 +161,8 @@ class Runner:
         ctx.check_cancelled()
         step = Step(
             id=new_id(), session_id=session.id, parent_id=parent_id, stage=stage, round=ctx.round, author=author,
-            region=region, seed=ctx.seed, params=ctx.params, elapsed_s=time.perf_counter() - started, **fields,
+            annotator=annotator, region=region, seed=ctx.seed, params=ctx.params,
+            elapsed_s=time.perf_counter() - started, **fields,
         )
         self._commit(trajectory, add=step, head_id=step.id)
         emit(Event("committed", stage, step=step))
@@ -173,7 +181,12 @@ class Runner:
             return dict(image=self.store.save_image(drawn.image), meta=drawn.meta,
                         sampling_steps=drawn.sampling_steps)
         if stage is Stage.INSPECT:
-            verdict = engine.inspect(ctx)
+            try:
+                verdict = engine.inspect(ctx)
+            except UnreadableText as error:
+                # Recorded, never taken as a pass: a verdict without checks has not passed, so the loop
+                # refines (or ends when no round is left), and a person sees the error and may override it.
+                return dict(plan_check=None, sketch_check=None, meta={"error": str(error), "raw": error.raw[:2000]})
             return dict(plan_check=verdict.plan_check, sketch_check=verdict.sketch_check, meta=verdict.meta,
                         sampling_steps=verdict.sampling_steps)
         if stage is Stage.REFINE:
@@ -206,7 +219,7 @@ class Runner:
             raise StudioError(f"That is a {step.stage.value} step; this action needs a {wanted} step.")
         return step
 
-    def _amend(self, trajectory: Trajectory, step: Step, changes: dict[str, Any]) -> Step:
+    def _amend(self, trajectory: Trajectory, step: Step, changes: dict[str, Any], by: str) -> Step:
         """A person's change to a step, keeping the model's original beside it.
 
         A step nothing was built on yet is updated in place; otherwise the change becomes
@@ -219,7 +232,7 @@ class Runner:
         if step.author is Author.MODEL or step.original:  # fields not in `original` still hold the model's values
             for name in changes:
                 original.setdefault(name, getattr(step, name))
-        amended = step.replace(author=Author.HUMAN, original=original, **changes)
+        amended = step.replace(author=Author.HUMAN, annotator=by, original=original, **changes)
         if trajectory.children(step.id):
             amended = amended.replace(id=new_id(), created_at=time.time())
             self._commit(trajectory, add=amended, head_id=amended.id)
@@ -228,7 +241,7 @@ class Runner:
         return amended
 
     def edit_plan(self, trajectory: Trajectory, step_id: str, instruction: str | None = None,
-                  description: str | None = None, complete: bool | None = None) -> Step:
+                  description: str | None = None, complete: bool | None = None, by: str | Person | None = None) -> Step:
         """Change `<ins>` / `<des>` before the sketch is drawn (or fork a new plan if it was)."""
         step = self._step(trajectory, step_id, Stage.PLAN)
         changes: dict[str, Any] = {}
@@ -239,11 +252,11 @@ class Runner:
                 changes[name] = value.strip()
         if complete is not None:
             changes["complete"] = complete
-        return self._amend(trajectory, step, changes)
+        return self._amend(trajectory, step, changes, author_name(by))
 
     def override(self, trajectory: Trajectory, step_id: str, *, plan_passed: bool | None = None,
                  plan_critique: str | None = None, sketch_passed: bool | None = None,
-                 sketch_critique: str | None = None) -> Step:
+                 sketch_critique: str | None = None, by: str | Person | None = None) -> Step:
         """Flip a verdict and/or rewrite its critique; evidence boxes stay as the model found them."""
         step = self._step(trajectory, step_id, Stage.INSPECT)
         changes = {}
@@ -255,20 +268,21 @@ class Runner:
                 critique=check.critique if critique is None else critique.strip(),
             )
             changes[name] = updated
-        return self._amend(trajectory, step, changes)
+        return self._amend(trajectory, step, changes, author_name(by))
 
-    def accept(self, trajectory: Trajectory, step_id: str, note: str = "") -> Step:
+    def accept(self, trajectory: Trajectory, step_id: str, note: str = "", by: str | Person | None = None) -> Step:
         """Mark an image good. A review is not content: it never forks."""
         step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
-        reviewed = step.replace(review=Review.ACCEPTED, review_note=note.strip())
+        reviewed = step.replace(review=Review.ACCEPTED, review_note=note.strip(), annotator=author_name(by))
         self._commit(trajectory, replace=reviewed, head_id=trajectory.session.head_id or step.id)
         return reviewed
 
     def reject(self, trajectory: Trajectory, step_id: str, note: str = "", seed: int | None = None,
-               listener: Listener | None = None, cancel: CancelToken | None = None) -> Step:
+               listener: Listener | None = None, cancel: CancelToken | None = None,
+               by: str | Person | None = None) -> Step:
         """Record the image as rejected (kept, labelled), then draw it again with a new seed."""
         step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
-        rejected = step.replace(review=Review.REJECTED, review_note=note.strip())
+        rejected = step.replace(review=Review.REJECTED, review_note=note.strip(), annotator=author_name(by))
         self._commit(trajectory, replace=rejected, head_id=step.id)
         return self._redraw(trajectory, rejected, listener, cancel, seed=seed)
 
@@ -281,13 +295,16 @@ class Runner:
         return self._run_stage(
             trajectory, rejected.stage, branch, rejected=siblings, seed=seed,
             instruction=rejected.instruction if by_person else None, region=rejected.region,
-            author=Author.HUMAN if by_person else Author.MODEL, listener=listener, cancel=cancel,
+            author=Author.HUMAN if by_person else Author.MODEL, annotator=rejected.annotator if by_person else None,
+            listener=listener, cancel=cancel,
         )
 
     def refine_with(self, trajectory: Trajectory, step_id: str, instruction: str, region_mask: Any = None,
-                    listener: Listener | None = None, cancel: CancelToken | None = None) -> Step:
+                    listener: Listener | None = None, cancel: CancelToken | None = None,
+                    by: str | Person | None = None) -> Step:
         """A person's own `<refine>` after a verdict or an image, optionally limited to a drawn region."""
         step = self._step(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
+        annotator = author_name(by)
         if not (instruction or "").strip():
             raise StudioError("The refine instruction is empty; say what to fix, e.g. \"make the cup blue\".")
         region = None
@@ -297,8 +314,8 @@ class Runner:
                                   "refine the whole image instead (send no region).")
             region = Region(self.store.save_image(region_mask.convert("L")))
         branch = trajectory.branch(step.id)
-        return self._run_stage(trajectory, Stage.REFINE, branch, author=Author.HUMAN, instruction=instruction.strip(),
-                               region=region, listener=listener, cancel=cancel)
+        return self._run_stage(trajectory, Stage.REFINE, branch, author=Author.HUMAN, annotator=annotator,
+                               instruction=instruction.strip(), region=region, listener=listener, cancel=cancel)
 
     def target(self, trajectory: Trajectory, step_id: str | None, *stages: Stage) -> Step:
         """The step an action applies to: exactly the one named, or (none named) the head branch's latest of a kind.
@@ -326,11 +343,13 @@ class Runner:
             diff = ImageChops.multiply(diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0))
         return sum(diff.histogram()[1:])
 
-    def switch_branch(self, trajectory: Trajectory, step_id: str) -> str:
+    def switch_branch(self, trajectory: Trajectory, step_id: str, by: str | Person | None = None) -> str:
         """Continue on the newest live branch through a step (the step itself if all below it were rejected).
 
-        Returns the branch end that became the head.
+        Returns the branch end that became the head. (Moving the head changes no step: `by` is checked,
+        not recorded; the same holds for fork and rename.)
         """
+        author_name(by)
         pending, ends = [self._step(trajectory, step_id).id], []
         while pending:
             current = trajectory.steps[pending.pop()]
@@ -342,13 +361,15 @@ class Runner:
         self._commit(trajectory, head_id=leaf)
         return leaf
 
-    def fork(self, trajectory: Trajectory, step_id: str) -> Step:
+    def fork(self, trajectory: Trajectory, step_id: str, by: str | Person | None = None) -> Step:
         """Rewind to any step: the next stage continues from there, as a new branch beside the old."""
+        author_name(by)
         step = self._step(trajectory, step_id)
         self._commit(trajectory, head_id=step.id)
         return step
 
-    def rename(self, trajectory: Trajectory, title: str) -> None:
+    def rename(self, trajectory: Trajectory, title: str, by: str | Person | None = None) -> None:
+        author_name(by)
         title = (title or "").strip()
         if not title:
             raise StudioError("The title is empty.")

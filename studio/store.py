@@ -13,29 +13,28 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import io
-import json
 import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, cast, create_engine, delete, event, func, insert, inspect, or_, select, update)
-from sqlalchemy.engine import Connection, Engine
+                        Table, Text, delete, false, func, insert, inspect, or_, select, update)
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from . import dbopen
-from .domain import (Conflict, ImageRef, RunSettings, Session, Step, StudioError, Trajectory, now, session_to_dict,
-                     step_from_dict, step_to_dict)
+from .dbopen import insert_ignoring_duplicates
+from .domain import (Conflict, ImageRef, Judgement, Person, RunSettings, Session, Step, StudioError, Trajectory, now,
+                     session_to_dict, step_from_dict, step_to_dict)
 from .files import write_atomic
 
 DEFAULT_DATA_DIR = Path("sessions")
 DB_ENV = "STROKE_STUDIO_DB"
 DATA_ENV = "STROKE_STUDIO_DATA"
 # Alembic revisions this code knows, oldest first; the last is the one it writes.
-KNOWN_REVISIONS = ("0001", "0002")
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 
 metadata = MetaData()
 
@@ -52,6 +51,8 @@ sessions = Table(
     Column("version", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("owner", String(128), nullable=False, server_default=""),  # "": from before owners (visible to all)
+    Column("shared", Boolean, nullable=False, server_default=false()),
     Index("ix_sessions_updated_at", "updated_at"),
 )
 
@@ -88,7 +89,24 @@ steps = Table(
     Column("elapsed_s", Float),
     Column("sampling_steps", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("annotator", String(128)),  # the person behind the step's latest human action
     Index("ix_steps_session", "session_id", "created_at"),
+)
+
+# Ratings and preferences (studio.people.Judgement); queries in studio/store_queries.py.
+judgements = Table(
+    "judgements", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("step_id", String(32), nullable=False),
+    Column("other_step_id", String(32)),
+    Column("value", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("annotator", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_judgements_step", "step_id"),
+    Index("ix_judgements_session", "session_id", "created_at"),
 )
 
 # The work tables of `studio batch` (studio/workqueue.py): one row per batch, one per (prompt, sample).
@@ -140,11 +158,12 @@ def _step_from_row(row: Any, image_rows: dict[str, ImageRef]) -> Step:
     return step_from_dict(data)
 
 
-def _session_from_row(row: Any) -> Session:
+def session_from_row(row: Any) -> Session:
     return Session(
         id=row.id, prompt=row.prompt, engine=row.engine, seed=row.seed, title=row.title,
         settings=RunSettings.from_dict(row.settings), tags=tuple(row.tags), head_id=row.head_id,
-        version=row.version, created_at=row.created_at, updated_at=row.updated_at,
+        version=row.version, created_at=row.created_at, updated_at=row.updated_at, owner=row.owner,
+        shared=bool(row.shared),
     )
 
 
@@ -169,7 +188,7 @@ class Store:
         dbopen.ensure_writable(self.images_dir, DATA_ENV)
         self.url = parsed.render_as_string(hide_password=False)
         self.shown_url = parsed.render_as_string(hide_password=True)  # for messages: no password
-        self.engine = _make_engine(self.url)
+        self.engine = dbopen.make_engine(self.url)
         self.reader = self.engine.execution_options(readonly=True)  # plain BEGIN: never waits for writers
         self._migrate()
 
@@ -296,7 +315,7 @@ class Store:
             if ref is not None:
                 row = dict(sha256=ref.sha256, width=ref.width, height=ref.height, byte_size=ref.byte_size,
                            created_at=now())
-                conn.execute(_insert_ignoring_duplicates(conn, images).values(**row))
+                conn.execute(insert_ignoring_duplicates(conn, images).values(**row))
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session, its steps, and image files no other session uses."""
@@ -305,6 +324,7 @@ class Store:
             used = set(conn.scalars(select(steps.c.image_sha256).where(steps.c.session_id == session_id)))
             used |= set(conn.scalars(select(steps.c.region_sha256).where(steps.c.session_id == session_id)))
             used.discard(None)
+            conn.execute(delete(judgements).where(judgements.c.session_id == session_id))
             conn.execute(delete(steps).where(steps.c.session_id == session_id))
             conn.execute(delete(sessions).where(sessions.c.id == session_id))
             still_used = set(conn.scalars(select(steps.c.image_sha256).where(steps.c.image_sha256.in_(used))))
@@ -317,14 +337,19 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def resolve_id(self, session_id: str) -> str:
-        """A full id, or a unique prefix of at least 4 characters (like git)."""
+    def resolve_id(self, session_id: str, viewer: Person | None = None) -> str:
+        """A full id, or a unique prefix of at least 4 characters (like git).
+
+        With a `viewer`, sessions they may not see do not exist: same message, and a prefix is never
+        "ambiguous" because of someone else's private session."""
+        from .store_queries import visible_to
+
         text = (session_id or "").strip().lower()
         with self.reader.connect() as conn:
-            if conn.execute(select(sessions.c.id).where(sessions.c.id == text)).first():
+            if conn.execute(visible_to(select(sessions.c.id).where(sessions.c.id == text), viewer)).first():
                 return text
-            matches = [] if len(text) < 4 else list(
-                conn.scalars(select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)).limit(2)))
+            prefixed = visible_to(select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)), viewer)
+            matches = [] if len(text) < 4 else list(conn.scalars(prefixed.limit(2)))
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -346,13 +371,13 @@ class Store:
     def session(self, session_id: str) -> Session:
         session_id = self.resolve_id(session_id)
         with self.reader.connect() as conn:
-            return _session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
+            return session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
 
     def load(self, session_id: str) -> Trajectory:
         """A session with every step of its tree, in two queries."""
         session_id = self.resolve_id(session_id)
         with self.reader.connect() as conn:
-            session = _session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
+            session = session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
             image_rows = {
                 r.sha256: ImageRef(r.sha256, r.width, r.height, r.byte_size)
                 for r in conn.execute(
@@ -367,72 +392,43 @@ class Store:
         return Trajectory.of(session, loaded)
 
     def list_sessions(self, search: str | None = None, tag: str | None = None, limit: int = 100,
-                      offset: int = 0) -> list[Session]:
-        """Newest first; `search` matches prompt or title text, case-insensitively."""
-        query = _tagged(_searched(select(sessions), search), tag)
-        query = query.order_by(sessions.c.updated_at.desc()).limit(limit).offset(offset)
+                      offset: int = 0, viewer: Person | None = None) -> list[Session]:
+        """Newest first; `search` matches prompt or title text, case-insensitively; with a `viewer`, only
+        the sessions they may see (`domain.can_see`)."""
+        from . import store_queries
+
         with self.reader.connect() as conn:
-            return [_session_from_row(row) for row in conn.execute(query)]
+            return store_queries.list_sessions(conn, search, tag, viewer, limit, offset)
 
     def list_batches(self) -> list[str]:
         """The names of the batches this store holds, newest first (for the gallery's filter)."""
         with self.reader.connect() as conn:
             return [row.name for row in conn.execute(select(batches.c.name).order_by(batches.c.created_at.desc()))]
 
-    def count_sessions(self, search: str | None = None) -> int:
-        """How many sessions `list_sessions(search)` would give without a limit."""
+    def count_sessions(self, search: str | None = None, viewer: Person | None = None) -> int:
+        """How many sessions `list_sessions(search, viewer=viewer)` would give without a limit."""
+        from . import store_queries
+
         with self.reader.connect() as conn:
-            return conn.scalar(_searched(select(func.count()).select_from(sessions), search))
+            return store_queries.count_sessions(conn, search, viewer)
 
     def count_steps(self, session_id: str) -> int:
         with self.reader.connect() as conn:
             return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id))
 
+    # -- judgements (ratings and preferences) -----------------------------------------------------
 
-def _searched(query, search: str | None):
-    """Sessions whose prompt or title contains `search`, case-insensitively; % and _ match themselves."""
-    if not search or not search.strip():
-        return query
-    term = search.strip().lower()
-    return query.where(or_(func.lower(sessions.c.prompt).contains(term, autoescape=True),
-                           func.lower(sessions.c.title).contains(term, autoescape=True)))
+    def add_judgement(self, judgement: Judgement) -> None:
+        """Keep a judgement; it replaces only the same annotator's earlier one on the same subject."""
+        from . import store_queries
 
+        with self.engine.begin() as conn:
+            store_queries.add_judgement(conn, judgement)
 
-def _tagged(query, tag: str | None):
-    """Sessions carrying `tag`, filtered in SQL (before any LIMIT): the tags column holds a JSON list of
-    strings, so the tag appears in its text exactly as JSON writes it, quotes included."""
-    if tag is None:
-        return query
-    return query.where(cast(sessions.c.tags, String).contains(json.dumps(tag), autoescape=True))
+    def judgements(self, session_id: str | None = None, *, kind: str | None = None) -> list[Judgement]:
+        """A session's judgements (None: every session's, for exports), oldest first; `kind`: "rating" or
+        "preference" only."""
+        from . import store_queries
 
-
-def _insert_ignoring_duplicates(conn: Connection, table: Table):
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (a plain insert on other databases)."""
-    name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
-        return dialect.insert(table).on_conflict_do_nothing()
-    return insert(table)
-
-
-def _make_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # Writers take the lock up front, so two writers queue on busy_timeout instead of failing
-        # with "database is locked" when one upgrades a read lock; readers never block in WAL mode.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
-
-    return engine
+        with self.reader.connect() as conn:
+            return store_queries.list_judgements(conn, session_id, kind)

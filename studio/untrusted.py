@@ -123,7 +123,19 @@ def _session(data: Any) -> str:
     tags = _field(data, "tags", where, list, optional=True) or []
     if len(tags) > 100 or not all(isinstance(t, str) and len(t) <= 100 for t in tags):
         raise _fail(where, "has bad tags")
+    _name(data, "owner", where, nullable=False)
+    _field(data, "shared", where, bool, optional=True)
     return session_id
+
+
+def _name(data: dict, key: str, where: str, *, nullable: bool = True) -> None:
+    """A person's name (a session's owner, a step's annotator); absent in files from before people."""
+    value = _field(data, key, where, str, optional=True, nullable=nullable)
+    if value:
+        try:
+            limits.person_name(value)
+        except StudioError as error:
+            raise _fail(where, f"has a bad {key}: {error}") from None
 
 
 def _step(data: Any, session_id: str, index: int) -> None:
@@ -157,6 +169,7 @@ def _step(data: Any, session_id: str, index: int) -> None:
     _number(data, "elapsed_s", where, 0, 1e9, nullable=True)
     _number(data, "sampling_steps", where, 0, 10**9, integer=True, optional=True)
     _number(data, "created_at", where, 0, 1e11)
+    _name(data, "annotator", where)
     for key in ("original", "params", "meta"):
         _field(data, key, where, dict, optional=True)
 

@@ -1,0 +1,95 @@
+"""The store's queries about sessions as a whole and about people: listing and counting sessions
+(search, tag, who may see them) and the judgements table (ratings and preferences).
+
+`studio.store.Store` delegates to these functions; the schema stays in `studio.store`. Every
+filter is SQL, applied before LIMIT, so a page of sessions is never short because rows were
+dropped afterwards, and a session someone may not see is never read at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import String, and_, cast, delete, func, insert, or_, select
+from sqlalchemy.engine import Connection
+
+from .domain import Judgement, Person, Session
+from .store import judgements, session_from_row, sessions
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+def searched(query, search: str | None):
+    """Sessions whose prompt or title contains `search`, case-insensitively; % and _ match themselves."""
+    if not search or not search.strip():
+        return query
+    term = search.strip().lower()
+    return query.where(or_(func.lower(sessions.c.prompt).contains(term, autoescape=True),
+                           func.lower(sessions.c.title).contains(term, autoescape=True)))
+
+
+def tagged(query, tag: str | None):
+    """Sessions carrying `tag`, filtered in SQL (before any LIMIT): the tags column holds a JSON list of
+    strings, so the tag appears in its text exactly as JSON writes it, quotes included."""
+    if tag is None:
+        return query
+    return query.where(cast(sessions.c.tags, String).contains(json.dumps(tag), autoescape=True))
+
+
+def visible_to(query, viewer: Person | None):
+    """Sessions `viewer` may see — `domain.can_see` as SQL: without a viewer or for an admin all of
+    them; else their own, the shared ones and the ownerless ones from before owners were recorded."""
+    if viewer is None or viewer.is_admin:
+        return query
+    return query.where(or_(sessions.c.shared.is_(True), sessions.c.owner.in_(("", viewer.name))))
+
+
+def list_sessions(conn: Connection, search: str | None, tag: str | None, viewer: Person | None, limit: int,
+                  offset: int) -> list[Session]:
+    query = visible_to(tagged(searched(select(sessions), search), tag), viewer)
+    query = query.order_by(sessions.c.updated_at.desc(), sessions.c.id).limit(limit).offset(offset)
+    return [session_from_row(row) for row in conn.execute(query)]
+
+
+def count_sessions(conn: Connection, search: str | None, viewer: Person | None) -> int:
+    return conn.scalar(visible_to(searched(select(func.count()).select_from(sessions), search), viewer))
+
+
+# -- judgements -------------------------------------------------------------------------------
+
+def _row(judgement: Judgement) -> dict[str, Any]:
+    return {name: getattr(judgement, name) for name in judgements.c.keys()}
+
+
+def _judgement(row: Any) -> Judgement:
+    return Judgement(**row._mapping)
+
+
+def add_judgement(conn: Connection, judgement: Judgement) -> None:
+    """Insert a judgement, replacing the same person's earlier one on the same subject (a rating of the
+    same step; a preference between the same two steps, in either order). Other people's stay.
+
+    The session's row is locked first (FOR UPDATE on PostgreSQL; SQLite's writers already queue on
+    BEGIN IMMEDIATE), so two saves of the same judgement at once still leave exactly one."""
+    conn.execute(select(sessions.c.id).where(sessions.c.id == judgement.session_id).with_for_update())
+    pair = {judgement.step_id, judgement.other_step_id} - {None}
+    same = and_(judgements.c.session_id == judgement.session_id, judgements.c.kind == judgement.kind,
+                judgements.c.annotator == judgement.annotator, judgements.c.step_id.in_(pair))
+    if judgement.other_step_id is None:
+        same = and_(same, judgements.c.other_step_id.is_(None))
+    else:
+        same = and_(same, judgements.c.other_step_id.in_(pair))
+    conn.execute(delete(judgements).where(same))
+    conn.execute(insert(judgements).values(**_row(judgement)))
+
+
+def list_judgements(conn: Connection, session_id: str | None, kind: str | None) -> list[Judgement]:
+    """Oldest first (id breaks ties, so two runs list them in the same order)."""
+    query = select(judgements)
+    if session_id is not None:
+        query = query.where(judgements.c.session_id == session_id)
+    if kind is not None:
+        query = query.where(judgements.c.kind == kind)
+    return [_judgement(row) for row in conn.execute(query.order_by(judgements.c.created_at, judgements.c.id))]
+
