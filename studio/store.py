@@ -12,8 +12,6 @@ default database is SQLite in WAL mode with a busy timeout; any SQLAlchemy URL w
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import os
 import sqlite3
 from pathlib import Path
@@ -28,7 +26,7 @@ from . import dbopen
 from .dbopen import insert_ignoring_duplicates
 from .domain import (Conflict, ImageRef, Judgement, Person, RunSettings, Session, Step, StudioError, Trajectory, now,
                      session_to_dict, step_from_dict, step_to_dict)
-from .files import write_atomic
+from .files import load_png, png_path, save_png
 
 DEFAULT_DATA_DIR = Path("sessions")
 DB_ENV = "STROKE_STUDIO_DB"
@@ -220,38 +218,17 @@ class Store:
 
         upgrade(self.engine)
 
-    # -- images ------------------------------------------------------------------------------
+    # -- images: content-addressed PNG files (studio/files.py) --------------------------------
 
     def image_path(self, sha256: str) -> Path:
-        return self.images_dir / sha256[:2] / f"{sha256}.png"
+        return png_path(self.images_dir, sha256)
 
     def save_image(self, image: Any) -> ImageRef:
         """Encode a PIL image (or take PNG bytes) and write it once, atomically, by its sha256."""
-        if isinstance(image, (bytes, bytearray)):
-            data = bytes(image)
-            from PIL import Image as PILImage
-
-            with PILImage.open(io.BytesIO(data)) as decoded:
-                width, height = decoded.size
-        else:
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            data, (width, height) = buffer.getvalue(), image.size
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.image_path(digest)
-        if not path.exists():
-            write_atomic(path, data)
-        return ImageRef(digest, width, height, len(data))
+        return save_png(self.images_dir, image)
 
     def load_image(self, ref: ImageRef):
-        from PIL import Image as PILImage
-
-        path = self.image_path(ref.sha256)
-        if not path.exists():
-            raise StudioError(f"Image {ref.sha256[:12]} is missing from the image folder; restore the folder.")
-        with PILImage.open(path) as image:
-            image.load()
-            return image
+        return load_png(self.images_dir, ref)
 
     # -- writes ------------------------------------------------------------------------------
 
