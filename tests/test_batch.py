@@ -212,3 +212,71 @@ def test_each_worker_pins_its_gpu_from_the_launchers_local_rank(monkeypatch, vis
     described = pin_device(place)
     assert (described is None) == (pinned is None)
     assert os.environ["CUDA_VISIBLE_DEVICES"] == (pinned if pinned is not None else visible)
+
+
+def _finish_at(store, queue: WorkQueue, started: float, finished: float) -> None:
+    """Claim and finish the next item, then date it as if it had run from `started` to `finished`."""
+    from studio.store import batch_items
+
+    item = queue.claim()
+    queue.finish(item)
+    with store.engine.begin() as conn:
+        conn.execute(batch_items.update().where(batch_items.c.batch == item.batch, batch_items.c.seq == item.seq)
+                     .values(started_at=started, finished_at=finished))
+
+
+def test_the_eta_follows_the_recent_throughput_of_all_workers_not_the_whole_batch(prompts, db_url, tmp_path, capsys):
+    Worker(options(prompts, db_url, tmp_path, samples=4)).prepare()  # 12 items
+    store = Store(db_url, tmp_path / "data")
+    one, two = (WorkQueue(store.engine, "run1", worker=w) for w in ("w1", "w2"))
+    now = time.time()
+    for k in range(4):  # yesterday: a slow hour, then the batch was stopped
+        _finish_at(store, one, now - 86_400, now - 86_400 + 900 * (k + 1))
+    for k in range(4):  # today, for two minutes: two workers, a session every 30 s between them
+        _finish_at(store, (one, two)[k % 2], now - 120, now - 120 + 30 * (k + 1))
+    held = two.claim()
+    report = status(store, "run1")
+    assert report["finished_in_window"] == 4 and 119 <= report["window_s"] <= 130
+    assert report["per_minute"] == pytest.approx(2.0, rel=0.08)  # not 8 in a day (0.006 a minute)
+    assert report["eta_s"] == pytest.approx(4 / 2.0 * 60, rel=0.08)  # 3 left + 1 running at 2 a minute
+    code, out, _ = studio(capsys, "batch", "status", "run1", "--db", db_url, "--data-dir", tmp_path / "data")
+    assert code == 0 and "sessions/min over the last 2 min (4 finished, all workers)" in out and "ETA 2.0 min" in out
+    two.release(held)  # nobody works on it now: no ETA rather than a made-up one
+    assert status(store, "run1")["eta_s"] is None
+    code, out, _ = studio(capsys, "batch", "status", "run1", "--db", db_url, "--data-dir", tmp_path / "data")
+    assert "ETA unknown (no worker is running)" in out
+    store.close()
+
+
+def test_a_stopped_worker_hands_its_item_back_and_the_next_run_carries_its_session_on(prompts, db_url, tmp_path):
+    engines.register("slow", lambda: Slow(stage_s=0.2))
+    try:
+        opts = options(prompts, db_url, tmp_path, engine="slow", samples=1)
+        worker = Worker(opts)
+        worker.prepare()
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        store = Store(db_url, tmp_path / "data")
+        queue = WorkQueue(store.engine, "run1")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            held = [i for i in queue.items() if i["status"] == "running"]
+            if held and store.has_session(held[0]["session_id"]) and store.count_steps(held[0]["session_id"]) >= 1:
+                break
+            time.sleep(0.02)
+        worker.stop()
+        thread.join(30)
+        assert not thread.is_alive()
+        worker.close()
+        back = next(i for i in queue.items() if i["seq"] == held[0]["seq"])
+        assert back["status"] == "todo" and back["session_id"] == held[0]["session_id"]  # handed back, not lost
+        kept = set(store.load(back["session_id"]).steps)
+        results = run_worker(opts)
+        assert sorted(r.item.seq for r in results if r.status == "done") == [
+            i["seq"] for i in queue.items() if i["seq"] >= back["seq"]]
+        assert kept <= set(store.load(back["session_id"]).steps)  # carried on, not started again
+        assert next(i for i in queue.items() if i["seq"] == back["seq"])["attempts"] == 2
+        assert len(batch_sessions(store)) == 3
+        store.close()
+    finally:
+        engines.unregister("slow")

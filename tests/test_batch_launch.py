@@ -114,3 +114,32 @@ def test_a_worker_killed_mid_session_leaves_nothing_done_twice_or_lost(prompts, 
 
 def _exists(store: Store) -> bool:
     return WorkQueue(store.engine, "run1").exists()
+
+
+def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_reports(db_url, tmp_path):
+    import json
+
+    metadata = tmp_path / "evaluation_metadata.jsonl"
+    rows = [{"tag": "single_object", "include": [{"class": c, "count": 1}], "prompt": f"a photo of a {c}"}
+            for c in ("bench", "cup", "clock", "car")]
+    metadata.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "studio", "bench", "geneval", "--prompts", str(metadata), "--samples", "2",
+            "--modes", "process", "--out", str(out), "--db", db_url, "--data-dir", str(tmp_path / "data")]
+    workers = [subprocess.Popen(args, cwd=ROOT, env=worker_env(RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE="2"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    try:
+        done = [w.communicate(timeout=240) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    assert [w.returncode for w in workers] == [0, 0], [e[-2000:] for _, e in done]
+    assert "8 sample(s) generated" in done[0][0] and "rank 0 writes the report" in done[1][1]
+    name = json.loads((out / "run.json").read_text())["batch"]
+    store = Store(db_url, tmp_path / "data")
+    items = WorkQueue(store.engine, name).items()
+    store.close()
+    assert len(items) == 8 and {i["status"] for i in items} == {"done"} and {i["attempts"] for i in items} == {1}
+    assert json.loads((out / "report.json").read_text())["modes"]["process"]["images"] == 8
+    assert all((out / "process" / f"{i:05d}" / "samples" / f"{s:04d}.png").is_file() for i in range(4) for s in range(2))
