@@ -34,6 +34,10 @@ office studio garden park yard backyard field meadow grass lawn forest woods str
 city town village beach sea ocean water lake river shore sand snow mountain hill valley desert
 countryside farm market shop store restaurant cafe house home building window windows counter
 countertop tabletop shelf desk nook alcove windowsill sill ledge mantel mantelpiece stage platform display setup arrangement tableau still life
+workspace workplace station terminal platform savanna savannah plains pasture
+meter meters metre metres foot feet inch inches yard yards mile miles centimeter centimeters minute minutes second
+seconds hour hours fire flame flames smoke steam mist fog haze rain raindrop raindrops dust mud foam spray splash
+ripple ripples wave waves breeze wind
 close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective camera lens bokeh blur depth field artwork art piece work
 """)
 
@@ -50,6 +54,8 @@ pedal pedals chain saddle frame frames skin shell scales whisker whiskers claw c
 buckle label logo sticker stickers text lettering trim edges corners stripe stripes spots dots
 outline outlines contour contours shading strokes stroke brushstrokes tip tips end ends top bottom
 screw screws bolt bolts nail nails rivet rivets hinge hinges joint joints seam seams
+fender fenders handlebar handlebars bristle keycap keycaps clasp florets floret peel rind tank casing housing
+canopy upholstery
 """)
 
 # Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.
@@ -67,10 +73,16 @@ wicker rattan straw cork resin vinyl nylon polyester foam wax
 PART_OF = {"truck": {"skateboard"}, "computer keyboard": {"laptop"}, "tie": {"suitcase"}}
 
 # Collective nouns: "a herd of three cows" counts three; "a herd of cows" several.
-COLLECTIVES = _words("group herd flock pack set row pile stack bunch collection team crowd handful")
+COLLECTIVES = _words("""group herd flock pack set row pile stack bunch collection team crowd handful family trio
+line cluster heap litter colony fleet convoy school pod troop swarm gaggle""")
+# The body of an object, whose colour is the object's: "The deck is a bold pink", "its peel is black".
+BODY = COVERINGS | _words("""peel rind frame deck case casing housing pot planter florets floret tank bodywork
+upholstery canopy glaze icing frosting enamel hull""")
 
 # Words that put a colour after its noun: "colored purple", "painted in a deep red", "in green".
 COLOR_VERBS = _words("colored coloured painted dyed tinted stained glazed lacquered done rendered")
+# "made of warm brown wood": a colour said with the material of the object.
+MADE = _words("made crafted carved built shaped formed fashioned constructed cast molded moulded")
 COLOR_NOUNS = COVERINGS | _words("color colour colors colours hue shade tone tint finish paint paintwork")
 SHADE_WORDS = _words("""light dark deep bright pale vivid vibrant rich soft pastel muted bold brilliant
 pure solid glossy matte shiny neon dull warm cool intense""")
@@ -99,6 +111,15 @@ NEGATIONS = _words("no without not nor never none")
 OTHER_PLACES = ("next to", "beside", "besides", "near", "behind", "in front of", "between", "among",
                 "around", "inside", "within", "opposite", "alongside", "by")
 PRONOUNS = _words("it its them their itself themselves")
+# Known classes that are mostly where a description puts things ("sits on a wooden table"): in a
+# description, said after one of these prepositions, they are the setting unless described again.
+SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair"})
+SURFACE_PREPS = _words("on upon onto across against at along atop in")
+# Prepositions whose object is where something is, in a description ("around a fountain").
+SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over under around
+along toward towards from between past beyond among amid within throughout down up""")
+# Verbs that make their subject an accessory of what follows: "a basket is attached to its handlebars".
+ATTACHED = _words("attached fixed mounted fastened clipped strapped tied hooked bolted glued pinned sewn stitched")
 # Imperatives of plan and refine texts, which the tagger sometimes reads as names ("Recolor the cup").
 IMPERATIVES = _words("""recolor recolour move add remove delete draw make paint change turn put place keep erase
 shift relocate insert include create set replace swap redraw fix""")

@@ -19,6 +19,7 @@ from collections import namedtuple
 
 from . import lexicon as L
 from .nlp import annotate
+from .reader_roles import _KNOWN, NounRoles
 from .scene import (ADJECTIVES, COLOR_WORDS, DEFINITE, FILLERS, FRAMING, LEXICON, MAX_CLASS_WORDS, NUMBERS,
                     PAIR_CLASSES, RELATION_PHRASES, RELATION_STARTS, SENTENCE_END, ObjectGroup, Relation, SceneGraph)
 
@@ -47,7 +48,7 @@ def clean(text: str) -> str:
     return _HYPHENATED.sub(_hyphen, FRAMING.sub("", text.replace("’", "'"))).strip()
 
 
-class Reader:
+class Reader(NounRoles):
     """One reading of one text; `scene()` gives its SceneGraph."""
 
     def __init__(self, text: str, merge: bool = False):
@@ -58,6 +59,7 @@ class Reader:
         self.long = sentences > 1 or len(self.words) > LONG_WORDS
         self.settled: dict[str, str] = {}  # open nouns already read as not-objects, by class
         self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
+        self.first_end = next((k for k, w in enumerate(self.words) if w.sent_start), len(self.words))
 
     # -- words -------------------------------------------------------------------------------
 
@@ -75,10 +77,24 @@ class Reader:
         if w.pos == "PROPN" and w.text[0].isupper() and i > 0 and not self.words[i].sent_start:
             return False  # a name ("Paris"), not a thing to draw
         if (w.low.endswith("ing") or w.low.endswith("ed")) and i > 0 and self.words[i - 1].pos in ("NOUN", "PROPN") \
-                and self.words[i - 1].low not in DEFINITE:
+                and self.words[i - 1].low not in DEFINITE and not (w.dep in ("nsubj", "nsubjpass") and w.head > i):
             return False  # "a refrigerator resting on ...": a participle the tagger took for a noun
+        if self._verb_like(i):
+            return False
         return not (w.low in COLOR_WORDS or w.low in L.COLOR_SYNONYMS or w.low in NUMBERS or w.low in FILLERS
                     or w.low in SIDES or w.low in DEFINITE or w.low in L.PRONOUNS or w.low in L.IMPERATIVES)
+
+    def _verb_like(self, i: int) -> bool:
+        """A verb the small model tagged as a noun: "sits and stares at it", "its wings and fuselage catch the rays"."""
+        words, w = self.words, self.words[i]
+        if i < 2 or w.low.endswith("ing"):
+            return False
+        before, nxt = words[i - 1], (words[i + 1] if i + 1 < len(words) else None)
+        if before.low in ("and", "or") and words[i - 2].pos in ("VERB", "AUX") and words[i - 2].tag != "VBN":
+            return True  # "sits and stares"
+        return (before.pos in ("NOUN", "PROPN") and before.low not in DEFINITE and nxt is not None
+                and nxt.low in ("the", "a", "an", "its", "their") and w.tag in ("NN", "VBP", "VBZ") and w.dep != "compound"
+                and not any(words[k].low in DEFINITE | {"a", "an", "its", "their"} for k in range(max(0, i - 1), i)))
 
     def class_at(self, i: int):
         """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""
@@ -142,8 +158,9 @@ class Reader:
         best, color, loose, k = None, None, [], j
         while k < len(low):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
             hit = self.class_at(k)
-            if hit and best is not None and hit[1] == "pl" and hit[0] not in _KNOWN and (article or best[0][0] in _KNOWN):
-                break  # "a pigeon pecks", "the bicycle leans": a plural word after the noun is its verb
+            if hit and best is not None and hit[1] == "pl" and hit[0] not in _KNOWN and \
+                    (article or best[0][0] in _KNOWN or best[0][1] == "pl"):
+                break  # "a pigeon pecks", "four ducks rest": a plural word after the noun is its verb
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))
             w = low[k]
@@ -177,100 +194,6 @@ class Reader:
                 return rel, i + len(words)
         return None
 
-    # -- what a noun is for ----------------------------------------------------------------------
-
-    def role(self, np: NP) -> str:
-        """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
-        w = self.words[np.head]
-        if np.end < len(self.low) and self.low[np.end] in ("'s", "'") and not np.definite and self.np_at(np.end + 1):
-            return "possessor"  # "a child's red bicycle": the child describes the bicycle
-        if np.known:
-            owners = L.PART_OF.get(np.cls, set())
-            return "part" if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj") else "object"
-        if np.definite and np.cls in self.settled:
-            return self.settled[np.cls]  # "... on a white plate. The plate rests on ...": still the setting
-        role = self._open_role(np)
-        if role != "object":
-            self.settled.setdefault(np.cls, role)
-        return role
-
-    def _open_role(self, np: NP) -> str:
-        words = self.words
-        h = np.head
-        while words[h].dep == "compound" and np.end <= words[h].head <= h + 2:
-            h = words[h].head  # the tagger took the verb after the noun for its head ("a jacket glides")
-        w = words[h]
-        names = {np.cls, words[np.head].low}
-        if names & L.META:
-            return "setting"
-        if names & L.MATERIALS:
-            return "material"
-        if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):
-            return "part"
-        if self._owner(h) is not None and not (words[w.head].low == "with" and (np.explicit or self.relation_at(np.end))):
-            return "part"  # "a bench with a backrest"; but "with two pears below the lamp" names objects
-        if np.end + 1 < len(self.low) and self.low[np.end] == "of" and (set(self.low[np.end + 1:np.end + 4])
-                                                                       & (L.META | L.MATERIALS)):
-            return "setting"  # "a circle of light", "a pool of water": a shape of some stuff
-        if self.long:
-            head = words[w.head]
-            if w.dep == "pobj" and (head.low in ("on", "in", "at", "against", "across", "upon", "inside", "into",
-                                                  "onto", "through", "near", "beside", "by", "over", "under")
-                                    or words[head.head].pos in ("VERB", "AUX")):
-                return "setting"  # "sits on a worn rug", "tied to a dock": where the scene happens
-            if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
-                return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
-            if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
-                    and words[head.head].low not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lot", "lots"}:
-                return "setting"  # "the glow of the streetlights", "a sense of calm" (not "the branches of a tree")
-            subject = self._clause_subject(h)
-            if subject is not None and subject != np.head and not self._is_thing(subject):
-                return "part"  # "The surface shows a fine grain": a detail of something not drawn
-            if not (np.article or np.definite or np.explicit) and words[np.head].dep != "conj":
-                return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
-        return "object"
-
-    def _possessed(self, k: int) -> bool:
-        """ "its handle", "the banana's peel": something's part."""
-        return any(self.words[c].head == k and self.words[c].dep == "poss" for c in range(max(0, k - 6), k))
-
-    def _owner(self, k: int) -> int | None:
-        """The object a noun belongs to: "a bench with a backrest", "a cup of coffee", "the cat has whiskers"."""
-        words = self.words
-        w = words[k]
-        head = words[w.head] if w.head != k else None
-        if head is None:
-            return None
-        if w.dep == "pobj" and head.low in ("with", "of", "featuring") and head.head != w.head:
-            if self._is_thing(head.head) and not (head.low == "of" and words[head.head].low in L.PARTS):
-                return head.head
-        if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear"):
-            subj = next((c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"), None)
-            if subj is not None and self._is_thing(subj):
-                return subj
-        return None
-
-    def _clause_subject(self, k: int) -> int | None:
-        """The subject of the clause a noun is an object in (through conj / pobj / dobj links)."""
-        words, seen = self.words, set()
-        while k not in seen:
-            seen.add(k)
-            w = words[k]
-            if w.pos in ("VERB", "AUX"):
-                return next((c for c in range(len(words)) if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass")), None)
-            if w.dep in ("nsubj", "nsubjpass", "ROOT") or w.head == k:
-                return None
-            k = w.head
-        return None
-
-    def _is_thing(self, k: int) -> bool:
-        hit = self.class_at(k)
-        if not hit:
-            return False
-        return hit[0] in _KNOWN or not ({hit[0], self.low[k]} & (L.META | L.PARTS | L.MATERIALS) or self._possessed(k))
-
-
-_KNOWN = frozenset(v[0] for v in LEXICON.values())
 
 
 def _is_color(word: str, strong: bool) -> str | None:
@@ -281,12 +204,13 @@ def _is_color(word: str, strong: bool) -> str | None:
     return None
 
 
-def post_color(r: Reader, j: int):
+def post_color(r: Reader, j: int, part: bool = False):
     """A colour said after its noun, from index j: (colour, end) or None.
 
     "colored purple", "painted in a deep red", "that is blue", "in green", ", purple,", "which is
     orange in colour", "with a purple hue", "with purple fur". It must end the phrase: in "a cat
-    with purple eyes" or "a cup in a green box" the colour belongs to the next noun.
+    with purple eyes" or "a cup in a green box" the colour belongs to the next noun. `part`: the
+    noun is the body of an object, whose colour may follow with no verb ("its skin a dusty brown").
     """
     low, k, said = r.low, j, set()
     n = len(low)
@@ -300,6 +224,14 @@ def post_color(r: Reader, j: int):
         k, said = k + 1, said | {"be"}
     while k < n and low[k] in L.DEGREE:
         k += 1
+    if k + 1 < n and low[k] in L.MADE and low[k + 1] in ("of", "from", "out"):
+        m = k + 2 + (low[k + 1] == "out")  # "made of warm brown wood": a colour with the material
+        while m < n and (low[m] in L.SHADE_WORDS or r.words[m].pos == "ADJ") and not _is_color(low[m], True):
+            m += 1
+        if m + 1 < n and _is_color(low[m], True) and low[m + 1] in L.MATERIALS:
+            return _is_color(low[m], True), m + 2
+    if ("be" in said or part) and k < n and low[k] in ("a", "an"):
+        k, said = k + 1, said | {"be"}  # "is a bold pink", "its skin a dusty brown"
     if k < n and low[k] in L.COLOR_VERBS:
         k, said = k + 1, said | {"verb"}
         if k < n and low[k] in ("a", "an"):
@@ -313,8 +245,12 @@ def post_color(r: Reader, j: int):
         k += 1
         if k < n and low[k] in ("a", "an", "the"):
             k += 1
-    while k < n and low[k] in L.SHADE_WORDS:
-        k += 1
+    while k < n and (low[k] in L.SHADE_WORDS or (said & {"with", "be", "verb"} and r.words[k].pos == "ADJ"
+                                                and not _is_color(low[k], True) and low[k] not in L.COLOR_NOUNS)):
+        k += 1  # "with a smooth blue glaze", "a cheerful orange"
+    if k + 1 < n and said & {"be", "verb"} and not _is_color(low[k], True) and _is_color(low[k + 1], True) \
+            and r.words[k].head == k + 1 and r.words[k].dep in ("compound", "amod", "npadvmod"):
+        k += 1  # "a deep forest green"
     if k + 1 < n and low[k] in L.COLOR_NOUNS:
         skip = 1 + (low[k + 1] == "of")  # "in the colour (of) purple"
         if k + skip < n and _is_color(low[k + skip], True):

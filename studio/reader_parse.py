@@ -97,6 +97,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                                                    or low[at] in ("there", "is", "are")):
                 at += 1  # "To its left sits a cup", "and, on its right, a tie"
             after = r.np_at(at)
+            if (after is None or r.role(after) != "object") and last is None:
+                after = _fronted_subject(r, i, its[1])  # "Far below it, at the bottom of the cliff, an elephant wades"
             owner = last if last is not None else (history[-1] if history else None)
             if after is not None and r.role(after) == "object" and owner is not None:
                 k = mention(after)  # "and to its left a dog": the dog is left of the one before
@@ -130,7 +132,13 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             continue
         start = i
         end = np.end
-        color = post_color(r, end)
+        body = r.low[np.head] in L.BODY and not np.known
+        color = post_color(r, end, part=body)
+        if body and color is None:  # "Its fuel tank and fenders are painted green"
+            after = end
+            while after + 1 < n and low[after] in ("and", ",") and (nxt := r.np_at(after + 1)) and not nxt.known:
+                after = nxt.end
+            color = post_color(r, after, part=True) if after > end else None
         if color:
             np, end = np._replace(color=np.color or color[0]), color[1]
             if set(low[np.end:end]) & {"both", "all"}:  # "a knife and a fork, both colored green"
@@ -139,9 +147,9 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                         groups[m] = ObjectGroup(groups[m].cls, groups[m].count, color[0])
         role = r.role(np)
         if role != "object":
-            if role in ("part",) and np.color and r.low[np.head] in L.COVERINGS and last is not None \
-                    and groups[last].color is None:
-                groups[last] = ObjectGroup(groups[last].cls, groups[last].count, np.color)  # "with purple fur"
+            owner = _owner_group(r, np, head_group, last, history)
+            if role in ("part", "setting") and np.color and body and owner is not None and groups[owner].color is None:
+                groups[owner] = ObjectGroup(groups[owner].cls, groups[owner].count, np.color)  # "with purple fur"
             if role == "possessor" and rel:
                 carried = rel  # "sits on a child's bed": the relation is to the bed
             i = end + (role == "possessor")  # "sits on a flat surface": the setting, not an anchor
@@ -182,6 +190,35 @@ def read(text: str, merge: bool = False) -> SceneGraph:
     scene.negated = [g for g in dict.fromkeys(negated) if not any(h.cls == g.cls for h in groups)]
     scene.notes = notes
     return scene
+
+
+def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
+    """The subject of the clause a fronted "below it" belongs to, wherever it stands in the sentence."""
+    words, k, seen = r.words, i, set()
+    while words[k].pos not in ("VERB", "AUX") and words[k].head != k and k not in seen:
+        seen.add(k)
+        k = words[k].head
+    while words[k].dep in ("advcl", "xcomp", "acl") and words[k].head != k:
+        k = words[k].head  # "Hanging above it, ... is a stop sign"
+    end = next((m for m in range(start, len(words)) if words[m].sent_start), len(words))
+    for c in range(start, end):
+        if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass", "attr"):
+            for s in range(start, c + 1):
+                np = r.np_at(s)
+                if np is not None and np.head == c and r.role(np) == "object":
+                    return np
+    return None
+
+
+def _owner_group(r: Reader, np: NP, head_group: dict[int, int], last, history) -> int | None:
+    """Whose part a noun is: "the pizza's crust" the pizza's, "its peel" or "the deck" the object just mentioned."""
+    words = r.words
+    poss = next((c for c in range(max(0, np.head - 6), np.head) if words[c].head == np.head and words[c].dep == "poss"), None)
+    if poss is not None and poss in head_group:
+        return head_group[poss]
+    if poss is not None and r.low[poss] not in L.PRONOUNS:
+        return None  # someone else's: "the man's coat"
+    return last if last is not None else (history[-1] if history else None)
 
 
 def _name(g: ObjectGroup) -> str:

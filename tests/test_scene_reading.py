@@ -116,6 +116,37 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
     assert scene.groups == [G("horse", 2)]  # one of the two is brown: the group has no single colour
 
 
+@pytest.mark.parametrize("prompt, groups", [
+    # the colour of an object's body, said in a later sentence
+    ("A scooter stands in a quiet garage. Its frame is a glossy yellow, and its seat is black.", [G("motorcycle", 1, "yellow")]),
+    ("A banana lies on a small plate. Its peel is entirely brown.", [G("banana", 1, "brown")]),
+    ("A toaster sits in a corner. The toaster is a cheerful orange.", [G("toaster", 1, "orange")]),  # no fruit
+    ("A cow grazes in a field. Its coat is a striking purple.", [G("cow", 1, "purple")]),
+    ("A vase with a smooth green glaze stands by the door. It holds dried grass.", [G("vase", 1, "green")]),
+    ("A keyboard rests in a box. Its keys and case are made of pale brown wood.", [G("computer keyboard", 1, "brown")]),
+    ("A truck is parked outside. Its bodywork and doors are painted a deep forest green.", [G("truck", 1, "green")]),
+    # known classes mentioned in passing: the surface things stand on, a part, background, vague additions
+    ("A cup rests on a wooden table. Steam rises from it.", [G("cup")]),
+    ("A cup rests on a wooden table. The table is brown and old.", [G("cup"), G("dining table", 1, "brown")]),
+    ("A microwave sits on a counter. Its clock glows faintly.", [G("microwave")]),
+    ("A dog sleeps on a rug. Pigeons wander nearby, and a few leaves drift across the floor.", [G("dog")]),
+    ("A red kite flies high above the shore. A few people stroll in the background.", [G("kite", 1, "red")]),
+    ("A bicycle leans on a fence. A wicker basket is attached to its handlebars.", [G("bicycle")]),
+    ("Beside the door is a bed with a woollen quilt and two large pillows.", [G("bed")]),
+    ("On a hill, a family of four ducks rests under an oak. Their feathers glow in the sun.", [G("duck", 4)]),
+    ("A small sparrow hops along a fence. The air is cold.", [G("bird")]),
+])
+def test_a_description_is_read_for_its_main_objects(prompt, groups):
+    assert parse_prompt(prompt).groups == groups
+
+
+def test_a_fronted_relation_finds_its_subject_past_other_phrases():
+    scene = parse_prompt("A horse stands on a ridge. Far below it, near the river, a cow drinks quietly.")
+    assert scene.groups == [G("horse"), G("cow")] and scene.relations == [Relation(1, "below", 0)]
+    scene = parse_prompt("A bowl sits on a shelf. Hanging above it, oddly, is a tiny umbrella.")
+    assert scene.groups == [G("bowl"), G("umbrella")] and scene.relations == [Relation(1, "above", 0)]
+
+
 def test_importing_the_scene_module_does_not_load_spacy_and_parsing_does_not_load_torch():
     code = ("import sys, studio.scene, studio.offline.plan; print('spacy' in sys.modules); "
             "studio.scene.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)")

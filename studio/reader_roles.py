@@ -1,0 +1,171 @@
+"""What a noun is for in a prompt: an object to draw, or the setting, a part, a material, a possessor.
+
+With an open vocabulary every noun could be an object, so a description ("A wooden bench sits on
+a flat surface. The bench is crafted from dark oak, supported by four sturdy legs.") has to be read
+for its main objects. The rules combine spaCy's attachments (what a noun hangs on: "sits *on* a
+rug", "a bench *with* a backrest", "*its* handle") with the word lists of `studio.lexicon`, and
+with how descriptions are written: the main objects come first, with an article or a number;
+what a later sentence adds in passing ("Pigeons wander nearby", "a few crumbs", anything "in
+the background") is the scene around them. `Reader` (studio.reader) mixes these methods in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import lexicon as L
+from .scene import DEFINITE, LEXICON
+
+if TYPE_CHECKING:
+    from .reader import NP
+
+_KNOWN = frozenset(v[0] for v in LEXICON.values())
+VAGUE = frozenset({"few", "some", "several", "many", "numerous", "various", "countless", "scattered", "assorted", "dozens"})
+
+
+class NounRoles:
+    """Role rules over a `Reader`'s words (`words`, `low`, `long`, `first_end`, `settled`, `class_at`, ...)."""
+
+
+    def role(self, np: NP) -> str:
+        """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
+        w = self.words[np.head]
+        if np.end < len(self.low) and self.low[np.end] in ("'s", "'") and not np.definite and self.np_at(np.end + 1):
+            return "possessor"  # "a child's red bicycle": the child describes the bicycle
+        if np.known:
+            owners = L.PART_OF.get(np.cls, set())
+            if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj"):
+                return "part"
+            return self._described_role(np) if self.long else "object"
+        if np.definite and np.cls in self.settled:
+            return self.settled[np.cls]  # "... on a white plate. The plate rests on ...": still the setting
+        role = self._open_role(np)
+        if role != "object":
+            self.settled.setdefault(np.cls, role)
+        return role
+
+    def said_before(self, cls: str, k: int) -> bool:
+        return any((hit := self.class_at(m)) and hit[0] == cls for m in range(k))
+
+    def _described_role(self, np: NP) -> str:
+        """A known class in a description: an object, unless the description only mentions it in passing."""
+        words, h = self.words, np.head
+        if self._possessed(h) and not np.explicit:
+            return "part"  # "its digital clock", "its polished bowl"
+        if self.said_before(np.cls, np.head - (np.end - np.head) + 1):
+            return "object"  # a reference back (the reading loop decides which group)
+        if self._in_background(np.head):
+            return "setting"
+        w = words[h]
+        if np.cls in L.SURFACES and w.dep == "pobj" and words[w.head].low in L.SURFACE_PREPS \
+                and (self.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1 and not any(self.low[m] in DEFINITE and self.class_at(m + 1) and
+                                                            self.class_at(m + 1)[0] == np.cls for m in range(np.end, len(self.low) - 1)):
+            return "setting"  # "sits on a wooden table" (never described again)
+        if self._vague_later(np):
+            return "setting"  # "Coffee mugs and notebooks are scattered", "passengers gather"
+        return "object"
+
+    def _in_background(self, k: int) -> bool:
+        """Said to be in the background or distance: "A few herbs lie in the background"."""
+        sent = [m for m in range(len(self.words)) if self._sentence(m) == self._sentence(k)]
+        text = [self.low[m] for m in sent]
+        return any(text[m:m + 3] in (["in", "the", "background"], ["in", "the", "distance"]) for m in range(len(text)))
+
+    def _sentence(self, k: int) -> int:
+        return sum(self.words[m].sent_start for m in range(k + 1))
+
+    def _vague_later(self, np: NP) -> bool:
+        """A new thing after the first sentence, said with no article or number ("a few crumbs", "pigeons")."""
+        if np.head < self.first_end or np.definite or np.explicit:
+            return False
+        before = []
+        for k in range(np.head - 1, max(-1, np.head - 5), -1):
+            if not self.low[k].isalpha() or self.words[k].pos in ("VERB", "AUX", "ADP") or self.words[k].sent_start:
+                break
+            before.append(self.low[k])
+        return bool(set(before) & VAGUE) or not np.article  # "pigeons wander", "ferns and moss", "some leaves"
+
+    def _open_role(self, np: NP) -> str:
+        words = self.words
+        h = np.head
+        while words[h].dep == "compound" and np.end <= words[h].head <= h + 2:
+            h = words[h].head  # the tagger took the verb after the noun for its head ("a jacket glides")
+        w = words[h]
+        names = {np.cls, words[np.head].low}
+        if names & L.META:
+            return "setting"
+        if names & L.MATERIALS:
+            return "material"
+        if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):
+            return "part"
+        if w.dep == "conj" and ({words[w.head].low, words[w.head].lemma} & (L.PARTS | L.COVERINGS | L.MATERIALS)
+                                or (self._owner(w.head) is not None and not self.relation_at(np.end))):
+            return "part"  # "melted cheese and pepperoni", "with a striped quilt and two fluffy pillows"
+        if w.dep in ("nsubj", "nsubjpass") and words[w.head].low in L.ATTACHED:
+            return "part"  # "a wicker basket is attached to its handlebars"
+        if w.dep == "pobj" and words[w.head].low == "of" and words[words[w.head].head].low in L.COLLECTIVES:
+            h = words[w.head].head  # "against a stack of pillows": where the stack is
+            w = words[h]
+        if self._owner(h) is not None and not (words[w.head].low == "with" and (np.explicit or self.relation_at(np.end))):
+            return "part"  # "a bench with a backrest"; but "with two pears below the lamp" names objects
+        if np.end + 1 < len(self.low) and self.low[np.end] == "of" and (set(self.low[np.end + 1:np.end + 4])
+                                                                       & (L.META | L.MATERIALS)):
+            return "setting"  # "a circle of light", "a pool of water": a shape of some stuff
+        if self.long:
+            head = words[w.head]
+            if w.dep == "pobj" and (head.low in L.SETTING_PREPS or words[head.head].pos in ("VERB", "AUX")):
+                return "setting"  # "sits on a worn rug", "tied to a dock": where the scene happens
+            if self._in_background(np.head) or self._vague_later(np):
+                return "setting"
+            if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
+                return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
+            if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
+                    and words[head.head].low not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lot", "lots"}:
+                return "setting"  # "the glow of the streetlights", "a sense of calm" (not "the branches of a tree")
+            subject = self._clause_subject(h)
+            if subject is not None and subject != np.head and not self._is_thing(subject):
+                return "part"  # "The surface shows a fine grain": a detail of something not drawn
+            if not (np.article or np.definite or np.explicit) and words[np.head].dep != "conj":
+                return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
+        return "object"
+
+    def _possessed(self, k: int) -> bool:
+        """ "its handle", "the banana's peel": something's part."""
+        return any(self.words[c].head == k and self.words[c].dep == "poss" for c in range(max(0, k - 6), k))
+
+    def _owner(self, k: int) -> int | None:
+        """The object a noun belongs to: "a bench with a backrest", "a cup of coffee", "the cat has whiskers"."""
+        words = self.words
+        w = words[k]
+        head = words[w.head] if w.head != k else None
+        if head is None:
+            return None
+        if w.dep == "pobj" and head.low in ("with", "of", "featuring") and head.head != w.head:
+            if self._is_thing(head.head) and not (head.low == "of" and words[head.head].low in L.PARTS):
+                return head.head
+        if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear"):
+            subj = next((c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"), None)
+            if subj is not None and self._is_thing(subj):
+                return subj
+        return None
+
+    def _clause_subject(self, k: int) -> int | None:
+        """The subject of the clause a noun is an object in (through conj / pobj / dobj links)."""
+        words, seen = self.words, set()
+        while k not in seen:
+            seen.add(k)
+            w = words[k]
+            if w.pos in ("VERB", "AUX"):
+                return next((c for c in range(len(words)) if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass")), None)
+            if w.dep in ("nsubj", "nsubjpass", "ROOT") or w.head == k:
+                return None
+            k = w.head
+        return None
+
+    def _is_thing(self, k: int) -> bool:
+        hit = self.class_at(k)
+        if not hit:
+            return False
+        return hit[0] in _KNOWN or not ({hit[0], self.low[k]} & (L.META | L.PARTS | L.MATERIALS) or self._possessed(k))
+
+
