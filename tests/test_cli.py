@@ -174,3 +174,18 @@ def test_engines_says_which_can_run_here_and_what_the_others_need(capsys):
         engines.unregister("needy")
     assert code == 0
     assert "offline (default): ready" in out and "needy: cannot run here: needs the gpu extra" in out
+
+
+def test_show_names_who_edited_and_who_reviewed_and_sessions_names_the_owner(capsys, scripted, runner, db):
+    t = runner.new_session("a cat", engine="scripted", owner="ana")
+    runner.run(t)
+    plan, sketch = t.branch()[0], t.branch()[1]
+    runner.edit_plan(t, plan.id, description="a black cat", by="ana")
+    runner.accept(t, sketch.id, by="ben")
+    runner.share(t, True, by="ana")
+    code, out, _ = studio(capsys, "show", t.session.id, *db)
+    assert code == 0 and "(edited by ana)" in out and "[accepted by ben]" in out
+    code, out, _ = studio(capsys, "sessions", *db)
+    assert code == 0 and "ana (shared)" in out
+    [listed] = json.loads(studio(capsys, "sessions", "--json", *db)[1])
+    assert (listed["owner"], listed["shared"]) == ("ana", True)

@@ -36,7 +36,9 @@ def _runner(db: str | None, data_dir: Path | None) -> Runner:
 
 def step_line(step: Step) -> str:
     """One readable line per stage, for terminals."""
-    who = " (edited by a person)" if step.author.value == "human" else ""
+    # The annotator is the person behind the step's latest human action: the reviewer once it is reviewed.
+    editor = step.annotator if step.annotator and not step.review else "a person"
+    who = f" (edited by {editor})" if step.author.value == "human" else ""
     if step.stage is Stage.PLAN:
         body = f"<ins>{step.instruction}</ins> <des>{step.description}</des>"
     elif step.stage is Stage.INSPECT:
@@ -49,7 +51,7 @@ def step_line(step: Step) -> str:
     else:
         body = f"image {step.image.sha256[:10]} {step.image.width}×{step.image.height}" if step.image else "no image"
     if step.review:
-        body += f" [{step.review.value}]"
+        body += f" [{step.review.value}{f' by {step.annotator}' if step.annotator else ''}]"
     timing = f" ({step.elapsed_s:.2f} s)" if step.elapsed_s is not None else ""
     return f"[{step.round}] {step.stage.value:<7} {body}{who}{timing}"
 
@@ -120,12 +122,13 @@ def sessions(
     more = store.count_sessions(search) - len(found) if len(found) == limit else 0
     if as_json:
         out.print_json(json.dumps([{"id": s.id, "title": s.title, "prompt": s.prompt, "engine": s.engine,
-                                    "updated_at": s.updated_at} for s in found]))
+                                    "updated_at": s.updated_at, "owner": s.owner, "shared": s.shared} for s in found]))
         return
-    table = Table("id", "title", "engine", "updated")
+    table = Table("id", "title", "engine", "owner", "updated")
     for s in found:
         when = datetime.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
-        table.add_row(s.id[:8], escape(s.title), s.engine, when)
+        owner = f"{s.owner or '-'}{' (shared)' if s.shared else ''}"
+        table.add_row(s.id[:8], escape(s.title), s.engine, escape(owner), when)
     if found:
         out.print(table)
     else:
