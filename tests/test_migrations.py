@@ -79,3 +79,32 @@ def test_a_0002_database_with_data_keeps_every_row_through_0003(tmp_path, db_url
     assert store.count_sessions() == 2
     store.close()
     source.close()
+
+
+def test_downgrading_0003_drops_only_what_it_added(tmp_path, db_url, scripted):
+    """A plain DROP COLUMN, not a table copy: on SQLite a copy of `sessions` would cascade-delete the steps."""
+    from alembic import command
+
+    from studio.migrations import config
+
+    (tmp_path / "data").mkdir(exist_ok=True)
+    store = Store(db_url, data_dir=tmp_path / "data")
+    runner = Runner(store)
+    t = runner.new_session("a cat", engine="scripted", owner="ana")
+    runner.run(t)
+    runner.rate(t, t.branch()[-1].id, "up", by="ben")
+    columns = {name: [c["name"] for c in inspect(store.engine).get_columns(name)] for name in OLD_TABLES}
+    old_columns = {name: [c for c in found if c not in ("owner", "shared", "annotator")]
+                   for name, found in columns.items()}
+    before = {name: rows(store.engine, name, old_columns[name]) for name in OLD_TABLES}
+    cfg = config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    after = inspect(store.engine)
+    assert "judgements" not in after.get_table_names()
+    assert [c["name"] for c in after.get_columns("sessions")] == old_columns["sessions"]
+    assert [c["name"] for c in after.get_columns("steps")] == old_columns["steps"]
+    assert {name: rows(store.engine, name, old_columns[name]) for name in OLD_TABLES} == before
+    assert len(before["steps"]) == len(t.steps)
+    store.close()

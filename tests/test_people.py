@@ -241,3 +241,28 @@ def test_a_reopened_store_keeps_owner_shared_and_annotators(store, scripted):
     runner.accept(t, final(t).id, by="ben")
     reopened = Store(store.url, data_dir=store.data_dir).load(t.session.id)
     assert reopened.session == t.session and reopened.steps == t.steps
+
+
+def test_an_imported_trajectory_may_lack_people_but_never_carries_a_bad_name():
+    """What a PNG or an export carries is untrusted (studio.untrusted): files from before people load."""
+    from studio import untrusted
+    from studio.domain import Step, Trajectory, trajectory_to_dict
+
+    session = Session(id="a" * 32, prompt="a cat", engine="offline", seed=1, owner="ana", shared=True,
+                      created_at=1.0, updated_at=2.0)
+    plan = Step(id="b" * 32, session_id=session.id, parent_id=None, stage=Stage.PLAN, author=Author.HUMAN,
+                instruction="draw a cat", annotator="ana", created_at=1.5)
+    data = trajectory_to_dict(Trajectory.of(session, [plan]))
+    assert untrusted.trajectory(data).steps[plan.id].annotator == "ana"
+    for key in ("owner", "shared"):
+        del data["session"][key]
+    del data["steps"][0]["annotator"]
+    old = untrusted.trajectory(data)
+    assert (old.session.owner, old.session.shared, old.steps[plan.id].annotator) == ("", False, None)
+    for where, key, bad in (("session", "owner", "ana\x1b[31m"), ("session", "shared", "yes"),
+                            ("session", "owner", None), ("step", "annotator", "x" * 500), ("step", "annotator", 7)):
+        forged = trajectory_to_dict(Trajectory.of(session, [plan]))
+        (forged["session"] if where == "session" else forged["steps"][0])[key] = bad
+        with pytest.raises(StudioError, match="damaged or forged") as refused:
+            untrusted.trajectory(forged)
+        assert "\n" not in str(refused.value)
