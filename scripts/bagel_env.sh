@@ -36,10 +36,12 @@ pip() { "$env_dir/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 
 if [ "$cpu_test" = 1 ]; then
     # torch first and pinned, so nothing below resolves a multi-GB CUDA build. The rest is what
-    # BAGEL's inference path imports (inferencer.py, modeling/, data/transforms.py, data/data_utils.py).
+    # BAGEL's inference path imports (inferencer.py, modeling/, data/transforms.py, data/data_utils.py),
+    # plus pyarrow and pandas: BAGEL's own dataset classes (data/) read the studio's exports in the tests
+    # (pyarrow 21 and later need numpy 2).
     pip install "torch==2.13.0"
     pip install "transformers==4.49.0" "numpy<2" einops safetensors accelerate sentencepiece pillow \
-        "opencv-python-headless<5" pyyaml
+        "opencv-python-headless<5" pyyaml "pyarrow<21" pandas
 else
     # BAGEL's own pins, as its README installs them; flash_attn last (it builds against that torch).
     pip install -r "$clone/requirements.txt"

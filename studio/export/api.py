@@ -98,7 +98,8 @@ def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] =
     unstamped = _unstamped(images)
 
     ids = select_sessions(store, filters)
-    keep_trees = getattr(writer, "WRITES_SESSIONS", False)  # only round-trip formats hold whole trees
+    # only round-trip formats, and those pairing steps across branches, hold whole trees
+    keep_trees = getattr(writer, "WRITES_SESSIONS", False) or getattr(writer, "READS_SESSIONS", False)
     subsets, trees = Subsets(), []
     for index, session_id in enumerate(ids):
         trajectory = store.load(session_id)

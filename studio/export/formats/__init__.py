@@ -22,6 +22,9 @@ FORMATS = {
     "vlm-sft": "vlm_sft",
     "hf": "hf",
     "folder": "folder",
+    "unified_edit": "unified_edit",
+    "pickapic": "pickapic",
+    "trl-pref": "trl_pref",
 }
 
 
@@ -36,6 +39,11 @@ class Job:
     images: ImageSource
     advance: Callable[[int], None] = lambda n: None  # rows written, for progress
     notes: dict = field(default_factory=dict)  # extra manifest entries a writer adds
+
+    @property
+    def store(self):
+        """The store the images come from (preference formats read its judgements)."""
+        return self.images.store
 
 
 def load(name: str) -> ModuleType:
@@ -55,5 +63,6 @@ def rows_total(job: Job, name: str) -> int:
     s = job.subsets
     return {
         "bagel": len(s.multi_turn), "think-trace": len(s.multi_turn),
-        "vlm-sft": len(s.conflict) + len(s.alignment),
+        "vlm-sft": len(s.conflict) + len(s.alignment), "unified_edit": len(s.multi_turn),
+        "pickapic": len(job.sessions), "trl-pref": len(s.conflict) + len(s.alignment),
     }.get(name, len(s.multi_turn) + len(s.conflict) + len(s.alignment) + len(job.sessions))

@@ -1,0 +1,146 @@
+"""`unified_edit`: the refines as image-editing sequences, in BAGEL's `unified_edit` parquet layout.
+
+    train/part-00000.parquet …    validation/part-00000.parquet …
+    parquet_info.json             {"<absolute parquet path>": {"num_row_groups": N, "num_rows": M}}
+    dataset_info.json             {"unified_edit": {"stroke_studio_edit_<split>": DATASET_INFO entry}}
+
+BAGEL's `UnifiedEditIterableDataset` (data/interleave_datasets/edit_dataset.py) reads two columns:
+`image_list` (encoded images) and `instruction_list` (for each image after the first, a list of
+alternative instructions that turn the one before into it; it picks one at random). So stock
+BAGEL can train on what people corrected, no code of ours needed: merge dataset_info.json into
+its DATASET_INFO and name `unified_edit` in the data config.
+
+A row is a run of refines on a finished branch: the image before the first refine, then each
+refine's image, with each refine's instruction (plain text: BAGEL's edit data has no tags). A
+new plan's sketch ends the run. Rejected refines are left out (a person said they are wrong).
+Where a person rejected an image with a note and then accepted its redraw, the pair is a row
+too (`source` "redraw": the note is the instruction), since the redraw is what the note asked
+for. Branches come from the export's filters, as for `bagel`; identical runs are written once.
+Images are the stored PNG bytes. Provenance: `step_ids`, `annotator`/`annotators` (who wrote
+or accepted each edit), `session_id`, `prompt`. BAGEL looks row groups up by the parquet file's
+full path, so parquet_info.json is keyed by where the export lands; move it and export again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from ...domain import Review, Stage, Step, Trajectory
+from ..parquet import Sink
+from ..select import TRAIN, VALIDATION, rejected_before
+from . import Job
+
+READS_SESSIONS = True  # a branch's steps (instructions, reviews), not only its multi-turn sample
+ROWS_PER_GROUP = 64
+ROWS_PER_FILE = 1024
+S = pa.string()
+SCHEMA = pa.schema([
+    ("image_list", pa.list_(pa.binary())), ("instruction_list", pa.list_(pa.list_(S))),
+    ("id", S), ("session_id", S), ("prompt", S), ("source", S), ("step_ids", pa.list_(S)),
+    ("annotator", S), ("annotators", pa.list_(S)),
+])
+
+
+@dataclass
+class Edits:
+    """One row: image steps in order, and the instruction that led to each after the first."""
+
+    session_id: str
+    prompt: str
+    split: str
+    source: str
+    steps: list[Step] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)
+
+    def key(self) -> tuple:
+        return tuple(s.image.sha256 for s in self.steps), tuple(self.instructions)
+
+    @property
+    def annotators(self) -> list[str]:
+        return sorted({s.annotator for s in self.steps[1:] if s.annotator})
+
+
+def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list[Edits]:
+    """The refine runs of one branch, and its noted reject → accepted redraw pairs."""
+    session = trajectory.session
+    rows: list[Edits] = []
+    run: Edits | None = None
+
+    def close() -> None:
+        if run is not None and len(run.steps) > 1:
+            rows.append(run)
+
+    for step in branch:
+        if step.stage not in (Stage.SKETCH, Stage.REFINE) or step.image is None or step.review is Review.REJECTED:
+            continue
+        if step.review is Review.ACCEPTED:
+            for rejected in rejected_before(trajectory, step):
+                note = rejected.review_note.strip()
+                if note and rejected.image is not None and rejected.image.sha256 != step.image.sha256:
+                    rows.append(Edits(session.id, session.prompt, split, "redraw", [rejected, step], [note]))
+        if step.stage is Stage.SKETCH:
+            close()
+            run = Edits(session.id, session.prompt, split, "refine", [step])
+        elif run is not None and (step.instruction or "").strip():
+            run.steps.append(step)
+            run.instructions.append(step.instruction.strip())
+    close()
+    return rows
+
+
+def collect(job: Job) -> list[Edits]:
+    trees = {t.session.id: t for t, _ in job.sessions}
+    seen, out = set(), []
+    for sample in job.subsets.multi_turn:
+        trajectory = trees.get(sample.session_id)
+        if trajectory is None:
+            continue
+        for edits in branch_edits(trajectory, trajectory.branch(sample.id), sample.split):
+            if edits.key() not in seen:
+                seen.add(edits.key())
+                out.append(edits)
+    return out
+
+
+def row(edits: Edits, read) -> dict:
+    first = edits.steps[0]
+    return {
+        "image_list": [read(s.image.sha256) for s in edits.steps],
+        "instruction_list": [[text] for text in edits.instructions],
+        "id": f"{edits.source}:{first.id}:{edits.steps[-1].id}", "session_id": edits.session_id,
+        "prompt": edits.prompt, "source": edits.source, "step_ids": [s.id for s in edits.steps],
+        "annotator": ",".join(edits.annotators), "annotators": edits.annotators,
+    }
+
+
+def write(job: Job) -> list[str]:
+    everything = collect(job)
+    files, info, dataset_info = [], {}, {}
+    for split in (TRAIN, VALIDATION):
+        rows = [e for e in everything if e.split == split]
+        names = []
+        for start in range(0, len(rows), ROWS_PER_FILE):
+            name = f"{split}/part-{start // ROWS_PER_FILE:05d}.parquet"
+            sink = Sink(job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("image_list",))
+            try:
+                for edits in rows[start:start + ROWS_PER_FILE]:
+                    sink.add(row(edits, job.images.read))
+            finally:
+                sink.close()
+            info[f"{job.target}/{name}"] = {"num_row_groups": sink.row_groups, "num_rows": sink.rows}
+            names.append(name)
+        if names:
+            dataset_info[f"stroke_studio_edit_{split}"] = {
+                "data_dir": f"{job.target}/{split}", "num_files": len(names), "num_total_samples": len(rows),
+                "parquet_info_path": f"{job.target}/parquet_info.json",
+            }
+        files += names
+    job.advance(len(job.subsets.multi_turn))
+    job.notes["edits"] = {source: sum(1 for e in everything if e.source == source) for source in ("refine", "redraw")}
+    for name, data in (("parquet_info.json", info), ("dataset_info.json", {"unified_edit": dataset_info})):
+        (job.root / name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        files.append(name)
+    return files
