@@ -24,7 +24,7 @@ def multi_turn_row(sample: MultiTurn, image: ImageCell, as_json: bool = False) -
     turns, images = [], []
     for turn in sample.turns:
         entry = {"kind": turn.kind, "stage": turn.stage, "step_id": turn.step_id, "author": turn.author,
-                 "target": turn.target}
+                 "annotator": turn.annotator, "target": turn.target}
         if turn.kind == "text":
             entry["text"] = turn.text
         else:
@@ -49,6 +49,7 @@ def conflict_row(sample: Conflict, as_json: bool = False) -> dict[str, Any]:
         "label": sample.label, "critique": sample.critique, "plan_step_id": sample.plan_step_id,
         "plan_author": sample.plan_author, "plan_original": _nested(sample.plan_original or None, as_json),
         "verdict_author": sample.verdict_author, "verdict_original": _nested(sample.verdict_original, as_json),
+        "plan_annotator": sample.plan_annotator, "verdict_annotator": sample.verdict_annotator,
     }
 
 
@@ -60,6 +61,7 @@ def alignment_row(sample: Alignment, image: ImageCell, as_json: bool = False) ->
         "label": sample.label, "explanation": sample.explanation,
         "corrective_instruction": sample.corrective_instruction, "source": sample.source,
         "verdict_author": sample.verdict_author, "verdict_original": _nested(sample.verdict_original, as_json),
+        "image_annotator": sample.image_annotator, "verdict_annotator": sample.verdict_annotator,
     }
 
 

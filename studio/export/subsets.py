@@ -34,6 +34,10 @@ def _check_author(step: Step, name: str) -> str:
     return Author.HUMAN.value if name in step.original else Author.MODEL.value
 
 
+def _check_annotator(step: Step, name: str) -> str | None:
+    return step.annotator if name in step.original else None
+
+
 def _original(step: Step) -> dict[str, Any]:
     return {k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()}
 
@@ -52,9 +56,10 @@ class Turn:
     review: str | None = None
     review_note: str = ""
     original: dict[str, Any] = field(default_factory=dict)
+    annotator: str | None = None  # the person behind a human action on the step (None: nobody touched it)
 
     def provenance(self) -> dict[str, Any]:
-        data = {"stage": self.stage, "step_id": self.step_id, "author": self.author}
+        data = {"stage": self.stage, "step_id": self.step_id, "author": self.author, "annotator": self.annotator}
         if self.review:
             data.update(review=self.review, review_note=self.review_note)
         if self.original:
@@ -111,6 +116,8 @@ class Conflict(_Judged):
     verdict_author: str
     verdict_original: dict[str, Any] | None  # the model's check, when a person overrode it
     split: str = "train"
+    plan_annotator: str | None = None  # who edited the plan
+    verdict_annotator: str | None = None  # who overrode the verdict
 
     def key(self) -> tuple:
         return (self.prompt, self.instruction, self.description)
@@ -134,6 +141,8 @@ class Alignment(_Judged):
     verdict_author: str
     verdict_original: dict[str, Any] | None
     split: str = "train"
+    image_annotator: str | None = None  # who drew (refined) or reviewed the image
+    verdict_annotator: str | None = None  # who overrode the verdict, or accepted/rejected the image
 
     def key(self) -> tuple:
         return (self.image.sha256, self.instruction)
@@ -168,19 +177,22 @@ def refine_text(step: Step) -> str:
 
 
 def _text(step: Step, stage: str, text: str, target: bool = True) -> Turn:
-    return Turn("text", stage, step.id, step.author.value, target, text=text, original=_original(step))
+    return Turn("text", stage, step.id, step.author.value, target, text=text, original=_original(step),
+                annotator=step.annotator)
 
 
 def _image(step: Step, target: bool) -> Turn:
     return Turn("image", step.stage.value, step.id, step.author.value, target, image=step.image,
-                review=step.review.value if step.review else None, review_note=step.review_note)
+                review=step.review.value if step.review else None, review_note=step.review_note,
+                annotator=step.annotator)
 
 
 def _negative(step: Step) -> list[Turn]:
     """A rejected draft: seen, not learned; the person's critique is what is learned."""
     turns = [_text(step, "refine", refine_text(step), target=False)] if step.stage is Stage.REFINE else []
     turns.append(_image(step, target=False))
-    turns.append(Turn("text", "critique", step.id, Author.HUMAN.value, True, text=step.review_note or NO_NOTE))
+    turns.append(Turn("text", "critique", step.id, Author.HUMAN.value, True, text=step.review_note or NO_NOTE,
+                      annotator=step.annotator))
     return turns
 
 
@@ -231,6 +243,7 @@ def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Co
                     step.id, session.id, session.prompt, plan.instruction or "", plan.description or "",
                     step.plan_check.passed, step.plan_check.critique, plan.id, plan.author.value, _original(plan),
                     _check_author(step, "plan_check"), check_to_dict(step.original.get("plan_check")),
+                    plan_annotator=plan.annotator, verdict_annotator=_check_annotator(step, "plan_check"),
                 ))
             shown = last_image(before)
             if step.sketch_check is not None and shown is not None and shown.image is not None:
@@ -241,6 +254,7 @@ def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Co
                     shown.author.value, plan.instruction or "", plan.description or "", step.sketch_check.passed,
                     step.sketch_check.critique, "" if step.sketch_check.passed else corrective, "inspect",
                     _check_author(step, "sketch_check"), check_to_dict(step.original.get("sketch_check")),
+                    image_annotator=shown.annotator, verdict_annotator=_check_annotator(step, "sketch_check"),
                 ))
         elif step.stage in (Stage.SKETCH, Stage.REFINE) and plan is not None:
             for reviewed in rejected_before(trajectory, step) + [step]:
@@ -249,7 +263,8 @@ def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Co
                         reviewed.id, session.id, session.prompt, reviewed.image, reviewed.id, reviewed.stage.value,
                         reviewed.author.value, plan.instruction or "", plan.description or "",
                         reviewed.review is Review.ACCEPTED, reviewed.review_note, "", "review",
-                        Author.HUMAN.value, None,
+                        Author.HUMAN.value, None, image_annotator=reviewed.annotator,
+                        verdict_annotator=reviewed.annotator,
                     ))
     return conflicts, alignments
 

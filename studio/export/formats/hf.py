@@ -32,11 +32,13 @@ SCHEMAS = {
                              ("images", pa.list_(IMAGE)), ("final_image", IMAGE)]),
     "conflict": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("instruction", S), ("description", S),
                            ("passed", B), ("label", S), ("critique", S), ("plan_step_id", S), ("plan_author", S),
-                           ("plan_original", S), ("verdict_author", S), ("verdict_original", S)]),
+                           ("plan_original", S), ("verdict_author", S), ("verdict_original", S),
+                           ("plan_annotator", S), ("verdict_annotator", S)]),
     "alignment": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("image", IMAGE), ("image_step_id", S),
                             ("image_stage", S), ("image_author", S), ("instruction", S), ("description", S),
                             ("passed", B), ("label", S), ("explanation", S), ("corrective_instruction", S),
-                            ("source", S), ("verdict_author", S), ("verdict_original", S)]),
+                            ("source", S), ("verdict_author", S), ("verdict_original", S),
+                            ("image_annotator", S), ("verdict_annotator", S)]),
     "sessions": hf_schema([("session_id", S), ("split", S), ("trajectory", S), ("images", pa.list_(IMAGE))]),
 }
 

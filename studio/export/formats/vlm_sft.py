@@ -34,7 +34,7 @@ def _answer(word: str, explanation: str, corrective: str = "") -> str:
 
 def _meta(sample) -> dict:
     return {"session_id": sample.session_id, "label": sample.label, "verdict_author": sample.verdict_author,
-            "verdict_original": sample.verdict_original}
+            "verdict_original": sample.verdict_original, "verdict_annotator": sample.verdict_annotator}
 
 
 def conflict_row(sample: Conflict) -> dict:
@@ -42,7 +42,8 @@ def conflict_row(sample: Conflict) -> dict:
                                         description=sample.description)
     answer = _answer("consistent" if sample.passed else "conflict", sample.critique)
     return {"id": sample.id, "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
-            **_meta(sample), "plan_author": sample.plan_author, "plan_original": sample.plan_original or None}
+            **_meta(sample), "plan_author": sample.plan_author, "plan_original": sample.plan_original or None,
+            "plan_annotator": sample.plan_annotator}
 
 
 def alignment_row(sample: Alignment, copy: ImageCopier) -> dict:
@@ -51,7 +52,8 @@ def alignment_row(sample: Alignment, copy: ImageCopier) -> dict:
                      sample.corrective_instruction)
     return {"id": sample.id, "image": copy(sample.image.sha256),
             "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
-            **_meta(sample), "source": sample.source, "image_author": sample.image_author}
+            **_meta(sample), "source": sample.source, "image_author": sample.image_author,
+            "image_annotator": sample.image_annotator}
 
 
 def write(job: Job) -> list[str]:
