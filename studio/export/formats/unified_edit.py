@@ -91,10 +91,10 @@ def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list
     return rows
 
 
-def collect(job: Job) -> list[Edits]:
-    trees = {t.session.id: t for t, _ in job.sessions}
+def collect_edits(multi_turn: list, trees: dict[str, Trajectory]) -> list[Edits]:
+    """The rows of the multi-turn samples' branches (their split), each distinct run once."""
     seen, out = set(), []
-    for sample in job.subsets.multi_turn:
+    for sample in multi_turn:
         trajectory = trees.get(sample.session_id)
         if trajectory is None:
             continue
@@ -117,7 +117,7 @@ def row(edits: Edits, read) -> dict:
 
 
 def write(job: Job) -> list[str]:
-    everything = collect(job)
+    everything = collect_edits(job.subsets.multi_turn, {t.session.id: t for t, _ in job.sessions})
     files, info, dataset_info = [], {}, {}
     for split in (TRAIN, VALIDATION):
         rows = [e for e in everything if e.split == split]

@@ -1,0 +1,265 @@
+"""Preference pairs: which of two images a person preferred, and which of two texts.
+
+Image pairs (the `pickapic` format, and `--stats`) come from three places:
+- `redraw`: a rejected sketch or refine against its redraw (same parent, same stage) that a
+  person then accepted — the reject said "not this", the accept "this";
+- `preference`: a person's left/right/tie judgement of two image steps;
+- `rating`: two images rated by the same person on the same scale (thumbs, or 1–5), drawn for
+  the same text at the same stage and round (finals: the same prompt), in sessions of the same
+  split; the higher rating wins, equal ratings make no pair.
+A pair names its caption: the session's prompt for finals, else the plan's `<des>` (the scene
+the image was drawn for), or the prompt where the two images' descriptions differ. The same two
+images with the same winner, from any sources or people, are one pair naming all of them.
+
+Text pairs (the `trl-pref` format) come from the subsets: a model's verdict against the
+person's override (conflict: plan vs prompt; alignment: image vs instruction, with the image),
+and a model's plan against the person's edit (the model's values are kept in `Step.original`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+from ..domain import Author, Review, Stage, Step, Trajectory, check_from_dict, last
+from .subsets import Alignment, Conflict, plan_text
+from .select import rejected_before
+
+REDRAW, PREFERENCE, RATING = "redraw", "preference", "rating"
+IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+THUMBS = {"down": 0, "up": 1}
+SCORES = {str(n): n for n in range(1, 6)}
+UNKNOWN = ""  # the annotator of steps recorded before people were
+
+
+def annotator_of(step: Step) -> str:
+    return step.annotator or UNKNOWN
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """Two images of one caption and which a person preferred (label_0: 1.0 the first, 0.0 the second, 0.5 tie)."""
+
+    caption: str
+    prompt: str
+    split: str
+    image_0: Step
+    image_1: Step
+    label_0: float
+    sources: tuple[str, ...]
+    annotators: tuple[str, ...]
+    judgement_ids: tuple[str, ...] = ()
+    session_ids: tuple[str, ...] = ()
+
+    def key(self) -> tuple:
+        shas = tuple(sorted((self.image_0.image.sha256, self.image_1.image.sha256)))
+        winner = "tie" if self.label_0 == 0.5 else (self.image_0 if self.label_0 == 1.0 else self.image_1).image.sha256
+        return self.caption, shas, winner
+
+
+def _sorted_union(*parts: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(itertools.chain(*parts))))
+
+
+def _merge(kept: ImagePair, other: ImagePair) -> ImagePair:
+    return replace(kept, sources=_sorted_union(kept.sources, other.sources),
+                   annotators=_sorted_union(kept.annotators, other.annotators),
+                   judgement_ids=_sorted_union(kept.judgement_ids, other.judgement_ids),
+                   session_ids=_sorted_union(kept.session_ids, other.session_ids))
+
+
+def deduplicate_pairs(pairs: Iterable[ImagePair]) -> tuple[list[ImagePair], int]:
+    """One pair per (caption, the two images, winner); the first keeps its order and gains the others' names."""
+    chosen: dict[tuple, int] = {}
+    kept: list[ImagePair] = []
+    dropped = 0
+    for pair in pairs:
+        key = pair.key()
+        if key in chosen:
+            kept[chosen[key]] = _merge(kept[chosen[key]], pair)
+            dropped += 1
+        else:
+            chosen[key] = len(kept)
+            kept.append(pair)
+    return kept, dropped
+
+
+def caption_of(trajectory: Trajectory, step: Step) -> str:
+    """The text an image was drawn for: the prompt for a final, else its plan's `<des>` (or the prompt)."""
+    if step.stage is Stage.FINAL:
+        return trajectory.session.prompt
+    plan = last(trajectory.branch(step.id)[:-1], Stage.PLAN)
+    return (plan.description if plan and plan.description else None) or trajectory.session.prompt
+
+
+def _pair(trees: dict[str, tuple[Trajectory, str]], first: Step, second: Step, label_0: float, source: str,
+          annotators: Iterable[str], judgement_ids: tuple[str, ...] = ()) -> ImagePair | None:
+    if first.image is None or second.image is None or first.image.sha256 == second.image.sha256:
+        return None  # nothing to prefer between identical (or missing) images
+    (t0, split), (t1, _) = trees[first.session_id], trees[second.session_id]
+    caption0, caption1 = caption_of(t0, first), caption_of(t1, second)
+    caption = caption0 if caption0 == caption1 else t0.session.prompt
+    return ImagePair(caption, t0.session.prompt, split, first, second, label_0, (source,),
+                     _sorted_union(a for a in annotators), judgement_ids,
+                     _sorted_union([first.session_id, second.session_id]))
+
+
+def redraw_pairs(trees: dict[str, tuple[Trajectory, str]]) -> list[ImagePair]:
+    """Each rejected image against a later redraw of it that a person accepted."""
+    pairs = []
+    for trajectory, _ in trees.values():
+        for step in trajectory.steps.values():
+            if step.stage in (Stage.SKETCH, Stage.REFINE) and step.review is Review.ACCEPTED:
+                for rejected in rejected_before(trajectory, step):
+                    pair = _pair(trees, rejected, step, 0.0, REDRAW, [annotator_of(rejected), annotator_of(step)])
+                    if pair:
+                        pairs.append(pair)
+    return pairs
+
+
+def _latest(judgements: Iterable) -> list:
+    """A person's latest judgement of each thing (the store keeps one; this guards a hand-made list)."""
+    latest: dict[tuple, object] = {}
+    for j in sorted(judgements, key=lambda j: (j.created_at, j.id)):
+        latest[(j.annotator, j.kind, frozenset((j.step_id, j.other_step_id)))] = j  # either order: one subject
+    return list(latest.values())
+
+
+def _step(trees: dict[str, tuple[Trajectory, str]], session_id: str, step_id: str | None) -> Step | None:
+    tree = trees.get(session_id)
+    step = tree[0].steps.get(step_id) if tree and step_id else None
+    return step if step is not None and step.stage in IMAGE_STAGES and step.image is not None else None
+
+
+def preference_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable) -> list[ImagePair]:
+    pairs = []
+    for j in _latest(x for x in judgements if x.kind == "preference"):
+        left, right = _step(trees, j.session_id, j.step_id), _step(trees, j.session_id, j.other_step_id)
+        label = {"left": 1.0, "right": 0.0, "tie": 0.5}.get(j.value)
+        if left and right and label is not None:
+            pair = _pair(trees, left, right, label, PREFERENCE, [j.annotator], (j.id,))
+            if pair:
+                pairs.append(pair)
+    return pairs
+
+
+def _rating_group(trees, step: Step, value: str) -> tuple | None:
+    scale = "thumbs" if value in THUMBS else "score" if value in SCORES else None
+    if scale is None:
+        return None
+    trajectory, split = trees[step.session_id]
+    where = None if step.stage is Stage.FINAL else step.round
+    return split, caption_of(trajectory, step), step.stage.value, where, scale
+
+
+def rating_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable) -> list[ImagePair]:
+    """Within one person's ratings of images drawn for the same text, stage and round: higher beats lower."""
+    groups: dict[tuple, list[tuple[Step, int, str]]] = {}
+    for j in _latest(x for x in judgements if x.kind == "rating"):
+        step = _step(trees, j.session_id, j.step_id)
+        group = _rating_group(trees, step, j.value) if step else None
+        if group:
+            groups.setdefault((j.annotator, *group), []).append((step, {**THUMBS, **SCORES}[j.value], j.id))
+    pairs = []
+    for (annotator, *_), rated in groups.items():
+        rated.sort(key=lambda r: (r[0].created_at, r[0].id))
+        for (a, va, ja), (b, vb, jb) in itertools.combinations(rated, 2):
+            if va != vb:
+                pair = _pair(trees, a, b, 1.0 if va > vb else 0.0, RATING, [annotator], (ja, jb))
+                if pair:
+                    pairs.append(pair)
+    return pairs
+
+
+def image_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable) -> tuple[list[ImagePair], int]:
+    """Every image pair of these sessions, de-duplicated; returns (pairs, duplicates merged)."""
+    judgements = list(judgements)
+    return deduplicate_pairs(redraw_pairs(trees) + preference_pairs(trees, judgements)
+                             + rating_pairs(trees, judgements))
+
+
+# -- text pairs ---------------------------------------------------------------------------------
+
+PLAN_EDIT, PLAN_CRITIQUE, SKETCH_CRITIQUE = "plan-edit", "plan-critique", "sketch-critique"
+
+
+@dataclass(frozen=True)
+class TextPair:
+    """A question, the person's answer (chosen) and the model's (rejected); `image` for the VLM case."""
+
+    id: str
+    session_id: str
+    split: str
+    source: str
+    step_id: str
+    annotator: str
+    question: str
+    chosen: str
+    rejected: str
+    image: object = None  # an ImageRef
+    model_original: dict = field(default_factory=dict)
+
+
+def plan_question(trajectory: Trajectory, plan: Step) -> str:
+    """What a planner is asked: the prompt, the plans so far on this branch, and the form of the answer."""
+    earlier = [plan_text(s) for s in trajectory.branch(plan.id)[:-1] if s.stage is Stage.PLAN]
+    lines = [f"Prompt: {trajectory.session.prompt}"]
+    if earlier:
+        lines.append("Plans so far: " + " ".join(earlier))
+    lines.append("Write the next plan: the incremental instruction in <ins>…</ins>, the whole scene so far in "
+                 "<des>…</des>, and <done>yes</done> if it completes the prompt, else <done>no</done>.")
+    return "\n".join(lines)
+
+
+def _verdict_pairs(conflicts: list[Conflict], alignments: list[Alignment]) -> list[TextPair]:
+    """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
+    from .formats.vlm_sft import ALIGNMENT_QUESTION, CONFLICT_QUESTION, alignment_answer, conflict_answer
+
+    pairs = []
+    for c in conflicts:
+        model = check_from_dict(c.verdict_original) if c.verdict_original else None
+        if c.verdict_author == Author.HUMAN.value and model is not None:
+            chosen = conflict_answer(c)
+            rejected = conflict_answer(replace(c, passed=model.passed, critique=model.critique))
+            question = CONFLICT_QUESTION.format(prompt=c.prompt, instruction=c.instruction, description=c.description)
+            if chosen != rejected:
+                pairs.append(TextPair(f"{c.id}:{PLAN_CRITIQUE}", c.session_id, c.split, PLAN_CRITIQUE, c.id,
+                                      c.verdict_annotator or UNKNOWN, question, chosen, rejected,
+                                      model_original=c.verdict_original))
+    for a in alignments:
+        model = check_from_dict(a.verdict_original) if a.verdict_original else None
+        if a.source == "inspect" and a.verdict_author == Author.HUMAN.value and model is not None:
+            chosen = alignment_answer(a)
+            # the model's own verdict; its corrective refine (if any) was never written: the person's came first
+            rejected = alignment_answer(replace(a, passed=model.passed, explanation=model.critique,
+                                                corrective_instruction=""))
+            if chosen != rejected:
+                pairs.append(TextPair(f"{a.id}:{SKETCH_CRITIQUE}", a.session_id, a.split, SKETCH_CRITIQUE, a.id,
+                                      a.verdict_annotator or UNKNOWN, ALIGNMENT_QUESTION.format(instruction=a.instruction),
+                                      chosen, rejected, image=a.image, model_original=a.verdict_original))
+    return pairs
+
+
+def _plan_pairs(conflicts: list[Conflict], trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
+    pairs, seen = [], set()
+    for c in conflicts:
+        tree = trees.get(c.session_id)
+        plan = tree[0].steps.get(c.plan_step_id) if tree else None
+        if plan is None or plan.id in seen or not ({"instruction", "description"} & set(plan.original)):
+            continue
+        seen.add(plan.id)
+        model = replace(plan, **{k: v for k, v in plan.original.items() if k in ("instruction", "description")})
+        chosen, rejected = plan_text(plan), plan_text(model)
+        if chosen != rejected:
+            pairs.append(TextPair(f"{plan.id}:{PLAN_EDIT}", c.session_id, c.split, PLAN_EDIT, plan.id, annotator_of(plan),
+                                  plan_question(tree[0], plan), chosen, rejected,
+                                  model_original={k: plan.original[k] for k in ("instruction", "description")
+                                                  if k in plan.original}))
+    return pairs
+
+
+def text_pairs(conflicts: list[Conflict], alignments: list[Alignment],
+               trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
+    """Person vs model: plan edits and verdict overrides of the (de-duplicated) subsets, in their order."""
+    return _plan_pairs(conflicts, trees) + _verdict_pairs(conflicts, alignments)
