@@ -1,136 +1,119 @@
-"""A branch as the paper's tagged text: `<ins>…</ins><des>…</des>`, images, verdicts, `<refine>`.
-
-One line per step, so a trajectory reads top to bottom and diffs well:
+"""A branch as the paper's tagged text (`studio show --text`): one line per step, in the loop's own
+texts (studio/protocol.py), so what a person reads is what a model reads and writes:
 
     <prompt>a dog right of a cat</prompt>
-    <ins>Draw a cat.</ins><des>a cat</des>
-    <image sha256="…" width="512" height="512" bytes="9121" />
-    <inspect><plan pass="true">Matches the prompt.</plan><sketch pass="false">The cat is missing.<box … /></sketch></inspect>
-    <refine>add a cat</refine><image … />
-    <final><image … /></final>
+    <ins>Draw a cat.</ins><des>a cat</des><done>no</done>
+    <image sha256="…" width="512" height="512" bytes="9121"/>
+    <plan>yes: Matches the prompt.</plan><sketch>no: The cat is missing.<box … /></sketch>
+    <human/><refine>add a cat</refine><image … review="accepted"/>
+    <final/><image …/>
 
-Text is XML-escaped, so any instruction survives the round trip.
+`<human/>` opens the line of a step a person made or changed; `<image …/>` names a stored image;
+`<unreadable/>` stands for a verdict the engine could not read (an inspect step without checks).
+Texts are escaped (newlines too), so any text survives the round trip and a step stays one line;
+`parse` reads the lines in the protocol's strict mode.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import re
 
-from .domain import Author, Box, Check, ImageRef, Review, Stage, Step, StudioError, new_id
+from . import protocol
+from .domain import Author, ImageRef, Review, Stage, Step, StudioError, new_id
 
-
-def _image_element(ref: ImageRef, review: Review | None = None) -> ET.Element:
-    attrs = {"sha256": ref.sha256, "width": str(ref.width), "height": str(ref.height), "bytes": str(ref.byte_size)}
-    if review is not None:
-        attrs["review"] = review.value
-    return ET.Element("image", attrs)
-
-
-def _text_element(tag: str, text: str | None, author: Author) -> ET.Element:
-    element = ET.Element(tag, {"author": "human"} if author is Author.HUMAN else {})
-    element.text = text or ""
-    return element
+HUMAN = "<human/>"
+UNREAD = "<unreadable/>"  # an inspect step whose verdict could not be read (it has no checks)
+_IMAGE = re.compile(r'<image sha256="([0-9a-f]*)" width="(\d+)" height="(\d+)" bytes="(\d+)"'
+                    r'(?: review="(accepted|rejected)")?/>')
 
 
-def _check_element(tag: str, check: Check) -> ET.Element:
-    element = ET.Element(tag, {"pass": "true" if check.passed else "false"})
-    element.text = check.critique
-    for box in check.evidence:
-        attrs = {k: f"{getattr(box, k):g}" for k in ("x0", "y0", "x1", "y1")}
-        attrs["label"] = box.label
-        if box.score is not None:
-            attrs["score"] = f"{box.score:g}"
-        ET.SubElement(element, "box", attrs)
-    return element
+def _image(ref: ImageRef | None, review: Review | None = None) -> str:
+    if ref is None:
+        return ""
+    extra = f' review="{review.value}"' if review is not None else ""
+    return f'<image sha256="{ref.sha256}" width="{ref.width}" height="{ref.height}" bytes="{ref.byte_size}"{extra}/>'
 
 
-def _step_elements(step: Step) -> list[ET.Element]:
+def step_line(step: Step) -> str:
+    """One step as its line of tagged text."""
+    who = HUMAN if step.author is Author.HUMAN else ""
     if step.stage is Stage.PLAN:
-        return [_text_element("ins", step.instruction, step.author), _text_element("des", step.description, step.author)]
-    if step.stage is Stage.INSPECT:
-        inspect = ET.Element("inspect", {"author": "human"} if step.author is Author.HUMAN else {})
-        for tag, check in (("plan", step.plan_check), ("sketch", step.sketch_check)):
-            if check is not None:
-                inspect.append(_check_element(tag, check))
-        return [inspect]
-    elements = []
-    if step.stage is Stage.REFINE:
-        elements.append(_text_element("refine", step.instruction, step.author))
-    if step.stage is Stage.FINAL:
-        final = ET.Element("final")
-        if step.image is not None:
-            final.append(_image_element(step.image))
-        return [final]
-    if step.image is not None:
-        elements.append(_image_element(step.image, step.review))
-    return elements
+        body = protocol.plan_text(step.instruction, step.description, step.complete, newlines=True)
+    elif step.stage is Stage.INSPECT:
+        plan_check, sketch_check = step.plan_check, step.sketch_check
+        body = "".join(protocol.check_text(name, check, newlines=True)
+                       for name, check in (("plan", plan_check), ("sketch", sketch_check)) if check is not None)
+        body = body or UNREAD
+    elif step.stage is Stage.REFINE:
+        body = protocol.refine_text(step.instruction, newlines=True) + _image(step.image, step.review)
+    elif step.stage is Stage.FINAL:
+        body = protocol.FINAL + _image(step.image, step.review)
+    else:
+        body = _image(step.image, step.review)
+    return who + body
 
 
 def render(prompt: str, branch: list[Step]) -> str:
     """The branch as tagged text, one step per line, preceded by the prompt."""
-    lines = [ET.tostring(_text_element("prompt", prompt, Author.MODEL), encoding="unicode")]
-    for step in branch:
-        lines.append("".join(ET.tostring(e, encoding="unicode") for e in _step_elements(step)))
+    lines = [f"<prompt>{protocol.escape(prompt, newlines=True)}</prompt>"]
+    lines += [step_line(step) for step in branch]
     return "\n".join(lines) + "\n"
 
 
-def _author(element: ET.Element) -> Author:
-    return Author.HUMAN if element.get("author") == "human" else Author.MODEL
+def _read_image(text: str, where: str) -> tuple[ImageRef | None, Review | None]:
+    if not text:
+        return None, None
+    match = _IMAGE.fullmatch(text)
+    if match is None:
+        raise StudioError(f"{where}: {text[:80]!r} is not an <image sha256=… width=… height=… bytes=…/> element.")
+    sha, width, height, size, review = match.groups()
+    return ImageRef(sha, int(width), int(height), int(size)), Review(review) if review else None
 
 
-def _image(element: ET.Element) -> ImageRef:
-    return ImageRef(element.get("sha256", ""), int(element.get("width", 0)), int(element.get("height", 0)), int(element.get("bytes", 0)))
-
-
-def _check(element: ET.Element | None) -> Check | None:
-    if element is None:
-        return None
-    boxes = tuple(
-        Box(*(float(b.get(k, 0)) for k in ("x0", "y0", "x1", "y1")), label=b.get("label", ""),
-            score=float(b.get("score")) if b.get("score") is not None else None)
-        for b in element.findall("box")
-    )
-    return Check(passed=element.get("pass") == "true", critique=element.text or "", evidence=boxes)
+def _fields(line: str, where: str) -> dict:
+    """A step's fields from its line (without the <human/> mark)."""
+    if line.startswith("<ins>"):
+        plan = protocol.read_plan(line, strict=True)
+        return dict(stage=Stage.PLAN, instruction=plan.instruction, description=plan.description,
+                    complete=bool(plan.complete))
+    if line.startswith(("<plan>", "<sketch>")):
+        parts = {m.group(1): m.group(0) for m in re.finditer(r"<(plan|sketch)>.*?</\1>", line)}
+        if "".join(parts.values()) != line:
+            raise StudioError(f"{where}: a verdict line holds <plan>…</plan><sketch>…</sketch> and nothing else.")
+        checks = {name: protocol.read_check(part, name, strict=True) for name, part in parts.items()}
+        return dict(stage=Stage.INSPECT, plan_check=checks.get("plan"), sketch_check=checks.get("sketch"))
+    if line == UNREAD:
+        return dict(stage=Stage.INSPECT)
+    if line.startswith("<refine>"):
+        end = line.find("</refine>") + len("</refine>")
+        image, review = _read_image(line[end:], where)
+        return dict(stage=Stage.REFINE, instruction=protocol.read_refine(line[:end], strict=True), image=image,
+                    review=review)
+    if line.startswith(protocol.FINAL):
+        image, review = _read_image(line[len(protocol.FINAL):], where)
+        return dict(stage=Stage.FINAL, image=image, review=review)
+    if line.startswith("<image "):
+        image, review = _read_image(line, where)
+        return dict(stage=Stage.SKETCH, image=image, review=review)
+    raise StudioError(f"{where}: {line[:80]!r} is no step of a tagged trajectory; a line starts with <ins>, "
+                      "<plan>, <refine>, <image …/> or <final/>.")
 
 
 def parse(text: str, session_id: str = "") -> tuple[str, list[Step]]:
     """Tagged text → (prompt, branch). Steps get fresh ids and are chained parent → child."""
-    try:
-        root = ET.fromstring(f"<trajectory>{text}</trajectory>")
-    except ET.ParseError as error:
-        raise StudioError(f"This is not a tagged trajectory ({error}); expected <ins>…</ins><des>…</des> lines.") from None
-    prompt = ""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]  # texts may hold other line breaks
+    first = re.fullmatch(r"<prompt>([^<>]*)</prompt>", lines[0]) if lines else None
+    if first is None:
+        raise StudioError("This is not a tagged trajectory: its first line must be <prompt>…</prompt>.")
     steps: list[Step] = []
-
-    def add(stage: Stage, **fields) -> None:
-        parent = steps[-1].id if steps else None
-        steps.append(Step(id=new_id(), session_id=session_id, parent_id=parent, stage=stage, **fields))
-
-    for element in root:
-        tag = element.tag
-        if tag == "prompt":
-            prompt = element.text or ""
-        elif tag == "ins":
-            add(Stage.PLAN, instruction=element.text or "", author=_author(element))
-        elif tag == "des":
-            if steps and steps[-1].stage is Stage.PLAN and steps[-1].description is None:
-                steps[-1] = steps[-1].replace(description=element.text or "")
-            else:
-                add(Stage.PLAN, description=element.text or "", author=_author(element))
-        elif tag == "image":
-            review = Review(element.get("review")) if element.get("review") else None
-            if steps and steps[-1].stage is Stage.REFINE and steps[-1].image is None:
-                steps[-1] = steps[-1].replace(image=_image(element), review=review)
-            else:
-                add(Stage.SKETCH, image=_image(element), review=review)
-        elif tag == "inspect":
-            add(Stage.INSPECT, plan_check=_check(element.find("plan")), sketch_check=_check(element.find("sketch")),
-                author=_author(element))
-        elif tag == "refine":
-            add(Stage.REFINE, instruction=element.text or "", author=_author(element))
-        elif tag == "final":
-            image = element.find("image")
-            add(Stage.FINAL, image=_image(image) if image is not None else None)
-        else:
-            raise StudioError(f"Unknown tag <{tag}> in a tagged trajectory.")
-    return prompt, steps
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        human = line.startswith(HUMAN)
+        try:
+            fields = _fields(line[len(HUMAN):] if human else line, f"line {number}")
+        except protocol.UnreadableText as error:
+            raise StudioError(f"line {number}: {error}") from None
+        steps.append(Step(id=new_id(), session_id=session_id, parent_id=steps[-1].id if steps else None,
+                          author=Author.HUMAN if human else Author.MODEL, **fields))
+    return protocol.unescape(first.group(1)), steps

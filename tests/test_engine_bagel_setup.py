@@ -11,7 +11,7 @@ from torch import nn
 
 from studio import engines
 from studio.domain import StudioError
-from studio.engines.bagel import BagelEngine, placement, protocol
+from studio.engines.bagel import BagelEngine, placement, wire
 from studio.engines.bagel.loader import check_paths
 from studio.engines.bagel.worker import check_shape
 
@@ -20,17 +20,17 @@ GiB = 2**30
 
 def test_messages_round_trip_with_their_blobs_and_garbage_is_refused():
     pipe = io.BytesIO()
-    protocol.write_message(pipe, {"op": "prefill", "items": [{"text": "a\nb"}]}, [b"\x89PNG one", b""])
-    protocol.write_message(pipe, {"op": "stats"})
+    wire.write_message(pipe, {"op": "prefill", "items": [{"text": "a\nb"}]}, [b"\x89PNG one", b""])
+    wire.write_message(pipe, {"op": "stats"})
     pipe.seek(0)
-    assert protocol.read_message(pipe) == ({"op": "prefill", "items": [{"text": "a\nb"}]}, [b"\x89PNG one", b""])
-    assert protocol.read_message(pipe) == ({"op": "stats"}, [])
-    with pytest.raises(protocol.Closed):
-        protocol.read_message(pipe)
-    with pytest.raises(protocol.ProtocolError, match="not a protocol message"):
-        protocol.read_message(io.BytesIO(b"Loading checkpoint shards...\n"))
-    with pytest.raises(protocol.Closed):
-        protocol.read_message(io.BytesIO(b'{"op":"x","blobs":[10]}\nshort'))
+    assert wire.read_message(pipe) == ({"op": "prefill", "items": [{"text": "a\nb"}]}, [b"\x89PNG one", b""])
+    assert wire.read_message(pipe) == ({"op": "stats"}, [])
+    with pytest.raises(wire.Closed):
+        wire.read_message(pipe)
+    with pytest.raises(wire.ProtocolError, match="not a protocol message"):
+        wire.read_message(io.BytesIO(b"Loading checkpoint shards...\n"))
+    with pytest.raises(wire.Closed):
+        wire.read_message(io.BytesIO(b'{"op":"x","blobs":[10]}\nshort'))
 
 
 def test_the_worker_refuses_shapes_outside_the_latent_table():

@@ -16,6 +16,7 @@ from studio.engines import prompts
 from studio.engines.base import StageContext
 from studio.engines.torch_support import (gpu_errors, missing_diffusers_files, pick_device, pick_dtype,
                                           resolve_model, tensor_bytes)
+from studio.protocol import UnreadableText
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,13 +136,15 @@ def test_plans_are_parsed_from_tags_or_fall_back_to_the_text():
     assert later.description == "a red apple; add a blue cup"
 
 
-def test_verdicts_are_parsed_and_unreadable_ones_pass_with_a_note():
+def test_verdicts_are_parsed_and_unreadable_ones_are_errors_not_passes():
     both = prompts.inspect_result("<plan>yes</plan><sketch>no: the cup is red, not blue</sketch>")
     assert both.plan_check.passed and not both.sketch_check.passed
     assert both.sketch_check.critique == "the cup is red, not blue" and both.meta["format_ok"]
-    garbage = prompts.inspect_result("qwerty")
-    assert garbage.plan_check.passed and garbage.sketch_check.passed and not garbage.meta["format_ok"]
-    assert "could not be read" in garbage.sketch_check.critique
+    exported = prompts.inspect_result('<inspect><plan pass="true">Fine.</plan><sketch pass="false">No cup.</sketch></inspect>')
+    assert exported.plan_check == Check(True, "Fine.") and exported.sketch_check == Check(False, "No cup.")
+    for garbage in ("qwerty", "<plan>yes</plan>", "<plan>maybe</plan><sketch>no</sketch>", ""):
+        with pytest.raises(UnreadableText, match="could not be read.*<plan>yes|no"):
+            prompts.inspect_result(garbage)
     vetoed = prompts.inspect_result("<plan>yes</plan><sketch>yes</sketch>", detector_problems=["The detector found no cup."])
     assert not vetoed.sketch_check.passed and vetoed.sketch_check.critique == "The detector found no cup."
 

@@ -37,7 +37,8 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
     assert user == {"role": "user", "content": "a cat and a dog", "need_loss": False}
     assert assistant["role"] == "assistant"
     content = assistant["content"]
-    assert content[0] == {"type": "text", "content": "<ins>draw a tabby cat</ins><des>a cat</des>", "need_loss": True}
+    assert content[0] == {"type": "text", "content": "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>",
+                          "need_loss": True}
     rejected, critique, redraw = content[1], content[2], content[3]
     assert {k: rejected[k] for k in ("type", "need_loss", "need_vae", "need_vit")} == \
         {"type": "image", "need_loss": False, "need_vae": False, "need_vit": True}
@@ -62,7 +63,8 @@ def test_think_trace_lines_mark_each_image_and_name_its_file(store, session, tmp
     [line] = jsonl(out / "train" / "think_trace.jsonl")
     assert line["Question"] == "a cat and a dog"
     trace = line["Text Reasoning Trace"].splitlines()
-    assert trace[0] == "THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des> <image_start>[reasoning_image_1]<image_end>"
+    assert trace[0] == ("THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des><done>no</done> "
+                        "<image_start>[reasoning_image_1]<image_end>")
     assert "too dark" not in line["Text Reasoning Trace"]  # the format has no "seen, not learned": drafts stay out
     assert line["Final Answer"] == "<image_start>[reasoning_image_4]<image_end>"
     names = [line[f"reasoning_image_{n}"] for n in range(1, 5)]
@@ -81,10 +83,11 @@ def test_vlm_sft_lines_are_conversations_with_image_placeholders(store, session,
     question, answer = conflicts[1]["conversations"]
     assert question["from"] == "human" and "<image>" not in question["value"] and "image" not in conflicts[1]
     assert "<des>a cat, a dog, WRONG</des>" in question["value"]
-    assert answer == {"from": "gpt", "value": "conflict. WRONG is not in the prompt; drop it."}
+    assert answer == {"from": "gpt", "value": "<plan>no: WRONG is not in the prompt; drop it.</plan>"}
     failed = next(a for a in alignments if a["id"] == session.inspect1.id)
     assert failed["conversations"][0]["value"].startswith("<image>\nInstruction: draw a tabby cat")
-    assert failed["conversations"][1]["value"] == "misaligned. Something is missing.\n<refine>fix what is missing</refine>"
+    assert failed["conversations"][1]["value"] == \
+        "<sketch>no: Something is missing.</sketch><refine>fix what is missing</refine>"
     assert (out / failed["image"]).read_bytes() == store.image_path(session.sketch1.image.sha256).read_bytes()
     assert sorted(a["label"] for a in alignments) == ["negative", "negative", "positive", "positive", "positive"]
 

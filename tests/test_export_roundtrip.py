@@ -8,6 +8,7 @@ import json
 import pytest
 from PIL import Image
 
+from studio import protocol
 from studio.domain import Mode, RunSettings, Stage, StudioError, trajectory_to_dict
 from studio.export import export, import_path, pngmeta
 from studio.runner import PausePolicy
@@ -89,6 +90,18 @@ def test_training_only_formats_say_which_formats_carry_sessions(store, fresh, ri
     export(store, name, tmp_path / name)
     with pytest.raises(StudioError, match=f"is a {name} export.*--format folder or --format hf"):
         import_path(fresh, tmp_path / name)
+
+
+def test_an_export_in_a_newer_text_protocol_is_refused_before_anything_is_written(store, fresh, rich, tmp_path):
+    export(store, "folder", tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["protocol"] == protocol.VERSION
+    manifest["protocol"] = protocol.VERSION + 1
+    (tmp_path / "out" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StudioError, match=f"version {protocol.VERSION + 1} of the loop's text protocol; .*up to "
+                                          f"version {protocol.VERSION}"):
+        import_path(fresh, tmp_path / "out")
+    assert fresh.list_sessions() == []
 
 
 def test_a_folder_that_is_not_an_export_is_refused(fresh, tmp_path):

@@ -38,10 +38,10 @@ def test_a_steered_session_is_one_trajectory_in_the_order_it_was_made(store, ses
         ("refine", "text", True), ("refine", "image", True), ("inspect", "text", True),
     ]  # the final image re-saves the last refine (plus its trajectory), so it is not learned twice
     texts = [t["text"] for t in trajectory["turns"] if t["kind"] == "text"]
-    assert texts[0] == "<ins>draw a tabby cat</ins><des>a cat</des>"
+    assert texts[0] == "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>"
     assert texts[1] == "too dark"
-    assert texts[6] == '<inspect><plan pass="false">WRONG is not in the prompt; drop it.</plan><sketch pass="true">' \
-                       "The sketch follows the instruction.</sketch></inspect>"
+    assert texts[6] == ("<plan>no: WRONG is not in the prompt; drop it.</plan>"
+                        "<sketch>yes: The sketch follows the instruction.</sketch>")  # the form the engines read
     images = [t for t in trajectory["turns"] if t["kind"] == "image"]
     assert [t["sha256"] for t in images] == [s.image.sha256 for s in (
         session.rejected, session.sketch1, session.refine1, session.sketch2, session.refine2)]

@@ -42,8 +42,10 @@ def test_tagged_text_reads_like_the_paper():
     text = render("a blue cup", BRANCH)
     lines = text.splitlines()
     assert lines[0] == "<prompt>a blue cup</prompt>"
-    assert lines[1] == "<ins>Draw a cup &amp; a &lt;saucer&gt;.</ins><des>a blue cup</des>"
-    assert lines[4].startswith('<refine author="human">make the cup blue</refine><image sha256="bbbb')
+    assert lines[1] == "<ins>Draw a cup &amp; a &lt;saucer&gt;.</ins><des>a blue cup</des><done>no</done>"
+    assert lines[3].startswith('<plan>yes: Matches.</plan><sketch>no: The cup is red.<box x0="10" y0="20" x1="110.5"')
+    assert lines[4].startswith('<human/><refine>make the cup blue</refine><image sha256="bbbb')
+    assert lines[6].startswith('<final/><image sha256="bbbb')
 
 
 def test_tagged_text_round_trips_every_content_field():
@@ -59,8 +61,12 @@ def test_tagged_text_round_trips_every_content_field():
 def test_tagged_text_refuses_garbage_with_a_clear_message():
     with pytest.raises(StudioError, match="not a tagged trajectory"):
         parse("<ins>unclosed")
-    with pytest.raises(StudioError, match="Unknown tag <banana>"):
-        parse("<banana/>")
+    with pytest.raises(StudioError, match=r"line 2: .*no step of a tagged trajectory"):
+        parse("<prompt>x</prompt>\n<banana/>")
+    with pytest.raises(StudioError, match=r"line 2: The plan could not be read"):
+        parse("<prompt>x</prompt>\n<ins>unclosed")
+    with pytest.raises(StudioError, match=r"line 2: The sketch check could not be read"):
+        parse("<prompt>x</prompt>\n<plan>yes</plan><sketch>maybe</sketch>")
 
 
 def test_steps_round_trip_through_plain_dicts():

@@ -45,7 +45,7 @@ def step_line(step: Step) -> str:
         body = " | ".join(
             f"{name} {'pass' if check.passed else 'FAIL'}: {check.critique}"
             for name, check in (("plan", step.plan_check), ("sketch", step.sketch_check)) if check
-        )
+        ) or f"no verdict: {step.meta.get('error', 'none given')}"
     elif step.stage is Stage.REFINE:
         body = f"<refine>{step.instruction}</refine> image {step.image.sha256[:10] if step.image else '-'}"
     else:

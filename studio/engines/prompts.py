@@ -1,11 +1,11 @@
-"""The text protocol the GPU engines speak with their models: requests for plan, inspect and refine,
-and forgiving parsers for the answers.
+"""The requests the GPU engines send their models for plan, inspect and refine, and what the engines
+make of the answers.
 
-A plan is answered with `<ins>…</ins><des>…</des><done>yes|no</done>`, a verdict with
-`<plan>yes|no: …</plan><sketch>yes|no: …</sketch>`, a refine with `<refine>…</refine>` (the paper's
-tags). Models that are not trained on these tags still answer something; the parsers then fall back
-to the plain text, and say so in the stage's meta (`format_ok: false`) instead of failing the stage.
-Pure Python: no torch.
+The tags themselves (how a plan, a verdict and a refine are written and read) belong to
+studio/protocol.py; this module reads answers with its lenient mode. Models that are not trained on
+the tags still answer something: a plan or a refine then falls back to the plain text, and says so in
+the stage's meta (`format_ok: false`); a verdict that says neither yes nor no is an error
+(`protocol.UnreadableText`), never a pass. Pure Python: no torch.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .. import protocol
 from ..domain import Check, Mode, Stage, Step, last
 from .base import InspectResult, PlanResult, StageContext
 
@@ -40,15 +41,13 @@ REFINE_SYSTEM = (
     "found, inside <refine>…</refine>, and nothing else."
 )
 
-_YES = {"yes", "y", "pass", "passed", "true", "ok", "okay", "correct", "consistent", "approve", "approved"}
-_NO = {"no", "n", "fail", "failed", "false", "wrong", "incorrect", "inconsistent", "reject", "rejected"}
 MAX_TEXT = 1000
 
 
-def tag(text: str, name: str) -> str | None:
-    """The content of <name>…</name>; a missing closing tag ends at the next tag or the end."""
-    match = re.search(rf"<{name}>\s*(.*?)\s*(?:</{name}>|(?=<[a-z_]+>)|$)", text, re.S | re.I)
-    return match.group(1).strip() if match else None
+def thought(text: str) -> str:
+    """What a model wrote inside <think>…</think> (kept in the step's meta, never in a context)."""
+    match = re.search(r"<think>(.*?)(?:</think>|$)", text, re.S | re.I)
+    return match.group(1).strip() if match else ""
 
 
 def _clean(text: str) -> str:
@@ -64,21 +63,6 @@ def _first_line(text: str) -> str:
         if line:
             return line[:300]
     return ""
-
-
-def yes_no(text: str | None) -> tuple[bool | None, str]:
-    """(verdict or None, the rest) for answers like "yes", "no: the cup is red", "fail - missing dog"."""
-    if text is None:
-        return None, ""
-    match = re.match(r"\s*([A-Za-z]+)\b\s*[:,.;\-–—]?\s*(.*)", text, re.S)
-    if not match:
-        return None, _clean(text)
-    word, rest = match.group(1).lower(), _clean(match.group(2))
-    if word in _YES:
-        return True, rest
-    if word in _NO:
-        return False, rest
-    return None, _clean(text)
 
 
 # -- what the branch says so far -------------------------------------------------------------
@@ -125,7 +109,8 @@ def plan_request(ctx: StageContext) -> tuple[str, str]:
 
 def plan_result(raw: str, ctx: StageContext, **meta: Any) -> PlanResult:
     """Parse a plan; fall back to the plain text (or the prompt) when the tags are missing."""
-    ins, des, done = tag(raw, "ins"), tag(raw, "des"), yes_no(tag(raw, "done"))[0]
+    read = protocol.read_plan(raw)
+    ins, des, done = read.instruction, read.description, read.complete
     format_ok = bool(ins) and bool(des) and done is not None
     previous = latest_plan(ctx.branch)
     if not ins:
@@ -156,26 +141,20 @@ def inspect_request(ctx: StageContext, evidence: str = "") -> tuple[str, str]:
 
 def inspect_result(raw: str, *, evidence_boxes: tuple = (), detector_problems: list[str] | None = None,
                    **meta: Any) -> InspectResult:
-    """Parse a verdict. An unreadable one counts as a pass (it is no evidence of a problem) and says so."""
-    plan_ok, plan_text = yes_no(tag(raw, "plan"))
-    sketch_ok, sketch_text = yes_no(tag(raw, "sketch"))
-    format_ok = plan_ok is not None and sketch_ok is not None
-    unreadable = "The inspector's answer could not be read as a verdict, so it counts as a pass"
-    if plan_ok is None:
-        plan_check = Check(True, f"{unreadable}: {_clean(raw)[:200]!r}.")
-    else:
-        plan_check = Check(plan_ok, plan_text or ("The plan agrees with the prompt." if plan_ok
-                                                  else "The plan contradicts the prompt."))
-    if sketch_ok is None:
-        sketch_ok, sketch_text = True, f"{unreadable}."
-    elif not sketch_text:
+    """Parse a verdict; one that says neither yes nor no raises protocol.UnreadableText (never a pass)."""
+    verdict = protocol.read_verdict(raw)
+    plan_ok, plan_text = verdict.plan.passed, _clean(verdict.plan.critique)
+    sketch_ok, sketch_text = verdict.sketch.passed, _clean(verdict.sketch.critique)
+    plan_check = Check(plan_ok, plan_text or ("The plan agrees with the prompt." if plan_ok
+                                              else "The plan contradicts the prompt."), verdict.plan.evidence)
+    if not sketch_text:
         sketch_text = "The image follows the plan." if sketch_ok else "The image does not follow the plan."
     if detector_problems:
         found = " ".join(detector_problems)
         sketch_text = found if sketch_ok else f"{sketch_text} {found}"
         sketch_ok = False
-    sketch_check = Check(bool(sketch_ok), sketch_text.strip(), tuple(evidence_boxes))
-    return InspectResult(plan_check, sketch_check, meta={"raw": raw[:MAX_TEXT * 2], "format_ok": format_ok, **meta})
+    sketch_check = Check(sketch_ok, sketch_text.strip(), tuple(evidence_boxes) or verdict.sketch.evidence)
+    return InspectResult(plan_check, sketch_check, meta={"raw": raw[:MAX_TEXT * 2], "format_ok": True, **meta})
 
 
 # -- refine -----------------------------------------------------------------------------------
@@ -189,7 +168,7 @@ def refine_request(ctx: StageContext) -> tuple[str, str]:
 
 def refine_instruction(raw: str, ctx: StageContext) -> tuple[str, bool]:
     """(the <refine> instruction, whether the tag was there); falls back to the text or the critique."""
-    found = tag(raw, "refine")
+    found = protocol.read_refine(raw)
     if found:
         return _clean(found), True
     line = _first_line(raw)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .. import protocol
 from ..domain import ImageRef, StudioError
 from . import formats, pngmeta
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
@@ -139,7 +140,8 @@ def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] =
         job.advance = advance
         report.files = writer.write(job)
         write_json(root / MANIFEST, {
-            "marker": MARKER, "version": EXPORT_VERSION, "format": format, "filters": filters.describe(),
+            "marker": MARKER, "version": EXPORT_VERSION, "protocol": protocol.VERSION, "format": format,
+            "filters": filters.describe(),
             "sessions": report.sessions, "counts": report.counts, "duplicates_dropped": report.duplicates,
             "skipped_sessions": [s.session_id for s in report.skipped], "files": report.files, **job.notes,
         })

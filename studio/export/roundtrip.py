@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .. import limits, untrusted
+from .. import limits, protocol, untrusted
 from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, new_id, rounds_used
 from .output import MANIFEST, image_name, is_export
 from .pngmeta import PNG_SIGNATURE, read_png_file
@@ -191,6 +191,10 @@ def import_path(store, path: str | Path, progress: Callable[[int, str], None] | 
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         raise StudioError(f"{source / MANIFEST} is damaged (not readable JSON); export the folder again.") from None
     kind = manifest.get("format") if isinstance(manifest, dict) else None
+    written_in = manifest.get("protocol", 1) if isinstance(manifest, dict) else 1
+    if not isinstance(written_in, int) or written_in > protocol.VERSION:
+        raise StudioError(f"{source} was exported with version {limits.shown(written_in)} of the loop's text protocol; "
+                          f"this studio reads up to version {protocol.VERSION}. Update the studio, then import it.")
     readers = {"folder": _folder_sessions, "hf": _hf_sessions}
     if not isinstance(kind, str):
         raise StudioError(f"{source / MANIFEST} names no export format; export the folder again.")

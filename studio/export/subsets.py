@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .. import protocol
 from ..domain import (Author, Check, ImageRef, Review, Stage, Step, Trajectory, check_to_dict, last, last_image)
 from .select import rejected_before
 
@@ -160,20 +161,21 @@ class Subsets:
         self.alignment += other.alignment
 
 
-# -- text forms (the paper's tags, unescaped: this is what a model reads and writes) ----------
+# -- text forms: the loop's own (studio/protocol.py), so a model learns what its engine reads --------
 
 def plan_text(step: Step) -> str:
-    return f"<ins>{step.instruction or ''}</ins><des>{step.description or ''}</des>"
+    return protocol.plan_text(step.instruction, step.description, step.complete)
 
 
-def inspect_text(step: Step) -> str:
-    parts = [f'<{name} pass="{"true" if check.passed else "false"}">{check.critique}</{name}>'
-             for name, check in (("plan", step.plan_check), ("sketch", step.sketch_check)) if check is not None]
-    return "<inspect>" + "".join(parts) + "</inspect>"
+def inspect_text(step: Step) -> str | None:
+    """The verdict, or None for a step that lacks a check (it teaches no verdict)."""
+    if step.plan_check is None or step.sketch_check is None:
+        return None
+    return protocol.verdict_text(step.plan_check, step.sketch_check)
 
 
 def refine_text(step: Step) -> str:
-    return f"<refine>{step.instruction or ''}</refine>"
+    return protocol.refine_text(step.instruction)
 
 
 def _text(step: Step, stage: str, text: str, target: bool = True) -> Turn:
@@ -210,7 +212,9 @@ def multi_turn(trajectory: Trajectory, branch: list[Step], unstamped_sha: Callab
         if step.stage is Stage.PLAN:
             turns.append(_text(step, "plan", plan_text(step)))
         elif step.stage is Stage.INSPECT:
-            turns.append(_text(step, "inspect", inspect_text(step)))
+            verdict = inspect_text(step)
+            if verdict is not None:
+                turns.append(_text(step, "inspect", verdict))
         elif step.stage in (Stage.SKETCH, Stage.REFINE):
             for rejected in rejected_before(trajectory, step):
                 turns += _negative(rejected)

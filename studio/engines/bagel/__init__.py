@@ -4,10 +4,11 @@ BAGEL is not on PyPI and not in transformers, and its code pins an environment (
 numpy 1.24, torch 2.5.1, flash_attn) that cannot live beside the studio's. So the model runs in a
 worker process started with the python of BAGEL's own environment (STROKE_STUDIO_BAGEL_PYTHON;
 `scripts/bagel_env.sh` builds it from the user's clone), importing BAGEL's code from that clone
-(nothing of it is copied here), and the studio talks to it over pipes (protocol.py).
+(nothing of it is copied here), and the studio talks to it over pipes (wire.py).
 
   engine.py      the Engine the runner sees (studio side; no torch)
-  transcript.py  what goes into a context: requests, canonical answers, context keys
+  transcript.py  what goes into a context: requests, canonical answers (studio/protocol.py), context keys
+  wire.py        the pipe between the studio and the worker: JSON headers plus PNG bytes, versioned
   client.py      starting, talking to, cancelling and surviving the worker (studio side)
   worker.py      the worker process: requests, progress, previews, failures
   contexts.py    per-branch KV contexts and their memory-bounded LRU (worker side)

@@ -24,7 +24,7 @@ from typing import Any
 
 from ...domain import StudioError
 from ..base import Cancelled, Progress, StageContext
-from . import protocol
+from . import wire
 
 ROOT = Path(__file__).resolve().parents[3]  # the folder holding the `studio` package
 HELLO_TIMEOUT = 120.0  # seconds for the worker's python to start and answer (imports only the stdlib)
@@ -87,10 +87,10 @@ class WorkerClient:
         if hello is None or hello.get("type") != "hello":
             self.forget()
             raise StudioError(f"The BAGEL worker ({self.python}) failed to start: {self.last_log_line()}")
-        if hello.get("protocol") != protocol.PROTOCOL_VERSION:
+        if hello.get("protocol") != wire.PROTOCOL_VERSION:
             self.forget()
             raise StudioError(f"The BAGEL worker speaks protocol {hello.get('protocol')}, this studio "
-                              f"{protocol.PROTOCOL_VERSION}: run the worker from this checkout.")
+                              f"{wire.PROTOCOL_VERSION}: run the worker from this checkout.")
         self.started_s = time.perf_counter() - started
         return hello
 
@@ -98,8 +98,8 @@ class WorkerClient:
     def _read(process: subprocess.Popen, inbox: queue.Queue) -> None:
         try:
             while True:
-                inbox.put(protocol.read_message(process.stdout))
-        except protocol.ProtocolError as exc:
+                inbox.put(wire.read_message(process.stdout))
+        except wire.ProtocolError as exc:
             inbox.put((None, str(exc)))
 
     def kill(self) -> None:
@@ -111,7 +111,7 @@ class WorkerClient:
         """Ask the worker to exit; end it if it does not within `timeout`."""
         if self.alive:
             try:
-                protocol.write_message(self.process.stdin, {"op": "shutdown", "id": next(self.ids)})
+                wire.write_message(self.process.stdin, {"op": "shutdown", "id": next(self.ids)})
                 self.process.wait(timeout=timeout)
             except (OSError, subprocess.TimeoutExpired, ValueError):
                 pass
@@ -142,7 +142,7 @@ class WorkerClient:
             raise WorkerDied(f"The BAGEL worker is not running ({doing}).")
         request_id = next(self.ids)
         try:
-            protocol.write_message(self.process.stdin, {"op": op, "id": request_id, **fields}, blobs)
+            wire.write_message(self.process.stdin, {"op": op, "id": request_id, **fields}, blobs)
         except (OSError, ValueError):
             raise self._died(doing) from None
         cancel_sent: float | None = None
@@ -150,7 +150,7 @@ class WorkerClient:
             if ctx is not None and ctx.cancel.cancelled and cancel_sent is None:
                 cancel_sent = time.monotonic()
                 try:
-                    protocol.write_message(self.process.stdin, {"op": "cancel", "id": request_id})
+                    wire.write_message(self.process.stdin, {"op": "cancel", "id": request_id})
                 except (OSError, ValueError):
                     pass
             if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
@@ -167,7 +167,7 @@ class WorkerClient:
             kind = header.get("type")
             if kind == "progress":
                 if ctx is not None and not ctx.cancel.cancelled:
-                    preview = protocol.png_image(data[0]) if header.get("preview") and data else None
+                    preview = wire.png_image(data[0]) if header.get("preview") and data else None
                     ctx.report(Progress(ctx.stage, min(1.0, max(0.0, float(header["fraction"]))),
                                         header.get("message", ""), preview))
                 continue

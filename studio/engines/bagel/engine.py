@@ -18,11 +18,11 @@ from ...domain import Stage, Step, StudioError
 from .. import prompts
 from ..base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
 from ..torch_support import number, setting, thumbnail
-from . import placement, protocol
+from ... import protocol
+from . import placement, wire
 from .client import WorkerClient
 from .loader import MODE_SETTING, check_paths
-from .transcript import (branch_keys, candidates, pending_key, plan_text, refine_text, requests, root_texts,
-                         segments, step_key, thinks, verdict_text)
+from .transcript import branch_keys, candidates, pending_key, requests, root_texts, segments, step_key, thinks
 
 MODEL_SETTING = "STROKE_STUDIO_BAGEL_MODEL"
 REPO_SETTING = "STROKE_STUDIO_BAGEL_REPO"
@@ -145,7 +145,7 @@ class BagelEngine(Engine):
         for i, seg in enumerate(todo):
             if seg.kind == "image":
                 items.append({"kind": "image", "blob": len(blobs)})
-                blobs.append(protocol.png_bytes(ctx.load_image(seg.step.image).convert("RGB")))
+                blobs.append(wire.png_bytes(ctx.load_image(seg.step.image).convert("RGB")))
                 self.prefilled["images"] += 1
             else:
                 items.append({"kind": "text", "text": seg.text, "snapshot": i == last_request})
@@ -221,7 +221,7 @@ class BagelEngine(Engine):
         # A refine draws at the size of the image it edits, as BAGEL resized it into the context (shape None).
         header, blobs = w.request("gen_image", ctx, label, settings=settings, shape=None if refine else [size, size],
                                   fallback_size=size, seed=ctx.seed, preview_every=every, label=label)
-        image = protocol.png_image(blobs[0]).convert("RGB")
+        image = wire.png_image(blobs[0]).convert("RGB")
         return image, header["steps"], {**settings, "image_shape": header["shape"]}
 
     def _result_step(self, ctx: StageContext, stage: Stage, **fields: Any) -> Step:
@@ -232,9 +232,9 @@ class BagelEngine(Engine):
         with self._stage(ctx, "planning with BAGEL") as (w, key):
             w.request("add_text", ctx, "planning", text=requests(ctx.session, ctx.round)[Stage.PLAN], snapshot=True)
             raw, tokens = self._gen_text(ctx, w, "planning")
-            result = prompts.plan_result(raw, ctx, tokens=tokens, think=prompts.tag(raw, "think") or "")
+            result = prompts.plan_result(raw, ctx, tokens=tokens, think=prompts.thought(raw))
             # The context takes the canonical plan (what the store keeps), so a rebuild gives the same context.
-            w.request("add_text", ctx, "planning", text=plan_text(result.instruction, result.description,
+            w.request("add_text", ctx, "planning", text=protocol.plan_text(result.instruction, result.description,
                                                                   result.complete))
             step = self._result_step(ctx, Stage.PLAN, instruction=result.instruction, description=result.description,
                                      complete=result.complete)
@@ -254,8 +254,8 @@ class BagelEngine(Engine):
         with self._stage(ctx, "inspecting with BAGEL") as (w, key):
             w.request("add_text", ctx, "inspecting", text=requests(ctx.session, ctx.round)[Stage.INSPECT])
             raw, tokens = self._gen_text(ctx, w, "inspecting")
-            result = prompts.inspect_result(raw, tokens=tokens, think=prompts.tag(raw, "think") or "")
-            w.request("add_text", ctx, "inspecting", text=verdict_text(result.plan_check, result.sketch_check))
+            result = prompts.inspect_result(raw, tokens=tokens, think=prompts.thought(raw))
+            w.request("add_text", ctx, "inspecting", text=protocol.verdict_text(result.plan_check, result.sketch_check))
             step = self._result_step(ctx, Stage.INSPECT, plan_check=result.plan_check, sketch_check=result.sketch_check)
             w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
         ctx.progress(1.0, "inspected")
@@ -271,7 +271,7 @@ class BagelEngine(Engine):
                 raw, tokens = self._gen_text(ctx, w, "writing the correction")
                 instruction, format_ok = prompts.refine_instruction(raw, ctx)
                 meta.update(raw=raw[:2000], format_ok=format_ok, tokens=tokens)
-            w.request("add_text", ctx, "refining", text=refine_text(instruction))
+            w.request("add_text", ctx, "refining", text=protocol.refine_text(instruction))
             image, steps, settings = self._gen_image(ctx, w, "refining", refine=True)
             w.request("add_image", ctx, "refining", last=True)
             w.request("stash", ctx, "refining", key=pending_key(key, Stage.REFINE, ctx.seed, instruction))

@@ -5,9 +5,10 @@ after a request for `<ins>`/`<des>`; sketch = image generation on the context; i
 generation over the context with the sketch in it; refine = a `<refine>` text, then image generation
 on the context that holds the sketch (BAGEL's editing set-up).
 
-What goes into a context is always the canonical form of what the store holds (e.g.
-`<ins>…</ins><des>…</des><done>…</done>`), so a context rebuilt by prefill from the stored steps
-equals the one a continuous run had; the keys below name a context by everything that went into it.
+What goes into a context is always the canonical form of what the store holds, written by
+studio/protocol.py (e.g. `<ins>…</ins><des>…</des><done>…</done>`), so a context rebuilt by prefill
+from the stored steps equals the one a continuous run had; the keys below name a context by
+everything that went into it.
 This module is plain text handling: no torch, no worker.
 """
 
@@ -17,6 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from ... import protocol
 from ...domain import Check, Mode, Review, Session, Stage, Step
 
 SYSTEM = ("You build an image step by step: plan, sketch, inspect, refine. A plan gives the next instruction in "
@@ -39,22 +41,12 @@ def plan_request(round_no: int, max_rounds: int, mode: Mode) -> str:
             "scene after it in <des>…</des>, and <done>yes</done> if the prompt is then complete, else <done>no</done>.")
 
 
-def plan_text(instruction: str | None, description: str | None, complete: bool) -> str:
-    return f"<ins>{instruction or ''}</ins><des>{description or ''}</des><done>{'yes' if complete else 'no'}</done>"
-
-
-def _check_text(name: str, check: Check | None) -> str:
-    if check is None:
-        return f"<{name}>yes</{name}>"
-    return f"<{name}>{'yes' if check.passed else 'no'}{': ' + check.critique if check.critique else ''}</{name}>"
-
-
-def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str:
-    return _check_text("plan", plan_check) + _check_text("sketch", sketch_check)
-
-
-def refine_text(instruction: str | None) -> str:
-    return f"<refine>{instruction or ''}</refine>"
+def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str | None:
+    """None for a step without both checks (a verdict that could not be read): it adds nothing to a context,
+    rather than a verdict the model never gave."""
+    if plan_check is None or sketch_check is None:
+        return None
+    return protocol.verdict_text(plan_check, sketch_check)
 
 
 def root_texts(session: Session) -> list[str]:
@@ -96,15 +88,16 @@ def segments(step: Step, session: Session) -> list[Segment]:
     has_image = step.image is not None and step.review is not Review.REJECTED
     if step.stage is Stage.PLAN:
         return [Segment("text", requests(session, step.round)[Stage.PLAN], snapshot=True),
-                Segment("text", plan_text(step.instruction, step.description, step.complete))]
+                Segment("text", protocol.plan_text(step.instruction, step.description, step.complete))]
     if step.stage is Stage.SKETCH:
         return [Segment("image", step=step)] if has_image else []
     if step.stage is Stage.INSPECT:
+        verdict = verdict_text(step.plan_check, step.sketch_check)
         return [Segment("text", requests(session, step.round)[Stage.INSPECT]),
-                Segment("text", verdict_text(step.plan_check, step.sketch_check))]
+                Segment("text", verdict)] if verdict is not None else []
     if step.stage is Stage.REFINE:
         return ([Segment("text", requests(session, step.round)[Stage.REFINE], snapshot=True),
-                 Segment("text", refine_text(step.instruction))]
+                 Segment("text", protocol.refine_text(step.instruction))]
                 + ([Segment("image", step=step)] if has_image else []))
     return []
 

@@ -6,7 +6,7 @@ process) must take down only this process, never the studio. The studio starts i
 the user names (STROKE_STUDIO_BAGEL_PYTHON), as `python -m studio.engines.bagel.worker` with the
 project on PYTHONPATH; it imports only the standard library, torch, PIL and BAGEL's own stack.
 
-It answers requests (protocol.py) one at a time, in order: load, begin/fresh/prefill (get a branch's
+It answers requests (wire.py) one at a time, in order: load, begin/fresh/prefill (get a branch's
 context), add_text/add_image, gen_text/gen_image (streaming progress and previews), stash/abort
 (return the context to the cache), stats, shutdown. A `cancel` naming the request in flight is read
 by a second thread and stops the model between two steps. BAGEL's own prints go to stderr, so the
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...domain import StudioError
-from . import contexts, loader, protocol
+from . import contexts, loader, wire
 from .contexts import BranchContext, ContextCache
 
 
@@ -71,12 +71,12 @@ class Worker:
 
     # -- plumbing ------------------------------------------------------------------------------
     def send(self, header: dict[str, Any], blobs=()) -> None:
-        protocol.write_message(self.out, header, blobs)
+        wire.write_message(self.out, header, blobs)
 
     def progress(self, fraction: float, message: str, preview=None) -> None:
         if self.cancel.is_set():
             raise Cancelled()
-        blobs = [protocol.png_bytes(preview)] if preview is not None else []
+        blobs = [wire.png_bytes(preview)] if preview is not None else []
         self.send({"type": "progress", "id": self.current_id, "fraction": fraction, "message": message,
                    "preview": bool(blobs)}, blobs)
 
@@ -127,7 +127,7 @@ class Worker:
             for item in msg["items"]:
                 self.check()
                 if item["kind"] == "image":
-                    contexts.add_image(self.inf, bc, protocol.png_image(blobs[item["blob"]]))
+                    contexts.add_image(self.inf, bc, wire.png_image(blobs[item["blob"]]))
                 else:
                     contexts.add_text(self.inf, bc, item["text"], snapshot=bool(item.get("snapshot")))
         return {}, ()
@@ -138,7 +138,7 @@ class Worker:
         return {}, ()
 
     def op_add_image(self, msg, blobs):
-        image = self.last_image if msg.get("last") else protocol.png_image(blobs[0])
+        image = self.last_image if msg.get("last") else wire.png_image(blobs[0])
         with self.autocast():
             contexts.add_image(self.inf, self.need_context(), image)
         return {}, ()
@@ -192,7 +192,7 @@ class Worker:
             image = inf.gen_image(shape, bc.gen, cfg_text_precontext=bc.cfg_text if bc.cfg_text is not None else bc.gen,
                                   cfg_img_precontext=bc.cfg_img, **settings)
         self.last_image = image
-        return {"steps": steps[0], "shape": list(shape)}, (protocol.png_bytes(image),)
+        return {"steps": steps[0], "shape": list(shape)}, (wire.png_bytes(image),)
 
     def preview(self, x_t, timestep, v_t, shape):
         """The clean image the flow is heading for (x0 = x_t − t·v), decoded by BAGEL's own VAE.
@@ -299,8 +299,8 @@ def _reader(stream, inbox: "queue.Queue", worker: Worker) -> None:
     """Reads requests; a cancel for the request in flight is acted on at once, the rest are queued."""
     while True:
         try:
-            msg, blobs = protocol.read_message(stream)
-        except protocol.ProtocolError:
+            msg, blobs = wire.read_message(stream)
+        except wire.ProtocolError:
             inbox.put(None)
             return
         if msg.get("op") == "cancel":
@@ -316,7 +316,7 @@ def main() -> int:
     stream = sys.stdin.buffer
     inbox: "queue.Queue" = queue.Queue()
     worker = Worker(out, inbox)
-    worker.send({"type": "hello", "protocol": protocol.PROTOCOL_VERSION, "pid": os.getpid(),
+    worker.send({"type": "hello", "protocol": wire.PROTOCOL_VERSION, "pid": os.getpid(),
                  "python": sys.executable, "root": str(Path(__file__).resolve().parents[3])})
     threading.Thread(target=_reader, args=(stream, inbox, worker), daemon=True).start()
     while True:

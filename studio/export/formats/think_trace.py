@@ -3,7 +3,7 @@
     train/think_trace.jsonl    validation/think_trace.jsonl    images/<sha256>.png
 
 Each line: `Question` (the prompt), `Text Reasoning Trace` (one `THOUGHT n:` per plan,
-verdict or refine, each drawn image as `<image_start>[reasoning_image_N]<image_end>`),
+verdict or refine, in the loop's own texts with newlines as &#10; (studio/protocol.py); each drawn image as `<image_start>[reasoning_image_N]<image_end>`),
 `Final Answer` (the final image's marker), and `reasoning_image_N` paths relative to the
 export folder (the loaders' image dir). The format cannot mark an image as
 "seen, not learned", so rejected drafts are left out here; `bagel`, `vlm-sft`, `hf` and
@@ -12,6 +12,7 @@ export folder (the loaders' image dir). The format cannot mark an image as
 
 from __future__ import annotations
 
+from ... import protocol
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
 from ..subsets import MultiTurn
@@ -29,7 +30,7 @@ def row(sample: MultiTurn, copy: ImageCopier) -> dict:
         if not turn.target or turn.stage == "critique":
             continue  # a rejected draft and the critique of it
         if turn.kind == "text":
-            thoughts.append(f"THOUGHT {len(thoughts) + 1}: {turn.text}")
+            thoughts.append(f"THOUGHT {len(thoughts) + 1}: {protocol.one_line(turn.text)}")
         else:
             n = len(images) + 1
             images[f"reasoning_image_{n}"] = copy(turn.image.sha256)

@@ -5,12 +5,15 @@
 Each line has `conversations: [{from: human, value}, {from: gpt, value}]`; an alignment
 line also has `image` (relative to the export folder, the loaders' image dir) and an
 `<image>` placeholder in the question. A conflict line is text only: it judges a plan
-against the prompt. The answer starts with the verdict word, then the critique (and for
-a misaligned image, the corrective `<refine>`), so positives and negatives share one form.
+against the prompt. The answer is the loop's own check (studio/protocol.py): `<plan>yes|no: why</plan>`
+for a conflict, `<sketch>yes|no: why</sketch>` for an alignment (and for a misaligned image, the
+corrective `<refine>`), so a model tuned on it answers in the form the engines read.
 """
 
 from __future__ import annotations
 
+from ... import protocol
+from ...domain import Check
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
 from ..subsets import Alignment, Conflict
@@ -18,18 +21,24 @@ from . import Job
 
 CONFLICT_QUESTION = (
     "Prompt: {prompt}\nPlan: <ins>{instruction}</ins><des>{description}</des>\n"
-    "Does the plan contradict the prompt? Answer \"consistent\" or \"conflict\", then explain."
+    "Does the plan contradict the prompt? Answer <plan>yes</plan> if it does not, or "
+    "<plan>no: what contradicts the prompt</plan>."
 )
 ALIGNMENT_QUESTION = (
     "<image>\nInstruction: {instruction}\n"
-    "Does the image follow the instruction? Answer \"aligned\" or \"misaligned\", explain, "
-    "and if misaligned give a corrective instruction."
+    "Does the image follow the instruction? Answer <sketch>yes</sketch>, or <sketch>no: what is wrong</sketch> "
+    "followed by a corrective instruction in <refine>…</refine>."
 )
 
 
-def _answer(word: str, explanation: str, corrective: str = "") -> str:
-    text = word + (f". {explanation}" if explanation else ".")
-    return text + (f"\n<refine>{corrective}</refine>" if corrective else "")
+def conflict_answer(sample: Conflict) -> str:
+    return protocol.check_text("plan", Check(sample.passed, sample.critique))
+
+
+def alignment_answer(sample: Alignment) -> str:
+    corrective = sample.corrective_instruction
+    return (protocol.check_text("sketch", Check(sample.passed, sample.explanation))
+            + (protocol.refine_text(corrective) if corrective else ""))
 
 
 def _meta(sample) -> dict:
@@ -38,9 +47,9 @@ def _meta(sample) -> dict:
 
 
 def conflict_row(sample: Conflict) -> dict:
-    question = CONFLICT_QUESTION.format(prompt=sample.prompt, instruction=sample.instruction,
-                                        description=sample.description)
-    answer = _answer("consistent" if sample.passed else "conflict", sample.critique)
+    question = CONFLICT_QUESTION.format(prompt=sample.prompt, instruction=protocol.escape(sample.instruction),
+                                        description=protocol.escape(sample.description))
+    answer = conflict_answer(sample)
     return {"id": sample.id, "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
             **_meta(sample), "plan_author": sample.plan_author, "plan_original": sample.plan_original or None,
             "plan_annotator": sample.plan_annotator}
@@ -48,8 +57,7 @@ def conflict_row(sample: Conflict) -> dict:
 
 def alignment_row(sample: Alignment, copy: ImageCopier) -> dict:
     question = ALIGNMENT_QUESTION.format(instruction=sample.instruction)
-    answer = _answer("aligned" if sample.passed else "misaligned", sample.explanation,
-                     sample.corrective_instruction)
+    answer = alignment_answer(sample)
     return {"id": sample.id, "image": copy(sample.image.sha256),
             "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
             **_meta(sample), "source": sample.source, "image_author": sample.image_author,
