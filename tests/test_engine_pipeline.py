@@ -149,6 +149,44 @@ def test_a_vetoing_detector_fails_a_sketch_without_the_planned_objects(runner, o
     assert not verdict.sketch_check.passed and "The detector found no dog." in verdict.sketch_check.critique
 
 
+class YesInspector:
+    """Stands in for the inspector model (not for the detector): it passes every plan and sketch."""
+
+    def __init__(self, vision: bool):
+        self.vision = vision
+
+    def generate(self, *args, **kwargs):
+        return "<plan>yes</plan><sketch>yes</sketch>", 0
+
+
+def test_a_noun_the_coco_detector_does_not_know_is_named_in_its_evidence_not_dropped(runner, other):
+    engine = other("pipe-coco", detector='kind = "coco"\nthreshold = 0.99\nveto = true')
+    engine.inspector = lambda: YesInspector(vision=True)
+    t = session(runner, engine="pipe-coco", steps=1)
+    plan = runner.advance(t)
+    runner.edit_plan(t, plan.id, instruction="draw a dog and a lamp", description="a dog and a lamp")
+    runner.advance(t)
+    verdict = runner.advance(t)
+    critique = verdict.sketch_check.critique
+    assert not verdict.sketch_check.passed and "The detector found no dog." in critique
+    assert "lamp" not in critique  # COCO has no lamp class: not the detector's to miss; the seeing inspector judges it
+
+
+@pytest.mark.parametrize("planned, passes", [("a lamp", False), ("a dog", True)])
+def test_a_blind_inspector_never_passes_a_sketch_whose_unknown_noun_nothing_can_see(runner, other, planned, passes):
+    engine = other("pipe-blind", detector='kind = "coco"\nthreshold = 0.99\nveto = false')
+    engine.inspector = lambda: YesInspector(vision=False)  # judges from the detector's findings alone
+    t = session(runner, engine="pipe-blind", steps=1)
+    plan = runner.advance(t)
+    runner.edit_plan(t, plan.id, instruction=f"draw {planned}", description=planned)
+    runner.advance(t)
+    verdict = runner.advance(t)
+    assert verdict.sketch_check.passed is passes
+    if not passes:
+        assert verdict.sketch_check.critique == ("Nothing here can see the lamp: the detector does not know it "
+                                                 "and the inspector has no vision.")
+
+
 def test_an_instruct_pix2pix_refiner_from_its_own_folder_is_composited_through_the_region(runner, store, other, models):
     engine = other("pipe-ip2p", refiner=f'model = "{models["ip2p"]}"')
     t = session(runner, engine="pipe-ip2p", steps=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import ImageDraw
 
-from studio.domain import Author, Stage
+from studio.domain import Author, Stage, StudioError
 from studio.engines.offline import OfflineEngine
 from studio.offline.analyse import analyse
 from studio.offline.draw import PAPER, card_box
@@ -93,3 +93,30 @@ def test_a_plan_that_draws_what_the_prompt_excludes_fails(engine):
 def test_the_reported_living_room_draws_the_lamp_it_used_to_drop(engine):
     check = run_to_end(Kit("a cozy living room with a sofa, a lamp and a sleeping cat", params=CLEAN), engine)
     assert sorted(o["class"] for o in check.meta["found"]) == ["cat", "couch", "lamp"]
+
+
+EIGHT = "a lamp, a rhino, a kettle, a drum, a candle, a globe, a lantern and a crown"
+
+
+def test_eight_unknown_nouns_get_eight_placeholders_told_apart(engine):
+    check = run_to_end(Kit(EIGHT, params=CLEAN), engine)
+    assert sorted(o["class"] for o in check.meta["found"]) == sorted(EIGHT.replace(" and ", ", ").replace("a ", "").split(", "))
+
+
+def test_a_ninth_unknown_noun_is_refused_in_one_line_rather_than_sharing_a_placeholder(engine):
+    with pytest.raises(StudioError) as caught:
+        Kit(EIGHT + " and a trumpet", params=CLEAN).run(engine, Stage.PLAN)
+    message = str(caught.value)
+    assert "\n" not in message and "at most 8" in message and "trumpet" in message and "Name fewer" in message
+
+
+@pytest.mark.parametrize("prompt, unknown", [
+    ("a purple rhino to the left of a bench", {"rhino"}),
+    ("two lanterns above a red kettle", {"lantern", "kettle"}),
+    ("A brass lantern hangs above a wooden bench in a quiet garden. The lantern is yellow, and the bench "
+     "is brown. Soft evening light falls across the gravel path.", {"lantern"}),
+])
+def test_a_session_passes_both_checks_only_with_every_unknown_object_drawn(engine, prompt, unknown):
+    check = run_to_end(Kit(prompt, params={"draft_noise": 0.5}), engine)
+    assert check.plan_check.passed and check.sketch_check.passed
+    assert unknown <= {o["class"] for o in check.meta["found"]}

@@ -453,14 +453,17 @@ class PipelineEngine(Engine):
         if image is None:
             raise StudioError("There is no sketch to inspect yet; let the sketch stage draw one first.")
         detector = self.detector()
-        evidence, boxes, problems, found = "", (), [], []
+        evidence, boxes, problems, found, unseen = "", (), [], [], []
         if detector is not None:
             plan = prompts.latest_plan(ctx.branch)
             with self._run:
-                evidence, boxes, problems, found = detector.examine(image, plan.description if plan else ctx.prompt)
+                evidence, boxes, problems, found, unseen = detector.examine(image, plan.description if plan else ctx.prompt)
             if not self.config["detector"]["veto"]:
                 problems = []
         inspector = self.inspector()
+        if unseen and not inspector.vision:  # nothing would look for them: never pass a sketch that may lack them
+            problems.append(f"Nothing here can see the {', '.join(unseen)}: the detector does not know "
+                            f"{'it' if len(unseen) == 1 else 'them'} and the inspector has no vision.")
         system, user = prompts.inspect_request(ctx, evidence)
         if not inspector.vision:
             user += "\n(You cannot see the image: judge it from the detector's findings.)"
@@ -491,21 +494,35 @@ class PipelineEngine(Engine):
 
 # -- detector evidence -------------------------------------------------------------------------
 
-def _planned_groups(description: str):
-    from ..scene import parse_description
+def _planned_groups(description: str, open_vocabulary: bool = True):
+    """(the plan's groups the detector can look for, the plan's nouns it cannot).
 
-    return parse_description(description or "").groups
+    The COCO detector knows GenEval's 80 classes only (`studio.scene.is_known`, the classes the offline
+    engine has glyphs for); OWLv2 is asked about any noun. A noun the detector cannot look for is
+    named in its evidence, never dropped in silence, and never reported missing by a detector blind to it.
+    """
+    from ..scene import is_known, parse_description
+
+    groups = parse_description(description or "").groups
+    if open_vocabulary:
+        return groups, []
+    return [g for g in groups if is_known(g.cls)], sorted({g.cls for g in groups if not is_known(g.cls)})
 
 
-def _judge(description: str, detections: list[tuple[str, float, tuple[float, float, float, float]]]):
-    """(text for the inspector, evidence boxes, problems, plain findings) from (label, score, box) rows."""
+def _judge(description: str, detections: list[tuple[str, float, tuple[float, float, float, float]]],
+           open_vocabulary: bool = True):
+    """(text for the inspector, evidence boxes, problems, plain findings, planned nouns not looked for)."""
     counts: dict[str, int] = {}
     for label, _, _ in detections:
         counts[label] = counts.get(label, 0) + 1
     text = ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "no known objects"
+    checkable, unseen = _planned_groups(description, open_vocabulary)
+    if unseen:
+        text += (f" (not among the detector's classes, so not looked for: {', '.join(unseen)}; "
+                 "judge those from the image)")
     boxes = tuple(Box(*box, label=label, score=round(score, 3)) for label, score, box in detections)
     problems = []
-    for group in _planned_groups(description):
+    for group in checkable:
         seen = counts.get(group.cls, 0)
         if seen == 0:
             problems.append(f"The detector found no {group.cls}.")
@@ -513,7 +530,7 @@ def _judge(description: str, detections: list[tuple[str, float, tuple[float, flo
             problems.append(f"The detector found {seen} {group.cls}, the plan has {group.count}.")
     found = [{"label": label, "score": round(score, 3), "box": [round(v, 1) for v in box]}
              for label, score, box in detections]
-    return text, boxes, problems, found
+    return text, boxes, problems, found, unseen
 
 
 class _CocoEvidence:
@@ -522,7 +539,7 @@ class _CocoEvidence:
 
     def examine(self, image, description: str):
         detections = [(d.label, d.score, d.box) for d in self.detector.detect(image, self.threshold)]
-        return _judge(description, detections)
+        return _judge(description, detections, open_vocabulary=False)
 
 
 class _OwlEvidence:
@@ -548,7 +565,7 @@ class _OwlEvidence:
     def examine(self, image, description: str):
         import torch
 
-        labels = sorted({g.cls for g in _planned_groups(description)})
+        labels = sorted({g.cls for g in _planned_groups(description)[0]})
         if not labels:
             return _judge(description, [])
         image = image.convert("RGB")

@@ -24,7 +24,7 @@ from ..domain import StudioError
 from ..scene import CLASSES, Edit, ObjectGroup, SceneGraph
 from .analyse import COLOR_NAMES, FILL_K, STROKE_K, Found, analyse
 from .draw import PAINTS, PAPER, SIZE, card_box, default_color, draw_object
-from .glyphs import placeholder
+from .glyphs import PLACEHOLDERS, placeholder
 from .layout import Space, glyph_size, holds, inverse
 
 CONFUSABLE = {
@@ -101,6 +101,10 @@ class Painter:
             return cls
         if cls not in self.names:
             self.names.append(cls)
+        if self.names.index(cls) >= len(PLACEHOLDERS):  # it would share a frame with another noun: never seen apart
+            taken = ", ".join(self.names[:len(PLACEHOLDERS)])
+            raise StudioError(f"The offline sketch engine has no glyph for {cls}, and its {len(PLACEHOLDERS)} "
+                              f"placeholders are taken ({taken}); plan fewer objects it has no glyph for.")
         return placeholder(cls, self.names)
 
     def _stroke(self, cls: str, color: str, box: tuple[int, int, int, int]) -> None:

@@ -35,6 +35,15 @@ def prompt_scene(prompt: str) -> SceneGraph:
             "The offline sketch engine found no object to draw in the prompt; name some, "
             "e.g. \"two red apples below a blue cup\"."
         )
+    from .glyphs import PLACEHOLDERS
+
+    unknown = scene.unknown()
+    if len(unknown) > len(PLACEHOLDERS):  # two nouns sharing a placeholder could never be told apart
+        raise StudioError(
+            f"The offline sketch engine draws at most {len(PLACEHOLDERS)} kinds of object it has no glyph for, each "
+            f"as its own placeholder; this prompt names {len(unknown)} ({', '.join(unknown)}). Name fewer of them, "
+            "or use an engine that draws any object."
+        )
     return scene
 
 
