@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from studio.domain import Judgement, local_user
@@ -98,3 +100,51 @@ def test_stats_count_subsets_people_and_agreement(store, runner, scripted, tmp_p
                    "kappa": row["kappa"]} and row["kappa"] == pytest.approx(0.0)
     text = "\n".join(render(stats))
     assert "preference: alice & bob: kappa 0.000 over 2 items (1 agreed)" in text
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+def _cli(capsys, store, *args):
+    from .cli_support import studio
+
+    return studio(capsys, "export", *args, "--db", store.url, "--data-dir", str(store.data_dir))
+
+
+def _judged_twice(runner, scripted):
+    s = steered(runner, scripted)
+    for person in ("ann", "ben"):
+        runner.rate(s.trajectory, s.final.id, "up", by=person)
+        runner.rate(s.trajectory, s.sketch2.id, "up" if person == "ann" else "down", by=person)
+    return s
+
+
+def test_stats_alone_print_counts_people_and_kappa(capsys, store, runner, scripted):
+    _judged_twice(runner, scripted)
+    code, out, err = _cli(capsys, store, "--stats", "--val-fraction", "0")
+    assert code == 0, err
+    assert "1 sessions" in out and "pickapic: train 0" in out  # ratings of different stages make no pair
+    assert "ann: ratings 2" in out and "ben: ratings 2" in out
+    assert "rating-thumbs: ann & ben: kappa 0.000 over 2 items (1 agreed)" in out
+
+
+def test_stats_with_an_export_and_as_json(capsys, store, runner, scripted, tmp_path):
+    _judged_twice(runner, scripted)
+    code, out, err = _cli(capsys, store, "--format", "pickapic", "--out", str(tmp_path / "pap"), "--stats", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["format"] == "pickapic" and (tmp_path / "pap" / "README.md").exists()
+    assert report["stats"]["agreement"][0]["annotators"] == ["ann", "ben"]
+    assert report["stats"]["annotators"]["ann"] == {"ratings": 2}
+
+
+def test_export_without_a_format_or_folder_says_what_to_pass(capsys, store):
+    for args in ((), ("--format", "hf"), ("--out", "x", "--stats")):
+        code, out, err = _cli(capsys, store, *args)
+        assert code == 1 and "Pass --format and --out" in err and "Traceback" not in err + out
+
+
+def test_the_command_line_offers_every_registered_format():
+    from studio.cli.export import Format
+    from studio.export import FORMATS
+
+    assert [f.value for f in Format] == list(FORMATS)

@@ -21,6 +21,9 @@ class Format(str, enum.Enum):
     vlm_sft = "vlm-sft"
     hf = "hf"
     folder = "folder"
+    unified_edit = "unified_edit"
+    pickapic = "pickapic"
+    trl_pref = "trl-pref"
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +34,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export_command(
-        format: Annotated[Format, typer.Option("--format", help="bagel | think-trace | vlm-sft | hf | folder")],
-        out_dir: Annotated[Path, typer.Option("--out", help="A new or empty folder (or an earlier export, with --force).")],
+        format: Annotated[Optional[Format], typer.Option("--format", help=" | ".join(f.value for f in Format))] = None,
+        out_dir: Annotated[Optional[Path], typer.Option("--out", help="A new or empty folder (or an earlier export, with --force).")] = None,
         session: Annotated[Optional[List[str]], typer.Option("--session", help="Only this session (repeatable; id or prefix).")] = None,
         since: Annotated[Optional[str], typer.Option(help="Sessions created on or after, e.g. 2026-11-27 (local time).")] = None,
         until: Annotated[Optional[str], typer.Option(help="Sessions created on or before (a bare date: the whole day).")] = None,
@@ -43,12 +46,18 @@ def register(app: typer.Typer) -> None:
         val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of sessions in the validation split.")] = 0.1,
         force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
         strict: Annotated[bool, typer.Option("--strict", help="Fail on a session with missing image files instead of skipping it.")] = False,
+        stats: Annotated[bool, typer.Option("--stats", help="Print counts per subset and per annotator, and agreement (Cohen's kappa); without --format/--out, only that.")] = False,
         db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
     ) -> None:
-        """Export sessions as training data (the paper's three subsets) into a folder."""
+        """Export sessions as training data (the paper's three subsets, preference pairs) into a folder."""
         from ..export import export
 
-        out_dir = limits.out_dir(out_dir)
+        if format is None or out_dir is None:
+            if not stats or format is not None or out_dir is not None:
+                raise StudioError("Pass --format and --out to export (or --stats alone for the counts).")
+            out_dir = None
+        else:
+            out_dir = limits.out_dir(out_dir)
         session = [limits.session_id(s) for s in session or ()]
         engine = None if engine is None else limits.text(engine, "engine name", max_chars=64)
         if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
@@ -61,11 +70,14 @@ def register(app: typer.Typer) -> None:
         def progress(done: int, total: int, phase: str) -> None:
             bar.update(task, description=phase, completed=done, total=total)
 
+        filters = dict(sessions=session or (), since=since, until=until, engine=engine, human_reviewed=human_reviewed,
+                       accepted_only=accepted_only, all_branches=all_branches, val_fraction=val_fraction)
+        store = Store(db, data_dir)
+        if out_dir is None:
+            _print_stats(store, filters, as_json, out)
+            return
         with bar:
-            report = export(Store(db, data_dir), format.value, out_dir, sessions=session or (), since=since,
-                            until=until, engine=engine, human_reviewed=human_reviewed, accepted_only=accepted_only,
-                            all_branches=all_branches, val_fraction=val_fraction, force=force, strict=strict,
-                            progress=progress)
+            report = export(store, format.value, out_dir, force=force, strict=strict, progress=progress, **filters)
         for skipped in report.skipped:
             err.print(f"skipped session {skipped.session_id}: {len(skipped.images)} image file(s) missing "
                       "(pass --strict to fail instead)", highlight=False)
@@ -74,9 +86,12 @@ def register(app: typer.Typer) -> None:
                 "format": report.format, "out": str(report.out_dir), "sessions": report.sessions,
                 "counts": report.counts, "duplicates": report.duplicates, "files": report.files,
                 "skipped": [s.session_id for s in report.skipped], "elapsed_s": report.elapsed_s,
+                **({"stats": _stats(store, filters)} if stats else {}),
             }))
-        else:
-            out.print(escape(report.summary()), highlight=False)
+            return
+        out.print(escape(report.summary()), highlight=False)
+        if stats:
+            _print_stats(store, filters, as_json, out)
 
     @app.command("import")
     def import_command(
@@ -102,3 +117,21 @@ def register(app: typer.Typer) -> None:
                       "export that has them to see every step", highlight=False)
         if report.source == "png" and report.session_ids:
             out.print(f"session {report.session_ids[0]} is open: studio show {report.session_ids[0]}", highlight=False)
+
+
+def _stats(store, filters: dict) -> dict:
+    """`--stats`: the counts and agreement of the sessions these filters select (studio/export/stats.py)."""
+    from ..export.stats import compute
+
+    return compute(store, **filters)
+
+
+def _print_stats(store, filters: dict, as_json: bool, out) -> None:
+    from ..export.stats import render
+
+    result = _stats(store, filters)
+    if as_json:
+        out.print_json(json.dumps({"stats": result}))
+    else:
+        for line in render(result):
+            out.print(escape(line), highlight=False)
