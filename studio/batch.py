@@ -266,12 +266,14 @@ class Worker:
         lease.start()
         results: list[Finished] = []
         try:
+            self.queue.reclaim_dead_here()  # a killed run's items, on a re-run: carried on now, not after their lease
             while not self._stopping.is_set():
                 item = self.queue.claim()
                 if item is None:
                     if self.queue.unfinished() == 0:
                         return results
                     self._stopping.wait(self.poll_s)
+                    self.queue.reclaim_dead_here()
                     continue
                 cancel = self._cancel = CancelToken()
                 if self._stopping.is_set():

@@ -17,6 +17,8 @@ the first claim and kept on the item, so however often the item changes hands th
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +75,17 @@ class Throughput:
     @property
     def per_s(self) -> float | None:
         return self.finished / self.window_s if self.finished and self.window_s > 0 else None
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether a process of this machine still exists (when in doubt, yes)."""
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OSError):
+        return True
+    return True
 
 
 def _canonical(settings: dict[str, Any]) -> str:
@@ -194,6 +207,25 @@ class WorkQueue:
         """Give the item back untouched (the worker is stopping), for any worker to claim at once."""
         with self.engine.begin() as conn:
             conn.execute(update(batch_items).where(*self._held(item)).values(status=TODO, lease_until=None))
+
+    def reclaim_dead_here(self) -> int:
+        """Hand back at once the items held by workers on this machine whose process is gone (a killed
+        worker, or a whole command killed and started again), instead of waiting out their lease.
+        Judged from the holder's id (host:pid:…): a pid since reused by another process only means
+        waiting for the lease as before; a holder judged dead wrongly is fenced off, never doubled."""
+        host = socket.gethostname()[:64] + ":"
+        c = batch_items.c
+        with self.reader.connect() as conn:
+            held = conn.execute(select(c.seq, c.worker, c.attempts).where(
+                c.batch == self.batch, c.status == RUNNING, c.worker.startswith(host, autoescape=True))).all()
+        dead = [row for row in held if not _alive(row.worker[len(host):].split(":", 1)[0])]
+        count = 0
+        for row in dead:
+            with self.engine.begin() as conn:
+                count += conn.execute(update(batch_items).where(
+                    c.batch == self.batch, c.seq == row.seq, c.attempts == row.attempts, c.status == RUNNING,
+                ).values(status=TODO, lease_until=None)).rowcount
+        return count
 
     def retry_failed(self, before: float, seqs: list[int] | None = None) -> int:
         """Put the items that failed before `before` back to be done again (`--retry-failed`): an item

@@ -136,14 +136,14 @@ def test_a_dead_workers_item_is_taken_over_after_its_lease_and_resumed_from_its_
     Worker(opts).prepare()
     store = Store(db_url, tmp_path / "data")
     dead = WorkQueue(store.engine, "run1", worker="dead-worker", lease_s=2.0)
+    claimed = time.monotonic()
     item = dead.claim()  # it claims, starts the session, commits two stages, and dies (never renews)
     runner = Runner(store)
     trajectory = runner.new_session(item.prompt, "offline", item.seed, title="x", tags=("batch:run1",),
                                     session_id=item.session_id)
     kept = [runner.advance(trajectory).id, runner.advance(trajectory).id]
-    started = time.monotonic()
     results = run_worker(opts)
-    assert time.monotonic() - started >= 1.0  # it waited for the lease to run out
+    assert time.monotonic() - claimed >= 2.0  # it waited for the lease to run out
     assert sorted((r.item.seq, r.status) for r in results) == [(0, "done"), (1, "done"), (2, "done")]
     resumed = store.load(item.session_id)
     assert set(kept) <= set(resumed.steps) and resumed.head().stage is Stage.FINAL
@@ -280,3 +280,28 @@ def test_a_stopped_worker_hands_its_item_back_and_the_next_run_carries_its_sessi
         store.close()
     finally:
         engines.unregister("slow")
+
+
+def test_items_held_by_a_dead_process_on_this_machine_are_carried_on_at_once_not_after_their_lease(
+        prompts, db_url, tmp_path):
+    import socket
+    import subprocess
+
+    opts = options(prompts, db_url, tmp_path, samples=1, lease_s=600.0)
+    Worker(opts).prepare()
+    store = Store(db_url, tmp_path / "data")
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # exited and reaped: its pid names no process now
+    host = socket.gethostname()[:64]
+    dead = WorkQueue(store.engine, "run1", worker=f"{host}:{gone.pid}:rank0", lease_s=600.0)
+    alive = WorkQueue(store.engine, "run1", worker=f"{host}:{os.getpid()}:rank1", lease_s=600.0)
+    held_by_dead, held_by_live = dead.claim(), alive.claim()
+    assert alive.reclaim_dead_here() == 1  # the dead one only: the live holder keeps its lease
+    assert [i["status"] for i in WorkQueue(store.engine, "run1").items()] == ["todo", "running", "todo"]
+    alive.finish(held_by_live)
+    started = time.monotonic()
+    results = run_worker(opts)
+    assert time.monotonic() - started < 60  # not the 600 s lease
+    assert sorted(r.item.seq for r in results) == [held_by_dead.seq, 2]
+    assert dead.finish(held_by_dead) is False  # fenced, were it to come back
+    store.close()
