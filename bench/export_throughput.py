@@ -5,6 +5,9 @@ sketches of random shapes (PNG sizes like the offline engine's), one in five wit
 rejected sketch and an overridden verdict, then times `export(..., "bagel")` once over
 all of them: reading, deriving the subsets, base64 of the stored PNG bytes, parquet.
 The other formats are timed too, for orientation. Target: ≥ 200 trajectories/s to bagel.
+In the sessions with a rejected sketch a person also prefers the redraw to the rejected one
+(and in half of them accepts it), and two people rate both, so the preference formats (unified_edit, pickapic,
+trl-pref) have rows; they are timed in sessions/s (their rows are pairs, not trajectories).
 
 Usage: .venv/bin/python bench/export_throughput.py [--sessions 500] [--photographic]
 """
@@ -12,6 +15,7 @@ Usage: .venv/bin/python bench/export_throughput.py [--sessions 500] [--photograp
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -74,7 +78,13 @@ def build(runner: Runner, count: int) -> None:
         if i % 5 == 0:
             runner.advance(t)
             sketch = runner.advance(t)
-            runner.reject(t, sketch.id, note="too busy")
+            redraw = runner.reject(t, sketch.id, note="too busy")
+            if i % 10 == 0:  # (an accepted image whose check a person then fails would be one sample, not two)
+                runner.accept(t, redraw.id, by="ann")
+            runner.prefer(t, sketch.id, redraw.id, "right", by="ann")
+            for person, value in (("ann", "up"), ("ben", "up" if i % 10 else "down")):
+                runner.rate(t, redraw.id, value, by=person)
+                runner.rate(t, sketch.id, "down", by=person)
             runner.run(t, pause=PausePolicy.AT_INSPECT)
             runner.override(t, t.head().id, sketch_passed=False, sketch_critique="the shape is too small")
         runner.run(t)
@@ -103,6 +113,12 @@ def main() -> None:
             written = sum(p.stat().st_size for p in (Path(folder) / name).rglob("*") if p.is_file())
             print(f"{name:<12} {report.trajectories} trajectories in {report.elapsed_s:.2f} s = "
                   f"{results[name]:.0f} trajectories/s ({written / 2**20:.1f} MiB written)")
+        for name in ("unified_edit", "pickapic", "trl-pref"):
+            report = export(store, name, Path(folder) / name)
+            manifest = json.loads((Path(folder) / name / "manifest.json").read_text())
+            rows = manifest.get("pairs") or manifest.get("edits")
+            print(f"{name:<12} {report.sessions} sessions in {report.elapsed_s:.2f} s = "
+                  f"{report.sessions / report.elapsed_s:.0f} sessions/s; rows {rows}")
         verdict = "meets" if results["bagel"] >= TARGET else "MISSES"
         print(f"bagel: {results['bagel']:.0f} trajectories/s ({verdict} the target of ≥ {TARGET:.0f})")
 
