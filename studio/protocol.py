@@ -40,8 +40,9 @@ QUOTED = 200  # characters of an unreadable text quoted in the error
 class UnreadableText(StudioError):
     """A text that is not the protocol's form for its stage (a verdict a model wrote that says neither yes nor no)."""
 
-    def __init__(self, what: str, raw: str, expected: str, fix: str = ""):
+    def __init__(self, what: str, raw: str, expected: str, fix: str = "", readable: dict[str, Check] | None = None):
         self.raw = raw
+        self.readable = dict(readable or {})  # the checks that could be read ("plan_check", "sketch_check")
         shown = re.sub(r"\s+", " ", raw).strip()[:QUOTED]
         super().__init__(f"The {what} could not be read ({shown!r}); it must read {expected}.{fix}")
 
@@ -60,7 +61,9 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Checks:
+    """The two checks of a verdict: the plan against the prompt, the sketch against the plan."""
+
     plan: Check
     sketch: Check
 
@@ -197,7 +200,7 @@ def read_check(text: str, name: str, *, strict: bool = False) -> Check:
     return check
 
 
-def read_verdict(text: str, *, strict: bool = False) -> Verdict:
+def read_verdict(text: str, *, strict: bool = False) -> Checks:
     """Both checks of a verdict, or UnreadableText naming what it should have been."""
     if strict:
         match = re.fullmatch(r"(<plan>.*?</plan>)(<sketch>.*</sketch>)", text, re.S)
@@ -207,8 +210,9 @@ def read_verdict(text: str, *, strict: bool = False) -> Verdict:
         checks = [_lenient_check(lenient_tag(text, name)) for name in ("plan", "sketch")]
     if checks[0] is None or checks[1] is None:
         unread = " and ".join(n for n, c in zip(("plan", "sketch"), checks) if c is None)
-        raise UnreadableText(f"verdict ({unread} check)", text, VERDICT_FORM, "" if strict else MODEL_FIX)
-    return Verdict(checks[0], checks[1])
+        readable = {f"{n}_check": c for n, c in zip(("plan", "sketch"), checks) if c is not None}
+        raise UnreadableText(f"verdict ({unread} check)", text, VERDICT_FORM, "" if strict else MODEL_FIX, readable)
+    return Checks(checks[0], checks[1])
 
 
 def read_plan(text: str, *, strict: bool = False) -> Plan:

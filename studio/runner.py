@@ -184,9 +184,10 @@ class Runner(PeopleActions):
             try:
                 verdict = engine.inspect(ctx)
             except UnreadableText as error:
-                # Recorded, never taken as a pass: a verdict without checks has not passed, so the loop
+                # Recorded, never taken as a pass: a verdict missing a check has not passed, so the loop
                 # refines (or ends when no round is left), and a person sees the error and may override it.
-                return dict(plan_check=None, sketch_check=None, meta={"error": str(error), "raw": error.raw[:2000]})
+                return dict(plan_check=error.readable.get("plan_check"), sketch_check=error.readable.get("sketch_check"),
+                            meta={"error": str(error), "raw": error.raw[:2000]})
             return dict(plan_check=verdict.plan_check, sketch_check=verdict.sketch_check, meta=verdict.meta,
                         sampling_steps=verdict.sampling_steps)
         if stage is Stage.REFINE:

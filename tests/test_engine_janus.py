@@ -53,7 +53,9 @@ def test_a_whole_session_plans_draws_inspects_and_refines(runner, store, janus):
     assert sketch.sampling_steps == TOKENS and sketch.meta["image_tokens"] == TOKENS
     image = store.load_image(sketch.image)
     assert image.mode == "RGB" and image.width == image.height > 0
-    assert verdict.plan_check is not None and verdict.sketch_check is not None
+    # The tiny model's answer is noise: a verdict it does not give is recorded as not given, never as a pass.
+    readable = verdict.plan_check is not None and verdict.sketch_check is not None
+    assert readable or ("could not be read" in verdict.meta["error"] and not verdict.passed)
     previews = [e.progress.preview for e in events if e.kind == "progress" and e.progress.preview is not None]
     assert len(previews) >= 3 and all(isinstance(p, Image.Image) for p in previews)
     fractions = [e.progress.fraction for e in events if e.kind == "progress" and e.stage is Stage.SKETCH]

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from studio import engines
-from studio.domain import RunSettings, Stage, StudioError
+from studio.domain import RunSettings, Stage, StudioError, next_stage
 from studio.engines.base import CancelToken
 from studio.engines.pipeline import PipelineEngine, load_config
 from studio.runner import PausePolicy
@@ -128,7 +128,9 @@ def test_a_region_refine_changes_only_the_region_and_a_fork_branches(runner, sto
     assert len(store.load(t.session.id).leaves()) == 2
 
 
-def test_the_detector_gives_evidence_for_the_planned_objects(runner, pipeline):
+def test_the_detector_gives_evidence_for_the_planned_objects(runner, pipeline, monkeypatch):
+    # The tiny inspector's noise would be no verdict at all; this one passes, and the detector's boxes stay.
+    monkeypatch.setattr(pipeline, "inspector", lambda: YesInspector(vision=True))
     t = session(runner, steps=1)
     plan = runner.advance(t)
     runner.edit_plan(t, plan.id, instruction="draw a red apple and a blue cup", description="a red apple and a blue cup")
@@ -146,7 +148,10 @@ def test_a_vetoing_detector_fails_a_sketch_without_the_planned_objects(runner, o
     runner.edit_plan(t, plan.id, instruction="draw a dog", description="a dog")
     runner.advance(t)
     verdict = runner.advance(t)
+    # The tiny inspector's answer is noise (no verdict); the detector's finding still fails the sketch.
+    assert "could not be read" in verdict.meta["error"] and verdict.plan_check is None
     assert not verdict.sketch_check.passed and "The detector found no dog." in verdict.sketch_check.critique
+    assert next_stage(t.branch(), t.session.settings) is Stage.REFINE  # never taken as a pass
 
 
 class YesInspector:
@@ -202,10 +207,11 @@ def test_an_instruct_pix2pix_refiner_from_its_own_folder_is_composited_through_t
 
 
 def test_later_sketches_can_continue_the_previous_image_with_the_refiner(runner, other):
-    other("pipe-continue", extra_sketcher='continue_with = "refiner"')
+    engine = other("pipe-continue", extra_sketcher='continue_with = "refiner"')
+    engine.inspector = lambda: YesInspector(vision=True)  # passes the first sketch, so a second plan follows
     t = session(runner, engine="pipe-continue", prompt="a cat and a dog", steps=2)
     runner.run(t, pause=PausePolicy.AT_INSPECT)
-    runner.advance(t)  # plan 2 (the unreadable verdict counted as a pass)
+    runner.advance(t)  # plan 2
     second = runner.advance(t)
     assert second.stage is Stage.SKETCH and second.meta["continued"] and second.sampling_steps == 1
 

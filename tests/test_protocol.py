@@ -65,7 +65,7 @@ def _texts_of(step: Step) -> dict:
     if step.stage is Stage.PLAN:
         return {"plan": protocol.Plan(step.instruction, step.description, step.complete)}
     if step.stage is Stage.INSPECT:
-        return {"verdict": protocol.Verdict(step.plan_check, step.sketch_check)}
+        return {"verdict": protocol.Checks(step.plan_check, step.sketch_check)}
     return {"refine": step.instruction}
 
 
@@ -147,11 +147,11 @@ def test_the_engines_read_the_exported_form_of_what_a_model_said(plan_check, ske
 
 def test_lenient_reading_takes_what_models_write_and_strict_does_not():
     loose = "<think>the <plan> is fine</think>Sure. <PLAN>Pass - ok</PLAN>\n<sketch>fail: no cup"
-    assert protocol.read_verdict(loose) == protocol.Verdict(Check(True, "ok"), Check(False, "no cup"))
+    assert protocol.read_verdict(loose) == protocol.Checks(Check(True, "ok"), Check(False, "no cup"))
     with pytest.raises(UnreadableText):
         protocol.read_verdict(loose, strict=True)
     old_export = '<inspect><plan pass="true">Fine.</plan><sketch pass="false">No cup.</sketch></inspect>'
-    assert protocol.read_verdict(old_export) == protocol.Verdict(Check(True, "Fine."), Check(False, "No cup."))
+    assert protocol.read_verdict(old_export) == protocol.Checks(Check(True, "Fine."), Check(False, "No cup."))
     assert protocol.read_plan("<ins>draw a cup") == protocol.Plan("draw a cup", None, None)
     with pytest.raises(UnreadableText, match="plan could not be read"):
         protocol.read_plan("<ins>draw a cup</ins><des>a cup</des>", strict=True)  # no <done>
@@ -183,3 +183,13 @@ def test_an_unreadable_verdict_is_recorded_as_not_passed_never_as_a_pass(runner)
     assert stored.meta["error"] == verdict.meta["error"]
     assert "<unreadable/>" in render("a red apple", t.branch()).splitlines()[3]
     assert parse(render("a red apple", t.branch()))[1][2].plan_check is None
+
+
+def test_a_half_read_verdict_keeps_what_was_read_and_a_detectors_findings():
+    with pytest.raises(UnreadableText) as caught:
+        protocol.read_verdict("<plan>no: two cats, the prompt says one</plan><sketch>hmm</sketch>")
+    assert caught.value.readable == {"plan_check": Check(False, "two cats, the prompt says one")}
+    box = Box(1, 2, 3, 4, "dog", 0.2)
+    with pytest.raises(UnreadableText) as caught:
+        prompts.inspect_result("nonsense", evidence_boxes=(box,), detector_problems=["The detector found no dog."])
+    assert caught.value.readable == {"sketch_check": Check(False, "The detector found no dog.", (box,))}

@@ -142,7 +142,12 @@ def inspect_request(ctx: StageContext, evidence: str = "") -> tuple[str, str]:
 def inspect_result(raw: str, *, evidence_boxes: tuple = (), detector_problems: list[str] | None = None,
                    **meta: Any) -> InspectResult:
     """Parse a verdict; one that says neither yes nor no raises protocol.UnreadableText (never a pass)."""
-    verdict = protocol.read_verdict(raw)
+    try:
+        verdict = protocol.read_verdict(raw)
+    except protocol.UnreadableText as error:
+        if detector_problems:  # the detector's findings still fail the sketch; only the model's word is missing
+            error.readable["sketch_check"] = Check(False, " ".join(detector_problems), tuple(evidence_boxes))
+        raise
     plan_ok, plan_text = verdict.plan.passed, _clean(verdict.plan.critique)
     sketch_ok, sketch_text = verdict.sketch.passed, _clean(verdict.sketch.critique)
     plan_check = Check(plan_ok, plan_text or ("The plan agrees with the prompt." if plan_ok
