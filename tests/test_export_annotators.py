@@ -1,0 +1,43 @@
+"""Every export format names the people behind the human actions it carries (issue 15: provenance)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+
+from studio.domain import RunSettings
+from studio.export import FORMATS, export
+
+
+def _text(folder) -> str:
+    """Every written value as text: JSON and JSONL files as they are, parquet cells decoded."""
+    parts = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".json", ".jsonl", ".md"):
+            parts.append(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".parquet":
+            rows = pq.read_table(path).to_pylist()
+            parts.append(json.dumps(rows, default=lambda v: "<bytes>" if isinstance(v, bytes) else str(v)))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_each_format_names_the_annotators(store, runner, scripted, tmp_path, name):
+    scripted.fail_rounds = {1}
+    t = runner.new_session("a cat and a dog", engine="scripted", seed=4, settings=RunSettings(max_rounds=3))
+    runner.edit_plan(t, runner.advance(t).id, instruction="draw a grey cat", by="zoe")
+    sketch = runner.advance(t)
+    redraw = runner.reject(t, sketch.id, note="too small", by="zoe")
+    runner.accept(t, redraw.id, by="yan")
+    runner.override(t, runner.advance(t).id, plan_passed=False, plan_critique="the dog is missing", by="yan")
+    runner.refine_with(t, t.head().id, "show the whole cat", by="zoe")
+    runner.run(t)
+    out = tmp_path / name
+    export(store, name, out, val_fraction=0.0)
+    text = _text(out)
+    assert re.search(r"\bzoe\b", text)  # no prompt, note or instruction holds the names
+    if name in ("bagel", "think-trace", "vlm-sft", "hf", "folder", "pickapic", "unified_edit", "trl-pref"):
+        assert re.search(r"\byan\b", text)  # the accept, or the override
