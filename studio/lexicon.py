@@ -35,6 +35,11 @@ city town village beach sea ocean water lake river shore sand snow mountain hill
 countryside farm market shop store restaurant cafe house home building window windows counter
 countertop tabletop shelf desk nook alcove windowsill sill ledge mantel mantelpiece stage platform display setup arrangement tableau still life
 workspace workplace station terminal platform savanna savannah plains pasture
+restroom washroom lavatory salon lobby hallway corridor bakery study den library classroom gym hotel garage barn
+harbor harbour port dock pier marina porch patio balcony terrace courtyard plaza square alley lane trail slope run
+rink court pitch arena stadium paddock prairie jungle cave cliff riverbank lakeside seaside shoreline
+interview game festival party meeting celebration event occasion trip journey walk ride search hum noise sound
+silence music buzz step steps pace paces
 meter meters metre metres foot feet inch inches yard yards mile miles centimeter centimeters minute minutes second
 seconds hour hours fire flame flames smoke steam mist fog haze rain raindrop raindrops dust mud foam spray splash
 ripple ripples wave waves breeze wind
@@ -80,7 +85,13 @@ BODY = COVERINGS | _words("""peel rind frame deck case casing housing pot plante
 upholstery canopy glaze icing frosting enamel hull""")
 
 # Words that put a colour after its noun: "colored purple", "painted in a deep red", "in green".
-COLOR_VERBS = _words("colored coloured painted dyed tinted stained glazed lacquered done rendered")
+COLOR_VERBS = _words("""colored coloured painted dyed tinted stained glazed lacquered done rendered anodized anodised
+coated finished enameled enamelled upholstered sprayed dipped turned""")
+# Colour words that name none of GenEval's ten: never a colour of the scene, never a thing either.
+OTHER_COLORS = _words("gray grey silver silvery charcoal slate")
+# Words for kinds of things: in a description they sum up the objects named with them ("Two vehicles: a bike and ...").
+CATEGORIES = _words("""vehicle vehicles animal animals creature creatures pet pets appliance appliances device devices
+gadget gadgets utensil utensils furniture food foods fruit fruits vegetable vegetables item items belongings""")
 # "made of warm brown wood": a colour said with the material of the object.
 MADE = _words("made crafted carved built shaped formed fashioned constructed cast molded moulded")
 COLOR_NOUNS = COVERINGS | _words("color colour colors colours hue shade tone tint finish paint paintwork")

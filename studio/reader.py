@@ -74,6 +74,8 @@ class Reader(NounRoles):
         w = self.words[i]
         if w.pos not in ("NOUN", "PROPN") or not w.low.isalpha() or len(w.low) < 2:
             return False
+        if w.low in L.OTHER_COLORS:
+            return False  # "a pale gray": a colour GenEval does not name, not a thing
         if w.pos == "PROPN" and w.text[0].isupper() and i > 0 and not self.words[i].sent_start:
             return False  # a name ("Paris"), not a thing to draw
         if (w.low.endswith("ing") or w.low.endswith("ed")) and i > 0 and self.words[i - 1].pos in ("NOUN", "PROPN") \
@@ -159,7 +161,7 @@ class Reader(NounRoles):
         while k < len(low):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
             hit = self.class_at(k)
             if hit and best is not None and hit[1] == "pl" and hit[0] not in _KNOWN and \
-                    (article or best[0][0] in _KNOWN or best[0][1] == "pl"):
+                    (article or best[0][0] in _KNOWN or best[0][1] == "pl" or self.words[k].dep == "ROOT"):
                 break  # "a pigeon pecks", "four ducks rest": a plural word after the noun is its verb
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import lexicon as L
-from .scene import DEFINITE, LEXICON
+from .scene import DEFINITE, LEXICON, NUMBERS
 
 if TYPE_CHECKING:
     from .reader import NP
@@ -50,8 +50,8 @@ class NounRoles:
     def _described_role(self, np: NP) -> str:
         """A known class in a description: an object, unless the description only mentions it in passing."""
         words, h = self.words, np.head
-        if self._possessed(h) and not np.explicit:
-            return "part"  # "its digital clock", "its polished bowl"
+        if self._possessed(h, pronoun=True) and not np.explicit:
+            return "part"  # "its digital clock", "its polished bowl" (not "a child's backpack")
         if self.said_before(np.cls, np.head - (np.end - np.head) + 1):
             return "object"  # a reference back (the reading loop decides which group)
         if self._in_background(np.head):
@@ -76,14 +76,61 @@ class NounRoles:
 
     def _vague_later(self, np: NP) -> bool:
         """A new thing after the first sentence, said with no article or number ("a few crumbs", "pigeons")."""
-        if np.head < self.first_end or np.definite or np.explicit:
+        if np.head < self.first_end or np.definite or self._measured(np.head) or self._held_by_a_thing(np.head):
             return False
+        if any(self.low[k] in ("'s", "'") for k in range(max(0, np.head - 3), np.head)):
+            return False  # "a child's backpack": as definite as its owner
+        return self._vaguely_counted(np) or not (np.article or np.explicit)  # "pigeons wander", "ferns and moss"
+
+    def _held_by_a_thing(self, k: int) -> bool:
+        """The object of a verb whose subject is a thing: "The bowl holds a few red apples"."""
+        w = self.words[k]
+        if w.dep != "dobj" or self.words[w.head].pos not in ("VERB", "AUX"):
+            return False
+        verb, subj = w.head, None
+        for _ in range(3):  # "The bowl is white and holds ...": a conjoined verb shares its subject
+            subj = next((c for c in range(len(self.words)) if self.words[c].head == verb and self.words[c].dep == "nsubj"), None)
+            if subj is not None or self.words[verb].dep != "conj":
+                break
+            verb = self.words[verb].head
+        return subj is not None and self._is_thing(subj)
+
+    def _vaguely_counted(self, np: NP) -> bool:
+        """ "a few", "some", "several": a number that is not one."""
         before = []
         for k in range(np.head - 1, max(-1, np.head - 5), -1):
-            if not self.low[k].isalpha() or self.words[k].pos in ("VERB", "AUX", "ADP") or self.words[k].sent_start:
+            if not self.low[k].isalpha() or self.words[k].pos in ("VERB", "AUX", "ADP"):
                 break
             before.append(self.low[k])
-        return bool(set(before) & VAGUE) or not np.article  # "pigeons wander", "ferns and moss", "some leaves"
+            if self.words[k].sent_start:
+                break
+        return bool(set(before) & VAGUE)
+
+    def _measured(self, k: int) -> bool:
+        """ "a head of broccoli", "a slice of pizza": said with the article of the word it is measured by."""
+        of = next((m for m in range(k - 1, max(-1, k - 3), -1) if self.low[m] == "of"), None)
+        if of is None or any(not self.low[m].isalpha() for m in range(of, k)):
+            return False  # the small model's parse of "a head of broccoli waits" is unreliable: read the words
+        before = self.low[max(0, of - 4):of]
+        return any(w in ("a", "an", "one") or w.isdigit() or w in NUMBERS for w in before) or "'s" in self.low[of + 1:k]
+
+    def _later_aside(self, np: NP) -> bool:
+        """An open-vocabulary noun a later sentence brings in and places nowhere: "A large mirror reflects the room".
+
+        Descriptions name their main objects first; a new thing in a later sentence is part of the
+        composition when it is placed against them ("To its left stands a bookshelf", "beside it"),
+        otherwise it is the scene around them.
+        """
+        if np.head < self.first_end or np.definite or (np.explicit and not self._vaguely_counted(np)) \
+                or self._held_by_a_thing(np.head):
+            return False
+        first = max((m for m in range(np.head + 1) if self.words[m].sent_start), default=0)
+        last = next((m for m in range(np.head + 1, len(self.words)) if self.words[m].sent_start), len(self.words))
+        sentence = self.low[first:last]
+        text = " " + " ".join(sentence) + " "
+        placed = any(self.relation_at(m) for m in range(first, last)) or any(f" {p} " in text for p in L.OTHER_PLACES) \
+            or any(f" {a} {b} {c} " in text for a in ("to", "on", "at") for b in ("its", "their") for c in ("left", "right"))
+        return not placed
 
     def _open_role(self, np: NP) -> str:
         words = self.words
@@ -92,8 +139,8 @@ class NounRoles:
             h = words[h].head  # the tagger took the verb after the noun for its head ("a jacket glides")
         w = words[h]
         names = {np.cls, words[np.head].low}
-        if names & L.META:
-            return "setting"
+        if names & L.META or (self.long and names & L.CATEGORIES):
+            return "setting"  # in a description, "Two vehicles ...: a bicycle and a motorcycle" names what follows
         if names & L.MATERIALS:
             return "material"
         if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):
@@ -115,7 +162,7 @@ class NounRoles:
             head = words[w.head]
             if w.dep == "pobj" and (head.low in L.SETTING_PREPS or words[head.head].pos in ("VERB", "AUX")):
                 return "setting"  # "sits on a worn rug", "tied to a dock": where the scene happens
-            if self._in_background(np.head) or self._vague_later(np):
+            if self._in_background(np.head) or self._vague_later(np) or self._later_aside(np):
                 return "setting"
             if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
                 return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
@@ -129,9 +176,10 @@ class NounRoles:
                 return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
         return "object"
 
-    def _possessed(self, k: int) -> bool:
-        """ "its handle", "the banana's peel": something's part."""
-        return any(self.words[c].head == k and self.words[c].dep == "poss" for c in range(max(0, k - 6), k))
+    def _possessed(self, k: int, pronoun: bool = False) -> bool:
+        """ "its handle", "the banana's peel": something's part (`pronoun`: "its"/"their" only)."""
+        return any(self.words[c].head == k and self.words[c].dep == "poss" and (not pronoun or self.low[c] in ("its", "their"))
+                   for c in range(max(0, k - 6), k))
 
     def _owner(self, k: int) -> int | None:
         """The object a noun belongs to: "a bench with a backrest", "a cup of coffee", "the cat has whiskers"."""

@@ -31,7 +31,7 @@ SYNONYMS = {
     "person": "man|woman|boy|girl|child|kid|guy|lady|human|skier|surfer|skateboarder|snowboarder|cyclist|rider|"
               "player|chef|cook|firefighter|athlete|pedestrian|worker|tourist|student|teacher|doctor|farmer|"
               "baby|toddler|teenager|adult|passenger|driver|pilot|hiker|runner|dancer|musician|gentleman",
-    "bicycle": "bike", "car": "automobile", "motorcycle": "motorbike|motor bike|scooter",
+    "bicycle": "bike", "car": "automobile|convertible|sedan|taxi|jeep|coupe|hatchback|limousine|minivan|suv", "motorcycle": "motorbike|motor bike|scooter",
     "airplane": "plane|aeroplane|airliner|aircraft", "train": "locomotive", "truck": "lorry",
     "boat": "ship|sailboat", "traffic light": "stoplight|traffic signal", "fire hydrant": "hydrant",
     "cat": "kitten|kitty", "dog": "puppy|terrier|retriever|poodle|labrador|beagle|bulldog|spaniel|dachshund|husky|corgi",
