@@ -15,10 +15,10 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..domain import ImageRef, StudioError, Trajectory, trajectory_to_dict
+from .domain import ImageRef, StudioError, Trajectory, trajectory_to_dict
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .store import Store
 
 KEYWORD = b"stroke-studio-trajectory"
 FORMAT_VERSION = 1

@@ -26,7 +26,7 @@ from . import engines as registry
 from .domain import (Author, Check, Person, Region, Review, RunSettings, Session, Stage, Step, StudioError, Trajectory,
                      last, new_id, next_stage, rounds_used, validate_prompt)
 from .engines.base import CancelToken, Cancelled, Engine, Progress, StageContext
-from .export.pngmeta import save_final_image
+from .pngmeta import save_final_image
 from .protocol import UnreadableText
 from .runner_people import PeopleActions, author_name
 from .store import Store

@@ -13,9 +13,10 @@ The rules follow GenEval's `evaluate_images.py`:
   length) along the relation's direction;
 - an `exclude` entry fails the image when `count` or more objects of its class were found.
 
-They live apart from `checker` so that the offline engine's inspector (`studio.offline.analyse`)
-can judge its own sketches by the same code without importing the benchmark harness: numpy and
-the scene vocabulary are all this module needs.
+They live beside the scene model, below the benchmark (`studio.geneval`) and the offline engine
+(`studio.offline`: its planner lays objects out, and its inspector judges its own sketches, by the
+same rules the benchmark's checkers use), so neither imports the other: numpy and the scene
+vocabulary are all this module needs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..scene import COLORS
+from .scene import COLORS
 
 THRESHOLD = 0.3
 COUNTING_THRESHOLD = 0.9

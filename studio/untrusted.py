@@ -211,7 +211,7 @@ def png_pixels(data: bytes) -> tuple[int, int]:
     is garbage, or that is too large, is refused here rather than stored as someone's final image."""
     from PIL import Image
 
-    from .export.pngmeta import strip
+    from .pngmeta import strip
 
     if len(data) > MAX_IMAGE_BYTES:
         raise StudioError(f"The image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}.")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.export import pngmeta
+from studio import pngmeta
 
 REPORT_ENV = "HOSTILE_REPORT"
 

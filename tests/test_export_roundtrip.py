@@ -8,9 +8,9 @@ import json
 import pytest
 from PIL import Image
 
-from studio import protocol
+from studio import pngmeta, protocol
 from studio.domain import Mode, RunSettings, Stage, StudioError, trajectory_to_dict
-from studio.export import export, import_path, pngmeta
+from studio.export import export, import_path
 from studio.runner import PausePolicy
 from studio.store import Store
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.export import export, pngmeta
+from studio import pngmeta
+from studio.export import export
 from studio.export.select import branches
 from studio.runner import PausePolicy
 

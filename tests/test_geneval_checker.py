@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from studio.geneval import checker as checkers
 from studio.geneval.checker import Checker
-from studio.geneval.rules import (COUNTING_THRESHOLD, MAX_OBJECTS, THRESHOLD, Detection, evaluate, kept_objects,
+from studio.scene_rules import (COUNTING_THRESHOLD, MAX_OBJECTS, THRESHOLD, Detection, evaluate, kept_objects,
                                   relative_position)
 from studio.geneval.colors import box_color, classify_pixels
 from studio.scene import COLORS

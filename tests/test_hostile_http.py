@@ -176,7 +176,7 @@ def test_import_png_refuses_crafted_files(server, caplog, tmp_path, kind):
 
     client, store, data, session_id, _ = server
     final = store.image_path(store.load(session_id).head().image.sha256).read_bytes()
-    from studio.export import pngmeta
+    from studio import pngmeta
 
     path = tmp_path / "crafted.png"
     path.write_bytes(CRAFTED[kind]((data, session_id, final, pngmeta.read(final))))
@@ -185,7 +185,7 @@ def test_import_png_refuses_crafted_files(server, caplog, tmp_path, kind):
 
 def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_path):
     from studio.domain import trajectory_to_dict
-    from studio.export import pngmeta
+    from studio import pngmeta
 
     client, store, data, session_id, _ = server
     final = store.image_path(store.load(session_id).head().image.sha256).read_bytes()

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio.domain import trajectory_to_dict
-from studio.export import import_path, pngmeta
+from studio import pngmeta
+from studio.export import import_path
 from studio.store import Store
 
 from . import hostile_kit as kit

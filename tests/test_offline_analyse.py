@@ -8,7 +8,7 @@ from PIL import ImageDraw
 
 from studio.domain import Author, Stage
 from studio.engines.offline import OfflineEngine
-from studio.geneval.rules import relative_position
+from studio.scene_rules import relative_position
 from studio.offline.analyse import analyse, geneval_satisfied
 from studio.offline.draw import PAINTS, PAPER, blank, card_box, draw_object
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.geneval.rules import relative_position
+from studio.scene_rules import relative_position
 from studio.offline.analyse import analyse
 from studio.offline.draw import PAINTS, PAPER, SIZE, blank, card_box, draw_object
 from studio.offline.glyphs import GLYPHS, PLACEHOLDERS, placeholder

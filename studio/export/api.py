@@ -19,7 +19,8 @@ from typing import Callable, Iterable
 
 from .. import protocol
 from ..domain import ImageRef, StudioError
-from . import formats, pngmeta
+from .. import pngmeta
+from . import formats
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
 from .select import (HEX64, TRAIN, VALIDATION, Filters, Skipped, chosen_branches, missing_images, parse_date,
                      select_sessions, split_of)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 from .. import limits, protocol, untrusted
 from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, new_id, rounds_used
 from .output import MANIFEST, image_name, is_export
-from .pngmeta import PNG_SIGNATURE, read_png_file
+from ..pngmeta import PNG_SIGNATURE, read_png_file
 from .rows import session_images
 from .select import HEX64
 

@@ -1,9 +1,8 @@
 """GenEval-format benchmark runs: single-pass vs process-driven, scored by a built-in checker.
 
 - `metadata`: GenEval's prompt file (`tag`, `prompt`, `include`, `exclude`), read and validated;
-- `rules`: GenEval's scoring rules on detections (numpy only: the offline engine's inspector uses
-  them too);
-- `checker`: the detectors that feed those rules (the offline engine's own sketch analyser,
+- `checker`: the detectors that feed GenEval's scoring rules (those live beside the scene model, in
+  `studio.scene_rules`, because the offline engine's inspector and planner use them too) (the offline engine's own sketch analyser,
   yolov3-tiny for real images, OWLv2 + CLIP when their weights are local);
 - `colors`: the pixel colour classifier used where GenEval's CLIP classifier is not available;
 - `layout`: GenEval's output folders (`<mode>/<NNNNN>/metadata.jsonl` + `samples/<NNNN>.png`);

@@ -1,4 +1,4 @@
-"""The detectors that feed GenEval's scoring rules here (the rules themselves are in `rules`).
+"""The detectors that feed GenEval's scoring rules here (the rules themselves are in `studio.scene_rules`).
 
 A *checker* is a detector plus a colour classifier behind these rules. GenEval itself uses
 Mask2Former (mmdetection) and CLIP ViT-L/14; none of the checkers here is that, so their numbers are
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..domain import StudioError
 from ..scene import CLASSES, COLORS
-from .rules import THRESHOLD, Detection, Verdict, evaluate, kept_objects
+from ..scene_rules import THRESHOLD, Detection, Verdict, evaluate, kept_objects
 
 CHECKER_NAMES = ("auto", "offline", "yolo", "owl", "none")
 NOT_COMPARABLE = ("Numbers from a detector other than GenEval's own (Mask2Former + CLIP ViT-L/14) are not "

@@ -15,7 +15,7 @@ says which nouns to look for (`names`, in the order the painter used) and the pl
 says which of them it is. `bench/offline_recognition.py` measures all of this against the
 painter's own record of what it drew.
 
-`geneval_satisfied` applies GenEval's rules (`studio.geneval.rules`, the code the benchmark's
+`geneval_satisfied` applies GenEval's rules (`studio.scene_rules`, the code the benchmark's
 checkers use too), so a verdict here means what GenEval would mean by it.
 """
 
@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from ..geneval.rules import evaluate
+from ..scene_rules import evaluate
 from .draw import PAINTS, PAPER
 from .glyphs import GLYPHS, PLACEHOLDERS, aspect, render_glyph
 

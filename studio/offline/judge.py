@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..domain import Box, Check
 from ..scene import Edit, ObjectGroup, SceneGraph
-from ..geneval.rules import relative_position
+from ..scene_rules import relative_position
 from .analyse import Analysis, Found
 from .plan import match, phrase, the
 

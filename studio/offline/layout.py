@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..geneval.rules import POSITION_THRESHOLD
+from ..scene_rules import POSITION_THRESHOLD
 from .draw import SIZE
 from .glyphs import aspect
 
