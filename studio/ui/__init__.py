@@ -23,7 +23,7 @@ from .. import engines as registry
 from ..domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from ..runner import PausePolicy, Runner
 from . import api
-from .actions import EXPORT_FORMATS, Studio, answer, clean, exports_dir, failure
+from .actions import EXPORT_FORMATS, Studio, clean, exports_dir, failure
 from .board import View
 
 HERE = Path(__file__).parent
@@ -51,37 +51,83 @@ def launch_options(store) -> dict[str, Any]:
                                                           str(exports_dir().resolve())])
 
 
-def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE) -> gr.Blocks:
+def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE, accounts: Any = None) -> gr.Blocks:
+    """The page and the API. With `accounts` (studio.accounts.Accounts; launch with auth=accounts.check) every
+    action acts as the logged-in person; without, as the local user, who sees every session."""
     studio = Studio(runner)
+
+    def who(request: Any):
+        if accounts is None:
+            return None
+        name = login_name(request)
+        if not name:  # Gradio checked the login before the call; a lost cookie must not widen what is seen
+            raise StudioError("You are not logged in (or your login expired): reload the page and log in.")
+        return accounts.person(name)
+
     names = registry.names()
     settings = RunSettings()
     with gr.Blocks(title="Stroke Studio", fill_width=True) as demo:
         page = gr.HTML(
             None, elem_id="studio", html_template=(HERE / "page.html").read_text(),
             css_template=(HERE / "page.css").read_text(), js_on_load=(HERE / "page.js").read_text(),
-            apply_default_css=False, server_functions=_page_functions(studio),
+            apply_default_css=False, server_functions=_page_functions(studio, who),
             engines=[engine_note(n) for n in names], default_engine=default_engine, max_prompt=MAX_PROMPT_CHARS,
             pauses=PAUSES, default_pause=PausePolicy.NEVER.value, default_rounds=settings.max_rounds,
             modes=[m.value for m in Mode], formats=list(EXPORT_FORMATS), shortcuts=SHORTCUTS,
         )
         # Model work from the page: one streamed event; each yield is a view the script merges.
-        def work(event: gr.EventData) -> Iterator[dict]:
-            yield from _page_work(studio, event)
+        def work(event: gr.EventData, request: gr.Request) -> Iterator[dict]:
+            yield from _page_work(studio.acting_as(who(request)), event)
 
         page.submit(work, None, page, show_progress="hidden", api_name=False,
                     concurrency_id="models", concurrency_limit="default")
 
-        api.register(studio)
+        api.register(studio, who)
     return demo
 
 
-def _page_functions(studio: Studio) -> list[Callable]:
-    """The quick actions the page's script calls directly (`server.accept(...)`); replies are views."""
+def login_name(request: Any) -> str | None:
+    """The logged-in name behind a request. Events get a gr.Request with `username`; page server functions
+    get the raw FastAPI request, so the name is looked up the way Gradio's own login check does
+    (its access-token cookie in the app's token table)."""
+    name = getattr(request, "username", None)
+    if name:
+        return name
+    raw = getattr(request, "request", None) or request
+    app, cookies = getattr(raw, "app", None), getattr(raw, "cookies", None) or {}
+    cookie_id = getattr(app, "cookie_id", None)
+    if cookie_id is None:
+        return None
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    return getattr(app, "tokens", {}).get(token)
 
-    return [answer(m) for m in (studio.open_session, studio.new_session, studio.edit_plan, studio.accept,
-                                studio.override, studio.fork, studio.switch_branch, studio.rename, studio.delete,
-                                studio.stop, studio.list_sessions, studio.list_batches, studio.export, studio.import_png,
-                                studio.compare)]
+
+PAGE_ACTIONS = ("open_session", "new_session", "edit_plan", "accept", "override", "fork", "switch_branch", "rename",
+                "delete", "stop", "list_sessions", "list_batches", "export", "import_png", "compare", "rate", "prefer",
+                "share", "whoami")
+
+
+def _page_functions(studio: Studio, who: Callable) -> list[Callable]:
+    """The quick actions the page's script calls directly (`server.accept(...)`); replies are views."""
+    return [answer(studio, name, who) for name in PAGE_ACTIONS]
+
+
+def answer(studio: Studio, name: str, who: Callable) -> Callable[..., dict]:
+    """A page server function acting as the logged-in person: the reply is a view (or `{"result": data}`);
+    a failure is its `error`."""
+
+    def wrapped(args: Any = None, request: gr.Request = None) -> dict:
+        # The page's script sends one value: a list of positional arguments (see `call` in page.js).
+        try:
+            action = getattr(studio.acting_as(who(request)), name)
+            result = action(*args) if isinstance(args, list) else action(args)
+            return result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
+        except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+            return View(error=failure(error, name), full=False).to_dict()
+
+    wrapped.__name__ = name
+    wrapped.__doc__ = getattr(Studio, name).__doc__
+    return wrapped
 
 
 def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:

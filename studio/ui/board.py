@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from ..domain import Check, Review, Stage, Step, Trajectory, rounds_used
+from ..domain import Check, Judgement, Review, Stage, Step, Trajectory, rounds_used
 from ..store import Store
 
 PREVIEW_SIDE = 256  # live previews are sent inline, small
@@ -36,11 +36,16 @@ def _check(check: Check | None) -> dict[str, Any] | None:
                          for b in check.evidence]}
 
 
-def card(store: Store, trajectory: Trajectory, step: Step) -> dict[str, Any]:
-    """Everything the page needs to draw one step, in its storyboard row and in the tree."""
+def card(store: Store, trajectory: Trajectory, step: Step, judgements: Iterable[Judgement] = ()) -> dict[str, Any]:
+    """Everything the page needs to draw one step, in its storyboard row and in the tree; `judgements`
+    are the ratings and preferences people gave on it (each with its annotator)."""
     data: dict[str, Any] = {
         "id": step.id, "parent": step.parent_id, "stage": step.stage.value, "round": step.round,
-        "author": step.author.value, "review": step.review.value if step.review else None,
+        "author": step.author.value, "annotator": step.annotator,
+        "judgements": [{"kind": j.kind, "value": j.value, "note": j.note, "annotator": j.annotator,
+                        "side": "left" if j.step_id == step.id else "right",
+                        "other": j.other_step_id if j.step_id == step.id else j.step_id} for j in judgements],
+        "review": step.review.value if step.review else None,
         "review_note": step.review_note or "", "seed": step.seed, "sampling_steps": step.sampling_steps,
         "elapsed": round(step.elapsed_s, 2) if step.elapsed_s is not None else None,
         "created": step.created_at, "children": len(trajectory.children(step.id)),
@@ -141,8 +146,9 @@ def board(store: Store, trajectory: Trajectory | None, *, have: Iterable[str] = 
     session = trajectory.session
     have = set(have or ())
     cards, tree = {}, []
+    judged = judgements_by_step(store, session.id)
     for step in trajectory.tree_order():
-        data = card(store, trajectory, step)
+        data = card(store, trajectory, step, judged.get(step.id, ()))
         tree.append([step.id, data["key"]])
         if data["key"] not in have:
             cards[step.id] = data
@@ -153,9 +159,19 @@ def board(store: Store, trajectory: Trajectory | None, *, have: Iterable[str] = 
         session={"id": session.id, "title": session.title, "prompt": session.prompt, "engine": session.engine,
                  "seed": session.seed, "version": session.version, "mode": session.settings.mode.value,
                  "max_rounds": session.settings.max_rounds, "head": session.head_id,
-                 "created": session.created_at, "updated": session.updated_at, **status(trajectory)},
+                 "created": session.created_at, "updated": session.updated_at, "owner": session.owner,
+                 "shared": session.shared, **status(trajectory)},
         cards=cards, tree=tree, branch=branch, branches=branches(trajectory), selected=selected, note=note,
     )
+
+
+def judgements_by_step(store: Store, session_id: str) -> dict[str, list[Judgement]]:
+    """A session's ratings and preferences, under each step they name (a preference under both)."""
+    out: dict[str, list[Judgement]] = {}
+    for judgement in store.judgements(session_id):
+        for step_id in {judgement.step_id, judgement.other_step_id} - {None}:
+            out.setdefault(step_id, []).append(judgement)
+    return out
 
 
 def preview_url(image: Any) -> str:

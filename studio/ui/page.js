@@ -5,7 +5,8 @@ const $ = (sel) => element.querySelector(sel);
 const $$ = (sel) => Array.from(element.querySelectorAll(sel));
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 const S = {session: null, cards: {}, tree: [], branch: [], branches: [], selected: null, running: false,
-           progress: null, preview: null, dirty: {}, seen: {}, gallery: [], picked: null, seq: 0, zoom: false};
+           progress: null, preview: null, dirty: {}, seen: {}, gallery: [], picked: null, seq: 0, zoom: false,
+           me: null};
 
 // ---- talking to the server -------------------------------------------------------------------------
 function have() { return Object.values(S.cards).map((c) => c.key); }
@@ -92,16 +93,31 @@ function renderHead() {
   $("#sb-title").textContent = S.session ? (S.session.title || S.session.prompt) : "No session open";
   $("#sb-sid").textContent = S.session ? `${S.session.id.slice(0, 8)} · ${S.session.engine} · seed ${S.session.seed}` : "";
   if (S.session && document.activeElement !== $("#sb-prompt") && !$("#sb-prompt").dataset.touched) { $("#sb-prompt").value = S.session.prompt; count(); }
+  const s = S.session, owner = $("#sb-owner");
+  if (!s || !S.me || !S.me.login) { owner.innerHTML = ""; return; }
+  const mine = s.owner === S.me.name || !s.owner || S.me.role === "admin";
+  owner.innerHTML = `<span class="sb-badge ${s.shared ? "acc" : "private"}">${s.shared ? "shared with the team" : "private"}</span>` +
+    (s.owner && s.owner !== S.me.name ? ` <span class="sb-muted">owner ${esc(s.owner)}</span>` : "") +
+    (mine ? ` <button id="sb-share" title="who can see this session">${s.shared ? "Make private" : "Share with team"}</button>` : "");
 }
+element.addEventListener("click", (e) => {
+  if (e.target.id !== "sb-share" || !S.session) return;
+  call("share", S.session.id, S.session.version, !S.session.shared, have());
+});
+function who(c) { return c.annotator && S.me && c.annotator === S.me.name ? "you" : (c.annotator || "a person"); }
+const RATING = {up: "good", down: "bad"};
+function ratingText(j) { return RATING[j.value] || `${j.value}/5`; }
 function badge(check, name) {
   if (!check) return "";
   return `<span class="sb-badge ${check.passed ? "ok" : "bad"}" title="${esc(check.critique)}">${name} ${check.passed ? "✓" : "✗"}</span>`;
 }
 function cardHtml(c) {
   const sel = c.id === S.selected ? " sel" : "", rej = c.review === "rejected" ? " rejected" : "", you = c.author === "human" ? " human" : "";
-  const who = c.author === "human" ? `<span class="sb-badge you">you</span>` : "";
+  const by = c.author === "human" || c.annotator ? `<span class="sb-badge you" title="${c.author === "human" ? "written" : "reviewed"} by ${esc(who(c))}">${esc(who(c))}</span>` : "";
+  const rated = (c.judgements || []).filter((j) => j.kind === "rating");
+  const stars = rated.length ? `<span class="sb-badge rate" title="${esc(rated.map((j) => `${j.annotator}: ${ratingText(j)}${j.note ? " — " + j.note : ""}`).join("\n"))}">${rated.map(ratingText).join(" ")}</span>` : "";
   const rev = c.review === "accepted" ? `<span class="sb-badge acc">accepted</span>` : c.review === "rejected" ? `<span class="sb-badge bad" title="${esc(c.review_note)}">rejected</span>` : "";
-  const head = `<div class="kind"><span>${c.stage}</span><span>${who}${rev}</span></div>`;
+  const head = `<div class="kind"><span>${c.stage}</span><span>${by}${stars}${rev}</span></div>`;
   let body = "";
   if (c.stage === "plan") body = `<div class="txt"><b>${esc(c.instruction)}</b><br>${esc(c.description)}</div>`;
   else if (c.stage === "inspect") body = `<div>${badge(c.plan_check, "plan")}${badge(c.sketch_check, "sketch")}</div><div class="txt">${esc((c.sketch_check && !c.sketch_check.passed ? c.sketch_check.critique : "") || (c.plan_check && !c.plan_check.passed ? c.plan_check.critique : "") || (c.sketch_check || c.plan_check || {}).critique || "")}</div>`;
@@ -254,8 +270,8 @@ function renderPanel() {
   const seen = S.seen[c.id];
   const fresh = seen && seen !== c.key && S.dirty[c.id] ? `<div class="sb-fresh">This step changed elsewhere; your unsaved text is kept below. Saved version: ${esc(c.instruction || (c.sketch_check || {}).critique || (c.plan_check || {}).critique || "")}</div>` : "";
   if (!S.dirty[c.id]) S.seen[c.id] = c.key;
-  const orig = c.original ? `<div class="sb-orig">Edited by you; the model wrote: ${esc(Object.entries(c.original).map(([k, v]) => `${k}: ${v && typeof v === "object" ? (v.passed ? "pass " : "fail ") + (v.critique || "") : v}`).join("; "))}</div>` : "";
-  const head = `<h4>Round ${c.round} · ${c.stage} · ${c.author === "human" ? "by you" : "by the model"}${c.seed != null && c.image ? ` · seed ${c.seed}` : ""}${c.elapsed != null ? ` · ${c.elapsed} s` : ""}</h4>${orig}${fresh}`;
+  const orig = c.original ? `<div class="sb-orig">Edited by ${esc(who(c))}; the model wrote: ${esc(Object.entries(c.original).map(([k, v]) => `${k}: ${v && typeof v === "object" ? (v.passed ? "pass " : "fail ") + (v.critique || "") : v}`).join("; "))}</div>` : "";
+  const head = `<h4>Round ${c.round} · ${c.stage} · ${c.author === "human" ? "by " + esc(who(c)) : "by the model" + (c.annotator ? ", reviewed by " + esc(who(c)) : "")}${c.seed != null && c.image ? ` · seed ${c.seed}` : ""}${c.elapsed != null ? ` · ${c.elapsed} s` : ""}</h4>${orig}${fresh}`;
   const fork = `<button data-do="fork" title="continue from here as a new branch">Rewind & fork here</button>`;
   const refine = `<textarea data-f="refine" rows="2" placeholder="&lt;refine&gt; your instruction, e.g. make the cup blue">${esc(field("refine", ""))}</textarea>
     <div class="sb-actions"><button data-do="refine">Refine</button><span class="sb-muted" id="sb-paint-hint"></span></div>`;
@@ -280,9 +296,28 @@ function renderPanel() {
   } else if (c.stage === "final") {
     body = `<div class="sb-actions"><button data-do="accept">Accept</button><a href="${c.image}" download="stroke-studio-final.png">Download PNG</a>${fork}</div>`;
   }
-  box.innerHTML = head + body;
+  const rate = c.image && c.stage !== "inspect" && c.review !== "rejected" ? rateHtml(c) : "";
+  box.innerHTML = head + rate + body;
   renderPanelHint();
 }
+function rateHtml(c) {
+  const mine = (c.judgements || []).find((j) => j.kind === "rating" && S.me && j.annotator === S.me.name);
+  const others = (c.judgements || []).filter((j) => j.kind === "rating" && j !== mine);
+  const btn = (v, label, title) => `<button data-rate="${v}" class="sb-rate${mine && mine.value === v ? " on" : ""}" title="${title}">${label}</button>`;
+  return `<div class="sb-rating"><span>Rate</span>${btn("up", "▲ good", "thumbs up")}${btn("down", "▼ bad", "thumbs down")}<span class="sb-sep"></span>` +
+    ["1", "2", "3", "4", "5"].map((v) => btn(v, v, `${v} of 5`)).join("") +
+    `<input data-f="rating_note" placeholder="note (optional)" value="${esc(field("rating_note", mine ? mine.note : ""))}"></div>` +
+    (others.length ? `<div class="sb-muted">${others.map((j) => `${esc(j.annotator)}: ${ratingText(j)}${j.note ? " — " + esc(j.note) : ""}`).join(" · ")}</div>` : "");
+}
+element.addEventListener("click", async (e) => {
+  const b = e.target.closest("#sb-panel [data-rate]");
+  if (!b || b.disabled || !S.session) return;
+  const id = S.selected;
+  if (await call("rate", S.session.id, id, b.dataset.rate, value("rating_note"), have())) {
+    if (S.dirty[id]) { delete S.dirty[id].rating_note; if (!Object.keys(S.dirty[id]).length) delete S.dirty[id]; }
+    delete S.seen[id]; renderPanel();  // our own rating changed the card: not a change made elsewhere
+  }
+});
 function renderPanelHint() {
   const hint = $("#sb-paint-hint"); if (!hint) return;
   const engine = (props.engines || []).find((e) => S.session && e.name === S.session.engine);
@@ -397,7 +432,7 @@ function renderGallery() {
   box.innerHTML = S.gallery.map((g) => `<div class="sb-gcard${g.id === S.picked ? " sel" : ""}${S.session && g.id === S.session.id ? " open" : ""}" data-id="${g.id}">
     ${g.thumb ? `<img loading="lazy" src="${g.thumb}" alt="">` : `<div class="noimg"></div>`}
     <div class="t">${esc(g.title || g.prompt)}</div><div class="p">${esc(g.prompt)}</div>
-    <div class="sb-muted">${esc(g.engine)} · ${new Date(g.updated * 1000).toLocaleString()} · ${g.rounds} ${g.rounds === 1 ? "round" : "rounds"} · ${esc(g.state)}</div></div>`).join("");
+    <div class="sb-muted">${S.me && S.me.login && g.owner ? `${esc(g.owner === S.me.name ? "yours" : g.owner)}${g.shared ? ", shared" : ", private"} · ` : ""}${esc(g.engine)} · ${new Date(g.updated * 1000).toLocaleString()} · ${g.rounds} ${g.rounds === 1 ? "round" : "rounds"} · ${esc(g.state)}</div></div>`).join("");
 }
 element.addEventListener("click", (e) => {
   const g = e.target.closest(".sb-gcard"); if (!g) return;
@@ -457,11 +492,34 @@ function renderCompare() {
   const shared = new Set(left.filter((c) => right.includes(c)).map((c) => c.id));
   box.innerHTML = `<div class="head"></div><div class="head">${esc($("#sb-left").selectedOptions[0]?.text || "")}</div><div class="head">${esc($("#sb-right").selectedOptions[0]?.text || "")}</div>` +
     rounds.map((r) => `<div class="sb-muted">R${r}</div>` + [left, right].map((side) =>
-      `<div class="side">${side.filter((c) => c.round === r).map((c) => `<span class="${shared.has(c.id) ? "same" : ""}">${cardHtml(c)}</span>`).join("")}</div>`).join("")).join("");
+      `<div class="side">${side.filter((c) => c.round === r).map((c) => `<span class="${shared.has(c.id) ? "same" : ""}">${cardHtml(c)}</span>`).join("")}</div>`).join("") +
+      preferHtml(left, right, r, shared)).join("");
 }
+function lastImage(side, r) { return side.filter((c) => c.round === r && c.image && c.stage !== "inspect" && c.review !== "rejected").pop(); }
+function preferHtml(left, right, r, shared) {
+  const a = lastImage(left, r), b = lastImage(right, r);
+  if (!a || !b || a.id === b.id || shared.has(a.id) && shared.has(b.id)) return "";
+  // a pair judged with the sides the other way round reads flipped here
+  const flip = {left: "right", right: "left", tie: "tie"};
+  const said = (a.judgements || []).filter((j) => j.kind === "preference" && j.other === b.id)
+    .map((j) => ({...j, value: j.side === "left" ? j.value : flip[j.value]}));
+  const mine = said.find((j) => S.me && j.annotator === S.me.name);
+  const words = {left: "left is better", right: "right is better", tie: "tie"};
+  const btn = (v, label) => `<button data-prefer="${v}" data-left="${a.id}" data-right="${b.id}" class="${mine && mine.value === v ? "on" : ""}">${label}</button>`;
+  const others = said.filter((j) => j !== mine).map((j) => `${esc(j.annotator)}: ${words[j.value] || j.value}`).join(" · ");
+  return `<div class="sb-prefer"><span class="sb-muted">Which ${a.stage === "final" && b.stage === "final" ? "final" : `R${r} image`} is better?</span>` +
+    `${btn("left", "◀ Left")}${btn("tie", "Tie")}${btn("right", "Right ▶")}${others ? `<span class="sb-muted">${others}</span>` : ""}</div>`;
+}
+element.addEventListener("click", async (e) => {
+  const b = e.target.closest("[data-prefer]");
+  if (!b || !S.session) return;
+  const r = await call("prefer", S.session.id, b.dataset.left, b.dataset.right, b.dataset.prefer, "");
+  if (r) { await call("open_session", S.session.id, S.selected || "", have()); setStatus(r.note); }  // fresh cards, then the note
+});
 
 // ---- start: the session in the URL, if any --------------------------------------------------------------
 $("#sb-boxes").checked = true;
+call("whoami").then((me) => { S.me = me; if (me) $("#sb-me").textContent = me.login ? `${me.name} · ${me.role}` : ""; render(); });
 count();
 render();
 restore();
