@@ -136,3 +136,23 @@ def test_a_session_without_judgements_or_redraws_gives_an_empty_loadable_export(
     report = export(store, "pickapic", out, val_fraction=0.0)
     assert report.files == ["README.md", "manifest.json"]
     assert '"written": 0' in (out / "manifest.json").read_text()
+
+
+def test_the_jpeg_cache_encodes_once_and_stays_bounded():
+    from studio.export.formats.pickapic import JpegCache
+
+    reads = []
+
+    def read(sha):
+        reads.append(sha)
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4), (len(reads), 0, 0)).save(out, format="PNG")
+        return out.getvalue()
+
+    cache = JpegCache(read, size=2)
+    first = cache("a")
+    assert cache("a") == first and reads == ["a"]
+    cache("b"), cache("c")  # "a" is the oldest: dropped
+    assert list(cache.done) == ["b", "c"]
+    cache("a")
+    assert reads == ["a", "b", "c", "a"]

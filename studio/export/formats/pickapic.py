@@ -13,12 +13,13 @@ names; `annotators` as a list), `source` (redraw | preference | rating), `step_0
 Pairs are derived and de-duplicated in `studio.export.preferences`. Ties are left out and
 counted in the manifest: the script has no tie case (it treats any label_0 but 0 as "jpg_0
 wins"), so a tie would be trained as a preference. The PNGs are re-encoded as JPEG (quality
-95), once per image however many pairs it is in.
+95); an image in several pairs nearby is encoded once.
 """
 
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 
 import pyarrow as pa
 from PIL import Image
@@ -49,14 +50,19 @@ def jpeg(png: bytes) -> bytes:
 
 
 class JpegCache:
-    """Each stored image encoded once; the cache lives for one split's rows."""
+    """Recently paired images encoded once (an image rated beside several others is in several pairs);
+    at most `size` kept, so a large export's memory stays flat."""
 
-    def __init__(self, read):
-        self.read, self.done = read, {}
+    def __init__(self, read, size: int = 256):
+        self.read, self.size, self.done = read, size, OrderedDict()
 
     def __call__(self, sha256: str) -> bytes:
-        if sha256 not in self.done:
+        if sha256 in self.done:
+            self.done.move_to_end(sha256)
+        else:
             self.done[sha256] = jpeg(self.read(sha256))
+            if len(self.done) > self.size:
+                self.done.popitem(last=False)
         return self.done[sha256]
 
 
