@@ -38,6 +38,8 @@ _HYPHENATED = re.compile(r"\b([A-Za-z]+)-([A-Za-z]+)\b")
 def _hyphen(m: re.Match) -> str:
     """ "close-up" is one word; "blue-colored" and "fire-hydrant" are two."""
     a, b = m.group(1).lower(), m.group(2).lower()
+    if a in NUMBERS and not any(b in k for k in LEXICON):
+        return m.group(1) + m.group(2)  # "a two-slice toaster", "a four-door car": one modifier, not a count
     if {a, b} & (set(COLOR_WORDS) | set(L.COLOR_SYNONYMS) | L.COLOR_VERBS | set(NUMBERS)) or \
             any(w in k for k in LEXICON for w in (a, b)):
         return f"{m.group(1)} {m.group(2)}"
@@ -220,9 +222,9 @@ def post_color(r: Reader, j: int, part: bool = False):
         k, said = k + 1, said | {"comma"}
     if k < n and low[k] in ("that", "which", "who"):
         k += 1
-    elif k + 1 < n and low[k] == "whose" and low[k + 1] in L.COLOR_NOUNS:
-        k, said = k + 2, said | {"noun"}  # "a refrigerator whose color is yellow"
-    while k < n and low[k] in L.BE | {"been", "being"}:
+    elif k + 1 < n and low[k] == "whose" and low[k + 1] in L.COLOR_NOUNS | L.BODY | L.PARTS | L.MATERIALS:
+        k, said = k + 2, said | {"noun"}  # "a refrigerator whose color is yellow", "whose cheese has turned orange"
+    while k < n and low[k] in L.BE | {"been", "being", "has", "have", "had"}:
         k, said = k + 1, said | {"be"}
     while k < n and low[k] in L.DEGREE:
         k += 1
@@ -247,9 +249,10 @@ def post_color(r: Reader, j: int, part: bool = False):
         k += 1
         if k < n and low[k] in ("a", "an", "the"):
             k += 1
-    while k < n and (low[k] in L.SHADE_WORDS or (said & {"with", "be", "verb"} and r.words[k].pos == "ADJ"
+    while k < n and (low[k] in L.SHADE_WORDS or (said & {"with", "be", "verb"} and (r.words[k].pos == "ADJ" or (
+            low[k] == "," and k + 1 < n and (low[k + 1] in L.SHADE_WORDS or r.words[k + 1].pos == "ADJ")))
                                                 and not _is_color(low[k], True) and low[k] not in L.COLOR_NOUNS)):
-        k += 1  # "with a smooth blue glaze", "a cheerful orange"
+        k += 1  # "with a smooth blue glaze", "a cheerful orange", "a clean, bright white"
     if k + 1 < n and said & {"be", "verb"} and not _is_color(low[k], True) and _is_color(low[k + 1], True) \
             and r.words[k].head == k + 1 and r.words[k].dep in ("compound", "amod", "npadvmod"):
         k += 1  # "a deep forest green"
@@ -270,7 +273,7 @@ def post_color(r: Reader, j: int, part: bool = False):
         return None  # "with purple" alone is not a colour of the noun before; "of purple color" is
     if k < n and r.class_at(k) and low[k] not in L.COLOR_NOUNS:
         return None  # "with purple eyes": the eyes are purple
-    if said == {"comma"} and not (k >= n or low[k] in (",", ".", "and", ";")):
+    if said == {"comma"} and not (k >= n or low[k] in (",", ".", "and", ";") or r.words[k].pos == "ADP"):
         return None
     return color, k
 

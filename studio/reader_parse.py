@@ -124,6 +124,16 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             continue
         rel = r.relation_at(i)
         np = r.np_at(rel[1]) if rel else None
+        if rel and np is None and rel[1] + 1 < n and low[rel[1]] in ("its", "their") and history:
+            part = r.np_at(rel[1] + 1)  # "Balanced on top of its screen is a book": above what owns the screen
+            if part is not None and r.role(part) != "object":
+                if last is None:
+                    pending = (rel[0], history[-1])
+                else:
+                    relate(last, rel[0], history[-1])
+                kind[i:part.end] = ["struct"] * (part.end - i)
+                i = part.end
+                continue
         if np is None:
             rel, np = None, r.np_at(i)
         if np is None:
@@ -132,7 +142,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             continue
         start = i
         end = np.end
-        body = r.low[np.head] in L.BODY and not np.known
+        body = not np.known and (r.low[np.head] in L.BODY or (r.low[np.head] in L.MATERIALS and _possessive(r, np)))
         color = post_color(r, end, part=body)
         if body and color is None:  # "Its fuel tank and fenders are painted green"
             after = end
@@ -148,8 +158,14 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         role = r.role(np)
         if role != "object":
             owner = _owner_group(r, np, head_group, last, history)
-            if role in ("part", "setting") and np.color and body and owner is not None and groups[owner].color is None:
+            if role in ("part", "setting", "material") and np.color and body and owner is not None \
+                    and groups[owner].color is None:
                 groups[owner] = ObjectGroup(groups[owner].cls, groups[owner].count, np.color)  # "with purple fur"
+            if rel and role == "part" and owner is not None and _possessive(r, np):  # "on top of its screen"
+                if last is None:
+                    pending = (rel[0], owner)
+                else:
+                    relate(last, rel[0], owner)
             if role == "possessor" and rel:
                 carried = rel  # "sits on a child's bed": the relation is to the bed
             i = end + (role == "possessor")  # "sits on a flat surface": the setting, not an anchor
@@ -202,12 +218,16 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
         k = words[k].head  # "Hanging above it, ... is a stop sign"
     end = next((m for m in range(start, len(words)) if words[m].sent_start), len(words))
     for c in range(start, end):
-        if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass", "attr"):
+        if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass", "attr", "dobj"):  # "someone has left a cup"
             for s in range(start, c + 1):
                 np = r.np_at(s)
                 if np is not None and np.head == c and r.role(np) == "object":
                     return np
     return None
+
+
+def _possessive(r: Reader, np: NP) -> bool:
+    return any(r.words[c].head == np.head and r.words[c].dep == "poss" for c in range(max(0, np.head - 6), np.head))
 
 
 def _owner_group(r: Reader, np: NP, head_group: dict[int, int], last, history) -> int | None:
@@ -241,6 +261,8 @@ def _predicative_colors(r: Reader, kind: list[str], groups: list[ObjectGroup], h
         if subj is not None and words[subj].low in L.COLOR_NOUNS and any(
                 words[p].head == subj and words[p].low in ("its", "their") for p in range(subj)):
             subj = max((h for h in head_group if h < subj), default=None)  # "Its color is a deep green."
+        elif subj is not None and words[subj].low in ("it", "they") and r.long:
+            subj = max((h for h in head_group if h < subj), default=None)  # "A mouse rests on a mat. It is green."
         k = head_group.get(subj) if subj is not None else None
         if k is None:
             continue

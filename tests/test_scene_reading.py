@@ -135,6 +135,17 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
     ("Beside the door is a bed with a woollen quilt and two large pillows.", [G("bed")]),
     ("On a hill, a family of four ducks rests under an oak. Their feathers glow in the sun.", [G("duck", 4)]),
     ("A small sparrow hops along a fence. The air is cold.", [G("bird")]),
+    # later sentences: what the main objects hold stays, what is brought in and placed nowhere is the scene
+    ("A basket sits on a porch. The basket is brown and holds a few green apples.", [G("basket", 1, "brown"), G("apple", 3, "green")]),
+    ("A cat naps on a sofa cushion. A tall bookcase fills the wall, and a lamp glows.", [G("cat")]),
+    ("Three trucks wait in a yard. A few crumbs lie nearby.", [G("truck", 3)]),
+    ("A sheep stands on a hill. Its thick wool is a soft, creamy white.", [G("sheep", 1, "white")]),
+    ("A mouse rests on a mat. It is green, with a matte shell.", [G("computer mouse", 1, "green")]),
+    ("A sink stands in a corner, its porcelain a pale pink.", [G("sink", 1, "pink")]),
+    ("A pizza rests on a counter. Its crust is thin, and a vase stands next to it.", [G("pizza"), G("vase")]),
+    ("A cake sits on a shelf. Below it, on the floor, is a child's backpack.", [G("cake"), G("backpack")]),
+    ("A two-slice toaster sits on a counter. Two vehicles are parked outside: a bus and a truck.",
+     [G("toaster"), G("bus"), G("truck")]),
 ])
 def test_a_description_is_read_for_its_main_objects(prompt, groups):
     assert parse_prompt(prompt).groups == groups
@@ -145,6 +156,10 @@ def test_a_fronted_relation_finds_its_subject_past_other_phrases():
     assert scene.groups == [G("horse"), G("cow")] and scene.relations == [Relation(1, "below", 0)]
     scene = parse_prompt("A bowl sits on a shelf. Hanging above it, oddly, is a tiny umbrella.")
     assert scene.groups == [G("bowl"), G("umbrella")] and scene.relations == [Relation(1, "above", 0)]
+    scene = parse_prompt("A laptop rests on a desk. Balanced on top of its lid is a small clock.")
+    assert scene.groups == [G("laptop"), G("clock")] and scene.relations == [Relation(1, "above", 0)]
+    scene = parse_prompt("A suitcase stands in a hall. To its left, someone has left a cup.")
+    assert scene.groups == [G("suitcase"), G("cup")] and scene.relations == [Relation(1, "left of", 0)]
 
 
 def test_importing_the_scene_module_does_not_load_spacy_and_parsing_does_not_load_torch():
