@@ -41,3 +41,5 @@ def test_each_format_names_the_annotators(store, runner, scripted, tmp_path, nam
     assert re.search(r"\bzoe\b", text)  # no prompt, note or instruction holds the names
     if name in ("bagel", "think-trace", "vlm-sft", "hf", "folder", "pickapic", "unified_edit", "trl-pref"):
         assert re.search(r"\byan\b", text)  # the accept, or the override
+    if name in ("bagel", "think-trace", "hf", "folder"):  # the trajectory rows say who acted, row by row
+        assert '"annotators": ["yan", "zoe"]' in text or "'annotators': ['yan', 'zoe']" in text

@@ -30,7 +30,8 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
     dataset = json.loads((out / "dataset_info.json").read_text())["stroke_studio_train"]
     assert dataset["data_dir"] == f"{out}/train" and dataset["num_files"] == 1
     table = pq.read_table(out / "train" / "part-00000.parquet")
-    assert table.column_names == ["id", "session_id", "prompt", "engine", "human", "conversation", "provenance"]
+    assert table.column_names == ["id", "session_id", "prompt", "engine", "human", "conversation", "provenance",
+                                  "annotators"]
     assert pq.ParquetFile(out / "train" / "part-00000.parquet").metadata.num_row_groups == 1
     row = table.to_pylist()[0]
     user, assistant = json.loads(row["conversation"])

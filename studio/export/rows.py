@@ -37,7 +37,7 @@ def multi_turn_row(sample: MultiTurn, image: ImageCell, as_json: bool = False) -
         turns.append(entry)
     return {
         "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt, "engine": sample.engine,
-        "human": sample.human, "turns": _nested(turns, as_json), "images": images,
+        "human": sample.human, "annotators": sample.annotators, "turns": _nested(turns, as_json), "images": images,
         "final_image": image(sample.final_image) if sample.final_image else None,
     }
 
@@ -50,6 +50,7 @@ def conflict_row(sample: Conflict, as_json: bool = False) -> dict[str, Any]:
         "plan_author": sample.plan_author, "plan_original": _nested(sample.plan_original or None, as_json),
         "verdict_author": sample.verdict_author, "verdict_original": _nested(sample.verdict_original, as_json),
         "plan_annotator": sample.plan_annotator, "verdict_annotator": sample.verdict_annotator,
+        "annotators": sample.annotators,
     }
 
 
@@ -62,6 +63,7 @@ def alignment_row(sample: Alignment, image: ImageCell, as_json: bool = False) ->
         "corrective_instruction": sample.corrective_instruction, "source": sample.source,
         "verdict_author": sample.verdict_author, "verdict_original": _nested(sample.verdict_original, as_json),
         "image_annotator": sample.image_annotator, "verdict_annotator": sample.verdict_annotator,
+        "annotators": sample.annotators,
     }
 
 

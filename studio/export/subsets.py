@@ -82,6 +82,11 @@ class MultiTurn:
     def human(self) -> bool:
         return any(t.author == Author.HUMAN.value or t.review for t in self.turns)
 
+    @property
+    def annotators(self) -> list[str]:
+        """Everyone behind a human action on the trajectory (a row-level `annotators`, for filtering)."""
+        return sorted({t.annotator for t in self.turns if t.annotator})
+
     def key(self) -> str:
         parts = [self.prompt] + [[t.kind, t.target, t.text if t.kind == "text" else t.image.sha256] for t in self.turns]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -92,6 +97,7 @@ class _Judged:
 
     passed: bool
     verdict_author: str
+    verdict_annotator: str | None
 
     @property
     def label(self) -> str:
@@ -100,6 +106,12 @@ class _Judged:
     @property
     def human(self) -> bool:
         return self.verdict_author == Author.HUMAN.value
+
+    @property
+    def annotators(self) -> list[str]:
+        """Everyone behind the sample's human parts (plan edit or image, and verdict)."""
+        names = (getattr(self, "plan_annotator", None), getattr(self, "image_annotator", None), self.verdict_annotator)
+        return sorted({n for n in names if n})
 
 
 @dataclass(frozen=True)

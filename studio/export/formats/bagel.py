@@ -10,7 +10,8 @@ images are generation targets (need_loss, need_vae and need_vit all true); a rej
 draft is conditioning only (need_loss and need_vae false, need_vit true: it is looked at,
 not continued from), followed by the person's critique as a text target. Images are the
 stored PNG bytes in base64, never re-encoded. `provenance` lists, per assistant element,
-the step it came from, its author and the model's original where a person changed it.
+the step it came from, its author (and `annotator`: which person) and the model's original
+where a person changed it; `annotators` lists everyone who acted on the trajectory.
 BAGEL's loaders look row groups up by the parquet file's full path, so parquet_info.json
 is keyed by where the export lands; move the folder and export again.
 """
@@ -32,6 +33,7 @@ ROWS_PER_FILE = 1024
 SCHEMA = pa.schema([
     ("id", pa.string()), ("session_id", pa.string()), ("prompt", pa.string()), ("engine", pa.string()),
     ("human", pa.bool_()), ("conversation", pa.string()), ("provenance", pa.string()),
+    ("annotators", pa.list_(pa.string())),
 ])
 
 
@@ -60,6 +62,7 @@ def row(sample: MultiTurn, read) -> dict:
         "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt, "engine": sample.engine,
         "human": sample.human, "conversation": conversation(sample, read),
         "provenance": json.dumps([t.provenance() for t in sample.turns], ensure_ascii=False),
+        "annotators": sample.annotators,
     }
 
 

@@ -28,17 +28,18 @@ ROWS_PER_GROUP = 100
 LARGE = ("images", "final_image", "image", "trajectory")  # image bytes and whole trees
 S, B = pa.string(), pa.bool_()
 SCHEMAS = {
-    "multi_turn": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("engine", S), ("human", B), ("turns", S),
+    "multi_turn": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("engine", S), ("human", B),
+                             ("annotators", pa.list_(S)), ("turns", S),
                              ("images", pa.list_(IMAGE)), ("final_image", IMAGE)]),
     "conflict": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("instruction", S), ("description", S),
                            ("passed", B), ("label", S), ("critique", S), ("plan_step_id", S), ("plan_author", S),
                            ("plan_original", S), ("verdict_author", S), ("verdict_original", S),
-                           ("plan_annotator", S), ("verdict_annotator", S)]),
+                           ("plan_annotator", S), ("verdict_annotator", S), ("annotators", pa.list_(S))]),
     "alignment": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("image", IMAGE), ("image_step_id", S),
                             ("image_stage", S), ("image_author", S), ("instruction", S), ("description", S),
                             ("passed", B), ("label", S), ("explanation", S), ("corrective_instruction", S),
                             ("source", S), ("verdict_author", S), ("verdict_original", S),
-                            ("image_annotator", S), ("verdict_annotator", S)]),
+                            ("image_annotator", S), ("verdict_annotator", S), ("annotators", pa.list_(S))]),
     "sessions": hf_schema([("session_id", S), ("split", S), ("trajectory", S), ("images", pa.list_(IMAGE))]),
 }
 

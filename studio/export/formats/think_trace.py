@@ -39,7 +39,7 @@ def row(sample: MultiTurn, copy: ImageCopier) -> dict:
             else:
                 thoughts.append(f"THOUGHT 1: {marker(n)}")
     final = marker(len(images)) if images else ""
-    return {"id": sample.id, "session_id": sample.session_id, "Question": sample.prompt,
+    return {"id": sample.id, "session_id": sample.session_id, "annotators": sample.annotators, "Question": sample.prompt,
             "Text Reasoning Trace": "\n".join(thoughts), "Final Answer": final, **images,
             "provenance": [t.provenance() for t in sample.turns if t.target and t.stage != "critique"]}
 

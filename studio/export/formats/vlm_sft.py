@@ -43,7 +43,8 @@ def alignment_answer(sample: Alignment) -> str:
 
 def _meta(sample) -> dict:
     return {"session_id": sample.session_id, "label": sample.label, "verdict_author": sample.verdict_author,
-            "verdict_original": sample.verdict_original, "verdict_annotator": sample.verdict_annotator}
+            "verdict_original": sample.verdict_original, "verdict_annotator": sample.verdict_annotator,
+            "annotators": sample.annotators}
 
 
 def conflict_row(sample: Conflict) -> dict:
