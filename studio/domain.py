@@ -254,7 +254,7 @@ class Trajectory:
     def tree_order(self) -> list[Step]:
         """Every step, each parent before its children (what a foreign key needs on insert)."""
         ordered: list[Step] = []
-        pending = [None]
+        pending: list[str | None] = [None]
         while pending:
             children = sorted(self.children(pending.pop()), key=lambda s: (s.created_at, s.id), reverse=True)
             ordered += children[::-1]

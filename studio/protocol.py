@@ -156,7 +156,8 @@ def _boxes(content: str) -> tuple[str, tuple[Box, ...]]:
         except (KeyError, ValueError):
             continue
         if all(math.isfinite(v) for v in corners):
-            boxes.append(Box(*corners, label=found.get("label", ""), score=score))
+            x0, y0, x1, y1 = corners
+            boxes.append(Box(x0, y0, x1, y1, label=found.get("label", ""), score=score))
     return _BOX.sub("", content), tuple(boxes)
 
 

@@ -391,7 +391,7 @@ class Store:
 
     def count_steps(self, session_id: str) -> int:
         with self.reader.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id))
+            return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id)) or 0
 
     # -- judgements (ratings and preferences) -----------------------------------------------------
 
