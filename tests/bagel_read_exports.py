@@ -81,8 +81,8 @@ def unified_edit(root: Path) -> dict:
                                expected_num_tokens=256, max_num_tokens_per_sample=512, max_num_tokens=1024,
                                prefer_buffer_before=128, max_buffer_size=4)
         batch = next(iter(packed))
-    return {"rows": rows, "total_rows": total, "errors": errors + [l for l in printed.getvalue().splitlines()
-                                                                     if l.startswith("Error")],
+    errors += [text for text in printed.getvalue().splitlines() if text.startswith("Error")]
+    return {"rows": rows, "total_rows": total, "errors": errors,
             "packed": {"sequence_length": batch["sequence_length"], "samples": len(batch["sample_lens"]),
                        "vae_images": list(batch["padded_images"].shape) if "padded_images" in batch else None,
                        "mse_tokens": int(batch["mse_loss_indexes"].numel()) if "mse_loss_indexes" in batch else 0}}

@@ -30,7 +30,7 @@ def read_with_bagel(python: str, kind: str, root) -> dict:
     done = subprocess.run([python, str(bagel_kit.ROOT / "tests" / "bagel_read_exports.py"), kind, str(root)],
                           capture_output=True, text=True, timeout=300, env=env, cwd=str(root))
     assert done.returncode == 0, done.stderr[-4000:]
-    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(text for text in done.stdout.splitlines() if text.startswith("RESULT "))
     return {**json.loads(line[len("RESULT "):]), "stderr": done.stderr}
 
 

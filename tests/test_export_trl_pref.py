@@ -56,8 +56,14 @@ def tiny_llama(tokenizer):
 def tiny_llava():
     """recipes/build_vlm.py's Llava: CLIP vision tower + Llama, 32-px images, with its processor."""
     import torch
-    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor)
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
 
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer(image_token=True)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from ..domain import Author, Review, Stage, Step, Trajectory, check_from_dict, last
-from .subsets import Alignment, Conflict, plan_text
 from .select import rejected_before
+from .subsets import Alignment, Conflict, plan_text
 
 REDRAW, PREFERENCE, RATING = "redraw", "preference", "rating"
 IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE, Stage.FINAL)
@@ -214,7 +214,12 @@ def plan_question(trajectory: Trajectory, plan: Step) -> str:
 
 def _verdict_pairs(conflicts: list[Conflict], alignments: list[Alignment]) -> list[TextPair]:
     """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
-    from .formats.vlm_sft import ALIGNMENT_QUESTION, CONFLICT_QUESTION, alignment_answer, conflict_answer
+    from .formats.vlm_sft import (
+        ALIGNMENT_QUESTION,
+        CONFLICT_QUESTION,
+        alignment_answer,
+        conflict_answer,
+    )
 
     pairs = []
     for c in conflicts:

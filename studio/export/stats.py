@@ -26,8 +26,16 @@ from typing import Any, Iterable
 from ..domain import Author, Review, Stage
 from .output import ImageSource
 from .preferences import SCORES, THUMBS, image_pairs, text_pairs
-from .select import (TRAIN, VALIDATION, Filters, chosen_branches, missing_images, parse_date, select_sessions,
-                     split_of)
+from .select import (
+    TRAIN,
+    VALIDATION,
+    Filters,
+    chosen_branches,
+    missing_images,
+    parse_date,
+    select_sessions,
+    split_of,
+)
 from .subsets import Subsets, deduplicate, derive, with_split
 
 
