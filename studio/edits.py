@@ -30,52 +30,80 @@ ADD_VERBS = {"add", "draw", "insert", "include", "put", "place", "create"}
 REMOVE_WORDS = {"remove", "delete", "erase", "eliminate", "rid"}
 
 
-def parse_edit(text: str) -> Edit | None:
-    """A refine instruction -> Edit, or None when it is not one of the five kinds we know."""
+@dataclass
+class _Read:
+    """What a refine instruction mentions, in order: noun phrases, bare colours, numbers, a relation."""
+
+    nps: list
+    colors: list[str]
+    nums: list[int]
+    rel: str | None
+    words: set[str]
+    joined: str
+
+
+def _read(text: str) -> _Read:
     from .reader import Reader  # spaCy is loaded on first use
     r = Reader(text)
     low = r.low
-    nps, colors, nums, rel, words = [], [], [], None, set(low)
+    found = _Read([], [], [], None, set(low), " ".join(low))
     i = 0
     while i < len(low):
         np = r.np_at(i)
         if np is not None and not np.known and r.role(np) != "object":
             np = None  # "the number of apples", "the colour of the cup"
         if low[i] in COLOR_WORDS and (np is None or (np.bare and np.end == i + 1)):
-            colors.append(COLOR_WORDS[low[i]])  # "make the cup orange": a colour, not the fruit
+            found.colors.append(COLOR_WORDS[low[i]])  # "make the cup orange": a colour, not the fruit
             i += 1
         elif np:
-            nps.append(np)
+            found.nps.append(np)
             i = np.end
-        elif r.relation_at(i) and nps and rel is None:
-            rel, i = r.relation_at(i)
+        elif r.relation_at(i) and found.nps and found.rel is None:
+            found.rel, i = r.relation_at(i)
         else:
             if low[i] in NUMBERS or low[i].isdigit():
-                nums.append(int(low[i]) if low[i].isdigit() else NUMBERS[low[i]])
+                found.nums.append(int(low[i]) if low[i].isdigit() else NUMBERS[low[i]])
             i += 1
-    if not nps:
+    return found
+
+
+def parse_edit(text: str) -> Edit | None:
+    """A refine instruction -> Edit, or None when it is not one of the five kinds we know."""
+    f = _read(text)
+    if not f.nps:
         return None
-    first = nps[0]
+    first, nps, nums = f.nps[0], f.nps, f.nums
     target = ObjectGroup(first.cls, 1, first.color)
-    joined = " ".join(low)
-    if words & REMOVE_WORDS or "take away" in joined or "take out" in joined:
+    if f.words & REMOVE_WORDS or "take away" in f.joined or "take out" in f.joined:
         # "remove two of the apples", "remove one apple", "delete the extra clock"; "remove the dogs": all
         some = first.explicit or ((first.article or first.extra) and first.count == 1)
         return Edit("remove", target, count=nums[0] if nums else first.count if some else None)
-    if re.search(r"\b(number|count|amount) of\b", joined):
+    if re.search(r"\b(number|count|amount) of\b", f.joined):
         count = nums[0] if nums else (nps[-1].count if len(nps) > 1 and nps[-1].explicit else None)
         return Edit("count", target, count=count) if count is not None else None
-    if rel and len(nps) > 1:
+    return _placement_edit(f, target) or _appearance_edit(f, target)
+
+
+def _placement_edit(f: _Read, target: ObjectGroup) -> Edit | None:
+    """move, or add (somewhere, or anywhere)."""
+    first, nps, words = f.nps[0], f.nps, f.words
+    if f.rel and len(nps) > 1:
         anchor = ObjectGroup(nps[1].cls, 1, nps[1].color)
         if words & ADD_VERBS and not first.definite and not words & MOVE_VERBS:
-            return Edit("add", target, rel, anchor, count=first.count)
-        return Edit("move", target, rel, anchor)
+            return Edit("add", target, f.rel, anchor, count=first.count)
+        return Edit("move", target, f.rel, anchor)
     if words & (ADD_VERBS - {"put", "place"}):
         return Edit("add", target, count=first.count)
-    if colors:
-        if target.color is None and len(colors) > 1 and "from" in words:
-            target = ObjectGroup(first.cls, 1, colors[0])
-        return Edit("recolor", target, color=colors[-1])
+    return None
+
+
+def _appearance_edit(f: _Read, target: ObjectGroup) -> Edit | None:
+    """recolor, or a count stated outright ("there should be three apples")."""
+    first, nps = f.nps[0], f.nps
+    if f.colors:
+        if target.color is None and len(f.colors) > 1 and "from" in f.words:
+            target = ObjectGroup(first.cls, 1, f.colors[0])
+        return Edit("recolor", target, color=f.colors[-1])
     if len(nps) > 1 and nps[1].cls == first.cls and nps[1].color not in (None, first.color):
         return Edit("recolor", target, color=nps[1].color)  # "turn the red cup into a blue cup"
     if first.explicit:
