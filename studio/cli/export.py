@@ -52,12 +52,7 @@ def register(app: typer.Typer) -> None:
         """Export sessions as training data (the paper's three subsets, preference pairs) into a folder."""
         from ..export import export
 
-        if format is None or out_dir is None:
-            if not stats or format is not None or out_dir is not None:
-                raise StudioError("Pass --format and --out to export (or --stats alone for the counts).")
-            out_dir = None
-        else:
-            out_dir = limits.out_dir(out_dir)
+        out_dir = _target(format, out_dir, stats)
         session = [limits.session_id(s) for s in session or ()]
         engine = None if engine is None else limits.text(engine, "engine name", max_chars=64)
         if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
@@ -117,6 +112,18 @@ def register(app: typer.Typer) -> None:
                       "export that has them to see every step", highlight=False)
         if report.source == "png" and report.session_ids:
             out.print(f"session {report.session_ids[0]} is open: studio show {report.session_ids[0]}", highlight=False)
+
+
+def _target(format, out_dir, stats: bool):
+    """The checked --out folder, or None for `--stats` alone; one line naming what to pass otherwise."""
+    from .. import limits
+    from ..domain import StudioError
+
+    if format is not None and out_dir is not None:
+        return limits.out_dir(out_dir)
+    if stats and format is None and out_dir is None:
+        return None
+    raise StudioError("Pass --format and --out to export (or --stats alone for the counts).")
 
 
 def _stats(store, filters: dict) -> dict:
