@@ -167,5 +167,5 @@ def test_dpo_trainer_collates_the_vision_rows_with_their_image(store, session, t
     batch = next(iter(trainer.get_train_dataloader()))
     image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
     assert batch["pixel_values"].shape == (2, 3, 32, 32)  # the image, for the chosen and the rejected row
-    assert int((batch["input_ids"][0] == image_id).sum()) == (32 // 8) ** 2 + 1 - 1  # patches, CLS dropped
+    assert int((batch["input_ids"][0] == image_id).sum()) == (32 // 8) ** 2  # a token per patch ("default": no CLS)
     assert batch["completion_mask"].sum() > 0
