@@ -14,16 +14,11 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..export.formats import FORMATS
 
-class Format(str, enum.Enum):
-    bagel = "bagel"
-    think_trace = "think-trace"
-    vlm_sft = "vlm-sft"
-    hf = "hf"
-    folder = "folder"
-    unified_edit = "unified_edit"
-    pickapic = "pickapic"
-    trl_pref = "trl-pref"
+
+# The choices of --format: the export registry's names (studio/export/formats), listed nowhere else.
+Format = enum.Enum("Format", {name.replace("-", "_"): name for name in FORMATS}, type=str)
 
 
 def register(app: typer.Typer) -> None:
