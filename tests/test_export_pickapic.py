@@ -1,7 +1,8 @@
 """The `pickapic` export, read as diffusers' Diffusion-DPO example reads Pick-a-Pic.
 
-The example (huggingface/diffusers, examples/research_projects/diffusion_dpo/train_diffusion_dpo.py)
-calls `load_dataset(args.dataset_name, split=...)`, then in `preprocess_train` opens `jpg_0`/`jpg_1`
+The example (huggingface/diffusers, examples/research_projects/diffusion_dpo/train_diffusion_dpo.py;
+lines 446-456 and 665-699 at commit 58eb52c) calls `load_dataset(args.dataset_name, split=...)`,
+then in `preprocess_train` opens `jpg_0`/`jpg_1`
 with `Image.open(io.BytesIO(im_bytes)).convert("RGB")`, swaps the two when `label_0 == 0` (the
 preferred image goes first), concatenates them on the channel axis and tokenizes `caption`
 (`tokenize_captions`: padding="max_length", truncation). `preprocess` below does the same on the
