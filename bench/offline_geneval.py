@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studio.domain import (ImageRef, Mode, RunSettings, Session, Stage, Step, last_image, new_id,  # noqa: E402
-                           next_stage, rounds_used)
+                           next_stage, stage_round)
 from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.geneval.checker import OfflineChecker  # noqa: E402
@@ -50,9 +50,8 @@ def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSe
     session = Session(new_id(), prompt, engine.name, seed, settings=settings)
     branch: list[Step] = []
     while (stage := next_stage(branch, settings)) is not None:
-        round_no = rounds_used(branch) + (stage in (Stage.PLAN, Stage.REFINE))
         ctx = StageContext(session, stage, branch, seed_for(seed, len(branch), 0), dict(settings.engine_params),
-                           max(1, round_no), settings.max_rounds, settings.mode, lambda ref: images[ref.sha256])
+                           stage_round(branch, stage), settings.max_rounds, settings.mode, lambda ref: images[ref.sha256])
         if stage is Stage.PLAN:
             r = engine.plan(ctx)
             fields = dict(instruction=r.instruction, description=r.description, complete=r.complete)

@@ -275,15 +275,25 @@ def last(branch: list[Step], *stages: Stage) -> Step | None:
 
 
 def last_image(branch: list[Step]) -> Step | None:
-    """The newest step on the branch with an image that was not rejected."""
+    """The step holding the branch's current image: its newest image that was not rejected (what the
+    next stage looks at, refines or finishes with)."""
     for step in reversed(branch):
         if step.image is not None and step.review is not Review.REJECTED:
             return step
     return None
 
 
+ROUND_STAGES = (Stage.PLAN, Stage.REFINE)  # each plan and each refine is one round of the budget
+
+
 def rounds_used(branch: list[Step]) -> int:
-    return sum(1 for s in branch if s.stage in (Stage.PLAN, Stage.REFINE))
+    return sum(1 for s in branch if s.stage in ROUND_STAGES)
+
+
+def stage_round(branch: list[Step], stage: Stage) -> int:
+    """The round a `stage` run after `branch` belongs to: a plan or a refine opens the next one (the
+    first is 1); a sketch, an inspect or the final stays in the round that is open."""
+    return max(1, rounds_used(branch) + (1 if stage in ROUND_STAGES else 0))
 
 
 def next_stage(branch: list[Step], settings: RunSettings) -> Stage | None:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from . import engines as registry
 from .domain import (Author, Check, Person, Region, Review, RunSettings, Session, Stage, Step, StudioError, Trajectory,
-                     last, new_id, next_stage, rounds_used, validate_prompt)
+                     last, last_image, new_id, next_stage, stage_round, validate_prompt)
 from .engines.base import CancelToken, Cancelled, Engine, Progress, StageContext
 from .pngmeta import save_final_image
 from .protocol import UnreadableText
@@ -144,12 +144,11 @@ class Runner(PeopleActions):
         engine = self.engine(trajectory)
         parent_id = branch[-1].id if branch else None
         attempt = sum(1 for s in trajectory.children(parent_id) if s.stage is stage)
-        round_no = rounds_used(branch) + (1 if stage in (Stage.PLAN, Stage.REFINE) else 0)
         emit = listener or (lambda event: None)
         ctx = StageContext(
             session=session, stage=stage, branch=branch,
             seed=seed_for(session.seed, len(branch), attempt) if seed is None else seed,
-            params=dict(session.settings.engine_params), round=max(1, round_no),
+            params=dict(session.settings.engine_params), round=stage_round(branch, stage),
             max_rounds=session.settings.max_rounds, mode=session.settings.mode, load_image=self.store.load_image,
             report=lambda progress: emit(Event("progress", stage, progress=progress)),
             cancel=cancel or CancelToken(), rejected=rejected or [],
@@ -196,8 +195,8 @@ class Runner(PeopleActions):
             return dict(instruction=refined.instruction, image=self.store.save_image(refined.image),
                         meta=refined.meta, sampling_steps=refined.sampling_steps)
         final = engine.finalize(ctx)
-        previous = last(ctx.branch, Stage.SKETCH, Stage.REFINE)
-        source = final.image if final.image is not None else (previous.image if previous else None)
+        current = last_image(ctx.branch)  # the image the branch shows now (a rejected one never is)
+        source = final.image if final.image is not None else (current.image if current else None)
         # A new PNG carrying the trajectory, so the final image alone can reopen its session.
         image = save_final_image(self.store, source, trajectory) if source is not None else None
         return dict(image=image, meta=final.meta, sampling_steps=final.sampling_steps)

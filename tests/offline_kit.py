@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from studio.domain import Author, ImageRef, Mode, RunSettings, Session, Stage, Step, new_id, rounds_used
+from studio.domain import Author, ImageRef, Mode, RunSettings, Session, Stage, Step, new_id, stage_round
 from studio.engines.base import CancelToken, StageContext
 
 
@@ -29,7 +29,7 @@ class Kit:
         if isinstance(fields.get("image"), Image.Image):
             fields["image"] = self.ref(fields["image"])
         step = Step(new_id(), self.session.id, self.branch[-1].id if self.branch else None, stage,
-                    round=rounds_used(self.branch) + (stage in (Stage.PLAN, Stage.REFINE)), author=author, **fields)
+                    round=stage_round(self.branch, stage), author=author, **fields)
         self.branch.append(step)
         return step
 
@@ -37,7 +37,7 @@ class Kit:
         settings = self.session.settings
         return StageContext(
             session=self.session, stage=stage, branch=list(self.branch), seed=seed, params=dict(self.params),
-            round=max(1, rounds_used(self.branch) + (stage in (Stage.PLAN, Stage.REFINE))),
+            round=stage_round(self.branch, stage),
             max_rounds=settings.max_rounds, mode=settings.mode, load_image=lambda ref: self.images[ref.sha256],
             report=report or (lambda progress: None), cancel=cancel or CancelToken(),
         )

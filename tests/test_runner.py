@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from studio.domain import Author, Mode, Review, RunSettings, Stage, StudioError
+from studio.domain import Author, Mode, Review, RunSettings, Stage, StudioError, rounds_used
 from studio.engines.base import CancelToken
 from studio.runner import PausePolicy
 
@@ -47,7 +47,7 @@ def test_max_rounds_caps_plans_and_refines(runner, scripted):
     t = new(runner, "a and b and c and d", max_rounds=2)
     runner.run(t)
     branch = t.branch()
-    assert sum(s.stage in (Stage.PLAN, Stage.REFINE) for s in branch) == 2
+    assert rounds_used(branch) == 2
     assert branch[-1].stage is Stage.FINAL
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.domain import (Author, Box, Check, ImageRef, Mode, Review, RunSettings, Stage, Step, StudioError,
-                           next_stage, step_from_dict, step_to_dict)
+                           next_stage, stage_round, step_from_dict, step_to_dict)
 from studio.tagged import parse, render
 
 IMG = ImageRef("a" * 64, 512, 512, 1234)
@@ -117,3 +117,8 @@ def test_branches_of_a_tree_stay_right_while_the_head_moves():
     trajectory.put(a1.replace(instruction="edited"))
     assert trajectory.branch("a2")[1].instruction == "edited"
     assert {s.id for s in trajectory.leaves()} == {"a2", "b1"}
+
+
+def test_plans_and_refines_open_rounds_and_the_other_stages_stay_in_them():
+    assert stage_round([], Stage.PLAN) == 1
+    assert [stage_round(BRANCH[:i], BRANCH[i].stage) for i in range(len(BRANCH))] == [1, 1, 1, 2, 2, 2]

@@ -83,13 +83,13 @@ def run(
 
 
 def _work(worker, place, device: str | None, as_json: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn
 
     who = f"worker {place.rank}/{place.world_size}"
     counts = worker.queue.counts()
     err.print(f"{who}: batch {worker.options.name}, {counts.total} sessions, {counts.done} done, "
               f"{counts.failed} failed{f', on {device}' if device else ''}", highlight=False)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=False, disable=not err.is_terminal)
     task = bar.add_task(who, total=counts.total, completed=counts.done + counts.failed)
     mine = {"done": 0, "failed": 0, "lost": 0}

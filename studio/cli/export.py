@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn
 
 from ..export.formats import FORMATS
 
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
             raise StudioError(f"--val-fraction must be between 0 and 1 (a share such as 0.1), not {val_fraction}.")
 
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=err, transient=True, disable=not err.is_terminal)
         task = bar.add_task("reading", total=None)
 

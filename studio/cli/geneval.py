@@ -71,7 +71,7 @@ def geneval(
     The samples are a batch (see `studio batch`, and `studio batch status NAME` while it runs): run the same command again to finish what is missing; --retry-failed runs failed samples again. Under `accelerate launch … -m studio bench geneval` each process is one worker and rank 0 writes the report. GenEval's own evaluator can score the images later (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with published GenEval scores.
     """
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ..geneval.run import BenchOptions, run_bench
 
@@ -88,7 +88,7 @@ def geneval(
         err.print("warning: the yolo checker's detector is trained on photographs; it finds almost nothing in the "
                   "offline engine's sketches (expect scores near 0). Use --checker offline (or auto) for them.",
                   highlight=False)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal)
     task = bar.add_task("GenEval", total=None)
     tally: dict[str, list[int]] = {}

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
@@ -59,7 +59,7 @@ def step_line(step: Step) -> str:
 def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
     """Run to the end, printing each stage as it is committed, with a progress bar on terminals."""
     lines = err if as_json else out
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
+    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
                    transient=True, disable=not err.is_terminal)
     task = bar.add_task("", total=1.0, visible=False)
 

@@ -26,7 +26,7 @@ from .select import (HEX64, TRAIN, VALIDATION, Filters, Skipped, chosen_branches
                      select_sessions, split_of)
 from .subsets import Subsets, deduplicate, derive, with_split
 
-Progress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
+OnProgress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
 EXPORT_VERSION = 1
 
 
@@ -82,7 +82,7 @@ def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] =
            since: str | dt.datetime | None = None, until: str | dt.datetime | None = None,
            engine: str | None = None, human_reviewed: bool = False, accepted_only: bool = False,
            all_branches: bool = False, val_fraction: float = 0.1, force: bool = False, strict: bool = False,
-           progress: Progress | None = None, _info_root: str | None = None) -> ExportReport:
+           progress: OnProgress | None = None, _info_root: str | None = None) -> ExportReport:
     """Export stored sessions as `format` into `out_dir` (see README "Export"); returns what was written.
 
     Raises StudioError, naming the fix, for a bad folder, an unknown format or filter value,
@@ -130,7 +130,7 @@ def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] =
     report.counts = _counts(subsets)
 
     with staged(target) as root:
-        job = formats.Job(root, _info_root or str(target), subsets, trees, images)
+        job = formats.ExportJob(root, _info_root or str(target), subsets, trees, images)
         total, done = formats.rows_total(job, format), 0
 
         def advance(n: int) -> None:

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from ..domain import Author, Review, Stage, Step, Trajectory, check_from_dict, last
 from .select import rejected_before
-from .subsets import Alignment, Conflict, plan_text
+from .subsets import AlignmentSample, ConflictSample, plan_text
 
 REDRAW, PREFERENCE, RATING = "redraw", "preference", "rating"
 IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE, Stage.FINAL)
@@ -212,7 +212,7 @@ def plan_question(trajectory: Trajectory, plan: Step) -> str:
     return "\n".join(lines)
 
 
-def _verdict_pairs(conflicts: list[Conflict], alignments: list[Alignment]) -> list[TextPair]:
+def _verdict_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSample]) -> list[TextPair]:
     """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
     from .formats.vlm_sft import (
         ALIGNMENT_QUESTION,
@@ -246,7 +246,7 @@ def _verdict_pairs(conflicts: list[Conflict], alignments: list[Alignment]) -> li
     return pairs
 
 
-def _plan_pairs(conflicts: list[Conflict], trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
+def _plan_pairs(conflicts: list[ConflictSample], trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
     pairs, seen = [], set()
     for c in conflicts:
         tree = trees.get(c.session_id)
@@ -264,7 +264,7 @@ def _plan_pairs(conflicts: list[Conflict], trees: dict[str, tuple[Trajectory, st
     return pairs
 
 
-def text_pairs(conflicts: list[Conflict], alignments: list[Alignment],
+def text_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSample],
                trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
     """Person vs model: plan edits and verdict overrides of the (de-duplicated) subsets, in their order."""
     return _plan_pairs(conflicts, trees) + _verdict_pairs(conflicts, alignments)

@@ -10,7 +10,7 @@ import json
 from typing import Any, Callable
 
 from ..domain import ImageRef, Trajectory, trajectory_to_dict
-from .subsets import Alignment, Conflict, MultiTurn
+from .subsets import AlignmentSample, ConflictSample, MultiTurn
 
 ImageCell = Callable[[ImageRef], Any]
 
@@ -42,7 +42,7 @@ def multi_turn_row(sample: MultiTurn, image: ImageCell, as_json: bool = False) -
     }
 
 
-def conflict_row(sample: Conflict, as_json: bool = False) -> dict[str, Any]:
+def conflict_row(sample: ConflictSample, as_json: bool = False) -> dict[str, Any]:
     return {
         "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt,
         "instruction": sample.instruction, "description": sample.description, "passed": sample.passed,
@@ -54,7 +54,7 @@ def conflict_row(sample: Conflict, as_json: bool = False) -> dict[str, Any]:
     }
 
 
-def alignment_row(sample: Alignment, image: ImageCell, as_json: bool = False) -> dict[str, Any]:
+def alignment_row(sample: AlignmentSample, image: ImageCell, as_json: bool = False) -> dict[str, Any]:
     return {
         "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt, "image": image(sample.image),
         "image_step_id": sample.image_step_id, "image_stage": sample.image_stage, "image_author": sample.image_author,

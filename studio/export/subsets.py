@@ -115,7 +115,7 @@ class _Judged:
 
 
 @dataclass(frozen=True)
-class Conflict(_Judged):
+class ConflictSample(_Judged):
     id: str  # the inspect step
     session_id: str
     prompt: str
@@ -137,7 +137,7 @@ class Conflict(_Judged):
 
 
 @dataclass(frozen=True)
-class Alignment(_Judged):
+class AlignmentSample(_Judged):
     id: str  # the inspect step, or the reviewed image step
     session_id: str
     prompt: str
@@ -164,8 +164,8 @@ class Alignment(_Judged):
 @dataclass
 class Subsets:
     multi_turn: list[MultiTurn] = field(default_factory=list)
-    conflict: list[Conflict] = field(default_factory=list)
-    alignment: list[Alignment] = field(default_factory=list)
+    conflict: list[ConflictSample] = field(default_factory=list)
+    alignment: list[AlignmentSample] = field(default_factory=list)
 
     def extend(self, other: "Subsets") -> None:
         self.multi_turn += other.multi_turn
@@ -245,17 +245,17 @@ def multi_turn(trajectory: Trajectory, branch: list[Step], unstamped_sha: Callab
     return MultiTurn(final.id, session.id, session.prompt, session.engine, tuple(turns), final.image)
 
 
-def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Conflict], list[Alignment]]:
+def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[ConflictSample], list[AlignmentSample]]:
     """The two inspect subsets from the verdicts on a branch, and from a person's reviews of its images."""
     session = trajectory.session
-    conflicts: list[Conflict] = []
-    alignments: list[Alignment] = []
+    conflicts: list[ConflictSample] = []
+    alignments: list[AlignmentSample] = []
     for index, step in enumerate(branch):
         before = branch[:index]
         plan = last(before, Stage.PLAN)
         if step.stage is Stage.INSPECT and plan is not None:
             if step.plan_check is not None:
-                conflicts.append(Conflict(
+                conflicts.append(ConflictSample(
                     step.id, session.id, session.prompt, plan.instruction or "", plan.description or "",
                     step.plan_check.passed, step.plan_check.critique, plan.id, plan.author.value, _original(plan),
                     _check_author(step, "plan_check"), check_to_dict(step.original.get("plan_check")),
@@ -265,7 +265,7 @@ def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Co
             if step.sketch_check is not None and shown is not None and shown.image is not None:
                 following = branch[index + 1] if index + 1 < len(branch) else None
                 corrective = following.instruction or "" if following and following.stage is Stage.REFINE else ""
-                alignments.append(Alignment(
+                alignments.append(AlignmentSample(
                     step.id, session.id, session.prompt, shown.image, shown.id, shown.stage.value,
                     shown.author.value, plan.instruction or "", plan.description or "", step.sketch_check.passed,
                     step.sketch_check.critique, "" if step.sketch_check.passed else corrective, "inspect",
@@ -275,7 +275,7 @@ def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Co
         elif step.stage in (Stage.SKETCH, Stage.REFINE) and plan is not None:
             for reviewed in rejected_before(trajectory, step) + [step]:
                 if reviewed.review is not None and reviewed.image is not None:
-                    alignments.append(Alignment(
+                    alignments.append(AlignmentSample(
                         reviewed.id, session.id, session.prompt, reviewed.image, reviewed.id, reviewed.stage.value,
                         reviewed.author.value, plan.instruction or "", plan.description or "",
                         reviewed.review is Review.ACCEPTED, reviewed.review_note, "", "review",

@@ -32,7 +32,7 @@ CONFUSABLE = {
     "green": ("yellow", "blue"), "blue": ("purple", "green"), "purple": ("blue", "pink"), "pink": ("red", "purple", "white"),
     "brown": ("orange", "black", "red"), "black": ("brown", "blue", "gray"), "white": ("yellow", "pink", "gray"),
 }
-Progress = Callable[[str, Image.Image], None]
+OnStroke = Callable[[str, Image.Image], None]
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Painter:
     """One stage's drawing session on one canvas: what is there (from pixels), what gets added."""
 
     def __init__(self, base: Image.Image, unit: int, rng: np.random.Generator, noise: DraftNoise,
-                 region: np.ndarray | None = None, progress: Progress | None = None, names=(), ledger=()):
+                 region: np.ndarray | None = None, progress: OnStroke | None = None, names=(), ledger=()):
         self.image = base.convert("RGB").copy()
         self.names = list(names)  # open-vocabulary nouns the canvas may show as placeholders, in order
         self.analysis = analyse(self.image, self.names)

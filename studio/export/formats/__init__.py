@@ -29,7 +29,7 @@ FORMATS = {
 
 
 @dataclass
-class Job:
+class ExportJob:
     """What a writer gets: the samples (deduplicated, split), the sessions behind them, and where to write."""
 
     root: Path  # the staging folder being written
@@ -58,7 +58,7 @@ def load(name: str) -> ModuleType:
         raise
 
 
-def rows_total(job: Job, name: str) -> int:
+def rows_total(job: ExportJob, name: str) -> int:
     """How many rows a writer will write (the progress bar's length)."""
     s = job.subsets
     return {

@@ -26,7 +26,7 @@ import pyarrow as pa
 from ..parquet import Sink
 from ..select import TRAIN, VALIDATION
 from ..subsets import MultiTurn
-from . import Job
+from . import ExportJob
 
 ROWS_PER_GROUP = 64
 ROWS_PER_FILE = 1024
@@ -66,7 +66,7 @@ def row(sample: MultiTurn, read) -> dict:
     }
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     files, info, dataset_info = [], {}, {}
     for split in (TRAIN, VALIDATION):
         samples = [s for s in job.subsets.multi_turn if s.split == split]

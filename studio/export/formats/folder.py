@@ -12,12 +12,12 @@ from __future__ import annotations
 from ..output import ImageCopier, write_jsonl
 from ..rows import alignment_row, conflict_row, multi_turn_row, session_row
 from ..select import TRAIN, VALIDATION
-from . import Job
+from . import ExportJob
 
 WRITES_SESSIONS = True  # whole session trees, for `studio import`
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     copy = ImageCopier(job.images, job.root)
     image = lambda ref: copy(ref.sha256)  # noqa: E731
     files = []

@@ -19,7 +19,7 @@ import pyarrow as pa
 from ..parquet import IMAGE, Sink, hf_schema, image_cell
 from ..rows import alignment_row, conflict_row, multi_turn_row, session_row
 from ..select import TRAIN, VALIDATION
-from . import Job
+from . import ExportJob
 
 WRITES_SESSIONS = True  # whole session trees, for `studio import`
 
@@ -57,7 +57,7 @@ def _card(configs: dict[str, list[tuple[str, str]]]) -> str:
     return "\n".join(lines)
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     image = lambda ref: image_cell(job.images.read(ref.sha256), ref.sha256)  # noqa: E731
     s = job.subsets
     tables = {

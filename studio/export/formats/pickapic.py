@@ -27,7 +27,7 @@ from PIL import Image
 from ..parquet import Sink
 from ..preferences import ImagePair, image_pairs
 from ..select import TRAIN, VALIDATION
-from . import Job
+from . import ExportJob
 
 READS_SESSIONS = True  # pairs span branches, so the writer needs each selected session's whole tree
 JPEG_QUALITY = 95
@@ -88,7 +88,7 @@ def _card(splits: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     trees = {t.session.id: (t, split) for t, split in job.sessions}
     judgements = [j for session_id in trees for j in job.store.judgements(session_id)]
     pairs, merged = image_pairs(trees, judgements)

@@ -16,7 +16,7 @@ from ... import protocol
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
 from ..subsets import MultiTurn
-from . import Job
+from . import ExportJob
 
 
 def marker(n: int) -> str:
@@ -44,7 +44,7 @@ def row(sample: MultiTurn, copy: ImageCopier) -> dict:
             "provenance": [t.provenance() for t in sample.turns if t.target and t.stage != "critique"]}
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     copy = ImageCopier(job.images, job.root)
     files = []
     for split in (TRAIN, VALIDATION):

@@ -25,7 +25,7 @@ import pyarrow as pa
 from ..parquet import IMAGE, Sink, image_cell
 from ..preferences import TextPair, text_pairs
 from ..select import TRAIN, VALIDATION
-from . import Job
+from . import ExportJob
 
 READS_SESSIONS = True  # a plan's question names the plans before it on its branch
 ROWS_PER_SHARD = 1000
@@ -88,7 +88,7 @@ def _card(configs: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     trees = {t.session.id: (t, split) for t, split in job.sessions}
     pairs = text_pairs(job.subsets.conflict, job.subsets.alignment, trees)
     files: list[str] = []

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ...domain import Review, Stage, Step, Trajectory
 from ..parquet import Sink
 from ..select import TRAIN, VALIDATION, rejected_before
-from . import Job
+from . import ExportJob
 
 READS_SESSIONS = True  # a branch's steps (instructions, reviews), not only its multi-turn sample
 ROWS_PER_GROUP = 64
@@ -116,7 +116,7 @@ def row(edits: Edits, read) -> dict:
     }
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     everything = collect_edits(job.subsets.multi_turn, {t.session.id: t for t, _ in job.sessions})
     files, info, dataset_info = [], {}, {}
     for split in (TRAIN, VALIDATION):

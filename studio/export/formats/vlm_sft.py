@@ -16,8 +16,8 @@ from ... import protocol
 from ...domain import Check
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
-from ..subsets import Alignment, Conflict
-from . import Job
+from ..subsets import AlignmentSample, ConflictSample
+from . import ExportJob
 
 CONFLICT_QUESTION = (
     "Prompt: {prompt}\nPlan: <ins>{instruction}</ins><des>{description}</des>\n"
@@ -31,11 +31,11 @@ ALIGNMENT_QUESTION = (
 )
 
 
-def conflict_answer(sample: Conflict) -> str:
+def conflict_answer(sample: ConflictSample) -> str:
     return protocol.check_text("plan", Check(sample.passed, sample.critique))
 
 
-def alignment_answer(sample: Alignment) -> str:
+def alignment_answer(sample: AlignmentSample) -> str:
     corrective = sample.corrective_instruction
     return (protocol.check_text("sketch", Check(sample.passed, sample.explanation))
             + (protocol.refine_text(corrective) if corrective else ""))
@@ -47,7 +47,7 @@ def _meta(sample) -> dict:
             "annotators": sample.annotators}
 
 
-def conflict_row(sample: Conflict) -> dict:
+def conflict_row(sample: ConflictSample) -> dict:
     question = CONFLICT_QUESTION.format(prompt=sample.prompt, instruction=protocol.escape(sample.instruction),
                                         description=protocol.escape(sample.description))
     answer = conflict_answer(sample)
@@ -56,7 +56,7 @@ def conflict_row(sample: Conflict) -> dict:
             "plan_annotator": sample.plan_annotator}
 
 
-def alignment_row(sample: Alignment, copy: ImageCopier) -> dict:
+def alignment_row(sample: AlignmentSample, copy: ImageCopier) -> dict:
     question = ALIGNMENT_QUESTION.format(instruction=sample.instruction)
     answer = alignment_answer(sample)
     return {"id": sample.id, "image": copy(sample.image.sha256),
@@ -65,7 +65,7 @@ def alignment_row(sample: Alignment, copy: ImageCopier) -> dict:
             "image_annotator": sample.image_annotator}
 
 
-def write(job: Job) -> list[str]:
+def write(job: ExportJob) -> list[str]:
     copy = ImageCopier(job.images, job.root)
     files = []
     for split in (TRAIN, VALIDATION):
