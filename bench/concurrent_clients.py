@@ -121,7 +121,7 @@ def main() -> None:
         demo.close()
 
         lost = duplicated = broken = 0
-        for index, result in sorted(results.items()):
+        for _index, result in sorted(results.items()):
             trajectory = store.load(result["session"])
             steps = list(trajectory.steps.values())
             claimed = sum("paused after" in reply for reply in result["replies"])

@@ -104,7 +104,7 @@ def main() -> None:
         cdp.send("Network.enable")
         received: list[int] = []
         cdp.on("Network.dataReceived", lambda event: received.append(event["dataLength"]))
-        for repeat in range(args.repeats):
+        for _repeat in range(args.repeats):
             for size in sizes:
                 session_id = build(runner, size)
                 steps = len(store.load(session_id).steps)

@@ -168,7 +168,7 @@ def build(seed: int = 13) -> list[dict]:
     for x in lines:
         by_tag.setdefault(x["tag"], []).append(x)
     rows = []
-    for tag, group in by_tag.items():
+    for group in by_tag.values():
         for x in rng.sample(group, 40):
             rows += short(x, rng)
         for x in rng.sample(group, 20):

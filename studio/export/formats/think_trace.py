@@ -50,7 +50,7 @@ def write(job: ExportJob) -> list[str]:
     for split in (TRAIN, VALIDATION):
         samples = [s for s in job.subsets.multi_turn if s.split == split]
         if samples:
-            def rows():
+            def rows(samples=samples):
                 for sample in samples:
                     yield row(sample, copy)
                     job.advance(1)
