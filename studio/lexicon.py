@@ -39,7 +39,7 @@ restroom washroom lavatory salon lobby hallway corridor bakery study den library
 harbor harbour port dock pier marina porch patio balcony terrace courtyard plaza square alley lane trail slope run
 rink court pitch arena stadium paddock prairie jungle cave cliff riverbank lakeside seaside shoreline
 interview game festival party meeting celebration event occasion trip journey walk ride search hum noise sound
-silence music buzz step steps pace paces
+silence music buzz step steps pace paces pond puddle pool hole stream creek waterfall sight
 meter meters metre metres foot feet inch inches yard yards mile miles centimeter centimeters minute minutes second
 seconds hour hours fire flame flames smoke steam mist fog haze rain raindrop raindrops dust mud foam spray splash
 ripple ripples wave waves breeze wind
@@ -128,7 +128,7 @@ SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair"})
 SURFACE_PREPS = _words("on upon onto across against at along atop in")
 # Prepositions whose object is where something is, in a description ("around a fountain").
 SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over under around
-along toward towards from between past beyond among amid within throughout down up""")
+along toward towards from between past beyond among amid within throughout down up alongside""")
 # Verbs that make their subject an accessory of what follows: "a basket is attached to its handlebars".
 ATTACHED = _words("attached fixed mounted fastened clipped strapped tied hooked bolted glued pinned sewn stitched")
 # Imperatives of plan and refine texts, which the tagger sometimes reads as names ("Recolor the cup").

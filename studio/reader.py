@@ -120,6 +120,8 @@ class Reader(NounRoles):
                 return False
             if self._known_at(k) and self._known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS:
                 return True  # two class words in a row are one compound, whatever the tagger says
+            if self.long and self._known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS and not self._known_at(k):
+                return True  # "a vintage oven", "a toy truck": in a description, a known class heads its phrase
             return w.dep in ("compound", "nmod", "amod") and self.words[k].head > k
         return w.pos in ("ADJ", "VERB", "ADV", "NOUN", "PROPN", "X") or w.tag in ("JJ", "VBN", "VBG")
 
@@ -208,6 +210,10 @@ def _is_color(word: str, strong: bool) -> str | None:
     return None
 
 
+def _adjective(r: Reader, k: int) -> bool:
+    return r.words[k].pos == "ADJ" or (r.words[k].tag in ("VBN", "VBG") and r.words[k].dep == "amod")  # "saturated"
+
+
 def post_color(r: Reader, j: int, part: bool = False):
     """A colour said after its noun, from index j: (colour, end) or None.
 
@@ -224,8 +230,9 @@ def post_color(r: Reader, j: int, part: bool = False):
         k += 1
     elif k + 1 < n and low[k] == "whose" and low[k + 1] in L.COLOR_NOUNS | L.BODY | L.PARTS | L.MATERIALS:
         k, said = k + 2, said | {"noun"}  # "a refrigerator whose color is yellow", "whose cheese has turned orange"
-    while k < n and low[k] in L.BE | {"been", "being", "has", "have", "had"}:
-        k, said = k + 1, said | {"be"}
+    while k < n and ((low[k] in L.BE | {"been", "being"} and r.words[k].tag != "POS") or (low[k] in ("has", "have", "had") and k + 1 < n
+                                                            and low[k + 1] in L.COLOR_VERBS | {"been"})):
+        k, said = k + 1, said | {"be"}  # "is", "has been", "has turned" (not "has brown freckles")
     while k < n and low[k] in L.DEGREE:
         k += 1
     if k + 1 < n and low[k] in L.MADE and low[k + 1] in ("of", "from", "out"):
@@ -249,13 +256,15 @@ def post_color(r: Reader, j: int, part: bool = False):
         k += 1
         if k < n and low[k] in ("a", "an", "the"):
             k += 1
-    while k < n and (low[k] in L.SHADE_WORDS or (said & {"with", "be", "verb"} and (r.words[k].pos == "ADJ" or (
-            low[k] == "," and k + 1 < n and (low[k + 1] in L.SHADE_WORDS or r.words[k + 1].pos == "ADJ")))
+    while k < n and (low[k] in L.SHADE_WORDS or (said & {"with", "be", "verb"} and (_adjective(r, k) or (
+            low[k] == "," and k + 1 < n and (low[k + 1] in L.SHADE_WORDS or _adjective(r, k + 1))))
                                                 and not _is_color(low[k], True) and low[k] not in L.COLOR_NOUNS)):
         k += 1  # "with a smooth blue glaze", "a cheerful orange", "a clean, bright white"
-    if k + 1 < n and said & {"be", "verb"} and not _is_color(low[k], True) and _is_color(low[k + 1], True) \
-            and r.words[k].head == k + 1 and r.words[k].dep in ("compound", "amod", "npadvmod"):
-        k += 1  # "a deep forest green"
+    if said & {"be", "verb"}:  # "a deep forest green", "a retro mint green", "a bright lime green"
+        ahead = next((m for m in range(k, min(k + 3, n)) if low[m] in COLOR_WORDS), None)
+        if ahead is not None and all(low[m].isalpha() and not r._known_at(m) and r.words[m].pos in ("NOUN", "PROPN", "ADJ")
+                                     for m in range(k, ahead)):
+            k = ahead
     if k + 1 < n and low[k] in L.COLOR_NOUNS:
         skip = 1 + (low[k + 1] == "of")  # "in the colour (of) purple"
         if k + skip < n and _is_color(low[k + skip], True):
@@ -271,8 +280,9 @@ def post_color(r: Reader, j: int, part: bool = False):
         k, tail = k + 1 + (low[k] == "in"), True
     if ("with" in said or said == {"of"}) and not tail:
         return None  # "with purple" alone is not a colour of the noun before; "of purple color" is
-    if k < n and r.class_at(k) and low[k] not in L.COLOR_NOUNS:
-        return None  # "with purple eyes": the eyes are purple
+    predicate = ("be" in said and not said & {"in", "with", "of", "comma"}) or ("verb" in said and "with" not in said)
+    if k < n and r.class_at(k) and low[k] not in L.COLOR_NOUNS and not (predicate and not r._known_at(k)):
+        return None  # "with purple eyes": the eyes are purple (but "The sink is a pink porcelain basin")
     if said == {"comma"} and not (k >= n or low[k] in (",", ".", "and", ";") or r.words[k].pos == "ADP"):
         return None
     return color, k

@@ -82,6 +82,12 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         if i and r.words[i].sent_start or (i and low[i - 1] in SENTENCE_END):
             last = pending = other = fronted_side = None
             clause_start = 0
+        if w in ("it", "they") and r.long and history and r.words[i].dep in ("nsubj", "nsubjpass") \
+                and i + 1 < n and low[i + 1] in L.BE | L.COLOR_VERBS:
+            color = post_color(r, i + 1)  # "A vase stands on a mantel. It is glazed a deep crimson."
+            if color and groups[history[-1]].color is None:
+                g = groups[history[-1]]
+                groups[history[-1]] = ObjectGroup(g.cls, g.count, color[0])
         if w in L.NEGATIONS:
             negate_until = i + 4
             kind[i] = "filler"

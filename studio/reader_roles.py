@@ -32,6 +32,8 @@ class NounRoles:
         w = self.words[np.head]
         if np.end < len(self.low) and self.low[np.end] in ("'s", "'") and not np.definite and self.np_at(np.end + 1):
             return "possessor"  # "a child's red bicycle": the child describes the bicycle
+        if self.refers_back(np):
+            return "object"  # "the meter" after "a parking meter"
         if np.known:
             owners = L.PART_OF.get(np.cls, set())
             if owners & self.classes_said and w.dep in ("pobj", "conj", "dobj"):
@@ -45,14 +47,22 @@ class NounRoles:
         return role
 
     def said_before(self, cls: str, k: int) -> bool:
-        return any((hit := self.class_at(m)) and hit[0] == cls for m in range(k))
+        """Whether a mention of `cls` ends before word k (not the mention that ends at k itself)."""
+        return any((hit := self.class_at(m)) and hit[0] == cls and hit[2] <= k for m in range(k))
+
+    def refers_back(self, np: NP) -> bool:
+        """ "the meter" after "a parking meter", "the board" after "a snowboard": a shorter name for one said before."""
+        if not np.definite:
+            return False
+        return any((hit := self.class_at(m)) and hit[2] <= np.head and hit[0] != np.cls and hit[0] in _KNOWN
+                   and hit[0].split()[-1].endswith(np.cls) for m in range(np.head))
 
     def _described_role(self, np: NP) -> str:
         """A known class in a description: an object, unless the description only mentions it in passing."""
         words, h = self.words, np.head
         if self._possessed(h, pronoun=True) and not np.explicit:
             return "part"  # "its digital clock", "its polished bowl" (not "a child's backpack")
-        if self.said_before(np.cls, np.head - (np.end - np.head) + 1):
+        if self.said_before(np.cls, np.head):
             return "object"  # a reference back (the reading loop decides which group)
         if self._in_background(np.head):
             return "setting"
@@ -69,7 +79,8 @@ class NounRoles:
         """Said to be in the background or distance: "A few herbs lie in the background"."""
         sent = [m for m in range(len(self.words)) if self._sentence(m) == self._sentence(k)]
         text = [self.low[m] for m in sent]
-        return any(text[m:m + 3] in (["in", "the", "background"], ["in", "the", "distance"]) for m in range(len(text)))
+        return any(text[m:m + 3] in (["in", "the", "background"], ["in", "the", "distance"], ["out", "of", "focus"])
+                   for m in range(len(text)))
 
     def _sentence(self, k: int) -> int:
         return sum(self.words[m].sent_start for m in range(k + 1))
@@ -128,9 +139,19 @@ class NounRoles:
         last = next((m for m in range(np.head + 1, len(self.words)) if self.words[m].sent_start), len(self.words))
         sentence = self.low[first:last]
         text = " " + " ".join(sentence) + " "
-        placed = any(self.relation_at(m) for m in range(first, last)) or any(f" {p} " in text for p in L.OTHER_PLACES) \
-            or any(f" {a} {b} {c} " in text for a in ("to", "on", "at") for b in ("its", "their") for c in ("left", "right"))
-        return not placed
+        if any(f" {a} {b} {c} " in text for a in ("to", "on", "at") for b in ("its", "their") for c in ("left", "right")):
+            return False  # "To its left stands a bookshelf"
+        for m in range(first, last):  # "beside it", "above the cat": placed against something said before
+            place = self.relation_at(m)
+            end = place[1] if place else next((m + len(p.split()) for p in L.OTHER_PLACES
+                                               if self.low[m:m + len(p.split())] == p.split()), None)
+            if end is None:
+                continue
+            after = self.low[end:end + 1]
+            if after[:1] in (["it"], ["them"]) or any((hit := self.class_at(x)) and self.said_before(hit[0], first)
+                                                      for x in range(end, min(end + 6, last))):
+                return False
+        return True
 
     def _open_role(self, np: NP) -> str:
         words = self.words
@@ -167,7 +188,8 @@ class NounRoles:
             if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
                 return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
             if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
-                    and words[head.head].low not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lot", "lots"}:
+                    and words[head.head].low not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lots"} \
+                    and self.low[max(0, head.head - 1)] + " " + words[head.head].low != "a lot":
                 return "setting"  # "the glow of the streetlights", "a sense of calm" (not "the branches of a tree")
             subject = self._clause_subject(h)
             if subject is not None and subject != np.head and not self._is_thing(subject):
