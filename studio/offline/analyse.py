@@ -34,8 +34,15 @@ from .glyphs import GLYPHS, PLACEHOLDERS, aspect, render_glyph
 PAPER_K, FILL_K, STROKE_K = range(3)
 COLOR_NAMES = tuple(PAINTS)
 MIN_BLOB = 60  # pixels; smaller specks are ignored
-GRID = 20
+MIN_SIDE = 4  # pixels; a shape thinner than this is a stroke's fragment, never an object
+GRID = 20  # a shape's masks are compared on a GRID × GRID resampling of its bounding box
+ASPECT_WEIGHT = 0.5  # weight of the log aspect ratio against the two mask differences (each a mean in [0, 1])
 MAX_DISTANCE = 0.30  # beyond this a shape is not recognised (glyphs drawn alone score below 0.12)
+OWN_OBJECT_SHARE = 0.15  # a fill colour with at least this share of a shape's fill is an object of its own
+CLOSE_PX = 2  # paint parts this close are one shape (a wobbly stroke leaves gaps of a pixel or two)
+TEMPLATE_SIDE = 110  # pixels: the side of a square template; other aspects keep its area
+TEMPLATE_ASPECTS = (0.5, 2.0)  # the widest and the tallest aspect a template is drawn at
+TEMPLATE_WOBBLES = 2  # templates per glyph, each with another seed for the painter's wobble
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +80,7 @@ def _describe(mask: np.ndarray, detail: np.ndarray) -> np.ndarray:
 def _score(descriptors: np.ndarray, one: np.ndarray) -> np.ndarray:
     n = GRID * GRID
     return (np.abs(descriptors[:, :n] - one[:n]).mean(1) + np.abs(descriptors[:, n:2 * n] - one[n:2 * n]).mean(1)
-            + 0.5 * np.abs(descriptors[:, -1] - one[-1]))
+            + ASPECT_WEIGHT * np.abs(descriptors[:, -1] - one[-1]))
 
 
 @lru_cache(maxsize=1)
@@ -82,9 +89,9 @@ def templates() -> tuple[tuple[str, ...], np.ndarray]:
     names, rows = [], []
     fill, line = PAINTS["red"]
     for shape in GLYPHS:
-        a = float(np.clip(aspect(shape), 0.5, 2.0))
-        w, h = round(110 * np.sqrt(a)), round(110 / np.sqrt(a))
-        for seed in range(2):
+        a = float(np.clip(aspect(shape), *TEMPLATE_ASPECTS))
+        w, h = round(TEMPLATE_SIDE * np.sqrt(a)), round(TEMPLATE_SIDE / np.sqrt(a))
+        for seed in range(TEMPLATE_WOBBLES):
             canvas = Image.new("RGB", (w + 8, h + 8), PAPER)
             render_glyph(canvas, shape, (4, 4, 4 + w, 4 + h), fill, line, PAPER, np.random.default_rng(seed))
             kinds, _ = classify(canvas)
@@ -177,7 +184,7 @@ def analyse(image: Image.Image, names=()) -> Analysis:
         for color, (box, mine, glyph, distance) in candidates:
             label = len(found) + len(unrecognised) + 1
             blobs[box[1]:box[3], box[0]:box[2]][mine] = label
-            if distance > MAX_DISTANCE or min(box[2] - box[0], box[3] - box[1]) < 4:
+            if distance > MAX_DISTANCE or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
                 unrecognised.append(box)
                 continue
             cls = by_placeholder.get(glyph, f"unknown object ({glyph})") if glyph in PLACEHOLDERS else glyph
@@ -193,17 +200,18 @@ def _fill_color(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray) -> int
 
 
 def _close(mask: np.ndarray) -> np.ndarray:
-    """The paint mask grown by two pixels, so a glyph part a wobbly stroke left just apart stays with it."""
+    """The paint mask grown by CLOSE_PX pixels, so a glyph part a wobbly stroke left just apart stays with it."""
     import cv2
 
-    return cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    side = 2 * CLOSE_PX + 1
+    return cv2.dilate(mask.astype(np.uint8), np.ones((side, side), np.uint8)) > 0
 
 
 def _by_paint(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray):
     """One connected shape as (paint, pixels) objects: itself, or one per fill colour where objects of
     different colours overlap. A shape's colour is its fill's (a repainted body keeps its old outline)."""
     fills = np.bincount(colors[shape & (kinds == FILL_K)], minlength=len(COLOR_NAMES))
-    major = [c for c in np.argsort(-fills) if fills[c] >= max(MIN_BLOB, 0.15 * fills.sum())]
+    major = [c for c in np.argsort(-fills) if fills[c] >= max(MIN_BLOB, OWN_OBJECT_SHARE * fills.sum())]
     if len(major) <= 1:
         return [(_fill_color(shape, kinds, colors), shape)]
     parts = []
