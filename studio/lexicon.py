@@ -110,7 +110,7 @@ COLOR_SYNONYMS = {
     "golden": "yellow", "gold": "yellow", "lemon": "yellow", "mustard": "yellow",
     "emerald": "green", "lime": "green", "olive": "green", "jade": "green",
     "beige": "brown", "tan": "brown", "chocolate": "brown", "bronze": "brown",
-    "ivory": "white", "snowy": "white", "cream": "white", "jet": "black", "ebony": "black",
+    "ivory": "white", "snowy": "white", "cream": "white", "ebony": "black",
     "rose": "pink", "salmon": "pink", "fuchsia": "pink", "coral": "pink",
 }
 # Those that are ordinary words too, read as colours only right before a noun or after "colored".
@@ -122,6 +122,8 @@ NEGATIONS = _words("no without not nor never none")
 OTHER_PLACES = ("next to", "beside", "besides", "near", "behind", "in front of", "between", "among",
                 "around", "inside", "within", "opposite", "alongside", "by")
 PRONOUNS = _words("it its them their itself themselves")
+# Where on something: "on the back of a chair", "at the top of a ramp" name a place, not an object.
+PLACE_PARTS = _words("back top edge side corner middle center centre front bottom foot base end rim surface")
 # Known classes that are mostly where a description puts things ("sits on a wooden table"): in a
 # description, said after one of these prepositions, they are the setting unless described again.
 SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair"})

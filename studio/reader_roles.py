@@ -67,13 +67,38 @@ class NounRoles:
         if self._in_background(np.head):
             return "setting"
         w = words[h]
-        if np.cls in L.SURFACES and w.dep == "pobj" and words[w.head].low in L.SURFACE_PREPS \
-                and (self.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1 and not any(self.low[m] in DEFINITE and self.class_at(m + 1) and
-                                                            self.class_at(m + 1)[0] == np.cls for m in range(np.end, len(self.low) - 1)):
-            return "setting"  # "sits on a wooden table" (never described again)
+        again = any(self.low[m] in DEFINITE and self.class_at(m + 1) and self.class_at(m + 1)[0] == np.cls
+                    for m in range(np.end, len(self.low) - 1))
+        if np.cls in L.SURFACES and not again and (self._on_surface(h) or self._place_of(h)):
+            return "setting"  # "sits on a wooden table", "perches on the back of a chair" (never described again)
+        if not again and (self._from_or_range(h) or self._simile(h)):
+            return "setting"  # "a pizza fresh from the oven", "from a tennis ball to a beach ball", "like a book"
         if self._vague_later(np):
             return "setting"  # "Coffee mugs and notebooks are scattered", "passengers gather"
         return "object"
+
+    def _on_surface(self, h: int) -> bool:
+        w = self.words[h]
+        return w.dep == "pobj" and self.words[w.head].low in L.SURFACE_PREPS \
+            and (self.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1  # "on" alone, not "on top of"
+
+    def _place_of(self, h: int) -> bool:
+        """ "the back of a chair", "the top of a ramp": a place on the thing, said in a setting phrase."""
+        w, words = self.words[h], self.words
+        if w.dep != "pobj" or words[w.head].low != "of" or words[words[w.head].head].low not in L.PLACE_PARTS:
+            return False
+        place = words[words[w.head].head]
+        return place.dep == "pobj" and (words[place.head].low in L.SETTING_PREPS or words[place.head].low == "of")
+
+    def _from_or_range(self, h: int) -> bool:
+        w = self.words[h]
+        prep = self.low[w.head] if w.dep == "pobj" else ""
+        return prep == "from" or (prep == "to" and "from" in self.low[max(0, w.head - 8):w.head])
+
+    def _simile(self, h: int) -> bool:
+        """ "like something out of a picture book": a comparison, not a thing in the picture."""
+        return any(self.low[m] == "like" and self.words[m].pos in ("ADP", "SCONJ") and not self.words[m].sent_start
+                   for m in range(max(0, h - 6), h))
 
     def _in_background(self, k: int) -> bool:
         """Said to be in the background or distance: "A few herbs lie in the background"."""
@@ -81,6 +106,11 @@ class NounRoles:
         text = [self.low[m] for m in sent]
         return any(text[m:m + 3] in (["in", "the", "background"], ["in", "the", "distance"], ["out", "of", "focus"])
                    for m in range(len(text)))
+
+    def _sentence_words(self, k: int):
+        first = max((m for m in range(k + 1) if self.words[m].sent_start), default=0)
+        last = next((m for m in range(k + 1, len(self.words)) if self.words[m].sent_start), len(self.words))
+        return self.words[first:last]
 
     def _sentence(self, k: int) -> int:
         return sum(self.words[m].sent_start for m in range(k + 1))
@@ -162,6 +192,10 @@ class NounRoles:
         names = {np.cls, words[np.head].low}
         if names & L.META or (self.long and names & L.CATEGORIES):
             return "setting"  # in a description, "Two vehicles ...: a bicycle and a motorcycle" names what follows
+        if self.long and w.dep == "ROOT" and not any(x.pos in ("VERB", "AUX") for x in self._sentence_words(h)):
+            return "setting"  # a sentence with no verb sets the scene: "A quirky garage workshop with concrete floors."
+        if self.long and (self._place_of(h) or self._simile(h)):
+            return "setting"
         if names & L.MATERIALS:
             return "material"
         if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):

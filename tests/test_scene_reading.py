@@ -146,6 +146,12 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
     ("A cake sits on a shelf. Below it, on the floor, is a child's backpack.", [G("cake"), G("backpack")]),
     ("A two-slice toaster sits on a counter. Two vehicles are parked outside: a bus and a truck.",
      [G("toaster"), G("bus"), G("truck")]),
+    # a verbless opening sets the scene; places on things, comparisons and where something comes from are not objects
+    ("A sunny seaside cafe with striped awnings. A white cup stands on a saucer.", [G("cup", 1, "white")]),
+    ("A bird perches on the back of a wooden chair. Its feathers are fluffed.", [G("bird")]),
+    ("A cake fresh from the oven sits on a rack. Its icing is pink, like something out of a picture book.",
+     [G("cake", 1, "pink")]),
+    ("A clock hangs on a wall. The clock is a deep blue, and a calendar hangs beside the window.", [G("clock", 1, "blue")]),
 ])
 def test_a_description_is_read_for_its_main_objects(prompt, groups):
     assert parse_prompt(prompt).groups == groups
@@ -158,6 +164,8 @@ def test_a_fronted_relation_finds_its_subject_past_other_phrases():
     assert scene.groups == [G("bowl"), G("umbrella")] and scene.relations == [Relation(1, "above", 0)]
     scene = parse_prompt("A laptop rests on a desk. Balanced on top of its lid is a small clock.")
     assert scene.groups == [G("laptop"), G("clock")] and scene.relations == [Relation(1, "above", 0)]
+    scene = parse_prompt("A parking meter stands on a corner. To the right of the meter, a zebra waits.")
+    assert scene.groups == [G("parking meter"), G("zebra")] and scene.relations == [Relation(1, "right of", 0)]
     scene = parse_prompt("A suitcase stands in a hall. To its left, someone has left a cup.")
     assert scene.groups == [G("suitcase"), G("cup")] and scene.relations == [Relation(1, "left of", 0)]
 
