@@ -34,8 +34,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PROMPTS = ["a red apple", "two cats on a sofa", "a dog left of a cup", "a blue car below a green tree",
-           "three yellow birds", "a bench right of a bicycle", "a purple umbrella", "two clocks and a vase"]
+PROMPTS = [
+    "a red apple",
+    "two cats on a sofa",
+    "a dog left of a cup",
+    "a blue car below a green tree",
+    "three yellow birds",
+    "a bench right of a bicycle",
+    "a purple umbrella",
+    "two clocks and a vase",
+]
 
 
 def _prompt_file(folder: Path) -> Path:
@@ -54,26 +62,54 @@ def throughput(sessions: int) -> None:
         folder = Path(tmp)
         prompts = _prompt_file(folder)
         started = time.perf_counter()
-        loop = subprocess.run([sys.executable, "-c", (  # the same sessions and seeds, one Runner, no work table
-            "import sys, time; sys.path.insert(0, %r)\n"
-            "from studio.runner import Runner; from studio.store import Store; from studio.domain import RunSettings\n"
-            "from studio.batch import sample_seed\n"
-            "r = Runner(Store(data_dir=%r)); t0 = time.perf_counter()\n"
-            "for i, p in enumerate(open(%r).read().splitlines()):\n"
-            "    for s in range(%d):\n"
-            "        r.run(r.new_session(p, 'offline', sample_seed(0, i, s), RunSettings()))\n"
-            "print(time.perf_counter() - t0)") % (str(ROOT), str(folder / "loop"), str(prompts), samples)],
-            capture_output=True, text=True, check=True)
+        loop = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (  # the same sessions and seeds, one Runner, no work table
+                    "import sys, time; sys.path.insert(0, %r)\n"
+                    "from studio.runner import Runner; from studio.store import Store; from studio.domain import RunSettings\n"
+                    "from studio.batch import sample_seed\n"
+                    "r = Runner(Store(data_dir=%r)); t0 = time.perf_counter()\n"
+                    "for i, p in enumerate(open(%r).read().splitlines()):\n"
+                    "    for s in range(%d):\n"
+                    "        r.run(r.new_session(p, 'offline', sample_seed(0, i, s), RunSettings()))\n"
+                    "print(time.perf_counter() - t0)"
+                )
+                % (str(ROOT), str(folder / "loop"), str(prompts), samples),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         loop_wall = time.perf_counter() - started
         rows = [("in-process loop", loop_wall, float(loop.stdout.split()[-1]))]
         for workers in (1, 2):
             data = folder / f"batch{workers}"
-            command = [sys.executable, "-m", "studio", "batch", str(prompts), "--name", "b", "--samples", str(samples),
-                       "--data-dir", str(data)]
+            command = [
+                sys.executable,
+                "-m",
+                "studio",
+                "batch",
+                str(prompts),
+                "--name",
+                "b",
+                "--samples",
+                str(samples),
+                "--data-dir",
+                str(data),
+            ]
             started = time.perf_counter()
-            procs = [subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      env=dict(os.environ, RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE=str(workers)))
-                     for n in range(workers)]
+            procs = [
+                subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    stderr=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    env=dict(os.environ, RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE=str(workers)),
+                )
+                for n in range(workers)
+            ]
             assert all(p.wait() == 0 for p in procs)
             wall = time.perf_counter() - started
             store = Store(data_dir=data)
@@ -95,8 +131,20 @@ def _claim_cost(url: str | None, data: Path, items: int) -> tuple[float, float, 
 
     store = Store(url, data)
     queue = WorkQueue(store.engine, "claims", worker="bench", lease_s=60)
-    queue.ensure({"bench": 1}, [dict(mode="process", prompt_index=n, sample=0, prompt=f"p{n}", row={"prompt": f"p{n}"},
-                                     seed=n) for n in range(items)])
+    queue.ensure(
+        {"bench": 1},
+        [
+            dict(
+                mode="process",
+                prompt_index=n,
+                sample=0,
+                prompt=f"p{n}",
+                row={"prompt": f"p{n}"},
+                seed=n,
+            )
+            for n in range(items)
+        ],
+    )
     costs, renewals = [], []
     while True:
         start = time.perf_counter()
@@ -111,7 +159,11 @@ def _claim_cost(url: str | None, data: Path, items: int) -> tuple[float, float, 
         renewals.append(renewed - middle)
     store.close()
     costs.sort()
-    return statistics.median(costs) * 1000, costs[int(len(costs) * 0.95)] * 1000, statistics.median(renewals) * 1000
+    return (
+        statistics.median(costs) * 1000,
+        costs[int(len(costs) * 0.95)] * 1000,
+        statistics.median(renewals) * 1000,
+    )
 
 
 def claim(items: int) -> None:
@@ -124,9 +176,11 @@ def claim(items: int) -> None:
             pg = _claim_cost(cluster.url, Path(tmp) / "pg", items)
         finally:
             cluster.stop()
-    print(f"claim + finish per session over {items} items (ms): SQLite median {sqlite[0]:.2f} p95 {sqlite[1]:.2f}; "
-          f"PostgreSQL median {pg[0]:.2f} p95 {pg[1]:.2f}. One lease renewal: SQLite {sqlite[2]:.2f}, "
-          f"PostgreSQL {pg[2]:.2f}")
+    print(
+        f"claim + finish per session over {items} items (ms): SQLite median {sqlite[0]:.2f} p95 {sqlite[1]:.2f}; "
+        f"PostgreSQL median {pg[0]:.2f} p95 {pg[1]:.2f}. One lease renewal: SQLite {sqlite[2]:.2f}, "
+        f"PostgreSQL {pg[2]:.2f}"
+    )
 
 
 def _session_times(rng: random.Random, count: int) -> list[float]:
@@ -144,7 +198,9 @@ def _session_times(rng: random.Random, count: int) -> list[float]:
 def simulate(claim_s: float = 0.005, seeds: int = 5) -> None:
     import heapq
 
-    print(f"makespan / ideal (1.00 = perfect), mean of {seeds} draws; dynamic claims cost {claim_s * 1000:.0f} ms each")
+    print(
+        f"makespan / ideal (1.00 = perfect), mean of {seeds} draws; dynamic claims cost {claim_s * 1000:.0f} ms each"
+    )
     print(f"{'workers':>8} {'sessions':>9} {'dynamic':>8} {'static':>8}")
     for workers in (8, 64):
         for per_worker in (4, 16):
@@ -160,12 +216,16 @@ def simulate(claim_s: float = 0.005, seeds: int = 5) -> None:
                 dynamic.append(max(free) / ideal)
                 loads = [sum(times[w::workers]) for w in range(workers)]
                 static.append(max(loads) / ideal)
-            print(f"{workers:8} {count:9} {statistics.mean(dynamic):8.2f} {statistics.mean(static):8.2f}")
+            print(
+                f"{workers:8} {count:9} {statistics.mean(dynamic):8.2f} {statistics.mean(static):8.2f}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", default="all", choices=("throughput", "claim", "simulate", "all"))
+    parser.add_argument(
+        "what", nargs="?", default="all", choices=("throughput", "claim", "simulate", "all")
+    )
     parser.add_argument("--sessions", type=int, default=40)
     parser.add_argument("--claims", type=int, default=500)
     args = parser.parse_args()

@@ -28,8 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.domain import (ImageRef, Mode, RunSettings, Session, Stage, Step, last_image, new_id,  # noqa: E402
-                           next_stage, stage_round)
+from studio.domain import (  # noqa: E402
+    ImageRef,
+    Mode,
+    RunSettings,
+    Session,
+    Stage,
+    Step,
+    last_image,
+    new_id,
+    next_stage,
+    stage_round,
+)
 from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.geneval.checker import OfflineChecker  # noqa: E402
@@ -50,8 +60,17 @@ def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSe
     session = Session(new_id(), prompt, engine.name, seed, settings=settings)
     branch: list[Step] = []
     while (stage := next_stage(branch, settings)) is not None:
-        ctx = StageContext(session, stage, branch, seed_for(seed, len(branch), 0), dict(settings.engine_params),
-                           stage_round(branch, stage), settings.max_rounds, settings.mode, lambda ref: images[ref.sha256])
+        ctx = StageContext(
+            session,
+            stage,
+            branch,
+            seed_for(seed, len(branch), 0),
+            dict(settings.engine_params),
+            stage_round(branch, stage),
+            settings.max_rounds,
+            settings.mode,
+            lambda ref: images[ref.sha256],
+        )
         if stage is Stage.PLAN:
             r = engine.plan(ctx)
             fields = dict(instruction=r.instruction, description=r.description, complete=r.complete)
@@ -66,14 +85,26 @@ def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSe
             fields = dict(instruction=r.instruction, image=save(r.image), meta=r.meta)
         else:
             fields = dict(image=last_image(branch).image)
-        branch.append(Step(new_id(), session.id, branch[-1].id if branch else None, stage, round=ctx.round, **fields))
+        branch.append(
+            Step(
+                new_id(),
+                session.id,
+                branch[-1].id if branch else None,
+                stage,
+                round=ctx.round,
+                **fields,
+            )
+        )
     return branch, images[branch[-1].image.sha256]
 
 
 def truth(branch: list[Step], row: dict) -> bool:
     """GenEval's verdict on what the painter knows the final canvas holds."""
     step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
-    objects = [Found(o["class"], o["color"], tuple(o["box"]), 0) for o in (step.meta["canvas"] if step else [])]
+    objects = [
+        Found(o["class"], o["color"], tuple(o["box"]), 0)
+        for o in (step.meta["canvas"] if step else [])
+    ]
     return geneval_satisfied(row, objects)
 
 
@@ -87,11 +118,19 @@ def run_with_runner(runner, prompt: str, seed: int, settings: RunSettings):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N prompts")
-    parser.add_argument("--rounds", type=int, default=6, help="max rounds (plans + refines) per session")
-    parser.add_argument("--noise", type=float, default=1.0, help="draft-noise scale (engine param draft_noise)")
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="max rounds (plans + refines) per session"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=1.0, help="draft-noise scale (engine param draft_noise)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runner", action="store_true", help="drive sessions through the real Runner and Store")
-    parser.add_argument("--prompts", type=Path, default=None, help="GenEval metadata (default: the official file)")
+    parser.add_argument(
+        "--runner", action="store_true", help="drive sessions through the real Runner and Store"
+    )
+    parser.add_argument(
+        "--prompts", type=Path, default=None, help="GenEval metadata (default: the official file)"
+    )
     args = parser.parse_args()
 
     rows = [p.row for p in read_prompts(resolve_prompts(args.prompts))]
@@ -101,6 +140,7 @@ def main() -> None:
     if args.runner:
         from studio.runner import Runner
         from studio.store import Store
+
         tmp = tempfile.TemporaryDirectory()
         runner = Runner(Store(data_dir=Path(tmp.name)))
         drive = lambda prompt, seed, settings: run_with_runner(runner, prompt, seed, settings)  # noqa: E731
@@ -116,7 +156,9 @@ def main() -> None:
     for k, row in enumerate(rows):
         total[row["tag"]] += 1
         for mode in Mode:
-            settings = RunSettings(max_rounds=args.rounds, mode=mode, engine_params={"draft_noise": args.noise})
+            settings = RunSettings(
+                max_rounds=args.rounds, mode=mode, engine_params={"draft_noise": args.noise}
+            )
             start = time.process_time()
             branch, final = drive(row["prompt"], args.seed + k, settings)
             cpu[mode] += time.process_time() - start
@@ -124,28 +166,40 @@ def main() -> None:
             ok = checker.check(final, row).correct
             passed[mode][row["tag"]] += ok
             true[mode][row["tag"]] += truth(branch, row)
-            if mode is Mode.PROCESS:  # did inspect flag the sketches the sketcher knows it got wrong?
+            if (
+                mode is Mode.PROCESS
+            ):  # did inspect flag the sketches the sketcher knows it got wrong?
                 for i, step in enumerate(branch):
                     if step.stage is Stage.SKETCH and step.meta.get("draft_mistakes"):
                         mistakes += 1
-                        check = next((s for s in branch[i + 1:] if s.stage is Stage.INSPECT), None)
+                        check = next((s for s in branch[i + 1 :] if s.stage is Stage.INSPECT), None)
                         caught += bool(check and not check.sketch_check.passed)
 
     n = len(rows)
-    print(f"GenEval prompts: {n}; max rounds {args.rounds}; draft noise x{args.noise}; seed {args.seed}; "
-          f"{'Runner + Store' if args.runner else 'in-memory loop'}\n")
-    print("| tag | prompts | single-pass (analyser) | process (analyser) | single-pass (truth) | process (truth) |")
+    print(
+        f"GenEval prompts: {n}; max rounds {args.rounds}; draft noise x{args.noise}; seed {args.seed}; "
+        f"{'Runner + Store' if args.runner else 'in-memory loop'}\n"
+    )
+    print(
+        "| tag | prompts | single-pass (analyser) | process (analyser) | single-pass (truth) | process (truth) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for tag in TAGS:
         if total[tag]:
-            cells = [d[m][tag] / total[tag] for d in (passed, true) for m in (Mode.SINGLE, Mode.PROCESS)]
+            cells = [
+                d[m][tag] / total[tag] for d in (passed, true) for m in (Mode.SINGLE, Mode.PROCESS)
+            ]
             print(f"| {tag} | {total[tag]} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     cells = [sum(d[m].values()) / n for d in (passed, true) for m in (Mode.SINGLE, Mode.PROCESS)]
     print(f"| **overall** | {n} | " + " | ".join(f"**{c:.3f}**" for c in cells) + " |\n")
     for mode in Mode:
-        print(f"- {mode.value}: {cpu[mode] / n * 1000:.0f} ms CPU and {stages[mode] / n:.1f} stages per session")
+        print(
+            f"- {mode.value}: {cpu[mode] / n * 1000:.0f} ms CPU and {stages[mode] / n:.1f} stages per session"
+        )
     if mistakes:
-        print(f"- sketches with a draft mistake: {mistakes}; flagged by the next inspect: {caught} ({caught / mistakes:.0%})")
+        print(
+            f"- sketches with a draft mistake: {mistakes}; flagged by the next inspect: {caught} ({caught / mistakes:.0%})"
+        )
 
 
 if __name__ == "__main__":

@@ -47,12 +47,18 @@ def read_prompts(path: Path) -> list[dict[str, Any]]:
     The file is JSONL when its first non-blank line starts with `{`."""
     try:
         if path.stat().st_size > MAX_PROMPT_FILE_BYTES:
-            raise StudioError(f"{path.name} is larger than {MAX_PROMPT_FILE_BYTES >> 20} MB; split it into batches.")
+            raise StudioError(
+                f"{path.name} is larger than {MAX_PROMPT_FILE_BYTES >> 20} MB; split it into batches."
+            )
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise StudioError(f"Cannot read the prompt file {path.name} ({error.strerror or error}).") from None
+        raise StudioError(
+            f"Cannot read the prompt file {path.name} ({error.strerror or error})."
+        ) from None
     except UnicodeDecodeError as error:
-        raise StudioError(f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+        raise StudioError(
+            f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8."
+        ) from None
     numbered = [(n + 1, line) for n, line in enumerate(lines) if line.strip()]
     if not numbered:
         raise StudioError(f"{path.name} holds no prompts.")
@@ -64,10 +70,14 @@ def read_prompts(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except ValueError:
-                raise StudioError(f"{where}: not a JSON object (the file is JSONL, as its first line is).") from None
+                raise StudioError(
+                    f"{where}: not a JSON object (the file is JSONL, as its first line is)."
+                ) from None
             if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
-                raise StudioError(f"{where}: expected a JSON object with a \"prompt\" text.")
-            limits.json_value(row, f"fields of {where}", depth=6, items=256, max_chars=limits.MAX_PARAMS_CHARS)
+                raise StudioError(f'{where}: expected a JSON object with a "prompt" text.')
+            limits.json_value(
+                row, f"fields of {where}", depth=6, items=256, max_chars=limits.MAX_PARAMS_CHARS
+            )
         else:
             row = {"prompt": line}
         try:
@@ -101,25 +111,46 @@ def plan(options: BatchOptions) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     rows = read_prompts(options.prompts)
     modes = MODES[options.mode]
     if len(rows) * options.samples * len(modes) > MAX_ITEMS:
-        raise StudioError(f"That is more than {MAX_ITEMS:,} sessions in one batch; split the prompt file.")
+        raise StudioError(
+            f"That is more than {MAX_ITEMS:,} sessions in one batch; split the prompt file."
+        )
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
-    settings = {"prompts_sha256": digest, "engine": options.engine, "mode": options.mode, "samples": options.samples,
-                "rounds": options.rounds, "engine_params": options.engine_params, "seed": options.seed,
-                "tags": list(options.tags)}
+    settings = {
+        "prompts_sha256": digest,
+        "engine": options.engine,
+        "mode": options.mode,
+        "samples": options.samples,
+        "rounds": options.rounds,
+        "engine_params": options.engine_params,
+        "seed": options.seed,
+        "tags": list(options.tags),
+    }
     return settings, plan_items(enumerate(rows), modes, options.samples, options.seed)
 
 
-def plan_items(rows: Iterable[tuple[int, dict[str, Any]]], modes: Iterable[Mode], samples: int,
-               seed: int) -> list[dict[str, Any]]:
+def plan_items(
+    rows: Iterable[tuple[int, dict[str, Any]]], modes: Iterable[Mode], samples: int, seed: int
+) -> list[dict[str, Any]]:
     """The work items of (index, row) prompts: mode by mode, prompt by prompt, sample by sample (the
     claim order). `index` is the prompt's place in its file, which a subset keeps (GenEval's folders)."""
     rows = list(rows)
-    return [dict(mode=mode.value, prompt_index=index, sample=sample, prompt=row["prompt"], row=row,
-                 seed=sample_seed(seed, index, sample))
-            for mode in modes for index, row in rows for sample in range(samples)]
+    return [
+        dict(
+            mode=mode.value,
+            prompt_index=index,
+            sample=sample,
+            prompt=row["prompt"],
+            row=row,
+            seed=sample_seed(seed, index, sample),
+        )
+        for mode in modes
+        for index, row in rows
+        for sample in range(samples)
+    ]
 
 
 # -- where this worker runs -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Place:
@@ -136,7 +167,9 @@ class Place:
             try:
                 return int(env.get(name, default))
             except ValueError:
-                raise StudioError(f"The launcher set {name}={limits.shown(env.get(name))}; expected a number.") from None
+                raise StudioError(
+                    f"The launcher set {name}={limits.shown(env.get(name))}; expected a number."
+                ) from None
 
         rank = number("RANK", 0)
         return cls(rank, number("LOCAL_RANK", rank), number("WORLD_SIZE", 1))
@@ -151,10 +184,16 @@ def visible_gpus() -> list[str]:
     else the NVIDIA device files (/dev/nvidia0, /dev/nvidia1, …)."""
     import re
 
-    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    visible = [
+        d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()
+    ]
     if "CUDA_VISIBLE_DEVICES" in os.environ:
         return visible
-    found = [m.group(1) for m in (re.fullmatch(r"nvidia(\d+)", p.name) for p in Path("/dev").glob("nvidia*")) if m]
+    found = [
+        m.group(1)
+        for m in (re.fullmatch(r"nvidia(\d+)", p.name) for p in Path("/dev").glob("nvidia*"))
+        if m
+    ]
     return sorted(found, key=int)
 
 
@@ -183,6 +222,7 @@ def pin_device(place: Place) -> str | None:
 
 
 # -- the worker -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -214,7 +254,9 @@ class _Lease(threading.Thread):
             try:
                 if item is not None and not self.queue.renew(item):
                     cancel.cancel()
-            except Exception:  # a database hiccup: try again next beat, the lease has two more thirds
+            except (
+                Exception
+            ):  # a database hiccup: try again next beat, the lease has two more thirds
                 pass
 
     def stop(self) -> None:
@@ -229,8 +271,14 @@ OnFinal = Callable[[Item, Any, Any], None]  # (item, trajectory, store)
 class Worker:
     """Claims items and runs each as a session until no item is left for anyone (or `stop()`)."""
 
-    def __init__(self, options: BatchOptions, place: Place | None = None, poll_s: float = 1.0,
-                 on_final: OnFinal | None = None, worker_id: str | None = None):
+    def __init__(
+        self,
+        options: BatchOptions,
+        place: Place | None = None,
+        poll_s: float = 1.0,
+        on_final: OnFinal | None = None,
+        worker_id: str | None = None,
+    ):
         from .runner import Runner
         from .store import Store
 
@@ -238,9 +286,13 @@ class Worker:
         self.started = time.time()
         self.store = Store(options.db, options.data_dir)
         self.runner = Runner(self.store)
-        self.queue = WorkQueue(self.store.engine, options.name, worker_id or self.place.worker_id(), options.lease_s)
+        self.queue = WorkQueue(
+            self.store.engine, options.name, worker_id or self.place.worker_id(), options.lease_s
+        )
         self.poll_s = min(poll_s, options.lease_s / 4)
-        self.settings = RunSettings(max_rounds=options.rounds, engine_params=dict(options.engine_params))
+        self.settings = RunSettings(
+            max_rounds=options.rounds, engine_params=dict(options.engine_params)
+        )
         self.on_final = on_final
         self._stopping, self._cancel = threading.Event(), CancelToken()
 
@@ -283,11 +335,15 @@ class Worker:
                     result = self._run_item(item, cancel)
                 except BaseException:
                     lease.hold(None)
-                    self.queue.release(item)  # Ctrl-C: give it back for another worker (or a re-run)
+                    self.queue.release(
+                        item
+                    )  # Ctrl-C: give it back for another worker (or a re-run)
                     raise
                 lease.hold(None)
                 if result.status == "lost" and self._stopping.is_set():
-                    self.queue.release(item)  # stopped, not taken over: a re-run carries it on at once
+                    self.queue.release(
+                        item
+                    )  # stopped, not taken over: a re-run carries it on at once
                     break
                 results.append(result)
                 if on_finished:
@@ -308,14 +364,29 @@ class Worker:
             if self.store.has_session(item.session_id):  # taken over from a dead worker, or retried
                 trajectory = self.runner.open(item.session_id)
             else:
-                title = (f"{self.options.title or self.options.name} {item.mode} "
-                         f"{item.prompt_index:05d}/{item.sample:04d}: {item.prompt}")
-                tags = (f"batch:{self.options.name}", f"mode:{item.mode}", *self.options.tags, *row_tags(item.row))
+                title = (
+                    f"{self.options.title or self.options.name} {item.mode} "
+                    f"{item.prompt_index:05d}/{item.sample:04d}: {item.prompt}"
+                )
+                tags = (
+                    f"batch:{self.options.name}",
+                    f"mode:{item.mode}",
+                    *self.options.tags,
+                    *row_tags(item.row),
+                )
                 try:
-                    trajectory = self.runner.new_session(item.prompt, self.options.engine, item.seed,
-                                                         replace(self.settings, mode=Mode(item.mode)), title[:200],
-                                                         tags, session_id=item.session_id)
-                except IntegrityError:  # a stalled earlier holder created it a moment ago: carry that one on
+                    trajectory = self.runner.new_session(
+                        item.prompt,
+                        self.options.engine,
+                        item.seed,
+                        replace(self.settings, mode=Mode(item.mode)),
+                        title[:200],
+                        tags,
+                        session_id=item.session_id,
+                    )
+                except (
+                    IntegrityError
+                ):  # a stalled earlier holder created it a moment ago: carry that one on
                     trajectory = self.runner.open(item.session_id)
             outcome = self.runner.run(trajectory, cancel=cancel)
             if outcome.status == "cancelled":
@@ -340,10 +411,13 @@ class Worker:
 def row_tags(row: dict[str, Any]) -> tuple[str, ...]:
     """A GenEval-format row's `tag` as a session tag (`tag:counting`), so a tag's sessions can be found."""
     tag = row.get("tag")
-    return (f"tag:{tag}",) if isinstance(tag, str) and 0 < len(tag) <= 64 and tag.isprintable() else ()
+    return (
+        (f"tag:{tag}",) if isinstance(tag, str) and 0 < len(tag) <= 64 and tag.isprintable() else ()
+    )
 
 
 # -- status ---------------------------------------------------------------------------------------
+
 
 def status(store: Any, name: str, window_s: float = THROUGHPUT_WINDOW_S) -> dict[str, Any]:
     """done / running / failed / left, throughput and ETA for a batch, from the store alone.
@@ -354,7 +428,9 @@ def status(store: Any, name: str, window_s: float = THROUGHPUT_WINDOW_S) -> dict
     items are left but no worker holds one (nobody is working on the batch)."""
     queue = WorkQueue(store.engine, name)
     if not queue.exists():
-        raise StudioError(f"No batch {name!r} in this database. Start one with: studio batch PROMPTS.jsonl --name {name}")
+        raise StudioError(
+            f"No batch {name!r} in this database. Start one with: studio batch PROMPTS.jsonl --name {name}"
+        )
     counts: Counts = queue.counts()
     recent: Throughput = queue.throughput(window_s)
     rate = recent.per_s
@@ -365,9 +441,19 @@ def status(store: Any, name: str, window_s: float = THROUGHPUT_WINDOW_S) -> dict
         eta = remaining / rate
     else:
         eta = None
-    return {"batch": name, "total": counts.total, "done": counts.done, "running": counts.running,
-            "failed": counts.failed, "left": counts.left, "parked": counts.parked,
-            "per_minute": rate * 60 if rate else None, "window_s": round(recent.window_s, 1),
-            "finished_in_window": recent.finished, "last_finished": recent.last_finished,
-            "eta_s": eta, "workers": list(counts.workers),
-            "errors": [{"item": seq, "error": message} for seq, message in counts.errors]}
+    return {
+        "batch": name,
+        "total": counts.total,
+        "done": counts.done,
+        "running": counts.running,
+        "failed": counts.failed,
+        "left": counts.left,
+        "parked": counts.parked,
+        "per_minute": rate * 60 if rate else None,
+        "window_s": round(recent.window_s, 1),
+        "finished_in_window": recent.finished,
+        "last_finished": recent.last_finished,
+        "eta_s": eta,
+        "workers": list(counts.workers),
+        "errors": [{"item": seq, "error": message} for seq, message in counts.errors],
+    }

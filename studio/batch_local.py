@@ -51,11 +51,15 @@ def _process_main(options: BatchOptions, on_final: OnFinal | None, rank: int, wo
 class _Threads:
     def __init__(self, options: BatchOptions, count: int, on_final: OnFinal | None):
         place = Place.from_env()
-        self.workers = [Worker(options, place, on_final=on_final, worker_id=f"{place.worker_id()}:thread{k}")
-                        for k in range(count)]
+        self.workers = [
+            Worker(options, place, on_final=on_final, worker_id=f"{place.worker_id()}:thread{k}")
+            for k in range(count)
+        ]
         self.errors: list[BaseException] = []
-        self.threads = [threading.Thread(target=self._run, args=(w,), name=f"batch-worker-{k}", daemon=True)
-                        for k, w in enumerate(self.workers)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(w,), name=f"batch-worker-{k}", daemon=True)
+            for k, w in enumerate(self.workers)
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -84,8 +88,12 @@ class _Threads:
 class _Processes:
     def __init__(self, options: BatchOptions, count: int, on_final: OnFinal | None):
         context = multiprocessing.get_context("spawn")  # never fork a parent that has threads
-        self.processes = [context.Process(target=_process_main, args=(options, on_final, k, count),
-                                          name=f"batch-worker-{k}") for k in range(count)]
+        self.processes = [
+            context.Process(
+                target=_process_main, args=(options, on_final, k, count), name=f"batch-worker-{k}"
+            )
+            for k in range(count)
+        ]
         for process in self.processes:
             process.start()
 
@@ -105,12 +113,20 @@ class _Processes:
         bad = [(k, p.exitcode) for k, p in enumerate(self.processes) if p.exitcode not in (0, None)]
         if bad:
             k, code = bad[0]
-            raise StudioError(f"worker process {k} exited with status {code} (its messages are above); the batch's "
-                              "finished items are kept: fix the cause and run the same command again.")
+            raise StudioError(
+                f"worker process {k} exited with status {code} (its messages are above); the batch's "
+                "finished items are kept: fix the cause and run the same command again."
+            )
 
 
-def run_workers(options: BatchOptions, count: int, pool: str, on_final: OnFinal | None = None,
-                watch: Iterable[int] = (), on_item: Callable[[dict[str, Any]], None] | None = None) -> None:
+def run_workers(
+    options: BatchOptions,
+    count: int,
+    pool: str,
+    on_final: OnFinal | None = None,
+    watch: Iterable[int] = (),
+    on_item: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
     """Run `count` workers of the (already prepared) batch until it is finished. `on_item` gets, in
     this thread, each item of `watch` (seqs) that finishes while they run, as the work table has it."""
     kind = pool_kind(pool)
@@ -129,7 +145,9 @@ def run_workers(options: BatchOptions, count: int, pool: str, on_final: OnFinal 
                 seen.add(row["seq"])
                 if on_item:
                     on_item(row)
-        since = time.time() - 5.0  # overlap: a commit may land with an older timestamp than it is read
+        since = (
+            time.time() - 5.0
+        )  # overlap: a commit may land with an older timestamp than it is read
 
     workers = (_Processes if kind == "processes" else _Threads)(options, count, on_final)
     try:

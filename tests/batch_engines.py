@@ -22,7 +22,9 @@ class Slow(OfflineEngine):
 
     def __init__(self, stage_s: float | None = None):
         super().__init__()
-        self.stage_s = float(os.environ.get("STUDIO_TEST_STAGE_S", "0.3")) if stage_s is None else stage_s
+        self.stage_s = (
+            float(os.environ.get("STUDIO_TEST_STAGE_S", "0.3")) if stage_s is None else stage_s
+        )
 
     def _wait(self) -> None:
         time.sleep(self.stage_s)

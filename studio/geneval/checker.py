@@ -19,11 +19,14 @@ from ..scene import CLASSES, COLORS
 from ..scene_rules import THRESHOLD, Detection, Verdict, evaluate, kept_objects
 
 CHECKER_NAMES = ("auto", "offline", "yolo", "owl", "none")
-NOT_COMPARABLE = ("Numbers from a detector other than GenEval's own (Mask2Former + CLIP ViT-L/14) are not "
-                  "comparable with published GenEval scores.")
+NOT_COMPARABLE = (
+    "Numbers from a detector other than GenEval's own (Mask2Former + CLIP ViT-L/14) are not "
+    "comparable with published GenEval scores."
+)
 
 
 # -- checkers --------------------------------------------------------------------------------------
+
 
 class Checker:
     """A detector and a colour classifier behind GenEval's rules."""
@@ -53,15 +56,20 @@ class OfflineChecker(Checker):
 
     key = "offline"
     name = "offline sketch analyser"
-    about = ("Reads the offline engine's sketches back from their pixels (each glyph recognised by its shape "
-             "and paint colour; every object it recognises scores 1.0, larger first), then applies GenEval's rules. "
-             "It only understands that engine's sketches, and that engine's own inspector reads them with the "
-             "same analyser: process-mode scores show the loop satisfying its inspector, not an independent judge.")
+    about = (
+        "Reads the offline engine's sketches back from their pixels (each glyph recognised by its shape "
+        "and paint colour; every object it recognises scores 1.0, larger first), then applies GenEval's rules. "
+        "It only understands that engine's sketches, and that engine's own inspector reads them with the "
+        "same analyser: process-mode scores show the loop satisfying its inspector, not an independent judge."
+    )
 
     def detect(self, image) -> list[Detection]:
         from ..offline.analyse import analyse
 
-        return [Detection(o.cls, 1.0, tuple(float(v) for v in o.box), o.color) for o in analyse(image).objects]
+        return [
+            Detection(o.cls, 1.0, tuple(float(v) for v in o.box), o.color)
+            for o in analyse(image).objects
+        ]
 
 
 class YoloChecker(Checker):
@@ -69,9 +77,11 @@ class YoloChecker(Checker):
 
     key = "yolo"
     name = "yolov3-tiny + pixel colour rules"
-    about = ("Boxes from the offline yolov3-tiny COCO detector (OpenCV DNN); colours from simple pixel "
-             "rules on the central half of each box (studio/geneval/colors.py), not GenEval's CLIP "
-             "colour classifier.")
+    about = (
+        "Boxes from the offline yolov3-tiny COCO detector (OpenCV DNN); colours from simple pixel "
+        "rules on the central half of each box (studio/geneval/colors.py), not GenEval's CLIP "
+        "colour classifier."
+    )
 
     def __init__(self, detector: Any = None):
         from ..detector import CocoDetector
@@ -79,8 +89,10 @@ class YoloChecker(Checker):
         self.detector = detector or CocoDetector()
 
     def detect(self, image) -> list[Detection]:
-        return [Detection(d.label, float(d.score), tuple(float(v) for v in d.box))
-                for d in self.detector.detect(image.convert("RGB"), threshold=THRESHOLD)]
+        return [
+            Detection(d.label, float(d.score), tuple(float(v) for v in d.box))
+            for d in self.detector.detect(image.convert("RGB"), threshold=THRESHOLD)
+        ]
 
 
 class NoChecker(Checker):
@@ -98,7 +110,11 @@ class NoChecker(Checker):
 
 OWL_DEFAULT = "google/owlv2-base-patch16-ensemble"
 CLIP_DEFAULT = "openai/clip-vit-large-patch14"
-COLOR_TEMPLATES = ("a photo of a {c} {cls}", "a photo of a {c}-colored {cls}", "a photo of a {c} object")
+COLOR_TEMPLATES = (
+    "a photo of a {c} {cls}",
+    "a photo of a {c}-colored {cls}",
+    "a photo of a {c} object",
+)
 
 
 def local_model(ref: str | Path | None) -> str | None:
@@ -123,8 +139,12 @@ def local_model(ref: str | Path | None) -> str | None:
 def owl_clip_available(owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAULT) -> bool:
     import importlib.util
 
-    return (importlib.util.find_spec("transformers") is not None and importlib.util.find_spec("torch") is not None
-            and local_model(owl) is not None and local_model(clip) is not None)
+    return (
+        importlib.util.find_spec("transformers") is not None
+        and importlib.util.find_spec("torch") is not None
+        and local_model(owl) is not None
+        and local_model(clip) is not None
+    )
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.5) -> list[int]:
@@ -153,29 +173,53 @@ class OwlClipChecker(Checker):
 
     key = "owl"
     name = "OWLv2 + CLIP colours"
-    about = ("Boxes from OWLv2 (open-vocabulary, queried with the 80 COCO class names, class-wise NMS at IoU "
-             "0.5); colours by CLIP zero-shot on each box's crop with GenEval's three colour prompts. Closer "
-             "to GenEval than the other checkers, but not its Mask2Former detector.")
+    about = (
+        "Boxes from OWLv2 (open-vocabulary, queried with the 80 COCO class names, class-wise NMS at IoU "
+        "0.5); colours by CLIP zero-shot on each box's crop with GenEval's three colour prompts. Closer "
+        "to GenEval than the other checkers, but not its Mask2Former detector."
+    )
 
-    def __init__(self, owl: str | Path = OWL_DEFAULT, clip: str | Path = CLIP_DEFAULT, device: str | None = None):
+    def __init__(
+        self,
+        owl: str | Path = OWL_DEFAULT,
+        clip: str | Path = CLIP_DEFAULT,
+        device: str | None = None,
+    ):
         owl_ref, clip_ref = local_model(owl), local_model(clip)
-        missing = [f"{flag} {ref}" for flag, ref, found in (("--owl", owl, owl_ref), ("--clip", clip, clip_ref))
-                   if found is None]
+        missing = [
+            f"{flag} {ref}"
+            for flag, ref, found in (("--owl", owl, owl_ref), ("--clip", clip, clip_ref))
+            if found is None
+        ]
         if missing:
-            raise StudioError(f"The OWLv2 + CLIP checker needs local weights; not found: {'; '.join(missing)}. "
-                              "Pass folders with --owl/--clip, or use --checker yolo.")
+            raise StudioError(
+                f"The OWLv2 + CLIP checker needs local weights; not found: {'; '.join(missing)}. "
+                "Pass folders with --owl/--clip, or use --checker yolo."
+            )
         try:
             import torch
-            from transformers import (AutoModelForZeroShotObjectDetection, AutoProcessor, CLIPModel,
-                                      CLIPProcessor)
+            from transformers import (
+                AutoModelForZeroShotObjectDetection,
+                AutoProcessor,
+                CLIPModel,
+                CLIPProcessor,
+            )
         except ImportError as error:
-            raise StudioError(f"The OWLv2 + CLIP checker needs torch and transformers ({error}).") from None
+            raise StudioError(
+                f"The OWLv2 + CLIP checker needs torch and transformers ({error})."
+            ) from None
         self.torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.owl_processor = AutoProcessor.from_pretrained(owl_ref, local_files_only=True)
-        self.owl = AutoModelForZeroShotObjectDetection.from_pretrained(owl_ref, local_files_only=True).to(self.device).eval()
+        self.owl = (
+            AutoModelForZeroShotObjectDetection.from_pretrained(owl_ref, local_files_only=True)
+            .to(self.device)
+            .eval()
+        )
         self.clip_processor = CLIPProcessor.from_pretrained(clip_ref, local_files_only=True)
-        self.clip = CLIPModel.from_pretrained(clip_ref, local_files_only=True).to(self.device).eval()
+        self.clip = (
+            CLIPModel.from_pretrained(clip_ref, local_files_only=True).to(self.device).eval()
+        )
         self.queries = [f"a photo of a {c}" for c in CLASSES]
         self._color_text: dict[str, Any] = {}
         self._lock = threading.Lock()  # one forward at a time per model instance
@@ -186,8 +230,9 @@ class OwlClipChecker(Checker):
         rgb = image.convert("RGB")
         side = max(rgb.size)  # OWLv2 pads to a square at the bottom/right: boxes are in that square
         with self._lock, torch.no_grad():
-            inputs = self.owl_processor(text=[self.queries], images=rgb, return_tensors="pt",
-                                        truncation=True).to(self.device)
+            inputs = self.owl_processor(
+                text=[self.queries], images=rgb, return_tensors="pt", truncation=True
+            ).to(self.device)
             outputs = self.owl(**inputs)
             logits = outputs.logits[0].sigmoid()  # (boxes, queries)
             scores, labels = logits.max(dim=-1)
@@ -202,14 +247,20 @@ class OwlClipChecker(Checker):
             idx = np.flatnonzero(keep_any & (labels == cls_id))
             for k in _nms(xyxy[idx], scores[idx]):
                 i = idx[k]
-                found.append(Detection(CLASSES[int(cls_id)], float(scores[i]), tuple(float(v) for v in xyxy[i])))
+                found.append(
+                    Detection(
+                        CLASSES[int(cls_id)], float(scores[i]), tuple(float(v) for v in xyxy[i])
+                    )
+                )
         return found
 
     def _text_features(self, classname: str):
         torch = self.torch
         if classname not in self._color_text:
             texts = [t.format(c=c, cls=classname) for c in COLORS for t in COLOR_TEMPLATES]
-            inputs = self.clip_processor(text=texts, return_tensors="pt", padding=True).to(self.device)
+            inputs = self.clip_processor(text=texts, return_tensors="pt", padding=True).to(
+                self.device
+            )
             with torch.no_grad():
                 feats = self.clip.get_text_features(**inputs)
             feats = getattr(feats, "pooler_output", feats)
@@ -234,7 +285,10 @@ class OwlClipChecker(Checker):
 
 # -- choosing one ----------------------------------------------------------------------------------
 
-def choose(requested: str, engine: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAULT) -> str:
+
+def choose(
+    requested: str, engine: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAULT
+) -> str:
     """The checker key `auto` resolves to, by availability: the offline engine's own analyser for its
     sketches; OWLv2 + CLIP when both have local weights; yolov3-tiny when its files are installed;
     else none (the images are still written for the official evaluator)."""
@@ -261,13 +315,15 @@ def make(key: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAUL
     if key == "offline":
         return OfflineChecker()
     if key == "yolo":
-        from ..detector import DetectorUnavailable
-
         from PIL import Image
+
+        from ..detector import DetectorUnavailable
 
         checker = YoloChecker()
         try:
-            checker.detect(Image.new("RGB", (64, 64), (128, 128, 128)))  # loads the network once, here
+            checker.detect(
+                Image.new("RGB", (64, 64), (128, 128, 128))
+            )  # loads the network once, here
         except (ImportError, DetectorUnavailable) as error:
             raise StudioError(f"The yolov3-tiny checker is not available: {error}") from None
         return checker
@@ -280,5 +336,10 @@ def make(key: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAUL
 
 def describe(key: str) -> dict[str, str]:
     """The report's name and sentence for a checker key, without loading it."""
-    cls = {"offline": OfflineChecker, "yolo": YoloChecker, "owl": OwlClipChecker, "none": NoChecker}[key]
+    cls = {
+        "offline": OfflineChecker,
+        "yolo": YoloChecker,
+        "owl": OwlClipChecker,
+        "none": NoChecker,
+    }[key]
     return {"key": cls.key, "name": cls.name, "about": cls.about}

@@ -57,10 +57,15 @@ def _mean(values: list[float]) -> float:
 def _row(label: str, records: list[dict[str, Any]]) -> Row:
     scored = [r["correct"] for r in records if r.get("correct") is not None]
     correct = sum(bool(c) for c in scored) if scored else None
-    return Row(label, len(records), correct, correct / len(scored) if scored else None,
-               _mean([r.get("sampling_steps", 0) for r in records if "sampling_steps" in r]),
-               _mean([r.get("rounds", 0) for r in records if "rounds" in r]),
-               _mean([r.get("wall_s", 0.0) for r in records if "wall_s" in r]))
+    return Row(
+        label,
+        len(records),
+        correct,
+        correct / len(scored) if scored else None,
+        _mean([r.get("sampling_steps", 0) for r in records if "sampling_steps" in r]),
+        _mean([r.get("rounds", 0) for r in records if "rounds" in r]),
+        _mean([r.get("wall_s", 0.0) for r in records if "wall_s" in r]),
+    )
 
 
 def tables_for(records: list[dict[str, Any]], modes: list[str]) -> list[ModeTable]:
@@ -82,45 +87,76 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def markdown(tables: list[ModeTable], checker: dict[str, str], header: list[str], footer: list[str]) -> str:
+def markdown(
+    tables: list[ModeTable], checker: dict[str, str], header: list[str], footer: list[str]
+) -> str:
     lines = ["# GenEval-format benchmark", "", *header, ""]
     for table in tables:
-        lines += [f"## Mode `{table.mode}` (checker: {checker['name']})", "",
-                  "| tag | images | correct | accuracy | sampling steps / image | rounds / image | wall s / image |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## Mode `{table.mode}` (checker: {checker['name']})",
+            "",
+            "| tag | images | correct | accuracy | sampling steps / image | rounds / image | wall s / image |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in table.rows + [table.overall]:
             name = f"**{row.label}**" if row is table.overall else row.label
             acc = _fmt(row.accuracy)
-            lines.append(f"| {name} | {row.images} | {'–' if row.correct is None else row.correct} | "
-                         f"{f'**{acc}**' if row is table.overall else acc} | {row.steps:.1f} | {row.rounds:.2f} | "
-                         f"{row.wall_s:.3f} |")
-        lines += ["", f"Overall is GenEval's score (the mean of the per-tag accuracies); over all images together: "
-                      f"{_fmt(table.image_accuracy)}.", ""]
+            lines.append(
+                f"| {name} | {row.images} | {'–' if row.correct is None else row.correct} | "
+                f"{f'**{acc}**' if row is table.overall else acc} | {row.steps:.1f} | {row.rounds:.2f} | "
+                f"{row.wall_s:.3f} |"
+            )
+        lines += [
+            "",
+            f"Overall is GenEval's score (the mean of the per-tag accuracies); over all images together: "
+            f"{_fmt(table.image_accuracy)}.",
+            "",
+        ]
     if len(tables) > 1:
         names = [t.mode for t in tables]
-        lines += [f"## Modes compared (accuracy; checker: {checker['name']})", "",
-                  "| tag | " + " | ".join(names) + (f" | {names[-1]} − {names[0]} |" if len(names) == 2 else " |"),
-                  "|---|" + "---:|" * (len(names) + (len(names) == 2))]
+        lines += [
+            f"## Modes compared (accuracy; checker: {checker['name']})",
+            "",
+            "| tag | "
+            + " | ".join(names)
+            + (f" | {names[-1]} − {names[0]} |" if len(names) == 2 else " |"),
+            "|---|" + "---:|" * (len(names) + (len(names) == 2)),
+        ]
         labels = list(dict.fromkeys(row.label for t in tables for row in t.rows)) + ["overall"]
         for label in labels:
             values = []
             for t in tables:
-                row = t.overall if label == "overall" else next((r for r in t.rows if r.label == label), None)
+                row = (
+                    t.overall
+                    if label == "overall"
+                    else next((r for r in t.rows if r.label == label), None)
+                )
                 values.append(row.accuracy if row else None)
             cells = [_fmt(v) for v in values]
             if len(values) == 2:
                 cells.append("–" if None in values else f"{values[1] - values[0]:+.3f}")
-            lines.append(f"| {'**overall**' if label == 'overall' else label} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {'**overall**' if label == 'overall' else label} | " + " | ".join(cells) + " |"
+            )
         lines.append("")
         costs = ["| per image | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-        for what, attr, digits in (("sampling steps", "steps", 1), ("rounds", "rounds", 2), ("wall s", "wall_s", 3)):
-            costs.append(f"| {what} | " + " | ".join(f"{getattr(t.overall, attr):.{digits}f}" for t in tables) + " |")
+        for what, attr, digits in (
+            ("sampling steps", "steps", 1),
+            ("rounds", "rounds", 2),
+            ("wall s", "wall_s", 3),
+        ):
+            costs.append(
+                f"| {what} | "
+                + " | ".join(f"{getattr(t.overall, attr):.{digits}f}" for t in tables)
+                + " |"
+            )
         lines += costs + [""]
     lines += footer
     return "\n".join(lines).rstrip() + "\n"
 
 
 # -- the chart ---------------------------------------------------------------------------------------
+
 
 def _font(size: int):
     from PIL import ImageFont
@@ -152,20 +188,38 @@ def chart(tables: list[ModeTable], title: str, subtitle: str, path: Path) -> Pat
         pen.text((left - 8, y), f"{k / 4:.2f}", fill=(90, 90, 90), font=small, anchor="rm")
     group_w = (width - left - right) / len(labels)
     bar_w = min(36.0, group_w * 0.8 / max(1, len(tables)))
-    colors = {t.mode: MODE_COLORS.get(t.mode, EXTRA_COLORS[i % len(EXTRA_COLORS)]) for i, t in enumerate(tables)}
+    colors = {
+        t.mode: MODE_COLORS.get(t.mode, EXTRA_COLORS[i % len(EXTRA_COLORS)])
+        for i, t in enumerate(tables)
+    }
     for g, label in enumerate(labels):
         x_mid = left + group_w * (g + 0.5)
         x = x_mid - bar_w * len(tables) / 2
         for t in tables:
-            row = t.overall if label == "overall" else next((r for r in t.rows if r.label == label), None)
+            row = (
+                t.overall
+                if label == "overall"
+                else next((r for r in t.rows if r.label == label), None)
+            )
             value = row.accuracy if row else None
             if value is not None:
                 y = top + plot_h * (1 - value)
                 pen.rectangle((x, y, x + bar_w - 2, top + plot_h), fill=colors[t.mode])
-                pen.text((x + bar_w / 2 - 1, y - 2), f"{value:.2f}", fill=(40, 40, 40), font=small, anchor="mb")
+                pen.text(
+                    (x + bar_w / 2 - 1, y - 2),
+                    f"{value:.2f}",
+                    fill=(40, 40, 40),
+                    font=small,
+                    anchor="mb",
+                )
             x += bar_w
-        pen.text((x_mid, top + plot_h + 8), label, fill=(30, 30, 30), font=small if label != "overall" else big,
-                 anchor="ma")
+        pen.text(
+            (x_mid, top + plot_h + 8),
+            label,
+            fill=(30, 30, 30),
+            font=small if label != "overall" else big,
+            anchor="ma",
+        )
     pen.line((left, top + plot_h, width - right, top + plot_h), fill=(60, 60, 60))
     lx = left
     for t in tables:  # legend
@@ -179,6 +233,7 @@ def chart(tables: list[ModeTable], title: str, subtitle: str, path: Path) -> Pat
 
 # -- the whole report ----------------------------------------------------------------------------------
 
+
 def build_report(result, options, prompts_path: Path) -> Report:
     """report.md, report.png and report.json in the output folder, from a finished run's records."""
     modes = [m.value for m in options.modes]
@@ -187,42 +242,79 @@ def build_report(result, options, prompts_path: Path) -> Report:
     per_prompt = len({(r["index"]) for r in result.records})
     header = [
         f"- engine: `{options.engine}`; modes: {', '.join(modes)}; {options.samples} sample(s) per prompt; "
-        f"seed {options.seed}; at most {options.rounds} rounds" + (f"; engine params `{json.dumps(options.engine_params)}`"
-                                                                   if options.engine_params else ""),
-        f"- prompts: `{prompts_path}`" + (f", tags {', '.join(options.tags)}" if options.tags else "")
-        + (f", first {options.limit}" if options.limit else "") + f" ({per_prompt} prompts scored)",
+        f"seed {options.seed}; at most {options.rounds} rounds"
+        + (
+            f"; engine params `{json.dumps(options.engine_params)}`"
+            if options.engine_params
+            else ""
+        ),
+        f"- prompts: `{prompts_path}`"
+        + (f", tags {', '.join(options.tags)}" if options.tags else "")
+        + (f", first {options.limit}" if options.limit else "")
+        + f" ({per_prompt} prompts scored)",
         f"- checker: **{checker['name']}**. {checker['about']}",
         f"- {NOT_COMPARABLE} For official numbers, score the images with GenEval's evaluator: "
         f"`python evaluation/evaluate_images.py {result.out}/<mode> --outfile <mode>.jsonl --model-path <mask2former "
         f"folder>`, then `python evaluation/summary_scores.py <mode>.jsonl`.",
         f"- images: `{result.out}/<mode>/<NNNNN>/samples/<NNNN>.png` (GenEval's layout); every trajectory is a "
-        f"session tagged `bench`, `geneval` and `batch:{result.batch}` in `{result.db_url}` (search \"GenEval\" in "
+        f'session tagged `bench`, `geneval` and `batch:{result.batch}` in `{result.db_url}` (search "GenEval" in '
         f"the studio's Sessions tab; `studio batch status {result.batch}` while it runs).",
     ]
     footer = []
     missing = result.total - len(result.records)
     if result.errors:
-        footer.append(f"**{len(result.errors)} sample(s) failed** and are not in the tables; run the same command "
-                      f"with --retry-failed to run them again. First error: {result.errors[0].get('error')}")
+        footer.append(
+            f"**{len(result.errors)} sample(s) failed** and are not in the tables; run the same command "
+            f"with --retry-failed to run them again. First error: {result.errors[0].get('error')}"
+        )
     elif missing > 0:
-        footer.append(f"{missing} sample(s) are not finished yet; run the same command again to finish them.")
+        footer.append(
+            f"{missing} sample(s) are not finished yet; run the same command again to finish them."
+        )
     text = markdown(tables, checker, header, footer)
     out = result.out
-    paths = {"markdown": out / "report.md", "chart": out / "report.png", "json": out / "report.json"}
+    paths = {
+        "markdown": out / "report.md",
+        "chart": out / "report.png",
+        "json": out / "report.json",
+    }
     paths["markdown"].write_text(text, encoding="utf-8")
-    chart(tables, f"GenEval-format accuracy by tag: engine {options.engine}, checker {checker['name']}",
-          "Not comparable with published GenEval scores (a different detector and colour classifier).",
-          paths["chart"])
+    chart(
+        tables,
+        f"GenEval-format accuracy by tag: engine {options.engine}, checker {checker['name']}",
+        "Not comparable with published GenEval scores (a different detector and colour classifier).",
+        paths["chart"],
+    )
     data = {
-        "engine": options.engine, "checker": checker, "prompts": str(prompts_path), "samples": options.samples,
-        "seed": options.seed, "rounds": options.rounds, "not_comparable": NOT_COMPARABLE,
-        "modes": {t.mode: {"overall": t.overall.accuracy, "image_accuracy": t.image_accuracy,
-                           "images": t.overall.images, "sampling_steps": t.overall.steps,
-                           "rounds": t.overall.rounds, "wall_s": t.overall.wall_s,
-                           "tags": {r.label: {"images": r.images, "correct": r.correct, "accuracy": r.accuracy,
-                                              "sampling_steps": r.steps, "rounds": r.rounds, "wall_s": r.wall_s}
-                                    for r in t.rows}}
-                  for t in tables},
+        "engine": options.engine,
+        "checker": checker,
+        "prompts": str(prompts_path),
+        "samples": options.samples,
+        "seed": options.seed,
+        "rounds": options.rounds,
+        "not_comparable": NOT_COMPARABLE,
+        "modes": {
+            t.mode: {
+                "overall": t.overall.accuracy,
+                "image_accuracy": t.image_accuracy,
+                "images": t.overall.images,
+                "sampling_steps": t.overall.steps,
+                "rounds": t.overall.rounds,
+                "wall_s": t.overall.wall_s,
+                "tags": {
+                    r.label: {
+                        "images": r.images,
+                        "correct": r.correct,
+                        "accuracy": r.accuracy,
+                        "sampling_steps": r.steps,
+                        "rounds": r.rounds,
+                        "wall_s": r.wall_s,
+                    }
+                    for r in t.rows
+                },
+            }
+            for t in tables
+        },
         "errors": len(result.errors),
     }
     paths["json"].write_text(json.dumps(data, indent=1), encoding="utf-8")

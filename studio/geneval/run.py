@@ -83,8 +83,17 @@ class BenchResult:
     batch: str = ""
 
 
-def base_record(mode: str, index: int, sample: int, row: dict[str, Any], seed: int) -> dict[str, Any]:
-    return {"mode": mode, "index": index, "sample": sample, "tag": row["tag"], "prompt": row["prompt"], "seed": seed}
+def base_record(
+    mode: str, index: int, sample: int, row: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "index": index,
+        "sample": sample,
+        "tag": row["tag"],
+        "prompt": row["prompt"],
+        "seed": seed,
+    }
 
 
 def score(checker: checkers.Checker, png: bytes, row: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +105,12 @@ def score(checker: checkers.Checker, png: bytes, row: dict[str, Any]) -> dict[st
     with Image.open(io.BytesIO(png)) as image:
         image.load()
         verdict = checker.check(image, row)
-    return {"checker": checker.key, "correct": verdict.correct, "reason": verdict.reason, "found": verdict.found}
+    return {
+        "checker": checker.key,
+        "correct": verdict.correct,
+        "reason": verdict.reason,
+        "found": verdict.found,
+    }
 
 
 class Finisher:
@@ -110,7 +124,12 @@ class Finisher:
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"out": self.out, "checker_key": self.checker_key, "owl": self.owl, "clip": self.clip}
+        return {
+            "out": self.out,
+            "checker_key": self.checker_key,
+            "owl": self.owl,
+            "clip": self.clip,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -123,29 +142,54 @@ class Finisher:
             return self._checker
 
     def __call__(self, item: Any, trajectory: Any, store: Any) -> dict[str, Any]:
-        return self.write(item.mode, item.prompt_index, item.sample, item.row, item.seed, trajectory, store,
-                          item.attempts)
+        return self.write(
+            item.mode,
+            item.prompt_index,
+            item.sample,
+            item.row,
+            item.seed,
+            trajectory,
+            store,
+            item.attempts,
+        )
 
-    def write(self, mode: str, index: int, sample: int, row: dict[str, Any], seed: int, trajectory: Any,
-              store: Any, attempts: int) -> dict[str, Any]:
+    def write(
+        self,
+        mode: str,
+        index: int,
+        sample: int,
+        row: dict[str, Any],
+        seed: int,
+        trajectory: Any,
+        store: Any,
+        attempts: int,
+    ) -> dict[str, Any]:
         final = trajectory.head()
         if final is None or final.stage is not Stage.FINAL or final.image is None:
             raise StudioError("the session has no final image")
         png = store.image_path(final.image.sha256).read_bytes()
         branch = trajectory.branch()
-        record = base_record(mode, index, sample, row, seed) | {
-            "status": "done", "session_id": trajectory.session.id, "attempts": attempts,
-            "sampling_steps": sum(s.sampling_steps for s in trajectory.steps.values()),
-            "rounds": rounds_used(branch), "stages": len(trajectory.steps),
-            "wall_s": round(sum(s.elapsed_s or 0.0 for s in trajectory.steps.values()), 4),
-            "image": str(layout.sample_path(Path(""), mode, index, sample)),
-        } | score(self.checker, png, row)
+        record = (
+            base_record(mode, index, sample, row, seed)
+            | {
+                "status": "done",
+                "session_id": trajectory.session.id,
+                "attempts": attempts,
+                "sampling_steps": sum(s.sampling_steps for s in trajectory.steps.values()),
+                "rounds": rounds_used(branch),
+                "stages": len(trajectory.steps),
+                "wall_s": round(sum(s.elapsed_s or 0.0 for s in trajectory.steps.values()), 4),
+                "image": str(layout.sample_path(Path(""), mode, index, sample)),
+            }
+            | score(self.checker, png, row)
+        )
         layout.write_record(self.out, record)  # the record first: a PNG never lacks one
         layout.write_sample(self.out, mode, index, sample, png)
         return record
 
 
 # -- the run -----------------------------------------------------------------------------------------
+
 
 def validate(options: BenchOptions) -> None:
     if not options.modes:
@@ -172,8 +216,11 @@ def batch_name(out: Path, engine: str) -> str:
     return f"geneval-{re.sub(r'[^A-Za-z0-9._-]', '-', engine)[:40]}-{digest}"
 
 
-def run_bench(options: BenchOptions, on_progress: Callable[[dict[str, Any] | None, int, int], None] | None = None,
-              on_start: Callable[[int, int], None] | None = None) -> BenchResult:
+def run_bench(
+    options: BenchOptions,
+    on_progress: Callable[[dict[str, Any] | None, int, int], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> BenchResult:
     """Enqueue what is missing, run batch workers until the batch is finished, score, report.
     `on_start(total, already_finished)` is called once, then `on_progress(record, finished, total)`
     for each sample that finishes (a record with status "error" for a failed one)."""
@@ -183,24 +230,43 @@ def run_bench(options: BenchOptions, on_progress: Callable[[dict[str, Any] | Non
     validate(options)
     place = Place.from_env()
     if place.world_size > 1 and options.workers > 1:
-        raise StudioError(f"--workers {options.workers} under a launcher (WORLD_SIZE={place.world_size}): the "
-                          "launcher starts the workers; drop --workers.")
+        raise StudioError(
+            f"--workers {options.workers} under a launcher (WORLD_SIZE={place.world_size}): the "
+            "launcher starts the workers; drop --workers."
+        )
     kind = pool_kind(options.pool)
     prompts_path = resolve_prompts(options.prompts)
     prompts = select(read_prompts(prompts_path), options.tags, options.limit)
     out = options.out_dir
     checker_key = checkers.choose(options.checker, options.engine, options.owl, options.clip)
     name = batch_name(out, options.engine)
-    settings = {"engine": options.engine, "seed": options.seed, "rounds": options.rounds,
-                "engine_params": options.engine_params, "prompts_sha256": file_digest(prompts_path)}
+    settings = {
+        "engine": options.engine,
+        "seed": options.seed,
+        "rounds": options.rounds,
+        "engine_params": options.engine_params,
+        "prompts_sha256": file_digest(prompts_path),
+    }
     layout.check_run_settings(out, settings | {"batch": name})
     for mode in options.modes:
         for p in prompts:
             layout.write_metadata(out, mode.value, p.index, p.row)
-    items = plan_items(((p.index, p.row) for p in prompts), options.modes, options.samples, options.seed)
-    batch = BatchOptions(prompts=prompts_path, name=name, engine=options.engine, rounds=options.rounds,
-                         engine_params=dict(options.engine_params), seed=options.seed, tags=TAGS,
-                         lease_s=options.lease_s, db=options.db, data_dir=options.data_dir, title=TITLE)
+    items = plan_items(
+        ((p.index, p.row) for p in prompts), options.modes, options.samples, options.seed
+    )
+    batch = BatchOptions(
+        prompts=prompts_path,
+        name=name,
+        engine=options.engine,
+        rounds=options.rounds,
+        engine_params=dict(options.engine_params),
+        seed=options.seed,
+        tags=TAGS,
+        lease_s=options.lease_s,
+        db=options.db,
+        data_dir=options.data_dir,
+        title=TITLE,
+    )
     finisher = Finisher(out, checker_key, options.owl, options.clip)
 
     started, started_wall = time.perf_counter(), time.time()
@@ -229,14 +295,27 @@ def run_bench(options: BenchOptions, on_progress: Callable[[dict[str, Any] | Non
         if todo and place.world_size > 1:  # one of a launcher's workers
             worker = Worker(batch, place, on_final=finisher)
             try:
-                worker.run(lambda f: on_item({"seq": f.item.seq, "status": f.status, "error": f.error}))
+                worker.run(
+                    lambda f: on_item({"seq": f.item.seq, "status": f.status, "error": f.error})
+                )
             finally:
                 worker.close()
         elif todo:
             run_workers(batch, min(options.workers, len(todo)), kind, finisher, todo, on_item)
         if place.rank != 0:
-            return BenchResult(out, checkers.describe(checker_key), [], finished - skipped, skipped, [],
-                               store.url, time.perf_counter() - started, len(seqs), None, name)
+            return BenchResult(
+                out,
+                checkers.describe(checker_key),
+                [],
+                finished - skipped,
+                skipped,
+                [],
+                store.url,
+                time.perf_counter() - started,
+                len(seqs),
+                None,
+                name,
+            )
         rows = {r["seq"]: r for r in queue.items() if r["seq"] in ours}
         records, errors = collect(out, [rows[s] for s in seqs], finisher, store)
         ran = sum(r["status"] in (DONE, FAILED) for r in rows.values()) - skipped
@@ -246,21 +325,35 @@ def run_bench(options: BenchOptions, on_progress: Callable[[dict[str, Any] | Non
 
     from .report import build_report
 
-    result = BenchResult(out, checkers.describe(checker_key), records, ran, skipped, errors, db_url,
-                         time.perf_counter() - started, len(seqs), None, name)
+    result = BenchResult(
+        out,
+        checkers.describe(checker_key),
+        records,
+        ran,
+        skipped,
+        errors,
+        db_url,
+        time.perf_counter() - started,
+        len(seqs),
+        None,
+        name,
+    )
     result.report = build_report(result, options, prompts_path)
     return result
 
 
 def _progress_record(out: Path, row: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
-    base = base_record(item["mode"], item["prompt_index"], item["sample"], item["row"], item["seed"])
+    base = base_record(
+        item["mode"], item["prompt_index"], item["sample"], item["row"], item["seed"]
+    )
     if row["status"] == DONE:
         return layout.read_record(out, item["mode"], item["prompt_index"], item["sample"]) or base
     return base | {"status": "error", "error": row.get("error")}
 
 
-def collect(out: Path, items: list[dict[str, Any]], finisher: Finisher,
-            store: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def collect(
+    out: Path, items: list[dict[str, Any]], finisher: Finisher, store: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A scored record for every done item of `items`, and an error record for every failed one. A
     done sample whose record or PNG is missing (or belongs to another session) is written again from
     its session; one scored by another checker (an earlier run with other flags) is scored again."""
@@ -269,25 +362,49 @@ def collect(out: Path, items: list[dict[str, Any]], finisher: Finisher,
         mode, index, sample = item["mode"], item["prompt_index"], item["sample"]
         base = base_record(mode, index, sample, item["row"], item["seed"])
         if item["status"] == FAILED:
-            errors.append(base | {"status": "error", "session_id": item["session_id"], "error": item["error"]})
+            errors.append(
+                base | {"status": "error", "session_id": item["session_id"], "error": item["error"]}
+            )
             continue
         if item["status"] != DONE:
             continue
         record = layout.read_record(out, mode, index, sample)
         try:
-            if (record is None or record.get("status") != "done" or record.get("session_id") != item["session_id"]
-                    or not layout.is_finished(out, mode, index, sample)):
+            if (
+                record is None
+                or record.get("status") != "done"
+                or record.get("session_id") != item["session_id"]
+                or not layout.is_finished(out, mode, index, sample)
+            ):
                 from ..runner import Runner
 
                 trajectory = Runner(store).open(item["session_id"])
-                record = finisher.write(mode, index, sample, item["row"], item["seed"], trajectory, store,
-                                        item["attempts"])
+                record = finisher.write(
+                    mode,
+                    index,
+                    sample,
+                    item["row"],
+                    item["seed"],
+                    trajectory,
+                    store,
+                    item["attempts"],
+                )
             elif record.get("checker") != finisher.checker_key:
-                record |= score(finisher.checker, layout.sample_path(out, mode, index, sample).read_bytes(), item["row"])
+                record |= score(
+                    finisher.checker,
+                    layout.sample_path(out, mode, index, sample).read_bytes(),
+                    item["row"],
+                )
                 layout.write_record(out, record)
         except StudioError as error:  # its session was deleted in the studio, say
-            errors.append(base | {"status": "error", "session_id": item["session_id"],
-                                  "error": f"cannot write it from its session: {error}"})
+            errors.append(
+                base
+                | {
+                    "status": "error",
+                    "session_id": item["session_id"],
+                    "error": f"cannot write it from its session: {error}",
+                }
+            )
             continue
         records.append(record)
     return records, errors
