@@ -96,9 +96,23 @@ class Reader(NounRoles):
         before, nxt = words[i - 1], (words[i + 1] if i + 1 < len(words) else None)
         if before.low in ("and", "or") and words[i - 2].pos in ("VERB", "AUX") and words[i - 2].tag != "VBN":
             return True  # "sits and stares"
+        if any((hit := self._known_at(m)) and hit[2] == i and self._lost_verb(m, i) for m in (i - 1, i - 2)):
+            return True  # "a cow and a horse graze together"
         return (before.pos in ("NOUN", "PROPN") and before.low not in DEFINITE and nxt is not None
                 and nxt.low in ("the", "a", "an", "its", "their") and w.tag in ("NN", "VBP", "VBZ") and w.dep != "compound"
                 and not any(words[k].low in DEFINITE | {"a", "an", "its", "their"} for k in range(max(0, i - 1), i)))
+
+    def _lost_verb(self, start: int, k: int) -> bool:
+        """Word k is the verb of coordinated subjects ("X and a Y graze together") in a clause with no verb tagged."""
+        words = self.words
+        if words[k].tag not in ("NN", "VB", "VBP") or not self.low[k].isalpha():
+            return False
+        after = words[k + 1] if k + 1 < len(words) else None
+        if after is not None and not (after.pos in ("ADP", "ADV", "PART", "PUNCT", "CCONJ") or after.sent_start):
+            return False
+        first = max((m for m in range(start + 1) if words[m].sent_start), default=0)
+        last = next((m for m in range(k + 1, len(words)) if words[m].sent_start), len(words))
+        return "and" in self.low[first:start] and not any(w.pos in ("VERB", "AUX") for w in words[first:last])
 
     def class_at(self, i: int):
         """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""
@@ -167,6 +181,8 @@ class Reader(NounRoles):
             if hit and best is not None and hit[1] == "pl" and hit[0] not in _KNOWN and \
                     (article or best[0][0] in _KNOWN or best[0][1] == "pl" or self.words[k].dep == "ROOT"):
                 break  # "a pigeon pecks", "four ducks rest": a plural word after the noun is its verb
+            if hit and best is not None and best[0][0] in _KNOWN and hit[0] not in _KNOWN and self._lost_verb(i, k):
+                break  # "a cat and a dog sleep on a rug": the tagger found no verb and made "dog sleep" one noun
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))
             w = low[k]

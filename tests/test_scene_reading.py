@@ -157,6 +157,16 @@ def test_a_description_is_read_for_its_main_objects(prompt, groups):
     assert parse_prompt(prompt).groups == groups
 
 
+@pytest.mark.parametrize("prompt, classes", [
+    ("a cow and a horse graze together", ["cow", "horse"]),
+    ("A computer mouse and a spoon lie next to each other on a desk.", ["computer mouse", "spoon"]),
+    ("two apples and a banana rest in a bowl", ["apple", "banana", "bowl"]),
+    ("a cat and a dog bed", ["cat", "bed"]),  # a compound of two classes is still one thing
+])
+def test_the_verb_of_coordinated_subjects_is_not_read_as_a_noun(prompt, classes):
+    assert [g.cls for g in parse_prompt(prompt).groups] == classes
+
+
 def test_a_fronted_relation_finds_its_subject_past_other_phrases():
     scene = parse_prompt("A horse stands on a ridge. Far below it, near the river, a cow drinks quietly.")
     assert scene.groups == [G("horse"), G("cow")] and scene.relations == [Relation(1, "below", 0)]
