@@ -254,10 +254,23 @@ class BagelEngine(Engine):
         with self._stage(ctx, "inspecting with BAGEL") as (w, key):
             w.request("add_text", ctx, "inspecting", text=requests(ctx.session, ctx.round)[Stage.INSPECT])
             raw, tokens = self._gen_text(ctx, w, "inspecting")
-            result = prompts.inspect_result(raw, tokens=tokens, think=prompts.thought(raw))
-            w.request("add_text", ctx, "inspecting", text=protocol.verdict_text(result.plan_check, result.sketch_check))
-            step = self._result_step(ctx, Stage.INSPECT, plan_check=result.plan_check, sketch_check=result.sketch_check)
-            w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
+            try:
+                result = prompts.inspect_result(raw, tokens=tokens, think=prompts.thought(raw))
+            except protocol.UnreadableText as unreadable:
+                # The runner records the step without a verdict; its context keeps the request and no
+                # answer, as a rebuild from that step would (transcript.segments), and stays usable.
+                step = self._result_step(ctx, Stage.INSPECT, **unreadable.readable)
+                w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
+                failed = unreadable
+            else:
+                w.request("add_text", ctx, "inspecting",
+                          text=protocol.verdict_text(result.plan_check, result.sketch_check))
+                step = self._result_step(ctx, Stage.INSPECT, plan_check=result.plan_check,
+                                         sketch_check=result.sketch_check)
+                w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
+                failed = None
+        if failed is not None:
+            raise failed
         ctx.progress(1.0, "inspected")
         return result
 

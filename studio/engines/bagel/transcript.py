@@ -42,8 +42,8 @@ def plan_request(round_no: int, max_rounds: int, mode: Mode) -> str:
 
 
 def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str | None:
-    """None for a step without both checks (a verdict that could not be read): it adds nothing to a context,
-    rather than a verdict the model never gave."""
+    """None for a step without both checks (a verdict that could not be read): no answer goes into the
+    context, rather than a verdict the model never gave."""
     if plan_check is None or sketch_check is None:
         return None
     return protocol.verdict_text(plan_check, sketch_check)
@@ -91,10 +91,10 @@ def segments(step: Step, session: Session) -> list[Segment]:
                 Segment("text", protocol.plan_text(step.instruction, step.description, step.complete))]
     if step.stage is Stage.SKETCH:
         return [Segment("image", step=step)] if has_image else []
-    if step.stage is Stage.INSPECT:
+    if step.stage is Stage.INSPECT:  # a verdict that could not be read leaves its request, and no answer
         verdict = verdict_text(step.plan_check, step.sketch_check)
-        return [Segment("text", requests(session, step.round)[Stage.INSPECT]),
-                Segment("text", verdict)] if verdict is not None else []
+        return ([Segment("text", requests(session, step.round)[Stage.INSPECT])]
+                + ([Segment("text", verdict)] if verdict is not None else []))
     if step.stage is Stage.REFINE:
         return ([Segment("text", requests(session, step.round)[Stage.REFINE], snapshot=True),
                  Segment("text", protocol.refine_text(step.instruction))]
