@@ -242,3 +242,72 @@ def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_repo
         for i in range(4)
         for s in range(2)
     )
+
+
+def test_a_bench_killed_mid_session_resumes_at_once_when_run_again_and_then_does_nothing(
+    db_url, tmp_path
+):
+    """The whole `studio bench geneval` command SIGKILLed while its worker holds a sample with committed
+    stages: the same command again carries that session on at once (the holder's process is gone, so
+    its 60 s lease is not waited out), every sample is done exactly once, and a third run does nothing."""
+    import json
+
+    metadata = tmp_path / "evaluation_metadata.jsonl"
+    rows = [
+        {
+            "tag": "single_object",
+            "include": [{"class": c, "count": 1}],
+            "prompt": f"a photo of a {c}",
+        }
+        for c in ("bench", "cup", "clock")
+    ]
+    metadata.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out, data = tmp_path / "out", tmp_path / "data"
+    command = [sys.executable, "-m", "tests.batch_engines", "bench", "geneval", "--prompts", str(metadata),
+               "--engine", "slow", "--samples", "1", "--modes", "process", "--out", str(out),
+               "--db", db_url, "--data-dir", str(data)]  # fmt: skip
+    env = worker_env(STUDIO_TEST_STAGE_S="0.3")
+    first = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    store = Store(db_url, data)
+    try:
+        held, deadline = None, time.monotonic() + 120
+        while held is None and time.monotonic() < deadline and first.poll() is None:
+            if (out / "run.json").is_file():
+                name = json.loads((out / "run.json").read_text())["batch"]
+                queue = WorkQueue(store.engine, name)
+                running = [
+                    i for i in (queue.items() if queue.exists() else []) if i["status"] == "running"
+                ]
+                if running and store.has_session(running[0]["session_id"]):
+                    if store.count_steps(running[0]["session_id"]) >= 2:
+                        held = running[0]
+                        kept = set(store.load(held["session_id"]).steps)
+                        first.send_signal(signal.SIGKILL)
+            time.sleep(0.05)
+        first.wait(30)
+        assert held is not None, "the bench never held a sample with committed stages"
+        started = time.monotonic()
+        again = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+        )
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert time.monotonic() - started < 50  # not after the killed holder's 60 s lease
+        items = WorkQueue(store.engine, name).items()
+        assert {i["status"] for i in items} == {"done"} and len(items) == 3
+        resumed = next(i for i in items if i["seq"] == held["seq"])
+        assert resumed["session_id"] == held["session_id"] and resumed["attempts"] == 2
+        assert kept <= set(store.load(held["session_id"]).steps)  # carried on, not started again
+        tagged = [s.id for s in store.list_sessions(limit=1000) if f"batch:{name}" in s.tags]
+        assert sorted(tagged) == sorted(i["session_id"] for i in items)  # one session per sample
+        third = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+        )
+        assert third.returncode == 0 and "0 sample(s) generated, 3 already finished" in third.stdout
+        assert WorkQueue(store.engine, name).items() == items
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        store.close()

@@ -99,8 +99,8 @@ def test_cli_end_to_end_on_the_offline_engine(capsys, tmp_path, prompts):
         prompts,
         "--limit",
         6,
-        "--modes",
-        "single,process",
+        "--mode",  # an alias of --modes, as in studio batch; both = single,process
+        "both",
         "--samples",
         1,
         "--out",
