@@ -107,8 +107,10 @@ def test_vlm_sft_answers_read_back_to_the_checks(drawn):
     trajectory, branch = drawn
     subsets = derive(trajectory, [branch], lambda ref: "")
     for sample in subsets.conflict:
-        answer = vlm_sft.conflict_row(sample)["conversations"][1]["value"]
+        question, answer = (turn["value"] for turn in vlm_sft.conflict_row(sample)["conversations"])
         assert protocol.read_check(answer, "plan", strict=False) == Check(sample.passed, sample.critique)
+        plan = question.rsplit("\nPlan: ", 1)[1]  # after the prompt, which is the person's own text
+        assert protocol.read_plan(plan) == protocol.Plan(sample.instruction, sample.description, None)
     for sample in subsets.alignment:
         answer = vlm_sft.alignment_row(sample, lambda sha: sha)["conversations"][1]["value"]
         check = protocol.read_check(answer, "sketch", strict=False)

@@ -214,12 +214,7 @@ def plan_question(trajectory: Trajectory, plan: Step) -> str:
 
 def _verdict_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSample]) -> list[TextPair]:
     """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
-    from .formats.vlm_sft import (
-        ALIGNMENT_QUESTION,
-        CONFLICT_QUESTION,
-        alignment_answer,
-        conflict_answer,
-    )
+    from .formats.vlm_sft import ALIGNMENT_QUESTION, alignment_answer, conflict_answer, conflict_question
 
     pairs = []
     for c in conflicts:
@@ -227,7 +222,7 @@ def _verdict_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSa
         if c.verdict_author == Author.HUMAN.value and model is not None:
             chosen = conflict_answer(c)
             rejected = conflict_answer(replace(c, passed=model.passed, critique=model.critique))
-            question = CONFLICT_QUESTION.format(prompt=c.prompt, instruction=c.instruction, description=c.description)
+            question = conflict_question(c)
             if chosen != rejected:
                 pairs.append(TextPair(f"{c.id}:{PLAN_CRITIQUE}", c.session_id, c.split, PLAN_CRITIQUE, c.id,
                                       c.verdict_annotator or UNKNOWN, question, chosen, rejected,

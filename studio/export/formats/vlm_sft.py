@@ -47,9 +47,14 @@ def _meta(sample) -> dict:
             "annotators": sample.annotators}
 
 
+def conflict_question(sample: ConflictSample) -> str:
+    """The plan in the question is written as the loop writes it (escaped), so its tags stay the only tags."""
+    return CONFLICT_QUESTION.format(prompt=sample.prompt, instruction=protocol.escape(sample.instruction),
+                                    description=protocol.escape(sample.description))
+
+
 def conflict_row(sample: ConflictSample) -> dict:
-    question = CONFLICT_QUESTION.format(prompt=sample.prompt, instruction=protocol.escape(sample.instruction),
-                                        description=protocol.escape(sample.description))
+    question = conflict_question(sample)
     answer = conflict_answer(sample)
     return {"id": sample.id, "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
             **_meta(sample), "plan_author": sample.plan_author, "plan_original": sample.plan_original or None,
