@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from .batch import BatchOptions, OnFinal, Place, Worker, pin_device, visible_gpus
+from .batch import BatchOptions, OnFinal, Worker
+from .batch_place import Place, pin_device, visible_gpus
 from .domain import StudioError
 from .workqueue import WorkQueue
 

@@ -279,7 +279,7 @@ def test_each_worker_pins_its_gpu_from_the_launchers_local_rank(
 ):
     import sys
 
-    from studio.batch import Place, pin_device
+    from studio.batch_place import Place, pin_device
 
     monkeypatch.delitem(
         sys.modules, "torch", raising=False

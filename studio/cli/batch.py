@@ -58,7 +58,8 @@ def run(
     """Run every (prompt, sample) as a session; run the same command again to resume.
 
     Start one process per GPU with accelerate launch (or torchrun): they share the work through the database."""
-    from ..batch import MAX_SAMPLES, MODES, BatchOptions, Place, Worker, pin_device
+    from ..batch import MAX_SAMPLES, MODES, BatchOptions, Worker
+    from ..batch_place import Place, pin_device
 
     if mode not in MODES:
         raise StudioError(f"--mode {limits.shown(mode)}: use single, process or both.")

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import engines as registry
-from ..batch import BatchOptions, Place, Worker, plan_items, sample_seed  # noqa: F401 - sample_seed: one rule
+from ..batch import BatchOptions, Worker, plan_items
+from ..batch_place import Place
 from ..domain import Mode, RunSettings, Stage, StudioError, rounds_used
 from ..workqueue import DONE, FAILED, WorkQueue
 from . import checker as checkers
