@@ -4,7 +4,7 @@
 - Own set (`bench/data/parse_set.jsonl`, built by `bench/parse_set.py` from GenEval's metadata):
   a prompt is right when the scene read equals the metadata's — the same groups (class, count,
   colour), each relation to the same anchor group, and the same `exclude` list — in any order.
-- Long descriptive held-out sets (`bench/data/parse_long_{a,b,c,d}.jsonl`): 66 prompts each, written
+- Long descriptive held-out sets (`bench/data/parse_long_{a,b,c,d,e}.jsonl`): 66 prompts each, written
   from seeded samples of GenEval's metadata in the style of prompt rewriters, one batch at a time, each
   scored once before any change it led to. Their first-sight scores are kept below and printed beside
   today's, so the table always shows both.
@@ -35,7 +35,7 @@ OWN = ROOT / "bench/data/parse_set.jsonl"
 # Written by hand in other words again, scored once before any fix they led to (docs/benchmarks.md gives both).
 HELD_OUT = [ROOT / f"bench/data/parse_{name}.jsonl" for name in ("heldout", "blind", "blind2", "blind3", "blind4")]
 # Long descriptions, one batch after another; (right, prompts) the first time each was read (docs/benchmarks.md).
-LONG_SETS = {"a": (29, 66), "b": (40, 66), "c": (38, 66), "d": (56, 66)}
+LONG_SETS = {"a": (29, 66), "b": (40, 66), "c": (38, 66), "d": (56, 66), "e": (51, 66)}
 
 
 def canonical(geneval: dict) -> tuple:
