@@ -3,9 +3,10 @@
     train/think_trace.jsonl    validation/think_trace.jsonl    images/<sha256>.png
 
 Each line: `Question` (the prompt), `Text Reasoning Trace` (one `THOUGHT n:` per plan,
-verdict or refine, in the loop's own texts with newlines as &#10; (studio/protocol.py); each drawn image as `<image_start>[reasoning_image_N]<image_end>`),
-`Final Answer` (the final image's marker), and `reasoning_image_N` paths relative to the
-export folder (the loaders' image dir). The format cannot mark an image as
+verdict or refine, in the loop's own texts with newlines as &#10; (studio/protocol.py); each
+drawn image as `<image_start>[reasoning_image_N]<image_end>`), `Final Answer` (the final
+image's marker), and `reasoning_image_N` paths relative to the export folder (the loaders'
+image dir). The format cannot mark an image as
 "seen, not learned", so rejected drafts are left out here; `bagel`, `vlm-sft`, `hf` and
 `folder` carry them.
 """
