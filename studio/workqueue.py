@@ -297,6 +297,28 @@ class WorkQueue:
                 update(batch_items).where(*self._held(item)).values(status=TODO, lease_until=None)
             )
 
+    def adopt(self, seq: int, session_id: str, done: bool) -> bool:
+        """Give a never-claimed item a session made before it was an item (an output folder written
+        by the bench's earlier, batch-less runner): done, or to be carried on by the next claim."""
+        c = batch_items.c
+        values: dict[str, Any] = {"session_id": session_id}
+        if done:
+            now = time.time()
+            values |= {"status": DONE, "attempts": 1, "worker": "adopted", "started_at": now,
+                       "finished_at": now}  # fmt: skip
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(batch_items)
+                .where(
+                    c.batch == self.batch,
+                    c.seq == seq,
+                    c.status.in_((TODO, PARKED)),
+                    c.session_id.is_(None),
+                )  # fmt: skip
+                .values(**values)
+            )
+        return result.rowcount == 1
+
     def reclaim_dead_here(self) -> int:
         """Hand back at once the items held by workers on this machine whose process is gone (a killed
         worker, or a whole command killed and started again), instead of waiting out their lease.

@@ -517,3 +517,31 @@ def test_the_bench_runs_on_postgresql_too(tmp_path, prompts, db_url):
     items = WorkQueue(store.engine, first.batch).items()
     assert {i["status"] for i in items} == {"done"} and {i["attempts"] for i in items} == {1}
     store.close()
+
+
+def test_a_folder_written_before_the_bench_was_a_batch_is_resumed_not_redone(tmp_path, prompts):
+    from studio.store import batches
+
+    options = BenchOptions(
+        prompts=prompts, limit=3, samples=1, modes=(Mode.PROCESS,), out=tmp_path / "out",
+        data_dir=tmp_path / "data",
+    )  # fmt: skip
+    first = run_bench(options)
+    # as the batch-less runner left it: records and PNGs, sessions in the database, no batch; one
+    # sample was interrupted (its record "running", no PNG)
+    store = Store(data_dir=tmp_path / "data")
+    with store.engine.begin() as conn:
+        conn.execute(batches.delete())
+    run_file = options.out / "run.json"
+    run_file.write_text(
+        json.dumps({k: v for k, v in json.loads(run_file.read_text()).items() if k != "batch"})
+    )
+    interrupted = layout.read_record(options.out, "process", 2, 0)
+    layout.write_record(options.out, interrupted | {"status": "running"})
+    layout.sample_path(options.out, "process", 2, 0).unlink()
+    again = run_bench(options)
+    assert (again.ran, again.skipped) == (1, 2)  # the interrupted one finished in its own session
+    assert [r["session_id"] for r in again.records] == [r["session_id"] for r in first.records]
+    assert len(store.list_sessions(tag="bench")) == 3  # nothing run twice
+    assert layout.is_finished(options.out, "process", 2, 0)
+    store.close()

@@ -277,6 +277,7 @@ def run_bench(
         seqs = queue.grow(settings | {"kind": "geneval", "tags": list(TAGS)}, items)
         if options.retry_failed:
             queue.retry_failed(before=started_wall, seqs=seqs)
+        adopt_earlier_samples(out, queue, seqs, store)
         ours = set(seqs)
         before = {r["seq"]: r for r in queue.items() if r["seq"] in ours}
         skipped = sum(r["status"] in (DONE, FAILED) for r in before.values())
@@ -341,6 +342,26 @@ def run_bench(
     )
     result.report = build_report(result, options, prompts_path)
     return result
+
+
+def adopt_earlier_samples(out: Path, queue: WorkQueue, seqs: list[int], store: Any) -> int:
+    """A folder the bench wrote before it was a batch: each sample its record says is done (its PNG
+    there, its session in this database) becomes a done item with that session, and a sample its
+    record says was running carries on in that session, so an upgrade resumes rather than redoes."""
+    adopted = 0
+    wanted = set(seqs)
+    for item in queue.items():
+        if item["seq"] not in wanted or item["session_id"] or item["status"] != "todo":
+            continue
+        mode, index, sample = item["mode"], item["prompt_index"], item["sample"]
+        record = layout.read_record(out, mode, index, sample)
+        session_id = (record or {}).get("session_id")
+        if not isinstance(session_id, str) or not store.has_session(session_id):
+            continue
+        done = record.get("status") == "done" and layout.is_finished(out, mode, index, sample)
+        if done or record.get("status") == "running":
+            adopted += queue.adopt(item["seq"], session_id, done)
+    return adopted
 
 
 def _progress_record(out: Path, row: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
