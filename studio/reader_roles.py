@@ -192,8 +192,11 @@ class NounRoles:
         names = {np.cls, words[np.head].low}
         if names & L.META or (self.long and names & L.CATEGORIES):
             return "setting"  # in a description, "Two vehicles ...: a bicycle and a motorcycle" names what follows
-        if self.long and w.dep == "ROOT" and not any(x.pos in ("VERB", "AUX") for x in self._sentence_words(h)):
-            return "setting"  # a sentence with no verb sets the scene: "A quirky garage workshop with concrete floors."
+        if self.long and w.dep == "ROOT" and self.first_end < len(words) and not any(
+                words[c].head == h and words[c].dep == "conj" for c in range(len(words))) \
+                and not any(x.pos in ("VERB", "AUX") for x in self._sentence_words(h)):
+            return "setting"  # an opening with no verb sets the scene: "A quirky garage workshop with concrete floors."
+            # (not a list of objects, "a red lamp, a blue kettle, ...", nor a one-sentence caption)
         if self.long and (self._place_of(h) or self._simile(h)):
             return "setting"
         if names & L.MATERIALS:

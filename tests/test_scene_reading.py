@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from studio.scene import Edit, ObjectGroup, Relation, edit_text, parse_edit, parse_prompt
+from studio.scene import Edit, ObjectGroup, Relation, edit_text, parse_description, parse_edit, parse_prompt
 
 
 def G(cls, count=1, color=None):
@@ -202,3 +202,11 @@ def test_any_text_is_read_without_an_exception():
         scene = parse_prompt(text)
         assert all(0 <= r.subject < len(scene.groups) and 0 <= r.anchor < len(scene.groups) for r in scene.relations)
         scene.to_geneval(), scene.describe()
+
+
+def test_a_long_one_sentence_list_keeps_every_object_and_its_plan_reads_back_the_same():
+    prompt = ("a red lamp, a blue kettle, a green drum, a yellow candle, a purple globe, a pink lantern, "
+              "a white crown and a black rhino")  # over 28 words: read with the description rules
+    scene = parse_prompt(prompt)
+    assert [g.cls for g in scene.groups] == ["lamp", "kettle", "drum", "candle", "globe", "lantern", "crown", "rhino"]
+    assert sorted(map(str, parse_description(scene.describe()).groups)) == sorted(map(str, scene.groups))
