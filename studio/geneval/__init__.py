@@ -6,7 +6,8 @@
   yolov3-tiny for real images, OWLv2 + CLIP when their weights are local);
 - `colors`: the pixel colour classifier used where GenEval's CLIP classifier is not available;
 - `layout`: GenEval's output folders (`<mode>/<NNNNN>/metadata.jsonl` + `samples/<NNNN>.png`);
-- `run`: the orchestration (resume, workers, sessions tagged as benchmark runs);
+- `run`: the run, a batch (studio/batch.py: work table, workers, resume) plus checker and report;
+- `samples`: a finished sample written into the layout and scored, by the worker that finished it;
 - `report`: a markdown table per mode and a PNG bar chart, drawn with Pillow.
 Its command line, `studio bench geneval`, is studio/cli/geneval.py.
 
