@@ -206,7 +206,7 @@ def run_bench(
                 finished - skipped,
                 skipped,
                 [],
-                store.url,
+                store.shown_url,
                 time.perf_counter() - started,
                 len(seqs),
                 None,
@@ -215,7 +215,7 @@ def run_bench(
         rows = {r["seq"]: r for r in queue.items() if r["seq"] in ours}
         records, errors = collect(out, [rows[s] for s in seqs], finisher, store)
         ran = sum(r["status"] in (DONE, FAILED) for r in rows.values()) - skipped
-        db_url = store.url
+        db_url = store.shown_url
     finally:
         store.close()
 
