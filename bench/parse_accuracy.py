@@ -33,7 +33,10 @@ from studio.scene import parse_prompt  # noqa: E402
 METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
 OWN = ROOT / "bench/data/parse_set.jsonl"
 # Written by hand in other words again, scored once before any fix they led to (docs/benchmarks.md gives both).
-HELD_OUT = [ROOT / f"bench/data/parse_{name}.jsonl" for name in ("heldout", "blind", "blind2", "blind3", "blind4")]
+HELD_OUT = [
+    ROOT / f"bench/data/parse_{name}.jsonl"
+    for name in ("heldout", "blind", "blind2", "blind3", "blind4")
+]
 # Long descriptions, one batch after another; (right, prompts) the first time each was read (docs/benchmarks.md).
 LONG_SETS = {"a": (29, 66), "b": (40, 66), "c": (38, 66), "d": (56, 66), "e": (51, 66)}
 
@@ -51,10 +54,15 @@ def canonical(geneval: dict) -> tuple:
     for item in inc:
         if item.get("position"):
             rel, anchor = item["position"][0], key(inc[item["position"][1]])
-            relations[(anchor, flip[rel], key(item)) if rel in flip else (key(item), rel, anchor)] += 1
+            relations[
+                (anchor, flip[rel], key(item)) if rel in flip else (key(item), rel, anchor)
+            ] += 1
     exclude = Counter((x["class"], x.get("color")) for x in geneval.get("exclude", []))
-    return tuple(sorted(groups.items(), key=str)), tuple(sorted(relations.items(), key=str)), \
-        tuple(sorted(exclude.items(), key=str))
+    return (
+        tuple(sorted(groups.items(), key=str)),
+        tuple(sorted(relations.items(), key=str)),
+        tuple(sorted(exclude.items(), key=str)),
+    )
 
 
 def main() -> None:
@@ -67,19 +75,30 @@ def main() -> None:
     load = time.perf_counter() - start
 
     official = [json.loads(x) for x in METADATA.read_text().splitlines() if x.strip()]
-    exact = [x for x in official if parse_prompt(x["prompt"]).to_geneval()["include"] == x["include"]]
+    exact = [
+        x for x in official if parse_prompt(x["prompt"]).to_geneval()["include"] == x["include"]
+    ]
     print(f"model load: {load:.2f} s")
-    print(f"official GenEval prompts, include exact: {len(exact)}/{len(official)} = {len(exact) / len(official):.3f}")
+    print(
+        f"official GenEval prompts, include exact: {len(exact)}/{len(official)} = {len(exact) / len(official):.3f}"
+    )
 
     rows = [json.loads(x) for x in OWN.read_text().splitlines() if x.strip()]
-    held = [dict(json.loads(x), tag="held-out") for path in HELD_OUT for x in path.read_text().splitlines() if x.strip()]
+    held = [
+        dict(json.loads(x), tag="held-out")
+        for path in HELD_OUT
+        for x in path.read_text().splitlines()
+        if x.strip()
+    ]
     tally: dict[tuple[str, str], list[int]] = {}
     for row in rows + held:
         got = parse_prompt(row["prompt"]).to_geneval()
         ok = canonical(got) == canonical(row)
         tally.setdefault((row["kind"], row["tag"]), []).append(ok)
         if not ok and args.show_misses:
-            print(f"MISS [{row['kind']}] {row['prompt']}\n   got  {got}\n   want {dict(include=row['include'], exclude=row.get('exclude', []))}")
+            print(
+                f"MISS [{row['kind']}] {row['prompt']}\n   got  {got}\n   want {dict(include=row['include'], exclude=row.get('exclude', []))}"
+            )
     print("\n| set | tag | prompts | right |\n|---|---|---:|---:|")
     for kind in ("short", "long"):
         for (k, tag), oks in sorted(tally.items()):
@@ -94,14 +113,24 @@ def main() -> None:
     print("\n| long set | prompts | first sight | now |\n|---|---:|---:|---:|")
     first_total = now_total = count = 0
     for name, (first, n) in LONG_SETS.items():
-        rows_ = [json.loads(x) for x in (ROOT / f"bench/data/parse_long_{name}.jsonl").read_text().splitlines() if x.strip()]
-        right = sum(canonical(parse_prompt(r["prompt"]).to_geneval()) == canonical(r) for r in rows_)
+        rows_ = [
+            json.loads(x)
+            for x in (ROOT / f"bench/data/parse_long_{name}.jsonl").read_text().splitlines()
+            if x.strip()
+        ]
+        right = sum(
+            canonical(parse_prompt(r["prompt"]).to_geneval()) == canonical(r) for r in rows_
+        )
         if args.show_misses:
             for r in rows_:
                 got = parse_prompt(r["prompt"]).to_geneval()
                 if canonical(got) != canonical(r):
-                    print(f"MISS [long {name}] {r['prompt']}\n   got  {got}\n   want {r['include']}")
-        print(f"| {name.upper()} | {len(rows_)} | {first}/{n} = {first / n:.3f} | {right}/{len(rows_)} = {right / len(rows_):.3f} |")
+                    print(
+                        f"MISS [long {name}] {r['prompt']}\n   got  {got}\n   want {r['include']}"
+                    )
+        print(
+            f"| {name.upper()} | {len(rows_)} | {first}/{n} = {first / n:.3f} | {right}/{len(rows_)} = {right / len(rows_):.3f} |"
+        )
         first_total, now_total, count = first_total + first, now_total + right, count + len(rows_)
     print(f"| all | {count} | {first_total / count:.3f} | {now_total / count:.3f} |")
 
@@ -113,8 +142,10 @@ def main() -> None:
         parse_prompt(text)
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    print(f"\nparse time per short prompt ({len(times)} prompts, model loaded, cache cleared): "
-          f"median {statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times))]:.1f} ms, max {times[-1]:.1f} ms")
+    print(
+        f"\nparse time per short prompt ({len(times)} prompts, model loaded, cache cleared): "
+        f"median {statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times))]:.1f} ms, max {times[-1]:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,9 @@ canopy upholstery
 """)
 
 # Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.
-COVERINGS = _words("fur coat body skin paint finish shell feathers plumage hide exterior surface color colour hue shade tone")
+COVERINGS = _words(
+    "fur coat body skin paint finish shell feathers plumage hide exterior surface color colour hue shade tone"
+)
 
 # What things are made of: "crafted from dark oak", "a glass of water" aside.
 MATERIALS = _words("""
@@ -94,36 +96,101 @@ CATEGORIES = _words("""vehicle vehicles animal animals creature creatures pet pe
 gadget gadgets utensil utensils furniture food foods fruit fruits vegetable vegetables item items belongings""")
 # "made of warm brown wood": a colour said with the material of the object.
 MADE = _words("made crafted carved built shaped formed fashioned constructed cast molded moulded")
-COLOR_NOUNS = COVERINGS | _words("color colour colors colours hue shade tone tint finish paint paintwork")
+COLOR_NOUNS = COVERINGS | _words(
+    "color colour colors colours hue shade tone tint finish paint paintwork"
+)
 SHADE_WORDS = _words("""light dark deep bright pale vivid vibrant rich soft pastel muted bold brilliant
 pure solid glossy matte shiny neon dull warm cool intense""")
 BE = _words("is are was were be been being 's 're seems seem looks look appears appear")
-DEGREE = _words("all entirely completely mostly fully totally wholly uniformly mainly predominantly also both each")
+DEGREE = _words(
+    "all entirely completely mostly fully totally wholly uniformly mainly predominantly also both each"
+)
 # Young of an animal, after its class: "a bear cub" is a bear.
 YOUNG = _words("cub cubs calf calves foal foals pup pups chick chicks joey hatchling baby babies")
 
 # Colour names beyond GenEval's ten, read as the nearest of the ten.
 COLOR_SYNONYMS = {
-    "violet": "purple", "lavender": "purple", "lilac": "purple", "magenta": "purple", "plum": "purple",
-    "scarlet": "red", "crimson": "red", "maroon": "red", "ruby": "red", "cherry": "red",
-    "navy": "blue", "azure": "blue", "cobalt": "blue", "cyan": "blue", "teal": "blue", "turquoise": "blue",
-    "golden": "yellow", "gold": "yellow", "lemon": "yellow", "mustard": "yellow",
-    "emerald": "green", "lime": "green", "olive": "green", "jade": "green",
-    "beige": "brown", "tan": "brown", "chocolate": "brown", "bronze": "brown",
-    "ivory": "white", "snowy": "white", "cream": "white", "ebony": "black",
-    "rose": "pink", "salmon": "pink", "fuchsia": "pink", "coral": "pink",
+    "violet": "purple",
+    "lavender": "purple",
+    "lilac": "purple",
+    "magenta": "purple",
+    "plum": "purple",
+    "scarlet": "red",
+    "crimson": "red",
+    "maroon": "red",
+    "ruby": "red",
+    "cherry": "red",
+    "navy": "blue",
+    "azure": "blue",
+    "cobalt": "blue",
+    "cyan": "blue",
+    "teal": "blue",
+    "turquoise": "blue",
+    "golden": "yellow",
+    "gold": "yellow",
+    "lemon": "yellow",
+    "mustard": "yellow",
+    "emerald": "green",
+    "lime": "green",
+    "olive": "green",
+    "jade": "green",
+    "beige": "brown",
+    "tan": "brown",
+    "chocolate": "brown",
+    "bronze": "brown",
+    "ivory": "white",
+    "snowy": "white",
+    "cream": "white",
+    "ebony": "black",
+    "rose": "pink",
+    "salmon": "pink",
+    "fuchsia": "pink",
+    "coral": "pink",
 }
 # Those that are ordinary words too, read as colours only right before a noun or after "colored".
-WEAK_COLORS = {"gold", "lemon", "rose", "cherry", "olive", "lime", "chocolate", "cream", "jet", "tan",
-               "plum", "salmon", "coral", "jade", "ruby", "mustard", "bronze"}
+WEAK_COLORS = {
+    "gold",
+    "lemon",
+    "rose",
+    "cherry",
+    "olive",
+    "lime",
+    "chocolate",
+    "cream",
+    "jet",
+    "tan",
+    "plum",
+    "salmon",
+    "coral",
+    "jade",
+    "ruby",
+    "mustard",
+    "bronze",
+}
 
 NEGATIONS = _words("no without not nor never none")
 # Words for the spatial relations the four GenEval ones do not cover: noted, not placed.
-OTHER_PLACES = ("next to", "beside", "besides", "near", "behind", "in front of", "between", "among",
-                "around", "inside", "within", "opposite", "alongside", "by")
+OTHER_PLACES = (
+    "next to",
+    "beside",
+    "besides",
+    "near",
+    "behind",
+    "in front of",
+    "between",
+    "among",
+    "around",
+    "inside",
+    "within",
+    "opposite",
+    "alongside",
+    "by",
+)
 PRONOUNS = _words("it its them their itself themselves")
 # Where on something: "on the back of a chair", "at the top of a ramp" name a place, not an object.
-PLACE_PARTS = _words("back top edge side corner middle center centre front bottom foot base end rim surface")
+PLACE_PARTS = _words(
+    "back top edge side corner middle center centre front bottom foot base end rim surface"
+)
 # Known classes that are mostly where a description puts things ("sits on a wooden table"): in a
 # description, said after one of these prepositions, they are the setting unless described again.
 SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair"})
@@ -132,7 +199,9 @@ SURFACE_PREPS = _words("on upon onto across against at along atop in")
 SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over under around
 along toward towards from between past beyond among amid within throughout down up alongside""")
 # Verbs that make their subject an accessory of what follows: "a basket is attached to its handlebars".
-ATTACHED = _words("attached fixed mounted fastened clipped strapped tied hooked bolted glued pinned sewn stitched")
+ATTACHED = _words(
+    "attached fixed mounted fastened clipped strapped tied hooked bolted glued pinned sewn stitched"
+)
 # Imperatives of plan and refine texts, which the tagger sometimes reads as names ("Recolor the cup").
 IMPERATIVES = _words("""recolor recolour move add remove delete draw make paint change turn put place keep erase
 shift relocate insert include create set replace swap redraw fix""")

@@ -19,17 +19,30 @@ from collections import namedtuple
 
 from . import lexicon as L
 from .nlp import annotate
+from .reader_phrases import SIDES
 from .reader_roles import _KNOWN, NounRoles
-from .scene import (ADJECTIVES, COLOR_WORDS, DEFINITE, FILLERS, FRAMING, LEXICON, MAX_CLASS_WORDS, NUMBERS,
-                    PAIR_CLASSES, RELATION_PHRASES, RELATION_STARTS, SENTENCE_END, ObjectGroup, Relation, SceneGraph)
+from .scene import (
+    ADJECTIVES,
+    COLOR_WORDS,
+    DEFINITE,
+    FILLERS,
+    FRAMING,
+    LEXICON,
+    MAX_CLASS_WORDS,
+    NUMBERS,
+    PAIR_CLASSES,
+    RELATION_PHRASES,
+    RELATION_STARTS,
+)
 
 # A noun phrase: `explicit` a number word was said; `bare` the class word alone; `loose` unknown modifier
 # indices (kept as free text); `head` the index of the noun's last word; `known` one of GenEval's classes.
 NP = namedtuple("NP", "end cls count color definite explicit article extra bare loose head known")
-SIDES = {"left": "left of", "right": "right of", "top": "above", "upper": "above", "bottom": "below", "lower": "below"}
 OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
 EXACTLY = {"exactly", "only", "just", "precisely", "single"}
-LONG_WORDS = 28  # a prompt with more words (or more than one sentence) is a description, not a caption
+LONG_WORDS = (
+    28  # a prompt with more words (or more than one sentence) is a description, not a caption
+)
 
 
 _HYPHENATED = re.compile(r"\b([A-Za-z]+)-([A-Za-z]+)\b")
@@ -39,9 +52,12 @@ def _hyphen(m: re.Match) -> str:
     """ "close-up" is one word; "blue-colored" and "fire-hydrant" are two."""
     a, b = m.group(1).lower(), m.group(2).lower()
     if a in NUMBERS and not any(b in k for k in LEXICON):
-        return m.group(1) + m.group(2)  # "a two-slice toaster", "a four-door car": one modifier, not a count
-    if {a, b} & (set(COLOR_WORDS) | set(L.COLOR_SYNONYMS) | L.COLOR_VERBS | set(NUMBERS)) or \
-            any(w in k for k in LEXICON for w in (a, b)):
+        return m.group(1) + m.group(
+            2
+        )  # "a two-slice toaster", "a four-door car": one modifier, not a count
+    if {a, b} & (set(COLOR_WORDS) | set(L.COLOR_SYNONYMS) | L.COLOR_VERBS | set(NUMBERS)) or any(
+        w in k for k in LEXICON for w in (a, b)
+    ):
         return f"{m.group(1)} {m.group(2)}"
     return m.group(1) + m.group(2)
 
@@ -61,13 +77,15 @@ class Reader(NounRoles):
         self.long = sentences > 1 or len(self.words) > LONG_WORDS
         self.settled: dict[str, str] = {}  # open nouns already read as not-objects, by class
         self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
-        self.first_end = next((k for k, w in enumerate(self.words) if w.sent_start), len(self.words))
+        self.first_end = next(
+            (k for k, w in enumerate(self.words) if w.sent_start), len(self.words)
+        )
 
     # -- words -------------------------------------------------------------------------------
 
     def _known_at(self, i: int):
         for n in range(min(MAX_CLASS_WORDS, len(self.low) - i), 0, -1):
-            hit = LEXICON.get(tuple(self.low[i:i + n]))
+            hit = LEXICON.get(tuple(self.low[i : i + n]))
             if hit:
                 return hit[0], hit[1], i + n
         return None
@@ -80,13 +98,26 @@ class Reader(NounRoles):
             return False  # "a pale gray": a colour GenEval does not name, not a thing
         if w.pos == "PROPN" and w.text[0].isupper() and i > 0 and not self.words[i].sent_start:
             return False  # a name ("Paris"), not a thing to draw
-        if (w.low.endswith("ing") or w.low.endswith("ed")) and i > 0 and self.words[i - 1].pos in ("NOUN", "PROPN") \
-                and self.words[i - 1].low not in DEFINITE and not (w.dep in ("nsubj", "nsubjpass") and w.head > i):
+        if (
+            (w.low.endswith("ing") or w.low.endswith("ed"))
+            and i > 0
+            and self.words[i - 1].pos in ("NOUN", "PROPN")
+            and self.words[i - 1].low not in DEFINITE
+            and not (w.dep in ("nsubj", "nsubjpass") and w.head > i)
+        ):
             return False  # "a refrigerator resting on ...": a participle the tagger took for a noun
         if self._verb_like(i):
             return False
-        return not (w.low in COLOR_WORDS or w.low in L.COLOR_SYNONYMS or w.low in NUMBERS or w.low in FILLERS
-                    or w.low in SIDES or w.low in DEFINITE or w.low in L.PRONOUNS or w.low in L.IMPERATIVES)
+        return not (
+            w.low in COLOR_WORDS
+            or w.low in L.COLOR_SYNONYMS
+            or w.low in NUMBERS
+            or w.low in FILLERS
+            or w.low in SIDES
+            or w.low in DEFINITE
+            or w.low in L.PRONOUNS
+            or w.low in L.IMPERATIVES
+        )
 
     def _verb_like(self, i: int) -> bool:
         """A verb the small model tagged as a noun: "sits and stares at it", "its wings and fuselage catch the rays"."""
@@ -94,13 +125,29 @@ class Reader(NounRoles):
         if i < 2 or w.low.endswith("ing"):
             return False
         before, nxt = words[i - 1], (words[i + 1] if i + 1 < len(words) else None)
-        if before.low in ("and", "or") and words[i - 2].pos in ("VERB", "AUX") and words[i - 2].tag != "VBN":
+        if (
+            before.low in ("and", "or")
+            and words[i - 2].pos in ("VERB", "AUX")
+            and words[i - 2].tag != "VBN"
+        ):
             return True  # "sits and stares"
-        if any((hit := self._known_at(m)) and hit[2] == i and self._lost_verb(m, i) for m in (i - 1, i - 2)):
+        if any(
+            (hit := self._known_at(m)) and hit[2] == i and self._lost_verb(m, i)
+            for m in (i - 1, i - 2)
+        ):
             return True  # "a cow and a horse graze together"
-        return (before.pos in ("NOUN", "PROPN") and before.low not in DEFINITE and nxt is not None
-                and nxt.low in ("the", "a", "an", "its", "their") and w.tag in ("NN", "VBP", "VBZ") and w.dep != "compound"
-                and not any(words[k].low in DEFINITE | {"a", "an", "its", "their"} for k in range(max(0, i - 1), i)))
+        return (
+            before.pos in ("NOUN", "PROPN")
+            and before.low not in DEFINITE
+            and nxt is not None
+            and nxt.low in ("the", "a", "an", "its", "their")
+            and w.tag in ("NN", "VBP", "VBZ")
+            and w.dep != "compound"
+            and not any(
+                words[k].low in DEFINITE | {"a", "an", "its", "their"}
+                for k in range(max(0, i - 1), i)
+            )
+        )
 
     def _lost_verb(self, start: int, k: int) -> bool:
         """Word k is the verb of coordinated subjects ("X and a Y graze together") in a clause with no verb tagged."""
@@ -108,11 +155,15 @@ class Reader(NounRoles):
         if words[k].tag not in ("NN", "VB", "VBP") or not self.low[k].isalpha():
             return False
         after = words[k + 1] if k + 1 < len(words) else None
-        if after is not None and not (after.pos in ("ADP", "ADV", "PART", "PUNCT", "CCONJ") or after.sent_start):
+        if after is not None and not (
+            after.pos in ("ADP", "ADV", "PART", "PUNCT", "CCONJ") or after.sent_start
+        ):
             return False
         first = max((m for m in range(start + 1) if words[m].sent_start), default=0)
         last = next((m for m in range(k + 1, len(words)) if words[m].sent_start), len(words))
-        return "and" in self.low[first:start] and not any(w.pos in ("VERB", "AUX") for w in words[first:last])
+        return "and" in self.low[first:start] and not any(
+            w.pos in ("VERB", "AUX") for w in words[first:last]
+        )
 
     def class_at(self, i: int):
         """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""
@@ -126,18 +177,33 @@ class Reader(NounRoles):
     def _modifier(self, k: int, nouns_follow: bool) -> bool:
         """A word that may stand between an article and its noun without being the noun."""
         w = self.words[k]
-        if w.low in RELATION_STARTS or w.low in FILLERS or w.low in DEFINITE or w.low in L.NEGATIONS \
-                or w.low in ("a", "an", "another", "of", "pair", "pairs", "couple", "few") or not w.low.isalpha():
+        if (
+            w.low in RELATION_STARTS
+            or w.low in FILLERS
+            or w.low in DEFINITE
+            or w.low in L.NEGATIONS
+            or w.low in ("a", "an", "another", "of", "pair", "pairs", "couple", "few")
+            or not w.low.isalpha()
+        ):
             return False
         if self.class_at(k):  # a noun as modifier: "a dog bed", "a coffee table", "a pizza oven"
             if not nouns_follow or k + 1 >= len(self.words) or not self.class_at(k + 1):
                 return False
             if self._known_at(k) and self._known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS:
                 return True  # two class words in a row are one compound, whatever the tagger says
-            if self.long and self._known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS and not self._known_at(k):
+            if (
+                self.long
+                and self._known_at(k + 1)
+                and self.low[k + 1] not in COLOR_WORDS
+                and not self._known_at(k)
+            ):
                 return True  # "a vintage oven", "a toy truck": in a description, a known class heads its phrase
             return w.dep in ("compound", "nmod", "amod") and self.words[k].head > k
-        return w.pos in ("ADJ", "VERB", "ADV", "NOUN", "PROPN", "X") or w.tag in ("JJ", "VBN", "VBG")
+        return w.pos in ("ADJ", "VERB", "ADV", "NOUN", "PROPN", "X") or w.tag in (
+            "JJ",
+            "VBN",
+            "VBG",
+        )
 
     def count_at(self, i: int):
         """A leading count: (count, next index, is_article) or None."""
@@ -147,15 +213,20 @@ class Reader(NounRoles):
             return self.count_at(i + 1)
         if w.isdigit() or w in NUMBERS:
             return (int(w) if w.isdigit() else NUMBERS[w]), i + 1, False
-        if w in ("a", "an") and low[i + 1:i + 2] in (["few"], ["dozen"]):
+        if w in ("a", "an") and low[i + 1 : i + 2] in (["few"], ["dozen"]):
             return (3 if low[i + 1] == "few" else 12), i + 2, False
-        if w in ("a", "an") and i + 2 < len(low) and low[i + 1] in L.COLLECTIVES and low[i + 2] == "of":
+        if (
+            w in ("a", "an")
+            and i + 2 < len(low)
+            and low[i + 1] in L.COLLECTIVES
+            and low[i + 2] == "of"
+        ):
             inner = self.count_at(i + 3)
             return (inner[0], inner[1], False) if inner and not inner[2] else (3, i + 3, False)
         if w in ("a", "an", "another", "one"):
             if w == "one":
                 return 1, i + 1, False
-            if low[i + 1:i + 2] == ["single"]:
+            if low[i + 1 : i + 2] == ["single"]:
                 return 1, i + 2, False
             return 1, i + 1, True
         return (3, i + 1, False) if w in ("several", "few", "many", "multiple") else None
@@ -172,21 +243,41 @@ class Reader(NounRoles):
         if counted:
             count, j, article = counted
             explicit = not article
-        if low[j:j + 2] in (["pair", "of"], ["pairs", "of"], ["couple", "of"], ["couples", "of"]):
+        if low[j : j + 2] in (["pair", "of"], ["pairs", "of"], ["couple", "of"], ["couples", "of"]):
             pairs, explicit, j = low[j].startswith("pair"), True, j + 2
             count = 2 * (count or 1)
         best, color, loose, k = None, None, [], j
-        while k < len(low):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
+        while k < len(
+            low
+        ):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
             hit = self.class_at(k)
-            if hit and best is not None and hit[1] == "pl" and hit[0] not in _KNOWN and \
-                    (article or best[0][0] in _KNOWN or best[0][1] == "pl" or self.words[k].dep == "ROOT"):
+            if (
+                hit
+                and best is not None
+                and hit[1] == "pl"
+                and hit[0] not in _KNOWN
+                and (
+                    article
+                    or best[0][0] in _KNOWN
+                    or best[0][1] == "pl"
+                    or self.words[k].dep == "ROOT"
+                )
+            ):
                 break  # "a pigeon pecks", "four ducks rest": a plural word after the noun is its verb
-            if hit and best is not None and best[0][0] in _KNOWN and hit[0] not in _KNOWN and self._lost_verb(i, k):
+            if (
+                hit
+                and best is not None
+                and best[0][0] in _KNOWN
+                and hit[0] not in _KNOWN
+                and self._lost_verb(i, k)
+            ):
                 break  # "a cat and a dog sleep on a rug": the tagger found no verb and made "dog sleep" one noun
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))
             w = low[k]
-            if w in COLOR_WORDS or (w in L.COLOR_SYNONYMS and k + 1 < len(low) and self.class_at(k + 1)):
+            if w in COLOR_WORDS or (
+                w in L.COLOR_SYNONYMS and k + 1 < len(low) and self.class_at(k + 1)
+            ):
                 color = color or COLOR_WORDS.get(w) or L.COLOR_SYNONYMS[w]
             elif w in ADJECTIVES or w in L.SHADE_WORDS or w in L.COLOR_VERBS:
                 pass
@@ -198,7 +289,12 @@ class Reader(NounRoles):
         if best is None:
             return None
         (cls, num, end), head, color, loose = best
-        if cls in L.YOUNG and head > j and self._known_at(head - 1) and low[head - 1] not in COLOR_WORDS:
+        if (
+            cls in L.YOUNG
+            and head > j
+            and self._known_at(head - 1)
+            and low[head - 1] not in COLOR_WORDS
+        ):
             cls = self._known_at(head - 1)[0]  # "a bear cub" is a (young) bear
         if cls in COLOR_WORDS and color is None and head > 0 and low[head - 1] in L.SHADE_WORDS:
             return None  # "a deep orange" is a colour
@@ -207,137 +303,26 @@ class Reader(NounRoles):
         elif pairs and cls in PAIR_CLASSES:
             count //= 2
         extra = any(w in ("extra", "more", "additional") for w in low[j:head])
-        return NP(end, cls, count, color, definite, explicit, article, extra, head == i,
-                  [x for x in loose if x < head], end - 1, cls in _KNOWN)
+        return NP(
+            end,
+            cls,
+            count,
+            color,
+            definite,
+            explicit,
+            article,
+            extra,
+            head == i,
+            [x for x in loose if x < head],
+            end - 1,
+            cls in _KNOWN,
+        )
 
     def relation_at(self, i: int):
         for words, rel in RELATION_PHRASES:
-            if tuple(self.low[i:i + len(words)]) == words:
+            if tuple(self.low[i : i + len(words)]) == words:
                 return rel, i + len(words)
         return None
-
-
-
-def _is_color(word: str, strong: bool) -> str | None:
-    if word in COLOR_WORDS:
-        return COLOR_WORDS[word]
-    if word in L.COLOR_SYNONYMS and (strong or word not in L.WEAK_COLORS):
-        return L.COLOR_SYNONYMS[word]
-    return None
-
-
-def _adjective(r: Reader, k: int) -> bool:
-    return r.words[k].pos == "ADJ" or (r.words[k].tag in ("VBN", "VBG") and r.words[k].dep == "amod")  # "saturated"
-
-
-def post_color(r: Reader, j: int, part: bool = False):
-    """A colour said after its noun, from index j: (colour, end) or None.
-
-    "colored purple", "painted in a deep red", "that is blue", "in green", ", purple,", "which is
-    orange in colour", "with a purple hue", "with purple fur". It must end the phrase: in "a cat
-    with purple eyes" or "a cup in a green box" the colour belongs to the next noun. `part`: the
-    noun is the body of an object, whose colour may follow with no verb ("its skin a dusty brown").
-    """
-    low, k, said = r.low, j, set()
-    n = len(low)
-    if k < n and low[k] == ",":
-        k, said = k + 1, said | {"comma"}
-    if k < n and low[k] in ("that", "which", "who"):
-        k += 1
-    elif k + 1 < n and low[k] == "whose" and low[k + 1] in L.COLOR_NOUNS | L.BODY | L.PARTS | L.MATERIALS:
-        k, said = k + 2, said | {"noun"}  # "a refrigerator whose color is yellow", "whose cheese has turned orange"
-    while k < n and ((low[k] in L.BE | {"been", "being"} and r.words[k].tag != "POS") or (low[k] in ("has", "have", "had") and k + 1 < n
-                                                            and low[k + 1] in L.COLOR_VERBS | {"been"})):
-        k, said = k + 1, said | {"be"}  # "is", "has been", "has turned" (not "has brown freckles")
-    while k < n and low[k] in L.DEGREE:
-        k += 1
-    if k + 1 < n and low[k] in L.MADE and low[k + 1] in ("of", "from", "out"):
-        m = k + 2 + (low[k + 1] == "out")  # "made of warm brown wood": a colour with the material
-        while m < n and (low[m] in L.SHADE_WORDS or r.words[m].pos == "ADJ") and not _is_color(low[m], True):
-            m += 1
-        if m + 1 < n and _is_color(low[m], True) and low[m + 1] in L.MATERIALS:
-            return _is_color(low[m], True), m + 2
-    if ("be" in said or part) and k < n and low[k] in ("a", "an"):
-        k, said = k + 1, said | {"be"}  # "is a bold pink", "its skin a dusty brown"
-    if k < n and low[k] in L.COLOR_VERBS:
-        k, said = k + 1, said | {"verb"}
-        if k < n and low[k] in ("a", "an"):
-            k += 1  # "painted a vivid red"
-    if k < n and low[k] in ("has", "have", "features", "wears", "sports"):
-        k, said = k + 1, said | {"with"}
-        if k < n and low[k] in ("a", "an", "the"):
-            k += 1
-    if k < n and low[k] in ("in", "with", "of"):
-        said.add(low[k])
-        k += 1
-        if k < n and low[k] in ("a", "an", "the"):
-            k += 1
-    while k < n and (low[k] in L.SHADE_WORDS or (said & {"with", "be", "verb"} and (_adjective(r, k) or (
-            low[k] == "," and k + 1 < n and (low[k + 1] in L.SHADE_WORDS or _adjective(r, k + 1))))
-                                                and not _is_color(low[k], True) and low[k] not in L.COLOR_NOUNS)):
-        k += 1  # "with a smooth blue glaze", "a cheerful orange", "a clean, bright white"
-    if said & {"be", "verb"}:  # "a deep forest green", "a retro mint green", "a bright lime green"
-        ahead = next((m for m in range(k, min(k + 3, n)) if low[m] in COLOR_WORDS), None)
-        if ahead is not None and all(low[m].isalpha() and not r._known_at(m) and r.words[m].pos in ("NOUN", "PROPN", "ADJ")
-                                     for m in range(k, ahead)):
-            k = ahead
-    if k + 1 < n and low[k] in L.COLOR_NOUNS:
-        skip = 1 + (low[k + 1] == "of")  # "in the colour (of) purple"
-        if k + skip < n and _is_color(low[k + skip], True):
-            k, said = k + skip, said | {"noun"}
-    if k >= n or not said:
-        return None
-    color = _is_color(low[k], bool(said & {"verb", "noun", "in"}))
-    if color is None:
-        return None
-    k += 1
-    tail = False
-    while k < n and (low[k] in L.COLOR_NOUNS or (low[k] == "in" and k + 1 < n and low[k + 1] in L.COLOR_NOUNS)):
-        k, tail = k + 1 + (low[k] == "in"), True
-    if ("with" in said or said == {"of"}) and not tail:
-        return None  # "with purple" alone is not a colour of the noun before; "of purple color" is
-    predicate = ("be" in said and not said & {"in", "with", "of", "comma"}) or ("verb" in said and "with" not in said)
-    if k < n and r.class_at(k) and low[k] not in L.COLOR_NOUNS and not (predicate and not r._known_at(k)):
-        return None  # "with purple eyes": the eyes are purple (but "The sink is a pink porcelain basin")
-    if said == {"comma"} and not (k >= n or low[k] in (",", ".", "and", ";") or r.words[k].pos == "ADP"):
-        return None
-    return color, k
-
-
-def side_at(r: Reader, i: int):
-    """An absolute side, "on the left (side)", "at the top": (relation word, end) unless an "of" follows."""
-    low, n = r.low, len(r.low)
-    if i >= n or low[i] not in ("on", "at", "to", "in", "towards", "toward"):
-        return None
-    k = i + 1
-    if k < n and low[k] in ("the", "its", "their"):
-        if low[k] != "the":
-            return None
-        k += 1
-    if k < n and low[k] in ("far", "upper", "lower") and k + 1 < n and low[k + 1] in SIDES:
-        k += 1
-    if k >= n or low[k] not in SIDES:
-        return None
-    side, k = low[k], k + 1
-    while k < n and low[k] in ("side", "hand", "half", "part", "edge", "corner"):
-        k += 1
-    if k < n and low[k] == "of":
-        return None
-    return SIDES[side], k
-
-
-def its_side_at(r: Reader, i: int):
-    """ "to its left", "on their right side", "above it", "on top of it": (relation, end, pronoun-last)."""
-    low, n = r.low, len(r.low)
-    if i < n and low[i] in ("to", "on", "at") and i + 2 < n and low[i + 1] in ("its", "their") and low[i + 2] in SIDES:
-        k = i + 3
-        while k < n and low[k] in ("side", "hand", "half"):
-            k += 1
-        return SIDES[low[i + 2]], k
-    rel = r.relation_at(i)
-    if rel and rel[1] < n and low[rel[1]] in ("it", "them"):
-        return rel[0], rel[1] + 1
-    return None
 
 
 from .reader_parse import read  # noqa: E402  (the chunking loop needs the helpers above)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from . import lexicon as L
-from .reader import NP, OPPOSITE, Reader, its_side_at, post_color, side_at
+from .reader import NP, OPPOSITE, Reader
+from .reader_phrases import its_side_at, post_color, side_at
 from .scene import COLOR_WORDS, FILLERS, SENTENCE_END, ObjectGroup, Relation, SceneGraph
 
 _OTHER = sorted((tuple(p.split()) for p in L.OTHER_PLACES), key=len, reverse=True)
@@ -19,17 +20,25 @@ _OTHER = sorted((tuple(p.split()) for p in L.OTHER_PLACES), key=len, reverse=Tru
 
 def _other_place_at(low: list[str], i: int):
     for words in _OTHER:
-        if tuple(low[i:i + len(words)]) == words:
+        if tuple(low[i : i + len(words)]) == words:
             return " ".join(words), i + len(words)
     return None
 
 
 def _find(groups: list[ObjectGroup], np: NP) -> int | None:
     """The existing group a mention refers to: same class, same colour when one is said."""
-    same = [k for k, g in enumerate(groups) if g.cls == np.cls and (np.color is None or g.color == np.color)]
-    if not same and np.definite:  # "A cake ... The cake has a red finish": the colour is news, not another cake
+    same = [
+        k
+        for k, g in enumerate(groups)
+        if g.cls == np.cls and (np.color is None or g.color == np.color)
+    ]
+    if (
+        not same and np.definite
+    ):  # "A cake ... The cake has a red finish": the colour is news, not another cake
         same = [k for k, g in enumerate(groups) if g.cls == np.cls and g.color is None]
-    if not same and np.definite:  # "a teddy bear ... the bear", "a wine glass ... the glass", "an armchair ... the chair"
+    if (
+        not same and np.definite
+    ):  # "a teddy bear ... the bear", "a wine glass ... the glass", "an armchair ... the chair"
         same = [k for k, g in enumerate(groups) if g.cls.split()[-1].endswith(np.cls.split()[-1])]
     exact = [k for k in same if not np.explicit or groups[k].count == np.count]
     return (exact or same or [None])[0]
@@ -53,7 +62,9 @@ def read(text: str, merge: bool = False) -> SceneGraph:
 
     def mention(np: NP, each: bool = False, one: bool = False) -> int:
         k = _find(groups, np) if (np.definite or merge) else None
-        if k is None and one and r.long:  # "Three donuts ... one donut has a bite": one of them, not a fourth
+        if (
+            k is None and one and r.long
+        ):  # "Three donuts ... one donut has a bite": one of them, not a fourth
             k = next((m for m, g in enumerate(groups) if g.cls == np.cls and g.count > 1), None)
             if k is not None:
                 return k
@@ -64,7 +75,9 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         if merge and np.explicit and g.count != np.count:
             g = ObjectGroup(g.cls, np.count, g.color)  # a number word restates the count
         if np.color and not g.color and (np.count == g.count or np.explicit or each):
-            g = ObjectGroup(g.cls, g.count, np.color)  # "The bench ... The brown bench" (not "the horse on the left")
+            g = ObjectGroup(
+                g.cls, g.count, np.color
+            )  # "The bench ... The brown bench" (not "the horse on the left")
         groups[k] = g
         return k
 
@@ -82,9 +95,17 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         if i and r.words[i].sent_start or (i and low[i - 1] in SENTENCE_END):
             last = pending = other = fronted_side = None
             clause_start = 0
-        if w in ("it", "they") and r.long and history and r.words[i].dep in ("nsubj", "nsubjpass") \
-                and i + 1 < n and low[i + 1] in L.BE | L.COLOR_VERBS:
-            color = post_color(r, i + 1)  # "A vase stands on a mantel. It is glazed a deep crimson."
+        if (
+            w in ("it", "they")
+            and r.long
+            and history
+            and r.words[i].dep in ("nsubj", "nsubjpass")
+            and i + 1 < n
+            and low[i + 1] in L.BE | L.COLOR_VERBS
+        ):
+            color = post_color(
+                r, i + 1
+            )  # "A vase stands on a mantel. It is glazed a deep crimson."
             if color and groups[history[-1]].color is None:
                 g = groups[history[-1]]
                 groups[history[-1]] = ObjectGroup(g.cls, g.count, color[0])
@@ -99,24 +120,33 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         its = its_side_at(r, i)
         if its:
             at = its[1]
-            while at < n and at < its[1] + 3 and (low[at] == "," or r.words[at].pos in ("VERB", "AUX")
-                                                   or low[at] in ("there", "is", "are")):
+            while (
+                at < n
+                and at < its[1] + 3
+                and (
+                    low[at] == ","
+                    or r.words[at].pos in ("VERB", "AUX")
+                    or low[at] in ("there", "is", "are")
+                )
+            ):
                 at += 1  # "To its left sits a cup", "and, on its right, a tie"
             after = r.np_at(at)
             if (after is None or r.role(after) != "object") and last is None:
-                after = _fronted_subject(r, i, its[1])  # "Far below it, at the bottom of the cliff, an elephant wades"
+                after = _fronted_subject(
+                    r, i, its[1]
+                )  # "Far below it, at the bottom of the cliff, an elephant wades"
             owner = last if last is not None else (history[-1] if history else None)
             if after is not None and r.role(after) == "object" and owner is not None:
                 k = mention(after)  # "and to its left a dog": the dog is left of the one before
                 relate(k, its[0], owner)
-                kind[i:after.end] = ["struct"] * (after.end - i)
+                kind[i : after.end] = ["struct"] * (after.end - i)
                 head_group[after.head] = k
                 history.append(k)
                 last, i = k, after.end
                 continue
             if last is not None:
                 relate(last, its[0], owner_of_pronoun(last))
-                kind[i:its[1]] = ["struct"] * (its[1] - i)
+                kind[i : its[1]] = ["struct"] * (its[1] - i)
                 i = its[1]
                 continue
         side = side_at(r, i)
@@ -125,19 +155,21 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 sides.setdefault(last, (side[0], len(sides)))
             else:
                 fronted_side = side[0]  # "on the left, a horse": the side of the next object
-            kind[i:side[1]] = ["struct"] * (side[1] - i)
+            kind[i : side[1]] = ["struct"] * (side[1] - i)
             i = side[1]
             continue
         rel = r.relation_at(i)
         np = r.np_at(rel[1]) if rel else None
         if rel and np is None and rel[1] + 1 < n and low[rel[1]] in ("its", "their") and history:
-            part = r.np_at(rel[1] + 1)  # "Balanced on top of its screen is a book": above what owns the screen
+            part = r.np_at(
+                rel[1] + 1
+            )  # "Balanced on top of its screen is a book": above what owns the screen
             if part is not None and r.role(part) != "object":
                 if last is None:
                     pending = (rel[0], history[-1])
                 else:
                     relate(last, rel[0], history[-1])
-                kind[i:part.end] = ["struct"] * (part.end - i)
+                kind[i : part.end] = ["struct"] * (part.end - i)
                 i = part.end
                 continue
         if np is None:
@@ -148,26 +180,42 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             continue
         start = i
         end = np.end
-        body = not np.known and (r.low[np.head] in L.BODY or (r.low[np.head] in L.MATERIALS and _possessive(r, np)))
+        body = not np.known and (
+            r.low[np.head] in L.BODY or (r.low[np.head] in L.MATERIALS and _possessive(r, np))
+        )
         color = post_color(r, end, part=body)
         if body and color is None:  # "Its fuel tank and fenders are painted green"
             after = end
-            while after + 1 < n and low[after] in ("and", ",") and (nxt := r.np_at(after + 1)) and not nxt.known:
+            while (
+                after + 1 < n
+                and low[after] in ("and", ",")
+                and (nxt := r.np_at(after + 1))
+                and not nxt.known
+            ):
                 after = nxt.end
             color = post_color(r, after, part=True) if after > end else None
         if color:
             np, end = np._replace(color=np.color or color[0]), color[1]
-            if set(low[np.end:end]) & {"both", "all"}:  # "a knife and a fork, both colored green"
-                for m in history[len(history) - clause_start:] if clause_start else []:
+            if set(low[np.end : end]) & {"both", "all"}:  # "a knife and a fork, both colored green"
+                for m in history[len(history) - clause_start :] if clause_start else []:
                     if groups[m].color is None:
                         groups[m] = ObjectGroup(groups[m].cls, groups[m].count, color[0])
         role = r.role(np)
         if role != "object":
             owner = _owner_group(r, np, head_group, last, history)
-            if role in ("part", "setting", "material") and np.color and body and owner is not None \
-                    and groups[owner].color is None:
-                groups[owner] = ObjectGroup(groups[owner].cls, groups[owner].count, np.color)  # "with purple fur"
-            if rel and role == "part" and owner is not None and _possessive(r, np):  # "on top of its screen"
+            if (
+                role in ("part", "setting", "material")
+                and np.color
+                and body
+                and owner is not None
+                and groups[owner].color is None
+            ):
+                groups[owner] = ObjectGroup(
+                    groups[owner].cls, groups[owner].count, np.color
+                )  # "with purple fur"
+            if (
+                rel and role == "part" and owner is not None and _possessive(r, np)
+            ):  # "on top of its screen"
                 if last is None:
                     pending = (rel[0], owner)
                 else:
@@ -190,8 +238,10 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             sides.setdefault(k, (fronted_side, len(sides)))
             fronted_side = None
         if other is not None and other[0] != k:
-            notes.append(f"{_name(groups[other[0]])} {other[1]} {_name(groups[k])}: "
-                         f"not one of left, right, above or below, so placed freely")
+            notes.append(
+                f"{_name(groups[other[0]])} {other[1]} {_name(groups[k])}: "
+                f"not one of left, right, above or below, so placed freely"
+            )
             other = None
         if rel and last is None:
             pending = (rel[0], k)  # fronted: "below the cup are two apples"
@@ -224,7 +274,12 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
         k = words[k].head  # "Hanging above it, ... is a stop sign"
     end = next((m for m in range(start, len(words)) if words[m].sent_start), len(words))
     for c in range(start, end):
-        if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass", "attr", "dobj"):  # "someone has left a cup"
+        if words[c].head == k and words[c].dep in (
+            "nsubj",
+            "nsubjpass",
+            "attr",
+            "dobj",
+        ):  # "someone has left a cup"
             for s in range(start, c + 1):
                 np = r.np_at(s)
                 if np is not None and np.head == c and r.role(np) == "object":
@@ -233,13 +288,23 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
 
 
 def _possessive(r: Reader, np: NP) -> bool:
-    return any(r.words[c].head == np.head and r.words[c].dep == "poss" for c in range(max(0, np.head - 6), np.head))
+    return any(
+        r.words[c].head == np.head and r.words[c].dep == "poss"
+        for c in range(max(0, np.head - 6), np.head)
+    )
 
 
 def _owner_group(r: Reader, np: NP, head_group: dict[int, int], last, history) -> int | None:
     """Whose part a noun is: "the pizza's crust" the pizza's, "its peel" or "the deck" the object just mentioned."""
     words = r.words
-    poss = next((c for c in range(max(0, np.head - 6), np.head) if words[c].head == np.head and words[c].dep == "poss"), None)
+    poss = next(
+        (
+            c
+            for c in range(max(0, np.head - 6), np.head)
+            if words[c].head == np.head and words[c].dep == "poss"
+        ),
+        None,
+    )
     if poss is not None and poss in head_group:
         return head_group[poss]
     if poss is not None and r.low[poss] not in L.PRONOUNS:
@@ -248,31 +313,62 @@ def _owner_group(r: Reader, np: NP, head_group: dict[int, int], last, history) -
 
 
 def _name(g: ObjectGroup) -> str:
-    return SceneGraph([g]).phrase(0).replace("a ", "the ", 1) if g.count == 1 else SceneGraph([g]).phrase(0)
+    return (
+        SceneGraph([g]).phrase(0).replace("a ", "the ", 1)
+        if g.count == 1
+        else SceneGraph([g]).phrase(0)
+    )
 
 
-def _predicative_colors(r: Reader, kind: list[str], groups: list[ObjectGroup], head_group: dict[int, int]) -> None:
+def _predicative_colors(
+    r: Reader, kind: list[str], groups: list[ObjectGroup], head_group: dict[int, int]
+) -> None:
     """Colours the rules left over, attached through spaCy's parse: "The bench, old and sturdy, is brown"."""
     words = r.words
     for c, w in enumerate(words):
         color = COLOR_WORDS.get(w.low) or L.COLOR_SYNONYMS.get(w.low)
-        if color is None or kind[c] == "struct" or w.dep not in ("acomp", "attr", "oprd", "conj", "xcomp"):
+        if (
+            color is None
+            or kind[c] == "struct"
+            or w.dep not in ("acomp", "attr", "oprd", "conj", "xcomp")
+        ):
             continue
         verb = w.head
         while words[verb].dep == "conj" and words[verb].head != verb:
             verb = words[verb].head
-        subj = next((s for s in range(len(words)) if words[s].head == verb and words[s].dep in ("nsubj", "nsubjpass")), None)
-        if subj is not None and words[subj].low in ("that", "which", "who") and words[verb].dep == "relcl":
+        subj = next(
+            (
+                s
+                for s in range(len(words))
+                if words[s].head == verb and words[s].dep in ("nsubj", "nsubjpass")
+            ),
+            None,
+        )
+        if (
+            subj is not None
+            and words[subj].low in ("that", "which", "who")
+            and words[verb].dep == "relcl"
+        ):
             subj = words[verb].head
-        if subj is not None and words[subj].low in L.COLOR_NOUNS and any(
-                words[p].head == subj and words[p].low in ("its", "their") for p in range(subj)):
-            subj = max((h for h in head_group if h < subj), default=None)  # "Its color is a deep green."
+        if (
+            subj is not None
+            and words[subj].low in L.COLOR_NOUNS
+            and any(words[p].head == subj and words[p].low in ("its", "their") for p in range(subj))
+        ):
+            subj = max(
+                (h for h in head_group if h < subj), default=None
+            )  # "Its color is a deep green."
         elif subj is not None and words[subj].low in ("it", "they") and r.long:
-            subj = max((h for h in head_group if h < subj), default=None)  # "A mouse rests on a mat. It is green."
+            subj = max(
+                (h for h in head_group if h < subj), default=None
+            )  # "A mouse rests on a mat. It is green."
         k = head_group.get(subj) if subj is not None else None
         if k is None:
             continue
-        each = any(words[d].head == subj and words[d].low in ("each", "every") for d in range(max(0, subj - 3), subj))
+        each = any(
+            words[d].head == subj and words[d].low in ("each", "every")
+            for d in range(max(0, subj - 3), subj)
+        )
         if groups[k].count > 1 and words[subj].tag == "NN" and not each:
             continue  # "the horse on the left is brown": one of two horses
         if groups[k].color is None:
@@ -288,11 +384,21 @@ def _pair_sides(groups, relations, sides, history, notes) -> None:
             continue
         partner = next((h for h, (s, _) in sides.items() if h != g and s == OPPOSITE[rel]), None)
         if partner is None:
-            before = [h for h in reversed(history[:history.index(g)]) if h != g and sides.get(h, ("",))[0] != rel]
-            after = [h for h in history[history.index(g) + 1:] if h != g and sides.get(h, ("",))[0] != rel]
+            before = [
+                h
+                for h in reversed(history[: history.index(g)])
+                if h != g and sides.get(h, ("",))[0] != rel
+            ]
+            after = [
+                h
+                for h in history[history.index(g) + 1 :]
+                if h != g and sides.get(h, ("",))[0] != rel
+            ]
             partner = (before or after or [None])[0]
         if partner is None:
-            notes.append(f"{_name(groups[g])} is {rel.replace(' of', '')}, but of nothing else: placed freely")
+            notes.append(
+                f"{_name(groups[g])} is {rel.replace(' of', '')}, but of nothing else: placed freely"
+            )
             continue
         if partner in placed and any(x.subject == partner and x.anchor == g for x in relations):
             continue
@@ -309,7 +415,7 @@ def _free_text(toks: list[str], kind: list[str]) -> str:
             continue
         known = [m for m, (_, kk) in enumerate(run) if kk == "unknown"]
         if known:
-            text = " ".join(t for t, _ in run[known[0]:known[-1] + 1])
+            text = " ".join(t for t, _ in run[known[0] : known[-1] + 1])
             runs.append(re.sub(r" ([.,;:!?])", r"\1", re.sub(r" ('s|n't)", r"\1", text)))
         run = []
     return ", ".join(runs)

@@ -20,17 +20,34 @@ if TYPE_CHECKING:
     from .reader import NP
 
 _KNOWN = frozenset(v[0] for v in LEXICON.values())
-VAGUE = frozenset({"few", "some", "several", "many", "numerous", "various", "countless", "scattered", "assorted", "dozens"})
+VAGUE = frozenset(
+    {
+        "few",
+        "some",
+        "several",
+        "many",
+        "numerous",
+        "various",
+        "countless",
+        "scattered",
+        "assorted",
+        "dozens",
+    }
+)
 
 
 class NounRoles:
     """Role rules over a `Reader`'s words (`words`, `low`, `long`, `first_end`, `settled`, `class_at`, ...)."""
 
-
     def role(self, np: NP) -> str:
         """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
         w = self.words[np.head]
-        if np.end < len(self.low) and self.low[np.end] in ("'s", "'") and not np.definite and self.np_at(np.end + 1):
+        if (
+            np.end < len(self.low)
+            and self.low[np.end] in ("'s", "'")
+            and not np.definite
+            and self.np_at(np.end + 1)
+        ):
             return "possessor"  # "a child's red bicycle": the child describes the bicycle
         if self.refers_back(np):
             return "object"  # "the meter" after "a parking meter"
@@ -40,7 +57,9 @@ class NounRoles:
                 return "part"
             return self._described_role(np) if self.long else "object"
         if np.definite and np.cls in self.settled:
-            return self.settled[np.cls]  # "... on a white plate. The plate rests on ...": still the setting
+            return self.settled[
+                np.cls
+            ]  # "... on a white plate. The plate rests on ...": still the setting
         role = self._open_role(np)
         if role != "object":
             self.settled.setdefault(np.cls, role)
@@ -54,21 +73,28 @@ class NounRoles:
         """ "the meter" after "a parking meter", "the board" after "a snowboard": a shorter name for one said before."""
         if not np.definite:
             return False
-        return any((hit := self.class_at(m)) and hit[2] <= np.head and hit[0] != np.cls and hit[0] in _KNOWN
-                   and hit[0].split()[-1].endswith(np.cls) for m in range(np.head))
+        return any(
+            (hit := self.class_at(m))
+            and hit[2] <= np.head
+            and hit[0] != np.cls
+            and hit[0] in _KNOWN
+            and hit[0].split()[-1].endswith(np.cls)
+            for m in range(np.head)
+        )
 
     def _described_role(self, np: NP) -> str:
         """A known class in a description: an object, unless the description only mentions it in passing."""
-        words, h = self.words, np.head
+        h = np.head
         if self._possessed(h, pronoun=True) and not np.explicit:
             return "part"  # "its digital clock", "its polished bowl" (not "a child's backpack")
         if self.said_before(np.cls, np.head):
             return "object"  # a reference back (the reading loop decides which group)
         if self._in_background(np.head):
             return "setting"
-        w = words[h]
-        again = any(self.low[m] in DEFINITE and self.class_at(m + 1) and self.class_at(m + 1)[0] == np.cls
-                    for m in range(np.end, len(self.low) - 1))
+        again = any(
+            self.low[m] in DEFINITE and self.class_at(m + 1) and self.class_at(m + 1)[0] == np.cls
+            for m in range(np.end, len(self.low) - 1)
+        )
         if np.cls in L.SURFACES and not again and (self._on_surface(h) or self._place_of(h)):
             return "setting"  # "sits on a wooden table", "perches on the back of a chair" (never described again)
         if not again and (self._from_or_range(h) or self._simile(h)):
@@ -79,37 +105,55 @@ class NounRoles:
 
     def _on_surface(self, h: int) -> bool:
         w = self.words[h]
-        return w.dep == "pobj" and self.words[w.head].low in L.SURFACE_PREPS \
-            and (self.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1  # "on" alone, not "on top of"
+        return (
+            w.dep == "pobj"
+            and self.words[w.head].low in L.SURFACE_PREPS
+            and (self.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1
+        )  # "on" alone, not "on top of"
 
     def _place_of(self, h: int) -> bool:
         """ "the back of a chair", "the top of a ramp": a place on the thing, said in a setting phrase."""
         w, words = self.words[h], self.words
-        if w.dep != "pobj" or words[w.head].low != "of" or words[words[w.head].head].low not in L.PLACE_PARTS:
+        if (
+            w.dep != "pobj"
+            or words[w.head].low != "of"
+            or words[words[w.head].head].low not in L.PLACE_PARTS
+        ):
             return False
         place = words[words[w.head].head]
-        return place.dep == "pobj" and (words[place.head].low in L.SETTING_PREPS or words[place.head].low == "of")
+        return place.dep == "pobj" and (
+            words[place.head].low in L.SETTING_PREPS or words[place.head].low == "of"
+        )
 
     def _from_or_range(self, h: int) -> bool:
         w = self.words[h]
         prep = self.low[w.head] if w.dep == "pobj" else ""
-        return prep == "from" or (prep == "to" and "from" in self.low[max(0, w.head - 8):w.head])
+        return prep == "from" or (prep == "to" and "from" in self.low[max(0, w.head - 8) : w.head])
 
     def _simile(self, h: int) -> bool:
         """ "like something out of a picture book": a comparison, not a thing in the picture."""
-        return any(self.low[m] == "like" and self.words[m].pos in ("ADP", "SCONJ") and not self.words[m].sent_start
-                   for m in range(max(0, h - 6), h))
+        return any(
+            self.low[m] == "like"
+            and self.words[m].pos in ("ADP", "SCONJ")
+            and not self.words[m].sent_start
+            for m in range(max(0, h - 6), h)
+        )
 
     def _in_background(self, k: int) -> bool:
         """Said to be in the background or distance: "A few herbs lie in the background"."""
         sent = [m for m in range(len(self.words)) if self._sentence(m) == self._sentence(k)]
         text = [self.low[m] for m in sent]
-        return any(text[m:m + 3] in (["in", "the", "background"], ["in", "the", "distance"], ["out", "of", "focus"])
-                   for m in range(len(text)))
+        return any(
+            text[m : m + 3]
+            in (["in", "the", "background"], ["in", "the", "distance"], ["out", "of", "focus"])
+            for m in range(len(text))
+        )
 
     def _sentence_words(self, k: int):
         first = max((m for m in range(k + 1) if self.words[m].sent_start), default=0)
-        last = next((m for m in range(k + 1, len(self.words)) if self.words[m].sent_start), len(self.words))
+        last = next(
+            (m for m in range(k + 1, len(self.words)) if self.words[m].sent_start), len(self.words)
+        )
         return self.words[first:last]
 
     def _sentence(self, k: int) -> int:
@@ -117,11 +161,18 @@ class NounRoles:
 
     def _vague_later(self, np: NP) -> bool:
         """A new thing after the first sentence, said with no article or number ("a few crumbs", "pigeons")."""
-        if np.head < self.first_end or np.definite or self._measured(np.head) or self._held_by_a_thing(np.head):
+        if (
+            np.head < self.first_end
+            or np.definite
+            or self._measured(np.head)
+            or self._held_by_a_thing(np.head)
+        ):
             return False
         if any(self.low[k] in ("'s", "'") for k in range(max(0, np.head - 3), np.head)):
             return False  # "a child's backpack": as definite as its owner
-        return self._vaguely_counted(np) or not (np.article or np.explicit)  # "pigeons wander", "ferns and moss"
+        return self._vaguely_counted(np) or not (
+            np.article or np.explicit
+        )  # "pigeons wander", "ferns and moss"
 
     def _held_by_a_thing(self, k: int) -> bool:
         """The object of a verb whose subject is a thing: "The bowl holds a few red apples"."""
@@ -130,7 +181,14 @@ class NounRoles:
             return False
         verb, subj = w.head, None
         for _ in range(3):  # "The bowl is white and holds ...": a conjoined verb shares its subject
-            subj = next((c for c in range(len(self.words)) if self.words[c].head == verb and self.words[c].dep == "nsubj"), None)
+            subj = next(
+                (
+                    c
+                    for c in range(len(self.words))
+                    if self.words[c].head == verb and self.words[c].dep == "nsubj"
+                ),
+                None,
+            )
             if subj is not None or self.words[verb].dep != "conj":
                 break
             verb = self.words[verb].head
@@ -152,8 +210,11 @@ class NounRoles:
         of = next((m for m in range(k - 1, max(-1, k - 3), -1) if self.low[m] == "of"), None)
         if of is None or any(not self.low[m].isalpha() for m in range(of, k)):
             return False  # the small model's parse of "a head of broccoli waits" is unreliable: read the words
-        before = self.low[max(0, of - 4):of]
-        return any(w in ("a", "an", "one") or w.isdigit() or w in NUMBERS for w in before) or "'s" in self.low[of + 1:k]
+        before = self.low[max(0, of - 4) : of]
+        return (
+            any(w in ("a", "an", "one") or w.isdigit() or w in NUMBERS for w in before)
+            or "'s" in self.low[of + 1 : k]
+        )
 
     def _later_aside(self, np: NP) -> bool:
         """An open-vocabulary noun a later sentence brings in and places nowhere: "A large mirror reflects the room".
@@ -162,24 +223,50 @@ class NounRoles:
         composition when it is placed against them ("To its left stands a bookshelf", "beside it"),
         otherwise it is the scene around them.
         """
-        if np.head < self.first_end or np.definite or (np.explicit and not self._vaguely_counted(np)) \
-                or self._held_by_a_thing(np.head):
+        if (
+            np.head < self.first_end
+            or np.definite
+            or (np.explicit and not self._vaguely_counted(np))
+            or self._held_by_a_thing(np.head)
+        ):
             return False
         first = max((m for m in range(np.head + 1) if self.words[m].sent_start), default=0)
-        last = next((m for m in range(np.head + 1, len(self.words)) if self.words[m].sent_start), len(self.words))
+        last = next(
+            (m for m in range(np.head + 1, len(self.words)) if self.words[m].sent_start),
+            len(self.words),
+        )
         sentence = self.low[first:last]
         text = " " + " ".join(sentence) + " "
-        if any(f" {a} {b} {c} " in text for a in ("to", "on", "at") for b in ("its", "their") for c in ("left", "right")):
+        if any(
+            f" {a} {b} {c} " in text
+            for a in ("to", "on", "at")
+            for b in ("its", "their")
+            for c in ("left", "right")
+        ):
             return False  # "To its left stands a bookshelf"
-        for m in range(first, last):  # "beside it", "above the cat": placed against something said before
+        for m in range(
+            first, last
+        ):  # "beside it", "above the cat": placed against something said before
             place = self.relation_at(m)
-            end = place[1] if place else next((m + len(p.split()) for p in L.OTHER_PLACES
-                                               if self.low[m:m + len(p.split())] == p.split()), None)
+            end = (
+                place[1]
+                if place
+                else next(
+                    (
+                        m + len(p.split())
+                        for p in L.OTHER_PLACES
+                        if self.low[m : m + len(p.split())] == p.split()
+                    ),
+                    None,
+                )
+            )
             if end is None:
                 continue
-            after = self.low[end:end + 1]
-            if after[:1] in (["it"], ["them"]) or any((hit := self.class_at(x)) and self.said_before(hit[0], first)
-                                                      for x in range(end, min(end + 6, last))):
+            after = self.low[end : end + 1]
+            if after[:1] in (["it"], ["them"]) or any(
+                (hit := self.class_at(x)) and self.said_before(hit[0], first)
+                for x in range(end, min(end + 6, last))
+            ):
                 return False
         return True
 
@@ -187,14 +274,20 @@ class NounRoles:
         words = self.words
         h = np.head
         while words[h].dep == "compound" and np.end <= words[h].head <= h + 2:
-            h = words[h].head  # the tagger took the verb after the noun for its head ("a jacket glides")
+            h = words[
+                h
+            ].head  # the tagger took the verb after the noun for its head ("a jacket glides")
         w = words[h]
         names = {np.cls, words[np.head].low}
         if names & L.META or (self.long and names & L.CATEGORIES):
             return "setting"  # in a description, "Two vehicles ...: a bicycle and a motorcycle" names what follows
-        if self.long and w.dep == "ROOT" and self.first_end < len(words) and not any(
-                words[c].head == h and words[c].dep == "conj" for c in range(len(words))) \
-                and not any(x.pos in ("VERB", "AUX") for x in self._sentence_words(h)):
+        if (
+            self.long
+            and w.dep == "ROOT"
+            and self.first_end < len(words)
+            and not any(words[c].head == h and words[c].dep == "conj" for c in range(len(words)))
+            and not any(x.pos in ("VERB", "AUX") for x in self._sentence_words(h))
+        ):
             return "setting"  # an opening with no verb sets the scene: "A quirky garage workshop with concrete floors."
             # (not a list of objects, "a red lamp, a blue kettle, ...", nor a one-sentence caption)
         if self.long and (self._place_of(h) or self._simile(h)):
@@ -203,30 +296,50 @@ class NounRoles:
             return "material"
         if names & (L.PARTS | L.COVERINGS) or self._possessed(np.head):
             return "part"
-        if w.dep == "conj" and ({words[w.head].low, words[w.head].lemma} & (L.PARTS | L.COVERINGS | L.MATERIALS)
-                                or (self._owner(w.head) is not None and not self.relation_at(np.end))):
+        if w.dep == "conj" and (
+            {words[w.head].low, words[w.head].lemma} & (L.PARTS | L.COVERINGS | L.MATERIALS)
+            or (self._owner(w.head) is not None and not self.relation_at(np.end))
+        ):
             return "part"  # "melted cheese and pepperoni", "with a striped quilt and two fluffy pillows"
         if w.dep in ("nsubj", "nsubjpass") and words[w.head].low in L.ATTACHED:
             return "part"  # "a wicker basket is attached to its handlebars"
-        if w.dep == "pobj" and words[w.head].low == "of" and words[words[w.head].head].low in L.COLLECTIVES:
+        if (
+            w.dep == "pobj"
+            and words[w.head].low == "of"
+            and words[words[w.head].head].low in L.COLLECTIVES
+        ):
             h = words[w.head].head  # "against a stack of pillows": where the stack is
             w = words[h]
-        if self._owner(h) is not None and not (words[w.head].low == "with" and (np.explicit or self.relation_at(np.end))):
+        if self._owner(h) is not None and not (
+            words[w.head].low == "with" and (np.explicit or self.relation_at(np.end))
+        ):
             return "part"  # "a bench with a backrest"; but "with two pears below the lamp" names objects
-        if np.end + 1 < len(self.low) and self.low[np.end] == "of" and (set(self.low[np.end + 1:np.end + 4])
-                                                                       & (L.META | L.MATERIALS)):
+        if (
+            np.end + 1 < len(self.low)
+            and self.low[np.end] == "of"
+            and (set(self.low[np.end + 1 : np.end + 4]) & (L.META | L.MATERIALS))
+        ):
             return "setting"  # "a circle of light", "a pool of water": a shape of some stuff
         if self.long:
             head = words[w.head]
-            if w.dep == "pobj" and (head.low in L.SETTING_PREPS or words[head.head].pos in ("VERB", "AUX")):
+            if w.dep == "pobj" and (
+                head.low in L.SETTING_PREPS or words[head.head].pos in ("VERB", "AUX")
+            ):
                 return "setting"  # "sits on a worn rug", "tied to a dock": where the scene happens
             if self._in_background(np.head) or self._vague_later(np) or self._later_aside(np):
                 return "setting"
-            if np.definite and not any(self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)):
+            if np.definite and not any(
+                self.class_at(k) and self.class_at(k)[0] == np.cls for k in range(np.head)
+            ):
                 return "part"  # "the boat's paint", "each pot": something of what was said, not a new object
-            if w.dep == "pobj" and head.low == "of" and not self._is_thing(head.head) \
-                    and words[head.head].low not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lots"} \
-                    and self.low[max(0, head.head - 1)] + " " + words[head.head].low != "a lot":
+            if (
+                w.dep == "pobj"
+                and head.low == "of"
+                and not self._is_thing(head.head)
+                and words[head.head].low
+                not in L.COLLECTIVES | L.PARTS | {"pair", "couple", "dozen", "few", "lots"}
+                and self.low[max(0, head.head - 1)] + " " + words[head.head].low != "a lot"
+            ):
                 return "setting"  # "the glow of the streetlights", "a sense of calm" (not "the branches of a tree")
             subject = self._clause_subject(h)
             if subject is not None and subject != np.head and not self._is_thing(subject):
@@ -237,8 +350,12 @@ class NounRoles:
 
     def _possessed(self, k: int, pronoun: bool = False) -> bool:
         """ "its handle", "the banana's peel": something's part (`pronoun`: "its"/"their" only)."""
-        return any(self.words[c].head == k and self.words[c].dep == "poss" and (not pronoun or self.low[c] in ("its", "their"))
-                   for c in range(max(0, k - 6), k))
+        return any(
+            self.words[c].head == k
+            and self.words[c].dep == "poss"
+            and (not pronoun or self.low[c] in ("its", "their"))
+            for c in range(max(0, k - 6), k)
+        )
 
     def _owner(self, k: int) -> int | None:
         """The object a noun belongs to: "a bench with a backrest", "a cup of coffee", "the cat has whiskers"."""
@@ -248,10 +365,19 @@ class NounRoles:
         if head is None:
             return None
         if w.dep == "pobj" and head.low in ("with", "of", "featuring") and head.head != w.head:
-            if self._is_thing(head.head) and not (head.low == "of" and words[head.head].low in L.PARTS):
+            if self._is_thing(head.head) and not (
+                head.low == "of" and words[head.head].low in L.PARTS
+            ):
                 return head.head
         if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear"):
-            subj = next((c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"), None)
+            subj = next(
+                (
+                    c
+                    for c in range(len(words))
+                    if words[c].head == w.head and words[c].dep == "nsubj"
+                ),
+                None,
+            )
             if subj is not None and self._is_thing(subj):
                 return subj
         return None
@@ -263,7 +389,14 @@ class NounRoles:
             seen.add(k)
             w = words[k]
             if w.pos in ("VERB", "AUX"):
-                return next((c for c in range(len(words)) if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass")), None)
+                return next(
+                    (
+                        c
+                        for c in range(len(words))
+                        if words[c].head == k and words[c].dep in ("nsubj", "nsubjpass")
+                    ),
+                    None,
+                )
             if w.dep in ("nsubj", "nsubjpass", "ROOT") or w.head == k:
                 return None
             k = w.head
@@ -273,6 +406,6 @@ class NounRoles:
         hit = self.class_at(k)
         if not hit:
             return False
-        return hit[0] in _KNOWN or not ({hit[0], self.low[k]} & (L.META | L.PARTS | L.MATERIALS) or self._possessed(k))
-
-
+        return hit[0] in _KNOWN or not (
+            {hit[0], self.low[k]} & (L.META | L.PARTS | L.MATERIALS) or self._possessed(k)
+        )

@@ -7,70 +7,105 @@ import sys
 
 import pytest
 
-from studio.scene import Edit, ObjectGroup, Relation, edit_text, parse_description, parse_edit, parse_prompt
+from studio.scene import (
+    Edit,
+    ObjectGroup,
+    Relation,
+    edit_text,
+    parse_description,
+    parse_edit,
+    parse_prompt,
+)
 
 
 def G(cls, count=1, color=None):
     return ObjectGroup(cls, count, color)
 
 
-@pytest.mark.parametrize("prompt, groups", [
-    ("a cat colored purple", [G("cat", 1, "purple")]),
-    ("a boat painted white", [G("boat", 1, "white")]),
-    ("a sink that is blue", [G("sink", 1, "blue")]),
-    ("a pizza in green with a handbag in purple", [G("pizza", 1, "green"), G("handbag", 1, "purple")]),
-    ("a snowboard colored orange", [G("snowboard", 1, "orange")]),  # the colour, not the fruit
-    ("a tie of pink color", [G("tie", 1, "pink")]),
-    ("a cow, white in color", [G("cow", 1, "white")]),
-    ("a green-colored traffic light", [G("traffic light", 1, "green")]),
-    ("a cat with purple fur", [G("cat", 1, "purple")]),  # the coat is the cat's colour
-    ("a cat with purple eyes", [G("cat")]),  # the eyes are not
-    ("a cup in a green box", [G("cup"), G("box", 1, "green")]),  # "in green" only when nothing follows
-    ("a car which is red, and a truck which is yellow", [G("car", 1, "red"), G("truck", 1, "yellow")]),
-    ("a navy bus", [G("bus", 1, "blue")]),
-])
+@pytest.mark.parametrize(
+    "prompt, groups",
+    [
+        ("a cat colored purple", [G("cat", 1, "purple")]),
+        ("a boat painted white", [G("boat", 1, "white")]),
+        ("a sink that is blue", [G("sink", 1, "blue")]),
+        (
+            "a pizza in green with a handbag in purple",
+            [G("pizza", 1, "green"), G("handbag", 1, "purple")],
+        ),
+        ("a snowboard colored orange", [G("snowboard", 1, "orange")]),  # the colour, not the fruit
+        ("a tie of pink color", [G("tie", 1, "pink")]),
+        ("a cow, white in color", [G("cow", 1, "white")]),
+        ("a green-colored traffic light", [G("traffic light", 1, "green")]),
+        ("a cat with purple fur", [G("cat", 1, "purple")]),  # the coat is the cat's colour
+        ("a cat with purple eyes", [G("cat")]),  # the eyes are not
+        (
+            "a cup in a green box",
+            [G("cup"), G("box", 1, "green")],
+        ),  # "in green" only when nothing follows
+        (
+            "a car which is red, and a truck which is yellow",
+            [G("car", 1, "red"), G("truck", 1, "yellow")],
+        ),
+        ("a navy bus", [G("bus", 1, "blue")]),
+    ],
+)
 def test_colours_before_and_after_the_noun(prompt, groups):
     assert parse_prompt(prompt).groups == groups
 
 
-@pytest.mark.parametrize("prompt, groups", [
-    ("4 toothbrushes", [G("toothbrush", 4)]),
-    ("exactly three birds", [G("bird", 3)]),
-    ("a group of five cows", [G("cow", 5)]),
-    ("a herd of cows", [G("cow", 3)]),
-    ("two cups and three forks", [G("cup", 2), G("fork", 3)]),
-    ("two black dogs and one white cat", [G("dog", 2, "black"), G("cat", 1, "white")]),
-    ("a pair of scissors and a vase", [G("scissors"), G("vase")]),
-])
+@pytest.mark.parametrize(
+    "prompt, groups",
+    [
+        ("4 toothbrushes", [G("toothbrush", 4)]),
+        ("exactly three birds", [G("bird", 3)]),
+        ("a group of five cows", [G("cow", 5)]),
+        ("a herd of cows", [G("cow", 3)]),
+        ("two cups and three forks", [G("cup", 2), G("fork", 3)]),
+        ("two black dogs and one white cat", [G("dog", 2, "black"), G("cat", 1, "white")]),
+        ("a pair of scissors and a vase", [G("scissors"), G("vase")]),
+    ],
+)
 def test_counts_in_words_and_digits_across_coordination(prompt, groups):
     assert parse_prompt(prompt).groups == groups
 
 
-@pytest.mark.parametrize("prompt, relation", [
-    ("a giraffe to the right of a bus", ("giraffe", "right of", "bus")),
-    ("a laptop sitting beneath a clock", ("laptop", "below", "clock")),
-    ("an umbrella placed over a bench", ("umbrella", "above", "bench")),
-    ("a bowl with a spoon to its right", ("spoon", "right of", "bowl")),
-    ("a giraffe, and a zebra on its left", ("zebra", "left of", "giraffe")),
-    ("a cat on the left and a dog on the right", ("cat", "left of", "dog")),
-    ("on the left, a horse; on the right, a cow", ("horse", "left of", "cow")),
-    ("above a couch there is a clock", ("clock", "above", "couch")),
-    ("a tv with a clock above it", ("clock", "above", "tv")),
-    ("A laptop on a desk. To its left sits a cup.", ("cup", "left of", "laptop")),
-])
+@pytest.mark.parametrize(
+    "prompt, relation",
+    [
+        ("a giraffe to the right of a bus", ("giraffe", "right of", "bus")),
+        ("a laptop sitting beneath a clock", ("laptop", "below", "clock")),
+        ("an umbrella placed over a bench", ("umbrella", "above", "bench")),
+        ("a bowl with a spoon to its right", ("spoon", "right of", "bowl")),
+        ("a giraffe, and a zebra on its left", ("zebra", "left of", "giraffe")),
+        ("a cat on the left and a dog on the right", ("cat", "left of", "dog")),
+        ("on the left, a horse; on the right, a cow", ("horse", "left of", "cow")),
+        ("above a couch there is a clock", ("clock", "above", "couch")),
+        ("a tv with a clock above it", ("clock", "above", "tv")),
+        ("A laptop on a desk. To its left sits a cup.", ("cup", "left of", "laptop")),
+    ],
+)
 def test_the_four_relations_in_common_wordings(prompt, relation):
     scene = parse_prompt(prompt)
-    said = [(scene.groups[r.subject].cls, r.relation, scene.groups[r.anchor].cls) for r in scene.relations]
+    said = [
+        (scene.groups[r.subject].cls, r.relation, scene.groups[r.anchor].cls)
+        for r in scene.relations
+    ]
     assert said == [relation]
 
 
-@pytest.mark.parametrize("text, edit", [
-    ("move the lamp left of the cat", Edit("move", G("lamp"), "left of", G("cat"))),
-    ("make the lamp yellow", Edit("recolor", G("lamp"), color="yellow")),
-    ("add two green pears below the lamp", Edit("add", G("pear", 1, "green"), "below", G("lamp"), count=2)),
-    ("remove the pears", Edit("remove", G("pear"))),
-    ("change the number of pears to three", Edit("count", G("pear"), count=3)),
-])
+@pytest.mark.parametrize(
+    "text, edit",
+    [
+        ("move the lamp left of the cat", Edit("move", G("lamp"), "left of", G("cat"))),
+        ("make the lamp yellow", Edit("recolor", G("lamp"), color="yellow")),
+        (
+            "add two green pears below the lamp",
+            Edit("add", G("pear", 1, "green"), "below", G("lamp"), count=2),
+        ),
+        ("remove the pears", Edit("remove", G("pear"))),
+        ("change the number of pears to three", Edit("count", G("pear"), count=3)),
+    ],
+)
 def test_refine_instructions_name_any_noun(text, edit):
     assert parse_edit(text) == edit
     assert parse_edit(edit_text(edit)) == edit
@@ -78,15 +113,18 @@ def test_refine_instructions_name_any_noun(text, edit):
 
 def test_other_places_are_noted_not_guessed():
     scene = parse_prompt("a dog next to a cat")
-    assert scene.relations == [] and scene.notes == ["the dog next to the cat: not one of left, right, above or "
-                                                     "below, so placed freely"]
+    assert scene.relations == [] and scene.notes == [
+        "the dog next to the cat: not one of left, right, above or below, so placed freely"
+    ]
 
 
 def test_negation_as_geneval_uses_it_becomes_an_exclude_entry():
     scene = parse_prompt("three cell phones and no laptops")
     assert scene.groups == [G("cell phone", 3)] and scene.negated == [G("laptop")]
-    assert scene.to_geneval() == {"include": [{"class": "cell phone", "count": 3}],
-                                  "exclude": [{"class": "laptop", "count": 1}]}
+    assert scene.to_geneval() == {
+        "include": [{"class": "cell phone", "count": 3}],
+        "exclude": [{"class": "laptop", "count": 1}],
+    }
     assert parse_prompt("a dog without any cats").negated == [G("cat")]
 
 
@@ -94,119 +132,248 @@ def test_any_noun_is_an_object_but_not_the_setting_the_frame_or_a_part():
     scene = parse_prompt("two green pears below a yellow lamp")
     assert scene.groups == [G("pear", 2, "green"), G("lamp", 1, "yellow")]
     assert scene.relations == [Relation(0, "below", 1)] and scene.unknown() == ["lamp", "pear"]
-    assert parse_prompt("a close-up photo of a bench with a backrest in a park").groups == [G("bench")]
+    assert parse_prompt("a close-up photo of a bench with a backrest in a park").groups == [
+        G("bench")
+    ]
     assert parse_prompt("a cup of coffee").groups == [G("cup")]
     assert parse_prompt("a pizza oven").groups == [G("oven")]  # a noun before a noun modifies it
 
 
 def test_a_description_keeps_its_main_objects_and_drops_parts_materials_and_setting():
-    scene = parse_prompt("A realistic wooden bench sits on a flat surface. The bench is crafted from dark oak, "
-                         "supported by four sturdy legs. Soft light falls from the left.")
+    scene = parse_prompt(
+        "A realistic wooden bench sits on a flat surface. The bench is crafted from dark oak, "
+        "supported by four sturdy legs. Soft light falls from the left."
+    )
     assert scene.groups == [G("bench")] and scene.relations == []
-    scene = parse_prompt("A skateboard rests on concrete. It rolls on four black wheels attached to metal trucks.")
+    scene = parse_prompt(
+        "A skateboard rests on concrete. It rolls on four black wheels attached to metal trucks."
+    )
     assert scene.groups == [G("skateboard")]  # a skateboard's trucks are not lorries
 
 
 def test_a_description_refers_back_and_adds_what_later_sentences_say():
-    scene = parse_prompt("Three ceramic vases stand in a row on a shelf. Each vase is glazed white. "
-                         "A small bird is perched above the vases.")
+    scene = parse_prompt(
+        "Three ceramic vases stand in a row on a shelf. Each vase is glazed white. "
+        "A small bird is perched above the vases."
+    )
     assert scene.groups == [G("vase", 3, "white"), G("bird")]
     assert scene.relations == [Relation(1, "above", 0)]
     scene = parse_prompt("Two horses graze side by side. The horse on the left is brown.")
-    assert scene.groups == [G("horse", 2)]  # one of the two is brown: the group has no single colour
+    assert scene.groups == [
+        G("horse", 2)
+    ]  # one of the two is brown: the group has no single colour
 
 
-@pytest.mark.parametrize("prompt, groups", [
-    # the colour of an object's body, said in a later sentence
-    ("A scooter stands in a quiet garage. Its frame is a glossy yellow, and its seat is black.", [G("motorcycle", 1, "yellow")]),
-    ("A banana lies on a small plate. Its peel is entirely brown.", [G("banana", 1, "brown")]),
-    ("A toaster sits in a corner. The toaster is a cheerful orange.", [G("toaster", 1, "orange")]),  # no fruit
-    ("A cow grazes in a field. Its coat is a striking purple.", [G("cow", 1, "purple")]),
-    ("A vase with a smooth green glaze stands by the door. It holds dried grass.", [G("vase", 1, "green")]),
-    ("A keyboard rests in a box. Its keys and case are made of pale brown wood.", [G("computer keyboard", 1, "brown")]),
-    ("A truck is parked outside. Its bodywork and doors are painted a deep forest green.", [G("truck", 1, "green")]),
-    # known classes mentioned in passing: the surface things stand on, a part, background, vague additions
-    ("A cup rests on a wooden table. Steam rises from it.", [G("cup")]),
-    ("A cup rests on a wooden table. The table is brown and old.", [G("cup"), G("dining table", 1, "brown")]),
-    ("A microwave sits on a counter. Its clock glows faintly.", [G("microwave")]),
-    ("A dog sleeps on a rug. Pigeons wander nearby, and a few leaves drift across the floor.", [G("dog")]),
-    ("A red kite flies high above the shore. A few people stroll in the background.", [G("kite", 1, "red")]),
-    ("A bicycle leans on a fence. A wicker basket is attached to its handlebars.", [G("bicycle")]),
-    ("Beside the door is a bed with a woollen quilt and two large pillows.", [G("bed")]),
-    ("On a hill, a family of four ducks rests under an oak. Their feathers glow in the sun.", [G("duck", 4)]),
-    ("A small sparrow hops along a fence. The air is cold.", [G("bird")]),
-    # later sentences: what the main objects hold stays, what is brought in and placed nowhere is the scene
-    ("A basket sits on a porch. The basket is brown and holds a few green apples.", [G("basket", 1, "brown"), G("apple", 3, "green")]),
-    ("A cat naps on a sofa cushion. A tall bookcase fills the wall, and a lamp glows.", [G("cat")]),
-    ("Three trucks wait in a yard. A few crumbs lie nearby.", [G("truck", 3)]),
-    ("A sheep stands on a hill. Its thick wool is a soft, creamy white.", [G("sheep", 1, "white")]),
-    ("A mouse rests on a mat. It is green, with a matte shell.", [G("computer mouse", 1, "green")]),
-    ("A sink stands in a corner, its porcelain a pale pink.", [G("sink", 1, "pink")]),
-    ("A pizza rests on a counter. Its crust is thin, and a vase stands next to it.", [G("pizza"), G("vase")]),
-    ("A cake sits on a shelf. Below it, on the floor, is a child's backpack.", [G("cake"), G("backpack")]),
-    ("A two-slice toaster sits on a counter. Two vehicles are parked outside: a bus and a truck.",
-     [G("toaster"), G("bus"), G("truck")]),
-    # a verbless opening sets the scene; places on things, comparisons and where something comes from are not objects
-    ("A sunny seaside cafe with striped awnings. A white cup stands on a saucer.", [G("cup", 1, "white")]),
-    ("A bird perches on the back of a wooden chair. Its feathers are fluffed.", [G("bird")]),
-    ("A cake fresh from the oven sits on a rack. Its icing is pink, like something out of a picture book.",
-     [G("cake", 1, "pink")]),
-    ("A clock hangs on a wall. The clock is a deep blue, and a calendar hangs beside the window.", [G("clock", 1, "blue")]),
-])
+@pytest.mark.parametrize(
+    "prompt, groups",
+    [
+        # the colour of an object's body, said in a later sentence
+        (
+            "A scooter stands in a quiet garage. Its frame is a glossy yellow, and its seat is black.",
+            [G("motorcycle", 1, "yellow")],
+        ),
+        ("A banana lies on a small plate. Its peel is entirely brown.", [G("banana", 1, "brown")]),
+        (
+            "A toaster sits in a corner. The toaster is a cheerful orange.",
+            [G("toaster", 1, "orange")],
+        ),  # no fruit
+        ("A cow grazes in a field. Its coat is a striking purple.", [G("cow", 1, "purple")]),
+        (
+            "A vase with a smooth green glaze stands by the door. It holds dried grass.",
+            [G("vase", 1, "green")],
+        ),
+        (
+            "A keyboard rests in a box. Its keys and case are made of pale brown wood.",
+            [G("computer keyboard", 1, "brown")],
+        ),
+        (
+            "A truck is parked outside. Its bodywork and doors are painted a deep forest green.",
+            [G("truck", 1, "green")],
+        ),
+        # known classes mentioned in passing: the surface things stand on, a part, background, vague additions
+        ("A cup rests on a wooden table. Steam rises from it.", [G("cup")]),
+        (
+            "A cup rests on a wooden table. The table is brown and old.",
+            [G("cup"), G("dining table", 1, "brown")],
+        ),
+        ("A microwave sits on a counter. Its clock glows faintly.", [G("microwave")]),
+        (
+            "A dog sleeps on a rug. Pigeons wander nearby, and a few leaves drift across the floor.",
+            [G("dog")],
+        ),
+        (
+            "A red kite flies high above the shore. A few people stroll in the background.",
+            [G("kite", 1, "red")],
+        ),
+        (
+            "A bicycle leans on a fence. A wicker basket is attached to its handlebars.",
+            [G("bicycle")],
+        ),
+        ("Beside the door is a bed with a woollen quilt and two large pillows.", [G("bed")]),
+        (
+            "On a hill, a family of four ducks rests under an oak. Their feathers glow in the sun.",
+            [G("duck", 4)],
+        ),
+        ("A small sparrow hops along a fence. The air is cold.", [G("bird")]),
+        # later sentences: what the main objects hold stays, what is brought in and placed nowhere is the scene
+        (
+            "A basket sits on a porch. The basket is brown and holds a few green apples.",
+            [G("basket", 1, "brown"), G("apple", 3, "green")],
+        ),
+        (
+            "A cat naps on a sofa cushion. A tall bookcase fills the wall, and a lamp glows.",
+            [G("cat")],
+        ),
+        ("Three trucks wait in a yard. A few crumbs lie nearby.", [G("truck", 3)]),
+        (
+            "A sheep stands on a hill. Its thick wool is a soft, creamy white.",
+            [G("sheep", 1, "white")],
+        ),
+        (
+            "A mouse rests on a mat. It is green, with a matte shell.",
+            [G("computer mouse", 1, "green")],
+        ),
+        ("A sink stands in a corner, its porcelain a pale pink.", [G("sink", 1, "pink")]),
+        (
+            "A pizza rests on a counter. Its crust is thin, and a vase stands next to it.",
+            [G("pizza"), G("vase")],
+        ),
+        (
+            "A cake sits on a shelf. Below it, on the floor, is a child's backpack.",
+            [G("cake"), G("backpack")],
+        ),
+        (
+            "A two-slice toaster sits on a counter. Two vehicles are parked outside: a bus and a truck.",
+            [G("toaster"), G("bus"), G("truck")],
+        ),
+        # a verbless opening sets the scene; places on things, comparisons and where something comes from are not objects
+        (
+            "A sunny seaside cafe with striped awnings. A white cup stands on a saucer.",
+            [G("cup", 1, "white")],
+        ),
+        ("A bird perches on the back of a wooden chair. Its feathers are fluffed.", [G("bird")]),
+        (
+            "A cake fresh from the oven sits on a rack. Its icing is pink, like something out of a picture book.",
+            [G("cake", 1, "pink")],
+        ),
+        (
+            "A clock hangs on a wall. The clock is a deep blue, and a calendar hangs beside the window.",
+            [G("clock", 1, "blue")],
+        ),
+    ],
+)
 def test_a_description_is_read_for_its_main_objects(prompt, groups):
     assert parse_prompt(prompt).groups == groups
 
 
-@pytest.mark.parametrize("prompt, classes", [
-    ("a cow and a horse graze together", ["cow", "horse"]),
-    ("A computer mouse and a spoon lie next to each other on a desk.", ["computer mouse", "spoon"]),
-    ("two apples and a banana rest in a bowl", ["apple", "banana", "bowl"]),
-    ("a cat and a dog bed", ["cat", "bed"]),  # a compound of two classes is still one thing
-])
+@pytest.mark.parametrize(
+    "prompt, classes",
+    [
+        ("a cow and a horse graze together", ["cow", "horse"]),
+        (
+            "A computer mouse and a spoon lie next to each other on a desk.",
+            ["computer mouse", "spoon"],
+        ),
+        ("two apples and a banana rest in a bowl", ["apple", "banana", "bowl"]),
+        ("a cat and a dog bed", ["cat", "bed"]),  # a compound of two classes is still one thing
+    ],
+)
 def test_the_verb_of_coordinated_subjects_is_not_read_as_a_noun(prompt, classes):
     assert [g.cls for g in parse_prompt(prompt).groups] == classes
 
 
 def test_a_fronted_relation_finds_its_subject_past_other_phrases():
-    scene = parse_prompt("A horse stands on a ridge. Far below it, near the river, a cow drinks quietly.")
+    scene = parse_prompt(
+        "A horse stands on a ridge. Far below it, near the river, a cow drinks quietly."
+    )
     assert scene.groups == [G("horse"), G("cow")] and scene.relations == [Relation(1, "below", 0)]
     scene = parse_prompt("A bowl sits on a shelf. Hanging above it, oddly, is a tiny umbrella.")
-    assert scene.groups == [G("bowl"), G("umbrella")] and scene.relations == [Relation(1, "above", 0)]
+    assert scene.groups == [G("bowl"), G("umbrella")] and scene.relations == [
+        Relation(1, "above", 0)
+    ]
     scene = parse_prompt("A laptop rests on a desk. Balanced on top of its lid is a small clock.")
-    assert scene.groups == [G("laptop"), G("clock")] and scene.relations == [Relation(1, "above", 0)]
-    scene = parse_prompt("A parking meter stands on a corner. To the right of the meter, a zebra waits.")
-    assert scene.groups == [G("parking meter"), G("zebra")] and scene.relations == [Relation(1, "right of", 0)]
+    assert scene.groups == [G("laptop"), G("clock")] and scene.relations == [
+        Relation(1, "above", 0)
+    ]
+    scene = parse_prompt(
+        "A parking meter stands on a corner. To the right of the meter, a zebra waits."
+    )
+    assert scene.groups == [G("parking meter"), G("zebra")] and scene.relations == [
+        Relation(1, "right of", 0)
+    ]
     scene = parse_prompt("A suitcase stands in a hall. To its left, someone has left a cup.")
-    assert scene.groups == [G("suitcase"), G("cup")] and scene.relations == [Relation(1, "left of", 0)]
+    assert scene.groups == [G("suitcase"), G("cup")] and scene.relations == [
+        Relation(1, "left of", 0)
+    ]
 
 
 def test_importing_the_scene_module_does_not_load_spacy_and_parsing_does_not_load_torch():
-    code = ("import sys, studio.scene, studio.offline.plan; print('spacy' in sys.modules); "
-            "studio.scene.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)")
+    code = (
+        "import sys, studio.scene, studio.offline.plan; print('spacy' in sys.modules); "
+        "studio.scene.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["False", "True False"]  # spaCy's backend would import torch (≈3 s)
+    assert out.stdout.split("\n")[:2] == [
+        "False",
+        "True False",
+    ]  # spaCy's backend would import torch (≈3 s)
 
 
 def test_any_text_is_read_without_an_exception():
     """Odd input and word salad from the reader's own vocabulary: a scene (perhaps empty), never a crash."""
     import random
 
-    odd = ["", " ", "...", "'s", "its", "it is blue", "the the the", "1 2 3", "a a a cat", "no", "on the left",
-           "Its color is a deep green.", "colored purple", "a-b-c", "🙂 a cat", "x" * 300, "a, , , dog"]
-    pool = ("a the two three its it is are colored painted in with of to left right above below on top "
-            "no without both each one cat dog lamp pears orange red blue green , . 's bench legs surface "
-            "sits stands next by and but color whose that which").split()
+    odd = [
+        "",
+        " ",
+        "...",
+        "'s",
+        "its",
+        "it is blue",
+        "the the the",
+        "1 2 3",
+        "a a a cat",
+        "no",
+        "on the left",
+        "Its color is a deep green.",
+        "colored purple",
+        "a-b-c",
+        "🙂 a cat",
+        "x" * 300,
+        "a, , , dog",
+    ]
+    pool = (
+        "a the two three its it is are colored painted in with of to left right above below on top "
+        "no without both each one cat dog lamp pears orange red blue green , . 's bench legs surface "
+        "sits stands next by and but color whose that which"
+    ).split()
     rng = random.Random(13)
     salad = [" ".join(rng.choice(pool) for _ in range(rng.randint(1, 25))) for _ in range(150)]
     for text in odd + salad:
         scene = parse_prompt(text)
-        assert all(0 <= r.subject < len(scene.groups) and 0 <= r.anchor < len(scene.groups) for r in scene.relations)
+        assert all(
+            0 <= r.subject < len(scene.groups) and 0 <= r.anchor < len(scene.groups)
+            for r in scene.relations
+        )
         scene.to_geneval(), scene.describe()
 
 
 def test_a_long_one_sentence_list_keeps_every_object_and_its_plan_reads_back_the_same():
-    prompt = ("a red lamp, a blue kettle, a green drum, a yellow candle, a purple globe, a pink lantern, "
-              "a white crown and a black rhino")  # over 28 words: read with the description rules
+    prompt = (
+        "a red lamp, a blue kettle, a green drum, a yellow candle, a purple globe, a pink lantern, "
+        "a white crown and a black rhino"
+    )  # over 28 words: read with the description rules
     scene = parse_prompt(prompt)
-    assert [g.cls for g in scene.groups] == ["lamp", "kettle", "drum", "candle", "globe", "lantern", "crown", "rhino"]
-    assert sorted(map(str, parse_description(scene.describe()).groups)) == sorted(map(str, scene.groups))
+    assert [g.cls for g in scene.groups] == [
+        "lamp",
+        "kettle",
+        "drum",
+        "candle",
+        "globe",
+        "lantern",
+        "crown",
+        "rhino",
+    ]
+    assert sorted(map(str, parse_description(scene.describe()).groups)) == sorted(
+        map(str, scene.groups)
+    )

@@ -11,7 +11,15 @@ from __future__ import annotations
 import dataclasses
 
 from ..domain import Mode, Review, Stage, Step, StudioError, last
-from ..scene import Edit, ObjectGroup, Relation, SceneGraph, parse_description, parse_edit, parse_prompt
+from ..scene import (
+    Edit,
+    ObjectGroup,
+    Relation,
+    SceneGraph,
+    parse_description,
+    parse_edit,
+    parse_prompt,
+)
 
 
 def phrase(group: ObjectGroup) -> str:
