@@ -7,5 +7,10 @@ class VideoReader:
         raise RuntimeError("decord stand-in: the tests read no video")
 
 
+def cpu(*args, **kwargs):
+    """transformers' image_utils imports `VideoReader, cpu` once it finds a decord on the path."""
+    raise RuntimeError("decord stand-in: the tests read no video")
+
+
 def __getattr__(name):
     raise AttributeError(f"decord stand-in has no {name}: the tests read no video")
