@@ -250,3 +250,28 @@ def test_the_gallery_lists_one_batch_at_a_time(studio):
     assert "gliders-1" in page.list_batches()
     with pytest.raises(StudioError, match="batch name"):
         page.list_sessions("", "no such/../batch")
+
+
+def test_an_unreadable_verdict_shows_as_unreadable_and_failed_never_as_a_pass(runner):
+    """The card of an inspect step whose model answer could not be read carries the reason; the page
+    draws it as 'unreadable' and leaves both checks unticked in the override panel."""
+    from studio.engines import prompts
+    from studio.ui.actions import Studio
+
+    class Mumbling(ScriptedEngine):  # stands in for a model that ignores the verdict tags
+        def inspect(self, ctx):
+            self._record(Stage.INSPECT)
+            return prompts.inspect_result("I think it looks nice, maybe.")
+
+    engines.register("ui-mumbling", Mumbling)
+    try:
+        studio = Studio(runner)
+        view = studio.new_session("a red apple", "ui-mumbling", 3, False, 2)
+        sid = view.session["id"]
+        for _ in range(3):
+            view = list(studio.step(sid, view.session["version"]))[-1]
+        card = view.cards[view.selected] if view.selected in view.cards else studio.open_session(sid).cards[view.selected]
+        assert card["stage"] == "inspect" and card["passed"] is False
+        assert "could not be read" in card["unreadable"] and card["plan_check"] is None
+    finally:
+        engines.unregister("ui-mumbling")

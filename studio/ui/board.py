@@ -55,7 +55,8 @@ def card(store: Store, trajectory: Trajectory, step: Step, judgements: Iterable[
     if step.stage is Stage.PLAN:
         data.update(description=step.description or "", complete=bool(step.complete))
     if step.stage is Stage.INSPECT:
-        data.update(plan_check=_check(step.plan_check), sketch_check=_check(step.sketch_check), passed=step.passed)
+        data.update(plan_check=_check(step.plan_check), sketch_check=_check(step.sketch_check), passed=step.passed,
+                    unreadable=str((step.meta or {}).get("error") or ""))  # the model's verdict could not be read
         judged = _judged(trajectory, step)
         if judged is not None:
             data.update(image=image_url(store, judged.image.sha256), judged=judged.id,

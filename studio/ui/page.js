@@ -120,7 +120,7 @@ function cardHtml(c) {
   const head = `<div class="kind"><span>${c.stage}</span><span>${by}${stars}${rev}</span></div>`;
   let body = "";
   if (c.stage === "plan") body = `<div class="txt"><b>${esc(c.instruction)}</b><br>${esc(c.description)}</div>`;
-  else if (c.stage === "inspect") body = `<div>${badge(c.plan_check, "plan")}${badge(c.sketch_check, "sketch")}</div><div class="txt">${esc((c.sketch_check && !c.sketch_check.passed ? c.sketch_check.critique : "") || (c.plan_check && !c.plan_check.passed ? c.plan_check.critique : "") || (c.sketch_check || c.plan_check || {}).critique || "")}</div>`;
+  else if (c.stage === "inspect") body = c.unreadable && !c.plan_check && !c.sketch_check ? `<div><span class="sb-badge bad">unreadable</span></div><div class="txt" title="${esc(c.unreadable)}">${esc(c.unreadable)}</div>` : `<div>${badge(c.plan_check, "plan")}${badge(c.sketch_check, "sketch")}${c.unreadable ? `<span class="sb-badge bad" title="${esc(c.unreadable)}">part unreadable</span>` : ""}</div><div class="txt">${esc((c.sketch_check && !c.sketch_check.passed ? c.sketch_check.critique : "") || (c.plan_check && !c.plan_check.passed ? c.plan_check.critique : "") || (c.sketch_check || c.plan_check || {}).critique || "")}</div>`;
   else if (c.stage === "refine") body = `<img loading="lazy" src="${c.image}" alt="refined image"><div class="txt" title="${esc(c.instruction)}">${esc(c.instruction)}</div>`;
   else body = c.image ? `<img loading="lazy" src="${c.image}" alt="${c.stage}">` : "";
   const wide = c.stage === "plan" || c.stage === "inspect" ? " text" : "";
@@ -282,10 +282,11 @@ function renderPanel() {
       <div class="sb-actions"><button data-do="edit">Save plan edit</button>${fork}</div>
       <div class="sb-muted">${c.children ? "This plan was already drawn: saving starts a new branch beside it." : "Not drawn yet: saving changes it in place."}</div>`;
   } else if (c.stage === "inspect") {
-    const check = (k, label) => { const v = c[k] || {passed: true, critique: ""};
+    const check = (k, label) => { const v = c[k] || {passed: !c.unreadable, critique: ""};  // an unread check is not ticked as passed
       return `<div class="sb-check"><label><input type="checkbox" data-f="${k}_pass" ${field(k + "_pass", v.passed) ? "checked" : ""}> ${label} passes</label>
         <textarea data-f="${k}_crit" rows="2">${esc(field(k + "_crit", v.critique))}</textarea></div>`; };
-    body = check("plan_check", "plan vs prompt") + check("sketch_check", "sketch vs instruction") +
+    body = (c.unreadable ? `<div class="sb-fresh">The model's verdict could not be read (${esc(c.unreadable)}); it counts as failed. Override it with your own checks, or refine.</div>` : "") +
+      check("plan_check", "plan vs prompt") + check("sketch_check", "sketch vs instruction") +
       `<div class="sb-actions"><button data-do="override">Override verdict</button>${fork}</div>${refine}`;
   } else if (c.stage === "sketch" || c.stage === "refine") {
     body = (c.stage === "refine" ? `<div><b>&lt;refine&gt;</b> ${esc(c.instruction)}</div>` : "") +

@@ -12,7 +12,7 @@ import threading
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import limits
-from ..domain import Conflict, Stage, StudioError, Trajectory, last
+from ..domain import Conflict, Stage, StudioError, Trajectory, last_image
 from ..engines.base import CancelToken, Cancelled
 from ..runner import Event, PausePolicy
 from . import board
@@ -100,7 +100,7 @@ class ModelWork:
                have: Iterable[str] = ()) -> Iterator[View]:
         def work(trajectory, listener, token):
             target = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
-            before = last(trajectory.branch(target.id), Stage.SKETCH, Stage.REFINE)
+            before = last_image(trajectory.branch(target.id))  # the image the engine refines
             mask = region_mask(region, (before.image.width, before.image.height)) if before else None
             refined = self.runner.refine_with(trajectory, target.id, limits.note(instruction, "refine instruction"),
                                               mask, listener, token, by=self.by)
