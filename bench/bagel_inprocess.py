@@ -39,7 +39,7 @@ def main(path: str) -> None:
     for start in range(0, len(data["records"]), per_session):
         worker = Worker(io.BufferedWriter(_Null()), None)
         worker.inf, worker.info, worker.cache = inf, info, ContextCache(2**30)
-        for record in data["records"][start:start + per_session]:
+        for record in data["records"][start : start + per_session]:
             t = time.perf_counter()
             for request in record["requests"]:
                 blobs = [base64.b64decode(b) for b in request.pop("blobs")]

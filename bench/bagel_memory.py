@@ -19,34 +19,87 @@ GiB = 2**30
 def main(clone: str) -> None:
     sys.path.insert(0, clone)
     from accelerate import init_empty_weights
-
-    from modeling.bagel import Bagel, BagelConfig, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
     from modeling.autoencoder import AutoEncoderParams
+    from modeling.bagel import (
+        Bagel,
+        BagelConfig,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+    )
+
     from studio.engines.bagel import placement
 
-    llm = Qwen2Config(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                      num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
-                      rope_theta=1000000.0)
+    llm = Qwen2Config(
+        vocab_size=152064,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+    )
     llm.qk_norm, llm.tie_word_embeddings, llm.layer_module = True, False, "Qwen2MoTDecoderLayer"
-    vit = SiglipVisionConfig(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
-                             image_size=980, patch_size=14)
+    vit = SiglipVisionConfig(
+        hidden_size=1152,
+        intermediate_size=4304,
+        num_hidden_layers=26,
+        num_attention_heads=16,
+        image_size=980,
+        patch_size=14,
+    )
     vit.rope = False
-    vae = AutoEncoderParams(resolution=256, in_channels=3, downsample=8, ch=128, out_ch=3, ch_mult=[1, 2, 4, 4],
-                            num_res_blocks=2, z_channels=16, scale_factor=0.3611, shift_factor=0.1159)
-    config = BagelConfig(visual_gen=True, visual_und=True, llm_config=llm, vit_config=vit, vae_config=vae,
-                         vit_max_num_patch_per_side=70, connector_act="gelu_pytorch_tanh", latent_patch_size=2,
-                         max_latent_size=64)
+    vae = AutoEncoderParams(
+        resolution=256,
+        in_channels=3,
+        downsample=8,
+        ch=128,
+        out_ch=3,
+        ch_mult=[1, 2, 4, 4],
+        num_res_blocks=2,
+        z_channels=16,
+        scale_factor=0.3611,
+        shift_factor=0.1159,
+    )
+    config = BagelConfig(
+        visual_gen=True,
+        visual_und=True,
+        llm_config=llm,
+        vit_config=vit,
+        vae_config=vae,
+        vit_max_num_patch_per_side=70,
+        connector_act="gelu_pytorch_tanh",
+        latent_patch_size=2,
+        max_latent_size=64,
+    )
     with init_empty_weights():
         model = Bagel(Qwen2ForCausalLM(llm), SiglipVisionModel(vit), config)
         model.vit_model.vision_model.embeddings.convert_conv2d_to_linear(vit, meta=True)
     params = sum(p.numel() for p in model.parameters())
-    kv_per_token = llm.num_hidden_layers * 2 * llm.num_key_value_heads * (llm.hidden_size // llm.num_attention_heads) * 2
-    image_tokens = (1024 // 16) ** 2 + 2 + (980 // 14) ** 2 + 2  # VAE latent patches + ViT patches, with markers
-    out = {"parameters": params, "fp32_meta_gib": round(params * 4 / GiB, 2),
-           **{f"{mode}_weights_gib": round(placement.weight_bytes(model, mode) / GiB, 2) for mode in ("bf16", "int8", "nf4")},
-           "kv_bytes_per_token": kv_per_token, "tokens_per_1024px_image": image_tokens,
-           "kv_mib_per_1024px_image": round(kv_per_token * image_tokens / 2**20, 1),
-           "activation_reserve_gib": placement.ACTIVATION_RESERVE / GiB}
+    kv_per_token = (
+        llm.num_hidden_layers
+        * 2
+        * llm.num_key_value_heads
+        * (llm.hidden_size // llm.num_attention_heads)
+        * 2
+    )
+    image_tokens = (
+        (1024 // 16) ** 2 + 2 + (980 // 14) ** 2 + 2
+    )  # VAE latent patches + ViT patches, with markers
+    out = {
+        "parameters": params,
+        "fp32_meta_gib": round(params * 4 / GiB, 2),
+        **{
+            f"{mode}_weights_gib": round(placement.weight_bytes(model, mode) / GiB, 2)
+            for mode in ("bf16", "int8", "nf4")
+        },
+        "kv_bytes_per_token": kv_per_token,
+        "tokens_per_1024px_image": image_tokens,
+        "kv_mib_per_1024px_image": round(kv_per_token * image_tokens / 2**20, 1),
+        "activation_reserve_gib": placement.ACTIVATION_RESERVE / GiB,
+    }
     print(json.dumps(out))
 
 

@@ -31,7 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PARAMS = {"num_timesteps": 4, "image_size": 64, "preview_every": 1, "max_think_tokens": 24, "cfg_interval": [0.0, 1.0]}
+PARAMS = {
+    "num_timesteps": 4,
+    "image_size": 64,
+    "preview_every": 1,
+    "max_think_tokens": 24,
+    "cfg_interval": [0.0, 1.0],
+}
 STAGES = ("plan", "sketch", "inspect", "refine")
 
 
@@ -57,7 +63,9 @@ def main() -> int:
     log: list[dict] = []  # the current stage's requests
     original = WorkerClient.request
 
-    busy = [0.0]  # the current stage's time inside the worker's request handler (same process, same moment)
+    busy = [
+        0.0
+    ]  # the current stage's time inside the worker's request handler (same process, same moment)
 
     def recording(self, op, ctx, doing, blobs=(), **fields):
         if op not in ("stats",):
@@ -74,7 +82,10 @@ def main() -> int:
     client.close()
     t0 = time.perf_counter()
     engine.worker()
-    cold = {"process_start_to_hello_s": round(hello_s, 3), "start_and_load_s": round(time.perf_counter() - t0, 3)}
+    cold = {
+        "process_start_to_hello_s": round(hello_s, 3),
+        "start_and_load_s": round(time.perf_counter() - t0, 3),
+    }
 
     timed: dict[str, list[float]] = {s: [] for s in STAGES}
     handler: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -93,6 +104,7 @@ def main() -> int:
             handler[name].append(busy[0])
             recorded.append({"stage": name, "requests": list(log)})
             return result
+
         return call
 
     for name in STAGES:
@@ -100,8 +112,12 @@ def main() -> int:
     runner = Runner(Store(data_dir=tmp / "data"))
     sessions = []
     for i in range(args.repeats + 1):  # the first is a warm-up (first calls pay one-off costs)
-        t = runner.new_session("a red cup left of a blue clock", engine="bagel-bench", seed=7 + i,
-                               settings=RunSettings(max_rounds=3, engine_params=PARAMS))
+        t = runner.new_session(
+            "a red cup left of a blue clock",
+            engine="bagel-bench",
+            seed=7 + i,
+            settings=RunSettings(max_rounds=3, engine_params=PARAMS),
+        )
         kept = []
         for _ in range(3):
             runner.advance(t)
@@ -125,28 +141,50 @@ def main() -> int:
         runner.fork(t, step.id)
         t1 = time.perf_counter()
         nxt = runner.advance(t)
-        forks.append({"fork_at": step.stage.value, "next_stage": nxt.stage.value,
-                      "seconds": round(time.perf_counter() - t1, 3),
-                      "gen_text": engine.calls["gen_text"] - before["gen_text"],
-                      "gen_image": engine.calls["gen_image"] - before["gen_image"],
-                      "prefill_requests": engine.calls["prefill"] - before["prefill"],
-                      "prefilled": {k: engine.prefilled[k] - prefilled[k] for k in prefilled}})
+        forks.append(
+            {
+                "fork_at": step.stage.value,
+                "next_stage": nxt.stage.value,
+                "seconds": round(time.perf_counter() - t1, 3),
+                "gen_text": engine.calls["gen_text"] - before["gen_text"],
+                "gen_image": engine.calls["gen_image"] - before["gen_image"],
+                "prefill_requests": engine.calls["prefill"] - before["prefill"],
+                "prefilled": {k: engine.prefilled[k] - prefilled[k] for k in prefilled},
+            }
+        )
     engine.close()
     WorkerClient.request = original
 
     replay = tmp / "requests.json"
-    replay.write_text(json.dumps({"snapshot": str(snapshot), "repo": str(bagel_kit.CLONE),
-                                  "sessions": args.repeats, "records": session_records}))
-    done = subprocess.run([python, str(ROOT / "bench" / "bagel_inprocess.py"), str(replay)], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": f"{ROOT}:{bagel_kit.STANDINS}"},
-                          timeout=1800)
+    replay.write_text(
+        json.dumps(
+            {
+                "snapshot": str(snapshot),
+                "repo": str(bagel_kit.CLONE),
+                "sessions": args.repeats,
+                "records": session_records,
+            }
+        )
+    )
+    done = subprocess.run(
+        [python, str(ROOT / "bench" / "bagel_inprocess.py"), str(replay)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{bagel_kit.STANDINS}"},
+        timeout=1800,
+    )
     if done.returncode:
         print(done.stderr[-3000:], file=sys.stderr)
         return 1
     inproc = json.loads(done.stdout.strip().splitlines()[-1])
 
-    out = {"cold_start": {**cold, "in_process_load_s": inproc["load_s"]}, "stages": {}, "forks": forks,
-           "kept_context_bytes": sizes[-1], "load_average": [round(x, 2) for x in os.getloadavg()]}
+    out = {
+        "cold_start": {**cold, "in_process_load_s": inproc["load_s"]},
+        "stages": {},
+        "forks": forks,
+        "kept_context_bytes": sizes[-1],
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
     for name in STAGES:
         worker = statistics.median(timed[name])
         local = statistics.median(inproc["stages"][name])
@@ -154,10 +192,14 @@ def main() -> int:
         pairs = [w - h for w, h in zip(timed[name], handler[name])]
         over = statistics.median(pairs)
         inside = statistics.median(handler[name])
-        out["stages"][name] = {"worker_s": round(worker, 4), "in_process_replay_s": round(local, 4),
-                               "handler_s": round(inside, 4), "overhead_ms": round(over * 1000, 1),
-                               "overhead_pct": round(100 * over / inside, 2),
-                               "within_target": over <= 0.05 * inside + 0.020}
+        out["stages"][name] = {
+            "worker_s": round(worker, 4),
+            "in_process_replay_s": round(local, 4),
+            "handler_s": round(inside, 4),
+            "overhead_ms": round(over * 1000, 1),
+            "overhead_pct": round(100 * over / inside, 2),
+            "within_target": over <= 0.05 * inside + 0.020,
+        }
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))

@@ -66,14 +66,29 @@ class BusyEngine(Engine):
         return RefineResult(instruction or "fix", Image.new("RGB", (64, 64)))
 
 
-def client_run(url: str, index: int, stages: int, results: dict, errors: list, barrier: threading.Barrier) -> None:
+def client_run(
+    url: str, index: int, stages: int, results: dict, errors: list, barrier: threading.Barrier
+) -> None:
     from gradio_client import Client
 
     try:
         client = Client(url, verbose=False, download_files=False)
-        view = client.predict(f"client {index}: a cup and a bowl", ENGINE, index, False, 16, "process", "{}",
-                              api_name="/new_session")
-        session_id, versions, replies, latencies = view["session"]["id"], [view["session"]["version"]], [], []
+        view = client.predict(
+            f"client {index}: a cup and a bowl",
+            ENGINE,
+            index,
+            False,
+            16,
+            "process",
+            "{}",
+            api_name="/new_session",
+        )
+        session_id, versions, replies, latencies = (
+            view["session"]["id"],
+            [view["session"]["version"]],
+            [],
+            [],
+        )
         barrier.wait()  # every client starts stepping at once
         for _ in range(stages):
             start = time.perf_counter()
@@ -81,7 +96,12 @@ def client_run(url: str, index: int, stages: int, results: dict, errors: list, b
             latencies.append(time.perf_counter() - start)
             replies.append(view["note"])
             versions.append(view["session"]["version"])
-        results[index] = {"session": session_id, "versions": versions, "replies": replies, "latencies": latencies}
+        results[index] = {
+            "session": session_id,
+            "versions": versions,
+            "replies": replies,
+            "latencies": latencies,
+        }
     except Exception as error:  # noqa: BLE001 — reported, and counted as a failure below
         errors.append(f"client {index}: {type(error).__name__}: {error}")
         try:
@@ -94,8 +114,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--stages", type=int, default=25)
-    parser.add_argument("--stage-ms", type=float, default=5.0, help="time the engine spends per stage")
-    parser.add_argument("--max-jobs", type=int, default=4, help="the Gradio queue's jobs at once (app.py's default)")
+    parser.add_argument(
+        "--stage-ms", type=float, default=5.0, help="time the engine spends per stage"
+    )
+    parser.add_argument(
+        "--max-jobs", type=int, default=4, help="the Gradio queue's jobs at once (app.py's default)"
+    )
     args = parser.parse_args()
     BusyEngine.stage_s = args.stage_ms / 1000
     engines.register(ENGINE, BusyEngine)
@@ -106,12 +130,21 @@ def main() -> None:
         store = Store(data_dir=folder)
         demo = build_ui(Runner(store), ENGINE)
         demo.queue(default_concurrency_limit=args.max_jobs).launch(
-            server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True, **launch_options(store))
+            server_name="127.0.0.1",
+            server_port=None,
+            prevent_thread_lock=True,
+            quiet=True,
+            **launch_options(store),
+        )
         results: dict[int, dict] = {}
         errors: list[str] = []
         barrier = threading.Barrier(args.clients)
-        threads = [threading.Thread(target=client_run, args=(demo.local_url, i, args.stages, results, errors, barrier))
-                   for i in range(args.clients)]
+        threads = [
+            threading.Thread(
+                target=client_run, args=(demo.local_url, i, args.stages, results, errors, barrier)
+            )
+            for i in range(args.clients)
+        ]
         start = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -136,8 +169,10 @@ def main() -> None:
 
     latencies = [x for r in results.values() for x in r["latencies"]]
     total = args.clients * args.stages
-    print(f"{args.clients} clients × {args.stages} stages against one studio server "
-          f"(Gradio queue: {args.max_jobs} jobs at once; {args.stage_ms:g} ms of engine work per stage)\n")
+    print(
+        f"{args.clients} clients × {args.stages} stages against one studio server "
+        f"(Gradio queue: {args.max_jobs} jobs at once; {args.stage_ms:g} ms of engine work per stage)\n"
+    )
     print("| measure | value |")
     print("|---|---|")
     print(f"| clients that finished | {len(results)} of {args.clients} |")
@@ -146,8 +181,10 @@ def main() -> None:
     print(f"| duplicated steps | {duplicated} |")
     print(f"| sessions not a single chain, or with skipped versions | {broken} |")
     if latencies:
-        print(f"| Step round trip (median / max) | {statistics.median(latencies) * 1000:.0f} ms / "
-              f"{max(latencies) * 1000:.0f} ms |")
+        print(
+            f"| Step round trip (median / max) | {statistics.median(latencies) * 1000:.0f} ms / "
+            f"{max(latencies) * 1000:.0f} ms |"
+        )
     print(f"| all clients, wall | {wall:.1f} s ({total / wall:.0f} steps/s) |")
     for error in errors:
         print(f"\nerror: {error}")

@@ -49,7 +49,9 @@ class TrivialEngine(Engine):
 
 
 def stage_times(runner: Runner, stages: int) -> list[float]:
-    trajectory = runner.new_session("a long session", engine="trivial", settings=RunSettings(max_rounds=10_000))
+    trajectory = runner.new_session(
+        "a long session", engine="trivial", settings=RunSettings(max_rounds=10_000)
+    )
     times = []
     for _ in range(stages):
         start = time.perf_counter()
@@ -73,7 +75,9 @@ def main() -> None:
             late.append(statistics.median(times[99:102]))
         ratio = statistics.median(late) / statistics.median(early)
 
-        trajectory = runner.new_session("resume me", engine="trivial", settings=RunSettings(max_rounds=10_000))
+        trajectory = runner.new_session(
+            "resume me", engine="trivial", settings=RunSettings(max_rounds=10_000)
+        )
         for _ in range(200):
             runner.advance(trajectory)
         resumes = []
@@ -88,7 +92,9 @@ def main() -> None:
     print(f"| stage 1 (median of {args.repeats}) | {statistics.median(early) * 1000:.2f} ms |")
     print(f"| stage 100 (median of {args.repeats}) | {statistics.median(late) * 1000:.2f} ms |")
     print(f"| t(stage 100) / t(stage 1) | {ratio:.3f} (target ≤ 1.1) |")
-    print(f"| resume a 200-stage session (open + next stage, median) | {statistics.median(resumes) * 1000:.1f} ms |")
+    print(
+        f"| resume a 200-stage session (open + next stage, median) | {statistics.median(resumes) * 1000:.1f} ms |"
+    )
 
 
 if __name__ == "__main__":

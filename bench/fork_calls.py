@@ -47,8 +47,12 @@ class Counting:
         return engine
 
 
-def fork_and_advance(runner: Runner, session_id: str, step_id: str, counter: Counting, reopen: bool):
-    trajectory = Runner(Store(runner.store.url)).open(session_id) if reopen else runner.open(session_id)
+def fork_and_advance(
+    runner: Runner, session_id: str, step_id: str, counter: Counting, reopen: bool
+):
+    trajectory = (
+        Runner(Store(runner.store.url)).open(session_id) if reopen else runner.open(session_id)
+    )
     before = counter.calls
     start = time.perf_counter()
     runner.fork(trajectory, step_id)
@@ -68,33 +72,51 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         runner = Runner(Store(data_dir=folder))
-        long = runner.new_session("a long session", "bench-trivial-counted", seed=0,
-                                  settings=RunSettings(max_rounds=10_000))
+        long = runner.new_session(
+            "a long session",
+            "bench-trivial-counted",
+            seed=0,
+            settings=RunSettings(max_rounds=10_000),
+        )
         for _ in range(args.stages):
             runner.advance(long)
         branch = long.branch()
-        for k in sorted({1, 2, 10, 50, 100, args.stages // 2, args.stages - 1} & set(range(1, args.stages))):
+        for k in sorted(
+            {1, 2, 10, 50, 100, args.stages // 2, args.stages - 1} & set(range(1, args.stages))
+        ):
             for reopen in (False, True):
-                calls, seconds = fork_and_advance(runner, long.session.id, branch[k - 1].id, counter, reopen)
-                rows.append((f"trivial engine, {args.stages}-stage session", k, reopen, calls, seconds))
+                calls, seconds = fork_and_advance(
+                    runner, long.session.id, branch[k - 1].id, counter, reopen
+                )
+                rows.append(
+                    (f"trivial engine, {args.stages}-stage session", k, reopen, calls, seconds)
+                )
 
-        real = runner.new_session("two red apples below a blue cup", "bench-offline-counted", seed=4)
+        real = runner.new_session(
+            "two red apples below a blue cup", "bench-offline-counted", seed=4
+        )
         runner.run(real)
         real_branch = real.branch()
         offline_calls, offline_times = [], []
         for k, step in enumerate(real_branch, start=1):
-            calls, seconds = fork_and_advance(runner, real.session.id, step.id, counter, reopen=k % 2 == 0)
+            calls, seconds = fork_and_advance(
+                runner, real.session.id, step.id, counter, reopen=k % 2 == 0
+            )
             if step.stage.value != "final":  # nothing follows a final step
                 offline_calls.append(calls)
                 offline_times.append(seconds)
         runner.store.close()
 
-    print("| session | fork at stage k | reopened store | model calls for the next stage | fork + next stage |")
+    print(
+        "| session | fork at stage k | reopened store | model calls for the next stage | fork + next stage |"
+    )
     print("|---|---:|---|---:|---:|")
     for name, k, reopen, calls, seconds in rows:
         print(f"| {name} | {k} | {'yes' if reopen else 'no'} | {calls} | {seconds * 1000:.1f} ms |")
-    print(f"| offline engine, {len(real_branch)}-stage session | every k (1–{len(real_branch) - 1}) | alternately | "
-          f"{min(offline_calls)}–{max(offline_calls)} | {statistics.median(offline_times) * 1000:.1f} ms (median) |")
+    print(
+        f"| offline engine, {len(real_branch)}-stage session | every k (1–{len(real_branch) - 1}) | alternately | "
+        f"{min(offline_calls)}–{max(offline_calls)} | {statistics.median(offline_times) * 1000:.1f} ms (median) |"
+    )
     worst = max([r[3] for r in rows] + offline_calls)
     print(f"\nmost model calls after any fork: {worst} (must be 1)")
     if worst != 1:

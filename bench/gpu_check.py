@@ -43,28 +43,101 @@ NO_GPU = 2
 SIZES = {
     "realistic": dict(
         vocab=102400,
-        janus=dict(hidden=2048, layers=24, heads=16, intermediate=5632, vision_hidden=1024, vision_layers=24,
-                   vision_heads=16, image=384, patch=16, vq_codes=16384, vq_base=128, vq_mult=[1, 1, 2, 2, 4],
-                   vq_latent=256, vq_blocks=2),
-        vlm=dict(hidden=2048, layers=24, heads=32, intermediate=8192, vision_hidden=1152, vision_layers=27,
-                 vision_heads=16, vision_intermediate=4304, image=384, patch=14, scale=3),
-        sdxl=dict(blocks=(320, 640, 1280), transformer_layers=(1, 2, 10), heads=(5, 10, 20), cross=2048,
-                  clip1=(768, 12, 12, 3072), clip2=(1280, 32, 20, 5120), vae=(128, 256, 512, 512), size=1024),
-        steps=30, think_tokens=64, dtype="bfloat16", sd_dtype="float16"),
+        janus=dict(
+            hidden=2048,
+            layers=24,
+            heads=16,
+            intermediate=5632,
+            vision_hidden=1024,
+            vision_layers=24,
+            vision_heads=16,
+            image=384,
+            patch=16,
+            vq_codes=16384,
+            vq_base=128,
+            vq_mult=[1, 1, 2, 2, 4],
+            vq_latent=256,
+            vq_blocks=2,
+        ),
+        vlm=dict(
+            hidden=2048,
+            layers=24,
+            heads=32,
+            intermediate=8192,
+            vision_hidden=1152,
+            vision_layers=27,
+            vision_heads=16,
+            vision_intermediate=4304,
+            image=384,
+            patch=14,
+            scale=3,
+        ),
+        sdxl=dict(
+            blocks=(320, 640, 1280),
+            transformer_layers=(1, 2, 10),
+            heads=(5, 10, 20),
+            cross=2048,
+            clip1=(768, 12, 12, 3072),
+            clip2=(1280, 32, 20, 5120),
+            vae=(128, 256, 512, 512),
+            size=1024,
+        ),
+        steps=30,
+        think_tokens=64,
+        dtype="bfloat16",
+        sd_dtype="float16",
+    ),
     "tiny": dict(
         vocab=512,
-        janus=dict(hidden=64, layers=2, heads=4, intermediate=128, vision_hidden=32, vision_layers=2,
-                   vision_heads=4, image=32, patch=8, vq_codes=64, vq_base=32, vq_mult=[1, 1], vq_latent=32,
-                   vq_blocks=1),
-        vlm=dict(hidden=64, layers=2, heads=4, intermediate=128, vision_hidden=32, vision_layers=2, vision_heads=4,
-                 vision_intermediate=37, image=32, patch=8, scale=2),
-        sdxl=dict(blocks=(32, 64), transformer_layers=(1, 1), heads=(2, 4), cross=64, clip1=(32, 2, 4, 37),
-                  clip2=(32, 2, 4, 37), vae=(32, 32), size=64),
-        steps=4, think_tokens=8, dtype="float32", sd_dtype="float32"),
+        janus=dict(
+            hidden=64,
+            layers=2,
+            heads=4,
+            intermediate=128,
+            vision_hidden=32,
+            vision_layers=2,
+            vision_heads=4,
+            image=32,
+            patch=8,
+            vq_codes=64,
+            vq_base=32,
+            vq_mult=[1, 1],
+            vq_latent=32,
+            vq_blocks=1,
+        ),
+        vlm=dict(
+            hidden=64,
+            layers=2,
+            heads=4,
+            intermediate=128,
+            vision_hidden=32,
+            vision_layers=2,
+            vision_heads=4,
+            vision_intermediate=37,
+            image=32,
+            patch=8,
+            scale=2,
+        ),
+        sdxl=dict(
+            blocks=(32, 64),
+            transformer_layers=(1, 1),
+            heads=(2, 4),
+            cross=64,
+            clip1=(32, 2, 4, 37),
+            clip2=(32, 2, 4, 37),
+            vae=(32, 32),
+            size=64,
+        ),
+        steps=4,
+        think_tokens=8,
+        dtype="float32",
+        sd_dtype="float32",
+    ),
 }
 
 
 # -- tokenizers big enough for real vocabularies, built in a blink ------------------------------
+
 
 def word_tokenizer(vocab_size: int, special: list[str], **kwargs):
     """A word-level tokenizer over `vocab_size` made-up words: ids cover the whole vocabulary."""
@@ -78,42 +151,88 @@ def word_tokenizer(vocab_size: int, special: list[str], **kwargs):
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     tk.pre_tokenizer = pre_tokenizers.Whitespace()
     tk.decoder = WordPiece()
-    return PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", model_max_length=32768, **kwargs)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk, unk_token="[UNK]", model_max_length=32768, **kwargs
+    )
 
 
 def build_janus(out: Path, size: dict, vocab: int, dtype) -> Path:
     import torch
-    from transformers import GenerationConfig, JanusConfig, JanusForConditionalGeneration, JanusProcessor
-    from transformers import JanusImageProcessorPil
+    from transformers import (
+        GenerationConfig,
+        JanusConfig,
+        JanusForConditionalGeneration,
+        JanusImageProcessorPil,
+        JanusProcessor,
+    )
 
     special = ["<pad>", "<s>", "</s>", "<image_placeholder>", "<begin_of_image>", "<end_of_image>"]
-    tok = word_tokenizer(vocab, special, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                         extra_special_tokens={"image_token": "<image_placeholder>", "boi_token": "<begin_of_image>",
-                                               "eoi_token": "<end_of_image>"})
+    tok = word_tokenizer(
+        vocab,
+        special,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        extra_special_tokens={
+            "image_token": "<image_placeholder>",
+            "boi_token": "<begin_of_image>",
+            "eoi_token": "<end_of_image>",
+        },
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in special}
     s = size
     tokens = (s["image"] // s["patch"]) ** 2
     config = JanusConfig(
-        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=s["hidden"],
-                         intermediate_size=s["intermediate"], num_hidden_layers=s["layers"],
-                         num_attention_heads=s["heads"], num_key_value_heads=s["heads"], max_position_embeddings=16384,
-                         bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"]),
-        vision_config=dict(hidden_size=s["vision_hidden"], num_hidden_layers=s["vision_layers"],
-                           num_attention_heads=s["vision_heads"], image_size=s["image"], patch_size=s["patch"],
-                           projection_dim=s["hidden"], num_image_tokens=tokens),
-        vq_config=dict(embed_dim=8, num_embeddings=s["vq_codes"], latent_channels=s["vq_latent"],
-                       base_channels=s["vq_base"], channel_multiplier=s["vq_mult"], num_res_blocks=s["vq_blocks"],
-                       projection_dim=s["hidden"], image_token_embed_dim=s["hidden"]),
-        image_token_id=ids["<image_placeholder>"])
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            hidden_size=s["hidden"],
+            intermediate_size=s["intermediate"],
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            num_key_value_heads=s["heads"],
+            max_position_embeddings=16384,
+            bos_token_id=ids["<s>"],
+            eos_token_id=ids["</s>"],
+            pad_token_id=ids["<pad>"],
+        ),
+        vision_config=dict(
+            hidden_size=s["vision_hidden"],
+            num_hidden_layers=s["vision_layers"],
+            num_attention_heads=s["vision_heads"],
+            image_size=s["image"],
+            patch_size=s["patch"],
+            projection_dim=s["hidden"],
+            num_image_tokens=tokens,
+        ),
+        vq_config=dict(
+            embed_dim=8,
+            num_embeddings=s["vq_codes"],
+            latent_channels=s["vq_latent"],
+            base_channels=s["vq_base"],
+            channel_multiplier=s["vq_mult"],
+            num_res_blocks=s["vq_blocks"],
+            projection_dim=s["hidden"],
+            image_token_embed_dim=s["hidden"],
+        ),
+        image_token_id=ids["<image_placeholder>"],
+    )
     with torch.device(_build_device()):
         model = JanusForConditionalGeneration(config).to(dtype)
-    model.generation_config = GenerationConfig(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"],
-                                               pad_token_id=ids["<pad>"])
-    template = ("{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
-                "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-                "\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}")
-    processor = JanusProcessor(image_processor=JanusImageProcessorPil(size={"height": s["image"], "width": s["image"]}),
-                               tokenizer=tok, chat_template=template, num_image_tokens=tokens)
+    model.generation_config = GenerationConfig(
+        bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"]
+    )
+    template = (
+        "{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
+        "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        "\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
+    )
+    processor = JanusProcessor(
+        image_processor=JanusImageProcessorPil(size={"height": s["image"], "width": s["image"]}),
+        tokenizer=tok,
+        chat_template=template,
+        num_image_tokens=tokens,
+    )
     processor.save_pretrained(out)
     model.save_pretrained(out)
     del model
@@ -125,31 +244,64 @@ def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
     import transformers
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
 
-    special = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-               "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
-    tok = word_tokenizer(vocab, special, bos_token="<|im_start|>", eos_token="<end_of_utterance>",
-                         pad_token="<|endoftext|>")
+    special = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+    ] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    tok = word_tokenizer(
+        vocab,
+        special,
+        bos_token="<|im_start|>",
+        eos_token="<end_of_utterance>",
+        pad_token="<|endoftext|>",
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in special[:6]}
     s = size
     config = Idefics3Config(
-        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=s["hidden"],
-                         intermediate_size=s["intermediate"], num_hidden_layers=s["layers"],
-                         num_attention_heads=s["heads"], num_key_value_heads=s["heads"], max_position_embeddings=16384,
-                         bos_token_id=ids["<|im_start|>"], eos_token_id=ids["<end_of_utterance>"],
-                         pad_token_id=ids["<|endoftext|>"]),
-        vision_config=dict(hidden_size=s["vision_hidden"], intermediate_size=s["vision_intermediate"],
-                           num_hidden_layers=s["vision_layers"], num_attention_heads=s["vision_heads"],
-                           image_size=s["image"], patch_size=s["patch"]),
-        scale_factor=s["scale"], image_token_id=ids["<image>"], pad_token_id=ids["<|endoftext|>"])
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            hidden_size=s["hidden"],
+            intermediate_size=s["intermediate"],
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            num_key_value_heads=s["heads"],
+            max_position_embeddings=16384,
+            bos_token_id=ids["<|im_start|>"],
+            eos_token_id=ids["<end_of_utterance>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            hidden_size=s["vision_hidden"],
+            intermediate_size=s["vision_intermediate"],
+            num_hidden_layers=s["vision_layers"],
+            num_attention_heads=s["vision_heads"],
+            image_size=s["image"],
+            patch_size=s["patch"],
+        ),
+        scale_factor=s["scale"],
+        image_token_id=ids["<image>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
     with torch.device(_build_device()):
         model = Idefics3ForConditionalGeneration(config).to(dtype)
-    template = ("<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
-                "{% if c['type']=='image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-                "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")
+    template = (
+        "<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
+        "{% if c['type']=='image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+    )
     processor = Idefics3Processor(
         image_processor=transformers.Idefics3ImageProcessorPil(
-            size={"longest_edge": 4 * s["image"]}, max_image_size={"longest_edge": s["image"]}),
-        tokenizer=tok, image_seq_len=(s["image"] // s["patch"]) ** 2 // s["scale"] ** 2, chat_template=template)
+            size={"longest_edge": 4 * s["image"]}, max_image_size={"longest_edge": s["image"]}
+        ),
+        tokenizer=tok,
+        image_seq_len=(s["image"] // s["patch"]) ** 2 // s["scale"] ** 2,
+        chat_template=template,
+    )
     processor.save_pretrained(out)
     model.save_pretrained(out)
     del model
@@ -158,7 +310,12 @@ def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
 
 def build_sdxl(out: Path, size: dict, dtype) -> Path:
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     from tests.gpu_fakes import clip_tokenizer
@@ -170,30 +327,69 @@ def build_sdxl(out: Path, size: dict, dtype) -> Path:
 
     def clip(dims, projection: bool, tokens: int):
         hidden, layers, heads, inner = dims
-        config = CLIPTextConfig(vocab_size=49408 if hidden >= 512 else tokens, hidden_size=hidden, num_hidden_layers=layers,
-                                num_attention_heads=heads, intermediate_size=inner, projection_dim=hidden,
-                                max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+        config = CLIPTextConfig(
+            vocab_size=49408 if hidden >= 512 else tokens,
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=inner,
+            projection_dim=hidden,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
         return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
 
     tok = clip_tokenizer()
     with torch.device(_build_device()):
         te1, te2 = clip(s["clip1"], False, len(tok)), clip(s["clip2"], True, len(tok))
         unet = UNet2DConditionModel(
-            sample_size=s["size"] // 8, in_channels=4, out_channels=4, down_block_types=down, up_block_types=up,
-            block_out_channels=s["blocks"], layers_per_block=2, cross_attention_dim=s["cross"],
-            transformer_layers_per_block=s["transformer_layers"], attention_head_dim=s["heads"],
-            use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256 if n == 3 else 8,
+            sample_size=s["size"] // 8,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=down,
+            up_block_types=up,
+            block_out_channels=s["blocks"],
+            layers_per_block=2,
+            cross_attention_dim=s["cross"],
+            transformer_layers_per_block=s["transformer_layers"],
+            attention_head_dim=s["heads"],
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=256 if n == 3 else 8,
             projection_class_embeddings_input_dim=(256 if n == 3 else 8) * 6 + s["clip2"][0],
-            norm_num_groups=32 if n == 3 else 8)
-        vae = AutoencoderKL(block_out_channels=s["vae"], in_channels=3, out_channels=3, latent_channels=4,
-                            down_block_types=("DownEncoderBlock2D",) * len(s["vae"]),
-                            up_block_types=("UpDecoderBlock2D",) * len(s["vae"]), layers_per_block=2,
-                            norm_num_groups=32 if n == 3 else 8, sample_size=s["size"], scaling_factor=0.13025,
-                            force_upcast=True)
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       steps_offset=1, timestep_spacing="leading")
-    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok,
-                                     unet=unet, scheduler=scheduler)
+            norm_num_groups=32 if n == 3 else 8,
+        )
+        vae = AutoencoderKL(
+            block_out_channels=s["vae"],
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            down_block_types=("DownEncoderBlock2D",) * len(s["vae"]),
+            up_block_types=("UpDecoderBlock2D",) * len(s["vae"]),
+            layers_per_block=2,
+            norm_num_groups=32 if n == 3 else 8,
+            sample_size=s["size"],
+            scaling_factor=0.13025,
+            force_upcast=True,
+        )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=te1,
+        text_encoder_2=te2,
+        tokenizer=tok,
+        tokenizer_2=tok,
+        unet=unet,
+        scheduler=scheduler,
+    )
     pipe.to(dtype)
     pipe.save_pretrained(out)
     del pipe
@@ -209,6 +405,7 @@ def _build_device() -> str:
 
 # -- running one session and measuring it -------------------------------------------------------
 
+
 def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], load) -> None:
     """Load the engine's models (one row), then plan → sketch → inspect → a person's refine (a row each)."""
     import torch
@@ -223,8 +420,16 @@ def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], 
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         allocated, reserved = peak_gpu_memory()
-        rows.append(dict(engine=name, stage=stage, seconds=round(seconds, 2), sampling_steps=steps,
-                         peak_allocated_gib=round(allocated, 2), peak_reserved_gib=round(reserved, 2)))
+        rows.append(
+            dict(
+                engine=name,
+                stage=stage,
+                seconds=round(seconds, 2),
+                sampling_steps=steps,
+                peak_allocated_gib=round(allocated, 2),
+                peak_reserved_gib=round(reserved, 2),
+            )
+        )
         print(f"  {name} {stage}: {seconds:.2f} s, {steps} sampling steps", flush=True)
 
     def listener(event):
@@ -234,51 +439,80 @@ def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], 
             reset_peak_gpu_memory()
             started["t"] = time.perf_counter()
         elif event.kind == "committed":
-            measure(event.step.stage.value, time.perf_counter() - started["t"], event.step.sampling_steps)
+            measure(
+                event.step.stage.value,
+                time.perf_counter() - started["t"],
+                event.step.sampling_steps,
+            )
 
     reset_peak_gpu_memory()
     t0 = time.perf_counter()
     load()
     measure("load from disk", time.perf_counter() - t0, 0)
-    t = runner.new_session(prompt, engine=name, seed=1, settings=RunSettings(max_rounds=2, engine_params=params))
+    t = runner.new_session(
+        prompt, engine=name, seed=1, settings=RunSettings(max_rounds=2, engine_params=params)
+    )
     runner.run(t, pause=PausePolicy.AT_INSPECT, listener=listener)  # plan, sketch, inspect
-    runner.refine_with(t, t.head().id, "make the cup blue and move it to the right", listener=listener)
+    runner.refine_with(
+        t, t.head().id, "make the cup blue and move it to the right", listener=listener
+    )
     done = [r["stage"] for r in rows if r["engine"] == name]
     assert done == ["load from disk", "plan", "sketch", "inspect", "refine"], done
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| engine | stage | latency (s) | sampling steps | peak GPU memory, allocated / reserved (GiB) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| engine | stage | latency (s) | sampling steps | peak GPU memory, allocated / reserved (GiB) |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         if "skipped" in r:
             lines.append(f"| {r['engine']} | skipped: {r['skipped']} | | | |")
         else:
-            lines.append(f"| {r['engine']} | {r['stage']} | {r['seconds']} | {r['sampling_steps']} | "
-                         f"{r['peak_allocated_gib']} / {r['peak_reserved_gib']} |")
+            lines.append(
+                f"| {r['engine']} | {r['stage']} | {r['seconds']} | {r['sampling_steps']} | "
+                f"{r['peak_allocated_gib']} / {r['peak_reserved_gib']} |"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="janus,pipeline,bagel", help="comma-separated engines to check")
+    parser.add_argument(
+        "--only", default="janus,pipeline,bagel", help="comma-separated engines to check"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
-    parser.add_argument("--tiny", action="store_true", help="toy sizes (a smoke test of this script)")
-    parser.add_argument("--allow-cpu", action="store_true", help="run without CUDA (only sensible with --tiny)")
-    parser.add_argument("--real", action="store_true", help="the real-checkpoint mode (bench/gpu_real.py)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="toy sizes (a smoke test of this script)"
+    )
+    parser.add_argument(
+        "--allow-cpu", action="store_true", help="run without CUDA (only sensible with --tiny)"
+    )
+    parser.add_argument(
+        "--real", action="store_true", help="the real-checkpoint mode (bench/gpu_real.py)"
+    )
     parser.add_argument("--janus", help="--real: a local Janus-Pro-1B folder")
-    parser.add_argument("--pipeline-toml", help="--real: the pipeline engine's TOML (its sketcher runs at 512², 4 steps)")
+    parser.add_argument(
+        "--pipeline-toml",
+        help="--real: the pipeline engine's TOML (its sketcher runs at 512², 4 steps)",
+    )
     parser.add_argument("--bagel-size", type=int, default=512, help="--real: BAGEL's image_size")
-    parser.add_argument("--pipeline-size", type=int, default=512, help="--real: the sketcher's side")
-    parser.add_argument("--bagel-path", action="append", help="--real: extra PYTHONPATH entries for BAGEL's worker")
+    parser.add_argument(
+        "--pipeline-size", type=int, default=512, help="--real: the sketcher's side"
+    )
+    parser.add_argument(
+        "--bagel-path", action="append", help="--real: extra PYTHONPATH entries for BAGEL's worker"
+    )
     args = parser.parse_args(argv)
 
     import torch
 
     if not torch.cuda.is_available() and not args.allow_cpu:
-        print(f"gpu_check needs a CUDA GPU, and this torch ({torch.__version__}) sees none. Run it on a machine "
-              "with an NVIDIA GPU and the CUDA build of torch (see the README's \"GPU engines\" section).",
-              file=sys.stderr)
+        print(
+            f"gpu_check needs a CUDA GPU, and this torch ({torch.__version__}) sees none. Run it on a machine "
+            'with an NVIDIA GPU and the CUDA build of torch (see the README\'s "GPU engines" section).',
+            file=sys.stderr,
+        )
         return NO_GPU
     if args.real:
         sys.path.insert(0, str(ROOT / "bench"))
@@ -291,8 +525,11 @@ def main(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, size["dtype"]) if device == "cuda" else torch.float32
     sd_dtype = getattr(torch, size["sd_dtype"]) if device == "cuda" else torch.float32
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
-    print(f"gpu_check on {torch.cuda.get_device_name(0) if device == 'cuda' else 'CPU'}, "
-          f"torch {torch.__version__}, {'tiny' if args.tiny else 'realistic'} sizes", flush=True)
+    print(
+        f"gpu_check on {torch.cuda.get_device_name(0) if device == 'cuda' else 'CPU'}, "
+        f"torch {torch.__version__}, {'tiny' if args.tiny else 'realistic'} sizes",
+        flush=True,
+    )
 
     from studio import engines
     from studio.engines.janus import JanusEngine
@@ -311,9 +548,18 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             folder = build_janus(root / "janus", size["janus"], size["vocab"], dtype)
             print(f"janus: built and saved in {time.perf_counter() - t0:.1f} s", flush=True)
-            engine = JanusEngine(str(folder), device=device, dtype=size["dtype"] if device == "cuda" else "float32")
+            engine = JanusEngine(
+                str(folder), device=device, dtype=size["dtype"] if device == "cuda" else "float32"
+            )
             engines.register("janus-check", lambda: engine)
-            run_session("janus-check", runner, prompt, {**common, "cfg_text_scale": 5.0}, rows, engine.loaded)
+            run_session(
+                "janus-check",
+                runner,
+                prompt,
+                {**common, "cfg_text_scale": 5.0},
+                rows,
+                engine.loaded,
+            )
             engines.unregister("janus-check")
         if "pipeline" in wanted:
             t0 = time.perf_counter()
@@ -323,21 +569,47 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pipeline: built and saved in {time.perf_counter() - t0:.1f} s", flush=True)
             side = size["sdxl"]["size"]
             config = {
-                "planner": {"model": str(vlm), "dtype": size["dtype"] if device == "cuda" else "float32",
-                            "device": device, "max_new_tokens": size["think_tokens"]},
-                "sketcher": {"model": str(sdxl), "dtype": size["sd_dtype"] if device == "cuda" else "float32",
-                             "device": device, "steps": size["steps"], "width": side, "height": side},
-                "refiner": {"model": "sketcher", "pipeline": "inpaint", "device": device, "steps": size["steps"],
-                            "strength": 0.75},
+                "planner": {
+                    "model": str(vlm),
+                    "dtype": size["dtype"] if device == "cuda" else "float32",
+                    "device": device,
+                    "max_new_tokens": size["think_tokens"],
+                },
+                "sketcher": {
+                    "model": str(sdxl),
+                    "dtype": size["sd_dtype"] if device == "cuda" else "float32",
+                    "device": device,
+                    "steps": size["steps"],
+                    "width": side,
+                    "height": side,
+                },
+                "refiner": {
+                    "model": "sketcher",
+                    "pipeline": "inpaint",
+                    "device": device,
+                    "steps": size["steps"],
+                    "strength": 0.75,
+                },
             }
             engine = PipelineEngine(config)
             engines.register("pipeline-check", lambda: engine)
-            run_session("pipeline-check", runner, prompt, common, rows,
-                        lambda: (engine.planner(), engine.sketcher(), engine.refiner()))
+            run_session(
+                "pipeline-check",
+                runner,
+                prompt,
+                common,
+                rows,
+                lambda: (engine.planner(), engine.sketcher(), engine.refiner()),
+            )
             engines.unregister("pipeline-check")
         if "bagel" in wanted:
-            rows.append(dict(engine="bagel", skipped="checked with --real only: set STROKE_STUDIO_BAGEL_PYTHON, "
-                             "STROKE_STUDIO_BAGEL_REPO and STROKE_STUDIO_BAGEL_MODEL (its weights cannot be made up)"))
+            rows.append(
+                dict(
+                    engine="bagel",
+                    skipped="checked with --real only: set STROKE_STUDIO_BAGEL_PYTHON, "
+                    "STROKE_STUDIO_BAGEL_REPO and STROKE_STUDIO_BAGEL_MODEL (its weights cannot be made up)",
+                )
+            )
         runner.store.close()
     print()
     print(table(rows))

@@ -32,6 +32,8 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
 IMAGE_STAGES = ("sketch", "refine")
 
 
@@ -46,12 +48,18 @@ def image_failures(image, previews: list, expected_steps: int | None, steps: int
         return ["no image"]
     if max(ImageStat.Stat(image.convert("RGB")).stddev) < 2.0:
         out.append("the image is uniform (a NaN or empty decode)")
-    decoded = [p for p in previews
-               if max(p.size) >= 0.9 * min(PREVIEW_SIZE, max(image.size)) and max(ImageStat.Stat(p).stddev) >= 1.0]
+    decoded = [
+        p
+        for p in previews
+        if max(p.size) >= 0.9 * min(PREVIEW_SIZE, max(image.size))
+        and max(ImageStat.Stat(p).stddev) >= 1.0
+    ]
     if not previews:
         out.append("no previews")
     elif not decoded:
-        out.append(f"no preview is a real decode ({len(previews)} previews of sizes {sorted({p.size for p in previews})})")
+        out.append(
+            f"no preview is a real decode ({len(previews)} previews of sizes {sorted({p.size for p in previews})})"
+        )
     if expected_steps is not None and steps != expected_steps:
         out.append(f"{steps} sampling steps, expected {expected_steps}")
     elif steps <= 0:
@@ -59,13 +67,13 @@ def image_failures(image, previews: list, expected_steps: int | None, steps: int
     return out
 
 
-def run_engine(name: str, engine, runner, params: dict, expected: dict[str, int | None], peak,
-               reset=None) -> list[dict]:
+def run_engine(
+    name: str, engine, runner, params: dict, expected: dict[str, int | None], peak, reset=None
+) -> list[dict]:
     """One session; a row (printed as a JSON line) per stage, with its failures."""
     from studio.domain import RunSettings
-    from studio.runner import PausePolicy
-
     from studio.engines import torch_support as ts
+    from studio.runner import PausePolicy
 
     rows: list[dict] = []
     state: dict[str, Any] = {"previews": []}
@@ -79,12 +87,20 @@ def run_engine(name: str, engine, runner, params: dict, expected: dict[str, int 
         elif event.kind == "committed":
             step = event.step
             stage = step.stage.value
-            row = dict(engine=name, stage=stage, seconds=round(time.perf_counter() - state["t"], 2),
-                       sampling_steps=step.sampling_steps, previews=len(state["previews"]), peak_gib=peak())
+            row = dict(
+                engine=name,
+                stage=stage,
+                seconds=round(time.perf_counter() - state["t"], 2),
+                sampling_steps=step.sampling_steps,
+                previews=len(state["previews"]),
+                peak_gib=peak(),
+            )
             failures = []
             if stage in IMAGE_STAGES:
                 image = runner.store.load_image(step.image) if step.image else None
-                failures = image_failures(image, state["previews"], expected.get(stage), step.sampling_steps)
+                failures = image_failures(
+                    image, state["previews"], expected.get(stage), step.sampling_steps
+                )
             if _cuda() and not row["peak_gib"]:
                 failures.append("no peak GPU memory recorded")
             row.update(ok=not failures, failures=failures)
@@ -95,10 +111,16 @@ def run_engine(name: str, engine, runner, params: dict, expected: dict[str, int 
 
     engines.register(name, lambda: engine)
     try:
-        t = runner.new_session("a red apple to the left of a blue cup", engine=name, seed=1,
-                               settings=RunSettings(max_rounds=2, engine_params=params))
+        t = runner.new_session(
+            "a red apple to the left of a blue cup",
+            engine=name,
+            seed=1,
+            settings=RunSettings(max_rounds=2, engine_params=params),
+        )
         runner.run(t, pause=PausePolicy.AT_INSPECT, listener=listener)
-        runner.refine_with(t, t.head().id, "make the cup blue and move it to the right", listener=listener)
+        runner.refine_with(
+            t, t.head().id, "make the cup blue and move it to the right", listener=listener
+        )
     except Exception as exc:  # the stage that failed is the finding: report it as a failed row
         row = dict(engine=name, stage="error", ok=False, failures=[f"{type(exc).__name__}: {exc}"])
         rows.append(row)
@@ -134,11 +156,23 @@ def main(args) -> int:
                 from studio.engines.bagel import BagelEngine
 
                 bagel = BagelEngine(extra_path=tuple(args.bagel_path or ()))
-                params = {"image_size": args.bagel_size, "num_timesteps": 6, "preview_every": 1,
-                          "max_think_tokens": 64, "temperature": 0.0}
+                params = {
+                    "image_size": args.bagel_size,
+                    "num_timesteps": 6,
+                    "preview_every": 1,
+                    "max_think_tokens": 64,
+                    "temperature": 0.0,
+                }
                 steps = params["num_timesteps"] - 1
-                rows += run_engine("bagel", bagel, runner, params, {"sketch": steps, "refine": steps},
-                                   lambda: bagel.stats().get("peak_gib", 0.0), lambda: bagel.stats(reset_peak=True))
+                rows += run_engine(
+                    "bagel",
+                    bagel,
+                    runner,
+                    params,
+                    {"sketch": steps, "refine": steps},
+                    lambda: bagel.stats().get("peak_gib", 0.0),
+                    lambda: bagel.stats(reset_peak=True),
+                )
             else:
                 rows.append(_skip("bagel", "set STROKE_STUDIO_BAGEL_PYTHON, _REPO and _MODEL"))
         if "janus" in wanted:
@@ -147,7 +181,14 @@ def main(args) -> int:
                 from studio.engines.janus import JanusEngine
 
                 janus = JanusEngine(str(folder), device=device)
-                rows += run_engine("janus", janus, runner, {"max_think_tokens": 64, "temperature": 0.0}, {}, gpu_peak)
+                rows += run_engine(
+                    "janus",
+                    janus,
+                    runner,
+                    {"max_think_tokens": 64, "temperature": 0.0},
+                    {},
+                    gpu_peak,
+                )
             else:
                 rows.append(_skip("janus", "pass --janus DIR (a local Janus-Pro-1B folder)"))
         if "pipeline" in wanted:
@@ -156,17 +197,31 @@ def main(args) -> int:
                 from studio.engines.pipeline import PipelineEngine
 
                 config = ts.read_toml(Path(toml))
-                config.setdefault("sketcher", {}).update(width=args.pipeline_size, height=args.pipeline_size)
+                config.setdefault("sketcher", {}).update(
+                    width=args.pipeline_size, height=args.pipeline_size
+                )
                 pipeline = PipelineEngine(config)
-                rows += run_engine("pipeline", pipeline, runner, {"steps": 4, "max_think_tokens": 64,
-                                                                   "preview_every": 1},
-                                   {"sketch": 4}, gpu_peak)
+                rows += run_engine(
+                    "pipeline",
+                    pipeline,
+                    runner,
+                    {"steps": 4, "max_think_tokens": 64, "preview_every": 1},
+                    {"sketch": 4},
+                    gpu_peak,
+                )
             else:
-                rows.append(_skip("pipeline", "pass --pipeline-toml FILE (e.g. assets/pipeline-24gb.toml)"))
+                rows.append(
+                    _skip("pipeline", "pass --pipeline-toml FILE (e.g. assets/pipeline-24gb.toml)")
+                )
         runner.store.close()
     total = time.perf_counter() - began
-    summary = dict(engine="all", stage="total", seconds=round(total, 1), ok=total <= BUDGET_S,
-                   failures=[] if total <= BUDGET_S else [f"took {total:.0f} s, over the {BUDGET_S} s budget"])
+    summary = dict(
+        engine="all",
+        stage="total",
+        seconds=round(total, 1),
+        ok=total <= BUDGET_S,
+        failures=[] if total <= BUDGET_S else [f"took {total:.0f} s, over the {BUDGET_S} s budget"],
+    )
     rows.append(summary)
     print(json.dumps(summary), flush=True)
     if args.json:

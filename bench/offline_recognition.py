@@ -44,8 +44,13 @@ def iou(a, b) -> float:
 
 def sketch(prompt: str, seed: int):
     scene = parse_prompt(prompt)
-    painter = Painter(blank(), unit_size(sum(g.count for g in scene.groups)), np.random.default_rng(seed), DraftNoise(),
-                      names=scene.unknown())
+    painter = Painter(
+        blank(),
+        unit_size(sum(g.count for g in scene.groups)),
+        np.random.default_rng(seed),
+        DraftNoise(),
+        names=scene.unknown(),
+    )
     painter.draw_groups(scene, scene.plan_order())
     return painter.drawn, analyse(painter.image, painter.names)
 
@@ -56,7 +61,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
     lines = [json.loads(x) for x in METADATA.read_text().splitlines() if x.strip()]
-    lines = lines[:args.limit] if args.limit else lines
+    lines = lines[: args.limit] if args.limit else lines
 
     truth, found, hits, colour_ok, ious = Counter(), Counter(), Counter(), 0, []
     confusion: Counter = Counter()
@@ -89,17 +94,29 @@ def main() -> None:
     seconds = time.perf_counter() - start
     total_truth, total_hits = sum(truth.values()), sum(hits.values())
     matched = len(ious)
-    print(f"{images} sketches, {total_truth} drawn objects, {seconds:.0f} s ({1000 * seconds / images:.0f} ms per sketch)")
-    print(f"recall (drawn objects recognised with the right class): {total_hits}/{total_truth} = {total_hits / total_truth:.3f}")
-    print(f"precision (found objects that are what was drawn there): {total_hits}/{sum(found.values())} = "
-          f"{total_hits / max(sum(found.values()), 1):.3f}")
-    print(f"colour accuracy of matched objects: {colour_ok}/{matched} = {colour_ok / max(matched, 1):.3f}")
+    print(
+        f"{images} sketches, {total_truth} drawn objects, {seconds:.0f} s ({1000 * seconds / images:.0f} ms per sketch)"
+    )
+    print(
+        f"recall (drawn objects recognised with the right class): {total_hits}/{total_truth} = {total_hits / total_truth:.3f}"
+    )
+    print(
+        f"precision (found objects that are what was drawn there): {total_hits}/{sum(found.values())} = "
+        f"{total_hits / max(sum(found.values()), 1):.3f}"
+    )
+    print(
+        f"colour accuracy of matched objects: {colour_ok}/{matched} = {colour_ok / max(matched, 1):.3f}"
+    )
     print(f"mean box IoU of matched objects: {np.mean(ious):.3f} (min {np.min(ious):.2f})")
-    print(f"drawn but not found: {missed}; found or unrecognised shapes with no drawn object: {extra}")
+    print(
+        f"drawn but not found: {missed}; found or unrecognised shapes with no drawn object: {extra}"
+    )
     print("\nmost frequent confusions (drawn -> read):")
     for (a, b), n in confusion.most_common(12):
         print(f"  {a} -> {b}: {n}")
-    print("\nper class (classes below 0.95 precision or recall):\n| class | drawn | precision | recall |\n|---|---:|---:|---:|")
+    print(
+        "\nper class (classes below 0.95 precision or recall):\n| class | drawn | precision | recall |\n|---|---:|---:|---:|"
+    )
     worst = 0
     for cls in sorted(truth):
         p = hits[cls] / max(found[cls], 1)

@@ -44,9 +44,11 @@ def main() -> None:
             refines.append(sum(s.stage is Stage.REFINE for s in branch))
         runner.store.close()
     print(f"prompt: {args.prompt!r}; {args.sessions} sessions through Runner + Store")
-    print(f"CPU per session: median {statistics.median(cpu) * 1000:.0f} ms, max {max(cpu) * 1000:.0f} ms; "
-          f"stages per session: median {statistics.median(stages):.0f} (max {max(stages)}); "
-          f"refines: {sum(refines)} in all")
+    print(
+        f"CPU per session: median {statistics.median(cpu) * 1000:.0f} ms, max {max(cpu) * 1000:.0f} ms; "
+        f"stages per session: median {statistics.median(stages):.0f} (max {max(stages)}); "
+        f"refines: {sum(refines)} in all"
+    )
 
 
 if __name__ == "__main__":

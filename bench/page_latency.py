@@ -45,8 +45,12 @@ def build(runner: Runner, steps: int) -> str:
     trajectory = runner.new_session(PROMPT, "offline", seed=7, settings=RunSettings(max_rounds=16))
     while True:
         head = trajectory.head()
-        if (len(trajectory.steps) >= steps and head is not None and head.stage is Stage.PLAN
-                and any(s.stage is Stage.INSPECT for s in trajectory.branch())):
+        if (
+            len(trajectory.steps) >= steps
+            and head is not None
+            and head.stage is Stage.PLAN
+            and any(s.stage is Stage.INSPECT for s in trajectory.branch())
+        ):
             return trajectory.session.id
         if runner.advance(trajectory) is None:  # finished: fork at the first sketch and go on there
             sketch = next(s for s in trajectory.branch() if s.stage is Stage.SKETCH)
@@ -62,24 +66,38 @@ def timed(page, click, done: str) -> float:
 
 def measure(page, url: str, session_id: str, store, received: list[int]) -> dict[str, float]:
     page.goto(f"{url}?session={session_id}", wait_until="load")
-    page.wait_for_function("(document.querySelector('#sb-status')||{textContent: ''}).textContent.startsWith('opened')")
+    page.wait_for_function(
+        "(document.querySelector('#sb-status')||{textContent: ''}).textContent.startsWith('opened')"
+    )
     branch = store.load(session_id).branch()
     verdict = next(s for s in reversed(branch) if s.stage is Stage.INSPECT)
     image = next(s for s in reversed(branch) if s.image is not None)
     result = {}
     critique = (verdict.sketch_check.critique if verdict.sketch_check else "").replace("'", "\\'")
     page.locator(f"#sb-board .sb-card[data-id='{branch[0].id}']").click()  # start from another card
-    result["select"] = timed(page, lambda: page.locator(f"#sb-board .sb-card[data-id='{verdict.id}']").click(),
-                             f"(document.querySelector('#sb-panel [data-f=sketch_check_crit]')||{{}}).value === '{critique}'")
+    result["select"] = timed(
+        page,
+        lambda: page.locator(f"#sb-board .sb-card[data-id='{verdict.id}']").click(),
+        f"(document.querySelector('#sb-panel [data-f=sketch_check_crit]')||{{}}).value === '{critique}'",
+    )
     page.locator("#sb-panel [data-f=sketch_check_crit]").fill("checked by a person")
-    result["override"] = timed(page, lambda: page.locator("#sb-panel [data-do=override]").click(),
-                               "document.querySelector('#sb-status').textContent.includes('overridden')")
+    result["override"] = timed(
+        page,
+        lambda: page.locator("#sb-panel [data-do=override]").click(),
+        "document.querySelector('#sb-status').textContent.includes('overridden')",
+    )
     page.locator(f"#sb-board .sb-card[data-id='{image.id}']").click()
-    result["accept"] = timed(page, lambda: page.locator("#sb-panel [data-do=accept]").click(),
-                             "document.querySelector('#sb-status').textContent.startsWith('accepted')")
+    result["accept"] = timed(
+        page,
+        lambda: page.locator("#sb-panel [data-do=accept]").click(),
+        "document.querySelector('#sb-status').textContent.startsWith('accepted')",
+    )
     received.clear()
-    result["step"] = timed(page, lambda: page.locator("#sb-step").click(),
-                           "document.querySelector('#sb-status').textContent.startsWith('paused after')")
+    result["step"] = timed(
+        page,
+        lambda: page.locator("#sb-step").click(),
+        "document.querySelector('#sb-status').textContent.startsWith('paused after')",
+    )
     time.sleep(0.3)  # let the last image requests land in the byte count
     result["step_bytes"] = sum(received)
     return result
@@ -94,11 +112,16 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from ui_server import running_studio
 
-    with tempfile.TemporaryDirectory() as data, running_studio(Path(data), "offline") as (url, store), \
-            sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory() as data,
+        running_studio(Path(data), "offline") as (url, store),
+        sync_playwright() as p,
+    ):
         runner = Runner(store)
         sizes = {3: [], 30: []}
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
+        )
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         cdp = page.context.new_cdp_session(page)
         cdp.send("Network.enable")
@@ -108,7 +131,9 @@ def main() -> None:
             for size in sizes:
                 session_id = build(runner, size)
                 steps = len(store.load(session_id).steps)
-                sizes[size].append(measure(page, url, session_id, store, received) | {"steps": steps})
+                sizes[size].append(
+                    measure(page, url, session_id, store, received) | {"steps": steps}
+                )
         browser.close()
     print(f"{'action':<10} {'@3 (s)':>9} {'@30 (s)':>9} {'ratio':>7}")
     for key in ("select", "override", "accept", "step"):
@@ -117,9 +142,11 @@ def main() -> None:
         print(f"{key:<10} {small:9.3f} {large:9.3f} {large / small:7.2f}")
     small = statistics.median(r["step_bytes"] for r in sizes[3])
     large = statistics.median(r["step_bytes"] for r in sizes[30])
-    print(f"bytes per Step: {small:.0f} at 3 steps, {large:.0f} at 30 steps (ratio {large / small:.2f}); "
-          f"sessions held {sorted({r['steps'] for r in sizes[3]})} and {sorted({r['steps'] for r in sizes[30]})} "
-          f"steps; {args.repeats} repeats")
+    print(
+        f"bytes per Step: {small:.0f} at 3 steps, {large:.0f} at 30 steps (ratio {large / small:.2f}); "
+        f"sessions held {sorted({r['steps'] for r in sizes[3]})} and {sorted({r['steps'] for r in sizes[30]})} "
+        f"steps; {args.repeats} repeats"
+    )
 
 
 if __name__ == "__main__":

@@ -28,53 +28,175 @@ OUT = ROOT / "bench/data/parse_set.jsonl"
 NUM = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
 # -- short captions, per GenEval tag ------------------------------------------------------------
-SINGLE = ["{a}", "an image of {a}", "a picture showing {a}", "there is {a}", "one {o}", "a single {o}",
-          "{A}.", "a close-up of {a}", "a drawing of {a} on its own", "just {a}, nothing else"]
-TWO = ["{a} and {b}", "{a} together with {b}", "{a} next to {b}", "{a}, and also {b}", "both {a} and {b}",
-       "{a} as well as {b}", "{a} beside {b}", "{a} with {b}", "{a} plus {b}", "{A} and {b} in one picture"]
-COUNT = ["{n} {os}", "{d} {os}", "exactly {n} {os}", "a group of {n} {os}", "there are {n} {os}",
-         "a picture with {n} {os} in it", "{n} {os} in a row", "{N} {os}.", "a set of {n} {os}", "{n} {os} side by side"]
-COLOR = ["{a} colored {c}", "{a} painted {c}", "{a} that is {c}", "{a} in {c}", "a {c}-colored {o}",
-         "{a} which is {c}", "{a} of {c} color", "{a} in the color {c}", "{A}, entirely {c}", "{a} that is painted {c}",
-         "{a} with a {c} finish", "a bright {c} {o}"]
+SINGLE = [
+    "{a}",
+    "an image of {a}",
+    "a picture showing {a}",
+    "there is {a}",
+    "one {o}",
+    "a single {o}",
+    "{A}.",
+    "a close-up of {a}",
+    "a drawing of {a} on its own",
+    "just {a}, nothing else",
+]
+TWO = [
+    "{a} and {b}",
+    "{a} together with {b}",
+    "{a} next to {b}",
+    "{a}, and also {b}",
+    "both {a} and {b}",
+    "{a} as well as {b}",
+    "{a} beside {b}",
+    "{a} with {b}",
+    "{a} plus {b}",
+    "{A} and {b} in one picture",
+]
+COUNT = [
+    "{n} {os}",
+    "{d} {os}",
+    "exactly {n} {os}",
+    "a group of {n} {os}",
+    "there are {n} {os}",
+    "a picture with {n} {os} in it",
+    "{n} {os} in a row",
+    "{N} {os}.",
+    "a set of {n} {os}",
+    "{n} {os} side by side",
+]
+COLOR = [
+    "{a} colored {c}",
+    "{a} painted {c}",
+    "{a} that is {c}",
+    "{a} in {c}",
+    "a {c}-colored {o}",
+    "{a} which is {c}",
+    "{a} of {c} color",
+    "{a} in the color {c}",
+    "{A}, entirely {c}",
+    "{a} that is painted {c}",
+    "{a} with a {c} finish",
+    "a bright {c} {o}",
+]
 POSITION = {  # {s}: the placed object, {t}: the anchor; rel is GenEval's word
-    "left of": ["{s} to the left of {t}", "{s} on the left side of {t}", "{t} with {s} to its left",
-                "to the left of {t} is {s}", "{s} positioned left of {t}", "{s} on the left and {t} on the right",
-                "{t} and, to its left, {s}", "{s} that sits to the left of {t}"],
-    "right of": ["{s} to the right of {t}", "{s} on the right side of {t}", "{t} with {s} to its right",
-                 "to the right of {t} is {s}", "{s} placed right of {t}", "{t} on the left and {s} on the right",
-                 "{t} and, on its right, {s}", "{s} standing to the right of {t}"],
-    "above": ["{s} above {t}", "{s} on top of {t}", "{s} placed above {t}", "{s} hovering over {t}",
-              "above {t} is {s}", "{s} higher than {t}", "{t} with {s} above it", "{s} resting on top of {t}"],
-    "below": ["{s} below {t}", "{s} under {t}", "{s} beneath {t}", "{s} underneath {t}", "below {t} is {s}",
-              "{s} lying below {t}", "{t} with {s} below it", "{s} placed under {t}"],
+    "left of": [
+        "{s} to the left of {t}",
+        "{s} on the left side of {t}",
+        "{t} with {s} to its left",
+        "to the left of {t} is {s}",
+        "{s} positioned left of {t}",
+        "{s} on the left and {t} on the right",
+        "{t} and, to its left, {s}",
+        "{s} that sits to the left of {t}",
+    ],
+    "right of": [
+        "{s} to the right of {t}",
+        "{s} on the right side of {t}",
+        "{t} with {s} to its right",
+        "to the right of {t} is {s}",
+        "{s} placed right of {t}",
+        "{t} on the left and {s} on the right",
+        "{t} and, on its right, {s}",
+        "{s} standing to the right of {t}",
+    ],
+    "above": [
+        "{s} above {t}",
+        "{s} on top of {t}",
+        "{s} placed above {t}",
+        "{s} hovering over {t}",
+        "above {t} is {s}",
+        "{s} higher than {t}",
+        "{t} with {s} above it",
+        "{s} resting on top of {t}",
+    ],
+    "below": [
+        "{s} below {t}",
+        "{s} under {t}",
+        "{s} beneath {t}",
+        "{s} underneath {t}",
+        "below {t} is {s}",
+        "{s} lying below {t}",
+        "{t} with {s} below it",
+        "{s} placed under {t}",
+    ],
 }
-ATTR = ["{a} colored {c} and {b} colored {d}", "{a} in {c} with {b} in {d}", "{ca} next to {cb}",
-        "{a} that is {c} and {b} that is {d}", "{a} painted {c} beside {b} painted {d}",
-        "{ca} and {cb}", "{a} which is {c}, and {b} which is {d}", "a {c}-colored {o} and a {d}-colored {p}"]
-NEGATE = ["{x} but no {ns}", "{x} without any {ns}", "{x} and no {ns}", "{x}, with no {ns} anywhere"]
+ATTR = [
+    "{a} colored {c} and {b} colored {d}",
+    "{a} in {c} with {b} in {d}",
+    "{ca} next to {cb}",
+    "{a} that is {c} and {b} that is {d}",
+    "{a} painted {c} beside {b} painted {d}",
+    "{ca} and {cb}",
+    "{a} which is {c}, and {b} which is {d}",
+    "a {c}-colored {o} and a {d}-colored {p}",
+]
+NEGATE = [
+    "{x} but no {ns}",
+    "{x} without any {ns}",
+    "{x} and no {ns}",
+    "{x}, with no {ns} anywhere",
+]
 
 # -- long descriptions ------------------------------------------------------------------------------
-STYLE = ["A realistic photograph", "A detailed illustration", "A quiet still life", "A crisp studio shot",
-         "A softly lit scene", "A minimalist composition"]
-SETTING = ["on a flat surface", "in a sunlit room", "against a plain gray backdrop", "on a worn wooden floor",
-           "in a quiet garden", "on a stone countertop", "in front of a white wall", "on a patch of grass"]
-LIGHT = ["Soft daylight falls across the scene, casting gentle shadows.",
-         "Warm evening light gives the whole image a calm atmosphere.",
-         "The lighting is even and bright, with a shallow depth of field.",
-         "A subtle texture in the background adds depth without distracting from the subject.",
-         "The colors are natural and the composition is balanced."]
-PART = ["Its edges are smooth and slightly rounded.", "Small details along its sides catch the light.",
-        "It stands on {k} short legs.", "Its handle is made of polished steel.",
-        "The surface shows a fine grain and a few faint scratches.", "Four tiny screws hold its frame together."]
-MATERIAL = ["crafted from dark oak", "made of brushed metal", "shaped from smooth ceramic", "built from sturdy plastic",
-            "carved out of pale wood"]
-COLOR_LONG = ["The {o} is {c}.", "The {o} is painted a vivid {c}.", "The {o} is colored {c}.",
-              "The {o} has a glossy {c} finish.", "Its color is a deep {c}."]
-REL_LONG = {"left of": ["The {s} is placed to the left of the {t}.", "To the left of the {t} sits the {s}."],
-            "right of": ["The {s} is placed to the right of the {t}.", "To the right of the {t} stands the {s}."],
-            "above": ["The {s} is positioned above the {t}.", "Above the {t}, the {s} seems to float."],
-            "below": ["The {s} rests below the {t}.", "Beneath the {t} lies the {s}."]}
+STYLE = [
+    "A realistic photograph",
+    "A detailed illustration",
+    "A quiet still life",
+    "A crisp studio shot",
+    "A softly lit scene",
+    "A minimalist composition",
+]
+SETTING = [
+    "on a flat surface",
+    "in a sunlit room",
+    "against a plain gray backdrop",
+    "on a worn wooden floor",
+    "in a quiet garden",
+    "on a stone countertop",
+    "in front of a white wall",
+    "on a patch of grass",
+]
+LIGHT = [
+    "Soft daylight falls across the scene, casting gentle shadows.",
+    "Warm evening light gives the whole image a calm atmosphere.",
+    "The lighting is even and bright, with a shallow depth of field.",
+    "A subtle texture in the background adds depth without distracting from the subject.",
+    "The colors are natural and the composition is balanced.",
+]
+PART = [
+    "Its edges are smooth and slightly rounded.",
+    "Small details along its sides catch the light.",
+    "It stands on {k} short legs.",
+    "Its handle is made of polished steel.",
+    "The surface shows a fine grain and a few faint scratches.",
+    "Four tiny screws hold its frame together.",
+]
+MATERIAL = [
+    "crafted from dark oak",
+    "made of brushed metal",
+    "shaped from smooth ceramic",
+    "built from sturdy plastic",
+    "carved out of pale wood",
+]
+COLOR_LONG = [
+    "The {o} is {c}.",
+    "The {o} is painted a vivid {c}.",
+    "The {o} is colored {c}.",
+    "The {o} has a glossy {c} finish.",
+    "Its color is a deep {c}.",
+]
+REL_LONG = {
+    "left of": [
+        "The {s} is placed to the left of the {t}.",
+        "To the left of the {t} sits the {s}.",
+    ],
+    "right of": [
+        "The {s} is placed to the right of the {t}.",
+        "To the right of the {t} stands the {s}.",
+    ],
+    "above": ["The {s} is positioned above the {t}.", "Above the {t}, the {s} seems to float."],
+    "below": ["The {s} rests below the {t}.", "Beneath the {t} lies the {s}."],
+}
 
 
 def noun(cls: str, rng: random.Random, count: int = 1) -> str:
@@ -121,7 +243,9 @@ def short(line: dict, rng: random.Random) -> list[dict]:
     else:  # color_attr
         o, p = noun(inc[0]["class"], rng), noun(inc[1]["class"], rng)
         c, d = inc[0]["color"], inc[1]["color"]
-        text = rng.choice(ATTR).format(a=art(o), b=art(p), c=c, d=d, o=o, p=p, ca=art(f"{c} {o}"), cb=art(f"{d} {p}"))
+        text = rng.choice(ATTR).format(
+            a=art(o), b=art(p), c=c, d=d, o=o, p=p, ca=art(f"{c} {o}"), cb=art(f"{d} {p}")
+        )
     out.append({"kind": "short", "tag": tag, "prompt": text, "include": inc})
     return out
 
@@ -129,8 +253,13 @@ def short(line: dict, rng: random.Random) -> list[dict]:
 def negated(line: dict, other: str, rng: random.Random) -> dict:
     x = " and ".join(with_count(i, rng) for i in line["include"])
     text = rng.choice(NEGATE).format(x=x, ns=plural(other))
-    return {"kind": "short", "tag": "negation", "prompt": text, "include": line["include"],
-            "exclude": [{"class": other, "count": 1}]}
+    return {
+        "kind": "short",
+        "tag": "negation",
+        "prompt": text,
+        "include": line["include"],
+        "exclude": [{"class": other, "count": 1}],
+    }
 
 
 def long(line: dict, rng: random.Random) -> dict:
@@ -153,9 +282,13 @@ def long(line: dict, rng: random.Random) -> dict:
             rel = second["position"][0]
             sentences.append(rng.choice(REL_LONG[rel]).format(s=names[1], t=names[0]))
         else:
-            sentences.append(f"Beside it there is also {with_count(second, rng, color=False)}, {rng.choice(MATERIAL)}.")
+            sentences.append(
+                f"Beside it there is also {with_count(second, rng, color=False)}, {rng.choice(MATERIAL)}."
+            )
         if "color" in second:
-            sentences.append(f"The {names[1]} {'is' if second['count'] == 1 else 'are'} {second['color']}.")
+            sentences.append(
+                f"The {names[1]} {'is' if second['count'] == 1 else 'are'} {second['color']}."
+            )
     sentences.append(rng.choice(PART).format(k=rng.choice(["three", "four"])))
     sentences.append(rng.choice(LIGHT))
     return {"kind": "long", "tag": line["tag"], "prompt": " ".join(sentences), "include": inc}
@@ -175,7 +308,13 @@ def build(seed: int = 13) -> list[dict]:
             rows.append(long(x, rng))
     classes = sorted({i["class"] for x in lines for i in x["include"]})
     for x in rng.sample(by_tag["single_object"] + by_tag["counting"] + by_tag["two_object"], 30):
-        other = rng.choice([c for c in classes if c not in {i["class"] for i in x["include"]} and c not in PAIR_CLASSES])
+        other = rng.choice(
+            [
+                c
+                for c in classes
+                if c not in {i["class"] for i in x["include"]} and c not in PAIR_CLASSES
+            ]
+        )
         rows.append(negated(x, other, rng))
     return rows
 

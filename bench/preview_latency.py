@@ -33,7 +33,9 @@ from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402
 
-OFFLINE_PROMPT = "three red apples, two blue cups and a green bottle"  # one sketch draws six objects
+OFFLINE_PROMPT = (
+    "three red apples, two blue cups and a green bottle"  # one sketch draws six objects
+)
 
 
 class TimedOffline(OfflineEngine):
@@ -51,11 +53,15 @@ class TimedOffline(OfflineEngine):
         return result
 
 
-def runner_latency(runner: Runner, engine, prompt: str, repeats: int, mode: Mode = Mode.PROCESS) -> list[tuple]:
+def runner_latency(
+    runner: Runner, engine, prompt: str, repeats: int, mode: Mode = Mode.PROCESS
+) -> list[tuple]:
     """(share, latency s, generation s) per sketch through the runner's listener; share = latency / generation."""
     shares = []
     for k in range(repeats + 1):  # the first sketch warms caches up and is not counted
-        trajectory = runner.new_session(prompt, engine.name, seed=k, settings=RunSettings(mode=mode))
+        trajectory = runner.new_session(
+            prompt, engine.name, seed=k, settings=RunSettings(mode=mode)
+        )
         runner.advance(trajectory)  # plan
         marks: dict[str, float] = {}
 
@@ -97,7 +103,13 @@ def ui_latency(data_dir: Path, engine, prompt: str, repeats: int) -> list[tuple]
                     first = time.perf_counter()
             assert first is not None, "no preview reached the page's stream"
             if k:
-                shares.append(((first - start) / engine.sketch_seconds[-1], first - start, engine.sketch_seconds[-1]))
+                shares.append(
+                    (
+                        (first - start) / engine.sketch_seconds[-1],
+                        first - start,
+                        engine.sketch_seconds[-1],
+                    )
+                )
     finally:
         store.close()
     return shares
@@ -106,26 +118,42 @@ def ui_latency(data_dir: Path, engine, prompt: str, repeats: int) -> list[tuple]
 def row(name: str, path: str, measured: list[tuple]) -> str:
     shares = [m[0] for m in measured]
     latency, generation = (statistics.median(m[i] for m in measured) * 1000 for i in (1, 2))
-    return (f"| {name} | {path} | {statistics.median(shares):.3f} | {min(shares):.3f}–{max(shares):.3f} | "
-            f"{latency:.0f} ms | {generation:.0f} ms |")
+    return (
+        f"| {name} | {path} | {statistics.median(shares):.3f} | {min(shares):.3f}–{max(shares):.3f} | "
+        f"{latency:.0f} ms | {generation:.0f} ms |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20, help="denoising steps of the tiny diffusers sketch")
-    parser.add_argument("--no-ui", action="store_true", help="skip the measurements through the studio page")
+    parser.add_argument(
+        "--steps", type=int, default=20, help="denoising steps of the tiny diffusers sketch"
+    )
+    parser.add_argument(
+        "--no-ui", action="store_true", help="skip the measurements through the studio page"
+    )
     args = parser.parse_args()
     rows, notes = [], []
     with tempfile.TemporaryDirectory() as folder:
         runner = Runner(Store(data_dir=Path(folder) / "runner"))
         offline = TimedOffline()
         engines.register(offline.name, lambda: offline)
-        rows.append(row("offline engine (preview after each object)", "runner listener",
-                        runner_latency(runner, offline, OFFLINE_PROMPT, args.repeats, Mode.SINGLE)))
+        rows.append(
+            row(
+                "offline engine (preview after each object)",
+                "runner listener",
+                runner_latency(runner, offline, OFFLINE_PROMPT, args.repeats, Mode.SINGLE),
+            )
+        )
         if not args.no_ui:
-            rows.append(row("offline engine (preview after each object)", "studio page stream (Studio.step)",
-                            ui_latency(Path(folder) / "ui-offline", offline, OFFLINE_PROMPT, args.repeats)))
+            rows.append(
+                row(
+                    "offline engine (preview after each object)",
+                    "studio page stream (Studio.step)",
+                    ui_latency(Path(folder) / "ui-offline", offline, OFFLINE_PROMPT, args.repeats),
+                )
+            )
 
         import tiny_sd
 
@@ -139,12 +167,27 @@ def main() -> None:
                 engine.name = f"bench-tiny-sd-{preview}"
                 engines.register(engine.name, lambda engine=engine: engine)
                 label = f"tiny SD, {args.steps} steps, {'latent→RGB' if preview == 'latent' else 'VAE decode'} preview each step"
-                rows.append(row(label, "runner listener", runner_latency(runner, engine, "a red apple", args.repeats)))
+                rows.append(
+                    row(
+                        label,
+                        "runner listener",
+                        runner_latency(runner, engine, "a red apple", args.repeats),
+                    )
+                )
                 if not args.no_ui and preview == "latent":
-                    rows.append(row(label, "studio page stream (Studio.step)",
-                                    ui_latency(Path(folder) / f"ui-{preview}", engine, "a red apple", args.repeats)))
+                    rows.append(
+                        row(
+                            label,
+                            "studio page stream (Studio.step)",
+                            ui_latency(
+                                Path(folder) / f"ui-{preview}", engine, "a red apple", args.repeats
+                            ),
+                        )
+                    )
         runner.store.close()
-    print(f"first preview latency / sketch generation time (median and range of {args.repeats} sketches)\n")
+    print(
+        f"first preview latency / sketch generation time (median and range of {args.repeats} sketches)\n"
+    )
     print("| engine | measured at | share | range | first preview | generation |")
     print("|---|---|---:|---|---:|---:|")
     print("\n".join(rows))

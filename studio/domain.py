@@ -15,8 +15,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .people import (Judgement, Person, can_see, judgement_from_dict, judgement_to_dict, local_user,  # noqa: F401
-                     may_share)
+from .people import (  # noqa: F401
+    Judgement,
+    Person,
+    can_see,
+    judgement_from_dict,
+    judgement_to_dict,
+    local_user,
+    may_share,
+)
 
 MAX_PROMPT_CHARS = 4000
 
@@ -65,7 +72,9 @@ def now() -> float:
 def validate_prompt(prompt: str | None) -> str:
     text = (prompt or "").strip()
     if not text:
-        raise StudioError("The prompt is empty: describe the image, e.g. \"a red apple to the left of a blue cup\".")
+        raise StudioError(
+            'The prompt is empty: describe the image, e.g. "a red apple to the left of a blue cup".'
+        )
     if len(text) > MAX_PROMPT_CHARS:
         raise StudioError(
             f"The prompt has {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}. Shorten it."
@@ -148,7 +157,12 @@ class Step:
     @property
     def passed(self) -> bool:
         """An inspect step passes when both checks pass."""
-        return bool(self.plan_check and self.plan_check.passed and self.sketch_check and self.sketch_check.passed)
+        return bool(
+            self.plan_check
+            and self.plan_check.passed
+            and self.sketch_check
+            and self.sketch_check.passed
+        )
 
     def replace(self, **changes: Any) -> "Step":
         return dataclasses.replace(self, **changes)
@@ -163,7 +177,11 @@ class RunSettings:
     engine_params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_rounds": self.max_rounds, "mode": self.mode.value, "engine_params": dict(self.engine_params)}
+        return {
+            "max_rounds": self.max_rounds,
+            "mode": self.mode.value,
+            "engine_params": dict(self.engine_params),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "RunSettings":
@@ -188,7 +206,9 @@ class Session:
     version: int = 0  # bumped by every write; a stale version means a conflict
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
-    owner: str = ""  # who started it; "" for sessions from before owners were recorded (visible to all)
+    owner: str = (
+        ""  # who started it; "" for sessions from before owners were recorded (visible to all)
+    )
     shared: bool = False  # False: only its owner (and admins) see it when people log in
 
 
@@ -199,7 +219,9 @@ class Trajectory:
     session: Session
     steps: dict[str, Step] = field(default_factory=dict)
     _children: dict[str | None, list[str]] = field(default_factory=dict, repr=False, compare=False)
-    _last_branch: tuple[str | None, list[Step]] = field(default=(None, []), repr=False, compare=False)
+    _last_branch: tuple[str | None, list[Step]] = field(
+        default=(None, []), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for step in self.steps.values():
@@ -256,7 +278,9 @@ class Trajectory:
         ordered: list[Step] = []
         pending: list[str | None] = [None]
         while pending:
-            children = sorted(self.children(pending.pop()), key=lambda s: (s.created_at, s.id), reverse=True)
+            children = sorted(
+                self.children(pending.pop()), key=lambda s: (s.created_at, s.id), reverse=True
+            )
             ordered += children[::-1]
             pending += [c.id for c in children]
         if len(ordered) != len(self.steps):
@@ -329,6 +353,7 @@ def next_stage(branch: list[Step], settings: RunSettings) -> Stage | None:
 
 # -- plain-data forms (JSON for the CLI, exporters and PNG metadata) ---------------------------
 
+
 def check_to_dict(check: Check | None) -> dict[str, Any] | None:
     return None if check is None else dataclasses.asdict(check)
 
@@ -343,9 +368,14 @@ def check_from_dict(data: dict[str, Any] | None) -> Check | None:
 def step_to_dict(step: Step) -> dict[str, Any]:
     data = dataclasses.asdict(step)
     data.update(
-        stage=step.stage.value, author=step.author.value, review=step.review.value if step.review else None,
-        plan_check=check_to_dict(step.plan_check), sketch_check=check_to_dict(step.sketch_check),
-        original={k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()},
+        stage=step.stage.value,
+        author=step.author.value,
+        review=step.review.value if step.review else None,
+        plan_check=check_to_dict(step.plan_check),
+        sketch_check=check_to_dict(step.sketch_check),
+        original={
+            k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()
+        },
     )
     return data
 
@@ -356,12 +386,22 @@ def step_from_dict(data: dict[str, Any]) -> Step:
     region = fields.pop("region", None)
     review = fields.pop("review", None)
     return Step(
-        **{k: v for k, v in fields.items() if k not in ("stage", "author", "plan_check", "sketch_check", "original")},
-        stage=Stage(data["stage"]), author=Author(data["author"]),
-        plan_check=check_from_dict(data.get("plan_check")), sketch_check=check_from_dict(data.get("sketch_check")),
-        image=ImageRef(**image) if image else None, region=Region(ImageRef(**region["image"])) if region else None,
+        **{
+            k: v
+            for k, v in fields.items()
+            if k not in ("stage", "author", "plan_check", "sketch_check", "original")
+        },
+        stage=Stage(data["stage"]),
+        author=Author(data["author"]),
+        plan_check=check_from_dict(data.get("plan_check")),
+        sketch_check=check_from_dict(data.get("sketch_check")),
+        image=ImageRef(**image) if image else None,
+        region=Region(ImageRef(**region["image"])) if region else None,
         review=Review(review) if review else None,
-        original={k: check_from_dict(v) if k.endswith("_check") else v for k, v in data.get("original", {}).items()},
+        original={
+            k: check_from_dict(v) if k.endswith("_check") else v
+            for k, v in data.get("original", {}).items()
+        },
     )
 
 
@@ -373,17 +413,27 @@ def session_to_dict(session: Session) -> dict[str, Any]:
 
 def session_from_dict(data: dict[str, Any]) -> Session:
     return Session(
-        id=data["id"], prompt=data["prompt"], engine=data["engine"], seed=int(data["seed"]),
-        title=data.get("title", ""), settings=RunSettings.from_dict(data.get("settings")),
-        tags=tuple(data.get("tags", ())), head_id=data.get("head_id"), version=int(data.get("version", 0)),
-        created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
-        owner=data.get("owner", ""), shared=bool(data.get("shared", False)),
+        id=data["id"],
+        prompt=data["prompt"],
+        engine=data["engine"],
+        seed=int(data["seed"]),
+        title=data.get("title", ""),
+        settings=RunSettings.from_dict(data.get("settings")),
+        tags=tuple(data.get("tags", ())),
+        head_id=data.get("head_id"),
+        version=int(data.get("version", 0)),
+        created_at=float(data["created_at"]),
+        updated_at=float(data["updated_at"]),
+        owner=data.get("owner", ""),
+        shared=bool(data.get("shared", False)),
     )
 
 
 def trajectory_from_dict(data: dict[str, Any]) -> Trajectory:
     """The inverse of `trajectory_to_dict`."""
-    return Trajectory(session_from_dict(data["session"]), {s["id"]: step_from_dict(s) for s in data["steps"]})
+    return Trajectory(
+        session_from_dict(data["session"]), {s["id"]: step_from_dict(s) for s in data["steps"]}
+    )
 
 
 def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from .scene import COLOR_WORDS, NUMBERS, ObjectGroup, _noun, _num_word, _phrase,
 @dataclass(frozen=True)
 class Edit:
     """One refine instruction, structured so the refiner can apply it to a SceneGraph."""
+
     kind: str  # "move" | "recolor" | "remove" | "add" | "count"
     target: ObjectGroup  # identifies the group by class and colour; its count stays 1 (numbers go in `count`)
     relation: str | None = None  # for move (and optionally add: where to put the new objects)
@@ -44,6 +45,7 @@ class _Read:
 
 def _read(text: str) -> _Read:
     from .reader import Reader  # spaCy is loaded on first use
+
     r = Reader(text)
     low = r.low
     found = _Read([], [], [], None, set(low), " ".join(low))
@@ -53,7 +55,9 @@ def _read(text: str) -> _Read:
         if np is not None and not np.known and r.role(np) != "object":
             np = None  # "the number of apples", "the colour of the cup"
         if low[i] in COLOR_WORDS and (np is None or (np.bare and np.end == i + 1)):
-            found.colors.append(COLOR_WORDS[low[i]])  # "make the cup orange": a colour, not the fruit
+            found.colors.append(
+                COLOR_WORDS[low[i]]
+            )  # "make the cup orange": a colour, not the fruit
             i += 1
         elif np:
             found.nps.append(np)
@@ -108,7 +112,9 @@ def _appearance_edit(f: _Read, target: ObjectGroup) -> Edit | None:
         return Edit("recolor", target, color=nps[1].color)  # "turn the red cup into a blue cup"
     if first.explicit:
         return Edit("count", target, count=first.count)  # "there should be three apples"
-    if first.color and first.cls in COLOR_WORDS:  # "make the orange orange" read the colour as an adjective
+    if (
+        first.color and first.cls in COLOR_WORDS
+    ):  # "make the orange orange" read the colour as an adjective
         return Edit("recolor", ObjectGroup(first.cls), color=first.color)
     return None
 
@@ -122,7 +128,11 @@ def edit_text(edit: Edit) -> str:
     if edit.kind == "recolor":
         return f"recolor {ref} to {edit.color}"
     if edit.kind == "remove":
-        some = None if edit.count is None else f"{_num_word(edit.count)} {_noun(t.cls, edit.count, t.color)}"
+        some = (
+            None
+            if edit.count is None
+            else f"{_num_word(edit.count)} {_noun(t.cls, edit.count, t.color)}"
+        )
         return f"remove {some or ref}"
     if edit.kind == "count":
         return f"change the number of {_noun(t.cls, 2, t.color)} to {_num_word(edit.count)}"

@@ -64,7 +64,9 @@ def load_png(folder: Path, ref: ImageRef):
 
     path = png_path(folder, ref.sha256)
     if not path.exists():
-        raise StudioError(f"Image {ref.sha256[:12]} is missing from the image folder; restore the folder.")
+        raise StudioError(
+            f"Image {ref.sha256[:12]} is missing from the image folder; restore the folder."
+        )
     with PILImage.open(path) as image:
         image.load()
         return image

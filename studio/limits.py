@@ -40,7 +40,7 @@ _HEX = re.compile(r"[0-9a-f]+")
 def shown(value: Any, limit: int = 40) -> str:
     """A short, printable rendering of untrusted input for an error message."""
     text = ascii(value) if isinstance(value, str) else ascii(repr(value))[1:-1]
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def text(value: Any, what: str, *, max_chars: int, allow_empty: bool = False) -> str:
@@ -53,21 +53,27 @@ def text(value: Any, what: str, *, max_chars: int, allow_empty: bool = False) ->
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise StudioError(f"The {what} contains bytes that are not valid UTF-8 text; "
-                          "retype it or save the file as UTF-8.") from None
+        raise StudioError(
+            f"The {what} contains bytes that are not valid UTF-8 text; "
+            "retype it or save the file as UTF-8."
+        ) from None
     if "\x00" in value:
         raise StudioError(f"The {what} contains a NUL character; remove it.")
     value = value.strip()
     if not value and not allow_empty:
         raise StudioError(f"The {what} is empty.")
     if len(value) > max_chars:
-        raise StudioError(f"The {what} has {len(value):,} characters; the limit is {max_chars:,}. Shorten it.")
+        raise StudioError(
+            f"The {what} has {len(value):,} characters; the limit is {max_chars:,}. Shorten it."
+        )
     return value
 
 
 def prompt(value: Any) -> str:
     if isinstance(value, str) and not value.strip():
-        raise StudioError("The prompt is empty: describe the image, e.g. \"a red apple to the left of a blue cup\".")
+        raise StudioError(
+            'The prompt is empty: describe the image, e.g. "a red apple to the left of a blue cup".'
+        )
     return text(value, "prompt", max_chars=MAX_PROMPT_CHARS)
 
 
@@ -90,18 +96,24 @@ def session_id(value: Any) -> str:
     """A session id or a prefix of one: lowercase hex, 4 to 32 characters (like git's short hashes)."""
     found = text(value, "session id", max_chars=64).lower()
     if not _HEX.fullmatch(found) or len(found) > 32:
-        raise StudioError(f"{shown(found)} is not a session id: ids are 32 hex characters (0-9, a-f); "
-                          "list them with: studio sessions")
+        raise StudioError(
+            f"{shown(found)} is not a session id: ids are 32 hex characters (0-9, a-f); "
+            "list them with: studio sessions"
+        )
     if len(found) < MIN_ID_PREFIX:
-        raise StudioError(f"The session id prefix {found!r} is too short: give at least {MIN_ID_PREFIX} characters "
-                          "(short prefixes match too many sessions).")
+        raise StudioError(
+            f"The session id prefix {found!r} is too short: give at least {MIN_ID_PREFIX} characters "
+            "(short prefixes match too many sessions)."
+        )
     return found
 
 
 def step_id(value: Any) -> str:
     found = text(value, "step id", max_chars=64).lower()
     if not _HEX.fullmatch(found) or len(found) != 32:
-        raise StudioError(f"{shown(found)} is not a step id (32 hex characters); pick the step in the timeline.")
+        raise StudioError(
+            f"{shown(found)} is not a step id (32 hex characters); pick the step in the timeline."
+        )
     return found
 
 
@@ -171,27 +183,40 @@ def engine_params(engine: str, value: Any) -> dict[str, Any]:
         try:
             parsed = json.loads(raw, parse_constant=_no_constant)
         except RecursionError:
-            raise StudioError("The engine settings are nested too deeply; give a flat JSON object.") from None
+            raise StudioError(
+                "The engine settings are nested too deeply; give a flat JSON object."
+            ) from None
         except ValueError as error:
-            raise StudioError(f"The engine settings are not JSON ({shown(str(error), 60)}); "
-                              "give an object such as {\"draft_noise\": 0.5}.") from None
+            raise StudioError(
+                f"The engine settings are not JSON ({shown(str(error), 60)}); "
+                'give an object such as {"draft_noise": 0.5}.'
+            ) from None
     else:
         parsed = value
     if not isinstance(parsed, dict):
-        raise StudioError("The engine settings must be a JSON object, e.g. {\"draft_noise\": 0.5}.")
+        raise StudioError('The engine settings must be a JSON object, e.g. {"draft_noise": 0.5}.')
     json_value(parsed, "engine settings", depth=MAX_PARAMS_DEPTH, items=MAX_PARAMS_ITEMS)
     name = engine_name(engine)
     return registry.check_params(name, parsed)
 
 
-def new_session(prompt_text: Any, engine: Any, seed_input: Any = None, random_seed: Any = True,
-                rounds_input: Any = 6, mode_input: Any = Mode.PROCESS.value,
-                params_json: Any = "{}") -> tuple[str, str, int | None, RunSettings]:
+def new_session(
+    prompt_text: Any,
+    engine: Any,
+    seed_input: Any = None,
+    random_seed: Any = True,
+    rounds_input: Any = 6,
+    mode_input: Any = Mode.PROCESS.value,
+    params_json: Any = "{}",
+) -> tuple[str, str, int | None, RunSettings]:
     """The inputs of /new_session (and of the page's New session) in their order, checked together:
     (prompt, engine, seed — None for a random one —, settings)."""
     name = engine_name(engine)
-    settings = RunSettings(max_rounds=rounds(rounds_input), mode=mode(mode_input),
-                           engine_params=engine_params(name, params_json))
+    settings = RunSettings(
+        max_rounds=rounds(rounds_input),
+        mode=mode(mode_input),
+        engine_params=engine_params(name, params_json),
+    )
     random = random_seed is True or str(random_seed).strip().lower() in ("true", "1")
     return prompt(prompt_text), name, None if random else seed(seed_input), settings
 
@@ -200,7 +225,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def json_value(value: Any, what: str, *, depth: int, items: int, max_chars: int = MAX_NOTE_CHARS) -> None:
+def json_value(
+    value: Any, what: str, *, depth: int, items: int, max_chars: int = MAX_NOTE_CHARS
+) -> None:
     """Check that `value` is plain JSON data: dicts with text keys, lists, text, finite numbers,
     booleans, null; at most `depth` containers deep and `items` entries per container."""
     pending = [(value, 0)]
@@ -210,7 +237,9 @@ def json_value(value: Any, what: str, *, depth: int, items: int, max_chars: int 
             if level >= depth:
                 raise StudioError(f"The {what} are nested too deeply (at most {depth} levels).")
             if len(current) > items:
-                raise StudioError(f"The {what} have {len(current):,} entries in one place; the limit is {items}.")
+                raise StudioError(
+                    f"The {what} have {len(current):,} entries in one place; the limit is {items}."
+                )
             if isinstance(current, dict):
                 for key in current:
                     if not isinstance(key, str):
@@ -227,7 +256,9 @@ def json_value(value: Any, what: str, *, depth: int, items: int, max_chars: int 
         elif isinstance(current, int) and not isinstance(current, bool) and abs(current) > MAX_SEED:
             raise StudioError(f"The {what} hold a number beyond 64 bits.")
         elif current is not None and not isinstance(current, (bool, int, float)):
-            raise StudioError(f"The {what} hold a {type(current).__name__}; only JSON data is allowed.")
+            raise StudioError(
+                f"The {what} hold a {type(current).__name__}; only JSON data is allowed."
+            )
 
 
 def out_dir(value: Any) -> Path:
@@ -236,7 +267,9 @@ def out_dir(value: Any) -> Path:
         value = str(value)
     raw = text(value, "output folder", max_chars=4096)
     if raw in (".", "./"):
-        raise StudioError("--out names the current folder; give a new or empty folder, e.g. --out exports/run1.")
+        raise StudioError(
+            "--out names the current folder; give a new or empty folder, e.g. --out exports/run1."
+        )
     return Path(raw).expanduser()
 
 
@@ -247,8 +280,10 @@ def batch_name(value: Any) -> str:
     """A batch's name: it becomes a session tag (`batch:NAME`) and a database key, so a short plain word."""
     found = text(value, "batch name", max_chars=64)
     if not _BATCH_NAME.fullmatch(found):
-        raise StudioError(f"The batch name {shown(found)} may hold only letters, digits, '.', '_' and '-' "
-                          "(at most 64, starting with a letter or digit); pass e.g. --name geneval-run1.")
+        raise StudioError(
+            f"The batch name {shown(found)} may hold only letters, digits, '.', '_' and '-' "
+            "(at most 64, starting with a letter or digit); pass e.g. --name geneval-run1."
+        )
     return found
 
 
@@ -266,13 +301,19 @@ def person_name(value: Any) -> str:
     """A person's name as recorded on what they do (a login name, or the local user's)."""
     found = text(value, "person's name", max_chars=MAX_NAME_CHARS)
     if any(ord(c) < 32 or ord(c) == 127 for c in found):
-        raise StudioError(f"The person's name {shown(found)} contains a control character; use plain text.")
+        raise StudioError(
+            f"The person's name {shown(found)} contains a control character; use plain text."
+        )
     return found
 
 
 def rating(value: Any) -> str:
     """A rating: thumbs "up" or "down", or a score from 1 to 5."""
-    found = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    found = (
+        str(value).strip().lower()
+        if isinstance(value, (str, int)) and not isinstance(value, bool)
+        else None
+    )
     if found not in RATING_VALUES:
         raise StudioError(f"The rating is {shown(value)}; rate up, down, or 1 to 5.")
     return found

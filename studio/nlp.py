@@ -48,7 +48,9 @@ def pipeline():
     try:
         return spacy.load(MODEL, exclude=["ner"])
     except OSError:
-        raise StudioError(f"spaCy's English model {MODEL} is not installed; install it with: {INSTALL}") from None
+        raise StudioError(
+            f"spaCy's English model {MODEL} is not installed; install it with: {INSTALL}"
+        ) from None
 
 
 def _import_spacy():
@@ -79,7 +81,9 @@ _SKIP = re.compile(r"^[-\"'`“”‘’()\[\]{}*_/]+$")
 def annotate(text: str) -> tuple[Word, ...]:
     """The words of `text` with spaCy's tags, lemmas and dependency heads (indices into the result)."""
     doc = pipeline()(text)
-    keep = [t for t in doc if not t.is_space and not (_SKIP.match(t.text) and t.dep_ != "case")]  # keeps "firefighters'"
+    keep = [
+        t for t in doc if not t.is_space and not (_SKIP.match(t.text) and t.dep_ != "case")
+    ]  # keeps "firefighters'"
     where = {t.i: k for k, t in enumerate(keep)}
     words = []
     for k, t in enumerate(keep):
@@ -87,6 +91,16 @@ def annotate(text: str) -> tuple[Word, ...]:
         while head.i not in where and head.head.i != head.i:  # a dropped hyphen: climb past it
             head = head.head
         first = t.is_sent_start or (k > 0 and keep[k - 1].sent != t.sent)
-        words.append(Word(t.text, t.lower_, t.pos_, t.tag_, t.lemma_.lower(), t.dep_, where.get(head.i, k),
-                          bool(first) and k > 0))
+        words.append(
+            Word(
+                t.text,
+                t.lower_,
+                t.pos_,
+                t.tag_,
+                t.lemma_.lower(),
+                t.dep_,
+                where.get(head.i, k),
+                bool(first) and k > 0,
+            )
+        )
     return tuple(words)

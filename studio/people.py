@@ -28,7 +28,9 @@ def local_user() -> str:
     (a container started with an unknown uid has no name)."""
     try:
         name = getpass.getuser().strip()
-    except Exception:  # getpass raises KeyError or OSError (by Python version) when the uid has no name
+    except (
+        Exception
+    ):  # getpass raises KeyError or OSError (by Python version) when the uid has no name
         name = ""
     return name[:MAX_NAME_CHARS] or "local"
 
@@ -83,8 +85,11 @@ class Judgement:
     def same_subject(self, other: "Judgement") -> bool:
         """The same person judging the same thing: a rating of the same step, or a preference
         between the same two steps in either order."""
-        return (self.session_id, self.kind, self.annotator) == (other.session_id, other.kind, other.annotator) \
-            and {self.step_id, self.other_step_id} == {other.step_id, other.other_step_id}
+        return (self.session_id, self.kind, self.annotator) == (
+            other.session_id,
+            other.kind,
+            other.annotator,
+        ) and {self.step_id, self.other_step_id} == {other.step_id, other.other_step_id}
 
     @property
     def preferred_step_id(self) -> str | None:
@@ -100,7 +105,13 @@ def judgement_to_dict(judgement: Judgement) -> dict[str, Any]:
 
 def judgement_from_dict(data: dict[str, Any]) -> Judgement:
     return Judgement(
-        id=data["id"], session_id=data["session_id"], kind=data["kind"], step_id=data["step_id"],
-        other_step_id=data.get("other_step_id"), value=data["value"], note=data.get("note", ""),
-        annotator=data.get("annotator", ""), created_at=float(data["created_at"]),
+        id=data["id"],
+        session_id=data["session_id"],
+        kind=data["kind"],
+        step_id=data["step_id"],
+        other_step_id=data.get("other_step_id"),
+        value=data["value"],
+        note=data.get("note", ""),
+        annotator=data.get("annotator", ""),
+        created_at=float(data["created_at"]),
     )

@@ -30,8 +30,31 @@ from .domain import Box, Check, StudioError
 
 VERSION = 1
 STAGE_TAGS = ("ins", "des", "done", "plan", "sketch", "refine", "final")
-YES = ("yes", "y", "pass", "passed", "true", "ok", "okay", "correct", "consistent", "approve", "approved")
-NO = ("no", "n", "fail", "failed", "false", "wrong", "incorrect", "inconsistent", "reject", "rejected")
+YES = (
+    "yes",
+    "y",
+    "pass",
+    "passed",
+    "true",
+    "ok",
+    "okay",
+    "correct",
+    "consistent",
+    "approve",
+    "approved",
+)
+NO = (
+    "no",
+    "n",
+    "fail",
+    "failed",
+    "false",
+    "wrong",
+    "incorrect",
+    "inconsistent",
+    "reject",
+    "rejected",
+)
 FINAL = "<final/>"
 VERDICT_FORM = "<plan>yes|no: why</plan><sketch>yes|no: why</sketch>"
 QUOTED = 200  # characters of an unreadable text quoted in the error
@@ -40,15 +63,26 @@ QUOTED = 200  # characters of an unreadable text quoted in the error
 class UnreadableText(StudioError):
     """A text that is not the protocol's form for its stage (a verdict a model wrote that says neither yes nor no)."""
 
-    def __init__(self, what: str, raw: str, expected: str, fix: str = "", readable: dict[str, Check] | None = None):
+    def __init__(
+        self,
+        what: str,
+        raw: str,
+        expected: str,
+        fix: str = "",
+        readable: dict[str, Check] | None = None,
+    ):
         self.raw = raw
-        self.readable = dict(readable or {})  # the checks that could be read ("plan_check", "sketch_check")
+        self.readable = dict(
+            readable or {}
+        )  # the checks that could be read ("plan_check", "sketch_check")
         shown = re.sub(r"\s+", " ", raw).strip()[:QUOTED]
         super().__init__(f"The {what} could not be read ({shown!r}); it must read {expected}.{fix}")
 
 
-MODEL_FIX = (" The step keeps the answer and counts as not passed; override its verdict, or use a model that "
-             "answers in the studio's tags.")
+MODEL_FIX = (
+    " The step keeps the answer and counts as not passed; override its verdict, or use a model that "
+    "answers in the studio's tags."
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +131,14 @@ def _number(value: float) -> str:
 
 # -- writing ----------------------------------------------------------------------------------
 
-def plan_text(instruction: str | None, description: str | None, complete: bool, *, newlines: bool = False) -> str:
-    return (f"<ins>{escape(instruction or '', newlines=newlines)}</ins>"
-            f"<des>{escape(description or '', newlines=newlines)}</des><done>{'yes' if complete else 'no'}</done>")
+
+def plan_text(
+    instruction: str | None, description: str | None, complete: bool, *, newlines: bool = False
+) -> str:
+    return (
+        f"<ins>{escape(instruction or '', newlines=newlines)}</ins>"
+        f"<des>{escape(description or '', newlines=newlines)}</des><done>{'yes' if complete else 'no'}</done>"
+    )
 
 
 def box_text(box: Box) -> str:
@@ -117,7 +156,9 @@ def check_text(name: str, check: Check, *, newlines: bool = False) -> str:
 
 
 def verdict_text(plan_check: Check, sketch_check: Check, *, newlines: bool = False) -> str:
-    return check_text("plan", plan_check, newlines=newlines) + check_text("sketch", sketch_check, newlines=newlines)
+    return check_text("plan", plan_check, newlines=newlines) + check_text(
+        "sketch", sketch_check, newlines=newlines
+    )
 
 
 def refine_text(instruction: str | None, *, newlines: bool = False) -> str:
@@ -140,7 +181,9 @@ def lenient_tag(text: str, name: str) -> tuple[str, dict[str, str]] | None:
     """(content, attributes) of the first <name …>…</name>, after dropping <think>…</think>; a missing closing
     tag ends at the next stage tag or the end. None when the tag is not there."""
     text = re.sub(r"<think>.*?</think>", " ", text, flags=re.S | re.I)
-    match = re.search(rf"<{name}(\s[^<>]*)?>(.*?)(?:</{name}\s*>|(?=</?(?:{_STOP})\b)|$)", text, re.S | re.I)
+    match = re.search(
+        rf"<{name}(\s[^<>]*)?>(.*?)(?:</{name}\s*>|(?=</?(?:{_STOP})\b)|$)", text, re.S | re.I
+    )
     if match is None:
         return None
     return match.group(2).strip(), {k.lower(): v for k, v in _ATTR.findall(match.group(1) or "")}
@@ -183,7 +226,10 @@ def _lenient_check(found: tuple[str, dict[str, str]] | None) -> Check | None:
         return None
     content, attrs = found
     rest, boxes = _boxes(content)
-    if attrs.get("pass", "").lower() in ("true", "false"):  # the older export form: <plan pass="true">why</plan>
+    if attrs.get("pass", "").lower() in (
+        "true",
+        "false",
+    ):  # the older export form: <plan pass="true">why</plan>
         return Check(attrs["pass"].lower() == "true", unescape(rest.strip()), boxes)
     passed, critique = yes_no(rest)
     return None if passed is None else Check(passed, unescape(critique), boxes)
@@ -197,7 +243,9 @@ def read_check(text: str, name: str, *, strict: bool = False) -> Check:
     else:
         check = _lenient_check(lenient_tag(text, name))
     if check is None:
-        raise UnreadableText(f"{name} check", text, f"<{name}>yes|no: why</{name}>", "" if strict else MODEL_FIX)
+        raise UnreadableText(
+            f"{name} check", text, f"<{name}>yes|no: why</{name}>", "" if strict else MODEL_FIX
+        )
     return check
 
 
@@ -205,14 +253,22 @@ def read_verdict(text: str, *, strict: bool = False) -> Checks:
     """Both checks of a verdict, or UnreadableText naming what it should have been."""
     if strict:
         match = re.fullmatch(r"(<plan>.*?</plan>)(<sketch>.*</sketch>)", text, re.S)
-        checks = ([_strict_check(_strict_tag(part, name) or "\0") for part, name in
-                   ((match.group(1), "plan"), (match.group(2), "sketch"))] if match else [None, None])
+        checks = (
+            [
+                _strict_check(_strict_tag(part, name) or "\0")
+                for part, name in ((match.group(1), "plan"), (match.group(2), "sketch"))
+            ]
+            if match
+            else [None, None]
+        )
     else:
         checks = [_lenient_check(lenient_tag(text, name)) for name in ("plan", "sketch")]
     if checks[0] is None or checks[1] is None:
         unread = " and ".join(n for n, c in zip(("plan", "sketch"), checks) if c is None)
         readable = {f"{n}_check": c for n, c in zip(("plan", "sketch"), checks) if c is not None}
-        raise UnreadableText(f"verdict ({unread} check)", text, VERDICT_FORM, "" if strict else MODEL_FIX, readable)
+        raise UnreadableText(
+            f"verdict ({unread} check)", text, VERDICT_FORM, "" if strict else MODEL_FIX, readable
+        )
     return Checks(checks[0], checks[1])
 
 

@@ -23,9 +23,26 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import engines as registry
-from .domain import (Author, Check, Person, Region, Review, RunSettings, Session, Stage, Step, StudioError, Trajectory,
-                     last, last_image, new_id, next_stage, stage_round, validate_prompt)
-from .engines.base import CancelToken, Cancelled, Engine, Progress, StageContext
+from .domain import (
+    Author,
+    Check,
+    Person,
+    Region,
+    Review,
+    RunSettings,
+    Session,
+    Stage,
+    Step,
+    StudioError,
+    Trajectory,
+    last,
+    last_image,
+    new_id,
+    next_stage,
+    stage_round,
+    validate_prompt,
+)
+from .engines.base import Cancelled, CancelToken, Engine, Progress, StageContext
 from .pngmeta import save_final_image
 from .protocol import UnreadableText
 from .runner_people import PeopleActions, author_name
@@ -69,10 +86,17 @@ class Runner(PeopleActions):
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def new_session(self, prompt: str, engine: str = registry.DEFAULT_ENGINE, seed: int | None = None,
-                    settings: RunSettings | None = None, title: str | None = None,
-                    tags: tuple[str, ...] = (), session_id: str | None = None,
-                    owner: str | Person | None = None) -> Trajectory:
+    def new_session(
+        self,
+        prompt: str,
+        engine: str = registry.DEFAULT_ENGINE,
+        seed: int | None = None,
+        settings: RunSettings | None = None,
+        title: str | None = None,
+        tags: tuple[str, ...] = (),
+        session_id: str | None = None,
+        owner: str | Person | None = None,
+    ) -> Trajectory:
         """`session_id`: an id chosen beforehand (a batch item names its session before it exists, so a
         worker that takes over a dead one's item finds or creates that very session, never a second).
         `owner`: who started it (default: the local user); it stays private to them until shared."""
@@ -82,11 +106,18 @@ class Runner(PeopleActions):
             raise StudioError("Rounds must be at least 1.")
         # Load the engine and check its settings first: a session is only created when its first
         # stage can start (no 0-step sessions from an engine this install cannot run).
-        settings = dataclasses.replace(settings, engine_params=registry.check_params(engine, settings.engine_params))
+        settings = dataclasses.replace(
+            settings, engine_params=registry.check_params(engine, settings.engine_params)
+        )
         session = Session(
-            id=session_id or new_id(), prompt=prompt, engine=engine,
+            id=session_id or new_id(),
+            prompt=prompt,
+            engine=engine,
             seed=random.SystemRandom().randrange(2**31) if seed is None else int(seed),
-            title=(title or prompt)[:200], settings=settings, tags=tuple(tags), owner=author_name(owner),
+            title=(title or prompt)[:200],
+            settings=settings,
+            tags=tuple(tags),
+            owner=author_name(owner),
         )
         self.store.create_session(session)
         return Trajectory(session)
@@ -95,7 +126,11 @@ class Runner(PeopleActions):
         """A session whose very first stage failed holds nothing a person made: remove it rather than
         leave a 0-step session behind (one with any step, or renamed meanwhile, is kept)."""
         session = trajectory.session
-        if not trajectory.steps and session.version == 0 and self.store.session(session.id).version == 0:
+        if (
+            not trajectory.steps
+            and session.version == 0
+            and self.store.session(session.id).version == 0
+        ):
             self.store.delete_session(session.id)
 
     def open(self, session_id: str, viewer: Person | None = None) -> Trajectory:
@@ -107,8 +142,12 @@ class Runner(PeopleActions):
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def advance(self, trajectory: Trajectory, listener: Listener | None = None,
-                cancel: CancelToken | None = None) -> Step | None:
+    def advance(
+        self,
+        trajectory: Trajectory,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Step | None:
         """Run the next stage on the head's branch and commit it; None when the branch is finished."""
         branch = trajectory.branch()
         stage = next_stage(branch, trajectory.session.settings)
@@ -118,8 +157,13 @@ class Runner(PeopleActions):
             return self._redraw(trajectory, branch[-1], listener, cancel)
         return self._run_stage(trajectory, stage, branch, listener=listener, cancel=cancel)
 
-    def run(self, trajectory: Trajectory, pause: PausePolicy = PausePolicy.NEVER,
-            listener: Listener | None = None, cancel: CancelToken | None = None) -> Outcome:
+    def run(
+        self,
+        trajectory: Trajectory,
+        pause: PausePolicy = PausePolicy.NEVER,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Outcome:
         """Advance until the branch is finished, or the pause policy asks for a person."""
         step = trajectory.head()
         while True:
@@ -133,25 +177,44 @@ class Runner(PeopleActions):
             if advanced is None:
                 return Outcome("finished", step)
             step = advanced
-            if pause is PausePolicy.EVERY_STAGE or (pause is PausePolicy.AT_INSPECT and step.stage is Stage.INSPECT):
+            if pause is PausePolicy.EVERY_STAGE or (
+                pause is PausePolicy.AT_INSPECT and step.stage is Stage.INSPECT
+            ):
                 return Outcome("paused", step)
 
-    def _run_stage(self, trajectory: Trajectory, stage: Stage, branch: list[Step], *, author: Author = Author.MODEL,
-                   annotator: str | None = None, instruction: str | None = None, region: Region | None = None,
-                   seed: int | None = None, rejected: list[Step] | None = None, listener: Listener | None = None,
-                   cancel: CancelToken | None = None) -> Step:
+    def _run_stage(
+        self,
+        trajectory: Trajectory,
+        stage: Stage,
+        branch: list[Step],
+        *,
+        author: Author = Author.MODEL,
+        annotator: str | None = None,
+        instruction: str | None = None,
+        region: Region | None = None,
+        seed: int | None = None,
+        rejected: list[Step] | None = None,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Step:
         session = trajectory.session
         engine = self.engine(trajectory)
         parent_id = branch[-1].id if branch else None
         attempt = sum(1 for s in trajectory.children(parent_id) if s.stage is stage)
         emit = listener or (lambda event: None)
         ctx = StageContext(
-            session=session, stage=stage, branch=branch,
+            session=session,
+            stage=stage,
+            branch=branch,
             seed=seed_for(session.seed, len(branch), attempt) if seed is None else seed,
-            params=dict(session.settings.engine_params), round=stage_round(branch, stage),
-            max_rounds=session.settings.max_rounds, mode=session.settings.mode, load_image=self.store.load_image,
+            params=dict(session.settings.engine_params),
+            round=stage_round(branch, stage),
+            max_rounds=session.settings.max_rounds,
+            mode=session.settings.mode,
+            load_image=self.store.load_image,
             report=lambda progress: emit(Event("progress", stage, progress=progress)),
-            cancel=cancel or CancelToken(), rejected=rejected or [],
+            cancel=cancel or CancelToken(),
+            rejected=rejected or [],
         )
         emit(Event("started", stage))
         started = time.perf_counter()
@@ -159,41 +222,75 @@ class Runner(PeopleActions):
             fields = self._call_engine(engine, ctx, instruction, region, trajectory)
         ctx.check_cancelled()
         step = Step(
-            id=new_id(), session_id=session.id, parent_id=parent_id, stage=stage, round=ctx.round, author=author,
-            annotator=annotator, region=region, seed=ctx.seed, params=ctx.params,
-            elapsed_s=time.perf_counter() - started, **fields,
+            id=new_id(),
+            session_id=session.id,
+            parent_id=parent_id,
+            stage=stage,
+            round=ctx.round,
+            author=author,
+            annotator=annotator,
+            region=region,
+            seed=ctx.seed,
+            params=ctx.params,
+            elapsed_s=time.perf_counter() - started,
+            **fields,
         )
         self._commit(trajectory, add=step, head_id=step.id)
         emit(Event("committed", stage, step=step))
         return step
 
-    def _call_engine(self, engine: Engine, ctx: StageContext, instruction: str | None,
-                     region: Region | None, trajectory: Trajectory) -> dict[str, Any]:
+    def _call_engine(
+        self,
+        engine: Engine,
+        ctx: StageContext,
+        instruction: str | None,
+        region: Region | None,
+        trajectory: Trajectory,
+    ) -> dict[str, Any]:
         """The stage's result as Step fields; images are written to the store here, outside any transaction."""
         stage = ctx.stage
         if stage is Stage.PLAN:
             plan = engine.plan(ctx)
-            return dict(instruction=plan.instruction, description=plan.description, complete=plan.complete,
-                        meta=plan.meta, sampling_steps=plan.sampling_steps)
+            return dict(
+                instruction=plan.instruction,
+                description=plan.description,
+                complete=plan.complete,
+                meta=plan.meta,
+                sampling_steps=plan.sampling_steps,
+            )
         if stage is Stage.SKETCH:
             drawn = engine.sketch(ctx)
-            return dict(image=self.store.save_image(drawn.image), meta=drawn.meta,
-                        sampling_steps=drawn.sampling_steps)
+            return dict(
+                image=self.store.save_image(drawn.image),
+                meta=drawn.meta,
+                sampling_steps=drawn.sampling_steps,
+            )
         if stage is Stage.INSPECT:
             try:
                 verdict = engine.inspect(ctx)
             except UnreadableText as error:
                 # Recorded, never taken as a pass: a verdict missing a check has not passed, so the loop
                 # refines (or ends when no round is left), and a person sees the error and may override it.
-                return dict(plan_check=error.readable.get("plan_check"), sketch_check=error.readable.get("sketch_check"),
-                            meta={"error": str(error), "raw": error.raw[:2000]})
-            return dict(plan_check=verdict.plan_check, sketch_check=verdict.sketch_check, meta=verdict.meta,
-                        sampling_steps=verdict.sampling_steps)
+                return dict(
+                    plan_check=error.readable.get("plan_check"),
+                    sketch_check=error.readable.get("sketch_check"),
+                    meta={"error": str(error), "raw": error.raw[:2000]},
+                )
+            return dict(
+                plan_check=verdict.plan_check,
+                sketch_check=verdict.sketch_check,
+                meta=verdict.meta,
+                sampling_steps=verdict.sampling_steps,
+            )
         if stage is Stage.REFINE:
             mask = self.store.load_image(region.image) if region else None
             refined = engine.refine(ctx, instruction, mask)
-            return dict(instruction=refined.instruction, image=self.store.save_image(refined.image),
-                        meta=refined.meta, sampling_steps=refined.sampling_steps)
+            return dict(
+                instruction=refined.instruction,
+                image=self.store.save_image(refined.image),
+                meta=refined.meta,
+                sampling_steps=refined.sampling_steps,
+            )
         final = engine.finalize(ctx)
         current = last_image(ctx.branch)  # the image the branch shows now (a rejected one never is)
         source = final.image if final.image is not None else (current.image if current else None)
@@ -201,9 +298,17 @@ class Runner(PeopleActions):
         image = save_final_image(self.store, source, trajectory) if source is not None else None
         return dict(image=image, meta=final.meta, sampling_steps=final.sampling_steps)
 
-    def _commit(self, trajectory: Trajectory, *, add: Step | None = None, replace: Step | None = None,
-                head_id: str | None = None) -> None:
-        trajectory.session = self.store.commit(trajectory.session, add=add, replace=replace, head_id=head_id)
+    def _commit(
+        self,
+        trajectory: Trajectory,
+        *,
+        add: Step | None = None,
+        replace: Step | None = None,
+        head_id: str | None = None,
+    ) -> None:
+        trajectory.session = self.store.commit(
+            trajectory.session, add=add, replace=replace, head_id=head_id
+        )
         for step in (add, replace):
             if step is not None:
                 trajectory.put(step)
@@ -216,7 +321,9 @@ class Runner(PeopleActions):
             raise StudioError(f"Step {step_id} is not part of session {trajectory.session.id[:8]}.")
         if stages and step.stage not in stages:
             wanted = " or ".join(s.value for s in stages)
-            raise StudioError(f"That is a {step.stage.value} step; this action needs a {wanted} step.")
+            raise StudioError(
+                f"That is a {step.stage.value} step; this action needs a {wanted} step."
+            )
         return step
 
     def _amend(self, trajectory: Trajectory, step: Step, changes: dict[str, Any], by: str) -> Step:
@@ -229,7 +336,9 @@ class Runner(PeopleActions):
         if not changes:
             return step
         original = dict(step.original)
-        if step.author is Author.MODEL or step.original:  # fields not in `original` still hold the model's values
+        if (
+            step.author is Author.MODEL or step.original
+        ):  # fields not in `original` still hold the model's values
             for name in changes:
                 original.setdefault(name, getattr(step, name))
         amended = step.replace(author=Author.HUMAN, annotator=by, original=original, **changes)
@@ -240,8 +349,15 @@ class Runner(PeopleActions):
             self._commit(trajectory, replace=amended, head_id=amended.id)
         return amended
 
-    def edit_plan(self, trajectory: Trajectory, step_id: str, instruction: str | None = None,
-                  description: str | None = None, complete: bool | None = None, by: str | Person | None = None) -> Step:
+    def edit_plan(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        instruction: str | None = None,
+        description: str | None = None,
+        complete: bool | None = None,
+        by: str | Person | None = None,
+    ) -> Step:
         """Change `<ins>` / `<des>` before the sketch is drawn (or fork a new plan if it was)."""
         step = self._step(trajectory, step_id, Stage.PLAN)
         changes: dict[str, Any] = {}
@@ -254,68 +370,128 @@ class Runner(PeopleActions):
             changes["complete"] = complete
         return self._amend(trajectory, step, changes, author_name(by))
 
-    def override(self, trajectory: Trajectory, step_id: str, *, plan_passed: bool | None = None,
-                 plan_critique: str | None = None, sketch_passed: bool | None = None,
-                 sketch_critique: str | None = None, by: str | Person | None = None) -> Step:
+    def override(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        *,
+        plan_passed: bool | None = None,
+        plan_critique: str | None = None,
+        sketch_passed: bool | None = None,
+        sketch_critique: str | None = None,
+        by: str | Person | None = None,
+    ) -> Step:
         """Flip a verdict and/or rewrite its critique; evidence boxes stay as the model found them."""
         step = self._step(trajectory, step_id, Stage.INSPECT)
         changes = {}
-        for name, passed, critique in (("plan_check", plan_passed, plan_critique),
-                                       ("sketch_check", sketch_passed, sketch_critique)):
+        for name, passed, critique in (
+            ("plan_check", plan_passed, plan_critique),
+            ("sketch_check", sketch_passed, sketch_critique),
+        ):
             check = getattr(step, name) or Check(passed=True)
             updated = dataclasses.replace(
-                check, passed=check.passed if passed is None else passed,
+                check,
+                passed=check.passed if passed is None else passed,
                 critique=check.critique if critique is None else critique.strip(),
             )
             changes[name] = updated
         return self._amend(trajectory, step, changes, author_name(by))
 
-    def accept(self, trajectory: Trajectory, step_id: str, note: str = "", by: str | Person | None = None) -> Step:
+    def accept(
+        self, trajectory: Trajectory, step_id: str, note: str = "", by: str | Person | None = None
+    ) -> Step:
         """Mark an image good. A review is not content: it never forks."""
         step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
-        reviewed = step.replace(review=Review.ACCEPTED, review_note=note.strip(), annotator=author_name(by))
+        reviewed = step.replace(
+            review=Review.ACCEPTED, review_note=note.strip(), annotator=author_name(by)
+        )
         self._commit(trajectory, replace=reviewed, head_id=trajectory.session.head_id or step.id)
         return reviewed
 
-    def reject(self, trajectory: Trajectory, step_id: str, note: str = "", seed: int | None = None,
-               listener: Listener | None = None, cancel: CancelToken | None = None,
-               by: str | Person | None = None) -> Step:
+    def reject(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        note: str = "",
+        seed: int | None = None,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+        by: str | Person | None = None,
+    ) -> Step:
         """Record the image as rejected (kept, labelled), then draw it again with a new seed."""
         step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
-        rejected = step.replace(review=Review.REJECTED, review_note=note.strip(), annotator=author_name(by))
+        rejected = step.replace(
+            review=Review.REJECTED, review_note=note.strip(), annotator=author_name(by)
+        )
         self._commit(trajectory, replace=rejected, head_id=step.id)
         return self._redraw(trajectory, rejected, listener, cancel, seed=seed)
 
-    def _redraw(self, trajectory: Trajectory, rejected: Step, listener: Listener | None,
-                cancel: CancelToken | None, seed: int | None = None) -> Step:
+    def _redraw(
+        self,
+        trajectory: Trajectory,
+        rejected: Step,
+        listener: Listener | None,
+        cancel: CancelToken | None,
+        seed: int | None = None,
+    ) -> Step:
         branch = trajectory.branch(rejected.parent_id) if rejected.parent_id else []
-        siblings = [s for s in trajectory.children(rejected.parent_id)
-                    if s.stage is rejected.stage and s.review is Review.REJECTED]
+        siblings = [
+            s
+            for s in trajectory.children(rejected.parent_id)
+            if s.stage is rejected.stage and s.review is Review.REJECTED
+        ]
         by_person = rejected.stage is Stage.REFINE and rejected.author is Author.HUMAN
         return self._run_stage(
-            trajectory, rejected.stage, branch, rejected=siblings, seed=seed,
-            instruction=rejected.instruction if by_person else None, region=rejected.region,
-            author=Author.HUMAN if by_person else Author.MODEL, annotator=rejected.annotator if by_person else None,
-            listener=listener, cancel=cancel,
+            trajectory,
+            rejected.stage,
+            branch,
+            rejected=siblings,
+            seed=seed,
+            instruction=rejected.instruction if by_person else None,
+            region=rejected.region,
+            author=Author.HUMAN if by_person else Author.MODEL,
+            annotator=rejected.annotator if by_person else None,
+            listener=listener,
+            cancel=cancel,
         )
 
-    def refine_with(self, trajectory: Trajectory, step_id: str, instruction: str, region_mask: Any = None,
-                    listener: Listener | None = None, cancel: CancelToken | None = None,
-                    by: str | Person | None = None) -> Step:
+    def refine_with(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        instruction: str,
+        region_mask: Any = None,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+        by: str | Person | None = None,
+    ) -> Step:
         """A person's own `<refine>` after a verdict or an image, optionally limited to a drawn region."""
         step = self._step(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
         annotator = author_name(by)
         if not (instruction or "").strip():
-            raise StudioError("The refine instruction is empty; say what to fix, e.g. \"make the cup blue\".")
+            raise StudioError(
+                'The refine instruction is empty; say what to fix, e.g. "make the cup blue".'
+            )
         region = None
         if region_mask is not None:
             if not self.engine(trajectory).capabilities.region_edit:
-                raise StudioError(f"Engine {trajectory.session.engine!r} cannot edit a region; "
-                                  "refine the whole image instead (send no region).")
+                raise StudioError(
+                    f"Engine {trajectory.session.engine!r} cannot edit a region; "
+                    "refine the whole image instead (send no region)."
+                )
             region = Region(self.store.save_image(region_mask.convert("L")))
         branch = trajectory.branch(step.id)
-        return self._run_stage(trajectory, Stage.REFINE, branch, author=Author.HUMAN, annotator=annotator,
-                               instruction=instruction.strip(), region=region, listener=listener, cancel=cancel)
+        return self._run_stage(
+            trajectory,
+            Stage.REFINE,
+            branch,
+            author=Author.HUMAN,
+            annotator=annotator,
+            instruction=instruction.strip(),
+            region=region,
+            listener=listener,
+            cancel=cancel,
+        )
 
     def target(self, trajectory: Trajectory, step_id: str | None, *stages: Stage) -> Step:
         """The step an action applies to: exactly the one named, or (none named) the head branch's latest of a kind.
@@ -326,7 +502,9 @@ class Runner(PeopleActions):
             return self._step(trajectory, step_id, *stages)
         found = last(trajectory.branch(), *stages) if trajectory.session.head_id else None
         if found is None:
-            raise StudioError(f"There is no {' or '.join(s.value for s in stages)} step on this branch yet.")
+            raise StudioError(
+                f"There is no {' or '.join(s.value for s in stages)} step on this branch yet."
+            )
         return found
 
     def region_changed(self, before: Step, after: Step, region: Any = None) -> int:
@@ -335,15 +513,22 @@ class Runner(PeopleActions):
 
         if before.image is None or after.image is None:
             return 0
-        old, new = self.store.load_image(before.image).convert("RGB"), self.store.load_image(after.image).convert("RGB")
+        old, new = (
+            self.store.load_image(before.image).convert("RGB"),
+            self.store.load_image(after.image).convert("RGB"),
+        )
         if old.size != new.size:
             return old.width * old.height
         diff = ImageChops.difference(old, new).convert("L").point(lambda v: 255 if v else 0)
         if region is not None:
-            diff = ImageChops.multiply(diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0))
+            diff = ImageChops.multiply(
+                diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0)
+            )
         return sum(diff.histogram()[1:])
 
-    def switch_branch(self, trajectory: Trajectory, step_id: str, by: str | Person | None = None) -> str:
+    def switch_branch(
+        self, trajectory: Trajectory, step_id: str, by: str | Person | None = None
+    ) -> str:
         """Continue on the newest live branch through a step (the step itself if all below it were rejected).
 
         Returns the branch end that became the head. (Moving the head changes no step: `by` is checked,

@@ -10,7 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import limits
-from .domain import Judgement, Person, Stage, Step, StudioError, Trajectory, local_user, may_share, new_id
+from .domain import (
+    Judgement,
+    Person,
+    Stage,
+    Step,
+    StudioError,
+    Trajectory,
+    local_user,
+    may_share,
+    new_id,
+)
 
 if TYPE_CHECKING:
     from .store import Store
@@ -30,21 +40,39 @@ class PeopleActions:
             raise StudioError("Only the owner can share this session (or make it private).")
         trajectory.session = self.store.commit(trajectory.session, shared=bool(shared))
 
-    def rate(self, trajectory: Trajectory, step_id: str, value: str, note: str = "",
-             by: str | Person | None = None) -> Judgement:
+    def rate(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        value: str,
+        note: str = "",
+        by: str | Person | None = None,
+    ) -> Judgement:
         """Rate a sketch, refine or final image: "up"/"down" or "1".."5", with an optional note. Rating it
         again replaces your own earlier rating; someone else's rating of it stays beside yours."""
         step = self._image_step(trajectory, step_id)
         return self._judge(trajectory, "rating", step.id, None, limits.rating(value), note, by)
 
-    def prefer(self, trajectory: Trajectory, left_step_id: str, right_step_id: str, choice: str, note: str = "",
-               by: str | Person | None = None) -> Judgement:
+    def prefer(
+        self,
+        trajectory: Trajectory,
+        left_step_id: str,
+        right_step_id: str,
+        choice: str,
+        note: str = "",
+        by: str | Person | None = None,
+    ) -> Judgement:
         """Say which of two images of this session is better ("left", "right" or "tie"): the finals of two
         branches, or any two aligned rounds in Compare branches."""
-        left, right = self._image_step(trajectory, left_step_id), self._image_step(trajectory, right_step_id)
+        left, right = (
+            self._image_step(trajectory, left_step_id),
+            self._image_step(trajectory, right_step_id),
+        )
         if left.id == right.id:
             raise StudioError("Both sides are the same image; pick two different steps to compare.")
-        return self._judge(trajectory, "preference", left.id, right.id, limits.preference(choice), note, by)
+        return self._judge(
+            trajectory, "preference", left.id, right.id, limits.preference(choice), note, by
+        )
 
     def _image_step(self, trajectory: Trajectory, step_id: str) -> Step:
         step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
@@ -52,11 +80,26 @@ class PeopleActions:
             raise StudioError("That step has no image yet; judge it once its image is drawn.")
         return step
 
-    def _judge(self, trajectory: Trajectory, kind: str, step_id: str, other_step_id: str | None, value: str,
-               note: str, by: str | Person | None) -> Judgement:
-        judgement = Judgement(id=new_id(), session_id=trajectory.session.id, kind=kind, step_id=step_id,
-                              other_step_id=other_step_id, value=value, note=limits.note(note),
-                              annotator=author_name(by))
+    def _judge(
+        self,
+        trajectory: Trajectory,
+        kind: str,
+        step_id: str,
+        other_step_id: str | None,
+        value: str,
+        note: str,
+        by: str | Person | None,
+    ) -> Judgement:
+        judgement = Judgement(
+            id=new_id(),
+            session_id=trajectory.session.id,
+            kind=kind,
+            step_id=step_id,
+            other_step_id=other_step_id,
+            value=value,
+            note=limits.note(note),
+            annotator=author_name(by),
+        )
         self.store.add_judgement(judgement)
         return judgement
 

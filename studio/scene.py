@@ -7,6 +7,7 @@ vocabulary the engine draws best; any other noun a prompt names is an object too
 drawn as a labelled placeholder. Reading text is `studio.reader` (spaCy plus rules), loaded only
 when a prompt is parsed; this module itself is stdlib-only.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,55 +15,225 @@ from dataclasses import asdict, dataclass, field
 
 COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
 CLASSES = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "computer mouse", "tv remote",
-    "computer keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
-    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "computer mouse",
+    "tv remote",
+    "computer keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 )
 RELATIONS = ("left of", "right of", "above", "below")
 
 # Other words people use for a class (singular forms; plurals are generated).
 SYNONYMS = {
     "person": "man|woman|boy|girl|child|kid|guy|lady|human|skier|surfer|skateboarder|snowboarder|cyclist|rider|"
-              "player|chef|cook|firefighter|athlete|pedestrian|worker|tourist|student|teacher|doctor|farmer|"
-              "baby|toddler|teenager|adult|passenger|driver|pilot|hiker|runner|dancer|musician|gentleman",
-    "bicycle": "bike", "car": "automobile|convertible|sedan|taxi|jeep|coupe|hatchback|limousine|minivan|suv", "motorcycle": "motorbike|motor bike|scooter",
-    "airplane": "plane|aeroplane|airliner|aircraft", "train": "locomotive", "truck": "lorry",
-    "boat": "ship|sailboat", "traffic light": "stoplight|traffic signal", "fire hydrant": "hydrant",
-    "cat": "kitten|kitty", "dog": "puppy|terrier|retriever|poodle|labrador|beagle|bulldog|spaniel|dachshund|husky|corgi",
+    "player|chef|cook|firefighter|athlete|pedestrian|worker|tourist|student|teacher|doctor|farmer|"
+    "baby|toddler|teenager|adult|passenger|driver|pilot|hiker|runner|dancer|musician|gentleman",
+    "bicycle": "bike",
+    "car": "automobile|convertible|sedan|taxi|jeep|coupe|hatchback|limousine|minivan|suv",
+    "motorcycle": "motorbike|motor bike|scooter",
+    "airplane": "plane|aeroplane|airliner|aircraft",
+    "train": "locomotive",
+    "truck": "lorry",
+    "boat": "ship|sailboat",
+    "traffic light": "stoplight|traffic signal",
+    "fire hydrant": "hydrant",
+    "cat": "kitten|kitty",
+    "dog": "puppy|terrier|retriever|poodle|labrador|beagle|bulldog|spaniel|dachshund|husky|corgi",
     "bird": "sparrow|robin|pigeon|dove|crow|seagull|gull|parrot|owl|eagle|hawk|finch|songbird|bluebird|blackbird|hummingbird",
-    "horse": "pony|stallion|mare", "sheep": "lamb",
-    "backpack": "rucksack|knapsack", "handbag": "purse|hand bag", "tie": "necktie",
-    "frisbee": "flying disc", "skis": "ski", "snowboard": "snow board",
+    "horse": "pony|stallion|mare",
+    "sheep": "lamb",
+    "backpack": "rucksack|knapsack",
+    "handbag": "purse|hand bag",
+    "tie": "necktie",
+    "frisbee": "flying disc",
+    "skis": "ski",
+    "snowboard": "snow board",
     "sports ball": "ball|football|soccer ball|basketball|baseball|tennis ball|volleyball",
-    "baseball bat": "bat", "baseball glove": "glove|mitt|baseball mitt", "skateboard": "skate board",
-    "surfboard": "surf board", "tennis racket": "racket|racquet|tennis racquet", "wine glass": "wineglass",
-    "cup": "mug", "hot dog": "hotdog", "donut": "doughnut", "couch": "sofa",
-    "potted plant": "plant|houseplant|house plant|pot plant", "dining table": "table|dinner table|kitchen table",
-    "tv": "television|tv set|television set|telly", "laptop": "laptop computer", "computer mouse": "mouse",
-    "tv remote": "remote|remote control|television remote", "computer keyboard": "keyboard",
-    "cell phone": "phone|cellphone|mobile phone|smartphone|smart phone|telephone", "microwave": "microwave oven",
-    "refrigerator": "fridge", "teddy bear": "teddy|teddybear",
-    "hair drier": "hair dryer|hairdryer|hairdrier|blow dryer|blow drier", "toothbrush": "tooth brush",
+    "baseball bat": "bat",
+    "baseball glove": "glove|mitt|baseball mitt",
+    "skateboard": "skate board",
+    "surfboard": "surf board",
+    "tennis racket": "racket|racquet|tennis racquet",
+    "wine glass": "wineglass",
+    "cup": "mug",
+    "hot dog": "hotdog",
+    "donut": "doughnut",
+    "couch": "sofa",
+    "potted plant": "plant|houseplant|house plant|pot plant",
+    "dining table": "table|dinner table|kitchen table",
+    "tv": "television|tv set|television set|telly",
+    "laptop": "laptop computer",
+    "computer mouse": "mouse",
+    "tv remote": "remote|remote control|television remote",
+    "computer keyboard": "keyboard",
+    "cell phone": "phone|cellphone|mobile phone|smartphone|smart phone|telephone",
+    "microwave": "microwave oven",
+    "refrigerator": "fridge",
+    "teddy bear": "teddy|teddybear",
+    "hair drier": "hair dryer|hairdryer|hairdrier|blow dryer|blow drier",
+    "toothbrush": "tooth brush",
 }
-IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice",
-             "knife": "knives", "sheep": "sheep", "skis": "skis", "scissors": "scissors", "broccoli": "broccoli"}
+IRREGULAR = {
+    "person": "people",
+    "man": "men",
+    "woman": "women",
+    "child": "children",
+    "mouse": "mice",
+    "knife": "knives",
+    "sheep": "sheep",
+    "skis": "skis",
+    "scissors": "scissors",
+    "broccoli": "broccoli",
+}
 PAIR_CLASSES = {"skis", "scissors"}  # "a pair of skis" is one object, not two
-NUMBERS = {w: i for i, w in enumerate(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
+NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+}
 COLOR_WORDS = {**{c: c for c in COLORS}, "violet": "purple", "scarlet": "red", "crimson": "red"}
-ADJECTIVES = {"small", "big", "large", "little", "tiny", "huge", "giant", "cute", "shiny", "bright", "dark",
-              "light", "pale", "single", "more", "extra", "additional", "other", "colored", "coloured"}
+ADJECTIVES = {
+    "small",
+    "big",
+    "large",
+    "little",
+    "tiny",
+    "huge",
+    "giant",
+    "cute",
+    "shiny",
+    "bright",
+    "dark",
+    "light",
+    "pale",
+    "single",
+    "more",
+    "extra",
+    "additional",
+    "other",
+    "colored",
+    "coloured",
+}
 DEFINITE = {"the", "this", "that", "these", "those"}
-FILLERS = {"and", "with", "is", "are", "there", "also", "plus", "while", "both", "placed", "positioned",
-           "located", "sitting", "standing", "lying", "which", "that", "but", "or", "yet", ",", ";", ":"}
+FILLERS = {
+    "and",
+    "with",
+    "is",
+    "are",
+    "there",
+    "also",
+    "plus",
+    "while",
+    "both",
+    "placed",
+    "positioned",
+    "located",
+    "sitting",
+    "standing",
+    "lying",
+    "which",
+    "that",
+    "but",
+    "or",
+    "yet",
+    ",",
+    ";",
+    ":",
+}
 SENTENCE_END = {".", "!", "?", ";"}
-FRAMING = re.compile(r"^\s*(?:(?:a|an|the)\s+)?(?:photo|photograph|picture|image|pic)\s+of\s+", re.IGNORECASE)
+FRAMING = re.compile(
+    r"^\s*(?:(?:a|an|the)\s+)?(?:photo|photograph|picture|image|pic)\s+of\s+", re.IGNORECASE
+)
 
 
 def _relation_phrases():
@@ -72,7 +243,16 @@ def _relation_phrases():
         for pre in ("", "to ", "to the ", "on the ", "at the ", "on "):
             for noun in (side, side + " side", side + " hand side"):
                 out[tuple(f"{pre}{noun} of".split())] = f"{side} of"
-    for words in ("above", "over", "on top of", "on the top of", "atop", "on", "upon", "higher than"):
+    for words in (
+        "above",
+        "over",
+        "on top of",
+        "on the top of",
+        "atop",
+        "on",
+        "upon",
+        "higher than",
+    ):
         out[tuple(words.split())] = "above"
     for words in ("below", "under", "beneath", "underneath", "lower than"):
         out[tuple(words.split())] = "below"
@@ -81,7 +261,15 @@ def _relation_phrases():
 
 RELATION_PHRASES = _relation_phrases()
 # Words that begin a relation or another preposition never modify a noun ("a cat on a bench").
-RELATION_STARTS = {w[0] for w, _ in RELATION_PHRASES} | {"in", "at", "near", "next", "behind", "by", "beside"}
+RELATION_STARTS = {w[0] for w, _ in RELATION_PHRASES} | {
+    "in",
+    "at",
+    "near",
+    "next",
+    "behind",
+    "by",
+    "beside",
+}
 
 
 def plural(noun: str) -> str:
@@ -127,6 +315,7 @@ MAX_CLASS_WORDS = max(len(k) for k in LEXICON)
 @dataclass(frozen=True)
 class ObjectGroup:
     """Objects of one class and colour; GenEval checks counts per group, so "two apples" is one group."""
+
     cls: str
     count: int = 1
     color: str | None = None
@@ -135,6 +324,7 @@ class ObjectGroup:
 @dataclass(frozen=True)
 class Relation:
     """`subject` sits `relation` of `anchor` (indices into SceneGraph.groups), as GenEval's "position"."""
+
     subject: int
     relation: str
     anchor: int
@@ -170,10 +360,13 @@ def _ref(g: ObjectGroup) -> str:
 @dataclass
 class SceneGraph:
     """What the planner subsamples step by step and the inspector checks a draft against."""
+
     groups: list[ObjectGroup] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     free_text: str = ""
-    negated: list[ObjectGroup] = field(default_factory=list)  # "a dog but no cat": must not be drawn
+    negated: list[ObjectGroup] = field(
+        default_factory=list
+    )  # "a dog but no cat": must not be drawn
     notes: list[str] = field(default_factory=list)  # what the reader understood but could not place
 
     def plan_order(self) -> list[int]:
@@ -205,7 +398,10 @@ class SceneGraph:
             if rel is not None:
                 item["position"] = [rel.relation, where[rel.anchor]]
             include.append(item)
-        exclude = [{"class": g.cls, "count": 1} | ({"color": g.color} if g.color else {}) for g in self.negated]
+        exclude = [
+            {"class": g.cls, "count": 1} | ({"color": g.color} if g.color else {})
+            for g in self.negated
+        ]
         return {"include": include} | ({"exclude": exclude} if exclude else {})
 
     def phrase(self, i: int) -> str:
@@ -214,7 +410,11 @@ class SceneGraph:
     def describe(self, indices: list[int] | None = None) -> str:
         """A sentence the parser reads back: unplaced groups first, then "with X rel the Y" clauses."""
         keep = set(range(len(self.groups)) if indices is None else indices)
-        rels = [r for r in self.relations if r.subject in keep and r.anchor in keep and r.subject != r.anchor]
+        rels = [
+            r
+            for r in self.relations
+            if r.subject in keep and r.anchor in keep and r.subject != r.anchor
+        ]
         order = [i for i in self.plan_order() if i in keep]
         placed = {r.subject for r in rels}
         intro = [i for i in order if i not in placed]
@@ -223,7 +423,9 @@ class SceneGraph:
         for i in order:
             for r in (r for r in rels if r.subject == i):
                 subj = _ref(self.groups[i]) if i in mentioned else self.phrase(i)
-                anchor = _ref(self.groups[r.anchor]) if r.anchor in mentioned else self.phrase(r.anchor)
+                anchor = (
+                    _ref(self.groups[r.anchor]) if r.anchor in mentioned else self.phrase(r.anchor)
+                )
                 mentioned |= {i, r.anchor}
                 clauses.append(f"{subj} {r.relation} {anchor}")
         text = _join([self.phrase(i) for i in intro])
@@ -238,8 +440,11 @@ class SceneGraph:
         return sorted({g.cls for g in self.groups if not is_known(g.cls)})
 
     def to_dict(self) -> dict:
-        out = {"groups": [asdict(g) for g in self.groups],
-               "relations": [asdict(r) for r in self.relations], "free_text": self.free_text}
+        out = {
+            "groups": [asdict(g) for g in self.groups],
+            "relations": [asdict(r) for r in self.relations],
+            "free_text": self.free_text,
+        }
         if self.negated:
             out["negated"] = [asdict(g) for g in self.negated]
         if self.notes:
@@ -248,9 +453,13 @@ class SceneGraph:
 
     @classmethod
     def from_dict(cls, d: dict) -> SceneGraph:
-        return cls([ObjectGroup(**g) for g in d.get("groups", [])],
-                   [Relation(**r) for r in d.get("relations", [])], d.get("free_text", ""),
-                   [ObjectGroup(**g) for g in d.get("negated", [])], list(d.get("notes", [])))
+        return cls(
+            [ObjectGroup(**g) for g in d.get("groups", [])],
+            [Relation(**r) for r in d.get("relations", [])],
+            d.get("free_text", ""),
+            [ObjectGroup(**g) for g in d.get("negated", [])],
+            list(d.get("notes", [])),
+        )
 
 
 def _join(parts: list[str]) -> str:
@@ -282,4 +491,3 @@ def parse_description(text: str) -> SceneGraph:
 
 
 from .edits import Edit, edit_text, parse_edit  # noqa: E402,F401  (kept importable from here)
-

@@ -39,7 +39,9 @@ class Detection:
     label: str  # a COCO class name in GenEval's spelling
     score: float
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
-    color: str | None = None  # set when the detector knows it (the offline analyser reads the paint)
+    color: str | None = (
+        None  # set when the detector knows it (the offline analyser reads the paint)
+    )
 
     @property
     def area(self) -> float:
@@ -90,8 +92,11 @@ def relative_position(a: Sequence[float], b: Sequence[float]) -> set[str]:
     return relations
 
 
-def evaluate(metadata: Mapping[str, Any], objects: Mapping[str, list[Detection]],
-             color_of: Callable[[Detection, str], str]) -> Verdict:
+def evaluate(
+    metadata: Mapping[str, Any],
+    objects: Mapping[str, list[Detection]],
+    color_of: Callable[[Detection, str], str],
+) -> Verdict:
     """GenEval's verdict for one image from its kept objects; `color_of(detection, class)` names a colour.
 
     Only each object's `.box` is read here, so the offline analyser's own objects serve as they are."""
@@ -112,7 +117,9 @@ def evaluate(metadata: Mapping[str, Any], objects: Mapping[str, list[Detection]]
                     correct = matched = False
                     reasons.append(
                         f"expected {req['color']} {classname}>={count}, found {colors.count(req['color'])} "
-                        f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in COLORS if c in colors))
+                        f"{req['color']}; and "
+                        + ", ".join(f"{colors.count(c)} {c}" for c in COLORS if c in colors)
+                    )
             if "position" in req and matched:
                 relation, target = req["position"]
                 anchors = matched_groups[target] if target < len(matched_groups) else None
@@ -125,8 +132,10 @@ def evaluate(metadata: Mapping[str, Any], objects: Mapping[str, list[Detection]]
                             actual = relative_position(det.box, anchor.box)
                             if relation not in actual:
                                 correct = matched = False
-                                reasons.append(f"expected {classname} {relation} target, found "
-                                               f"{' and '.join(sorted(actual))} target")
+                                reasons.append(
+                                    f"expected {classname} {relation} target, found "
+                                    f"{' and '.join(sorted(actual))} target"
+                                )
                                 break
                         if not matched:
                             break

@@ -17,15 +17,48 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, delete, false, func, insert, inspect, or_, select, update)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    false,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from . import dbopen
 from .dbopen import insert_ignoring_duplicates
-from .domain import (Conflict, ImageRef, Judgement, Person, RunSettings, Session, Step, StudioError, Trajectory, now,
-                     session_to_dict, step_from_dict, step_to_dict)
+from .domain import (
+    Conflict,
+    ImageRef,
+    Judgement,
+    Person,
+    RunSettings,
+    Session,
+    Step,
+    StudioError,
+    Trajectory,
+    now,
+    session_to_dict,
+    step_from_dict,
+    step_to_dict,
+)
 from .files import load_png, png_path, save_png
 
 DEFAULT_DATA_DIR = Path("sessions")
@@ -37,7 +70,8 @@ KNOWN_REVISIONS = ("0001", "0002", "0003")
 metadata = MetaData()
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("title", String(200), nullable=False, default=""),
     Column("prompt", Text, nullable=False),
@@ -49,13 +83,16 @@ sessions = Table(
     Column("version", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    Column("owner", String(128), nullable=False, server_default=""),  # "": from before owners (visible to all)
+    Column(
+        "owner", String(128), nullable=False, server_default=""
+    ),  # "": from before owners (visible to all)
     Column("shared", Boolean, nullable=False, server_default=false()),
     Index("ix_sessions_updated_at", "updated_at"),
 )
 
 images = Table(
-    "images", metadata,
+    "images",
+    metadata,
     Column("sha256", String(64), primary_key=True),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
@@ -64,7 +101,8 @@ images = Table(
 )
 
 steps = Table(
-    "steps", metadata,
+    "steps",
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
     Column("parent_id", String(32), ForeignKey("steps.id", ondelete="CASCADE")),
@@ -93,7 +131,8 @@ steps = Table(
 
 # Ratings and preferences (studio.people.Judgement); queries in studio/store_queries.py.
 judgements = Table(
-    "judgements", metadata,
+    "judgements",
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(16), nullable=False),
@@ -109,7 +148,8 @@ judgements = Table(
 
 # The work tables of `studio batch` (studio/workqueue.py): one row per batch, one per (prompt, sample).
 batches = Table(
-    "batches", metadata,
+    "batches",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("settings", JSON, nullable=False),
     Column("total", Integer, nullable=False),
@@ -117,7 +157,8 @@ batches = Table(
 )
 
 batch_items = Table(
-    "batch_items", metadata,
+    "batch_items",
+    metadata,
     Column("batch", String(64), ForeignKey("batches.name", ondelete="CASCADE"), primary_key=True),
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("mode", String(16), nullable=False),
@@ -140,6 +181,7 @@ batch_items = Table(
 
 # -- rows <-> domain objects ------------------------------------------------------------------
 
+
 def _step_row(step: Step) -> dict[str, Any]:
     row = step_to_dict(step)
     image, region = row.pop("image"), row.pop("region")
@@ -158,9 +200,18 @@ def _step_from_row(row: Any, image_rows: dict[str, ImageRef]) -> Step:
 
 def session_from_row(row: Any) -> Session:
     return Session(
-        id=row.id, prompt=row.prompt, engine=row.engine, seed=row.seed, title=row.title,
-        settings=RunSettings.from_dict(row.settings), tags=tuple(row.tags), head_id=row.head_id,
-        version=row.version, created_at=row.created_at, updated_at=row.updated_at, owner=row.owner,
+        id=row.id,
+        prompt=row.prompt,
+        engine=row.engine,
+        seed=row.seed,
+        title=row.title,
+        settings=RunSettings.from_dict(row.settings),
+        tags=tuple(row.tags),
+        head_id=row.head_id,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        owner=row.owner,
         shared=bool(row.shared),
     )
 
@@ -187,7 +238,9 @@ class Store:
         self.url = parsed.render_as_string(hide_password=False)
         self.shown_url = parsed.render_as_string(hide_password=True)  # for messages: no password
         self.engine = dbopen.make_engine(self.url)
-        self.reader = self.engine.execution_options(readonly=True)  # plain BEGIN: never waits for writers
+        self.reader = self.engine.execution_options(
+            readonly=True
+        )  # plain BEGIN: never waits for writers
         self._migrate()
 
     def close(self) -> None:
@@ -199,8 +252,11 @@ class Store:
         try:
             with self.reader.connect() as conn:
                 tables = set(inspect(conn).get_table_names())
-                revisions = (list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
-                             if "alembic_version" in tables else None)
+                revisions = (
+                    list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+                    if "alembic_version" in tables
+                    else None
+                )
         except (DatabaseError, sqlite3.DatabaseError) as error:
             self.engine.dispose()
             raise StudioError(
@@ -251,12 +307,21 @@ class Store:
                     self._insert_images(conn, step)
                     conn.execute(insert(steps).values(**_step_row(step)))
         except IntegrityError:
-            raise StudioError(f"Session {session.id} does not fit this database (a step id is taken); "
-                              "import it into a fresh database.") from None
+            raise StudioError(
+                f"Session {session.id} does not fit this database (a step id is taken); "
+                "import it into a fresh database."
+            ) from None
         return True
 
-    def commit(self, session: Session, *, add: Step | None = None, replace: Step | None = None,
-               head_id: str | None = None, **session_fields: Any) -> Session:
+    def commit(
+        self,
+        session: Session,
+        *,
+        add: Step | None = None,
+        replace: Step | None = None,
+        head_id: str | None = None,
+        **session_fields: Any,
+    ) -> Session:
         """One transaction: insert or update a step, move the head, set plain session columns
         (`session_fields`, e.g. title), bump the version.
 
@@ -268,7 +333,8 @@ class Store:
             changes["head_id"] = head_id
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(sessions).where(sessions.c.id == session.id, sessions.c.version == session.version)
+                update(sessions)
+                .where(sessions.c.id == session.id, sessions.c.version == session.version)
                 .values(**changes)
             )
             if result.rowcount != 1:
@@ -290,22 +356,35 @@ class Store:
         """Register the step's images; one already known (from any session) is left as it is."""
         for ref in (step.image, step.region.image if step.region else None):
             if ref is not None:
-                row = dict(sha256=ref.sha256, width=ref.width, height=ref.height, byte_size=ref.byte_size,
-                           created_at=now())
+                row = dict(
+                    sha256=ref.sha256,
+                    width=ref.width,
+                    height=ref.height,
+                    byte_size=ref.byte_size,
+                    created_at=now(),
+                )
                 conn.execute(insert_ignoring_duplicates(conn, images).values(**row))
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session, its steps, and image files no other session uses."""
         session_id = self.resolve_id(session_id)
         with self.engine.begin() as conn:
-            used = set(conn.scalars(select(steps.c.image_sha256).where(steps.c.session_id == session_id)))
-            used |= set(conn.scalars(select(steps.c.region_sha256).where(steps.c.session_id == session_id)))
+            used = set(
+                conn.scalars(select(steps.c.image_sha256).where(steps.c.session_id == session_id))
+            )
+            used |= set(
+                conn.scalars(select(steps.c.region_sha256).where(steps.c.session_id == session_id))
+            )
             used.discard(None)
             conn.execute(delete(judgements).where(judgements.c.session_id == session_id))
             conn.execute(delete(steps).where(steps.c.session_id == session_id))
             conn.execute(delete(sessions).where(sessions.c.id == session_id))
-            still_used = set(conn.scalars(select(steps.c.image_sha256).where(steps.c.image_sha256.in_(used))))
-            still_used |= set(conn.scalars(select(steps.c.region_sha256).where(steps.c.region_sha256.in_(used))))
+            still_used = set(
+                conn.scalars(select(steps.c.image_sha256).where(steps.c.image_sha256.in_(used)))
+            )
+            still_used |= set(
+                conn.scalars(select(steps.c.region_sha256).where(steps.c.region_sha256.in_(used)))
+            )
             orphans = used - still_used
             if orphans:
                 conn.execute(delete(images).where(images.c.sha256.in_(orphans)))
@@ -323,53 +402,86 @@ class Store:
 
         text = (session_id or "").strip().lower()
         with self.reader.connect() as conn:
-            if conn.execute(visible_to(select(sessions.c.id).where(sessions.c.id == text), viewer)).first():
+            if conn.execute(
+                visible_to(select(sessions.c.id).where(sessions.c.id == text), viewer)
+            ).first():
                 return text
-            prefixed = visible_to(select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)), viewer)
+            prefixed = visible_to(
+                select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)), viewer
+            )
             matches = [] if len(text) < 4 else list(conn.scalars(prefixed.limit(2)))
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
             raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
-        raise StudioError(f"No session {session_id!r} in this database. List them with: studio sessions")
+        raise StudioError(
+            f"No session {session_id!r} in this database. List them with: studio sessions"
+        )
 
     def taken_step_ids(self, step_ids: list[str]) -> set[str]:
         """Those of `step_ids` some session here already uses."""
         taken: set[str] = set()
         with self.reader.connect() as conn:
             for start in range(0, len(step_ids), 500):
-                taken |= set(conn.scalars(select(steps.c.id).where(steps.c.id.in_(step_ids[start:start + 500]))))
+                taken |= set(
+                    conn.scalars(
+                        select(steps.c.id).where(steps.c.id.in_(step_ids[start : start + 500]))
+                    )
+                )
         return taken
 
     def has_session(self, session_id: str) -> bool:
         with self.reader.connect() as conn:
-            return conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first() is not None
+            return (
+                conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first()
+                is not None
+            )
 
     def session(self, session_id: str) -> Session:
         session_id = self.resolve_id(session_id)
         with self.reader.connect() as conn:
-            return session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
+            return session_from_row(
+                conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
+            )
 
     def load(self, session_id: str) -> Trajectory:
         """A session with every step of its tree, in two queries."""
         session_id = self.resolve_id(session_id)
         with self.reader.connect() as conn:
-            session = session_from_row(conn.execute(select(sessions).where(sessions.c.id == session_id)).one())
+            session = session_from_row(
+                conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
+            )
             image_rows = {
                 r.sha256: ImageRef(r.sha256, r.width, r.height, r.byte_size)
                 for r in conn.execute(
-                    select(images).where(or_(
-                        images.c.sha256.in_(select(steps.c.image_sha256).where(steps.c.session_id == session_id)),
-                        images.c.sha256.in_(select(steps.c.region_sha256).where(steps.c.session_id == session_id)),
-                    ))
+                    select(images).where(
+                        or_(
+                            images.c.sha256.in_(
+                                select(steps.c.image_sha256).where(steps.c.session_id == session_id)
+                            ),
+                            images.c.sha256.in_(
+                                select(steps.c.region_sha256).where(
+                                    steps.c.session_id == session_id
+                                )
+                            ),
+                        )
+                    )
                 )
             }
-            rows = conn.execute(select(steps).where(steps.c.session_id == session_id).order_by(steps.c.created_at))
+            rows = conn.execute(
+                select(steps).where(steps.c.session_id == session_id).order_by(steps.c.created_at)
+            )
             loaded = [_step_from_row(row, image_rows) for row in rows]
         return Trajectory.of(session, loaded)
 
-    def list_sessions(self, search: str | None = None, tag: str | None = None, limit: int = 100,
-                      offset: int = 0, viewer: Person | None = None) -> list[Session]:
+    def list_sessions(
+        self,
+        search: str | None = None,
+        tag: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        viewer: Person | None = None,
+    ) -> list[Session]:
         """Newest first; `search` matches prompt or title text, case-insensitively; with a `viewer`, only
         the sessions they may see (`domain.can_see`)."""
         from . import store_queries
@@ -380,7 +492,12 @@ class Store:
     def list_batches(self) -> list[str]:
         """The names of the batches this store holds, newest first (for the gallery's filter)."""
         with self.reader.connect() as conn:
-            return [row.name for row in conn.execute(select(batches.c.name).order_by(batches.c.created_at.desc()))]
+            return [
+                row.name
+                for row in conn.execute(
+                    select(batches.c.name).order_by(batches.c.created_at.desc())
+                )
+            ]
 
     def count_sessions(self, search: str | None = None, viewer: Person | None = None) -> int:
         """How many sessions `list_sessions(search, viewer=viewer)` would give without a limit."""
@@ -391,7 +508,12 @@ class Store:
 
     def count_steps(self, session_id: str) -> int:
         with self.reader.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(steps).where(steps.c.session_id == session_id)) or 0
+            return (
+                conn.scalar(
+                    select(func.count()).select_from(steps).where(steps.c.session_id == session_id)
+                )
+                or 0
+            )
 
     # -- judgements (ratings and preferences) -----------------------------------------------------
 
@@ -402,7 +524,9 @@ class Store:
         with self.engine.begin() as conn:
             store_queries.add_judgement(conn, judgement)
 
-    def judgements(self, session_id: str | None = None, *, kind: str | None = None) -> list[Judgement]:
+    def judgements(
+        self, session_id: str | None = None, *, kind: str | None = None
+    ) -> list[Judgement]:
         """A session's judgements (None: every session's, for exports), oldest first; `kind`: "rating" or
         "preference" only."""
         from . import store_queries

@@ -17,16 +17,20 @@ from sqlalchemy.engine import Connection
 from .domain import Judgement, Person, Session
 from .store import judgements, session_from_row, sessions
 
-
 # -- sessions ---------------------------------------------------------------------------------
+
 
 def searched(query, search: str | None):
     """Sessions whose prompt or title contains `search`, case-insensitively; % and _ match themselves."""
     if not search or not search.strip():
         return query
     term = search.strip().lower()
-    return query.where(or_(func.lower(sessions.c.prompt).contains(term, autoescape=True),
-                           func.lower(sessions.c.title).contains(term, autoescape=True)))
+    return query.where(
+        or_(
+            func.lower(sessions.c.prompt).contains(term, autoescape=True),
+            func.lower(sessions.c.title).contains(term, autoescape=True),
+        )
+    )
 
 
 def tagged(query, tag: str | None):
@@ -45,18 +49,27 @@ def visible_to(query, viewer: Person | None):
     return query.where(or_(sessions.c.shared.is_(True), sessions.c.owner.in_(("", viewer.name))))
 
 
-def list_sessions(conn: Connection, search: str | None, tag: str | None, viewer: Person | None, limit: int,
-                  offset: int) -> list[Session]:
+def list_sessions(
+    conn: Connection,
+    search: str | None,
+    tag: str | None,
+    viewer: Person | None,
+    limit: int,
+    offset: int,
+) -> list[Session]:
     query = visible_to(tagged(searched(select(sessions), search), tag), viewer)
     query = query.order_by(sessions.c.updated_at.desc(), sessions.c.id).limit(limit).offset(offset)
     return [session_from_row(row) for row in conn.execute(query)]
 
 
 def count_sessions(conn: Connection, search: str | None, viewer: Person | None) -> int:
-    return conn.scalar(visible_to(searched(select(func.count()).select_from(sessions), search), viewer))
+    return conn.scalar(
+        visible_to(searched(select(func.count()).select_from(sessions), search), viewer)
+    )
 
 
 # -- judgements -------------------------------------------------------------------------------
+
 
 def _row(judgement: Judgement) -> dict[str, Any]:
     return {name: getattr(judgement, name) for name in judgements.c.keys()}
@@ -72,10 +85,16 @@ def add_judgement(conn: Connection, judgement: Judgement) -> None:
 
     The session's row is locked first (FOR UPDATE on PostgreSQL; SQLite's writers already queue on
     BEGIN IMMEDIATE), so two saves of the same judgement at once still leave exactly one."""
-    conn.execute(select(sessions.c.id).where(sessions.c.id == judgement.session_id).with_for_update())
+    conn.execute(
+        select(sessions.c.id).where(sessions.c.id == judgement.session_id).with_for_update()
+    )
     pair = {judgement.step_id, judgement.other_step_id} - {None}
-    same = and_(judgements.c.session_id == judgement.session_id, judgements.c.kind == judgement.kind,
-                judgements.c.annotator == judgement.annotator, judgements.c.step_id.in_(pair))
+    same = and_(
+        judgements.c.session_id == judgement.session_id,
+        judgements.c.kind == judgement.kind,
+        judgements.c.annotator == judgement.annotator,
+        judgements.c.step_id.in_(pair),
+    )
     if judgement.other_step_id is None:
         same = and_(same, judgements.c.other_step_id.is_(None))
     else:
@@ -91,5 +110,7 @@ def list_judgements(conn: Connection, session_id: str | None, kind: str | None) 
         query = query.where(judgements.c.session_id == session_id)
     if kind is not None:
         query = query.where(judgements.c.kind == kind)
-    return [_judgement(row) for row in conn.execute(query.order_by(judgements.c.created_at, judgements.c.id))]
-
+    return [
+        _judgement(row)
+        for row in conn.execute(query.order_by(judgements.c.created_at, judgements.c.id))
+    ]

@@ -23,8 +23,10 @@ from .domain import Author, ImageRef, Review, Stage, Step, StudioError, new_id
 
 HUMAN = "<human/>"
 UNREAD = "<unreadable/>"  # an inspect step whose verdict could not be read (it has no checks)
-_IMAGE = re.compile(r'<image sha256="([0-9a-f]*)" width="(\d+)" height="(\d+)" bytes="(\d+)"'
-                    r'(?: review="(accepted|rejected)")?/>')
+_IMAGE = re.compile(
+    r'<image sha256="([0-9a-f]*)" width="(\d+)" height="(\d+)" bytes="(\d+)"'
+    r'(?: review="(accepted|rejected)")?/>'
+)
 
 
 def _image(ref: ImageRef | None, review: Review | None = None) -> str:
@@ -41,11 +43,16 @@ def step_line(step: Step) -> str:
         body = protocol.plan_text(step.instruction, step.description, step.complete, newlines=True)
     elif step.stage is Stage.INSPECT:
         plan_check, sketch_check = step.plan_check, step.sketch_check
-        body = "".join(protocol.check_text(name, check, newlines=True)
-                       for name, check in (("plan", plan_check), ("sketch", sketch_check)) if check is not None)
+        body = "".join(
+            protocol.check_text(name, check, newlines=True)
+            for name, check in (("plan", plan_check), ("sketch", sketch_check))
+            if check is not None
+        )
         body = body or UNREAD
     elif step.stage is Stage.REFINE:
-        body = protocol.refine_text(step.instruction, newlines=True) + _image(step.image, step.review)
+        body = protocol.refine_text(step.instruction, newlines=True) + _image(
+            step.image, step.review
+        )
     elif step.stage is Stage.FINAL:
         body = protocol.FINAL + _image(step.image, step.review)
     else:
@@ -65,7 +72,9 @@ def _read_image(text: str, where: str) -> tuple[ImageRef | None, Review | None]:
         return None, None
     match = _IMAGE.fullmatch(text)
     if match is None:
-        raise StudioError(f"{where}: {text[:80]!r} is not an <image sha256=… width=… height=… bytes=…/> element.")
+        raise StudioError(
+            f"{where}: {text[:80]!r} is not an <image sha256=… width=… height=… bytes=…/> element."
+        )
     sha, width, height, size, review = match.groups()
     return ImageRef(sha, int(width), int(height), int(size)), Review(review) if review else None
 
@@ -74,46 +83,73 @@ def _fields(line: str, where: str) -> dict:
     """A step's fields from its line (without the <human/> mark)."""
     if line.startswith("<ins>"):
         plan = protocol.read_plan(line, strict=True)
-        return dict(stage=Stage.PLAN, instruction=plan.instruction, description=plan.description,
-                    complete=bool(plan.complete))
+        return dict(
+            stage=Stage.PLAN,
+            instruction=plan.instruction,
+            description=plan.description,
+            complete=bool(plan.complete),
+        )
     if line.startswith(("<plan>", "<sketch>")):
         parts = {m.group(1): m.group(0) for m in re.finditer(r"<(plan|sketch)>.*?</\1>", line)}
         if "".join(parts.values()) != line:
-            raise StudioError(f"{where}: a verdict line holds <plan>…</plan><sketch>…</sketch> and nothing else.")
-        checks = {name: protocol.read_check(part, name, strict=True) for name, part in parts.items()}
-        return dict(stage=Stage.INSPECT, plan_check=checks.get("plan"), sketch_check=checks.get("sketch"))
+            raise StudioError(
+                f"{where}: a verdict line holds <plan>…</plan><sketch>…</sketch> and nothing else."
+            )
+        checks = {
+            name: protocol.read_check(part, name, strict=True) for name, part in parts.items()
+        }
+        return dict(
+            stage=Stage.INSPECT, plan_check=checks.get("plan"), sketch_check=checks.get("sketch")
+        )
     if line == UNREAD:
         return dict(stage=Stage.INSPECT)
     if line.startswith("<refine>"):
         end = line.find("</refine>") + len("</refine>")
         image, review = _read_image(line[end:], where)
-        return dict(stage=Stage.REFINE, instruction=protocol.read_refine(line[:end], strict=True), image=image,
-                    review=review)
+        return dict(
+            stage=Stage.REFINE,
+            instruction=protocol.read_refine(line[:end], strict=True),
+            image=image,
+            review=review,
+        )
     if line.startswith(protocol.FINAL):
-        image, review = _read_image(line[len(protocol.FINAL):], where)
+        image, review = _read_image(line[len(protocol.FINAL) :], where)
         return dict(stage=Stage.FINAL, image=image, review=review)
     if line.startswith("<image "):
         image, review = _read_image(line, where)
         return dict(stage=Stage.SKETCH, image=image, review=review)
-    raise StudioError(f"{where}: {line[:80]!r} is no step of a tagged trajectory; a line starts with <ins>, "
-                      "<plan>, <refine>, <image …/> or <final/>.")
+    raise StudioError(
+        f"{where}: {line[:80]!r} is no step of a tagged trajectory; a line starts with <ins>, "
+        "<plan>, <refine>, <image …/> or <final/>."
+    )
 
 
 def parse(text: str, session_id: str = "") -> tuple[str, list[Step]]:
     """Tagged text → (prompt, branch). Steps get fresh ids and are chained parent → child."""
-    lines = [line.removesuffix("\r") for line in text.split("\n")]  # texts may hold other line breaks
+    lines = [
+        line.removesuffix("\r") for line in text.split("\n")
+    ]  # texts may hold other line breaks
     first = re.fullmatch(r"<prompt>([^<>]*)</prompt>", lines[0]) if lines else None
     if first is None:
-        raise StudioError("This is not a tagged trajectory: its first line must be <prompt>…</prompt>.")
+        raise StudioError(
+            "This is not a tagged trajectory: its first line must be <prompt>…</prompt>."
+        )
     steps: list[Step] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         human = line.startswith(HUMAN)
         try:
-            fields = _fields(line[len(HUMAN):] if human else line, f"line {number}")
+            fields = _fields(line[len(HUMAN) :] if human else line, f"line {number}")
         except protocol.UnreadableText as error:
             raise StudioError(f"line {number}: {error}") from None
-        steps.append(Step(id=new_id(), session_id=session_id, parent_id=steps[-1].id if steps else None,
-                          author=Author.HUMAN if human else Author.MODEL, **fields))
+        steps.append(
+            Step(
+                id=new_id(),
+                session_id=session_id,
+                parent_id=steps[-1].id if steps else None,
+                author=Author.HUMAN if human else Author.MODEL,
+                **fields,
+            )
+        )
     return protocol.unescape(first.group(1)), steps

@@ -27,11 +27,20 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _fail(where: str, problem: str) -> StudioError:
-    return StudioError(f"The imported trajectory is damaged or forged ({where} {problem}); nothing was imported.")
+    return StudioError(
+        f"The imported trajectory is damaged or forged ({where} {problem}); nothing was imported."
+    )
 
 
-def _field(data: dict, key: str, where: str, kinds: type | tuple[type, ...], *, optional: bool = False,
-           nullable: bool = False) -> Any:
+def _field(
+    data: dict,
+    key: str,
+    where: str,
+    kinds: type | tuple[type, ...],
+    *,
+    optional: bool = False,
+    nullable: bool = False,
+) -> Any:
     """`data[key]` if it has one of `kinds`; `optional`: may be absent (its default applies);
     `nullable`: may be null (the column allows NULL)."""
     if key not in data or (data[key] is None and nullable):
@@ -48,14 +57,27 @@ def _field(data: dict, key: str, where: str, kinds: type | tuple[type, ...], *, 
     return value
 
 
-def _number(data: dict, key: str, where: str, low: float, high: float, *, integer: bool = False,
-            optional: bool = False, nullable: bool = False) -> None:
-    value = _field(data, key, where, int if integer else (int, float), optional=optional, nullable=nullable)
+def _number(
+    data: dict,
+    key: str,
+    where: str,
+    low: float,
+    high: float,
+    *,
+    integer: bool = False,
+    optional: bool = False,
+    nullable: bool = False,
+) -> None:
+    value = _field(
+        data, key, where, int if integer else (int, float), optional=optional, nullable=nullable
+    )
     if value is not None and (not math.isfinite(value) or not low <= value <= high):
         raise _fail(where, f"has {key} out of range")
 
 
-def _text(data: dict, key: str, where: str, max_chars: int = MAX_TEXT_CHARS, *, nullable: bool = True) -> None:
+def _text(
+    data: dict, key: str, where: str, max_chars: int = MAX_TEXT_CHARS, *, nullable: bool = True
+) -> None:
     value = _field(data, key, where, str, optional=True, nullable=nullable)
     if value is not None:
         try:
@@ -66,7 +88,9 @@ def _text(data: dict, key: str, where: str, max_chars: int = MAX_TEXT_CHARS, *, 
 
 def _id(value: Any, where: str, pattern: re.Pattern = _HEX32) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise _fail(where, f"has an id that is not lowercase hex of the right length: {limits.shown(value)}")
+        raise _fail(
+            where, f"has an id that is not lowercase hex of the right length: {limits.shown(value)}"
+        )
     return value
 
 
@@ -221,10 +245,14 @@ def png_pixels(data: bytes) -> tuple[int, int]:
                 raise StudioError("The image is not a PNG.")
             width, height = image.size
             if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-                raise StudioError(f"The image is {width}×{height} pixels; the limit is {MAX_SIDE}×{MAX_SIDE}.")
+                raise StudioError(
+                    f"The image is {width}×{height} pixels; the limit is {MAX_SIDE}×{MAX_SIDE}."
+                )
             image.load()
     except StudioError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-        raise StudioError(f"The image data is damaged ({limits.shown(str(error), 80)}); nothing was imported.") from None
+        raise StudioError(
+            f"The image data is damaged ({limits.shown(str(error), 80)}); nothing was imported."
+        ) from None
     return width, height

@@ -16,7 +16,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLONE = Path(os.environ.get("STROKE_STUDIO_TEST_BAGEL_REPO", ROOT.parent / "shared" / "third_party" / "Bagel"))
+CLONE = Path(
+    os.environ.get(
+        "STROKE_STUDIO_TEST_BAGEL_REPO", ROOT.parent / "shared" / "third_party" / "Bagel"
+    )
+)
 ENV = ROOT / ".bagel-env"
 STANDINS = ROOT / "tests" / "bagel_standins"
 SCRIPT = ROOT / "scripts" / "bagel_env.sh"
@@ -25,28 +29,44 @@ SCRIPT = ROOT / "scripts" / "bagel_env.sh"
 def bagel_python() -> str:
     """The python of BAGEL's test environment, built on first use."""
     if not (CLONE / "inferencer.py").is_file():
-        raise RuntimeError(f"BAGEL's code is not at {CLONE} (shared/third_party/Bagel beside the checkout)")
+        raise RuntimeError(
+            f"BAGEL's code is not at {CLONE} (shared/third_party/Bagel beside the checkout)"
+        )
     marker = ENV / ".studio-ready"
     wanted = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()
     python = ENV / "bin" / "python"
     if not (marker.is_file() and marker.read_text() == wanted and python.exists()):
-        done = subprocess.run(["bash", str(SCRIPT), "--cpu-test", str(CLONE), str(ENV)], capture_output=True,
-                              text=True, timeout=1200, env={**os.environ, "PYTHON": os.environ.get("PYTHON", _base())})
+        done = subprocess.run(
+            ["bash", str(SCRIPT), "--cpu-test", str(CLONE), str(ENV)],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "PYTHON": os.environ.get("PYTHON", _base())},
+        )
         if done.returncode:
-            raise RuntimeError(f"building BAGEL's test environment failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+            raise RuntimeError(
+                f"building BAGEL's test environment failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}"
+            )
         marker.write_text(wanted)
     return str(python)
 
 
 def _base() -> str:
     """The interpreter this test venv was made from (a venv made from a venv would share nothing)."""
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    base = (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
     return str(base) if base.exists() else "python3"
 
 
 def build_snapshot(python: str, out: Path) -> Path:
-    done = subprocess.run([python, str(ROOT / "tests" / "bagel_tiny.py"), str(out), str(CLONE)], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(STANDINS)})
+    done = subprocess.run(
+        [python, str(ROOT / "tests" / "bagel_tiny.py"), str(out), str(CLONE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(STANDINS)},
+    )
     if done.returncode:
         raise RuntimeError(f"building the tiny BAGEL snapshot failed:\n{done.stderr[-4000:]}")
     return out
@@ -58,4 +78,6 @@ def make_engine(python: str, snapshot: Path, **kwargs):
     # One torch thread in the worker: the tiny model gains nothing from more, and on a shared 2-core machine
     # OpenMP threads spinning against other processes made stages 10-30x slower (measured).
     kwargs.setdefault("worker_env", {"OMP_NUM_THREADS": "1"})
-    return BagelEngine(str(snapshot), repo=str(CLONE), python=python, extra_path=(str(STANDINS),), **kwargs)
+    return BagelEngine(
+        str(snapshot), repo=str(CLONE), python=python, extra_path=(str(STANDINS),), **kwargs
+    )

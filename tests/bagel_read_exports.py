@@ -29,10 +29,18 @@ def tokenizer():
     bpe = Tokenizer(models.BPE(unk_token=None))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(["refine the image: remove the word, make it brighter; aligned misaligned plan"],
-                            trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>"], show_progress=False,
-                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    bpe.train_from_iterator(
+        ["refine the image: remove the word, make it brighter; aligned misaligned plan"],
+        trainers.BpeTrainer(
+            vocab_size=320,
+            special_tokens=["<|endoftext|>"],
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
 
 
 def _first(iterator, n):
@@ -57,35 +65,82 @@ def unified_edit(root: Path) -> dict:
     # 1. directly: one pass over every row group of the train split
     entry = info["stroke_studio_edit_train"]
     dataset = UnifiedEditIterableDataset(
-        "unified_edit", ImageTransform(64, 32, 16), tok, ImageTransform(56, 28, 14), [entry["data_dir"]],
-        [entry["num_files"]], parquet_info, num_workers=1)
+        "unified_edit",
+        ImageTransform(64, 32, 16),
+        tok,
+        ImageTransform(56, 28, 14),
+        [entry["data_dir"]],
+        [entry["num_files"]],
+        parquet_info,
+        num_workers=1,
+    )
     samples, errors = _first(iter(dataset), entry["num_total_samples"])
-    rows = [{
-        "data_indexes": s["data_indexes"]["data_indexes"],
-        "plan": [(p["type"], p["loss"]) for p in s["sequence_plan"]],
-        "texts": [tok.decode(ids) for ids in s["text_ids_list"]],
-        "image_shapes": [list(t.shape) for t in s["image_tensor_list"]],
-    } for s in samples]
+    rows = [
+        {
+            "data_indexes": s["data_indexes"]["data_indexes"],
+            "plan": [(p["type"], p["loss"]) for p in s["sequence_plan"]],
+            "texts": [tok.decode(ids) for ids in s["text_ids_list"]],
+            "image_shapes": [list(t.shape) for t in s["image_tensor_list"]],
+        }
+        for s in samples
+    ]
 
     # 2. as training builds it: DATASET_INFO + DataConfig + PackedDataset, one packed batch
     DATASET_INFO.setdefault("unified_edit", {}).update(info)
-    config = DataConfig(grouped_datasets={"unified_edit": {
-        "dataset_names": sorted(info), "is_mandatory": True, "weight": 1,
-        "num_used_data": [info[name]["num_files"] for name in sorted(info)],
-        "image_transform_args": {"image_stride": 16, "max_image_size": 64, "min_image_size": 32},
-        "vit_image_transform_args": {"image_stride": 14, "max_image_size": 56, "min_image_size": 28},
-    }}, vae_image_downsample=16, max_latent_size=8, vit_patch_size=14, max_num_patch_per_side=4)
+    config = DataConfig(
+        grouped_datasets={
+            "unified_edit": {
+                "dataset_names": sorted(info),
+                "is_mandatory": True,
+                "weight": 1,
+                "num_used_data": [info[name]["num_files"] for name in sorted(info)],
+                "image_transform_args": {
+                    "image_stride": 16,
+                    "max_image_size": 64,
+                    "min_image_size": 32,
+                },
+                "vit_image_transform_args": {
+                    "image_stride": 14,
+                    "max_image_size": 56,
+                    "min_image_size": 28,
+                },
+            }
+        },
+        vae_image_downsample=16,
+        max_latent_size=8,
+        vit_patch_size=14,
+        max_num_patch_per_side=4,
+    )
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        packed = PackedDataset(config, tok, special, local_rank=0, world_size=1, num_workers=1,
-                               expected_num_tokens=256, max_num_tokens_per_sample=512, max_num_tokens=1024,
-                               prefer_buffer_before=128, max_buffer_size=4)
+        packed = PackedDataset(
+            config,
+            tok,
+            special,
+            local_rank=0,
+            world_size=1,
+            num_workers=1,
+            expected_num_tokens=256,
+            max_num_tokens_per_sample=512,
+            max_num_tokens=1024,
+            prefer_buffer_before=128,
+            max_buffer_size=4,
+        )
         batch = next(iter(packed))
     errors += [text for text in printed.getvalue().splitlines() if text.startswith("Error")]
-    return {"rows": rows, "total_rows": total, "errors": errors,
-            "packed": {"sequence_length": batch["sequence_length"], "samples": len(batch["sample_lens"]),
-                       "vae_images": list(batch["padded_images"].shape) if "padded_images" in batch else None,
-                       "mse_tokens": int(batch["mse_loss_indexes"].numel()) if "mse_loss_indexes" in batch else 0}}
+    return {
+        "rows": rows,
+        "total_rows": total,
+        "errors": errors,
+        "packed": {
+            "sequence_length": batch["sequence_length"],
+            "samples": len(batch["sample_lens"]),
+            "vae_images": list(batch["padded_images"].shape) if "padded_images" in batch else None,
+            "mse_tokens": int(batch["mse_loss_indexes"].numel())
+            if "mse_loss_indexes" in batch
+            else 0,
+        },
+    }
 
 
 def vlm_sft(root: Path) -> dict:
@@ -98,14 +153,30 @@ def vlm_sft(root: Path) -> dict:
         path = root / "train" / f"{name}.jsonl"
         lines = path.read_text().splitlines()
         dataset = SftJSONLIterableDataset(
-            "vlm_sft", ImageTransform(56, 28, 14), tok, None, [str(path)], [str(root)], [len(lines)], num_workers=1)
-        samples, _ = _first(iter(dataset), len(lines))  # a row that fails prints to stderr and is skipped
-        out[name] = {"lines": len(lines), "rows": [{
-            "data_indexes": s["data_indexes"]["data_indexes"],
-            "plan": [(p["type"], p["loss"]) for p in s["sequence_plan"]],
-            "texts": [tok.decode(ids) for ids in s["text_ids_list"]],
-            "image_shapes": [list(t.shape) for t in s["image_tensor_list"]],
-        } for s in samples]}
+            "vlm_sft",
+            ImageTransform(56, 28, 14),
+            tok,
+            None,
+            [str(path)],
+            [str(root)],
+            [len(lines)],
+            num_workers=1,
+        )
+        samples, _ = _first(
+            iter(dataset), len(lines)
+        )  # a row that fails prints to stderr and is skipped
+        out[name] = {
+            "lines": len(lines),
+            "rows": [
+                {
+                    "data_indexes": s["data_indexes"]["data_indexes"],
+                    "plan": [(p["type"], p["loss"]) for p in s["sequence_plan"]],
+                    "texts": [tok.decode(ids) for ids in s["text_ids_list"]],
+                    "image_shapes": [list(t.shape) for t in s["image_tensor_list"]],
+                }
+                for s in samples
+            ],
+        }
     return out
 
 

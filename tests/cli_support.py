@@ -25,11 +25,16 @@ def studio(capsys, *args: object) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def sessions_in_a_fresh_interpreter(env: dict[str, str], modules: tuple[str, ...]) -> subprocess.CompletedProcess:
+def sessions_in_a_fresh_interpreter(
+    env: dict[str, str], modules: tuple[str, ...]
+) -> subprocess.CompletedProcess:
     """`studio sessions` in a new Python process, which then prints `HEAVY [...]`: those of `modules`
     it imported. A subprocess, because this test process has long since imported them all."""
-    probe = ("import sys; from studio import cli; sys.argv = ['studio', 'sessions']\n"
-             "try: cli.main()\nexcept SystemExit: pass\n"
-             f"print('HEAVY', sorted(m for m in {modules!r} if m in sys.modules))\n")
-    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)
+    probe = (
+        "import sys; from studio import cli; sys.argv = ['studio', 'sessions']\n"
+        "try: cli.main()\nexcept SystemExit: pass\n"
+        f"print('HEAVY', sorted(m for m in {modules!r} if m in sys.modules))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )

@@ -43,6 +43,7 @@ def scripted():
 # A test module (or test) marked `@pytest.mark.backends` runs each of its tests that use the
 # `store` (or `db_url`) fixture twice: on SQLite and on a real PostgreSQL server (tests/pg.py).
 
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends: run the test's store on SQLite and on PostgreSQL")
 

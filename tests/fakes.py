@@ -15,8 +15,16 @@ from pathlib import Path
 from PIL import Image
 
 from studio.domain import Check, Stage, Step
-from studio.engines.base import (Capabilities, Engine, FinalResult, ImageResult, InspectResult, PlanResult,
-                                 RefineResult, StageContext)
+from studio.engines.base import (
+    Capabilities,
+    Engine,
+    FinalResult,
+    ImageResult,
+    InspectResult,
+    PlanResult,
+    RefineResult,
+    StageContext,
+)
 
 
 def _square(seed: int, size: int = 32) -> Image.Image:
@@ -29,8 +37,14 @@ class ScriptedEngine(Engine):
     label = "scripted test engine (flat squares)"
     capabilities = Capabilities(region_edit=True)
 
-    def __init__(self, fail_rounds: tuple[int, ...] = (), plan_fail_word: str = "WRONG", delay: float = 0.0,
-                 gate: Path | None = None, started: Path | None = None):
+    def __init__(
+        self,
+        fail_rounds: tuple[int, ...] = (),
+        plan_fail_word: str = "WRONG",
+        delay: float = 0.0,
+        gate: Path | None = None,
+        started: Path | None = None,
+    ):
         self.fail_rounds = set(fail_rounds)
         self.plan_fail_word = plan_fail_word
         self.delay = delay
@@ -48,8 +62,12 @@ class ScriptedEngine(Engine):
         parts = [p.strip() for p in ctx.prompt.split(" and ")]
         done = sum(1 for s in ctx.branch if s.stage is Stage.PLAN)
         index = min(done, len(parts) - 1)
-        return PlanResult(f"draw {parts[index]}", ", ".join(parts[: index + 1]), complete=index == len(parts) - 1,
-                          meta={"part": index})
+        return PlanResult(
+            f"draw {parts[index]}",
+            ", ".join(parts[: index + 1]),
+            complete=index == len(parts) - 1,
+            meta={"part": index},
+        )
 
     def sketch(self, ctx: StageContext) -> ImageResult:
         self._record(Stage.SKETCH)
@@ -70,12 +88,24 @@ class ScriptedEngine(Engine):
         self._record(Stage.INSPECT)
         plan = next(s for s in reversed(ctx.branch) if s.stage is Stage.PLAN)
         plan_ok = self.plan_fail_word not in (plan.description or "") + (plan.instruction or "")
-        refined = any(s.stage is Stage.REFINE for s in ctx.branch if s.round == ctx.round or s.round == ctx.round - 1)
+        refined = any(
+            s.stage is Stage.REFINE
+            for s in ctx.branch
+            if s.round == ctx.round or s.round == ctx.round - 1
+        )
         image_step: Step = next(s for s in reversed(ctx.branch) if s.image is not None)
-        sketch_ok = not (image_step.stage is Stage.SKETCH and plan.round in self.fail_rounds) or refined
+        sketch_ok = (
+            not (image_step.stage is Stage.SKETCH and plan.round in self.fail_rounds) or refined
+        )
         return InspectResult(
-            Check(plan_ok, "The plan matches the prompt." if plan_ok else "The plan contradicts the prompt."),
-            Check(sketch_ok, "The sketch follows the instruction." if sketch_ok else "Something is missing."),
+            Check(
+                plan_ok,
+                "The plan matches the prompt." if plan_ok else "The plan contradicts the prompt.",
+            ),
+            Check(
+                sketch_ok,
+                "The sketch follows the instruction." if sketch_ok else "Something is missing.",
+            ),
         )
 
     def refine(self, ctx: StageContext, instruction: str | None, region) -> RefineResult:

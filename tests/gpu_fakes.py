@@ -38,14 +38,24 @@ def bpe_tokenizer(special: list[str], vocab_size: int = 320, **kwargs):
     tk = Tokenizer(models.BPE(unk_token=None))
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False))
+    tk.train_from_iterator(
+        CORPUS,
+        trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=special,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
     return PreTrainedTokenizerFast(tokenizer_object=tk, model_max_length=4096, **kwargs)
 
 
 def _bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -80,7 +90,12 @@ JANUS_IMAGE, JANUS_PATCH = 32, 8
 
 def build_janus(out: Path) -> Path:
     import torch
-    from transformers import GenerationConfig, JanusConfig, JanusForConditionalGeneration, JanusProcessor
+    from transformers import (
+        GenerationConfig,
+        JanusConfig,
+        JanusForConditionalGeneration,
+        JanusProcessor,
+    )
 
     try:
         from transformers import JanusImageProcessorPil as ImageProcessor
@@ -89,39 +104,81 @@ def build_janus(out: Path) -> Path:
 
     torch.manual_seed(0)
     special = ["<pad>", "<s>", "</s>", "<image_placeholder>", "<begin_of_image>", "<end_of_image>"]
-    tok = bpe_tokenizer(special, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                        extra_special_tokens={"image_token": "<image_placeholder>", "boi_token": "<begin_of_image>",
-                                              "eoi_token": "<end_of_image>"})
+    tok = bpe_tokenizer(
+        special,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        extra_special_tokens={
+            "image_token": "<image_placeholder>",
+            "boi_token": "<begin_of_image>",
+            "eoi_token": "<end_of_image>",
+        },
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in special}
     n_tokens = (JANUS_IMAGE // JANUS_PATCH) ** 2
     hidden = 64
     config = JanusConfig(
-        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=hidden, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, bos_token_id=ids["<s>"], eos_token_id=ids["</s>"],
-                         pad_token_id=ids["<pad>"]),
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, image_size=JANUS_IMAGE,
-                           patch_size=JANUS_PATCH, mlp_ratio=2.0, projection_dim=hidden, depth=2,
-                           num_image_tokens=n_tokens),
-        vq_config=dict(embed_dim=8, num_embeddings=64, latent_channels=32, base_channels=32,
-                       channel_multiplier=[1, 1], num_res_blocks=1, projection_dim=hidden,
-                       image_token_embed_dim=hidden, num_hidden_layers=2),
-        image_token_id=ids["<image_placeholder>"])
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            hidden_size=hidden,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+            bos_token_id=ids["<s>"],
+            eos_token_id=ids["</s>"],
+            pad_token_id=ids["<pad>"],
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=JANUS_IMAGE,
+            patch_size=JANUS_PATCH,
+            mlp_ratio=2.0,
+            projection_dim=hidden,
+            depth=2,
+            num_image_tokens=n_tokens,
+        ),
+        vq_config=dict(
+            embed_dim=8,
+            num_embeddings=64,
+            latent_channels=32,
+            base_channels=32,
+            channel_multiplier=[1, 1],
+            num_res_blocks=1,
+            projection_dim=hidden,
+            image_token_embed_dim=hidden,
+            num_hidden_layers=2,
+        ),
+        image_token_id=ids["<image_placeholder>"],
+    )
     model = JanusForConditionalGeneration(config).eval()
     # No generation_kwargs / boi_token_id here on purpose: the engine fills them in, as some checkpoints need.
     model.generation_config = GenerationConfig(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"])
-    template = ("{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
-                "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-                "\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}")
-    processor = JanusProcessor(image_processor=ImageProcessor(size={"height": JANUS_IMAGE, "width": JANUS_IMAGE},
-                                                              min_size=8),
-                               tokenizer=tok, chat_template=template, num_image_tokens=n_tokens)
+    template = (
+        "{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
+        "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        "\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
+    )
+    processor = JanusProcessor(
+        image_processor=ImageProcessor(
+            size={"height": JANUS_IMAGE, "width": JANUS_IMAGE}, min_size=8
+        ),
+        tokenizer=tok,
+        chat_template=template,
+        num_image_tokens=n_tokens,
+    )
     processor.save_pretrained(out)
     model.save_pretrained(out)
     return out
 
 
 # -- Stable Diffusion (text to image, and InstructPix2Pix) ------------------------------------
+
 
 def sd_parts(in_channels: int = 4, seed: int = 0) -> dict:
     """A Stable Diffusion pipeline's keyword arguments, tiny: UNet (32/64 channels), VAE, a 2-layer CLIP
@@ -132,21 +189,59 @@ def sd_parts(in_channels: int = 4, seed: int = 0) -> dict:
 
     torch.manual_seed(seed)
     tok = clip_tokenizer()
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, vocab_size=len(tok), max_position_embeddings=77))
-    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        latent_channels=4, norm_num_groups=8, sample_size=64)
-    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=32,
-                                in_channels=in_channels, out_channels=4,
-                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
-                                norm_num_groups=8, attention_head_dim=4)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)
-    return dict(vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet, scheduler=scheduler,
-                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(tok),
+            max_position_embeddings=77,
+        )
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=in_channels,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+        attention_head_dim=4,
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    return dict(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tok,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
 
 
 def build_sd(out: Path) -> Path:
@@ -167,17 +262,31 @@ def build_instruct_pix2pix(out: Path) -> Path:
 
 # -- chat models: a Llama LLM and an Idefics3 VLM ---------------------------------------------
 
+
 def build_llama_chat(out: Path) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    tok = bpe_tokenizer(["<pad>", "<s>", "</s>"], bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    tok.chat_template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-                         "{% if add_generation_prompt %}assistant:{% endif %}")
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    tok = bpe_tokenizer(
+        ["<pad>", "<s>", "</s>"], bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    tok.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant:{% endif %}"
+    )
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(out)
     tok.save_pretrained(out)
     return out
@@ -189,27 +298,60 @@ def build_idefics3(out: Path) -> Path:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
 
     torch.manual_seed(0)
-    special = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-               "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
-    tok = bpe_tokenizer(special, bos_token="<|im_start|>", eos_token="<end_of_utterance>", pad_token="<|endoftext|>")
+    special = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+    ] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    tok = bpe_tokenizer(
+        special, bos_token="<|im_start|>", eos_token="<end_of_utterance>", pad_token="<|endoftext|>"
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in special[:6]}
     image, patch, scale = 32, 8, 2
     config = Idefics3Config(
-        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=4096, bos_token_id=ids["<|im_start|>"],
-                         eos_token_id=ids["<end_of_utterance>"], pad_token_id=ids["<|endoftext|>"]),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=image, patch_size=patch),
-        scale_factor=scale, image_token_id=ids["<image>"], pad_token_id=ids["<|endoftext|>"])
-    template = ("<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
-                "{% if c['type']=='image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-                "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+            bos_token_id=ids["<|im_start|>"],
+            eos_token_id=ids["<end_of_utterance>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=image,
+            patch_size=patch,
+        ),
+        scale_factor=scale,
+        image_token_id=ids["<image>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    template = (
+        "<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
+        "{% if c['type']=='image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+    )
     processor = Idefics3Processor(
-        image_processor=transformers.Idefics3ImageProcessorPil(size={"longest_edge": 2 * image},
-                                                                max_image_size={"longest_edge": image},
-                                                                do_image_splitting=False),
-        tokenizer=tok, image_seq_len=(image // patch) ** 2 // scale ** 2, chat_template=template)
+        image_processor=transformers.Idefics3ImageProcessorPil(
+            size={"longest_edge": 2 * image},
+            max_image_size={"longest_edge": image},
+            do_image_splitting=False,
+        ),
+        tokenizer=tok,
+        image_seq_len=(image // patch) ** 2 // scale**2,
+        chat_template=template,
+    )
     Idefics3ForConditionalGeneration(config).save_pretrained(out)
     processor.save_pretrained(out)
     return out
@@ -224,20 +366,38 @@ def build_owlv2(out: Path) -> Path:
     tok = clip_tokenizer(max_len=16, bos_first=False)
     size, patch = 64, 16
     config = Owlv2Config(
-        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=16, bos_token_id=1, eos_token_id=2,
-                         pad_token_id=0),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=size, patch_size=patch),
-        projection_dim=32)
-    processor = Owlv2Processor(image_processor=transformers.Owlv2ImageProcessorPil(size={"height": size, "width": size}),
-                               tokenizer=tok)
+        text_config=dict(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=size,
+            patch_size=patch,
+        ),
+        projection_dim=32,
+    )
+    processor = Owlv2Processor(
+        image_processor=transformers.Owlv2ImageProcessorPil(size={"height": size, "width": size}),
+        tokenizer=tok,
+    )
     Owlv2ForObjectDetection(config).save_pretrained(out)
     processor.save_pretrained(out)
     return out
 
 
 # -- loading one the way a user's setup does --------------------------------------------------
+
 
 @contextmanager
 def registry_engine(name: str, variable: str, value) -> Iterator:

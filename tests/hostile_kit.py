@@ -34,7 +34,9 @@ def snapshot(data_dir: Path) -> dict[str, str]:
     db = data_dir / "studio.db"
     if db.exists():
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            state["studio.db rows"] = hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+            state["studio.db rows"] = hashlib.sha256(
+                "\n".join(conn.iterdump()).encode()
+            ).hexdigest()
         conn.close()
     return state
 
@@ -54,20 +56,40 @@ def one_line_error(code: int, out: str, err: str) -> bool:
     """A refusal as the CLI gives it: exit status 1 (2 for typer's own usage errors), no traceback,
     one non-blank line on stderr that says Error."""
     lines = [line for line in err.splitlines() if line.strip()]
-    if code == 2:  # typer/click usage errors (e.g. "abc" for a number): a small box, still no traceback;
+    if (
+        code == 2
+    ):  # typer/click usage errors (e.g. "abc" for a number): a small box, still no traceback;
         # an unknown option would be the test's own typo, so it does not count as a refusal
         return "Traceback" not in out + err and "Error" in err and "No such option" not in err
-    return code == 1 and "Traceback" not in out + err and len(lines) == 1 and lines[0].startswith("Error:")
+    return (
+        code == 1
+        and "Traceback" not in out + err
+        and len(lines) == 1
+        and lines[0].startswith("Error:")
+    )
 
 
 @dataclass
 class Tally:
     suite: str
-    counts: dict[str, int] = field(default_factory=lambda: {"tried": 0, "clean": 0, "traceback": 0,
-                                                            "wrongly_accepted": 0, "data_changed": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {
+            "tried": 0,
+            "clean": 0,
+            "traceback": 0,
+            "wrongly_accepted": 0,
+            "data_changed": 0,
+        }
+    )
 
-    def record(self, *, refused_cleanly: bool, should_refuse: bool = True, traceback: bool = False,
-               changed: bool = False) -> None:
+    def record(
+        self,
+        *,
+        refused_cleanly: bool,
+        should_refuse: bool = True,
+        traceback: bool = False,
+        changed: bool = False,
+    ) -> None:
         self.counts["tried"] += 1
         self.counts["traceback"] += traceback
         self.counts["data_changed"] += changed
@@ -86,6 +108,7 @@ class Tally:
 
 # -- PNGs ---------------------------------------------------------------------------------------
 
+
 def plain_png(size: int = 32, color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (size, size), color).save(buffer, format="PNG")
@@ -93,7 +116,12 @@ def plain_png(size: int = 32, color: tuple[int, int, int] = (200, 40, 40)) -> by
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
 
 
 def with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
@@ -108,7 +136,12 @@ def our_chunk(text: bytes, *, compressed: bool = False, kind: bytes = b"iTXt") -
         return head + text
     if kind == b"zTXt":
         return head + b"\0" + (zlib.compress(text) if compressed else text)
-    return head + (b"\1\0" if compressed else b"\0\0") + b"\0\0" + (zlib.compress(text) if compressed else text)
+    return (
+        head
+        + (b"\1\0" if compressed else b"\0\0")
+        + b"\0\0"
+        + (zlib.compress(text) if compressed else text)
+    )
 
 
 def stamped(payload: object, png: bytes | None = None, **options) -> bytes:
@@ -121,8 +154,8 @@ def garbage_pixels(png: bytes) -> bytes:
     """The same header and chunks, but the IDAT's compressed pixel data replaced by noise (valid CRCs)."""
     out, offset = [png[:8]], 8
     while offset < len(png):
-        length, kind = struct.unpack(">I4s", png[offset:offset + 8])
-        body = png[offset + 8:offset + 8 + length]
+        length, kind = struct.unpack(">I4s", png[offset : offset + 8])
+        body = png[offset + 8 : offset + 8 + length]
         if kind == b"IDAT":
             body = bytes((i * 97 + 13) % 256 for i in range(len(body)))
         out.append(chunk(kind, body))
@@ -131,6 +164,7 @@ def garbage_pixels(png: bytes) -> bytes:
 
 
 # -- databases ----------------------------------------------------------------------------------
+
 
 def foreign_db(path: Path) -> Path:
     """Another application's SQLite file: a notes table with a row."""

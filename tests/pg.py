@@ -28,7 +28,11 @@ SETUP_HINT = "PostgreSQL's server is not installed here; run `bash scripts/setup
 
 def binary(name: str) -> str | None:
     """A PostgreSQL server program: Debian keeps them off PATH, under /usr/lib/postgresql/<version>/bin."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]), reverse=True)
+    found = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(p.split("/")[4]),
+        reverse=True,
+    )
     return found[0] if found else shutil.which(name)
 
 
@@ -54,19 +58,49 @@ class Cluster:
             os.chown(self.folder, owner.pw_uid, owner.pw_gid)
             self.prefix = ["runuser", "-u", "postgres", "--"]
         self.port = _free_port()
-        self._run([initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale", "C",
-                   "--no-sync"])
+        self._run(
+            [
+                initdb,
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C",
+                "--no-sync",
+            ]
+        )
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
         if fast:
             options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        self._run([pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "60", "start"])
+        self._run(
+            [
+                pg_ctl,
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, command: list[str]) -> None:
         done = subprocess.run(self.prefix + command, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{Path(command[0]).name} failed: {done.stderr.strip()[-2000:]}\n{log}")
+            raise RuntimeError(
+                f"{Path(command[0]).name} failed: {done.stderr.strip()[-2000:]}\n{log}"
+            )
 
     def stop(self) -> None:
         try:

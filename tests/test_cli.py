@@ -22,11 +22,21 @@ def db(tmp_path):
 
 
 def test_run_prints_each_stage_and_ends_with_the_session_id(capsys, scripted, db):
-    code, out, _ = studio(capsys, "run", "a cat and a dog", "--engine", "scripted", "--seed", "3", *db)
+    code, out, _ = studio(
+        capsys, "run", "a cat and a dog", "--engine", "scripted", "--seed", "3", *db
+    )
     assert code == 0
     lines = out.strip().splitlines()
     assert lines[0].startswith("engine scripted")
-    assert [line.split()[1] for line in lines[1:-1]] == ["plan", "sketch", "inspect", "plan", "sketch", "inspect", "final"]
+    assert [line.split()[1] for line in lines[1:-1]] == [
+        "plan",
+        "sketch",
+        "inspect",
+        "plan",
+        "sketch",
+        "inspect",
+        "final",
+    ]
     assert lines[-1].startswith("session ") and lines[-1].endswith("(finished)")
 
 
@@ -85,7 +95,9 @@ def test_an_unwritable_data_directory_is_refused(capsys, tmp_path):
 def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(capsys, tmp_path):
     bogus = tmp_path / "notes.db"
     bogus.write_bytes(b"these are my notes, not a database" * 100)
-    code, _, err = studio(capsys, "sessions", "--db", f"sqlite:///{bogus}", "--data-dir", str(tmp_path))
+    code, _, err = studio(
+        capsys, "sessions", "--db", f"sqlite:///{bogus}", "--data-dir", str(tmp_path)
+    )
     assert code == 1 and "is not a Stroke Studio database" in " ".join(err.split())
     assert bogus.read_bytes() == b"these are my notes, not a database" * 100
 
@@ -102,8 +114,12 @@ def test_the_console_script_exits_cleanly_on_bad_input_and_light_commands_skip_t
     env = dict(os.environ, STROKE_STUDIO_DATA=str(tmp_path / "data"))
     result = sessions_in_a_fresh_interpreter(env, ("torch", "gradio", "diffusers", "transformers"))
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
-    bad = subprocess.run([str(Path(sys.executable).with_name("studio")), "run", ""], env=env,
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [str(Path(sys.executable).with_name("studio")), "run", ""],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "prompt is empty" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -124,8 +140,10 @@ def test_parse_file_reproduces_geneval_include_lists(capsys, tmp_path):
 
 def test_parse_one_prompt_and_refuse_no_prompt(capsys):
     code, out, _ = studio(capsys, "parse", "a cat to the left of a dog", "--json")
-    assert json.loads(out)["include"] == [{"class": "dog", "count": 1},
-                                          {"class": "cat", "count": 1, "position": ["left of", 0]}]
+    assert json.loads(out)["include"] == [
+        {"class": "dog", "count": 1},
+        {"class": "cat", "count": 1, "position": ["left of", 0]},
+    ]
     code, _, err = studio(capsys, "parse")
     assert code == 1 and "Give a prompt or --file" in err
 
@@ -138,8 +156,17 @@ def test_sessions_says_how_many_more_there_are(capsys, scripted, db):
     assert "more" not in studio(capsys, "sessions", "--limit", "3", *db)[2]
 
 
-def test_show_keeps_a_straight_branch_in_one_column_and_whole_lines_when_piped(capsys, scripted, db):
-    studio(capsys, "run", "a cat and a dog " + "with a very long description " * 6, "--engine", "scripted", *db)
+def test_show_keeps_a_straight_branch_in_one_column_and_whole_lines_when_piped(
+    capsys, scripted, db
+):
+    studio(
+        capsys,
+        "run",
+        "a cat and a dog " + "with a very long description " * 6,
+        "--engine",
+        "scripted",
+        *db,
+    )
     session_id = json.loads(studio(capsys, "sessions", "--json", *db)[1])[0]["id"]
     code, out, _ = studio(capsys, "show", session_id, *db)
     lines = out.splitlines()[1:]
@@ -173,10 +200,14 @@ def test_engines_says_which_can_run_here_and_what_the_others_need(capsys):
     finally:
         engines.unregister("needy")
     assert code == 0
-    assert "offline (default): ready" in out and "needy: cannot run here: needs the gpu extra" in out
+    assert (
+        "offline (default): ready" in out and "needy: cannot run here: needs the gpu extra" in out
+    )
 
 
-def test_show_names_who_edited_and_who_reviewed_and_sessions_names_the_owner(capsys, scripted, runner, db):
+def test_show_names_who_edited_and_who_reviewed_and_sessions_names_the_owner(
+    capsys, scripted, runner, db
+):
     t = runner.new_session("a cat", engine="scripted", owner="ana")
     runner.run(t)
     plan, sketch = t.branch()[0], t.branch()[1]

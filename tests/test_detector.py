@@ -39,7 +39,9 @@ def detector():
 
 @pytest.fixture(scope="module")
 def photos():
-    data = pytest.importorskip("skimage.data", reason="sample photos need: pip install scikit-image")
+    data = pytest.importorskip(
+        "skimage.data", reason="sample photos need: pip install scikit-image"
+    )
     return {
         "astronaut": data.astronaut(),
         "chelsea": data.chelsea(),
@@ -107,7 +109,9 @@ def test_input_size_must_fit_the_network_stride():
 def test_labels_are_genevals_80_names_in_order():
     if not GENEVAL_NAMES.is_file():
         pytest.skip(f"GenEval's object list not found at {GENEVAL_NAMES}")
-    expected = tuple(line.strip() for line in GENEVAL_NAMES.read_text().splitlines() if line.strip())
+    expected = tuple(
+        line.strip() for line in GENEVAL_NAMES.read_text().splitlines() if line.strip()
+    )
     try:
         labels = CocoDetector().labels
     except DetectorUnavailable as exc:
@@ -186,11 +190,18 @@ def test_rgba_pil_uses_visible_pixels_only(detector, photos):
 
 
 def test_pil_and_numpy_inputs_agree(detector, photos):
-    assert detector.detect(Image.fromarray(photos["astronaut"])) == detector.detect(photos["astronaut"])
+    assert detector.detect(Image.fromarray(photos["astronaut"])) == detector.detect(
+        photos["astronaut"]
+    )
 
 
 def test_one_detector_serves_several_threads(detector, photos):
-    images = [photos["astronaut"], photos["coffee"], photos["chelsea"], tile(photos["coffee"], 2)] * 2
+    images = [
+        photos["astronaut"],
+        photos["coffee"],
+        photos["chelsea"],
+        tile(photos["coffee"], 2),
+    ] * 2
     expected = [detector.detect(image) for image in images]
     results = [None] * len(images)
 
@@ -227,7 +238,9 @@ def test_missing_opencv_names_the_fix(monkeypatch):
 
 def test_opencv_without_darknet_reader_names_the_fix(monkeypatch):
     """A module without cv2.dnn.readNetFromDarknet stands in for OpenCV 5."""
-    monkeypatch.setitem(sys.modules, "cv2", types.SimpleNamespace(__version__="5.0.0", dnn=object()))
+    monkeypatch.setitem(
+        sys.modules, "cv2", types.SimpleNamespace(__version__="5.0.0", dnn=object())
+    )
     with pytest.raises(DetectorUnavailable, match=r"readNetFromDarknet.*opencv-python-headless<5"):
         CocoDetector().detect(np.zeros((32, 32, 3), dtype=np.uint8))
 

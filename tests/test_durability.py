@@ -39,23 +39,39 @@ runner.run(trajectory)
 def test_a_process_killed_mid_stage_resumes_from_its_last_committed_step(tmp_path, scripted):
     data = tmp_path / "data"
     gate, started = tmp_path / "gate", tmp_path / "started"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(data), str(gate), str(started)],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(data), str(gate), str(started)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     session_id = child.stdout.readline().strip()
     deadline = time.monotonic() + 60
     while not started.exists():  # the plan is committed and the sketch is being drawn
-        assert time.monotonic() < deadline and child.poll() is None, "the child never reached the sketch"
+        assert time.monotonic() < deadline and child.poll() is None, (
+            "the child never reached the sketch"
+        )
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
 
     store = Store(data_dir=data)
     trajectory = Runner(store).open(session_id)
-    assert [s.stage for s in trajectory.branch()] == [Stage.PLAN]  # only the sketch in flight was lost
+    assert [s.stage for s in trajectory.branch()] == [
+        Stage.PLAN
+    ]  # only the sketch in flight was lost
     outcome = Runner(store).run(trajectory)
     assert outcome.status == "finished"
     assert [s.stage.value for s in trajectory.branch()] == [
-        "plan", "sketch", "inspect", "plan", "sketch", "inspect", "final"]
+        "plan",
+        "sketch",
+        "inspect",
+        "plan",
+        "sketch",
+        "inspect",
+        "final",
+    ]
     assert len(store.load(session_id).steps) == 7  # nothing duplicated
     with sqlite3.connect(data / "studio.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -63,14 +79,21 @@ def test_a_process_killed_mid_stage_resumes_from_its_last_committed_step(tmp_pat
 
 def test_two_threads_writing_two_sessions_lose_nothing(tmp_path, scripted):
     scripted.fail_rounds = {1, 2, 3}
-    stores = [Store(data_dir=tmp_path / "data"), Store(data_dir=tmp_path / "data")]  # as two processes would
+    stores = [
+        Store(data_dir=tmp_path / "data"),
+        Store(data_dir=tmp_path / "data"),
+    ]  # as two processes would
     results, errors = {}, []
 
     def work(index):
         try:
             runner = Runner(stores[index])
-            trajectory = runner.new_session(" and ".join(f"part {i}" for i in range(6)), engine="scripted",
-                                            seed=index, settings=RunSettings(max_rounds=10))
+            trajectory = runner.new_session(
+                " and ".join(f"part {i}" for i in range(6)),
+                engine="scripted",
+                seed=index,
+                settings=RunSettings(max_rounds=10),
+            )
             runner.run(trajectory)
             results[trajectory.session.id] = len(trajectory.steps)
         except Exception as error:  # noqa: BLE001 — surfaced by the assertion below

@@ -20,11 +20,16 @@ from PIL import Image, ImageStat
 from studio import engines
 from studio.domain import RunSettings, Stage, StudioError
 from studio.engines.base import CancelToken
-from studio.runner import PausePolicy
 
 from . import bagel_kit
 
-PARAMS = {"num_timesteps": 4, "image_size": 64, "preview_every": 1, "max_think_tokens": 24, "cfg_interval": [0.0, 1.0]}
+PARAMS = {
+    "num_timesteps": 4,
+    "image_size": 64,
+    "preview_every": 1,
+    "max_think_tokens": 24,
+    "cfg_interval": [0.0, 1.0],
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +63,21 @@ def fresh_engine(tiny):
 
 
 def session(runner, prompt="a red cup left of a blue clock", engine="bagel-tiny", **params):
-    return runner.new_session(prompt, engine=engine, seed=5,
-                              settings=RunSettings(max_rounds=3, engine_params={**PARAMS, **params}))
+    return runner.new_session(
+        prompt,
+        engine=engine,
+        seed=5,
+        settings=RunSettings(max_rounds=3, engine_params={**PARAMS, **params}),
+    )
 
 
 def delta(engine, before):
     return {k: engine.calls[k] - before[k] for k in engine.calls}
 
 
-def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(runner, store, shared_engine, tiny,
-                                                                        fresh_engine):
+def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(
+    runner, store, shared_engine, tiny, fresh_engine
+):
     engine = shared_engine
     t = session(runner)
     engine.worker()  # started here, so the counts below are the stages' own
@@ -82,16 +92,28 @@ def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(runner, s
     assert delta(engine, before) == {"gen_text": 2, "gen_image": 2, "prefill": 0, "workers": 0}
 
     image = store.load_image(sketch.image)
-    assert image.size == (64, 64) and sketch.sampling_steps == 3 and sketch.meta["num_timesteps"] == 4
+    assert (
+        image.size == (64, 64) and sketch.sampling_steps == 3 and sketch.meta["num_timesteps"] == 4
+    )
     assert max(ImageStat.Stat(image).stddev) > 1  # BAGEL's VAE decoded something, not a flat fill
     # A refine draws at the size BAGEL resized the sketch to in its context (ImageTransform(1024, 512, 16)).
     assert refine.instruction == "make the cup red" and refine.meta["image_shape"] == [512, 512]
-    previews = [e.progress.preview for e in events if e.kind == "progress" and e.progress.preview is not None]
+    previews = [
+        e.progress.preview
+        for e in events
+        if e.kind == "progress" and e.progress.preview is not None
+    ]
     assert len(previews) >= 4 and all(isinstance(p, Image.Image) for p in previews)
     assert {p.size for p in previews[:2]} == {(64, 64)}  # decoded by the VAE at the sketch's size
     assert max(ImageStat.Stat(previews[0]).stddev) > 1
-    assert engine.info["device"] == "cpu" and engine.info["max_side"] == 1024 and engine.info["stride"] == 16
-    assert engine.info["vae"] == "cpu float32"  # as BAGEL's app.py: its inferencer hands the VAE CPU tensors
+    assert (
+        engine.info["device"] == "cpu"
+        and engine.info["max_side"] == 1024
+        and engine.info["stride"] == 16
+    )
+    assert (
+        engine.info["vae"] == "cpu float32"
+    )  # as BAGEL's app.py: its inferencer hands the VAE CPU tensors
     stats = engine.stats()
     assert stats["entries"] >= 1 and 0 < stats["bytes"] <= stats["budget"]
 
@@ -104,7 +126,9 @@ def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(runner, s
     assert delta(engine, before) == {"gen_text": 1, "gen_image": 0, "prefill": 1, "workers": 0}
     assert {k: engine.prefilled[k] - prefilled[k] for k in prefilled} == {"texts": 4, "images": 1}
     # The rebuilt context is the kept one: greedy decoding writes the same verdict from it.
-    assert again.meta.get("raw") == inspect.meta.get("raw") and again.plan_check == inspect.plan_check
+    assert (
+        again.meta.get("raw") == inspect.meta.get("raw") and again.plan_check == inspect.plan_check
+    )
 
     # Resume in a new process: a fresh worker rebuilds the branch up to the refine and continues.
     other = fresh_engine("bagel-resume")
@@ -116,7 +140,10 @@ def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(runner, s
     assert other.calls["workers"] == 1 and other.calls["prefill"] == 1
     # root, plan, inspect (its request, and its verdict when the tiny model's noise happened to be one), refine
     verdict = 1 if inspect.plan_check is not None and inspect.sketch_check is not None else 0
-    assert other.prefilled == {"texts": 2 + 2 + 1 + verdict + 2, "images": 2}  # images: sketch, refine
+    assert other.prefilled == {
+        "texts": 2 + 2 + 1 + verdict + 2,
+        "images": 2,
+    }  # images: sketch, refine
     other.close()
 
 
@@ -131,13 +158,18 @@ def test_an_edited_plan_is_prefilled_not_regenerated(runner, shared_engine):
     assert delta(engine, before) == {"gen_text": 0, "gen_image": 1, "prefill": 1, "workers": 0}
 
 
-def test_an_oversize_or_misaligned_image_size_is_refused_before_the_model_runs(runner, shared_engine):
+def test_an_oversize_or_misaligned_image_size_is_refused_before_the_model_runs(
+    runner, shared_engine
+):
     with pytest.raises(StudioError, match="image_size"):
         session(runner, image_size=2048)  # the declared schema: BAGEL's table ends at 1024
     t = session(runner, image_size=1000)
     runner.advance(t)
     before = dict(shared_engine.calls)
-    with pytest.raises(StudioError, match=r"image_size is 1000; BAGEL draws 16 to 1024 pixels a side in multiples of 16"):
+    with pytest.raises(
+        StudioError,
+        match=r"image_size is 1000; BAGEL draws 16 to 1024 pixels a side in multiples of 16",
+    ):
         runner.advance(t)
     assert delta(shared_engine, before)["gen_image"] == 0
     assert runner.store.count_steps(t.session.id) == 1
@@ -150,7 +182,11 @@ def test_cancel_stops_the_worker_between_steps_and_keeps_its_context(runner, sto
     token = CancelToken()
 
     def listener(event):
-        if event.kind == "progress" and event.stage is Stage.SKETCH and "step" in event.progress.message:
+        if (
+            event.kind == "progress"
+            and event.stage is Stage.SKETCH
+            and "step" in event.progress.message
+        ):
             token.cancel()
 
     before = dict(engine.calls)
@@ -162,18 +198,25 @@ def test_cancel_stops_the_worker_between_steps_and_keeps_its_context(runner, sto
     assert delta(engine, before)["prefill"] == 0  # the untouched context went back to the cache
 
 
-def test_a_worker_killed_mid_stage_fails_the_stage_and_the_next_stage_starts_a_fresh_one(runner, store,
-                                                                                       fresh_engine):
+def test_a_worker_killed_mid_stage_fails_the_stage_and_the_next_stage_starts_a_fresh_one(
+    runner, store, fresh_engine
+):
     engine = fresh_engine()
     t = session(runner, "a cat", engine="bagel-fresh", num_timesteps=12)
     runner.advance(t)
     first_pid = engine.client.process.pid
 
     def listener(event):
-        if event.kind == "progress" and event.stage is Stage.SKETCH and "step 2/" in event.progress.message:
+        if (
+            event.kind == "progress"
+            and event.stage is Stage.SKETCH
+            and "step 2/" in event.progress.message
+        ):
             os.kill(engine.client.process.pid, signal.SIGKILL)
 
-    with pytest.raises(StudioError, match="worker was killed by signal 9 while sketching.*session is unchanged"):
+    with pytest.raises(
+        StudioError, match="worker was killed by signal 9 while sketching.*session is unchanged"
+    ):
         runner.advance(t, listener=listener)
     assert store.count_steps(t.session.id) == 1 and not engine.client.alive
     sketch = runner.advance(t)  # a fresh worker, the context rebuilt from the stored plan
@@ -187,11 +230,14 @@ def test_bagel_cannot_refine_a_region(runner, shared_engine):
     runner.advance(t)
     sketch = runner.advance(t)
     with pytest.raises(StudioError, match="cannot edit a region"):
-        runner.refine_with(t, sketch.id, "make it orange", region_mask=Image.new("L", (64, 64), 255))
+        runner.refine_with(
+            t, sketch.id, "make it orange", region_mask=Image.new("L", (64, 64), 255)
+        )
 
 
-def test_gpu_checks_real_checkpoint_mode_runs_bagel_through_its_worker_and_asserts_each_stage(tiny, tmp_path,
-                                                                                            monkeypatch, capsys):
+def test_gpu_checks_real_checkpoint_mode_runs_bagel_through_its_worker_and_asserts_each_stage(
+    tiny, tmp_path, monkeypatch, capsys
+):
     import json
     import sys
 
@@ -205,15 +251,33 @@ def test_gpu_checks_real_checkpoint_mode_runs_bagel_through_its_worker_and_asser
         import gpu_real
     finally:
         sys.path.remove(str(bagel_kit.ROOT / "bench"))
-    monkeypatch.setattr(gpu_real, "BUDGET_S", 0)  # every stage passes, the time budget fails: exit 1
+    monkeypatch.setattr(
+        gpu_real, "BUDGET_S", 0
+    )  # every stage passes, the time budget fails: exit 1
     out = tmp_path / "rows.json"
-    code = gpu_check.main(["--real", "--allow-cpu", "--only", "bagel", "--bagel-size", "64",
-                           "--bagel-path", str(bagel_kit.STANDINS), "--json", str(out)])
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    code = gpu_check.main(
+        [
+            "--real",
+            "--allow-cpu",
+            "--only",
+            "bagel",
+            "--bagel-size",
+            "64",
+            "--bagel-path",
+            str(bagel_kit.STANDINS),
+            "--json",
+            str(out),
+        ]
+    )
+    lines = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
     stages = [r for r in lines if r["engine"] == "bagel"]
     assert [r["stage"] for r in stages] == ["plan", "sketch", "inspect", "refine"]
     assert all(r["ok"] for r in stages), stages
-    assert stages[1]["sampling_steps"] == 5 and stages[1]["previews"] == 4 + 1  # steps 1-4, then the image
+    assert (
+        stages[1]["sampling_steps"] == 5 and stages[1]["previews"] == 4 + 1
+    )  # steps 1-4, then the image
     assert code == 1 and lines[-1]["stage"] == "total" and not lines[-1]["ok"]
     assert json.loads(out.read_text())[:4] == stages
 
@@ -238,13 +302,19 @@ def test_gpu_checks_stage_assertions_catch_flat_images_channel_views_and_wrong_s
 
 
 def test_a_worker_that_ignores_cancel_past_the_grace_period_is_ended(runner, store, fresh_engine):
-    engine = fresh_engine(cancel_grace=0.0)  # no grace: the cancel message is sent, then the worker is killed
+    engine = fresh_engine(
+        cancel_grace=0.0
+    )  # no grace: the cancel message is sent, then the worker is killed
     t = session(runner, "a cat", engine="bagel-fresh", num_timesteps=12)
     runner.advance(t)
     token = CancelToken()
 
     def listener(event):
-        if event.kind == "progress" and event.stage is Stage.SKETCH and "step" in event.progress.message:
+        if (
+            event.kind == "progress"
+            and event.stage is Stage.SKETCH
+            and "step" in event.progress.message
+        ):
             token.cancel()
 
     assert runner.run(t, listener=listener, cancel=token).status == "cancelled"

@@ -23,7 +23,10 @@ def test_messages_round_trip_with_their_blobs_and_garbage_is_refused():
     wire.write_message(pipe, {"op": "prefill", "items": [{"text": "a\nb"}]}, [b"\x89PNG one", b""])
     wire.write_message(pipe, {"op": "stats"})
     pipe.seek(0)
-    assert wire.read_message(pipe) == ({"op": "prefill", "items": [{"text": "a\nb"}]}, [b"\x89PNG one", b""])
+    assert wire.read_message(pipe) == (
+        {"op": "prefill", "items": [{"text": "a\nb"}]},
+        [b"\x89PNG one", b""],
+    )
     assert wire.read_message(pipe) == ({"op": "stats"}, [])
     with pytest.raises(wire.Closed):
         wire.read_message(pipe)
@@ -46,20 +49,29 @@ def test_missing_clone_model_and_environment_are_named(tmp_path, monkeypatch):
     with pytest.raises(StudioError, match="STROKE_STUDIO_BAGEL_REPO.*git clone.*bagel_env.sh"):
         check_paths(str(tmp_path), None)
     repo = tmp_path / "Bagel"
-    for name in ("inferencer.py", "modeling/bagel/__init__.py", "modeling/autoencoder.py",
-                 "modeling/qwen2/__init__.py", "data/transforms.py"):
+    for name in (
+        "inferencer.py",
+        "modeling/bagel/__init__.py",
+        "modeling/autoencoder.py",
+        "modeling/qwen2/__init__.py",
+        "data/transforms.py",
+    ):
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text("")
     with pytest.raises(StudioError, match="incomplete; missing: data/data_utils.py"):
         check_paths(str(tmp_path / "model"), str(repo))
     (repo / "data/data_utils.py").write_text("")
-    with pytest.raises(StudioError, match="does not exist.*hf download ByteDance-Seed/BAGEL-7B-MoT"):
+    with pytest.raises(
+        StudioError, match="does not exist.*hf download ByteDance-Seed/BAGEL-7B-MoT"
+    ):
         check_paths(str(tmp_path / "model"), str(repo))
     model = tmp_path / "model"
     model.mkdir()
     (model / "llm_config.json").write_text("{}")
     (model / "vocab.json").write_text("{}")
-    with pytest.raises(StudioError, match="missing: vit_config.json, ae.safetensors, ema.safetensors"):
+    with pytest.raises(
+        StudioError, match="missing: vit_config.json, ae.safetensors, ema.safetensors"
+    ):
         check_paths(str(model), str(repo))
     for name in ("vit_config.json", "ae.safetensors", "ema.safetensors"):
         (model / name).write_text("")
@@ -77,7 +89,11 @@ def test_settings_come_from_the_environment_and_are_checked(monkeypatch, tmp_pat
     monkeypatch.setenv("STROKE_STUDIO_BAGEL_PYTHON", "/env/bin/python")
     engine = BagelEngine()
     assert (engine.model_path, engine.mode, engine.cache_bytes, engine.python) == (
-        str(tmp_path / "m"), "nf4", 2 * GiB, "/env/bin/python")
+        str(tmp_path / "m"),
+        "nf4",
+        2 * GiB,
+        "/env/bin/python",
+    )
     assert engine.client is None and "bagel" in engines.names()  # nothing started
     with pytest.raises(StudioError, match="bf16, nf4 or int8"):
         BagelEngine(mode="fp8")
@@ -117,9 +133,13 @@ def test_weights_are_sized_in_the_dtype_they_will_have():
 
 def test_caps_leave_room_for_the_context_cache_and_activations():
     caps = placement.gpu_caps([80 * GiB, 80 * GiB], None, 8 * GiB)
-    assert caps == {0: int(72 * GiB) - 4 * GiB - placement.ACTIVATION_RESERVE,
-                    1: int(72 * GiB) - 4 * GiB - placement.ACTIVATION_RESERVE}
-    assert placement.gpu_caps([24 * GiB], "20GiB", 2 * GiB) == {0: 18 * GiB - placement.ACTIVATION_RESERVE}
+    assert caps == {
+        0: int(72 * GiB) - 4 * GiB - placement.ACTIVATION_RESERVE,
+        1: int(72 * GiB) - 4 * GiB - placement.ACTIVATION_RESERVE,
+    }
+    assert placement.gpu_caps([24 * GiB], "20GiB", 2 * GiB) == {
+        0: 18 * GiB - placement.ACTIVATION_RESERVE
+    }
 
 
 def test_what_does_not_fit_the_gpu_spills_to_cpu_before_disk():
@@ -130,7 +150,9 @@ def test_what_does_not_fit_the_gpu_spills_to_cpu_before_disk():
     placed, report = placement.device_map(model, "bf16", [tiny_gpu], None, 0, cpu_bytes=4 * GiB)
     devices = set(placed.values())
     assert 0 in devices and "cpu" in devices and "disk" not in devices
-    assert placed["language_model.model.embed_tokens"] == placed["vae2llm"] == 0  # kept together, as BAGEL's app
+    assert (
+        placed["language_model.model.embed_tokens"] == placed["vae2llm"] == 0
+    )  # kept together, as BAGEL's app
     assert report["placed_gib"]["cpu"] > 0 and "do not fit" in placement.spill_note(report)
     placed, _ = placement.device_map(model, "bf16", [tiny_gpu], None, 0, cpu_bytes=size // 4)
     assert "disk" in set(placed.values())  # only when the CPU is full too
@@ -147,7 +169,9 @@ def _fake_python(tmp_path, body: str) -> str:
 def test_a_worker_speaking_another_protocol_version_is_refused(tmp_path):
     from studio.engines.bagel.client import WorkerClient
 
-    client = WorkerClient(_fake_python(tmp_path, """echo '{"type":"hello","protocol":99,"blobs":[]}'; sleep 30"""))
+    client = WorkerClient(
+        _fake_python(tmp_path, """echo '{"type":"hello","protocol":99,"blobs":[]}'; sleep 30""")
+    )
     with pytest.raises(StudioError, match="speaks protocol 99, this studio 1"):
         client.start()
     assert not client.alive
@@ -156,8 +180,12 @@ def test_a_worker_speaking_another_protocol_version_is_refused(tmp_path):
 def test_a_worker_that_dies_before_its_hello_is_reported_with_its_log(tmp_path):
     from studio.engines.bagel.client import WorkerClient
 
-    client = WorkerClient(_fake_python(tmp_path, "echo 'ModuleNotFoundError: No module named torch' >&2; exit 1"))
-    with pytest.raises(StudioError, match="failed to start: ModuleNotFoundError: No module named torch"):
+    client = WorkerClient(
+        _fake_python(tmp_path, "echo 'ModuleNotFoundError: No module named torch' >&2; exit 1")
+    )
+    with pytest.raises(
+        StudioError, match="failed to start: ModuleNotFoundError: No module named torch"
+    ):
         client.start()
 
 
@@ -182,7 +210,11 @@ def test_previews_move_the_velocity_to_the_flow_and_decode_at_most_512_pixels():
     worker.inf = SimpleNamespace(model=model, vae_model=VAE())
     tokens = 64 * 64  # a 1024² image: 64 × 64 latent patches of 2 × 2 × 16
     x_t = torch.randn(tokens, 64)
-    v_t = torch.randn(tokens, 64, dtype=torch.bfloat16)  # the model's output dtype (on a GPU: its device too)
+    v_t = torch.randn(
+        tokens, 64, dtype=torch.bfloat16
+    )  # the model's output dtype (on a GPU: its device too)
     preview = worker.preview(x_t, torch.tensor([0.5]), v_t, (1024, 1024))
-    assert seen == [((1, 16, 64, 64), torch.float32, "cpu")]  # pooled from 128² latents, on the VAE's device
+    assert seen == [
+        ((1, 16, 64, 64), torch.float32, "cpu")
+    ]  # pooled from 128² latents, on the VAE's device
     assert preview.size == (256, 256)

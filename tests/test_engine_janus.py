@@ -39,8 +39,12 @@ def janus(janus_dir):
 
 
 def session(runner, prompt="a red apple and a blue cup", seed=5, **params):
-    return runner.new_session(prompt, engine="janus", seed=seed,
-                              settings=RunSettings(max_rounds=3, engine_params={**PARAMS, **params}))
+    return runner.new_session(
+        prompt,
+        engine="janus",
+        seed=seed,
+        settings=RunSettings(max_rounds=3, engine_params={**PARAMS, **params}),
+    )
 
 
 def test_a_whole_session_plans_draws_inspects_and_refines(runner, store, janus):
@@ -56,9 +60,15 @@ def test_a_whole_session_plans_draws_inspects_and_refines(runner, store, janus):
     # The tiny model's answer is noise: a verdict it does not give is recorded as not given, never as a pass.
     readable = verdict.plan_check is not None and verdict.sketch_check is not None
     assert readable or ("could not be read" in verdict.meta["error"] and not verdict.passed)
-    previews = [e.progress.preview for e in events if e.kind == "progress" and e.progress.preview is not None]
+    previews = [
+        e.progress.preview
+        for e in events
+        if e.kind == "progress" and e.progress.preview is not None
+    ]
     assert len(previews) >= 3 and all(isinstance(p, Image.Image) for p in previews)
-    fractions = [e.progress.fraction for e in events if e.kind == "progress" and e.stage is Stage.SKETCH]
+    fractions = [
+        e.progress.fraction for e in events if e.kind == "progress" and e.stage is Stage.SKETCH
+    ]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
     runner.override(t, verdict.id, sketch_passed=False, sketch_critique="The blue cup is missing.")
@@ -67,7 +77,9 @@ def test_a_whole_session_plans_draws_inspects_and_refines(runner, store, janus):
     assert "The blue cup is missing" not in refine.instruction or refine.meta["format_ok"] is False
     assert refine.sampling_steps == TOKENS and refine.image != sketch.image
     human = runner.refine_with(t, refine.id, "make the cup bluer")
-    assert human.instruction == "make the cup bluer" and "make the cup bluer" in human.meta["prompt"]
+    assert (
+        human.instruction == "make the cup bluer" and "make the cup bluer" in human.meta["prompt"]
+    )
     assert runner.run(t).status == "finished" and t.branch()[-1].stage is Stage.FINAL
     assert janus.loaded() is janus.loaded()  # loaded once, shared
 
@@ -108,7 +120,9 @@ def test_cancelling_stops_between_image_tokens_and_keeps_nothing(runner, store, 
     assert runner.advance(t).stage is Stage.SKETCH
 
 
-def test_out_of_memory_suggests_the_smaller_model_and_leaves_the_session_intact(runner, store, janus, monkeypatch):
+def test_out_of_memory_suggests_the_smaller_model_and_leaves_the_session_intact(
+    runner, store, janus, monkeypatch
+):
     t = session(runner, max_think_tokens=4)
     runner.advance(t)
     generation_head = janus.loaded().model.model.generation_head
@@ -143,7 +157,10 @@ def test_missing_incomplete_and_uncached_models_name_the_fix(tmp_path, janus_dir
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("STROKE_STUDIO_JANUS_MODEL", raising=False)  # the default: a hub id
-    with pytest.raises(StudioError, match="not in the local Hugging Face cache.*hf download deepseek-community/Janus-Pro-7B"):
+    with pytest.raises(
+        StudioError,
+        match="not in the local Hugging Face cache.*hf download deepseek-community/Janus-Pro-7B",
+    ):
         JanusEngine().loaded()
     with pytest.raises(StudioError, match="nf4 or int8"):
         JanusEngine(str(janus_dir), quantization="fp4").loaded()

@@ -21,7 +21,9 @@ def _text(folder) -> str:
             parts.append(path.read_text(encoding="utf-8"))
         elif path.suffix == ".parquet":
             rows = pq.read_table(path).to_pylist()
-            parts.append(json.dumps(rows, default=lambda v: "<bytes>" if isinstance(v, bytes) else str(v)))
+            parts.append(
+                json.dumps(rows, default=lambda v: "<bytes>" if isinstance(v, bytes) else str(v))
+            )
     return "\n".join(parts)
 
 
@@ -32,7 +34,9 @@ def _judged(runner, scripted, prompt="a cat and a dog", seed=4):
     sketch = runner.advance(t)
     redraw = runner.reject(t, sketch.id, note="too small", by="zoe")
     runner.accept(t, redraw.id, by="yan")
-    runner.override(t, runner.advance(t).id, plan_passed=False, plan_critique="the dog is missing", by="yan")
+    runner.override(
+        t, runner.advance(t).id, plan_passed=False, plan_critique="the dog is missing", by="yan"
+    )
     runner.refine_with(t, t.head().id, "show the whole cat", by="zoe")
     runner.prefer(t, sketch.id, redraw.id, "right", by="zoe")
     runner.rate(t, redraw.id, "4", by="yan")
@@ -47,9 +51,23 @@ def test_each_format_names_the_annotators(store, runner, scripted, tmp_path, nam
     export(store, name, out, val_fraction=0.0)
     text = _text(out)
     assert re.search(r"\bzoe\b", text)  # no prompt, note or instruction holds the names
-    if name in ("bagel", "think-trace", "vlm-sft", "hf", "folder", "pickapic", "unified_edit", "trl-pref"):
+    if name in (
+        "bagel",
+        "think-trace",
+        "vlm-sft",
+        "hf",
+        "folder",
+        "pickapic",
+        "unified_edit",
+        "trl-pref",
+    ):
         assert re.search(r"\byan\b", text)  # the accept, or the override
-    if name in ("bagel", "think-trace", "hf", "folder"):  # the trajectory rows say who acted, row by row
+    if name in (
+        "bagel",
+        "think-trace",
+        "hf",
+        "folder",
+    ):  # the trajectory rows say who acted, row by row
         assert '"annotators": ["yan", "zoe"]' in text or "'annotators': ['yan', 'zoe']" in text
 
 
@@ -62,6 +80,8 @@ def test_the_new_formats_give_byte_identical_exports(store, runner, scripted, tm
     out = tmp_path / name
     export(store, name, out, val_fraction=0.5)
     first = tree(out)
-    assert any(path.endswith(".parquet") for path in first)  # rows were written, not just a card and a manifest
+    assert any(
+        path.endswith(".parquet") for path in first
+    )  # rows were written, not just a card and a manifest
     export(store, name, out, val_fraction=0.5, force=True)
     assert tree(out) == first

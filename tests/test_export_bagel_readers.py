@@ -25,13 +25,22 @@ def bagel_python():
 
 
 def read_with_bagel(python: str, kind: str, root) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(bagel_kit.CLONE), str(bagel_kit.STANDINS)]),
-           "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([python, str(bagel_kit.ROOT / "tests" / "bagel_read_exports.py"), kind, str(root)],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=str(root))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(bagel_kit.CLONE), str(bagel_kit.STANDINS)]),
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        [python, str(bagel_kit.ROOT / "tests" / "bagel_read_exports.py"), kind, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=str(root),
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     line = next(text for text in done.stdout.splitlines() if text.startswith("RESULT "))
-    return {**json.loads(line[len("RESULT "):]), "stderr": done.stderr}
+    return {**json.loads(line[len("RESULT ") :]), "stderr": done.stderr}
 
 
 @pytest.fixture
@@ -48,10 +57,16 @@ def test_unified_edit_rows_are_read_by_bagels_edit_dataset(store, session, tmp_p
     assert result["errors"] == []
     assert result["total_rows"] == 3  # two refine runs and the noted redraw
     rows = result["rows"]
-    assert sorted(tuple(r["data_indexes"]) for r in rows) == [(0, 0), (0, 1), (0, 2)]  # each row once
+    assert sorted(tuple(r["data_indexes"]) for r in rows) == [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+    ]  # each row once
     texts = sorted(t for r in rows for t in r["texts"])
     assert texts == sorted(["fix what is missing", "remove the word WRONG", "too dark"])
-    for r in rows:  # the before image conditions (vae + vit), the after image is the generation target
+    for (
+        r
+    ) in rows:  # the before image conditions (vae + vit), the after image is the generation target
         assert r["plan"] == [["vae_image", 0], ["vit_image", 0], ["text", 0], ["vae_image", 1]]
         assert len(r["image_shapes"]) == 3
     packed = result["packed"]

@@ -42,7 +42,9 @@ def test_by_session_id_or_prefix(store, runner, scripted, tmp_path):
         export(store, "folder", tmp_path / "bad", sessions=["zzzzzz"])
 
 
-def test_by_date_range_in_local_time_with_bare_dates_covering_the_whole_day(store, runner, scripted, tmp_path):
+def test_by_date_range_in_local_time_with_bare_dates_covering_the_whole_day(
+    store, runner, scripted, tmp_path
+):
     old, mid, new = (plain(runner, f"apple {i}", seed=i) for i in range(3))
     at(store, old, dt.datetime(2026, 1, 10, 9, 0))
     at(store, mid, dt.datetime(2026, 2, 20, 23, 59))
@@ -73,7 +75,9 @@ def test_human_reviewed_keeps_only_what_a_person_touched(store, runner, scripted
     assert report.trajectories == 2
 
 
-def test_accepted_only_keeps_finished_branches_whose_final_image_a_person_accepted(store, runner, scripted, tmp_path):
+def test_accepted_only_keeps_finished_branches_whose_final_image_a_person_accepted(
+    store, runner, scripted, tmp_path
+):
     final_accepted = plain(runner, "apple", seed=1)
     runner.accept(final_accepted, final_accepted.head().id)
     shown_accepted = plain(runner, "pear", seed=2)
@@ -86,7 +90,9 @@ def test_accepted_only_keeps_finished_branches_whose_final_image_a_person_accept
     assert ids == sorted([final_accepted.session.id, shown_accepted.session.id])
 
 
-def test_chosen_branch_is_the_head_and_all_branches_takes_the_rest(store, runner, scripted, tmp_path):
+def test_chosen_branch_is_the_head_and_all_branches_takes_the_rest(
+    store, runner, scripted, tmp_path
+):
     t = plain(runner, "a cat and a dog", seed=2)
     old_final = t.head()
     runner.fork(t, t.branch()[0].id)
@@ -96,15 +102,21 @@ def test_chosen_branch_is_the_head_and_all_branches_takes_the_rest(store, runner
     assert [row["id"] for row in jsonl(out / "train" / "multi_turn.jsonl")] == [t.head().id]
     out = tmp_path / "all"
     export(store, "folder", out, val_fraction=0.0, all_branches=True)
-    assert {row["id"] for row in jsonl(out / "train" / "multi_turn.jsonl")} == {old_final.id, t.head().id}
+    assert {row["id"] for row in jsonl(out / "train" / "multi_turn.jsonl")} == {
+        old_final.id,
+        t.head().id,
+    }
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"since": "last tuesday"}, "Cannot read --since 'last tuesday'"),
-    ({"until": "2026-13-01"}, "Cannot read --until"),
-    ({"since": "2026-03-01", "until": "2026-02-01"}, "--since is after --until"),
-    ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"since": "last tuesday"}, "Cannot read --since 'last tuesday'"),
+        ({"until": "2026-13-01"}, "Cannot read --until"),
+        ({"since": "2026-03-01", "until": "2026-02-01"}, "--since is after --until"),
+        ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),
+    ],
+)
 def test_bad_filter_values_name_the_fix(store, tmp_path, options, message):
     with pytest.raises(StudioError, match=message):
         export(store, "folder", tmp_path / "out", **options)
@@ -112,7 +124,10 @@ def test_bad_filter_values_name_the_fix(store, tmp_path, options, message):
 
 
 def test_an_unknown_format_lists_the_formats(store, tmp_path):
-    with pytest.raises(StudioError, match="Unknown export format 'csv'. Formats: bagel, think-trace, vlm-sft, hf, folder"):
+    with pytest.raises(
+        StudioError,
+        match="Unknown export format 'csv'. Formats: bagel, think-trace, vlm-sft, hf, folder",
+    ):
         export(store, "csv", tmp_path / "out")
 
 
@@ -130,6 +145,8 @@ def test_strict_fails_on_missing_images_and_writes_nothing(store, runner, script
     plain(runner, "apple", seed=1)
     broken = plain(runner, "pear", seed=2)
     store.image_path(broken.branch()[1].image.sha256).unlink()
-    with pytest.raises(StudioError, match=f"Session {broken.session.id} is missing 1 image file.*drop --strict"):
+    with pytest.raises(
+        StudioError, match=f"Session {broken.session.id} is missing 1 image file.*drop --strict"
+    ):
         export(store, "bagel", tmp_path / "out", strict=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no export, no temporary folder

@@ -30,32 +30,56 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
     dataset = json.loads((out / "dataset_info.json").read_text())["stroke_studio_train"]
     assert dataset["data_dir"] == f"{out}/train" and dataset["num_files"] == 1
     table = pq.read_table(out / "train" / "part-00000.parquet")
-    assert table.column_names == ["id", "session_id", "prompt", "engine", "human", "conversation", "provenance",
-                                  "annotators"]
+    assert table.column_names == [
+        "id",
+        "session_id",
+        "prompt",
+        "engine",
+        "human",
+        "conversation",
+        "provenance",
+        "annotators",
+    ]
     assert pq.ParquetFile(out / "train" / "part-00000.parquet").metadata.num_row_groups == 1
     row = table.to_pylist()[0]
     user, assistant = json.loads(row["conversation"])
     assert user == {"role": "user", "content": "a cat and a dog", "need_loss": False}
     assert assistant["role"] == "assistant"
     content = assistant["content"]
-    assert content[0] == {"type": "text", "content": "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>",
-                          "need_loss": True}
+    assert content[0] == {
+        "type": "text",
+        "content": "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>",
+        "need_loss": True,
+    }
     rejected, critique, redraw = content[1], content[2], content[3]
-    assert {k: rejected[k] for k in ("type", "need_loss", "need_vae", "need_vit")} == \
-        {"type": "image", "need_loss": False, "need_vae": False, "need_vit": True}
+    assert {k: rejected[k] for k in ("type", "need_loss", "need_vae", "need_vit")} == {
+        "type": "image",
+        "need_loss": False,
+        "need_vae": False,
+        "need_vit": True,
+    }
     assert critique == {"type": "text", "content": "too dark", "need_loss": True}
     assert (redraw["need_loss"], redraw["need_vae"], redraw["need_vit"]) == (True, True, True)
     provenance = json.loads(row["provenance"])
-    assert len(provenance) == len(content) and provenance[0]["original"] == {"instruction": "draw a cat"}
+    assert len(provenance) == len(content) and provenance[0]["original"] == {
+        "instruction": "draw a cat"
+    }
 
 
 def test_bagel_images_are_the_stored_png_bytes_unchanged(store, session, tmp_path):
     export(store, "bagel", tmp_path / "bagel", val_fraction=0.0)
     row = pq.read_table(tmp_path / "bagel" / "train" / "part-00000.parquet").to_pylist()[0]
     images = [c for c in json.loads(row["conversation"])[1]["content"] if c["type"] == "image"]
-    expected = [session.rejected, session.sketch1, session.refine1, session.sketch2, session.refine2]
-    assert [base64.b64decode(c["content"]) for c in images] == \
-        [store.image_path(s.image.sha256).read_bytes() for s in expected]
+    expected = [
+        session.rejected,
+        session.sketch1,
+        session.refine1,
+        session.sketch2,
+        session.refine2,
+    ]
+    assert [base64.b64decode(c["content"]) for c in images] == [
+        store.image_path(s.image.sha256).read_bytes() for s in expected
+    ]
 
 
 def test_think_trace_lines_mark_each_image_and_name_its_file(store, session, tmp_path):
@@ -64,14 +88,22 @@ def test_think_trace_lines_mark_each_image_and_name_its_file(store, session, tmp
     [line] = jsonl(out / "train" / "think_trace.jsonl")
     assert line["Question"] == "a cat and a dog"
     trace = line["Text Reasoning Trace"].splitlines()
-    assert trace[0] == ("THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des><done>no</done> "
-                        "<image_start>[reasoning_image_1]<image_end>")
-    assert "too dark" not in line["Text Reasoning Trace"]  # the format has no "seen, not learned": drafts stay out
+    assert trace[0] == (
+        "THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des><done>no</done> "
+        "<image_start>[reasoning_image_1]<image_end>"
+    )
+    assert (
+        "too dark" not in line["Text Reasoning Trace"]
+    )  # the format has no "seen, not learned": drafts stay out
     assert line["Final Answer"] == "<image_start>[reasoning_image_4]<image_end>"
     names = [line[f"reasoning_image_{n}"] for n in range(1, 5)]
-    assert names == [f"images/{s.image.sha256}.png" for s in (session.sketch1, session.refine1, session.sketch2,
-                                                               session.refine2)]
-    assert all((out / name).read_bytes() == store.image_path(name[7:71]).read_bytes() for name in names)
+    assert names == [
+        f"images/{s.image.sha256}.png"
+        for s in (session.sketch1, session.refine1, session.sketch2, session.refine2)
+    ]
+    assert all(
+        (out / name).read_bytes() == store.image_path(name[7:71]).read_bytes() for name in names
+    )
     assert "reasoning_image_5" not in line
 
 
@@ -82,15 +114,32 @@ def test_vlm_sft_lines_are_conversations_with_image_placeholders(store, session,
     alignments = jsonl(out / "train" / "alignment.jsonl")
     assert [c["label"] for c in conflicts] == ["positive", "negative"]
     question, answer = conflicts[1]["conversations"]
-    assert question["from"] == "human" and "<image>" not in question["value"] and "image" not in conflicts[1]
+    assert (
+        question["from"] == "human"
+        and "<image>" not in question["value"]
+        and "image" not in conflicts[1]
+    )
     assert "<des>a cat, a dog, WRONG</des>" in question["value"]
-    assert answer == {"from": "gpt", "value": "<plan>no: WRONG is not in the prompt; drop it.</plan>"}
+    assert answer == {
+        "from": "gpt",
+        "value": "<plan>no: WRONG is not in the prompt; drop it.</plan>",
+    }
     failed = next(a for a in alignments if a["id"] == session.inspect1.id)
     assert failed["conversations"][0]["value"].startswith("<image>\nInstruction: draw a tabby cat")
-    assert failed["conversations"][1]["value"] == \
-        "<sketch>no: Something is missing.</sketch><refine>fix what is missing</refine>"
-    assert (out / failed["image"]).read_bytes() == store.image_path(session.sketch1.image.sha256).read_bytes()
-    assert sorted(a["label"] for a in alignments) == ["negative", "negative", "positive", "positive", "positive"]
+    assert (
+        failed["conversations"][1]["value"]
+        == "<sketch>no: Something is missing.</sketch><refine>fix what is missing</refine>"
+    )
+    assert (out / failed["image"]).read_bytes() == store.image_path(
+        session.sketch1.image.sha256
+    ).read_bytes()
+    assert sorted(a["label"] for a in alignments) == [
+        "negative",
+        "negative",
+        "positive",
+        "positive",
+        "positive",
+    ]
 
 
 def test_hf_parquet_loads_with_datasets_and_images_decode(store, session, tmp_path):
@@ -99,18 +148,26 @@ def test_hf_parquet_loads_with_datasets_and_images_decode(store, session, tmp_pa
     export(store, "hf", out, val_fraction=0.0)
     schema = pq.read_schema(out / "alignment" / "train-00000-of-00001.parquet")
     assert schema.field("image").type.names == ["bytes", "path"]
-    loaded = datasets.load_dataset("parquet", data_files={"train": str(out / "alignment" / "train-*.parquet")},
-                                   cache_dir=str(tmp_path / "cache"))["train"]
+    loaded = datasets.load_dataset(
+        "parquet",
+        data_files={"train": str(out / "alignment" / "train-*.parquet")},
+        cache_dir=str(tmp_path / "cache"),
+    )["train"]
     assert isinstance(loaded.features["image"], datasets.Image)
     first = loaded[0]
     assert isinstance(first["image"], Image.Image) and first["image"].size == (32, 32)
     assert first["label"] == "negative" and first["source"] == "review"
-    turns = datasets.load_dataset("parquet", data_files={"train": str(out / "multi_turn" / "*.parquet")},
-                                  cache_dir=str(tmp_path / "cache"))["train"][0]
+    turns = datasets.load_dataset(
+        "parquet",
+        data_files={"train": str(out / "multi_turn" / "*.parquet")},
+        cache_dir=str(tmp_path / "cache"),
+    )["train"][0]
     assert len(turns["images"]) == 5 and all(isinstance(i, Image.Image) for i in turns["images"])
     assert isinstance(turns["final_image"], Image.Image)
     assert [t["stage"] for t in json.loads(turns["turns"])][:3] == ["plan", "sketch", "critique"]
-    by_config = datasets.load_dataset(str(out), "conflict", cache_dir=str(tmp_path / "cache"))  # the card's configs
+    by_config = datasets.load_dataset(
+        str(out), "conflict", cache_dir=str(tmp_path / "cache")
+    )  # the card's configs
     assert by_config["train"].num_rows == 2
 
 
@@ -119,15 +176,22 @@ def test_folder_rows_and_images_can_be_browsed(store, session, tmp_path):
     report = export(store, "folder", out, val_fraction=0.0)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format"] == "folder" and manifest["counts"] == report.counts
-    assert manifest["images"] == len(list((out / "images").iterdir())) == 6  # five drawn + the final
+    assert (
+        manifest["images"] == len(list((out / "images").iterdir())) == 6
+    )  # five drawn + the final
     [saved] = jsonl(out / "sessions.jsonl")
-    assert saved["session_id"] == session.trajectory.session.id and len(saved["trajectory"]["steps"]) == 12
+    assert (
+        saved["session_id"] == session.trajectory.session.id
+        and len(saved["trajectory"]["steps"]) == 12
+    )
     for image in (out / "images").iterdir():
         assert image.read_bytes() == store.image_path(image.stem).read_bytes()
 
 
 @pytest.mark.parametrize("name", ["bagel", "think-trace", "vlm-sft", "hf", "folder"])
-def test_the_same_sessions_give_byte_identical_exports(store, runner, scripted, session, tmp_path, name):
+def test_the_same_sessions_give_byte_identical_exports(
+    store, runner, scripted, session, tmp_path, name
+):
     for seed in range(3):
         plain(runner, f"a cat number {seed}", seed=seed)
     out = tmp_path / name

@@ -49,7 +49,9 @@ def test_force_replaces_an_earlier_export_but_never_other_files(store, sessions,
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"jpeg")
-    with pytest.raises(StudioError, match="not a Stroke Studio export, so even --force will not replace it"):
+    with pytest.raises(
+        StudioError, match="not a Stroke Studio export, so even --force will not replace it"
+    ):
         export(store, "folder", other, force=True)
     assert tree(other) == {"cat.jpg": b"jpeg"}
 
@@ -97,15 +99,25 @@ def test_an_interrupted_export_over_an_earlier_one_keeps_the_earlier_one(store, 
 
 def test_progress_reports_reading_then_writing(store, sessions, tmp_path):
     seen = []
-    export(store, "bagel", tmp_path / "out", progress=lambda done, total, phase: seen.append((phase, done, total)))
+    export(
+        store,
+        "bagel",
+        tmp_path / "out",
+        progress=lambda done, total, phase: seen.append((phase, done, total)),
+    )
     assert [s for s in seen if s[0] == "reading"] == [("reading", i, 4) for i in range(1, 5)]
     assert [s for s in seen if s[0] == "writing"][-1] == ("writing", 4, 4)
 
 
 def test_an_image_hash_that_is_not_a_hash_never_becomes_a_path(store, runner, scripted, tmp_path):
     t = plain(runner, "pear", seed=9)
-    evil = Step(id=new_id(), session_id=t.session.id, parent_id=t.head().id, stage=Stage.SKETCH,
-                image=ImageRef("../../../../outside", 1, 1, 1))
+    evil = Step(
+        id=new_id(),
+        session_id=t.session.id,
+        parent_id=t.head().id,
+        stage=Stage.SKETCH,
+        image=ImageRef("../../../../outside", 1, 1, 1),
+    )
     store.commit(t.session, add=evil)
     report = export(store, "folder", tmp_path / "out")
     assert [s.session_id for s in report.skipped] == [t.session.id]
@@ -122,9 +134,13 @@ def test_the_ui_gets_a_zip_of_the_export(store, sessions, tmp_path):
         info = archive.read("stroke-studio-bagel/parquet_info.json").decode()
     assert "stroke-studio-bagel/train/part-00000.parquet" in names
     assert "stroke-studio-bagel/manifest.json" in names
-    assert '"stroke-studio-bagel/train/part-00000.parquet"' in info  # keyed by the folder in the zip
+    assert (
+        '"stroke-studio-bagel/train/part-00000.parquet"' in info
+    )  # keyed by the folder in the zip
     again = export_zip(store, "bagel", val_fraction=0.0)
     try:
-        assert again.suffix == ".zip" and again.read_bytes() == path.read_bytes()  # same sessions, same bytes
+        assert (
+            again.suffix == ".zip" and again.read_bytes() == path.read_bytes()
+        )  # same sessions, same bytes
     finally:
         again.unlink()

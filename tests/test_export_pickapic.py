@@ -31,12 +31,17 @@ def preprocess(examples, tokenizer, resolution=16):
     import torch
 
     def to_tensor(image):
-        array = np.asarray(image.resize((resolution, resolution), Image.BILINEAR), dtype=np.float32) / 255.0
+        array = (
+            np.asarray(image.resize((resolution, resolution), Image.BILINEAR), dtype=np.float32)
+            / 255.0
+        )
         return (torch.from_numpy(array).permute(2, 0, 1) - 0.5) / 0.5
 
     all_pixel_values = []
     for col_name in ["jpg_0", "jpg_1"]:
-        images = [Image.open(io.BytesIO(im_bytes)).convert("RGB") for im_bytes in examples[col_name]]
+        images = [
+            Image.open(io.BytesIO(im_bytes)).convert("RGB") for im_bytes in examples[col_name]
+        ]
         all_pixel_values.append([to_tensor(image) for image in images])
     combined = []
     for im_tup, label_0 in zip(zip(*all_pixel_values), examples["label_0"]):
@@ -44,8 +49,13 @@ def preprocess(examples, tokenizer, resolution=16):
             im_tup = im_tup[::-1]
         combined.append(torch.cat(im_tup, dim=0))
     examples["pixel_values"] = combined
-    examples["input_ids"] = tokenizer(examples["caption"], truncation=True, padding="max_length",
-                                      max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    examples["input_ids"] = tokenizer(
+        examples["caption"],
+        truncation=True,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        return_tensors="pt",
+    ).input_ids
     return examples
 
 
@@ -79,8 +89,11 @@ def test_pairs_come_from_redraws_preferences_and_ratings_once_each(store, judged
     out = tmp_path / "pap"
     export(store, "pickapic", out, val_fraction=0.0)
     rows = {(r["step_0"], r["step_1"]): r for r in _load(out)}
-    assert set(rows) == {(s.rejected.id, s.sketch1.id), (s.sketch2.id, s.refine2.id),
-                         (low.head().id, high.head().id)}
+    assert set(rows) == {
+        (s.rejected.id, s.sketch1.id),
+        (s.sketch2.id, s.refine2.id),
+        (low.head().id, high.head().id),
+    }
     redraw = rows[(s.rejected.id, s.sketch1.id)]  # also alice's rating: one pair, both sources
     assert redraw["label_0"] == 0.0 and redraw["label_1"] == 1.0
     assert redraw["sources"] == ["rating", "redraw"] and redraw["source"] == "rating,redraw"
@@ -90,10 +103,16 @@ def test_pairs_come_from_redraws_preferences_and_ratings_once_each(store, judged
     assert preferred["annotator"] == "alice,bob" and preferred["label_0"] == 0.0
     assert len(preferred["judgement_ids"]) == 2
     finals = rows[(low.head().id, high.head().id)]
-    assert finals["caption"] == "a red apple" and finals["label_0"] == 0.0 and finals["annotator"] == "dave"
+    assert (
+        finals["caption"] == "a red apple"
+        and finals["label_0"] == 0.0
+        and finals["annotator"] == "dave"
+    )
     assert sorted(finals["session_ids"]) == sorted([low.session.id, high.session.id])
     manifest = (out / "manifest.json").read_text()
-    assert '"ties_left_out": 1' in manifest  # carol's tie: the script would train it as "jpg_0 wins"
+    assert (
+        '"ties_left_out": 1' in manifest
+    )  # carol's tie: the script would train it as "jpg_0 wins"
 
 
 def test_images_are_jpeg_bytes_of_the_stored_images(store, judged, tmp_path):
@@ -101,13 +120,20 @@ def test_images_are_jpeg_bytes_of_the_stored_images(store, judged, tmp_path):
     out = tmp_path / "pap"
     export(store, "pickapic", out, val_fraction=0.0)
     dataset = _load(out)
-    assert dataset.features["jpg_0"].dtype == "binary" and dataset.features["label_0"].dtype == "float64"
+    assert (
+        dataset.features["jpg_0"].dtype == "binary"
+        and dataset.features["label_0"].dtype == "float64"
+    )
     row = next(r for r in dataset if r["step_0"] == s.rejected.id)
     assert row["jpg_0"][:3] == b"\xff\xd8\xff"  # JPEG, as Pick-a-Pic ships them
     for column, step in (("jpg_0", s.rejected), ("jpg_1", s.sketch1)):
-        stored = np.asarray(Image.open(store.image_path(step.image.sha256)).convert("RGB"), dtype=np.int16)
+        stored = np.asarray(
+            Image.open(store.image_path(step.image.sha256)).convert("RGB"), dtype=np.int16
+        )
         exported = np.asarray(Image.open(io.BytesIO(row[column])).convert("RGB"), dtype=np.int16)
-        assert exported.shape == stored.shape and np.abs(exported - stored).mean() < 4  # quality-95 JPEG
+        assert (
+            exported.shape == stored.shape and np.abs(exported - stored).mean() < 4
+        )  # quality-95 JPEG
 
 
 def test_the_dpo_scripts_preprocessing_puts_the_preferred_image_first(store, judged, tmp_path):
@@ -119,11 +145,15 @@ def test_the_dpo_scripts_preprocessing_puts_the_preferred_image_first(store, jud
     from datasets import load_dataset
 
     files = sorted(str(p) for p in (out / "data").glob("train-*.parquet"))
-    dataset = load_dataset("parquet", data_files={"train": files}, split="train", cache_dir=str(tmp_path / "hf-cache"))
+    dataset = load_dataset(
+        "parquet", data_files={"train": files}, split="train", cache_dir=str(tmp_path / "hf-cache")
+    )
     tokenizer = clip_tokenizer(max_len=32)
     batch = preprocess(dataset[:], tokenizer)
     assert len(batch["pixel_values"]) == len(dataset) == 3
-    assert all(p.shape == (6, 16, 16) for p in batch["pixel_values"]) and batch["input_ids"].shape == (3, 32)
+    assert all(p.shape == (6, 16, 16) for p in batch["pixel_values"]) and batch[
+        "input_ids"
+    ].shape == (3, 32)
     index = dataset["step_0"].index(s.rejected.id)  # label_0 0: the redraw (jpg_1) goes first
     redraw = Image.open(store.image_path(s.sketch1.image.sha256)).convert("RGB")
     expected = np.asarray(redraw.resize((16, 16), Image.BILINEAR), dtype=np.float32) / 255.0 * 2 - 1
@@ -131,7 +161,9 @@ def test_the_dpo_scripts_preprocessing_puts_the_preferred_image_first(store, jud
     assert np.abs(first - expected).mean() < 0.05
 
 
-def test_a_session_without_judgements_or_redraws_gives_an_empty_loadable_export(store, runner, scripted, tmp_path):
+def test_a_session_without_judgements_or_redraws_gives_an_empty_loadable_export(
+    store, runner, scripted, tmp_path
+):
     plain(runner)
     out = tmp_path / "pap"
     report = export(store, "pickapic", out, val_fraction=0.0)

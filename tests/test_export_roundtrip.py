@@ -30,8 +30,14 @@ def fresh(tmp_path):
 def rich(runner, scripted):
     """A steered session, plus one with a title, tags, settings and a region-limited refine."""
     first = steered(runner, scripted).trajectory
-    second = runner.new_session("a cat", engine="scripted", seed=11, title="Region study", tags=("cats", "regions"),
-                                settings=RunSettings(max_rounds=3, mode=Mode.PROCESS, engine_params={"size": 32}))
+    second = runner.new_session(
+        "a cat",
+        engine="scripted",
+        seed=11,
+        title="Region study",
+        tags=("cats", "regions"),
+        settings=RunSettings(max_rounds=3, mode=Mode.PROCESS, engine_params={"size": 32}),
+    )
     runner.run(second, pause=PausePolicy.AT_INSPECT)
     mask = Image.new("L", (32, 32), 0)
     mask.paste(255, (0, 0, 16, 32))
@@ -47,7 +53,10 @@ def same(store, other, session_id):
     for step in a.steps.values():
         for ref in (step.image, step.region.image if step.region else None):
             if ref is not None:
-                assert other.image_path(ref.sha256).read_bytes() == store.image_path(ref.sha256).read_bytes()
+                assert (
+                    other.image_path(ref.sha256).read_bytes()
+                    == store.image_path(ref.sha256).read_bytes()
+                )
 
 
 @pytest.mark.parametrize("name", ["folder", "hf"])
@@ -60,7 +69,9 @@ def test_an_export_imports_into_a_fresh_database_losslessly(store, fresh, rich, 
     assert any(s.region for s in fresh.load(rich[1].session.id).steps.values())
 
 
-def test_the_whole_tree_travels_even_when_only_the_head_branch_was_chosen(store, fresh, runner, scripted, tmp_path):
+def test_the_whole_tree_travels_even_when_only_the_head_branch_was_chosen(
+    store, fresh, runner, scripted, tmp_path
+):
     t = plain(runner, "a cat and a dog", seed=4)
     runner.fork(t, t.branch()[0].id)
     runner.run(t)
@@ -92,14 +103,19 @@ def test_training_only_formats_say_which_formats_carry_sessions(store, fresh, ri
         import_path(fresh, tmp_path / name)
 
 
-def test_an_export_in_a_newer_text_protocol_is_refused_before_anything_is_written(store, fresh, rich, tmp_path):
+def test_an_export_in_a_newer_text_protocol_is_refused_before_anything_is_written(
+    store, fresh, rich, tmp_path
+):
     export(store, "folder", tmp_path / "out")
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["protocol"] == protocol.VERSION
     manifest["protocol"] = protocol.VERSION + 1
     (tmp_path / "out" / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(StudioError, match=f"version {protocol.VERSION + 1} of the loop's text protocol; .*up to "
-                                          f"version {protocol.VERSION}"):
+    with pytest.raises(
+        StudioError,
+        match=f"version {protocol.VERSION + 1} of the loop's text protocol; .*up to "
+        f"version {protocol.VERSION}",
+    ):
         import_path(fresh, tmp_path / "out")
     assert fresh.list_sessions() == []
 
@@ -120,7 +136,9 @@ def test_every_final_image_carries_its_trajectory(store, runner, scripted):
     payload = pngmeta.read(data)
     assert payload["trajectory"]["session"]["id"] == t.session.id
     assert [s["id"] for s in payload["trajectory"]["steps"]] == [s.id for s in t.branch()[:-1]]
-    assert pngmeta.strip(data) == store.image_path(last_sketch.image.sha256).read_bytes()  # pixels untouched
+    assert (
+        pngmeta.strip(data) == store.image_path(last_sketch.image.sha256).read_bytes()
+    )  # pixels untouched
     assert store.load_image(final.image).tobytes() == store.load_image(last_sketch.image).tobytes()
 
 
@@ -129,17 +147,26 @@ def test_an_engines_own_final_image_is_stamped_too(store, runner, scripted):
 
     scripted.finalize = lambda ctx: FinalResult(image=Image.new("RGB", (8, 8), (9, 9, 9)))
     t = plain(runner, "a cat", seed=6)
-    assert pngmeta.read(store.image_path(t.head().image.sha256).read_bytes())["trajectory"]["session"]["id"] == t.session.id
+    assert (
+        pngmeta.read(store.image_path(t.head().image.sha256).read_bytes())["trajectory"]["session"][
+            "id"
+        ]
+        == t.session.id
+    )
     assert store.load_image(t.head().image).getpixel((0, 0)) == (9, 9, 9)
 
 
-def test_a_final_png_reopens_its_session_in_a_fresh_database(store, fresh, runner, scripted, tmp_path):
+def test_a_final_png_reopens_its_session_in_a_fresh_database(
+    store, fresh, runner, scripted, tmp_path
+):
     t = steered(runner, scripted).trajectory
     png = tmp_path / "final.png"
     png.write_bytes(store.image_path(t.head().image.sha256).read_bytes())
     report = import_path(fresh, png)
     assert report.source == "png" and report.imported == [t.session.id]
-    assert report.missing_images == {t.session.id: 5}  # the drafts before the final are not in the PNG
+    assert report.missing_images == {
+        t.session.id: 5
+    }  # the drafts before the final are not in the PNG
     reopened = fresh.load(t.session.id)
     assert [s.stage for s in reopened.branch()] == [s.stage for s in t.branch()]
     assert reopened.head().image == t.head().image and reopened.head().stage is Stage.FINAL
@@ -169,7 +196,10 @@ def test_stamping_round_trips_text_of_any_size_and_replaces_an_earlier_stamp(tmp
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), (1, 2, 3)).save(buffer, format="PNG")
     original = buffer.getvalue()
-    for text in ("ünïcødé ✓", "x" * (2 * pngmeta.COMPRESS_UP_TO)):  # compressed, then stored plainly
+    for text in (
+        "ünïcødé ✓",
+        "x" * (2 * pngmeta.COMPRESS_UP_TO),
+    ):  # compressed, then stored plainly
         stamped = pngmeta.stamp(pngmeta.stamp(original, {"note": "old"}), {"note": text})
         assert pngmeta.read(stamped)["note"] == text and pngmeta.strip(stamped) == original
         with Image.open(io.BytesIO(stamped)) as image:  # Pillow still reads it, text chunk included

@@ -42,16 +42,33 @@ def steered(runner: Runner, scripted, prompt: str = "a cat and a dog", seed: int
     plan2 = runner.edit_plan(t, runner.advance(t).id, description="a cat, a dog, WRONG")
     sketch2 = runner.advance(t)
     runner.accept(t, sketch2.id, note="nice dog")
-    inspect2 = runner.override(t, runner.advance(t).id, plan_critique="WRONG is not in the prompt; drop it.")
+    inspect2 = runner.override(
+        t, runner.advance(t).id, plan_critique="WRONG is not in the prompt; drop it."
+    )
     refine2 = runner.refine_with(t, inspect2.id, "remove the word WRONG")
     inspect2b = runner.advance(t)
     runner.run(t)
     steps = t.steps
-    return Steered(t, steps[plan1.id], steps[rejected.id], steps[sketch1.id], inspect1, refine1, inspect1b,
-                   steps[plan2.id], steps[sketch2.id], steps[inspect2.id], refine2, inspect2b, t.head())
+    return Steered(
+        t,
+        steps[plan1.id],
+        steps[rejected.id],
+        steps[sketch1.id],
+        inspect1,
+        refine1,
+        inspect1b,
+        steps[plan2.id],
+        steps[sketch2.id],
+        steps[inspect2.id],
+        refine2,
+        inspect2b,
+        t.head(),
+    )
 
 
-def plain(runner: Runner, prompt: str = "a red apple", seed: int = 1, engine: str = "scripted") -> Trajectory:
+def plain(
+    runner: Runner, prompt: str = "a red apple", seed: int = 1, engine: str = "scripted"
+) -> Trajectory:
     """A session the model ran alone, start to finish."""
     t = runner.new_session(prompt, engine=engine, seed=seed)
     runner.run(t, PausePolicy.NEVER)
@@ -59,9 +76,15 @@ def plain(runner: Runner, prompt: str = "a red apple", seed: int = 1, engine: st
 
 
 def jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file under a folder by relative path, with its bytes."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

@@ -21,9 +21,11 @@ from .test_export_support import steered
 
 pytestmark = pytest.mark.backends
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-CHAT = ("{% for m in messages %}{{ m['role'].upper() }}: {% if m['content'] is string %}{{ m['content'] }}"
-        "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}"
-        "{% endif %}{% endfor %}{% endif %}</s>{% endfor %}{% if add_generation_prompt %}ASSISTANT: {% endif %}")
+CHAT = (
+    "{% for m in messages %}{{ m['role'].upper() }}: {% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}</s>{% endfor %}{% if add_generation_prompt %}ASSISTANT: {% endif %}"
+)
 
 
 def tiny_tokenizer(image_token: bool = False):
@@ -34,12 +36,25 @@ def tiny_tokenizer(image_token: bool = False):
     bpe = Tokenizer(models.BPE(unk_token=None))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(["USER: ASSISTANT: plan the cat and the dog; conflict consistent aligned misaligned"],
-                            trainers.BpeTrainer(vocab_size=320, special_tokens=specials, show_progress=False,
-                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.train_from_iterator(
+        ["USER: ASSISTANT: plan the cat and the dog; conflict consistent aligned misaligned"],
+        trainers.BpeTrainer(
+            vocab_size=320,
+            special_tokens=specials,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     extra = {"extra_special_tokens": {"image_token": "<image>"}} if image_token else {}
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   model_max_length=2048, chat_template=CHAT, **extra)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_max_length=2048,
+        chat_template=CHAT,
+        **extra,
+    )
 
 
 def tiny_llama(tokenizer):
@@ -47,10 +62,20 @@ def tiny_llama(tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=2048,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    )
 
 
 def tiny_llava():
@@ -68,30 +93,68 @@ def tiny_llava():
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer(image_token=True)
     size, patch = 32, 8
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
-                              image_size=size, patch_size=patch, projection_dim=32)
-    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                       num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                       pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                       eos_token_id=tokenizer.eos_token_id)
-    config = LlavaConfig(vision_config=vision, text_config=text, projector_hidden_act="gelu",
-                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-                         vision_feature_select_strategy="default", vision_feature_layer=-1)
-    processor = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": size},
-                                                                  crop_size={"height": size, "width": size}),
-                               tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
-                               num_additional_image_tokens=1, chat_template=CHAT)
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        image_size=size,
+        patch_size=patch,
+        projection_dim=32,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        projector_hidden_act="gelu",
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+        ),
+        tokenizer=tokenizer,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=CHAT,
+    )
     return LlavaForConditionalGeneration(config), processor
 
 
 def dpo_trainer(model, processing_class, dataset, tmp_path):
     from trl import DPOConfig, DPOTrainer
 
-    args = DPOConfig(output_dir=str(tmp_path / "dpo"), per_device_train_batch_size=len(dataset), report_to=[],
-                     max_length=None, use_cpu=True, save_strategy="no", logging_strategy="no")
+    args = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        per_device_train_batch_size=len(dataset),
+        report_to=[],
+        max_length=None,
+        use_cpu=True,
+        save_strategy="no",
+        logging_strategy="no",
+    )
     # the reference model is given (a copy): TRL would otherwise reload the policy by its hub id
-    return DPOTrainer(model=model, ref_model=copy.deepcopy(model), args=args, train_dataset=dataset,
-                      processing_class=processing_class)
+    return DPOTrainer(
+        model=model,
+        ref_model=copy.deepcopy(model),
+        args=args,
+        train_dataset=dataset,
+        processing_class=processing_class,
+    )
 
 
 @pytest.fixture
@@ -100,10 +163,17 @@ def session(runner, scripted):
     person flipped: the model failed the round-1 sketch, dana says it follows the instruction."""
     s = steered(runner, scripted)
     scripted.fail_rounds = {1}
-    t = runner.new_session("a red apple", engine="scripted", seed=3, settings=RunSettings(max_rounds=2))
+    t = runner.new_session(
+        "a red apple", engine="scripted", seed=3, settings=RunSettings(max_rounds=2)
+    )
     runner.advance(t), runner.advance(t)
-    flipped = runner.override(t, runner.advance(t).id, sketch_passed=True, sketch_critique="The apple is there.",
-                              by="dana")
+    flipped = runner.override(
+        t,
+        runner.advance(t).id,
+        sketch_passed=True,
+        sketch_critique="The apple is there.",
+        by="dana",
+    )
     runner.run(t)
     return s, t, flipped
 
@@ -111,7 +181,9 @@ def session(runner, scripted):
 def _load(out, config):
     from datasets import load_dataset
 
-    return load_dataset(str(out), config, split="train", cache_dir=str(out.parent / "hf-cache"))  # not ~/.cache: it keys by folder name
+    return load_dataset(
+        str(out), config, split="train", cache_dir=str(out.parent / "hf-cache")
+    )  # not ~/.cache: it keys by folder name
 
 
 def test_rows_pair_the_persons_text_with_the_models(store, session, tmp_path):
@@ -129,14 +201,26 @@ def test_rows_pair_the_persons_text_with_the_models(store, session, tmp_path):
     assert "Plans so far: <ins>draw a tabby cat</ins>" in text[s.plan2.id]["prompt"][0]["content"]
     critique = text[s.inspect2.id]
     assert critique["source"] == "plan-critique"
-    assert critique["chosen"] == [{"role": "assistant", "content": "<plan>no: WRONG is not in the prompt; drop it.</plan>"}]
-    assert critique["rejected"] == [{"role": "assistant", "content": "<plan>no: The plan contradicts the prompt.</plan>"}]
+    assert critique["chosen"] == [
+        {"role": "assistant", "content": "<plan>no: WRONG is not in the prompt; drop it.</plan>"}
+    ]
+    assert critique["rejected"] == [
+        {"role": "assistant", "content": "<plan>no: The plan contradicts the prompt.</plan>"}
+    ]
     (vision,) = _load(out, "vision")
-    assert vision["step_id"] == flipped.id and vision["annotator"] == "dana" and vision["source"] == "sketch-critique"
+    assert (
+        vision["step_id"] == flipped.id
+        and vision["annotator"] == "dana"
+        and vision["source"] == "sketch-critique"
+    )
     assert [p["type"] for p in vision["prompt"][0]["content"]] == ["image", "text"]
     assert "<image>" not in vision["prompt"][0]["content"][1]["text"]
-    assert vision["chosen"][0]["content"] == [{"type": "text", "text": "<sketch>yes: The apple is there.</sketch>"}]
-    assert vision["rejected"][0]["content"] == [{"type": "text", "text": "<sketch>no: Something is missing.</sketch>"}]
+    assert vision["chosen"][0]["content"] == [
+        {"type": "text", "text": "<sketch>yes: The apple is there.</sketch>"}
+    ]
+    assert vision["rejected"][0]["content"] == [
+        {"type": "text", "text": "<sketch>no: Something is missing.</sketch>"}
+    ]
     assert vision["images"][0].size == (32, 32)  # decoded by datasets to the stored image
     assert json.loads(vision["model_original"])["passed"] is False
 
@@ -151,11 +235,16 @@ def test_dpo_trainer_tokenizes_and_collates_the_text_rows(store, session, tmp_pa
     assert len(prepared) == len(dataset) == 3
     for example, original in zip(prepared, dataset):
         assert tokenizer.decode(example["chosen_ids"]).startswith(original["chosen"][0]["content"])
-        assert tokenizer.decode(example["rejected_ids"]).startswith(original["rejected"][0]["content"])
+        assert tokenizer.decode(example["rejected_ids"]).startswith(
+            original["rejected"][0]["content"]
+        )
         assert tokenizer.decode(example["prompt_ids"]).endswith("ASSISTANT: ")
     batch = next(iter(trainer.get_train_dataloader()))
     assert batch["input_ids"].shape[0] == 6  # chosen rows, then rejected rows
-    assert batch["completion_mask"].sum() > 0 and batch["attention_mask"].shape == batch["input_ids"].shape
+    assert (
+        batch["completion_mask"].sum() > 0
+        and batch["attention_mask"].shape == batch["input_ids"].shape
+    )
 
 
 def test_dpo_trainer_collates_the_vision_rows_with_their_image(store, session, tmp_path):
@@ -166,6 +255,13 @@ def test_dpo_trainer_collates_the_vision_rows_with_their_image(store, session, t
     trainer = dpo_trainer(model, processor, dataset, tmp_path)
     batch = next(iter(trainer.get_train_dataloader()))
     image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
-    assert batch["pixel_values"].shape == (2, 3, 32, 32)  # the image, for the chosen and the rejected row
-    assert int((batch["input_ids"][0] == image_id).sum()) == (32 // 8) ** 2  # a token per patch ("default": no CLS)
+    assert batch["pixel_values"].shape == (
+        2,
+        3,
+        32,
+        32,
+    )  # the image, for the chosen and the rejected row
+    assert (
+        int((batch["input_ids"][0] == image_id).sum()) == (32 // 8) ** 2
+    )  # a token per patch ("default": no CLS)
     assert batch["completion_mask"].sum() > 0

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.backends
 def edited(runner, scripted):
     """sketch → eve refines twice in a row (the second redrawn once: rejected "blurry", then accepted by
     fay) → final."""
-    t = runner.new_session("a red apple", engine="scripted", seed=5, settings=RunSettings(max_rounds=3))
+    t = runner.new_session(
+        "a red apple", engine="scripted", seed=5, settings=RunSettings(max_rounds=3)
+    )
     runner.advance(t)
     sketch = runner.advance(t)
     first = runner.refine_with(t, sketch.id, "make the apple redder", by="eve")
@@ -37,24 +39,39 @@ def test_a_run_of_refines_is_one_row_and_a_noted_redraw_another(store, edited, t
     out = tmp_path / "edit"
     export(store, "unified_edit", out, val_fraction=0.0)
     table = pq.read_table(out / "train" / "part-00000.parquet")
-    assert table.column_names[:2] == ["image_list", "instruction_list"]  # what BAGEL's parse_row reads
+    assert table.column_names[:2] == [
+        "image_list",
+        "instruction_list",
+    ]  # what BAGEL's parse_row reads
     rows = {r["source"]: r for r in table.to_pylist()}
     run = rows["refine"]
     assert run["step_ids"] == [sketch.id, first.id, second.id]  # the rejected refine is left out
     assert run["instruction_list"] == [["make the apple redder"], ["add a leaf"]]
-    assert run["image_list"] == [store.image_path(s.image.sha256).read_bytes() for s in (sketch, first, second)]
+    assert run["image_list"] == [
+        store.image_path(s.image.sha256).read_bytes() for s in (sketch, first, second)
+    ]
     assert run["annotators"] == ["eve", "fay"] and run["annotator"] == "eve,fay"
     redraw = rows["redraw"]
-    assert redraw["step_ids"] == [blurry.id, second.id] and redraw["instruction_list"] == [["blurry"]]
+    assert redraw["step_ids"] == [blurry.id, second.id] and redraw["instruction_list"] == [
+        ["blurry"]
+    ]
     info = json.loads((out / "parquet_info.json").read_text())
     assert info == {f"{out}/train/part-00000.parquet": {"num_row_groups": 1, "num_rows": 2}}
-    entry = json.loads((out / "dataset_info.json").read_text())["unified_edit"]["stroke_studio_edit_train"]
-    assert entry == {"data_dir": f"{out}/train", "num_files": 1, "num_total_samples": 2,
-                     "parquet_info_path": f"{out}/parquet_info.json"}
+    entry = json.loads((out / "dataset_info.json").read_text())["unified_edit"][
+        "stroke_studio_edit_train"
+    ]
+    assert entry == {
+        "data_dir": f"{out}/train",
+        "num_files": 1,
+        "num_total_samples": 2,
+        "parquet_info_path": f"{out}/parquet_info.json",
+    }
 
 
 def test_a_redraw_without_a_note_or_an_accept_is_no_edit(store, runner, scripted, tmp_path):
-    t = runner.new_session("a red apple", engine="scripted", seed=5, settings=RunSettings(max_rounds=1))
+    t = runner.new_session(
+        "a red apple", engine="scripted", seed=5, settings=RunSettings(max_rounds=1)
+    )
     runner.advance(t)
     redraw = runner.reject(t, runner.advance(t).id)  # no note: nothing says what the redraw fixes
     runner.accept(t, redraw.id)

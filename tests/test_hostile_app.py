@@ -25,24 +25,31 @@ def refused(capsys, *argv: str) -> str:
         main(list(argv))
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
-    clean = exit_.value.code in (1, 2) and "Traceback" not in err and (exit_.value.code == 2 or len(lines) == 1)
+    clean = (
+        exit_.value.code in (1, 2)
+        and "Traceback" not in err
+        and (exit_.value.code == 2 or len(lines) == 1)
+    )
     TALLY.record(refused_cleanly=clean, traceback="Traceback" in err)
     assert clean, err
     return err
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--max-jobs", "0"], "between 1 and 64"),
-    (["--max-jobs", "-1"], "between 1 and 64"),
-    (["--max-jobs", "many"], "whole number"),
-    (["--port", "0"], "between 1 and 65,535"),
-    (["--port", "70000"], "between 1 and 65,535"),
-    (["--port", "http"], "whole number"),
-    (["--engine", "nope"], "Unknown engine"),
-    (["--db", "sqlite://"], "in-memory"),
-    (["--db", "::::"], "not a database URL"),
-    (["--share"], "--auth USER:PASSWORD"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--max-jobs", "0"], "between 1 and 64"),
+        (["--max-jobs", "-1"], "between 1 and 64"),
+        (["--max-jobs", "many"], "whole number"),
+        (["--port", "0"], "between 1 and 65,535"),
+        (["--port", "70000"], "between 1 and 65,535"),
+        (["--port", "http"], "whole number"),
+        (["--engine", "nope"], "Unknown engine"),
+        (["--db", "sqlite://"], "in-memory"),
+        (["--db", "::::"], "not a database URL"),
+        (["--share"], "--auth USER:PASSWORD"),
+    ],
+)
 def test_bad_flags_are_one_line(capsys, tmp_path, flags, message):
     assert message in refused(capsys, *flags, "--data-dir", str(tmp_path / "data"))
     assert not (tmp_path / "data").exists()  # nothing was created for a bad flag

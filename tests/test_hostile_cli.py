@@ -23,10 +23,18 @@ from . import hostile_kit as kit
 from .cli_support import studio
 
 TALLY = kit.Tally("cli")
-FAST = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 # Any code point, lone surrogates (undecodable argv bytes arrive as those) and NUL included.
 HOSTILE_TEXT = st.text(st.characters(exclude_categories=()), max_size=60) | st.builds(
-    lambda a, b: a + b, st.text(max_size=10), st.sampled_from(["\udcff", "\ud800", "\x00", "%", "_", "%_%"]))
+    lambda a, b: a + b,
+    st.text(max_size=10),
+    st.sampled_from(["\udcff", "\ud800", "\x00", "%", "_", "%_%"]),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +47,9 @@ def _report():
 def data(tmp_path_factory):
     """A data folder with one finished offline session."""
     folder = tmp_path_factory.mktemp("hostile") / "data"
-    code, out, err = studio(_NoCapture(), "run", "a red apple left of a blue cup", "--seed", "3", "--data-dir", folder)
+    code, out, err = studio(
+        _NoCapture(), "run", "a red apple left of a blue cup", "--seed", "3", "--data-dir", folder
+    )
     assert code == 0, err
     return folder
 
@@ -69,7 +79,9 @@ def attempt(capsys, folder, *args, should_refuse: bool | None = True) -> tuple[i
     changed = code != 0 and kit.snapshot(folder) != before
     traceback = "Traceback" in out + err or code not in (0, 1, 2)
     expected = refused if should_refuse is None else should_refuse
-    TALLY.record(refused_cleanly=refused, should_refuse=expected, traceback=traceback, changed=changed)
+    TALLY.record(
+        refused_cleanly=refused, should_refuse=expected, traceback=traceback, changed=changed
+    )
     assert not traceback, err
     assert not changed, f"{args} changed data"
     assert refused == expected or (should_refuse is None), (args, code, out, err)
@@ -102,8 +114,12 @@ def test_search_wildcards_match_only_themselves(capsys, data):
 @FAST
 @given(ident=HOSTILE_TEXT | st.text("0123456789abcdef", max_size=40))
 def test_any_session_id_is_found_or_refused_in_one_line(capsys, data, ident):
-    for command in (["show", "--", ident], ["resume", "--", ident], ["rename", "--", ident, "new title"],
-                    ["delete", "--yes", "--", ident]):
+    for command in (
+        ["show", "--", ident],
+        ["resume", "--", ident],
+        ["rename", "--", ident, "new title"],
+        ["delete", "--yes", "--", ident],
+    ):
         attempt(capsys, data, *command)  # no session has such an id here
 
 
@@ -116,20 +132,39 @@ def test_a_prefix_under_four_characters_says_why(capsys, data):
 @given(title=HOSTILE_TEXT | st.text(min_size=201, max_size=300))
 def test_rename_takes_a_valid_title_and_refuses_the_rest(capsys, data, title):
     ok = valid_text(title, limits.MAX_TITLE_CHARS)
-    code, out, _ = attempt(capsys, data, "rename", "--", session_id(data), title, should_refuse=not ok)
+    code, out, _ = attempt(
+        capsys, data, "rename", "--", session_id(data), title, should_refuse=not ok
+    )
     if ok:
         assert "renamed" in out
 
 
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(prompt=HOSTILE_TEXT | st.text(min_size=4001, max_size=4100))
 def test_any_prompt_runs_or_is_refused_in_one_line(capsys, tmp_path_factory, scripted, prompt):
     """The boundary's part: the scripted engine draws any prompt, so only the limits refuse."""
     folder = tmp_path_factory.mktemp("prompt") / "data"
     session_count(folder)  # an empty database already there: a refusal must leave it empty
     ok = valid_text(prompt, limits.MAX_PROMPT_CHARS)
-    attempt(capsys, folder, "run", "--engine", "scripted", "--seed", "1", "--rounds", "2", "--", prompt,
-            should_refuse=not ok)
+    attempt(
+        capsys,
+        folder,
+        "run",
+        "--engine",
+        "scripted",
+        "--seed",
+        "1",
+        "--rounds",
+        "2",
+        "--",
+        prompt,
+        should_refuse=not ok,
+    )
     assert session_count(folder) == (1 if ok else 0)
 
 
@@ -161,8 +196,10 @@ def session_count(folder) -> int:
 
 
 @FAST
-@given(seed=st.integers(-2**70, 2**70) | st.sampled_from(["1e30", "0x10", "-0", "9" * 40, " 5 "]),
-       rounds=st.integers(-3, 10**20) | st.sampled_from(["1e3", "two", "0"]))
+@given(
+    seed=st.integers(-(2**70), 2**70) | st.sampled_from(["1e30", "0x10", "-0", "9" * 40, " 5 "]),
+    rounds=st.integers(-3, 10**20) | st.sampled_from(["1e3", "two", "0"]),
+)
 def test_seeds_and_rounds_outside_their_ranges_are_refused(capsys, data, seed, rounds):
     def fits(value, low, high):
         return isinstance(value, int) and low <= value <= high
@@ -175,19 +212,22 @@ def test_seeds_and_rounds_outside_their_ranges_are_refused(capsys, data, seed, r
         TALLY.record(refused_cleanly=False, should_refuse=False)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["show", "{id}", "--json", "--text"], "not both"),
-    (["run", "a cat", "--engine", "nope"], "Unknown engine"),
-    (["run", "a cat", "--rounds", str(10**20)], "between 1 and 50"),
-    (["run", "a cat", "--seed", str(2**64)], "seed"),
-    (["sessions", "--limit", "0"], "--limit"),
-    (["export", "--format", "folder", "--out", ""], "current folder"),
-    (["run", "a cat", "--db", "sqlite://"], "in-memory"),
-    (["run", "a cat", "--db", "sqlite:///:memory:"], "in-memory"),
-    (["sessions", "--db", "not a url"], "not a database URL"),
-    (["sessions", "--db", "oracle://scott@host/db"], "SQLite or PostgreSQL"),
-    (["sessions", "--db", "postgresql+nodriver://u@h/d"], "does not know"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["show", "{id}", "--json", "--text"], "not both"),
+        (["run", "a cat", "--engine", "nope"], "Unknown engine"),
+        (["run", "a cat", "--rounds", str(10**20)], "between 1 and 50"),
+        (["run", "a cat", "--seed", str(2**64)], "seed"),
+        (["sessions", "--limit", "0"], "--limit"),
+        (["export", "--format", "folder", "--out", ""], "current folder"),
+        (["run", "a cat", "--db", "sqlite://"], "in-memory"),
+        (["run", "a cat", "--db", "sqlite:///:memory:"], "in-memory"),
+        (["sessions", "--db", "not a url"], "not a database URL"),
+        (["sessions", "--db", "oracle://scott@host/db"], "SQLite or PostgreSQL"),
+        (["sessions", "--db", "postgresql+nodriver://u@h/d"], "does not know"),
+    ],
+)
 def test_bad_options_are_one_line(capsys, data, args, message):
     args = [a.format(id=session_id(data)) for a in args]
     _, _, err = attempt(capsys, data, *args)
@@ -195,28 +235,45 @@ def test_bad_options_are_one_line(capsys, data, args, message):
 
 
 def test_a_missing_postgres_driver_names_the_extra(capsys, data, monkeypatch):
-    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed (the dev extras install it)
+    monkeypatch.setitem(
+        sys.modules, "psycopg", None
+    )  # as if not installed (the dev extras install it)
     _, _, err = attempt(capsys, data, "sessions", "--db", "postgresql+psycopg://u@127.0.0.1/d")
-    assert '.[postgres]' in err
+    assert ".[postgres]" in err
 
 
 # -- databases that are not ours, damaged, newer, or read-only -----------------------------------
 
+
 def _damaged(tmp_path):
     folder = tmp_path / "damaged"
-    assert studio(_NoCapture(), "run", "a cat and a dog", "--seed", "2", "--data-dir", folder)[0] == 0
+    assert (
+        studio(_NoCapture(), "run", "a cat and a dog", "--seed", "2", "--data-dir", folder)[0] == 0
+    )
     kit.corrupt(folder / "studio.db")
     return folder / "studio.db", "damaged"
 
 
 DATABASES = {
-    "another application's": (lambda tmp: (kit.foreign_db(tmp / "notes.db"), "another application")),
-    "not SQLite at all": (lambda tmp: (_write(tmp / "notes.db", b"plain text " * 500), "not a Stroke Studio")),
+    "another application's": (
+        lambda tmp: (kit.foreign_db(tmp / "notes.db"), "another application")
+    ),
+    "not SQLite at all": (
+        lambda tmp: (_write(tmp / "notes.db", b"plain text " * 500), "not a Stroke Studio")
+    ),
     "damaged pages": _damaged,
-    "newer version": (lambda tmp: (kit.alembic_db(tmp / "new.db", ["9999"]), "newer Stroke Studio")),
-    "empty alembic_version": (lambda tmp: (kit.alembic_db(tmp / "e.db", []), "no schema revisions")),
-    "alembic of another app": (lambda tmp: (kit.alembic_db(tmp / "o.db", ["0001"], with_our_tables=False),
-                                           "another application")),
+    "newer version": (
+        lambda tmp: (kit.alembic_db(tmp / "new.db", ["9999"]), "newer Stroke Studio")
+    ),
+    "empty alembic_version": (
+        lambda tmp: (kit.alembic_db(tmp / "e.db", []), "no schema revisions")
+    ),
+    "alembic of another app": (
+        lambda tmp: (
+            kit.alembic_db(tmp / "o.db", ["0001"], with_our_tables=False),
+            "another application",
+        )
+    ),
     "a folder": (lambda tmp: (_mkdir(tmp / "folder.db"), "is a folder")),
 }
 
@@ -239,10 +296,17 @@ def test_a_database_that_is_not_ours_is_refused_untouched(capsys, tmp_path, kind
     siblings = sorted(p.name for p in path.parent.iterdir())
     code, out, err = studio(capsys, *command, "--db", f"sqlite:///{path}")
     refused = kit.one_line_error(code, out, err)
-    wal_mode = path.is_file() and (path.with_name(path.name + "-wal").exists() or kind == "damaged pages")
-    after = sorted(p.name for p in path.parent.iterdir() if not (wal_mode and p.name.endswith(("-wal", "-shm"))))
+    wal_mode = path.is_file() and (
+        path.with_name(path.name + "-wal").exists() or kind == "damaged pages"
+    )
+    after = sorted(
+        p.name
+        for p in path.parent.iterdir()
+        if not (wal_mode and p.name.endswith(("-wal", "-shm")))
+    )
     changed = (kit.file_bytes(path) if path.is_file() else None) != before or after != [
-        name for name in siblings if not (wal_mode and name.endswith(("-wal", "-shm")))]
+        name for name in siblings if not (wal_mode and name.endswith(("-wal", "-shm")))
+    ]
     TALLY.record(refused_cleanly=refused, traceback="Traceback" in err, changed=changed)
     assert refused and message in err, err
     assert not changed, "the file, its header (WAL) or its folder changed"
@@ -259,7 +323,11 @@ def test_a_read_only_database_is_reported_as_read_only(capsys, tmp_path, monkeyp
     before = kit.file_bytes(folder / "studio.db")
     monkeypatch.setattr(dbopen.os, "access", lambda path, mode: mode != os.W_OK)
     code, out, err = studio(capsys, "run", "a dog", "--data-dir", folder)
-    refused = kit.one_line_error(code, out, err) and "read-only" in err and "not a Stroke Studio" not in err
+    refused = (
+        kit.one_line_error(code, out, err)
+        and "read-only" in err
+        and "not a Stroke Studio" not in err
+    )
     TALLY.record(refused_cleanly=refused, changed=kit.file_bytes(folder / "studio.db") != before)
     assert refused and kit.file_bytes(folder / "studio.db") == before, err
 
@@ -272,7 +340,9 @@ def test_the_data_folder_of_a_refused_database_is_not_created(capsys, tmp_path):
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"a cat\n" + b"x" * 5000 + b"\n", b"\x00\n"])
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe not utf-8\n", b"a cat\n" + b"x" * 5000 + b"\n", b"\x00\n"]
+)
 def test_parse_refuses_a_prompt_file_it_cannot_use_in_one_line(capsys, data, tmp_path, content):
     path = tmp_path / "prompts.txt"
     path.write_bytes(content)

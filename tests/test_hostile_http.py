@@ -28,11 +28,16 @@ from .ui_server import running_studio
 
 ENGINE = "hostile-http"
 TALLY = kit.Tally("http")
-FUZZ = settings(max_examples=25, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 LEAKS = re.compile(r"(/tmp/|/work/|/home/|sqlite:|postgresql|\.db\b|Traceback|upstream Gradio)")
 HOSTILE_TEXT = st.text(st.characters(exclude_categories=()), max_size=40) | st.builds(
-    lambda a, b: a + b, st.text(max_size=8), st.sampled_from(["\udcff", "\ud800", "\x00", "%", "_"]))
+    lambda a, b: a + b, st.text(max_size=8), st.sampled_from(["\udcff", "\ud800", "\x00", "%", "_"])
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,9 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("hostile-http") / "data"
     with running_studio(data, ENGINE) as (url, store):
         client = Client(url, verbose=False, download_files=False)
-        view = client.predict("a cat and a dog", ENGINE, 3, False, 2, "process", "{}", api_name="/new_session")
+        view = client.predict(
+            "a cat and a dog", ENGINE, 3, False, 2, "process", "{}", api_name="/new_session"
+        )
         client.predict(view["session"]["id"], view["session"]["version"], "never", api_name="/run")
         yield client, store, data, view["session"]["id"], url
     engines.unregister(ENGINE)
@@ -57,14 +64,20 @@ def call(server, api_name: str, *args):
     """(result, error message) of one endpoint call. Plain HTTP with JSON escapes, as any client may send:
     gradio_client cannot send lone surrogates, which JSON's \\ud800 escapes carry fine."""
     client, url = server[0], server[4]
-    if any(isinstance(a, dict) and "path" in a for a in args):  # an uploaded file: gradio_client uploads it
+    if any(
+        isinstance(a, dict) and "path" in a for a in args
+    ):  # an uploaded file: gradio_client uploads it
         try:
             return client.predict(*args, api_name=api_name), None
         except AppError as error:
             return None, str(error)
     name = api_name.strip("/")
-    started = httpx.post(f"{url}gradio_api/call/{name}", content=json.dumps({"data": list(args)}).encode(),
-                         headers={"content-type": "application/json"}, timeout=60)
+    started = httpx.post(
+        f"{url}gradio_api/call/{name}",
+        content=json.dumps({"data": list(args)}).encode(),
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
     if started.status_code != 200:
         return None, f"HTTP {started.status_code}: {started.text[:300]}"
     reply = httpx.get(f"{url}gradio_api/call/{name}/{started.json()['event_id']}", timeout=120).text
@@ -82,12 +95,21 @@ def attempt(server, caplog, api_name: str, *args, should_refuse: bool | None = T
     caplog.clear()
     with caplog.at_level(logging.ERROR):
         result, message = call(server, api_name, *args)
-    refused = message is not None and "\n" not in message and not LEAKS.search(message) and len(message) < 400
+    refused = (
+        message is not None
+        and "\n" not in message
+        and not LEAKS.search(message)
+        and len(message) < 400
+    )
     logged = any(record.exc_info for record in caplog.records)
     changed = message is not None and state(data) != before
     expected = refused if should_refuse is None else should_refuse
-    TALLY.record(refused_cleanly=refused, should_refuse=expected, traceback=logged or bool(
-        message and "upstream Gradio" in message), changed=changed)
+    TALLY.record(
+        refused_cleanly=refused,
+        should_refuse=expected,
+        traceback=logged or bool(message and "upstream Gradio" in message),
+        changed=changed,
+    )
     assert not logged, [r.getMessage() for r in caplog.records]
     assert not changed, f"{api_name}{args!r:.200} changed data"
     if message is not None:
@@ -97,35 +119,62 @@ def attempt(server, caplog, api_name: str, *args, should_refuse: bool | None = T
 
 
 @FUZZ
-@given(prompt=HOSTILE_TEXT, seed=st.none() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False),
-       rounds=st.integers(-5, 2**70) | st.floats(allow_nan=False))
+@given(
+    prompt=HOSTILE_TEXT,
+    seed=st.none() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False),
+    rounds=st.integers(-5, 2**70) | st.floats(allow_nan=False),
+)
 def test_new_session_takes_valid_inputs_and_refuses_the_rest(server, caplog, prompt, seed, rounds):
     try:
         limits.new_session(prompt, ENGINE, seed, False, rounds, "process", "{}")
         valid = True
     except StudioError:
         valid = False
-    attempt(server, caplog, "/new_session", prompt, ENGINE, seed, False, rounds, "process", "{}",
-            should_refuse=not valid)
+    attempt(
+        server,
+        caplog,
+        "/new_session",
+        prompt,
+        ENGINE,
+        seed,
+        False,
+        rounds,
+        "process",
+        "{}",
+        should_refuse=not valid,
+    )
 
 
-@pytest.mark.parametrize("params", [
-    '{"a": ' + "[" * 5000 + "]" * 5000 + "}", "[" * 100_000, '{"x": 1e999}', '{"x": NaN}', "not json", "[1]",
-    json.dumps({"k" * 200: 1}), json.dumps({str(i): i for i in range(500)}), "\udcff",
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        '{"a": ' + "[" * 5000 + "]" * 5000 + "}",
+        "[" * 100_000,
+        '{"x": 1e999}',
+        '{"x": NaN}',
+        "not json",
+        "[1]",
+        json.dumps({"k" * 200: 1}),
+        json.dumps({str(i): i for i in range(500)}),
+        "\udcff",
+    ],
+)
 def test_new_session_refuses_params_json_that_is_not_plain_small_data(server, caplog, params):
     attempt(server, caplog, "/new_session", "a cat", ENGINE, 1, False, 2, "process", params)
 
 
-@pytest.mark.parametrize("args", [
-    ("a cat", ENGINE, "abc", False, 2, "process", "{}"),
-    ("a cat", ENGINE, 1, False, "many", "process", "{}"),
-    ("a cat", ENGINE, 1, False, 10**30, "process", "{}"),
-    ("a cat", ENGINE, 1, False, 2, "paint", "{}"),
-    ("a cat", "no-such-engine", 1, False, 2, "process", "{}"),
-    ("", ENGINE, 1, False, 2, "process", "{}"),
-    ("a" * 100_000, ENGINE, 1, False, 2, "process", "{}"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("a cat", ENGINE, "abc", False, 2, "process", "{}"),
+        ("a cat", ENGINE, 1, False, "many", "process", "{}"),
+        ("a cat", ENGINE, 1, False, 10**30, "process", "{}"),
+        ("a cat", ENGINE, 1, False, 2, "paint", "{}"),
+        ("a cat", "no-such-engine", 1, False, 2, "process", "{}"),
+        ("", ENGINE, 1, False, 2, "process", "{}"),
+        ("a" * 100_000, ENGINE, 1, False, 2, "process", "{}"),
+    ],
+)
 def test_new_session_refuses_each_bad_input_in_one_line(server, caplog, args):
     attempt(server, caplog, "/new_session", *args)
 
@@ -141,8 +190,12 @@ def test_list_sessions_answers_any_search_or_refuses_it_in_one_line(server, capl
 @FUZZ
 @given(ident=HOSTILE_TEXT | st.text("0123456789abcdef", max_size=40))
 def test_any_session_id_opens_a_session_or_is_refused(server, caplog, ident):
-    for api_name, args in (("/open_session", (ident, "")), ("/rename", (ident, 0, "new")), ("/delete", (ident,)),
-                           ("/step", (ident, 0))):
+    for api_name, args in (
+        ("/open_session", (ident, "")),
+        ("/rename", (ident, 0, "new")),
+        ("/delete", (ident,)),
+        ("/step", (ident, 0)),
+    ):
         attempt(server, caplog, api_name, *args)  # no session has such an id
 
 
@@ -156,21 +209,52 @@ def test_a_refine_region_that_is_not_an_image_is_refused(server, caplog):
     client, store, _, session_id, _ = server
     trajectory = store.load(session_id)
     sketch = next(s for s in trajectory.steps.values() if s.stage.value == "sketch")
-    for region in ("not an image", "/etc/passwd", "data:image/png;base64,AAAA", json.dumps({"layers": [1]})):
-        attempt(server, caplog, "/refine", session_id, trajectory.session.version, sketch.id, "make it blue", region)
+    for region in (
+        "not an image",
+        "/etc/passwd",
+        "data:image/png;base64,AAAA",
+        json.dumps({"layers": [1]}),
+    ):
+        attempt(
+            server,
+            caplog,
+            "/refine",
+            session_id,
+            trajectory.session.version,
+            sketch.id,
+            "make it blue",
+            region,
+        )
 
 
-@pytest.mark.parametrize("args", [
-    ("0" * 32, "folder", "this session"), ("\udcff", "folder", "this session"), ("", "folder", "this session"),
-    ("{id}", "zip-bomb", "this session"), ("{id}", "folder", "everything"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("0" * 32, "folder", "this session"),
+        ("\udcff", "folder", "this session"),
+        ("", "folder", "this session"),
+        ("{id}", "zip-bomb", "this session"),
+        ("{id}", "folder", "everything"),
+    ],
+)
 def test_export_refuses_unknown_sessions_formats_and_scopes(server, caplog, args):
     args = tuple(a.format(id=server[3]) for a in args)
     attempt(server, caplog, "/export", *args)
 
 
-@pytest.mark.parametrize("kind", ["garbage pixels", "steps of another session", "bad zlib", "text-chunk bomb",
-                                  "deep nesting", "payload is a list", "not a PNG", "no trajectory"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "garbage pixels",
+        "steps of another session",
+        "bad zlib",
+        "text-chunk bomb",
+        "deep nesting",
+        "payload is a list",
+        "not a PNG",
+        "no trajectory",
+    ],
+)
 def test_import_png_refuses_crafted_files(server, caplog, tmp_path, kind):
     from .test_hostile_import import CRAFTED
 
@@ -184,8 +268,8 @@ def test_import_png_refuses_crafted_files(server, caplog, tmp_path, kind):
 
 
 def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_path):
-    from studio.domain import trajectory_to_dict
     from studio import pngmeta
+    from studio.domain import trajectory_to_dict
 
     client, store, data, session_id, _ = server
     final = store.image_path(store.load(session_id).head().image.sha256).read_bytes()
@@ -194,6 +278,8 @@ def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_p
     path = tmp_path / "forged.png"
     path.write_bytes(kit.stamped(payload))
     before = trajectory_to_dict(store.load(session_id))
-    view, message = attempt(server, caplog, "/import_png", handle_file(str(path)), should_refuse=False)
+    view, message = attempt(
+        server, caplog, "/import_png", handle_file(str(path)), should_refuse=False
+    )
     assert trajectory_to_dict(store.load(session_id)) == before
     assert view["session"]["id"] != session_id

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studio.domain import trajectory_to_dict
 from studio import pngmeta
+from studio.domain import trajectory_to_dict
 from studio.export import import_path
 from studio.store import Store
 
@@ -89,25 +89,59 @@ CRAFTED = {
     "version is text": lambda o: kit.stamped({"version": "x", "trajectory": {}}),
     "newer version": lambda o: kit.stamped({"version": 99, "trajectory": {}}),
     "not JSON": lambda o: kit.stamped(b"{not json"),
-    "NaN in JSON": lambda o: kit.stamped(json.dumps(_edit(o, lambda d: None)).replace('"seed": 5', '"seed": NaN').encode()),
-    "bad zlib": lambda o: kit.with_chunk(kit.plain_png(), b"iTXt", pngmeta.KEYWORD + b"\0\1\0\0\0" + b"garbage"),
-    "bad zTXt zlib": lambda o: kit.with_chunk(kit.plain_png(), b"zTXt", pngmeta.KEYWORD + b"\0\0" + b"nope"),
-    "iTXt without its fields": lambda o: kit.with_chunk(kit.plain_png(), b"iTXt", pngmeta.KEYWORD + b"\0\1"),
+    "NaN in JSON": lambda o: kit.stamped(
+        json.dumps(_edit(o, lambda d: None)).replace('"seed": 5', '"seed": NaN').encode()
+    ),
+    "bad zlib": lambda o: kit.with_chunk(
+        kit.plain_png(), b"iTXt", pngmeta.KEYWORD + b"\0\1\0\0\0" + b"garbage"
+    ),
+    "bad zTXt zlib": lambda o: kit.with_chunk(
+        kit.plain_png(), b"zTXt", pngmeta.KEYWORD + b"\0\0" + b"nope"
+    ),
+    "iTXt without its fields": lambda o: kit.with_chunk(
+        kit.plain_png(), b"iTXt", pngmeta.KEYWORD + b"\0\1"
+    ),
     "text-chunk bomb": lambda o: kit.stamped(b"[" * 10 + b" " * BIG, compressed=True),
-    "deep nesting": lambda o: kit.stamped(b'{"version": 1, "trajectory": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"),
-    "steps of another session": lambda o: kit.stamped(_edit(o, lambda d: [s.update(session_id="f" * 32) for s in d["steps"]])),
-    "parent outside the tree": lambda o: kit.stamped(_edit(o, lambda d: d["steps"][1].update(parent_id="e" * 32))),
-    "a cycle": lambda o: kit.stamped(_edit(o, lambda d: d["steps"][0].update(parent_id=d["steps"][-1]["id"]))),
-    "repeated step id": lambda o: kit.stamped(_edit(o, lambda d: d["steps"].append(dict(d["steps"][0])))),
+    "deep nesting": lambda o: kit.stamped(
+        b'{"version": 1, "trajectory": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    ),
+    "steps of another session": lambda o: kit.stamped(
+        _edit(o, lambda d: [s.update(session_id="f" * 32) for s in d["steps"]])
+    ),
+    "parent outside the tree": lambda o: kit.stamped(
+        _edit(o, lambda d: d["steps"][1].update(parent_id="e" * 32))
+    ),
+    "a cycle": lambda o: kit.stamped(
+        _edit(o, lambda d: d["steps"][0].update(parent_id=d["steps"][-1]["id"]))
+    ),
+    "repeated step id": lambda o: kit.stamped(
+        _edit(o, lambda d: d["steps"].append(dict(d["steps"][0])))
+    ),
     "unknown stage": lambda o: kit.stamped(_edit(o, lambda d: d["steps"][0].update(stage="paint"))),
-    "seed beyond 64 bits": lambda o: kit.stamped(_edit(o, lambda d: d["session"].update(seed=2**80))),
-    "huge prompt": lambda o: kit.stamped(_edit(o, lambda d: d["session"].update(prompt="a" * 100_000))),
-    "prompt is a list": lambda o: kit.stamped(_edit(o, lambda d: d["session"].update(prompt=["a"]))),
-    "id not hex": lambda o: kit.stamped(_edit(o, lambda d: d["session"].update(id="../../etc/passwd"))),
-    "image hash not hex": lambda o: kit.stamped(_edit(o, lambda d: d["steps"][1]["image"].update(sha256="../x"))),
-    "negative width": lambda o: kit.stamped(_edit(o, lambda d: d["steps"][1]["image"].update(width=-4))),
-    "head outside the tree": lambda o: kit.stamped(_edit(o, lambda d: d["session"].update(head_id="d" * 32))),
-    "rounds absurd": lambda o: kit.stamped(_edit(o, lambda d: d["session"]["settings"].update(max_rounds=10**20))),
+    "seed beyond 64 bits": lambda o: kit.stamped(
+        _edit(o, lambda d: d["session"].update(seed=2**80))
+    ),
+    "huge prompt": lambda o: kit.stamped(
+        _edit(o, lambda d: d["session"].update(prompt="a" * 100_000))
+    ),
+    "prompt is a list": lambda o: kit.stamped(
+        _edit(o, lambda d: d["session"].update(prompt=["a"]))
+    ),
+    "id not hex": lambda o: kit.stamped(
+        _edit(o, lambda d: d["session"].update(id="../../etc/passwd"))
+    ),
+    "image hash not hex": lambda o: kit.stamped(
+        _edit(o, lambda d: d["steps"][1]["image"].update(sha256="../x"))
+    ),
+    "negative width": lambda o: kit.stamped(
+        _edit(o, lambda d: d["steps"][1]["image"].update(width=-4))
+    ),
+    "head outside the tree": lambda o: kit.stamped(
+        _edit(o, lambda d: d["session"].update(head_id="d" * 32))
+    ),
+    "rounds absurd": lambda o: kit.stamped(
+        _edit(o, lambda d: d["session"]["settings"].update(max_rounds=10**20))
+    ),
     "unknown step field": lambda o: kit.stamped(_edit(o, lambda d: d["steps"][0].update(evil=1))),
     "garbage pixels": lambda o: kit.garbage_pixels(o[2]),
     "truncated": lambda o: o[2][: len(o[2]) // 2],
@@ -117,13 +151,17 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize("kind", list(CRAFTED))
-def test_a_crafted_png_is_refused_in_one_line_and_changes_nothing(capsys, tmp_path, origin, target, kind):
+def test_a_crafted_png_is_refused_in_one_line_and_changes_nothing(
+    capsys, tmp_path, origin, target, kind
+):
     attempt(capsys, target, CRAFTED[kind](origin), tmp_path)
 
 
 def test_a_text_chunk_bomb_is_refused_within_bounded_memory(tmp_path, target):
     path = tmp_path / "bomb.png"
-    path.write_bytes(kit.stamped(b" " * (300 * 1024 * 1024), compressed=True))  # ≈300 KB inflating to 300 MB
+    path.write_bytes(
+        kit.stamped(b" " * (300 * 1024 * 1024), compressed=True)
+    )  # ≈300 KB inflating to 300 MB
     store = Store(data_dir=target)
     tracemalloc.start()
     try:
@@ -175,16 +213,42 @@ def test_a_final_png_moves_to_a_fresh_database(capsys, tmp_path, origin):
     TALLY.record(refused_cleanly=False, should_refuse=False)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(["session", "steps", "branch", "session.settings", "session.seed", "session.title",
-                              "step.image", "step.plan_check", "step.meta", "step.round", "step.parent_id"]),
-       value=JSON)
-def test_any_json_in_any_field_is_imported_whole_or_refused_whole(capsys, tmp_path_factory, origin, field, value):
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    field=st.sampled_from(
+        [
+            "session",
+            "steps",
+            "branch",
+            "session.settings",
+            "session.seed",
+            "session.title",
+            "step.image",
+            "step.plan_check",
+            "step.meta",
+            "step.round",
+            "step.parent_id",
+        ]
+    ),
+    value=JSON,
+)
+def test_any_json_in_any_field_is_imported_whole_or_refused_whole(
+    capsys, tmp_path_factory, origin, field, value
+):
     folder = tmp_path_factory.mktemp("fuzz") / "data"
     shutil.copytree(origin[0], folder)
 
@@ -203,7 +267,12 @@ def test_any_json_in_any_field_is_imported_whole_or_refused_whole(capsys, tmp_pa
     code, out, err = studio(capsys, "import", path, "--data-dir", folder)
     refused = kit.one_line_error(code, out, err)
     changed = code != 0 and kit.snapshot(folder) != before
-    TALLY.record(refused_cleanly=refused, should_refuse=refused, traceback="Traceback" in out + err, changed=changed)
+    TALLY.record(
+        refused_cleanly=refused,
+        should_refuse=refused,
+        traceback="Traceback" in out + err,
+        changed=changed,
+    )
     assert "Traceback" not in out + err and not changed and (code == 0 or refused), (code, out, err)
     if code == 0:  # accepted: the original session is as it was, the import is a separate copy
         store = Store(data_dir=folder)
@@ -223,6 +292,7 @@ def origin_rows(origin) -> dict:
 
 # -- export folders ------------------------------------------------------------------------------
 
+
 def _folder_export(origin, tmp: Path) -> Path:
     from studio.export import export
 
@@ -241,9 +311,13 @@ FOLDERS = {
     "manifest format a number": lambda root: (root / "manifest.json").write_text('{"format": 3}'),
     "a line not JSON": lambda root: (root / "sessions.jsonl").write_text("not json\n"),
     "a line without a trajectory": lambda root: (root / "sessions.jsonl").write_text('{"x": 1}\n'),
-    "a line with a forged trajectory": lambda root: (root / "sessions.jsonl").write_text('{"trajectory": {"session": 1}}\n'),
+    "a line with a forged trajectory": lambda root: (root / "sessions.jsonl").write_text(
+        '{"trajectory": {"session": 1}}\n'
+    ),
     "sessions.jsonl missing": lambda root: (root / "sessions.jsonl").unlink(),
-    "sessions.jsonl not UTF-8": lambda root: (root / "sessions.jsonl").write_bytes(b"\xff\xfe\xfa\n"),
+    "sessions.jsonl not UTF-8": lambda root: (root / "sessions.jsonl").write_bytes(
+        b"\xff\xfe\xfa\n"
+    ),
 }
 
 
@@ -285,7 +359,9 @@ def test_a_damaged_hf_export_is_refused_in_one_line(capsys, tmp_path, origin, da
         store.close()
     parquet = next((tmp_path / "hf" / "sessions").glob("*.parquet"))
     data = parquet.read_bytes()
-    parquet.write_bytes(b"PAR1" + b"\x07" * 4000 + b"PAR1" if damage == "garbage" else data[: len(data) // 2])
+    parquet.write_bytes(
+        b"PAR1" + b"\x07" * 4000 + b"PAR1" if damage == "garbage" else data[: len(data) // 2]
+    )
     folder = tmp_path / "fresh"
     Store(data_dir=folder).close()
     before = kit.snapshot(folder)

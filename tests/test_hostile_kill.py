@@ -65,16 +65,24 @@ def _report():
 
 
 def child(code: str, *args: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
 
 
 def sound(folder: Path) -> None:
     """The database passes SQLite's full check, opens in the store, and every session loads whole."""
     with sqlite3.connect(folder / "studio.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        orphans = conn.execute("SELECT count(*) FROM steps WHERE parent_id IS NOT NULL AND parent_id NOT IN "
-                               "(SELECT id FROM steps)").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM steps WHERE parent_id IS NOT NULL AND parent_id NOT IN "
+            "(SELECT id FROM steps)"
+        ).fetchone()[0]
         assert orphans == 0
     conn.close()
     store = Store(data_dir=folder)
@@ -155,8 +163,12 @@ def test_a_database_damaged_after_a_kill_is_refused_not_written(capsys, tmp_path
     store.close()
     kit.corrupt(folder / "studio.db")
     before = kit.file_bytes(folder / "studio.db")
-    for command in (["sessions"], ["run", "a dog"], ["resume", "abcd"], ["export", "--format", "folder", "--out",
-                                                                       str(tmp_path / "out")]):
+    for command in (
+        ["sessions"],
+        ["run", "a dog"],
+        ["resume", "abcd"],
+        ["export", "--format", "folder", "--out", str(tmp_path / "out")],
+    ):
         code, out, err = studio(capsys, *command, "--data-dir", folder)
         refused = kit.one_line_error(code, out, err) and "damaged" in err
         changed = kit.file_bytes(folder / "studio.db") != before

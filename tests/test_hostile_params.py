@@ -20,11 +20,23 @@ from studio.engines.offline import OfflineEngine
 from . import hostile_kit as kit
 
 TALLY = kit.Tally("params")
-FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 SCHEMA = OfflineEngine.params
-VALUES = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12)
-JSON = st.recursive(VALUES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                          max_size=3), max_leaves=12)
+VALUES = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12)
+)
+JSON = st.recursive(
+    VALUES,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,7 +59,12 @@ def conforms(params: object) -> bool:
 
 
 @FUZZ
-@given(params=st.dictionaries(st.sampled_from(sorted(SCHEMA)) | st.text(max_size=8), VALUES, max_size=4) | JSON)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(sorted(SCHEMA)) | st.text(max_size=8), VALUES, max_size=4
+    )
+    | JSON
+)
 def test_offline_settings_are_accepted_exactly_when_they_fit_the_schema(params):
     text = json.dumps(params, allow_nan=True)
     try:
@@ -59,23 +76,28 @@ def test_offline_settings_are_accepted_exactly_when_they_fit_the_schema(params):
     TALLY.record(refused_cleanly=not accepted, should_refuse=not conforms(params))
     assert accepted == conforms(params), (text, accepted)
     if accepted:
-        assert json.loads(json.dumps(checked, allow_nan=False)) == checked  # storable, exportable JSON
+        assert (
+            json.loads(json.dumps(checked, allow_nan=False)) == checked
+        )  # storable, exportable JSON
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"draft_noise": "abc"}', "takes a finite number"),
-    ('{"draft_noise": 1e999}', "finite"),
-    ('{"draft_noise": NaN}', "not JSON"),
-    ('{"draft_noise": -Infinity}', "not JSON"),
-    ('{"unknown": 1}', "has no setting"),
-    ("[1, 2]", "must be a JSON object"),
-    ("[" * 4000 + "]" * 4000, "nested too deeply"),
-    ("[" * 100_000 + "]" * 100_000, "limit is 10,000"),
-    ('{"a": ' + "[" * 3000 + "]" * 3000 + "}", "nested too deeply"),
-    ('{"a": [[[[1]]]]}', "nested too deeply"),
-    ("\udcff", "not valid UTF-8"),
-    ('{"draft_noise": 0.5', "not JSON"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"draft_noise": "abc"}', "takes a finite number"),
+        ('{"draft_noise": 1e999}', "finite"),
+        ('{"draft_noise": NaN}', "not JSON"),
+        ('{"draft_noise": -Infinity}', "not JSON"),
+        ('{"unknown": 1}', "has no setting"),
+        ("[1, 2]", "must be a JSON object"),
+        ("[" * 4000 + "]" * 4000, "nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "limit is 10,000"),
+        ('{"a": ' + "[" * 3000 + "]" * 3000 + "}", "nested too deeply"),
+        ('{"a": [[[[1]]]]}', "nested too deeply"),
+        ("\udcff", "not valid UTF-8"),
+        ('{"draft_noise": 0.5', "not JSON"),
+    ],
+)
 def test_bad_engine_settings_are_one_line(text, message):
     with pytest.raises(StudioError, match=message) as raised:
         limits.engine_params("offline", text)
@@ -88,10 +110,14 @@ def test_gpu_engines_declare_their_settings_and_check_ranges():
     from studio.engines.janus import JanusEngine
     from studio.engines.pipeline import PipelineEngine
 
-    assert check_params("janus", JanusEngine.params, {"max_think_tokens": 12.0}) == {"max_think_tokens": 12}
-    for engine, schema, bad in (("janus", JanusEngine.params, {"cfg_text_scale": 500}),
-                                ("pipeline", PipelineEngine.params, {"strength": "high"}),
-                                ("pipeline", PipelineEngine.params, {"steps": 2.5})):
+    assert check_params("janus", JanusEngine.params, {"max_think_tokens": 12.0}) == {
+        "max_think_tokens": 12
+    }
+    for engine, schema, bad in (
+        ("janus", JanusEngine.params, {"cfg_text_scale": 500}),
+        ("pipeline", PipelineEngine.params, {"strength": "high"}),
+        ("pipeline", PipelineEngine.params, {"steps": 2.5}),
+    ):
         with pytest.raises(StudioError, match="engine setting"):
             check_params(engine, schema, bad)
 
@@ -116,10 +142,19 @@ def test_an_engine_this_install_cannot_load_leaves_no_session(runner):
 
 
 @settings(max_examples=200, deadline=None, database=None)
-@given(value=st.integers(-2**80, 2**80) | st.floats() | st.text(max_size=30) | st.booleans() | st.none())
+@given(
+    value=st.integers(-(2**80), 2**80)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.booleans()
+    | st.none()
+)
 def test_seeds_rounds_and_versions_are_whole_numbers_in_range_or_one_line(value):
-    for check, low, high in ((limits.seed, 0, limits.MAX_SEED), (limits.rounds, 1, limits.MAX_ROUNDS),
-                             (limits.version, 0, limits.MAX_VERSION)):
+    for check, low, high in (
+        (limits.seed, 0, limits.MAX_SEED),
+        (limits.rounds, 1, limits.MAX_ROUNDS),
+        (limits.version, 0, limits.MAX_VERSION),
+    ):
         try:
             result = check(value)
         except StudioError as error:
@@ -133,8 +168,12 @@ def test_seeds_rounds_and_versions_are_whole_numbers_in_range_or_one_line(value)
 @settings(max_examples=200, deadline=None, database=None)
 @given(value=st.text(st.characters(exclude_categories=()), max_size=300))
 def test_text_limits_never_pass_undecodable_or_oversized_text(value):
-    for check, most in ((limits.prompt, limits.MAX_PROMPT_CHARS), (limits.title, limits.MAX_TITLE_CHARS),
-                        (limits.search, limits.MAX_SEARCH_CHARS), (limits.session_id, 32)):
+    for check, most in (
+        (limits.prompt, limits.MAX_PROMPT_CHARS),
+        (limits.title, limits.MAX_TITLE_CHARS),
+        (limits.search, limits.MAX_SEARCH_CHARS),
+        (limits.session_id, 32),
+    ):
         try:
             result = check(value)
         except StudioError as error:
@@ -147,17 +186,24 @@ def test_text_limits_never_pass_undecodable_or_oversized_text(value):
 
 
 @settings(max_examples=100, deadline=None, database=None)
-@given(seed=st.none() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12),
-       rounds=st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12),
-       mode=st.sampled_from(["process", "single", "SINGLE", "paint", ""]), random_seed=st.booleans())
+@given(
+    seed=st.none() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
+    rounds=st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
+    mode=st.sampled_from(["process", "single", "SINGLE", "paint", ""]),
+    random_seed=st.booleans(),
+)
 def test_new_session_inputs_are_checked_together(seed, rounds, mode, random_seed):
     """What /new_session's handler calls: either every input is usable or one line says which is not."""
     try:
-        prompt, engine, chosen, run_settings = limits.new_session("a cat", "offline", seed, random_seed, rounds,
-                                                                  mode, "{}")
+        prompt, engine, chosen, run_settings = limits.new_session(
+            "a cat", "offline", seed, random_seed, rounds, mode, "{}"
+        )
     except StudioError as error:
         assert "\n" not in str(error)
         return
-    assert (prompt, engine) == ("a cat", "offline") and 1 <= run_settings.max_rounds <= limits.MAX_ROUNDS
+    assert (prompt, engine) == (
+        "a cat",
+        "offline",
+    ) and 1 <= run_settings.max_rounds <= limits.MAX_ROUNDS
     assert chosen is None or 0 <= chosen <= limits.MAX_SEED
     assert random_seed is False or chosen is None

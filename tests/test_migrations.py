@@ -39,12 +39,17 @@ def source_data(tmp_path, scripted):
     store = Store(data_dir=tmp_path / "source")
     runner = Runner(store)
     for prompt in ("a cat and a dog", "a red kite"):
-        t = runner.new_session(prompt, engine="scripted", seed=3, settings=RunSettings(max_rounds=3), tags=("x",))
+        t = runner.new_session(
+            prompt, engine="scripted", seed=3, settings=RunSettings(max_rounds=3), tags=("x",)
+        )
         runner.run(t)
         sketch = next(s for s in t.branch() if s.stage is Stage.SKETCH)
         runner.reject(t, sketch.id, "too dark", by="ana")
         runner.edit_plan(t, t.branch()[0].id, instruction="draw a black cat")
-    items = [dict(mode="process", prompt_index=i, sample=0, prompt=f"p{i}", row={"i": i}, seed=i) for i in range(3)]
+    items = [
+        dict(mode="process", prompt_index=i, sample=0, prompt=f"p{i}", row={"i": i}, seed=i)
+        for i in range(3)
+    ]
     WorkQueue(store.engine, "run1").ensure({"engine": "scripted"}, items)
     return store
 
@@ -58,7 +63,11 @@ def test_a_0002_database_with_data_keeps_every_row_through_0003(tmp_path, db_url
     assert "owner" not in old_columns["sessions"] and "annotator" not in old_columns["steps"]
     id_at = old_columns["steps"].index("id")
     step_rows = {row[id_at]: row for row in rows(source.engine, "steps", old_columns["steps"])}
-    in_tree_order = [s.id for t in map(source.load, (s.id for s in source.list_sessions())) for s in t.tree_order()]
+    in_tree_order = [
+        s.id
+        for t in map(source.load, (s.id for s in source.list_sessions()))
+        for s in t.tree_order()
+    ]
     with old.begin() as conn:  # parents first, for the foreign keys
         for name in ("sessions", "images", "batches", "batch_items"):
             insert_old(conn, name, old_columns[name], rows(source.engine, name, old_columns[name]))
@@ -93,9 +102,13 @@ def test_downgrading_0003_drops_only_what_it_added(tmp_path, db_url, scripted):
     t = runner.new_session("a cat", engine="scripted", owner="ana")
     runner.run(t)
     runner.rate(t, t.branch()[-1].id, "up", by="ben")
-    columns = {name: [c["name"] for c in inspect(store.engine).get_columns(name)] for name in OLD_TABLES}
-    old_columns = {name: [c for c in found if c not in ("owner", "shared", "annotator")]
-                   for name, found in columns.items()}
+    columns = {
+        name: [c["name"] for c in inspect(store.engine).get_columns(name)] for name in OLD_TABLES
+    }
+    old_columns = {
+        name: [c for c in found if c not in ("owner", "shared", "annotator")]
+        for name, found in columns.items()
+    }
     before = {name: rows(store.engine, name, old_columns[name]) for name in OLD_TABLES}
     cfg = config()
     with store.engine.begin() as conn:

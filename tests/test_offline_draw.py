@@ -6,25 +6,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.scene_rules import relative_position
 from studio.offline.analyse import analyse
 from studio.offline.draw import PAINTS, PAPER, SIZE, blank, card_box, draw_object
 from studio.offline.glyphs import GLYPHS, PLACEHOLDERS, placeholder
 from studio.offline.layout import Space, glyph_size, holds, unit_size
 from studio.scene import CLASSES, COLORS
+from studio.scene_rules import relative_position
 
 from .offline_kit import png
 
 
 def test_every_class_has_a_glyph_and_every_colour_a_paint():
-    assert set(GLYPHS) == set(CLASSES) | set(PLACEHOLDERS)  # any other noun is drawn as a placeholder
+    assert set(GLYPHS) == set(CLASSES) | set(
+        PLACEHOLDERS
+    )  # any other noun is drawn as a placeholder
     assert set(COLORS) <= set(PAINTS)
 
 
 def test_the_nouns_of_one_plan_get_different_placeholders():
     names = ["lamp", "pear", "rug"]
     assert len({placeholder(n, names) for n in names}) == 3
-    assert placeholder("lamp", names) == placeholder("lamp", names + ["sofa bed"])  # later nouns do not reshuffle
+    assert placeholder("lamp", names) == placeholder(
+        "lamp", names + ["sofa bed"]
+    )  # later nouns do not reshuffle
 
 
 @pytest.mark.parametrize("unit", [56, 100, 160])
@@ -34,7 +38,9 @@ def test_placeholders_are_recognised_as_the_noun_they_stand_for(unit):
     for name in names:
         image = Image.new("RGB", (300, 300), PAPER)
         w, h = glyph_size(name, unit, rng)
-        draw_object(image, placeholder(name, names), "blue", (40, 20, 40 + w, 20 + h), rng, jitter=1.5)
+        draw_object(
+            image, placeholder(name, names), "blue", (40, 20, 40 + w, 20 + h), rng, jitter=1.5
+        )
         assert [o.cls for o in analyse(image, names).objects] == [name]
 
 
@@ -99,7 +105,9 @@ def test_layout_places_new_cards_apart_and_still_answers_when_the_canvas_is_full
     for _ in range(4):
         box = space.place("clock", (100, 100), rng)
         card = card_box(box, "clock")
-        assert all(card[2] <= c[0] or c[2] <= card[0] or card[3] <= c[1] or c[3] <= card[1] for c in cards)
+        assert all(
+            card[2] <= c[0] or c[2] <= card[0] or card[3] <= c[1] or c[3] <= card[1] for c in cards
+        )
         cards.append(card)
         space.add(card)
     full = Space(np.ones((SIZE, SIZE), bool))
@@ -110,7 +118,9 @@ def test_layout_places_new_cards_apart_and_still_answers_when_the_canvas_is_full
 def test_layout_prefers_the_region():
     region = np.zeros((SIZE, SIZE), bool)
     region[300:, 300:] = True
-    box = Space(np.zeros((SIZE, SIZE), bool), region).place("cup", (80, 80), np.random.default_rng(0))
+    box = Space(np.zeros((SIZE, SIZE), bool), region).place(
+        "cup", (80, 80), np.random.default_rng(0)
+    )
     x0, y0, x1, y1 = card_box(box, "cup")
     assert region[y0:y1, x0:x1].all()
 

@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from studio.domain import (Author, Judgement, Person, RunSettings, Session, Stage, StudioError, can_see, local_user,
-                           session_from_dict, session_to_dict, step_from_dict, step_to_dict)
+from studio.domain import (
+    Author,
+    Judgement,
+    Person,
+    RunSettings,
+    Session,
+    Stage,
+    StudioError,
+    can_see,
+    local_user,
+    session_from_dict,
+    session_to_dict,
+    step_from_dict,
+    step_to_dict,
+)
 from studio.runner import Runner
 from studio.store import Store
 
@@ -17,7 +30,9 @@ ADMIN = Person("root", "admin")
 
 
 def finished(runner, prompt="a cat and a dog", owner=None, **settings):
-    t = runner.new_session(prompt, engine="scripted", seed=7, settings=RunSettings(**settings), owner=owner)
+    t = runner.new_session(
+        prompt, engine="scripted", seed=7, settings=RunSettings(**settings), owner=owner
+    )
     runner.run(t)
     return t
 
@@ -32,11 +47,16 @@ def final(t):
 
 # -- who did it -------------------------------------------------------------------------------
 
+
 def test_model_steps_have_no_annotator_and_each_human_action_records_its_person(runner, scripted):
     t = finished(runner, owner="ana")
     assert all(s.annotator is None for s in t.steps.values())
-    plan_id, sketch_id, inspect_id = (first(t, stage).id for stage in (Stage.PLAN, Stage.SKETCH, Stage.INSPECT))
-    plan = runner.edit_plan(t, plan_id, instruction="draw a black cat", by="ana")  # a new branch: it was built on
+    plan_id, sketch_id, inspect_id = (
+        first(t, stage).id for stage in (Stage.PLAN, Stage.SKETCH, Stage.INSPECT)
+    )
+    plan = runner.edit_plan(
+        t, plan_id, instruction="draw a black cat", by="ana"
+    )  # a new branch: it was built on
     verdict = runner.override(t, inspect_id, sketch_passed=False, by=BEN)
     accepted = runner.accept(t, sketch_id, by="ben")
     refined = runner.refine_with(t, verdict.id, "make the cat black", by="ana")
@@ -44,7 +64,10 @@ def test_model_steps_have_no_annotator_and_each_human_action_records_its_person(
     assert verdict.annotator == "ben" and accepted.annotator == "ben"
     assert (refined.author, refined.annotator) == (Author.HUMAN, "ana")
     reopened = runner.store.load(t.session.id)
-    assert {reopened.steps[s.id].annotator for s in (plan, verdict, accepted, refined)} == {"ana", "ben"}
+    assert {reopened.steps[s.id].annotator for s in (plan, verdict, accepted, refined)} == {
+        "ana",
+        "ben",
+    }
 
 
 def test_a_rejected_image_names_its_rejecter_and_the_model_redraw_names_nobody(runner, scripted):
@@ -73,13 +96,18 @@ def test_a_bad_name_is_one_line_and_changes_nothing(runner, scripted, name):
 
 # -- who may see it ---------------------------------------------------------------------------
 
-def test_a_private_session_is_invisible_to_another_person_exactly_like_an_unknown_id(runner, scripted):
+
+def test_a_private_session_is_invisible_to_another_person_exactly_like_an_unknown_id(
+    runner, scripted
+):
     anas = finished(runner, owner="ana")
     with pytest.raises(StudioError) as unknown:
         runner.open("0123456789abcdef0123456789abcdef", viewer=BEN)
     with pytest.raises(StudioError) as hidden:
         runner.open(anas.session.id, viewer=BEN)
-    assert str(hidden.value) == str(unknown.value).replace("0123456789abcdef0123456789abcdef", anas.session.id)
+    assert str(hidden.value) == str(unknown.value).replace(
+        "0123456789abcdef0123456789abcdef", anas.session.id
+    )
     with pytest.raises(StudioError, match="No session"):
         runner.open(anas.session.id[:6], viewer=BEN)  # nor by a prefix
     assert runner.open(anas.session.id, viewer=ANA).session.id == anas.session.id
@@ -98,8 +126,13 @@ def test_a_prefix_is_not_ambiguous_because_of_someone_elses_private_session(stor
 
 def test_list_sessions_filters_privacy_before_the_limit(store, scripted):
     runner = Runner(store)
-    bens = [runner.new_session(f"ben's cat {i}", engine="scripted", owner="ben").session.id for i in range(2)]
-    for i in range(5):  # newer private sessions of ana's that a filter after LIMIT would have counted
+    bens = [
+        runner.new_session(f"ben's cat {i}", engine="scripted", owner="ben").session.id
+        for i in range(2)
+    ]
+    for i in range(
+        5
+    ):  # newer private sessions of ana's that a filter after LIMIT would have counted
         runner.new_session(f"ana's cat {i}", engine="scripted", owner="ana")
     assert sorted(s.id for s in store.list_sessions(limit=2, viewer=BEN)) == sorted(bens)
     assert store.count_sessions("cat", viewer=BEN) == 2
@@ -107,7 +140,9 @@ def test_list_sessions_filters_privacy_before_the_limit(store, scripted):
     assert {s.owner for s in store.list_sessions(viewer=ANA)} == {"ana"}
 
 
-def test_sharing_makes_a_session_visible_to_the_team_and_only_the_owner_or_an_admin_may(store, scripted):
+def test_sharing_makes_a_session_visible_to_the_team_and_only_the_owner_or_an_admin_may(
+    store, scripted
+):
     runner = Runner(store)
     anas = finished(runner, owner="ana")
     with pytest.raises(StudioError, match="Only the owner can share"):
@@ -126,11 +161,14 @@ def test_can_see_is_the_same_rule_as_the_sql_filter():
 
     assert can_see(session("ana"), ANA) and not can_see(session("ana"), BEN)
     assert can_see(session("ana", shared=True), BEN) and can_see(session("ana"), ADMIN)
-    assert can_see(session(""), BEN)  # from before owners were recorded: owned by nobody, visible to all
+    assert can_see(
+        session(""), BEN
+    )  # from before owners were recorded: owned by nobody, visible to all
     assert can_see(session("ana"), None)  # no login
 
 
 # -- ratings and preferences ------------------------------------------------------------------
+
 
 def test_two_annotators_rating_the_same_step_are_both_kept(runner, scripted):
     t = finished(runner)
@@ -138,9 +176,13 @@ def test_two_annotators_rating_the_same_step_are_both_kept(runner, scripted):
     runner.rate(t, sketch.id, "up", by="ana")
     runner.rate(t, sketch.id, "down", note="the dog is missing", by="ben")
     kept = runner.store.judgements(t.session.id)
-    assert sorted((j.annotator, j.value, j.note) for j in kept) == [("ana", "up", ""),
-                                                                    ("ben", "down", "the dog is missing")]
-    assert all(j.kind == "rating" and j.step_id == sketch.id and j.other_step_id is None for j in kept)
+    assert sorted((j.annotator, j.value, j.note) for j in kept) == [
+        ("ana", "up", ""),
+        ("ben", "down", "the dog is missing"),
+    ]
+    assert all(
+        j.kind == "rating" and j.step_id == sketch.id and j.other_step_id is None for j in kept
+    )
 
 
 def test_the_same_annotator_re_judging_replaces_only_their_own_judgement(runner, scripted):
@@ -154,7 +196,11 @@ def test_the_same_annotator_re_judging_replaces_only_their_own_judgement(runner,
     ratings = runner.store.judgements(t.session.id, kind="rating")
     assert sorted((j.annotator, j.value) for j in ratings) == [("ana", "5"), ("ben", "3")]
     [preference] = runner.store.judgements(t.session.id, kind="preference")
-    assert (preference.step_id, preference.value, preference.preferred_step_id) == (last.id, "left", last.id)
+    assert (preference.step_id, preference.value, preference.preferred_step_id) == (
+        last.id,
+        "left",
+        last.id,
+    )
 
 
 def test_a_preference_names_both_images_and_its_author(runner, scripted):
@@ -165,12 +211,24 @@ def test_a_preference_names_both_images_and_its_author(runner, scripted):
     left, right = [s for s in t.steps.values() if s.stage is Stage.FINAL]
     made = runner.prefer(t, left.id, right.id, "Right", note="cleaner", by=BEN)
     assert runner.store.judgements() == [made]
-    assert (made.step_id, made.other_step_id, made.value, made.annotator, made.note) == \
-        (left.id, right.id, "right", "ben", "cleaner")
+    assert (made.step_id, made.other_step_id, made.value, made.annotator, made.note) == (
+        left.id,
+        right.id,
+        "right",
+        "ben",
+        "cleaner",
+    )
 
 
-@pytest.mark.parametrize("value, message", [("meh", "rate up, down, or 1 to 5"), ("6", "rate up, down"),
-                                            (True, "rate up"), (None, "rate up")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("meh", "rate up, down, or 1 to 5"),
+        ("6", "rate up, down"),
+        (True, "rate up"),
+        (None, "rate up"),
+    ],
+)
 def test_a_bad_rating_is_one_line_and_stores_nothing(runner, scripted, value, message):
     t = finished(runner)
     with pytest.raises(StudioError, match=message):
@@ -213,25 +271,42 @@ def test_judgements_of_every_session_come_oldest_first(store, scripted):
     runner = Runner(store)
     a, b = finished(runner, "a cat"), finished(runner, "a dog")
     for t, when in ((b, 30.0), (a, 10.0), (b, 20.0)):
-        store.add_judgement(Judgement(id=f"{int(when):032d}", session_id=t.session.id, kind="rating",
-                                      step_id=final(t).id, other_step_id=None, value="up", annotator=f"p{when}",
-                                      created_at=when))
+        store.add_judgement(
+            Judgement(
+                id=f"{int(when):032d}",
+                session_id=t.session.id,
+                kind="rating",
+                step_id=final(t).id,
+                other_step_id=None,
+                value="up",
+                annotator=f"p{when}",
+                created_at=when,
+            )
+        )
     assert [j.created_at for j in store.judgements()] == [10.0, 20.0, 30.0]
     assert [j.created_at for j in store.judgements(b.session.id)] == [20.0, 30.0]
 
 
 # -- plain data -------------------------------------------------------------------------------
 
-def test_annotator_owner_and_shared_survive_the_plain_data_forms_and_old_data_still_loads(runner, scripted):
+
+def test_annotator_owner_and_shared_survive_the_plain_data_forms_and_old_data_still_loads(
+    runner, scripted
+):
     t = finished(runner, owner="ana")
     runner.share(t, True, by="ana")
     step = runner.accept(t, final(t).id, by="ben")
     assert step_from_dict(step_to_dict(step)) == step and step_to_dict(step)["annotator"] == "ben"
     assert session_from_dict(session_to_dict(t.session)) == t.session
     old_step = {k: v for k, v in step_to_dict(step).items() if k != "annotator"}
-    old_session = {k: v for k, v in session_to_dict(t.session).items() if k not in ("owner", "shared")}
+    old_session = {
+        k: v for k, v in session_to_dict(t.session).items() if k not in ("owner", "shared")
+    }
     assert step_from_dict(old_step).annotator is None
-    assert (session_from_dict(old_session).owner, session_from_dict(old_session).shared) == ("", False)
+    assert (session_from_dict(old_session).owner, session_from_dict(old_session).shared) == (
+        "",
+        False,
+    )
 
 
 def test_a_reopened_store_keeps_owner_shared_and_annotators(store, scripted):
@@ -248,19 +323,44 @@ def test_an_imported_trajectory_may_lack_people_but_never_carries_a_bad_name():
     from studio import untrusted
     from studio.domain import Step, Trajectory, trajectory_to_dict
 
-    session = Session(id="a" * 32, prompt="a cat", engine="offline", seed=1, owner="ana", shared=True,
-                      created_at=1.0, updated_at=2.0)
-    plan = Step(id="b" * 32, session_id=session.id, parent_id=None, stage=Stage.PLAN, author=Author.HUMAN,
-                instruction="draw a cat", annotator="ana", created_at=1.5)
+    session = Session(
+        id="a" * 32,
+        prompt="a cat",
+        engine="offline",
+        seed=1,
+        owner="ana",
+        shared=True,
+        created_at=1.0,
+        updated_at=2.0,
+    )
+    plan = Step(
+        id="b" * 32,
+        session_id=session.id,
+        parent_id=None,
+        stage=Stage.PLAN,
+        author=Author.HUMAN,
+        instruction="draw a cat",
+        annotator="ana",
+        created_at=1.5,
+    )
     data = trajectory_to_dict(Trajectory.of(session, [plan]))
     assert untrusted.trajectory(data).steps[plan.id].annotator == "ana"
     for key in ("owner", "shared"):
         del data["session"][key]
     del data["steps"][0]["annotator"]
     old = untrusted.trajectory(data)
-    assert (old.session.owner, old.session.shared, old.steps[plan.id].annotator) == ("", False, None)
-    for where, key, bad in (("session", "owner", "ana\x1b[31m"), ("session", "shared", "yes"),
-                            ("session", "owner", None), ("step", "annotator", "x" * 500), ("step", "annotator", 7)):
+    assert (old.session.owner, old.session.shared, old.steps[plan.id].annotator) == (
+        "",
+        False,
+        None,
+    )
+    for where, key, bad in (
+        ("session", "owner", "ana\x1b[31m"),
+        ("session", "shared", "yes"),
+        ("session", "owner", None),
+        ("step", "annotator", "x" * 500),
+        ("step", "annotator", 7),
+    ):
         forged = trajectory_to_dict(Trajectory.of(session, [plan]))
         (forged["session"] if where == "session" else forged["steps"][0])[key] = bad
         with pytest.raises(StudioError, match="damaged or forged") as refused:

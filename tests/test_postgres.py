@@ -45,8 +45,17 @@ def test_a_whole_session_with_human_actions_round_trips_on_postgres(store, scrip
 
 def _queue(store, worker: str) -> WorkQueue:
     queue = WorkQueue(store.engine, "b", worker=worker, lease_s=60)
-    items = [dict(mode="process", prompt_index=n, sample=0, prompt=f"prompt {n}", row={"prompt": f"prompt {n}"}, seed=n)
-             for n in range(3)]
+    items = [
+        dict(
+            mode="process",
+            prompt_index=n,
+            sample=0,
+            prompt=f"prompt {n}",
+            row={"prompt": f"prompt {n}"},
+            seed=n,
+        )
+        for n in range(3)
+    ]
     queue.ensure({"k": 1}, items)
     return queue
 
@@ -54,7 +63,9 @@ def _queue(store, worker: str) -> WorkQueue:
 def test_a_claim_skips_the_row_another_claimer_has_locked_instead_of_waiting(store):
     first, second = _queue(store, "a"), _queue(store, "b")
     with store.engine.connect() as conn:
-        held = conn.begin()  # a claimer stalled in the middle of its claim, holding item 0's row lock
+        held = (
+            conn.begin()
+        )  # a claimer stalled in the middle of its claim, holding item 0's row lock
         conn.execute(select(batch_items).where(batch_items.c.seq == 0).with_for_update())
         got: list = []
         thread = threading.Thread(target=lambda: got.append(second.claim()))

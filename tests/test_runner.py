@@ -29,8 +29,13 @@ def test_a_clean_run_plans_each_part_then_finishes(runner, scripted):
     assert [p.instruction for p in plans] == ["draw a cat", "draw a dog"]
     assert plans[-1].complete and not plans[0].complete
     final, last_sketch = t.branch()[-1], t.branch()[-3]
-    assert final.image != last_sketch.image  # a new PNG: the last sketch's pixels plus the trajectory chunk
-    assert runner.store.load_image(final.image).tobytes() == runner.store.load_image(last_sketch.image).tobytes()
+    assert (
+        final.image != last_sketch.image
+    )  # a new PNG: the last sketch's pixels plus the trajectory chunk
+    assert (
+        runner.store.load_image(final.image).tobytes()
+        == runner.store.load_image(last_sketch.image).tobytes()
+    )
 
 
 def test_a_failed_inspect_leads_to_refine_then_inspect_again(runner, scripted):
@@ -116,7 +121,9 @@ def test_edit_plan_before_the_sketch_keeps_the_model_original(runner, scripted, 
     plan = runner.advance(t)
     edited = runner.edit_plan(t, plan.id, instruction="draw a tabby cat")
     assert edited.id == plan.id and edited.author is Author.HUMAN
-    assert edited.instruction == "draw a tabby cat" and edited.original == {"instruction": "draw a cat"}
+    assert edited.instruction == "draw a tabby cat" and edited.original == {
+        "instruction": "draw a cat"
+    }
     reloaded = store.load(t.session.id)
     assert reloaded.steps[plan.id].instruction == "draw a tabby cat"
     assert reloaded.steps[plan.id].original == {"instruction": "draw a cat"}
@@ -159,7 +166,10 @@ def test_reject_keeps_the_rejected_sketch_and_redraws_with_a_new_seed(runner, sc
     assert redrawn.parent_id == plan.id and redrawn.stage is Stage.SKETCH
     assert redrawn.seed != sketch.seed and redrawn.image != sketch.image
     stored = store.load(t.session.id)
-    assert stored.steps[sketch.id].review is Review.REJECTED and stored.steps[sketch.id].review_note == "too dark"
+    assert (
+        stored.steps[sketch.id].review is Review.REJECTED
+        and stored.steps[sketch.id].review_note == "too dark"
+    )
     assert stored.session.head_id == redrawn.id
     runner.run(t)
     assert sketch.id not in [s.id for s in t.branch()]
@@ -178,7 +188,9 @@ def test_override_flips_a_verdict_and_rewrites_the_critique(runner, scripted):
     runner.run(t, pause=PausePolicy.AT_INSPECT)
     verdict = t.head()
     assert not verdict.passed
-    overridden = runner.override(t, verdict.id, sketch_passed=True, sketch_critique="Looks right to me.")
+    overridden = runner.override(
+        t, verdict.id, sketch_passed=True, sketch_critique="Looks right to me."
+    )
     assert overridden.passed and overridden.author is Author.HUMAN
     assert overridden.original["sketch_check"].passed is False
     runner.run(t)

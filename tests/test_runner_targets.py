@@ -22,7 +22,9 @@ def test_an_action_applies_to_exactly_the_step_named_or_to_the_latest_of_its_kin
     runner.run(t)
     verdicts = [s for s in t.branch() if s.stage is Stage.INSPECT]
     assert runner.target(t, verdicts[0].id, Stage.INSPECT) is verdicts[0]  # an older one, as named
-    assert runner.target(t, "", Stage.INSPECT) is verdicts[-1]  # none named: the latest on the branch
+    assert (
+        runner.target(t, "", Stage.INSPECT) is verdicts[-1]
+    )  # none named: the latest on the branch
     with pytest.raises(StudioError, match="That is a plan step; this action needs a inspect step"):
         runner.target(t, t.branch()[0].id, Stage.INSPECT)
     with pytest.raises(StudioError, match="not part of session"):

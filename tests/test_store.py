@@ -80,7 +80,11 @@ def test_search_counts_and_matches_percent_and_underscore_literally(store, scrip
         runner.new_session(prompt, engine="scripted")
     assert [s.prompt for s in store.list_sessions(search="%")] == ["100% cotton cat"]
     assert [s.prompt for s in store.list_sessions(search="k_c")] == ["a black_cat"]
-    assert store.count_sessions() == 3 and store.count_sessions("CAT") == 2 and store.count_sessions("%_") == 0
+    assert (
+        store.count_sessions() == 3
+        and store.count_sessions("CAT") == 2
+        and store.count_sessions("%_") == 0
+    )
 
 
 def test_refusing_a_newer_database_leaves_its_header_out_of_wal_mode(tmp_path):
@@ -98,7 +102,9 @@ def test_refusing_a_newer_database_leaves_its_header_out_of_wal_mode(tmp_path):
     before = path.read_bytes()
     with pytest.raises(StudioError, match="newer Stroke Studio"):
         Store(f"sqlite:///{path}")
-    assert path.read_bytes() == before and before[18:20] == b"\x01\x01"  # still a rollback-journal file
+    assert (
+        path.read_bytes() == before and before[18:20] == b"\x01\x01"
+    )  # still a rollback-journal file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db"]
 
 
@@ -112,9 +118,18 @@ def test_taken_step_ids_are_those_any_session_uses(store, scripted):
 
 def test_a_tag_filter_applies_before_the_limit(store, scripted):
     runner = Runner(store)
-    tagged = [runner.new_session(f"a cat {i}", engine="scripted", tags=("batch:cats",)).session.id for i in range(3)]
+    tagged = [
+        runner.new_session(f"a cat {i}", engine="scripted", tags=("batch:cats",)).session.id
+        for i in range(3)
+    ]
     for i in range(5):  # newer, untagged sessions that a filter after LIMIT would have counted
-        runner.new_session(f"a dog {i}", engine="scripted", tags=("batch:cats-and-dogs", "batch:cat"))
+        runner.new_session(
+            f"a dog {i}", engine="scripted", tags=("batch:cats-and-dogs", "batch:cat")
+        )
     found = store.list_sessions(tag="batch:cats", limit=3)
-    assert sorted(s.id for s in found) == sorted(tagged)  # exactly the tag, not a prefix or a longer one
-    assert store.list_sessions(tag="batch:%", limit=10) == []  # % is a character here, not a wildcard
+    assert sorted(s.id for s in found) == sorted(
+        tagged
+    )  # exactly the tag, not a prefix or a longer one
+    assert (
+        store.list_sessions(tag="batch:%", limit=10) == []
+    )  # % is a character here, not a wildcard

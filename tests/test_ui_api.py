@@ -45,7 +45,9 @@ def test_new_session_then_step_through_the_loop(studio):
     assert view["branch"] == [s.id for s in branch] and view["selected"] == branch[-1].id
     verdict = view["cards"][branch[-1].id]
     assert verdict["stage"] == "inspect" and verdict["sketch_check"]["passed"] is False
-    assert verdict["image"] == view["cards"][branch[1].id]["image"]  # the verdict shows the sketch it judged
+    assert (
+        verdict["image"] == view["cards"][branch[1].id]["image"]
+    )  # the verdict shows the sketch it judged
 
 
 def test_every_human_action_is_an_endpoint_and_acts_on_the_step_it_names(studio):
@@ -54,26 +56,50 @@ def test_every_human_action_is_an_endpoint_and_acts_on_the_step_it_names(studio)
     sid = view["session"]["id"]
     view = client.predict(sid, view["session"]["version"], api_name="/step")  # plan
     plan_id = view["selected"]
-    view = client.predict(sid, view["session"]["version"], plan_id, "draw a tabby cat", "a tabby cat",
-                          api_name="/edit_plan")
+    view = client.predict(
+        sid,
+        view["session"]["version"],
+        plan_id,
+        "draw a tabby cat",
+        "a tabby cat",
+        api_name="/edit_plan",
+    )
     plan = store.load(sid).steps[plan_id]
     assert plan.instruction == "draw a tabby cat" and plan.original["instruction"] == "draw a cat"
     view = client.predict(sid, view["session"]["version"], api_name="/step")  # sketch
     sketch_id = view["selected"]
-    view = client.predict(sid, view["session"]["version"], sketch_id, "too dark", api_name="/reject")
+    view = client.predict(
+        sid, view["session"]["version"], sketch_id, "too dark", api_name="/reject"
+    )
     trajectory = store.load(sid)
     assert [s.review for s in trajectory.children(plan.id)] == [Review.REJECTED, None]
     assert trajectory.steps[sketch_id].review_note == "too dark"
-    view = client.predict(sid, view["session"]["version"], "", api_name="/accept")  # "": the latest image
+    view = client.predict(
+        sid, view["session"]["version"], "", api_name="/accept"
+    )  # "": the latest image
     assert store.load(sid).head().review is Review.ACCEPTED
     view = client.predict(sid, view["session"]["version"], "inspect", api_name="/run")
     assert "paused after inspect" in view["note"]
     verdict_id = view["selected"]
-    view = client.predict(sid, view["session"]["version"], verdict_id, True, "fine", True, "I see the cat.",
-                          api_name="/override")
+    view = client.predict(
+        sid,
+        view["session"]["version"],
+        verdict_id,
+        True,
+        "fine",
+        True,
+        "I see the cat.",
+        api_name="/override",
+    )
     verdict = store.load(sid).steps[verdict_id]
-    assert verdict.passed and verdict.author is Author.HUMAN and verdict.sketch_check.critique == "I see the cat."
-    view = client.predict(sid, view["session"]["version"], verdict_id, "make the cat orange", "", api_name="/refine")
+    assert (
+        verdict.passed
+        and verdict.author is Author.HUMAN
+        and verdict.sketch_check.critique == "I see the cat."
+    )
+    view = client.predict(
+        sid, view["session"]["version"], verdict_id, "make the cat orange", "", api_name="/refine"
+    )
     assert store.load(sid).head().instruction == "make the cat orange"
     view = client.predict(sid, view["session"]["version"], plan_id, api_name="/fork")
     assert view["session"]["head"] == plan_id
@@ -81,13 +107,20 @@ def test_every_human_action_is_an_endpoint_and_acts_on_the_step_it_names(studio)
     assert len(view["branches"]) == 2
     left, right = (b["leaf"] for b in view["branches"])
     compared = client.predict(sid, left, right, api_name="/compare")
-    assert compared["rows"][0]["left"][0] == compared["rows"][0]["right"][0] == plan_id  # shared up to the fork
-    assert compared["fork_after"] == plan_id and compared["rows"][0]["left"] != compared["rows"][0]["right"]
+    assert (
+        compared["rows"][0]["left"][0] == compared["rows"][0]["right"][0] == plan_id
+    )  # shared up to the fork
+    assert (
+        compared["fork_after"] == plan_id
+        and compared["rows"][0]["left"] != compared["rows"][0]["right"]
+    )
     view = client.predict(sid, view["session"]["version"], left, api_name="/switch_branch")
     assert view["session"]["head"] == left and "switched to branch 1" in view["note"]
     view = client.predict(sid, view["session"]["version"], "Cat study", api_name="/rename")
     cards = client.predict("cat study", api_name="/list_sessions")
-    assert [c["id"] for c in cards] == [sid] and cards[0]["title"] == "Cat study" and cards[0]["thumb"]
+    assert (
+        [c["id"] for c in cards] == [sid] and cards[0]["title"] == "Cat study" and cards[0]["thumb"]
+    )
     reopened = client.predict(sid, api_name="/open_session")
     assert reopened["session"] == view["session"] and reopened["tree"] == view["tree"]
     assert set(reopened["cards"]) == set(store.load(sid).steps)  # a reopen sends every card
@@ -100,10 +133,22 @@ def test_an_action_on_a_step_of_the_wrong_kind_is_refused_and_changes_nothing(st
     view = client.predict(sid, view["session"]["version"], api_name="/step")
     before = store.load(sid)
     with pytest.raises(AppError, match="That is a plan step; this action needs a inspect step"):
-        client.predict(sid, view["session"]["version"], view["selected"], True, "", True, "", api_name="/override")
+        client.predict(
+            sid,
+            view["session"]["version"],
+            view["selected"],
+            True,
+            "",
+            True,
+            "",
+            api_name="/override",
+        )
     with pytest.raises(AppError, match="not part of session"):
         client.predict(sid, view["session"]["version"], "0" * 32, api_name="/accept")
-    assert store.load(sid).steps == before.steps and store.load(sid).session.version == before.session.version
+    assert (
+        store.load(sid).steps == before.steps
+        and store.load(sid).session.version == before.session.version
+    )
 
 
 def test_a_stale_tab_gets_a_conflict_message_and_the_fresh_view(studio):
@@ -112,7 +157,10 @@ def test_a_stale_tab_gets_a_conflict_message_and_the_fresh_view(studio):
     sid, stale_version = ids(view)
     fresh = client.predict(sid, stale_version, api_name="/step")  # the first tab moves on
     reply = client.predict(sid, stale_version, "", "draw a wall clock", "", api_name="/edit_plan")
-    assert "another tab" in reply["conflict"] and reply["session"]["version"] == fresh["session"]["version"]
+    assert (
+        "another tab" in reply["conflict"]
+        and reply["session"]["version"] == fresh["session"]["version"]
+    )
     assert store.load(sid).branch()[0].instruction == "draw a clock"  # nothing was applied
 
 
@@ -169,7 +217,9 @@ def test_stop_interrupts_a_run_and_keeps_what_was_committed(tmp_path):
     try:
         with running_studio(tmp_path / "slow", "ui-slow") as (url, store):
             client = Client(url, verbose=False)
-            view = client.predict("a cat", "ui-slow", 1, False, 6, "process", "{}", api_name="/new_session")
+            view = client.predict(
+                "a cat", "ui-slow", 1, False, 6, "process", "{}", api_name="/new_session"
+            )
             sid = view["session"]["id"]
             job = client.submit(sid, view["session"]["version"], "never", api_name="/run")
             import time
@@ -217,17 +267,34 @@ def test_a_saved_session_reopens_exactly_as_it_was_after_a_server_restart(tmp_pa
     try:
         with running_studio(tmp_path / "data", "ui-restart") as (url, _):
             client = Client(url, verbose=False)
-            view = client.predict("a cat and a dog", "ui-restart", 3, False, 6, "process", "{}",
-                                  api_name="/new_session")
+            view = client.predict(
+                "a cat and a dog",
+                "ui-restart",
+                3,
+                False,
+                6,
+                "process",
+                "{}",
+                api_name="/new_session",
+            )
             view = client.predict(view["session"]["id"], None, "inspect", api_name="/run")
-            view = client.predict(view["session"]["id"], None, "", True, "fine", True, "fine", api_name="/override")
+            view = client.predict(
+                view["session"]["id"], None, "", True, "fine", True, "fine", api_name="/override"
+            )
             before = client.predict(view["session"]["id"], api_name="/open_session")
         with running_studio(tmp_path / "data", "ui-restart") as (url, _):
-            after = Client(url, verbose=False).predict(view["session"]["id"], api_name="/open_session")
+            after = Client(url, verbose=False).predict(
+                view["session"]["id"], api_name="/open_session"
+            )
         for name in ("session", "tree", "branch", "branches", "selected"):
             assert after[name] == before[name]
-        assert {k: {f: v for f, v in c.items() if f not in ("image", "judged", "region")} for k, c in after["cards"].items()} \
-            == {k: {f: v for f, v in c.items() if f not in ("image", "judged", "region")} for k, c in before["cards"].items()}
+        assert {
+            k: {f: v for f, v in c.items() if f not in ("image", "judged", "region")}
+            for k, c in after["cards"].items()
+        } == {
+            k: {f: v for f, v in c.items() if f not in ("image", "judged", "region")}
+            for k, c in before["cards"].items()
+        }
     finally:
         engines.unregister("ui-restart")
 
@@ -241,8 +308,10 @@ def test_the_gallery_lists_one_batch_at_a_time(studio):
     _, store = studio
     WorkQueue(store.engine, "gliders-1").ensure({"prompts": "gliders.txt"}, [])
     runner = Runner(store)
-    ours = {runner.new_session(f"a paraglider {i}", engine=ENGINE, tags=("batch:gliders-1",)).session.id
-            for i in range(2)}
+    ours = {
+        runner.new_session(f"a paraglider {i}", engine=ENGINE, tags=("batch:gliders-1",)).session.id
+        for i in range(2)
+    }
     runner.new_session("a paraglider outside any batch", engine=ENGINE)
     page = Studio(runner)
     assert {c["id"] for c in page.list_sessions("paraglider", "gliders-1")} == ours
@@ -270,7 +339,11 @@ def test_an_unreadable_verdict_shows_as_unreadable_and_failed_never_as_a_pass(ru
         sid = view.session["id"]
         for _ in range(3):
             view = list(studio.step(sid, view.session["version"]))[-1]
-        card = view.cards[view.selected] if view.selected in view.cards else studio.open_session(sid).cards[view.selected]
+        card = (
+            view.cards[view.selected]
+            if view.selected in view.cards
+            else studio.open_session(sid).cards[view.selected]
+        )
         assert card["stage"] == "inspect" and card["passed"] is False
         assert "could not be read" in card["unreadable"] and card["plan_check"] is None
     finally:

@@ -27,13 +27,26 @@ from .ui_server import running_studio
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic", "--disable-extensions"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-extensions",
+]
 ENGINE = "ui-browser-scripted"
 SLOW = "ui-browser-slow"
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed (apt-get install -y chromium); CI installs it", allow_module_level=True)
+    pytest.skip(
+        "Chromium is not installed (apt-get install -y chromium); CI installs it",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +54,22 @@ def browser_and_studio(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     engines.register(ENGINE, lambda: ScriptedEngine(fail_rounds=(1,)))
-    engines.register(SLOW, lambda: ScriptedEngine(delay=3.0))  # three seconds a sketch, a preview each stroke
+    engines.register(
+        SLOW, lambda: ScriptedEngine(delay=3.0)
+    )  # three seconds a sketch, a preview each stroke
     ARTIFACTS.mkdir(exist_ok=True)
-    with running_studio(tmp_path_factory.mktemp("ui-browser"), ENGINE) as (url, store), sync_playwright() as p, \
-            tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-                                                       viewport={"width": 1440, "height": 900})
+    with (
+        running_studio(tmp_path_factory.mktemp("ui-browser"), ENGINE) as (url, store),
+        sync_playwright() as p,
+        tempfile.TemporaryDirectory() as profile,
+    ):
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1440, "height": 900},
+        )
         context.set_default_timeout(20_000)
         yield context, store, url
         context.close()
@@ -64,7 +87,9 @@ def open_page(context, url):
 def status_is(page, pattern: str) -> None:
     from playwright.sync_api import expect
 
-    expect(page.locator("#sb-status")).to_have_text(re.compile(pattern), timeout=30_000)  # a model may load first
+    expect(page.locator("#sb-status")).to_have_text(
+        re.compile(pattern), timeout=30_000
+    )  # a model may load first
 
 
 def new_session(page, prompt: str, engine: str = ENGINE) -> str:
@@ -101,7 +126,9 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     page.locator("#sb-panel [data-do=reject]").click()
     status_is(page, "rejected and redrawn")
     expect(page.locator("#sb-board .sb-card.rejected")).to_have_count(1)
-    expect(page.locator("#sb-panel [data-f=reason]")).to_have_value("")  # the reason does not follow to the redraw
+    expect(page.locator("#sb-panel [data-f=reason]")).to_have_value(
+        ""
+    )  # the reason does not follow to the redraw
 
     step(page, "paused after inspect")  # round 1's sketch fails
     step(page, "paused after refine")
@@ -112,7 +139,9 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     trajectory = store.load(sid)
     old_verdict, new_verdict = [s for s in trajectory.branch() if s.stage is Stage.INSPECT]
     page.locator(f"#sb-board .sb-card[data-id='{old_verdict.id}']").click()
-    expect(page.locator("#sb-panel [data-f=sketch_check_crit]")).to_have_value("Something is missing.")
+    expect(page.locator("#sb-panel [data-f=sketch_check_crit]")).to_have_value(
+        "Something is missing."
+    )
     expect(page.locator("#sb-image")).to_be_visible()
     page.locator("#sb-panel [data-f=sketch_check_pass]").check()
     page.locator("#sb-panel [data-f=sketch_check_crit]").fill("The cat is there; I checked.")
@@ -121,8 +150,13 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     after = store.load(sid)
     changed = [s for s in after.steps.values() if s.id not in trajectory.steps]
     assert len(changed) == 1 and changed[0].parent_id == old_verdict.parent_id
-    assert changed[0].author is Author.HUMAN and changed[0].sketch_check.critique == "The cat is there; I checked."
-    assert all(after.steps[i] == s for i, s in trajectory.steps.items())  # every other step is as it was
+    assert (
+        changed[0].author is Author.HUMAN
+        and changed[0].sketch_check.critique == "The cat is there; I checked."
+    )
+    assert all(
+        after.steps[i] == s for i, s in trajectory.steps.items()
+    )  # every other step is as it was
     assert after.steps[new_verdict.id].sketch_check.critique == new_verdict.sketch_check.critique
 
     # Two branches now; switch back to the first one through the tree.
@@ -165,8 +199,13 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     cards = page.locator("#sb-board .sb-card").count()
     page.locator("#sb-rounds").fill("0")
     page.locator("#sb-new").click()
-    expect(page.locator("#sb-toast")).to_contain_text("number of rounds is 0; it must be between 1 and 50")
-    assert page.locator("#sb-board .sb-card").count() == cards and page.locator("#sb-prompt").input_value()
+    expect(page.locator("#sb-toast")).to_contain_text(
+        "number of rounds is 0; it must be between 1 and 50"
+    )
+    assert (
+        page.locator("#sb-board .sb-card").count() == cards
+        and page.locator("#sb-prompt").input_value()
+    )
     page.locator("#sb-rounds").fill("6")
     page.locator("#sb-prompt").fill("x" * 4001)
     expect(page.locator("#sb-count")).to_have_class(re.compile("over"))
@@ -188,7 +227,9 @@ def test_a_second_tab_conflict_keeps_the_text_you_typed(browser_and_studio):
     first.locator("#sb-panel [data-do=edit]").click()
     expect(first.locator("#sb-toast")).to_contain_text("another tab")
     expect(first.locator("#sb-panel [data-f=instruction]")).to_have_value("draw an old wall clock")
-    expect(first.locator("#sb-board .sb-card[data-stage=sketch]")).to_have_count(1)  # the fresh view arrived
+    expect(first.locator("#sb-board .sb-card[data-stage=sketch]")).to_have_count(
+        1
+    )  # the fresh view arrived
     assert store.load(sid).branch()[0].instruction == "draw a clock"
     first.close()
     second.close()
@@ -203,7 +244,9 @@ def test_region_refine_on_the_canvas_changes_only_the_painted_region(browser_and
     step(page, "paused after plan")
     step(page, "paused after sketch")
     sketch = store.load(sid).head()
-    expect(page.locator("#sb-evidence text")).to_have_count(0)  # no names in or over the image by default
+    expect(page.locator("#sb-evidence text")).to_have_count(
+        0
+    )  # no names in or over the image by default
     page.locator("#sb-labels").check()  # the optional overlay: what the engine says it drew
     expect(page.locator("#sb-evidence text").first).to_have_text("red apple", timeout=20_000)
     box = page.locator("#sb-paint").bounding_box()
@@ -220,9 +263,13 @@ def test_region_refine_on_the_canvas_changes_only_the_painted_region(browser_and
     mask = store.load_image(refined.region.image).convert("L")
     before = store.load_image(sketch.image).convert("RGB")
     after = store.load_image(refined.image).convert("RGB")
-    outside = ImageChops.multiply(ImageChops.difference(before, after).convert("L"), ImageChops.invert(mask))
+    outside = ImageChops.multiply(
+        ImageChops.difference(before, after).convert("L"), ImageChops.invert(mask)
+    )
     assert outside.getbbox() is None  # not one pixel changed outside the painted region
-    assert mask.getbbox() is not None and mask.getbbox()[2] - mask.getbbox()[0] < mask.width  # a region, not all
+    assert (
+        mask.getbbox() is not None and mask.getbbox()[2] - mask.getbbox()[0] < mask.width
+    )  # a region, not all
     page.close()
 
 
@@ -236,7 +283,11 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     from studio.workqueue import WorkQueue
 
     WorkQueue(store.engine, "vases").ensure({"prompts": "vases.txt"}, [])
-    batch_only = Runner(store).new_session("a vase from a batch", engine=ENGINE, tags=("batch:vases",)).session.id
+    batch_only = (
+        Runner(store)
+        .new_session("a vase from a batch", engine=ENGINE, tags=("batch:vases",))
+        .session.id
+    )
     page.locator(".sb-tab[data-view=sessions]").click()
     page.locator("#sb-batch").select_option("vases")
     expect(page.locator(".sb-gcard")).to_have_count(1)
@@ -248,12 +299,17 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     page.locator("#sb-new-title").fill("Tulip study")
     page.locator("#sb-rename").click()
     expect(page.locator(f".sb-gcard[data-id='{kept}'] .t")).to_have_text("Tulip study")
-    assert store.load(kept).session.title == "Tulip study" and store.load(doomed).session.title == "a doomed teapot"
+    assert (
+        store.load(kept).session.title == "Tulip study"
+        and store.load(doomed).session.title == "a doomed teapot"
+    )
 
     page.locator("#sb-search").fill("teapot")
     expect(page.locator(".sb-gcard")).to_have_count(1)
     page.locator(f".sb-gcard[data-id='{doomed}']").click()
-    page.once("dialog", lambda dialog: dialog.dismiss())  # a first click asks, and "Cancel" keeps it
+    page.once(
+        "dialog", lambda dialog: dialog.dismiss()
+    )  # a first click asks, and "Cancel" keeps it
     page.locator("#sb-delete").click()
     assert store.list_sessions(search="teapot")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -261,7 +317,9 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     expect(page.locator("#sb-gallery")).to_contain_text("No session matches")
     assert store.list_sessions(search="teapot") == [] and store.load(kept)
     page.locator(".sb-tab[data-view=studio]").click()
-    expect(page.locator("#sb-title")).to_have_text("No session open")  # the deleted session is not left open
+    expect(page.locator("#sb-title")).to_have_text(
+        "No session open"
+    )  # the deleted session is not left open
 
     page.locator(".sb-tab[data-view=sessions]").click()
     page.locator("#sb-search").fill("")
@@ -269,14 +327,17 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     expect(page.locator("#sb-title")).to_have_text("Tulip study")
     page.locator(".sb-tab[data-view=sessions]").click()
     page.locator("#sb-export").click()  # the open session, by default
-    expect(page.locator("#sb-export-report")).to_contain_text(re.compile(r"exported \d+ files .* as folder"))
+    expect(page.locator("#sb-export-report")).to_contain_text(
+        re.compile(r"exported \d+ files .* as folder")
+    )
     expect(page.locator("#sb-export-report a")).to_have_text("download the zip")
     page.screenshot(path=str(ARTIFACTS / "browser-4-gallery.png"))
     page.close()
 
 
 def test_while_a_sketch_is_drawn_the_preview_and_progress_show_and_the_buttons_say_what_is_possible(
-        browser_and_studio):
+    browser_and_studio,
+):
     from playwright.sync_api import expect
 
     context, store, url = browser_and_studio

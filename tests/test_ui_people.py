@@ -8,7 +8,6 @@ on the page, and to a direct HTTP call made with their login. Screenshots land i
 from __future__ import annotations
 
 import re
-import tempfile
 
 import pytest
 
@@ -33,8 +32,13 @@ def studio_with_logins(tmp_path_factory):
         add_user(users, name, password, role="admin" if name == "root" else "annotator")
     engines.register(ENGINE, lambda: ScriptedEngine(fail_rounds=(1,)))
     ARTIFACTS.mkdir(exist_ok=True)
-    with running_studio(tmp_path_factory.mktemp("ui-people"), ENGINE, Accounts.load(users)) as (url, store), \
-            sync_playwright() as p:
+    with (
+        running_studio(tmp_path_factory.mktemp("ui-people"), ENGINE, Accounts.load(users)) as (
+            url,
+            store,
+        ),
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser, store, url
         browser.close()
@@ -72,7 +76,9 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
     ana.locator("#sb-panel [data-rate='2']").click()
     status_is(ana, "rated the sketch of round 1: 2 of 5")
     expect(ana.locator("#sb-board .sb-card.sel .sb-badge.rate")).to_have_text("2/5")
-    expect(ana.locator("#sb-panel .sb-fresh")).to_have_count(0)  # your own rating is not "changed elsewhere"
+    expect(ana.locator("#sb-panel .sb-fresh")).to_have_count(
+        0
+    )  # your own rating is not "changed elsewhere"
     expect(ana.locator("#sb-panel [data-rate='2']")).to_have_class(re.compile("on"))
     expect(ana.locator("#sb-board .sb-card[data-stage=plan] .sb-badge.you")).to_have_text("you")
     ana.screenshot(path=str(ARTIFACTS / "people-1-ana-rates.png"))
@@ -84,7 +90,12 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
     assert plan.annotator == "ana"
     [rating] = store.judgements(sid)
     assert (rating.kind, rating.step_id, rating.value, rating.note, rating.annotator) == (
-        "rating", sketch.id, "2", "the cat is too small", "ana")
+        "rating",
+        sketch.id,
+        "2",
+        "the cat is too small",
+        "ana",
+    )
 
     # ben logs in: ana's private session is not in his gallery, and her link says "not found".
     ben = log_in(browser, url, "ben")
@@ -118,10 +129,18 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
     expect(ben.locator("#sb-panel")).to_contain_text("ana: 2/5 — the cat is too small")
     ben.locator("#sb-panel [data-rate=up]").click()
     status_is(ben, "thumbs up")
-    assert sorted((j.annotator, j.value) for j in store.judgements(sid)) == [("ana", "2"), ("ben", "up")]
-    ben.locator("#sb-panel [data-rate=down]").click()  # ben changes his mind: his own rating is replaced
+    assert sorted((j.annotator, j.value) for j in store.judgements(sid)) == [
+        ("ana", "2"),
+        ("ben", "up"),
+    ]
+    ben.locator(
+        "#sb-panel [data-rate=down]"
+    ).click()  # ben changes his mind: his own rating is replaced
     status_is(ben, "thumbs down")
-    assert sorted((j.annotator, j.value) for j in store.judgements(sid)) == [("ana", "2"), ("ben", "down")]
+    assert sorted((j.annotator, j.value) for j in store.judgements(sid)) == [
+        ("ana", "2"),
+        ("ben", "down"),
+    ]
     with pytest.raises(Exception, match="owner"):
         as_ben.predict(sid, api_name="/delete")
     assert store.has_session(sid)
@@ -141,11 +160,15 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
     expect(prefer).to_contain_text("Which final is better?")
     prefer.locator("[data-prefer=right]").click()
     status_is(ana, "recorded: right is better")
-    expect(ana.locator(".sb-prefer").last.locator("[data-prefer=right]")).to_have_class(re.compile("on"))
+    expect(ana.locator(".sb-prefer").last.locator("[data-prefer=right]")).to_have_class(
+        re.compile("on")
+    )
     ana.screenshot(path=str(ARTIFACTS / "people-3-compare-prefers.png"))
     [preference] = store.judgements(sid, kind="preference")
     finals = [s for s in store.load(sid).steps.values() if s.stage is Stage.FINAL]
-    assert preference.annotator == "ana" and {preference.step_id, preference.other_step_id} == {f.id for f in finals}
+    assert preference.annotator == "ana" and {preference.step_id, preference.other_step_id} == {
+        f.id for f in finals
+    }
     assert store.load(sid).steps[preference.preferred_step_id].stage is Stage.FINAL
 
     # The admin sees everyone's sessions, private ones included.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from studio.domain import StudioError
-from studio.ui.uploads import check_upload, region_mask
 from studio.accounts import add_user
+from studio.domain import StudioError
 from studio.ui.serve import accounts_for, parse_args
+from studio.ui.uploads import check_upload, region_mask
 
 
 def test_the_studio_binds_localhost_without_a_login_by_default():
@@ -44,13 +44,16 @@ def test_an_auth_file_lets_in_its_people_with_their_roles(tmp_path):
     assert again.names() == ["ana", "ben"] and again.check("ben", "new-password-1")
 
 
-@pytest.mark.parametrize("content, fix", [
-    ("", "lists nobody"),
-    ("[ana]\npassword = 'hunter22'\n", "argon2 password hash"),
-    ("[ana]\npassword = '$argon2id$x'\nrole = 'boss'\n", "role must be one of"),
-    ("[ana\n", "not valid TOML"),
-    ("['bad name']\npassword = '$argon2id$x'\n", "user name"),
-])
+@pytest.mark.parametrize(
+    "content, fix",
+    [
+        ("", "lists nobody"),
+        ("[ana]\npassword = 'hunter22'\n", "argon2 password hash"),
+        ("[ana]\npassword = '$argon2id$x'\nrole = 'boss'\n", "role must be one of"),
+        ("[ana\n", "not valid TOML"),
+        ("['bad name']\npassword = '$argon2id$x'\n", "user name"),
+    ],
+)
 def test_a_broken_users_file_is_one_line_naming_the_fix(tmp_path, content, fix):
     users = tmp_path / "users.toml"
     users.write_text(content)
@@ -62,7 +65,9 @@ def test_a_broken_users_file_is_one_line_naming_the_fix(tmp_path, content, fix):
 
 def test_auth_and_auth_file_together_are_refused(tmp_path):
     with pytest.raises(StudioError, match="not both"):
-        accounts_for(parse_args(["--auth", "ana:s3cret12", "--auth-file", str(tmp_path / "u.toml")]))
+        accounts_for(
+            parse_args(["--auth", "ana:s3cret12", "--auth-file", str(tmp_path / "u.toml")])
+        )
 
 
 def test_the_explicit_opt_out_warns(capsys):
@@ -106,12 +111,18 @@ def test_a_painted_region_becomes_a_mask_the_size_of_the_image():
     assert mask.size == (200, 200) and mask.getbbox() == (0, 0, 100, 200)
     png = io.BytesIO()
     layer.save(png, format="PNG")  # what the page's canvas sends: a PNG data URL
-    sent = region_mask("data:image/png;base64," + base64.b64encode(png.getvalue()).decode(), (200, 200))
+    sent = region_mask(
+        "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(), (200, 200)
+    )
     assert sent.tobytes() == mask.tobytes()
     assert region_mask(Image.new("RGBA", (10, 10)), (20, 20)) is None  # nothing painted: no region
     assert region_mask(None, (20, 20)) is None and region_mask("", (20, 20)) is None
-    for bad in ("data:image/png;base64,not-base64!", "data:text/plain,hello", "/etc/passwd",
-                "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode()):
+    for bad in (
+        "data:image/png;base64,not-base64!",
+        "data:text/plain,hello",
+        "/etc/passwd",
+        "data:image/png;base64," + base64.b64encode(b"GIF89a....").decode(),
+    ):
         with pytest.raises(StudioError):
             region_mask(bad, (20, 20))
 
@@ -127,15 +138,29 @@ def test_app_py_opens_the_studio_and_refuses_an_unprotected_share(tmp_path):
     import httpx
 
     root = Path(__file__).resolve().parents[1]
-    refused = subprocess.run([sys.executable, "app.py", "--share", "--data-dir", str(tmp_path)], cwd=root,
-                             capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "--auth USER:PASSWORD" in refused.stderr and "Traceback" not in refused.stderr
+    refused = subprocess.run(
+        [sys.executable, "app.py", "--share", "--data-dir", str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        refused.returncode == 1
+        and "--auth USER:PASSWORD" in refused.stderr
+        and "Traceback" not in refused.stderr
+    )
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)], cwd=root,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -155,8 +180,10 @@ def test_app_py_opens_the_studio_and_refuses_an_unprotected_share(tmp_path):
 def test_messages_for_a_browser_lose_database_urls_and_file_paths():
     from studio.ui.actions import clean
 
-    said = clean("Cannot open postgresql+psycopg://ana:secret@db.local/studio (see /srv/studio/sessions/studio.db)\n"
-                 "then try again")
+    said = clean(
+        "Cannot open postgresql+psycopg://ana:secret@db.local/studio (see /srv/studio/sessions/studio.db)\n"
+        "then try again"
+    )
     assert "secret" not in said and "/srv/studio" not in said and "postgresql" not in said
     assert said.startswith("Cannot open …") and said.endswith("then try again") and "\n" not in said
     assert clean("The prompt is empty.") == "The prompt is empty."  # plain messages pass unchanged

@@ -18,8 +18,15 @@ def running_studio(data_dir, engine_name: str, accounts=None):
     os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / ".gradio"))
     store = Store(data_dir=data_dir)
     demo = build_ui(Runner(store), engine_name, accounts)
-    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
-                        show_error=True, auth=accounts.check if accounts else None, **launch_options(store))
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=None,
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=True,
+        auth=accounts.check if accounts else None,
+        **launch_options(store),
+    )
     try:
         yield demo.local_url, store
     finally:

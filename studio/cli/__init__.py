@@ -20,8 +20,12 @@ from ..domain import StudioError
 from . import batch, export, geneval, sessions, users
 from .common import fail
 
-app = typer.Typer(help="Stroke Studio: process-driven image generation you can watch and steer.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Stroke Studio: process-driven image generation you can watch and steer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 for _group in (sessions, export, geneval, batch, users):
     _group.register(app)
 
@@ -34,5 +38,7 @@ def main() -> None:
     except StudioError as error:
         fail(str(error))
     except DBAPIError as error:  # the database failed under us (a disk error, damage found mid-run)
-        fail(f"The database reported an error ({str(error.orig)[:200]}); nothing more was written. "
-             "Check the disk and the database (studio sessions checks it on opening).")
+        fail(
+            f"The database reported an error ({str(error.orig)[:200]}); nothing more was written. "
+            "Check the disk and the database (studio sessions checks it on opening)."
+        )

@@ -31,29 +31,67 @@ class _RunByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-batch_app = typer.Typer(cls=_RunByDefault, no_args_is_help=True, add_completion=False,
-                        pretty_exceptions_enable=False,
-                        help="Run a prompt file as sessions on one or many workers (studio batch PROMPTS.jsonl).")
+batch_app = typer.Typer(
+    cls=_RunByDefault,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Run a prompt file as sessions on one or many workers (studio batch PROMPTS.jsonl).",
+)
 
-DbOption = Annotated[Optional[str], db_option("SQLAlchemy URL of the sessions database (PostgreSQL for several machines).")]
-DataOption = Annotated[Optional[Path], data_option("Folder for the database and images (shared by all workers).")]
+DbOption = Annotated[
+    Optional[str],
+    db_option("SQLAlchemy URL of the sessions database (PostgreSQL for several machines)."),
+]
+DataOption = Annotated[
+    Optional[Path], data_option("Folder for the database and images (shared by all workers).")
+]
 
 
 @batch_app.command("run")
 def run(
-    prompts: Annotated[Path, typer.Argument(help="Plain text (a prompt a line) or JSONL with a \"prompt\" per line (GenEval's metadata works).")],
-    name: Annotated[Optional[str], typer.Option(help="Batch name; sessions are tagged batch:NAME (default: the file's name without extension).")] = None,
+    prompts: Annotated[
+        Path,
+        typer.Argument(
+            help='Plain text (a prompt a line) or JSONL with a "prompt" per line (GenEval\'s metadata works).'
+        ),
+    ],
+    name: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Batch name; sessions are tagged batch:NAME (default: the file's name without extension)."
+        ),
+    ] = None,
     samples: Annotated[int, typer.Option(help="Sessions per prompt and mode.")] = 1,
     engine: Annotated[str, typer.Option(help="Engine name (see `studio engines`).")] = "offline",
     mode: Annotated[str, typer.Option(help="single, process or both.")] = "process",
-    rounds: Annotated[int, typer.Option(help=f"Most plan + refine rounds (1 to {limits.MAX_ROUNDS}).")] = RunSettings.max_rounds,
+    rounds: Annotated[
+        int, typer.Option(help=f"Most plan + refine rounds (1 to {limits.MAX_ROUNDS}).")
+    ] = RunSettings.max_rounds,
     params: Annotated[str, typer.Option(help="Engine parameters as a JSON object.")] = "{}",
-    seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from it (as in studio bench geneval).")] = 0,
-    tag: Annotated[Optional[list[str]], typer.Option(help="Extra session tag (repeatable).")] = None,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run the items that failed before again.")] = False,
-    lease: Annotated[float, typer.Option(help="Seconds a worker's claim lasts without renewal before another worker takes the item over.")] = 60.0,
-    db: DbOption = None, data_dir: DataOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print this worker's results as JSON lines.")] = False,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Run seed; each sample's seed derives from it (as in studio bench geneval)."
+        ),
+    ] = 0,
+    tag: Annotated[
+        Optional[list[str]], typer.Option(help="Extra session tag (repeatable).")
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run the items that failed before again.")
+    ] = False,
+    lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a worker's claim lasts without renewal before another worker takes the item over."
+        ),
+    ] = 60.0,
+    db: DbOption = None,
+    data_dir: DataOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print this worker's results as JSON lines.")
+    ] = False,
 ) -> None:
     """Run every (prompt, sample) as a session; run the same command again to resume.
 
@@ -65,13 +103,19 @@ def run(
         raise StudioError(f"--mode {limits.shown(mode)}: use single, process or both.")
     engine = limits.engine_name(engine)
     options = BatchOptions(
-        prompts=prompts, name=limits.batch_name(name if name is not None else prompts.stem),
-        engine=engine, mode=mode, samples=limits.integer(samples, "--samples", 1, MAX_SAMPLES),
-        rounds=limits.rounds(rounds), engine_params=limits.engine_params(engine, params),
+        prompts=prompts,
+        name=limits.batch_name(name if name is not None else prompts.stem),
+        engine=engine,
+        mode=mode,
+        samples=limits.integer(samples, "--samples", 1, MAX_SAMPLES),
+        rounds=limits.rounds(rounds),
+        engine_params=limits.engine_params(engine, params),
         seed=limits.seed(seed) or 0,
         tags=tuple(limits.text(t, "tag", max_chars=100) for t in (tag or [])),
-        retry_failed=retry_failed, lease_s=float(limits.integer(round(lease), "--lease (seconds)", 2, 86_400)),
-        db=db, data_dir=data_dir,
+        retry_failed=retry_failed,
+        lease_s=float(limits.integer(round(lease), "--lease (seconds)", 2, 86_400)),
+        db=db,
+        data_dir=data_dir,
     )
     place = Place.from_env()
     device = pin_device(place)
@@ -84,14 +128,25 @@ def run(
 
 
 def _work(worker, place, device: str | None, as_json: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as ProgressBar
 
     who = f"worker {place.rank}/{place.world_size}"
     counts = worker.queue.counts()
-    err.print(f"{who}: batch {worker.options.name}, {counts.total} sessions, {counts.done} done, "
-              f"{counts.failed} failed{f', on {device}' if device else ''}", highlight=False)
-    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=False, disable=not err.is_terminal)
+    err.print(
+        f"{who}: batch {worker.options.name}, {counts.total} sessions, {counts.done} done, "
+        f"{counts.failed} failed{f', on {device}' if device else ''}",
+        highlight=False,
+    )
+    bar = ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
     task = bar.add_task(who, total=counts.total, completed=counts.done + counts.failed)
     mine = {"done": 0, "failed": 0, "lost": 0}
 
@@ -100,34 +155,59 @@ def _work(worker, place, device: str | None, as_json: bool) -> None:
         item = result.item
         label = f"{item.mode} {item.prompt_index:05d}/{item.sample:04d}"
         if as_json:
-            out.print(json.dumps({"item": item.seq, "mode": item.mode, "prompt_index": item.prompt_index,
-                                  "sample": item.sample, "status": result.status, "session_id": result.session_id,
-                                  "error": result.error, "wall_s": round(result.wall_s, 4)}), highlight=False)
+            out.print(
+                json.dumps(
+                    {
+                        "item": item.seq,
+                        "mode": item.mode,
+                        "prompt_index": item.prompt_index,
+                        "sample": item.sample,
+                        "status": result.status,
+                        "session_id": result.session_id,
+                        "error": result.error,
+                        "wall_s": round(result.wall_s, 4),
+                    }
+                ),
+                highlight=False,
+            )
         if result.status == "failed":
             bar.console.print(escape(f"{who}: {label} failed: {result.error}"), highlight=False)
         elif not err.is_terminal:
-            err.print(f"{who}: {label} {result.status} session {result.session_id[:8]} ({result.wall_s:.2f} s)",
-                      highlight=False)
+            err.print(
+                f"{who}: {label} {result.status} session {result.session_id[:8]} ({result.wall_s:.2f} s)",
+                highlight=False,
+            )
         now = worker.queue.counts()
-        bar.update(task, completed=now.done + now.failed,
-                   description=f"{who} ({mine['done']} here, {now.running} running)")
+        bar.update(
+            task,
+            completed=now.done + now.failed,
+            description=f"{who} ({mine['done']} here, {now.running} running)",
+        )
 
     started = time.perf_counter()
     try:
         with bar:
             worker.run(on_finished)
     except KeyboardInterrupt:
-        err.print(f"{who}: interrupted; its item was handed back. Run the same command again to resume.")
+        err.print(
+            f"{who}: interrupted; its item was handed back. Run the same command again to resume."
+        )
         raise typer.Exit(130) from None
-    err.print(f"{who}: ran {mine['done']} session(s), {mine['failed']} failed, in {time.perf_counter() - started:.1f} s; "
-              "the batch is finished" + (f" ({mine['lost']} taken over by other workers)" if mine["lost"] else ""),
-              highlight=False)
+    err.print(
+        f"{who}: ran {mine['done']} session(s), {mine['failed']} failed, in {time.perf_counter() - started:.1f} s; "
+        "the batch is finished"
+        + (f" ({mine['lost']} taken over by other workers)" if mine["lost"] else ""),
+        highlight=False,
+    )
 
 
 @batch_app.command("status")
 def show_status(
-    name: Annotated[str, typer.Argument(help="The batch name (its --name, or the prompt file's name).")],
-    db: DbOption = None, data_dir: DataOption = None,
+    name: Annotated[
+        str, typer.Argument(help="The batch name (its --name, or the prompt file's name).")
+    ],
+    db: DbOption = None,
+    data_dir: DataOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Done / running / failed / left, throughput and ETA of a batch across all its workers."""
@@ -143,24 +223,52 @@ def show_status(
     if as_json:
         out.print_json(json.dumps(report))
         return
-    window = f"{report['window_s'] / 60:.0f} min" if report["window_s"] >= 60 else f"{report['window_s']:.0f} s"
-    rate = (f"{report['per_minute']:.1f} sessions/min over the last {window} ({report['finished_in_window']} finished, "
-            "all workers)" if report["per_minute"] else "no session finished in the last "
-            f"{THROUGHPUT_WINDOW_S / 60:.0f} min")
-    eta = ("finished" if report["eta_s"] == 0 else "unknown (no worker is running)" if not report["running"]
-           else "unknown" if report["eta_s"] is None
-           else f"{report['eta_s'] / 60:.1f} min" if report["eta_s"] >= 60 else f"{report['eta_s']:.0f} s")
-    out.print(f"batch {report['batch']}: {report['done']} done, {report['running']} running, {report['failed']} failed, "
-              f"{report['left']} left of {report['total']}"
-              + (f" ({report['parked']} set aside: not asked for by its latest run)" if report["parked"] else ""),
-              highlight=False)
-    out.print(f"throughput {rate}; ETA {eta}; {len(report['workers'])} worker(s) holding items", highlight=False)
+    window = (
+        f"{report['window_s'] / 60:.0f} min"
+        if report["window_s"] >= 60
+        else f"{report['window_s']:.0f} s"
+    )
+    rate = (
+        f"{report['per_minute']:.1f} sessions/min over the last {window} ({report['finished_in_window']} finished, "
+        "all workers)"
+        if report["per_minute"]
+        else f"no session finished in the last {THROUGHPUT_WINDOW_S / 60:.0f} min"
+    )
+    eta = (
+        "finished"
+        if report["eta_s"] == 0
+        else "unknown (no worker is running)"
+        if not report["running"]
+        else "unknown"
+        if report["eta_s"] is None
+        else f"{report['eta_s'] / 60:.1f} min"
+        if report["eta_s"] >= 60
+        else f"{report['eta_s']:.0f} s"
+    )
+    out.print(
+        f"batch {report['batch']}: {report['done']} done, {report['running']} running, {report['failed']} failed, "
+        f"{report['left']} left of {report['total']}"
+        + (
+            f" ({report['parked']} set aside: not asked for by its latest run)"
+            if report["parked"]
+            else ""
+        ),
+        highlight=False,
+    )
+    out.print(
+        f"throughput {rate}; ETA {eta}; {len(report['workers'])} worker(s) holding items",
+        highlight=False,
+    )
     for worker in report["workers"]:
         out.print(f"  {escape(worker)}", highlight=False)
     for failure in report["errors"]:
-        out.print(escape(f"  item {failure['item']} failed: {failure['error'][:200]}"), highlight=False)
+        out.print(
+            escape(f"  item {failure['item']} failed: {failure['error'][:200]}"), highlight=False
+        )
     if report["failed"]:
-        out.print("retry the failed ones with the batch's command and --retry-failed", highlight=False)
+        out.print(
+            "retry the failed ones with the batch's command and --retry-failed", highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,10 @@ from typing import Annotated, List, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
 
 from ..export.formats import FORMATS
-
 
 # The choices of --format: the export registry's names (studio/export/formats), listed nowhere else.
 Format = enum.Enum("Format", {name.replace("-", "_"): name for name in FORMATS}, type=str)
@@ -29,20 +29,73 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export_command(
-        format: Annotated[Optional[Format], typer.Option("--format", help=" | ".join(f.value for f in Format))] = None,
-        out_dir: Annotated[Optional[Path], typer.Option("--out", help="A new or empty folder (or an earlier export, with --force).")] = None,
-        session: Annotated[Optional[List[str]], typer.Option("--session", help="Only this session (repeatable; id or prefix).")] = None,
-        since: Annotated[Optional[str], typer.Option(help="Sessions created on or after, e.g. 2026-11-27 (local time).")] = None,
-        until: Annotated[Optional[str], typer.Option(help="Sessions created on or before (a bare date: the whole day).")] = None,
-        engine: Annotated[Optional[str], typer.Option(help="Only sessions run with this engine.")] = None,
-        human_reviewed: Annotated[bool, typer.Option("--human-reviewed", help="Only branches a person edited, overrode, reviewed or refined.")] = False,
-        accepted_only: Annotated[bool, typer.Option("--accepted-only", help="Only finished branches whose final image a person accepted.")] = False,
-        all_branches: Annotated[bool, typer.Option("--all-branches", help="Every branch of each session, not just the head's.")] = False,
-        val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of sessions in the validation split.")] = 0.1,
-        force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
-        strict: Annotated[bool, typer.Option("--strict", help="Fail on a session with missing image files instead of skipping it.")] = False,
-        stats: Annotated[bool, typer.Option("--stats", help="Print counts per subset and per annotator, and agreement (Cohen's kappa); without --format/--out, only that.")] = False,
-        db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+        format: Annotated[
+            Optional[Format], typer.Option("--format", help=" | ".join(f.value for f in Format))
+        ] = None,
+        out_dir: Annotated[
+            Optional[Path],
+            typer.Option(
+                "--out", help="A new or empty folder (or an earlier export, with --force)."
+            ),
+        ] = None,
+        session: Annotated[
+            Optional[List[str]],
+            typer.Option("--session", help="Only this session (repeatable; id or prefix)."),
+        ] = None,
+        since: Annotated[
+            Optional[str],
+            typer.Option(help="Sessions created on or after, e.g. 2026-11-27 (local time)."),
+        ] = None,
+        until: Annotated[
+            Optional[str],
+            typer.Option(help="Sessions created on or before (a bare date: the whole day)."),
+        ] = None,
+        engine: Annotated[
+            Optional[str], typer.Option(help="Only sessions run with this engine.")
+        ] = None,
+        human_reviewed: Annotated[
+            bool,
+            typer.Option(
+                "--human-reviewed",
+                help="Only branches a person edited, overrode, reviewed or refined.",
+            ),
+        ] = False,
+        accepted_only: Annotated[
+            bool,
+            typer.Option(
+                "--accepted-only",
+                help="Only finished branches whose final image a person accepted.",
+            ),
+        ] = False,
+        all_branches: Annotated[
+            bool,
+            typer.Option(
+                "--all-branches", help="Every branch of each session, not just the head's."
+            ),
+        ] = False,
+        val_fraction: Annotated[
+            float, typer.Option("--val-fraction", help="Share of sessions in the validation split.")
+        ] = 0.1,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace an earlier export in --out.")
+        ] = False,
+        strict: Annotated[
+            bool,
+            typer.Option(
+                "--strict",
+                help="Fail on a session with missing image files instead of skipping it.",
+            ),
+        ] = False,
+        stats: Annotated[
+            bool,
+            typer.Option(
+                "--stats",
+                help="Print counts per subset and per annotator, and agreement (Cohen's kappa); without --format/--out, only that.",
+            ),
+        ] = False,
+        db: DbOption = None,
+        data_dir: DataOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Export sessions as training data (the paper's three subsets, preference pairs) into a folder."""
         from ..export import export
@@ -51,33 +104,70 @@ def register(app: typer.Typer) -> None:
         session = [limits.session_id(s) for s in session or ()]
         engine = None if engine is None else limits.text(engine, "engine name", max_chars=64)
         if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
-            raise StudioError(f"--val-fraction must be between 0 and 1 (a share such as 0.1), not {val_fraction}.")
+            raise StudioError(
+                f"--val-fraction must be between 0 and 1 (a share such as 0.1), not {val_fraction}."
+            )
 
-        bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       console=err, transient=True, disable=not err.is_terminal)
+        bar = ProgressBar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
         task = bar.add_task("reading", total=None)
 
         def progress(done: int, total: int, phase: str) -> None:
             bar.update(task, description=phase, completed=done, total=total)
 
-        filters = dict(sessions=session or (), since=since, until=until, engine=engine, human_reviewed=human_reviewed,
-                       accepted_only=accepted_only, all_branches=all_branches, val_fraction=val_fraction)
+        filters = dict(
+            sessions=session or (),
+            since=since,
+            until=until,
+            engine=engine,
+            human_reviewed=human_reviewed,
+            accepted_only=accepted_only,
+            all_branches=all_branches,
+            val_fraction=val_fraction,
+        )
         store = Store(db, data_dir)
         if out_dir is None:
             _print_stats(store, filters, as_json, out)
             return
         with bar:
-            report = export(store, format.value, out_dir, force=force, strict=strict, progress=progress, **filters)
+            report = export(
+                store,
+                format.value,
+                out_dir,
+                force=force,
+                strict=strict,
+                progress=progress,
+                **filters,
+            )
         for skipped in report.skipped:
-            err.print(f"skipped session {skipped.session_id}: {len(skipped.images)} image file(s) missing "
-                      "(pass --strict to fail instead)", highlight=False)
+            err.print(
+                f"skipped session {skipped.session_id}: {len(skipped.images)} image file(s) missing "
+                "(pass --strict to fail instead)",
+                highlight=False,
+            )
         if as_json:
-            out.print_json(json.dumps({
-                "format": report.format, "out": str(report.out_dir), "sessions": report.sessions,
-                "counts": report.counts, "duplicates": report.duplicates, "files": report.files,
-                "skipped": [s.session_id for s in report.skipped], "elapsed_s": report.elapsed_s,
-                **({"stats": _stats(store, filters)} if stats else {}),
-            }))
+            out.print_json(
+                json.dumps(
+                    {
+                        "format": report.format,
+                        "out": str(report.out_dir),
+                        "sessions": report.sessions,
+                        "counts": report.counts,
+                        "duplicates": report.duplicates,
+                        "files": report.files,
+                        "skipped": [s.session_id for s in report.skipped],
+                        "elapsed_s": report.elapsed_s,
+                        **({"stats": _stats(store, filters)} if stats else {}),
+                    }
+                )
+            )
             return
         out.print(escape(report.summary()), highlight=False)
         if stats:
@@ -85,16 +175,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_command(
-        path: Annotated[Path, typer.Argument(help="A folder or hf export folder, or a final PNG saved by the studio.")],
-        db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+        path: Annotated[
+            Path,
+            typer.Argument(
+                help="A folder or hf export folder, or a final PNG saved by the studio."
+            ),
+        ],
+        db: DbOption = None,
+        data_dir: DataOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Import sessions from a folder/hf export, or reopen the session a final PNG carries."""
         from ..export import import_path
 
         report = import_path(Store(db, data_dir), path)
         if as_json:
-            out.print_json(json.dumps({"source": report.source, "imported": report.imported, "copies": report.copies,
-                                       "present": report.present, "missing_images": report.missing_images}))
+            out.print_json(
+                json.dumps(
+                    {
+                        "source": report.source,
+                        "imported": report.imported,
+                        "copies": report.copies,
+                        "present": report.present,
+                        "missing_images": report.missing_images,
+                    }
+                )
+            )
             return
         for session_id in report.imported:
             carried = report.copies.get(session_id)
@@ -103,10 +209,16 @@ def register(app: typer.Typer) -> None:
         for session_id in report.present:
             out.print(f"already here {session_id}", highlight=False)
         for session_id, count in report.missing_images.items():
-            err.print(f"session {session_id}: {count} earlier image(s) are not in {escape(str(path))}; import an "
-                      "export that has them to see every step", highlight=False)
+            err.print(
+                f"session {session_id}: {count} earlier image(s) are not in {escape(str(path))}; import an "
+                "export that has them to see every step",
+                highlight=False,
+            )
         if report.source == "png" and report.session_ids:
-            out.print(f"session {report.session_ids[0]} is open: studio show {report.session_ids[0]}", highlight=False)
+            out.print(
+                f"session {report.session_ids[0]} is open: studio show {report.session_ids[0]}",
+                highlight=False,
+            )
 
 
 def _target(format, out_dir, stats: bool):

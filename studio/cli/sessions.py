@@ -16,7 +16,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress as ProgressBar, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
 from rich.table import Table
 from rich.tree import Tree
 
@@ -42,14 +43,22 @@ def step_line(step: Step) -> str:
     if step.stage is Stage.PLAN:
         body = f"<ins>{step.instruction}</ins> <des>{step.description}</des>"
     elif step.stage is Stage.INSPECT:
-        body = " | ".join(
-            f"{name} {'pass' if check.passed else 'FAIL'}: {check.critique}"
-            for name, check in (("plan", step.plan_check), ("sketch", step.sketch_check)) if check
-        ) or f"no verdict: {step.meta.get('error', 'none given')}"
+        body = (
+            " | ".join(
+                f"{name} {'pass' if check.passed else 'FAIL'}: {check.critique}"
+                for name, check in (("plan", step.plan_check), ("sketch", step.sketch_check))
+                if check
+            )
+            or f"no verdict: {step.meta.get('error', 'none given')}"
+        )
     elif step.stage is Stage.REFINE:
         body = f"<refine>{step.instruction}</refine> image {step.image.sha256[:10] if step.image else '-'}"
     else:
-        body = f"image {step.image.sha256[:10]} {step.image.width}×{step.image.height}" if step.image else "no image"
+        body = (
+            f"image {step.image.sha256[:10]} {step.image.width}×{step.image.height}"
+            if step.image
+            else "no image"
+        )
     if step.review:
         body += f" [{step.review.value}{f' by {step.annotator}' if step.annotator else ''}]"
     timing = f" ({step.elapsed_s:.2f} s)" if step.elapsed_s is not None else ""
@@ -59,15 +68,25 @@ def step_line(step: Step) -> str:
 def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
     """Run to the end, printing each stage as it is committed, with a progress bar on terminals."""
     lines = err if as_json else out
-    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
-                   transient=True, disable=not err.is_terminal)
+    bar = ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     task = bar.add_task("", total=1.0, visible=False)
 
     def listener(event: Event) -> None:
         if event.kind == "started":
             bar.update(task, description=event.stage.value, completed=0, visible=True)
         elif event.kind == "progress" and event.progress:
-            bar.update(task, completed=event.progress.fraction, description=f"{event.stage.value} {event.progress.message}")
+            bar.update(
+                task,
+                completed=event.progress.fraction,
+                description=f"{event.stage.value} {event.progress.message}",
+            )
         elif event.kind == "committed" and event.step:
             bar.update(task, visible=False)
             lines.print(escape(step_line(event.step)), highlight=False)
@@ -83,12 +102,22 @@ def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
 @app.command()
 def run(
     prompt: Annotated[str, typer.Argument(help="What the image should show.")],
-    engine: Annotated[str, typer.Option(help="Engine name (see `studio engines`).")] = registry.DEFAULT_ENGINE,
-    rounds: Annotated[int, typer.Option(help=f"Most plan + refine rounds (1 to {limits.MAX_ROUNDS}).")] = RunSettings.max_rounds,
+    engine: Annotated[
+        str, typer.Option(help="Engine name (see `studio engines`).")
+    ] = registry.DEFAULT_ENGINE,
+    rounds: Annotated[
+        int, typer.Option(help=f"Most plan + refine rounds (1 to {limits.MAX_ROUNDS}).")
+    ] = RunSettings.max_rounds,
     seed: Annotated[Optional[int], typer.Option(help="Seed; random when left out.")] = None,
-    mode: Annotated[Mode, typer.Option(help="process: the loop; single: one plan, one sketch.")] = Mode.PROCESS,
-    title: Annotated[Optional[str], typer.Option(help="Session title (default: the prompt).")] = None,
-    db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+    mode: Annotated[
+        Mode, typer.Option(help="process: the loop; single: one plan, one sketch.")
+    ] = Mode.PROCESS,
+    title: Annotated[
+        Optional[str], typer.Option(help="Session title (default: the prompt).")
+    ] = None,
+    db: DbOption = None,
+    data_dir: DataOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Run a new session headless to the end; prints each stage, then the session id."""
     prompt, engine = limits.prompt(prompt), limits.engine_name(engine)
@@ -102,7 +131,9 @@ def run(
 
 
 @app.command()
-def resume(session_id: str, db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False) -> None:
+def resume(
+    session_id: str, db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False
+) -> None:
     """Carry on a session from its last committed step."""
     session_id = limits.session_id(session_id)
     runner = _runner(db, data_dir)
@@ -111,9 +142,13 @@ def resume(session_id: str, db: DbOption = None, data_dir: DataOption = None, as
 
 @app.command()
 def sessions(
-    search: Annotated[Optional[str], typer.Option(help="Only sessions whose prompt or title contains this.")] = None,
+    search: Annotated[
+        Optional[str], typer.Option(help="Only sessions whose prompt or title contains this.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Most sessions to list.")] = 50,
-    db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+    db: DbOption = None,
+    data_dir: DataOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List sessions, newest first."""
     search, limit = limits.search(search), limits.limit(limit)
@@ -121,8 +156,22 @@ def sessions(
     found = store.list_sessions(search=search, limit=limit)
     more = store.count_sessions(search) - len(found) if len(found) == limit else 0
     if as_json:
-        out.print_json(json.dumps([{"id": s.id, "title": s.title, "prompt": s.prompt, "engine": s.engine,
-                                    "updated_at": s.updated_at, "owner": s.owner, "shared": s.shared} for s in found]))
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "id": s.id,
+                        "title": s.title,
+                        "prompt": s.prompt,
+                        "engine": s.engine,
+                        "updated_at": s.updated_at,
+                        "owner": s.owner,
+                        "shared": s.shared,
+                    }
+                    for s in found
+                ]
+            )
+        )
         return
     table = Table("id", "title", "engine", "owner", "updated")
     for s in found:
@@ -132,7 +181,11 @@ def sessions(
     if found:
         out.print(table)
     else:
-        out.print("no sessions match" if search else "no sessions yet: start one with studio run \"a red apple\"")
+        out.print(
+            "no sessions match"
+            if search
+            else 'no sessions yet: start one with studio run "a red apple"'
+        )
     if more > 0:
         err.print(f"{more} more; list them with --limit {limit + more}", highlight=False)
 
@@ -140,8 +193,12 @@ def sessions(
 @app.command()
 def show(
     session_id: str,
-    text: Annotated[bool, typer.Option("--text", help="The head branch as the paper's tagged text.")] = False,
-    db: DbOption = None, data_dir: DataOption = None, as_json: JsonOption = False,
+    text: Annotated[
+        bool, typer.Option("--text", help="The head branch as the paper's tagged text.")
+    ] = False,
+    db: DbOption = None,
+    data_dir: DataOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a session's branch tree (the head branch is marked with *); a straight run of steps is
     one column, and only a fork indents."""
@@ -172,7 +229,9 @@ def show(
             fork = node.children[-1]
             pending[:0] = [(fork, s) for s in children]
     # Piped into a file or another program, print whole lines rather than cutting them at 80 columns.
-    (out if out.is_terminal else Console(soft_wrap=True, width=100_000)).print(root, highlight=False)
+    (out if out.is_terminal else Console(soft_wrap=True, width=100_000)).print(
+        root, highlight=False
+    )
 
 
 @app.command()
@@ -186,8 +245,12 @@ def rename(session_id: str, title: str, db: DbOption = None, data_dir: DataOptio
 
 
 @app.command()
-def delete(session_id: str, yes: Annotated[bool, typer.Option("--yes", help="Don't ask.")] = False,
-           db: DbOption = None, data_dir: DataOption = None) -> None:
+def delete(
+    session_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Don't ask.")] = False,
+    db: DbOption = None,
+    data_dir: DataOption = None,
+) -> None:
     """Delete a session and the images only it used."""
     session_id = limits.session_id(session_id)
     store = Store(db, data_dir)
@@ -201,21 +264,28 @@ def delete(session_id: str, yes: Annotated[bool, typer.Option("--yes", help="Don
 @app.command()
 def parse(
     prompt: Annotated[Optional[str], typer.Argument(help="A prompt to parse.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="One prompt per line; one JSON object per output line.")] = None,
+    file: Annotated[
+        Optional[Path],
+        typer.Option("--file", help="One prompt per line; one JSON object per output line."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Parse prompts into scene graphs, in GenEval's metadata form (`include`)."""
     from ..scene import parse_prompt
 
     if (prompt is None) == (file is None):
-        raise StudioError('Give a prompt or --file PROMPTS.txt (not both), e.g. studio parse "two red apples" --json')
+        raise StudioError(
+            'Give a prompt or --file PROMPTS.txt (not both), e.g. studio parse "two red apples" --json'
+        )
     if file is not None:
         try:
             lines = file.read_text(encoding="utf-8").splitlines()
         except OSError as error:
             raise StudioError(f"Cannot read {file}: {error.strerror or error}.") from None
         except UnicodeDecodeError as error:
-            raise StudioError(f"{file} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+            raise StudioError(
+                f"{file} is not UTF-8 text (byte {error.start}); save it as UTF-8."
+            ) from None
         prompts = [limits.prompt(line) for line in lines if line.strip()]
     else:
         prompts = [limits.prompt(prompt)]
@@ -227,7 +297,10 @@ def parse(
         if as_json:
             sys.stdout.write(json.dumps(row) + "\n")
         else:
-            out.print(escape(f"{text}\n  → {scene.describe()}\n  → {json.dumps(row['include'])}"), highlight=False)
+            out.print(
+                escape(f"{text}\n  → {scene.describe()}\n  → {json.dumps(row['include'])}"),
+                highlight=False,
+            )
 
 
 @app.command("engines")
@@ -241,10 +314,12 @@ def list_engines() -> None:
             continue
         engine = registry.load(name)
         if engine.capabilities.needs_gpu and not _gpu_here():
-            status = "installed, but no GPU driver found here (it needs a GPU; see the README's \"GPU engines\")"
+            status = 'installed, but no GPU driver found here (it needs a GPU; see the README\'s "GPU engines")'
         else:
             status = "ready"
-        out.print(f"{name}{default}: {status} - {escape(getattr(engine, 'label', ''))}", highlight=False)
+        out.print(
+            f"{name}{default}: {status} - {escape(getattr(engine, 'label', ''))}", highlight=False
+        )
 
 
 def _gpu_here() -> bool:
@@ -254,7 +329,10 @@ def _gpu_here() -> bool:
 
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return True
-    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
+    return any(
+        Path(p).exists()
+        for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -14,16 +14,28 @@ import typer
 
 from .common import out
 
-users_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                        help="Who may log in to the studio (python app.py --auth-file FILE).")
+users_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Who may log in to the studio (python app.py --auth-file FILE).",
+)
 
 
 @users_app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="The login name, recorded as the author of what they do.")],
-    file: Annotated[Path, typer.Option("--file", help="The users file to create or update.")] = Path("users.toml"),
-    admin: Annotated[bool, typer.Option("--admin", help="An admin sees, shares and exports every session.")] = False,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    name: Annotated[
+        str, typer.Argument(help="The login name, recorded as the author of what they do.")
+    ],
+    file: Annotated[
+        Path, typer.Option("--file", help="The users file to create or update.")
+    ] = Path("users.toml"),
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An admin sees, shares and exports every session.")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
 ) -> None:
     """Add a person (or change their password and role); everyone else in the file is kept."""
     from ..accounts import add_user
@@ -33,11 +45,15 @@ def add(
     else:
         password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
     add_user(file, name, password, role="admin" if admin else "annotator")
-    out.print(f"{name} can log in ({'admin' if admin else 'annotator'}); {file.name} holds only password hashes.")
+    out.print(
+        f"{name} can log in ({'admin' if admin else 'annotator'}); {file.name} holds only password hashes."
+    )
 
 
 @users_app.command("list")
-def list_users(file: Annotated[Path, typer.Option("--file", help="The users file.")] = Path("users.toml")) -> None:
+def list_users(
+    file: Annotated[Path, typer.Option("--file", help="The users file.")] = Path("users.toml"),
+) -> None:
     """The people in a users file and their roles."""
     from ..accounts import read_users
 
@@ -47,6 +63,3 @@ def list_users(file: Annotated[Path, typer.Option("--file", help="The users file
 
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
-
-
-

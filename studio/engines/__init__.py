@@ -14,7 +14,8 @@ from importlib.metadata import entry_points
 from typing import Callable
 
 from ..domain import StudioError
-from .base import Engine, check_params as _check_against
+from .base import Engine
+from .base import check_params as _check_against
 
 DEFAULT_ENGINE = "offline"
 ENTRY_POINT_GROUP = "stroke_studio.engines"

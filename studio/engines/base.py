@@ -66,19 +66,27 @@ class Param:
         """`value` if it fits, else StudioError naming the setting and what it takes."""
         if self.pair and isinstance(value, (list, tuple)):
             if len(value) != 2:
-                raise StudioError(f"The engine setting {name} takes a number or a [start, end] pair.")
+                raise StudioError(
+                    f"The engine setting {name} takes a number or a [start, end] pair."
+                )
             start, end = (self._number(name, v) for v in value)
             if start > end:
-                raise StudioError(f"The engine setting {name} is [{start}, {end}]; start must not exceed end.")
+                raise StudioError(
+                    f"The engine setting {name} is [{start}, {end}]; start must not exceed end."
+                )
             return [start, end]
         if self.kind is bool:
             if not isinstance(value, bool):
-                raise StudioError(f"The engine setting {name} takes true or false, not {_shown(value)}.")
+                raise StudioError(
+                    f"The engine setting {name} takes true or false, not {_shown(value)}."
+                )
             return value
         if self.kind is str:
             if not isinstance(value, str) or (self.choices and value not in self.choices):
                 options = " or ".join(self.choices) if self.choices else "a string"
-                raise StudioError(f"The engine setting {name} takes {options}, not {_shown(value)}.")
+                raise StudioError(
+                    f"The engine setting {name} takes {options}, not {_shown(value)}."
+                )
             return value
         return self._number(name, value)
 
@@ -87,12 +95,23 @@ class Param:
         if integer and isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)  # JSON writers often send 6.0 for 6
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
+        if (
+            isinstance(value, bool)
+            or not ok
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             kind = "a whole number" if integer else "a finite number"
             raise StudioError(f"The engine setting {name} takes {kind}, not {_shown(value)}.")
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            bounds = (f"between {self.low:g} and {self.high:g}" if self.low is not None and self.high is not None
-                      else f"at least {self.low:g}" if self.low is not None else f"at most {self.high:g}")
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            bounds = (
+                f"between {self.low:g} and {self.high:g}"
+                if self.low is not None and self.high is not None
+                else f"at least {self.low:g}"
+                if self.low is not None
+                else f"at most {self.high:g}"
+            )
             raise StudioError(f"The engine setting {name} is {_shown(value)}; it must be {bounds}.")
         return value
 
@@ -102,7 +121,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check_params(engine: str, schema: Mapping[str, Param] | None, params: Mapping[str, Any]) -> dict[str, Any]:
+def check_params(
+    engine: str, schema: Mapping[str, Param] | None, params: Mapping[str, Any]
+) -> dict[str, Any]:
     """Engine settings checked against an engine's declared schema; None (undeclared) checks nothing here.
 
     Structural limits (JSON only, finite numbers, sizes) are the boundary's (`studio.limits`); this
@@ -112,7 +133,9 @@ def check_params(engine: str, schema: Mapping[str, Param] | None, params: Mappin
     unknown = sorted(set(params) - set(schema))
     if unknown:
         known = ", ".join(sorted(schema)) or "none"
-        raise StudioError(f"Engine {engine!r} has no setting {unknown[0][:40]!r}; its settings are: {known}.")
+        raise StudioError(
+            f"Engine {engine!r} has no setting {unknown[0][:40]!r}; its settings are: {known}."
+        )
     return {name: schema[name].check(name, value) for name, value in params.items()}
 
 
@@ -139,7 +162,9 @@ class StageContext:
     load_image: Callable[[ImageRef], "Image"]
     report: Callable[[Progress], None] = lambda progress: None
     cancel: CancelToken = field(default_factory=CancelToken)
-    rejected: list[Step] = field(default_factory=list)  # earlier attempts at this stage a person rejected
+    rejected: list[Step] = field(
+        default_factory=list
+    )  # earlier attempts at this stage a person rejected
 
     @property
     def prompt(self) -> str:
@@ -223,7 +248,9 @@ class Engine(abc.ABC):
     def inspect(self, ctx: StageContext) -> InspectResult: ...
 
     @abc.abstractmethod
-    def refine(self, ctx: StageContext, instruction: str | None, region: "Image | None") -> RefineResult:
+    def refine(
+        self, ctx: StageContext, instruction: str | None, region: "Image | None"
+    ) -> RefineResult:
         """Write a <refine> instruction (unless a person gave one) and draw the corrected image.
 
         `region` is an 'L' mask (non-zero = may change), only passed when

@@ -25,15 +25,40 @@ from typing import Any
 
 from ..domain import StudioError
 from . import prompts
-from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
-from .torch_support import (ModelLock, StepCounter, free_memory, gpu_errors, load_error, manual_seed, number,
-                            pick_device, pick_dtype, require_packages, resolve_model, setting, text_progress, thumbnail,
-                            to_pil)
+from .base import (
+    Capabilities,
+    Engine,
+    ImageResult,
+    InspectResult,
+    Param,
+    PlanResult,
+    RefineResult,
+    StageContext,
+)
+from .torch_support import (
+    ModelLock,
+    StepCounter,
+    free_memory,
+    gpu_errors,
+    load_error,
+    manual_seed,
+    number,
+    pick_device,
+    pick_dtype,
+    require_packages,
+    resolve_model,
+    setting,
+    text_progress,
+    thumbnail,
+    to_pil,
+)
 
 DEFAULT_MODEL = "deepseek-community/Janus-Pro-7B"
 MODEL_SETTING = "STROKE_STUDIO_JANUS_MODEL"
-LOWER_MEMORY = ("Use the 1B model (STROKE_STUDIO_JANUS_MODEL=deepseek-community/Janus-Pro-1B) or load it in "
-                "4 bits (STROKE_STUDIO_JANUS_QUANT=nf4, needs `pip install bitsandbytes`).")
+LOWER_MEMORY = (
+    "Use the 1B model (STROKE_STUDIO_JANUS_MODEL=deepseek-community/Janus-Pro-1B) or load it in "
+    "4 bits (STROKE_STUDIO_JANUS_QUANT=nf4, needs `pip install bitsandbytes`)."
+)
 
 
 @dataclass
@@ -57,27 +82,43 @@ def _quantization(mode: str, dtype):
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise StudioError(f"The {mode} mode needs bitsandbytes: `pip install bitsandbytes` (CUDA only), "
-                          "or set STROKE_STUDIO_JANUS_QUANT=none.") from None
+        raise StudioError(
+            f"The {mode} mode needs bitsandbytes: `pip install bitsandbytes` (CUDA only), "
+            "or set STROKE_STUDIO_JANUS_QUANT=none."
+        ) from None
     from transformers import BitsAndBytesConfig
 
     if mode == "nf4":
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype)
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
 class JanusEngine(Engine):
     name = "janus"
-    label = ("Janus-Pro via transformers: plans and inspects in text, draws with image tokens; "
-             "a refine redraws the whole image (no region edits)")
+    label = (
+        "Janus-Pro via transformers: plans and inspects in text, draws with image tokens; "
+        "a refine redraws the whole image (no region edits)"
+    )
     capabilities = Capabilities(region_edit=False, keeps_context=False, needs_gpu=True)
     max_concurrent = 1
-    params = {"cfg_text_scale": Param(float, 0.0, 50.0), "image_temperature": Param(float, 0.0, 10.0),
-              "temperature": Param(float, 0.0, 10.0), "max_think_tokens": Param(int, 1, 16384),
-              "preview_every": Param(int, 0, 100000)}
+    params = {
+        "cfg_text_scale": Param(float, 0.0, 50.0),
+        "image_temperature": Param(float, 0.0, 10.0),
+        "temperature": Param(float, 0.0, 10.0),
+        "max_think_tokens": Param(int, 1, 16384),
+        "preview_every": Param(int, 0, 100000),
+    }
 
-    def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None,
-                 quantization: str | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        quantization: str | None = None,
+    ):
         require_packages("janus", "torch", "transformers")
         self.model_ref = setting(model, MODEL_SETTING, DEFAULT_MODEL)
         self.device_pref = setting(device, "STROKE_STUDIO_JANUS_DEVICE", "auto")
@@ -92,7 +133,9 @@ class JanusEngine(Engine):
         return self._model.get(self._load)
 
     def _load(self) -> _Loaded:
-        source, local = resolve_model(self.model_ref, what="Janus-Pro model", setting_name=MODEL_SETTING)
+        source, local = resolve_model(
+            self.model_ref, what="Janus-Pro model", setting_name=MODEL_SETTING
+        )
         device = pick_device(self.device_pref)
         dtype = pick_dtype(self.dtype_pref, device)
         quant = _quantization(self.quantization, dtype)
@@ -101,7 +144,9 @@ class JanusEngine(Engine):
         kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": local}
         if quant is not None:
             if not device.startswith("cuda"):
-                raise StudioError("The nf4 and int8 modes need a CUDA GPU; set STROKE_STUDIO_JANUS_QUANT=none.")
+                raise StudioError(
+                    "The nf4 and int8 modes need a CUDA GPU; set STROKE_STUDIO_JANUS_QUANT=none."
+                )
             kwargs.update(quantization_config=quant, device_map={"": device})
         with gpu_errors("loading Janus-Pro", LOWER_MEMORY):
             try:
@@ -118,8 +163,16 @@ class JanusEngine(Engine):
         std = tuple(getattr(improc, "image_std", None) or (0.5, 0.5, 0.5))
         if len(mean) != 3 or len(std) != 3:
             mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-        return _Loaded(model, processor, device, dtype, int(model.config.vision_config.num_image_tokens),
-                       mean, std, source)
+        return _Loaded(
+            model,
+            processor,
+            device,
+            dtype,
+            int(model.config.vision_config.num_image_tokens),
+            mean,
+            std,
+            source,
+        )
 
     @staticmethod
     def _complete_generation_config(model, processor) -> None:
@@ -130,7 +183,11 @@ class JanusEngine(Engine):
             extra["boi_token_id"] = tokenizer.convert_tokens_to_ids(processor.image_start_token)
             config.generation_kwargs = extra
         if config.pad_token_id is None:
-            config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+            config.pad_token_id = (
+                tokenizer.pad_token_id
+                if tokenizer.pad_token_id is not None
+                else tokenizer.eos_token_id
+            )
         if config.bos_token_id is None:
             config.bos_token_id = tokenizer.bos_token_id
 
@@ -144,7 +201,9 @@ class JanusEngine(Engine):
     def _chat(m: _Loaded, text: str, with_image: bool) -> str:
         content = ([{"type": "image"}] if with_image else []) + [{"type": "text", "text": text}]
         if getattr(m.processor, "chat_template", None):
-            return m.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+            return m.processor.apply_chat_template(
+                [{"role": "user", "content": content}], add_generation_prompt=True
+            )
         image = m.processor.image_token if with_image else ""
         return f"<|User|>: {image}{text}\n\n<|Assistant|>:"
 
@@ -156,7 +215,9 @@ class JanusEngine(Engine):
             inputs["pixel_values"] = inputs["pixel_values"].to(m.dtype)
         return inputs
 
-    def _text(self, ctx: StageContext, system: str, user: str, image, label: str) -> tuple[str, int]:
+    def _text(
+        self, ctx: StageContext, system: str, user: str, image, label: str
+    ) -> tuple[str, int]:
         import torch
         from transformers import StoppingCriteriaList
 
@@ -164,17 +225,25 @@ class JanusEngine(Engine):
         max_new = number(ctx.params, "max_think_tokens", 256, low=1, high=16384, integer=True)
         temperature = number(ctx.params, "temperature", 0.0, low=0.0)
         prompt = self._chat(m, f"{system}\n\n{user}", image is not None)
-        inputs = self._inputs(m, text=prompt, images=image) if image is not None else self._inputs(m, text=prompt)
+        inputs = (
+            self._inputs(m, text=prompt, images=image)
+            if image is not None
+            else self._inputs(m, text=prompt)
+        )
         counter = StepCounter()
-        kwargs: dict[str, Any] = dict(max_new_tokens=max_new, do_sample=temperature > 0, generation_mode="text",
-                                      stopping_criteria=StoppingCriteriaList([text_progress(ctx, label, max_new, counter)]))
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=max_new,
+            do_sample=temperature > 0,
+            generation_mode="text",
+            stopping_criteria=StoppingCriteriaList([text_progress(ctx, label, max_new, counter)]),
+        )
         if temperature > 0:
             kwargs["temperature"] = temperature
         with self._run, torch.inference_mode(), gpu_errors(f"{label} with Janus-Pro", LOWER_MEMORY):
             manual_seed(ctx.seed)
             out = m.model.generate(**inputs, **kwargs)
         ctx.check_cancelled()
-        text = m.processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        text = m.processor.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         return text, counter.steps
 
     def _image(self, ctx: StageContext, description: str, label: str) -> tuple[Any, int]:
@@ -184,11 +253,17 @@ class JanusEngine(Engine):
         m = self.loaded()
         guidance = number(ctx.params, "cfg_text_scale", 5.0, low=0.0, high=50.0)
         temperature = number(ctx.params, "image_temperature", 1.0, low=0.0)
-        every = number(ctx.params, "preview_every", max(1, m.num_image_tokens // 4), low=0, integer=True)
+        every = number(
+            ctx.params, "preview_every", max(1, m.num_image_tokens // 4), low=0, integer=True
+        )
         inputs = self._inputs(m, text=self._chat(m, description, False), generation_mode="image")
         guide = _guided_tokens(ctx, m, guidance, label, every)
-        kwargs: dict[str, Any] = dict(generation_mode="image", do_sample=temperature > 0, guidance_scale=1.0,
-                                      logits_processor=LogitsProcessorList([guide]))
+        kwargs: dict[str, Any] = dict(
+            generation_mode="image",
+            do_sample=temperature > 0,
+            guidance_scale=1.0,
+            logits_processor=LogitsProcessorList([guide]),
+        )
         if temperature > 0:
             kwargs["temperature"] = temperature
         with self._run, torch.inference_mode(), gpu_errors(f"{label} with Janus-Pro", LOWER_MEMORY):
@@ -211,12 +286,16 @@ class JanusEngine(Engine):
         description = prompts.image_description(ctx)
         image, steps = self._image(ctx, description, "sketching")
         ctx.progress(1.0, "sketched", thumbnail(image))
-        return ImageResult(image, meta={"prompt": description, "image_tokens": steps}, sampling_steps=steps)
+        return ImageResult(
+            image, meta={"prompt": description, "image_tokens": steps}, sampling_steps=steps
+        )
 
     def inspect(self, ctx: StageContext) -> InspectResult:
         image = ctx.current_image()
         if image is None:
-            raise StudioError("There is no sketch to inspect yet; let the sketch stage draw one first.")
+            raise StudioError(
+                "There is no sketch to inspect yet; let the sketch stage draw one first."
+            )
         system, user = prompts.inspect_request(ctx)
         raw, tokens = self._text(ctx, system, user, image, "inspecting")
         result = prompts.inspect_result(raw, tokens=tokens)
@@ -225,7 +304,9 @@ class JanusEngine(Engine):
 
     def refine(self, ctx: StageContext, instruction: str | None, region) -> RefineResult:
         if region is not None:
-            raise StudioError("Janus-Pro cannot edit a region; refine the whole image instead (send no region).")
+            raise StudioError(
+                "Janus-Pro cannot edit a region; refine the whole image instead (send no region)."
+            )
         base = ctx.current_image()
         meta: dict[str, Any] = {}
         if not instruction:
@@ -261,18 +342,23 @@ def _guided_tokens(ctx: StageContext, m: _Loaded, guidance: float, label: str, e
             preview = None
             if every and self.steps % every == 0 and self.steps < m.num_image_tokens:
                 preview = self._preview()
-            ctx.progress(self.steps / m.num_image_tokens, f"{label}: image token {self.steps}/{m.num_image_tokens}",
-                         preview)
+            ctx.progress(
+                self.steps / m.num_image_tokens,
+                f"{label}: image token {self.steps}/{m.num_image_tokens}",
+                preview,
+            )
             return scores
 
         def _preview(self):
             """Decode the most likely tokens so far; rows not drawn yet are grey."""
             try:
                 n = m.num_image_tokens
-                side = int(round(n ** 0.5))
+                side = int(round(n**0.5))
                 grid = torch.stack(self.draft)
                 grid = torch.cat([grid, grid[-1:].expand(n - grid.shape[0])])[None]
-                image = to_pil(m.model.decode_image_tokens(grid)[0], channels_last=True, mean=m.mean, std=m.std)
+                image = to_pil(
+                    m.model.decode_image_tokens(grid)[0], channels_last=True, mean=m.mean, std=m.std
+                )
                 done_rows = self.steps // side
                 if side and done_rows < side:
                     top = image.height * done_rows // side

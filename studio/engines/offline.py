@@ -21,10 +21,21 @@ from ..offline.layout import unit_size
 from ..offline.paint import DraftNoise, Painter, region_mask
 from ..offline.plan import instruction_scene, next_plan, phrase, planned, prompt_scene, understood
 from ..scene import SceneGraph, edit_text, parse_edit
-from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
+from .base import (
+    Capabilities,
+    Engine,
+    ImageResult,
+    InspectResult,
+    Param,
+    PlanResult,
+    RefineResult,
+    StageContext,
+)
 
-EDIT_EXAMPLES = ('"move the dog to the right of the cat", "make the cup blue", "remove one apple" '
-                 'or "add a red apple"')
+EDIT_EXAMPLES = (
+    '"move the dog to the right of the cat", "make the cup blue", "remove one apple" '
+    'or "add a red apple"'
+)
 
 
 def _canvas(ctx: StageContext) -> Image.Image | None:
@@ -67,14 +78,20 @@ class OfflineEngine(Engine):
     label = "offline sketch engine: draws scene layouts with strokes and shapes, not photographs"
     capabilities = Capabilities(region_edit=True)
     max_concurrent = 4  # keeps no state between calls, so sessions can share it freely
-    params = {"draft_noise": Param(float, 0.0, 10.0), "noise_relation": Param(float, 0.0, 1.0),
-              "noise_count": Param(float, 0.0, 1.0), "noise_color": Param(float, 0.0, 1.0)}
+    params = {
+        "draft_noise": Param(float, 0.0, 10.0),
+        "noise_relation": Param(float, 0.0, 1.0),
+        "noise_count": Param(float, 0.0, 1.0),
+        "noise_color": Param(float, 0.0, 1.0),
+    }
 
     def plan(self, ctx: StageContext) -> PlanResult:
         prompt = prompt_scene(ctx.prompt)
         so_far, _, previous = planned(ctx.branch)
         instruction, description, complete = next_plan(prompt, so_far, ctx.mode, ctx.rounds_left)
-        if previous is None:  # the first card says what was read, so a person can correct it before drawing
+        if (
+            previous is None
+        ):  # the first card says what was read, so a person can correct it before drawing
             instruction = f"{understood(prompt)}\n{instruction}"
         ctx.progress(1.0, "planned")
         return PlanResult(instruction, description, complete, meta={"understood": prompt.to_dict()})
@@ -84,67 +101,118 @@ class OfflineEngine(Engine):
         scene = instruction_scene(plan.instruction or "") if plan else SceneGraph()
         described, _, _ = planned(ctx.branch)
         prompt = prompt_scene(ctx.prompt)
-        painter = Painter(_canvas(ctx) or blank(), _unit(prompt, described),
-                          np.random.default_rng(ctx.seed), DraftNoise.from_params(ctx.params),
-                          progress=_reporter(ctx, sum(g.count for g in scene.groups)),
-                          names=_names(prompt, described, scene), ledger=_ledger(ctx))
+        painter = Painter(
+            _canvas(ctx) or blank(),
+            _unit(prompt, described),
+            np.random.default_rng(ctx.seed),
+            DraftNoise.from_params(ctx.params),
+            progress=_reporter(ctx, sum(g.count for g in scene.groups)),
+            names=_names(prompt, described, scene),
+            ledger=_ledger(ctx),
+        )
         # groups the instruction only refers to ("… below the blue cup") are already on the canvas
         present = {o.cls for o in painter.analysis.objects}
         anchors = {r.anchor for r in scene.relations}
         todo = [i for i, g in enumerate(scene.groups) if not (i in anchors and g.cls in present)]
         painter.draw_groups(scene, todo)
         ctx.progress(1.0, "sketched", painter.image.copy())
-        return ImageResult(painter.image, meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes,
-                                                "canvas": painter.ledger},
-                           sampling_steps=len(painter.drawn))
+        return ImageResult(
+            painter.image,
+            meta={
+                "drawn": painter.drawn,
+                "draft_mistakes": painter.mistakes,
+                "canvas": painter.ledger,
+            },
+            sampling_steps=len(painter.drawn),
+        )
 
     def inspect(self, ctx: StageContext) -> InspectResult:
         prompt = prompt_scene(ctx.prompt)
         described, instructed, plan = planned(ctx.branch)
         image = _canvas(ctx)
-        analysis = analyse(image if image is not None else blank(), _names(prompt, described, instructed))
+        analysis = analyse(
+            image if image is not None else blank(), _names(prompt, described, instructed)
+        )
         problems = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
         if plan and plan.complete:
             plan_ok = f"The plan covers the prompt: {SceneGraph(described.groups, described.relations).describe()}."
             if prompt.notes:
                 plan_ok += f" Placed freely, as the prompt gives no left/right/above/below: {'; '.join(prompt.notes)}."
         else:
-            left = [phrase(prompt.groups[i]) for i in prompt.plan_order()
-                    if prompt.groups[i].cls not in {g.cls for g in described.groups}]
-            plan_ok = "The plan so far agrees with the prompt" + (f"; still to come: {', '.join(left)}." if left else ".")
+            left = [
+                phrase(prompt.groups[i])
+                for i in prompt.plan_order()
+                if prompt.groups[i].cls not in {g.cls for g in described.groups}
+            ]
+            plan_ok = "The plan so far agrees with the prompt" + (
+                f"; still to come: {', '.join(left)}." if left else "."
+            )
         found = tuple(Box(*o.box, label=f"{o.color} {o.cls}") for o in analysis.objects)
         shown = ", ".join(b.label for b in found) or "nothing"
         ctx.progress(1.0, "inspected")
         return InspectResult(
             verdict(problems, plan_ok),
-            verdict(sketch_issues(described, analysis), f"The sketch shows what is planned: {shown}.", found),
-            meta={"found": [{"class": o.cls, "color": o.color, "box": list(o.box), "distance": o.distance} for o in analysis.objects],
-                  "unrecognised_shapes": [list(b) for b in analysis.unrecognised]},
+            verdict(
+                sketch_issues(described, analysis),
+                f"The sketch shows what is planned: {shown}.",
+                found,
+            ),
+            meta={
+                "found": [
+                    {"class": o.cls, "color": o.color, "box": list(o.box), "distance": o.distance}
+                    for o in analysis.objects
+                ],
+                "unrecognised_shapes": [list(b) for b in analysis.unrecognised],
+            },
         )
 
-    def refine(self, ctx: StageContext, instruction: str | None, region: Image.Image | None) -> RefineResult:
+    def refine(
+        self, ctx: StageContext, instruction: str | None, region: Image.Image | None
+    ) -> RefineResult:
         base = _canvas(ctx)
         if base is None:
-            raise StudioError("There is no sketch to refine yet; let the sketch stage draw one first.")
+            raise StudioError(
+                "There is no sketch to refine yet; let the sketch stage draw one first."
+            )
         prompt = prompt_scene(ctx.prompt)
         described, instructed, plan = planned(ctx.branch)
-        painter = Painter(base, _unit(prompt, described), np.random.default_rng(ctx.seed),
-                          DraftNoise.from_params(ctx.params).scaled(0.5), region_mask(region),
-                          progress=_reporter(ctx, 2), names=_names(prompt, described, instructed), ledger=_ledger(ctx))
+        painter = Painter(
+            base,
+            _unit(prompt, described),
+            np.random.default_rng(ctx.seed),
+            DraftNoise.from_params(ctx.params).scaled(0.5),
+            region_mask(region),
+            progress=_reporter(ctx, 2),
+            names=_names(prompt, described, instructed),
+            ledger=_ledger(ctx),
+        )
         if instruction:
             edit = parse_edit(instruction)
             if edit is None:
-                raise StudioError(f"The offline engine could not read {instruction!r} as an edit; "
-                                  f"try e.g. {EDIT_EXAMPLES}.")
+                raise StudioError(
+                    f"The offline engine could not read {instruction!r} as an edit; "
+                    f"try e.g. {EDIT_EXAMPLES}."
+                )
             painter.apply(edit, by_person=True)
             text = instruction
         else:
             issues = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
             issues += sketch_issues(described, painter.analysis)
             if not issues:
-                return RefineResult("Nothing to fix: the sketch matches the plan.", base, meta={"canvas": painter.ledger})
+                return RefineResult(
+                    "Nothing to fix: the sketch matches the plan.",
+                    base,
+                    meta={"canvas": painter.ledger},
+                )
             text = edit_text(painter.apply(issues[0].edit, by_person=False))
         ctx.progress(1.0, "refined", painter.image.copy())
-        return RefineResult(text, painter.result(base), meta={"drawn": painter.drawn, "draft_mistakes": painter.mistakes,
-                                                              "canvas": painter.ledger},
-                            sampling_steps=max(1, len(painter.drawn)))
+        return RefineResult(
+            text,
+            painter.result(base),
+            meta={
+                "drawn": painter.drawn,
+                "draft_mistakes": painter.mistakes,
+                "canvas": painter.ledger,
+            },
+            sampling_steps=max(1, len(painter.drawn)),
+        )

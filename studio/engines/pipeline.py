@@ -28,30 +28,111 @@ from typing import Any
 
 from ..domain import Box, StudioError
 from . import prompts
-from .base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
-from .torch_support import (ModelLock, StepCounter, cpu_generator, diffusers_callback, free_memory, gpu_errors,
-                            load_error, manual_seed, number, pick_device, pick_dtype, read_toml, resolve_model,
-                            require_packages, setting, text_progress, thumbnail)
+from .base import (
+    Capabilities,
+    Engine,
+    ImageResult,
+    InspectResult,
+    Param,
+    PlanResult,
+    RefineResult,
+    StageContext,
+)
+from .torch_support import (
+    ModelLock,
+    StepCounter,
+    cpu_generator,
+    diffusers_callback,
+    free_memory,
+    gpu_errors,
+    load_error,
+    manual_seed,
+    number,
+    pick_device,
+    pick_dtype,
+    read_toml,
+    require_packages,
+    resolve_model,
+    setting,
+    text_progress,
+    thumbnail,
+)
 
 CONFIG_SETTING = "STROKE_STUDIO_PIPELINE_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "assets" / "pipeline-24gb.toml"
 
 _CHAT_KEYS = {"model", "kind", "device", "dtype", "quantization", "max_new_tokens", "temperature"}
-_DIFFUSERS_KEYS = {"model", "pipeline", "device", "dtype", "variant", "cpu_offload", "steps", "guidance", "width",
-                   "height", "preview_every", "preview_decode"}
+_DIFFUSERS_KEYS = {
+    "model",
+    "pipeline",
+    "device",
+    "dtype",
+    "variant",
+    "cpu_offload",
+    "steps",
+    "guidance",
+    "width",
+    "height",
+    "preview_every",
+    "preview_decode",
+}
 SECTIONS: dict[str, dict[str, Any]] = {
-    "planner": {"model": None, "kind": "auto", "device": "auto", "dtype": "auto", "quantization": "none",
-                "max_new_tokens": 256, "temperature": 0.0},
-    "inspector": {"model": "planner", "kind": "auto", "device": "auto", "dtype": "auto", "quantization": "none",
-                  "max_new_tokens": 256, "temperature": 0.0},
-    "sketcher": {"model": None, "pipeline": "auto", "device": "auto", "dtype": "auto", "variant": None,
-                 "cpu_offload": "none", "steps": 30, "guidance": 5.0, "width": 1024, "height": 1024,
-                 "preview_every": 5, "preview_decode": True, "continue_with": "text2image"},
-    "refiner": {"model": "sketcher", "pipeline": "auto", "device": "auto", "dtype": "auto", "variant": None,
-                "cpu_offload": "none", "steps": 30, "guidance": 5.0, "strength": 0.6, "image_guidance": 1.5,
-                "reuse": [], "preview_every": 5, "preview_decode": True},
-    "detector": {"kind": "none", "model": "google/owlv2-base-patch16-ensemble", "device": "auto", "dtype": "auto",
-                 "threshold": 0.3, "veto": False},
+    "planner": {
+        "model": None,
+        "kind": "auto",
+        "device": "auto",
+        "dtype": "auto",
+        "quantization": "none",
+        "max_new_tokens": 256,
+        "temperature": 0.0,
+    },
+    "inspector": {
+        "model": "planner",
+        "kind": "auto",
+        "device": "auto",
+        "dtype": "auto",
+        "quantization": "none",
+        "max_new_tokens": 256,
+        "temperature": 0.0,
+    },
+    "sketcher": {
+        "model": None,
+        "pipeline": "auto",
+        "device": "auto",
+        "dtype": "auto",
+        "variant": None,
+        "cpu_offload": "none",
+        "steps": 30,
+        "guidance": 5.0,
+        "width": 1024,
+        "height": 1024,
+        "preview_every": 5,
+        "preview_decode": True,
+        "continue_with": "text2image",
+    },
+    "refiner": {
+        "model": "sketcher",
+        "pipeline": "auto",
+        "device": "auto",
+        "dtype": "auto",
+        "variant": None,
+        "cpu_offload": "none",
+        "steps": 30,
+        "guidance": 5.0,
+        "strength": 0.6,
+        "image_guidance": 1.5,
+        "reuse": [],
+        "preview_every": 5,
+        "preview_decode": True,
+    },
+    "detector": {
+        "kind": "none",
+        "model": "google/owlv2-base-patch16-ensemble",
+        "device": "auto",
+        "dtype": "auto",
+        "threshold": 0.3,
+        "veto": False,
+    },
 }
 
 
@@ -64,8 +145,10 @@ def load_config(source: str | Path | dict[str, Any]) -> tuple[dict[str, dict[str
         data, where, base = read_toml(path), str(path), path.parent
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise StudioError(f"{where}: unknown section(s) {', '.join(unknown)}; the sections are "
-                          f"{', '.join(SECTIONS)}.")
+        raise StudioError(
+            f"{where}: unknown section(s) {', '.join(unknown)}; the sections are "
+            f"{', '.join(SECTIONS)}."
+        )
     config: dict[str, dict[str, Any]] = {}
     for section, defaults in SECTIONS.items():
         given = data.get(section, {})
@@ -73,8 +156,10 @@ def load_config(source: str | Path | dict[str, Any]) -> tuple[dict[str, dict[str
             raise StudioError(f"{where}: [{section}] must be a table of settings.")
         bad = sorted(set(given) - set(defaults))
         if bad:
-            raise StudioError(f"{where}: unknown setting(s) {', '.join(bad)} in [{section}]; known: "
-                              f"{', '.join(sorted(defaults))}.")
+            raise StudioError(
+                f"{where}: unknown setting(s) {', '.join(bad)} in [{section}]; known: "
+                f"{', '.join(sorted(defaults))}."
+            )
         merged = {**defaults, **given}
         model = merged.get("model")
         if isinstance(model, str) and model.startswith(("./", "../")):
@@ -82,13 +167,16 @@ def load_config(source: str | Path | dict[str, Any]) -> tuple[dict[str, dict[str
         config[section] = merged
     for section in ("planner", "sketcher"):
         if not config[section]["model"]:
-            raise StudioError(f"{where}: [{section}] needs a model (a folder or a Hugging Face id).")
+            raise StudioError(
+                f"{where}: [{section}] needs a model (a folder or a Hugging Face id)."
+            )
     if config["detector"]["kind"] not in ("none", "coco", "owlv2"):
         raise StudioError(f"{where}: [detector] kind must be none, coco or owlv2.")
     return config, where
 
 
 # -- the chat models (planner, inspector) ------------------------------------------------------
+
 
 @dataclass
 class ChatModel:
@@ -105,27 +193,49 @@ class ChatModel:
     def prompt(self, system: str, user: str, with_image: bool) -> str:
         if self.vision:
             content = ([{"type": "image"}] if with_image else []) + [{"type": "text", "text": user}]
-            messages = [{"role": "system", "content": [{"type": "text", "text": system}]},
-                        {"role": "user", "content": content}]
-            merged = [{"role": "user", "content": [{"type": "text", "text": system + "\n\n"}] + content}]
+            messages = [
+                {"role": "system", "content": [{"type": "text", "text": system}]},
+                {"role": "user", "content": content},
+            ]
+            merged = [
+                {"role": "user", "content": [{"type": "text", "text": system + "\n\n"}] + content}
+            ]
         else:
             messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
             merged = [{"role": "user", "content": f"{system}\n\n{user}"}]
         owner = self.processor
         if getattr(owner, "chat_template", None):
             try:
-                return owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+                return owner.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=False
+                )
             except Exception:  # templates that refuse a system turn
                 return owner.apply_chat_template(merged, add_generation_prompt=True, tokenize=False)
         return f"{system}\n\n{user}\n\nAnswer:"
 
-    def generate(self, ctx: StageContext, system: str, user: str, image, label: str, section: dict[str, Any],
-                 lock: threading.RLock, hint: str) -> tuple[str, int]:
+    def generate(
+        self,
+        ctx: StageContext,
+        system: str,
+        user: str,
+        image,
+        label: str,
+        section: dict[str, Any],
+        lock: threading.RLock,
+        hint: str,
+    ) -> tuple[str, int]:
         import torch
         from transformers import StoppingCriteriaList
 
         image = image if self.vision else None
-        max_new = number(ctx.params, "max_think_tokens", section["max_new_tokens"], low=1, high=16384, integer=True)
+        max_new = number(
+            ctx.params,
+            "max_think_tokens",
+            section["max_new_tokens"],
+            low=1,
+            high=16384,
+            integer=True,
+        )
         temperature = number(ctx.params, "temperature", section["temperature"], low=0.0)
         text = self.prompt(system, user, image is not None)
         if image is not None:
@@ -136,8 +246,11 @@ class ChatModel:
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         counter = StepCounter()
-        kwargs: dict[str, Any] = dict(max_new_tokens=max_new, do_sample=temperature > 0,
-                                      stopping_criteria=StoppingCriteriaList([text_progress(ctx, label, max_new, counter)]))
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=max_new,
+            do_sample=temperature > 0,
+            stopping_criteria=StoppingCriteriaList([text_progress(ctx, label, max_new, counter)]),
+        )
         if temperature > 0:
             kwargs["temperature"] = temperature
         if self.tokenizer.pad_token_id is None:
@@ -146,7 +259,9 @@ class ChatModel:
             manual_seed(ctx.seed)
             out = self.model.generate(**inputs, **kwargs)
         ctx.check_cancelled()
-        return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True), counter.steps
+        return self.tokenizer.decode(
+            out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+        ), counter.steps
 
 
 def _quantization_config(mode: str, dtype, where: str):
@@ -158,20 +273,31 @@ def _quantization_config(mode: str, dtype, where: str):
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise StudioError(f"{where}: quantization = \"{mode}\" needs `pip install bitsandbytes` (CUDA only).") from None
+        raise StudioError(
+            f'{where}: quantization = "{mode}" needs `pip install bitsandbytes` (CUDA only).'
+        ) from None
     from transformers import BitsAndBytesConfig
 
     if mode == "nf4":
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype)
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
 def load_chat(section: dict[str, Any], role: str, where: str) -> ChatModel:
-    from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor,
-                              AutoTokenizer)
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoModelForImageTextToText,
+        AutoProcessor,
+        AutoTokenizer,
+    )
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
-    source, local = resolve_model(section["model"], what=f"{role} model", setting_name=f"[{role}] model in {where}")
+    source, local = resolve_model(
+        section["model"], what=f"{role} model", setting_name=f"[{role}] model in {where}"
+    )
     device = pick_device(section["device"])
     dtype = pick_dtype(section["dtype"], device)
     quant = _quantization_config(section["quantization"], dtype, f"{where} [{role}]")
@@ -179,11 +305,13 @@ def load_chat(section: dict[str, Any], role: str, where: str) -> ChatModel:
         config = AutoConfig.from_pretrained(source, local_files_only=local)
         kind = section["kind"]
         if kind == "auto":
-            kind = "vlm" if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES else "llm"
+            kind = (
+                "vlm" if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES else "llm"
+            )
         kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": local}
         if quant is not None:
             kwargs.update(quantization_config=quant, device_map={"": device})
-        hint = (f"Load the {role} in 4 bits (quantization = \"nf4\" in [{role}] of {where}) or pick a smaller model.")
+        hint = f'Load the {role} in 4 bits (quantization = "nf4" in [{role}] of {where}) or pick a smaller model.'
         with gpu_errors(f"loading the {role}", hint):
             if kind == "vlm":
                 processor = AutoProcessor.from_pretrained(source, local_files_only=local)
@@ -202,6 +330,7 @@ def load_chat(section: dict[str, Any], role: str, where: str) -> ChatModel:
 
 # -- the diffusers pipelines (sketcher, refiner) -----------------------------------------------
 
+
 def _place(pipe, device: str, offload: str, where: str) -> None:
     offload = (offload or "none").lower()
     if offload not in ("none", "model", "sequential"):
@@ -219,14 +348,19 @@ def _pipeline_class(name: str, default):
 
     if name in ("auto", "", None):
         return default
-    aliases = {"inpaint": diffusers.AutoPipelineForInpainting, "img2img": diffusers.AutoPipelineForImage2Image,
-               "text2image": diffusers.AutoPipelineForText2Image}
+    aliases = {
+        "inpaint": diffusers.AutoPipelineForInpainting,
+        "img2img": diffusers.AutoPipelineForImage2Image,
+        "text2image": diffusers.AutoPipelineForText2Image,
+    }
     if name in aliases:
         return aliases[name]
     cls = getattr(diffusers, name, None)
     if cls is None:
-        raise StudioError(f"diffusers has no pipeline class {name!r}; use auto, inpaint, img2img or a class name "
-                          "such as FluxKontextPipeline.")
+        raise StudioError(
+            f"diffusers has no pipeline class {name!r}; use auto, inpaint, img2img or a class name "
+            "such as FluxKontextPipeline."
+        )
     return cls
 
 
@@ -246,45 +380,67 @@ def _guidance(pipe, params: set[str], guidance: float) -> dict[str, Any]:
 
 class PipelineEngine(Engine):
     name = "pipeline"
-    label = ("training-free pipeline: a chat LLM/VLM plans and inspects, diffusers pipelines sketch and edit "
-             "(configured by a TOML file)")
+    label = (
+        "training-free pipeline: a chat LLM/VLM plans and inspects, diffusers pipelines sketch and edit "
+        "(configured by a TOML file)"
+    )
     capabilities = Capabilities(region_edit=True, keeps_context=False, needs_gpu=True)
     max_concurrent = 1
-    params = {"steps": Param(int, 1, 1000), "guidance": Param(float, 0.0, 100.0), "strength": Param(float, 0.0, 1.0),
-              "temperature": Param(float, 0.0, 10.0), "max_think_tokens": Param(int, 1, 16384),
-              "preview_every": Param(int, 0, 1000)}
+    params = {
+        "steps": Param(int, 1, 1000),
+        "guidance": Param(float, 0.0, 100.0),
+        "strength": Param(float, 0.0, 1.0),
+        "temperature": Param(float, 0.0, 10.0),
+        "max_think_tokens": Param(int, 1, 16384),
+        "preview_every": Param(int, 0, 1000),
+    }
 
     def __init__(self, config: str | Path | dict[str, Any] | None = None):
         require_packages("pipeline", "torch", "transformers", "diffusers")
         source = setting(config, CONFIG_SETTING, None)
         if source is None:
             if not DEFAULT_CONFIG.is_file():
-                raise StudioError(f"The pipeline engine needs a config file: set {CONFIG_SETTING} to a TOML file "
-                                  "(examples: assets/pipeline-24gb.toml, assets/pipeline-80gb.toml).")
+                raise StudioError(
+                    f"The pipeline engine needs a config file: set {CONFIG_SETTING} to a TOML file "
+                    "(examples: assets/pipeline-24gb.toml, assets/pipeline-80gb.toml)."
+                )
             source = DEFAULT_CONFIG
         self.config, self.where = load_config(source)
-        self._parts = {name: ModelLock() for name in ("planner", "inspector", "sketcher", "refiner", "detector")}
+        self._parts = {
+            name: ModelLock()
+            for name in ("planner", "inspector", "sketcher", "refiner", "detector")
+        }
         self._run = threading.RLock()
 
     # -- parts, each loaded on first use ---------------------------------------------------
 
     def _hint(self, role: str) -> str:
         if role in ("planner", "inspector"):
-            return (f"Load the {role} in 4 bits (quantization = \"nf4\" in [{role}] of {self.where}) "
-                    "or pick a smaller model.")
-        return (f"Set cpu_offload = \"model\" (or \"sequential\", the least memory) in [sketcher] and [refiner] "
-                f"of {self.where}, or lower width and height; assets/pipeline-24gb.toml fits a 24 GB GPU.")
+            return (
+                f'Load the {role} in 4 bits (quantization = "nf4" in [{role}] of {self.where}) '
+                "or pick a smaller model."
+            )
+        return (
+            f'Set cpu_offload = "model" (or "sequential", the least memory) in [sketcher] and [refiner] '
+            f"of {self.where}, or lower width and height; assets/pipeline-24gb.toml fits a 24 GB GPU."
+        )
 
     def planner(self) -> ChatModel:
-        return self._parts["planner"].get(lambda: load_chat(self.config["planner"], "planner", self.where))
+        return self._parts["planner"].get(
+            lambda: load_chat(self.config["planner"], "planner", self.where)
+        )
 
     def inspector(self) -> ChatModel:
         if self.config["inspector"]["model"] == "planner":
             return self.planner()
-        return self._parts["inspector"].get(lambda: load_chat(self.config["inspector"], "inspector", self.where))
+        return self._parts["inspector"].get(
+            lambda: load_chat(self.config["inspector"], "inspector", self.where)
+        )
 
     def _inspector_section(self) -> dict[str, Any]:
-        return self.config["planner" if self.config["inspector"]["model"] == "planner" else "inspector"]
+        return self.config[
+            "planner" if self.config["inspector"]["model"] == "planner" else "inspector"
+        ]
 
     def sketcher(self):
         return self._parts["sketcher"].get(self._load_sketcher)
@@ -293,8 +449,12 @@ class PipelineEngine(Engine):
         return self._parts["refiner"].get(self._load_refiner)
 
     def _load_diffusers(self, section: dict[str, Any], role: str, default_class, **components):
-        source, local = resolve_model(section["model"], what=f"{role} pipeline",
-                                      setting_name=f"[{role}] model in {self.where}", layout="diffusers")
+        source, local = resolve_model(
+            section["model"],
+            what=f"{role} pipeline",
+            setting_name=f"[{role}] model in {self.where}",
+            layout="diffusers",
+        )
         device = pick_device(section["device"])
         dtype = pick_dtype(section["dtype"], device)
         cls = _pipeline_class(section["pipeline"], default_class)
@@ -313,7 +473,9 @@ class PipelineEngine(Engine):
     def _load_sketcher(self):
         import diffusers
 
-        return self._load_diffusers(self.config["sketcher"], "sketcher", diffusers.AutoPipelineForText2Image)
+        return self._load_diffusers(
+            self.config["sketcher"], "sketcher", diffusers.AutoPipelineForText2Image
+        )
 
     def _load_refiner(self):
         import diffusers
@@ -326,7 +488,12 @@ class PipelineEngine(Engine):
                 cls = diffusers.AutoPipelineForImage2Image
             pipe = cls.from_pipe(base)
             if (section["cpu_offload"] or "none") != "none":
-                _place(pipe, pick_device(section["device"]), section["cpu_offload"], f"{self.where} [refiner]")
+                _place(
+                    pipe,
+                    pick_device(section["device"]),
+                    section["cpu_offload"],
+                    f"{self.where} [refiner]",
+                )
             pipe.set_progress_bar_config(disable=True)
             return pipe
         shared = {}
@@ -334,8 +501,10 @@ class PipelineEngine(Engine):
             base = self.sketcher()
             missing = [name for name in section["reuse"] if getattr(base, name, None) is None]
             if missing:
-                raise StudioError(f"{self.where}: [refiner] reuse names {', '.join(missing)}, which the sketcher "
-                                  "does not have.")
+                raise StudioError(
+                    f"{self.where}: [refiner] reuse names {', '.join(missing)}, which the sketcher "
+                    "does not have."
+                )
             shared = {name: getattr(base, name) for name in section["reuse"]}
         pipe = self._load_diffusers(section, "refiner", diffusers.DiffusionPipeline, **shared)
         if "image" not in _parameters(pipe):  # a text-to-image checkpoint: use it for img2img
@@ -367,8 +536,9 @@ class PipelineEngine(Engine):
         section = self.config["sketcher"]
         return int(section["width"]), int(section["height"])
 
-    def _draw(self, ctx: StageContext, pipe, section: dict[str, Any], role: str, label: str,
-              **call: Any) -> tuple[Any, int, dict[str, Any]]:
+    def _draw(
+        self, ctx: StageContext, pipe, section: dict[str, Any], role: str, label: str, **call: Any
+    ) -> tuple[Any, int, dict[str, Any]]:
         import torch
 
         params = _parameters(pipe)
@@ -376,8 +546,14 @@ class PipelineEngine(Engine):
         guidance = number(ctx.params, "guidance", section["guidance"], low=0.0, high=100.0)
         every = number(ctx.params, "preview_every", section["preview_every"], low=0, integer=True)
         width, height = call.pop("size")
-        kwargs: dict[str, Any] = dict(num_inference_steps=steps, generator=cpu_generator(ctx.seed),
-                                      height=height, width=width, **_guidance(pipe, params, guidance), **call)
+        kwargs: dict[str, Any] = dict(
+            num_inference_steps=steps,
+            generator=cpu_generator(ctx.seed),
+            height=height,
+            width=width,
+            **_guidance(pipe, params, guidance),
+            **call,
+        )
         if "max_area" in params:  # FLUX Kontext: keep the size asked for
             kwargs.update(max_area=width * height, _auto_resize=False)
         expected = steps
@@ -385,16 +561,27 @@ class PipelineEngine(Engine):
             expected = max(1, int(steps * float(kwargs["strength"])))
         counter = StepCounter()
         kwargs["callback_on_step_end"] = diffusers_callback(
-            ctx, label, expected, counter, height=height, width=width, preview_every=every,
-            decode=bool(section["preview_decode"]))
+            ctx,
+            label,
+            expected,
+            counter,
+            height=height,
+            width=width,
+            preview_every=every,
+            decode=bool(section["preview_decode"]),
+        )
         used = {k: v for k, v in kwargs.items() if k in params}
         with self._run, torch.inference_mode(), gpu_errors(label, self._hint(role)):
             image = pipe(**used).images[0]
         ctx.check_cancelled()
-        settings = {k: v for k, v in used.items() if isinstance(v, (int, float, str)) and k != "prompt"}
+        settings = {
+            k: v for k, v in used.items() if isinstance(v, (int, float, str)) and k != "prompt"
+        }
         return image, counter.steps, settings
 
-    def _edit(self, ctx: StageContext, base, instruction: str, region, label: str) -> tuple[Any, int, dict[str, Any]]:
+    def _edit(
+        self, ctx: StageContext, base, instruction: str, region, label: str
+    ) -> tuple[Any, int, dict[str, Any]]:
         from PIL import Image
 
         section = self.config["refiner"]
@@ -404,7 +591,9 @@ class PipelineEngine(Engine):
         call: dict[str, Any] = {"prompt": instruction, "image": base, "size": base.size}
         strength = number(ctx.params, "strength", section["strength"], low=0.0, high=1.0)
         if "mask_image" in params:
-            call["mask_image"] = region.convert("L") if region is not None else Image.new("L", base.size, 255)
+            call["mask_image"] = (
+                region.convert("L") if region is not None else Image.new("L", base.size, 255)
+            )
             call["strength"] = strength
         elif "image_guidance_scale" in params:
             call["image_guidance_scale"] = float(section["image_guidance"])
@@ -425,8 +614,16 @@ class PipelineEngine(Engine):
     def plan(self, ctx: StageContext) -> PlanResult:
         planner = self.planner()
         system, user = prompts.plan_request(ctx)
-        raw, tokens = planner.generate(ctx, system, user, ctx.current_image(), "planning", self.config["planner"],
-                                       self._run, self._hint("planner"))
+        raw, tokens = planner.generate(
+            ctx,
+            system,
+            user,
+            ctx.current_image(),
+            "planning",
+            self.config["planner"],
+            self._run,
+            self._hint("planner"),
+        )
         result = prompts.plan_result(raw, ctx, tokens=tokens)
         ctx.progress(1.0, "planned")
         return result
@@ -442,8 +639,9 @@ class PipelineEngine(Engine):
         else:
             description = prompts.image_description(ctx)
             pipe = self.sketcher()
-            image, steps, settings = self._draw(ctx, pipe, section, "sketcher", "sketching", prompt=description,
-                                                size=self._size())
+            image, steps, settings = self._draw(
+                ctx, pipe, section, "sketcher", "sketching", prompt=description, size=self._size()
+            )
             meta = {"prompt": description, "pipeline": type(pipe).__name__, **settings}
         ctx.progress(1.0, "sketched", thumbnail(image))
         return ImageResult(image, meta=meta, sampling_steps=steps)
@@ -451,39 +649,66 @@ class PipelineEngine(Engine):
     def inspect(self, ctx: StageContext) -> InspectResult:
         image = ctx.current_image()
         if image is None:
-            raise StudioError("There is no sketch to inspect yet; let the sketch stage draw one first.")
+            raise StudioError(
+                "There is no sketch to inspect yet; let the sketch stage draw one first."
+            )
         detector = self.detector()
         evidence, boxes, problems, found, unseen = "", (), [], [], []
         if detector is not None:
             plan = prompts.latest_plan(ctx.branch)
             with self._run:
-                evidence, boxes, problems, found, unseen = detector.examine(image, plan.description if plan else ctx.prompt)
+                evidence, boxes, problems, found, unseen = detector.examine(
+                    image, plan.description if plan else ctx.prompt
+                )
             if not self.config["detector"]["veto"]:
                 problems = []
         inspector = self.inspector()
-        if unseen and not inspector.vision:  # nothing would look for them: never pass a sketch that may lack them
-            problems.append(f"Nothing here can see the {', '.join(unseen)}: the detector does not know "
-                            f"{'it' if len(unseen) == 1 else 'them'} and the inspector has no vision.")
+        if (
+            unseen and not inspector.vision
+        ):  # nothing would look for them: never pass a sketch that may lack them
+            problems.append(
+                f"Nothing here can see the {', '.join(unseen)}: the detector does not know "
+                f"{'it' if len(unseen) == 1 else 'them'} and the inspector has no vision."
+            )
         system, user = prompts.inspect_request(ctx, evidence)
         if not inspector.vision:
             user += "\n(You cannot see the image: judge it from the detector's findings.)"
-        raw, tokens = inspector.generate(ctx, system, user, image, "inspecting", self._inspector_section(),
-                                         self._run, self._hint("inspector"))
-        result = prompts.inspect_result(raw, evidence_boxes=boxes, detector_problems=problems, tokens=tokens,
-                                        detected=found)
+        raw, tokens = inspector.generate(
+            ctx,
+            system,
+            user,
+            image,
+            "inspecting",
+            self._inspector_section(),
+            self._run,
+            self._hint("inspector"),
+        )
+        result = prompts.inspect_result(
+            raw, evidence_boxes=boxes, detector_problems=problems, tokens=tokens, detected=found
+        )
         ctx.progress(1.0, "inspected")
         return result
 
     def refine(self, ctx: StageContext, instruction: str | None, region) -> RefineResult:
         base = ctx.current_image()
         if base is None:
-            raise StudioError("There is no sketch to refine yet; let the sketch stage draw one first.")
+            raise StudioError(
+                "There is no sketch to refine yet; let the sketch stage draw one first."
+            )
         meta: dict[str, Any] = {}
         if not instruction:
             planner = self.planner()
             system, user = prompts.refine_request(ctx)
-            raw, tokens = planner.generate(ctx, system, user, base, "writing the correction", self.config["planner"],
-                                           self._run, self._hint("planner"))
+            raw, tokens = planner.generate(
+                ctx,
+                system,
+                user,
+                base,
+                "writing the correction",
+                self.config["planner"],
+                self._run,
+                self._hint("planner"),
+            )
             instruction, format_ok = prompts.refine_instruction(raw, ctx)
             meta.update(raw=raw[:2000], format_ok=format_ok, tokens=tokens)
         image, steps, settings = self._edit(ctx, base, instruction, region, "refining")
@@ -493,6 +718,7 @@ class PipelineEngine(Engine):
 
 
 # -- detector evidence -------------------------------------------------------------------------
+
 
 def _planned_groups(description: str, open_vocabulary: bool = True):
     """(the plan's groups the detector can look for, the plan's nouns it cannot).
@@ -506,11 +732,16 @@ def _planned_groups(description: str, open_vocabulary: bool = True):
     groups = parse_description(description or "").groups
     if open_vocabulary:
         return groups, []
-    return [g for g in groups if is_known(g.cls)], sorted({g.cls for g in groups if not is_known(g.cls)})
+    return [g for g in groups if is_known(g.cls)], sorted(
+        {g.cls for g in groups if not is_known(g.cls)}
+    )
 
 
-def _judge(description: str, detections: list[tuple[str, float, tuple[float, float, float, float]]],
-           open_vocabulary: bool = True):
+def _judge(
+    description: str,
+    detections: list[tuple[str, float, tuple[float, float, float, float]]],
+    open_vocabulary: bool = True,
+):
     """(text for the inspector, evidence boxes, problems, plain findings, planned nouns not looked for)."""
     counts: dict[str, int] = {}
     for label, _, _ in detections:
@@ -518,8 +749,10 @@ def _judge(description: str, detections: list[tuple[str, float, tuple[float, flo
     text = ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "no known objects"
     checkable, unseen = _planned_groups(description, open_vocabulary)
     if unseen:
-        text += (f" (not among the detector's classes, so not looked for: {', '.join(unseen)}; "
-                 "judge those from the image)")
+        text += (
+            f" (not among the detector's classes, so not looked for: {', '.join(unseen)}; "
+            "judge those from the image)"
+        )
     boxes = tuple(Box(*box, label=label, score=round(score, 3)) for label, score, box in detections)
     problems = []
     for group in checkable:
@@ -528,8 +761,10 @@ def _judge(description: str, detections: list[tuple[str, float, tuple[float, flo
             problems.append(f"The detector found no {group.cls}.")
         elif seen < group.count:
             problems.append(f"The detector found {seen} {group.cls}, the plan has {group.count}.")
-    found = [{"label": label, "score": round(score, 3), "box": [round(v, 1) for v in box]}
-             for label, score, box in detections]
+    found = [
+        {"label": label, "score": round(score, 3), "box": [round(v, 1) for v in box]}
+        for label, score, box in detections
+    ]
     return text, boxes, problems, found, unseen
 
 
@@ -538,7 +773,9 @@ class _CocoEvidence:
         self.detector, self.threshold = detector, threshold
 
     def examine(self, image, description: str):
-        detections = [(d.label, d.score, d.box) for d in self.detector.detect(image, self.threshold)]
+        detections = [
+            (d.label, d.score, d.box) for d in self.detector.detect(image, self.threshold)
+        ]
         return _judge(description, detections, open_vocabulary=False)
 
 
@@ -546,18 +783,28 @@ class _OwlEvidence:
     """OWLv2 (or OWL-ViT) open-vocabulary detection, queried with the classes the plan mentions."""
 
     def __init__(self, model, processor, device: str, dtype, threshold: float):
-        self.model, self.processor, self.device, self.dtype, self.threshold = model, processor, device, dtype, threshold
+        self.model, self.processor, self.device, self.dtype, self.threshold = (
+            model,
+            processor,
+            device,
+            dtype,
+            threshold,
+        )
 
     @classmethod
     def load(cls, section: dict[str, Any], where: str) -> "_OwlEvidence":
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-        source, local = resolve_model(section["model"], what="detector model", setting_name=f"[detector] model in {where}")
+        source, local = resolve_model(
+            section["model"], what="detector model", setting_name=f"[detector] model in {where}"
+        )
         device = pick_device(section["device"])
         dtype = pick_dtype(section["dtype"], device)
         try:
             processor = AutoProcessor.from_pretrained(source, local_files_only=local)
-            model = AutoModelForZeroShotObjectDetection.from_pretrained(source, dtype=dtype, local_files_only=local)
+            model = AutoModelForZeroShotObjectDetection.from_pretrained(
+                source, dtype=dtype, local_files_only=local
+            )
         except (OSError, ValueError, KeyError) as exc:
             raise load_error("detector model", source, exc) from exc
         return cls(model.to(device).eval(), processor, device, dtype, float(section["threshold"]))
@@ -575,14 +822,22 @@ class _OwlEvidence:
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         with torch.inference_mode():
             outputs = self.model(**inputs)
-        if "owlv2" in type(self.model).__name__.lower():  # OWLv2 pads to a square: boxes are on the padded image
+        if (
+            "owlv2" in type(self.model).__name__.lower()
+        ):  # OWLv2 pads to a square: boxes are on the padded image
             target = (max(image.size), max(image.size))
         else:
             target = (image.height, image.width)
         post = getattr(self.processor, "image_processor", self.processor)
-        result = post.post_process_object_detection(outputs, threshold=self.threshold, target_sizes=[target])[0]
+        result = post.post_process_object_detection(
+            outputs, threshold=self.threshold, target_sizes=[target]
+        )[0]
         detections = []
-        for score, label, box in zip(result["scores"].tolist(), result["labels"].tolist(), result["boxes"].tolist()):
+        for score, label, box in zip(
+            result["scores"].tolist(), result["labels"].tolist(), result["boxes"].tolist()
+        ):
             x0, y0, x1, y1 = (max(0.0, v) for v in box)
-            detections.append((labels[label], float(score), (x0, y0, min(x1, image.width), min(y1, image.height))))
+            detections.append(
+                (labels[label], float(score), (x0, y0, min(x1, image.width), min(y1, image.height)))
+            )
         return _judge(description, detections)

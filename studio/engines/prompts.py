@@ -67,6 +67,7 @@ def _first_line(text: str) -> str:
 
 # -- what the branch says so far -------------------------------------------------------------
 
+
 def latest_plan(branch: list[Step]) -> Step | None:
     return last(branch, Stage.PLAN)
 
@@ -76,7 +77,11 @@ def latest_failure(branch: list[Step]) -> str:
     inspect = last(branch, Stage.INSPECT)
     if inspect is None:
         return ""
-    parts = [c.critique for c in (inspect.plan_check, inspect.sketch_check) if c is not None and not c.passed]
+    parts = [
+        c.critique
+        for c in (inspect.plan_check, inspect.sketch_check)
+        if c is not None and not c.passed
+    ]
     return " ".join(p for p in parts if p)
 
 
@@ -89,6 +94,7 @@ def image_description(ctx: StageContext) -> str:
 
 
 # -- plan -------------------------------------------------------------------------------------
+
 
 def plan_request(ctx: StageContext) -> tuple[str, str]:
     """(system, user) for a planner that sees no earlier turns: the branch so far is summarised."""
@@ -115,15 +121,22 @@ def plan_result(raw: str, ctx: StageContext, **meta: Any) -> PlanResult:
     previous = latest_plan(ctx.branch)
     if not ins:
         line = _first_line(raw)
-        ins = line or (f"Draw {ctx.prompt}" if previous is None else f"Complete the image: {ctx.prompt}")
+        ins = line or (
+            f"Draw {ctx.prompt}" if previous is None else f"Complete the image: {ctx.prompt}"
+        )
     if not des:
         des = ins if previous is None else f"{previous.description or previous.instruction}; {ins}"
     complete = True if ctx.mode is Mode.SINGLE else bool(done)
-    return PlanResult(_clean(ins), _clean(des), complete,
-                      meta={"raw": raw[:MAX_TEXT * 2], "format_ok": format_ok, **meta})
+    return PlanResult(
+        _clean(ins),
+        _clean(des),
+        complete,
+        meta={"raw": raw[: MAX_TEXT * 2], "format_ok": format_ok, **meta},
+    )
 
 
 # -- inspect ----------------------------------------------------------------------------------
+
 
 def inspect_request(ctx: StageContext, evidence: str = "") -> tuple[str, str]:
     plan = latest_plan(ctx.branch)
@@ -139,35 +152,55 @@ def inspect_request(ctx: StageContext, evidence: str = "") -> tuple[str, str]:
     return INSPECT_SYSTEM, "\n".join(lines)
 
 
-def inspect_result(raw: str, *, evidence_boxes: tuple = (), detector_problems: list[str] | None = None,
-                   **meta: Any) -> InspectResult:
+def inspect_result(
+    raw: str, *, evidence_boxes: tuple = (), detector_problems: list[str] | None = None, **meta: Any
+) -> InspectResult:
     """Parse a verdict; one that says neither yes nor no raises protocol.UnreadableText (never a pass)."""
     try:
         verdict = protocol.read_verdict(raw)
     except protocol.UnreadableText as error:
-        if detector_problems:  # the detector's findings still fail the sketch; only the model's word is missing
-            error.readable["sketch_check"] = Check(False, " ".join(detector_problems), tuple(evidence_boxes))
+        if (
+            detector_problems
+        ):  # the detector's findings still fail the sketch; only the model's word is missing
+            error.readable["sketch_check"] = Check(
+                False, " ".join(detector_problems), tuple(evidence_boxes)
+            )
         raise
     plan_ok, plan_text = verdict.plan.passed, _clean(verdict.plan.critique)
     sketch_ok, sketch_text = verdict.sketch.passed, _clean(verdict.sketch.critique)
-    plan_check = Check(plan_ok, plan_text or ("The plan agrees with the prompt." if plan_ok
-                                              else "The plan contradicts the prompt."), verdict.plan.evidence)
+    plan_check = Check(
+        plan_ok,
+        plan_text
+        or ("The plan agrees with the prompt." if plan_ok else "The plan contradicts the prompt."),
+        verdict.plan.evidence,
+    )
     if not sketch_text:
-        sketch_text = "The image follows the plan." if sketch_ok else "The image does not follow the plan."
+        sketch_text = (
+            "The image follows the plan." if sketch_ok else "The image does not follow the plan."
+        )
     if detector_problems:
         found = " ".join(detector_problems)
         sketch_text = found if sketch_ok else f"{sketch_text} {found}"
         sketch_ok = False
-    sketch_check = Check(sketch_ok, sketch_text.strip(), tuple(evidence_boxes) or verdict.sketch.evidence)
-    return InspectResult(plan_check, sketch_check, meta={"raw": raw[:MAX_TEXT * 2], "format_ok": True, **meta})
+    sketch_check = Check(
+        sketch_ok, sketch_text.strip(), tuple(evidence_boxes) or verdict.sketch.evidence
+    )
+    return InspectResult(
+        plan_check, sketch_check, meta={"raw": raw[: MAX_TEXT * 2], "format_ok": True, **meta}
+    )
 
 
 # -- refine -----------------------------------------------------------------------------------
 
+
 def refine_request(ctx: StageContext) -> tuple[str, str]:
     lines = [f"Prompt: {ctx.prompt}", f"The image should show: {image_description(ctx)}"]
     failure = latest_failure(ctx.branch)
-    lines.append(f"The inspector found: {failure}" if failure else "Make the image match the description better.")
+    lines.append(
+        f"The inspector found: {failure}"
+        if failure
+        else "Make the image match the description better."
+    )
     return REFINE_SYSTEM, "\n".join(lines)
 
 
@@ -180,7 +213,11 @@ def refine_instruction(raw: str, ctx: StageContext) -> tuple[str, bool]:
     if line:
         return line, False
     failure = latest_failure(ctx.branch)
-    return (f"Fix the image: {failure}" if failure else f"Make the image match: {image_description(ctx)}"), False
+    return (
+        f"Fix the image: {failure}"
+        if failure
+        else f"Make the image match: {image_description(ctx)}"
+    ), False
 
 
 def redraw_prompt(ctx: StageContext, instruction: str) -> str:

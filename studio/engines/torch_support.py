@@ -32,6 +32,7 @@ _TRUE = {"1", "true", "yes", "on"}
 
 # -- settings ---------------------------------------------------------------------------------
 
+
 def require_packages(engine: str, *packages: str) -> None:
     """Refuse early, with the install line, when the GPU extra is not installed (nothing is imported)."""
     import importlib.util
@@ -40,7 +41,7 @@ def require_packages(engine: str, *packages: str) -> None:
     if missing:
         raise StudioError(
             f"The {engine} engine needs {', '.join(missing)}: install the torch build for your GPU, then "
-            "`pip install -e \".[gpu]\"` (see the README's \"GPU engines\" section)."
+            '`pip install -e ".[gpu]"` (see the README\'s "GPU engines" section).'
         )
 
 
@@ -52,8 +53,15 @@ def setting(explicit: Any, env_name: str, default: Any = None) -> Any:
     return value if value else default
 
 
-def number(params: dict[str, Any], name: str, default: float, *, low: float | None = None,
-           high: float | None = None, integer: bool = False) -> Any:
+def number(
+    params: dict[str, Any],
+    name: str,
+    default: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+) -> Any:
     """A numeric sampling parameter from the session's engine_params, checked; a bad value names itself."""
     value = params.get(name, default)
     if value is None:
@@ -63,20 +71,27 @@ def number(params: dict[str, Any], name: str, default: float, *, low: float | No
     except (TypeError, ValueError):
         raise StudioError(f"The engine setting {name} must be a number, not {value!r}.") from None
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else (
-            f"at least {low}" if low is not None else f"at most {high}")
+        bounds = (
+            f"between {low} and {high}"
+            if low is not None and high is not None
+            else (f"at least {low}" if low is not None else f"at most {high}")
+        )
         raise StudioError(f"The engine setting {name} is {value}; it must be {bounds}.")
     return value
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(name, "").strip().lower() in _TRUE for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(name, "").strip().lower() in _TRUE
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 # -- device and dtype -------------------------------------------------------------------------
 
+
 def pick_device(preference: str | None = None) -> str:
-    """"auto" → CUDA, else Apple's MPS, else the CPU; an explicit choice is checked against this torch build."""
+    """ "auto" → CUDA, else Apple's MPS, else the CPU; an explicit choice is checked against this torch build."""
     import torch
 
     pref = (preference or "auto").strip().lower()
@@ -89,21 +104,31 @@ def pick_device(preference: str | None = None) -> str:
     if pref.startswith("cuda") and not torch.cuda.is_available():
         raise StudioError(
             f"device is set to {preference!r}, but this torch build ({torch.__version__}) sees no CUDA GPU. "
-            "Install the CUDA build of torch (see the README's \"GPU engines\" section) or set the device to auto."
+            'Install the CUDA build of torch (see the README\'s "GPU engines" section) or set the device to auto.'
         )
     if pref == "mps" and not mps_ok:
-        raise StudioError("device is set to 'mps', but MPS is not available here; set the device to auto.")
+        raise StudioError(
+            "device is set to 'mps', but MPS is not available here; set the device to auto."
+        )
     if not (pref == "cpu" or pref == "mps" or re.fullmatch(r"cuda(:\d+)?", pref)):
         raise StudioError(f"Unknown device {preference!r}; use auto, cuda, cuda:N, mps or cpu.")
     return pref
 
 
-_DTYPES = {"float32": "float32", "fp32": "float32", "float": "float32", "float16": "float16", "fp16": "float16",
-           "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
 
 
 def pick_dtype(preference: str | None, device: str):
-    """"auto" → bfloat16 on CUDA (float16 where bf16 is unsupported), float16 on MPS, float32 on the CPU."""
+    """ "auto" → bfloat16 on CUDA (float16 where bf16 is unsupported), float16 on MPS, float32 on the CPU."""
     import torch
 
     pref = (preference or "auto").strip().lower()
@@ -145,8 +170,12 @@ def missing_weights(folder: Path) -> list[str]:
         except (OSError, ValueError):
             missing.append(f"{index.name} (unreadable)")
             continue
-        missing += [shard for shard in sorted(set(weight_map.values())) if not (folder / shard).is_file()]
-    if not indexes and not any(p.is_file() for pattern in _WEIGHT_GLOBS for p in folder.glob(pattern)):
+        missing += [
+            shard for shard in sorted(set(weight_map.values())) if not (folder / shard).is_file()
+        ]
+    if not indexes and not any(
+        p.is_file() for pattern in _WEIGHT_GLOBS for p in folder.glob(pattern)
+    ):
         missing.append("the weights (*.safetensors or *.bin)")
     return missing
 
@@ -171,7 +200,9 @@ def missing_diffusers_files(folder: Path) -> list[str]:
         sub = folder / name
         if not sub.is_dir() or not any(sub.iterdir()):
             missing.append(f"{name}/")
-        elif (sub / "config.json").is_file() and not spec[1].lower().endswith(("tokenizer", "tokenizerfast")):
+        elif (sub / "config.json").is_file() and not spec[1].lower().endswith(
+            ("tokenizer", "tokenizerfast")
+        ):
             missing += [f"{name}/{m}" for m in missing_weights(sub)]
     return missing
 
@@ -193,8 +224,12 @@ _LAYOUTS: dict[str, Callable[[Path], list[str]]] = {
 
 
 def _looks_local(ref: str) -> bool:
-    return (ref.startswith(("/", ".", "~")) or "\\" in ref or re.match(r"^[A-Za-z]:", ref) is not None
-            or not _HUB_ID.match(ref))
+    return (
+        ref.startswith(("/", ".", "~"))
+        or "\\" in ref
+        or re.match(r"^[A-Za-z]:", ref) is not None
+        or not _HUB_ID.match(ref)
+    )
 
 
 def _cached_snapshot(repo_id: str) -> Path | None:
@@ -206,7 +241,9 @@ def _cached_snapshot(repo_id: str) -> Path | None:
         return None
 
 
-def resolve_model(ref: str | None, *, what: str, setting_name: str, layout: str = "transformers") -> tuple[str, bool]:
+def resolve_model(
+    ref: str | None, *, what: str, setting_name: str, layout: str = "transformers"
+) -> tuple[str, bool]:
     """(where to load from, whether it is local) for a folder or a Hugging Face id, checked before loading.
 
     A folder must exist and be complete for its `layout`; a hub id is looked up in the local cache
@@ -214,13 +251,17 @@ def resolve_model(ref: str | None, *, what: str, setting_name: str, layout: str 
     Online, an uncached id is returned as is and downloaded by the library on first use.
     """
     if not ref:
-        raise StudioError(f"No {what} is configured: set {setting_name} to a model folder or a Hugging Face id.")
+        raise StudioError(
+            f"No {what} is configured: set {setting_name} to a model folder or a Hugging Face id."
+        )
     ref = str(ref)
     path = Path(ref).expanduser()
     if path.exists() or _looks_local(ref):
         if not path.is_dir():
-            raise StudioError(f"The {what} folder {path} does not exist: download the model there or set "
-                              f"{setting_name} to the folder that holds it.")
+            raise StudioError(
+                f"The {what} folder {path} does not exist: download the model there or set "
+                f"{setting_name} to the folder that holds it."
+            )
         folder, repo = path, None
     else:
         folder, repo = _cached_snapshot(ref), ref
@@ -235,12 +276,15 @@ def resolve_model(ref: str | None, *, what: str, setting_name: str, layout: str 
     missing = _LAYOUTS[layout](folder)
     if missing:
         fix = f"`hf download {repo}`" if repo else f"`hf download <repo> --local-dir {folder}`"
-        raise StudioError(f"The {what} at {folder} is incomplete; missing: {', '.join(missing)}. "
-                          f"Download it again with {fix}.")
+        raise StudioError(
+            f"The {what} at {folder} is incomplete; missing: {', '.join(missing)}. "
+            f"Download it again with {fix}."
+        )
     return str(folder), True
 
 
 # -- errors -----------------------------------------------------------------------------------
+
 
 def free_memory() -> None:
     gc.collect()
@@ -250,7 +294,11 @@ def free_memory() -> None:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         mps = getattr(torch, "mps", None)
-        if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if (
+            mps is not None
+            and getattr(torch.backends, "mps", None)
+            and torch.backends.mps.is_available()
+        ):
             mps.empty_cache()
     except Exception:  # pragma: no cover - freeing memory must never mask the real error
         pass
@@ -265,7 +313,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def gpu_errors(doing: str, lower_memory: str, on_oom: Callable[[], None] | None = None) -> Iterator[None]:
+def gpu_errors(
+    doing: str, lower_memory: str, on_oom: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Turn running out of GPU memory into a StudioError that names the lower-memory mode.
 
     Nothing of the stage is kept (the runner commits only what an engine returns), so the session
@@ -279,8 +329,10 @@ def gpu_errors(doing: str, lower_memory: str, on_oom: Callable[[], None] | None 
         if on_oom is not None:
             on_oom()
         free_memory()
-        raise StudioError(f"The GPU ran out of memory while {doing}. {lower_memory} "
-                          "The session is unchanged: run the stage again after changing that.") from exc
+        raise StudioError(
+            f"The GPU ran out of memory while {doing}. {lower_memory} "
+            "The session is unchanged: run the stage again after changing that."
+        ) from exc
 
 
 def load_error(what: str, ref: str, exc: Exception) -> StudioError:
@@ -289,6 +341,7 @@ def load_error(what: str, ref: str, exc: Exception) -> StudioError:
 
 
 # -- memory accounting ------------------------------------------------------------------------
+
 
 def tensor_bytes(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:
     """Bytes held by the tensors inside `obj` (dicts, lists, tuples, plain objects), each storage once."""
@@ -317,13 +370,18 @@ def tensor_bytes(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> in
     elif hasattr(obj, "__dict__"):
         items = list(vars(obj).values())
     else:
-        items = [getattr(obj, name) for name in getattr(type(obj), "__slots__", ()) if hasattr(obj, name)]
+        items = [
+            getattr(obj, name) for name in getattr(type(obj), "__slots__", ()) if hasattr(obj, name)
+        ]
     return sum(tensor_bytes(item, seen, _depth + 1) for item in items)
 
 
 # -- images -----------------------------------------------------------------------------------
 
-def to_pil(pixels, channels_last: bool | None = None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)) -> "Image":
+
+def to_pil(
+    pixels, channels_last: bool | None = None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)
+) -> "Image":
     """One normalised image tensor (C,H,W or H,W,C; values as (x - mean) / std) → an RGB PIL image."""
     import numpy as np
     import torch
@@ -336,7 +394,10 @@ def to_pil(pixels, channels_last: bool | None = None, mean=(0.5, 0.5, 0.5), std=
         channels_last = x.shape[-1] in (1, 3) and x.shape[0] not in (1, 3)
     if not channels_last:
         x = x.permute(1, 2, 0)
-    x = x * torch.tensor(std, dtype=x.dtype)[: x.shape[-1]] + torch.tensor(mean, dtype=x.dtype)[: x.shape[-1]]
+    x = (
+        x * torch.tensor(std, dtype=x.dtype)[: x.shape[-1]]
+        + torch.tensor(mean, dtype=x.dtype)[: x.shape[-1]]
+    )
     x = torch.nan_to_num(x, nan=0.5).clamp(0, 1)
     array = (x.numpy() * 255).round().astype(np.uint8)
     if array.shape[-1] == 1:
@@ -390,8 +451,16 @@ def _preview_vae(pipe, vae) -> Iterator[tuple[Any, Any, Callable]]:
     params = next(vae.parameters())
     sequential = params.device.type == "meta"
     model_offload = getattr(vae, "_hf_hook", None) is not None and not sequential
-    device = getattr(pipe, "_execution_device", params.device) if (model_offload or sequential) else params.device
-    upcast = vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False)) and not sequential
+    device = (
+        getattr(pipe, "_execution_device", params.device)
+        if (model_offload or sequential)
+        else params.device
+    )
+    upcast = (
+        vae.dtype == torch.float16
+        and bool(getattr(vae.config, "force_upcast", False))
+        and not sequential
+    )
     moved_from = None
     if model_offload and params.device != torch.device(device):
         moved_from = params.device
@@ -408,7 +477,9 @@ def _preview_vae(pipe, vae) -> Iterator[tuple[Any, Any, Callable]]:
             vae.to(moved_from)
 
 
-def diffusers_latent_preview(pipe, latents, height: int, width: int, decode: bool = True) -> "Image":
+def diffusers_latent_preview(
+    pipe, latents, height: int, width: int, decode: bool = True
+) -> "Image":
     """Decode a pipeline's intermediate latents through its VAE (packed latents are unpacked first);
     any latent layout the VAE cannot take falls back to the quick channel view."""
     import torch
@@ -444,14 +515,25 @@ def diffusers_latent_preview(pipe, latents, height: int, width: int, decode: boo
 
 # -- progress, previews and cancellation inside the libraries' loops -------------------------
 
+
 class StepCounter:
     def __init__(self) -> None:
         self.steps = 0
 
 
-def diffusers_callback(ctx: "StageContext", label: str, total: int, counter: StepCounter, *, height: int,
-                       width: int, preview_every: int = 5, decode: bool = True, start: float = 0.0,
-                       span: float = 1.0):
+def diffusers_callback(
+    ctx: "StageContext",
+    label: str,
+    total: int,
+    counter: StepCounter,
+    *,
+    height: int,
+    width: int,
+    preview_every: int = 5,
+    decode: bool = True,
+    start: float = 0.0,
+    span: float = 1.0,
+):
     """A `callback_on_step_end`: counts steps, reports progress with a decoded preview every few steps,
     and raises `Cancelled` (through ctx.progress) between steps when the person pressed Stop."""
 
@@ -459,10 +541,17 @@ def diffusers_callback(ctx: "StageContext", label: str, total: int, counter: Ste
         counter.steps += 1
         preview = None
         latents = kwargs.get("latents")
-        if preview_every and latents is not None and (counter.steps % preview_every == 0 or counter.steps == 1):
+        if (
+            preview_every
+            and latents is not None
+            and (counter.steps % preview_every == 0 or counter.steps == 1)
+        ):
             preview = diffusers_latent_preview(pipe, latents, height, width, decode)
-        ctx.progress(start + span * min(1.0, counter.steps / max(total, 1)),
-                     f"{label}: step {counter.steps}/{total}", preview)
+        ctx.progress(
+            start + span * min(1.0, counter.steps / max(total, 1)),
+            f"{label}: step {counter.steps}/{total}",
+            preview,
+        )
         return kwargs
 
     return callback
@@ -471,14 +560,23 @@ def diffusers_callback(ctx: "StageContext", label: str, total: int, counter: Ste
 _text_progress_class: list[type] = []
 
 
-def text_progress(ctx: "StageContext", label: str, max_new_tokens: int, counter: StepCounter | None = None, *,
-                  every: int = 8, start: float = 0.0, span: float = 1.0):
+def text_progress(
+    ctx: "StageContext",
+    label: str,
+    max_new_tokens: int,
+    counter: StepCounter | None = None,
+    *,
+    every: int = 8,
+    start: float = 0.0,
+    span: float = 1.0,
+):
     """A transformers StoppingCriteria that reports progress every few tokens and stops the
     generation (by raising `Cancelled`) when the person pressed Stop."""
     import torch
     from transformers import StoppingCriteria
 
     if not _text_progress_class:
+
         class _TextProgress(StoppingCriteria):
             def __init__(self, ctx, label, total, counter, every, start, span):
                 self.ctx, self.label, self.total, self.counter = ctx, label, max(1, total), counter
@@ -488,13 +586,18 @@ def text_progress(ctx: "StageContext", label: str, max_new_tokens: int, counter:
                 self.counter.steps += 1
                 n = self.counter.steps
                 if n % self.every == 0:
-                    self.ctx.progress(self.start + self.span * min(1.0, n / self.total), f"{self.label}: {n} tokens")
+                    self.ctx.progress(
+                        self.start + self.span * min(1.0, n / self.total),
+                        f"{self.label}: {n} tokens",
+                    )
                 else:
                     self.ctx.check_cancelled()
                 return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
         _text_progress_class.append(_TextProgress)
-    return _text_progress_class[0](ctx, label, max_new_tokens, counter or StepCounter(), every, start, span)
+    return _text_progress_class[0](
+        ctx, label, max_new_tokens, counter or StepCounter(), every, start, span
+    )
 
 
 class ModelLock:
@@ -548,8 +651,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         try:
             import tomli as tomllib  # type: ignore[no-redef]
         except ModuleNotFoundError:
-            raise StudioError("Reading a TOML config on Python 3.10 needs `pip install tomli` "
-                              "(it comes with the gpu extra).") from None
+            raise StudioError(
+                "Reading a TOML config on Python 3.10 needs `pip install tomli` "
+                "(it comes with the gpu extra)."
+            ) from None
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)

@@ -17,13 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .. import protocol
+from .. import pngmeta, protocol
 from ..domain import ImageRef, StudioError
-from .. import pngmeta
 from . import formats
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
-from .select import (HEX64, TRAIN, VALIDATION, Filters, Skipped, chosen_branches, missing_images, parse_date,
-                     select_sessions, split_of)
+from .select import (
+    HEX64,
+    TRAIN,
+    VALIDATION,
+    Filters,
+    Skipped,
+    chosen_branches,
+    missing_images,
+    parse_date,
+    select_sessions,
+    split_of,
+)
 from .subsets import Subsets, deduplicate, derive, with_split
 
 OnProgress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
@@ -35,9 +44,13 @@ class ExportReport:
     format: str
     out_dir: Path
     sessions: int = 0  # sessions that gave at least one branch
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # subset → train/validation/positive/negative
+    counts: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # subset → train/validation/positive/negative
     duplicates: dict[str, int] = field(default_factory=dict)
-    skipped: list[Skipped] = field(default_factory=list)  # sessions left out for missing image files
+    skipped: list[Skipped] = field(
+        default_factory=list
+    )  # sessions left out for missing image files
     files: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -46,13 +59,24 @@ class ExportReport:
         return sum(self.counts.get("multi_turn", {}).get(s, 0) for s in (TRAIN, VALIDATION))
 
     def summary(self) -> str:
-        parts = [f"{n} {name}" for name, n in (
-            ("trajectories", self.trajectories),
-            ("conflict samples", sum(self.counts.get("conflict", {}).get(s, 0) for s in (TRAIN, VALIDATION))),
-            ("alignment samples", sum(self.counts.get("alignment", {}).get(s, 0) for s in (TRAIN, VALIDATION))),
-        )]
-        return (f"exported {', '.join(parts)} from {self.sessions} sessions as {self.format} to {self.out_dir} "
-                f"in {self.elapsed_s:.2f} s")
+        parts = [
+            f"{n} {name}"
+            for name, n in (
+                ("trajectories", self.trajectories),
+                (
+                    "conflict samples",
+                    sum(self.counts.get("conflict", {}).get(s, 0) for s in (TRAIN, VALIDATION)),
+                ),
+                (
+                    "alignment samples",
+                    sum(self.counts.get("alignment", {}).get(s, 0) for s in (TRAIN, VALIDATION)),
+                ),
+            )
+        ]
+        return (
+            f"exported {', '.join(parts)} from {self.sessions} sessions as {self.format} to {self.out_dir} "
+            f"in {self.elapsed_s:.2f} s"
+        )
 
 
 def _counts(subsets: Subsets) -> dict[str, dict[str, int]]:
@@ -61,7 +85,10 @@ def _counts(subsets: Subsets) -> dict[str, dict[str, int]]:
         items = getattr(subsets, name)
         entry = {split: sum(1 for x in items if x.split == split) for split in (TRAIN, VALIDATION)}
         if name != "multi_turn":
-            entry.update(positive=sum(1 for x in items if x.passed), negative=sum(1 for x in items if not x.passed))
+            entry.update(
+                positive=sum(1 for x in items if x.passed),
+                negative=sum(1 for x in items if not x.passed),
+            )
         counts[name] = entry
     return counts
 
@@ -78,21 +105,44 @@ def _unstamped(images: ImageSource) -> Callable[[ImageRef], str]:
     return sha
 
 
-def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] = (),
-           since: str | dt.datetime | None = None, until: str | dt.datetime | None = None,
-           engine: str | None = None, human_reviewed: bool = False, accepted_only: bool = False,
-           all_branches: bool = False, val_fraction: float = 0.1, force: bool = False, strict: bool = False,
-           progress: OnProgress | None = None, _info_root: str | None = None) -> ExportReport:
+def export(
+    store,
+    format: str,
+    out_dir: str | Path,
+    *,
+    sessions: Iterable[str] = (),
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    engine: str | None = None,
+    human_reviewed: bool = False,
+    accepted_only: bool = False,
+    all_branches: bool = False,
+    val_fraction: float = 0.1,
+    force: bool = False,
+    strict: bool = False,
+    progress: OnProgress | None = None,
+    _info_root: str | None = None,
+) -> ExportReport:
     """Export stored sessions as `format` into `out_dir` (see README "Export"); returns what was written.
 
     Raises StudioError, naming the fix, for a bad folder, an unknown format or filter value,
     or (with strict) a session whose image files are missing; the folder is then untouched.
     """
     writer = formats.load(format)
-    filters = Filters(tuple(sessions), parse_date(since), parse_date(until, end_of_day=True, option="--until"),
-                      engine, human_reviewed, accepted_only, all_branches, float(val_fraction))
-    database = [Path(store.url[len("sqlite:///"):])] if store.url.startswith("sqlite:///") else []
-    target = check_target(out_dir, force, protected=[store.data_dir, *database], inside_refused=[store.images_dir])
+    filters = Filters(
+        tuple(sessions),
+        parse_date(since),
+        parse_date(until, end_of_day=True, option="--until"),
+        engine,
+        human_reviewed,
+        accepted_only,
+        all_branches,
+        float(val_fraction),
+    )
+    database = [Path(store.url[len("sqlite:///") :])] if store.url.startswith("sqlite:///") else []
+    target = check_target(
+        out_dir, force, protected=[store.data_dir, *database], inside_refused=[store.images_dir]
+    )
     report = ExportReport(format, target)
     started = time.perf_counter()
     tell = progress or (lambda done, total, phase: None)
@@ -101,17 +151,22 @@ def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] =
 
     ids = select_sessions(store, filters)
     # only round-trip formats, and those pairing steps across branches, hold whole trees
-    keep_trees = getattr(writer, "WRITES_SESSIONS", False) or getattr(writer, "READS_SESSIONS", False)
+    keep_trees = getattr(writer, "WRITES_SESSIONS", False) or getattr(
+        writer, "READS_SESSIONS", False
+    )
     subsets, trees = Subsets(), []
     for index, session_id in enumerate(ids):
         trajectory = store.load(session_id)
         missing = missing_images(store, trajectory)
         if missing:
             if strict:
-                example = store.image_path(missing[0]) if HEX64.match(missing[0]) else repr(missing[0])
+                example = (
+                    store.image_path(missing[0]) if HEX64.match(missing[0]) else repr(missing[0])
+                )
                 raise StudioError(
                     f"Session {session_id} is missing {len(missing)} image file(s) (e.g. {example}); restore the "
-                    "images folder, or drop --strict to skip such sessions.")
+                    "images folder, or drop --strict to skip such sessions."
+                )
             report.skipped.append(Skipped(session_id, "missing image files", missing))
         else:
             chosen = chosen_branches(trajectory, filters)
@@ -140,12 +195,22 @@ def export(store, format: str, out_dir: str | Path, *, sessions: Iterable[str] =
 
         job.advance = advance
         report.files = writer.write(job)
-        write_json(root / MANIFEST, {
-            "marker": MARKER, "version": EXPORT_VERSION, "protocol": protocol.VERSION, "format": format,
-            "filters": filters.describe(),
-            "sessions": report.sessions, "counts": report.counts, "duplicates_dropped": report.duplicates,
-            "skipped_sessions": [s.session_id for s in report.skipped], "files": report.files, **job.notes,
-        })
+        write_json(
+            root / MANIFEST,
+            {
+                "marker": MARKER,
+                "version": EXPORT_VERSION,
+                "protocol": protocol.VERSION,
+                "format": format,
+                "filters": filters.describe(),
+                "sessions": report.sessions,
+                "counts": report.counts,
+                "duplicates_dropped": report.duplicates,
+                "skipped_sessions": [s.session_id for s in report.skipped],
+                "files": report.files,
+                **job.notes,
+            },
+        )
         report.files.append(MANIFEST)
     report.elapsed_s = time.perf_counter() - started
     return report
@@ -157,8 +222,14 @@ def _zip(folder: Path, zip_path: Path, top: str) -> None:
     try:
         with zipfile.ZipFile(part, "w") as archive:
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                info = zipfile.ZipInfo(f"{top}/{path.relative_to(folder).as_posix()}", (1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_STORED if path.suffix in (".png", ".parquet") else zipfile.ZIP_DEFLATED
+                info = zipfile.ZipInfo(
+                    f"{top}/{path.relative_to(folder).as_posix()}", (1980, 1, 1, 0, 0, 0)
+                )
+                info.compress_type = (
+                    zipfile.ZIP_STORED
+                    if path.suffix in (".png", ".parquet")
+                    else zipfile.ZIP_DEFLATED
+                )
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
         os.replace(part, zip_path)

@@ -37,8 +37,12 @@ def is_export(folder: Path) -> bool:
         return False
 
 
-def check_target(out_dir: str | Path, force: bool, protected: Iterable[Path] = (),
-                 inside_refused: Iterable[Path] = ()) -> Path:
+def check_target(
+    out_dir: str | Path,
+    force: bool,
+    protected: Iterable[Path] = (),
+    inside_refused: Iterable[Path] = (),
+) -> Path:
     """The absolute target folder, or a StudioError saying why it cannot be written.
 
     `protected` paths may be neither the target nor inside it (the database, the data folder);
@@ -52,17 +56,25 @@ def check_target(out_dir: str | Path, force: bool, protected: Iterable[Path] = (
     for path in protected:
         path = Path(path).resolve()
         if target == path or target in path.parents:
-            raise StudioError(f"{target} holds the studio's own data ({path}); export to another folder.")
+            raise StudioError(
+                f"{target} holds the studio's own data ({path}); export to another folder."
+            )
     for path in inside_refused:
         path = Path(path).resolve()
         if target == path or path in target.parents:
-            raise StudioError(f"{target} is inside the studio's image store ({path}); export to another folder.")
+            raise StudioError(
+                f"{target} is inside the studio's image store ({path}); export to another folder."
+            )
     if target.is_dir() and any(target.iterdir()):
         if not force:
-            raise StudioError(f"{target} is not empty; pass --force to replace it, or choose an empty folder.")
+            raise StudioError(
+                f"{target} is not empty; pass --force to replace it, or choose an empty folder."
+            )
         if not is_export(target):
-            raise StudioError(f"{target} is not empty and is not a Stroke Studio export, so even --force will "
-                              "not replace it; choose an empty or new folder.")
+            raise StudioError(
+                f"{target} is not empty and is not a Stroke Studio export, so even --force will "
+                "not replace it; choose an empty or new folder."
+            )
     return target
 
 
@@ -73,8 +85,10 @@ def staged(target: Path) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.export-"))
     except OSError as error:
-        raise StudioError(f"Cannot write to {target.parent} ({error.strerror or error}); "
-                          "choose a folder you can write to.") from None
+        raise StudioError(
+            f"Cannot write to {target.parent} ({error.strerror or error}); "
+            "choose a folder you can write to."
+        ) from None
     try:
         yield temp
         os.chmod(temp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
@@ -100,7 +114,9 @@ def _swap(temp: Path, target: Path) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -142,5 +158,7 @@ class ImageSource:
         try:
             return self.path(sha256).read_bytes()
         except OSError as error:
-            raise StudioError(f"Image {sha256[:12]} cannot be read ({error.strerror or error}); "
-                              "restore the images folder.") from None
+            raise StudioError(
+                f"Image {sha256[:12]} cannot be read ({error.strerror or error}); "
+                "restore the images folder."
+            ) from None

@@ -24,7 +24,12 @@ def _feature(kind: pa.DataType) -> dict[str, Any]:
         return {"_type": "Image"}
     if pa.types.is_list(kind):
         return {"_type": "Sequence", "feature": _feature(kind.value_type)}
-    name = {pa.string(): "string", pa.bool_(): "bool", pa.int64(): "int64", pa.float64(): "float64"}[kind]
+    name = {
+        pa.string(): "string",
+        pa.bool_(): "bool",
+        pa.int64(): "int64",
+        pa.float64(): "float64",
+    }[kind]
     return {"_type": "Value", "dtype": name}
 
 
@@ -42,13 +47,20 @@ class Sink:
     skip dictionary encoding and min/max statistics, which cost time and help no reader.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, group: int, compression: str = "snappy",
-                 large: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        group: int,
+        compression: str = "snappy",
+        large: tuple[str, ...] = (),
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.schema, self.group = path, schema, group
         small = [name for name in schema.names if name not in large]
-        self.writer = pq.ParquetWriter(path, schema, compression=compression, use_dictionary=small,
-                                       write_statistics=small)
+        self.writer = pq.ParquetWriter(
+            path, schema, compression=compression, use_dictionary=small, write_statistics=small
+        )
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending: list[dict[str, Any]] = []
         self.in_flight: Future | None = None

@@ -54,7 +54,11 @@ class ImagePair:
 
     def key(self) -> tuple:
         shas = tuple(sorted((self.image_0.image.sha256, self.image_1.image.sha256)))
-        winner = "tie" if self.label_0 == 0.5 else (self.image_0 if self.label_0 == 1.0 else self.image_1).image.sha256
+        winner = (
+            "tie"
+            if self.label_0 == 0.5
+            else (self.image_0 if self.label_0 == 1.0 else self.image_1).image.sha256
+        )
         return self.caption, shas, winner
 
 
@@ -63,10 +67,13 @@ def _sorted_union(*parts: Iterable[str]) -> tuple[str, ...]:
 
 
 def _merge(kept: ImagePair, other: ImagePair) -> ImagePair:
-    return replace(kept, sources=_sorted_union(kept.sources, other.sources),
-                   annotators=_sorted_union(kept.annotators, other.annotators),
-                   judgement_ids=_sorted_union(kept.judgement_ids, other.judgement_ids),
-                   session_ids=_sorted_union(kept.session_ids, other.session_ids))
+    return replace(
+        kept,
+        sources=_sorted_union(kept.sources, other.sources),
+        annotators=_sorted_union(kept.annotators, other.annotators),
+        judgement_ids=_sorted_union(kept.judgement_ids, other.judgement_ids),
+        session_ids=_sorted_union(kept.session_ids, other.session_ids),
+    )
 
 
 def deduplicate_pairs(pairs: Iterable[ImagePair]) -> tuple[list[ImagePair], int]:
@@ -93,16 +100,32 @@ def caption_of(trajectory: Trajectory, step: Step) -> str:
     return (plan.description if plan and plan.description else None) or trajectory.session.prompt
 
 
-def _pair(trees: dict[str, tuple[Trajectory, str]], first: Step, second: Step, label_0: float, source: str,
-          annotators: Iterable[str], judgement_ids: tuple[str, ...] = ()) -> ImagePair | None:
+def _pair(
+    trees: dict[str, tuple[Trajectory, str]],
+    first: Step,
+    second: Step,
+    label_0: float,
+    source: str,
+    annotators: Iterable[str],
+    judgement_ids: tuple[str, ...] = (),
+) -> ImagePair | None:
     if first.image is None or second.image is None or first.image.sha256 == second.image.sha256:
         return None  # nothing to prefer between identical (or missing) images
     (t0, split), (t1, _) = trees[first.session_id], trees[second.session_id]
     caption0, caption1 = caption_of(t0, first), caption_of(t1, second)
     caption = caption0 if caption0 == caption1 else t0.session.prompt
-    return ImagePair(caption, t0.session.prompt, split, first, second, label_0, (source,),
-                     _sorted_union(a for a in annotators), judgement_ids,
-                     _sorted_union([first.session_id, second.session_id]))
+    return ImagePair(
+        caption,
+        t0.session.prompt,
+        split,
+        first,
+        second,
+        label_0,
+        (source,),
+        _sorted_union(a for a in annotators),
+        judgement_ids,
+        _sorted_union([first.session_id, second.session_id]),
+    )
 
 
 def redraw_pairs(trees: dict[str, tuple[Trajectory, str]]) -> list[ImagePair]:
@@ -112,7 +135,14 @@ def redraw_pairs(trees: dict[str, tuple[Trajectory, str]]) -> list[ImagePair]:
         for step in trajectory.steps.values():
             if step.stage in (Stage.SKETCH, Stage.REFINE) and step.review is Review.ACCEPTED:
                 for rejected in rejected_before(trajectory, step):
-                    pair = _pair(trees, rejected, step, 0.0, REDRAW, [annotator_of(rejected), annotator_of(step)])
+                    pair = _pair(
+                        trees,
+                        rejected,
+                        step,
+                        0.0,
+                        REDRAW,
+                        [annotator_of(rejected), annotator_of(step)],
+                    )
                     if pair:
                         pairs.append(pair)
     return pairs
@@ -122,20 +152,31 @@ def _latest(judgements: Iterable) -> list:
     """A person's latest judgement of each thing (the store keeps one; this guards a hand-made list)."""
     latest: dict[tuple, object] = {}
     for j in sorted(judgements, key=lambda j: (j.created_at, j.id)):
-        latest[(j.annotator, j.kind, frozenset((j.step_id, j.other_step_id)))] = j  # either order: one subject
+        latest[(j.annotator, j.kind, frozenset((j.step_id, j.other_step_id)))] = (
+            j  # either order: one subject
+        )
     return list(latest.values())
 
 
-def _step(trees: dict[str, tuple[Trajectory, str]], session_id: str, step_id: str | None) -> Step | None:
+def _step(
+    trees: dict[str, tuple[Trajectory, str]], session_id: str, step_id: str | None
+) -> Step | None:
     tree = trees.get(session_id)
     step = tree[0].steps.get(step_id) if tree and step_id else None
-    return step if step is not None and step.stage in IMAGE_STAGES and step.image is not None else None
+    return (
+        step if step is not None and step.stage in IMAGE_STAGES and step.image is not None else None
+    )
 
 
-def preference_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable) -> list[ImagePair]:
+def preference_pairs(
+    trees: dict[str, tuple[Trajectory, str]], judgements: Iterable
+) -> list[ImagePair]:
     pairs = []
     for j in _latest(x for x in judgements if x.kind == "preference"):
-        left, right = _step(trees, j.session_id, j.step_id), _step(trees, j.session_id, j.other_step_id)
+        left, right = (
+            _step(trees, j.session_id, j.step_id),
+            _step(trees, j.session_id, j.other_step_id),
+        )
         label = {"left": 1.0, "right": 0.0, "tie": 0.5}.get(j.value)
         if left and right and label is not None:
             pair = _pair(trees, left, right, label, PREFERENCE, [j.annotator], (j.id,))
@@ -160,7 +201,9 @@ def rating_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable)
         step = _step(trees, j.session_id, j.step_id)
         group = _rating_group(trees, step, j.value) if step else None
         if group:
-            groups.setdefault((j.annotator, *group), []).append((step, {**THUMBS, **SCORES}[j.value], j.id))
+            groups.setdefault((j.annotator, *group), []).append(
+                (step, {**THUMBS, **SCORES}[j.value], j.id)
+            )
     pairs = []
     for (annotator, *_), rated in groups.items():
         rated.sort(key=lambda r: (r[0].created_at, r[0].id))
@@ -172,11 +215,14 @@ def rating_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable)
     return pairs
 
 
-def image_pairs(trees: dict[str, tuple[Trajectory, str]], judgements: Iterable) -> tuple[list[ImagePair], int]:
+def image_pairs(
+    trees: dict[str, tuple[Trajectory, str]], judgements: Iterable
+) -> tuple[list[ImagePair], int]:
     """Every image pair of these sessions, de-duplicated; returns (pairs, duplicates merged)."""
     judgements = list(judgements)
-    return deduplicate_pairs(redraw_pairs(trees) + preference_pairs(trees, judgements)
-                             + rating_pairs(trees, judgements))
+    return deduplicate_pairs(
+        redraw_pairs(trees) + preference_pairs(trees, judgements) + rating_pairs(trees, judgements)
+    )
 
 
 # -- text pairs ---------------------------------------------------------------------------------
@@ -207,14 +253,23 @@ def plan_question(trajectory: Trajectory, plan: Step) -> str:
     lines = [f"Prompt: {trajectory.session.prompt}"]
     if earlier:
         lines.append("Plans so far: " + " ".join(earlier))
-    lines.append("Write the next plan: the incremental instruction in <ins>…</ins>, the whole scene so far in "
-                 "<des>…</des>, and <done>yes</done> if it completes the prompt, else <done>no</done>.")
+    lines.append(
+        "Write the next plan: the incremental instruction in <ins>…</ins>, the whole scene so far in "
+        "<des>…</des>, and <done>yes</done> if it completes the prompt, else <done>no</done>."
+    )
     return "\n".join(lines)
 
 
-def _verdict_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSample]) -> list[TextPair]:
+def _verdict_pairs(
+    conflicts: list[ConflictSample], alignments: list[AlignmentSample]
+) -> list[TextPair]:
     """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
-    from .formats.vlm_sft import ALIGNMENT_QUESTION, alignment_answer, conflict_answer, conflict_question
+    from .formats.vlm_sft import (
+        ALIGNMENT_QUESTION,
+        alignment_answer,
+        conflict_answer,
+        conflict_question,
+    )
 
     pairs = []
     for c in conflicts:
@@ -224,42 +279,93 @@ def _verdict_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSa
             rejected = conflict_answer(replace(c, passed=model.passed, critique=model.critique))
             question = conflict_question(c)
             if chosen != rejected:
-                pairs.append(TextPair(f"{c.id}:{PLAN_CRITIQUE}", c.session_id, c.split, PLAN_CRITIQUE, c.id,
-                                      c.verdict_annotator or UNKNOWN, question, chosen, rejected,
-                                      model_original=c.verdict_original))
+                pairs.append(
+                    TextPair(
+                        f"{c.id}:{PLAN_CRITIQUE}",
+                        c.session_id,
+                        c.split,
+                        PLAN_CRITIQUE,
+                        c.id,
+                        c.verdict_annotator or UNKNOWN,
+                        question,
+                        chosen,
+                        rejected,
+                        model_original=c.verdict_original,
+                    )
+                )
     for a in alignments:
         model = check_from_dict(a.verdict_original) if a.verdict_original else None
         if a.source == "inspect" and a.verdict_author == Author.HUMAN.value and model is not None:
             chosen = alignment_answer(a)
             # the model's own verdict; its corrective refine (if any) was never written: the person's came first
-            rejected = alignment_answer(replace(a, passed=model.passed, explanation=model.critique,
-                                                corrective_instruction=""))
+            rejected = alignment_answer(
+                replace(
+                    a, passed=model.passed, explanation=model.critique, corrective_instruction=""
+                )
+            )
             if chosen != rejected:
-                pairs.append(TextPair(f"{a.id}:{SKETCH_CRITIQUE}", a.session_id, a.split, SKETCH_CRITIQUE, a.id,
-                                      a.verdict_annotator or UNKNOWN, ALIGNMENT_QUESTION.format(instruction=a.instruction),
-                                      chosen, rejected, image=a.image, model_original=a.verdict_original))
+                pairs.append(
+                    TextPair(
+                        f"{a.id}:{SKETCH_CRITIQUE}",
+                        a.session_id,
+                        a.split,
+                        SKETCH_CRITIQUE,
+                        a.id,
+                        a.verdict_annotator or UNKNOWN,
+                        ALIGNMENT_QUESTION.format(instruction=a.instruction),
+                        chosen,
+                        rejected,
+                        image=a.image,
+                        model_original=a.verdict_original,
+                    )
+                )
     return pairs
 
 
-def _plan_pairs(conflicts: list[ConflictSample], trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
+def _plan_pairs(
+    conflicts: list[ConflictSample], trees: dict[str, tuple[Trajectory, str]]
+) -> list[TextPair]:
     pairs, seen = [], set()
     for c in conflicts:
         tree = trees.get(c.session_id)
         plan = tree[0].steps.get(c.plan_step_id) if tree else None
-        if plan is None or plan.id in seen or not ({"instruction", "description"} & set(plan.original)):
+        if (
+            plan is None
+            or plan.id in seen
+            or not ({"instruction", "description"} & set(plan.original))
+        ):
             continue
         seen.add(plan.id)
-        model = replace(plan, **{k: v for k, v in plan.original.items() if k in ("instruction", "description")})
+        model = replace(
+            plan, **{k: v for k, v in plan.original.items() if k in ("instruction", "description")}
+        )
         chosen, rejected = plan_text(plan), plan_text(model)
         if chosen != rejected:
-            pairs.append(TextPair(f"{plan.id}:{PLAN_EDIT}", c.session_id, c.split, PLAN_EDIT, plan.id, annotator_of(plan),
-                                  plan_question(tree[0], plan), chosen, rejected,
-                                  model_original={k: plan.original[k] for k in ("instruction", "description")
-                                                  if k in plan.original}))
+            pairs.append(
+                TextPair(
+                    f"{plan.id}:{PLAN_EDIT}",
+                    c.session_id,
+                    c.split,
+                    PLAN_EDIT,
+                    plan.id,
+                    annotator_of(plan),
+                    plan_question(tree[0], plan),
+                    chosen,
+                    rejected,
+                    model_original={
+                        k: plan.original[k]
+                        for k in ("instruction", "description")
+                        if k in plan.original
+                    },
+                )
+            )
     return pairs
 
 
-def text_pairs(conflicts: list[ConflictSample], alignments: list[AlignmentSample],
-               trees: dict[str, tuple[Trajectory, str]]) -> list[TextPair]:
+def text_pairs(
+    conflicts: list[ConflictSample],
+    alignments: list[AlignmentSample],
+    trees: dict[str, tuple[Trajectory, str]],
+) -> list[TextPair]:
     """Person vs model: plan edits and verdict overrides of the (de-duplicated) subsets, in their order."""
     return _plan_pairs(conflicts, trees) + _verdict_pairs(conflicts, alignments)

@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator
 
 from .. import limits, protocol, untrusted
 from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, new_id, rounds_used
-from .output import MANIFEST, image_name, is_export
 from ..pngmeta import PNG_SIGNATURE, read_png_file
+from .output import MANIFEST, image_name, is_export
 from .rows import session_images
 from .select import HEX64
 
@@ -36,8 +36,12 @@ class ImportReport:
     source: str  # "folder" | "hf" | "png"
     imported: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)  # already in the database, left as they were
-    missing_images: dict[str, int] = field(default_factory=dict)  # session → images the source lacked
-    copies: dict[str, str] = field(default_factory=dict)  # new session id → the id it carried (taken here)
+    missing_images: dict[str, int] = field(
+        default_factory=dict
+    )  # session → images the source lacked
+    copies: dict[str, str] = field(
+        default_factory=dict
+    )  # new session id → the id it carried (taken here)
 
     @property
     def session_ids(self) -> list[str]:
@@ -51,11 +55,22 @@ def trajectory_from_export(data: Any) -> Trajectory:
 def renumbered(trajectory: Trajectory) -> Trajectory:
     """The same tree under a fresh session id and fresh step ids (for an import whose ids are taken)."""
     ids = {old: new_id() for old in trajectory.steps}
-    session = dataclasses.replace(trajectory.session, id=new_id(),
-                                  head_id=ids.get(trajectory.session.head_id) if trajectory.session.head_id else None)
-    return Trajectory.of(session, [
-        step.replace(id=ids[step.id], session_id=session.id, parent_id=ids[step.parent_id] if step.parent_id else None)
-        for step in trajectory.steps.values()])
+    session = dataclasses.replace(
+        trajectory.session,
+        id=new_id(),
+        head_id=ids.get(trajectory.session.head_id) if trajectory.session.head_id else None,
+    )
+    return Trajectory.of(
+        session,
+        [
+            step.replace(
+                id=ids[step.id],
+                session_id=session.id,
+                parent_id=ids[step.parent_id] if step.parent_id else None,
+            )
+            for step in trajectory.steps.values()
+        ],
+    )
 
 
 def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool, int]:
@@ -69,7 +84,9 @@ def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool,
     missing, pending = 0, {}
     for ref in session_images(trajectory):
         if not HEX64.match(ref.sha256):
-            raise StudioError(f"Session {session.id} names an image {ref.sha256[:20]!r} that is not a sha256.")
+            raise StudioError(
+                f"Session {session.id} names an image {ref.sha256[:20]!r} that is not a sha256."
+            )
         if ref.sha256 in pending or store.image_path(ref.sha256).is_file():
             continue
         data = read_image(ref.sha256)
@@ -78,12 +95,16 @@ def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool,
             continue
         actual = hashlib.sha256(data).hexdigest()
         if actual != ref.sha256:
-            raise StudioError(f"Image {ref.sha256[:12]} of session {session.id} is damaged (its bytes hash to "
-                              f"{actual[:12]}); export it again.")
+            raise StudioError(
+                f"Image {ref.sha256[:12]} of session {session.id} is damaged (its bytes hash to "
+                f"{actual[:12]}); export it again."
+            )
         untrusted.png_pixels(data)
         pending[ref.sha256] = data
     if store.taken_step_ids(list(trajectory.steps)):
-        raise StudioError(f"Session {session.id} reuses step ids of another session here; nothing was imported.")
+        raise StudioError(
+            f"Session {session.id} reuses step ids of another session here; nothing was imported."
+        )
     written = [sha for sha in pending if not store.image_path(sha).exists()]
     try:
         for data in pending.values():
@@ -98,6 +119,7 @@ def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool,
 
 # -- sources -----------------------------------------------------------------------------------
 
+
 def _folder_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
     def read(sha256: str) -> bytes | None:
         path = root / image_name(sha256)
@@ -107,34 +129,63 @@ def _folder_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
         with (root / "sessions.jsonl").open(encoding="utf-8") as handle:
             lines = [line for line in handle if line.strip()]
     except FileNotFoundError:
-        raise StudioError(f"{root} has no sessions.jsonl; it is not a complete folder export.") from None
+        raise StudioError(
+            f"{root} has no sessions.jsonl; it is not a complete folder export."
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise StudioError(f"Cannot read {root / 'sessions.jsonl'} ({type(error).__name__}); export it again.") from None
+        raise StudioError(
+            f"Cannot read {root / 'sessions.jsonl'} ({type(error).__name__}); export it again."
+        ) from None
     for number, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
         except (ValueError, RecursionError):
-            raise StudioError(f"Line {number} of {root / 'sessions.jsonl'} is not JSON; export it again.") from None
+            raise StudioError(
+                f"Line {number} of {root / 'sessions.jsonl'} is not JSON; export it again."
+            ) from None
         if not isinstance(row, dict) or "trajectory" not in row:
-            raise StudioError(f"Line {number} of {root / 'sessions.jsonl'} holds no trajectory; export it again.")
+            raise StudioError(
+                f"Line {number} of {root / 'sessions.jsonl'} holds no trajectory; export it again."
+            )
         yield trajectory_from_export(row["trajectory"]), read
 
 
 def _hf_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
-    import pyarrow.parquet as pq
-
     import pyarrow
+    import pyarrow.parquet as pq
 
     files = sorted((root / "sessions").glob("*.parquet"))
     for path in files:
         try:
-            rows = [row for batch in pq.ParquetFile(path).iter_batches(batch_size=64, columns=["trajectory", "images"])
-                    for row in batch.to_pylist()]
-            parsed = [(json.loads(row["trajectory"]), {hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"]
-                                                        for cell in row["images"] or []}) for row in rows]
-        except (pyarrow.ArrowException, OSError, ValueError, TypeError, KeyError, RecursionError) as error:
-            raise StudioError(f"{path.name} in this hf export is damaged ({type(error).__name__}); "
-                              "export it again.") from None
+            rows = [
+                row
+                for batch in pq.ParquetFile(path).iter_batches(
+                    batch_size=64, columns=["trajectory", "images"]
+                )
+                for row in batch.to_pylist()
+            ]
+            parsed = [
+                (
+                    json.loads(row["trajectory"]),
+                    {
+                        hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"]
+                        for cell in row["images"] or []
+                    },
+                )
+                for row in rows
+            ]
+        except (
+            pyarrow.ArrowException,
+            OSError,
+            ValueError,
+            TypeError,
+            KeyError,
+            RecursionError,
+        ) as error:
+            raise StudioError(
+                f"{path.name} in this hf export is damaged ({type(error).__name__}); "
+                "export it again."
+            ) from None
         for data, by_hash in parsed:
             yield trajectory_from_export(data), by_hash.get
 
@@ -156,10 +207,14 @@ def _import_png(store, path: Path) -> ImportReport:
     session = trajectory.session
     head = trajectory.head()
     final = Step(
-        id=hashlib.sha256(f"{session.id}:{final_ref.sha256}".encode()).hexdigest()[:32], session_id=session.id,
-        parent_id=head.id if head else None, stage=Stage.FINAL,
-        round=max(1, rounds_used(trajectory.branch())) if head else 1, image=final_ref,
-        meta={"restored_from": "png"}, created_at=session.updated_at,
+        id=hashlib.sha256(f"{session.id}:{final_ref.sha256}".encode()).hexdigest()[:32],
+        session_id=session.id,
+        parent_id=head.id if head else None,
+        stage=Stage.FINAL,
+        round=max(1, rounds_used(trajectory.branch())) if head else 1,
+        image=final_ref,
+        meta={"restored_from": "png"},
+        created_at=session.updated_at,
     )
     trajectory.put(final)
     trajectory.session = dataclasses.replace(session, head_id=final.id, version=session.version + 1)
@@ -172,35 +227,47 @@ def _import_png(store, path: Path) -> ImportReport:
     return report
 
 
-def import_path(store, path: str | Path, progress: Callable[[int, str], None] | None = None) -> ImportReport:
+def import_path(
+    store, path: str | Path, progress: Callable[[int, str], None] | None = None
+) -> ImportReport:
     """Import a `folder`/`hf` export folder or a final PNG; StudioError naming the fix otherwise."""
     source = Path(path).expanduser()
     if source.is_file():
         with source.open("rb") as handle:
             if handle.read(8) == PNG_SIGNATURE:
                 return _import_png(store, source)
-        raise StudioError(f"{source} is neither a PNG nor an export folder; pass a folder or hf export "
-                          "folder, or a final PNG saved by Stroke Studio.")
+        raise StudioError(
+            f"{source} is neither a PNG nor an export folder; pass a folder or hf export "
+            "folder, or a final PNG saved by Stroke Studio."
+        )
     if not source.is_dir():
         raise StudioError(f"{source} does not exist; pass an export folder or a PNG.")
     if not is_export(source):
-        raise StudioError(f"{source} is not a Stroke Studio export (no {MANIFEST}); pass the folder "
-                          "`studio export --format folder|hf` wrote.")
+        raise StudioError(
+            f"{source} is not a Stroke Studio export (no {MANIFEST}); pass the folder "
+            "`studio export --format folder|hf` wrote."
+        )
     try:
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        raise StudioError(f"{source / MANIFEST} is damaged (not readable JSON); export the folder again.") from None
+        raise StudioError(
+            f"{source / MANIFEST} is damaged (not readable JSON); export the folder again."
+        ) from None
     kind = manifest.get("format") if isinstance(manifest, dict) else None
     written_in = manifest.get("protocol", 1) if isinstance(manifest, dict) else 1
     if not isinstance(written_in, int) or written_in > protocol.VERSION:
-        raise StudioError(f"{source} was exported with version {limits.shown(written_in)} of the loop's text protocol; "
-                          f"this studio reads up to version {protocol.VERSION}. Update the studio, then import it.")
+        raise StudioError(
+            f"{source} was exported with version {limits.shown(written_in)} of the loop's text protocol; "
+            f"this studio reads up to version {protocol.VERSION}. Update the studio, then import it."
+        )
     readers = {"folder": _folder_sessions, "hf": _hf_sessions}
     if not isinstance(kind, str):
         raise StudioError(f"{source / MANIFEST} names no export format; export the folder again.")
     if kind not in readers:
-        raise StudioError(f"{source} is a {limits.shown(kind)[1:-1]} export: it keeps training rows, not whole sessions. Export with "
-                          "--format folder or --format hf to move sessions between databases.")
+        raise StudioError(
+            f"{source} is a {limits.shown(kind)[1:-1]} export: it keeps training rows, not whole sessions. Export with "
+            "--format folder or --format hf to move sessions between databases."
+        )
     report = ImportReport(kind)
     for trajectory, read in readers[kind](source):
         inserted, missing = restore(store, trajectory, read)

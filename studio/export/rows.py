@@ -16,15 +16,25 @@ ImageCell = Callable[[ImageRef], Any]
 
 
 def _nested(value: Any, as_json: bool) -> Any:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True) if as_json and value is not None else value
+    return (
+        json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if as_json and value is not None
+        else value
+    )
 
 
 def multi_turn_row(sample: MultiTurn, image: ImageCell, as_json: bool = False) -> dict[str, Any]:
     """Turns in order; an image turn points into `images` by position and names its sha256."""
     turns, images = [], []
     for turn in sample.turns:
-        entry = {"kind": turn.kind, "stage": turn.stage, "step_id": turn.step_id, "author": turn.author,
-                 "annotator": turn.annotator, "target": turn.target}
+        entry = {
+            "kind": turn.kind,
+            "stage": turn.stage,
+            "step_id": turn.step_id,
+            "author": turn.author,
+            "annotator": turn.annotator,
+            "target": turn.target,
+        }
         if turn.kind == "text":
             entry["text"] = turn.text
         else:
@@ -36,33 +46,61 @@ def multi_turn_row(sample: MultiTurn, image: ImageCell, as_json: bool = False) -
             entry["original"] = turn.original
         turns.append(entry)
     return {
-        "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt, "engine": sample.engine,
-        "human": sample.human, "annotators": sample.annotators, "turns": _nested(turns, as_json), "images": images,
+        "id": sample.id,
+        "session_id": sample.session_id,
+        "prompt": sample.prompt,
+        "engine": sample.engine,
+        "human": sample.human,
+        "annotators": sample.annotators,
+        "turns": _nested(turns, as_json),
+        "images": images,
         "final_image": image(sample.final_image) if sample.final_image else None,
     }
 
 
 def conflict_row(sample: ConflictSample, as_json: bool = False) -> dict[str, Any]:
     return {
-        "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt,
-        "instruction": sample.instruction, "description": sample.description, "passed": sample.passed,
-        "label": sample.label, "critique": sample.critique, "plan_step_id": sample.plan_step_id,
-        "plan_author": sample.plan_author, "plan_original": _nested(sample.plan_original or None, as_json),
-        "verdict_author": sample.verdict_author, "verdict_original": _nested(sample.verdict_original, as_json),
-        "plan_annotator": sample.plan_annotator, "verdict_annotator": sample.verdict_annotator,
+        "id": sample.id,
+        "session_id": sample.session_id,
+        "prompt": sample.prompt,
+        "instruction": sample.instruction,
+        "description": sample.description,
+        "passed": sample.passed,
+        "label": sample.label,
+        "critique": sample.critique,
+        "plan_step_id": sample.plan_step_id,
+        "plan_author": sample.plan_author,
+        "plan_original": _nested(sample.plan_original or None, as_json),
+        "verdict_author": sample.verdict_author,
+        "verdict_original": _nested(sample.verdict_original, as_json),
+        "plan_annotator": sample.plan_annotator,
+        "verdict_annotator": sample.verdict_annotator,
         "annotators": sample.annotators,
     }
 
 
-def alignment_row(sample: AlignmentSample, image: ImageCell, as_json: bool = False) -> dict[str, Any]:
+def alignment_row(
+    sample: AlignmentSample, image: ImageCell, as_json: bool = False
+) -> dict[str, Any]:
     return {
-        "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt, "image": image(sample.image),
-        "image_step_id": sample.image_step_id, "image_stage": sample.image_stage, "image_author": sample.image_author,
-        "instruction": sample.instruction, "description": sample.description, "passed": sample.passed,
-        "label": sample.label, "explanation": sample.explanation,
-        "corrective_instruction": sample.corrective_instruction, "source": sample.source,
-        "verdict_author": sample.verdict_author, "verdict_original": _nested(sample.verdict_original, as_json),
-        "image_annotator": sample.image_annotator, "verdict_annotator": sample.verdict_annotator,
+        "id": sample.id,
+        "session_id": sample.session_id,
+        "prompt": sample.prompt,
+        "image": image(sample.image),
+        "image_step_id": sample.image_step_id,
+        "image_stage": sample.image_stage,
+        "image_author": sample.image_author,
+        "instruction": sample.instruction,
+        "description": sample.description,
+        "passed": sample.passed,
+        "label": sample.label,
+        "explanation": sample.explanation,
+        "corrective_instruction": sample.corrective_instruction,
+        "source": sample.source,
+        "verdict_author": sample.verdict_author,
+        "verdict_original": _nested(sample.verdict_original, as_json),
+        "image_annotator": sample.image_annotator,
+        "verdict_annotator": sample.verdict_annotator,
         "annotators": sample.annotators,
     }
 
@@ -77,10 +115,13 @@ def session_images(trajectory: Trajectory) -> list[ImageRef]:
     return [refs[k] for k in sorted(refs)]
 
 
-def session_row(trajectory: Trajectory, split: str, image: ImageCell, as_json: bool = False) -> dict[str, Any]:
+def session_row(
+    trajectory: Trajectory, split: str, image: ImageCell, as_json: bool = False
+) -> dict[str, Any]:
     """The whole session tree (what `studio import` restores) and its images."""
     return {
-        "session_id": trajectory.session.id, "split": split,
+        "session_id": trajectory.session.id,
+        "split": split,
         "trajectory": _nested(trajectory_to_dict(trajectory), as_json),
         "images": [image(ref) for ref in session_images(trajectory)],
     }

@@ -29,30 +29,38 @@ class Filters:
     since: dt.datetime | None = None  # session created at or after (local time)
     until: dt.datetime | None = None  # session created at or before
     engine: str | None = None
-    human_reviewed: bool = False  # only branches a person touched (edit, override, review, own refine)
+    human_reviewed: bool = (
+        False  # only branches a person touched (edit, override, review, own refine)
+    )
     accepted_only: bool = False  # only finished branches whose final image a person accepted
     all_branches: bool = False  # every branch of the tree, not just the head's
     val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction <= 1.0:
-            raise StudioError(f"--val-fraction must be between 0 and 1 (got {self.val_fraction}); e.g. 0.1.")
+            raise StudioError(
+                f"--val-fraction must be between 0 and 1 (got {self.val_fraction}); e.g. 0.1."
+            )
         if self.since and self.until and self.since > self.until:
             raise StudioError("--since is after --until; swap them.")
 
     def describe(self) -> dict:
         """The filters as plain data, for the manifest (so an export says how it was made)."""
         return {
-            "sessions": list(self.sessions), "engine": self.engine,
+            "sessions": list(self.sessions),
+            "engine": self.engine,
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
-            "human_reviewed": self.human_reviewed, "accepted_only": self.accepted_only,
-            "all_branches": self.all_branches, "val_fraction": self.val_fraction,
+            "human_reviewed": self.human_reviewed,
+            "accepted_only": self.accepted_only,
+            "all_branches": self.all_branches,
+            "val_fraction": self.val_fraction,
         }
 
 
-def parse_date(text: str | dt.datetime | dt.date | None, *, end_of_day: bool = False,
-               option: str = "--since") -> dt.datetime | None:
+def parse_date(
+    text: str | dt.datetime | dt.date | None, *, end_of_day: bool = False, option: str = "--since"
+) -> dt.datetime | None:
     """`2026-11-27` or `2026-11-27T14:30` (local time); a bare date as --until means the whole day."""
     if text is None or isinstance(text, dt.datetime):
         return text
@@ -64,7 +72,9 @@ def parse_date(text: str | dt.datetime | dt.date | None, *, end_of_day: bool = F
         try:
             value = dt.datetime.fromisoformat(raw)
         except ValueError:
-            raise StudioError(f"Cannot read {option} {text!r}; give a date like 2026-11-27 or 2026-11-27T14:30.") from None
+            raise StudioError(
+                f"Cannot read {option} {text!r}; give a date like 2026-11-27 or 2026-11-27T14:30."
+            ) from None
         bare = len(raw) == 10
     if bare and end_of_day:
         value = value + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
@@ -91,9 +101,11 @@ def select_sessions(store: "Store", filters: Filters) -> list[str]:
     since = _timestamp(filters.since) if filters.since else None
     until = _timestamp(filters.until) if filters.until else None
     keep = {
-        s.id for s in found
+        s.id
+        for s in found
         if (filters.engine is None or s.engine == filters.engine)
-        and (since is None or s.created_at >= since) and (until is None or s.created_at <= until)
+        and (since is None or s.created_at >= since)
+        and (until is None or s.created_at <= until)
     }
     return sorted(keep)
 
@@ -109,37 +121,54 @@ def missing_images(store: "Store", trajectory: Trajectory) -> list[str]:
     missing = set()
     for step in trajectory.steps.values():
         for ref in (step.image, step.region.image if step.region else None):
-            if ref is not None and (not HEX64.match(ref.sha256) or not store.image_path(ref.sha256).is_file()):
+            if ref is not None and (
+                not HEX64.match(ref.sha256) or not store.image_path(ref.sha256).is_file()
+            ):
                 missing.add(ref.sha256)
     return sorted(missing)
 
 
 def rejected_before(trajectory: Trajectory, step: Step) -> list[Step]:
     """Rejected attempts at this step's stage, drawn before it from the same parent (its negatives)."""
-    return [s for s in trajectory.children(step.parent_id)
-            if s.id != step.id and s.stage is step.stage and s.review is Review.REJECTED
-            and (s.created_at, s.id) < (step.created_at, step.id)]
+    return [
+        s
+        for s in trajectory.children(step.parent_id)
+        if s.id != step.id
+        and s.stage is step.stage
+        and s.review is Review.REJECTED
+        and (s.created_at, s.id) < (step.created_at, step.id)
+    ]
 
 
 def _is_redrawn(trajectory: Trajectory, step: Step) -> bool:
     """A rejected image that a later sibling redrew: a negative of that sibling, not a branch of its own."""
     return step.review is Review.REJECTED and any(
-        s.stage is step.stage and s.review is not Review.REJECTED and s.created_at >= step.created_at
-        for s in trajectory.children(step.parent_id) if s.id != step.id)
+        s.stage is step.stage
+        and s.review is not Review.REJECTED
+        and s.created_at >= step.created_at
+        for s in trajectory.children(step.parent_id)
+        if s.id != step.id
+    )
 
 
 def branches(trajectory: Trajectory, all_branches: bool) -> list[list[Step]]:
     """The head's branch, or every root-to-leaf branch (oldest leaf first)."""
     if not all_branches:
         return [trajectory.branch()] if trajectory.session.head_id else []
-    ends = sorted((s for s in trajectory.leaves() if not _is_redrawn(trajectory, s)),
-                  key=lambda s: (s.created_at, s.id))
+    ends = sorted(
+        (s for s in trajectory.leaves() if not _is_redrawn(trajectory, s)),
+        key=lambda s: (s.created_at, s.id),
+    )
     return [trajectory.branch(s.id) for s in ends]
 
 
 def touched_by_person(trajectory: Trajectory, branch: list[Step]) -> bool:
     for step in branch:
-        if step.author is Author.HUMAN or step.review is not None or rejected_before(trajectory, step):
+        if (
+            step.author is Author.HUMAN
+            or step.review is not None
+            or rejected_before(trajectory, step)
+        ):
             return True
     return False
 
@@ -154,9 +183,12 @@ def accepted(branch: list[Step]) -> bool:
 
 def chosen_branches(trajectory: Trajectory, filters: Filters) -> list[list[Step]]:
     """The branches of one session that the branch-level filters keep."""
-    return [b for b in branches(trajectory, filters.all_branches)
-            if (not filters.human_reviewed or touched_by_person(trajectory, b))
-            and (not filters.accepted_only or accepted(b))]
+    return [
+        b
+        for b in branches(trajectory, filters.all_branches)
+        if (not filters.human_reviewed or touched_by_person(trajectory, b))
+        and (not filters.accepted_only or accepted(b))
+    ]
 
 
 @dataclass

@@ -83,12 +83,20 @@ def agreement(judgements: Iterable) -> list[dict[str, Any]]:
         items = by_kind[kind]
         people = sorted({a for labels in items.values() for a in labels})
         for a, b in itertools.combinations(people, 2):
-            both = [(labels[a], labels[b]) for labels in items.values() if a in labels and b in labels]
+            both = [
+                (labels[a], labels[b]) for labels in items.values() if a in labels and b in labels
+            ]
             if both:
                 kappa = cohen_kappa(both)
-                rows.append({"kind": kind, "annotators": [a, b], "items": len(both),
-                             "agreed": sum(1 for x, y in both if x == y),
-                             "kappa": None if kappa is None else round(kappa, 4)})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "annotators": [a, b],
+                        "items": len(both),
+                        "agreed": sum(1 for x, y in both if x == y),
+                        "kappa": None if kappa is None else round(kappa, 4),
+                    }
+                )
     return rows
 
 
@@ -110,19 +118,38 @@ def annotators(trees: dict, judgements: Iterable) -> dict[str, dict[str, int]]:
             if action:
                 counts.setdefault(step.annotator or "", Counter())[action] += 1
     for j in judgements:
-        counts.setdefault(j.annotator or "", Counter())[{"rating": "ratings"}.get(j.kind, "preferences")] += 1
+        counts.setdefault(j.annotator or "", Counter())[
+            {"rating": "ratings"}.get(j.kind, "preferences")
+        ] += 1
     return {name: dict(sorted(c.items())) for name, c in sorted(counts.items())}
 
 
-def compute(store, *, sessions: Iterable[str] = (), since: str | dt.datetime | None = None,
-            until: str | dt.datetime | None = None, engine: str | None = None, human_reviewed: bool = False,
-            accepted_only: bool = False, all_branches: bool = False, val_fraction: float = 0.1) -> dict[str, Any]:
+def compute(
+    store,
+    *,
+    sessions: Iterable[str] = (),
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    engine: str | None = None,
+    human_reviewed: bool = False,
+    accepted_only: bool = False,
+    all_branches: bool = False,
+    val_fraction: float = 0.1,
+) -> dict[str, Any]:
     """The stats of the sessions an export with these filters would take (the same reading and de-duplication)."""
     from .api import _counts, _unstamped
     from .formats.unified_edit import collect_edits
 
-    filters = Filters(tuple(sessions), parse_date(since), parse_date(until, end_of_day=True, option="--until"),
-                      engine, human_reviewed, accepted_only, all_branches, float(val_fraction))
+    filters = Filters(
+        tuple(sessions),
+        parse_date(since),
+        parse_date(until, end_of_day=True, option="--until"),
+        engine,
+        human_reviewed,
+        accepted_only,
+        all_branches,
+        float(val_fraction),
+    )
     unstamped = _unstamped(ImageSource(store))
     subsets, trees, skipped = Subsets(), {}, []
     for session_id in select_sessions(store, filters):
@@ -143,13 +170,23 @@ def compute(store, *, sessions: Iterable[str] = (), since: str | dt.datetime | N
     edits = collect_edits(subsets.multi_turn, {k: t for k, (t, _) in trees.items()})
     counts = _counts(subsets)
     written = [p for p in pairs if p.label_0 != 0.5]
-    counts["pickapic"] = {**_by_split(written), "ties_left_out": len(pairs) - len(written),
-                          "duplicates_merged": merged,
-                          **{s: sum(1 for p in written if s in p.sources) for s in ("redraw", "preference", "rating")}}
+    counts["pickapic"] = {
+        **_by_split(written),
+        "ties_left_out": len(pairs) - len(written),
+        "duplicates_merged": merged,
+        **{
+            s: sum(1 for p in written if s in p.sources) for s in ("redraw", "preference", "rating")
+        },
+    }
     counts["trl-pref"] = {**_by_split(texts), **Counter(t.source for t in texts)}
     counts["unified_edit"] = {**_by_split(edits), **Counter(e.source for e in edits)}
-    return {"sessions": len(trees), "skipped_sessions": skipped, "subsets": counts,
-            "annotators": annotators(trees, judgements), "agreement": agreement(judgements)}
+    return {
+        "sessions": len(trees),
+        "skipped_sessions": skipped,
+        "subsets": counts,
+        "annotators": annotators(trees, judgements),
+        "agreement": agreement(judgements),
+    }
 
 
 def _by_split(items: list) -> dict[str, int]:
@@ -158,21 +195,34 @@ def _by_split(items: list) -> dict[str, int]:
 
 def render(stats: dict[str, Any]) -> list[str]:
     """The stats as plain lines for a terminal."""
-    lines = [f"{stats['sessions']} sessions" + (f" ({len(stats['skipped_sessions'])} skipped: image files missing)"
-                                                if stats["skipped_sessions"] else "")]
+    lines = [
+        f"{stats['sessions']} sessions"
+        + (
+            f" ({len(stats['skipped_sessions'])} skipped: image files missing)"
+            if stats["skipped_sessions"]
+            else ""
+        )
+    ]
     lines.append("subsets:")
     for name, entry in stats["subsets"].items():
         lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in entry.items()))
     lines.append("annotators:" if stats["annotators"] else "annotators: none recorded")
     for name, entry in stats["annotators"].items():
-        lines.append(f"  {name or '(not recorded)'}: " + ", ".join(f"{k} {v}" for k, v in entry.items()))
+        lines.append(
+            f"  {name or '(not recorded)'}: " + ", ".join(f"{k} {v}" for k, v in entry.items())
+        )
     if not stats["agreement"]:
         lines.append("agreement: no two people judged the same thing")
     else:
         lines.append("agreement (Cohen's kappa on what both judged):")
         for row in stats["agreement"]:
-            kappa = "undefined (one label throughout)" if row["kappa"] is None else f"{row['kappa']:.3f}"
-            lines.append(f"  {row['kind']}: {' & '.join(row['annotators'])}: kappa {kappa} "
-                         f"over {row['items']} items ({row['agreed']} agreed)")
+            kappa = (
+                "undefined (one label throughout)"
+                if row["kappa"] is None
+                else f"{row['kappa']:.3f}"
+            )
+            lines.append(
+                f"  {row['kind']}: {' & '.join(row['annotators'])}: kappa {kappa} "
+                f"over {row['items']} items ({row['agreed']} agreed)"
+            )
     return lines
-

@@ -23,7 +23,18 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from .. import protocol
-from ..domain import (Author, Check, ImageRef, Review, Stage, Step, Trajectory, check_to_dict, last, last_image)
+from ..domain import (
+    Author,
+    Check,
+    ImageRef,
+    Review,
+    Stage,
+    Step,
+    Trajectory,
+    check_to_dict,
+    last,
+    last_image,
+)
 from .select import rejected_before
 
 POSITIVE, NEGATIVE = "positive", "negative"
@@ -57,10 +68,17 @@ class Turn:
     review: str | None = None
     review_note: str = ""
     original: dict[str, Any] = field(default_factory=dict)
-    annotator: str | None = None  # the person behind a human action on the step (None: nobody touched it)
+    annotator: str | None = (
+        None  # the person behind a human action on the step (None: nobody touched it)
+    )
 
     def provenance(self) -> dict[str, Any]:
-        data = {"stage": self.stage, "step_id": self.step_id, "author": self.author, "annotator": self.annotator}
+        data = {
+            "stage": self.stage,
+            "step_id": self.step_id,
+            "author": self.author,
+            "annotator": self.annotator,
+        }
         if self.review:
             data.update(review=self.review, review_note=self.review_note)
         if self.original:
@@ -88,7 +106,9 @@ class MultiTurn:
         return sorted({t.annotator for t in self.turns if t.annotator})
 
     def key(self) -> str:
-        parts = [self.prompt] + [[t.kind, t.target, t.text if t.kind == "text" else t.image.sha256] for t in self.turns]
+        parts = [self.prompt] + [
+            [t.kind, t.target, t.text if t.kind == "text" else t.image.sha256] for t in self.turns
+        ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -110,7 +130,11 @@ class _Judged:
     @property
     def annotators(self) -> list[str]:
         """Everyone behind the sample's human parts (plan edit or image, and verdict)."""
-        names = (getattr(self, "plan_annotator", None), getattr(self, "image_annotator", None), self.verdict_annotator)
+        names = (
+            getattr(self, "plan_annotator", None),
+            getattr(self, "image_annotator", None),
+            self.verdict_annotator,
+        )
         return sorted({n for n in names if n})
 
 
@@ -175,6 +199,7 @@ class Subsets:
 
 # -- text forms: the loop's own (studio/protocol.py), so a model learns what its engine reads --------
 
+
 def plan_text(step: Step) -> str:
     return protocol.plan_text(step.instruction, step.description, step.complete)
 
@@ -191,26 +216,57 @@ def refine_text(step: Step) -> str:
 
 
 def _text(step: Step, stage: str, text: str, target: bool = True) -> Turn:
-    return Turn("text", stage, step.id, step.author.value, target, text=text, original=_original(step),
-                annotator=step.annotator)
+    return Turn(
+        "text",
+        stage,
+        step.id,
+        step.author.value,
+        target,
+        text=text,
+        original=_original(step),
+        annotator=step.annotator,
+    )
 
 
 def _image(step: Step, target: bool) -> Turn:
-    return Turn("image", step.stage.value, step.id, step.author.value, target, image=step.image,
-                review=step.review.value if step.review else None, review_note=step.review_note,
-                annotator=step.annotator)
+    return Turn(
+        "image",
+        step.stage.value,
+        step.id,
+        step.author.value,
+        target,
+        image=step.image,
+        review=step.review.value if step.review else None,
+        review_note=step.review_note,
+        annotator=step.annotator,
+    )
 
 
 def _negative(step: Step) -> list[Turn]:
     """A rejected draft: seen, not learned; the person's critique is what is learned."""
-    turns = [_text(step, "refine", refine_text(step), target=False)] if step.stage is Stage.REFINE else []
+    turns = (
+        [_text(step, "refine", refine_text(step), target=False)]
+        if step.stage is Stage.REFINE
+        else []
+    )
     turns.append(_image(step, target=False))
-    turns.append(Turn("text", "critique", step.id, Author.HUMAN.value, True, text=step.review_note or NO_NOTE,
-                      annotator=step.annotator))
+    turns.append(
+        Turn(
+            "text",
+            "critique",
+            step.id,
+            Author.HUMAN.value,
+            True,
+            text=step.review_note or NO_NOTE,
+            annotator=step.annotator,
+        )
+    )
     return turns
 
 
-def multi_turn(trajectory: Trajectory, branch: list[Step], unstamped_sha: Callable[[ImageRef], str]) -> MultiTurn | None:
+def multi_turn(
+    trajectory: Trajectory, branch: list[Step], unstamped_sha: Callable[[ImageRef], str]
+) -> MultiTurn | None:
     """A finished branch as one interleaved trajectory; None for an unfinished one.
 
     `unstamped_sha` gives a final image's hash without its trajectory chunk, so a final that
@@ -242,10 +298,14 @@ def multi_turn(trajectory: Trajectory, branch: list[Step], unstamped_sha: Callab
     if final.image is not None and unstamped_sha(final.image) != last_sha:
         turns.append(_image(final, target=True))
     session = trajectory.session
-    return MultiTurn(final.id, session.id, session.prompt, session.engine, tuple(turns), final.image)
+    return MultiTurn(
+        final.id, session.id, session.prompt, session.engine, tuple(turns), final.image
+    )
 
 
-def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[ConflictSample], list[AlignmentSample]]:
+def inspect_samples(
+    trajectory: Trajectory, branch: list[Step]
+) -> tuple[list[ConflictSample], list[AlignmentSample]]:
     """The two inspect subsets from the verdicts on a branch, and from a person's reviews of its images."""
     session = trajectory.session
     conflicts: list[ConflictSample] = []
@@ -255,38 +315,83 @@ def inspect_samples(trajectory: Trajectory, branch: list[Step]) -> tuple[list[Co
         plan = last(before, Stage.PLAN)
         if step.stage is Stage.INSPECT and plan is not None:
             if step.plan_check is not None:
-                conflicts.append(ConflictSample(
-                    step.id, session.id, session.prompt, plan.instruction or "", plan.description or "",
-                    step.plan_check.passed, step.plan_check.critique, plan.id, plan.author.value, _original(plan),
-                    _check_author(step, "plan_check"), check_to_dict(step.original.get("plan_check")),
-                    plan_annotator=plan.annotator, verdict_annotator=_check_annotator(step, "plan_check"),
-                ))
+                conflicts.append(
+                    ConflictSample(
+                        step.id,
+                        session.id,
+                        session.prompt,
+                        plan.instruction or "",
+                        plan.description or "",
+                        step.plan_check.passed,
+                        step.plan_check.critique,
+                        plan.id,
+                        plan.author.value,
+                        _original(plan),
+                        _check_author(step, "plan_check"),
+                        check_to_dict(step.original.get("plan_check")),
+                        plan_annotator=plan.annotator,
+                        verdict_annotator=_check_annotator(step, "plan_check"),
+                    )
+                )
             shown = last_image(before)
             if step.sketch_check is not None and shown is not None and shown.image is not None:
                 following = branch[index + 1] if index + 1 < len(branch) else None
-                corrective = following.instruction or "" if following and following.stage is Stage.REFINE else ""
-                alignments.append(AlignmentSample(
-                    step.id, session.id, session.prompt, shown.image, shown.id, shown.stage.value,
-                    shown.author.value, plan.instruction or "", plan.description or "", step.sketch_check.passed,
-                    step.sketch_check.critique, "" if step.sketch_check.passed else corrective, "inspect",
-                    _check_author(step, "sketch_check"), check_to_dict(step.original.get("sketch_check")),
-                    image_annotator=shown.annotator, verdict_annotator=_check_annotator(step, "sketch_check"),
-                ))
+                corrective = (
+                    following.instruction or ""
+                    if following and following.stage is Stage.REFINE
+                    else ""
+                )
+                alignments.append(
+                    AlignmentSample(
+                        step.id,
+                        session.id,
+                        session.prompt,
+                        shown.image,
+                        shown.id,
+                        shown.stage.value,
+                        shown.author.value,
+                        plan.instruction or "",
+                        plan.description or "",
+                        step.sketch_check.passed,
+                        step.sketch_check.critique,
+                        "" if step.sketch_check.passed else corrective,
+                        "inspect",
+                        _check_author(step, "sketch_check"),
+                        check_to_dict(step.original.get("sketch_check")),
+                        image_annotator=shown.annotator,
+                        verdict_annotator=_check_annotator(step, "sketch_check"),
+                    )
+                )
         elif step.stage in (Stage.SKETCH, Stage.REFINE) and plan is not None:
             for reviewed in rejected_before(trajectory, step) + [step]:
                 if reviewed.review is not None and reviewed.image is not None:
-                    alignments.append(AlignmentSample(
-                        reviewed.id, session.id, session.prompt, reviewed.image, reviewed.id, reviewed.stage.value,
-                        reviewed.author.value, plan.instruction or "", plan.description or "",
-                        reviewed.review is Review.ACCEPTED, reviewed.review_note, "", "review",
-                        Author.HUMAN.value, None, image_annotator=reviewed.annotator,
-                        verdict_annotator=reviewed.annotator,
-                    ))
+                    alignments.append(
+                        AlignmentSample(
+                            reviewed.id,
+                            session.id,
+                            session.prompt,
+                            reviewed.image,
+                            reviewed.id,
+                            reviewed.stage.value,
+                            reviewed.author.value,
+                            plan.instruction or "",
+                            plan.description or "",
+                            reviewed.review is Review.ACCEPTED,
+                            reviewed.review_note,
+                            "",
+                            "review",
+                            Author.HUMAN.value,
+                            None,
+                            image_annotator=reviewed.annotator,
+                            verdict_annotator=reviewed.annotator,
+                        )
+                    )
     return conflicts, alignments
 
 
-def derive(trajectory: Trajectory, branches: Iterable[list[Step]],
-           unstamped_sha: Callable[[ImageRef], str]) -> Subsets:
+def derive(
+    trajectory: Trajectory, branches: Iterable[list[Step]], unstamped_sha: Callable[[ImageRef], str]
+) -> Subsets:
     """All three subsets from the chosen branches of one session (a shared step counts once)."""
     out = Subsets()
     seen: set[tuple[str, str]] = set()
@@ -295,7 +400,10 @@ def derive(trajectory: Trajectory, branches: Iterable[list[Step]],
         if sample is not None:
             out.multi_turn.append(sample)
         conflicts, alignments = inspect_samples(trajectory, branch)
-        for name, items, target in (("c", conflicts, out.conflict), ("a", alignments, out.alignment)):
+        for name, items, target in (
+            ("c", conflicts, out.conflict),
+            ("a", alignments, out.alignment),
+        ):
             for item in items:
                 if (name, item.id) not in seen:
                     seen.add((name, item.id))

@@ -39,12 +39,24 @@ def classify_pixels(rgb: np.ndarray) -> np.ndarray:
     c = v - rgb.min(axis=-1)
     s = np.where(v > 0, c / np.maximum(v, 1e-6), 0.0)
     safe = np.maximum(c, 1e-6)
-    h = np.where(v == r, ((g - b) / safe) % 6, np.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4)) * 60.0
+    h = (
+        np.where(
+            v == r, ((g - b) / safe) % 6, np.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4)
+        )
+        * 60.0
+    )
     h = np.where(c > 0, h, 0.0)
 
     out = np.full(v.shape, _INDEX["red"], dtype=np.int8)
-    hue_bins = ((15, "orange"), (45, "yellow"), (70, "green"), (165, "blue"), (255, "purple"), (290, "pink"),
-                (335, "red"))
+    hue_bins = (
+        (15, "orange"),
+        (45, "yellow"),
+        (70, "green"),
+        (165, "blue"),
+        (255, "purple"),
+        (290, "pink"),
+        (335, "red"),
+    )
     for start, name in hue_bins:
         out[h >= start] = _INDEX[name]
     orange, yellow, red, pink = (out == _INDEX[n] for n in ("orange", "yellow", "red", "pink"))
@@ -64,7 +76,11 @@ def central_crop(image, box: Sequence[float], inner: float = 0.5):
     """The middle `inner` fraction (per side) of the box, clipped to the image, as an RGB array."""
     from PIL import Image
 
-    rgb = image.convert("RGB") if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image)).convert("RGB")
+    rgb = (
+        image.convert("RGB")
+        if isinstance(image, Image.Image)
+        else Image.fromarray(np.asarray(image)).convert("RGB")
+    )
     x0, y0, x1, y1 = (float(v) for v in box[:4])
     cut_x, cut_y = (x1 - x0) * (1 - inner) / 2, (y1 - y0) * (1 - inner) / 2
     left, top = max(0, int(round(x0 + cut_x))), max(0, int(round(y0 + cut_y)))

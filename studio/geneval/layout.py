@@ -89,8 +89,10 @@ def check_run_settings(out: Path, settings: dict[str, Any]) -> None:
             changed = [k for k in settings if k in saved and saved[k] != settings[k]]
             if changed:
                 detail = "; ".join(f"{k}: {saved[k]!r} there, {settings[k]!r} now" for k in changed)
-                raise StudioError(f"{out} holds a run made with other settings ({detail}). Resume it with the same "
-                                  "settings, or pass another --out.")
+                raise StudioError(
+                    f"{out} holds a run made with other settings ({detail}). Resume it with the same "
+                    "settings, or pass another --out."
+                )
             settings = {**saved, **settings}
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(settings, indent=1).encode("utf-8"))

@@ -17,8 +17,21 @@ from ..domain import StudioError
 from ..scene import COLORS, RELATIONS
 
 # A source checkout keeps the shared data beside it: <checkout>/../shared/data/geneval/.
-DEFAULT_PROMPTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "geneval" / "evaluation_metadata.jsonl"
-TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")  # GenEval's order
+DEFAULT_PROMPTS = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "data"
+    / "geneval"
+    / "evaluation_metadata.jsonl"
+)
+TAGS = (
+    "single_object",
+    "two_object",
+    "counting",
+    "colors",
+    "position",
+    "color_attr",
+)  # GenEval's order
 
 
 @dataclass(frozen=True)
@@ -40,8 +53,10 @@ def resolve_prompts(path: str | Path | None) -> Path:
     if path is not None:
         chosen = Path(path).expanduser()
         if not chosen.is_file():
-            raise StudioError(f"--prompts {chosen}: no such file. Pass GenEval's evaluation_metadata.jsonl "
-                              "(or a file in its format).")
+            raise StudioError(
+                f"--prompts {chosen}: no such file. Pass GenEval's evaluation_metadata.jsonl "
+                "(or a file in its format)."
+            )
         return chosen
     if not DEFAULT_PROMPTS.is_file():
         raise StudioError(
@@ -59,18 +74,37 @@ def _check_row(row: Any, where: str) -> dict[str, Any]:
         if not isinstance(row.get(key), kind):
             raise StudioError(f"{where}: `{key}` is missing or not a {kind.__name__}.")
     for n, req in enumerate(row["include"]):
-        if not isinstance(req, dict) or not isinstance(req.get("class"), str) or not isinstance(req.get("count"), int):
-            raise StudioError(f"{where}: include[{n}] needs a `class` (text) and a `count` (number).")
+        if (
+            not isinstance(req, dict)
+            or not isinstance(req.get("class"), str)
+            or not isinstance(req.get("count"), int)
+        ):
+            raise StudioError(
+                f"{where}: include[{n}] needs a `class` (text) and a `count` (number)."
+            )
         if "color" in req and req["color"] not in COLORS:
-            raise StudioError(f"{where}: include[{n}] colour {req['color']!r} is not one of {', '.join(COLORS)}.")
+            raise StudioError(
+                f"{where}: include[{n}] colour {req['color']!r} is not one of {', '.join(COLORS)}."
+            )
         if "position" in req:
             pos = req["position"]
-            if (not isinstance(pos, list) or len(pos) != 2 or pos[0] not in RELATIONS
-                    or not isinstance(pos[1], int) or not 0 <= pos[1] < n):
-                raise StudioError(f"{where}: include[{n}] position must be [relation, index of an earlier "
-                                  f"include entry], relation one of {', '.join(RELATIONS)}.")
+            if (
+                not isinstance(pos, list)
+                or len(pos) != 2
+                or pos[0] not in RELATIONS
+                or not isinstance(pos[1], int)
+                or not 0 <= pos[1] < n
+            ):
+                raise StudioError(
+                    f"{where}: include[{n}] position must be [relation, index of an earlier "
+                    f"include entry], relation one of {', '.join(RELATIONS)}."
+                )
     for n, req in enumerate(row.get("exclude", [])):
-        if not isinstance(req, dict) or not isinstance(req.get("class"), str) or not isinstance(req.get("count"), int):
+        if (
+            not isinstance(req, dict)
+            or not isinstance(req.get("class"), str)
+            or not isinstance(req.get("count"), int)
+        ):
             raise StudioError(f"{where}: exclude[{n}] needs a `class` and a `count`.")
     return row
 
@@ -80,7 +114,9 @@ def read_prompts(path: Path) -> list[Prompt]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise StudioError(f"--prompts {path}: cannot read it ({error.strerror or error}).") from None
+        raise StudioError(
+            f"--prompts {path}: cannot read it ({error.strerror or error})."
+        ) from None
     prompts = []
     for number, line in enumerate(lines):
         if not line.strip():
@@ -89,13 +125,17 @@ def read_prompts(path: Path) -> list[Prompt]:
             row = json.loads(line)
         except ValueError as error:
             raise StudioError(f"--prompts {path}, line {number + 1}: not JSON ({error}).") from None
-        prompts.append(Prompt(len(prompts), _check_row(row, f"--prompts {path}, line {number + 1}")))
+        prompts.append(
+            Prompt(len(prompts), _check_row(row, f"--prompts {path}, line {number + 1}"))
+        )
     if not prompts:
         raise StudioError(f"--prompts {path}: the file holds no prompts.")
     return prompts
 
 
-def select(prompts: list[Prompt], tags: Iterable[str] | None = None, limit: int | None = None) -> list[Prompt]:
+def select(
+    prompts: list[Prompt], tags: Iterable[str] | None = None, limit: int | None = None
+) -> list[Prompt]:
     """The prompts of the given tags (all when None), then the first `limit` of them."""
     chosen = prompts
     if tags:
@@ -103,7 +143,9 @@ def select(prompts: list[Prompt], tags: Iterable[str] | None = None, limit: int 
         known = list(dict.fromkeys(p.tag for p in prompts))
         unknown = [t for t in wanted if t not in known]
         if unknown:
-            raise StudioError(f"--tags: no prompts tagged {', '.join(unknown)}; the file has {', '.join(known)}.")
+            raise StudioError(
+                f"--tags: no prompts tagged {', '.join(unknown)}; the file has {', '.join(known)}."
+            )
         chosen = [p for p in prompts if p.tag in wanted]
     if limit is not None:
         if limit < 1:

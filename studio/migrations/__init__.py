@@ -42,4 +42,6 @@ def revisions() -> list[str]:
     """All revision ids, oldest first."""
     from alembic.script import ScriptDirectory
 
-    return [s.revision for s in reversed(list(ScriptDirectory.from_config(config()).walk_revisions()))]
+    return [
+        s.revision for s in reversed(list(ScriptDirectory.from_config(config()).walk_revisions()))
+    ]

@@ -36,9 +36,13 @@ COLOR_NAMES = tuple(PAINTS)
 MIN_BLOB = 60  # pixels; smaller specks are ignored
 MIN_SIDE = 4  # pixels; a shape thinner than this is a stroke's fragment, never an object
 GRID = 20  # a shape's masks are compared on a GRID × GRID resampling of its bounding box
-ASPECT_WEIGHT = 0.5  # weight of the log aspect ratio against the two mask differences (each a mean in [0, 1])
+ASPECT_WEIGHT = (
+    0.5  # weight of the log aspect ratio against the two mask differences (each a mean in [0, 1])
+)
 MAX_DISTANCE = 0.30  # beyond this a shape is not recognised (glyphs drawn alone score below 0.12)
-OWN_OBJECT_SHARE = 0.15  # a fill colour with at least this share of a shape's fill is an object of its own
+OWN_OBJECT_SHARE = (
+    0.15  # a fill colour with at least this share of a shape's fill is an object of its own
+)
 CLOSE_PX = 2  # paint parts this close are one shape (a wobbly stroke leaves gaps of a pixel or two)
 TEMPLATE_SIDE = 110  # pixels: the side of a square template; other aspects keep its area
 TEMPLATE_ASPECTS = (0.5, 2.0)  # the widest and the tallest aspect a template is drawn at
@@ -73,14 +77,20 @@ def _describe(mask: np.ndarray, detail: np.ndarray) -> np.ndarray:
     import cv2  # imported here: only the analyser needs it
 
     h, w = mask.shape
-    grid = [cv2.resize(m.astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA).ravel() for m in (mask, detail)]
+    grid = [
+        cv2.resize(m.astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA).ravel()
+        for m in (mask, detail)
+    ]
     return np.concatenate([*grid, [np.log(w / h)]])
 
 
 def _score(descriptors: np.ndarray, one: np.ndarray) -> np.ndarray:
     n = GRID * GRID
-    return (np.abs(descriptors[:, :n] - one[:n]).mean(1) + np.abs(descriptors[:, n:2 * n] - one[n:2 * n]).mean(1)
-            + ASPECT_WEIGHT * np.abs(descriptors[:, -1] - one[-1]))
+    return (
+        np.abs(descriptors[:, :n] - one[:n]).mean(1)
+        + np.abs(descriptors[:, n : 2 * n] - one[n : 2 * n]).mean(1)
+        + ASPECT_WEIGHT * np.abs(descriptors[:, -1] - one[-1])
+    )
 
 
 @lru_cache(maxsize=1)
@@ -93,10 +103,12 @@ def templates() -> tuple[tuple[str, ...], np.ndarray]:
         w, h = round(TEMPLATE_SIDE * np.sqrt(a)), round(TEMPLATE_SIDE / np.sqrt(a))
         for seed in range(TEMPLATE_WOBBLES):
             canvas = Image.new("RGB", (w + 8, h + 8), PAPER)
-            render_glyph(canvas, shape, (4, 4, 4 + w, 4 + h), fill, line, PAPER, np.random.default_rng(seed))
+            render_glyph(
+                canvas, shape, (4, 4, 4 + w, 4 + h), fill, line, PAPER, np.random.default_rng(seed)
+            )
             kinds, _ = classify(canvas)
             ys, xs = np.nonzero(kinds != PAPER_K)
-            crop = kinds[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            crop = kinds[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
             names.append(shape)
             rows.append(_describe(crop != PAPER_K, crop == STROKE_K))
     return tuple(names), np.stack(rows)
@@ -135,7 +147,9 @@ class Analysis:
     kinds: np.ndarray  # per-pixel kind
     colors: np.ndarray  # per-pixel paint index
     blobs: np.ndarray  # per-pixel shape label (0 = paper)
-    unrecognised: list[tuple[int, int, int, int]] = field(default_factory=list)  # paint that matches no glyph
+    unrecognised: list[tuple[int, int, int, int]] = field(
+        default_factory=list
+    )  # paint that matches no glyph
 
     def of(self, cls: str, color: str | None = None) -> list[Found]:
         return [o for o in self.objects if o.cls == cls and (color is None or o.color == color)]
@@ -164,30 +178,42 @@ def analyse(image: Image.Image, names=()) -> Analysis:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         mine = part[y0:y1, x0:x1]
         box = (x + int(x0), y + int(y0), x + int(x1), y + int(y1))
-        detail = mine & (kinds[box[1]:box[3], box[0]:box[2]] == STROKE_K)
+        detail = mine & (kinds[box[1] : box[3], box[0] : box[2]] == STROKE_K)
         distances = _score(descriptors, _describe(mine, detail))
         best = int(distances.argmin())
         return box, mine, shapes[best], float(distances[best])
 
     for i in range(1, len(stats)):
         x, y, w, h, _ = (int(v) for v in stats[i])
-        shape = (labels[y:y + h, x:x + w] == i) & paint[y:y + h, x:x + w]
+        shape = (labels[y : y + h, x : x + w] == i) & paint[y : y + h, x : x + w]
         if shape.sum() < MIN_BLOB:
             continue
         whole = read(shape, x, y)
-        parts = _by_paint(shape, kinds[y:y + h, x:x + w], colors[y:y + h, x:x + w])
+        parts = _by_paint(shape, kinds[y : y + h, x : x + w], colors[y : y + h, x : x + w])
         if whole[3] <= MAX_DISTANCE or len(parts) == 1:  # one object (perhaps partly repainted)
-            candidates = [(parts[0][0] if len(parts) == 1 else _fill_color(shape, kinds[y:y + h, x:x + w],
-                                                                          colors[y:y + h, x:x + w]), whole)]
+            candidates = [
+                (
+                    parts[0][0]
+                    if len(parts) == 1
+                    else _fill_color(
+                        shape, kinds[y : y + h, x : x + w], colors[y : y + h, x : x + w]
+                    ),
+                    whole,
+                )
+            ]
         else:  # objects of different colours drawn overlapping: read each colour on its own
             candidates = [(c, read(p, x, y)) for c, p in parts if p.sum() >= MIN_BLOB]
         for color, (box, mine, glyph, distance) in candidates:
             label = len(found) + len(unrecognised) + 1
-            blobs[box[1]:box[3], box[0]:box[2]][mine] = label
+            blobs[box[1] : box[3], box[0] : box[2]][mine] = label
             if distance > MAX_DISTANCE or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
                 unrecognised.append(box)
                 continue
-            cls = by_placeholder.get(glyph, f"unknown object ({glyph})") if glyph in PLACEHOLDERS else glyph
+            cls = (
+                by_placeholder.get(glyph, f"unknown object ({glyph})")
+                if glyph in PLACEHOLDERS
+                else glyph
+            )
             found.append(Found(cls, COLOR_NAMES[color], box, label, glyph, round(distance, 3)))
     found.sort(key=lambda o: (o.box[1], o.box[0]))
     return Analysis(found, kinds, colors, blobs, unrecognised)
@@ -196,7 +222,9 @@ def analyse(image: Image.Image, names=()) -> Analysis:
 def _fill_color(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray) -> int:
     """The paint most of a shape's fill pixels have (its stroke's when it has no fill)."""
     fills = colors[shape & (kinds == FILL_K)]
-    return int(np.bincount(fills if fills.size else colors[shape], minlength=len(COLOR_NAMES)).argmax())
+    return int(
+        np.bincount(fills if fills.size else colors[shape], minlength=len(COLOR_NAMES)).argmax()
+    )
 
 
 def _close(mask: np.ndarray) -> np.ndarray:
@@ -211,7 +239,9 @@ def _by_paint(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray):
     """One connected shape as (paint, pixels) objects: itself, or one per fill colour where objects of
     different colours overlap. A shape's colour is its fill's (a repainted body keeps its old outline)."""
     fills = np.bincount(colors[shape & (kinds == FILL_K)], minlength=len(COLOR_NAMES))
-    major = [c for c in np.argsort(-fills) if fills[c] >= max(MIN_BLOB, OWN_OBJECT_SHARE * fills.sum())]
+    major = [
+        c for c in np.argsort(-fills) if fills[c] >= max(MIN_BLOB, OWN_OBJECT_SHARE * fills.sum())
+    ]
     if len(major) <= 1:
         return [(_fill_color(shape, kinds, colors), shape)]
     parts = []
@@ -223,11 +253,14 @@ def _by_paint(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray):
 
 # -- GenEval's rules ---------------------------------------------------------------------------
 
+
 def geneval_satisfied(metadata: dict, objects: list[Found]) -> bool:
     """GenEval's verdict for one image: every `include` entry (count, colour, position), no `exclude` hit.
 
     Every recognised object counts: no score threshold or 16-per-class cap, as `kept_objects` would apply."""
     by_class: dict[str, list[Found]] = {}
-    for o in sorted(objects, key=lambda o: -o.size[0] * o.size[1]):  # GenEval ranks by confidence; we by size
+    for o in sorted(
+        objects, key=lambda o: -o.size[0] * o.size[1]
+    ):  # GenEval ranks by confidence; we by size
         by_class.setdefault(o.cls, []).append(o)
     return evaluate(metadata, by_class, lambda o, _cls: o.color).correct

@@ -40,14 +40,45 @@ assert set(COLORS) <= set(PAINTS)
 
 # What an object is drawn in when the prompt names no colour: something natural, else by class.
 NATURAL = {
-    "apple": "red", "banana": "yellow", "orange": "orange", "broccoli": "green", "carrot": "orange",
-    "hot dog": "brown", "pizza": "yellow", "donut": "pink", "cake": "pink", "sandwich": "yellow",
-    "cat": "orange", "dog": "brown", "horse": "brown", "sheep": "white", "cow": "white", "elephant": "gray",
-    "bear": "brown", "zebra": "white", "giraffe": "yellow", "bird": "blue", "person": "blue",
-    "fire hydrant": "red", "stop sign": "red", "traffic light": "black", "potted plant": "green",
-    "fork": "gray", "knife": "gray", "spoon": "gray", "scissors": "gray", "computer mouse": "gray",
-    "teddy bear": "brown", "sports ball": "orange", "tennis racket": "green", "toilet": "white",
-    "refrigerator": "white", "sink": "white", "airplane": "white", "boat": "white", "bus": "yellow",
+    "apple": "red",
+    "banana": "yellow",
+    "orange": "orange",
+    "broccoli": "green",
+    "carrot": "orange",
+    "hot dog": "brown",
+    "pizza": "yellow",
+    "donut": "pink",
+    "cake": "pink",
+    "sandwich": "yellow",
+    "cat": "orange",
+    "dog": "brown",
+    "horse": "brown",
+    "sheep": "white",
+    "cow": "white",
+    "elephant": "gray",
+    "bear": "brown",
+    "zebra": "white",
+    "giraffe": "yellow",
+    "bird": "blue",
+    "person": "blue",
+    "fire hydrant": "red",
+    "stop sign": "red",
+    "traffic light": "black",
+    "potted plant": "green",
+    "fork": "gray",
+    "knife": "gray",
+    "spoon": "gray",
+    "scissors": "gray",
+    "computer mouse": "gray",
+    "teddy bear": "brown",
+    "sports ball": "orange",
+    "tennis racket": "green",
+    "toilet": "white",
+    "refrigerator": "white",
+    "sink": "white",
+    "airplane": "white",
+    "boat": "white",
+    "bus": "yellow",
 }
 _FALLBACK = ("red", "blue", "green", "purple", "orange", "brown", "pink", "black")
 
@@ -58,6 +89,7 @@ def default_color(cls: str) -> str:
 
 # -- what an object occupies -------------------------------------------------------------------
 
+
 def card_box(glyph: tuple[int, int, int, int], cls: str = "") -> tuple[int, int, int, int]:
     """Everything one object puts on the canvas: its glyph box (the name is kept for callers' clarity)."""
     return glyph
@@ -65,12 +97,19 @@ def card_box(glyph: tuple[int, int, int, int], cls: str = "") -> tuple[int, int,
 
 # -- the pen -----------------------------------------------------------------------------------
 
+
 def blank() -> Image.Image:
     return Image.new("RGB", (SIZE, SIZE), PAPER)
 
 
-def draw_object(image: Image.Image, shape: str, color: str, glyph: tuple[int, int, int, int],
-                rng: np.random.Generator, jitter: float = 1.0) -> None:
+def draw_object(
+    image: Image.Image,
+    shape: str,
+    color: str,
+    glyph: tuple[int, int, int, int],
+    rng: np.random.Generator,
+    jitter: float = 1.0,
+) -> None:
     """Stroke one object onto `image` in place: the glyph `shape` (a class, or a placeholder) in its paint."""
     fill, line = PAINTS[color]
     render_glyph(image, shape, glyph, fill, line, PAPER, rng, jitter)

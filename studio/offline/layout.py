@@ -43,7 +43,12 @@ def strength(relation: str, cand: np.ndarray, anchor: Box) -> np.ndarray:
     dims = (cand[:, 2:] - cand[:, :2]) + (a[2:] - a[:2])
     revised = np.maximum(np.abs(offset) - POSITION_THRESHOLD * dims, 0) * np.sign(offset)
     unit = revised / np.maximum(np.linalg.norm(offset, axis=1, keepdims=True), 1e-6)
-    return {"right of": unit[:, 0], "left of": -unit[:, 0], "below": unit[:, 1], "above": -unit[:, 1]}[relation]
+    return {
+        "right of": unit[:, 0],
+        "left of": -unit[:, 0],
+        "below": unit[:, 1],
+        "above": -unit[:, 1],
+    }[relation]
 
 
 def holds(relation: str, box: Box, anchors: list[Box]) -> bool:
@@ -52,7 +57,9 @@ def holds(relation: str, box: Box, anchors: list[Box]) -> bool:
 
 
 def inverse(relation: str) -> str:
-    return {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}[relation]
+    return {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}[
+        relation
+    ]
 
 
 def _integral(mask: np.ndarray) -> np.ndarray:
@@ -71,7 +78,12 @@ def _sums(integral: np.ndarray, rects: np.ndarray) -> np.ndarray:
 class Space:
     """The canvas's free space: occupied pixels as read, plus the cards placed since."""
 
-    def __init__(self, occupied: np.ndarray, region: np.ndarray | None = None, colors: np.ndarray | None = None):
+    def __init__(
+        self,
+        occupied: np.ndarray,
+        region: np.ndarray | None = None,
+        colors: np.ndarray | None = None,
+    ):
         self.occupied = _integral(occupied)
         self.outside = None if region is None else _integral(~region)
         self.colors = colors  # per-pixel paint index of what is drawn (-1 paper), for overlaps
@@ -86,9 +98,18 @@ class Space:
             self._same[color] = _integral(self.colors == color)
         return self._same[color]
 
-    def place(self, cls: str, size: tuple[int, int], rng: np.random.Generator, *,
-              relations: list[tuple[str, list[Box]]] = (), siblings: list[Box] = (),
-              target: tuple[float, float] | None = None, overlap: float = 0.0, color: int = -1) -> Box:
+    def place(
+        self,
+        cls: str,
+        size: tuple[int, int],
+        rng: np.random.Generator,
+        *,
+        relations: list[tuple[str, list[Box]]] = (),
+        siblings: list[Box] = (),
+        target: tuple[float, float] | None = None,
+        overlap: float = 0.0,
+        color: int = -1,
+    ) -> Box:
         """The best glyph box for one new object of `cls` and `size` (w, h).
 
         `overlap` > 0 lets the box cover up to that share of its area of objects in *other* colours
@@ -107,8 +128,11 @@ class Space:
         area = (cards[:, 2] - cards[:, 0]) * (cards[:, 3] - cards[:, 1])
 
         clash = _sums(self.occupied, padded).astype(float)
-        same = _sums(self._same_color(color), cards + np.array([-GAP, -GAP, GAP, GAP])).astype(float) \
-            if overlap > 0 and self.colors is not None and color >= 0 else np.zeros(len(cards))
+        same = (
+            _sums(self._same_color(color), cards + np.array([-GAP, -GAP, GAP, GAP])).astype(float)
+            if overlap > 0 and self.colors is not None and color >= 0
+            else np.zeros(len(cards))
+        )
         strict = cards + np.array([-GAP, -GAP, GAP, GAP])
         for c, c_color in self.cards:
             mine = overlap > 0 and c_color == color
@@ -120,7 +144,9 @@ class Space:
             else:
                 clash += ix * iy
         if overlap > 0:  # tuck the object partly behind or over another one, as drawings do
-            score = -1000.0 * ((same > 0) | (clash > overlap * area)) + 60.0 * np.minimum(clash / area, overlap)
+            score = -1000.0 * ((same > 0) | (clash > overlap * area)) + 60.0 * np.minimum(
+                clash / area, overlap
+            )
         else:
             score = -1000.0 * (clash > 0) - 100.0 * clash / area
         if self.outside is not None:

@@ -28,9 +28,16 @@ from .glyphs import PLACEHOLDERS, placeholder
 from .layout import Space, glyph_size, holds, inverse
 
 CONFUSABLE = {
-    "red": ("orange", "pink", "purple"), "orange": ("yellow", "red", "brown"), "yellow": ("orange", "green", "white"),
-    "green": ("yellow", "blue"), "blue": ("purple", "green"), "purple": ("blue", "pink"), "pink": ("red", "purple", "white"),
-    "brown": ("orange", "black", "red"), "black": ("brown", "blue", "gray"), "white": ("yellow", "pink", "gray"),
+    "red": ("orange", "pink", "purple"),
+    "orange": ("yellow", "red", "brown"),
+    "yellow": ("orange", "green", "white"),
+    "green": ("yellow", "blue"),
+    "blue": ("purple", "green"),
+    "purple": ("blue", "pink"),
+    "pink": ("red", "purple", "white"),
+    "brown": ("orange", "black", "red"),
+    "black": ("brown", "blue", "gray"),
+    "white": ("yellow", "pink", "gray"),
 }
 OnStroke = Callable[[str, Image.Image], None]
 
@@ -41,19 +48,26 @@ class DraftNoise:
     count: float = 0.06
     count_step: float = 0.08
     color: float = 0.20
-    overlap: float = 0.25  # share of objects allowed to overlap objects of other colours (up to 15 %)
+    overlap: float = (
+        0.25  # share of objects allowed to overlap objects of other colours (up to 15 %)
+    )
 
     @classmethod
     def from_params(cls, params: dict) -> "DraftNoise":
         scale = float(params.get("draft_noise", 1.0))
         base = cls()
-        return cls(float(params.get("noise_relation", base.relation * scale)),
-                   float(params.get("noise_count", base.count * scale)), base.count_step * scale,
-                   float(params.get("noise_color", base.color * scale)),
-                   float(params.get("noise_overlap", base.overlap * scale)))
+        return cls(
+            float(params.get("noise_relation", base.relation * scale)),
+            float(params.get("noise_count", base.count * scale)),
+            base.count_step * scale,
+            float(params.get("noise_color", base.color * scale)),
+            float(params.get("noise_overlap", base.overlap * scale)),
+        )
 
     def scaled(self, k: float) -> "DraftNoise":
-        return DraftNoise(self.relation * k, self.count * k, self.count_step * k, self.color * k, self.overlap * k)
+        return DraftNoise(
+            self.relation * k, self.count * k, self.count_step * k, self.color * k, self.overlap * k
+        )
 
 
 def _wrong_color(color: str, rng: np.random.Generator) -> str:
@@ -70,7 +84,9 @@ def _lookahead(scene: SceneGraph, i: int, later: set[int], rng) -> tuple[float, 
     x, y = _center_target(rng, 30)
     for r in scene.relations:
         if r.anchor == i and r.subject in later:
-            dx, dy = {"right of": (-1, 0), "left of": (1, 0), "below": (0, -1), "above": (0, 1)}[r.relation]
+            dx, dy = {"right of": (-1, 0), "left of": (1, 0), "below": (0, -1), "above": (0, 1)}[
+                r.relation
+            ]
             x, y = x + dx * 0.22 * SIZE, y + dy * 0.22 * SIZE
     return x, y
 
@@ -78,10 +94,21 @@ def _lookahead(scene: SceneGraph, i: int, later: set[int], rng) -> tuple[float, 
 class Painter:
     """One stage's drawing session on one canvas: what is there (from pixels), what gets added."""
 
-    def __init__(self, base: Image.Image, unit: int, rng: np.random.Generator, noise: DraftNoise,
-                 region: np.ndarray | None = None, progress: OnStroke | None = None, names=(), ledger=()):
+    def __init__(
+        self,
+        base: Image.Image,
+        unit: int,
+        rng: np.random.Generator,
+        noise: DraftNoise,
+        region: np.ndarray | None = None,
+        progress: OnStroke | None = None,
+        names=(),
+        ledger=(),
+    ):
         self.image = base.convert("RGB").copy()
-        self.names = list(names)  # open-vocabulary nouns the canvas may show as placeholders, in order
+        self.names = list(
+            names
+        )  # open-vocabulary nouns the canvas may show as placeholders, in order
         self.analysis = analyse(self.image, self.names)
         self.unit, self.rng, self.noise, self.region = unit, rng, noise, region
         self.space = self._space()
@@ -101,27 +128,54 @@ class Painter:
             return cls
         if cls not in self.names:
             self.names.append(cls)
-        if self.names.index(cls) >= len(PLACEHOLDERS):  # it would share a frame with another noun: never seen apart
-            taken = ", ".join(self.names[:len(PLACEHOLDERS)])
-            raise StudioError(f"The offline sketch engine has no glyph for {cls}, and its {len(PLACEHOLDERS)} "
-                              f"placeholders are taken ({taken}); plan fewer objects it has no glyph for.")
+        if self.names.index(cls) >= len(
+            PLACEHOLDERS
+        ):  # it would share a frame with another noun: never seen apart
+            taken = ", ".join(self.names[: len(PLACEHOLDERS)])
+            raise StudioError(
+                f"The offline sketch engine has no glyph for {cls}, and its {len(PLACEHOLDERS)} "
+                f"placeholders are taken ({taken}); plan fewer objects it has no glyph for."
+            )
         return placeholder(cls, self.names)
 
     def _stroke(self, cls: str, color: str, box: tuple[int, int, int, int]) -> None:
-        draw_object(self.image, self.shape(cls), color, box, self.rng, jitter=float(self.rng.uniform(0.6, 1.8)))
+        draw_object(
+            self.image,
+            self.shape(cls),
+            color,
+            box,
+            self.rng,
+            jitter=float(self.rng.uniform(0.6, 1.8)),
+        )
         self.space.add(card_box(box, cls), COLOR_NAMES.index(color))
         self.drawn.append({"class": cls, "color": color, "box": list(box)})
         self.ledger.append({"class": cls, "color": color, "box": list(box)})
         self.progress(f"drew {'an' if cls[0] in 'aeiou' else 'a'} {color} {cls}", self.image)
 
-    def place(self, cls: str, color: str, n: int, relations=(), siblings=(), target=None,
-              size: tuple[int, int] | None = None) -> list[tuple[int, int, int, int]]:
+    def place(
+        self,
+        cls: str,
+        color: str,
+        n: int,
+        relations=(),
+        siblings=(),
+        target=None,
+        size: tuple[int, int] | None = None,
+    ) -> list[tuple[int, int, int, int]]:
         boxes: list[tuple[int, int, int, int]] = []
         for _ in range(n):
             wh = size or glyph_size(cls, self.unit, self.rng)
             overlap = 0.15 if self.rng.random() < self.noise.overlap else 0.0
-            box = self.space.place(cls, wh, self.rng, relations=relations, siblings=[*siblings, *boxes], target=target,
-                                   overlap=overlap, color=COLOR_NAMES.index(color))
+            box = self.space.place(
+                cls,
+                wh,
+                self.rng,
+                relations=relations,
+                siblings=[*siblings, *boxes],
+                target=target,
+                overlap=overlap,
+                color=COLOR_NAMES.index(color),
+            )
             self._stroke(cls, color, box)
             boxes.append(box)
         return boxes
@@ -150,10 +204,12 @@ class Painter:
             relations = []
             for r in scene.relations:
                 if r.subject == i:
-                    anchors = boxes.get(r.anchor) or [o.box for o in self.analysis.of(scene.groups[r.anchor].cls)]
+                    anchors = boxes.get(r.anchor) or [
+                        o.box for o in self.analysis.of(scene.groups[r.anchor].cls)
+                    ]
                     if anchors:
                         relations.append((r.relation, anchors))
-            target = _lookahead(scene, i, set(order[k + 1:]), self.rng)
+            target = _lookahead(scene, i, set(order[k + 1 :]), self.rng)
             if relations and self.rng.random() < self.noise.relation:
                 relations, target = [], tuple(self.rng.uniform(80, SIZE - 80, 2))  # anywhere at all
                 self.mistakes.append(f"ignored where the {g.cls} goes")
@@ -168,13 +224,17 @@ class Painter:
         found = self.analysis.of(group.cls, group.color) or self.analysis.of(group.cls)
         if not found and by_person:
             have = ", ".join(sorted({o.cls for o in self.analysis.objects})) or "nothing yet"
-            raise StudioError(f"There is no {group.cls} on the canvas to change (it shows: {have}). "
-                              "Name an object that is drawn, e.g. \"make the cup blue\".")
+            raise StudioError(
+                f"There is no {group.cls} on the canvas to change (it shows: {have}). "
+                'Name an object that is drawn, e.g. "make the cup blue".'
+            )
         return found
 
     def _repaint(self, pixels: np.ndarray) -> None:
         self.image = Image.fromarray(pixels)
-        self.analysis = analyse(self.image, self.names)  # read the canvas again: blob labels change with the pixels
+        self.analysis = analyse(
+            self.image, self.names
+        )  # read the canvas again: blob labels change with the pixels
         self.space = self._space()
 
     def erase(self, objs: list[Found]) -> None:
@@ -190,11 +250,13 @@ class Painter:
 
     def _entry(self, o: Found) -> dict | None:
         """The ledger's record of a found object: the one whose box overlaps it most."""
+
         def overlap(e):
             b = e["box"]
             ix = max(0, min(b[2], o.box[2]) - max(b[0], o.box[0]))
             iy = max(0, min(b[3], o.box[3]) - max(b[1], o.box[1]))
             return ix * iy / max(1, (b[2] - b[0]) * (b[3] - b[1]) + o.size[0] * o.size[1] - ix * iy)
+
         best = max(self.ledger, key=overlap, default=None)
         return best if best is not None and overlap(best) >= 0.3 else None
 
@@ -219,8 +281,11 @@ class Painter:
         middle = np.median([o.center for o in found], axis=0)
 
         def key(o: Found):
-            inside = self.region is not None and bool(self.region[o.box[1]:o.box[3], o.box[0]:o.box[2]].any())
+            inside = self.region is not None and bool(
+                self.region[o.box[1] : o.box[3], o.box[0] : o.box[2]].any()
+            )
             return (not inside, -float(np.hypot(*(np.asarray(o.center) - middle))))
+
         return sorted(found, key=key)[:n]
 
     def apply(self, edit: Edit, by_person: bool) -> Edit:
@@ -246,7 +311,9 @@ class Painter:
             return self._move(edit, by_person)
         return edit
 
-    def _add(self, target: ObjectGroup, n: int, relation: str | None, anchor: ObjectGroup | None) -> None:
+    def _add(
+        self, target: ObjectGroup, n: int, relation: str | None, anchor: ObjectGroup | None
+    ) -> None:
         kin = self.analysis.of(target.cls, target.color) or self.analysis.of(target.cls)
         color = target.color or (kin[0].color if kin else default_color(target.cls))
         relations = []
@@ -255,7 +322,15 @@ class Painter:
             if anchors:
                 relations = [(relation, [o.box for o in anchors])]
         size = kin[0].size if kin else None
-        self.place(target.cls, color, n, relations, siblings=[o.box for o in kin], target=_center_target(self.rng, 60), size=size)
+        self.place(
+            target.cls,
+            color,
+            n,
+            relations,
+            siblings=[o.box for o in kin],
+            target=_center_target(self.rng, 60),
+            size=size,
+        )
 
     def _move(self, edit: Edit, by_person: bool) -> Edit:
         """Move the subjects to the relation's side of the anchors.
@@ -263,16 +338,30 @@ class Painter:
         A person's move does exactly that. The engine's own, when there is no room there, puts the
         anchors on the other side of the subjects instead, and failing that redraws both.
         """
-        subjects, anchors = self.targets(edit.target, by_person), self.targets(edit.anchor, by_person)
+        subjects, anchors = (
+            self.targets(edit.target, by_person),
+            self.targets(edit.anchor, by_person),
+        )
         if not subjects or not anchors:
             return edit
         relation = edit.relation
         if not by_person and self.rng.random() < self.noise.relation:
             relation = None
-            self.mistakes.append(f"moved the {edit.target.cls} without minding the {edit.anchor.cls}")
-        snapshot = (self.image.copy(), self.analysis, len(self.drawn), [dict(x) for x in self.ledger])
+            self.mistakes.append(
+                f"moved the {edit.target.cls} without minding the {edit.anchor.cls}"
+            )
+        snapshot = (
+            self.image.copy(),
+            self.analysis,
+            len(self.drawn),
+            [dict(x) for x in self.ledger],
+        )
         boxes = self._relocate(subjects, [(relation, [a.box for a in anchors])] if relation else [])
-        if by_person or relation is None or all(holds(relation, b, [a.box for a in anchors]) for b in boxes):
+        if (
+            by_person
+            or relation is None
+            or all(holds(relation, b, [a.box for a in anchors]) for b in boxes)
+        ):
             return edit
         flipped = Edit("move", edit.anchor, inverse(relation), edit.target)
         self._restore(snapshot)
@@ -289,21 +378,30 @@ class Painter:
             placed += self.place(o.cls, o.color, 1, siblings=placed, size=o.size, target=target)
         moved: list = []
         for o in subjects:
-            moved += self.place(o.cls, o.color, 1, [(relation, placed)], siblings=moved, size=o.size)
+            moved += self.place(
+                o.cls, o.color, 1, [(relation, placed)], siblings=moved, size=o.size
+            )
         return edit
 
     def _restore(self, snapshot) -> None:
         self.image, self.analysis = snapshot[0].copy(), snapshot[1]
         self.space = self._space()
-        del self.drawn[snapshot[2]:]
+        del self.drawn[snapshot[2] :]
         self.ledger = [dict(x) for x in snapshot[3]]
 
     def _relocate(self, objs: list[Found], relations) -> list[tuple[int, int, int, int]]:
         self.erase(objs)
         boxes: list[tuple[int, int, int, int]] = []
         for o in objs:
-            boxes += self.place(o.cls, o.color, 1, relations, siblings=boxes, size=o.size,
-                                target=_center_target(self.rng, 60))
+            boxes += self.place(
+                o.cls,
+                o.color,
+                1,
+                relations,
+                siblings=boxes,
+                size=o.size,
+                target=_center_target(self.rng, 60),
+            )
         return boxes
 
     def result(self, base: Image.Image) -> Image.Image:
@@ -319,5 +417,7 @@ def region_mask(region: Image.Image | None) -> np.ndarray | None:
         return None
     mask = np.asarray(region.convert("L")) > 0
     if mask.shape != (SIZE, SIZE):
-        raise StudioError(f"The region is {mask.shape[1]}×{mask.shape[0]} pixels; draw it on the {SIZE}×{SIZE} canvas.")
+        raise StudioError(
+            f"The region is {mask.shape[1]}×{mask.shape[0]} pixels; draw it on the {SIZE}×{SIZE} canvas."
+        )
     return mask

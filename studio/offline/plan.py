@@ -32,7 +32,7 @@ def the(group: ObjectGroup) -> str:
     text = phrase(group)
     for article in ("a ", "an "):
         if text.startswith(article):
-            return "the " + text[len(article):]
+            return "the " + text[len(article) :]
     return "the " + text
 
 
@@ -41,12 +41,14 @@ def prompt_scene(prompt: str) -> SceneGraph:
     if not scene.groups:
         raise StudioError(
             "The offline sketch engine found no object to draw in the prompt; name some, "
-            "e.g. \"two red apples below a blue cup\"."
+            'e.g. "two red apples below a blue cup".'
         )
     from .glyphs import PLACEHOLDERS
 
     unknown = scene.unknown()
-    if len(unknown) > len(PLACEHOLDERS):  # two nouns sharing a placeholder could never be told apart
+    if len(unknown) > len(
+        PLACEHOLDERS
+    ):  # two nouns sharing a placeholder could never be told apart
         raise StudioError(
             f"The offline sketch engine draws at most {len(PLACEHOLDERS)} kinds of object it has no glyph for, each "
             f"as its own placeholder; this prompt names {len(unknown)} ({', '.join(unknown)}). Name fewer of them, "
@@ -55,7 +57,9 @@ def prompt_scene(prompt: str) -> SceneGraph:
     return scene
 
 
-UNDERSTOOD = "Understood:"  # the first plan's opening line: what the engine read, for a person to check
+UNDERSTOOD = (
+    "Understood:"  # the first plan's opening line: what the engine read, for a person to check
+)
 
 
 def understood(scene: SceneGraph) -> str:
@@ -63,7 +67,9 @@ def understood(scene: SceneGraph) -> str:
     parts = [f"{UNDERSTOOD} {SceneGraph(scene.groups, scene.relations).describe()}."]
     unknown = scene.unknown()
     if unknown:
-        parts.append(f"No glyph for {', '.join(unknown)}: drawn as placeholders (named in the evidence overlay).")
+        parts.append(
+            f"No glyph for {', '.join(unknown)}: drawn as placeholders (named in the evidence overlay)."
+        )
     if scene.negated:
         parts.append(f"Not to be drawn: {', '.join(phrase(g) for g in scene.negated)}.")
     if scene.notes:
@@ -75,7 +81,9 @@ def understood(scene: SceneGraph) -> str:
 
 def instruction_scene(instruction: str) -> SceneGraph:
     """What an `<ins>` asks to draw; the "Understood:" line of a first plan is a note, not an instruction."""
-    lines = [line for line in (instruction or "").splitlines() if not line.strip().startswith(UNDERSTOOD)]
+    lines = [
+        line for line in (instruction or "").splitlines() if not line.strip().startswith(UNDERSTOOD)
+    ]
     return parse_prompt("\n".join(lines))
 
 
@@ -86,7 +94,7 @@ def planned(branch: list[Step]) -> tuple[SceneGraph, SceneGraph, Step | None]:
         return SceneGraph(), SceneGraph(), None
     described = parse_description(plan.description or "")
     instructed = instruction_scene(plan.instruction or "")
-    for step in branch[branch.index(plan) + 1:]:
+    for step in branch[branch.index(plan) + 1 :]:
         if step.stage is Stage.REFINE and step.review is not Review.REJECTED and step.instruction:
             edit = parse_edit(step.instruction)
             if edit is not None:
@@ -96,7 +104,11 @@ def planned(branch: list[Step]) -> tuple[SceneGraph, SceneGraph, Step | None]:
 
 def find(scene: SceneGraph, target: ObjectGroup) -> list[int]:
     """Groups `target` names: same class, and same colour when it names one."""
-    return [i for i, g in enumerate(scene.groups) if g.cls == target.cls and (target.color is None or g.color == target.color)]
+    return [
+        i
+        for i, g in enumerate(scene.groups)
+        if g.cls == target.cls and (target.color is None or g.color == target.color)
+    ]
 
 
 def match(a: SceneGraph, b: SceneGraph) -> dict[int, int]:
@@ -106,8 +118,16 @@ def match(a: SceneGraph, b: SceneGraph) -> dict[int, int]:
         for i, g in enumerate(a.groups):
             if i in pairs:
                 continue
-            j = next((j for j, h in enumerate(b.groups) if j not in pairs.values() and h.cls == g.cls
-                      and (h.color == g.color or not same_color)), None)
+            j = next(
+                (
+                    j
+                    for j, h in enumerate(b.groups)
+                    if j not in pairs.values()
+                    and h.cls == g.cls
+                    and (h.color == g.color or not same_color)
+                ),
+                None,
+            )
             if j is not None:
                 pairs[i] = j
     return pairs
@@ -116,8 +136,11 @@ def match(a: SceneGraph, b: SceneGraph) -> dict[int, int]:
 def _drop(scene: SceneGraph, gone: set[int]) -> SceneGraph:
     keep = [i for i in range(len(scene.groups)) if i not in gone]
     where = {old: new for new, old in enumerate(keep)}
-    relations = [Relation(where[r.subject], r.relation, where[r.anchor]) for r in scene.relations
-                 if r.subject in where and r.anchor in where]
+    relations = [
+        Relation(where[r.subject], r.relation, where[r.anchor])
+        for r in scene.relations
+        if r.subject in where and r.anchor in where
+    ]
     return SceneGraph([scene.groups[i] for i in keep], relations, scene.free_text)
 
 
@@ -151,7 +174,9 @@ def apply_edit(scene: SceneGraph, edit: Edit) -> SceneGraph:
     return SceneGraph(groups, relations, scene.free_text)
 
 
-def next_plan(prompt: SceneGraph, so_far: SceneGraph, mode: Mode, rounds_left: int) -> tuple[str, str, bool]:
+def next_plan(
+    prompt: SceneGraph, so_far: SceneGraph, mode: Mode, rounds_left: int
+) -> tuple[str, str, bool]:
     """(`<ins>`, `<des>`, complete) for the next round.
 
     One prompt group per round, in plan order; single-pass mode plans everything at once, and when
@@ -160,8 +185,11 @@ def next_plan(prompt: SceneGraph, so_far: SceneGraph, mode: Mode, rounds_left: i
     done = set(match(prompt, so_far))
     remaining = [i for i in prompt.plan_order() if i not in done]
     if not remaining:
-        return ("Keep the sketch as it is: everything in the prompt is planned.",
-                so_far.describe() if so_far.groups else prompt.describe(), True)
+        return (
+            "Keep the sketch as it is: everything in the prompt is planned.",
+            so_far.describe() if so_far.groups else prompt.describe(),
+            True,
+        )
     fold = mode is Mode.SINGLE or len(remaining) - 1 > rounds_left
     chosen = remaining if fold else remaining[:1]
 

@@ -28,9 +28,20 @@ from .board import View
 
 HERE = Path(__file__).parent
 CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
-PAUSES = [["every", "after every stage"], ["inspect", "at each verdict"], ["never", "never (run to the end)"]]
-SHORTCUTS = [["s", "Step"], ["r", "Run to end"], ["a", "Accept the selected image"], ["x", "Reject & redraw"],
-             ["j / k", "next / previous step"], ["b", "toggle evidence boxes"], ["n", "toggle the names of what was drawn"]]
+PAUSES = [
+    ["every", "after every stage"],
+    ["inspect", "at each verdict"],
+    ["never", "never (run to the end)"],
+]
+SHORTCUTS = [
+    ["s", "Step"],
+    ["r", "Run to end"],
+    ["a", "Accept the selected image"],
+    ["x", "Reject & redraw"],
+    ["j / k", "next / previous step"],
+    ["b", "toggle evidence boxes"],
+    ["n", "toggle the names of what was drawn"],
+]
 
 
 def engine_note(name: str) -> dict[str, Any]:
@@ -39,19 +50,34 @@ def engine_note(name: str) -> dict[str, Any]:
         engine = registry.load(name)
     except Exception as error:  # noqa: BLE001 — shown to the person choosing the engine
         return {"name": name, "ok": False, "note": clean(str(error))}
-    flags = [f for f, on in (("region refine", engine.capabilities.region_edit),
-                             ("needs a GPU", engine.capabilities.needs_gpu)) if on]
-    return {"name": name, "ok": True, "region": engine.capabilities.region_edit,
-            "note": engine.label + (f" ({', '.join(flags)})" if flags else "")}
+    flags = [
+        f
+        for f, on in (
+            ("region refine", engine.capabilities.region_edit),
+            ("needs a GPU", engine.capabilities.needs_gpu),
+        )
+        if on
+    ]
+    return {
+        "name": name,
+        "ok": True,
+        "region": engine.capabilities.region_edit,
+        "note": engine.label + (f" ({', '.join(flags)})" if flags else ""),
+    }
 
 
 def launch_options(store) -> dict[str, Any]:
     """What `launch()` needs for this page: the CSS, and the only folders served as files."""
-    return dict(css=CSS, ssr_mode=False, allowed_paths=[str(Path(store.images_dir).resolve()),
-                                                          str(exports_dir().resolve())])
+    return dict(
+        css=CSS,
+        ssr_mode=False,
+        allowed_paths=[str(Path(store.images_dir).resolve()), str(exports_dir().resolve())],
+    )
 
 
-def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE, accounts: Any = None) -> gr.Blocks:
+def build_ui(
+    runner: Runner, default_engine: str = registry.DEFAULT_ENGINE, accounts: Any = None
+) -> gr.Blocks:
     """The page and the API. With `accounts` (studio.accounts.Accounts; launch with auth=accounts.check) every
     action acts as the logged-in person; without, as the local user, who sees every session."""
     studio = Studio(runner)
@@ -60,27 +86,49 @@ def build_ui(runner: Runner, default_engine: str = registry.DEFAULT_ENGINE, acco
         if accounts is None:
             return None
         name = login_name(request)
-        if not name:  # Gradio checked the login before the call; a lost cookie must not widen what is seen
-            raise StudioError("You are not logged in (or your login expired): reload the page and log in.")
+        if (
+            not name
+        ):  # Gradio checked the login before the call; a lost cookie must not widen what is seen
+            raise StudioError(
+                "You are not logged in (or your login expired): reload the page and log in."
+            )
         return accounts.person(name)
 
     names = registry.names()
     settings = RunSettings()
     with gr.Blocks(title="Stroke Studio", fill_width=True) as demo:
         page = gr.HTML(
-            None, elem_id="studio", html_template=(HERE / "page.html").read_text(),
-            css_template=(HERE / "page.css").read_text(), js_on_load=(HERE / "page.js").read_text(),
-            apply_default_css=False, server_functions=_page_functions(studio, who),
-            engines=[engine_note(n) for n in names], default_engine=default_engine, max_prompt=MAX_PROMPT_CHARS,
-            pauses=PAUSES, default_pause=PausePolicy.NEVER.value, default_rounds=settings.max_rounds,
-            modes=[m.value for m in Mode], formats=list(EXPORT_FORMATS), shortcuts=SHORTCUTS,
+            None,
+            elem_id="studio",
+            html_template=(HERE / "page.html").read_text(),
+            css_template=(HERE / "page.css").read_text(),
+            js_on_load=(HERE / "page.js").read_text(),
+            apply_default_css=False,
+            server_functions=_page_functions(studio, who),
+            engines=[engine_note(n) for n in names],
+            default_engine=default_engine,
+            max_prompt=MAX_PROMPT_CHARS,
+            pauses=PAUSES,
+            default_pause=PausePolicy.NEVER.value,
+            default_rounds=settings.max_rounds,
+            modes=[m.value for m in Mode],
+            formats=list(EXPORT_FORMATS),
+            shortcuts=SHORTCUTS,
         )
+
         # Model work from the page: one streamed event; each yield is a view the script merges.
         def work(event: gr.EventData, request: gr.Request) -> Iterator[dict]:
             yield from _page_work(studio.acting_as(who(request)), event)
 
-        page.submit(work, None, page, show_progress="hidden", api_name=False,
-                    concurrency_id="models", concurrency_limit="default")
+        page.submit(
+            work,
+            None,
+            page,
+            show_progress="hidden",
+            api_name=False,
+            concurrency_id="models",
+            concurrency_limit="default",
+        )
 
         api.register(studio, who)
     return demo
@@ -98,13 +146,33 @@ def login_name(request: Any) -> str | None:
     cookie_id = getattr(app, "cookie_id", None)
     if cookie_id is None:
         return None
-    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
     return getattr(app, "tokens", {}).get(token)
 
 
-PAGE_ACTIONS = ("open_session", "new_session", "edit_plan", "accept", "override", "fork", "switch_branch", "rename",
-                "delete", "stop", "list_sessions", "list_batches", "export", "import_png", "compare", "rate", "prefer",
-                "share", "whoami")
+PAGE_ACTIONS = (
+    "open_session",
+    "new_session",
+    "edit_plan",
+    "accept",
+    "override",
+    "fork",
+    "switch_branch",
+    "rename",
+    "delete",
+    "stop",
+    "list_sessions",
+    "list_batches",
+    "export",
+    "import_png",
+    "compare",
+    "rate",
+    "prefer",
+    "share",
+    "whoami",
+)
 
 
 def _page_functions(studio: Studio, who: Callable) -> list[Callable]:
@@ -121,7 +189,9 @@ def answer(studio: Studio, name: str, who: Callable) -> Callable[..., dict]:
         try:
             action = getattr(studio.acting_as(who(request)), name)
             result = action(*args) if isinstance(args, list) else action(args)
-            return result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
+            return (
+                result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
+            )
         except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
             return View(error=failure(error, name), full=False).to_dict()
 
@@ -136,11 +206,24 @@ def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:
     have = data.get("have") or []
     work = {
         "step": lambda: studio.step(data.get("session_id", ""), data.get("version"), have),
-        "run": lambda: studio.run(data.get("session_id", ""), data.get("version"), data.get("pause"), have),
-        "reject": lambda: studio.reject(data.get("session_id", ""), data.get("version"), data.get("step_id", ""),
-                                        data.get("note", ""), have),
-        "refine": lambda: studio.refine(data.get("session_id", ""), data.get("version"), data.get("step_id", ""),
-                                        data.get("instruction", ""), data.get("region") or None, have),
+        "run": lambda: studio.run(
+            data.get("session_id", ""), data.get("version"), data.get("pause"), have
+        ),
+        "reject": lambda: studio.reject(
+            data.get("session_id", ""),
+            data.get("version"),
+            data.get("step_id", ""),
+            data.get("note", ""),
+            have,
+        ),
+        "refine": lambda: studio.refine(
+            data.get("session_id", ""),
+            data.get("version"),
+            data.get("step_id", ""),
+            data.get("instruction", ""),
+            data.get("region") or None,
+            have,
+        ),
     }.get(data.get("action"))
     seq = data.get("seq")
     try:
@@ -149,4 +232,7 @@ def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:
         for view in work():
             yield {**view.to_dict(), "seq": seq}
     except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
-        yield {**View(error=failure(error, str(data.get("action"))), full=False).to_dict(), "seq": seq}
+        yield {
+            **View(error=failure(error, str(data.get("action"))), full=False).to_dict(),
+            "seq": seq,
+        }

@@ -72,8 +72,13 @@ class Studio(ModelWork):
 
     # -- views -------------------------------------------------------------------------------
 
-    def view(self, trajectory: Trajectory | None, note: str = "", have: Iterable[str] = (),
-             selected: str | None = None) -> View:
+    def view(
+        self,
+        trajectory: Trajectory | None,
+        note: str = "",
+        have: Iterable[str] = (),
+        selected: str | None = None,
+    ) -> View:
         view = board.board(self.store, trajectory, have=have or (), selected=selected, note=note)
         if trajectory is not None:
             view.running = self.activity.running(trajectory.session.id)
@@ -81,15 +86,28 @@ class Studio(ModelWork):
 
     def _open(self, session_id: str, version: Any) -> Trajectory:
         if not isinstance(session_id, str) or not session_id.strip():
-            raise StudioError("No session is open: type a prompt and press New session, or open one under Sessions.")
+            raise StudioError(
+                "No session is open: type a prompt and press New session, or open one under Sessions."
+            )
         trajectory = self.runner.open(limits.session_id(session_id), viewer=self.person)
-        if version is not None and version != "" and limits.version(version) != trajectory.session.version:
-            raise Conflict("This session was changed in another tab or window; the view now shows the latest "
-                           "state. Your unsaved text is kept: check it, then try again.")
+        if (
+            version is not None
+            and version != ""
+            and limits.version(version) != trajectory.session.version
+        ):
+            raise Conflict(
+                "This session was changed in another tab or window; the view now shows the latest "
+                "state. Your unsaved text is kept: check it, then try again."
+            )
         return trajectory
 
-    def _act(self, session_id: str, version: Any, have: Iterable[str],
-             action: Callable[[Trajectory], tuple[str, str | None]]) -> View:
+    def _act(
+        self,
+        session_id: str,
+        version: Any,
+        have: Iterable[str],
+        action: Callable[[Trajectory], tuple[str, str | None]],
+    ) -> View:
         """A quick human action on the session the page shows; a conflict answers with the fresh view."""
         try:
             trajectory = self._open(session_id, version)
@@ -104,31 +122,57 @@ class Studio(ModelWork):
 
     def open_session(self, session_id: str, step_id: str = "", have: Iterable[str] = ()) -> View:
         """The session as it is now (a reload, a shared link, a click in the gallery)."""
-        return self.view(self._open(session_id, None), "opened", have, limits.step_id(step_id) if step_id else None)
+        return self.view(
+            self._open(session_id, None),
+            "opened",
+            have,
+            limits.step_id(step_id) if step_id else None,
+        )
 
-    def new_session(self, prompt: str, engine: str, seed: Any = None, random_seed: bool = True, rounds: Any = 6,
-                    mode: str = Mode.PROCESS.value, params: str | dict = "{}") -> View:
-        text, name, chosen_seed, settings = limits.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
+    def new_session(
+        self,
+        prompt: str,
+        engine: str,
+        seed: Any = None,
+        random_seed: bool = True,
+        rounds: Any = 6,
+        mode: str = Mode.PROCESS.value,
+        params: str | dict = "{}",
+    ) -> View:
+        text, name, chosen_seed, settings = limits.new_session(
+            prompt, engine, seed, random_seed, rounds, mode, params
+        )
         trajectory = self.runner.new_session(text, name, chosen_seed, settings, owner=self.by)
         return self.view(trajectory, "ready: press Step or Run to end")
 
-    def list_sessions(self, search: str = "", batch: str = "", limit: int = 60) -> list[dict[str, Any]]:
+    def list_sessions(
+        self, search: str = "", batch: str = "", limit: int = 60
+    ) -> list[dict[str, Any]]:
         """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status; optionally
         only the sessions of one batch (`studio batch`)."""
         tag = f"batch:{limits.batch_name(batch)}" if batch else None
-        found = self.store.list_sessions(search=limits.search(search), tag=tag, limit=limit, viewer=self.person)
+        found = self.store.list_sessions(
+            search=limits.search(search), tag=tag, limit=limit, viewer=self.person
+        )
         cards = []
         for session in found:
             trajectory = self.runner.open(session.id)
             branch = trajectory.branch() if session.head_id else []
             shown = next((s for s in reversed(branch) if s.image is not None), None)
-            cards.append({
-                "id": session.id, "title": session.title, "prompt": session.prompt, "engine": session.engine,
-                "owner": session.owner, "shared": session.shared,
-                "created": session.created_at, "updated": session.updated_at,
-                "thumb": board.image_url(self.store, shown.image.sha256) if shown else None,
-                **board.status(trajectory),
-            })
+            cards.append(
+                {
+                    "id": session.id,
+                    "title": session.title,
+                    "prompt": session.prompt,
+                    "engine": session.engine,
+                    "owner": session.owner,
+                    "shared": session.shared,
+                    "created": session.created_at,
+                    "updated": session.updated_at,
+                    "thumb": board.image_url(self.store, shown.image.sha256) if shown else None,
+                    **board.status(trajectory),
+                }
+            )
         return cards
 
     def list_batches(self) -> list[str]:
@@ -145,7 +189,9 @@ class Studio(ModelWork):
     def delete(self, session_id: str) -> View:
         session = self._open(session_id, None).session
         if not may_share(session, self.person):  # the same people may share and delete
-            raise StudioError(f"Only {session.owner} (the owner) or an admin can delete this session.")
+            raise StudioError(
+                f"Only {session.owner} (the owner) or an admin can delete this session."
+            )
         full_id = session.id
         if self.activity.running(full_id):
             raise StudioError("That session is running; press Stop before deleting it.")
@@ -167,13 +213,20 @@ class Studio(ModelWork):
             if not (session_id or "").strip():
                 raise StudioError("No session is chosen; open one, or export all sessions.")
             sessions = [self._open(session_id, None).session.id]
-        elif self.person is not None and self.person.role != "admin":  # an annotator exports their own work
-            sessions = [s.id for s in self.store.list_sessions(limit=limits.MAX_LIST_LIMIT, viewer=self.person)
-                        if s.owner == self.person.name]
+        elif (
+            self.person is not None and self.person.role != "admin"
+        ):  # an annotator exports their own work
+            sessions = [
+                s.id
+                for s in self.store.list_sessions(limit=limits.MAX_LIST_LIMIT, viewer=self.person)
+                if s.owner == self.person.name
+            ]
             if not sessions:
                 raise StudioError("You own no sessions yet; an admin can export everyone's.")
         folder = exports_dir()
-        handle, name = tempfile.mkstemp(dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip")
+        handle, name = tempfile.mkstemp(
+            dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip"
+        )
         os.close(handle)
         path = export_zip(self.store, format, name, sessions=sessions)
         with zipfile.ZipFile(path) as archive:
@@ -183,9 +236,15 @@ class Studio(ModelWork):
             parts = entry.split("/")
             key = parts[1] if len(parts) > 2 else "(top)"
             subsets[key] = subsets.get(key, 0) + 1
-        return {"path": str(path), "files": len(names), "bytes": path.stat().st_size, "subsets": subsets,
-                "scope": scope, "format": format,
-                "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}"}
+        return {
+            "path": str(path),
+            "files": len(names),
+            "bytes": path.stat().st_size,
+            "subsets": subsets,
+            "scope": scope,
+            "format": format,
+            "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}",
+        }
 
     def import_png(self, path: str) -> View:
         """A final PNG dropped on the page reopens the session it carries."""
@@ -193,7 +252,9 @@ class Studio(ModelWork):
 
         check_upload(path)
         report = import_path(self.store, path)
-        return self.view(self.runner.open(report.session_ids[0], viewer=self.person), "reopened from the PNG")
+        return self.view(
+            self.runner.open(report.session_ids[0], viewer=self.person), "reopened from the PNG"
+        )
 
     def compare(self, session_id: str, left: str, right: str) -> dict[str, Any]:
         """Two branches of one session, aligned round by round (nothing is committed)."""
@@ -205,19 +266,36 @@ class Studio(ModelWork):
             sides.append(trajectory.branch(leaf))
         judged = board.judgements_by_step(self.store, trajectory.session.id)
         rounds = sorted({s.round for side in sides for s in side})
-        rows = [{"round": r, "left": [s.id for s in sides[0] if s.round == r],
-                 "right": [s.id for s in sides[1] if s.round == r]} for r in rounds]
-        shared = next((i for i, (a, b) in enumerate(zip(*sides)) if a.id != b.id), min(map(len, sides)))
-        return {"rows": rows, "fork_after": sides[0][shared - 1].id if shared else None,
-                "cards": {s.id: board.card(self.store, trajectory, s, judged.get(s.id, ())) for side in sides
-                          for s in side}}
+        rows = [
+            {
+                "round": r,
+                "left": [s.id for s in sides[0] if s.round == r],
+                "right": [s.id for s in sides[1] if s.round == r],
+            }
+            for r in rounds
+        ]
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(*sides)) if a.id != b.id), min(map(len, sides))
+        )
+        return {
+            "rows": rows,
+            "fork_after": sides[0][shared - 1].id if shared else None,
+            "cards": {
+                s.id: board.card(self.store, trajectory, s, judged.get(s.id, ()))
+                for side in sides
+                for s in side
+            },
+        }
 
     def share(self, session_id: str, version: Any, shared: Any, have: Iterable[str] = ()) -> View:
         """Share a session with the team, or make it private to its owner again."""
+
         def action(trajectory):
             on = _flag(shared)
             if on is None:
-                raise StudioError("Share is true (the team sees it) or false (only its owner does).")
+                raise StudioError(
+                    "Share is true (the team sees it) or false (only its owner does)."
+                )
             self.runner.share(trajectory, on, by=self.by)
             return ("shared with the team" if on else "private: only you (and admins) see it"), None
 
@@ -225,61 +303,125 @@ class Studio(ModelWork):
 
     # -- judgements: ratings and preferences --------------------------------------------------
 
-    def rate(self, session_id: str, step_id: str, value: Any, note: str = "", have: Iterable[str] = ()) -> View:
+    def rate(
+        self, session_id: str, step_id: str, value: Any, note: str = "", have: Iterable[str] = ()
+    ) -> View:
         """Rate an image (thumbs up/down or 1–5): a judgement with its author; the session is not changed."""
+
         def action(trajectory):
-            image = self.runner.target(trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL)
-            judgement = self.runner.rate(trajectory, image.id, str(value if value is not None else ""),
-                                         limits.note(note), by=self.by)
-            return f"rated the {image.stage.value} of round {image.round}: {_rating_words(judgement.value)}", image.id
+            image = self.runner.target(
+                trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL
+            )
+            judgement = self.runner.rate(
+                trajectory,
+                image.id,
+                str(value if value is not None else ""),
+                limits.note(note),
+                by=self.by,
+            )
+            return (
+                f"rated the {image.stage.value} of round {image.round}: {_rating_words(judgement.value)}",
+                image.id,
+            )
 
         return self._act(session_id, None, have, action)
 
-    def prefer(self, session_id: str, left: str, right: str, choice: str, note: str = "") -> dict[str, Any]:
+    def prefer(
+        self, session_id: str, left: str, right: str, choice: str, note: str = ""
+    ) -> dict[str, Any]:
         """Compare's verdict on two aligned images: left is better, right is better, or a tie."""
         trajectory = self._open(session_id, None)
         if not left or not right:
             raise StudioError("Choose the two images to compare.")
-        self.runner.prefer(trajectory, limits.step_id(left), limits.step_id(right), str(choice or ""),
-                           limits.note(note), by=self.by)
+        self.runner.prefer(
+            trajectory,
+            limits.step_id(left),
+            limits.step_id(right),
+            str(choice or ""),
+            limits.note(note),
+            by=self.by,
+        )
         words = {"left": "left is better", "right": "right is better", "tie": "a tie"}
-        return {"note": f"recorded: {words.get(choice, choice)}", "judgements": [
-            {"kind": j.kind, "value": j.value, "annotator": j.annotator, "left": j.step_id, "right": j.other_step_id}
-            for j in self.store.judgements(trajectory.session.id, kind="preference")]}
+        return {
+            "note": f"recorded: {words.get(choice, choice)}",
+            "judgements": [
+                {
+                    "kind": j.kind,
+                    "value": j.value,
+                    "annotator": j.annotator,
+                    "left": j.step_id,
+                    "right": j.other_step_id,
+                }
+                for j in self.store.judgements(trajectory.session.id, kind="preference")
+            ],
+        }
 
     # -- human actions on one step ---------------------------------------------------------
 
-    def edit_plan(self, session_id: str, version: Any, step_id: str, instruction: str, description: str,
-                  have: Iterable[str] = ()) -> View:
+    def edit_plan(
+        self,
+        session_id: str,
+        version: Any,
+        step_id: str,
+        instruction: str,
+        description: str,
+        have: Iterable[str] = (),
+    ) -> View:
         def action(trajectory):
             plan = self.runner.target(trajectory, _step_id(step_id), Stage.PLAN)
-            edited = self.runner.edit_plan(trajectory, plan.id, limits.note(instruction, "instruction"),
-                                           limits.note(description, "description"), by=self.by)
+            edited = self.runner.edit_plan(
+                trajectory,
+                plan.id,
+                limits.note(instruction, "instruction"),
+                limits.note(description, "description"),
+                by=self.by,
+            )
             if edited.id != plan.id:
-                return "plan edited as a new branch (the old plan was already drawn; it stays on its branch)", edited.id
+                return (
+                    "plan edited as a new branch (the old plan was already drawn; it stays on its branch)",
+                    edited.id,
+                )
             return "plan edited", edited.id
 
         return self._act(session_id, version, have, action)
 
     def accept(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
-            image = self.runner.target(trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+            image = self.runner.target(
+                trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL
+            )
             self.runner.accept(trajectory, image.id, by=self.by)
             return f"accepted the {image.stage.value} of round {image.round}", image.id
 
         return self._act(session_id, version, have, action)
 
-    def override(self, session_id: str, version: Any, step_id: str, plan_passed: Any, plan_critique: str,
-                 sketch_passed: Any, sketch_critique: str, have: Iterable[str] = ()) -> View:
+    def override(
+        self,
+        session_id: str,
+        version: Any,
+        step_id: str,
+        plan_passed: Any,
+        plan_critique: str,
+        sketch_passed: Any,
+        sketch_critique: str,
+        have: Iterable[str] = (),
+    ) -> View:
         def action(trajectory):
             verdict = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT)
             changed = self.runner.override(
-                trajectory, verdict.id, plan_passed=_flag(plan_passed), plan_critique=limits.note(plan_critique, "critique"),
-                sketch_passed=_flag(sketch_passed), sketch_critique=limits.note(sketch_critique, "critique"),
-                by=self.by)
+                trajectory,
+                verdict.id,
+                plan_passed=_flag(plan_passed),
+                plan_critique=limits.note(plan_critique, "critique"),
+                sketch_passed=_flag(sketch_passed),
+                sketch_critique=limits.note(sketch_critique, "critique"),
+                by=self.by,
+            )
             if changed.id != verdict.id:
-                return (f"verdict of round {verdict.round} overridden as a new branch (later steps were built on "
-                        "the old verdict; they stay on their branch)"), changed.id
+                return (
+                    f"verdict of round {verdict.round} overridden as a new branch (later steps were built on "
+                    "the old verdict; they stay on their branch)"
+                ), changed.id
             return f"verdict of round {verdict.round} overridden", changed.id
 
         return self._act(session_id, version, have, action)
@@ -289,15 +431,23 @@ class Studio(ModelWork):
             if not step_id:
                 raise StudioError("Choose a step to rewind to.")
             step = self.runner.fork(trajectory, limits.step_id(step_id), by=self.by)
-            return f"rewound to the {step.stage.value} of round {step.round}: the next Step starts a new branch", step.id
+            return (
+                f"rewound to the {step.stage.value} of round {step.round}: the next Step starts a new branch",
+                step.id,
+            )
 
         return self._act(session_id, version, have, action)
 
-    def switch_branch(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
+    def switch_branch(
+        self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()
+    ) -> View:
         """Make the newest branch through a step the current one (a click on the tree)."""
+
         def action(trajectory):
             leaf = self.runner.switch_branch(trajectory, limits.step_id(step_id))
-            number = next((b["number"] for b in board.branches(trajectory) if b["leaf"] == leaf), None)
+            number = next(
+                (b["number"] for b in board.branches(trajectory) if b["leaf"] == leaf), None
+            )
             return f"switched to branch {number}" if number else "switched branch", step_id
 
         return self._act(session_id, version, have, action)

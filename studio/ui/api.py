@@ -27,8 +27,9 @@ def endpoint(function: Callable, studio: Studio, who: Who) -> Callable:
     StudioError → one line; anything else logged. The request is Gradio's (not an input of the API)."""
     signature = inspect.signature(function)
     # Gradio passes a request only to a positional parameter annotated gr.Request; it is never an API input.
-    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
-                                annotation=gr.Request)
+    request = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
+    )
     public = signature.replace(parameters=[*list(signature.parameters.values())[1:], request])
 
     @functools.wraps(function)
@@ -37,15 +38,19 @@ def endpoint(function: Callable, studio: Studio, who: Who) -> Callable:
             inputs = public.bind(*args, **kwargs).arguments
             acting = studio.acting_as(who(inputs.pop("request", None)))
             result = function(acting, **inputs)
-            if isinstance(result, Iterator):  # model work: one answer, with every card the stream sent
+            if isinstance(
+                result, Iterator
+            ):  # model work: one answer, with every card the stream sent
                 result = _last_full(result)
             return result.to_dict() if isinstance(result, View) else result
         except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
             raise gr.Error(failure(error, function.__name__)) from None
 
     call.__signature__ = public  # type: ignore[attr-defined]
-    call.__annotations__ = {**{k: v for k, v in function.__annotations__.items() if k != "studio"},
-                            "request": gr.Request}
+    call.__annotations__ = {
+        **{k: v for k, v in function.__annotations__.items() if k != "studio"},
+        "request": gr.Request,
+    }
     del call.__wrapped__  # the API's schema comes from __signature__, not from `function`
     return call
 
@@ -59,7 +64,12 @@ def _last_full(stream: Iterator[View]) -> View:
             full = view
             cards.update(view.cards)
         elif full is not None and view.session:  # "done": the last full view, with its note
-            full.session, full.selected, full.note, full.running = (view.session, view.selected, view.note, False)
+            full.session, full.selected, full.note, full.running = (
+                view.session,
+                view.selected,
+                view.note,
+                False,
+            )
     full.cards = {step_id: cards[step_id] for step_id, _ in full.tree}
     return full
 
@@ -68,9 +78,16 @@ def register(studio: Studio, who: Who) -> None:
     """Declare every endpoint inside the current `gr.Blocks`."""
     models = dict(concurrency_id="models", concurrency_limit="default")
 
-    def new_session(studio: Studio, prompt: str, engine: str = registry.DEFAULT_ENGINE, seed: float | None = None,
-                    random_seed: bool = True, rounds: float = RunSettings.max_rounds, mode: str = "process",
-                    params: str = "{}") -> dict:
+    def new_session(
+        studio: Studio,
+        prompt: str,
+        engine: str = registry.DEFAULT_ENGINE,
+        seed: float | None = None,
+        random_seed: bool = True,
+        rounds: float = RunSettings.max_rounds,
+        mode: str = "process",
+        params: str = "{}",
+    ) -> dict:
         """Start a session; nothing is drawn until /step or /run."""
         return studio.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
 
@@ -82,7 +99,9 @@ def register(studio: Studio, who: Who) -> None:
         """Run the next stage."""
         return studio.step(session_id, version)
 
-    def run(studio: Studio, session_id: str, version: int | None = None, pause: str = "never") -> dict:
+    def run(
+        studio: Studio, session_id: str, version: int | None = None, pause: str = "never"
+    ) -> dict:
         """Run until finished, or until the pause policy (every | inspect | never) stops."""
         return studio.run(session_id, version, pause)
 
@@ -90,7 +109,14 @@ def register(studio: Studio, who: Who) -> None:
         """Stop the stage in flight; committed stages are kept."""
         return studio.stop(session_id)
 
-    def edit_plan(studio: Studio, session_id: str, version: int | None, step_id: str, instruction: str, description: str) -> dict:
+    def edit_plan(
+        studio: Studio,
+        session_id: str,
+        version: int | None,
+        step_id: str,
+        instruction: str,
+        description: str,
+    ) -> dict:
         """Edit a plan's <ins>/<des> (empty step_id: the latest plan)."""
         return studio.edit_plan(session_id, version, step_id, instruction, description)
 
@@ -98,17 +124,35 @@ def register(studio: Studio, who: Who) -> None:
         """Accept an image (empty step_id: the latest)."""
         return studio.accept(session_id, version, step_id)
 
-    def reject(studio: Studio, session_id: str, version: int | None, step_id: str, note: str = "") -> dict:
+    def reject(
+        studio: Studio, session_id: str, version: int | None, step_id: str, note: str = ""
+    ) -> dict:
         """Reject an image with a reason, and draw it again."""
         return studio.reject(session_id, version, step_id, note)
 
-    def override(studio: Studio, session_id: str, version: int | None, step_id: str, plan_passed: bool, plan_critique: str,
-                 sketch_passed: bool, sketch_critique: str) -> dict:
+    def override(
+        studio: Studio,
+        session_id: str,
+        version: int | None,
+        step_id: str,
+        plan_passed: bool,
+        plan_critique: str,
+        sketch_passed: bool,
+        sketch_critique: str,
+    ) -> dict:
         """Override a verdict's two checks."""
-        return studio.override(session_id, version, step_id, plan_passed, plan_critique, sketch_passed,
-                               sketch_critique)
+        return studio.override(
+            session_id, version, step_id, plan_passed, plan_critique, sketch_passed, sketch_critique
+        )
 
-    def refine(studio: Studio, session_id: str, version: int | None, step_id: str, instruction: str, region: str = "") -> dict:
+    def refine(
+        studio: Studio,
+        session_id: str,
+        version: int | None,
+        step_id: str,
+        instruction: str,
+        region: str = "",
+    ) -> dict:
         """Your own <refine>; region: an optional PNG data URL whose painted (opaque) pixels may change."""
         return studio.refine(session_id, version, step_id, instruction, region or None)
 
@@ -140,7 +184,9 @@ def register(studio: Studio, who: Who) -> None:
         """Rate an image: "up"/"down" or "1".."5", with an optional note (recorded with your name)."""
         return studio.rate(session_id, step_id, value, note)
 
-    def prefer(studio: Studio, session_id: str, left: str, right: str, choice: str, note: str = "") -> dict:
+    def prefer(
+        studio: Studio, session_id: str, left: str, right: str, choice: str, note: str = ""
+    ) -> dict:
         """Judge two images of a session (e.g. aligned rounds of two branches): "left", "right" or "tie"."""
         return studio.prefer(session_id, left, right, choice, note)
 
@@ -148,8 +194,22 @@ def register(studio: Studio, who: Who) -> None:
         """Share a session with the team (true) or make it private to its owner (false)."""
         return studio.share(session_id, version, shared)
 
-    for function in (new_session, open_session, edit_plan, accept, override, fork, switch_branch,
-                     list_sessions, rename, delete, compare, rate, prefer, share):
+    for function in (
+        new_session,
+        open_session,
+        edit_plan,
+        accept,
+        override,
+        fork,
+        switch_branch,
+        list_sessions,
+        rename,
+        delete,
+        compare,
+        rate,
+        prefer,
+        share,
+    ):
         gr.api(endpoint(function, studio, who), api_name=function.__name__)
     for function in (step, run, reject, refine):
         gr.api(endpoint(function, studio, who), api_name=function.__name__, **models)

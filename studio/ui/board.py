@@ -31,44 +31,82 @@ def image_url(store: Store, sha256: str) -> str:
 def _check(check: Check | None) -> dict[str, Any] | None:
     if check is None:
         return None
-    return {"passed": check.passed, "critique": check.critique,
-            "evidence": [{"label": b.label, "box": [b.x0, b.y0, b.x1, b.y1], "score": b.score}
-                         for b in check.evidence]}
+    return {
+        "passed": check.passed,
+        "critique": check.critique,
+        "evidence": [
+            {"label": b.label, "box": [b.x0, b.y0, b.x1, b.y1], "score": b.score}
+            for b in check.evidence
+        ],
+    }
 
 
-def card(store: Store, trajectory: Trajectory, step: Step, judgements: Iterable[Judgement] = ()) -> dict[str, Any]:
+def card(
+    store: Store, trajectory: Trajectory, step: Step, judgements: Iterable[Judgement] = ()
+) -> dict[str, Any]:
     """Everything the page needs to draw one step, in its storyboard row and in the tree; `judgements`
     are the ratings and preferences people gave on it (each with its annotator)."""
     data: dict[str, Any] = {
-        "id": step.id, "parent": step.parent_id, "stage": step.stage.value, "round": step.round,
-        "author": step.author.value, "annotator": step.annotator,
-        "judgements": [{"kind": j.kind, "value": j.value, "note": j.note, "annotator": j.annotator,
-                        "side": "left" if j.step_id == step.id else "right",
-                        "other": j.other_step_id if j.step_id == step.id else j.step_id} for j in judgements],
+        "id": step.id,
+        "parent": step.parent_id,
+        "stage": step.stage.value,
+        "round": step.round,
+        "author": step.author.value,
+        "annotator": step.annotator,
+        "judgements": [
+            {
+                "kind": j.kind,
+                "value": j.value,
+                "note": j.note,
+                "annotator": j.annotator,
+                "side": "left" if j.step_id == step.id else "right",
+                "other": j.other_step_id if j.step_id == step.id else j.step_id,
+            }
+            for j in judgements
+        ],
         "review": step.review.value if step.review else None,
-        "review_note": step.review_note or "", "seed": step.seed, "sampling_steps": step.sampling_steps,
+        "review_note": step.review_note or "",
+        "seed": step.seed,
+        "sampling_steps": step.sampling_steps,
         "elapsed": round(step.elapsed_s, 2) if step.elapsed_s is not None else None,
-        "created": step.created_at, "children": len(trajectory.children(step.id)),
+        "created": step.created_at,
+        "children": len(trajectory.children(step.id)),
     }
     if step.stage in (Stage.PLAN, Stage.REFINE):
         data["instruction"] = step.instruction or ""
     if step.stage is Stage.PLAN:
         data.update(description=step.description or "", complete=bool(step.complete))
     if step.stage is Stage.INSPECT:
-        data.update(plan_check=_check(step.plan_check), sketch_check=_check(step.sketch_check), passed=step.passed,
-                    unreadable=str((step.meta or {}).get("error") or ""))  # the model's verdict could not be read
+        data.update(
+            plan_check=_check(step.plan_check),
+            sketch_check=_check(step.sketch_check),
+            passed=step.passed,
+            unreadable=str((step.meta or {}).get("error") or ""),
+        )  # the model's verdict could not be read
         judged = _judged(trajectory, step)
         if judged is not None:
-            data.update(image=image_url(store, judged.image.sha256), judged=judged.id,
-                        width=judged.image.width, height=judged.image.height)
+            data.update(
+                image=image_url(store, judged.image.sha256),
+                judged=judged.id,
+                width=judged.image.width,
+                height=judged.image.height,
+            )
     if step.image is not None:
-        data.update(image=image_url(store, step.image.sha256), width=step.image.width, height=step.image.height)
+        data.update(
+            image=image_url(store, step.image.sha256),
+            width=step.image.width,
+            height=step.image.height,
+        )
         data["labels"] = _labels(step.meta)
     if step.region is not None:
         data["region"] = image_url(store, step.region.image.sha256)
     if step.original:
-        data["original"] = {k: (_check(v) if isinstance(v, Check) else v) for k, v in step.original.items()}
-    data["key"] = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        data["original"] = {
+            k: (_check(v) if isinstance(v, Check) else v) for k, v in step.original.items()
+        }
+    data["key"] = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[
+        :12
+    ]
     return data
 
 
@@ -80,7 +118,11 @@ def _labels(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
     labels = []
     for item in (meta or {}).get("drawn") or []:
         box = item.get("box") if isinstance(item, dict) else None
-        if isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
+        if (
+            isinstance(box, (list, tuple))
+            and len(box) == 4
+            and all(isinstance(v, (int, float)) for v in box)
+        ):
             name = " ".join(str(item[k]) for k in ("color", "class") if item.get(k))
             labels.append({"label": name, "box": list(box)})
     return labels
@@ -101,19 +143,33 @@ def status(trajectory: Trajectory | None) -> dict[str, Any]:
     branch = trajectory.branch()
     head = branch[-1]
     finished = head.stage is Stage.FINAL
-    return {"state": "finished" if finished else f"after {head.stage.value}", "steps": len(branch),
-            "rounds": rounds_used(branch), "finished": finished}
+    return {
+        "state": "finished" if finished else f"after {head.stage.value}",
+        "steps": len(branch),
+        "rounds": rounds_used(branch),
+        "finished": finished,
+    }
 
 
 def branches(trajectory: Trajectory) -> list[dict[str, Any]]:
     """Every branch, named by its fork point and its end; rejected dead ends are not branches."""
-    leaves = sorted((s for s in trajectory.leaves() if s.review is not Review.REJECTED), key=lambda s: s.created_at)
+    leaves = sorted(
+        (s for s in trajectory.leaves() if s.review is not Review.REJECTED),
+        key=lambda s: s.created_at,
+    )
     out = []
     for number, leaf in enumerate(leaves, start=1):
         path = trajectory.branch(leaf.id)
-        out.append({"leaf": leaf.id, "number": number, "steps": len(path), "ends": leaf.stage.value,
-                    "label": f"Branch {number} · {len(path)} {'step' if len(path) == 1 else 'steps'} · "
-                             f"ends with {leaf.stage.value}"})
+        out.append(
+            {
+                "leaf": leaf.id,
+                "number": number,
+                "steps": len(path),
+                "ends": leaf.stage.value,
+                "label": f"Branch {number} · {len(path)} {'step' if len(path) == 1 else 'steps'} · "
+                f"ends with {leaf.stage.value}",
+            }
+        )
     return out
 
 
@@ -122,8 +178,12 @@ class View:
     """The reply of every action: named fields, drawn by the page in one place (page.js `apply`)."""
 
     session: dict[str, Any] | None = None
-    cards: dict[str, dict[str, Any]] = field(default_factory=dict)  # only those the page does not have
-    tree: list[list[str]] = field(default_factory=list)  # [step id, card key] for every step, tree order
+    cards: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # only those the page does not have
+    tree: list[list[str]] = field(
+        default_factory=list
+    )  # [step id, card key] for every step, tree order
     branch: list[str] = field(default_factory=list)  # the head branch's step ids, root first
     branches: list[dict[str, Any]] = field(default_factory=list)
     selected: str | None = None
@@ -139,8 +199,14 @@ class View:
         return asdict(self)
 
 
-def board(store: Store, trajectory: Trajectory | None, *, have: Iterable[str] = (), selected: str | None = None,
-          note: str = "") -> View:
+def board(
+    store: Store,
+    trajectory: Trajectory | None,
+    *,
+    have: Iterable[str] = (),
+    selected: str | None = None,
+    note: str = "",
+) -> View:
     """The view of a trajectory, leaving out the cards whose keys the page already has."""
     if trajectory is None:
         return View(note=note)
@@ -157,12 +223,28 @@ def board(store: Store, trajectory: Trajectory | None, *, have: Iterable[str] = 
     if selected not in trajectory.steps:
         selected = branch[-1] if branch else None
     return View(
-        session={"id": session.id, "title": session.title, "prompt": session.prompt, "engine": session.engine,
-                 "seed": session.seed, "version": session.version, "mode": session.settings.mode.value,
-                 "max_rounds": session.settings.max_rounds, "head": session.head_id,
-                 "created": session.created_at, "updated": session.updated_at, "owner": session.owner,
-                 "shared": session.shared, **status(trajectory)},
-        cards=cards, tree=tree, branch=branch, branches=branches(trajectory), selected=selected, note=note,
+        session={
+            "id": session.id,
+            "title": session.title,
+            "prompt": session.prompt,
+            "engine": session.engine,
+            "seed": session.seed,
+            "version": session.version,
+            "mode": session.settings.mode.value,
+            "max_rounds": session.settings.max_rounds,
+            "head": session.head_id,
+            "created": session.created_at,
+            "updated": session.updated_at,
+            "owner": session.owner,
+            "shared": session.shared,
+            **status(trajectory),
+        },
+        cards=cards,
+        tree=tree,
+        branch=branch,
+        branches=branches(trajectory),
+        selected=selected,
+        note=note,
     )
 
 

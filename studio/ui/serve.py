@@ -23,20 +23,52 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="app.py", description="Open Stroke Studio in your browser.")
-    parser.add_argument("--engine", default=registry.DEFAULT_ENGINE, help="engine for new sessions (default: %(default)s)")
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the sessions database (default: sessions/studio.db)")
-    parser.add_argument("--data-dir", default=None, help="folder for the database and images (default: sessions/)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="app.py", description="Open Stroke Studio in your browser."
+    )
+    parser.add_argument(
+        "--engine",
+        default=registry.DEFAULT_ENGINE,
+        help="engine for new sessions (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy URL of the sessions database (default: sessions/studio.db)",
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="folder for the database and images (default: sessions/)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
     parser.add_argument("--port", default=None, help="port (default: 7860, or the next free one)")
-    parser.add_argument("--share", action="store_true", help="make a temporary public link (needs --auth)")
-    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login (one person, an admin)")
-    parser.add_argument("--auth-file", default=None, metavar="USERS.TOML",
-                        help="require a login from this users file (`studio users add NAME --file USERS.TOML`)")
-    parser.add_argument("--no-auth-on-network", action="store_true",
-                        help="allow --share or a non-local --host without a login (anyone who can reach it can use it)")
-    parser.add_argument("--max-jobs", default=4, help=f"model jobs run at once across all users, 1 to {limits.MAX_JOBS} "
-                        "(default: %(default)s)")
+    parser.add_argument(
+        "--share", action="store_true", help="make a temporary public link (needs --auth)"
+    )
+    parser.add_argument(
+        "--auth",
+        default=None,
+        metavar="USER:PASSWORD",
+        help="require this login (one person, an admin)",
+    )
+    parser.add_argument(
+        "--auth-file",
+        default=None,
+        metavar="USERS.TOML",
+        help="require a login from this users file (`studio users add NAME --file USERS.TOML`)",
+    )
+    parser.add_argument(
+        "--no-auth-on-network",
+        action="store_true",
+        help="allow --share or a non-local --host without a login (anyone who can reach it can use it)",
+    )
+    parser.add_argument(
+        "--max-jobs",
+        default=4,
+        help=f"model jobs run at once across all users, 1 to {limits.MAX_JOBS} "
+        "(default: %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,10 +88,15 @@ def accounts_for(args: argparse.Namespace):
         return Accounts.single(user, password)
     if exposed and not args.no_auth_on_network:
         where = "--share" if args.share else f"--host {args.host}"
-        raise StudioError(f"{where} makes the studio reachable by others: add --auth USER:PASSWORD or "
-                          "--auth-file USERS.TOML (or --no-auth-on-network if you really mean it).")
+        raise StudioError(
+            f"{where} makes the studio reachable by others: add --auth USER:PASSWORD or "
+            "--auth-file USERS.TOML (or --no-auth-on-network if you really mean it)."
+        )
     if exposed:
-        print("warning: the studio is reachable without a login (--no-auth-on-network).", file=sys.stderr)
+        print(
+            "warning: the studio is reachable without a login (--no-auth-on-network).",
+            file=sys.stderr,
+        )
     return None
 
 
@@ -72,10 +109,14 @@ def check_port_free(host: str, port: int | None) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise StudioError(f"Port {port} is in use by another program; pass another --port, or leave it out "
-                                  "to take the next free one.") from None
-            raise StudioError(f"Cannot listen on {host}:{port} ({error.strerror or error}); "
-                              "pass another --host or --port.") from None
+                raise StudioError(
+                    f"Port {port} is in use by another program; pass another --port, or leave it out "
+                    "to take the next free one."
+                ) from None
+            raise StudioError(
+                f"Cannot listen on {host}:{port} ({error.strerror or error}); "
+                "pass another --host or --port."
+            ) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,9 +140,19 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_ui(Runner(store), args.engine, accounts)
     # quiet: Gradio's own banner suggests `share=True`, which the studio refuses without --auth.
     demo.queue(default_concurrency_limit=args.max_jobs).launch(
-        server_name=args.host, server_port=args.port, share=args.share, auth=accounts.check if accounts else None, max_file_size="20mb",
-        quiet=True, prevent_thread_lock=True, **launch_options(store),
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=accounts.check if accounts else None,
+        max_file_size="20mb",
+        quiet=True,
+        prevent_thread_lock=True,
+        **launch_options(store),
     )
-    print(f"Stroke Studio is open on {demo.local_url}" + (f" and {demo.share_url}" if demo.share_url else "")
-          + "  (Ctrl+C stops it)", flush=True)
+    print(
+        f"Stroke Studio is open on {demo.local_url}"
+        + (f" and {demo.share_url}" if demo.share_url else "")
+        + "  (Ctrl+C stops it)",
+        flush=True,
+    )
     demo.block_thread()

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .. import limits
 from ..domain import Conflict, Stage, StudioError, Trajectory, last_image
-from ..engines.base import CancelToken, Cancelled
+from ..engines.base import Cancelled, CancelToken
 from ..runner import Event, PausePolicy
 from . import board
 from .board import View
@@ -31,7 +31,9 @@ class Activity:
     def start(self, session_id: str) -> CancelToken:
         with self._lock:
             if session_id in self._tokens:
-                raise StudioError("This session is already running; press Stop, or wait for it to finish.")
+                raise StudioError(
+                    "This session is already running; press Stop, or wait for it to finish."
+                )
             token = self._tokens[session_id] = CancelToken()
             return token
 
@@ -56,22 +58,39 @@ class ModelWork:
     """The streamed actions of `actions.Studio` (a mixin: it uses the studio's runner, store and person)."""
 
     def stop(self, session_id: str) -> View:
-        stopping = self.activity.stop(self.store.resolve_id(limits.session_id(session_id)) if session_id else "")
-        return View(note="stopping: the stage in flight is dropped, committed stages are kept" if stopping
-                    else "nothing is running", full=False)
+        stopping = self.activity.stop(
+            self.store.resolve_id(limits.session_id(session_id)) if session_id else ""
+        )
+        return View(
+            note="stopping: the stage in flight is dropped, committed stages are kept"
+            if stopping
+            else "nothing is running",
+            full=False,
+        )
 
     def step(self, session_id: str, version: Any, have: Iterable[str] = ()) -> Iterator[View]:
         def work(trajectory, listener, token):
             if trajectory.session.head_id and board.status(trajectory)["finished"]:
-                raise StudioError("This branch is finished; rewind to a step to continue from there, "
-                                  "or start a new session.")
+                raise StudioError(
+                    "This branch is finished; rewind to a step to continue from there, "
+                    "or start a new session."
+                )
             step = self.runner.advance(trajectory, listener, token)
-            return ("finished", None) if step is None else (f"paused after {step.stage.value}", step.id)
+            return (
+                ("finished", None)
+                if step is None
+                else (f"paused after {step.stage.value}", step.id)
+            )
 
         yield from self._stream(session_id, version, have, work)
 
-    def run(self, session_id: str, version: Any, pause: str = PausePolicy.NEVER.value,
-            have: Iterable[str] = ()) -> Iterator[View]:
+    def run(
+        self,
+        session_id: str,
+        version: Any,
+        pause: str = PausePolicy.NEVER.value,
+        have: Iterable[str] = (),
+    ) -> Iterator[View]:
         try:
             policy = PausePolicy(pause or PausePolicy.NEVER.value)
         except ValueError:
@@ -79,41 +98,78 @@ class ModelWork:
 
         def work(trajectory, listener, token):
             outcome = self.runner.run(trajectory, policy, listener, token)
-            notes = {"paused": f"paused after {outcome.step.stage.value}" if outcome.step else "paused",
-                     "finished": "finished", "cancelled": "stopped"}
+            notes = {
+                "paused": f"paused after {outcome.step.stage.value}" if outcome.step else "paused",
+                "finished": "finished",
+                "cancelled": "stopped",
+            }
             return notes[outcome.status], outcome.step.id if outcome.step else None
 
         yield from self._stream(session_id, version, have, work)
 
-    def reject(self, session_id: str, version: Any, step_id: str, note: str = "",
-               have: Iterable[str] = ()) -> Iterator[View]:
+    def reject(
+        self, session_id: str, version: Any, step_id: str, note: str = "", have: Iterable[str] = ()
+    ) -> Iterator[View]:
         def work(trajectory, listener, token):
-            image_step = self.runner.target(trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE)
-            redrawn = self.runner.reject(trajectory, image_step.id, limits.note(note, "reason"), by=self.by,
-                                         listener=listener,
-                                         cancel=token)
+            image_step = self.runner.target(
+                trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE
+            )
+            redrawn = self.runner.reject(
+                trajectory,
+                image_step.id,
+                limits.note(note, "reason"),
+                by=self.by,
+                listener=listener,
+                cancel=token,
+            )
             return "rejected and redrawn with a new seed", redrawn.id
 
         yield from self._stream(session_id, version, have, work)
 
-    def refine(self, session_id: str, version: Any, step_id: str, instruction: str, region: Any = None,
-               have: Iterable[str] = ()) -> Iterator[View]:
+    def refine(
+        self,
+        session_id: str,
+        version: Any,
+        step_id: str,
+        instruction: str,
+        region: Any = None,
+        have: Iterable[str] = (),
+    ) -> Iterator[View]:
         def work(trajectory, listener, token):
-            target = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
+            target = self.runner.target(
+                trajectory, _step_id(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE
+            )
             before = last_image(trajectory.branch(target.id))  # the image the engine refines
-            mask = region_mask(region, (before.image.width, before.image.height)) if before else None
-            refined = self.runner.refine_with(trajectory, target.id, limits.note(instruction, "refine instruction"),
-                                              mask, listener, token, by=self.by)
+            mask = (
+                region_mask(region, (before.image.width, before.image.height)) if before else None
+            )
+            refined = self.runner.refine_with(
+                trajectory,
+                target.id,
+                limits.note(instruction, "refine instruction"),
+                mask,
+                listener,
+                token,
+                by=self.by,
+            )
             changed = self.runner.region_changed(before, refined, mask) if before else 1
             where = " inside the painted region" if mask is not None else ""
             if not changed:
-                return f"the refine changed no pixel{where}: try other words, or a larger region", refined.id
+                return (
+                    f"the refine changed no pixel{where}: try other words, or a larger region",
+                    refined.id,
+                )
             return f"refined{where} ({changed} pixels changed)", refined.id
 
         yield from self._stream(session_id, version, have, work)
 
-    def _stream(self, session_id: str, version: Any, have: Iterable[str],
-                work: Callable[[Trajectory, Any, CancelToken], tuple[str, str | None]]) -> Iterator[View]:
+    def _stream(
+        self,
+        session_id: str,
+        version: Any,
+        have: Iterable[str],
+        work: Callable[[Trajectory, Any, CancelToken], tuple[str, str | None]],
+    ) -> Iterator[View]:
         """Run model work in a thread; yield progress and previews while it draws, new cards as stages commit."""
         try:
             trajectory = self._open(session_id, version)
@@ -140,17 +196,36 @@ class ModelWork:
         try:
             while (event := events.get()) is not None:
                 if event.kind == "started":
-                    yield View(running=True, full=False, progress={"stage": event.stage.value, "fraction": 0.0,
-                                                                   "message": f"{event.stage.value}…"})
+                    yield View(
+                        running=True,
+                        full=False,
+                        progress={
+                            "stage": event.stage.value,
+                            "fraction": 0.0,
+                            "message": f"{event.stage.value}…",
+                        },
+                    )
                 elif event.kind == "progress" and event.progress is not None:
                     update = event.progress
-                    yield View(running=True, full=False, preview=board.preview_url(update.preview)
-                               if update.preview is not None else None,
-                               progress={"stage": event.stage.value, "fraction": round(update.fraction, 3),
-                                         "message": f"{event.stage.value} {update.message}".strip()})
+                    yield View(
+                        running=True,
+                        full=False,
+                        preview=board.preview_url(update.preview)
+                        if update.preview is not None
+                        else None,
+                        progress={
+                            "stage": event.stage.value,
+                            "fraction": round(update.fraction, 3),
+                            "message": f"{event.stage.value} {update.message}".strip(),
+                        },
+                    )
                 elif event.kind == "committed":
-                    view = self.view(trajectory, f"{event.stage.value} done", sent,
-                                     event.step.id if event.step else None)
+                    view = self.view(
+                        trajectory,
+                        f"{event.stage.value} done",
+                        sent,
+                        event.step.id if event.step else None,
+                    )
                     view.running = True
                     sent |= {key for _, key in view.tree}
                     last_tree = view.tree
@@ -158,7 +233,9 @@ class ModelWork:
         finally:
             self.activity.finish(trajectory.session.id, token)
         error = outcome.get("error")
-        if isinstance(error, Cancelled):  # Stop pressed during a single stage: nothing of it was committed
+        if isinstance(
+            error, Cancelled
+        ):  # Stop pressed during a single stage: nothing of it was committed
             error, outcome["result"] = None, ("stopped", None)
         if error is not None:
             kept = self.runner.open(trajectory.session.id)
@@ -172,7 +249,9 @@ class ModelWork:
         if note == "stopped":
             note = f"stopped: the stage in flight was dropped; {len(trajectory.branch())} committed steps kept"
         view = self.view(trajectory, note, sent, selected)
-        if not view.cards and view.tree == last_tree:  # nothing new since the last commit: just say it is done
+        if (
+            not view.cards and view.tree == last_tree
+        ):  # nothing new since the last commit: just say it is done
             view = View(session=view.session, selected=view.selected, note=note, full=False)
         yield view
 

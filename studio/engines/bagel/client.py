@@ -27,7 +27,9 @@ from ..base import Cancelled, Progress, StageContext
 from . import wire
 
 ROOT = Path(__file__).resolve().parents[3]  # the folder holding the `studio` package
-HELLO_TIMEOUT = 120.0  # seconds for the worker's python to start and answer (imports only the stdlib)
+HELLO_TIMEOUT = (
+    120.0  # seconds for the worker's python to start and answer (imports only the stdlib)
+)
 
 
 class WorkerDied(StudioError):
@@ -35,9 +37,20 @@ class WorkerDied(StudioError):
 
 
 class WorkerClient:
-    def __init__(self, python: str, *, extra_path: tuple[str, ...] = (), cancel_grace: float = 10.0,
-                 lower_memory: str = "", env: dict[str, str] | None = None):
-        self.python, self.extra_path, self.cancel_grace = python, tuple(extra_path), float(cancel_grace)
+    def __init__(
+        self,
+        python: str,
+        *,
+        extra_path: tuple[str, ...] = (),
+        cancel_grace: float = 10.0,
+        lower_memory: str = "",
+        env: dict[str, str] | None = None,
+    ):
+        self.python, self.extra_path, self.cancel_grace = (
+            python,
+            tuple(extra_path),
+            float(cancel_grace),
+        )
         self.extra_env = dict(env or {})
         self.lower_memory = lower_memory
         self.process: subprocess.Popen | None = None
@@ -56,26 +69,35 @@ class WorkerClient:
     def start(self) -> dict[str, Any]:
         """Start the worker and read its hello; the model is loaded by the `load` request."""
         if not Path(self.python).expanduser().exists():
-            raise StudioError(f"STROKE_STUDIO_BAGEL_PYTHON is {self.python}, which does not exist. Build BAGEL's "
-                              "environment with `bash scripts/bagel_env.sh <clone> <env>` and set it to <env>/bin/python.")
+            raise StudioError(
+                f"STROKE_STUDIO_BAGEL_PYTHON is {self.python}, which does not exist. Build BAGEL's "
+                "environment with `bash scripts/bagel_env.sh <clone> <env>` and set it to <env>/bin/python."
+            )
         # The worker sees the `studio` package alone (a folder holding a link to it), never the folder the
         # package lives in: installed, that folder is the studio's site-packages, whose transformers 5 and
         # friends must not shadow BAGEL's environment.
         path_dir = self.path_dir = Path(tempfile.mkdtemp(prefix="bagel-worker-path-"))
         (path_dir / "studio").symlink_to(ROOT / "studio", target_is_directory=True)
         env = {**os.environ, **self.extra_env}
-        env["PYTHONPATH"] = os.pathsep.join([str(path_dir), *self.extra_path] +
-                                            ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(path_dir), *self.extra_path]
+            + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        )
         env["PYTHONUNBUFFERED"] = "1"
         log = tempfile.NamedTemporaryFile(prefix="bagel-worker-", suffix=".log", delete=False)
         self.log_path = log.name
         started = time.perf_counter()
-        self.process = subprocess.Popen([str(Path(self.python).expanduser()), "-m", "studio.engines.bagel.worker"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                                        cwd=str(path_dir),
-                                        # Ctrl-C in the studio's terminal is the studio's to handle; the worker
-                                        # ends when told to, or when its stdin closes with the studio.
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(Path(self.python).expanduser()), "-m", "studio.engines.bagel.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=str(path_dir),
+            # Ctrl-C in the studio's terminal is the studio's to handle; the worker
+            # ends when told to, or when its stdin closes with the studio.
+            start_new_session=True,
+        )
         log.close()
         self.inbox = queue.Queue()
         threading.Thread(target=self._read, args=(self.process, self.inbox), daemon=True).start()
@@ -83,14 +105,20 @@ class WorkerClient:
             hello, _ = self.inbox.get(timeout=HELLO_TIMEOUT)
         except queue.Empty:
             self.forget()
-            raise StudioError(f"The BAGEL worker ({self.python}) did not start within {HELLO_TIMEOUT:.0f} s.") from None
+            raise StudioError(
+                f"The BAGEL worker ({self.python}) did not start within {HELLO_TIMEOUT:.0f} s."
+            ) from None
         if hello is None or hello.get("type") != "hello":
             self.forget()
-            raise StudioError(f"The BAGEL worker ({self.python}) failed to start: {self.last_log_line()}")
+            raise StudioError(
+                f"The BAGEL worker ({self.python}) failed to start: {self.last_log_line()}"
+            )
         if hello.get("protocol") != wire.PROTOCOL_VERSION:
             self.forget()
-            raise StudioError(f"The BAGEL worker speaks protocol {hello.get('protocol')}, this studio "
-                              f"{wire.PROTOCOL_VERSION}: run the worker from this checkout.")
+            raise StudioError(
+                f"The BAGEL worker speaks protocol {hello.get('protocol')}, this studio "
+                f"{wire.PROTOCOL_VERSION}: run the worker from this checkout."
+            )
         self.started_s = time.perf_counter() - started
         return hello
 
@@ -116,7 +144,9 @@ class WorkerClient:
             except (OSError, subprocess.TimeoutExpired, ValueError):
                 pass
         self.kill()
-        if self.log_path:  # a worker that died keeps its log (the error names it); a closed one needs none
+        if (
+            self.log_path
+        ):  # a worker that died keeps its log (the error names it); a closed one needs none
             Path(self.log_path).unlink(missing_ok=True)
         self.forget()
 
@@ -129,7 +159,10 @@ class WorkerClient:
 
     def last_log_line(self) -> str:
         try:
-            lines = [line.strip() for line in Path(self.log_path or "").read_text(errors="replace").splitlines()]
+            lines = [
+                line.strip()
+                for line in Path(self.log_path or "").read_text(errors="replace").splitlines()
+            ]
         except OSError:
             return "no log"
         lines = [line for line in lines if line and not line.startswith(("File ", "^", "~"))]
@@ -168,8 +201,14 @@ class WorkerClient:
             if kind == "progress":
                 if ctx is not None and not ctx.cancel.cancelled:
                     preview = wire.png_image(data[0]) if header.get("preview") and data else None
-                    ctx.report(Progress(ctx.stage, min(1.0, max(0.0, float(header["fraction"]))),
-                                        header.get("message", ""), preview))
+                    ctx.report(
+                        Progress(
+                            ctx.stage,
+                            min(1.0, max(0.0, float(header["fraction"]))),
+                            header.get("message", ""),
+                            preview,
+                        )
+                    )
                 continue
             if kind == "result":
                 return header, data
@@ -185,19 +224,29 @@ class WorkerClient:
             except subprocess.TimeoutExpired:
                 self.kill()
                 code = self.process.returncode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-        return WorkerDied(f"The BAGEL worker {how} while {doing} ({self.log_path}: {self.last_log_line()}). The session is "
-                          "unchanged: the next stage starts a fresh worker and rebuilds the context from the stored steps.")
+        how = (
+            f"was killed by signal {-code}"
+            if code is not None and code < 0
+            else f"exited with code {code}"
+        )
+        return WorkerDied(
+            f"The BAGEL worker {how} while {doing} ({self.log_path}: {self.last_log_line()}). The session is "
+            "unchanged: the next stage starts a fresh worker and rebuilds the context from the stored steps."
+        )
 
     def _error(self, header: dict[str, Any], doing: str) -> StudioError:
         kind, message = header.get("kind"), header.get("message", "")
         if kind == "input":
             return StudioError(message)
         if kind == "oom":
-            return StudioError(f"The GPU ran out of memory while {doing}. {self.lower_memory} "
-                               "The session is unchanged: run the stage again after changing that.")
+            return StudioError(
+                f"The GPU ran out of memory while {doing}. {self.lower_memory} "
+                "The session is unchanged: run the stage again after changing that."
+            )
         if kind == "fatal":
             self.process.wait(timeout=30) if self.process else None
-            return WorkerDied(f"BAGEL hit a device error while {doing} ({message}); its worker has ended. The session "
-                              "is unchanged: the next stage starts a fresh worker.")
+            return WorkerDied(
+                f"BAGEL hit a device error while {doing} ({message}); its worker has ended. The session "
+                "is unchanged: the next stage starts a fresh worker."
+            )
         return StudioError(f"BAGEL failed while {doing}: {message}")

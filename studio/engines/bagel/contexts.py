@@ -24,7 +24,9 @@ class BranchContext:
     cfg_text: Any = None
     dirty: bool = False  # changed since it left the cache (a failed stage must not put it back)
     nbytes: int = 0
-    last_shape: tuple[int, int] | None = None  # (H, W) of the latest image in `gen`, as BAGEL resized it
+    last_shape: tuple[int, int] | None = (
+        None  # (H, W) of the latest image in `gen`, as BAGEL resized it
+    )
 
 
 def fresh(inferencer) -> BranchContext:
@@ -85,5 +87,10 @@ class ContextCache:
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            return {"entries": len(self.entries), "bytes": self.total, "budget": self.budget,
-                    "evictions": self.evictions, "sizes": [entry.nbytes for entry in self.entries.values()]}
+            return {
+                "entries": len(self.entries),
+                "bytes": self.total,
+                "budget": self.budget,
+                "evictions": self.evictions,
+                "sizes": [entry.nbytes for entry in self.entries.values()],
+            }

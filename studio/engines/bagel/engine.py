@@ -14,15 +14,33 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from ... import protocol
 from ...domain import Stage, Step, StudioError
 from .. import prompts
-from ..base import (Capabilities, Engine, ImageResult, InspectResult, Param, PlanResult, RefineResult, StageContext)
+from ..base import (
+    Capabilities,
+    Engine,
+    ImageResult,
+    InspectResult,
+    Param,
+    PlanResult,
+    RefineResult,
+    StageContext,
+)
 from ..torch_support import number, setting, thumbnail
-from ... import protocol
 from . import placement, wire
 from .client import WorkerClient
 from .loader import MODE_SETTING, check_paths
-from .transcript import branch_keys, candidates, pending_key, requests, root_texts, segments, step_key, thinks
+from .transcript import (
+    branch_keys,
+    candidates,
+    pending_key,
+    requests,
+    root_texts,
+    segments,
+    step_key,
+    thinks,
+)
 
 MODEL_SETTING = "STROKE_STUDIO_BAGEL_MODEL"
 REPO_SETTING = "STROKE_STUDIO_BAGEL_REPO"
@@ -34,21 +52,41 @@ MODES = ("bf16", "nf4", "int8")
 
 class BagelEngine(Engine):
     name = "bagel"
-    label = ("BAGEL (your clone of its repository + a local snapshot, in its own environment): one model plans, "
-             "draws, inspects and edits, keeping each branch's context between stages")
+    label = (
+        "BAGEL (your clone of its repository + a local snapshot, in its own environment): one model plans, "
+        "draws, inspects and edits, keeping each branch's context between stages"
+    )
     capabilities = Capabilities(region_edit=False, keeps_context=True, needs_gpu=True)
     max_concurrent = 1
-    params = {"cfg_text_scale": Param(float, 0.0, 50.0), "cfg_img_scale": Param(float, 0.0, 50.0),
-              "cfg_interval": Param(float, 0.0, 1.0, pair=True), "cfg_renorm_min": Param(float, 0.0, 1.0),
-              "cfg_renorm_type": Param(str, choices=("global", "channel", "text_channel")),
-              "num_timesteps": Param(int, 2, 1000), "timestep_shift": Param(float, 0.01, 100.0),
-              "max_think_tokens": Param(int, 1, 16384), "temperature": Param(float, 0.0, 10.0),
-              # BAGEL's latent position table (max_latent_size 64 × stride 16) ends at 1024 px a side.
-              "think": Param(bool), "image_size": Param(int, 16, 1024), "preview_every": Param(int, 0, 1000)}
+    params = {
+        "cfg_text_scale": Param(float, 0.0, 50.0),
+        "cfg_img_scale": Param(float, 0.0, 50.0),
+        "cfg_interval": Param(float, 0.0, 1.0, pair=True),
+        "cfg_renorm_min": Param(float, 0.0, 1.0),
+        "cfg_renorm_type": Param(str, choices=("global", "channel", "text_channel")),
+        "num_timesteps": Param(int, 2, 1000),
+        "timestep_shift": Param(float, 0.01, 100.0),
+        "max_think_tokens": Param(int, 1, 16384),
+        "temperature": Param(float, 0.0, 10.0),
+        # BAGEL's latent position table (max_latent_size 64 × stride 16) ends at 1024 px a side.
+        "think": Param(bool),
+        "image_size": Param(int, 16, 1024),
+        "preview_every": Param(int, 0, 1000),
+    }
 
-    def __init__(self, model_path: str | None = None, *, repo: str | None = None, mode: str | None = None,
-                 cache_gb: float | None = None, max_memory: str | None = None, python: str | None = None,
-                 extra_path: tuple[str, ...] = (), cancel_grace: float = 10.0, worker_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        model_path: str | None = None,
+        *,
+        repo: str | None = None,
+        mode: str | None = None,
+        cache_gb: float | None = None,
+        max_memory: str | None = None,
+        python: str | None = None,
+        extra_path: tuple[str, ...] = (),
+        cancel_grace: float = 10.0,
+        worker_env: dict[str, str] | None = None,
+    ):
         self.model_path = setting(model_path, MODEL_SETTING, None)
         self.repo = setting(repo, REPO_SETTING, None)
         self.python = setting(python, PYTHON_SETTING, None)
@@ -69,7 +107,11 @@ class BagelEngine(Engine):
             except ValueError as exc:
                 raise StudioError(str(exc)) from None
         # extra_path / worker_env: added to the worker's PYTHONPATH / environment (the tests' stand-ins)
-        self.extra_path, self.cancel_grace, self.worker_env = tuple(extra_path), cancel_grace, dict(worker_env or {})
+        self.extra_path, self.cancel_grace, self.worker_env = (
+            tuple(extra_path),
+            cancel_grace,
+            dict(worker_env or {}),
+        )
         self.client: WorkerClient | None = None
         self.info: dict[str, Any] = {}
         self._run = threading.RLock()
@@ -80,8 +122,10 @@ class BagelEngine(Engine):
     @property
     def lower_memory(self) -> str:
         if self.mode == "bf16":
-            return (f"Restart with {MODE_SETTING}=nf4 (12–32 GB) or int8 (22–32 GB), or lower {CACHE_SETTING} "
-                    "or the image_size setting.")
+            return (
+                f"Restart with {MODE_SETTING}=nf4 (12–32 GB) or int8 (22–32 GB), or lower {CACHE_SETTING} "
+                "or the image_size setting."
+            )
         return f"Lower the image_size setting or {CACHE_SETTING}, or use a GPU with more memory."
 
     # -- the worker ----------------------------------------------------------------------------
@@ -94,17 +138,32 @@ class BagelEngine(Engine):
         self.client = None
         check_paths(self.model_path, self.repo)
         if not self.python:
-            raise StudioError(f"The bagel engine runs BAGEL in its own Python environment: build it with "
-                              f"`bash scripts/bagel_env.sh <your BAGEL clone> <env>` and set {PYTHON_SETTING} to "
-                              "<env>/bin/python.")
-        client = WorkerClient(self.python, extra_path=self.extra_path, cancel_grace=self.cancel_grace,
-                              lower_memory=self.lower_memory, env=self.worker_env)
+            raise StudioError(
+                f"The bagel engine runs BAGEL in its own Python environment: build it with "
+                f"`bash scripts/bagel_env.sh <your BAGEL clone> <env>` and set {PYTHON_SETTING} to "
+                "<env>/bin/python."
+            )
+        client = WorkerClient(
+            self.python,
+            extra_path=self.extra_path,
+            cancel_grace=self.cancel_grace,
+            lower_memory=self.lower_memory,
+            env=self.worker_env,
+        )
         if ctx is not None:
             ctx.progress(0.0, "starting the BAGEL worker")
         client.start()
         try:
-            self.info, _ = client.request("load", ctx, "loading BAGEL", model=str(self.model_path), repo=str(self.repo),
-                                          mode=self.mode, max_memory=self.max_memory, cache_bytes=self.cache_bytes)
+            self.info, _ = client.request(
+                "load",
+                ctx,
+                "loading BAGEL",
+                model=str(self.model_path),
+                repo=str(self.repo),
+                mode=self.mode,
+                max_memory=self.max_memory,
+                cache_bytes=self.cache_bytes,
+            )
         except BaseException:
             client.forget()
             raise
@@ -123,7 +182,9 @@ class BagelEngine(Engine):
         with self._run:  # one request on the pipe at a time
             if self.client is None or not self.client.alive:
                 return {"entries": 0, "bytes": 0, "evictions": 0, "sizes": []}
-            return self.client.request("stats", None, "reading the context cache", reset_peak=reset_peak)[0]
+            return self.client.request(
+                "stats", None, "reading the context cache", reset_peak=reset_peak
+            )[0]
 
     # -- the context of a branch ---------------------------------------------------------------
     def _context(self, ctx: StageContext, w: WorkerClient, doing: str) -> str:
@@ -135,12 +196,16 @@ class BagelEngine(Engine):
         todo = [seg for step in branch[start:] for seg in segments(step, session)]
         if found is None:
             if branch:
-                ctx.progress(0.0, f"rebuilding the context from {len(todo)} stored texts and images")
+                ctx.progress(
+                    0.0, f"rebuilding the context from {len(todo)} stored texts and images"
+                )
                 self.prefilled["texts"] += 2
             w.request("fresh", ctx, doing, texts=root_texts(session))
         # Only the last request before which no image follows needs its text-CFG snapshot.
         last_image = max((i for i, s in enumerate(todo) if s.kind == "image"), default=-1)
-        last_request = max((i for i, s in enumerate(todo) if s.snapshot and i > last_image), default=-1)
+        last_request = max(
+            (i for i, s in enumerate(todo) if s.snapshot and i > last_image), default=-1
+        )
         items, blobs = [], []
         for i, seg in enumerate(todo):
             if seg.kind == "image":
@@ -173,12 +238,25 @@ class BagelEngine(Engine):
 
     # -- model calls ---------------------------------------------------------------------------
     def _gen_text(self, ctx: StageContext, w: WorkerClient, label: str) -> tuple[str, int]:
-        max_length = number(ctx.params, "max_think_tokens", 1024 if thinks(ctx.params) else 512, low=1, high=16384,
-                            integer=True)
+        max_length = number(
+            ctx.params,
+            "max_think_tokens",
+            1024 if thinks(ctx.params) else 512,
+            low=1,
+            high=16384,
+            integer=True,
+        )
         temperature = number(ctx.params, "temperature", 0.0, low=0.0)
         self.calls["gen_text"] += 1
-        header, _ = w.request("gen_text", ctx, label, max_length=max_length, temperature=temperature, seed=ctx.seed,
-                              label=label)
+        header, _ = w.request(
+            "gen_text",
+            ctx,
+            label,
+            max_length=max_length,
+            temperature=temperature,
+            seed=ctx.seed,
+            label=label,
+        )
         return header["text"], header["tokens"]
 
     def _image_settings(self, ctx: StageContext, refine: bool) -> dict[str, Any]:
@@ -186,7 +264,9 @@ class BagelEngine(Engine):
         interval = p.get("cfg_interval", 0.0 if refine else 0.4)
         if isinstance(interval, (list, tuple)):
             if len(interval) != 2:
-                raise StudioError("cfg_interval is a start, or a [start, end] pair between 0 and 1.")
+                raise StudioError(
+                    "cfg_interval is a start, or a [start, end] pair between 0 and 1."
+                )
             start, end = (float(v) for v in interval)
         else:
             start, end = float(interval), 1.0
@@ -198,9 +278,12 @@ class BagelEngine(Engine):
         return dict(
             cfg_text_scale=number(p, "cfg_text_scale", 4.0, low=0.0, high=50.0),
             cfg_img_scale=number(p, "cfg_img_scale", 2.0 if refine else 1.5, low=0.0, high=50.0),
-            cfg_interval=[start, end], cfg_renorm_min=number(p, "cfg_renorm_min", 0.0, low=0.0, high=1.0),
-            cfg_renorm_type=renorm, num_timesteps=number(p, "num_timesteps", 50, low=2, high=1000, integer=True),
-            timestep_shift=number(p, "timestep_shift", 3.0, low=0.01, high=100.0))
+            cfg_interval=[start, end],
+            cfg_renorm_min=number(p, "cfg_renorm_min", 0.0, low=0.0, high=1.0),
+            cfg_renorm_type=renorm,
+            num_timesteps=number(p, "num_timesteps", 50, low=2, high=1000, integer=True),
+            timestep_shift=number(p, "timestep_shift", 3.0, low=0.01, high=100.0),
+        )
 
     def image_size(self, params: dict[str, Any]) -> int:
         """The sketch's side, checked against the loaded model: BAGEL's latent position table has
@@ -209,8 +292,10 @@ class BagelEngine(Engine):
         size = number(params, "image_size", 1024, low=1, integer=True)
         stride, max_side = int(self.info.get("stride", 16)), int(self.info.get("max_side", 1024))
         if not stride <= size <= max_side or size % stride:
-            raise StudioError(f"The engine setting image_size is {size}; BAGEL draws {stride} to {max_side} pixels a "
-                              f"side in multiples of {stride} (its max_latent_size × {stride}).")
+            raise StudioError(
+                f"The engine setting image_size is {size}; BAGEL draws {stride} to {max_side} pixels a "
+                f"side in multiples of {stride} (its max_latent_size × {stride})."
+            )
         return size
 
     def _gen_image(self, ctx: StageContext, w: WorkerClient, label: str, refine: bool):
@@ -219,25 +304,51 @@ class BagelEngine(Engine):
         every = number(ctx.params, "preview_every", 10, low=0, integer=True)
         self.calls["gen_image"] += 1
         # A refine draws at the size of the image it edits, as BAGEL resized it into the context (shape None).
-        header, blobs = w.request("gen_image", ctx, label, settings=settings, shape=None if refine else [size, size],
-                                  fallback_size=size, seed=ctx.seed, preview_every=every, label=label)
+        header, blobs = w.request(
+            "gen_image",
+            ctx,
+            label,
+            settings=settings,
+            shape=None if refine else [size, size],
+            fallback_size=size,
+            seed=ctx.seed,
+            preview_every=every,
+            label=label,
+        )
         image = wire.png_image(blobs[0]).convert("RGB")
         return image, header["steps"], {**settings, "image_shape": header["shape"]}
 
     def _result_step(self, ctx: StageContext, stage: Stage, **fields: Any) -> Step:
-        return Step(id="", session_id=ctx.session.id, parent_id=None, stage=stage, round=ctx.round, **fields)
+        return Step(
+            id="", session_id=ctx.session.id, parent_id=None, stage=stage, round=ctx.round, **fields
+        )
 
     # -- the stages ----------------------------------------------------------------------------
     def plan(self, ctx: StageContext) -> PlanResult:
         with self._stage(ctx, "planning with BAGEL") as (w, key):
-            w.request("add_text", ctx, "planning", text=requests(ctx.session, ctx.round)[Stage.PLAN], snapshot=True)
+            w.request(
+                "add_text",
+                ctx,
+                "planning",
+                text=requests(ctx.session, ctx.round)[Stage.PLAN],
+                snapshot=True,
+            )
             raw, tokens = self._gen_text(ctx, w, "planning")
             result = prompts.plan_result(raw, ctx, tokens=tokens, think=prompts.thought(raw))
             # The context takes the canonical plan (what the store keeps), so a rebuild gives the same context.
-            w.request("add_text", ctx, "planning", text=protocol.plan_text(result.instruction, result.description,
-                                                                  result.complete))
-            step = self._result_step(ctx, Stage.PLAN, instruction=result.instruction, description=result.description,
-                                     complete=result.complete)
+            w.request(
+                "add_text",
+                ctx,
+                "planning",
+                text=protocol.plan_text(result.instruction, result.description, result.complete),
+            )
+            step = self._result_step(
+                ctx,
+                Stage.PLAN,
+                instruction=result.instruction,
+                description=result.description,
+                complete=result.complete,
+            )
             w.request("stash", ctx, "planning", key=step_key(key, step, ctx.session))
         ctx.progress(1.0, "planned")
         return result
@@ -252,7 +363,9 @@ class BagelEngine(Engine):
 
     def inspect(self, ctx: StageContext) -> InspectResult:
         with self._stage(ctx, "inspecting with BAGEL") as (w, key):
-            w.request("add_text", ctx, "inspecting", text=requests(ctx.session, ctx.round)[Stage.INSPECT])
+            w.request(
+                "add_text", ctx, "inspecting", text=requests(ctx.session, ctx.round)[Stage.INSPECT]
+            )
             raw, tokens = self._gen_text(ctx, w, "inspecting")
             try:
                 result = prompts.inspect_result(raw, tokens=tokens, think=prompts.thought(raw))
@@ -263,10 +376,18 @@ class BagelEngine(Engine):
                 w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
                 failed = unreadable
             else:
-                w.request("add_text", ctx, "inspecting",
-                          text=protocol.verdict_text(result.plan_check, result.sketch_check))
-                step = self._result_step(ctx, Stage.INSPECT, plan_check=result.plan_check,
-                                         sketch_check=result.sketch_check)
+                w.request(
+                    "add_text",
+                    ctx,
+                    "inspecting",
+                    text=protocol.verdict_text(result.plan_check, result.sketch_check),
+                )
+                step = self._result_step(
+                    ctx,
+                    Stage.INSPECT,
+                    plan_check=result.plan_check,
+                    sketch_check=result.sketch_check,
+                )
                 w.request("stash", ctx, "inspecting", key=step_key(key, step, ctx.session))
                 failed = None
         if failed is not None:
@@ -279,7 +400,13 @@ class BagelEngine(Engine):
             raise StudioError("BAGEL edits the whole image; refine without a region.")
         meta: dict[str, Any] = {}
         with self._stage(ctx, "refining with BAGEL") as (w, key):
-            w.request("add_text", ctx, "refining", text=requests(ctx.session, ctx.round)[Stage.REFINE], snapshot=True)
+            w.request(
+                "add_text",
+                ctx,
+                "refining",
+                text=requests(ctx.session, ctx.round)[Stage.REFINE],
+                snapshot=True,
+            )
             if not instruction:
                 raw, tokens = self._gen_text(ctx, w, "writing the correction")
                 instruction, format_ok = prompts.refine_instruction(raw, ctx)
@@ -287,7 +414,9 @@ class BagelEngine(Engine):
             w.request("add_text", ctx, "refining", text=protocol.refine_text(instruction))
             image, steps, settings = self._gen_image(ctx, w, "refining", refine=True)
             w.request("add_image", ctx, "refining", last=True)
-            w.request("stash", ctx, "refining", key=pending_key(key, Stage.REFINE, ctx.seed, instruction))
+            w.request(
+                "stash", ctx, "refining", key=pending_key(key, Stage.REFINE, ctx.seed, instruction)
+            )
         meta.update(settings)
         ctx.progress(1.0, "refined", thumbnail(image))
         return RefineResult(instruction, image, meta=meta, sampling_steps=steps)

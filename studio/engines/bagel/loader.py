@@ -32,9 +32,20 @@ MODEL_SETTING = "STROKE_STUDIO_BAGEL_MODEL"
 REPO_SETTING = "STROKE_STUDIO_BAGEL_REPO"
 MODE_SETTING = "STROKE_STUDIO_BAGEL_MODE"
 MODEL_FILES: tuple[str | tuple[str, ...], ...] = (
-    "llm_config.json", "vit_config.json", "ae.safetensors", "ema.safetensors", ("tokenizer.json", "vocab.json"))
-REPO_FILES = ("inferencer.py", "modeling/bagel/__init__.py", "modeling/autoencoder.py", "modeling/qwen2/__init__.py",
-              "data/transforms.py", "data/data_utils.py")
+    "llm_config.json",
+    "vit_config.json",
+    "ae.safetensors",
+    "ema.safetensors",
+    ("tokenizer.json", "vocab.json"),
+)
+REPO_FILES = (
+    "inferencer.py",
+    "modeling/bagel/__init__.py",
+    "modeling/autoencoder.py",
+    "modeling/qwen2/__init__.py",
+    "data/transforms.py",
+    "data/data_utils.py",
+)
 
 
 def _require_folder(value: str | None, what: str, setting_name: str, required, fix: str) -> Path:
@@ -45,17 +56,29 @@ def _require_folder(value: str | None, what: str, setting_name: str, required, f
         raise StudioError(f"{what.capitalize()} {folder} ({setting_name}) does not exist. {fix}")
     missing = missing_files(folder, required)
     if missing:
-        raise StudioError(f"{what.capitalize()} at {folder} is incomplete; missing: {', '.join(missing)}. {fix}")
+        raise StudioError(
+            f"{what.capitalize()} at {folder} is incomplete; missing: {', '.join(missing)}. {fix}"
+        )
     return folder
 
 
 def check_paths(model: str | None, repo: str | None) -> tuple[Path, Path]:
-    repo_dir = _require_folder(repo, "a clone of the BAGEL repository", REPO_SETTING, REPO_FILES,
-                               "Get it with `git clone https://github.com/ByteDance-Seed/Bagel`, then build its "
-                               "environment with `bash scripts/bagel_env.sh <clone> <env>`.")
-    model_dir = _require_folder(model, "the BAGEL model folder", MODEL_SETTING, MODEL_FILES,
-                                "Download it with `hf download ByteDance-Seed/BAGEL-7B-MoT --local-dir "
-                                "models/BAGEL-7B-MoT` (or a fine-tune with the same files).")
+    repo_dir = _require_folder(
+        repo,
+        "a clone of the BAGEL repository",
+        REPO_SETTING,
+        REPO_FILES,
+        "Get it with `git clone https://github.com/ByteDance-Seed/Bagel`, then build its "
+        "environment with `bash scripts/bagel_env.sh <clone> <env>`.",
+    )
+    model_dir = _require_folder(
+        model,
+        "the BAGEL model folder",
+        MODEL_SETTING,
+        MODEL_FILES,
+        "Download it with `hf download ByteDance-Seed/BAGEL-7B-MoT --local-dir "
+        "models/BAGEL-7B-MoT` (or a fine-tune with the same files).",
+    )
     return model_dir, repo_dir
 
 
@@ -96,20 +119,29 @@ def load(model_dir: Path, repo_dir: Path, mode: str, max_memory: str | None, cac
         import modeling.bagel  # noqa: F401
         import modeling.qwen2  # noqa: F401
     except ImportError as exc:
-        raise StudioError(f"BAGEL's code in {repo_dir} failed to import in {sys.executable} ({exc}). Build BAGEL's "
-                          f"environment with `bash scripts/bagel_env.sh {repo_dir} <env>` and point "
-                          "STROKE_STUDIO_BAGEL_PYTHON at <env>/bin/python.") from exc
+        raise StudioError(
+            f"BAGEL's code in {repo_dir} failed to import in {sys.executable} ({exc}). Build BAGEL's "
+            f"environment with `bash scripts/bagel_env.sh {repo_dir} <env>` and point "
+            "STROKE_STUDIO_BAGEL_PYTHON at <env>/bin/python."
+        ) from exc
 
     try:
         return _load(torch, model_dir, mode, max_memory, cache_bytes)
     except StudioError:
         raise
-    except (KeyError, AttributeError, TypeError, ImportError) as exc:  # BAGEL's code against the wrong stack
+    except (
+        KeyError,
+        AttributeError,
+        TypeError,
+        ImportError,
+    ) as exc:  # BAGEL's code against the wrong stack
         import transformers
 
-        raise StudioError(f"BAGEL's code failed to build its model in {sys.executable} (transformers "
-                          f"{transformers.__version__}; BAGEL pins 4.49): {type(exc).__name__}: {exc}. Build BAGEL's "
-                          "environment with `bash scripts/bagel_env.sh <clone> <env>`.") from exc
+        raise StudioError(
+            f"BAGEL's code failed to build its model in {sys.executable} (transformers "
+            f"{transformers.__version__}; BAGEL pins 4.49): {type(exc).__name__}: {exc}. Build BAGEL's "
+            "environment with `bash scripts/bagel_env.sh <clone> <env>`."
+        ) from exc
 
 
 def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes: int):
@@ -117,12 +149,21 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
     from data.data_utils import add_special_tokens
     from data.transforms import ImageTransform
     from inferencer import InterleaveInferencer
-    from modeling.bagel import Bagel, BagelConfig, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
+    from modeling.bagel import (
+        Bagel,
+        BagelConfig,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+    )
     from modeling.qwen2 import Qwen2Tokenizer
 
     cuda = torch.cuda.is_available()
     if mode != "bf16" and not cuda:
-        raise StudioError(f"{MODE_SETTING}={mode} needs a CUDA GPU (bitsandbytes); this worker sees none. Use bf16.")
+        raise StudioError(
+            f"{MODE_SETTING}={mode} needs a CUDA GPU (bitsandbytes); this worker sees none. Use bf16."
+        )
     llm_config = Qwen2Config.from_json_file(str(model_dir / "llm_config.json"))
     llm_config.qk_norm = True
     llm_config.tie_word_embeddings = False
@@ -131,9 +172,17 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
     vit_config.rope = False
     vit_config.num_hidden_layers -= 1  # as app.py: the last ViT layer is not used
     vae_model, vae_config = _autoencoder(model_dir)
-    config = BagelConfig(visual_gen=True, visual_und=True, llm_config=llm_config, vit_config=vit_config,
-                         vae_config=vae_config, vit_max_num_patch_per_side=70, connector_act="gelu_pytorch_tanh",
-                         latent_patch_size=2, max_latent_size=64)
+    config = BagelConfig(
+        visual_gen=True,
+        visual_und=True,
+        llm_config=llm_config,
+        vit_config=vit_config,
+        vae_config=vae_config,
+        vit_max_num_patch_per_side=70,
+        connector_act="gelu_pytorch_tanh",
+        latent_patch_size=2,
+        max_latent_size=64,
+    )
     with init_empty_weights():
         language_model = Qwen2ForCausalLM(llm_config)
         vit_model = SiglipVisionModel(vit_config)
@@ -145,42 +194,80 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
     checkpoint = str(model_dir / "ema.safetensors")
     report: dict[str, Any] = {}
     if not cuda:
-        model = load_checkpoint_and_dispatch(model, checkpoint=checkpoint, device_map={"": "cpu"},
-                                             dtype=torch.bfloat16)
+        model = load_checkpoint_and_dispatch(
+            model, checkpoint=checkpoint, device_map={"": "cpu"}, dtype=torch.bfloat16
+        )
     else:
         from . import placement
 
-        totals = [torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count())]
-        device_map, report = placement.device_map(model, mode, totals, max_memory, cache_bytes,
-                                                  _available_cpu_bytes())
+        totals = [
+            torch.cuda.get_device_properties(i).total_memory
+            for i in range(torch.cuda.device_count())
+        ]
+        device_map, report = placement.device_map(
+            model, mode, totals, max_memory, cache_bytes, _available_cpu_bytes()
+        )
         note = placement.spill_note(report)
         if note:
             print(note, file=sys.stderr)
         offload = tempfile.mkdtemp(prefix="bagel-offload-")
         if mode == "bf16":
-            model = load_checkpoint_and_dispatch(model, checkpoint=checkpoint, device_map=device_map,
-                                                 offload_buffers=True, offload_folder=offload, dtype=torch.bfloat16,
-                                                 force_hooks=True)
+            model = load_checkpoint_and_dispatch(
+                model,
+                checkpoint=checkpoint,
+                device_map=device_map,
+                offload_buffers=True,
+                offload_folder=offload,
+                dtype=torch.bfloat16,
+                force_hooks=True,
+            )
         else:
             try:
                 import bitsandbytes  # noqa: F401
                 from accelerate.utils import BnbQuantizationConfig, load_and_quantize_model
             except ImportError:
-                raise StudioError(f"The {mode} mode needs bitsandbytes in BAGEL's environment "
-                                  f"(`pip install bitsandbytes`), or set {MODE_SETTING}=bf16.") from None
-            quant = (BnbQuantizationConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
-                                           bnb_4bit_use_double_quant=False, bnb_4bit_quant_type="nf4")
-                     if mode == "nf4" else BnbQuantizationConfig(load_in_8bit=True, torch_dtype=torch.float32))
-            model = load_and_quantize_model(model, weights_location=checkpoint, bnb_quantization_config=quant,
-                                            device_map=device_map, offload_folder=offload)
+                raise StudioError(
+                    f"The {mode} mode needs bitsandbytes in BAGEL's environment "
+                    f"(`pip install bitsandbytes`), or set {MODE_SETTING}=bf16."
+                ) from None
+            quant = (
+                BnbQuantizationConfig(
+                    load_in_4bit=True,
+                    bnb_4bit_compute_dtype=torch.bfloat16,
+                    bnb_4bit_use_double_quant=False,
+                    bnb_4bit_quant_type="nf4",
+                )
+                if mode == "nf4"
+                else BnbQuantizationConfig(load_in_8bit=True, torch_dtype=torch.float32)
+            )
+            model = load_and_quantize_model(
+                model,
+                weights_location=checkpoint,
+                bnb_quantization_config=quant,
+                device_map=device_map,
+                offload_folder=offload,
+            )
     model = model.eval()
-    vae_model = vae_model.to("cpu", dtype=torch.float32).eval()  # as app.py: see the module docstring
-    inferencer = InterleaveInferencer(model=model, vae_model=vae_model, tokenizer=tokenizer,
-                                      vae_transform=ImageTransform(1024, 512, 16),
-                                      vit_transform=ImageTransform(980, 224, 14), new_token_ids=new_token_ids)
+    vae_model = vae_model.to(
+        "cpu", dtype=torch.float32
+    ).eval()  # as app.py: see the module docstring
+    inferencer = InterleaveInferencer(
+        model=model,
+        vae_model=vae_model,
+        tokenizer=tokenizer,
+        vae_transform=ImageTransform(1024, 512, 16),
+        vit_transform=ImageTransform(980, 224, 14),
+        new_token_ids=new_token_ids,
+    )
     stride = int(model.latent_downsample)
-    info = {"device": "cuda" if cuda else "cpu", "mode": mode, "stride": stride,
-            "max_side": int(model.max_latent_size) * stride, "placement": report,
-            "torch": torch.__version__, "gpus": torch.cuda.device_count() if cuda else 0,
-            "vae": f"{next(vae_model.parameters()).device} {str(next(vae_model.parameters()).dtype).removeprefix('torch.')}"}
+    info = {
+        "device": "cuda" if cuda else "cpu",
+        "mode": mode,
+        "stride": stride,
+        "max_side": int(model.max_latent_size) * stride,
+        "placement": report,
+        "torch": torch.__version__,
+        "gpus": torch.cuda.device_count() if cuda else 0,
+        "vae": f"{next(vae_model.parameters()).device} {str(next(vae_model.parameters()).dtype).removeprefix('torch.')}",
+    }
     return inferencer, info

@@ -20,13 +20,22 @@ import re
 from typing import Any
 
 GiB = 2**30
-ACTIVATION_RESERVE = 3 * GiB  # per GPU: one 1024² generation (3 CFG passes over ≈4 k latent tokens) and the VAE
+ACTIVATION_RESERVE = (
+    3 * GiB
+)  # per GPU: one 1024² generation (3 CFG passes over ≈4 k latent tokens) and the VAE
 GPU_SHARE = 0.9  # of each GPU's memory when no cap is given (the CUDA context and fragmentation take the rest)
 CPU_SHARE = 0.8  # of the memory available when loading
 NO_SPLIT = ["Bagel", "Qwen2MoTDecoderLayer", "SiglipEncoderLayer"]
 # Modules that meet in one operation must share a device (BAGEL's app.py ties the same ones).
-SAME_DEVICE = ["language_model.model.embed_tokens", "time_embedder", "latent_pos_embed", "vae2llm", "llm2vae",
-               "connector", "vit_pos_embed"]
+SAME_DEVICE = [
+    "language_model.model.embed_tokens",
+    "time_embedder",
+    "latent_pos_embed",
+    "vae2llm",
+    "llm2vae",
+    "connector",
+    "vit_pos_embed",
+]
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)?\s*$", re.IGNORECASE)
 UNITS = {"gib": GiB, "gb": 10**9, "mib": 2**20, "mb": 10**6, None: GiB}
 
@@ -40,8 +49,9 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * UNITS[unit])
 
 
-def gpu_caps(totals: list[int], explicit: str | None, cache_bytes: int,
-             reserve: int = ACTIVATION_RESERVE) -> dict[int, int]:
+def gpu_caps(
+    totals: list[int], explicit: str | None, cache_bytes: int, reserve: int = ACTIVATION_RESERVE
+) -> dict[int, int]:
     """Bytes of weights each GPU may take: its cap (explicit, else 90 %), less its share of the context
     cache, less the activation reserve."""
     caps: dict[int, int] = {}
@@ -78,8 +88,9 @@ def weight_bytes(model, mode: str) -> int:
     return int(compute_module_sizes(model, dtype=dtype, special_dtypes=special)[""])
 
 
-def device_map(model, mode: str, totals: list[int], explicit: str | None, cache_bytes: int,
-               cpu_bytes: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def device_map(
+    model, mode: str, totals: list[int], explicit: str | None, cache_bytes: int, cpu_bytes: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """accelerate's device map for BAGEL in this mode, and a report of the arithmetic behind it."""
     from accelerate import infer_auto_device_map
     from accelerate.utils import compute_module_sizes
@@ -87,8 +98,13 @@ def device_map(model, mode: str, totals: list[int], explicit: str | None, cache_
     dtype, special = mode_dtypes(model, mode)
     caps: dict[Any, int] = dict(gpu_caps(totals, explicit, cache_bytes))
     caps["cpu"] = int(cpu_bytes * CPU_SHARE)
-    placed = infer_auto_device_map(model, max_memory=caps, no_split_module_classes=NO_SPLIT, dtype=dtype,
-                                   special_dtypes=special)
+    placed = infer_auto_device_map(
+        model,
+        max_memory=caps,
+        no_split_module_classes=NO_SPLIT,
+        dtype=dtype,
+        special_dtypes=special,
+    )
     present = {name for name, _ in model.named_modules()}
     first = placed.get(SAME_DEVICE[0], 0 if totals else "cpu")
     for name in SAME_DEVICE:
@@ -99,10 +115,14 @@ def device_map(model, mode: str, totals: list[int], explicit: str | None, cache_
     for name, device in placed.items():
         key = "disk" if device == "disk" else "cpu" if device == "cpu" else f"cuda:{device}"
         where[key] = where.get(key, 0) + int(sizes.get(name, 0))
-    report = {"mode": mode, "weights_gib": round(sizes[""] / GiB, 2),
-              "gpu_caps_gib": {f"cuda:{i}": round(c / GiB, 2) for i, c in caps.items() if i != "cpu"},
-              "cache_gib": round(cache_bytes / GiB, 2), "reserve_gib_per_gpu": round(ACTIVATION_RESERVE / GiB, 2),
-              "placed_gib": {k: round(v / GiB, 2) for k, v in sorted(where.items())}}
+    report = {
+        "mode": mode,
+        "weights_gib": round(sizes[""] / GiB, 2),
+        "gpu_caps_gib": {f"cuda:{i}": round(c / GiB, 2) for i, c in caps.items() if i != "cpu"},
+        "cache_gib": round(cache_bytes / GiB, 2),
+        "reserve_gib_per_gpu": round(ACTIVATION_RESERVE / GiB, 2),
+        "placed_gib": {k: round(v / GiB, 2) for k, v in sorted(where.items())},
+    }
     return placed, report
 
 
@@ -113,6 +133,8 @@ def spill_note(report: dict[str, Any]) -> str:
     if not off:
         return ""
     parts = ", ".join(f"{v} GiB on {k}" for k, v in off.items())
-    return (f"BAGEL's {report['weights_gib']} GiB of {report['mode']} weights do not fit the GPUs' caps "
-            f"({report['gpu_caps_gib']} after {report['cache_gib']} GiB of context cache and "
-            f"{report['reserve_gib_per_gpu']} GiB per GPU for activations): {parts}; stages will be slower.")
+    return (
+        f"BAGEL's {report['weights_gib']} GiB of {report['mode']} weights do not fit the GPUs' caps "
+        f"({report['gpu_caps_gib']} after {report['cache_gib']} GiB of context cache and "
+        f"{report['reserve_gib_per_gpu']} GiB per GPU for activations): {parts}; stages will be slower."
+    )

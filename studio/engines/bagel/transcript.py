@@ -21,13 +21,17 @@ from typing import Any
 from ... import protocol
 from ...domain import Check, Mode, Review, Session, Stage, Step
 
-SYSTEM = ("You build an image step by step: plan, sketch, inspect, refine. A plan gives the next instruction in "
-          "<ins>…</ins>, the whole scene after it in <des>…</des> and <done>yes|no</done>; an inspection checks "
-          "the plan against the prompt and the image against the plan in <plan>…</plan><sketch>…</sketch>; a "
-          "refinement says what to fix in <refine>…</refine>.")
-INSPECT_REQUEST = ("Inspect the image: does the plan contradict the prompt, and does the image follow the plan? "
-                   "Answer <plan>yes</plan> or <plan>no: why</plan>, then <sketch>yes</sketch> or "
-                   "<sketch>no: what is wrong</sketch>.")
+SYSTEM = (
+    "You build an image step by step: plan, sketch, inspect, refine. A plan gives the next instruction in "
+    "<ins>…</ins>, the whole scene after it in <des>…</des> and <done>yes|no</done>; an inspection checks "
+    "the plan against the prompt and the image against the plan in <plan>…</plan><sketch>…</sketch>; a "
+    "refinement says what to fix in <refine>…</refine>."
+)
+INSPECT_REQUEST = (
+    "Inspect the image: does the plan contradict the prompt, and does the image follow the plan? "
+    "Answer <plan>yes</plan> or <plan>no: why</plan>, then <sketch>yes</sketch> or "
+    "<sketch>no: what is wrong</sketch>."
+)
 REFINE_REQUEST = "Refine the image: say what to fix in <refine>…</refine>."
 THINK = " Think first inside <think>…</think>."
 IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE)
@@ -35,10 +39,14 @@ IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE)
 
 def plan_request(round_no: int, max_rounds: int, mode: Mode) -> str:
     if mode is Mode.SINGLE:
-        return ("Plan the whole image in one step: <ins>one instruction for everything</ins>"
-                "<des>the whole scene</des><done>yes</done>.")
-    return (f"Plan step {round_no} of at most {max_rounds}: the next instruction in <ins>…</ins>, the whole "
-            "scene after it in <des>…</des>, and <done>yes</done> if the prompt is then complete, else <done>no</done>.")
+        return (
+            "Plan the whole image in one step: <ins>one instruction for everything</ins>"
+            "<des>the whole scene</des><done>yes</done>."
+        )
+    return (
+        f"Plan step {round_no} of at most {max_rounds}: the next instruction in <ins>…</ins>, the whole "
+        "scene after it in <des>…</des>, and <done>yes</done> if the prompt is then complete, else <done>no</done>."
+    )
 
 
 def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str | None:
@@ -71,7 +79,11 @@ class Segment:
 
 def thinks(params: dict[str, Any]) -> bool:
     value = params.get("think", False)
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    return (
+        value
+        if isinstance(value, bool)
+        else str(value).strip().lower() in ("1", "true", "yes", "on")
+    )
 
 
 def requests(session: Session, round_no: int) -> dict[Stage, str]:
@@ -79,26 +91,35 @@ def requests(session: Session, round_no: int) -> dict[Stage, str]:
     The thoughts themselves are kept in the step's meta, never in the context."""
     settings = session.settings
     think = THINK if thinks(settings.engine_params) else ""
-    return {Stage.PLAN: plan_request(round_no, settings.max_rounds, settings.mode) + think,
-            Stage.INSPECT: INSPECT_REQUEST + think, Stage.REFINE: REFINE_REQUEST}
+    return {
+        Stage.PLAN: plan_request(round_no, settings.max_rounds, settings.mode) + think,
+        Stage.INSPECT: INSPECT_REQUEST + think,
+        Stage.REFINE: REFINE_REQUEST,
+    }
 
 
 def segments(step: Step, session: Session) -> list[Segment]:
     """What one stored step puts into its branch's context (a rejected image puts nothing)."""
     has_image = step.image is not None and step.review is not Review.REJECTED
     if step.stage is Stage.PLAN:
-        return [Segment("text", requests(session, step.round)[Stage.PLAN], snapshot=True),
-                Segment("text", protocol.plan_text(step.instruction, step.description, step.complete))]
+        return [
+            Segment("text", requests(session, step.round)[Stage.PLAN], snapshot=True),
+            Segment("text", protocol.plan_text(step.instruction, step.description, step.complete)),
+        ]
     if step.stage is Stage.SKETCH:
         return [Segment("image", step=step)] if has_image else []
-    if step.stage is Stage.INSPECT:  # a verdict that could not be read leaves its request, and no answer
+    if (
+        step.stage is Stage.INSPECT
+    ):  # a verdict that could not be read leaves its request, and no answer
         verdict = verdict_text(step.plan_check, step.sketch_check)
-        return ([Segment("text", requests(session, step.round)[Stage.INSPECT])]
-                + ([Segment("text", verdict)] if verdict is not None else []))
+        return [Segment("text", requests(session, step.round)[Stage.INSPECT])] + (
+            [Segment("text", verdict)] if verdict is not None else []
+        )
     if step.stage is Stage.REFINE:
-        return ([Segment("text", requests(session, step.round)[Stage.REFINE], snapshot=True),
-                 Segment("text", protocol.refine_text(step.instruction))]
-                + ([Segment("image", step=step)] if has_image else []))
+        return [
+            Segment("text", requests(session, step.round)[Stage.REFINE], snapshot=True),
+            Segment("text", protocol.refine_text(step.instruction)),
+        ] + ([Segment("image", step=step)] if has_image else [])
     return []
 
 

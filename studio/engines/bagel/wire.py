@@ -30,7 +30,9 @@ class Closed(ProtocolError):
     """The pipe ended: the other side exited or closed it."""
 
 
-def write_message(stream: BinaryIO, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) -> None:
+def write_message(
+    stream: BinaryIO, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()
+) -> None:
     header = dict(header, blobs=[len(blob) for blob in blobs])
     line = json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
     stream.write(line)
@@ -64,7 +66,9 @@ def read_message(stream: BinaryIO) -> tuple[dict[str, Any], list[bytes]]:
     if not isinstance(header, dict):
         raise ProtocolError("a message header must be a JSON object")
     sizes = header.pop("blobs", [])
-    if not isinstance(sizes, list) or not all(isinstance(n, int) and 0 <= n <= MAX_BLOB for n in sizes):
+    if not isinstance(sizes, list) or not all(
+        isinstance(n, int) and 0 <= n <= MAX_BLOB for n in sizes
+    ):
         raise ProtocolError("a message header announces invalid blob sizes")
     return header, [_read_exact(stream, n) for n in sizes]
 

@@ -38,8 +38,10 @@ def check_shape(shape, max_side: int, stride: int) -> tuple[int, int]:
     """(H, W) must be multiples of the latent stride within BAGEL's position table (max_latent_size)."""
     h, w = (int(v) for v in shape)
     if not (stride <= h <= max_side and stride <= w <= max_side) or h % stride or w % stride:
-        raise StudioError(f"BAGEL draws images of {stride} to {max_side} pixels a side, in multiples of {stride}; "
-                          f"{w}×{h} is not one.")
+        raise StudioError(
+            f"BAGEL draws images of {stride} to {max_side} pixels a side, in multiples of {stride}; "
+            f"{w}×{h} is not one."
+        )
     return h, w
 
 
@@ -77,8 +79,16 @@ class Worker:
         if self.cancel.is_set():
             raise Cancelled()
         blobs = [wire.png_bytes(preview)] if preview is not None else []
-        self.send({"type": "progress", "id": self.current_id, "fraction": fraction, "message": message,
-                   "preview": bool(blobs)}, blobs)
+        self.send(
+            {
+                "type": "progress",
+                "id": self.current_id,
+                "fraction": fraction,
+                "message": message,
+                "preview": bool(blobs),
+            },
+            blobs,
+        )
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -101,8 +111,9 @@ class Worker:
     def op_load(self, msg, blobs):
         model_dir, repo_dir = loader.check_paths(msg["model"], msg["repo"])
         self.cache = ContextCache(int(msg["cache_bytes"]))
-        self.inf, self.info = loader.load(model_dir, repo_dir, msg["mode"], msg.get("max_memory"),
-                                          int(msg["cache_bytes"]))
+        self.inf, self.info = loader.load(
+            model_dir, repo_dir, msg["mode"], msg.get("max_memory"), int(msg["cache_bytes"])
+        )
         return self.info, ()
 
     def op_begin(self, msg, blobs):
@@ -129,12 +140,16 @@ class Worker:
                 if item["kind"] == "image":
                     contexts.add_image(self.inf, bc, wire.png_image(blobs[item["blob"]]))
                 else:
-                    contexts.add_text(self.inf, bc, item["text"], snapshot=bool(item.get("snapshot")))
+                    contexts.add_text(
+                        self.inf, bc, item["text"], snapshot=bool(item.get("snapshot"))
+                    )
         return {}, ()
 
     def op_add_text(self, msg, blobs):
         with self.autocast():
-            contexts.add_text(self.inf, self.need_context(), msg["text"], snapshot=bool(msg.get("snapshot")))
+            contexts.add_text(
+                self.inf, self.need_context(), msg["text"], snapshot=bool(msg.get("snapshot"))
+            )
         return {}, ()
 
     def op_add_image(self, msg, blobs):
@@ -157,13 +172,18 @@ class Worker:
                 else:
                     self.check()
                 return original(*args, **kwargs)
+
             return wrapped
 
         temperature = float(msg.get("temperature", 0.0))
         with patched(inf.model.language_model, "forward_inference", hook), self.autocast():
             torch.manual_seed(int(msg["seed"]))
-            text = inf.gen_text(bc.gen, max_length=max_length, do_sample=temperature > 0,
-                                temperature=temperature if temperature > 0 else 1.0)
+            text = inf.gen_text(
+                bc.gen,
+                max_length=max_length,
+                do_sample=temperature > 0,
+                temperature=temperature if temperature > 0 else 1.0,
+            )
         return {"text": text, "tokens": count[0]}, ()
 
     def op_gen_image(self, msg, blobs):
@@ -185,12 +205,18 @@ class Worker:
                     preview = self.preview(kwargs["x_t"], kwargs["timestep"], v_t, shape)
                 self.progress(steps[0] / total, f"{label}: step {steps[0]}/{total}", preview)
                 return v_t
+
             return wrapped
 
         with patched(inf.model, "_forward_flow", hook), self.autocast():
             torch.manual_seed(int(msg["seed"]))
-            image = inf.gen_image(shape, bc.gen, cfg_text_precontext=bc.cfg_text if bc.cfg_text is not None else bc.gen,
-                                  cfg_img_precontext=bc.cfg_img, **settings)
+            image = inf.gen_image(
+                shape,
+                bc.gen,
+                cfg_text_precontext=bc.cfg_text if bc.cfg_text is not None else bc.gen,
+                cfg_img_precontext=bc.cfg_img,
+                **settings,
+            )
         self.last_image = image
         return {"steps": steps[0], "shape": list(shape)}, (wire.png_bytes(image),)
 
@@ -211,7 +237,9 @@ class Worker:
         x0 = x_t - t * v_t.to(device=x_t.device, dtype=x_t.dtype)
         h, w = shape[0] // model.latent_downsample, shape[1] // model.latent_downsample
         p, c = model.latent_patch_size, model.latent_channel
-        latent = torch.einsum("nhwpqc->nchpwq", x0.reshape(1, h, w, p, p, c)).reshape(1, c, h * p, w * p)
+        latent = torch.einsum("nhwpqc->nchpwq", x0.reshape(1, h, w, p, p, c)).reshape(
+            1, c, h * p, w * p
+        )
         while max(latent.shape[-2:]) > 64:
             latent = torch.nn.functional.avg_pool2d(latent, 2)
         param = next(vae.parameters())
@@ -235,8 +263,11 @@ class Worker:
 
         stats = self.cache.stats()
         if torch.cuda.is_available():
-            stats["peak_gib"] = round(max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
-                                      / 2**30, 2)
+            stats["peak_gib"] = round(
+                max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
+                / 2**30,
+                2,
+            )
             if msg.get("reset_peak"):
                 for i in range(torch.cuda.device_count()):
                     torch.cuda.reset_peak_memory_stats(i)
@@ -259,12 +290,21 @@ class Worker:
             started = time.perf_counter()
             header, out = method(msg, blobs)
             # busy_s: the request's own time in this process, so the studio can tell the pipe's cost apart
-            self.send({"type": "result", "id": self.current_id, **header,
-                       "busy_s": round(time.perf_counter() - started, 6)}, out)
+            self.send(
+                {
+                    "type": "result",
+                    "id": self.current_id,
+                    **header,
+                    "busy_s": round(time.perf_counter() - started, 6),
+                },
+                out,
+            )
         except Cancelled:
             self.send({"type": "cancelled", "id": self.current_id})
         except StudioError as exc:
-            self.send({"type": "error", "id": self.current_id, "kind": "input", "message": str(exc)})
+            self.send(
+                {"type": "error", "id": self.current_id, "kind": "input", "message": str(exc)}
+            )
         except BaseException as exc:  # noqa: BLE001 - every failure is reported, then judged
             return self.failed(exc)
         return True
@@ -291,7 +331,14 @@ class Worker:
             # The CUDA context is poisoned for the life of this process: say so, then end it.
             self.send({"type": "error", "id": self.current_id, "kind": "fatal", "message": text})
             return False
-        self.send({"type": "error", "id": self.current_id, "kind": "error", "message": f"{type(exc).__name__}: {text}"})
+        self.send(
+            {
+                "type": "error",
+                "id": self.current_id,
+                "kind": "error",
+                "message": f"{type(exc).__name__}: {text}",
+            }
+        )
         return True
 
 
@@ -316,8 +363,15 @@ def main() -> int:
     stream = sys.stdin.buffer
     inbox: "queue.Queue" = queue.Queue()
     worker = Worker(out, inbox)
-    worker.send({"type": "hello", "protocol": wire.PROTOCOL_VERSION, "pid": os.getpid(),
-                 "python": sys.executable, "root": str(Path(__file__).resolve().parents[3])})
+    worker.send(
+        {
+            "type": "hello",
+            "protocol": wire.PROTOCOL_VERSION,
+            "pid": os.getpid(),
+            "python": sys.executable,
+            "root": str(Path(__file__).resolve().parents[3]),
+        }
+    )
     threading.Thread(target=_reader, args=(stream, inbox, worker), daemon=True).start()
     while True:
         item = inbox.get()

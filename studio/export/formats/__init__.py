@@ -53,8 +53,10 @@ def load(name: str) -> ModuleType:
         return importlib.import_module(f"{__name__}.{FORMATS[name]}")
     except ModuleNotFoundError as error:
         if error.name == "pyarrow":
-            raise StudioError(f"The {name} format writes parquet, which needs pyarrow: "
-                              ".venv/bin/pip install pyarrow") from None
+            raise StudioError(
+                f"The {name} format writes parquet, which needs pyarrow: "
+                ".venv/bin/pip install pyarrow"
+            ) from None
         raise
 
 
@@ -62,7 +64,10 @@ def rows_total(job: ExportJob, name: str) -> int:
     """How many rows a writer will write (the progress bar's length)."""
     s = job.subsets
     return {
-        "bagel": len(s.multi_turn), "think-trace": len(s.multi_turn),
-        "vlm-sft": len(s.conflict) + len(s.alignment), "unified_edit": len(s.multi_turn),
-        "pickapic": len(job.sessions), "trl-pref": len(s.conflict) + len(s.alignment),
+        "bagel": len(s.multi_turn),
+        "think-trace": len(s.multi_turn),
+        "vlm-sft": len(s.conflict) + len(s.alignment),
+        "unified_edit": len(s.multi_turn),
+        "pickapic": len(job.sessions),
+        "trl-pref": len(s.conflict) + len(s.alignment),
     }.get(name, len(s.multi_turn) + len(s.conflict) + len(s.alignment) + len(job.sessions))

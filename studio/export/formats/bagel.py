@@ -30,18 +30,27 @@ from . import ExportJob
 
 ROWS_PER_GROUP = 64
 ROWS_PER_FILE = 1024
-SCHEMA = pa.schema([
-    ("id", pa.string()), ("session_id", pa.string()), ("prompt", pa.string()), ("engine", pa.string()),
-    ("human", pa.bool_()), ("conversation", pa.string()), ("provenance", pa.string()),
-    ("annotators", pa.list_(pa.string())),
-])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("session_id", pa.string()),
+        ("prompt", pa.string()),
+        ("engine", pa.string()),
+        ("human", pa.bool_()),
+        ("conversation", pa.string()),
+        ("provenance", pa.string()),
+        ("annotators", pa.list_(pa.string())),
+    ]
+)
 
 
 def _image_element(data: bytes, target: bool) -> str:
     """One image element as JSON text; base64 needs no escaping, so the megabytes skip json.dumps."""
     flag = "true" if target else "false"
-    return (f'{{"type":"image","content":"{base64.b64encode(data).decode("ascii")}",'
-            f'"need_loss":{flag},"need_vae":{flag},"need_vit":true}}')
+    return (
+        f'{{"type":"image","content":"{base64.b64encode(data).decode("ascii")}",'
+        f'"need_loss":{flag},"need_vae":{flag},"need_vit":true}}'
+    )
 
 
 def conversation(sample: MultiTurn, read) -> str:
@@ -49,18 +58,28 @@ def conversation(sample: MultiTurn, read) -> str:
     content = []
     for turn in sample.turns:
         if turn.kind == "text":
-            content.append(json.dumps({"type": "text", "content": turn.text, "need_loss": turn.target},
-                                      ensure_ascii=False))
+            content.append(
+                json.dumps(
+                    {"type": "text", "content": turn.text, "need_loss": turn.target},
+                    ensure_ascii=False,
+                )
+            )
         else:
             content.append(_image_element(read(turn.image.sha256), turn.target))
-    user = json.dumps({"role": "user", "content": sample.prompt, "need_loss": False}, ensure_ascii=False)
+    user = json.dumps(
+        {"role": "user", "content": sample.prompt, "need_loss": False}, ensure_ascii=False
+    )
     return f'[{user},{{"role":"assistant","content":[{",".join(content)}]}}]'
 
 
 def row(sample: MultiTurn, read) -> dict:
     return {
-        "id": sample.id, "session_id": sample.session_id, "prompt": sample.prompt, "engine": sample.engine,
-        "human": sample.human, "conversation": conversation(sample, read),
+        "id": sample.id,
+        "session_id": sample.session_id,
+        "prompt": sample.prompt,
+        "engine": sample.engine,
+        "human": sample.human,
+        "conversation": conversation(sample, read),
         "provenance": json.dumps([t.provenance() for t in sample.turns], ensure_ascii=False),
         "annotators": sample.annotators,
     }
@@ -73,22 +92,31 @@ def write(job: ExportJob) -> list[str]:
         names = []
         for start in range(0, len(samples), ROWS_PER_FILE):
             name = f"{split}/part-{start // ROWS_PER_FILE:05d}.parquet"
-            sink = Sink(job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("conversation",))
+            sink = Sink(
+                job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("conversation",)
+            )
             try:
-                for sample in samples[start:start + ROWS_PER_FILE]:
+                for sample in samples[start : start + ROWS_PER_FILE]:
                     sink.add(row(sample, job.images.read))
                     job.advance(1)
             finally:
                 sink.close()
-            info[f"{job.target}/{name}"] = {"num_row_groups": sink.row_groups, "num_rows": sink.rows}
+            info[f"{job.target}/{name}"] = {
+                "num_row_groups": sink.row_groups,
+                "num_rows": sink.rows,
+            }
             names.append(name)
         if names:
             dataset_info[f"stroke_studio_{split}"] = {
-                "data_dir": f"{job.target}/{split}", "num_files": len(names), "num_total_samples": len(samples),
+                "data_dir": f"{job.target}/{split}",
+                "num_files": len(names),
+                "num_total_samples": len(samples),
                 "parquet_info_path": f"{job.target}/parquet_info.json",
             }
         files += names
     for name, data in (("parquet_info.json", info), ("dataset_info.json", dataset_info)):
-        (job.root / name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (job.root / name).write_text(
+            json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         files.append(name)
     return files

@@ -1,10 +1,10 @@
 """`folder`: JSONL and PNG files a person can browse, and `studio import` can read back.
 
-    manifest.json                 what was exported, how, and the counts
-    sessions.jsonl                every exported session's whole tree (the round trip)
-    images/<sha256>.png           each image once, the stored bytes
-    train/multi_turn.jsonl        train/conflict.jsonl    train/alignment.jsonl
-    validation/…                  the same for the validation split
+manifest.json                 what was exported, how, and the counts
+sessions.jsonl                every exported session's whole tree (the round trip)
+images/<sha256>.png           each image once, the stored bytes
+train/multi_turn.jsonl        train/conflict.jsonl    train/alignment.jsonl
+validation/…                  the same for the validation split
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def write(job: ExportJob) -> list[str]:
             yield make(item)
             job.advance(1)
 
-    write_jsonl(job.root / "sessions.jsonl", rows(job.sessions, lambda s: session_row(s[0], s[1], image)))
+    write_jsonl(
+        job.root / "sessions.jsonl", rows(job.sessions, lambda s: session_row(s[0], s[1], image))
+    )
     files.append("sessions.jsonl")
     s = job.subsets
     for split in (TRAIN, VALIDATION):

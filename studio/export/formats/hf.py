@@ -28,19 +28,65 @@ ROWS_PER_GROUP = 100
 LARGE = ("images", "final_image", "image", "trajectory")  # image bytes and whole trees
 S, B = pa.string(), pa.bool_()
 SCHEMAS = {
-    "multi_turn": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("engine", S), ("human", B),
-                             ("annotators", pa.list_(S)), ("turns", S),
-                             ("images", pa.list_(IMAGE)), ("final_image", IMAGE)]),
-    "conflict": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("instruction", S), ("description", S),
-                           ("passed", B), ("label", S), ("critique", S), ("plan_step_id", S), ("plan_author", S),
-                           ("plan_original", S), ("verdict_author", S), ("verdict_original", S),
-                           ("plan_annotator", S), ("verdict_annotator", S), ("annotators", pa.list_(S))]),
-    "alignment": hf_schema([("id", S), ("session_id", S), ("prompt", S), ("image", IMAGE), ("image_step_id", S),
-                            ("image_stage", S), ("image_author", S), ("instruction", S), ("description", S),
-                            ("passed", B), ("label", S), ("explanation", S), ("corrective_instruction", S),
-                            ("source", S), ("verdict_author", S), ("verdict_original", S),
-                            ("image_annotator", S), ("verdict_annotator", S), ("annotators", pa.list_(S))]),
-    "sessions": hf_schema([("session_id", S), ("split", S), ("trajectory", S), ("images", pa.list_(IMAGE))]),
+    "multi_turn": hf_schema(
+        [
+            ("id", S),
+            ("session_id", S),
+            ("prompt", S),
+            ("engine", S),
+            ("human", B),
+            ("annotators", pa.list_(S)),
+            ("turns", S),
+            ("images", pa.list_(IMAGE)),
+            ("final_image", IMAGE),
+        ]
+    ),
+    "conflict": hf_schema(
+        [
+            ("id", S),
+            ("session_id", S),
+            ("prompt", S),
+            ("instruction", S),
+            ("description", S),
+            ("passed", B),
+            ("label", S),
+            ("critique", S),
+            ("plan_step_id", S),
+            ("plan_author", S),
+            ("plan_original", S),
+            ("verdict_author", S),
+            ("verdict_original", S),
+            ("plan_annotator", S),
+            ("verdict_annotator", S),
+            ("annotators", pa.list_(S)),
+        ]
+    ),
+    "alignment": hf_schema(
+        [
+            ("id", S),
+            ("session_id", S),
+            ("prompt", S),
+            ("image", IMAGE),
+            ("image_step_id", S),
+            ("image_stage", S),
+            ("image_author", S),
+            ("instruction", S),
+            ("description", S),
+            ("passed", B),
+            ("label", S),
+            ("explanation", S),
+            ("corrective_instruction", S),
+            ("source", S),
+            ("verdict_author", S),
+            ("verdict_original", S),
+            ("image_annotator", S),
+            ("verdict_annotator", S),
+            ("annotators", pa.list_(S)),
+        ]
+    ),
+    "sessions": hf_schema(
+        [("session_id", S), ("split", S), ("trajectory", S), ("images", pa.list_(IMAGE))]
+    ),
 }
 
 
@@ -50,10 +96,16 @@ def _card(configs: dict[str, list[tuple[str, str]]]) -> str:
         lines += [f"- config_name: {name}", "  data_files:"]
         for split, pattern in splits:
             lines += [f"  - split: {split}", f"    path: {pattern}"]
-    lines += ["---", "", "# Stroke Studio export", "",
-              "Process-driven trajectories steered in Stroke Studio: `multi_turn` (prompt → plans, sketches,",
-              "verdicts, refines → final), `conflict` (plan vs prompt), `alignment` (image vs instruction),",
-              "and `sessions` (whole session trees, for `studio import`). See manifest.json for the counts.", ""]
+    lines += [
+        "---",
+        "",
+        "# Stroke Studio export",
+        "",
+        "Process-driven trajectories steered in Stroke Studio: `multi_turn` (prompt → plans, sketches,",
+        "verdicts, refines → final), `conflict` (plan vs prompt), `alignment` (image vs instruction),",
+        "and `sessions` (whole session trees, for `studio import`). See manifest.json for the counts.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -61,10 +113,22 @@ def write(job: ExportJob) -> list[str]:
     image = lambda ref: image_cell(job.images.read(ref.sha256), ref.sha256)  # noqa: E731
     s = job.subsets
     tables = {
-        "multi_turn": (s.multi_turn, lambda x: multi_turn_row(x, image, as_json=True), lambda x: x.split),
+        "multi_turn": (
+            s.multi_turn,
+            lambda x: multi_turn_row(x, image, as_json=True),
+            lambda x: x.split,
+        ),
         "conflict": (s.conflict, lambda x: conflict_row(x, as_json=True), lambda x: x.split),
-        "alignment": (s.alignment, lambda x: alignment_row(x, image, as_json=True), lambda x: x.split),
-        "sessions": (job.sessions, lambda x: session_row(x[0], x[1], image, as_json=True), lambda x: x[1]),
+        "alignment": (
+            s.alignment,
+            lambda x: alignment_row(x, image, as_json=True),
+            lambda x: x.split,
+        ),
+        "sessions": (
+            job.sessions,
+            lambda x: session_row(x[0], x[1], image, as_json=True),
+            lambda x: x[1],
+        ),
     }
     files: list[str] = []
     configs: dict[str, list[tuple[str, str]]] = {}
@@ -76,7 +140,7 @@ def write(job: ExportJob) -> list[str]:
                 path = f"{name}/{split}-{index:05d}-of-{shards:05d}.parquet"
                 sink = Sink(job.root / path, SCHEMAS[name], ROWS_PER_GROUP, large=LARGE)
                 try:
-                    for item in chosen[index * ROWS_PER_SHARD:(index + 1) * ROWS_PER_SHARD]:
+                    for item in chosen[index * ROWS_PER_SHARD : (index + 1) * ROWS_PER_SHARD]:
                         sink.add(make(item))
                         job.advance(1)
                 finally:

@@ -34,12 +34,26 @@ JPEG_QUALITY = 95
 ROWS_PER_SHARD = 1000
 ROWS_PER_GROUP = 100
 S, F = pa.string(), pa.float64()
-SCHEMA = pa.schema([
-    ("caption", S), ("jpg_0", pa.binary()), ("jpg_1", pa.binary()), ("label_0", F), ("label_1", F),
-    ("annotator", S), ("annotators", pa.list_(S)), ("source", S), ("sources", pa.list_(S)),
-    ("step_0", S), ("step_1", S), ("session_ids", pa.list_(S)), ("judgement_ids", pa.list_(S)),
-    ("prompt", S), ("image_0_sha256", S), ("image_1_sha256", S),
-])
+SCHEMA = pa.schema(
+    [
+        ("caption", S),
+        ("jpg_0", pa.binary()),
+        ("jpg_1", pa.binary()),
+        ("label_0", F),
+        ("label_1", F),
+        ("annotator", S),
+        ("annotators", pa.list_(S)),
+        ("source", S),
+        ("sources", pa.list_(S)),
+        ("step_0", S),
+        ("step_1", S),
+        ("session_ids", pa.list_(S)),
+        ("judgement_ids", pa.list_(S)),
+        ("prompt", S),
+        ("image_0_sha256", S),
+        ("image_1_sha256", S),
+    ]
+)
 
 
 def jpeg(png: bytes) -> bytes:
@@ -69,12 +83,22 @@ class JpegCache:
 def row(pair: ImagePair, encode) -> dict:
     a, b = pair.image_0, pair.image_1
     return {
-        "caption": pair.caption, "jpg_0": encode(a.image.sha256), "jpg_1": encode(b.image.sha256),
-        "label_0": pair.label_0, "label_1": 1.0 - pair.label_0,
-        "annotator": ",".join(pair.annotators), "annotators": list(pair.annotators),
-        "source": ",".join(pair.sources), "sources": list(pair.sources), "step_0": a.id, "step_1": b.id,
-        "session_ids": list(pair.session_ids), "judgement_ids": list(pair.judgement_ids), "prompt": pair.prompt,
-        "image_0_sha256": a.image.sha256, "image_1_sha256": b.image.sha256,
+        "caption": pair.caption,
+        "jpg_0": encode(a.image.sha256),
+        "jpg_1": encode(b.image.sha256),
+        "label_0": pair.label_0,
+        "label_1": 1.0 - pair.label_0,
+        "annotator": ",".join(pair.annotators),
+        "annotators": list(pair.annotators),
+        "source": ",".join(pair.sources),
+        "sources": list(pair.sources),
+        "step_0": a.id,
+        "step_1": b.id,
+        "session_ids": list(pair.session_ids),
+        "judgement_ids": list(pair.judgement_ids),
+        "prompt": pair.prompt,
+        "image_0_sha256": a.image.sha256,
+        "image_1_sha256": b.image.sha256,
     }
 
 
@@ -82,9 +106,15 @@ def _card(splits: list[str]) -> str:
     lines = ["---", "configs:", "- config_name: default", "  data_files:"]
     for split in splits:
         lines += [f"  - split: {split}", f"    path: data/{split}-*.parquet"]
-    lines += ["---", "", "# Stroke Studio preference pairs (Pick-a-Pic layout)", "",
-              "`caption`, `jpg_0`, `jpg_1`, `label_0` as diffusers' Diffusion-DPO example reads them; "
-              "`annotator`, `source` and the step ids say where each pair came from. See manifest.json.", ""]
+    lines += [
+        "---",
+        "",
+        "# Stroke Studio preference pairs (Pick-a-Pic layout)",
+        "",
+        "`caption`, `jpg_0`, `jpg_1`, `label_0` as diffusers' Diffusion-DPO example reads them; "
+        "`annotator`, `source` and the step ids say where each pair came from. See manifest.json.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -103,7 +133,7 @@ def write(job: ExportJob) -> list[str]:
             path = f"data/{split}-{index:05d}-of-{shards:05d}.parquet"
             sink = Sink(job.root / path, SCHEMA, ROWS_PER_GROUP, large=("jpg_0", "jpg_1"))
             try:
-                for pair in chosen[index * ROWS_PER_SHARD:(index + 1) * ROWS_PER_SHARD]:
+                for pair in chosen[index * ROWS_PER_SHARD : (index + 1) * ROWS_PER_SHARD]:
                     sink.add(row(pair, encode))
             finally:
                 sink.close()
@@ -111,9 +141,15 @@ def write(job: ExportJob) -> list[str]:
         if shards:
             splits.append(split)
     (job.root / "README.md").write_text(_card(splits), encoding="utf-8")
-    job.advance(len(job.sessions))  # the bar counts sessions: how many pairs they hold is known only now
+    job.advance(
+        len(job.sessions)
+    )  # the bar counts sessions: how many pairs they hold is known only now
     job.notes["pairs"] = {
-        "written": len(pairs), "ties_left_out": len(ties), "duplicates_merged": merged,
-        "by_source": {s: sum(1 for p in pairs if s in p.sources) for s in ("redraw", "preference", "rating")},
+        "written": len(pairs),
+        "ties_left_out": len(ties),
+        "duplicates_merged": merged,
+        "by_source": {
+            s: sum(1 for p in pairs if s in p.sources) for s in ("redraw", "preference", "rating")
+        },
     }
     return files + ["README.md"]

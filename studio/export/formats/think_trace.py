@@ -40,9 +40,16 @@ def row(sample: MultiTurn, copy: ImageCopier) -> dict:
             else:
                 thoughts.append(f"THOUGHT 1: {marker(n)}")
     final = marker(len(images)) if images else ""
-    return {"id": sample.id, "session_id": sample.session_id, "annotators": sample.annotators, "Question": sample.prompt,
-            "Text Reasoning Trace": "\n".join(thoughts), "Final Answer": final, **images,
-            "provenance": [t.provenance() for t in sample.turns if t.target and t.stage != "critique"]}
+    return {
+        "id": sample.id,
+        "session_id": sample.session_id,
+        "annotators": sample.annotators,
+        "Question": sample.prompt,
+        "Text Reasoning Trace": "\n".join(thoughts),
+        "Final Answer": final,
+        **images,
+        "provenance": [t.provenance() for t in sample.turns if t.target and t.stage != "critique"],
+    }
 
 
 def write(job: ExportJob) -> list[str]:
@@ -51,6 +58,7 @@ def write(job: ExportJob) -> list[str]:
     for split in (TRAIN, VALIDATION):
         samples = [s for s in job.subsets.multi_turn if s.split == split]
         if samples:
+
             def rows(samples=samples):
                 for sample in samples:
                     yield row(sample, copy)

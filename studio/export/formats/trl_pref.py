@@ -34,16 +34,28 @@ S = pa.string()
 TEXT_MESSAGE = pa.struct([("role", S), ("content", S)])
 PART = pa.struct([("type", S), ("text", S)])
 VISION_MESSAGE = pa.struct([("role", S), ("content", pa.list_(PART))])
-META = [("id", S), ("session_id", S), ("source", S), ("step_id", S), ("annotator", S), ("model_original", S)]
+META = [
+    ("id", S),
+    ("session_id", S),
+    ("source", S),
+    ("step_id", S),
+    ("annotator", S),
+    ("model_original", S),
+]
 
-_V = {"_type": "Value", "dtype": "string"}  # datasets' feature JSON; `[x]` is a list of x in every version
+_V = {
+    "_type": "Value",
+    "dtype": "string",
+}  # datasets' feature JSON; `[x]` is a list of x in every version
 
 
 def _schema(vision: bool) -> pa.Schema:
     message = VISION_MESSAGE if vision else TEXT_MESSAGE
     fields = [(name, pa.list_(message)) for name in ("prompt", "chosen", "rejected")]
-    features = {name: [{"role": _V, "content": [{"type": _V, "text": _V}] if vision else _V}]
-                for name, _ in fields}
+    features = {
+        name: [{"role": _V, "content": [{"type": _V, "text": _V}] if vision else _V}]
+        for name, _ in fields
+    }
     if vision:
         fields.append(("images", pa.list_(IMAGE)))
         features["images"] = [{"_type": "Image"}]
@@ -67,9 +79,14 @@ def row(pair: TextPair, read) -> dict:
     question = pair.question.replace("<image>\n", "") if vision else pair.question
     data = {
         "prompt": _turn("user", question, vision, image=True),
-        "chosen": _turn("assistant", pair.chosen, vision), "rejected": _turn("assistant", pair.rejected, vision),
-        "id": pair.id, "session_id": pair.session_id, "source": pair.source, "step_id": pair.step_id,
-        "annotator": pair.annotator, "model_original": json.dumps(pair.model_original, sort_keys=True),
+        "chosen": _turn("assistant", pair.chosen, vision),
+        "rejected": _turn("assistant", pair.rejected, vision),
+        "id": pair.id,
+        "session_id": pair.session_id,
+        "source": pair.source,
+        "step_id": pair.step_id,
+        "annotator": pair.annotator,
+        "model_original": json.dumps(pair.model_original, sort_keys=True),
     }
     if vision:
         data["images"] = [image_cell(read(pair.image.sha256), pair.image.sha256)]
@@ -82,9 +99,15 @@ def _card(configs: dict[str, list[str]]) -> str:
         lines += [f"- config_name: {name}", "  data_files:"]
         for split in splits:
             lines += [f"  - split: {split}", f"    path: {name}/{split}-*.parquet"]
-    lines += ["---", "", "# Stroke Studio preference rows (TRL conversational format)", "",
-              "`text`: plan edits and plan-verdict overrides; `vision`: image-verdict overrides with the image.",
-              "`chosen` is the person's answer, `rejected` the model's. See manifest.json.", ""]
+    lines += [
+        "---",
+        "",
+        "# Stroke Studio preference rows (TRL conversational format)",
+        "",
+        "`text`: plan edits and plan-verdict overrides; `vision`: image-verdict overrides with the image.",
+        "`chosen` is the person's answer, `rejected` the model's. See manifest.json.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -95,13 +118,15 @@ def write(job: ExportJob) -> list[str]:
     configs: dict[str, list[str]] = {}
     for name in ("text", "vision"):
         for split in (TRAIN, VALIDATION):
-            chosen = [p for p in pairs if p.split == split and (p.image is not None) == (name == "vision")]
+            chosen = [
+                p for p in pairs if p.split == split and (p.image is not None) == (name == "vision")
+            ]
             shards = -(-len(chosen) // ROWS_PER_SHARD)
             for index in range(shards):
                 path = f"{name}/{split}-{index:05d}-of-{shards:05d}.parquet"
                 sink = Sink(job.root / path, SCHEMAS[name], ROWS_PER_GROUP, large=("images",))
                 try:
-                    for pair in chosen[index * ROWS_PER_SHARD:(index + 1) * ROWS_PER_SHARD]:
+                    for pair in chosen[index * ROWS_PER_SHARD : (index + 1) * ROWS_PER_SHARD]:
                         sink.add(row(pair, job.images.read))
                 finally:
                     sink.close()
@@ -110,6 +135,8 @@ def write(job: ExportJob) -> list[str]:
                 configs.setdefault(name, []).append(split)
     (job.root / "README.md").write_text(_card(configs), encoding="utf-8")
     job.advance(len(job.subsets.conflict) + len(job.subsets.alignment))
-    job.notes["pairs"] = {source: sum(1 for p in pairs if p.source == source)
-                          for source in ("plan-edit", "plan-critique", "sketch-critique")}
+    job.notes["pairs"] = {
+        source: sum(1 for p in pairs if p.source == source)
+        for source in ("plan-edit", "plan-critique", "sketch-critique")
+    }
     return files + ["README.md"]

@@ -37,11 +37,19 @@ READS_SESSIONS = True  # a branch's steps (instructions, reviews), not only its 
 ROWS_PER_GROUP = 64
 ROWS_PER_FILE = 1024
 S = pa.string()
-SCHEMA = pa.schema([
-    ("image_list", pa.list_(pa.binary())), ("instruction_list", pa.list_(pa.list_(S))),
-    ("id", S), ("session_id", S), ("prompt", S), ("source", S), ("step_ids", pa.list_(S)),
-    ("annotator", S), ("annotators", pa.list_(S)),
-])
+SCHEMA = pa.schema(
+    [
+        ("image_list", pa.list_(pa.binary())),
+        ("instruction_list", pa.list_(pa.list_(S))),
+        ("id", S),
+        ("session_id", S),
+        ("prompt", S),
+        ("source", S),
+        ("step_ids", pa.list_(S)),
+        ("annotator", S),
+        ("annotators", pa.list_(S)),
+    ]
+)
 
 
 @dataclass
@@ -74,13 +82,23 @@ def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list
             rows.append(run)
 
     for step in branch:
-        if step.stage not in (Stage.SKETCH, Stage.REFINE) or step.image is None or step.review is Review.REJECTED:
+        if (
+            step.stage not in (Stage.SKETCH, Stage.REFINE)
+            or step.image is None
+            or step.review is Review.REJECTED
+        ):
             continue
         if step.review is Review.ACCEPTED:
             for rejected in rejected_before(trajectory, step):
                 note = rejected.review_note.strip()
-                if note and rejected.image is not None and rejected.image.sha256 != step.image.sha256:
-                    rows.append(Edits(session.id, session.prompt, split, "redraw", [rejected, step], [note]))
+                if (
+                    note
+                    and rejected.image is not None
+                    and rejected.image.sha256 != step.image.sha256
+                ):
+                    rows.append(
+                        Edits(session.id, session.prompt, split, "redraw", [rejected, step], [note])
+                    )
         if step.stage is Stage.SKETCH:
             close()
             run = Edits(session.id, session.prompt, split, "refine", [step])
@@ -110,9 +128,13 @@ def row(edits: Edits, read) -> dict:
     return {
         "image_list": [read(s.image.sha256) for s in edits.steps],
         "instruction_list": [[text] for text in edits.instructions],
-        "id": f"{edits.source}:{first.id}:{edits.steps[-1].id}", "session_id": edits.session_id,
-        "prompt": edits.prompt, "source": edits.source, "step_ids": [s.id for s in edits.steps],
-        "annotator": ",".join(edits.annotators), "annotators": edits.annotators,
+        "id": f"{edits.source}:{first.id}:{edits.steps[-1].id}",
+        "session_id": edits.session_id,
+        "prompt": edits.prompt,
+        "source": edits.source,
+        "step_ids": [s.id for s in edits.steps],
+        "annotator": ",".join(edits.annotators),
+        "annotators": edits.annotators,
     }
 
 
@@ -124,23 +146,37 @@ def write(job: ExportJob) -> list[str]:
         names = []
         for start in range(0, len(rows), ROWS_PER_FILE):
             name = f"{split}/part-{start // ROWS_PER_FILE:05d}.parquet"
-            sink = Sink(job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("image_list",))
+            sink = Sink(
+                job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("image_list",)
+            )
             try:
-                for edits in rows[start:start + ROWS_PER_FILE]:
+                for edits in rows[start : start + ROWS_PER_FILE]:
                     sink.add(row(edits, job.images.read))
             finally:
                 sink.close()
-            info[f"{job.target}/{name}"] = {"num_row_groups": sink.row_groups, "num_rows": sink.rows}
+            info[f"{job.target}/{name}"] = {
+                "num_row_groups": sink.row_groups,
+                "num_rows": sink.rows,
+            }
             names.append(name)
         if names:
             dataset_info[f"stroke_studio_edit_{split}"] = {
-                "data_dir": f"{job.target}/{split}", "num_files": len(names), "num_total_samples": len(rows),
+                "data_dir": f"{job.target}/{split}",
+                "num_files": len(names),
+                "num_total_samples": len(rows),
                 "parquet_info_path": f"{job.target}/parquet_info.json",
             }
         files += names
     job.advance(len(job.subsets.multi_turn))
-    job.notes["edits"] = {source: sum(1 for e in everything if e.source == source) for source in ("refine", "redraw")}
-    for name, data in (("parquet_info.json", info), ("dataset_info.json", {"unified_edit": dataset_info})):
-        (job.root / name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    job.notes["edits"] = {
+        source: sum(1 for e in everything if e.source == source) for source in ("refine", "redraw")
+    }
+    for name, data in (
+        ("parquet_info.json", info),
+        ("dataset_info.json", {"unified_edit": dataset_info}),
+    ):
+        (job.root / name).write_text(
+            json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         files.append(name)
     return files

@@ -37,47 +37,69 @@ def conflict_answer(sample: ConflictSample) -> str:
 
 def alignment_answer(sample: AlignmentSample) -> str:
     corrective = sample.corrective_instruction
-    return (protocol.check_text("sketch", Check(sample.passed, sample.explanation))
-            + (protocol.refine_text(corrective) if corrective else ""))
+    return protocol.check_text("sketch", Check(sample.passed, sample.explanation)) + (
+        protocol.refine_text(corrective) if corrective else ""
+    )
 
 
 def _meta(sample) -> dict:
-    return {"session_id": sample.session_id, "label": sample.label, "verdict_author": sample.verdict_author,
-            "verdict_original": sample.verdict_original, "verdict_annotator": sample.verdict_annotator,
-            "annotators": sample.annotators}
+    return {
+        "session_id": sample.session_id,
+        "label": sample.label,
+        "verdict_author": sample.verdict_author,
+        "verdict_original": sample.verdict_original,
+        "verdict_annotator": sample.verdict_annotator,
+        "annotators": sample.annotators,
+    }
 
 
 def conflict_question(sample: ConflictSample) -> str:
     """The plan in the question is written as the loop writes it (escaped), so its tags stay the only tags."""
-    return CONFLICT_QUESTION.format(prompt=sample.prompt, instruction=protocol.escape(sample.instruction),
-                                    description=protocol.escape(sample.description))
+    return CONFLICT_QUESTION.format(
+        prompt=sample.prompt,
+        instruction=protocol.escape(sample.instruction),
+        description=protocol.escape(sample.description),
+    )
 
 
 def conflict_row(sample: ConflictSample) -> dict:
     question = conflict_question(sample)
     answer = conflict_answer(sample)
-    return {"id": sample.id, "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
-            **_meta(sample), "plan_author": sample.plan_author, "plan_original": sample.plan_original or None,
-            "plan_annotator": sample.plan_annotator}
+    return {
+        "id": sample.id,
+        "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
+        **_meta(sample),
+        "plan_author": sample.plan_author,
+        "plan_original": sample.plan_original or None,
+        "plan_annotator": sample.plan_annotator,
+    }
 
 
 def alignment_row(sample: AlignmentSample, copy: ImageCopier) -> dict:
     question = ALIGNMENT_QUESTION.format(instruction=sample.instruction)
     answer = alignment_answer(sample)
-    return {"id": sample.id, "image": copy(sample.image.sha256),
-            "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
-            **_meta(sample), "source": sample.source, "image_author": sample.image_author,
-            "image_annotator": sample.image_annotator}
+    return {
+        "id": sample.id,
+        "image": copy(sample.image.sha256),
+        "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
+        **_meta(sample),
+        "source": sample.source,
+        "image_author": sample.image_author,
+        "image_annotator": sample.image_annotator,
+    }
 
 
 def write(job: ExportJob) -> list[str]:
     copy = ImageCopier(job.images, job.root)
     files = []
     for split in (TRAIN, VALIDATION):
-        for name, items, make in (("conflict", job.subsets.conflict, conflict_row),
-                                  ("alignment", job.subsets.alignment, lambda s: alignment_row(s, copy))):
+        for name, items, make in (
+            ("conflict", job.subsets.conflict, conflict_row),
+            ("alignment", job.subsets.alignment, lambda s: alignment_row(s, copy)),
+        ):
             chosen = [s for s in items if s.split == split]
             if chosen:
+
                 def rows(chosen=chosen, make=make):
                     for sample in chosen:
                         yield make(sample)

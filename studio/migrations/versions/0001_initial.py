@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -39,7 +40,12 @@ def upgrade() -> None:
     op.create_table(
         "steps",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("session_id", sa.String(32), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "session_id",
+            sa.String(32),
+            sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("parent_id", sa.String(32), sa.ForeignKey("steps.id", ondelete="CASCADE")),
         sa.Column("stage", sa.String(16), nullable=False),
         sa.Column("round", sa.Integer, nullable=False),

@@ -3,6 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +23,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "batch_items",
-        sa.Column("batch", sa.String(64), sa.ForeignKey("batches.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "batch",
+            sa.String(64),
+            sa.ForeignKey("batches.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("mode", sa.String(16), nullable=False),
         sa.Column("prompt_index", sa.Integer, nullable=False),

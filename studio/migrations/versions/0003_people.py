@@ -7,6 +7,7 @@ their steps get no annotator. Every existing row is kept as it was.
 Revision ID: 0003
 Revises: 0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,12 +19,19 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("sessions", sa.Column("owner", sa.String(128), nullable=False, server_default=""))
-    op.add_column("sessions", sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column(
+        "sessions", sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false())
+    )
     op.add_column("steps", sa.Column("annotator", sa.String(128)))
     op.create_table(
         "judgements",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("session_id", sa.String(32), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "session_id",
+            sa.String(32),
+            sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("step_id", sa.String(32), nullable=False),
         sa.Column("other_step_id", sa.String(32)),

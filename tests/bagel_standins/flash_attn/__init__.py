@@ -15,14 +15,27 @@ import torch.nn.functional as F
 __version__ = "0.0.0+studio-test-standin"
 
 
-def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None, max_seqlen_k=None, dropout_p=0.0,
-                           softmax_scale=None, causal=False, **unused):
+def flash_attn_varlen_func(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    max_seqlen_q=None,
+    max_seqlen_k=None,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    **unused,
+):
     outs = []
     for i in range(len(cu_seqlens_q) - 1):
         qs, qe = int(cu_seqlens_q[i]), int(cu_seqlens_q[i + 1])
         ks, ke = int(cu_seqlens_k[i]), int(cu_seqlens_k[i + 1])
         qi, ki, vi = q[qs:qe].transpose(0, 1), k[ks:ke].transpose(0, 1), v[ks:ke].transpose(0, 1)
-        if ki.shape[0] != qi.shape[0]:  # grouped-query attention: each k/v head serves several q heads
+        if (
+            ki.shape[0] != qi.shape[0]
+        ):  # grouped-query attention: each k/v head serves several q heads
             repeat = qi.shape[0] // ki.shape[0]
             ki, vi = ki.repeat_interleave(repeat, 0), vi.repeat_interleave(repeat, 0)
         mask = None

@@ -27,7 +27,11 @@ class ToTensor:
     """PIL RGB → float tensor (C, H, W) in [0, 1], as torchvision's ToTensor."""
 
     def __call__(self, image):
-        return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+        return (
+            torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)
+            .permute(2, 0, 1)
+            .contiguous()
+        )
 
 
 class Normalize:

@@ -5,4 +5,6 @@ from PIL import Image
 
 def resize(image, size, interpolation=None, antialias=True):
     height, width = size if isinstance(size, (list, tuple)) else (size, size)
-    return image.resize((width, height), interpolation if interpolation is not None else Image.BILINEAR)
+    return image.resize(
+        (width, height), interpolation if interpolation is not None else Image.BILINEAR
+    )
