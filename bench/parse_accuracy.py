@@ -4,7 +4,7 @@
 - Own set (`bench/data/parse_set.jsonl`, built by `bench/parse_set.py` from GenEval's metadata):
   a prompt is right when the scene read equals the metadata's — the same groups (class, count,
   colour), each relation to the same anchor group, and the same `exclude` list — in any order.
-- Long descriptive held-out sets (`bench/data/parse_long_{a,b,c,d,e}.jsonl`): 66 prompts each, written
+- Long descriptive held-out sets (`bench/data/parse_long_{a..f}.jsonl`): 66 prompts each (F: 80), written
   from seeded samples of GenEval's metadata in the style of prompt rewriters, one batch at a time, each
   scored once before any change it led to. Their first-sight scores are kept below and printed beside
   today's, so the table always shows both.
@@ -38,7 +38,14 @@ HELD_OUT = [
     for name in ("heldout", "blind", "blind2", "blind3", "blind4")
 ]
 # Long descriptions, one batch after another; (right, prompts) the first time each was read (docs/benchmarks.md).
-LONG_SETS = {"a": (29, 66), "b": (40, 66), "c": (38, 66), "d": (56, 66), "e": (51, 66)}
+LONG_SETS = {
+    "a": (29, 66),
+    "b": (40, 66),
+    "c": (38, 66),
+    "d": (56, 66),
+    "e": (51, 66),
+    "f": (59, 80),
+}
 
 
 def canonical(geneval: dict) -> tuple:
