@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from .. import pngmeta, protocol
 from ..domain import ImageRef, StudioError
 from . import formats
+from .dedup import deduplicate
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
 from .select import (
     HEX64,
@@ -33,7 +34,7 @@ from .select import (
     select_sessions,
     split_of,
 )
-from .subsets import Subsets, deduplicate, derive, with_split
+from .subsets import Subsets, derive, with_split
 
 OnProgress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
 EXPORT_VERSION = 1

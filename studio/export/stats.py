@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any, Iterable
 
 from ..domain import Author, Review, Stage
+from .dedup import deduplicate
 from .output import ImageSource
 from .preferences import SCORES, THUMBS, image_pairs, text_pairs
 from .select import (
@@ -36,7 +37,7 @@ from .select import (
     select_sessions,
     split_of,
 )
-from .subsets import Subsets, deduplicate, derive, with_split
+from .subsets import Subsets, derive, with_split
 
 
 def cohen_kappa(labels: list[tuple[str, str]]) -> float | None:

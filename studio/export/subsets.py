@@ -411,22 +411,5 @@ def derive(
     return out
 
 
-def deduplicate(items: list, prefer_human: bool = True) -> tuple[list, int]:
-    """One sample per input (images compared by hash); a person's label beats the model's.
-
-    The kept sample takes the place of the first occurrence, so output order stays fixed.
-    """
-    chosen: dict[Any, int] = {}
-    kept: list = []
-    for item in items:
-        key = item.key()
-        if key not in chosen:
-            chosen[key] = len(kept)
-            kept.append(item)
-        elif prefer_human and item.human and not kept[chosen[key]].human:
-            kept[chosen[key]] = item
-    return kept, len(items) - len(kept)
-
-
 def with_split(items: list, split_of: Callable[[str], str]) -> list:
     return [dataclasses.replace(item, split=split_of(item.session_id)) for item in items]
