@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from .. import limits
 from ..domain import RunSettings, StudioError
-from .common import data_option, db_option, err, out
+from .common import data_option, db_option, err, out, progress_bar
 
 
 class _RunByDefault(TyperGroup):
@@ -128,9 +128,6 @@ def run(
 
 
 def _work(worker, place, device: str | None, as_json: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as ProgressBar
-
     who = f"worker {place.rank}/{place.world_size}"
     counts = worker.queue.counts()
     err.print(
@@ -138,15 +135,7 @@ def _work(worker, place, device: str | None, as_json: bool) -> None:
         f"{counts.failed} failed{f', on {device}' if device else ''}",
         highlight=False,
     )
-    bar = ProgressBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal,
-    )
+    bar = progress_bar(keep=True)
     task = bar.add_task(who, total=counts.total, completed=counts.done + counts.failed)
     mine = {"done": 0, "failed": 0, "lost": 0}
 

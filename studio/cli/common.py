@@ -38,3 +38,21 @@ def fail(message: str) -> None:
     message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
     sys.exit(1)
+
+
+def progress_bar(*, counted: bool = True, remaining: bool = False, keep: bool = False):
+    """The one rich progress bar of the CLI, on stderr and only on a terminal: a description, the bar,
+    `done/total` when `counted`, the time taken (and left, with `remaining`); `keep` leaves it on screen."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [MofNCompleteColumn()] if counted else []
+    columns += [TimeElapsedColumn()] + ([TimeRemainingColumn()] if remaining else [])
+    return Progress(*columns, console=err, transient=not keep, disable=not err.is_terminal)

@@ -12,8 +12,6 @@ from typing import Annotated, List, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as ProgressBar
 
 from ..export.formats import FORMATS
 
@@ -25,7 +23,7 @@ def register(app: typer.Typer) -> None:
     from .. import limits
     from ..domain import StudioError
     from ..store import Store
-    from .common import DataOption, DbOption, JsonOption, err, out
+    from .common import DataOption, DbOption, JsonOption, err, out, progress_bar
 
     @app.command("export")
     def export_command(
@@ -108,15 +106,7 @@ def register(app: typer.Typer) -> None:
                 f"--val-fraction must be between 0 and 1 (a share such as 0.1), not {val_fraction}."
             )
 
-        bar = ProgressBar(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        bar = progress_bar()
         task = bar.add_task("reading", total=None)
 
         def progress(done: int, total: int, phase: str) -> None:

@@ -16,7 +16,7 @@ from .. import engines as registry
 from .. import limits
 from ..domain import Mode, RunSettings, StudioError
 from ..store import DATA_ENV, DEFAULT_DATA_DIR
-from .common import DataOption, DbOption, err, out
+from .common import DataOption, DbOption, err, out, progress_bar
 
 bench_app = typer.Typer(
     help="Benchmarks: GenEval-format runs, single-pass vs process-driven.",
@@ -130,14 +130,6 @@ def geneval(
     The samples are a batch (see `studio batch`, and `studio batch status NAME` while it runs): run the same command again to finish what is missing; --retry-failed runs failed samples again. Under `accelerate launch … -m studio bench geneval` each process is one worker and rank 0 writes the report. GenEval's own evaluator can score the images later (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with published GenEval scores.
     """
     from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import Progress as ProgressBar
 
     from ..geneval.run import BenchOptions, run_bench
 
@@ -170,16 +162,7 @@ def geneval(
             "offline engine's sketches (expect scores near 0). Use --checker offline (or auto) for them.",
             highlight=False,
         )
-    bar = ProgressBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal,
-    )
+    bar = progress_bar(remaining=True, keep=True)
     task = bar.add_task("GenEval", total=None)
     tally: dict[str, list[int]] = {}
 

@@ -16,8 +16,6 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as ProgressBar
 from rich.table import Table
 from rich.tree import Tree
 
@@ -26,7 +24,7 @@ from .. import limits
 from ..domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
 from ..runner import Event, PausePolicy, Runner
 from ..store import Store
-from .common import DataOption, DbOption, JsonOption, err, out
+from .common import DataOption, DbOption, JsonOption, err, out, progress_bar
 
 app = typer.Typer()  # the commands below are added to the root app by register()
 
@@ -68,14 +66,7 @@ def step_line(step: Step) -> str:
 def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
     """Run to the end, printing each stage as it is committed, with a progress bar on terminals."""
     lines = err if as_json else out
-    bar = ProgressBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
+    bar = progress_bar(counted=False)
     task = bar.add_task("", total=1.0, visible=False)
 
     def listener(event: Event) -> None:
