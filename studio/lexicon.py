@@ -43,6 +43,7 @@ silence music buzz step steps pace paces pond puddle pool hole stream creek wate
 meter meters metre metres foot feet inch inches yard yards mile miles centimeter centimeters minute minutes second
 seconds hour hours fire flame flames smoke steam mist fog haze rain raindrop raindrops dust mud foam spray splash
 ripple ripples wave waves breeze wind
+installation poster collage café pavement kerb curb highway motorway roadside tarmac worktop
 close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective camera lens bokeh blur depth field artwork art piece work
 """)
 
@@ -65,7 +66,7 @@ canopy upholstery
 
 # Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.
 COVERINGS = _words(
-    "fur coat body skin paint finish shell feathers plumage hide exterior surface color colour hue shade tone"
+    "fur coat body skin paint finish shell feathers plumage foliage hide exterior surface color colour hue shade tone"
 )
 
 # What things are made of: "crafted from dark oak", "a glass of water" aside.
@@ -196,12 +197,14 @@ PLACE_PARTS = _words(
 SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair"})
 SURFACE_PREPS = _words("on upon onto across against at along atop in")
 # Prepositions whose object is where something is, in a description ("around a fountain").
-SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over under around
+SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over under beneath underneath around
 along toward towards from between past beyond among amid within throughout down up alongside""")
 # Verbs that make their subject an accessory of what follows: "a basket is attached to its handlebars".
 ATTACHED = _words(
     "attached fixed mounted fastened clipped strapped tied hooked bolted glued pinned sewn stitched"
 )
+# Verbs that open a description by asking for the scene: "Imagine a ski chalet after a long day."
+SCENE_VERBS = _words("imagine picture envision envisage visualize visualise")
 # Imperatives of plan and refine texts, which the tagger sometimes reads as names ("Recolor the cup").
 IMPERATIVES = _words("""recolor recolour move add remove delete draw make paint change turn put place keep erase
 shift relocate insert include create set replace swap redraw fix""")

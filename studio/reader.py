@@ -74,7 +74,7 @@ class Reader(NounRoles):
         self.low = [w.low for w in self.words]
         self.merge = merge
         sentences = sum(w.sent_start for w in self.words) + 1
-        self.long = sentences > 1 or len(self.words) > LONG_WORDS
+        self.long = sentences > 1 or len(self.words) > LONG_WORDS or ":" in self.low[2:-2]
         self.settled: dict[str, str] = {}  # open nouns already read as not-objects, by class
         self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
         self.first_end = next(
@@ -125,6 +125,8 @@ class Reader(NounRoles):
         if i < 2 or w.low.endswith("ing"):
             return False
         before, nxt = words[i - 1], (words[i + 1] if i + 1 < len(words) else None)
+        if self._singular_subject(i):
+            return True  # "a train glides by", "a purple bear waves at it": "a" with a plural is a verb
         if (
             before.low in ("and", "or")
             and words[i - 2].pos in ("VERB", "AUX")
@@ -148,6 +150,16 @@ class Reader(NounRoles):
                 for k in range(max(0, i - 1), i)
             )
         )
+
+    def _singular_subject(self, i: int) -> bool:
+        """Word i, tagged a plural noun, ends a phrase opened by "a"/"an": it is the phrase's verb."""
+        w = self.words[i]
+        if w.tag != "NNS" or w.lemma == w.low or w.dep not in ("ROOT", "conj") or self._known_at(i):
+            return False
+        k = i - 1
+        while k > 0 and self.words[k].head > k and self.words[k].dep in ("compound", "amod"):
+            k -= 1  # back over "purple bear", "red steam train"
+        return k < i - 1 and self.low[k] in ("a", "an") and self.words[i - 1].pos == "NOUN"
 
     def _lost_verb(self, start: int, k: int) -> bool:
         """Word k is the verb of coordinated subjects ("X and a Y graze together") in a clause with no verb tagged."""
@@ -205,6 +217,11 @@ class Reader(NounRoles):
             "VBG",
         )
 
+    def _bare_compound(self, k: int) -> bool:
+        """In a description, a bare noun modifying the next one: "product photo", "book illustration"."""
+        w = self.words[k]
+        return self.long and w.dep == "compound" and w.head == k + 1 and self.class_at(k + 1)
+
     def count_at(self, i: int):
         """A leading count: (count, next index, is_article) or None."""
         low = self.low
@@ -247,6 +264,7 @@ class Reader(NounRoles):
             pairs, explicit, j = low[j].startswith("pair"), True, j + 2
             count = 2 * (count or 1)
         best, color, loose, k = None, None, [], j
+        collective = j >= 2 and low[j - 1] == "of" and low[j - 2] in L.COLLECTIVES
         while k < len(
             low
         ):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
@@ -262,7 +280,8 @@ class Reader(NounRoles):
                     or best[0][1] == "pl"
                     or self.words[k].dep == "ROOT"
                 )
-            ):
+                and not (collective and self.words[k - 1].tag == "NN")
+            ):  # (but "a row of plane trees": a row of one singular "plane" is not what is meant)
                 break  # "a pigeon pecks", "four ducks rest": a plural word after the noun is its verb
             if (
                 hit
@@ -281,7 +300,7 @@ class Reader(NounRoles):
                 color = color or COLOR_WORDS.get(w) or L.COLOR_SYNONYMS[w]
             elif w in ADJECTIVES or w in L.SHADE_WORDS or w in L.COLOR_VERBS:
                 pass
-            elif (j > i or k > j) and self._modifier(k, True):
+            elif (j > i or k > j or self._bare_compound(k)) and self._modifier(k, True):
                 loose.append(k)
             else:
                 break

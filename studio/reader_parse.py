@@ -83,7 +83,13 @@ def read(text: str, merge: bool = False) -> SceneGraph:
 
     def relate(subject, rel, anchor):
         x = Relation(subject, rel, anchor)
-        if subject is not None and anchor is not None and subject != anchor and x not in relations:
+        if (
+            subject is not None
+            and anchor is not None
+            and subject != anchor
+            and x not in relations
+            and Relation(anchor, OPPOSITE[rel], subject) not in relations  # said both ways
+        ):
             relations.append(x)
 
     def owner_of_pronoun(subject):
@@ -131,7 +137,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             ):
                 at += 1  # "To its left sits a cup", "and, on its right, a tie"
             after = r.np_at(at)
-            if (after is None or r.role(after) != "object") and last is None:
+            if after is None or r.role(after) != "object":
                 after = _fronted_subject(
                     r, i, its[1]
                 )  # "Far below it, at the bottom of the cliff, an elephant wades"
@@ -160,12 +166,15 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             continue
         rel = r.relation_at(i)
         np = r.np_at(rel[1]) if rel else None
+        on_part = rel and r.long and rel[1] == i + 1 and w in ("on", "upon")  # "on its handlebars"
         if rel and np is None and rel[1] + 1 < n and low[rel[1]] in ("its", "their") and history:
             part = r.np_at(
                 rel[1] + 1
             )  # "Balanced on top of its screen is a book": above what owns the screen
             if part is not None and r.role(part) != "object":
-                if last is None:
+                if on_part:
+                    pass  # plain "on" a part is where it sits, as "on a table" is
+                elif last is None:
                     pending = (rel[0], history[-1])
                 else:
                     relate(last, rel[0], history[-1])
@@ -200,7 +209,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 for m in history[len(history) - clause_start :] if clause_start else []:
                     if groups[m].color is None:
                         groups[m] = ObjectGroup(groups[m].cls, groups[m].count, color[0])
-        role = r.role(np)
+        role = "object" if np.known and start <= negate_until else r.role(np)  # "no cars"
         if role != "object":
             owner = _owner_group(r, np, head_group, last, history)
             if (
@@ -214,7 +223,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                     groups[owner].cls, groups[owner].count, np.color
                 )  # "with purple fur"
             if (
-                rel and role == "part" and owner is not None and _possessive(r, np)
+                rel and role == "part" and owner is not None and _possessive(r, np) and not on_part
             ):  # "on top of its screen"
                 if last is None:
                     pending = (rel[0], owner)

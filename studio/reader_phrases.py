@@ -125,6 +125,8 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
             k = ahead
     if k + 1 < n and low[k] in L.COLOR_NOUNS:
         skip = 1 + (low[k + 1] == "of")  # "in the colour (of) purple"
+        while k + skip < n and low[k + skip] in L.SHADE_WORDS:
+            skip += 1  # "a coat of bright orange"
         if k + skip < n and _is_color(low[k + skip], True):
             k, said = k + skip, said | {"noun"}
     if k >= n or not said:
@@ -138,7 +140,7 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
         low[k] in L.COLOR_NOUNS or (low[k] == "in" and k + 1 < n and low[k + 1] in L.COLOR_NOUNS)
     ):
         k, tail = k + 1 + (low[k] == "in"), True
-    if ("with" in said or said == {"of"}) and not tail:
+    if ("with" in said and "noun" not in said or said == {"of"}) and not tail:
         return None  # "with purple" alone is not a colour of the noun before; "of purple color" is
     predicate = ("be" in said and not said & {"in", "with", "of", "comma"}) or (
         "verb" in said and "with" not in said

@@ -89,7 +89,7 @@ class NounRoles:
             return "part"  # "its digital clock", "its polished bowl" (not "a child's backpack")
         if self.said_before(np.cls, np.head):
             return "object"  # a reference back (the reading loop decides which group)
-        if self._in_background(np.head):
+        if self._in_background(np.head) or self._frame_modifier(h):
             return "setting"
         again = any(
             self.low[m] in DEFINITE and self.class_at(m + 1) and self.class_at(m + 1)[0] == np.cls
@@ -103,6 +103,16 @@ class NounRoles:
             return "setting"  # "Coffee mugs and notebooks are scattered", "passengers gather"
         return "object"
 
+    def _frame_modifier(self, h: int) -> bool:
+        """Says what the picture is: "a product photo", "a children's book illustration"."""
+        w = self.words[h]
+        return (
+            w.dep == "compound"
+            and w.head > h
+            and self.low[w.head] in L.META
+            and self.is_noun(w.head)  # not "a bear waves"
+        )
+
     def _on_surface(self, h: int) -> bool:
         w = self.words[h]
         return (
@@ -111,14 +121,23 @@ class NounRoles:
             and (self.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1
         )  # "on" alone, not "on top of"
 
-    def _place_of(self, h: int) -> bool:
+    def _imagined(self, h: int) -> bool:
+        """What "Imagine ..." opens a description with ("Imagine a ski chalet after a long day")."""
+        w = self.words[h]
+        return (
+            w.dep == "dobj"
+            and self.low[w.head] in L.SCENE_VERBS
+            and self.words[w.head].dep == "ROOT"
+        )
+
+    def _place_of(self, h: int, parts: frozenset = frozenset()) -> bool:
         """ "the back of a chair", "the top of a ramp": a place on the thing, said in a setting phrase."""
         w, words = self.words[h], self.words
         if (
             w.dep != "pobj"
             or words[w.head].low != "of"
-            or words[words[w.head].head].low not in L.PLACE_PARTS
-        ):
+            or words[words[w.head].head].low not in L.PLACE_PARTS | parts
+        ):  # (an open noun's `parts` too: "against the trunk of an old oak tree")
             return False
         place = words[words[w.head].head]
         return place.dep == "pobj" and (
@@ -279,18 +298,21 @@ class NounRoles:
             ].head  # the tagger took the verb after the noun for its head ("a jacket glides")
         w = words[h]
         names = {np.cls, words[np.head].low}
-        if names & L.META or (self.long and names & L.CATEGORIES):
+        if names & L.META or (self.long and names & L.CATEGORIES) or self._frame_modifier(h):
             return "setting"  # in a description, "Two vehicles ...: a bicycle and a motorcycle" names what follows
         if (
             self.long
-            and w.dep == "ROOT"
+            and (w.dep == "ROOT" or self._imagined(h))
             and self.first_end < len(words)
             and not any(words[c].head == h and words[c].dep == "conj" for c in range(len(words)))
-            and not any(x.pos in ("VERB", "AUX") for x in self._sentence_words(h))
+            and not any(
+                x.pos in ("VERB", "AUX") and x.low not in L.SCENE_VERBS
+                for x in self._sentence_words(h)
+            )
         ):
             return "setting"  # an opening with no verb sets the scene: "A quirky garage workshop with concrete floors."
             # (not a list of objects, "a red lamp, a blue kettle, ...", nor a one-sentence caption)
-        if self.long and (self._place_of(h) or self._simile(h)):
+        if self.long and (self._place_of(h, L.PARTS) or self._simile(h)):
             return "setting"
         if names & L.MATERIALS:
             return "material"

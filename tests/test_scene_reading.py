@@ -377,3 +377,55 @@ def test_a_long_one_sentence_list_keeps_every_object_and_its_plan_reads_back_the
     assert sorted(map(str, parse_description(scene.describe()).groups)) == sorted(
         map(str, scene.groups)
     )
+
+
+@pytest.mark.parametrize(
+    "prompt, groups, relations",
+    [
+        # "a"/"an" with a plural-looking word after the noun: the word is the verb
+        (
+            "A red bus rounds the corner, and a purple bear waves at it from the road.",
+            [G("bus", 1, "red"), G("bear", 1, "purple")],
+            [],
+        ),
+        # words that say what the picture is, and an "Imagine ..." opening, set the scene
+        ("Product photo, soft light. A green cup stands on a shelf.", [G("cup", 1, "green")], []),
+        ("Children's book illustration. A bear sits in a meadow.", [G("bear")], []),
+        ("Imagine a mountain cabin at dusk. A dog sleeps by the fire.", [G("dog")], []),
+        # a noun after a collective is the head, not a verb; the place on an open noun is the setting
+        ("A bench stands beneath a row of plane trees. Its slats are wet.", [G("bench")], []),
+        ("A cat dozes against the trunk of an old tree. Its tail twitches.", [G("cat")], []),
+        # colours of the body said as "a coat of"
+        (
+            "A cow with a coat of bright purple stands in a field. It is calm.",
+            [G("cow", 1, "purple")],
+            [],
+        ),
+        # plain "on" one of its parts is where something sits, as "on a table" is
+        (
+            "A bicycle leans on a wall. Perched on its saddle is a small bird.",
+            [G("bicycle"), G("bird")],
+            [],
+        ),
+        # a relation said both ways is one relation
+        (
+            "A cat hides underneath a bench. The bench above it is old and worn.",
+            [G("cat"), G("bench")],
+            [Relation(0, "below", 1)],
+        ),
+        # a fronted "below it" after a comma in the same sentence finds the clause's subject
+        (
+            "There is a cup on a shelf, and below it, on the floor, a dog sleeps. The room is quiet.",
+            [G("cup"), G("dog")],
+            [Relation(1, "below", 0)],
+        ),
+    ],
+)
+def test_descriptions_in_other_voices(prompt, groups, relations):
+    scene = parse_prompt(prompt)
+    assert scene.groups == groups and scene.relations == relations
+
+
+def test_a_negation_in_a_description_excludes_the_class():
+    scene = parse_prompt("A cat dozes on a rug by the fire. There are no dogs in the room.")
+    assert scene.groups == [G("cat")] and [g.cls for g in scene.negated] == ["dog"]
