@@ -15,7 +15,7 @@ import dataclasses
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import (
     JSON,
@@ -292,11 +292,16 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(sessions).values(**session_to_dict(session)))
 
-    def insert_trajectory(self, trajectory: Trajectory) -> bool:
-        """Insert a whole session exactly as given (an import); False when it is already here.
+    def insert_trajectory(
+        self, trajectory: Trajectory, judgements: Iterable[Judgement] = ()
+    ) -> bool:
+        """Insert a whole session exactly as given (an import), with its ratings and preferences, in
+        one transaction; False when it is already here.
 
         Its image files must already be in the store (`save_image`).
         """
+        from . import store_queries
+
         session = trajectory.session
         try:
             with self.engine.begin() as conn:
@@ -306,6 +311,7 @@ class Store:
                 for step in trajectory.tree_order():
                     self._insert_images(conn, step)
                     conn.execute(insert(steps).values(**_step_row(step)))
+                store_queries.merge_judgements(conn, list(judgements))
         except IntegrityError:
             raise StudioError(
                 f"Session {session.id} does not fit this database (a step id is taken); "
@@ -523,6 +529,14 @@ class Store:
 
         with self.engine.begin() as conn:
             store_queries.add_judgement(conn, judgement)
+
+    def merge_judgements(self, items: Iterable[Judgement]) -> int:
+        """Judgements an import carries for sessions already here (see store_queries.merge_judgements);
+        returns how many were written."""
+        from . import store_queries
+
+        with self.engine.begin() as conn:
+            return store_queries.merge_judgements(conn, list(items))
 
     def judgements(
         self, session_id: str | None = None, *, kind: str | None = None

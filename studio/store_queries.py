@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
-from .domain import Judgement, Person, Session
+from .domain import Judgement, Person, Session, StudioError
 from .store import judgements, session_from_row, sessions
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -88,6 +88,13 @@ def add_judgement(conn: Connection, judgement: Judgement) -> None:
     conn.execute(
         select(sessions.c.id).where(sessions.c.id == judgement.session_id).with_for_update()
     )
+    conn.execute(delete(judgements).where(_same_subject(judgement)))
+    conn.execute(insert(judgements).values(**_row(judgement)))
+
+
+def _same_subject(judgement: Judgement):
+    """`Judgement.same_subject` as SQL: the same person's judgement of the same kind of the same
+    step (a rating) or the same two steps in either order (a preference), in the same session."""
     pair = {judgement.step_id, judgement.other_step_id} - {None}
     same = and_(
         judgements.c.session_id == judgement.session_id,
@@ -96,11 +103,35 @@ def add_judgement(conn: Connection, judgement: Judgement) -> None:
         judgements.c.step_id.in_(pair),
     )
     if judgement.other_step_id is None:
-        same = and_(same, judgements.c.other_step_id.is_(None))
-    else:
-        same = and_(same, judgements.c.other_step_id.in_(pair))
-    conn.execute(delete(judgements).where(same))
-    conn.execute(insert(judgements).values(**_row(judgement)))
+        return and_(same, judgements.c.other_step_id.is_(None))
+    return and_(same, judgements.c.other_step_id.in_(pair))
+
+
+def merge_judgements(conn: Connection, items: list[Judgement]) -> int:
+    """Judgements from an import; returns how many were written. One already here (by id) is left as
+    it is, so importing twice keeps one copy; of the same person's judgements of the same subject
+    the latest (by created_at) stays, so an import never brings back a judgement its author has
+    since replaced. An id another session uses here is refused (StudioError; the caller's
+    transaction then writes nothing)."""
+    written = 0
+    for judgement in sorted(items, key=lambda j: (j.created_at, j.id)):
+        conn.execute(
+            select(sessions.c.id).where(sessions.c.id == judgement.session_id).with_for_update()
+        )
+        holder = conn.scalar(select(judgements.c.session_id).where(judgements.c.id == judgement.id))
+        if holder is not None and holder != judgement.session_id:
+            raise StudioError(
+                f"Session {judgement.session_id} carries a judgement whose id another session here "
+                "uses; nothing was imported."
+            )
+        same = _same_subject(judgement)
+        newer = select(judgements.c.id).where(same, judgements.c.created_at >= judgement.created_at)
+        if holder is not None or conn.execute(newer).first() is not None:
+            continue
+        conn.execute(delete(judgements).where(same))
+        conn.execute(insert(judgements).values(**_row(judgement)))
+        written += 1
+    return written
 
 
 def list_judgements(conn: Connection, session_id: str | None, kind: str | None) -> list[Judgement]:

@@ -17,11 +17,14 @@ from typing import Any
 
 from . import limits
 from .domain import Author, Mode, Review, Stage, StudioError, Trajectory, trajectory_from_dict
+from .people import JUDGEMENT_KINDS, Judgement, judgement_from_dict
 
 MAX_STEPS = 10_000
 MAX_TEXT_CHARS = 200_000  # an engine's notes (a think trace) can be long; a prompt cannot (limits)
 MAX_SIDE = 4096  # the largest image the studio accepts (uploads say the same)
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
+MAX_JUDGEMENTS = 100_000  # ratings and preferences of one session, every person's
+_JUDGED_STAGES = (Stage.SKETCH, Stage.REFINE, Stage.FINAL)  # the images a person may rate (runner)
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -228,6 +231,48 @@ def trajectory(data: Any) -> Trajectory:
         raise _fail("the trajectory", f"does not fit the format ({type(error).__name__})") from None
     built.tree_order()  # every step reachable from a root: no cycles
     return built
+
+
+def judgements(data: Any, tree: Trajectory) -> list[Judgement]:
+    """The ratings and preferences an export carries for `tree`'s session, or StudioError: each names
+    image steps of this tree, has a value of its kind, and a checked note, person and time."""
+    if data is None:
+        return []
+    if not isinstance(data, list) or len(data) > MAX_JUDGEMENTS:
+        raise _fail("the judgements", f"are not a list of at most {MAX_JUDGEMENTS:,}")
+    found, ids = [], set()
+    for index, item in enumerate(data):
+        where = f"judgement {index}"
+        if not isinstance(item, dict):
+            raise _fail(where, "is not an object")
+        if _id(item.get("id"), where) in ids:
+            raise _fail(where, "repeats the id of another judgement")
+        ids.add(item["id"])
+        if item.get("session_id") != tree.session.id:
+            raise _fail(where, "belongs to another session")
+        kind = item.get("kind")
+        if kind not in JUDGEMENT_KINDS:
+            raise _fail(where, "has an unknown kind")
+        pair = [item.get("step_id")] + ([item.get("other_step_id")] if kind == "preference" else [])
+        for step_id in pair:
+            step = tree.steps.get(step_id) if isinstance(step_id, str) else None
+            if step is None or step.image is None or step.stage not in _JUDGED_STAGES:
+                raise _fail(where, "names a step that is not an image of this session")
+        if kind == "rating" and item.get("other_step_id") is not None:
+            raise _fail(where, "is a rating of two steps")
+        if len(set(pair)) != len(pair):
+            raise _fail(where, "compares an image with itself")
+        check = limits.rating if kind == "rating" else limits.preference
+        try:
+            if not isinstance(item.get("value"), str) or check(item["value"]) != item["value"]:
+                raise StudioError(f"{limits.shown(item.get('value'))} is not a {kind}")
+            limits.note(_field(item, "note", where, str, optional=True) or "")
+        except StudioError as error:
+            raise _fail(where, f"is not valid: {error}") from None
+        _name(item, "annotator", where, nullable=False)
+        _number(item, "created_at", where, 0, 1e11)
+        found.append(judgement_from_dict(item))
+    return found
 
 
 def png_pixels(data: bytes) -> tuple[int, int]:

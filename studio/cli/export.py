@@ -188,6 +188,7 @@ def register(app: typer.Typer) -> None:
                         "copies": report.copies,
                         "present": report.present,
                         "missing_images": report.missing_images,
+                        "judgements": report.judgements,
                     }
                 )
             )
@@ -198,6 +199,8 @@ def register(app: typer.Typer) -> None:
             out.print(f"imported {session_id}{copy}", highlight=False)
         for session_id in report.present:
             out.print(f"already here {session_id}", highlight=False)
+        if report.judgements:
+            out.print(f"{report.judgements} ratings and preferences added", highlight=False)
         for session_id, count in report.missing_images.items():
             err.print(
                 f"session {session_id}: {count} earlier image(s) are not in {escape(str(path))}; import an "

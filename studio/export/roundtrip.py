@@ -1,8 +1,9 @@
 """`studio import`: whole sessions back into a database, from a `folder`/`hf` export or a final PNG.
 
 A session is restored exactly as it was stored (ids, versions, times, every step of
-the tree, the image bytes), so exporting from one machine and importing on another
-loses nothing. A session already in the database is left as it is. A final PNG
+the tree, its ratings and preferences, the image bytes), so exporting from one machine and
+importing on another loses nothing. A session already in the database is left as it is; only
+the ratings and preferences it lacks are added (importing twice keeps one copy of each). A final PNG
 carries its tree but only its own pixels: the session reopens, and the earlier images
 are listed as missing until an export with them is imported too.
 
@@ -19,16 +20,26 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from .. import limits, protocol, untrusted
-from ..domain import ImageRef, Stage, Step, StudioError, Trajectory, new_id, rounds_used
+from ..domain import (
+    ImageRef,
+    Judgement,
+    Stage,
+    Step,
+    StudioError,
+    Trajectory,
+    new_id,
+    rounds_used,
+)
 from ..pngmeta import PNG_SIGNATURE, read_png_file
 from .output import MANIFEST, image_name, is_export
 from .rows import session_images
 from .select import HEX64
 
 ReadImage = Callable[[str], "bytes | None"]
+Carried = tuple[Trajectory, ReadImage, list[Judgement]]  # a session an export holds
 
 
 @dataclass
@@ -42,6 +53,7 @@ class ImportReport:
     copies: dict[str, str] = field(
         default_factory=dict
     )  # new session id → the id it carried (taken here)
+    judgements: int = 0  # ratings and preferences written (those already here are not counted)
 
     @property
     def session_ids(self) -> list[str]:
@@ -73,14 +85,19 @@ def renumbered(trajectory: Trajectory) -> Trajectory:
     )
 
 
-def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool, int]:
-    """Insert one session as it was; (False, 0) when it is already there. Returns (inserted, images missing).
+def restore(
+    store, trajectory: Trajectory, read_image: ReadImage, judgements: Sequence[Judgement] = ()
+) -> tuple[bool, int, int]:
+    """Insert one session as it was, with its judgements; returns (inserted, images missing,
+    judgements written).
 
-    Every image is read, hashed and decoded before the first one is written, so a damaged source
-    leaves the image folder as it was."""
+    A session already here is left as it is (False, 0, n): only the judgements it lacks are added,
+    those of images it holds with the same bytes (`store.merge_judgements`). Every image is read,
+    hashed and decoded before the first one is written, so a damaged source leaves the image
+    folder as it was."""
     session = trajectory.session
     if store.has_session(session.id):
-        return False, 0
+        return False, 0, _merge_into_present(store, trajectory, judgements)
     missing, pending = 0, {}
     for ref in session_images(trajectory):
         if not HEX64.match(ref.sha256):
@@ -109,18 +126,39 @@ def restore(store, trajectory: Trajectory, read_image: ReadImage) -> tuple[bool,
     try:
         for data in pending.values():
             store.save_image(data)
-        inserted = store.insert_trajectory(trajectory)  # False: imported by someone else meanwhile
+        # False: imported by someone else meanwhile
+        inserted = store.insert_trajectory(trajectory, judgements)
     except BaseException:
         for sha in written:  # leave the image folder as it was
             store.image_path(sha).unlink(missing_ok=True)
         raise
-    return inserted, missing if inserted else 0
+    if not inserted:
+        return False, 0, _merge_into_present(store, trajectory, judgements)
+    return True, missing, len(store.judgements(session.id))
+
+
+def _merge_into_present(store, trajectory: Trajectory, judgements: Sequence[Judgement]) -> int:
+    """The judgements of a session already here, for the images it holds with the bytes the export's
+    tree gives them (a session that only shares the id is not judged by another's ratings)."""
+    if not judgements:
+        return 0
+    here = store.load(trajectory.session.id).steps
+
+    def same_image(step_id: str | None) -> bool:
+        ours, theirs = here.get(step_id or ""), trajectory.steps.get(step_id or "")
+        return bool(ours and theirs and ours.image and ours.image == theirs.image)
+
+    return store.merge_judgements(
+        j
+        for j in judgements
+        if same_image(j.step_id) and (j.other_step_id is None or same_image(j.other_step_id))
+    )
 
 
 # -- sources -----------------------------------------------------------------------------------
 
 
-def _folder_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
+def _folder_sessions(root: Path) -> Iterator[Carried]:
     def read(sha256: str) -> bytes | None:
         path = root / image_name(sha256)
         return path.read_bytes() if path.is_file() else None
@@ -147,26 +185,29 @@ def _folder_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
             raise StudioError(
                 f"Line {number} of {root / 'sessions.jsonl'} holds no trajectory; export it again."
             )
-        yield trajectory_from_export(row["trajectory"]), read
+        tree = trajectory_from_export(row["trajectory"])
+        yield tree, read, untrusted.judgements(row.get("judgements"), tree)
 
 
-def _hf_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
+def _hf_sessions(root: Path) -> Iterator[Carried]:
     import pyarrow
     import pyarrow.parquet as pq
 
     files = sorted((root / "sessions").glob("*.parquet"))
     for path in files:
         try:
+            table = pq.ParquetFile(path)
+            columns = ["trajectory", "images"]  # exports from before people carry no judgements
+            columns += ["judgements"] if "judgements" in table.schema_arrow.names else []
             rows = [
                 row
-                for batch in pq.ParquetFile(path).iter_batches(
-                    batch_size=64, columns=["trajectory", "images"]
-                )
+                for batch in table.iter_batches(batch_size=64, columns=columns)
                 for row in batch.to_pylist()
             ]
             parsed = [
                 (
                     json.loads(row["trajectory"]),
+                    json.loads(row.get("judgements") or "null"),
                     {
                         hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"]
                         for cell in row["images"] or []
@@ -186,8 +227,9 @@ def _hf_sessions(root: Path) -> Iterator[tuple[Trajectory, ReadImage]]:
                 f"{path.name} in this hf export is damaged ({type(error).__name__}); "
                 "export it again."
             ) from None
-        for data, by_hash in parsed:
-            yield trajectory_from_export(data), by_hash.get
+        for data, judged, by_hash in parsed:
+            tree = trajectory_from_export(data)
+            yield tree, by_hash.get, untrusted.judgements(judged, tree)
 
 
 def _import_png(store, path: Path) -> ImportReport:
@@ -218,7 +260,9 @@ def _import_png(store, path: Path) -> ImportReport:
     )
     trajectory.put(final)
     trajectory.session = dataclasses.replace(session, head_id=final.id, version=session.version + 1)
-    _, missing = restore(store, trajectory, lambda sha: data if sha == final_ref.sha256 else None)
+    _, missing, _ = restore(
+        store, trajectory, lambda sha: data if sha == final_ref.sha256 else None
+    )
     report.imported.append(session.id)
     if session.id != carried:
         report.copies[session.id] = carried
@@ -269,8 +313,9 @@ def import_path(
             "--format folder or --format hf to move sessions between databases."
         )
     report = ImportReport(kind)
-    for trajectory, read in readers[kind](source):
-        inserted, missing = restore(store, trajectory, read)
+    for trajectory, read, judgements in readers[kind](source):
+        inserted, missing, judged = restore(store, trajectory, read, judgements)
+        report.judgements += judged
         (report.imported if inserted else report.present).append(trajectory.session.id)
         if missing:
             report.missing_images[trajectory.session.id] = missing

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ..domain import ImageRef, Trajectory, trajectory_to_dict
+from ..domain import ImageRef, Judgement, Trajectory, judgement_to_dict, trajectory_to_dict
 from .subsets import AlignmentSample, ConflictSample, MultiTurn
 
 ImageCell = Callable[[ImageRef], Any]
@@ -116,12 +116,18 @@ def session_images(trajectory: Trajectory) -> list[ImageRef]:
 
 
 def session_row(
-    trajectory: Trajectory, split: str, image: ImageCell, as_json: bool = False
+    trajectory: Trajectory,
+    split: str,
+    image: ImageCell,
+    judgements: list[Judgement],
+    as_json: bool = False,
 ) -> dict[str, Any]:
-    """The whole session tree (what `studio import` restores) and its images."""
+    """The whole session tree, its ratings and preferences (what `studio import` restores) and its
+    images."""
     return {
         "session_id": trajectory.session.id,
         "split": split,
         "trajectory": _nested(trajectory_to_dict(trajectory), as_json),
+        "judgements": _nested([judgement_to_dict(j) for j in judgements], as_json),
         "images": [image(ref) for ref in session_images(trajectory)],
     }

@@ -45,6 +45,10 @@ class ExportJob:
         """The store the images come from (preference formats read its judgements)."""
         return self.images.store
 
+    def judgements(self, tree: Trajectory) -> list:
+        """A session's ratings and preferences, oldest first (round-trip formats carry them)."""
+        return self.store.judgements(tree.session.id)
+
 
 def load(name: str) -> ModuleType:
     if name not in FORMATS:

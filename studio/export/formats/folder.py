@@ -1,7 +1,8 @@
 """`folder`: JSONL and PNG files a person can browse, and `studio import` can read back.
 
 manifest.json                 what was exported, how, and the counts
-sessions.jsonl                every exported session's whole tree (the round trip)
+sessions.jsonl                every exported session's whole tree and its ratings and
+                              preferences (the round trip)
 images/<sha256>.png           each image once, the stored bytes
 train/multi_turn.jsonl        train/conflict.jsonl    train/alignment.jsonl
 validation/…                  the same for the validation split
@@ -28,7 +29,8 @@ def write(job: ExportJob) -> list[str]:
             job.advance(1)
 
     write_jsonl(
-        job.root / "sessions.jsonl", rows(job.sessions, lambda s: session_row(s[0], s[1], image))
+        job.root / "sessions.jsonl",
+        rows(job.sessions, lambda s: session_row(s[0], s[1], image, job.judgements(s[0]))),
     )
     files.append("sessions.jsonl")
     s = job.subsets

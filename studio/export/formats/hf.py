@@ -2,7 +2,8 @@
 
     README.md                                  a dataset card whose `configs` name every file
     multi_turn/train-00000-of-00001.parquet    conflict/…    alignment/…
-    sessions/train-00000-of-00001.parquet      whole session trees + their images (`studio import`)
+    sessions/train-00000-of-00001.parquet      whole session trees, their ratings and preferences
+                                               (JSON) and their images (`studio import`)
     manifest.json
 
 Image cells are `{"bytes", "path"}` structs (the stored PNG bytes) declared as
@@ -85,7 +86,13 @@ SCHEMAS = {
         ]
     ),
     "sessions": hf_schema(
-        [("session_id", S), ("split", S), ("trajectory", S), ("images", pa.list_(IMAGE))]
+        [
+            ("session_id", S),
+            ("split", S),
+            ("trajectory", S),
+            ("judgements", S),
+            ("images", pa.list_(IMAGE)),
+        ]
     ),
 }
 
@@ -126,7 +133,7 @@ def write(job: ExportJob) -> list[str]:
         ),
         "sessions": (
             job.sessions,
-            lambda x: session_row(x[0], x[1], image, as_json=True),
+            lambda x: session_row(x[0], x[1], image, job.judgements(x[0]), as_json=True),
             lambda x: x[1],
         ),
     }
