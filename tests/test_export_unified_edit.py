@@ -55,6 +55,7 @@ def test_a_run_of_refines_is_one_row_and_a_noted_redraw_another(store, edited, t
     assert redraw["step_ids"] == [blurry.id, second.id] and redraw["instruction_list"] == [
         ["blurry"]
     ]
+    assert redraw["annotators"] == ["eve", "fay"]  # eve's note is the instruction, fay accepted
     info = json.loads((out / "parquet_info.json").read_text())
     assert info == {f"{out}/train/part-00000.parquet": {"num_row_groups": 1, "num_rows": 2}}
     entry = json.loads((out / "dataset_info.json").read_text())["unified_edit"][

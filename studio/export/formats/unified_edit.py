@@ -64,11 +64,19 @@ class Edits:
     instructions: list[str] = field(default_factory=list)
 
     def key(self) -> tuple:
-        return tuple(s.image.sha256 for s in self.steps), tuple(self.instructions)
+        """The same images and instructions from the same people: a run reached through two branches
+        (or a copy of its session) is one row; the same edit by someone else is a row of its own."""
+        return (
+            tuple(s.image.sha256 for s in self.steps),
+            tuple(self.instructions),
+            tuple(self.annotators),
+        )
 
     @property
     def annotators(self) -> list[str]:
-        return sorted({s.annotator for s in self.steps[1:] if s.annotator})
+        """Who made the edits; for a redraw also who rejected the image (their note is the instruction)."""
+        steps = self.steps if self.source == "redraw" else self.steps[1:]
+        return sorted({s.annotator for s in steps if s.annotator})
 
 
 def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list[Edits]:
