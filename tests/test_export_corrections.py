@@ -83,3 +83,31 @@ def test_the_same_correction_is_counted_once(store, runner, scripted, tmp_path):
     assert sorted(human) == sorted(set(human))  # no correction twice
     assert ("inspect", "negative", "ben") in human and ("review", "positive", "ana") in human
     assert report.duplicates["alignment"] >= 2  # the copy's rows were dropped, not written
+
+
+@pytest.mark.parametrize("name", ["bagel", "think-trace"])
+def test_the_trajectory_formats_carry_both_people(store, runner, scripted, tmp_path, name):
+    """The accept and the override sit in one trajectory, so the trajectory formats never lost either."""
+    from .test_export_annotators import _text
+
+    _accepted_then_overridden(runner)
+    export(store, name, tmp_path / name, val_fraction=0.0)
+    text = _text(tmp_path / name)
+    assert '"annotators": ["ana", "ben"]' in text or "'annotators': ['ana', 'ben']" in text
+
+
+def test_a_copy_someone_else_reviewed_is_a_trajectory_of_its_own(store, runner, scripted, tmp_path):
+    """Two trajectories with the same texts and images differ in who reviewed what: both are kept
+    (cy's accept of the sketch is a correction the other copy lacks)."""
+    from studio.runner import Runner
+
+    t, _, _ = _accepted_then_overridden(runner)
+    copy = renumbered(store.load(t.session.id))
+    store.insert_trajectory(copy)
+    again = store.load(copy.session.id)
+    sketch = next(s for s in again.steps.values() if s.stage is Stage.SKETCH)
+    Runner(store).accept(again, sketch.id, by="cy")  # cy accepts it again in the copy
+    report = export(store, "folder", tmp_path / "folder", val_fraction=0.0)
+    rows = _jsonl(tmp_path / "folder/train/multi_turn.jsonl")
+    assert sorted(r["annotators"] for r in rows) == [["ana", "ben"], ["ben", "cy"]]
+    assert report.duplicates["multi_turn"] == 0
