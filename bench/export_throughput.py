@@ -87,9 +87,7 @@ def build(runner: Runner, count: int) -> None:
             runner.advance(t)
             sketch = runner.advance(t)
             redraw = runner.reject(t, sketch.id, note="too busy")
-            if (
-                i % 10 == 0
-            ):  # (an accepted image whose check a person then fails would be one sample, not two)
+            if i % 10 == 0:  # accepted, and then a person fails its check: two alignment samples
                 runner.accept(t, redraw.id, by="ann")
             runner.prefer(t, sketch.id, redraw.id, "right", by="ann")
             for person, value in (("ann", "up"), ("ben", "up" if i % 10 else "down")):

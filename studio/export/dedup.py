@@ -16,15 +16,16 @@ from typing import Any
 from .subsets import AlignmentSample, ConflictSample, MultiTurn
 
 
-def correction(item: Any) -> tuple:
-    """What makes a human sample the same correction as another: its input, what the person said, who."""
+def correction(item: Any, key: Any) -> tuple:
+    """What makes a human sample (whose input is `key`) the same correction as another: what the
+    person said, and who."""
     if isinstance(item, ConflictSample):
-        return (item.key(), item.passed, item.critique, item.verdict_annotator)
+        return (key, item.passed, item.critique, item.verdict_annotator)
     if isinstance(item, AlignmentSample):
         said = (item.passed, item.explanation, item.corrective_instruction)
-        return (item.key(), item.source, said, item.verdict_annotator)
+        return (key, item.source, said, item.verdict_annotator)
     if isinstance(item, MultiTurn):  # the text a person wrote is in the key; reviews are not
-        return (item.key(), tuple((t.review, t.review_note, t.annotator) for t in item.turns))
+        return (key, tuple((t.review, t.review_note, t.annotator) for t in item.turns))
     raise TypeError(f"not a subset sample: {type(item).__name__}")
 
 
@@ -34,12 +35,16 @@ def deduplicate(items: list) -> tuple[list, int]:
     An input's samples keep the place of its first occurrence (its corrections in the order they
     came), so the output order stays fixed from run to run."""
     groups: dict[Any, list] = {}
+    said: set[tuple] = set()  # the corrections kept so far
     for item in items:
-        group = groups.setdefault(item.key(), [])
+        key = item.key()
+        group = groups.setdefault(key, [])
         if item.human:
             if group and not group[0].human:
                 group.clear()  # the model's sample gives way to a person's
-            if correction(item) not in {correction(x) for x in group}:
+            told = correction(item, key)
+            if told not in said:
+                said.add(told)
                 group.append(item)
         elif not group:
             group.append(item)
