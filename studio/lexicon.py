@@ -87,6 +87,28 @@ line cluster heap litter colony fleet convoy school pod troop swarm gaggle""")
 BODY = COVERINGS | _words("""peel rind frame deck case casing housing pot planter florets floret tank bodywork
 upholstery canopy glaze icing frosting enamel hull""")
 
+# The part that gives an object its colour: "a laptop with a red lid" is a red laptop.
+DEFINING_PARTS = {
+    "laptop": _words("lid case shell"),
+    "book": _words("cover covers jacket binding"),
+    "sink": _words("basin bowl"),
+    "pizza": _words("crust"),
+    "knife": _words("handle"),
+    "scissors": _words("handle handles"),
+    "tennis racket": _words("frame head"),
+    "umbrella": _words("canopy"),
+    "suitcase": _words("shell"),
+    "bicycle": _words("frame"),
+    "motorcycle": _words("frame tank"),
+    "toothbrush": _words("handle"),
+    "computer mouse": _words("shell casing"),
+    "cell phone": _words("case"),
+    "skateboard": _words("deck"),
+    "surfboard": _words("deck"),
+    "kite": _words("sail"),
+}
+# Units a known class is counted in: "four heads of broccoli".
+COUNT_UNITS = _words("heads loaves")
 # Words that put a colour after its noun: "colored purple", "painted in a deep red", "in green".
 COLOR_VERBS = _words("""colored coloured painted dyed tinted stained glazed lacquered done rendered anodized anodised
 coated finished enameled enamelled upholstered sprayed dipped turned""")
@@ -151,6 +173,7 @@ COLOR_SYNONYMS = {
 # Those that are ordinary words too, read as colours only right before a noun or after "colored".
 WEAK_COLORS = {
     "gold",
+    "golden",  # "Its crust is golden": baked, not coloured
     "lemon",
     "rose",
     "cherry",

@@ -263,6 +263,8 @@ class Reader(NounRoles):
         if low[j : j + 2] in (["pair", "of"], ["pairs", "of"], ["couple", "of"], ["couples", "of"]):
             pairs, explicit, j = low[j].startswith("pair"), True, j + 2
             count = 2 * (count or 1)
+        if explicit and low[j : j + 1] and low[j] in L.COUNT_UNITS and low[j + 1 : j + 2] == ["of"]:
+            j += 2  # "four heads of broccoli" are four broccoli
         best, color, loose, k = None, None, [], j
         collective = j >= 2 and low[j - 1] == "of" and low[j - 2] in L.COLLECTIVES
         while k < len(

@@ -106,7 +106,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             and history
             and r.words[i].dep in ("nsubj", "nsubjpass")
             and i + 1 < n
-            and low[i + 1] in L.BE | L.COLOR_VERBS
+            and low[i + 1] in L.BE | L.COLOR_VERBS | {"has", "have", "had"}
         ):
             color = post_color(
                 r, i + 1
@@ -149,7 +149,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 history.append(k)
                 last, i = k, after.end
                 continue
-            if last is not None:
+            if last is not None and not _has_on_itself(r, i):
                 relate(last, its[0], owner_of_pronoun(last))
                 kind[i : its[1]] = ["struct"] * (its[1] - i)
                 i = its[1]
@@ -189,7 +189,9 @@ def read(text: str, merge: bool = False) -> SceneGraph:
         start = i
         end = np.end
         body = not np.known and (
-            r.low[np.head] in L.BODY or (r.low[np.head] in L.MATERIALS and _possessive(r, np))
+            r.low[np.head] in L.BODY
+            or (r.low[np.head] in L.MATERIALS and _possessive(r, np))
+            or _defining_part(r, np, groups, head_group, last, history)
         )
         color = post_color(r, end, part=body)
         if body and color is None:  # "Its fuel tank and fenders are painted green"
@@ -293,6 +295,22 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
                 if np is not None and np.head == c and r.role(np) == "object":
                     return np
     return None
+
+
+def _has_on_itself(r: Reader, i: int) -> bool:
+    """ "The spoon has a bit of yogurt on it": with "have", the pronoun is the clause's own subject."""
+    k, seen = i, set()
+    while r.words[k].pos not in ("VERB", "AUX") and r.words[k].head != k and k not in seen:
+        seen.add(k)
+        k = r.words[k].head
+    return r.words[k].lemma == "have"
+
+
+def _defining_part(r: Reader, np: NP, groups, head_group, last, history) -> bool:
+    """The part whose colour is the object's ("a laptop with a red lid", "The book's cover is blue")."""
+    owner = _owner_group(r, np, head_group, last, history)
+    words = L.DEFINING_PARTS.get(groups[owner].cls, ()) if owner is not None else ()
+    return r.low[np.head] in words or r.words[np.head].lemma in words
 
 
 def _possessive(r: Reader, np: NP) -> bool:

@@ -152,11 +152,22 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
         and not (predicate and not r._known_at(k))
     ):
         return None  # "with purple eyes": the eyes are purple (but "The sink is a pink porcelain basin")
+    if "be" in said and any(
+        r._known_at(m) for m in range(k, _noun_run(r, k))
+    ):  # "next to the table is a purple velvet chair": a phrase, not the table's colour
+        return None
     if said == {"comma"} and not (
         k >= n or low[k] in (",", ".", "and", ";") or r.words[k].pos == "ADP"
     ):
         return None
     return color, k
+
+
+def _noun_run(r: Reader, k: int) -> int:
+    """The end of the nouns and adjectives from k on ("velvet chair")."""
+    while k < len(r.low) and r.words[k].pos in ("NOUN", "PROPN", "ADJ") and r.low[k].isalpha():
+        k += 1
+    return k
 
 
 def side_at(r: Reader, i: int):
@@ -181,6 +192,11 @@ def side_at(r: Reader, i: int):
     return SIDES[side], k
 
 
+def _pronoun(r: Reader, k: int) -> bool:
+    """A pronoun for something said before: "it", "them", "him", "her" (not "her hat")."""
+    return r.low[k] in ("it", "them", "him") or (r.low[k] == "her" and r.words[k].tag == "PRP")
+
+
 def its_side_at(r: Reader, i: int):
     """ "to its left", "on their right side", "above it", "on top of it": (relation, end, pronoun-last)."""
     low, n = r.low, len(r.low)
@@ -188,7 +204,7 @@ def its_side_at(r: Reader, i: int):
         i < n
         and low[i] in ("to", "on", "at")
         and i + 2 < n
-        and low[i + 1] in ("its", "their")
+        and low[i + 1] in ("its", "their", "his", "her")
         and low[i + 2] in SIDES
     ):
         k = i + 3
@@ -196,6 +212,6 @@ def its_side_at(r: Reader, i: int):
             k += 1
         return SIDES[low[i + 2]], k
     rel = r.relation_at(i)
-    if rel and rel[1] < n and low[rel[1]] in ("it", "them"):
+    if rel and rel[1] < n and _pronoun(r, rel[1]):
         return rel[0], rel[1] + 1
     return None

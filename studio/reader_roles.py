@@ -29,6 +29,8 @@ class NounRoles(LaterMentions):
     def role(self, np: NP) -> str:
         """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
         w = self.words[np.head]
+        if self.long and w.dep == "pobj" and self.words[w.head].dep == "agent":
+            return "setting"  # "forgotten by a hiker", "painted by local artists": who did it, not who is there
         if (
             np.end < len(self.low)
             and self.low[np.end] in ("'s", "'")

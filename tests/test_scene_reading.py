@@ -429,3 +429,50 @@ def test_descriptions_in_other_voices(prompt, groups, relations):
 def test_a_negation_in_a_description_excludes_the_class():
     scene = parse_prompt("A cat dozes on a rug by the fire. There are no dogs in the room.")
     assert scene.groups == [G("cat")] and [g.cls for g in scene.negated] == ["dog"]
+
+
+@pytest.mark.parametrize(
+    "prompt, groups, relations",
+    [
+        # the part that gives an object its colour
+        ("A laptop sits on a bench. Its lid is a glossy green.", [G("laptop", 1, "green")], []),
+        (
+            "A knife with a red handle lies on a chopping board. Its blade is sharp.",
+            [G("knife", 1, "red")],
+            [],
+        ),
+        (
+            "A pizza rests on a tray. Its crust is golden and crisp.",
+            [G("pizza")],
+            [],
+        ),  # baked, not coloured
+        # "a purple velvet chair" after "is" is a phrase, not a colour of what came before
+        (
+            "A cake sits on a stand. Next to the cake is a purple velvet chair.",
+            [G("cake"), G("chair", 1, "purple")],
+            [],
+        ),
+        # the agent of a passive is who did it, not who is there
+        (
+            "A bench stands by a lake. It has been painted pink by local children.",
+            [G("bench", 1, "pink")],
+            [],
+        ),
+        # him / her anchor a relation as it / them do
+        (
+            "A woman waits at a bus stop. Above her, a kite drifts in the wind.",
+            [G("person"), G("kite")],
+            [Relation(1, "above", 0)],
+        ),
+        # with "have", "on it" is the subject's own
+        (
+            "A cup and a spoon lie on a tray. The spoon has a drop of honey on it.",
+            [G("cup"), G("spoon")],
+            [],
+        ),
+        ("Three heads of broccoli sit in a crate. They are fresh.", [G("broccoli", 3)], []),
+    ],
+)
+def test_descriptions_colour_parts_agents_and_pronouns(prompt, groups, relations):
+    scene = parse_prompt(prompt)
+    assert scene.groups == groups and scene.relations == relations
