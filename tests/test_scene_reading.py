@@ -471,6 +471,11 @@ def test_a_negation_in_a_description_excludes_the_class():
             [],
         ),
         ("Three heads of broccoli sit in a crate. They are fresh.", [G("broccoli", 3)], []),
+        (
+            "A clock with a green face hangs in a hall. Its hands are thin.",
+            [G("clock", 1, "green")],
+            [],
+        ),
     ],
 )
 def test_descriptions_colour_parts_agents_and_pronouns(prompt, groups, relations):
