@@ -12,32 +12,23 @@ here and reported without its internals; no message carries a file path or a URL
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .. import limits
-from ..domain import Conflict, Mode, Person, Stage, StudioError, Trajectory, local_user, may_share
+from ..domain import Conflict, Mode, Person, Stage, StudioError, Trajectory, local_user
 from ..export import FORMATS as EXPORT_FORMATS
 from ..runner import Runner
 from . import board
 from .board import View
 from .errors import INTERNAL, clean, failure
-from .uploads import check_upload
-from .work import Activity, ModelWork, _step_id
+from .gallery import Gallery, exports_dir
+from .inputs import flag, step_or_latest
+from .work import Activity, ModelWork
 
 __all__ = ["EXPORT_FORMATS", "INTERNAL", "Studio", "clean", "exports_dir", "failure"]
 
 
-def exports_dir() -> Path:
-    """Where export zips wait for their download (served by the page; see `studio.ui.launch_options`)."""
-    folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-class Studio(ModelWork):
+class Studio(Gallery, ModelWork):
     """Every action the page and the HTTP API can take; logic lives in the runner.
 
     A studio acts for one person (`acting_as`): the name Gradio's login gave, recorded as the
@@ -145,117 +136,6 @@ class Studio(ModelWork):
         trajectory = self.runner.new_session(text, name, chosen_seed, settings, owner=self.by)
         return self.view(trajectory, "ready: press Step or Run to end")
 
-    def list_sessions(
-        self, search: str = "", batch: str = "", limit: int = 60
-    ) -> list[dict[str, Any]]:
-        """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status; optionally
-        only the sessions of one batch (`studio batch`)."""
-        tag = f"batch:{limits.batch_name(batch)}" if batch else None
-        found = self.store.list_sessions(
-            search=limits.search(search), tag=tag, limit=limit, viewer=self.person
-        )
-        cards = []
-        for session in found:
-            trajectory = self.runner.open(session.id)
-            branch = trajectory.branch() if session.head_id else []
-            shown = next((s for s in reversed(branch) if s.image is not None), None)
-            cards.append(
-                {
-                    "id": session.id,
-                    "title": session.title,
-                    "prompt": session.prompt,
-                    "engine": session.engine,
-                    "owner": session.owner,
-                    "shared": session.shared,
-                    "created": session.created_at,
-                    "updated": session.updated_at,
-                    "thumb": board.image_url(self.store, shown.image.sha256) if shown else None,
-                    **board.status(trajectory),
-                }
-            )
-        return cards
-
-    def list_batches(self) -> list[str]:
-        """Batch names, for the gallery's filter."""
-        return self.store.list_batches()
-
-    def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
-        def action(trajectory):
-            self.runner.rename(trajectory, limits.title(title), by=self.by)
-            return f"renamed to “{trajectory.session.title}”", None
-
-        return self._act(session_id, version, have, action)
-
-    def delete(self, session_id: str) -> View:
-        session = self._open(session_id, None).session
-        if not may_share(session, self.person):  # the same people may share and delete
-            raise StudioError(
-                f"Only {session.owner} (the owner) or an admin can delete this session."
-            )
-        full_id = session.id
-        if self.activity.running(full_id):
-            raise StudioError("That session is running; press Stop before deleting it.")
-        self.store.delete_session(full_id)
-        return View(note=f"deleted session {full_id[:8]}", full=False)
-
-    def export(self, session_id: str, format: str, scope: str = "this session") -> dict[str, Any]:
-        """A zip of the chosen format for download, and what went into it."""
-        import zipfile
-
-        from ..export import export_zip
-
-        if format not in EXPORT_FORMATS:
-            raise StudioError(f"Export formats: {', '.join(EXPORT_FORMATS)}.")
-        if scope not in ("this session", "all sessions"):
-            raise StudioError("Export scope is 'this session' or 'all sessions'.")
-        sessions = None  # every session: the local user, or an admin
-        if scope == "this session":
-            if not (session_id or "").strip():
-                raise StudioError("No session is chosen; open one, or export all sessions.")
-            sessions = [self._open(session_id, None).session.id]
-        elif (
-            self.person is not None and self.person.role != "admin"
-        ):  # an annotator exports their own work
-            sessions = [
-                s.id
-                for s in self.store.list_sessions(limit=limits.MAX_LIST_LIMIT, viewer=self.person)
-                if s.owner == self.person.name
-            ]
-            if not sessions:
-                raise StudioError("You own no sessions yet; an admin can export everyone's.")
-        folder = exports_dir()
-        handle, name = tempfile.mkstemp(
-            dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip"
-        )
-        os.close(handle)
-        path = export_zip(self.store, format, name, sessions=sessions)
-        with zipfile.ZipFile(path) as archive:
-            names = [i.filename for i in archive.infolist() if not i.is_dir()]
-        subsets = {}
-        for entry in names:
-            parts = entry.split("/")
-            key = parts[1] if len(parts) > 2 else "(top)"
-            subsets[key] = subsets.get(key, 0) + 1
-        return {
-            "path": str(path),
-            "files": len(names),
-            "bytes": path.stat().st_size,
-            "subsets": subsets,
-            "scope": scope,
-            "format": format,
-            "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}",
-        }
-
-    def import_png(self, path: str) -> View:
-        """A final PNG dropped on the page reopens the session it carries."""
-        from ..export import import_path
-
-        check_upload(path)
-        report = import_path(self.store, path)
-        return self.view(
-            self.runner.open(report.session_ids[0], viewer=self.person), "reopened from the PNG"
-        )
-
     def compare(self, session_id: str, left: str, right: str) -> dict[str, Any]:
         """Two branches of one session, aligned round by round (nothing is committed)."""
         trajectory = self._open(session_id, None)
@@ -287,20 +167,6 @@ class Studio(ModelWork):
             },
         }
 
-    def share(self, session_id: str, version: Any, shared: Any, have: Iterable[str] = ()) -> View:
-        """Share a session with the team, or make it private to its owner again."""
-
-        def action(trajectory):
-            on = _flag(shared)
-            if on is None:
-                raise StudioError(
-                    "Share is true (the team sees it) or false (only its owner does)."
-                )
-            self.runner.share(trajectory, on, by=self.by)
-            return ("shared with the team" if on else "private: only you (and admins) see it"), None
-
-        return self._act(session_id, version, have, action)
-
     # -- judgements: ratings and preferences --------------------------------------------------
 
     def rate(
@@ -310,7 +176,7 @@ class Studio(ModelWork):
 
         def action(trajectory):
             image = self.runner.target(
-                trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL
+                trajectory, step_or_latest(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL
             )
             judgement = self.runner.rate(
                 trajectory,
@@ -368,7 +234,7 @@ class Studio(ModelWork):
         have: Iterable[str] = (),
     ) -> View:
         def action(trajectory):
-            plan = self.runner.target(trajectory, _step_id(step_id), Stage.PLAN)
+            plan = self.runner.target(trajectory, step_or_latest(step_id), Stage.PLAN)
             edited = self.runner.edit_plan(
                 trajectory,
                 plan.id,
@@ -388,7 +254,7 @@ class Studio(ModelWork):
     def accept(self, session_id: str, version: Any, step_id: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
             image = self.runner.target(
-                trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL
+                trajectory, step_or_latest(step_id), Stage.SKETCH, Stage.REFINE, Stage.FINAL
             )
             self.runner.accept(trajectory, image.id, by=self.by)
             return f"accepted the {image.stage.value} of round {image.round}", image.id
@@ -407,13 +273,13 @@ class Studio(ModelWork):
         have: Iterable[str] = (),
     ) -> View:
         def action(trajectory):
-            verdict = self.runner.target(trajectory, _step_id(step_id), Stage.INSPECT)
+            verdict = self.runner.target(trajectory, step_or_latest(step_id), Stage.INSPECT)
             changed = self.runner.override(
                 trajectory,
                 verdict.id,
-                plan_passed=_flag(plan_passed),
+                plan_passed=flag(plan_passed),
                 plan_critique=limits.note(plan_critique, "critique"),
-                sketch_passed=_flag(sketch_passed),
+                sketch_passed=flag(sketch_passed),
                 sketch_critique=limits.note(sketch_critique, "critique"),
                 by=self.by,
             )
@@ -455,13 +321,3 @@ class Studio(ModelWork):
 
 def _rating_words(value: str) -> str:
     return {"up": "thumbs up", "down": "thumbs down"}.get(value, f"{value} of 5")
-
-
-def _flag(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "1", "pass", "yes"):
-        return True
-    if str(value).lower() in ("false", "0", "fail", "no"):
-        return False
-    raise StudioError("A verdict is true (pass) or false (fail).")

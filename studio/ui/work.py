@@ -18,6 +18,7 @@ from ..runner import Event, PausePolicy
 from . import board
 from .board import View
 from .errors import clean
+from .inputs import step_or_latest
 from .uploads import region_mask
 
 
@@ -112,7 +113,7 @@ class ModelWork:
     ) -> Iterator[View]:
         def work(trajectory, listener, token):
             image_step = self.runner.target(
-                trajectory, _step_id(step_id), Stage.SKETCH, Stage.REFINE
+                trajectory, step_or_latest(step_id), Stage.SKETCH, Stage.REFINE
             )
             redrawn = self.runner.reject(
                 trajectory,
@@ -137,7 +138,7 @@ class ModelWork:
     ) -> Iterator[View]:
         def work(trajectory, listener, token):
             target = self.runner.target(
-                trajectory, _step_id(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE
+                trajectory, step_or_latest(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE
             )
             before = last_image(trajectory.branch(target.id))  # the image the engine refines
             mask = (
@@ -254,8 +255,3 @@ class ModelWork:
         ):  # nothing new since the last commit: just say it is done
             view = View(session=view.session, selected=view.selected, note=note, full=False)
         yield view
-
-
-def _step_id(value: Any) -> str:
-    """A step id from a client, or "" (none named: the action takes the latest step of its kind)."""
-    return limits.step_id(value) if value else ""

@@ -1,0 +1,157 @@
+"""The session-level actions of the studio: the gallery, rename, delete, share, export and import.
+
+A mixin of `actions.Studio` (it uses the studio's runner, store, person and `_open`/`_act`/`view`);
+who may see, share or delete a session is the domain's rule (`can_see`, `may_share`), applied here
+to the person the studio acts for.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from .. import limits
+from ..domain import StudioError, may_share
+from ..export import FORMATS as EXPORT_FORMATS
+from . import board
+from .board import View
+from .inputs import flag
+from .uploads import check_upload
+
+
+def exports_dir() -> Path:
+    """Where export zips wait for their download (served by the page; see `studio.ui.launch_options`)."""
+    folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Gallery:
+    """Actions on whole sessions (a mixin of `actions.Studio`)."""
+
+    def list_sessions(
+        self, search: str = "", batch: str = "", limit: int = 60
+    ) -> list[dict[str, Any]]:
+        """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status; optionally
+        only the sessions of one batch (`studio batch`)."""
+        tag = f"batch:{limits.batch_name(batch)}" if batch else None
+        found = self.store.list_sessions(
+            search=limits.search(search), tag=tag, limit=limit, viewer=self.person
+        )
+        cards = []
+        for session in found:
+            trajectory = self.runner.open(session.id)
+            branch = trajectory.branch() if session.head_id else []
+            shown = next((s for s in reversed(branch) if s.image is not None), None)
+            cards.append(
+                {
+                    "id": session.id,
+                    "title": session.title,
+                    "prompt": session.prompt,
+                    "engine": session.engine,
+                    "owner": session.owner,
+                    "shared": session.shared,
+                    "created": session.created_at,
+                    "updated": session.updated_at,
+                    "thumb": board.image_url(self.store, shown.image.sha256) if shown else None,
+                    **board.status(trajectory),
+                }
+            )
+        return cards
+
+    def list_batches(self) -> list[str]:
+        """Batch names, for the gallery's filter."""
+        return self.store.list_batches()
+
+    def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            self.runner.rename(trajectory, limits.title(title), by=self.by)
+            return f"renamed to “{trajectory.session.title}”", None
+
+        return self._act(session_id, version, have, action)
+
+    def delete(self, session_id: str) -> View:
+        session = self._open(session_id, None).session
+        if not may_share(session, self.person):  # the same people may share and delete
+            raise StudioError(
+                f"Only {session.owner} (the owner) or an admin can delete this session."
+            )
+        full_id = session.id
+        if self.activity.running(full_id):
+            raise StudioError("That session is running; press Stop before deleting it.")
+        self.store.delete_session(full_id)
+        return View(note=f"deleted session {full_id[:8]}", full=False)
+
+    def export(self, session_id: str, format: str, scope: str = "this session") -> dict[str, Any]:
+        """A zip of the chosen format for download, and what went into it."""
+        import zipfile
+
+        from ..export import export_zip
+
+        if format not in EXPORT_FORMATS:
+            raise StudioError(f"Export formats: {', '.join(EXPORT_FORMATS)}.")
+        if scope not in ("this session", "all sessions"):
+            raise StudioError("Export scope is 'this session' or 'all sessions'.")
+        sessions = None  # every session: the local user, or an admin
+        if scope == "this session":
+            if not (session_id or "").strip():
+                raise StudioError("No session is chosen; open one, or export all sessions.")
+            sessions = [self._open(session_id, None).session.id]
+        elif (
+            self.person is not None and self.person.role != "admin"
+        ):  # an annotator exports their own work
+            sessions = [
+                s.id
+                for s in self.store.list_sessions(limit=limits.MAX_LIST_LIMIT, viewer=self.person)
+                if s.owner == self.person.name
+            ]
+            if not sessions:
+                raise StudioError("You own no sessions yet; an admin can export everyone's.")
+        folder = exports_dir()
+        handle, name = tempfile.mkstemp(
+            dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip"
+        )
+        os.close(handle)
+        path = export_zip(self.store, format, name, sessions=sessions)
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        subsets = {}
+        for entry in names:
+            parts = entry.split("/")
+            key = parts[1] if len(parts) > 2 else "(top)"
+            subsets[key] = subsets.get(key, 0) + 1
+        return {
+            "path": str(path),
+            "files": len(names),
+            "bytes": path.stat().st_size,
+            "subsets": subsets,
+            "scope": scope,
+            "format": format,
+            "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}",
+        }
+
+    def import_png(self, path: str) -> View:
+        """A final PNG dropped on the page reopens the session it carries."""
+        from ..export import import_path
+
+        check_upload(path)
+        report = import_path(self.store, path)
+        return self.view(
+            self.runner.open(report.session_ids[0], viewer=self.person), "reopened from the PNG"
+        )
+
+    def share(self, session_id: str, version: Any, shared: Any, have: Iterable[str] = ()) -> View:
+        """Share a session with the team, or make it private to its owner again."""
+
+        def action(trajectory):
+            on = flag(shared, "Share is true (the team sees it) or false (only its owner does).")
+            if on is None:
+                raise StudioError(
+                    "Share is true (the team sees it) or false (only its owner does)."
+                )
+            self.runner.share(trajectory, on, by=self.by)
+            return ("shared with the team" if on else "private: only you (and admins) see it"), None
+
+        return self._act(session_id, version, have, action)
