@@ -30,6 +30,7 @@ from . import ExportJob
 
 ROWS_PER_GROUP = 64
 ROWS_PER_FILE = 1024
+SPLITS = (TRAIN, VALIDATION)
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -86,19 +87,35 @@ def row(sample: MultiTurn, read) -> dict:
 
 
 def write(job: ExportJob) -> list[str]:
+    samples = {split: [s for s in job.subsets.multi_turn if s.split == split] for split in SPLITS}
+    return write_shards(job, samples, row, SCHEMA, "conversation", "stroke_studio", advance=True)
+
+
+def write_shards(
+    job: ExportJob,
+    items: dict[str, list],
+    make_row,
+    schema: pa.Schema,
+    large: str,
+    dataset: str,
+    *,
+    family: str | None = None,
+    advance: bool = False,
+) -> list[str]:
+    """BAGEL's parquet layout, shared by the `bagel` and `unified_edit` formats: per split, shards of
+    ROWS_PER_FILE rows (`make_row(item, read)`), `parquet_info.json` (row groups and rows per shard) and
+    `dataset_info.json` (one `DATASET_INFO` entry per split, under `family` when BAGEL nests it)."""
     files, info, dataset_info = [], {}, {}
-    for split in (TRAIN, VALIDATION):
-        samples = [s for s in job.subsets.multi_turn if s.split == split]
+    for split, rows in items.items():
         names = []
-        for start in range(0, len(samples), ROWS_PER_FILE):
+        for start in range(0, len(rows), ROWS_PER_FILE):
             name = f"{split}/part-{start // ROWS_PER_FILE:05d}.parquet"
-            sink = Sink(
-                job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("conversation",)
-            )
+            sink = Sink(job.root / name, schema, ROWS_PER_GROUP, compression="zstd", large=(large,))
             try:
-                for sample in samples[start : start + ROWS_PER_FILE]:
-                    sink.add(row(sample, job.images.read))
-                    job.advance(1)
+                for item in rows[start : start + ROWS_PER_FILE]:
+                    sink.add(make_row(item, job.images.read))
+                    if advance:
+                        job.advance(1)
             finally:
                 sink.close()
             info[f"{job.target}/{name}"] = {
@@ -107,13 +124,14 @@ def write(job: ExportJob) -> list[str]:
             }
             names.append(name)
         if names:
-            dataset_info[f"stroke_studio_{split}"] = {
+            dataset_info[f"{dataset}_{split}"] = {
                 "data_dir": f"{job.target}/{split}",
                 "num_files": len(names),
-                "num_total_samples": len(samples),
+                "num_total_samples": len(rows),
                 "parquet_info_path": f"{job.target}/parquet_info.json",
             }
         files += names
+    dataset_info = {family: dataset_info} if family else dataset_info
     for name, data in (("parquet_info.json", info), ("dataset_info.json", dataset_info)):
         (job.root / name).write_text(
             json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"

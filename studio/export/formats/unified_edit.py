@@ -23,19 +23,16 @@ full path, so parquet_info.json is keyed by where the export lands; move it and 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from ...domain import Review, Stage, Step, Trajectory
-from ..parquet import Sink
-from ..select import TRAIN, VALIDATION, rejected_before
+from ..select import rejected_before
 from . import ExportJob
+from .bagel import SPLITS, write_shards
 
 READS_SESSIONS = True  # a branch's steps (instructions, reviews), not only its multi-turn sample
-ROWS_PER_GROUP = 64
-ROWS_PER_FILE = 1024
 S = pa.string()
 SCHEMA = pa.schema(
     [
@@ -148,43 +145,12 @@ def row(edits: Edits, read) -> dict:
 
 def write(job: ExportJob) -> list[str]:
     everything = collect_edits(job.subsets.multi_turn, {t.session.id: t for t, _ in job.sessions})
-    files, info, dataset_info = [], {}, {}
-    for split in (TRAIN, VALIDATION):
-        rows = [e for e in everything if e.split == split]
-        names = []
-        for start in range(0, len(rows), ROWS_PER_FILE):
-            name = f"{split}/part-{start // ROWS_PER_FILE:05d}.parquet"
-            sink = Sink(
-                job.root / name, SCHEMA, ROWS_PER_GROUP, compression="zstd", large=("image_list",)
-            )
-            try:
-                for edits in rows[start : start + ROWS_PER_FILE]:
-                    sink.add(row(edits, job.images.read))
-            finally:
-                sink.close()
-            info[f"{job.target}/{name}"] = {
-                "num_row_groups": sink.row_groups,
-                "num_rows": sink.rows,
-            }
-            names.append(name)
-        if names:
-            dataset_info[f"stroke_studio_edit_{split}"] = {
-                "data_dir": f"{job.target}/{split}",
-                "num_files": len(names),
-                "num_total_samples": len(rows),
-                "parquet_info_path": f"{job.target}/parquet_info.json",
-            }
-        files += names
+    rows = {split: [e for e in everything if e.split == split] for split in SPLITS}
+    files = write_shards(
+        job, rows, row, SCHEMA, "image_list", "stroke_studio_edit", family="unified_edit"
+    )
     job.advance(len(job.subsets.multi_turn))
     job.notes["edits"] = {
         source: sum(1 for e in everything if e.source == source) for source in ("refine", "redraw")
     }
-    for name, data in (
-        ("parquet_info.json", info),
-        ("dataset_info.json", {"unified_edit": dataset_info}),
-    ):
-        (job.root / name).write_text(
-            json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-        files.append(name)
     return files
