@@ -114,6 +114,8 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
         as_ben.predict(sid, "", api_name="/open_session")
     with pytest.raises(Exception, match="No session"):
         as_ben.predict(sid, sketch.id, "up", "", api_name="/rate")
+    with pytest.raises(Exception, match="No session"):
+        as_ben.predict(sid, api_name="/stop")
     assert all(s["id"] != sid for s in as_ben.predict("", api_name="/list_sessions"))
     as_ana = Client(url, auth=("ana", PASSWORDS["ana"]), verbose=False)
     assert as_ana.predict(sid, "", api_name="/open_session")["session"]["owner"] == "ana"

@@ -59,9 +59,10 @@ class ModelWork:
     """The streamed actions of `actions.Studio` (a mixin: it uses the studio's runner, store and person)."""
 
     def stop(self, session_id: str) -> View:
-        stopping = self.activity.stop(
-            self.store.resolve_id(limits.session_id(session_id)) if session_id else ""
+        visible = (
+            self.store.resolve_id(limits.session_id(session_id), self.person) if session_id else ""
         )
+        stopping = self.activity.stop(visible)  # nobody stops a session they cannot see
         return View(
             note="stopping: the stage in flight is dropped, committed stages are kept"
             if stopping
