@@ -17,9 +17,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy import Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
 from .domain import StudioError
 
@@ -152,6 +152,35 @@ def check_tables(
             f"{where} has an alembic_version but not Stroke Studio's tables; it belongs to another "
             "application. Nothing was changed; pass another --db."
         )
+
+
+def migrate(engine: Engine, reader: Engine, shown_url: str, known: tuple[str, ...]) -> None:
+    """Check an opened database with `check_tables` (read on `reader`), then bring its schema to the
+    newest of `known` revisions; a refused or unreadable database has `engine` disposed."""
+    try:
+        with reader.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            revisions = (
+                list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+                if "alembic_version" in tables
+                else None
+            )
+    except (DatabaseError, sqlite3.DatabaseError) as error:
+        engine.dispose()
+        raise StudioError(
+            f"Cannot read the database {shown_url} ({str(getattr(error, 'orig', error))[:200]}). "
+            "Check the URL, the server and your permissions."
+        ) from None
+    try:
+        check_tables(shown_url, tables, revisions, known)
+    except StudioError:
+        engine.dispose()
+        raise
+    if revisions == [known[-1]]:
+        return
+    from .migrations import upgrade  # Alembic is imported only when the schema must change
+
+    upgrade(engine)
 
 
 def ensure_writable(folder: Path, env_name: str) -> None:

@@ -4,7 +4,9 @@ Every write is one short transaction that ends before any model runs. Each write
 bumps the session's `version` and checks the version the writer last saw, so two
 tabs (or processes) on one session never silently overwrite each other.
 
-The schema lives here; its history lives in `studio/migrations` (Alembic). The
+The schema lives here; its history lives in `studio/migrations` (Alembic); the `Store` opens the
+database (`studio/dbopen.py`) and delegates its queries to `studio/store_steps.py` (a session's
+tree) and `studio/store_queries.py` (sessions as a whole, batches, judgements). The
 default database is SQLite in WAL mode with a busy timeout; any SQLAlchemy URL works
 (`--db` or `STROKE_STUDIO_DB`), and the column types are portable to PostgreSQL.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,20 +31,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    delete,
     false,
     func,
     insert,
-    inspect,
-    or_,
     select,
     update,
 )
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from . import dbopen
-from .dbopen import insert_ignoring_duplicates
 from .domain import (
     Conflict,
     ImageRef,
@@ -56,8 +52,6 @@ from .domain import (
     Trajectory,
     now,
     session_to_dict,
-    step_from_dict,
-    step_to_dict,
 )
 from .files import load_png, png_path, save_png
 
@@ -182,22 +176,6 @@ batch_items = Table(
 # -- rows <-> domain objects ------------------------------------------------------------------
 
 
-def _step_row(step: Step) -> dict[str, Any]:
-    row = step_to_dict(step)
-    image, region = row.pop("image"), row.pop("region")
-    row["image_sha256"] = image["sha256"] if image else None
-    row["region_sha256"] = region["image"]["sha256"] if region else None
-    return row
-
-
-def _step_from_row(row: Any, image_rows: dict[str, ImageRef]) -> Step:
-    data = dict(row._mapping)
-    image, region = data.pop("image_sha256"), data.pop("region_sha256")
-    data["image"] = dataclasses.asdict(image_rows[image]) if image else None
-    data["region"] = {"image": dataclasses.asdict(image_rows[region])} if region else None
-    return step_from_dict(data)
-
-
 def session_from_row(row: Any) -> Session:
     return Session(
         id=row.id,
@@ -249,30 +227,7 @@ class Store:
     # -- schema ------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        try:
-            with self.reader.connect() as conn:
-                tables = set(inspect(conn).get_table_names())
-                revisions = (
-                    list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
-                    if "alembic_version" in tables
-                    else None
-                )
-        except (DatabaseError, sqlite3.DatabaseError) as error:
-            self.engine.dispose()
-            raise StudioError(
-                f"Cannot read the database {self.shown_url} ({str(getattr(error, 'orig', error))[:200]}). "
-                "Check the URL, the server and your permissions."
-            ) from None
-        try:
-            dbopen.check_tables(self.shown_url, tables, revisions, KNOWN_REVISIONS)
-        except StudioError:
-            self.engine.dispose()
-            raise
-        if revisions == [KNOWN_REVISIONS[-1]]:
-            return
-        from .migrations import upgrade  # Alembic is imported only when the schema must change
-
-        upgrade(self.engine)
+        dbopen.migrate(self.engine, self.reader, self.shown_url, KNOWN_REVISIONS)
 
     # -- images: content-addressed PNG files (studio/files.py) --------------------------------
 
@@ -300,7 +255,7 @@ class Store:
 
         Its image files must already be in the store (`save_image`).
         """
-        from . import store_queries
+        from . import store_queries, store_steps
 
         session = trajectory.session
         try:
@@ -309,8 +264,7 @@ class Store:
                     return False  # already here (imported earlier, or by someone else meanwhile)
                 conn.execute(insert(sessions).values(**session_to_dict(session)))
                 for step in trajectory.tree_order():
-                    self._insert_images(conn, step)
-                    conn.execute(insert(steps).values(**_step_row(step)))
+                    store_steps.insert_step(conn, step)
                 store_queries.merge_judgements(conn, list(judgements))
         except IntegrityError:
             raise StudioError(
@@ -334,6 +288,8 @@ class Store:
         Raises Conflict when the session changed since `session.version` was read.
         Returns the session as it now is in the database.
         """
+        from . import store_steps
+
         changes = dict(session_fields, version=session.version + 1, updated_at=now())
         if head_id is not None:
             changes["head_id"] = head_id
@@ -348,52 +304,19 @@ class Store:
                     f"Session {session.id[:8]} was changed elsewhere (another tab or process) since you "
                     "loaded it. Reload it to see the change, then try again."
                 )
-            for step in (add, replace):
-                if step is not None:
-                    self._insert_images(conn, step)
             if add is not None:
-                conn.execute(insert(steps).values(**_step_row(add)))
+                store_steps.insert_step(conn, add)
             if replace is not None:
-                row = _step_row(replace)
-                conn.execute(update(steps).where(steps.c.id == replace.id).values(**row))
+                store_steps.replace_step(conn, replace)
         return dataclasses.replace(session, **changes)
-
-    def _insert_images(self, conn: Connection, step: Step) -> None:
-        """Register the step's images; one already known (from any session) is left as it is."""
-        for ref in (step.image, step.region.image if step.region else None):
-            if ref is not None:
-                row = dict(
-                    sha256=ref.sha256,
-                    width=ref.width,
-                    height=ref.height,
-                    byte_size=ref.byte_size,
-                    created_at=now(),
-                )
-                conn.execute(insert_ignoring_duplicates(conn, images).values(**row))
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session, its steps, and image files no other session uses."""
+        from . import store_steps
+
         session_id = self.resolve_id(session_id)
         with self.engine.begin() as conn:
-            used = set(
-                conn.scalars(select(steps.c.image_sha256).where(steps.c.session_id == session_id))
-            )
-            used |= set(
-                conn.scalars(select(steps.c.region_sha256).where(steps.c.session_id == session_id))
-            )
-            used.discard(None)
-            conn.execute(delete(judgements).where(judgements.c.session_id == session_id))
-            conn.execute(delete(steps).where(steps.c.session_id == session_id))
-            conn.execute(delete(sessions).where(sessions.c.id == session_id))
-            still_used = set(
-                conn.scalars(select(steps.c.image_sha256).where(steps.c.image_sha256.in_(used)))
-            )
-            still_used |= set(
-                conn.scalars(select(steps.c.region_sha256).where(steps.c.region_sha256.in_(used)))
-            )
-            orphans = used - still_used
-            if orphans:
-                conn.execute(delete(images).where(images.c.sha256.in_(orphans)))
+            orphans = store_steps.delete_session(conn, session_id)
         for digest in orphans:
             self.image_path(digest).unlink(missing_ok=True)
 
@@ -404,37 +327,17 @@ class Store:
 
         With a `viewer`, sessions they may not see do not exist: same message, and a prefix is never
         "ambiguous" because of someone else's private session."""
-        from .store_queries import visible_to
+        from . import store_queries
 
-        text = (session_id or "").strip().lower()
         with self.reader.connect() as conn:
-            if conn.execute(
-                visible_to(select(sessions.c.id).where(sessions.c.id == text), viewer)
-            ).first():
-                return text
-            prefixed = visible_to(
-                select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)), viewer
-            )
-            matches = [] if len(text) < 4 else list(conn.scalars(prefixed.limit(2)))
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
-        raise StudioError(
-            f"No session {session_id!r} in this database. List them with: studio sessions"
-        )
+            return store_queries.resolve_id(conn, session_id, viewer)
 
     def taken_step_ids(self, step_ids: list[str]) -> set[str]:
         """Those of `step_ids` some session here already uses."""
-        taken: set[str] = set()
+        from . import store_steps
+
         with self.reader.connect() as conn:
-            for start in range(0, len(step_ids), 500):
-                taken |= set(
-                    conn.scalars(
-                        select(steps.c.id).where(steps.c.id.in_(step_ids[start : start + 500]))
-                    )
-                )
-        return taken
+            return store_steps.taken_step_ids(conn, step_ids)
 
     def has_session(self, session_id: str) -> bool:
         with self.reader.connect() as conn:
@@ -452,33 +355,11 @@ class Store:
 
     def load(self, session_id: str) -> Trajectory:
         """A session with every step of its tree, in two queries."""
+        from . import store_steps
+
         session_id = self.resolve_id(session_id)
         with self.reader.connect() as conn:
-            session = session_from_row(
-                conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
-            )
-            image_rows = {
-                r.sha256: ImageRef(r.sha256, r.width, r.height, r.byte_size)
-                for r in conn.execute(
-                    select(images).where(
-                        or_(
-                            images.c.sha256.in_(
-                                select(steps.c.image_sha256).where(steps.c.session_id == session_id)
-                            ),
-                            images.c.sha256.in_(
-                                select(steps.c.region_sha256).where(
-                                    steps.c.session_id == session_id
-                                )
-                            ),
-                        )
-                    )
-                )
-            }
-            rows = conn.execute(
-                select(steps).where(steps.c.session_id == session_id).order_by(steps.c.created_at)
-            )
-            loaded = [_step_from_row(row, image_rows) for row in rows]
-        return Trajectory.of(session, loaded)
+            return store_steps.load(conn, session_id)
 
     def list_sessions(
         self,
@@ -497,13 +378,10 @@ class Store:
 
     def list_batches(self) -> list[str]:
         """The names of the batches this store holds, newest first (for the gallery's filter)."""
+        from . import store_queries
+
         with self.reader.connect() as conn:
-            return [
-                row.name
-                for row in conn.execute(
-                    select(batches.c.name).order_by(batches.c.created_at.desc())
-                )
-            ]
+            return store_queries.list_batches(conn)
 
     def count_sessions(self, search: str | None = None, viewer: Person | None = None) -> int:
         """How many sessions `list_sessions(search, viewer=viewer)` would give without a limit."""

@@ -1,5 +1,6 @@
-"""The store's queries about sessions as a whole and about people: listing and counting sessions
-(search, tag, who may see them) and the judgements table (ratings and preferences).
+"""The store's queries about sessions as a whole and about people: finding, listing and counting
+sessions (id prefix, search, tag, who may see them), the batches' names, and the judgements table
+(ratings and preferences).
 
 `studio.store.Store` delegates to these functions; the schema stays in `studio.store`. Every
 filter is SQL, applied before LIMIT, so a page of sessions is never short because rows were
@@ -15,7 +16,7 @@ from sqlalchemy import String, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from .domain import Judgement, Person, Session, StudioError
-from .store import judgements, session_from_row, sessions
+from .store import batches, judgements, session_from_row, sessions
 
 # -- sessions ---------------------------------------------------------------------------------
 
@@ -49,6 +50,24 @@ def visible_to(query, viewer: Person | None):
     return query.where(or_(sessions.c.shared.is_(True), sessions.c.owner.in_(("", viewer.name))))
 
 
+def resolve_id(conn: Connection, session_id: str, viewer: Person | None) -> str:
+    """See `Store.resolve_id`."""
+    text = (session_id or "").strip().lower()
+    if conn.execute(visible_to(select(sessions.c.id).where(sessions.c.id == text), viewer)).first():
+        return text
+    prefixed = visible_to(
+        select(sessions.c.id).where(sessions.c.id.startswith(text, autoescape=True)), viewer
+    )
+    matches = [] if len(text) < 4 else list(conn.scalars(prefixed.limit(2)))
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
+    raise StudioError(
+        f"No session {session_id!r} in this database. List them with: studio sessions"
+    )
+
+
 def list_sessions(
     conn: Connection,
     search: str | None,
@@ -66,6 +85,13 @@ def count_sessions(conn: Connection, search: str | None, viewer: Person | None) 
     return conn.scalar(
         visible_to(searched(select(func.count()).select_from(sessions), search), viewer)
     )
+
+
+def list_batches(conn: Connection) -> list[str]:
+    return [
+        row.name
+        for row in conn.execute(select(batches.c.name).order_by(batches.c.created_at.desc()))
+    ]
 
 
 # -- judgements -------------------------------------------------------------------------------
