@@ -106,7 +106,6 @@ DEFINING_PARTS = {
     "skateboard": _words("deck"),
     "surfboard": _words("deck"),
     "kite": _words("sail"),
-    "clock": _words("face dial"),
 }
 # Units a known class is counted in: "four heads of broccoli".
 COUNT_UNITS = _words("heads loaves")

@@ -41,7 +41,7 @@ NP = namedtuple("NP", "end cls count color definite explicit article extra bare 
 OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
 EXACTLY = {"exactly", "only", "just", "precisely", "single"}
 LONG_WORDS = (
-    28  # a prompt with more words (or more than one sentence) is a description, not a caption
+    16  # a prompt with more words (or more than one sentence) is a description, not a caption
 )
 
 
