@@ -63,8 +63,9 @@ def resolve_id(conn: Connection, session_id: str, viewer: Person | None) -> str:
         return matches[0]
     if len(matches) > 1:
         raise StudioError(f"Session id {session_id!r} is ambiguous; give more characters.")
-    raise StudioError(
-        f"No session {session_id!r} in this database. List them with: studio sessions"
+    raise StudioError(  # the same words for a deleted id, a typo and someone else's private session
+        f"No session {session_id!r} here: open one under Sessions in the studio, or list them with "
+        "`studio sessions`."
     )
 
 

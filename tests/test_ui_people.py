@@ -124,6 +124,12 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
     # ana shares it: ben now sees it and rates the same sketch; both judgements are kept, each with its author.
     ana.locator("#sb-share").click()
     status_is(ana, "shared with the team")
+    ben.locator(".sb-tab[data-view=sessions]").click()
+    ben.locator("#sb-search").fill("cat")  # search as you type
+    expect(ben.locator(f".sb-gallery [data-id='{sid}']")).to_contain_text("ana, shared")
+    ben.locator("#sb-search").fill("")
+    expect(ben.locator(f".sb-gallery [data-id='{ben_sid}']")).to_contain_text("yours, private")
+    ben.screenshot(path=str(ARTIFACTS / "people-2b-ben-gallery.png"))
     ben.goto(f"{url}?session={sid}&step={sketch.id}", wait_until="load")
     status_is(ben, "opened")
     expect(ben.locator("#sb-owner")).to_contain_text("owner ana")
