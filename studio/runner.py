@@ -25,7 +25,6 @@ from typing import Any, Callable
 from . import engines as registry
 from .domain import (
     Author,
-    Check,
     Person,
     Region,
     Review,
@@ -35,7 +34,6 @@ from .domain import (
     Step,
     StudioError,
     Trajectory,
-    last,
     last_image,
     new_id,
     next_stage,
@@ -45,6 +43,7 @@ from .domain import (
 from .engines.base import Cancelled, CancelToken, Engine, Progress, StageContext
 from .pngmeta import save_final_image
 from .protocol import UnreadableText
+from .runner_edits import EditActions
 from .runner_people import PeopleActions, author_name
 from .store import Store
 
@@ -80,7 +79,7 @@ def seed_for(session_seed: int, depth: int, attempt: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-class Runner(PeopleActions):
+class Runner(EditActions, PeopleActions):
     def __init__(self, store: Store):
         self.store = store
 
@@ -313,100 +312,7 @@ class Runner(PeopleActions):
             if step is not None:
                 trajectory.put(step)
 
-    # -- human actions ----------------------------------------------------------------------
-
-    def _step(self, trajectory: Trajectory, step_id: str, *stages: Stage) -> Step:
-        step = trajectory.steps.get(step_id)
-        if step is None:
-            raise StudioError(f"Step {step_id} is not part of session {trajectory.session.id[:8]}.")
-        if stages and step.stage not in stages:
-            wanted = " or ".join(s.value for s in stages)
-            raise StudioError(
-                f"That is a {step.stage.value} step; this action needs a {wanted} step."
-            )
-        return step
-
-    def _amend(self, trajectory: Trajectory, step: Step, changes: dict[str, Any], by: str) -> Step:
-        """A person's change to a step, keeping the model's original beside it.
-
-        A step nothing was built on yet is updated in place; otherwise the change becomes
-        a sibling (a new branch), so what was built on the old version stays intact.
-        """
-        changes = {k: v for k, v in changes.items() if getattr(step, k) != v}
-        if not changes:
-            return step
-        original = dict(step.original)
-        if (
-            step.author is Author.MODEL or step.original
-        ):  # fields not in `original` still hold the model's values
-            for name in changes:
-                original.setdefault(name, getattr(step, name))
-        amended = step.replace(author=Author.HUMAN, annotator=by, original=original, **changes)
-        if trajectory.children(step.id):
-            amended = amended.replace(id=new_id(), created_at=time.time())
-            self._commit(trajectory, add=amended, head_id=amended.id)
-        else:
-            self._commit(trajectory, replace=amended, head_id=amended.id)
-        return amended
-
-    def edit_plan(
-        self,
-        trajectory: Trajectory,
-        step_id: str,
-        instruction: str | None = None,
-        description: str | None = None,
-        complete: bool | None = None,
-        by: str | Person | None = None,
-    ) -> Step:
-        """Change `<ins>` / `<des>` before the sketch is drawn (or fork a new plan if it was)."""
-        step = self._step(trajectory, step_id, Stage.PLAN)
-        changes: dict[str, Any] = {}
-        for name, value in (("instruction", instruction), ("description", description)):
-            if value is not None:
-                if not value.strip():
-                    raise StudioError(f"The {name} is empty; write one, or leave it as it was.")
-                changes[name] = value.strip()
-        if complete is not None:
-            changes["complete"] = complete
-        return self._amend(trajectory, step, changes, author_name(by))
-
-    def override(
-        self,
-        trajectory: Trajectory,
-        step_id: str,
-        *,
-        plan_passed: bool | None = None,
-        plan_critique: str | None = None,
-        sketch_passed: bool | None = None,
-        sketch_critique: str | None = None,
-        by: str | Person | None = None,
-    ) -> Step:
-        """Flip a verdict and/or rewrite its critique; evidence boxes stay as the model found them."""
-        step = self._step(trajectory, step_id, Stage.INSPECT)
-        changes = {}
-        for name, passed, critique in (
-            ("plan_check", plan_passed, plan_critique),
-            ("sketch_check", sketch_passed, sketch_critique),
-        ):
-            check = getattr(step, name) or Check(passed=True)
-            updated = dataclasses.replace(
-                check,
-                passed=check.passed if passed is None else passed,
-                critique=check.critique if critique is None else critique.strip(),
-            )
-            changes[name] = updated
-        return self._amend(trajectory, step, changes, author_name(by))
-
-    def accept(
-        self, trajectory: Trajectory, step_id: str, note: str = "", by: str | Person | None = None
-    ) -> Step:
-        """Mark an image good. A review is not content: it never forks."""
-        step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
-        reviewed = step.replace(
-            review=Review.ACCEPTED, review_note=note.strip(), annotator=author_name(by)
-        )
-        self._commit(trajectory, replace=reviewed, head_id=trajectory.session.head_id or step.id)
-        return reviewed
+    # -- human actions that draw (the others: runner_edits.py, runner_people.py) -------------
 
     def reject(
         self,
@@ -492,70 +398,3 @@ class Runner(PeopleActions):
             listener=listener,
             cancel=cancel,
         )
-
-    def target(self, trajectory: Trajectory, step_id: str | None, *stages: Stage) -> Step:
-        """The step an action applies to: exactly the one named, or (none named) the head branch's latest of a kind.
-
-        A page always names the step it shows; naming none is for scripts that mean "the latest".
-        """
-        if step_id:
-            return self._step(trajectory, step_id, *stages)
-        found = last(trajectory.branch(), *stages) if trajectory.session.head_id else None
-        if found is None:
-            raise StudioError(
-                f"There is no {' or '.join(s.value for s in stages)} step on this branch yet."
-            )
-        return found
-
-    def region_changed(self, before: Step, after: Step, region: Any = None) -> int:
-        """How many pixels a refine changed (inside its region, when it had one): 0 means it did nothing."""
-        from PIL import ImageChops
-
-        if before.image is None or after.image is None:
-            return 0
-        old, new = (
-            self.store.load_image(before.image).convert("RGB"),
-            self.store.load_image(after.image).convert("RGB"),
-        )
-        if old.size != new.size:
-            return old.width * old.height
-        diff = ImageChops.difference(old, new).convert("L").point(lambda v: 255 if v else 0)
-        if region is not None:
-            diff = ImageChops.multiply(
-                diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0)
-            )
-        return sum(diff.histogram()[1:])
-
-    def switch_branch(
-        self, trajectory: Trajectory, step_id: str, by: str | Person | None = None
-    ) -> str:
-        """Continue on the newest live branch through a step (the step itself if all below it were rejected).
-
-        Returns the branch end that became the head. (Moving the head changes no step: `by` is checked,
-        not recorded; the same holds for fork and rename.)
-        """
-        author_name(by)
-        pending, ends = [self._step(trajectory, step_id).id], []
-        while pending:
-            current = trajectory.steps[pending.pop()]
-            children = trajectory.children(current.id)
-            if not children and current.review is not Review.REJECTED:
-                ends.append(current)
-            pending += [c.id for c in children]
-        leaf = max(ends, key=lambda s: s.created_at).id if ends else step_id
-        self._commit(trajectory, head_id=leaf)
-        return leaf
-
-    def fork(self, trajectory: Trajectory, step_id: str, by: str | Person | None = None) -> Step:
-        """Rewind to any step: the next stage continues from there, as a new branch beside the old."""
-        author_name(by)
-        step = self._step(trajectory, step_id)
-        self._commit(trajectory, head_id=step.id)
-        return step
-
-    def rename(self, trajectory: Trajectory, title: str, by: str | Person | None = None) -> None:
-        author_name(by)
-        title = (title or "").strip()
-        if not title:
-            raise StudioError("The title is empty.")
-        trajectory.session = self.store.commit(trajectory.session, title=title[:200])
