@@ -39,7 +39,7 @@ restroom washroom lavatory salon lobby hallway corridor bakery study den library
 harbor harbour port dock pier marina porch patio balcony terrace courtyard plaza square alley lane trail slope run
 rink court pitch arena stadium paddock prairie jungle cave cliff riverbank lakeside seaside shoreline
 interview game festival party meeting celebration event occasion trip journey walk ride search hum noise sound
-silence music buzz step steps pace paces pond puddle pool hole stream creek waterfall sight
+silence music song songs buzz step steps pace paces pond puddle pool hole stream creek waterfall sight
 meter meters metre metres foot feet inch inches yard yards mile miles centimeter centimeters minute minutes second
 seconds hour hours fire flame flames smoke steam mist fog haze rain raindrop raindrops dust mud foam spray splash
 ripple ripples wave waves breeze wind
@@ -61,7 +61,7 @@ buckle label logo sticker stickers text lettering trim edges corners stripe stri
 outline outlines contour contours shading strokes stroke brushstrokes tip tips end ends top bottom
 screw screws bolt bolts nail nails rivet rivets hinge hinges joint joints seam seams
 fender fenders handlebar handlebars bristle keycap keycaps clasp florets floret peel rind tank casing housing
-canopy upholstery
+canopy upholstery spine spines
 """)
 
 # Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.
@@ -123,7 +123,7 @@ COLOR_NOUNS = COVERINGS | _words(
     "color colour colors colours hue shade tone tint finish paint paintwork"
 )
 SHADE_WORDS = _words("""light dark deep bright pale vivid vibrant rich soft pastel muted bold brilliant
-pure solid glossy matte shiny neon dull warm cool intense""")
+pure solid glossy matte shiny neon dull warm cool intense burnt burned""")
 BE = _words("is are was were be been being 's 're seems seem looks look appears appear")
 DEGREE = _words(
     "all entirely completely mostly fully totally wholly uniformly mainly predominantly also both each"

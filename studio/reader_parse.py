@@ -156,7 +156,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 continue
         side = side_at(r, i)
         if side:
-            if last is not None:
+            if last is not None and not _side_of_next(r, i, side[1]):
                 sides.setdefault(last, (side[0], len(sides)))
             else:
                 fronted_side = side[0]  # "on the left, a horse": the side of the next object
@@ -295,6 +295,16 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
                 if np is not None and np.head == c and r.role(np) == "object":
                     return np
     return None
+
+
+def _side_of_next(r: Reader, i: int, end: int) -> bool:
+    """ "a sandwich, and further to the right, a backpack": a side between commas is the next object's."""
+    k = i - 1
+    while k > 0 and r.words[k].pos == "ADV":
+        k -= 1  # "further", "just"
+    return (
+        r.low[k] in ("and", ",", ";") and r.low[end : end + 1] == [","] and bool(r.np_at(end + 1))
+    )
 
 
 def _has_on_itself(r: Reader, i: int) -> bool:

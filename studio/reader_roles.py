@@ -32,6 +32,13 @@ class NounRoles(LaterMentions):
         if self.long and w.dep == "pobj" and self.words[w.head].dep == "agent":
             return "setting"  # "forgotten by a hiker", "painted by local artists": who did it, not who is there
         if (
+            self.long
+            and w.dep == "pobj"
+            and self.low[w.head] == "for"
+            and not self.said_before(np.cls, np.head)
+        ):
+            return "setting"  # "a storybook for toddlers", "waiting for company": what it is for, not there
+        if (
             np.end < len(self.low)
             and self.low[np.end] in ("'s", "'")
             and not np.definite
@@ -136,6 +143,8 @@ class NounRoles(LaterMentions):
     def _from_or_range(self, h: int) -> bool:
         w = self.words[h]
         prep = self.low[w.head] if w.dep == "pobj" else ""
+        if prep == "from" and self.low[w.head - 1] in ("apart", "aside"):
+            return False  # "apart from the fridge" names it
         return prep == "from" or (prep == "to" and "from" in self.low[max(0, w.head - 8) : w.head])
 
     def _simile(self, h: int) -> bool:

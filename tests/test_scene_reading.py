@@ -489,3 +489,36 @@ def test_a_one_sentence_description_is_read_as_a_description():
         "cat",
         "rug",
     ]
+
+
+@pytest.mark.parametrize(
+    "prompt, groups, relations",
+    [
+        # "apart from" names a thing; "for" says who or what it is for
+        (
+            "The hall was bare apart from the bench, which was painted green. Dust lay everywhere.",
+            [G("bench", 1, "green")],
+            [],
+        ),
+        (
+            "In a comic for children, a yellow cow rides a bicycle. It rings the bell.",
+            [G("cow", 1, "yellow"), G("bicycle")],
+            [],
+        ),
+        # "burnt orange" is a shade of orange, not the fruit
+        (
+            "A chair upholstered in a burnt orange fabric sits by a window. Its legs are thin.",
+            [G("chair", 1, "orange")],
+            [],
+        ),
+        # a side between commas after "and" belongs to the next object
+        (
+            "On the shelf, a cup, and just to the left, a vase. The shelf is dusty.",
+            [G("cup"), G("vase")],
+            [Relation(1, "left of", 0)],
+        ),
+    ],
+)
+def test_descriptions_for_phrases_shades_and_sides(prompt, groups, relations):
+    scene = parse_prompt(prompt)
+    assert scene.groups == groups and scene.relations == relations
