@@ -74,11 +74,37 @@ class Reader(NounRoles):
         self.low = [w.low for w in self.words]
         self.merge = merge
         sentences = sum(w.sent_start for w in self.words) + 1
-        self.long = sentences > 1 or len(self.words) > LONG_WORDS or ":" in self.low[2:-2]
+        self.long = (
+            sentences > 1
+            or len(self.words) > LONG_WORDS
+            or ":" in self.low[2:-2]
+            or self._finite_sentence()
+        )
         self.settled: dict[str, str] = {}  # open nouns already read as not-objects, by class
         self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
         self.first_end = next(
             (k for k, w in enumerate(self.words) if w.sent_start), len(self.words)
+        )
+
+    def _finite_sentence(self) -> bool:
+        """A sentence with a finite verb of its own describes a scene ("A fire hydrant sprays water
+        into the street"); a caption lists what to draw ("a cat on a rug", "two cats sleeping")."""
+        return len(self.words) >= 8 and any(
+            w.dep == "ROOT"
+            and (
+                (
+                    w.tag in ("VBZ", "VBP", "VBD") and w.low not in L.COLOR_VERBS
+                )  # not "a cow painted purple"
+                or self._finite_aux(k)  # "has been stuck"
+            )
+            and any(c.head == k and c.dep in ("nsubj", "nsubjpass") for c in self.words)
+            for k, w in enumerate(self.words)
+        )
+
+    def _finite_aux(self, k: int) -> bool:
+        return any(
+            c.head == k and c.dep in ("aux", "auxpass") and c.tag in ("VBZ", "VBP", "VBD", "MD")
+            for c in self.words
         )
 
     # -- words -------------------------------------------------------------------------------
@@ -159,7 +185,14 @@ class Reader(NounRoles):
         k = i - 1
         while k > 0 and self.words[k].head > k and self.words[k].dep in ("compound", "amod"):
             k -= 1  # back over "purple bear", "red steam train"
-        return k < i - 1 and self.low[k] in ("a", "an") and self.words[i - 1].pos == "NOUN"
+        if k >= i - 1 or self.words[i - 1].pos != "NOUN":
+            return False
+        if (
+            self.low[k] == "the"
+        ):  # "The toaster pops,", "The parking meter towers over": a known class
+            hit, nxt = self._known_at(k + 1), self.words[i + 1] if i + 1 < len(self.words) else None
+            return bool(hit and hit[2] == i and nxt and nxt.pos in ("ADP", "ADV", "PUNCT", "CCONJ"))
+        return self.low[k] in ("a", "an")
 
     def _lost_verb(self, start: int, k: int) -> bool:
         """Word k is the verb of coordinated subjects ("X and a Y graze together") in a clause with no verb tagged."""

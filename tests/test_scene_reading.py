@@ -522,3 +522,20 @@ def test_a_one_sentence_description_is_read_as_a_description():
 def test_descriptions_for_phrases_shades_and_sides(prompt, groups, relations):
     scene = parse_prompt(prompt)
     assert scene.groups == groups and scene.relations == relations
+
+
+@pytest.mark.parametrize(
+    "prompt, groups",
+    [
+        # a short sentence with a finite verb and a subject describes a scene
+        ("A cat dozes on the porch of a quiet cottage.", [G("cat")]),
+        ("The bench by the old fountain has been painted green.", [G("bench", 1, "green")]),
+        # "The toaster pops,": a known class then a plural-looking word and a comma is subject and verb
+        ("The toaster pops, and a warm glow fills the room.", [G("toaster")]),
+        # captions stay captions: every noun is an object
+        ("a cow painted purple standing left of a tree", [G("cow", 1, "purple"), G("tree")]),
+        ("a lamp and a cat on a rug", [G("lamp"), G("cat"), G("rug")]),
+    ],
+)
+def test_short_sentences_with_a_verb_are_descriptions(prompt, groups):
+    assert parse_prompt(prompt).groups == groups
