@@ -57,6 +57,29 @@ def test_listing_and_constructing_the_gpu_engines_imports_no_torch(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_what_bagels_worker_imports_loads_only_the_standard_library(tmp_path):
+    """BAGEL's worker runs in BAGEL's own environment, where the studio's dependencies are not
+    installed: the worker and the torch_support modules it imports may load nothing else at import."""
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import studio.engines.bagel.worker\n"
+        "from studio.engines.torch_support import devices, model_files, previews, progress, settings\n"
+        "loaded = {name.split('.')[0] for name in set(sys.modules) - before}\n"
+        "print(sorted(loaded - set(sys.stdlib_module_names) - {'studio'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_a_model_folder_is_checked_before_loading(tmp_path, monkeypatch):
     with pytest.raises(StudioError, match="does not exist.*MY_SETTING"):
         resolve_model(str(tmp_path / "none"), what="planner model", setting_name="MY_SETTING")
