@@ -207,8 +207,8 @@ class Reader(NounRoles):
         first = max((m for m in range(start + 1) if words[m].sent_start), default=0)
         last = next((m for m in range(k + 1, len(words)) if words[m].sent_start), len(words))
         return "and" in self.low[first:start] and not any(
-            w.pos in ("VERB", "AUX") for w in words[first:last]
-        )
+            w.tag in ("VBZ", "VBP", "VBD", "MD") for w in words[first:last]
+        )  # ("pairing", "attached" are no finite verb)
 
     def class_at(self, i: int):
         """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""

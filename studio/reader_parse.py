@@ -150,7 +150,11 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 last, i = k, after.end
                 continue
             if last is not None and not _has_on_itself(r, i):
-                relate(last, its[0], owner_of_pronoun(last))
+                who = _subject_group(r, i, head_group)
+                if who is not None and who != last:  # "A bicycle ... a meter, balancing above it"
+                    relate(who, its[0], last)
+                else:
+                    relate(last, its[0], owner_of_pronoun(last))
                 kind[i : its[1]] = ["struct"] * (its[1] - i)
                 i = its[1]
                 continue
@@ -277,18 +281,28 @@ def read(text: str, merge: bool = False) -> SceneGraph:
 def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
     """The subject of the clause a fronted "below it" belongs to, wherever it stands in the sentence."""
     words, k, seen = r.words, i, set()
-    while words[k].pos not in ("VERB", "AUX") and words[k].head != k and k not in seen:
+    while (
+        words[k].pos not in ("VERB", "AUX")
+        and not r._singular_subject(k)  # "a small dog barks"
+        and words[k].head != k
+        and k not in seen
+    ):
         seen.add(k)
         k = words[k].head
-    while words[k].dep in ("advcl", "xcomp", "acl") and words[k].head != k:
+    while words[k].dep in ("advcl", "xcomp", "acl", "csubj") and words[k].head != k:
         k = words[k].head  # "Hanging above it, ... is a stop sign"
     end = next((m for m in range(start, len(words)) if words[m].sent_start), len(words))
     for c in range(start, end):
-        if words[c].head == k and words[c].dep in (
-            "nsubj",
-            "nsubjpass",
-            "attr",
-            "dobj",
+        if (
+            words[c].head == k
+            and words[c].dep
+            in (
+                "nsubj",
+                "nsubjpass",
+                "attr",
+                "dobj",
+            )
+            or (words[c].head == k and words[c].dep == "compound" and r._singular_subject(k))
         ):  # "someone has left a cup"
             for s in range(start, c + 1):
                 np = r.np_at(s)
@@ -305,6 +319,35 @@ def _side_of_next(r: Reader, i: int, end: int) -> bool:
     return (
         r.low[k] in ("and", ",", ";") and r.low[end : end + 1] == [","] and bool(r.np_at(end + 1))
     )
+
+
+def _subject_group(r: Reader, i: int, head_group: dict[int, int]) -> int | None:
+    """The group that is the subject of the clause word i is in, through participles ("..., balancing")."""
+    words, k = r.words, r._verb_of(i)
+    if k is None or any(words[m].pos in ("NOUN", "PROPN") for m in _path(r, i, k)):
+        return None  # "a mouse to its right": the phrase is the noun's
+
+    def subject(v):
+        return next(
+            (c for c, w in enumerate(words) if w.head == v and w.dep in ("nsubj", "nsubjpass")),
+            None,
+        )
+
+    while subject(k) is None and words[k].dep in ("advcl", "xcomp") and words[k].head != k:
+        k = words[
+            k
+        ].head  # a participle's subject is its main verb's ("while a giraffe watches" has its own)
+    subj = subject(k)
+    return head_group.get(subj) if subj is not None else None
+
+
+def _path(r: Reader, i: int, k: int) -> list[int]:
+    """The words between i and its ancestor k."""
+    out, m = [], r.words[i].head
+    while m != k and m not in out and r.words[m].head != m:
+        out.append(m)
+        m = r.words[m].head
+    return out
 
 
 def _has_on_itself(r: Reader, i: int) -> bool:

@@ -85,13 +85,18 @@ class NounRoles(LaterMentions):
             return "part"  # "its digital clock", "its polished bowl" (not "a child's backpack")
         if self.said_before(np.cls, np.head):
             return "object"  # a reference back (the reading loop decides which group)
-        if self._in_background(np.head) or self._frame_modifier(h):
-            return "setting"
+        if (self._in_background(np.head) and np.color is None) or self._frame_modifier(h):
+            return "setting"  # (a known class said with its colour is meant, even far away)
         again = any(
             self.low[m] in DEFINITE and self.class_at(m + 1) and self.class_at(m + 1)[0] == np.cls
             for m in range(np.end, len(self.low) - 1)
         )
-        if np.cls in L.SURFACES and not again and (self._on_surface(h) or self._place_of(h)):
+        if (
+            np.cls in L.SURFACES
+            and not again
+            and np.color is None  # "rests on a purple bed": described, so meant
+            and (self._on_surface(h) or self._place_of(h))
+        ):
             return "setting"  # "sits on a wooden table", "perches on the back of a chair" (never described again)
         if not again and (self._from_or_range(h) or self._simile(h)):
             return "setting"  # "a pizza fresh from the oven", "from a tennis ball to a beach ball", "like a book"
@@ -157,14 +162,25 @@ class NounRoles(LaterMentions):
         )
 
     def _in_background(self, k: int) -> bool:
-        """Said to be in the background or distance: "A few herbs lie in the background"."""
-        sent = [m for m in range(len(self.words)) if self._sentence(m) == self._sentence(k)]
-        text = [self.low[m] for m in sent]
+        """Said to be in the background or distance, in its own clause: "A few herbs lie in the background"."""
+        low, verb = self.low, self._verb_of(k)
         return any(
-            text[m : m + 3]
+            low[m : m + 3]
             in (["in", "the", "background"], ["in", "the", "distance"], ["out", "of", "focus"])
-            for m in range(len(text))
-        )
+            and self._sentence(m) == self._sentence(k)
+            and (verb is None or self._verb_of(m) in (verb, None))
+            for m in range(len(low))
+        )  # (not "A white glass sits on a rail, while a giraffe strolls in the background": the glass is not)
+
+    def _verb_of(self, k: int) -> int | None:
+        """The verb of the clause word k is in (through its heads), or None."""
+        seen = set()
+        while self.words[k].pos not in ("VERB", "AUX") and k not in seen:
+            seen.add(k)
+            if self.words[k].head == k:
+                return None
+            k = self.words[k].head
+        return k
 
     def _sentence_words(self, k: int):
         first = max((m for m in range(k + 1) if self.words[m].sent_start), default=0)

@@ -539,3 +539,53 @@ def test_descriptions_for_phrases_shades_and_sides(prompt, groups, relations):
 )
 def test_short_sentences_with_a_verb_are_descriptions(prompt, groups):
     assert parse_prompt(prompt).groups == groups
+
+
+@pytest.mark.parametrize(
+    "prompt, groups, relations",
+    [
+        # "in the background" sets aside what its own clause says, not the whole sentence
+        (
+            "A white cup sits on a ledge, while a few people stroll past in the background.",
+            [G("cup", 1, "white")],
+            [],
+        ),
+        # a surface said with its colour is meant
+        (
+            "A white cup rests on a purple bench with iron legs. It is quiet.",
+            [G("cup", 1, "white"), G("bench", 1, "purple")],
+            [Relation(0, "above", 1)],
+        ),
+        # the subject of a participle's clause takes "above it"; a finite clause keeps its own subject
+        (
+            "A kite has been tied to the top of a parking meter, fluttering above it. Nobody notices.",
+            [G("kite"), G("parking meter")],
+            [Relation(0, "above", 1)],
+        ),
+        (
+            "Two cows graze in a field while a bird watches from above them. The grass is tall.",
+            [G("cow", 2), G("bird")],
+            [Relation(1, "above", 0)],
+        ),
+        # "Hanging above it on a hook is a fork"; "above it, on the roof, a small dog barks"
+        (
+            "A toaster sits on a shelf. Hanging above it on a small hook is a fork.",
+            [G("toaster"), G("fork")],
+            [Relation(1, "above", 0)],
+        ),
+        (
+            "A horse stands in a yard, and above it, on the roof of the barn, a small dog barks.",
+            [G("horse"), G("dog")],
+            [Relation(1, "above", 0)],
+        ),
+        # coordinated subjects with only a participle elsewhere: "lie" is their verb
+        (
+            "A spoon and a carrot lie together on a counter, an odd pairing under the light.",
+            [G("spoon"), G("carrot")],
+            [],
+        ),
+    ],
+)
+def test_clauses_backgrounds_and_fronted_places(prompt, groups, relations):
+    scene = parse_prompt(prompt)
+    assert scene.groups == groups and scene.relations == relations
