@@ -4,7 +4,7 @@
 - Own set (`bench/data/parse_set.jsonl`, built by `bench/parse_set.py` from GenEval's metadata):
   a prompt is right when the scene read equals the metadata's — the same groups (class, count,
   colour), each relation to the same anchor group, and the same `exclude` list — in any order.
-- Long descriptive held-out sets (`bench/data/parse_long_{a..i}.jsonl`): 66 prompts each (F: 80), written
+- Long descriptive held-out sets (`bench/data/parse_long_{a..j}.jsonl`): 66 prompts each (F: 80), written
   from seeded samples of GenEval's metadata in the style of prompt rewriters, one batch at a time, each
   scored once before any change it led to. Their first-sight scores are kept below and printed beside
   today's, so the table always shows both.
@@ -48,6 +48,7 @@ LONG_SETS = {
     "g": (39, 66),
     "h": (44, 66),
     "i": (49, 66),
+    "j": (54, 66),
 }
 
 
