@@ -5,9 +5,11 @@
   a prompt is right when the scene read equals the metadata's — the same groups (class, count,
   colour), each relation to the same anchor group, and the same `exclude` list — in any order.
 - Long descriptive held-out sets (`bench/data/parse_long_{a..j}.jsonl`): 66 prompts each (F: 80), written
-  from seeded samples of GenEval's metadata in the style of prompt rewriters, one batch at a time, each
-  scored once before any change it led to. Their first-sight scores are kept below and printed beside
-  today's, so the table always shows both.
+  from seeded samples of GenEval's metadata, one batch at a time, each scored once before any change
+  it led to. A-E and J are mostly prompt-rewriter paragraphs; F-I vary the voice (photography jargon,
+  screenplay, listings, chat, short one-sentence descriptions, British spellings). Their first-sight
+  scores are kept below and printed beside today's, so the table always shows both; the last set
+  (J) was written after the last reader change and is the honest estimate.
 - Speed: milliseconds per short prompt with the model already loaded and the per-text cache
   cleared, so every prompt is read from scratch; the load itself is timed once.
 
