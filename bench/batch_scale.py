@@ -68,7 +68,8 @@ def throughput(sessions: int) -> None:
                 "-c",
                 (  # the same sessions and seeds, one Runner, no work table
                     "import sys, time; sys.path.insert(0, %r)\n"
-                    "from studio.runner import Runner; from studio.store import Store; from studio.domain import RunSettings\n"
+                    "from studio.runner import Runner; from studio.store import Store; "
+                    "from studio.domain import RunSettings\n"
                     "from studio.batch import sample_seed\n"
                     "r = Runner(Store(data_dir=%r)); t0 = time.perf_counter()\n"
                     "for i, p in enumerate(open(%r).read().splitlines()):\n"

@@ -198,7 +198,8 @@ def main() -> None:
         )
     if mistakes:
         print(
-            f"- sketches with a draft mistake: {mistakes}; flagged by the next inspect: {caught} ({caught / mistakes:.0%})"
+            f"- sketches with a draft mistake: {mistakes}; "
+            f"flagged by the next inspect: {caught} ({caught / mistakes:.0%})"
         )
 
 

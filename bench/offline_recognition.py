@@ -98,7 +98,8 @@ def main() -> None:
         f"{images} sketches, {total_truth} drawn objects, {seconds:.0f} s ({1000 * seconds / images:.0f} ms per sketch)"
     )
     print(
-        f"recall (drawn objects recognised with the right class): {total_hits}/{total_truth} = {total_hits / total_truth:.3f}"
+        "recall (drawn objects recognised with the right class): "
+        f"{total_hits}/{total_truth} = {total_hits / total_truth:.3f}"
     )
     print(
         f"precision (found objects that are what was drawn there): {total_hits}/{sum(found.values())} = "
@@ -115,7 +116,8 @@ def main() -> None:
     for (a, b), n in confusion.most_common(12):
         print(f"  {a} -> {b}: {n}")
     print(
-        "\nper class (classes below 0.95 precision or recall):\n| class | drawn | precision | recall |\n|---|---:|---:|---:|"
+        "\nper class (classes below 0.95 precision or recall):\n"
+        "| class | drawn | precision | recall |\n|---|---:|---:|---:|"
     )
     worst = 0
     for cls in sorted(truth):

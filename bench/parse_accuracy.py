@@ -110,7 +110,8 @@ def main() -> None:
         tally.setdefault((row["kind"], row["tag"]), []).append(ok)
         if not ok and args.show_misses:
             print(
-                f"MISS [{row['kind']}] {row['prompt']}\n   got  {got}\n   want {dict(include=row['include'], exclude=row.get('exclude', []))}"
+                f"MISS [{row['kind']}] {row['prompt']}\n   got  {got}\n"
+                f"   want {dict(include=row['include'], exclude=row.get('exclude', []))}"
             )
     print("\n| set | tag | prompts | right |\n|---|---|---:|---:|")
     for kind in ("short", "long"):
@@ -142,7 +143,8 @@ def main() -> None:
                         f"MISS [long {name}] {r['prompt']}\n   got  {got}\n   want {r['include']}"
                     )
         print(
-            f"| {name.upper()} | {len(rows_)} | {first}/{n} = {first / n:.3f} | {right}/{len(rows_)} = {right / len(rows_):.3f} |"
+            f"| {name.upper()} | {len(rows_)} | {first}/{n} = {first / n:.3f} "
+            f"| {right}/{len(rows_)} = {right / len(rows_):.3f} |"
         )
         first_total, now_total, count = first_total + first, now_total + right, count + len(rows_)
     print(f"| all | {count} | {first_total / count:.3f} | {now_total / count:.3f} |")

@@ -166,7 +166,8 @@ def main() -> None:
                 engine = tiny_sd.TinySDEngine(pipe, steps=args.steps, preview=preview)
                 engine.name = f"bench-tiny-sd-{preview}"
                 engines.register(engine.name, lambda engine=engine: engine)
-                label = f"tiny SD, {args.steps} steps, {'latent→RGB' if preview == 'latent' else 'VAE decode'} preview each step"
+                shown = "latent→RGB" if preview == "latent" else "VAE decode"
+                label = f"tiny SD, {args.steps} steps, {shown} preview each step"
                 rows.append(
                     row(
                         label,

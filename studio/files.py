@@ -1,7 +1,8 @@
 """Writing a file so that readers only ever see it whole.
 
-The image store (content-addressed PNGs, below), the GenEval layout and the UI's overlays are read while they are written (other
-threads, other processes, GenEval's evaluator walking the folder), so each file is written under
+The image store (content-addressed PNGs, below), the GenEval layout and the UI's overlays are read
+while they are written (other threads, other processes, GenEval's evaluator walking the folder), so
+each file is written under
 a temporary name and renamed into place; a failed write leaves nothing behind.
 """
 

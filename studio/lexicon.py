@@ -33,7 +33,8 @@ surface floor ground wall ceiling room interior exterior outdoors indoors kitche
 office studio garden park yard backyard field meadow grass lawn forest woods street road sidewalk path
 city town village beach sea ocean water lake river shore sand snow mountain hill valley desert
 countryside farm market shop store restaurant cafe house home building window windows counter
-countertop tabletop shelf desk nook alcove windowsill sill ledge mantel mantelpiece stage platform display setup arrangement tableau still life
+countertop tabletop shelf desk nook alcove windowsill sill ledge mantel mantelpiece stage platform
+display setup arrangement tableau still life
 workspace workplace station terminal platform savanna savannah plains pasture
 restroom washroom lavatory salon lobby hallway corridor bakery study den library classroom gym hotel garage barn
 harbor harbour port dock pier marina porch patio balcony terrace courtyard plaza square alley lane trail slope run
@@ -44,7 +45,8 @@ meter meters metre metres foot feet inch inches yard yards mile miles centimeter
 seconds hour hours fire flame flames smoke steam mist fog haze rain raindrop raindrops dust mud foam spray splash
 ripple ripples wave waves breeze wind
 installation poster collage café pavement kerb curb highway motorway roadside tarmac worktop
-close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective camera lens bokeh blur depth field artwork art piece work
+close closeup angle subject centerpiece patch piece slice bit strip sheet layer cluster perspective
+camera lens bokeh blur depth field artwork art piece work
 """)
 
 # Parts and coverings of an object: described with it, never drawn as objects of their own.
@@ -220,8 +222,9 @@ PLACE_PARTS = _words(
 SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair"})
 SURFACE_PREPS = _words("on upon onto across against at along atop in")
 # Prepositions whose object is where something is, in a description ("around a fountain").
-SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over under beneath underneath around
-along toward towards from between past beyond among amid within throughout down up alongside""")
+SETTING_PREPS = _words("""on in at against across upon inside into onto through near beside by over
+under beneath underneath around along toward towards from between past beyond among amid within
+throughout down up alongside""")
 # Verbs that make their subject an accessory of what follows: "a basket is attached to its handlebars".
 ATTACHED = _words(
     "attached fixed mounted fastened clipped strapped tied hooked bolted glued pinned sewn stitched"

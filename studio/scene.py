@@ -114,7 +114,8 @@ SYNONYMS = {
     "fire hydrant": "hydrant",
     "cat": "kitten|kitty",
     "dog": "puppy|terrier|retriever|poodle|labrador|beagle|bulldog|spaniel|dachshund|husky|corgi",
-    "bird": "sparrow|robin|pigeon|dove|crow|seagull|gull|parrot|owl|eagle|hawk|finch|songbird|bluebird|blackbird|hummingbird",
+    "bird": "sparrow|robin|pigeon|dove|crow|seagull|gull|parrot|owl|eagle|hawk|finch|songbird|"
+    "bluebird|blackbird|hummingbird",
     "horse": "pony|stallion|mare",
     "sheep": "lamb",
     "backpack": "rucksack|knapsack",

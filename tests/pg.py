@@ -23,7 +23,10 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-SETUP_HINT = "PostgreSQL's server is not installed here; run `bash scripts/setup.sh --dev` (it installs Debian's postgresql)."
+SETUP_HINT = (
+    "PostgreSQL's server is not installed here; run `bash scripts/setup.sh --dev` "
+    "(it installs Debian's postgresql)."
+)
 
 
 def binary(name: str) -> str | None:

@@ -246,7 +246,8 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
             "A two-slice toaster sits on a counter. Two vehicles are parked outside: a bus and a truck.",
             [G("toaster"), G("bus"), G("truck")],
         ),
-        # a verbless opening sets the scene; places on things, comparisons and where something comes from are not objects
+        # a verbless opening sets the scene; places on things, comparisons and where something
+        # comes from are not objects
         (
             "A sunny seaside cafe with striped awnings. A white cup stands on a saucer.",
             [G("cup", 1, "white")],

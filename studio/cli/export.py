@@ -88,7 +88,8 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--stats",
-                help="Print counts per subset and per annotator, and agreement (Cohen's kappa); without --format/--out, only that.",
+                help="Print counts per subset and per annotator, and agreement (Cohen's kappa); "
+                "without --format/--out, only that.",
             ),
         ] = False,
         db: DbOption = None,

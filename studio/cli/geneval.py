@@ -127,7 +127,12 @@ def geneval(
 ) -> None:
     """Run GenEval's prompts in each mode, write GenEval's layout, score the images, write the report.
 
-    The samples are a batch (see `studio batch`, and `studio batch status NAME` while it runs): run the same command again to finish what is missing; --retry-failed runs failed samples again. Under `accelerate launch … -m studio bench geneval` each process is one worker and rank 0 writes the report. GenEval's own evaluator can score the images later (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with published GenEval scores.
+    The samples are a batch (see `studio batch`, and `studio batch status NAME` while it runs):
+    run the same command again to finish what is missing; --retry-failed runs failed samples
+    again. Under `accelerate launch … -m studio bench geneval` each process is one worker and
+    rank 0 writes the report. GenEval's own evaluator can score the images later
+    (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with
+    published GenEval scores.
     """
     from rich.markup import escape
 

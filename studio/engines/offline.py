@@ -2,10 +2,10 @@
 
 It draws scene layouts, not photographs: each object is a simple glyph in its colour, with no
 marker or label (see `studio.offline.draw`); nouns without a glyph are drawn as placeholders. The
-inspector's evidence boxes carry the names, for the studio to overlay. The planner reads what was planned so far from the
-branch, the sketcher adds the new groups to the previous canvas without moving anything (and makes
-seeded draft mistakes), the inspector reads objects back from the pixels only, and the refiner
-carries out one edit — its own, from the first problem found, or a person's.
+inspector's evidence boxes carry the names, for the studio to overlay. The planner reads what was
+planned so far from the branch, the sketcher adds the new groups to the previous canvas without
+moving anything (and makes seeded draft mistakes), the inspector reads objects back from the
+pixels only, and the refiner carries out one edit — its own, from the first problem found, or a person's.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """GenEval-format benchmark runs: single-pass vs process-driven, scored by a built-in checker.
 
 - `metadata`: GenEval's prompt file (`tag`, `prompt`, `include`, `exclude`), read and validated;
-- `checker`: the detectors that feed GenEval's scoring rules (those live beside the scene model, in
-  `studio.scene_rules`, because the offline engine's inspector and planner use them too) (the offline engine's own sketch analyser,
-  yolov3-tiny for real images, OWLv2 + CLIP when their weights are local);
+- `checker`: the detectors that feed GenEval's scoring rules (the offline engine's own sketch
+  analyser, yolov3-tiny for real images, OWLv2 + CLIP when their weights are local); the rules
+  live beside the scene model, in `studio.scene_rules`, because the offline engine uses them too;
 - `colors`: the pixel colour classifier used where GenEval's CLIP classifier is not available;
 - `layout`: GenEval's output folders (`<mode>/<NNNNN>/metadata.jsonl` + `samples/<NNNN>.png`);
 - `run`: the run, a batch (studio/batch.py: work table, workers, resume) plus checker and report;

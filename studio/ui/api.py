@@ -74,144 +74,179 @@ def _last_full(stream: Iterator[View]) -> View:
     return full
 
 
+# One function per endpoint: its name is the API name, its typed parameters after `studio` the API's
+# inputs (the person acting is the request's login, never an input).
+
+
+def new_session(
+    studio: Studio,
+    prompt: str,
+    engine: str = registry.DEFAULT_ENGINE,
+    seed: float | None = None,
+    random_seed: bool = True,
+    rounds: float = RunSettings.max_rounds,
+    mode: str = "process",
+    params: str = "{}",
+) -> dict:
+    """Start a session; nothing is drawn until /step or /run."""
+    return studio.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
+
+
+def open_session(studio: Studio, session_id: str, step_id: str = "") -> dict:
+    """The whole session view (every card)."""
+    return studio.open_session(session_id, step_id)
+
+
+def step(studio: Studio, session_id: str, version: int | None = None) -> dict:
+    """Run the next stage."""
+    return studio.step(session_id, version)
+
+
+def run(studio: Studio, session_id: str, version: int | None = None, pause: str = "never") -> dict:
+    """Run until finished, or until the pause policy (every | inspect | never) stops."""
+    return studio.run(session_id, version, pause)
+
+
+def stop(studio: Studio, session_id: str) -> dict:
+    """Stop the stage in flight; committed stages are kept."""
+    return studio.stop(session_id)
+
+
+def edit_plan(
+    studio: Studio,
+    session_id: str,
+    version: int | None,
+    step_id: str,
+    instruction: str,
+    description: str,
+) -> dict:
+    """Edit a plan's <ins>/<des> (empty step_id: the latest plan)."""
+    return studio.edit_plan(session_id, version, step_id, instruction, description)
+
+
+def accept(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
+    """Accept an image (empty step_id: the latest)."""
+    return studio.accept(session_id, version, step_id)
+
+
+def reject(
+    studio: Studio, session_id: str, version: int | None, step_id: str, note: str = ""
+) -> dict:
+    """Reject an image with a reason, and draw it again."""
+    return studio.reject(session_id, version, step_id, note)
+
+
+def override(
+    studio: Studio,
+    session_id: str,
+    version: int | None,
+    step_id: str,
+    plan_passed: bool,
+    plan_critique: str,
+    sketch_passed: bool,
+    sketch_critique: str,
+) -> dict:
+    """Override a verdict's two checks."""
+    return studio.override(
+        session_id, version, step_id, plan_passed, plan_critique, sketch_passed, sketch_critique
+    )
+
+
+def refine(
+    studio: Studio,
+    session_id: str,
+    version: int | None,
+    step_id: str,
+    instruction: str,
+    region: str = "",
+) -> dict:
+    """Your own <refine>; region: an optional PNG data URL whose painted (opaque) pixels may change."""
+    return studio.refine(session_id, version, step_id, instruction, region or None)
+
+
+def fork(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
+    """Rewind to a step: the next stage starts a new branch there."""
+    return studio.fork(session_id, version, step_id)
+
+
+def switch_branch(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
+    """Continue on the newest branch through a step (a branch's end, or any step on it)."""
+    return studio.switch_branch(session_id, version, step_id)
+
+
+def list_sessions(studio: Studio, search: str = "") -> list:
+    """Gallery cards, newest first."""
+    return studio.list_sessions(search)
+
+
+def rename(studio: Studio, session_id: str, version: int | None, title: str) -> dict:
+    """Rename a session."""
+    return studio.rename(session_id, version, title)
+
+
+def delete(studio: Studio, session_id: str) -> dict:
+    """Delete a session and the images only it used."""
+    return studio.delete(session_id)
+
+
+def compare(studio: Studio, session_id: str, left: str, right: str) -> dict:
+    """Two branches (by their end steps) aligned round by round."""
+    return studio.compare(session_id, left, right)
+
+
+def rate(studio: Studio, session_id: str, step_id: str, value: str, note: str = "") -> dict:
+    """Rate an image: "up"/"down" or "1".."5", with an optional note (recorded with your name)."""
+    return studio.rate(session_id, step_id, value, note)
+
+
+def prefer(
+    studio: Studio, session_id: str, left: str, right: str, choice: str, note: str = ""
+) -> dict:
+    """Judge two images of a session (e.g. aligned rounds of two branches): "left", "right" or "tie"."""
+    return studio.prefer(session_id, left, right, choice, note)
+
+
+def share(studio: Studio, session_id: str, version: int | None, shared: bool) -> dict:
+    """Share a session with the team (true) or make it private to its owner (false)."""
+    return studio.share(session_id, version, shared)
+
+
+def export(studio: Studio, session_id: str, format: str, scope: str) -> str:
+    """A zip of one session (or all) in an export format."""
+    return studio.export(session_id, format, scope)["path"]
+
+
+def import_png(studio: Studio, path: str) -> dict:
+    """Reopen the session a final PNG carries."""
+    return studio.import_png(path)
+
+
+QUICK = (
+    new_session,
+    open_session,
+    edit_plan,
+    accept,
+    override,
+    fork,
+    switch_branch,
+    list_sessions,
+    rename,
+    delete,
+    compare,
+    rate,
+    prefer,
+    share,
+)
+MODEL_WORK = (step, run, reject, refine)  # queued with the page's model work
+
+
 def register(studio: Studio, who: Who) -> None:
     """Declare every endpoint inside the current `gr.Blocks`."""
     models = dict(concurrency_id="models", concurrency_limit="default")
 
-    def new_session(
-        studio: Studio,
-        prompt: str,
-        engine: str = registry.DEFAULT_ENGINE,
-        seed: float | None = None,
-        random_seed: bool = True,
-        rounds: float = RunSettings.max_rounds,
-        mode: str = "process",
-        params: str = "{}",
-    ) -> dict:
-        """Start a session; nothing is drawn until /step or /run."""
-        return studio.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
-
-    def open_session(studio: Studio, session_id: str, step_id: str = "") -> dict:
-        """The whole session view (every card)."""
-        return studio.open_session(session_id, step_id)
-
-    def step(studio: Studio, session_id: str, version: int | None = None) -> dict:
-        """Run the next stage."""
-        return studio.step(session_id, version)
-
-    def run(
-        studio: Studio, session_id: str, version: int | None = None, pause: str = "never"
-    ) -> dict:
-        """Run until finished, or until the pause policy (every | inspect | never) stops."""
-        return studio.run(session_id, version, pause)
-
-    def stop(studio: Studio, session_id: str) -> dict:
-        """Stop the stage in flight; committed stages are kept."""
-        return studio.stop(session_id)
-
-    def edit_plan(
-        studio: Studio,
-        session_id: str,
-        version: int | None,
-        step_id: str,
-        instruction: str,
-        description: str,
-    ) -> dict:
-        """Edit a plan's <ins>/<des> (empty step_id: the latest plan)."""
-        return studio.edit_plan(session_id, version, step_id, instruction, description)
-
-    def accept(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
-        """Accept an image (empty step_id: the latest)."""
-        return studio.accept(session_id, version, step_id)
-
-    def reject(
-        studio: Studio, session_id: str, version: int | None, step_id: str, note: str = ""
-    ) -> dict:
-        """Reject an image with a reason, and draw it again."""
-        return studio.reject(session_id, version, step_id, note)
-
-    def override(
-        studio: Studio,
-        session_id: str,
-        version: int | None,
-        step_id: str,
-        plan_passed: bool,
-        plan_critique: str,
-        sketch_passed: bool,
-        sketch_critique: str,
-    ) -> dict:
-        """Override a verdict's two checks."""
-        return studio.override(
-            session_id, version, step_id, plan_passed, plan_critique, sketch_passed, sketch_critique
-        )
-
-    def refine(
-        studio: Studio,
-        session_id: str,
-        version: int | None,
-        step_id: str,
-        instruction: str,
-        region: str = "",
-    ) -> dict:
-        """Your own <refine>; region: an optional PNG data URL whose painted (opaque) pixels may change."""
-        return studio.refine(session_id, version, step_id, instruction, region or None)
-
-    def fork(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
-        """Rewind to a step: the next stage starts a new branch there."""
-        return studio.fork(session_id, version, step_id)
-
-    def switch_branch(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
-        """Continue on the newest branch through a step (a branch's end, or any step on it)."""
-        return studio.switch_branch(session_id, version, step_id)
-
-    def list_sessions(studio: Studio, search: str = "") -> list:
-        """Gallery cards, newest first."""
-        return studio.list_sessions(search)
-
-    def rename(studio: Studio, session_id: str, version: int | None, title: str) -> dict:
-        """Rename a session."""
-        return studio.rename(session_id, version, title)
-
-    def delete(studio: Studio, session_id: str) -> dict:
-        """Delete a session and the images only it used."""
-        return studio.delete(session_id)
-
-    def compare(studio: Studio, session_id: str, left: str, right: str) -> dict:
-        """Two branches (by their end steps) aligned round by round."""
-        return studio.compare(session_id, left, right)
-
-    def rate(studio: Studio, session_id: str, step_id: str, value: str, note: str = "") -> dict:
-        """Rate an image: "up"/"down" or "1".."5", with an optional note (recorded with your name)."""
-        return studio.rate(session_id, step_id, value, note)
-
-    def prefer(
-        studio: Studio, session_id: str, left: str, right: str, choice: str, note: str = ""
-    ) -> dict:
-        """Judge two images of a session (e.g. aligned rounds of two branches): "left", "right" or "tie"."""
-        return studio.prefer(session_id, left, right, choice, note)
-
-    def share(studio: Studio, session_id: str, version: int | None, shared: bool) -> dict:
-        """Share a session with the team (true) or make it private to its owner (false)."""
-        return studio.share(session_id, version, shared)
-
-    for function in (
-        new_session,
-        open_session,
-        edit_plan,
-        accept,
-        override,
-        fork,
-        switch_branch,
-        list_sessions,
-        rename,
-        delete,
-        compare,
-        rate,
-        prefer,
-        share,
-    ):
+    for function in QUICK:
         gr.api(endpoint(function, studio, who), api_name=function.__name__)
-    for function in (step, run, reject, refine):
+    for function in MODEL_WORK:
         gr.api(endpoint(function, studio, who), api_name=function.__name__, **models)
     gr.api(endpoint(stop, studio, who), api_name="stop", queue=False)
 
@@ -221,14 +256,6 @@ def register(studio: Studio, who: Who) -> None:
         export_in = [gr.Textbox(), gr.Dropdown(list(EXPORT_FORMATS), value="folder"), scope]
         export_out, png_in, png_view = gr.File(), gr.File(type="filepath"), gr.JSON()
         export_button, import_button = gr.Button(), gr.Button()
-
-    def export(studio: Studio, session_id: str, format: str, scope: str) -> str:
-        """A zip of one session (or all) in an export format."""
-        return studio.export(session_id, format, scope)["path"]
-
-    def import_png(studio: Studio, path: str) -> dict:
-        """Reopen the session a final PNG carries."""
-        return studio.import_png(path)
 
     export_button.click(endpoint(export, studio, who), export_in, export_out, api_name="export")
     import_button.click(endpoint(import_png, studio, who), png_in, png_view, api_name="import_png")

@@ -260,6 +260,7 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
         new_token_ids=new_token_ids,
     )
     stride = int(model.latent_downsample)
+    vae_weight = next(vae_model.parameters())
     info = {
         "device": "cuda" if cuda else "cpu",
         "mode": mode,
@@ -268,6 +269,6 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
         "placement": report,
         "torch": torch.__version__,
         "gpus": torch.cuda.device_count() if cuda else 0,
-        "vae": f"{next(vae_model.parameters()).device} {str(next(vae_model.parameters()).dtype).removeprefix('torch.')}",
+        "vae": f"{vae_weight.device} {str(vae_weight.dtype).removeprefix('torch.')}",
     }
     return inferencer, info
