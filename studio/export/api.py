@@ -8,35 +8,24 @@ then one writer streams the rows, reading each stored PNG as it goes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
-from .. import pngmeta, protocol
-from ..domain import ImageRef, StudioError
+from .. import protocol
 from . import formats
-from .dedup import deduplicate
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
+from .reading import OnProgress, make_filters, read, subset_counts
 from .select import (
-    HEX64,
     TRAIN,
     VALIDATION,
-    Filters,
     Skipped,
-    chosen_branches,
-    missing_images,
-    parse_date,
-    select_sessions,
-    split_of,
 )
-from .subsets import Subsets, derive, with_split
 
-OnProgress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
 EXPORT_VERSION = 1
 
 
@@ -80,32 +69,6 @@ class ExportReport:
         )
 
 
-def _counts(subsets: Subsets) -> dict[str, dict[str, int]]:
-    counts = {}
-    for name in ("multi_turn", "conflict", "alignment"):
-        items = getattr(subsets, name)
-        entry = {split: sum(1 for x in items if x.split == split) for split in (TRAIN, VALIDATION)}
-        if name != "multi_turn":
-            entry.update(
-                positive=sum(1 for x in items if x.passed),
-                negative=sum(1 for x in items if not x.passed),
-            )
-        counts[name] = entry
-    return counts
-
-
-def _unstamped(images: ImageSource) -> Callable[[ImageRef], str]:
-    """A final image's hash without its trajectory chunk (= the image it re-saves, if any)."""
-    cache: dict[str, str] = {}
-
-    def sha(ref: ImageRef) -> str:
-        if ref.sha256 not in cache:
-            cache[ref.sha256] = hashlib.sha256(pngmeta.strip(images.read(ref.sha256))).hexdigest()
-        return cache[ref.sha256]
-
-    return sha
-
-
 def export(
     store,
     format: str,
@@ -130,15 +93,8 @@ def export(
     or (with strict) a session whose image files are missing; the folder is then untouched.
     """
     writer = formats.load(format)
-    filters = Filters(
-        tuple(sessions),
-        parse_date(since),
-        parse_date(until, end_of_day=True, option="--until"),
-        engine,
-        human_reviewed,
-        accepted_only,
-        all_branches,
-        float(val_fraction),
+    filters = make_filters(
+        sessions, since, until, engine, human_reviewed, accepted_only, all_branches, val_fraction
     )
     database = [Path(store.url[len("sqlite:///") :])] if store.url.startswith("sqlite:///") else []
     target = check_target(
@@ -148,42 +104,18 @@ def export(
     started = time.perf_counter()
     tell = progress or (lambda done, total, phase: None)
     images = ImageSource(store)
-    unstamped = _unstamped(images)
-
-    ids = select_sessions(store, filters)
     # only round-trip formats, and those pairing steps across branches, hold whole trees
     keep_trees = getattr(writer, "WRITES_SESSIONS", False) or getattr(
         writer, "READS_SESSIONS", False
     )
-    subsets, trees = Subsets(), []
-    for index, session_id in enumerate(ids):
-        trajectory = store.load(session_id)
-        missing = missing_images(store, trajectory)
-        if missing:
-            if strict:
-                example = (
-                    store.image_path(missing[0]) if HEX64.match(missing[0]) else repr(missing[0])
-                )
-                raise StudioError(
-                    f"Session {session_id} is missing {len(missing)} image file(s) (e.g. {example}); restore the "
-                    "images folder, or drop --strict to skip such sessions."
-                )
-            report.skipped.append(Skipped(session_id, "missing image files", missing))
-        else:
-            chosen = chosen_branches(trajectory, filters)
-            if chosen:
-                subsets.extend(derive(trajectory, chosen, unstamped))
-                report.sessions += 1
-                if keep_trees:
-                    trees.append((trajectory, split_of(session_id, filters.val_fraction)))
-        tell(index + 1, len(ids), "reading")
-
-    split = lambda session_id: split_of(session_id, filters.val_fraction)  # noqa: E731
-    for name in ("multi_turn", "conflict", "alignment"):
-        kept, dropped = deduplicate(getattr(subsets, name))
-        setattr(subsets, name, with_split(kept, split))
-        report.duplicates[name] = dropped
-    report.counts = _counts(subsets)
+    reading = read(store, filters, images, keep_trees=keep_trees, strict=strict, progress=tell)
+    subsets, trees = reading.subsets, reading.trees
+    report.sessions, report.skipped, report.duplicates = (
+        reading.sessions,
+        reading.skipped,
+        reading.duplicates,
+    )
+    report.counts = subset_counts(subsets)
 
     with staged(target) as root:
         job = formats.ExportJob(root, _info_root or str(target), subsets, trees, images)

@@ -24,20 +24,13 @@ from collections import Counter
 from typing import Any, Iterable
 
 from ..domain import Author, Review, Stage
-from .dedup import deduplicate
 from .output import ImageSource
 from .preferences import SCORES, THUMBS, image_pairs, text_pairs
+from .reading import make_filters, read, subset_counts
 from .select import (
     TRAIN,
     VALIDATION,
-    Filters,
-    chosen_branches,
-    missing_images,
-    parse_date,
-    select_sessions,
-    split_of,
 )
-from .subsets import Subsets, derive, with_split
 
 
 def cohen_kappa(labels: list[tuple[str, str]]) -> float | None:
@@ -138,38 +131,19 @@ def compute(
     val_fraction: float = 0.1,
 ) -> dict[str, Any]:
     """The stats of the sessions an export with these filters would take (the same reading and de-duplication)."""
-    from .api import _counts, _unstamped
     from .formats.unified_edit import collect_edits
 
-    filters = Filters(
-        tuple(sessions),
-        parse_date(since),
-        parse_date(until, end_of_day=True, option="--until"),
-        engine,
-        human_reviewed,
-        accepted_only,
-        all_branches,
-        float(val_fraction),
+    filters = make_filters(
+        sessions, since, until, engine, human_reviewed, accepted_only, all_branches, val_fraction
     )
-    unstamped = _unstamped(ImageSource(store))
-    subsets, trees, skipped = Subsets(), {}, []
-    for session_id in select_sessions(store, filters):
-        trajectory = store.load(session_id)
-        if missing_images(store, trajectory):
-            skipped.append(session_id)
-            continue
-        chosen = chosen_branches(trajectory, filters)
-        if chosen:
-            subsets.extend(derive(trajectory, chosen, unstamped))
-            trees[session_id] = (trajectory, split_of(session_id, filters.val_fraction))
-    split = lambda session_id: split_of(session_id, filters.val_fraction)  # noqa: E731
-    for name in ("multi_turn", "conflict", "alignment"):
-        setattr(subsets, name, with_split(deduplicate(getattr(subsets, name))[0], split))
+    reading = read(store, filters, ImageSource(store), keep_trees=True)
+    subsets, skipped = reading.subsets, [s.session_id for s in reading.skipped]
+    trees = {t.session.id: (t, split) for t, split in reading.trees}
     judgements = [j for session_id in trees for j in store.judgements(session_id)]
     pairs, merged = image_pairs(trees, judgements)
     texts = text_pairs(subsets.conflict, subsets.alignment, trees)
     edits = collect_edits(subsets.multi_turn, {k: t for k, (t, _) in trees.items()})
-    counts = _counts(subsets)
+    counts = subset_counts(subsets)
     written = [p for p in pairs if p.label_0 != 0.5]
     counts["pickapic"] = {
         **_by_split(written),
