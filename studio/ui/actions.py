@@ -92,6 +92,12 @@ class Studio(Gallery, ModelWork):
             )
         return trajectory
 
+    def _reloaded(self, session_id: str, have: Iterable[str], conflict: Conflict) -> View:
+        """The answer to a stale version: the fresh view, with the conflict said, nothing acted on."""
+        view = self.view(self.runner.open(session_id, viewer=self.person), "reloaded", have)
+        view.conflict = str(conflict)
+        return view
+
     def _act(
         self,
         session_id: str,
@@ -103,9 +109,7 @@ class Studio(Gallery, ModelWork):
         try:
             trajectory = self._open(session_id, version)
         except Conflict as conflict:
-            view = self.view(self.runner.open(session_id, viewer=self.person), "reloaded", have)
-            view.conflict = str(conflict)
-            return view
+            return self._reloaded(session_id, have, conflict)
         note, selected = action(trajectory)
         return self.view(trajectory, note, have, selected)
 

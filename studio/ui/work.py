@@ -176,9 +176,7 @@ class ModelWork:
         try:
             trajectory = self._open(session_id, version)
         except Conflict as conflict:
-            view = self.view(self.runner.open(session_id, viewer=self.person), "reloaded", have)
-            view.conflict = str(conflict)
-            yield view
+            yield self._reloaded(session_id, have, conflict)
             return
         token = self.activity.start(trajectory.session.id)
         events: queue.Queue[Event | None] = queue.Queue()
