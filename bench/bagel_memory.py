@@ -22,7 +22,6 @@ def main(clone: str) -> None:
     from modeling.autoencoder import AutoEncoderParams
     from modeling.bagel import (
         Bagel,
-        BagelConfig,
         Qwen2Config,
         Qwen2ForCausalLM,
         SiglipVisionConfig,
@@ -30,6 +29,7 @@ def main(clone: str) -> None:
     )
 
     from studio.engines.bagel import placement
+    from studio.engines.bagel.loader import bagel_config
 
     llm = Qwen2Config(
         vocab_size=152064,
@@ -63,17 +63,7 @@ def main(clone: str) -> None:
         scale_factor=0.3611,
         shift_factor=0.1159,
     )
-    config = BagelConfig(
-        visual_gen=True,
-        visual_und=True,
-        llm_config=llm,
-        vit_config=vit,
-        vae_config=vae,
-        vit_max_num_patch_per_side=70,
-        connector_act="gelu_pytorch_tanh",
-        latent_patch_size=2,
-        max_latent_size=64,
-    )
+    config = bagel_config(llm, vit, vae)
     with init_empty_weights():
         model = Bagel(Qwen2ForCausalLM(llm), SiglipVisionModel(vit), config)
         model.vit_model.vision_model.embeddings.convert_conv2d_to_linear(vit, meta=True)

@@ -96,6 +96,24 @@ def _autoencoder(model_dir: Path):
     return vae, params
 
 
+def bagel_config(llm_config, vit_config, vae_config):
+    """BAGEL-7B-MoT's model config around its three parts, with the fixed values BAGEL's app.py uses
+    (also read by bench/bagel_memory.py, so the memory estimate is of the model the engine loads)."""
+    from modeling.bagel import BagelConfig
+
+    return BagelConfig(
+        visual_gen=True,
+        visual_und=True,
+        llm_config=llm_config,
+        vit_config=vit_config,
+        vae_config=vae_config,
+        vit_max_num_patch_per_side=70,
+        connector_act="gelu_pytorch_tanh",
+        latent_patch_size=2,
+        max_latent_size=64,
+    )
+
+
 def _available_cpu_bytes() -> int:
     try:
         import psutil
@@ -151,7 +169,6 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
     from inferencer import InterleaveInferencer
     from modeling.bagel import (
         Bagel,
-        BagelConfig,
         Qwen2Config,
         Qwen2ForCausalLM,
         SiglipVisionConfig,
@@ -172,17 +189,7 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
     vit_config.rope = False
     vit_config.num_hidden_layers -= 1  # as app.py: the last ViT layer is not used
     vae_model, vae_config = _autoencoder(model_dir)
-    config = BagelConfig(
-        visual_gen=True,
-        visual_und=True,
-        llm_config=llm_config,
-        vit_config=vit_config,
-        vae_config=vae_config,
-        vit_max_num_patch_per_side=70,
-        connector_act="gelu_pytorch_tanh",
-        latent_patch_size=2,
-        max_latent_size=64,
-    )
+    config = bagel_config(llm_config, vit_config, vae_config)
     with init_empty_weights():
         language_model = Qwen2ForCausalLM(llm_config)
         vit_model = SiglipVisionModel(vit_config)
