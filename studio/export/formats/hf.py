@@ -17,15 +17,13 @@ import json
 
 import pyarrow as pa
 
-from ..parquet import IMAGE, Sink, hf_schema, image_cell
+from ..parquet import IMAGE, hf_schema, image_cell, write_split
 from ..rows import alignment_row, conflict_row, multi_turn_row, session_row
 from ..select import TRAIN, VALIDATION
 from . import ExportJob
 
 WRITES_SESSIONS = True  # whole session trees, for `studio import`
 
-ROWS_PER_SHARD = 1000
-ROWS_PER_GROUP = 100
 LARGE = ("images", "final_image", "image", "trajectory")  # image bytes and whole trees
 S, B = pa.string(), pa.bool_()
 SCHEMAS = {
@@ -142,17 +140,10 @@ def write(job: ExportJob) -> list[str]:
     for name, (items, make, split_of) in tables.items():
         for split in (TRAIN, VALIDATION):
             chosen = [x for x in items if split_of(x) == split]
-            shards = -(-len(chosen) // ROWS_PER_SHARD)
-            for index in range(shards):
-                path = f"{name}/{split}-{index:05d}-of-{shards:05d}.parquet"
-                sink = Sink(job.root / path, SCHEMAS[name], ROWS_PER_GROUP, large=LARGE)
-                try:
-                    for item in chosen[index * ROWS_PER_SHARD : (index + 1) * ROWS_PER_SHARD]:
-                        sink.add(make(item))
-                        job.advance(1)
-                finally:
-                    sink.close()
-                files.append(path)
+            shards = write_split(
+                job.root, name, split, chosen, make, SCHEMAS[name], large=LARGE, each=job.advance
+            )
+            files += shards
             if shards:
                 configs.setdefault(name, []).append((split, f"{name}/{split}-*.parquet"))
     (job.root / "README.md").write_text(_card(configs), encoding="utf-8")

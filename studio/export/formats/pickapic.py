@@ -24,15 +24,13 @@ from collections import OrderedDict
 import pyarrow as pa
 from PIL import Image
 
-from ..parquet import Sink
+from ..parquet import write_split
 from ..preferences import ImagePair, image_pairs
 from ..select import TRAIN, VALIDATION
 from . import ExportJob
 
 READS_SESSIONS = True  # pairs span branches, so the writer needs each selected session's whole tree
 JPEG_QUALITY = 95
-ROWS_PER_SHARD = 1000
-ROWS_PER_GROUP = 100
 S, F = pa.string(), pa.float64()
 SCHEMA = pa.schema(
     [
@@ -127,17 +125,17 @@ def write(job: ExportJob) -> list[str]:
     files, splits = [], []
     for split in (TRAIN, VALIDATION):
         chosen = [p for p in pairs if p.split == split]
-        shards = -(-len(chosen) // ROWS_PER_SHARD)
         encode = JpegCache(job.images.read)
-        for index in range(shards):
-            path = f"data/{split}-{index:05d}-of-{shards:05d}.parquet"
-            sink = Sink(job.root / path, SCHEMA, ROWS_PER_GROUP, large=("jpg_0", "jpg_1"))
-            try:
-                for pair in chosen[index * ROWS_PER_SHARD : (index + 1) * ROWS_PER_SHARD]:
-                    sink.add(row(pair, encode))
-            finally:
-                sink.close()
-            files.append(path)
+        shards = write_split(
+            job.root,
+            "data",
+            split,
+            chosen,
+            lambda pair, encode=encode: row(pair, encode),
+            SCHEMA,
+            large=("jpg_0", "jpg_1"),
+        )
+        files += shards
         if shards:
             splits.append(split)
     (job.root / "README.md").write_text(_card(splits), encoding="utf-8")

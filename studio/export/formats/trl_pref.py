@@ -22,14 +22,12 @@ import json
 
 import pyarrow as pa
 
-from ..parquet import IMAGE, Sink, image_cell
+from ..parquet import IMAGE, image_cell, write_split
 from ..preferences import TextPair, text_pairs
 from ..select import TRAIN, VALIDATION
 from . import ExportJob
 
 READS_SESSIONS = True  # a plan's question names the plans before it on its branch
-ROWS_PER_SHARD = 1000
-ROWS_PER_GROUP = 100
 S = pa.string()
 TEXT_MESSAGE = pa.struct([("role", S), ("content", S)])
 PART = pa.struct([("type", S), ("text", S)])
@@ -121,16 +119,16 @@ def write(job: ExportJob) -> list[str]:
             chosen = [
                 p for p in pairs if p.split == split and (p.image is not None) == (name == "vision")
             ]
-            shards = -(-len(chosen) // ROWS_PER_SHARD)
-            for index in range(shards):
-                path = f"{name}/{split}-{index:05d}-of-{shards:05d}.parquet"
-                sink = Sink(job.root / path, SCHEMAS[name], ROWS_PER_GROUP, large=("images",))
-                try:
-                    for pair in chosen[index * ROWS_PER_SHARD : (index + 1) * ROWS_PER_SHARD]:
-                        sink.add(row(pair, job.images.read))
-                finally:
-                    sink.close()
-                files.append(path)
+            shards = write_split(
+                job.root,
+                name,
+                split,
+                chosen,
+                lambda pair: row(pair, job.images.read),
+                SCHEMAS[name],
+                large=("images",),
+            )
+            files += shards
             if shards:
                 configs.setdefault(name, []).append(split)
     (job.root / "README.md").write_text(_card(configs), encoding="utf-8")
