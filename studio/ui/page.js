@@ -235,7 +235,7 @@ function layout(shown) {
   const w = shown.width * scale, h = shown.height * scale, left = (W - w) / 2, top = (H - h) / 2;
   stage.style.width = W + "px"; stage.style.height = H + "px";
   for (const layer of [$("#sb-evidence"), $("#sb-paint")]) Object.assign(layer.style, {left: left + "px", top: top + "px", width: w + "px", height: h + "px"});
-  $("#sb-zoom").textContent = S.zoom ? "fit" : `zoom (${Math.round(scale * 100)}%)`;
+  $("#sb-zoom").textContent = S.zoom ? "fit" : `${Math.round(scale * 100)}%`;  // the shown scale; a click shows 1:1
 }
 const brush = {tool: "brush", down: false, painted: false, last: null};
 function clearPaint() { const p = $("#sb-paint"); p.getContext("2d").clearRect(0, 0, p.width, p.height); brush.painted = false; renderPanelHint(); }
