@@ -40,6 +40,21 @@ def test_run_prints_each_stage_and_ends_with_the_session_id(capsys, scripted, db
     assert lines[-1].startswith("session ") and lines[-1].endswith("(finished)")
 
 
+@pytest.mark.parametrize("command", [["run", "a cat", "--engine", "scripted"], ["sessions"]])
+def test_a_command_closes_its_database_when_it_ends(capsys, scripted, tmp_path, command):
+    """Its write-ahead log is folded back into the file then, not when Python later collects the
+    store, so the file does not change under a caller who runs another command in the same process."""
+    import gc
+
+    folder = tmp_path / "data"
+    gc.disable()  # nothing collected behind the command's back
+    try:
+        assert studio(capsys, *command, "--data-dir", folder)[0] == 0
+        assert sorted(p.name for p in folder.iterdir()) == ["images", "studio.db"]
+    finally:
+        gc.enable()
+
+
 def test_run_json_prints_the_whole_trajectory(capsys, scripted, db):
     code, out, err = studio(capsys, "run", "a cat", "--engine", "scripted", "--json", *db)
     assert code == 0

@@ -18,7 +18,7 @@ import typer
 
 from ..domain import StudioError
 from . import batch, export, geneval, sessions, users
-from .common import fail
+from .common import close_stores, fail
 
 app = typer.Typer(
     help="Stroke Studio: process-driven image generation you can watch and steer.",
@@ -42,3 +42,5 @@ def main() -> None:
             f"The database reported an error ({str(error.orig)[:200]}); nothing more was written. "
             "Check the disk and the database (studio sessions checks it on opening)."
         )
+    finally:
+        close_stores()

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from .. import limits
 from ..domain import RunSettings, StudioError
-from .common import data_option, db_option, err, out, progress_bar
+from .common import data_option, db_option, err, open_store, out, progress_bar
 
 
 class _RunByDefault(TyperGroup):
@@ -201,10 +201,9 @@ def show_status(
 ) -> None:
     """Done / running / failed / left, throughput and ETA of a batch across all its workers."""
     from ..batch import status
-    from ..store import Store
     from ..workqueue import THROUGHPUT_WINDOW_S
 
-    store = Store(db, data_dir)
+    store = open_store(db, data_dir)
     try:
         report = status(store, limits.batch_name(name))
     finally:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..store import DATA_ENV, DB_ENV
+from ..store import DATA_ENV, DB_ENV, Store
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -30,6 +30,24 @@ def data_option(help: str = "Folder for the database and images.") -> typer.mode
 DbOption = Annotated[Optional[str], db_option()]
 DataOption = Annotated[Optional[Path], data_option()]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+_opened: list[Store] = []
+
+
+def open_store(db: Optional[str], data_dir: Optional[Path]) -> Store:
+    """The command's store, closed by `close_stores` when the command ends (`studio.cli.main`): SQLite
+    folds its write-ahead log back into the file then, not whenever Python happens to collect the
+    store (a caller running several commands in one process, as the tests do, would otherwise see
+    the file change at a random moment)."""
+    store = Store(db, data_dir)
+    _opened.append(store)
+    return store
+
+
+def close_stores() -> None:
+    while _opened:
+        _opened.pop().close()
 
 
 def fail(message: str) -> None:

@@ -22,8 +22,7 @@ Format = enum.Enum("Format", {name.replace("-", "_"): name for name in FORMATS},
 def register(app: typer.Typer) -> None:
     from .. import limits
     from ..domain import StudioError
-    from ..store import Store
-    from .common import DataOption, DbOption, JsonOption, err, out, progress_bar
+    from .common import DataOption, DbOption, JsonOption, err, open_store, out, progress_bar
 
     @app.command("export")
     def export_command(
@@ -123,7 +122,7 @@ def register(app: typer.Typer) -> None:
             all_branches=all_branches,
             val_fraction=val_fraction,
         )
-        store = Store(db, data_dir)
+        store = open_store(db, data_dir)
         if out_dir is None:
             _print_stats(store, filters, as_json, out)
             return
@@ -179,7 +178,7 @@ def register(app: typer.Typer) -> None:
         """Import sessions from a folder/hf export, or reopen the session a final PNG carries."""
         from ..export import import_path
 
-        report = import_path(Store(db, data_dir), path)
+        report = import_path(open_store(db, data_dir), path)
         if as_json:
             out.print_json(
                 json.dumps(

@@ -23,14 +23,13 @@ from .. import engines as registry
 from .. import limits
 from ..domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
 from ..runner import Event, PausePolicy, Runner
-from ..store import Store
-from .common import DataOption, DbOption, JsonOption, err, out, progress_bar
+from .common import DataOption, DbOption, JsonOption, err, open_store, out, progress_bar
 
 app = typer.Typer()  # the commands below are added to the root app by register()
 
 
 def _runner(db: str | None, data_dir: Path | None) -> Runner:
-    return Runner(Store(db, data_dir))
+    return Runner(open_store(db, data_dir))
 
 
 def step_line(step: Step) -> str:
@@ -143,7 +142,7 @@ def sessions(
 ) -> None:
     """List sessions, newest first."""
     search, limit = limits.search(search), limits.limit(limit)
-    store = Store(db, data_dir)
+    store = open_store(db, data_dir)
     found = store.list_sessions(search=search, limit=limit)
     more = store.count_sessions(search) - len(found) if len(found) == limit else 0
     if as_json:
@@ -196,7 +195,7 @@ def show(
     if as_json and text:
         raise StudioError("Give --json or --text, not both.")
     session_id = limits.session_id(session_id)
-    trajectory = Store(db, data_dir).load(session_id)
+    trajectory = open_store(db, data_dir).load(session_id)
     if as_json:
         out.print_json(json.dumps(trajectory_to_dict(trajectory)))
         return
@@ -244,7 +243,7 @@ def delete(
 ) -> None:
     """Delete a session and the images only it used."""
     session_id = limits.session_id(session_id)
-    store = Store(db, data_dir)
+    store = open_store(db, data_dir)
     full_id = store.resolve_id(session_id)
     if not yes and not typer.confirm(f"Delete session {full_id}?"):
         raise typer.Exit(1)
