@@ -376,12 +376,12 @@ class Store:
         with self.reader.connect() as conn:
             return store_queries.list_sessions(conn, search, tag, viewer, limit, offset)
 
-    def list_batches(self) -> list[str]:
+    def list_batches(self, viewer: Person | None = None) -> list[str]:
         """The names of the batches this store holds, newest first (for the gallery's filter)."""
         from . import store_queries
 
         with self.reader.connect() as conn:
-            return store_queries.list_batches(conn)
+            return store_queries.list_batches(conn, viewer)
 
     def count_sessions(self, search: str | None = None, viewer: Person | None = None) -> int:
         """How many sessions `list_sessions(search, viewer=viewer)` would give without a limit."""

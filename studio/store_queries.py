@@ -88,11 +88,23 @@ def count_sessions(conn: Connection, search: str | None, viewer: Person | None) 
     )
 
 
-def list_batches(conn: Connection) -> list[str]:
-    return [
+def list_batches(conn: Connection, viewer: Person | None) -> list[str]:
+    """Batch names, newest first; a person who is not an admin gets only those of batches with a
+    session they may see (another's private batch is not theirs to know of, nor to pick and find empty)."""
+    names = [
         row.name
         for row in conn.execute(select(batches.c.name).order_by(batches.c.created_at.desc()))
     ]
+    if viewer is None or viewer.is_admin:
+        return names
+    batch_tags = cast(sessions.c.tags, String).contains('"batch:', autoescape=True)
+    seen = {
+        tag.removeprefix("batch:")
+        for tags in conn.scalars(visible_to(select(sessions.c.tags).where(batch_tags), viewer))
+        for tag in (json.loads(tags) if isinstance(tags, str) else tags or ())
+        if tag.startswith("batch:")
+    }
+    return [name for name in names if name in seen]
 
 
 # -- judgements -------------------------------------------------------------------------------

@@ -140,6 +140,29 @@ def test_list_sessions_filters_privacy_before_the_limit(store, scripted):
     assert {s.owner for s in store.list_sessions(viewer=ANA)} == {"ana"}
 
 
+def test_a_person_sees_only_the_names_of_batches_with_a_session_they_may_see(store, scripted):
+    from studio.workqueue import WorkQueue
+
+    runner = Runner(store)
+    for name, owner, shared in (
+        ("anas-run", "ana", False),
+        ("open_run", "ana", True),
+        ("bens", "ben", False),
+    ):
+        WorkQueue(store.engine, name).ensure({"prompts": f"{name}.txt"}, [])
+        t = runner.new_session("a cat", engine="scripted", owner=owner, tags=(f"batch:{name}",))
+        if shared:
+            runner.share(t, True, by=ANA)
+    WorkQueue(store.engine, "no-sessions-yet").ensure({"prompts": "later.txt"}, [])
+    assert store.list_batches(viewer=BEN) == ["bens", "open_run"]  # "open_run": '_' is no wildcard
+    assert store.list_batches(viewer=ANA) == ["open_run", "anas-run"]
+    assert (
+        store.list_batches(viewer=ADMIN)
+        == store.list_batches()
+        == ["no-sessions-yet", "bens", "open_run", "anas-run"]
+    )
+
+
 def test_sharing_makes_a_session_visible_to_the_team_and_only_the_owner_or_an_admin_may(
     store, scripted
 ):

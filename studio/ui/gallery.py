@@ -63,7 +63,7 @@ class Gallery:
 
     def list_batches(self) -> list[str]:
         """Batch names, for the gallery's filter."""
-        return self.store.list_batches()
+        return self.store.list_batches(viewer=self.person)
 
     def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
