@@ -389,3 +389,35 @@ def test_an_imported_trajectory_may_lack_people_but_never_carries_a_bad_name():
         with pytest.raises(StudioError, match="damaged or forged") as refused:
             untrusted.trajectory(forged)
         assert "\n" not in str(refused.value)
+
+
+def test_a_png_dropped_on_the_page_becomes_the_droppers_copy_unless_its_session_is_here(
+    store, scripted, tmp_path
+):
+    """A PNG carries its whole session. Dropped by a logged-in person on another database, the copy
+    is theirs (private, their name as owner; each step keeps who made it). On the database it came
+    from, the session it names is already there and stays its owner's: a clear line, nothing written."""
+    from studio.ui.actions import Studio
+
+    runner = Runner(store)
+    anas = runner.new_session("a cat and a dog", engine="scripted", seed=7, owner="ana")
+    runner.advance(anas)  # the first plan, which ana corrects before it is drawn
+    runner.edit_plan(anas, anas.head().id, instruction="draw a black cat", by="ana")
+    runner.run(anas)
+    png = tmp_path / "final.png"
+    png.write_bytes(store.image_path(anas.head().image.sha256).read_bytes())
+
+    elsewhere = Store(data_dir=tmp_path / "bens-studio")
+    try:
+        view = Studio(Runner(elsewhere), BEN).import_png(str(png))
+        copy = elsewhere.load(view.session["id"])
+        assert (copy.session.owner, copy.session.shared) == ("ben", False)
+        assert {s.annotator for s in copy.steps.values()} == {None, "ana"}
+    finally:
+        elsewhere.close()
+
+    before = store.count_sessions()
+    with pytest.raises(StudioError, match="private to ana; ask them to share it"):
+        Studio(Runner(store), BEN).import_png(str(png))
+    assert store.count_sessions() == before and store.load(anas.session.id).session.owner == "ana"
+    assert Studio(Runner(store), ADMIN).import_png(str(png)).session["id"] == anas.session.id

@@ -232,7 +232,7 @@ def _hf_sessions(root: Path) -> Iterator[Carried]:
             yield tree, by_hash.get, untrusted.judgements(judged, tree)
 
 
-def _import_png(store, path: Path) -> ImportReport:
+def _import_png(store, path: Path, owner: str | None) -> ImportReport:
     data, payload = read_png_file(path)
     trajectory = trajectory_from_export(payload["trajectory"])
     width, height = untrusted.png_pixels(data)
@@ -260,6 +260,8 @@ def _import_png(store, path: Path) -> ImportReport:
     )
     trajectory.put(final)
     trajectory.session = dataclasses.replace(session, head_id=final.id, version=session.version + 1)
+    if owner is not None:  # the copy is the importer's, private until they share it
+        trajectory.session = dataclasses.replace(trajectory.session, owner=owner, shared=False)
     _, missing, _ = restore(
         store, trajectory, lambda sha: data if sha == final_ref.sha256 else None
     )
@@ -272,14 +274,21 @@ def _import_png(store, path: Path) -> ImportReport:
 
 
 def import_path(
-    store, path: str | Path, progress: Callable[[int, str], None] | None = None
+    store,
+    path: str | Path,
+    progress: Callable[[int, str], None] | None = None,
+    owner: str | None = None,
 ) -> ImportReport:
-    """Import a `folder`/`hf` export folder or a final PNG; StudioError naming the fix otherwise."""
+    """Import a `folder`/`hf` export folder or a final PNG; StudioError naming the fix otherwise.
+
+    Sessions keep the owner they carry (moving sessions between databases changes no one's work),
+    except a PNG's session written anew when `owner` is given: a person who drops a PNG on the page
+    gets a copy of their own. Its steps keep the names of who made each correction."""
     source = Path(path).expanduser()
     if source.is_file():
         with source.open("rb") as handle:
             if handle.read(8) == PNG_SIGNATURE:
-                return _import_png(store, source)
+                return _import_png(store, source, owner)
         raise StudioError(
             f"{source} is neither a PNG nor an export folder; pass a folder or hf export "
             "folder, or a final PNG saved by Stroke Studio."

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import limits
-from ..domain import StudioError, may_share
+from ..domain import StudioError, can_see, may_share
 from ..export import FORMATS as EXPORT_FORMATS
 from . import board
 from .board import View
@@ -137,10 +137,14 @@ class Gallery:
         from ..export import import_path
 
         check_upload(path)
-        report = import_path(self.store, path)
-        return self.view(
-            self.runner.open(report.session_ids[0], viewer=self.person), "reopened from the PNG"
-        )
+        report = import_path(self.store, path, owner=self.person.name if self.person else None)
+        trajectory = self.runner.open(report.session_ids[0])
+        if not can_see(trajectory.session, self.person):  # the PNG's own session, here already
+            raise StudioError(
+                f"This PNG's session is here already, private to {trajectory.session.owner}; "
+                "ask them to share it with the team."
+            )
+        return self.view(trajectory, "reopened from the PNG")
 
     def share(self, session_id: str, version: Any, shared: Any, have: Iterable[str] = ()) -> View:
         """Share a session with the team, or make it private to its owner again."""
