@@ -44,7 +44,7 @@ from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.geneval.checker import OfflineChecker  # noqa: E402
 from studio.geneval.metadata import TAGS, read_prompts, resolve_prompts  # noqa: E402
-from studio.offline.analyse import Found, geneval_satisfied  # noqa: E402
+from studio.offline.analyse import Found, analyse, geneval_satisfied  # noqa: E402
 from studio.runner import seed_for  # noqa: E402
 
 
@@ -108,6 +108,31 @@ def truth(branch: list[Step], row: dict) -> bool:
     return geneval_satisfied(row, objects)
 
 
+def hidden(prompt: str, branch: list[Step], final) -> tuple[int, int]:
+    """(objects in the painter's record of the final canvas, those the analyser does not find there
+    as their class at box IoU >= 0.5): objects a viewer may still see, covered or cut by later strokes."""
+    from studio.offline.plan import planned, prompt_scene
+
+    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
+    drawn = step.meta["canvas"] if step else []
+    nouns = prompt_scene(prompt).unknown()
+    nouns += sorted(
+        set(planned(branch)[0].unknown()) - set(nouns)
+    )  # the engine's placeholder order
+    found = analyse(final, nouns).objects
+
+    def iou(a, b):
+        ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+        iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+        return ix * iy / max(union, 1)
+
+    missed = sum(
+        not any(f.cls == o["class"] and iou(f.box, o["box"]) >= 0.5 for f in found) for o in drawn
+    )
+    return len(drawn), missed
+
+
 def run_with_runner(runner, prompt: str, seed: int, settings: RunSettings):
     trajectory = runner.new_session(prompt, engine="offline", seed=seed, settings=settings)
     runner.run(trajectory)
@@ -153,6 +178,7 @@ def main() -> None:
     cpu = {m: 0.0 for m in Mode}
     stages = {m: 0 for m in Mode}
     mistakes = caught = 0
+    on_finals = collections.Counter()  # drawn / hidden objects on the process mode's final canvases
     for k, row in enumerate(rows):
         total[row["tag"]] += 1
         for mode in Mode:
@@ -169,6 +195,8 @@ def main() -> None:
             if (
                 mode is Mode.PROCESS
             ):  # did inspect flag the sketches the sketcher knows it got wrong?
+                drawn, missed = hidden(row["prompt"], branch, final)
+                on_finals.update(drawn=drawn, hidden=missed, sessions=missed > 0)
                 for i, step in enumerate(branch):
                     if step.stage is Stage.SKETCH and step.meta.get("draft_mistakes"):
                         mistakes += 1
@@ -196,6 +224,11 @@ def main() -> None:
         print(
             f"- {mode.value}: {cpu[mode] / n * 1000:.0f} ms CPU and {stages[mode] / n:.1f} stages per session"
         )
+    print(
+        f"- process finals: {on_finals['drawn']} objects in the painter's record, "
+        f"{on_finals['hidden']} of them not found by the analyser (covered or cut by later strokes), "
+        f"in {on_finals['sessions']} sessions"
+    )
     if mistakes:
         print(
             f"- sketches with a draft mistake: {mistakes}; "

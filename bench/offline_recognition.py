@@ -65,7 +65,7 @@ def main() -> None:
 
     truth, found, hits, colour_ok, ious = Counter(), Counter(), Counter(), 0, []
     confusion: Counter = Counter()
-    missed, extra, images, start = 0, 0, 0, time.perf_counter()
+    missed, extra, overlapping, images, start = 0, 0, 0, 0, time.perf_counter()
     for line in lines:
         for seed in range(args.seeds):
             drawn, analysis = sketch(line["prompt"], seed)
@@ -74,6 +74,8 @@ def main() -> None:
             for o in objs:
                 found[o.cls] += 1
             used: set[int] = set()
+            boxes = [d["box"] for d in drawn]
+            overlapping += sum(any(iou(b, c) > 0 for c in boxes if c is not b) for b in boxes)
             for d in drawn:
                 truth[d["class"]] += 1
                 scores = [(iou(d["box"], o.box), k) for k, o in enumerate(objs) if k not in used]
@@ -112,6 +114,7 @@ def main() -> None:
     print(
         f"drawn but not found: {missed}; found or unrecognised shapes with no drawn object: {extra}"
     )
+    print(f"drawn objects whose box overlaps another's: {overlapping}/{total_truth}")
     print("\nmost frequent confusions (drawn -> read):")
     for (a, b), n in confusion.most_common(12):
         print(f"  {a} -> {b}: {n}")

@@ -115,6 +115,36 @@ def test_layout_places_new_cards_apart_and_still_answers_when_the_canvas_is_full
     assert 0 <= x0 < x1 <= SIZE and 0 <= y0 < y1 <= SIZE
 
 
+def test_an_allowed_overlap_covers_at_most_its_share_of_the_new_card():
+    """A quarter of the objects may overlap objects of other colours, by up to 15 % of their card:
+    measured on the whole card, so what is covered stays recognisable."""
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        image = blank()
+        for box in ((60, 60, 250, 250), (262, 60, 452, 250), (60, 262, 250, 452)):
+            draw_object(image, "clock", "red", box, rng)
+        painted = analyse(image).occupied()
+        space = Space(painted, colors=analyse(image).colors)
+        x0, y0, x1, y1 = space.place(
+            "cup", (150, 150), rng, overlap=0.15, color=list(PAINTS).index("blue")
+        )
+        assert painted[y0:y1, x0:x1].sum() <= 0.15 * (x1 - x0) * (y1 - y0)
+
+
+def test_erasing_an_object_uncovers_what_it_was_drawn_over():
+    from studio.offline.paint import DraftNoise, Painter
+
+    clean = DraftNoise(0, 0, 0, 0, 0)
+    first = Painter(blank(), 120, np.random.default_rng(0), clean)
+    first._stroke("broccoli", "green", (150, 150, 290, 300))
+    first._stroke("vase", "blue", (250, 120, 350, 300))  # over the broccoli's right side
+    later = Painter(first.image, 120, np.random.default_rng(1), clean, ledger=first.ledger)
+    later.erase(later.analysis.of("vase"))
+    assert [e["class"] for e in later.ledger] == ["broccoli"]
+    [broccoli] = analyse(later.image).objects  # whole again, not cut where the vase was
+    assert broccoli.cls == "broccoli" and abs(broccoli.box[2] - 290) <= 3
+
+
 def test_layout_prefers_the_region():
     region = np.zeros((SIZE, SIZE), bool)
     region[300:, 300:] = True

@@ -123,7 +123,7 @@ class Space:
         gx, gy = (g.ravel() for g in np.meshgrid(xs, ys))
         glyphs = np.stack([gx, gy, gx + w, gy + h], 1).astype(float)
         cards = glyphs.astype(int)
-        gap = GAP if overlap <= 0 else -int(overlap * min(w, h))
+        gap = GAP if overlap <= 0 else 0  # an overlap is measured on the whole card, not inside it
         padded = cards + np.array([-gap, -gap, gap, gap])
         area = (cards[:, 2] - cards[:, 0]) * (cards[:, 3] - cards[:, 1])
 

@@ -23,7 +23,7 @@ from PIL import Image
 from ..domain import StudioError
 from ..scene import CLASSES, Edit, ObjectGroup, SceneGraph
 from .analyse import COLOR_NAMES, FILL_K, STROKE_K, Found, analyse
-from .draw import PAINTS, PAPER, SIZE, card_box, default_color, draw_object
+from .draw import PAINTS, PAPER, SIZE, blank, card_box, default_color, draw_object
 from .glyphs import PLACEHOLDERS, placeholder
 from .layout import Space, glyph_size, holds, inverse
 
@@ -48,9 +48,7 @@ class DraftNoise:
     count: float = 0.06
     count_step: float = 0.08
     color: float = 0.20
-    overlap: float = (
-        0.25  # share of objects allowed to overlap objects of other colours (up to 15 %)
-    )
+    overlap: float = 0.25  # share of objects allowed to overlap objects of other colours (by up to 15 % of their card)
 
     @classmethod
     def from_params(cls, params: dict) -> "DraftNoise":
@@ -238,15 +236,40 @@ class Painter:
         self.space = self._space()
 
     def erase(self, objs: list[Found]) -> None:
-        """Paint over these objects' shapes, nothing of their neighbours."""
+        """Paint over these objects' shapes, nothing of their neighbours; what an erased object covered
+        of the objects drawn before it (the ledger knows which, and where) shows again."""
         a, pixels = self.analysis, np.array(self.image)
-        for o in objs:
+        entries = [self._entry(o) for o in objs]
+        gone = [e for e in entries if e is not None]
+        for o, entry in zip(objs, entries):
             x0, y0, x1, y1 = o.box
-            pixels[y0:y1, x0:x1][a.blobs[y0:y1, x0:x1] == o.blob] = PAPER
-            entry = self._entry(o)
+            hole = np.zeros(a.blobs.shape, dtype=bool)
+            hole[y0:y1, x0:x1] = a.blobs[y0:y1, x0:x1] == o.blob
+            pixels[hole] = PAPER
             if entry is not None:
-                self.ledger.remove(entry)
+                below = self.ledger[: next(i for i, e in enumerate(self.ledger) if e is entry)]
+                self._uncover(pixels, hole, [e for e in below if not any(e is g for g in gone)])
+        self.ledger = [e for e in self.ledger if not any(e is g for g in gone)]
         self._repaint(pixels)
+
+    def _uncover(self, pixels: np.ndarray, hole: np.ndarray, below: list[dict]) -> None:
+        """Draw again, inside `hole` only, the objects of `below` that reach into it (in their order,
+        steadily: the seam may differ from the first stroke by a pixel or two)."""
+        ys, xs = np.nonzero(hole)
+        if not len(xs):
+            return
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        under = [e for e in below if e["box"][0] < x1 and e["box"][2] > x0]
+        under = [e for e in under if e["box"][1] < y1 and e["box"][3] > y0]
+        if not under:
+            return
+        scratch = blank()
+        for e in under:
+            shape = self.shape(e["class"])
+            draw_object(scratch, shape, e["color"], tuple(e["box"]), np.random.default_rng(0), 0.0)
+        redrawn = np.array(scratch)
+        shown = hole & np.any(redrawn != PAPER, axis=-1)
+        pixels[shown] = redrawn[shown]
 
     def _entry(self, o: Found) -> dict | None:
         """The ledger's record of a found object: the one whose box overlaps it most."""
