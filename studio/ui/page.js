@@ -210,6 +210,8 @@ function renderCanvas() {
   if (S.running && S.preview) preview.src = S.preview;
   canvas.classList.toggle("empty", !shown && !(S.running && S.preview));
   canvas.classList.toggle("zoomed", S.zoom);
+  $("#sb-canvas-empty").textContent = S.cards[S.selected]  // a plan before any sketch has no image to show
+    ? "No image yet: the sketch of this plan will appear here." : "Select a card to see it here.";
   if (!shown) return;
   if (img.getAttribute("src") !== shown.image) { img.src = shown.image; clearPaint(); }
   const paint = $("#sb-paint");
