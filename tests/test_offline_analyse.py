@@ -174,3 +174,31 @@ def test_relative_position_follows_geneval():
         "below",
     }  # a diagonal counts as both
     assert relative_position((2, 2, 12, 12), a) == set()  # overlapping boxes: no relation
+
+
+@pytest.mark.parametrize(
+    "under, over",
+    [
+        (("broccoli", "green", (208, 226, 323, 356)), ("vase", "blue", (286, 172, 377, 312))),
+        (("horse", "brown", (232, 202, 370, 311)), ("train", "red", (142, 184, 301, 280))),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_object_partly_behind_another_is_still_read_as_itself(under, over, seed):
+    """As a viewer reads a horse behind a train: the parts in view match, the rest is under other
+    paint. (Before, the covered object was unrecognised, the loop added a second one, and the final
+    image showed two.) A small fragment cut off by the cover is not read as anything."""
+    image = blank()
+    rng = np.random.default_rng(seed)
+    for cls, color, box in (under, over):
+        draw_object(image, cls, color, box, rng)
+    found = analyse(image)
+    assert sorted((o.cls, o.color) for o in found.objects) == sorted([under[:2], over[:2]])
+
+
+def test_a_cut_shape_with_nothing_over_it_is_not_completed():
+    image = blank()
+    draw_object(image, "broccoli", "green", (208, 226, 323, 356), np.random.default_rng(0))
+    ImageDraw.Draw(image).rectangle((286, 172, 377, 312), fill=PAPER)  # cut away, not covered
+    found = analyse(image)
+    assert not found.of("broccoli") and found.unrecognised

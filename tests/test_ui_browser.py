@@ -120,7 +120,8 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
 
     step(page, "paused after plan")
     expect(page.locator("#sb-board .sb-card[data-stage=plan]")).to_contain_text("draw a cat")
-    expect(page.locator("#sb-canvas-empty")).to_have_text(re.compile("^No image yet"))  # not "Select…"
+    # a plan not drawn yet says so, not "Select a card"
+    expect(page.locator("#sb-canvas-empty")).to_have_text(re.compile("^No image yet"))
     page.locator("#sb-panel [data-f=instruction]").fill("draw a sleepy cat")
     page.locator("#sb-panel [data-do=edit]").click()
     status_is(page, "plan edited")

@@ -7,8 +7,10 @@ each shape is one object candidate. Its colour is its fill's; its class is the g
 silhouette and inner strokes it resembles most:
 the shape's mask and its dark-detail mask, each resampled to a 20×20 grid of its bounding box,
 and the box's aspect ratio, compared with templates rendered from every glyph (scale-free, so a
-small or squashed drawing is still read). A shape that resembles nothing well enough — two objects
-of one colour drawn overlapping, a smudge — is reported as unrecognised, not guessed at.
+small or squashed drawing is still read). A shape that matches no glyph whole but lies against other
+paint is compared once more with the parts under that paint left out (`_behind`), as a viewer reads
+a horse behind a train. A shape that resembles nothing well enough — two objects of one colour
+drawn overlapping, a smudge, a cut with nothing over it — is reported as unrecognised, not guessed at.
 
 Objects the engine has no glyph for are drawn as placeholders (`glyphs.placeholder`); the caller
 says which nouns to look for (`names`, in the order the painter used) and the placeholder's frame
@@ -47,6 +49,18 @@ CLOSE_PX = 2  # paint parts this close are one shape (a wobbly stroke leaves gap
 TEMPLATE_SIDE = 110  # pixels: the side of a square template; other aspects keep its area
 TEMPLATE_ASPECTS = (0.5, 2.0)  # the widest and the tallest aspect a template is drawn at
 TEMPLATE_WOBBLES = 2  # templates per glyph, each with another seed for the painter's wobble
+HIDDEN_REACH = (
+    0.0,
+    0.25,
+    0.5,
+)  # how far a partly covered shape may go on under other paint, per side
+MAX_COVERED_READS = 8  # shapes per canvas tried as partly covered (a photo has hundreds of shapes)
+MIN_COVERED_SIDE = (
+    20  # pixels; a smaller fragment beside other paint is not read as a covered object
+)
+MIN_IN_VIEW = (
+    0.6  # share of a glyph's paint that must be in view to read a partly covered shape as it
+)
 
 
 @lru_cache(maxsize=1)
@@ -171,6 +185,7 @@ def analyse(image: Image.Image, names=()) -> Analysis:
     shapes, descriptors = templates()
     found, unrecognised = [], []
     labels, stats = _components(_close(paint))
+    tries = [0]  # shapes tried as partly covered
 
     def read(part: np.ndarray, x: int, y: int):
         """(box, mask, glyph, distance) of one candidate shape at offset (x, y)."""
@@ -206,6 +221,17 @@ def analyse(image: Image.Image, names=()) -> Analysis:
         for color, (box, mine, glyph, distance) in candidates:
             label = len(found) + len(unrecognised) + 1
             blobs[box[1] : box[3], box[0] : box[2]][mine] = label
+            if (
+                distance > MAX_DISTANCE
+                and min(box[2] - box[0], box[3] - box[1]) >= MIN_COVERED_SIDE
+                and mine.sum() >= 4 * MIN_BLOB
+                and tries[0] < MAX_COVERED_READS
+                and _touches_other_paint(box, mine, paint)
+            ):
+                tries[0] += 1
+                covered = _behind(box, mine, kinds, paint, by_placeholder)  # partly hidden?
+                if covered is not None:
+                    glyph, distance = covered
             if distance > MAX_DISTANCE or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
                 unrecognised.append(box)
                 continue
@@ -217,6 +243,70 @@ def analyse(image: Image.Image, names=()) -> Analysis:
             found.append(Found(cls, COLOR_NAMES[color], box, label, glyph, round(distance, 3)))
     found.sort(key=lambda o: (o.box[1], o.box[0]))
     return Analysis(found, kinds, colors, blobs, unrecognised)
+
+
+def _touches_other_paint(box, mine: np.ndarray, paint: np.ndarray) -> bool:
+    """Whether other paint lies against the shape (within CLOSE_PX + 1 pixels): only then can it be covered."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    pad = CLOSE_PX + 1
+    wx0, wy0 = max(0, x0 - pad), max(0, y0 - pad)
+    wx1, wy1 = min(paint.shape[1], x1 + pad), min(paint.shape[0], y1 + pad)
+    own = np.zeros((wy1 - wy0, wx1 - wx0), dtype=np.uint8)
+    own[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = mine
+    near = cv2.dilate(own, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8)) > 0
+    return bool((near & paint[wy0:wy1, wx0:wx1] & (own == 0)).any())
+
+
+def _behind(box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeholders: dict):
+    """(glyph, distance) of a shape that matches no glyph whole but one glyph partly covered by other
+    paint, as a viewer reads a cat behind a chair; None when none fits. The glyph's box may reach on
+    under the covering paint; only the parts in view are compared, and most of the glyph must be.
+    Placeholders are candidates only for the nouns being looked for (`placeholders`)."""
+    import cv2
+
+    shapes, descriptors = templates()
+    n = GRID * GRID
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    own = np.zeros(paint.shape, dtype=bool)
+    own[y0:y1, x0:x1] = mine
+    detail, hidden = own & (kinds == STROKE_K), paint & ~own
+    glyphs = descriptors[:, :n]
+    ruled_out = np.array([g in PLACEHOLDERS and g not in placeholders for g in shapes])
+    best: tuple[float, int] | None = None
+    for left in HIDDEN_REACH:
+        for right in HIDDEN_REACH:
+            for top in HIDDEN_REACH:
+                for bottom in HIDDEN_REACH:
+                    bx0, by0 = max(0, round(x0 - left * w)), max(0, round(y0 - top * h))
+                    bx1 = min(paint.shape[1], round(x1 + right * w))
+                    by1 = min(paint.shape[0], round(y1 + bottom * h))
+                    window = (slice(by0, by1), slice(bx0, bx1))
+                    grids = [
+                        cv2.resize(
+                            m[window].astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA
+                        ).ravel()
+                        for m in (own, detail, hidden)
+                    ]
+                    in_view = 1.0 - grids[2]
+                    if in_view.sum() < 1:
+                        continue
+                    seen = (glyphs * in_view).sum(1) / np.maximum(glyphs.sum(1), 1e-6)
+                    score = (
+                        (np.abs(glyphs - grids[0]) * in_view).sum(1)
+                        + (np.abs(descriptors[:, n : 2 * n] - grids[1]) * in_view).sum(1)
+                    ) / in_view.sum() + ASPECT_WEIGHT * np.abs(
+                        descriptors[:, -1] - np.log((bx1 - bx0) / (by1 - by0))
+                    )
+                    score[(seen < MIN_IN_VIEW) | ruled_out] = np.inf
+                    k = int(score.argmin())
+                    if best is None or score[k] < best[0]:
+                        best = (float(score[k]), k)
+    if best is None or best[0] > MAX_DISTANCE:
+        return None
+    return shapes[best[1]], best[0]
 
 
 def _fill_color(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray) -> int:
