@@ -58,6 +58,18 @@ def test_the_first_card_names_what_could_not_be_placed_or_must_not_be_drawn(engi
     assert "Could not place: the dog next to the cat" in first
 
 
+def test_the_first_card_names_the_words_it_left_out_without_calling_an_action_a_setting(engine):
+    first = (
+        Kit("In a sunny park, a brown dog chases a red frisbee", params=CLEAN)
+        .run(engine, Stage.PLAN)
+        .instruction.splitlines()[0]
+    )
+    assert first.endswith(
+        "Left out, as only objects are drawn (setting, actions, parts, materials, style): "
+        "In a sunny park, chases."
+    )
+
+
 def test_unknown_nouns_are_planned_drawn_and_seen_like_any_other(engine):
     kit = Kit(PEARS, params=CLEAN)
     check = run_to_end(kit, engine)

@@ -75,7 +75,10 @@ def understood(scene: SceneGraph) -> str:
     if scene.notes:
         parts.append(f"Could not place: {'; '.join(scene.notes)}.")
     if scene.free_text:
-        parts.append(f"Not drawn (setting, parts, materials, style): {scene.free_text}.")
+        parts.append(
+            "Left out, as only objects are drawn (setting, actions, parts, materials, style): "
+            f"{scene.free_text}."
+        )
     return " ".join(parts)
 
 
