@@ -23,6 +23,7 @@ checkers use too), so a verdict here means what GenEval would mean by it.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -49,18 +50,12 @@ CLOSE_PX = 2  # paint parts this close are one shape (a wobbly stroke leaves gap
 TEMPLATE_SIDE = 110  # pixels: the side of a square template; other aspects keep its area
 TEMPLATE_ASPECTS = (0.5, 2.0)  # the widest and the tallest aspect a template is drawn at
 TEMPLATE_WOBBLES = 2  # templates per glyph, each with another seed for the painter's wobble
-HIDDEN_REACH = (
-    0.0,
-    0.25,
-    0.5,
-)  # how far a partly covered shape may go on under other paint, per side
-MAX_COVERED_READS = 8  # shapes per canvas tried as partly covered (a photo has hundreds of shapes)
-MIN_COVERED_SIDE = (
-    20  # pixels; a smaller fragment beside other paint is not read as a covered object
-)
-MIN_IN_VIEW = (
-    0.6  # share of a glyph's paint that must be in view to read a partly covered shape as it
-)
+# A shape against other paint may be an object partly under it (`_behind`): how far its glyph may
+# go on under that paint, per side, as a share of the shape's size; how much must stay in view.
+HIDDEN_REACH = (0.0, 0.25, 0.5)
+MIN_IN_VIEW = 0.6  # share of the glyph's paint
+MIN_COVERED_SIDE = 20  # pixels; a smaller fragment is never read as a covered object
+MAX_COVERED_READS = 8  # shapes a canvas tried as covered (a photo has hundreds of shapes)
 
 
 @lru_cache(maxsize=1)
@@ -276,34 +271,31 @@ def _behind(box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeho
     glyphs = descriptors[:, :n]
     ruled_out = np.array([g in PLACEHOLDERS and g not in placeholders for g in shapes])
     best: tuple[float, int] | None = None
-    for left in HIDDEN_REACH:
-        for right in HIDDEN_REACH:
-            for top in HIDDEN_REACH:
-                for bottom in HIDDEN_REACH:
-                    bx0, by0 = max(0, round(x0 - left * w)), max(0, round(y0 - top * h))
-                    bx1 = min(paint.shape[1], round(x1 + right * w))
-                    by1 = min(paint.shape[0], round(y1 + bottom * h))
-                    window = (slice(by0, by1), slice(bx0, bx1))
-                    grids = [
-                        cv2.resize(
-                            m[window].astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA
-                        ).ravel()
-                        for m in (own, detail, hidden)
-                    ]
-                    in_view = 1.0 - grids[2]
-                    if in_view.sum() < 1:
-                        continue
-                    seen = (glyphs * in_view).sum(1) / np.maximum(glyphs.sum(1), 1e-6)
-                    score = (
-                        (np.abs(glyphs - grids[0]) * in_view).sum(1)
-                        + (np.abs(descriptors[:, n : 2 * n] - grids[1]) * in_view).sum(1)
-                    ) / in_view.sum() + ASPECT_WEIGHT * np.abs(
-                        descriptors[:, -1] - np.log((bx1 - bx0) / (by1 - by0))
-                    )
-                    score[(seen < MIN_IN_VIEW) | ruled_out] = np.inf
-                    k = int(score.argmin())
-                    if best is None or score[k] < best[0]:
-                        best = (float(score[k]), k)
+    for left, right, top, bottom in itertools.product(HIDDEN_REACH, repeat=4):
+        bx0, by0 = max(0, round(x0 - left * w)), max(0, round(y0 - top * h))
+        bx1, by1 = (
+            min(paint.shape[1], round(x1 + right * w)),
+            min(paint.shape[0], round(y1 + bottom * h)),
+        )
+        window = (slice(by0, by1), slice(bx0, bx1))
+        mask, lines, under = (
+            cv2.resize(
+                m[window].astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA
+            ).ravel()
+            for m in (own, detail, hidden)
+        )
+        in_view = 1.0 - under
+        if in_view.sum() < 1:
+            continue
+        seen = (glyphs * in_view).sum(1) / np.maximum(glyphs.sum(1), 1e-6)
+        differ = np.abs(glyphs - mask) + np.abs(descriptors[:, n : 2 * n] - lines)
+        score = (differ * in_view).sum(1) / in_view.sum() + ASPECT_WEIGHT * np.abs(
+            descriptors[:, -1] - np.log((bx1 - bx0) / (by1 - by0))
+        )
+        score[(seen < MIN_IN_VIEW) | ruled_out] = np.inf
+        k = int(score.argmin())
+        if best is None or score[k] < best[0]:
+            best = (float(score[k]), k)
     if best is None or best[0] > MAX_DISTANCE:
         return None
     return shapes[best[1]], best[0]
