@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from offline_recognition import iou  # noqa: E402  (a sibling script)
+
 from studio.domain import (  # noqa: E402
     ImageRef,
     Mode,
@@ -45,6 +47,7 @@ from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.geneval.checker import OfflineChecker  # noqa: E402
 from studio.geneval.metadata import TAGS, read_prompts, resolve_prompts  # noqa: E402
 from studio.offline.analyse import Found, analyse, geneval_satisfied  # noqa: E402
+from studio.offline.plan import placeholder_nouns, planned, prompt_scene  # noqa: E402
 from studio.runner import seed_for  # noqa: E402
 
 
@@ -98,35 +101,24 @@ def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSe
     return branch, images[branch[-1].image.sha256]
 
 
+def canvas_record(branch: list[Step]) -> list[dict]:
+    """The painter's record of what the final canvas holds (class, colour, box of each object)."""
+    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
+    return step.meta["canvas"] if step else []
+
+
 def truth(branch: list[Step], row: dict) -> bool:
     """GenEval's verdict on what the painter knows the final canvas holds."""
-    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
-    objects = [
-        Found(o["class"], o["color"], tuple(o["box"]), 0)
-        for o in (step.meta["canvas"] if step else [])
-    ]
+    objects = [Found(o["class"], o["color"], tuple(o["box"]), 0) for o in canvas_record(branch)]
     return geneval_satisfied(row, objects)
 
 
 def hidden(prompt: str, branch: list[Step], final) -> tuple[int, int]:
     """(objects in the painter's record of the final canvas, those the analyser does not find there
     as their class at box IoU >= 0.5): objects a viewer may still see, covered or cut by later strokes."""
-    from studio.offline.plan import planned, prompt_scene
-
-    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
-    drawn = step.meta["canvas"] if step else []
-    nouns = prompt_scene(prompt).unknown()
-    nouns += sorted(
-        set(planned(branch)[0].unknown()) - set(nouns)
-    )  # the engine's placeholder order
-    found = analyse(final, nouns).objects
-
-    def iou(a, b):
-        ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-        iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-        return ix * iy / max(union, 1)
-
+    drawn = canvas_record(branch)
+    described, instructed, _ = planned(branch)
+    found = analyse(final, placeholder_nouns(prompt_scene(prompt), described, instructed)).objects
     missed = sum(
         not any(f.cls == o["class"] and iou(f.box, o["box"]) >= 0.5 for f in found) for o in drawn
     )

@@ -101,7 +101,7 @@ def list_batches(conn: Connection, viewer: Person | None) -> list[str]:
     seen = {
         tag.removeprefix("batch:")
         for tags in conn.scalars(visible_to(select(sessions.c.tags).where(batch_tags), viewer))
-        for tag in (json.loads(tags) if isinstance(tags, str) else tags or ())
+        for tag in tags
         if tag.startswith("batch:")
     }
     return [name for name in names if name in seen]

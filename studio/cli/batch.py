@@ -203,11 +203,7 @@ def show_status(
     from ..batch import status
     from ..workqueue import THROUGHPUT_WINDOW_S
 
-    store = open_store(db, data_dir)
-    try:
-        report = status(store, limits.batch_name(name))
-    finally:
-        store.close()
+    report = status(open_store(db, data_dir), limits.batch_name(name))  # closed as the command ends
     if as_json:
         out.print_json(json.dumps(report))
         return

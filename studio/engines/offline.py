@@ -19,7 +19,15 @@ from ..offline.draw import SIZE, blank
 from ..offline.judge import plan_issues, sketch_issues, verdict
 from ..offline.layout import unit_size
 from ..offline.paint import DraftNoise, Painter, region_mask
-from ..offline.plan import instruction_scene, next_plan, phrase, planned, prompt_scene, understood
+from ..offline.plan import (
+    instruction_scene,
+    next_plan,
+    phrase,
+    placeholder_nouns,
+    planned,
+    prompt_scene,
+    understood,
+)
 from ..scene import SceneGraph, edit_text, parse_edit
 from .base import (
     Capabilities,
@@ -49,13 +57,6 @@ def _ledger(ctx: StageContext) -> list[dict]:
     """The painter's record of what the current canvas holds (benchmarks' ground truth), if it drew it."""
     step = last_image(ctx.branch)
     return list(step.meta.get("canvas", [])) if step is not None and step.meta else []
-
-
-def _names(prompt: SceneGraph, *others: SceneGraph) -> list[str]:
-    """The open-vocabulary nouns the canvas may show as placeholders: the prompt's first, then any a
-    plan or a person's edit added; the painter and the analyser pair placeholders with them in this order."""
-    extra = sorted({cls for scene in others for cls in scene.unknown()} - set(prompt.unknown()))
-    return prompt.unknown() + extra
 
 
 def _unit(*scenes: SceneGraph) -> int:
@@ -107,7 +108,7 @@ class OfflineEngine(Engine):
             np.random.default_rng(ctx.seed),
             DraftNoise.from_params(ctx.params),
             progress=_reporter(ctx, sum(g.count for g in scene.groups)),
-            names=_names(prompt, described, scene),
+            names=placeholder_nouns(prompt, described, scene),
             ledger=_ledger(ctx),
         )
         # groups the instruction only refers to ("… below the blue cup") are already on the canvas
@@ -131,7 +132,8 @@ class OfflineEngine(Engine):
         described, instructed, plan = planned(ctx.branch)
         image = _canvas(ctx)
         analysis = analyse(
-            image if image is not None else blank(), _names(prompt, described, instructed)
+            image if image is not None else blank(),
+            placeholder_nouns(prompt, described, instructed),
         )
         problems = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
         if plan and plan.complete:
@@ -183,7 +185,7 @@ class OfflineEngine(Engine):
             DraftNoise.from_params(ctx.params).scaled(0.5),
             region_mask(region),
             progress=_reporter(ctx, 2),
-            names=_names(prompt, described, instructed),
+            names=placeholder_nouns(prompt, described, instructed),
             ledger=_ledger(ctx),
         )
         if instruction:

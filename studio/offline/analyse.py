@@ -180,7 +180,7 @@ def analyse(image: Image.Image, names=()) -> Analysis:
     shapes, descriptors = templates()
     found, unrecognised = [], []
     labels, stats = _components(_close(paint))
-    tries = [0]  # shapes tried as partly covered
+    tries = 0  # shapes tried as partly covered
 
     def read(part: np.ndarray, x: int, y: int):
         """(box, mask, glyph, distance) of one candidate shape at offset (x, y)."""
@@ -220,10 +220,10 @@ def analyse(image: Image.Image, names=()) -> Analysis:
                 distance > MAX_DISTANCE
                 and min(box[2] - box[0], box[3] - box[1]) >= MIN_COVERED_SIDE
                 and mine.sum() >= 4 * MIN_BLOB
-                and tries[0] < MAX_COVERED_READS
+                and tries < MAX_COVERED_READS
                 and _touches_other_paint(box, mine, paint)
             ):
-                tries[0] += 1
+                tries += 1
                 covered = _behind(box, mine, kinds, paint, by_placeholder)  # partly hidden?
                 if covered is not None:
                     glyph, distance = covered
@@ -268,7 +268,7 @@ def _behind(box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeho
     own = np.zeros(paint.shape, dtype=bool)
     own[y0:y1, x0:x1] = mine
     detail, hidden = own & (kinds == STROKE_K), paint & ~own
-    glyphs = descriptors[:, :n]
+    glyphs, glyph_lines = descriptors[:, :n], descriptors[:, n : 2 * n]
     ruled_out = np.array([g in PLACEHOLDERS and g not in placeholders for g in shapes])
     best: tuple[float, int] | None = None
     for left, right, top, bottom in itertools.product(HIDDEN_REACH, repeat=4):
@@ -288,7 +288,7 @@ def _behind(box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeho
         if in_view.sum() < 1:
             continue
         seen = (glyphs * in_view).sum(1) / np.maximum(glyphs.sum(1), 1e-6)
-        differ = np.abs(glyphs - mask) + np.abs(descriptors[:, n : 2 * n] - lines)
+        differ = np.abs(glyphs - mask) + np.abs(glyph_lines - lines)
         score = (differ * in_view).sum(1) / in_view.sum() + ASPECT_WEIGHT * np.abs(
             descriptors[:, -1] - np.log((bx1 - bx0) / (by1 - by0))
         )

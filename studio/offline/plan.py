@@ -82,6 +82,13 @@ def understood(scene: SceneGraph) -> str:
     return " ".join(parts)
 
 
+def placeholder_nouns(prompt: SceneGraph, *others: SceneGraph) -> list[str]:
+    """The open-vocabulary nouns the canvas may show as placeholders: the prompt's first, then any a
+    plan or a person's edit added; the painter and the analyser pair placeholders with them in this order."""
+    extra = sorted({cls for scene in others for cls in scene.unknown()} - set(prompt.unknown()))
+    return prompt.unknown() + extra
+
+
 def instruction_scene(instruction: str) -> SceneGraph:
     """What an `<ins>` asks to draw; the "Understood:" line of a first plan is a note, not an instruction."""
     lines = [

@@ -79,16 +79,16 @@ class Retouch:
         of the objects drawn before it (the ledger knows which, and where) shows again."""
         a, pixels = self.analysis, np.array(self.image)
         entries = [self._entry(o) for o in objs]
-        gone = [e for e in entries if e is not None]
+        gone = {id(e) for e in entries if e is not None}
         for o, entry in zip(objs, entries):
             x0, y0, x1, y1 = o.box
             hole = np.zeros(a.blobs.shape, dtype=bool)
             hole[y0:y1, x0:x1] = a.blobs[y0:y1, x0:x1] == o.blob
             pixels[hole] = PAPER
             if entry is not None:
-                below = self.ledger[: next(i for i, e in enumerate(self.ledger) if e is entry)]
-                self._uncover(pixels, hole, [e for e in below if not any(e is g for g in gone)])
-        self.ledger = [e for e in self.ledger if not any(e is g for g in gone)]
+                below = self.ledger[: [id(e) for e in self.ledger].index(id(entry))]
+                self._uncover(pixels, hole, [e for e in below if id(e) not in gone])
+        self.ledger = [e for e in self.ledger if id(e) not in gone]
         self._repaint(pixels)
 
     def _uncover(self, pixels: np.ndarray, hole: np.ndarray, below: list[dict]) -> None:
