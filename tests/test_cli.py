@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from . import upstream
 from .cli_support import sessions_in_a_fresh_interpreter, studio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,12 +139,9 @@ def test_the_console_script_exits_cleanly_on_bad_input_and_light_commands_skip_t
     assert bad.returncode == 1 and "prompt is empty" in bad.stderr and "Traceback" not in bad.stderr
 
 
-GENEVAL = ROOT.parent / "shared" / "data" / "geneval" / "evaluation_metadata.jsonl"
-
-
-@pytest.mark.skipif(not GENEVAL.exists(), reason=f"GenEval metadata not found at {GENEVAL}")
 def test_parse_file_reproduces_geneval_include_lists(capsys, tmp_path):
-    rows = [json.loads(line) for line in GENEVAL.read_text().splitlines() if line.strip()]
+    metadata = upstream.GENEVAL.require() / "evaluation_metadata.jsonl"
+    rows = [json.loads(line) for line in metadata.read_text().splitlines() if line.strip()]
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("\n".join(r["prompt"] for r in rows) + "\n")
     code, out, _ = studio(capsys, "parse", "--file", str(prompts), "--json")

@@ -23,7 +23,8 @@ from PIL import Image
 
 from studio.detector import CocoDetector, DetectorUnavailable, letterbox, unletterbox
 
-GENEVAL_NAMES = Path(__file__).resolve().parents[2] / "shared/data/geneval/object_names.txt"
+from . import upstream
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -107,11 +108,8 @@ def test_input_size_must_fit_the_network_stride():
 
 
 def test_labels_are_genevals_80_names_in_order():
-    if not GENEVAL_NAMES.is_file():
-        pytest.skip(f"GenEval's object list not found at {GENEVAL_NAMES}")
-    expected = tuple(
-        line.strip() for line in GENEVAL_NAMES.read_text().splitlines() if line.strip()
-    )
+    names = upstream.GENEVAL.require() / "object_names.txt"
+    expected = tuple(line.strip() for line in names.read_text().splitlines() if line.strip())
     try:
         labels = CocoDetector().labels
     except DetectorUnavailable as exc:

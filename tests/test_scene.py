@@ -2,7 +2,6 @@
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -20,14 +19,11 @@ from studio.scene import (
     parse_prompt,
 )
 
-GENEVAL = Path(__file__).resolve().parents[2] / "shared/data/geneval"
-MISSING = f"GenEval data not found at {GENEVAL} (expected ../shared/data/geneval next to the repo)"
+from . import upstream
 
 
 def _geneval_lines():
-    path = GENEVAL / "evaluation_metadata.jsonl"
-    if not path.exists():
-        pytest.skip(MISSING)
+    path = upstream.GENEVAL.require() / "evaluation_metadata.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -62,9 +58,7 @@ def test_vocabulary_constants():
 
 
 def test_classes_match_geneval_object_names_in_order():
-    path = GENEVAL / "object_names.txt"
-    if not path.exists():
-        pytest.skip(MISSING)
+    path = upstream.GENEVAL.require() / "object_names.txt"
     assert CLASSES == tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
 
 
