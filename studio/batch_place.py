@@ -8,9 +8,11 @@ any engine imports torch. Judged without importing torch, so a CPU-only worker s
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from . import limits
 from .domain import StudioError
@@ -25,7 +27,11 @@ class Place:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Place":
         """RANK / LOCAL_RANK / WORLD_SIZE as accelerate, torchrun and most launchers set them."""
-        env = os.environ if env is None else env
+        if env is None:
+            env = os.environ
+            short = launcher_shortfall(env, _parent_argv())
+            if short:
+                raise StudioError(f"{short.why}; nothing was run: start them with `{short.fix}`.")
 
         def number(name: str, default: int) -> int:
             try:
@@ -41,6 +47,74 @@ class Place:
     def worker_id(self) -> str:
         """Unique across machines and restarts, and names the process (host:pid) for whoever looks."""
         return f"{socket.gethostname()[:64]}:{os.getpid()}:rank{self.rank}"
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """accelerate launch was asked for `asked` processes and started this one alone: on a machine
+    without GPUs (and without --multi_gpu) it takes its one-process path, sets no WORLD_SIZE and says
+    nothing. `command` is what it was to run (`-m MODULE ARGS…` or `SCRIPT ARGS…`)."""
+
+    asked: int
+    command: list[str]
+
+    @property
+    def why(self) -> str:
+        return (
+            f"accelerate launch was asked for {self.asked} processes but started only this one "
+            "(without GPUs it needs --multi_gpu)"
+        )
+
+    @property
+    def fix(self) -> str:
+        tail = shlex.join(self.command) if self.command else "-m studio batch …"
+        return f"torchrun --nproc_per_node {self.asked} {tail}"
+
+
+def launcher_shortfall(env: Mapping[str, str], launcher_argv: list[str]) -> Shortfall | None:
+    """The Shortfall when accelerate's launcher (whose command line is `launcher_argv`: the process
+    that started this one) was asked for more processes than it started; None otherwise."""
+    if "WORLD_SIZE" in env or "ACCELERATE_MIXED_PRECISION" not in env:
+        return None  # a multi-process launcher placed us, or accelerate did not start us
+    if "launch" not in launcher_argv[:3] or not any("accelerate" in a for a in launcher_argv[:2]):
+        return None
+    asked, command = 1, []
+    for k, arg in enumerate(launcher_argv):
+        name, _, value = arg.partition("=")
+        if name in ("--num_processes", "--num-processes"):
+            value = value or (launcher_argv[k + 1] if k + 1 < len(launcher_argv) else "")
+            asked = int(value) if value.isdigit() else asked
+        elif arg in ("-m", "--module") or arg.endswith(".py"):
+            command = ["-m", *launcher_argv[k + 1 :]] if arg == "--module" else launcher_argv[k:]
+            break
+    return Shortfall(asked, command) if asked > 1 else None
+
+
+def relaunch_as_asked() -> None:
+    """Run what accelerate was asked for when it started one process instead of several: replace this
+    process with torchrun starting them (accelerate's own --multi_gpu path is torchrun too), after
+    one line saying so. Returns when nothing is short; refuses in one line when it cannot relaunch."""
+    import importlib.util
+    import sys
+
+    short = launcher_shortfall(os.environ, _parent_argv())
+    if short is None:
+        return
+    if not short.command or importlib.util.find_spec("torch") is None:
+        raise StudioError(f"{short.why}; nothing was run: start them with `{short.fix}`.")
+    sys.stderr.write(f"{short.why}: starting {short.asked} workers as `{short.fix}` would.\n")
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(short.asked)]
+    os.execv(sys.executable, argv + short.command)
+
+
+def _parent_argv() -> list[str]:
+    """The command line of the process that started this one ([] where /proc cannot tell)."""
+    try:
+        raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
 def visible_gpus() -> list[str]:

@@ -311,3 +311,62 @@ def test_a_bench_killed_mid_session_resumes_at_once_when_run_again_and_then_does
             first.kill()
             first.wait()
         store.close()
+
+
+# --- accelerate asked for N processes on a machine without GPUs ------------------------------
+
+
+def test_accelerate_asked_for_two_processes_without_multi_gpu_still_runs_two_workers(
+    prompts, tmp_path
+):
+    """Without GPUs and without --multi_gpu, accelerate starts one process for --num_processes 2: the
+    worker says so in one line and runs the two through torchrun, as --multi_gpu would have."""
+    url = f"sqlite:///{tmp_path / 'data' / 'studio.db'}"
+    command = [ACCELERATE, "launch", "--num_processes", "2", "--num_machines", "1"]
+    command += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "tests.batch_engines"]
+    command += batch_args(prompts, url, tmp_path, "--engine", "slow")
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=worker_env(STUDIO_TEST_STAGE_S="0.05", CUDA_VISIBLE_DEVICES=""),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [said] = [line for line in done.stderr.splitlines() if "asked for 2 processes" in line]
+    assert (
+        "only this one" in said
+        and "torchrun --nproc_per_node 2 -m tests.batch_engines batch" in said
+    )
+    assert "worker 0/2" in done.stderr and "worker 1/2" in done.stderr
+    assert "Traceback" not in done.stderr
+    items = exactly_once(url, tmp_path, 4)
+    assert {i["worker"].rsplit(":", 1)[1] for i in items} <= {"rank0", "rank1"}
+
+
+def test_a_launch_short_of_processes_is_told_from_one_that_is_not():
+    from studio.batch_place import launcher_shortfall
+
+    accelerate = {"ACCELERATE_MIXED_PRECISION": "no"}  # what accelerate's one-process path sets
+    # stand-ins for the launcher's command line, as /proc/<parent>/cmdline gives it
+    asked = [
+        "/venv/bin/python",
+        "/venv/bin/accelerate",
+        "launch",
+        "--num_processes=3",
+        "x.py",
+        "-v",
+    ]
+    short = launcher_shortfall(accelerate, asked)
+    assert short and short.asked == 3 and short.fix == "torchrun --nproc_per_node 3 x.py -v"
+    one = ["accelerate", "launch", "--num_processes", "1", "-m", "studio", "batch", "p.txt"]
+    assert launcher_shortfall(accelerate, one) is None
+    two = ["accelerate", "launch", "--num_processes", "2", "-m", "studio", "batch", "p.txt"]
+    assert launcher_shortfall({**accelerate, "WORLD_SIZE": "2"}, two) is None  # placed by torchrun
+    assert launcher_shortfall({}, two) is None  # not started by accelerate
+    assert launcher_shortfall(accelerate, ["bash", "-c", "launch --num_processes 2"]) is None
+    assert (
+        launcher_shortfall(accelerate, two).fix
+        == "torchrun --nproc_per_node 2 -m studio batch p.txt"
+    )

@@ -97,7 +97,7 @@ def run(
 
     Start one process per GPU with accelerate launch (or torchrun): they share the work through the database."""
     from ..batch import MAX_SAMPLES, MODES, BatchOptions, Worker
-    from ..batch_place import Place, pin_device
+    from ..batch_place import Place, pin_device, relaunch_as_asked
 
     if mode not in MODES:
         raise StudioError(f"--mode {limits.shown(mode)}: use single, process or both.")
@@ -117,6 +117,7 @@ def run(
         db=db,
         data_dir=data_dir,
     )
+    relaunch_as_asked()  # accelerate was asked for N processes but started one: run the N
     place = Place.from_env()
     device = pin_device(place)
     worker = Worker(options, place)
