@@ -159,7 +159,7 @@ def migrate(engine: Engine, reader: Engine, shown_url: str, known: tuple[str, ..
     """Check an opened database with `check_tables` (read on `reader`), then bring its schema to the
     newest of `known` revisions; a refused or unreadable database has `engine` disposed."""
     try:
-        with reader.connect() as conn:
+        with _connect(engine, reader, shown_url) as conn:
             tables = set(inspect(conn).get_table_names())
             revisions = (
                 list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
@@ -182,6 +182,24 @@ def migrate(engine: Engine, reader: Engine, shown_url: str, known: tuple[str, ..
     from .migrations import upgrade  # Alembic is imported only when the schema must change
 
     upgrade(engine)
+
+
+def _connect(engine: Engine, reader: Engine, shown_url: str) -> Connection:
+    """The first connection to a database server, or one line saying it could not be reached: the
+    driver's first line (psycopg's "connection to server at …, port … failed: Connection refused";
+    its second line, a hint, is left out) and what to check. SQLite's errors go to `migrate`."""
+    try:
+        return reader.connect()
+    except DatabaseError as error:
+        if reader.dialect.name == "sqlite":
+            raise
+        engine.dispose()
+        said = str(getattr(error, "orig", error)).strip().splitlines() or [type(error).__name__]
+        reason = " ".join(said[0].split()).removeprefix("connection failed: ")[:200]
+        raise StudioError(
+            f"Cannot connect to the database {shown_url}: {reason}. Check that the server is "
+            "running and the URL's host, port, user, password and database name."
+        ) from None
 
 
 def ensure_writable(folder: Path, env_name: str) -> None:

@@ -350,3 +350,37 @@ def test_parse_refuses_a_prompt_file_it_cannot_use_in_one_line(capsys, data, tmp
     refused = kit.one_line_error(code, out, err) and code == 1
     TALLY.record(refused_cleanly=refused, traceback="Traceback" in err)
     assert refused, err
+
+
+# -- a database server that refuses the connection -------------------------------------------------
+
+
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("port", [1, _closed_port()])
+@pytest.mark.parametrize("command", [["sessions"], ["show", "abcd1234"], ["batch", "status", "x"]])
+def test_a_refused_postgresql_connection_is_one_line_naming_what_to_check(
+    capsys, tmp_path, port, command
+):
+    url = f"postgresql+psycopg://ana:s3cret@127.0.0.1:{port}/studio"
+    code, out, err = studio(capsys, *command, "--db", url)
+    refused = kit.one_line_error(code, out, err)
+    TALLY.record(refused_cleanly=refused, traceback="Traceback" in out + err)
+    assert refused, err
+    assert (
+        f"Cannot connect to the database postgresql+psycopg://ana:***@127.0.0.1:{port}/studio"
+        in err
+    )
+    assert "Connection refused. Check that the server is running" in err and "s3cret" not in err
+    with pytest.raises(StudioError) as refusal:  # the same one line wherever the store is opened
+        from studio.store import Store
+
+        Store(url, tmp_path / "data")
+    assert "\n" not in str(refusal.value) and "Connection refused" in str(refusal.value)
