@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import (
     JSON,
@@ -250,28 +250,54 @@ class Store:
     def insert_trajectory(
         self, trajectory: Trajectory, judgements: Iterable[Judgement] = ()
     ) -> bool:
-        """Insert a whole session exactly as given (an import), with its ratings and preferences, in
-        one transaction; False when it is already here.
+        """Insert a whole session exactly as given, with its ratings and preferences, in one
+        transaction; False when it is already here.
 
         Its image files must already be in the store (`save_image`).
         """
+        if self.has_session(trajectory.session.id):
+            return False
+        self.insert_trajectories([(trajectory, list(judgements))])
+        return True
+
+    def insert_trajectories(
+        self,
+        items: Sequence[tuple[Trajectory, Sequence[Judgement]]],
+        merged: Iterable[Judgement] = (),
+    ) -> int:
+        """An import's writes in one transaction: whole sessions exactly as given, with their ratings
+        and preferences, and the judgements it adds to sessions already here (`merged`). All of it
+        is written or, on any error, none. Returns how many judgements were written.
+
+        StudioError when a session is here already (imported meanwhile by another process) or a
+        step or judgement id is taken. The image files must already be in the store (`save_image`).
+        """
         from . import store_queries, store_steps
 
-        session = trajectory.session
+        session_id = ""
         try:
             with self.engine.begin() as conn:
-                if conn.execute(select(sessions.c.id).where(sessions.c.id == session.id)).first():
-                    return False  # already here (imported earlier, or by someone else meanwhile)
-                conn.execute(insert(sessions).values(**session_to_dict(session)))
-                for step in trajectory.tree_order():
-                    store_steps.insert_step(conn, step)
-                store_queries.merge_judgements(conn, list(judgements))
+                written = 0
+                for trajectory, judged in items:
+                    session_id = trajectory.session.id
+                    if conn.execute(
+                        select(sessions.c.id).where(sessions.c.id == session_id)
+                    ).first():
+                        raise StudioError(
+                            f"Session {session_id} was imported here meanwhile (by another process); "
+                            "nothing was imported. Import again to add the rest."
+                        )
+                    store_steps.insert_session(conn, trajectory)
+                    written += store_queries.merge_judgements(conn, list(judged))
+                session_id = ""
+                written += store_queries.merge_judgements(conn, list(merged))
         except IntegrityError:
+            which = f"Session {session_id}" if session_id else "The import"
             raise StudioError(
-                f"Session {session.id} does not fit this database (a step id is taken); "
-                "import it into a fresh database."
+                f"{which} does not fit this database (a step or judgement id is taken); nothing "
+                "was imported. Import it into a fresh database."
             ) from None
-        return True
+        return written
 
     def commit(
         self,
@@ -338,6 +364,13 @@ class Store:
 
         with self.reader.connect() as conn:
             return store_steps.taken_step_ids(conn, step_ids)
+
+    def known_images(self, hashes: Iterable[str]) -> set[str]:
+        """Those of `hashes` some session here holds (a row in the images table, file or not)."""
+        from . import store_steps
+
+        with self.reader.connect() as conn:
+            return store_steps.known_images(conn, list(hashes))
 
     def has_session(self, session_id: str) -> bool:
         with self.reader.connect() as conn:

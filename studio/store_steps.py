@@ -14,7 +14,16 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .dbopen import insert_ignoring_duplicates
-from .domain import ImageRef, Session, Step, Trajectory, now, step_from_dict, step_to_dict
+from .domain import (
+    ImageRef,
+    Session,
+    Step,
+    Trajectory,
+    now,
+    session_to_dict,
+    step_from_dict,
+    step_to_dict,
+)
 from .store import images, judgements, session_from_row, sessions, steps
 
 # -- rows <-> domain objects ------------------------------------------------------------------
@@ -56,6 +65,13 @@ def insert_images(conn: Connection, step: Step) -> None:
 def insert_step(conn: Connection, step: Step) -> None:
     insert_images(conn, step)
     conn.execute(insert(steps).values(**step_row(step)))
+
+
+def insert_session(conn: Connection, trajectory: Trajectory) -> None:
+    """A whole session as given (an import): its row, then every step of its tree, parents first."""
+    conn.execute(insert(sessions).values(**session_to_dict(trajectory.session)))
+    for step in trajectory.tree_order():
+        insert_step(conn, step)
 
 
 def replace_step(conn: Connection, step: Step) -> None:
@@ -120,3 +136,12 @@ def taken_step_ids(conn: Connection, step_ids: list[str]) -> set[str]:
         chunk = step_ids[start : start + 500]
         taken |= set(conn.scalars(select(steps.c.id).where(steps.c.id.in_(chunk))))
     return taken
+
+
+def known_images(conn: Connection, hashes: list[str]) -> set[str]:
+    """Those of `hashes` the images table holds, for any session (asked 500 at a time)."""
+    known: set[str] = set()
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        known |= set(conn.scalars(select(images.c.sha256).where(images.c.sha256.in_(chunk))))
+    return known

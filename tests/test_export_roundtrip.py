@@ -206,3 +206,77 @@ def test_stamping_round_trips_text_of_any_size_and_replaces_an_earlier_stamp(tmp
             image.load()
             assert json.loads(image.text[pngmeta.KEYWORD.decode()])["note"] == text
     assert pngmeta.read(original) is None
+
+
+def _three_sessions_exported(tmp_path, name="folder"):
+    """An export of three sessions from another database; the first has the prompt and seed of the
+    session `_here` makes, so its drafts are the same image files."""
+    from studio.runner import Runner
+
+    source = Store(data_dir=tmp_path / "source")
+    try:
+        made = [
+            plain(Runner(source), p, seed=s) for p, s in (("a cat", 3), ("a dog", 4), ("a cow", 5))
+        ]
+        export(source, name, tmp_path / name, val_fraction=0)
+    finally:
+        source.close()
+    return tmp_path / name, [t.session.id for t in made]
+
+
+def _files(store) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(store.images_dir)): p.read_bytes()
+        for p in store.images_dir.rglob("*.png")
+    }
+
+
+@pytest.mark.parametrize("name", ["folder", "hf"])
+def test_an_import_that_fails_midway_leaves_no_session_and_no_new_file(
+    store, runner, scripted, tmp_path, monkeypatch, name
+):
+    """Every session of an export goes in one transaction: the database failing on the second
+    (its insert raising stands in for a dropped connection or a full disk) rolls the first back too,
+    and removes the image files the import wrote, never a file a session here already had."""
+    from studio import store_steps
+
+    here = plain(runner, "a cat", seed=3)
+    root, ids = _three_sessions_exported(tmp_path, name)
+    before = _files(store)
+    real, seen = store_steps.insert_step, []
+
+    def failing(conn, step):
+        seen.append(step.session_id) if step.session_id not in seen else None
+        if len(seen) == 2:
+            raise RuntimeError("the connection dropped")
+        real(conn, step)
+
+    monkeypatch.setattr(store_steps, "insert_step", failing)
+    with pytest.raises(RuntimeError, match="connection dropped"):
+        import_path(store, root)
+    assert [s.id for s in store.list_sessions()] == [here.session.id]
+    assert _files(store) == before and store.load(here.session.id).session == here.session
+    monkeypatch.undo()
+    report = import_path(store, root)  # nothing half-done is in the way of a second try
+    assert sorted(report.imported) == sorted(ids) and report.present == []
+
+
+def test_a_png_naming_an_image_another_session_holds_here_is_refused(
+    store, runner, scripted, tmp_path
+):
+    """A crafted PNG whose tree names another session's images by hash (with false sizes) would link
+    them into the importer's new session; it carries only its own pixels, so it is refused."""
+    from studio.export.roundtrip import renumbered
+
+    victim = plain(runner, "a private cat", seed=8)
+    tree = trajectory_to_dict(renumbered(store.load(victim.session.id)))
+    for step in tree["steps"]:
+        if step["image"]:
+            step["image"].update(width=1, height=1, byte_size=1)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (7, 7, 7)).save(buffer, format="PNG")
+    (tmp_path / "crafted.png").write_bytes(pngmeta.stamp(buffer.getvalue(), {"trajectory": tree}))
+    before = _files(store)
+    with pytest.raises(StudioError, match="does not carry"):
+        import_path(store, tmp_path / "crafted.png", owner="mallory")
+    assert [s.id for s in store.list_sessions()] == [victim.session.id] and _files(store) == before

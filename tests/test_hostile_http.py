@@ -275,6 +275,8 @@ def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_p
     final = store.image_path(store.load(session_id).head().image.sha256).read_bytes()
     payload = pngmeta.read(final)
     payload["trajectory"]["session"]["prompt"] = "a forged prompt"
+    for step in payload["trajectory"]["steps"]:  # other content: naming this session's images is
+        step.update(image=None, region=None)  # refused (tests/test_hostile_import.py)
     path = tmp_path / "forged.png"
     path.write_bytes(kit.stamped(payload))
     before = trajectory_to_dict(store.load(session_id))

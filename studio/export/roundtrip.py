@@ -10,7 +10,12 @@ are listed as missing until an export with them is imported too.
 Everything read is untrusted (`studio.untrusted` checks it) and an import never writes into a
 session that exists: a PNG naming an existing session reopens it, unchanged, only when its bytes
 are that session's own final image; otherwise it is imported as a new session with fresh ids.
-All checks run before the first image file or row is written.
+
+An import is all or nothing. Every line (or row) of the source is read and checked first: each
+session once, each image a new session names carried with bytes that hash to its name (a PNG may
+name images it lacks only where this database has no such image, so naming another session's
+image by its hash links nothing). Then the image files this store lacks are written and every
+row goes in one transaction; on any error the rows roll back and the files written are removed.
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ from .rows import session_images
 from .select import HEX64
 
 ReadImage = Callable[[str], "bytes | None"]
-Carried = tuple[Trajectory, ReadImage, list[Judgement]]  # a session an export holds
 
 
 @dataclass
@@ -85,86 +89,248 @@ def renumbered(trajectory: Trajectory) -> Trajectory:
     )
 
 
-def restore(
-    store, trajectory: Trajectory, read_image: ReadImage, judgements: Sequence[Judgement] = ()
-) -> tuple[bool, int, int]:
-    """Insert one session as it was, with its judgements; returns (inserted, images missing,
-    judgements written).
+@dataclass
+class Carried:
+    """One session a source holds, read and checked: its tree, its ratings and preferences, the
+    bytes of the images it carries (`read`, by hash; None for one it does not carry) and `where` it
+    is, for messages ("line 2 of …/sessions.jsonl"; "" for a PNG)."""
 
-    A session already here is left as it is (False, 0, n): only the judgements it lacks are added,
-    those of images it holds with the same bytes (`store.merge_judgements`). Every image is read,
-    hashed and decoded before the first one is written, so a damaged source leaves the image
-    folder as it was."""
-    session = trajectory.session
-    if store.has_session(session.id):
-        return False, 0, _merge_into_present(store, trajectory, judgements)
-    missing, pending = 0, {}
-    for ref in session_images(trajectory):
-        if not HEX64.match(ref.sha256):
-            raise StudioError(
-                f"Session {session.id} names an image {ref.sha256[:20]!r} that is not a sha256."
+    trajectory: Trajectory
+    read: ReadImage
+    judgements: list[Judgement]
+    where: str = ""
+
+
+@dataclass
+class _Plan:
+    """What an import will write, decided before anything is: the new sessions, the judgements it
+    adds to sessions already here, and the image files this store lacks (by hash: their reader)."""
+
+    new: list[Carried] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    merged: list[Judgement] = field(default_factory=list)
+    files: dict[str, ReadImage] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+
+
+def _refusal(where: str, text: str) -> StudioError:
+    """`text` as one line, led by where in the source the wrong thing is."""
+    return StudioError(f"{where[:1].upper()}{where[1:]}: {text}" if where else text)
+
+
+def _references(trajectory: Trajectory) -> Iterator[ImageRef]:
+    """Every image reference of a tree (step images and region masks), repeats included."""
+    for step in trajectory.steps.values():
+        for ref in (step.image, step.region.image if step.region else None):
+            if ref is not None:
+                yield ref
+
+
+def _beside(other: str, where: str) -> str:
+    """`other` as seen from `where`: "line 1", when both are lines of the same file."""
+    head, _, tail = other.partition(" of ")
+    return head if tail and tail == where.partition(" of ")[2] else other
+
+
+def _once_each(sources: Sequence[Carried]) -> None:
+    """Each session, step and judgement id at most once in the whole import: two lines with the
+    same session are one of them forged (and "the first wins" would let either through), and two
+    sessions sharing a step or judgement id cannot both be stored."""
+    sessions: dict[str, str] = {}
+    steps: dict[str, str] = {}
+    judged: dict[str, str] = {}
+    for source in sources:
+        session_id = source.trajectory.session.id
+        if session_id in sessions:
+            also = _beside(sessions[session_id], source.where)
+            raise _refusal(
+                source.where,
+                f"session {session_id} is there twice (also {also}); an export holds each session "
+                "once: export it again.",
             )
-        if ref.sha256 in pending or store.image_path(ref.sha256).is_file():
+        sessions[session_id] = source.where
+        for kind, seen, ids in (
+            ("step", steps, source.trajectory.steps),
+            ("judgement", judged, [j.id for j in source.judgements]),
+        ):
+            for item in ids:
+                if item in seen:
+                    also = _beside(seen[item], source.where)
+                    raise _refusal(
+                        source.where,
+                        f"session {session_id} reuses {kind} id {item} of {also}; export it again.",
+                    )
+                seen[item] = source.where
+
+
+def _plan(store, sources: Sequence[Carried], *, may_lack_images: bool = False) -> _Plan:
+    """Check a whole import against this store and decide what it writes; StudioError naming the
+    first wrong thing (and where it is) before anything is written.
+
+    A new session may name only images its source carries, with bytes that hash to the name,
+    decode, and have the sizes its steps give; so an import cannot link an image someone else's
+    session holds here by naming its hash. `may_lack_images` (a PNG, which carries only its final
+    image): an image it does not carry is allowed when this store has no such image at all; it
+    stays missing until an export that carries it is imported."""
+    _once_each(sources)
+    plan, verified, sizes = _Plan(), set(), {}
+    for source in sources:
+        trajectory, where = source.trajectory, source.where
+        session_id = trajectory.session.id
+        if store.has_session(session_id):
+            plan.present.append(session_id)
+            plan.merged += _merge_into_present(store, trajectory, source.judgements)
             continue
-        data = read_image(ref.sha256)
-        if data is None:
-            missing += 1
-            continue
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != ref.sha256:
-            raise StudioError(
-                f"Image {ref.sha256[:12]} of session {session.id} is damaged (its bytes hash to "
-                f"{actual[:12]}); export it again."
+        if store.taken_step_ids(list(trajectory.steps)):
+            raise _refusal(
+                where,
+                f"session {session_id} reuses step ids of another session here; nothing was "
+                "imported. Import it into a fresh database.",
             )
-        untrusted.png_pixels(data)
-        pending[ref.sha256] = data
-    if store.taken_step_ids(list(trajectory.steps)):
-        raise StudioError(
-            f"Session {session.id} reuses step ids of another session here; nothing was imported."
-        )
-    written = [sha for sha in pending if not store.image_path(sha).exists()]
+        for ref in _references(trajectory):
+            sha = ref.sha256
+            if not HEX64.match(sha):
+                raise _refusal(
+                    where, f"session {session_id} names an image {sha[:20]!r} that is not a sha256."
+                )
+            claimed = (ref.width, ref.height, ref.byte_size)
+            if sizes.setdefault(sha, claimed) != claimed:
+                raise _refusal(
+                    where,
+                    f"session {session_id} gives image {sha[:12]} other sizes than the rest of the "
+                    "import does; export it again.",
+                )
+            if sha in verified:
+                continue
+            data = source.read(sha)
+            if data is None:
+                if not may_lack_images:
+                    raise _refusal(
+                        where,
+                        f"session {session_id} names image {sha[:12]} that the export does not carry; "
+                        "export it again.",
+                    )
+                if store.known_images([sha]) or store.image_path(sha).exists():
+                    raise _refusal(
+                        where,
+                        f"This PNG names image {sha[:12]} that it does not carry; it can bring in only "
+                        "its own image. Import a folder or hf export that carries the session.",
+                    )
+                plan.missing[session_id] = plan.missing.get(session_id, 0) + 1
+                continue
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != sha:
+                raise _refusal(
+                    where,
+                    f"image {sha[:12]} of session {session_id} is damaged (its bytes hash to "
+                    f"{actual[:12]}); export it again.",
+                )
+            try:
+                width, height = untrusted.png_pixels(data)
+            except StudioError as error:
+                raise _refusal(
+                    where, f"image {sha[:12]} of session {session_id}: {error}"
+                ) from None
+            if claimed != (width, height, len(data)):
+                raise _refusal(
+                    where,
+                    f"session {session_id} says image {sha[:12]} is {ref.width}×{ref.height} pixels "
+                    f"and {ref.byte_size:,} bytes; it is {width}×{height} and {len(data):,}. "
+                    "Export it again.",
+                )
+            verified.add(sha)
+            if not store.image_path(sha).is_file():
+                plan.files[sha] = source.read
+        plan.new.append(source)
+    return plan
+
+
+def _write(store, plan: _Plan) -> int:
+    """Write what `plan` decided: the missing image files, then every row in one transaction
+    (`Store.insert_trajectories`); returns how many judgements were written. On any error nothing
+    stays: the rows roll back and the files this import wrote are removed, unless a session here
+    holds the image by then (another process stored the same bytes meanwhile). A file that was here
+    before the import is never touched."""
+    written: list[str] = []
     try:
-        for data in pending.values():
+        for sha, read in plan.files.items():
+            if store.image_path(sha).exists():
+                continue
+            data = read(sha)  # read again: only its hash was kept
+            if data is None or hashlib.sha256(data).hexdigest() != sha:
+                raise StudioError(
+                    f"Image {sha[:12]} changed while it was imported; nothing was imported. "
+                    "Import again."
+                )
+            written.append(sha)
             store.save_image(data)
-        # False: imported by someone else meanwhile
-        inserted = store.insert_trajectory(trajectory, judgements)
+        return store.insert_trajectories(
+            [(source.trajectory, source.judgements) for source in plan.new], plan.merged
+        )
     except BaseException:
-        for sha in written:  # leave the image folder as it was
-            store.image_path(sha).unlink(missing_ok=True)
+        try:
+            kept = store.known_images(written)
+        except Exception:  # the database itself failed: no session can hold them
+            kept = set()
+        for sha in written:
+            if sha not in kept:
+                store.image_path(sha).unlink(missing_ok=True)
         raise
-    if not inserted:
-        return False, 0, _merge_into_present(store, trajectory, judgements)
-    return True, missing, len(store.judgements(session.id))
 
 
-def _merge_into_present(store, trajectory: Trajectory, judgements: Sequence[Judgement]) -> int:
+def _merge_into_present(
+    store, trajectory: Trajectory, judgements: Sequence[Judgement]
+) -> list[Judgement]:
     """The judgements of a session already here, for the images it holds with the bytes the export's
     tree gives them (a session that only shares the id is not judged by another's ratings)."""
     if not judgements:
-        return 0
+        return []
     here = store.load(trajectory.session.id).steps
 
     def same_image(step_id: str | None) -> bool:
         ours, theirs = here.get(step_id or ""), trajectory.steps.get(step_id or "")
         return bool(ours and theirs and ours.image and ours.image == theirs.image)
 
-    return store.merge_judgements(
+    return [
         j
         for j in judgements
         if same_image(j.step_id) and (j.other_step_id is None or same_image(j.other_step_id))
-    )
+    ]
 
 
 # -- sources -----------------------------------------------------------------------------------
 
 
-def _folder_sessions(root: Path) -> Iterator[Carried]:
+def _carried(where: str, data: Any, judged: Any, read: ReadImage) -> Carried:
+    """A checked session of an export, or StudioError led by `where`."""
+    try:
+        tree = trajectory_from_export(data)
+        return Carried(tree, read, untrusted.judgements(judged, tree), where)
+    except StudioError as error:
+        raise _refusal(where, str(error)) from None
+
+
+def _folder_sessions(root: Path) -> list[Carried]:
+    listing = root / "sessions.jsonl"
+
     def read(sha256: str) -> bytes | None:
         path = root / image_name(sha256)
-        return path.read_bytes() if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            if path.stat().st_size > untrusted.MAX_IMAGE_BYTES:
+                raise StudioError(
+                    f"{path} is larger than {untrusted.MAX_IMAGE_BYTES // 2**20} MB; no image the "
+                    "studio stores is. Export it again."
+                )
+            return path.read_bytes()
+        except OSError as error:
+            raise StudioError(
+                f"Cannot read {path} ({type(error).__name__}); export it again."
+            ) from None
 
     try:
-        with (root / "sessions.jsonl").open(encoding="utf-8") as handle:
+        with listing.open(encoding="utf-8") as handle:
             lines = [line for line in handle if line.strip()]
     except FileNotFoundError:
         raise StudioError(
@@ -172,29 +338,46 @@ def _folder_sessions(root: Path) -> Iterator[Carried]:
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise StudioError(
-            f"Cannot read {root / 'sessions.jsonl'} ({type(error).__name__}); export it again."
+            f"Cannot read {listing} ({type(error).__name__}); export it again."
         ) from None
+    found = []
     for number, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
         except (ValueError, RecursionError):
-            raise StudioError(
-                f"Line {number} of {root / 'sessions.jsonl'} is not JSON; export it again."
-            ) from None
+            raise StudioError(f"Line {number} of {listing} is not JSON; export it again.") from None
         if not isinstance(row, dict) or "trajectory" not in row:
-            raise StudioError(
-                f"Line {number} of {root / 'sessions.jsonl'} holds no trajectory; export it again."
-            )
-        tree = trajectory_from_export(row["trajectory"])
-        yield tree, read, untrusted.judgements(row.get("judgements"), tree)
+            raise StudioError(f"Line {number} of {listing} holds no trajectory; export it again.")
+        found.append(
+            _carried(f"line {number} of {listing}", row["trajectory"], row.get("judgements"), read)
+        )
+    return found
 
 
-def _hf_sessions(root: Path) -> Iterator[Carried]:
+def _hf_images(where: str, cells: Any) -> dict[str, bytes]:
+    """An hf row's image cells by the hash each names (`<sha256>.png`; a cell naming none goes by
+    the hash of its bytes), so bytes that do not match their name are found damaged, not missing."""
+    if cells is None:
+        return {}
+    if not isinstance(cells, list) or not all(
+        isinstance(cell, dict) and isinstance(cell.get("bytes"), bytes) for cell in cells
+    ):
+        raise _refusal(where, "its images are not PNG bytes; export it again.")
+    carried = {}
+    for cell in cells:
+        name = str(cell.get("path") or "").removesuffix(".png")
+        carried[name if HEX64.match(name) else hashlib.sha256(cell["bytes"]).hexdigest()] = cell[
+            "bytes"
+        ]
+    return carried
+
+
+def _hf_sessions(root: Path) -> list[Carried]:
     import pyarrow
     import pyarrow.parquet as pq
 
-    files = sorted((root / "sessions").glob("*.parquet"))
-    for path in files:
+    found = []
+    for path in sorted((root / "sessions").glob("*.parquet")):
         try:
             table = pq.ParquetFile(path)
             columns = ["trajectory", "images"]  # exports from before people carry no judgements
@@ -204,32 +387,22 @@ def _hf_sessions(root: Path) -> Iterator[Carried]:
                 for batch in table.iter_batches(batch_size=64, columns=columns)
                 for row in batch.to_pylist()
             ]
-            parsed = [
-                (
-                    json.loads(row["trajectory"]),
-                    json.loads(row.get("judgements") or "null"),
-                    {
-                        hashlib.sha256(cell["bytes"]).hexdigest(): cell["bytes"]
-                        for cell in row["images"] or []
-                    },
-                )
-                for row in rows
-            ]
-        except (
-            pyarrow.ArrowException,
-            OSError,
-            ValueError,
-            TypeError,
-            KeyError,
-            RecursionError,
-        ) as error:
+        except (pyarrow.ArrowException, OSError, ValueError, TypeError, KeyError) as error:
             raise StudioError(
                 f"{path.name} in this hf export is damaged ({type(error).__name__}); "
                 "export it again."
             ) from None
-        for data, judged, by_hash in parsed:
-            tree = trajectory_from_export(data)
-            yield tree, by_hash.get, untrusted.judgements(judged, tree)
+        for number, row in enumerate(rows, 1):
+            where = f"row {number} of {path}"
+            try:
+                data = json.loads(row["trajectory"])
+                judged = json.loads(row.get("judgements") or "null")
+            except (ValueError, TypeError, RecursionError):
+                raise _refusal(
+                    where, "its trajectory or judgements are not JSON; export it again."
+                ) from None
+            found.append(_carried(where, data, judged, _hf_images(where, row["images"]).get))
+    return found
 
 
 def _import_png(store, path: Path, owner: str | None) -> ImportReport:
@@ -262,14 +435,16 @@ def _import_png(store, path: Path, owner: str | None) -> ImportReport:
     trajectory.session = dataclasses.replace(session, head_id=final.id, version=session.version + 1)
     if owner is not None:  # the copy is the importer's, private until they share it
         trajectory.session = dataclasses.replace(trajectory.session, owner=owner, shared=False)
-    _, missing, _ = restore(
-        store, trajectory, lambda sha: data if sha == final_ref.sha256 else None
+    plan = _plan(
+        store,
+        [Carried(trajectory, lambda sha: data if sha == final_ref.sha256 else None, [])],
+        may_lack_images=True,
     )
+    _write(store, plan)
     report.imported.append(session.id)
     if session.id != carried:
         report.copies[session.id] = carried
-    if missing:
-        report.missing_images[session.id] = missing
+    report.missing_images.update(plan.missing)
     return report
 
 
@@ -321,13 +496,11 @@ def import_path(
             f"{source} is a {limits.shown(kind)[1:-1]} export: it keeps training rows, not whole sessions. Export with "
             "--format folder or --format hf to move sessions between databases."
         )
-    report = ImportReport(kind)
-    for trajectory, read, judgements in readers[kind](source):
-        inserted, missing, judged = restore(store, trajectory, read, judgements)
-        report.judgements += judged
-        (report.imported if inserted else report.present).append(trajectory.session.id)
-        if missing:
-            report.missing_images[trajectory.session.id] = missing
+    plan = _plan(store, readers[kind](source))
+    report = ImportReport(kind, present=plan.present, missing_images=plan.missing)
+    report.judgements = _write(store, plan)
+    for source_session in plan.new:
+        report.imported.append(source_session.trajectory.session.id)
         if progress:
-            progress(len(report.session_ids), trajectory.session.id)
+            progress(len(report.session_ids), source_session.trajectory.session.id)
     return report
