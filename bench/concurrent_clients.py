@@ -134,7 +134,7 @@ def main() -> None:
             server_port=None,
             prevent_thread_lock=True,
             quiet=True,
-            **launch_options(store),
+            **launch_options(demo),
         )
         results: dict[int, dict] = {}
         errors: list[str] = []

@@ -416,6 +416,14 @@ class Store:
         with self.reader.connect() as conn:
             return store_queries.list_batches(conn, viewer)
 
+    def image_visible(self, sha256: str, viewer: Person | None = None) -> bool:
+        """Whether a session `viewer` may see holds this image (as a step's image or painted region);
+        without a viewer, whether any session holds it. What the page's image route serves by."""
+        from . import store_queries
+
+        with self.reader.connect() as conn:
+            return store_queries.image_visible(conn, sha256, viewer)
+
     def count_sessions(self, search: str | None = None, viewer: Person | None = None) -> int:
         """How many sessions `list_sessions(search, viewer=viewer)` would give without a limit."""
         from . import store_queries

@@ -16,7 +16,7 @@ from sqlalchemy import String, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from .domain import Judgement, Person, Session, StudioError
-from .store import batches, judgements, session_from_row, sessions
+from .store import batches, judgements, session_from_row, sessions, steps
 
 # -- sessions ---------------------------------------------------------------------------------
 
@@ -86,6 +86,15 @@ def count_sessions(conn: Connection, search: str | None, viewer: Person | None) 
     return conn.scalar(
         visible_to(searched(select(func.count()).select_from(sessions), search), viewer)
     )
+
+
+def image_visible(conn: Connection, sha256: str, viewer: Person | None) -> bool:
+    """See `Store.image_visible`."""
+    holders = select(steps.c.session_id).where(
+        or_(steps.c.image_sha256 == sha256, steps.c.region_sha256 == sha256)
+    )
+    query = visible_to(select(sessions.c.id).where(sessions.c.id.in_(holders)), viewer)
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def list_batches(conn: Connection, viewer: Person | None) -> list[str]:

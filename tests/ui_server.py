@@ -25,7 +25,7 @@ def running_studio(data_dir, engine_name: str, accounts=None):
         quiet=True,
         show_error=True,
         auth=accounts.check if accounts else None,
-        **launch_options(store),
+        **launch_options(demo),
     )
     try:
         yield demo.local_url, store

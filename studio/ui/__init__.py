@@ -9,22 +9,25 @@ server functions and starts model work as a streamed event; every reply is a
 The HTTP API (for `gradio_client`) has one named endpoint per action, each returning
 the same named view: /new_session, /open_session, /step, /run, /stop, /edit_plan,
 /accept, /reject, /override, /refine, /fork, /switch_branch, /list_sessions, /rename,
-/delete, /compare, /export, /import_png.
+/delete, /compare, /export, /import_png. Page and API go through one boundary (`api`): the same
+declared arguments, the same checks, one error path. Images and export zips are served by the
+studio's own routes (`routes`), by hash and by name, never by a server path.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import gradio as gr
 
 from .. import engines as registry
 from ..domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from ..runner import PausePolicy, Runner
-from . import api
-from .actions import EXPORT_FORMATS, Studio, clean, exports_dir, failure
+from . import api, bodies
+from .actions import EXPORT_FORMATS, Studio, clean, failure
 from .board import View
+from .routes import studio_routes
 
 HERE = Path(__file__).parent
 CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
@@ -66,13 +69,12 @@ def engine_note(name: str) -> dict[str, Any]:
     }
 
 
-def launch_options(store) -> dict[str, Any]:
-    """What `launch()` needs for this page: the CSS, and the only folders served as files."""
-    return dict(
-        css=CSS,
-        ssr_mode=False,
-        allowed_paths=[str(Path(store.images_dir).resolve()), str(exports_dir().resolve())],
-    )
+def launch_options(demo: gr.Blocks) -> dict[str, Any]:
+    """What `launch()` needs for this page (`demo` from `build_ui`): the CSS, and the studio's own
+    routes for images and export zips (`routes`). No folder is served through Gradio's
+    `allowed_paths`: the images and the database stay out of its reach."""
+    app_kwargs = {"routes": list(demo.studio_routes), "middleware": bodies.middleware()}
+    return dict(css=CSS, ssr_mode=False, app_kwargs=app_kwargs)
 
 
 def build_ui(
@@ -104,7 +106,7 @@ def build_ui(
             css_template=(HERE / "page.css").read_text(),
             js_on_load=(HERE / "page.js").read_text(),
             apply_default_css=False,
-            server_functions=_page_functions(studio, who),
+            server_functions=api.page_functions(studio, who),
             engines=[engine_note(n) for n in names],
             default_engine=default_engine,
             max_prompt=MAX_PROMPT_CHARS,
@@ -118,7 +120,14 @@ def build_ui(
 
         # Model work from the page: one streamed event; each yield is a view the script merges.
         def work(event: gr.EventData, request: gr.Request) -> Iterator[dict]:
-            yield from _page_work(studio.acting_as(who(request)), event)
+            data = event._data if isinstance(event._data, dict) else {}
+            try:
+                acting = studio.acting_as(who(request))
+            except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+                view = View(error=failure(error, "work"), full=False)
+                yield {**view.to_dict(), "seq": data.get("seq")}
+                return
+            yield from api.page_work(acting, data)
 
         page.submit(
             work,
@@ -131,6 +140,7 @@ def build_ui(
         )
 
         api.register(studio, who)
+    demo.studio_routes = studio_routes(studio, accounts)  # type: ignore[attr-defined]
     return demo
 
 
@@ -150,89 +160,3 @@ def login_name(request: Any) -> str | None:
         f"access-token-unsecure-{cookie_id}"
     )
     return getattr(app, "tokens", {}).get(token)
-
-
-PAGE_ACTIONS = (
-    "open_session",
-    "new_session",
-    "edit_plan",
-    "accept",
-    "override",
-    "fork",
-    "switch_branch",
-    "rename",
-    "delete",
-    "stop",
-    "list_sessions",
-    "list_batches",
-    "export",
-    "import_png",
-    "compare",
-    "rate",
-    "prefer",
-    "share",
-    "whoami",
-)
-
-
-def _page_functions(studio: Studio, who: Callable) -> list[Callable]:
-    """The quick actions the page's script calls directly (`server.accept(...)`); replies are views."""
-    return [answer(studio, name, who) for name in PAGE_ACTIONS]
-
-
-def answer(studio: Studio, name: str, who: Callable) -> Callable[..., dict]:
-    """A page server function acting as the logged-in person: the reply is a view (or `{"result": data}`);
-    a failure is its `error`."""
-
-    def wrapped(args: Any = None, request: gr.Request = None) -> dict:
-        # The page's script sends one value: a list of positional arguments (see `call` in page.js).
-        try:
-            action = getattr(studio.acting_as(who(request)), name)
-            result = action(*args) if isinstance(args, list) else action(args)
-            return (
-                result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
-            )
-        except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
-            return View(error=failure(error, name), full=False).to_dict()
-
-    wrapped.__name__ = name
-    wrapped.__doc__ = getattr(Studio, name).__doc__
-    return wrapped
-
-
-def _page_work(studio: Studio, event: gr.EventData) -> Iterator[dict]:
-    """Step, Run to end, Reject & redraw or Refine, started from the page; streamed as views."""
-    data = dict(event._data or {})
-    have = data.get("have") or []
-    work = {
-        "step": lambda: studio.step(data.get("session_id", ""), data.get("version"), have),
-        "run": lambda: studio.run(
-            data.get("session_id", ""), data.get("version"), data.get("pause"), have
-        ),
-        "reject": lambda: studio.reject(
-            data.get("session_id", ""),
-            data.get("version"),
-            data.get("step_id", ""),
-            data.get("note", ""),
-            have,
-        ),
-        "refine": lambda: studio.refine(
-            data.get("session_id", ""),
-            data.get("version"),
-            data.get("step_id", ""),
-            data.get("instruction", ""),
-            data.get("region") or None,
-            have,
-        ),
-    }.get(data.get("action"))
-    seq = data.get("seq")
-    try:
-        if work is None:
-            raise StudioError("Unknown action.")
-        for view in work():
-            yield {**view.to_dict(), "seq": seq}
-    except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
-        yield {
-            **View(error=failure(error, str(data.get("action"))), full=False).to_dict(),
-            "seq": seq,
-        }

@@ -21,7 +21,7 @@ from ..runner import Runner
 from . import board
 from .board import View
 from .errors import INTERNAL, clean, failure
-from .gallery import Gallery, exports_dir
+from .gallery import Exports, Gallery, exports_dir
 from .inputs import flag, step_or_latest
 from .work import Activity, ModelWork
 
@@ -40,6 +40,7 @@ class Studio(Gallery, ModelWork):
         self.runner = runner
         self.store = runner.store
         self.activity = Activity()
+        self.exports = Exports()
         self.person = person
 
     def acting_as(self, person: Person | None) -> "Studio":

@@ -1,43 +1,143 @@
-"""The studio's HTTP API: one named endpoint per action, for `gradio_client` and scripts.
+"""The studio's one boundary: every action a browser or a client can reach, declared once.
 
-Each endpoint is a small typed function (the types become the API page's schema) that
-calls the same `Studio` method the page calls and replies with the named view
-(`view["session"]["version"]`, `view["cards"]`, `view["note"]`, …). Model work answers
-once, when it is done; a mistake reaches the client as one readable line.
+Each action is a small typed function (the types become the API page's schema). The HTTP API
+registers one named endpoint per function (`register`); the page's server functions and its
+streamed model work are the same functions (`page_functions`, `page_work`). Both bind what was
+sent to the declared signature and check each argument's shape there (`bind`): text is text, a
+number is a number or the text of one, a yes/no is one, card keys are a short list of short
+strings; the values themselves are checked by `studio.limits` inside the action. A mistake takes
+one path (`failure`) and reaches the client as one readable line. A file arrives only as an
+upload in Gradio's folder (`uploads.read_upload`); no action opens a path a caller names.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import types
+import typing
 from typing import Any, Callable, Iterator
 
 import gradio as gr
 
 from .. import engines as registry
 from ..domain import RunSettings, StudioError
-from .actions import EXPORT_FORMATS, Studio, failure
+from .actions import EXPORT_FORMATS, Studio, exports_dir, failure
 from .board import View
+from .inputs import flag
+from .uploads import read_upload
 
 Who = Callable[[Any], Any]  # a Gradio request → the Person acting (None: nobody logged in)
+Have = typing.Optional[list[str]]  # the card keys a page already holds (only new cards are sent)
+# Sent by the page only: the HTTP API's inputs stay exactly as they were (a raw client sends them all).
+PAGE_ONLY = ("have", "batch")
+MAX_HAVE = 10_000
+MAX_KEY_CHARS = 64
+
+
+def _shape(name: str, hint: Any) -> tuple[Callable[[Any], Any], bool]:
+    """How an argument declared as `hint` is checked (returning the value to pass on), and whether
+    None is one of its values."""
+    optional = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        parts = [h for h in typing.get_args(hint) if h is not type(None)]
+        optional = len(parts) < len(typing.get_args(hint))
+        hint = parts[0] if len(parts) == 1 else Any
+    what = name.replace("_", " ")
+
+    def text(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise StudioError(f"The {what} must be text, not {_kind(value)}.")
+        return value
+
+    def number(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise StudioError(f"The {what} must be a number, not {_kind(value)}.")
+        return value
+
+    def yes_no(value: Any) -> Any:
+        if not isinstance(value, (bool, str, int)):
+            raise StudioError(f"The {what} must be true or false, not {_kind(value)}.")
+        return flag(value, f"The {what} must be true or false.")
+
+    def keys(value: Any) -> Any:
+        if not isinstance(value, list) or len(value) > MAX_HAVE:
+            raise StudioError(f"The {what} must be a list of card keys; reload the page.")
+        if not all(isinstance(k, str) and len(k) <= MAX_KEY_CHARS for k in value):
+            raise StudioError(f"The {what} must be a list of card keys; reload the page.")
+        return value
+
+    if typing.get_origin(hint) is list:
+        return keys, optional
+    checks = {str: text, bool: yes_no, int: number, float: number}
+    if hint not in checks:
+        raise TypeError(f"{name}: declare it as str, bool, int, float or list[str], not {hint}")
+    return checks[hint], optional
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+class Declared:
+    """An action's declared arguments (its parameters after `studio`) and their checks."""
+
+    def __init__(self, function: Callable):
+        self.function = function
+        self.name = function.__name__
+        hints = typing.get_type_hints(function)
+        parameters = list(inspect.signature(function).parameters.values())[1:]
+        self.parameters = parameters
+        self.checks = {p.name: _shape(p.name, hints[p.name]) for p in parameters}
+
+    def bind(self, args: Any = (), kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The arguments, checked: the right number of them, each of its declared shape. None stands
+        for "not given" where the parameter has a default."""
+        if not isinstance(args, (list, tuple)):
+            raise StudioError(f"{self.name} takes a list of values; reload the page.")
+        kwargs = kwargs or {}
+        names = [p.name for p in self.parameters]
+        if len(args) > len(names) or set(kwargs) - set(names):
+            raise StudioError(
+                f"{self.name} takes {len(names)} values ({', '.join(names) or 'none'}); "
+                f"{len(args) + len(kwargs)} were sent."
+            )
+        given = {**dict(zip(names, args)), **kwargs}
+        bound = {}
+        for parameter in self.parameters:
+            value = given.get(parameter.name)
+            check, optional = self.checks[parameter.name]
+            if value is None and not optional:
+                if parameter.default is inspect.Parameter.empty:
+                    raise StudioError(f"{self.name} needs its {parameter.name.replace('_', ' ')}.")
+                value = parameter.default
+            bound[parameter.name] = value if value is None else check(value)
+        return bound
+
+    def __call__(self, studio: Studio, bound: dict[str, Any]) -> Any:
+        return self.function(studio, **bound)
 
 
 def endpoint(function: Callable, studio: Studio, who: Who) -> Callable:
     """An endpoint for `function(studio, ...)`: acts as the logged-in person, answers with the view as a dict;
     StudioError → one line; anything else logged. The request is Gradio's (not an input of the API)."""
+    declared = Declared(function)
     signature = inspect.signature(function)
     # Gradio passes a request only to a positional parameter annotated gr.Request; it is never an API input.
     request = inspect.Parameter(
         "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
     )
-    public = signature.replace(parameters=[*list(signature.parameters.values())[1:], request])
+    inputs = [p for p in list(signature.parameters.values())[1:] if p.name not in PAGE_ONLY]
+    public = signature.replace(parameters=[*inputs, request])
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            inputs = public.bind(*args, **kwargs).arguments
-            acting = studio.acting_as(who(inputs.pop("request", None)))
-            result = function(acting, **inputs)
+            sent = public.bind_partial(*args, **kwargs).arguments
+            acting = studio.acting_as(who(sent.pop("request", None)))
+            result = declared(acting, declared.bind((), sent))
             if isinstance(
                 result, Iterator
             ):  # model work: one answer, with every card the stream sent
@@ -48,11 +148,53 @@ def endpoint(function: Callable, studio: Studio, who: Who) -> Callable:
 
     call.__signature__ = public  # type: ignore[attr-defined]
     call.__annotations__ = {
-        **{k: v for k, v in function.__annotations__.items() if k != "studio"},
+        **{
+            k: v
+            for k, v in function.__annotations__.items()
+            if k != "studio" and k not in PAGE_ONLY
+        },
         "request": gr.Request,
     }
     del call.__wrapped__  # the API's schema comes from __signature__, not from `function`
     return call
+
+
+def page_function(function: Callable, studio: Studio, who: Who) -> Callable[..., dict]:
+    """A page server function for `function`, acting as the logged-in person. The page's script sends
+    one value, the list of positional arguments (`call` in page.js), bound and checked as the HTTP
+    endpoint binds its own; the reply is a view (or `{"result": data}`), a failure is its `error`."""
+    declared = Declared(function)
+
+    def wrapped(args: Any = None, request: gr.Request = None) -> dict:
+        try:
+            bound = declared.bind([] if args is None else args)
+            result = declared(studio.acting_as(who(request)), bound)
+            return (
+                result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
+            )
+        except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+            return View(error=failure(error, declared.name), full=False).to_dict()
+
+    wrapped.__name__ = declared.name
+    wrapped.__doc__ = function.__doc__
+    return wrapped
+
+
+def page_work(studio: Studio, data: dict[str, Any]) -> Iterator[dict]:
+    """Step, Run to end, Reject & redraw or Refine started from the page (a streamed event whose data
+    names the action and its arguments by name); each view is answered with the page's `seq`."""
+    seq = data.get("seq") if isinstance(data.get("seq"), int) else None
+    action = data.get("action")
+    try:
+        function = next((f for f in MODEL_WORK if f.__name__ == action), None)
+        if function is None:
+            raise StudioError("Unknown action; reload the page.")
+        declared = Declared(function)
+        fields = {k: v for k, v in data.items() if k not in ("action", "seq")}
+        for view in declared(studio, declared.bind((), fields)):
+            yield {**view.to_dict(), "seq": seq}
+    except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
+        yield {**View(error=failure(error, str(action)), full=False).to_dict(), "seq": seq}
 
 
 def _last_full(stream: Iterator[View]) -> View:
@@ -92,19 +234,25 @@ def new_session(
     return studio.new_session(prompt, engine, seed, random_seed, rounds, mode, params)
 
 
-def open_session(studio: Studio, session_id: str, step_id: str = "") -> dict:
-    """The whole session view (every card)."""
-    return studio.open_session(session_id, step_id)
+def open_session(studio: Studio, session_id: str, step_id: str = "", have: Have = None) -> dict:
+    """The whole session view (every card but those whose keys are in `have`)."""
+    return studio.open_session(session_id, step_id, have or ())
 
 
-def step(studio: Studio, session_id: str, version: int | None = None) -> dict:
+def step(studio: Studio, session_id: str, version: int | None = None, have: Have = None) -> dict:
     """Run the next stage."""
-    return studio.step(session_id, version)
+    return studio.step(session_id, version, have or ())
 
 
-def run(studio: Studio, session_id: str, version: int | None = None, pause: str = "never") -> dict:
+def run(
+    studio: Studio,
+    session_id: str,
+    version: int | None = None,
+    pause: str = "never",
+    have: Have = None,
+) -> dict:
     """Run until finished, or until the pause policy (every | inspect | never) stops."""
-    return studio.run(session_id, version, pause)
+    return studio.run(session_id, version, pause, have or ())
 
 
 def stop(studio: Studio, session_id: str) -> dict:
@@ -119,21 +267,29 @@ def edit_plan(
     step_id: str,
     instruction: str,
     description: str,
+    have: Have = None,
 ) -> dict:
     """Edit a plan's <ins>/<des> (empty step_id: the latest plan)."""
-    return studio.edit_plan(session_id, version, step_id, instruction, description)
+    return studio.edit_plan(session_id, version, step_id, instruction, description, have or ())
 
 
-def accept(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
+def accept(
+    studio: Studio, session_id: str, version: int | None, step_id: str, have: Have = None
+) -> dict:
     """Accept an image (empty step_id: the latest)."""
-    return studio.accept(session_id, version, step_id)
+    return studio.accept(session_id, version, step_id, have or ())
 
 
 def reject(
-    studio: Studio, session_id: str, version: int | None, step_id: str, note: str = ""
+    studio: Studio,
+    session_id: str,
+    version: int | None,
+    step_id: str,
+    note: str = "",
+    have: Have = None,
 ) -> dict:
     """Reject an image with a reason, and draw it again."""
-    return studio.reject(session_id, version, step_id, note)
+    return studio.reject(session_id, version, step_id, note, have or ())
 
 
 def override(
@@ -145,10 +301,18 @@ def override(
     plan_critique: str,
     sketch_passed: bool,
     sketch_critique: str,
+    have: Have = None,
 ) -> dict:
     """Override a verdict's two checks."""
     return studio.override(
-        session_id, version, step_id, plan_passed, plan_critique, sketch_passed, sketch_critique
+        session_id,
+        version,
+        step_id,
+        plan_passed,
+        plan_critique,
+        sketch_passed,
+        sketch_critique,
+        have or (),
     )
 
 
@@ -159,29 +323,36 @@ def refine(
     step_id: str,
     instruction: str,
     region: str = "",
+    have: Have = None,
 ) -> dict:
     """Your own <refine>; region: an optional PNG data URL whose painted (opaque) pixels may change."""
-    return studio.refine(session_id, version, step_id, instruction, region or None)
+    return studio.refine(session_id, version, step_id, instruction, region or None, have or ())
 
 
-def fork(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
+def fork(
+    studio: Studio, session_id: str, version: int | None, step_id: str, have: Have = None
+) -> dict:
     """Rewind to a step: the next stage starts a new branch there."""
-    return studio.fork(session_id, version, step_id)
+    return studio.fork(session_id, version, step_id, have or ())
 
 
-def switch_branch(studio: Studio, session_id: str, version: int | None, step_id: str) -> dict:
+def switch_branch(
+    studio: Studio, session_id: str, version: int | None, step_id: str, have: Have = None
+) -> dict:
     """Continue on the newest branch through a step (a branch's end, or any step on it)."""
-    return studio.switch_branch(session_id, version, step_id)
+    return studio.switch_branch(session_id, version, step_id, have or ())
 
 
-def list_sessions(studio: Studio, search: str = "") -> list:
-    """Gallery cards, newest first."""
-    return studio.list_sessions(search)
+def list_sessions(studio: Studio, search: str = "", batch: str = "") -> list:
+    """Gallery cards, newest first (optionally only one batch's)."""
+    return studio.list_sessions(search, batch)
 
 
-def rename(studio: Studio, session_id: str, version: int | None, title: str) -> dict:
+def rename(
+    studio: Studio, session_id: str, version: int | None, title: str, have: Have = None
+) -> dict:
     """Rename a session."""
-    return studio.rename(session_id, version, title)
+    return studio.rename(session_id, version, title, have or ())
 
 
 def delete(studio: Studio, session_id: str) -> dict:
@@ -194,9 +365,11 @@ def compare(studio: Studio, session_id: str, left: str, right: str) -> dict:
     return studio.compare(session_id, left, right)
 
 
-def rate(studio: Studio, session_id: str, step_id: str, value: str, note: str = "") -> dict:
+def rate(
+    studio: Studio, session_id: str, step_id: str, value: str, note: str = "", have: Have = None
+) -> dict:
     """Rate an image: "up"/"down" or "1".."5", with an optional note (recorded with your name)."""
-    return studio.rate(session_id, step_id, value, note)
+    return studio.rate(session_id, step_id, value, note, have or ())
 
 
 def prefer(
@@ -206,19 +379,37 @@ def prefer(
     return studio.prefer(session_id, left, right, choice, note)
 
 
-def share(studio: Studio, session_id: str, version: int | None, shared: bool) -> dict:
+def share(
+    studio: Studio, session_id: str, version: int | None, shared: bool, have: Have = None
+) -> dict:
     """Share a session with the team (true) or make it private to its owner (false)."""
-    return studio.share(session_id, version, shared)
+    return studio.share(session_id, version, shared, have or ())
 
 
-def export(studio: Studio, session_id: str, format: str, scope: str) -> str:
-    """A zip of one session (or all) in an export format."""
-    return studio.export(session_id, format, scope)["path"]
+def export(studio: Studio, session_id: str, format: str, scope: str = "this session") -> dict:
+    """A zip of one session (or all) in an export format: what went in, and its download URL."""
+    return studio.export(session_id, format, scope)
+
+
+def export_file(studio: Studio, session_id: str, format: str, scope: str) -> str:
+    """A zip of one session (or all) in an export format, as a file the client downloads."""
+    return str(studio.export_zip(session_id, format, scope)[0])
 
 
 def import_png(studio: Studio, path: str) -> dict:
-    """Reopen the session a final PNG carries."""
-    return studio.import_png(path)
+    """Reopen the session a final PNG carries; `path` is where Gradio put the upload (nothing else
+    is opened)."""
+    return studio.import_png(read_upload(path, studio.store, refused=[exports_dir()]))
+
+
+def whoami(studio: Studio) -> dict:
+    """Who the page acts for: the logged-in name and role, or the local user without logins."""
+    return studio.whoami()
+
+
+def list_batches(studio: Studio) -> list:
+    """Batch names, for the gallery's filter."""
+    return studio.list_batches()
 
 
 QUICK = (
@@ -238,6 +429,13 @@ QUICK = (
     share,
 )
 MODEL_WORK = (step, run, reject, refine)  # queued with the page's model work
+# What the page's script calls directly (`server.accept([...])`); its model work is `page_work`.
+PAGE = (*QUICK, stop, list_batches, export, import_png, whoami)
+
+
+def page_functions(studio: Studio, who: Who) -> list[Callable]:
+    """The page's server functions, through the same boundary as the endpoints."""
+    return [page_function(function, studio, who) for function in PAGE]
 
 
 def register(studio: Studio, who: Who) -> None:
@@ -257,5 +455,7 @@ def register(studio: Studio, who: Who) -> None:
         export_out, png_in, png_view = gr.File(), gr.File(type="filepath"), gr.JSON()
         export_button, import_button = gr.Button(), gr.Button()
 
-    export_button.click(endpoint(export, studio, who), export_in, export_out, api_name="export")
+    export_button.click(
+        endpoint(export_file, studio, who), export_in, export_out, api_name="export"
+    )
     import_button.click(endpoint(import_png, studio, who), png_in, png_view, api_name="import_png")

@@ -5,7 +5,7 @@ every HTTP endpoint (`gradio_client` users read `view["session"]["version"]`, no
 `view[1]`) and what the page's script draws. Cards are keyed by a hash of their
 content, so a page that already holds a card (it says which keys it has) is sent
 only the cards that are new or changed: the bytes of a Step do not grow with the
-session. Images travel as file URLs the browser caches (they are content-addressed).
+session. Images travel as URLs by hash the browser caches (they are content-addressed).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from ..store import Store
 PREVIEW_SIDE = 256  # live previews are sent inline, small
 
 
-def image_url(store: Store, sha256: str) -> str:
-    """A URL Gradio serves from the session image folder (an allowed path) and the browser caches."""
-    return f"/gradio_api/file={store.image_path(sha256).resolve()}"
+def image_url(sha256: str) -> str:
+    """The studio's own URL of an image, by its hash (`studio.ui.routes`: served only to a viewer who
+    may see a session holding it); it names no server path, and the browser caches it."""
+    return f"/studio/image/{sha256}.png"
 
 
 def _check(check: Check | None) -> dict[str, Any] | None:
@@ -86,20 +87,20 @@ def card(
         judged = _judged(trajectory, step)
         if judged is not None:
             data.update(
-                image=image_url(store, judged.image.sha256),
+                image=image_url(judged.image.sha256),
                 judged=judged.id,
                 width=judged.image.width,
                 height=judged.image.height,
             )
     if step.image is not None:
         data.update(
-            image=image_url(store, step.image.sha256),
+            image=image_url(step.image.sha256),
             width=step.image.width,
             height=step.image.height,
         )
         data["labels"] = _labels(step.meta)
     if step.region is not None:
-        data["region"] = image_url(store, step.region.image.sha256)
+        data["region"] = image_url(step.region.image.sha256)
     if step.original:
         data["original"] = {
             k: (_check(v) if isinstance(v, Check) else v) for k, v in step.original.items()

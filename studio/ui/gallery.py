@@ -9,36 +9,68 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
 from .. import limits
-from ..domain import StudioError, can_see, may_share
+from ..domain import Person, StudioError, can_see, may_share
 from ..export import FORMATS as EXPORT_FORMATS
 from . import board
 from .board import View
 from .inputs import flag
-from .uploads import check_upload
+from .uploads import check_upload, private_copy
 
 
 def exports_dir() -> Path:
-    """Where export zips wait for their download (served by the page; see `studio.ui.launch_options`)."""
+    """Where export zips wait for their download (served by `studio.ui.routes` to the person who made
+    each; never an upload, though it lies in Gradio's folder when GRADIO_TEMP_DIR is set)."""
     folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
+class Exports:
+    """The zips this server wrote, by file name, and who made each (None: nobody was logged in): the
+    export route serves a zip only to the person who made it. The newest MAX are remembered."""
+
+    MAX = 1000
+
+    def __init__(self) -> None:
+        self._made: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def made(self, name: str, person: Person | None) -> None:
+        with self._lock:
+            self._made[name] = person.name if person is not None else None
+            while len(self._made) > self.MAX:
+                del self._made[next(iter(self._made))]
+
+    def path_for(self, name: str, login: str | None) -> Path | None:
+        """The zip `name` for a viewer logged in as `login` (None without logins), or None."""
+        with self._lock:
+            if name not in self._made or self._made[name] != login:
+                return None
+        path = exports_dir() / name
+        return path if path.is_file() else None
+
+
 class Gallery:
     """Actions on whole sessions (a mixin of `actions.Studio`)."""
 
+    exports: Exports
+
     def list_sessions(
-        self, search: str = "", batch: str = "", limit: int = 60
+        self, search: str = "", batch: str = "", limit: Any = 60
     ) -> list[dict[str, Any]]:
         """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status; optionally
-        only the sessions of one batch (`studio batch`)."""
+        only the sessions of one batch (`studio batch`); at most `limit` (1 … limits.MAX_LIST_LIMIT)."""
         tag = f"batch:{limits.batch_name(batch)}" if batch else None
         found = self.store.list_sessions(
-            search=limits.search(search), tag=tag, limit=limit, viewer=self.person
+            search=limits.search(search),
+            tag=tag,
+            limit=limits.limit(limit, "number of sessions to list"),
+            viewer=self.person,
         )
         cards = []
         for session in found:
@@ -55,7 +87,7 @@ class Gallery:
                     "shared": session.shared,
                     "created": session.created_at,
                     "updated": session.updated_at,
-                    "thumb": board.image_url(self.store, shown.image.sha256) if shown else None,
+                    "thumb": board.image_url(shown.image.sha256) if shown else None,
                     **board.status(trajectory),
                 }
             )
@@ -68,7 +100,8 @@ class Gallery:
     def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
         def action(trajectory):
             self.runner.rename(trajectory, limits.title(title), by=self.by)
-            return f"renamed to “{trajectory.session.title}”", None
+            # FSI…PDI: an override inside the title cannot reverse the note's own words on the page
+            return f"renamed to “\u2068{trajectory.session.title}\u2069”", None
 
         return self._act(session_id, version, have, action)
 
@@ -85,7 +118,14 @@ class Gallery:
         return View(note=f"deleted session {full_id[:8]}", full=False)
 
     def export(self, session_id: str, format: str, scope: str = "this session") -> dict[str, Any]:
-        """A zip of the chosen format for download, and what went into it."""
+        """A zip of the chosen format for download, and what went into it: its download URL
+        (`/studio/export/<name>`, for the person who made it), never its place on the server."""
+        return self.export_zip(session_id, format, scope)[1]
+
+    def export_zip(
+        self, session_id: str, format: str, scope: str = "this session"
+    ) -> tuple[Path, dict[str, Any]]:
+        """The zip written in exports_dir() and the report `export` answers with."""
         import zipfile
 
         from ..export import export_zip
@@ -94,7 +134,7 @@ class Gallery:
             raise StudioError(f"Export formats: {', '.join(EXPORT_FORMATS)}.")
         if scope not in ("this session", "all sessions"):
             raise StudioError("Export scope is 'this session' or 'all sessions'.")
-        sessions = None  # every session: the local user, or an admin
+        sessions: list[str] = []  # none named: every session (the local user, or an admin)
         if scope == "this session":
             if not (session_id or "").strip():
                 raise StudioError("No session is chosen; open one, or export all sessions.")
@@ -122,8 +162,10 @@ class Gallery:
             parts = entry.split("/")
             key = parts[1] if len(parts) > 2 else "(top)"
             subsets[key] = subsets.get(key, 0) + 1
-        return {
-            "path": str(path),
+        self.exports.made(path.name, self.person)
+        return path, {
+            "name": path.name,
+            "url": f"/studio/export/{path.name}",
             "files": len(names),
             "bytes": path.stat().st_size,
             "subsets": subsets,
@@ -132,12 +174,19 @@ class Gallery:
             "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}",
         }
 
-    def import_png(self, path: str) -> View:
-        """A final PNG dropped on the page reopens the session it carries."""
+    def import_png(self, source: str | Path | bytes) -> View:
+        """A final PNG dropped on the page reopens the session it carries. From a browser or a client
+        `source` is always the upload's bytes (`uploads.read_upload`); a path is for the studio's own
+        callers, never one a caller named."""
         from ..export import import_path
 
-        check_upload(path)
-        report = import_path(self.store, path, owner=self.person.name if self.person else None)
+        check_upload(source)
+        owner = self.person.name if self.person else None
+        if isinstance(source, bytes):
+            with private_copy(source) as folder:
+                report = import_path(self.store, Path(folder) / "upload.png", owner=owner)
+        else:
+            report = import_path(self.store, source, owner=owner)
         trajectory = self.runner.open(report.session_ids[0])
         if not can_see(trajectory.session, self.person):  # the PNG's own session, here already
             raise StudioError(

@@ -4,6 +4,10 @@
 const $ = (sel) => element.querySelector(sel);
 const $$ = (sel) => Array.from(element.querySelectorAll(sel));
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+// People's text (titles, prompts, plans, critiques, notes, names) is isolated from what surrounds it, so a
+// right-to-left override inside it cannot reverse the page's own words: <bdi> in HTML, FSI…PDI in plain text.
+const bdi = (s) => `<bdi>${esc(s)}</bdi>`;
+const iso = (s) => "\u2068" + String(s ?? "") + "\u2069";
 const S = {session: null, cards: {}, tree: [], branch: [], branches: [], selected: null, running: false,
            progress: null, preview: null, dirty: {}, seen: {}, gallery: [], picked: null, seq: 0, zoom: false,
            me: null};
@@ -97,7 +101,7 @@ function renderHead() {
   if (!s || !S.me || !S.me.login) { owner.innerHTML = ""; return; }
   const mine = s.owner === S.me.name || !s.owner || S.me.role === "admin";
   owner.innerHTML = `<span class="sb-badge ${s.shared ? "acc" : "private"}">${s.shared ? "shared with the team" : "private"}</span>` +
-    (s.owner && s.owner !== S.me.name ? ` <span class="sb-muted">owner ${esc(s.owner)}</span>` : "") +
+    (s.owner && s.owner !== S.me.name ? ` <span class="sb-muted">owner ${bdi(s.owner)}</span>` : "") +
     (mine ? ` <button id="sb-share" title="who can see this session">${s.shared ? "Make private" : "Share with team"}</button>` : "");
 }
 element.addEventListener("click", (e) => {
@@ -109,22 +113,22 @@ const RATING = {up: "good", down: "bad"};
 function ratingText(j) { return RATING[j.value] || `${j.value}/5`; }
 function badge(check, name) {
   if (!check) return "";
-  return `<span class="sb-badge ${check.passed ? "ok" : "bad"}" title="${esc(check.critique)}">${name} ${check.passed ? "✓" : "✗"}</span>`;
+  return `<span class="sb-badge ${check.passed ? "ok" : "bad"}" title="${esc(iso(check.critique))}">${name} ${check.passed ? "✓" : "✗"}</span>`;
 }
 function cardHtml(c) {
   const sel = c.id === S.selected ? " sel" : "", rej = c.review === "rejected" ? " rejected" : "", you = c.author === "human" ? " human" : "";
-  const by = c.author === "human" || c.annotator ? `<span class="sb-badge you" title="${c.author === "human" ? "written" : "reviewed"} by ${esc(who(c))}">${esc(who(c))}</span>` : "";
+  const by = c.author === "human" || c.annotator ? `<span class="sb-badge you" title="${c.author === "human" ? "written" : "reviewed"} by ${esc(iso(who(c)))}">${bdi(who(c))}</span>` : "";
   const rated = (c.judgements || []).filter((j) => j.kind === "rating");
-  const stars = rated.length ? `<span class="sb-badge rate" title="${esc(rated.map((j) => `${j.annotator}: ${ratingText(j)}${j.note ? " — " + j.note : ""}`).join("\n"))}">${rated.map(ratingText).join(" ")}</span>` : "";
-  const rev = c.review === "accepted" ? `<span class="sb-badge acc">accepted</span>` : c.review === "rejected" ? `<span class="sb-badge bad" title="${esc(c.review_note)}">rejected</span>` : "";
+  const stars = rated.length ? `<span class="sb-badge rate" title="${esc(rated.map((j) => `${iso(j.annotator)}: ${ratingText(j)}${j.note ? " — " + iso(j.note) : ""}`).join("\n"))}">${rated.map(ratingText).join(" ")}</span>` : "";
+  const rev = c.review === "accepted" ? `<span class="sb-badge acc">accepted</span>` : c.review === "rejected" ? `<span class="sb-badge bad" title="${esc(iso(c.review_note))}">rejected</span>` : "";
   const head = `<div class="kind"><span>${c.stage}</span><span>${by}${stars}${rev}</span></div>`;
   let body = "";
-  if (c.stage === "plan") body = `<div class="txt"><b>${esc(c.instruction)}</b><br>${esc(c.description)}</div>`;
-  else if (c.stage === "inspect") body = c.unreadable && !c.plan_check && !c.sketch_check ? `<div><span class="sb-badge bad">unreadable</span></div><div class="txt" title="${esc(c.unreadable)}">${esc(c.unreadable)}</div>` : `<div>${badge(c.plan_check, "plan")}${badge(c.sketch_check, "sketch")}${c.unreadable ? `<span class="sb-badge bad" title="${esc(c.unreadable)}">part unreadable</span>` : ""}</div><div class="txt">${esc((c.sketch_check && !c.sketch_check.passed ? c.sketch_check.critique : "") || (c.plan_check && !c.plan_check.passed ? c.plan_check.critique : "") || (c.sketch_check || c.plan_check || {}).critique || "")}</div>`;
-  else if (c.stage === "refine") body = `<img loading="lazy" src="${c.image}" alt="refined image"><div class="txt" title="${esc(c.instruction)}">${esc(c.instruction)}</div>`;
-  else body = c.image ? `<img loading="lazy" src="${c.image}" alt="${c.stage}">` : "";
+  if (c.stage === "plan") body = `<div class="txt"><b>${bdi(c.instruction)}</b><br>${bdi(c.description)}</div>`;
+  else if (c.stage === "inspect") body = c.unreadable && !c.plan_check && !c.sketch_check ? `<div><span class="sb-badge bad">unreadable</span></div><div class="txt" title="${esc(iso(c.unreadable))}">${bdi(c.unreadable)}</div>` : `<div>${badge(c.plan_check, "plan")}${badge(c.sketch_check, "sketch")}${c.unreadable ? `<span class="sb-badge bad" title="${esc(iso(c.unreadable))}">part unreadable</span>` : ""}</div><div class="txt">${bdi((c.sketch_check && !c.sketch_check.passed ? c.sketch_check.critique : "") || (c.plan_check && !c.plan_check.passed ? c.plan_check.critique : "") || (c.sketch_check || c.plan_check || {}).critique || "")}</div>`;
+  else if (c.stage === "refine") body = `<img loading="lazy" src="${esc(c.image)}" alt="refined image"><div class="txt" title="${esc(iso(c.instruction))}">${bdi(c.instruction)}</div>`;
+  else body = c.image ? `<img loading="lazy" src="${esc(c.image)}" alt="${c.stage}">` : "";
   const wide = c.stage === "plan" || c.stage === "inspect" ? " text" : "";
-  const why = c.review === "rejected" && c.review_note ? ` title="rejected: ${esc(c.review_note)}"` : "";
+  const why = c.review === "rejected" && c.review_note ? ` title="rejected: ${esc(iso(c.review_note))}"` : "";
   return `<div class="sb-card${wide}${sel}${rej}${you}" data-id="${c.id}" data-stage="${c.stage}"${why}>${head}${body}</div>`;
 }
 function rejectedBefore(c) {
@@ -183,7 +187,7 @@ function renderTree() {
     const c = S.cards[id], p = pos[id], x = ox + p.x * dx, y = oy + p.y * dy;
     if (c.parent && pos[c.parent]) { const q = pos[c.parent]; lines += `<path d="M${ox + q.x * dx},${oy + q.y * dy} L${x},${oy + q.y * dy + 10} L${x},${y}" fill="none" stroke="${onBranch.has(id) ? "#6366f1" : "#cbd5e1"}" stroke-width="2"/>`; }
     const cls = `node${c.review === "rejected" ? " rejected" : ""}${onBranch.has(id) ? "" : " off"}${id === S.selected ? " sel" : ""}`;
-    const tip = `${c.stage} · round ${c.round}${c.author === "human" ? " · by you" : ""}${c.review ? " · " + c.review : ""}${c.review_note ? ": " + c.review_note : ""}${id === S.session.head ? " · head" : ""}`;
+    const tip = `${c.stage} · round ${c.round}${c.author === "human" ? " · by you" : ""}${c.review ? " · " + c.review : ""}${c.review_note ? ": " + iso(c.review_note) : ""}${id === S.session.head ? " · head" : ""}`;
     const shape = c.image && c.stage !== "inspect"
       ? `<rect class="frame" x="${x - 13}" y="${y - 13}" width="26" height="26" rx="4" fill="#fff" stroke="#94a3b8"/><image href="${c.image}" x="${x - 12}" y="${y - 12}" width="24" height="24"/>`
       : `<circle cx="${x}" cy="${y}" r="7" fill="${c.stage === "inspect" ? (c.passed ? "#15803d" : "#c62828") : c.stage === "plan" ? "#6366f1" : "#94a3b8"}" stroke="#fff"/>`;
@@ -270,10 +274,10 @@ function renderPanel() {
   const box = $("#sb-panel"), c = S.cards[S.selected];
   if (!c) { box.innerHTML = ""; return; }
   const seen = S.seen[c.id];
-  const fresh = seen && seen !== c.key && S.dirty[c.id] ? `<div class="sb-fresh">This step changed elsewhere; your unsaved text is kept below. Saved version: ${esc(c.instruction || (c.sketch_check || {}).critique || (c.plan_check || {}).critique || "")}</div>` : "";
+  const fresh = seen && seen !== c.key && S.dirty[c.id] ? `<div class="sb-fresh">This step changed elsewhere; your unsaved text is kept below. Saved version: ${bdi(c.instruction || (c.sketch_check || {}).critique || (c.plan_check || {}).critique || "")}</div>` : "";
   if (!S.dirty[c.id]) S.seen[c.id] = c.key;
-  const orig = c.original ? `<div class="sb-orig">Edited by ${esc(who(c))}; the model wrote: ${esc(Object.entries(c.original).map(([k, v]) => `${k}: ${v && typeof v === "object" ? (v.passed ? "pass " : "fail ") + (v.critique || "") : v}`).join("; "))}</div>` : "";
-  const head = `<h4>Round ${c.round} · ${c.stage} · ${c.author === "human" ? "by " + esc(who(c)) : "by the model" + (c.annotator ? ", reviewed by " + esc(who(c)) : "")}${c.seed != null && c.image ? ` · seed ${c.seed}` : ""}${c.elapsed != null ? ` · ${c.elapsed} s` : ""}</h4>${orig}${fresh}`;
+  const orig = c.original ? `<div class="sb-orig">Edited by ${bdi(who(c))}; the model wrote: ${Object.entries(c.original).map(([k, v]) => `${k}: ${bdi(v && typeof v === "object" ? (v.passed ? "pass " : "fail ") + (v.critique || "") : v)}`).join("; ")}</div>` : "";
+  const head = `<h4>Round ${c.round} · ${c.stage} · ${c.author === "human" ? "by " + bdi(who(c)) : "by the model" + (c.annotator ? ", reviewed by " + bdi(who(c)) : "")}${c.seed != null && c.image ? ` · seed ${c.seed}` : ""}${c.elapsed != null ? ` · ${c.elapsed} s` : ""}</h4>${orig}${fresh}`;
   const fork = `<button data-do="fork" title="continue from here as a new branch">Rewind & fork here</button>`;
   const refine = `<textarea data-f="refine" rows="2" placeholder="&lt;refine&gt; your instruction, e.g. make the cup blue">${esc(field("refine", ""))}</textarea>
     <div class="sb-actions"><button data-do="refine">Refine</button><span class="sb-muted" id="sb-paint-hint"></span></div>`;
@@ -287,17 +291,17 @@ function renderPanel() {
     const check = (k, label) => { const v = c[k] || {passed: !c.unreadable, critique: ""};  // an unread check is not ticked as passed
       return `<div class="sb-check"><label><input type="checkbox" data-f="${k}_pass" ${field(k + "_pass", v.passed) ? "checked" : ""}> ${label} passes</label>
         <textarea data-f="${k}_crit" rows="2">${esc(field(k + "_crit", v.critique))}</textarea></div>`; };
-    body = (c.unreadable ? `<div class="sb-fresh">The model's verdict could not be read (${esc(c.unreadable)}); it counts as failed. Override it with your own checks, or refine.</div>` : "") +
+    body = (c.unreadable ? `<div class="sb-fresh">The model's verdict could not be read (${bdi(c.unreadable)}); it counts as failed. Override it with your own checks, or refine.</div>` : "") +
       check("plan_check", "plan vs prompt") + check("sketch_check", "sketch vs instruction") +
       `<div class="sb-actions"><button data-do="override">Override verdict</button>${fork}</div>${refine}`;
   } else if (c.stage === "sketch" || c.stage === "refine") {
-    body = (c.stage === "refine" ? `<div><b>&lt;refine&gt;</b> ${esc(c.instruction)}</div>` : "") +
-      (c.review === "rejected" ? `<div class="sb-muted">Rejected${c.review_note ? ": " + esc(c.review_note) : ""}; kept as a label for training.</div>` : "") +
+    body = (c.stage === "refine" ? `<div><b>&lt;refine&gt;</b> ${bdi(c.instruction)}</div>` : "") +
+      (c.review === "rejected" ? `<div class="sb-muted">Rejected${c.review_note ? ": " + bdi(c.review_note) : ""}; kept as a label for training.</div>` : "") +
       `<div class="sb-actions"><button data-do="accept" title="a">Accept</button>
         <input data-f="reason" placeholder="why reject? (kept as a label)" value="${esc(field("reason", ""))}">
         <button data-do="reject" title="x">Reject & redraw</button>${fork}</div>${refine}`;
   } else if (c.stage === "final") {
-    body = `<div class="sb-actions"><button data-do="accept">Accept</button><a href="${c.image}" download="stroke-studio-final.png">Download PNG</a>${fork}</div>`;
+    body = `<div class="sb-actions"><button data-do="accept">Accept</button><a href="${esc(c.image)}" download="stroke-studio-final.png">Download PNG</a>${fork}</div>`;
   }
   const rate = c.image && c.stage !== "inspect" && c.review !== "rejected" ? rateHtml(c) : "";
   box.innerHTML = head + rate + body;
@@ -310,7 +314,7 @@ function rateHtml(c) {
   return `<div class="sb-rating"><span>Rate</span>${btn("up", "▲ good", "thumbs up")}${btn("down", "▼ bad", "thumbs down")}<span class="sb-sep"></span>` +
     ["1", "2", "3", "4", "5"].map((v) => btn(v, v, `${v} of 5`)).join("") +
     `<input data-f="rating_note" placeholder="note (optional)" value="${esc(field("rating_note", mine ? mine.note : ""))}"></div>` +
-    (others.length ? `<div class="sb-muted">${others.map((j) => `${esc(j.annotator)}: ${ratingText(j)}${j.note ? " — " + esc(j.note) : ""}`).join(" · ")}</div>` : "");
+    (others.length ? `<div class="sb-muted">${others.map((j) => `${bdi(j.annotator)}: ${ratingText(j)}${j.note ? " — " + bdi(j.note) : ""}`).join(" · ")}</div>` : "");
 }
 element.addEventListener("click", async (e) => {
   const b = e.target.closest("#sb-panel [data-rate]");
@@ -433,9 +437,9 @@ function renderGallery() {
   const box = $("#sb-gallery");
   if (!S.gallery.length) { box.innerHTML = `<p class="sb-empty">${$("#sb-search").value ? "No session matches." : "No sessions yet."}</p>`; return; }
   box.innerHTML = S.gallery.map((g) => `<div class="sb-gcard${g.id === S.picked ? " sel" : ""}${S.session && g.id === S.session.id ? " open" : ""}" data-id="${g.id}">
-    ${g.thumb ? `<img loading="lazy" src="${g.thumb}" alt="">` : `<div class="noimg"></div>`}
-    <div class="t">${esc(g.title || g.prompt)}</div><div class="p">${esc(g.prompt)}</div>
-    <div class="sb-muted">${S.me && S.me.login && g.owner ? `${esc(g.owner === S.me.name ? "yours" : g.owner)}${g.shared ? ", shared" : ", private"} · ` : ""}${esc(g.engine)} · ${new Date(g.updated * 1000).toLocaleString()} · ${g.rounds} ${g.rounds === 1 ? "round" : "rounds"} · ${esc(g.state)}</div></div>`).join("");
+    ${g.thumb ? `<img loading="lazy" src="${esc(g.thumb)}" alt="">` : `<div class="noimg"></div>`}
+    <div class="t">${bdi(g.title || g.prompt)}</div><div class="p">${bdi(g.prompt)}</div>
+    <div class="sb-muted">${S.me && S.me.login && g.owner ? `${g.owner === S.me.name ? "yours" : bdi(g.owner)}${g.shared ? ", shared" : ", private"} · ` : ""}${esc(g.engine)} · ${new Date(g.updated * 1000).toLocaleString()} · ${g.rounds} ${g.rounds === 1 ? "round" : "rounds"} · ${esc(g.state)}</div></div>`).join("");
 }
 element.addEventListener("click", (e) => {
   const g = e.target.closest(".sb-gcard"); if (!g) return;
@@ -456,7 +460,7 @@ $("#sb-rename").onclick = async () => {
 $("#sb-delete").onclick = async () => {
   const id = picked(); if (!id) return;
   const g = S.gallery.find((x) => x.id === id);
-  if (!window.confirm(`Delete “${g ? g.title : id}” and its images? This cannot be undone.`)) return;
+  if (!window.confirm(`Delete “${iso(g ? g.title || g.prompt : id)}” and its images? This cannot be undone.`)) return;
   const r = await server.delete([id]);
   if (r.error) { toast(r.error); return; }
   if (S.session && S.session.id === id) { apply({full: true, session: null, note: r.note}); remember(); }
@@ -467,7 +471,7 @@ $("#sb-export").onclick = async () => {
   const r = await call("export", S.session ? S.session.id : "", $("#sb-format").value, scope);
   if (!r) return;
   const parts = Object.entries(r.subsets).map(([k, n]) => `${k}: ${n}`).join(", ");
-  $("#sb-export-report").innerHTML = `${esc(r.note)} — ${esc(parts)} · <a href="/gradio_api/file=${encodeURI(r.path)}" download>download the zip</a>`;
+  $("#sb-export-report").innerHTML = `${esc(r.note)} — ${esc(parts)} · <a href="${esc(r.url)}" download>download the zip</a>`;
 };
 $("#sb-png").onchange = async (e) => {
   const file = e.target.files[0]; if (!file) return;
@@ -509,7 +513,7 @@ function preferHtml(left, right, r, shared) {
   const mine = said.find((j) => S.me && j.annotator === S.me.name);
   const words = {left: "left is better", right: "right is better", tie: "tie"};
   const btn = (v, label) => `<button data-prefer="${v}" data-left="${a.id}" data-right="${b.id}" class="${mine && mine.value === v ? "on" : ""}">${label}</button>`;
-  const others = said.filter((j) => j !== mine).map((j) => `${esc(j.annotator)}: ${words[j.value] || j.value}`).join(" · ");
+  const others = said.filter((j) => j !== mine).map((j) => `${bdi(j.annotator)}: ${words[j.value] || j.value}`).join(" · ");
   return `<div class="sb-prefer"><span class="sb-muted">Which ${a.stage === "final" && b.stage === "final" ? "final" : `R${r} image`} is better?</span>` +
     `${btn("left", "◀ Left")}${btn("tie", "Tie")}${btn("right", "Right ▶")}${others ? `<span class="sb-muted">${others}</span>` : ""}</div>`;
 }
@@ -522,7 +526,7 @@ element.addEventListener("click", async (e) => {
 
 // ---- start: the session in the URL, if any --------------------------------------------------------------
 $("#sb-boxes").checked = true;
-call("whoami").then((me) => { S.me = me; if (me) $("#sb-me").textContent = me.login ? `${me.name} · ${me.role}` : ""; render(); });
+call("whoami").then((me) => { S.me = me; if (me) $("#sb-me").innerHTML = me.login ? `${bdi(me.name)} · ${esc(me.role)}` : ""; render(); });
 count();
 render();
 restore();

@@ -2,9 +2,10 @@
 
 Binds 127.0.0.1. A public link (--share) or a non-local host needs a login (--auth for one
 person, --auth-file for a team), or the explicit --no-auth-on-network opt-out, which prints a
-warning. With a login, the person's name is the author of what they do. Only the session
-image folder is served as files. Every flag is checked (studio.limits) before anything is
-opened; a taken port or a refused database is one line on stderr and exit status 1.
+warning. With a login, the person's name is the author of what they do. No folder is served as
+files: images and export zips go through the studio's own routes (studio.ui.routes). Every flag
+is checked (studio.limits) before anything is opened; a taken port or a refused database is one
+line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         max_file_size="20mb",
         quiet=True,
         prevent_thread_lock=True,
-        **launch_options(store),
+        **launch_options(demo),
     )
     print(
         f"Stroke Studio is open on {demo.local_url}"
