@@ -28,17 +28,17 @@ class Place:
     def from_env(cls, env: dict[str, str] | None = None) -> "Place":
         """RANK / LOCAL_RANK / WORLD_SIZE as accelerate, torchrun and most launchers set them."""
         if env is None:
-            env = os.environ
-            short = launcher_shortfall(env, _parent_argv())
+            short = launcher_shortfall(os.environ, _parent_argv())
             if short:
                 raise StudioError(f"{short.why}; nothing was run: start them with `{short.fix}`.")
+        found: Mapping[str, str] = os.environ if env is None else env
 
         def number(name: str, default: int) -> int:
             try:
-                return int(env.get(name, default))
+                return int(found.get(name, default))
             except ValueError:
                 raise StudioError(
-                    f"The launcher set {name}={limits.shown(env.get(name))}; expected a number."
+                    f"The launcher set {name}={limits.shown(found.get(name))}; expected a number."
                 ) from None
 
         rank = number("RANK", 0)
