@@ -66,12 +66,9 @@ def read_prompts(path: Path) -> list[dict[str, Any]]:
     for number, line in numbered:
         where = f"{path.name}, line {number}"
         if jsonl:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                raise StudioError(
-                    f"{where}: not a JSON object (the file is JSONL, as its first line is)."
-                ) from None
+            row = limits.json_row(
+                line, where, "not a JSON object (the file is JSONL, as its first line is)"
+            )
             if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
                 raise StudioError(f'{where}: expected a JSON object with a "prompt" text.')
             limits.json_value(
@@ -287,6 +284,7 @@ class Worker:
         from .domain import Conflict, Stage
 
         started = time.perf_counter()
+        trajectory = None
         try:
             if self.store.has_session(item.session_id):  # taken over from a dead worker, or retried
                 trajectory = self.runner.open(item.session_id)
@@ -328,11 +326,21 @@ class Worker:
             return Finished(item, "lost", item.session_id, None, time.perf_counter() - started)
         except StudioError as failure:
             error = str(failure)
+            if trajectory is not None and _discarded(self.runner, trajectory):
+                error += " (its session held no step yet and was removed)"
         except Exception as failure:  # an engine's bug is data too: recorded, and the batch goes on
             error = f"{type(failure).__name__}: {failure}"
         kept = self.queue.finish(item, error[:4000] if error else None)
         status = ("failed" if error else "done") if kept else "lost"
         return Finished(item, status, item.session_id, error, time.perf_counter() - started)
+
+
+def _discarded(runner: Any, trajectory: Any) -> bool:
+    """Remove an item's session that failed before its first step (a retry makes it again)."""
+    try:
+        return runner.discard_if_empty(trajectory)
+    except StudioError:  # e.g. the disk is still full: the empty session stays, and is reused
+        return False
 
 
 def row_tags(row: dict[str, Any]) -> tuple[str, ...]:

@@ -5,10 +5,15 @@ connections switch SQLite to WAL mode (a header change) and Alembic creates tabl
 check here runs first, on a read-only connection of its own. A SQLite file is refused when it
 is not SQLite, is read-only, fails `PRAGMA quick_check` (damaged), holds another
 application's tables, has an empty `alembic_version`, or was written by a newer version.
+
+A full disk is told apart from damage (`disk_full`): SQLite answers a full disk with SQLITE_FULL,
+or with a disk I/O error when it cannot even grow its shared-memory index, and neither means the
+file is damaged, so the fix named is to free space, never to recover the file.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sqlite3
@@ -25,6 +30,9 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from .domain import StudioError
 
 OUR_TABLES = frozenset({"sessions", "steps", "images"})
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 10, 11, 13, 26  # primary result codes
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+LOW_SPACE_BYTES = 1 << 20  # a disk I/O error with less than this free is a full disk
 SQLITE_HEADER = b"SQLite format 3\x00"
 POSTGRES_INSTALL = 'pip install -e ".[postgres]"  (psycopg 3)'
 
@@ -100,7 +108,7 @@ def check_sqlite_file(path: Path, known_revisions: tuple[str, ...]) -> None:
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=30)
     except sqlite3.Error as error:
-        raise StudioError(f"Cannot open {path} ({error}).") from None
+        raise _unreadable(path, error) from None
     try:
         verdict = conn.execute("PRAGMA quick_check(5)").fetchall()
         if verdict != [("ok",)]:
@@ -114,7 +122,7 @@ def check_sqlite_file(path: Path, known_revisions: tuple[str, ...]) -> None:
             else [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
         )
     except sqlite3.DatabaseError as error:
-        raise _damaged(path, str(error)) from None
+        raise _unreadable(path, error) from None
     finally:
         conn.close()
     check_tables(str(path), tables, revisions, known_revisions)
@@ -166,6 +174,9 @@ def migrate(engine: Engine, reader: Engine, shown_url: str, known: tuple[str, ..
                 if "alembic_version" in tables
                 else None
             )
+    except StudioError:  # a full disk (make_engine's handler)
+        engine.dispose()
+        raise
     except (DatabaseError, sqlite3.DatabaseError) as error:
         engine.dispose()
         raise StudioError(
@@ -209,10 +220,61 @@ def ensure_writable(folder: Path, env_name: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
             pass
     except OSError as error:
+        if disk_full(error, None):
+            raise StudioError(full_disk_message(folder)) from None
         raise StudioError(
             f"Cannot write to the data directory {folder} ({error.strerror or error}). "
             f"Pass a writable one with --data-dir or set {env_name}."
         ) from None
+
+
+def disk_full(error: BaseException | None, near: Path | None) -> bool:
+    """Whether `error` (a DBAPI error, sqlite3's or psycopg's, or an OSError) means the disk is full:
+    SQLITE_FULL, PostgreSQL's disk_full, ENOSPC/EDQUOT, or a SQLite disk I/O error while the file
+    system holding `near` (a file or folder) has almost no space left."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if getattr(error, "sqlstate", None) == POSTGRES_DISK_FULL:
+        return True
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return False
+    if code & 0xFF == SQLITE_FULL:
+        return True
+    return code & 0xFF == SQLITE_IOERR and near is not None and _free_bytes(near) < LOW_SPACE_BYTES
+
+
+def _free_bytes(near: Path) -> int:
+    folder = near if near.is_dir() else near.parent
+    try:
+        found = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows: no evidence of a full disk
+        return LOW_SPACE_BYTES
+    return found.f_bavail * found.f_frsize
+
+
+def full_disk_message(where: Path | None = None) -> str:
+    """The one line for a full disk. Without `where` it names no path (it may reach a browser)."""
+    disk = (
+        f"The disk holding {where}" if where is not None else "The disk holding the studio's data"
+    )
+    return (
+        f"{disk} is full; nothing more was written and what was saved is intact (the database is "
+        "not damaged). Free some space on that disk, then try again."
+    )
+
+
+def _unreadable(path: Path, error: sqlite3.Error) -> StudioError:
+    """Why an existing SQLite file could not be checked: a full disk, damage, or another failure."""
+    if disk_full(error, path):
+        return StudioError(full_disk_message(path.parent))
+    code = getattr(error, "sqlite_errorcode", SQLITE_CORRUPT) & 0xFF
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return _damaged(path, str(error))
+    return StudioError(
+        f"Cannot read {path} (SQLite: {str(error)[:120]}); nothing was written to it. Check the disk "
+        "and the file's permissions, then try again."
+    )
 
 
 def _damaged(path: Path, detail: str) -> StudioError:
@@ -242,6 +304,16 @@ def insert_ignoring_duplicates(conn: Connection, table: Table):
     return insert(table)
 
 
+def _say_when_full(engine: Engine, near: Path | None) -> None:
+    """Any statement (or connection) that fails because the disk is full raises StudioError with
+    `full_disk_message()` instead of a DBAPI error, for every caller: the CLI, the page, the workers."""
+
+    @event.listens_for(engine, "handle_error")
+    def _full(context: Any) -> None:
+        if disk_full(context.original_exception, near):
+            raise StudioError(full_disk_message()) from None
+
+
 def _wal(cursor: Any, wait_s: float = 30.0) -> None:
     """Switch to WAL. Switching needs the file to itself, and SQLite answers "database is locked" at
     once (no busy wait) while another process is creating or switching the same new file — as two
@@ -259,8 +331,11 @@ def _wal(cursor: Any, wait_s: float = 30.0) -> None:
 
 def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        _say_when_full(engine, None)
+        return engine
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    _say_when_full(engine, sqlite_file(make_url(url)))
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:

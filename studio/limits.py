@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,23 @@ def shown(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Characters that show nothing on their own besides whitespace and format characters (category Cf:
+# zero-width space and joiners, word joiner, BOM, bidi marks): Hangul fillers and the braille blank.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def blank(value: str) -> bool:
+    """True when `value` shows nothing: only whitespace, control and format characters (Unicode
+    categories Cc and Cf, e.g. U+200B ZERO WIDTH SPACE, U+2060, U+FEFF) and blank fillers."""
+    return all(
+        c.isspace() or c in _BLANK_LETTERS or unicodedata.category(c) in ("Cc", "Cf") for c in value
+    )
+
+
 def text(value: Any, what: str, *, max_chars: int, allow_empty: bool = False) -> str:
     """Stripped text: valid Unicode (no lone surrogates, which is how undecodable bytes arrive), no NUL,
-    at most `max_chars` characters."""
+    at most `max_chars` characters. Text that shows nothing (`blank`) is empty: "" where that is
+    allowed, refused otherwise."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -60,8 +75,12 @@ def text(value: Any, what: str, *, max_chars: int, allow_empty: bool = False) ->
     if "\x00" in value:
         raise StudioError(f"The {what} contains a NUL character; remove it.")
     value = value.strip()
-    if not value and not allow_empty:
-        raise StudioError(f"The {what} is empty.")
+    if blank(value):
+        if not allow_empty:
+            raise StudioError(
+                f"The {what} is empty{' (it holds only invisible characters)' if value else ''}."
+            )
+        value = ""
     if len(value) > max_chars:
         raise StudioError(
             f"The {what} has {len(value):,} characters; the limit is {max_chars:,}. Shorten it."
@@ -70,9 +89,11 @@ def text(value: Any, what: str, *, max_chars: int, allow_empty: bool = False) ->
 
 
 def prompt(value: Any) -> str:
-    if isinstance(value, str) and not value.strip():
+    if isinstance(value, str) and blank(value):
+        invisible = " (it holds only invisible characters)" if value.strip() else ""
         raise StudioError(
-            'The prompt is empty: describe the image, e.g. "a red apple to the left of a blue cup".'
+            f"The prompt is empty{invisible}: describe the image, "
+            'e.g. "a red apple to the left of a blue cup".'
         )
     return text(value, "prompt", max_chars=MAX_PROMPT_CHARS)
 
@@ -153,8 +174,57 @@ def version(value: Any) -> int:
     return integer(value, "session version", 0, MAX_VERSION)
 
 
-def limit(value: Any) -> int:
-    return integer(value, "--limit", 1, MAX_LIST_LIMIT)
+def limit(value: Any, what: str = "--limit") -> int:
+    """How many sessions a list shows (1 … MAX_LIST_LIMIT)."""
+    return integer(value, what, 1, MAX_LIST_LIMIT)
+
+
+def number(value: Any, what: str, low: float, high: float, example: str = "") -> float:
+    """A finite number in [low, high] from a float, an int or text; NaN and infinities are refused.
+    `example` follows the range in the message, e.g. " (a share such as 0.1)"."""
+    given = value
+    if isinstance(value, bool):
+        raise StudioError(f"The {what} must be a number, not {value}.")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise StudioError(f"The {what} must be a number, not {shown(value)}.") from None
+    elif isinstance(value, int):
+        value = float(value) if abs(value) < 2**63 else math.inf
+    elif not isinstance(value, float):
+        raise StudioError(f"The {what} must be a number, not {type(value).__name__}.")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise StudioError(
+            f"The {what} must be between {low:g} and {high:g}{example}, not {shown(given)}."
+        )
+    return value
+
+
+MIN_LEASE_S, MAX_LEASE_S = 2.0, 86_400.0
+
+
+def lease(value: Any) -> float:
+    """Seconds a batch worker's claim lasts without renewal (a whole number of seconds)."""
+    return float(round(number(value, "--lease (seconds)", MIN_LEASE_S, MAX_LEASE_S)))
+
+
+def fraction(value: Any, what: str) -> float:
+    """A share from 0 to 1, e.g. --val-fraction 0.1."""
+    return number(value, what, 0.0, 1.0, " (a share such as 0.1)")
+
+
+def json_row(line: str, where: str, not_json: str = "") -> Any:
+    """One line of a JSONL file parsed (NaN and Infinity are not JSON); one StudioError line naming
+    `where` when it is not JSON (`not_json` says so, default: the parser's reason) or is nested
+    deeper than the parser can follow."""
+    try:
+        return json.loads(line, parse_constant=_no_constant)
+    except RecursionError:
+        raise StudioError(f"{where}: the JSON is nested too deeply; give a flat object.") from None
+    except ValueError as error:
+        reason = not_json or f"not JSON ({shown(str(error), 60)})"
+        raise StudioError(f"{where}: {reason}.") from None
 
 
 def mode(value: Any) -> Mode:
@@ -271,6 +341,19 @@ def out_dir(value: Any) -> Path:
             "--out names the current folder; give a new or empty folder, e.g. --out exports/run1."
         )
     return Path(raw).expanduser()
+
+
+def data_dir(value: Any, what: str = "--data-dir") -> Path:
+    """The folder for the database and images: a path that names something (an empty one would put
+    studio.db and images/ in whatever folder the command happens to run in)."""
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise StudioError(
+            f"{what} is empty, which would put studio.db and images/ in the current folder; give "
+            "the data folder (e.g. sessions) or leave it out for the default."
+        )
+    return Path(text(value, "data folder", max_chars=4096)).expanduser()
 
 
 _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

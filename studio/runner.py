@@ -121,16 +121,15 @@ class Runner(EditActions, PeopleActions):
         self.store.create_session(session)
         return Trajectory(session)
 
-    def _drop_if_empty(self, trajectory: Trajectory) -> None:
-        """A session whose very first stage failed holds nothing a person made: remove it rather than
-        leave a 0-step session behind (one with any step, or renamed meanwhile, is kept)."""
+    def discard_if_empty(self, trajectory: Trajectory) -> bool:
+        """Remove a session that holds nothing (no step, never renamed), for a caller that created it
+        for a run whose first stage failed and that tells the person so; True when it was removed.
+        `run` never removes a session itself: one made by /new_session was confirmed to its person."""
         session = trajectory.session
-        if (
-            not trajectory.steps
-            and session.version == 0
-            and self.store.session(session.id).version == 0
-        ):
-            self.store.delete_session(session.id)
+        if trajectory.steps or session.version != 0 or self.store.session(session.id).version != 0:
+            return False
+        self.store.delete_session(session.id)
+        return True
 
     def open(self, session_id: str, viewer: Person | None = None) -> Trajectory:
         """A session by id or prefix; one `viewer` may not see reads exactly like an unknown id."""
@@ -170,9 +169,6 @@ class Runner(EditActions, PeopleActions):
                 advanced = self.advance(trajectory, listener, cancel)
             except Cancelled:
                 return Outcome("cancelled", step)
-            except StudioError:
-                self._drop_if_empty(trajectory)
-                raise
             if advanced is None:
                 return Outcome("finished", step)
             step = advanced

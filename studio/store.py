@@ -235,8 +235,14 @@ class Store:
         return png_path(self.images_dir, sha256)
 
     def save_image(self, image: Any) -> ImageRef:
-        """Encode a PIL image (or take PNG bytes) and write it once, atomically, by its sha256."""
-        return save_png(self.images_dir, image)
+        """Encode a PIL image (or take PNG bytes) and write it once, atomically, by its sha256; a full
+        disk is one StudioError line (a half-written file is removed by `write_atomic`)."""
+        try:
+            return save_png(self.images_dir, image)
+        except OSError as error:
+            if dbopen.disk_full(error, None):
+                raise StudioError(dbopen.full_disk_message()) from None
+            raise
 
     def load_image(self, ref: ImageRef):
         return load_png(self.images_dir, ref)

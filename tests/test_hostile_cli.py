@@ -8,7 +8,9 @@ The PNG and export-folder cases are in test_hostile_import.py, kills in test_hos
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sys
 
@@ -17,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio import limits
+from studio.cli.common import safe
 from studio.domain import StudioError
 
 from . import hostile_kit as kit
@@ -352,6 +355,352 @@ def test_parse_refuses_a_prompt_file_it_cannot_use_in_one_line(capsys, data, tmp
     assert refused, err
 
 
+# -- a full disk: said as such, never as damage, and nothing saved is lost ------------------------
+
+
+def _rows(db) -> list[tuple]:
+    """Each session's (id, version, steps), after SQLite's own integrity check. Read on a read-write
+    connection, which (unlike a read-only one) removes the -wal and -shm files when it closes."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = conn.execute(
+            "SELECT s.id, s.version, COUNT(t.id) FROM sessions s "
+            "LEFT JOIN steps t ON t.session_id = s.id GROUP BY s.id ORDER BY s.id"
+        ).fetchall()
+    conn.close()
+    return rows
+
+
+def _says_disk_full(code, out, err) -> bool:
+    return (
+        kit.one_line_error(code, out, err)
+        and "is full" in err
+        and "Free some space" in err
+        and ".recover" not in err
+        and "damaged" not in err.replace("not damaged", "")
+    )
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 4 MiB file system (tmpfs) of its own, to fill up for real; skipped where it cannot be mounted
+    (not root, or no mount permission in the container)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip("a tmpfs cannot be mounted here (needs root): the page-limit test covers it")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_reported_as_full_and_loses_nothing(capsys, tiny_disk):
+    """Every command in a process of its own, as a person types them (so no connection of this test
+    process keeps SQLite's shared-memory file alive: the next command must create it)."""
+    import subprocess
+
+    from .cli_support import ROOT
+
+    def command(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "studio", *args, "--data-dir", str(tiny_disk / "data")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    for seed in ("1", "2"):
+        assert command("run", "a red apple", "--seed", seed)[0] == 0
+    before = _rows(tiny_disk / "data" / "studio.db")
+    filler = tiny_disk / "filler"
+    handle = os.open(filler, os.O_WRONLY | os.O_CREAT)  # every byte left, as another program would
+    try:
+        while os.write(handle, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+    for args in (["sessions"], ["show", before[0][0]], ["run", "two blue cups", "--seed", "3"]):
+        code, out, err = command(*args)
+        TALLY.record(refused_cleanly=_says_disk_full(code, out, err), traceback="Traceback" in err)
+        assert _says_disk_full(code, out, err), (args, err)
+    filler.unlink()
+    assert _rows(tiny_disk / "data" / "studio.db") == before  # intact once space is freed
+    code, out, err = command("sessions")
+    assert code == 0 and before[0][0][:8] in out, err
+
+
+def _database_that_cannot_grow(monkeypatch, spare_pages: int = 0):
+    """SQLite's PRAGMA max_page_count on every connection the store opens: the database file may
+    grow by `spare_pages` more pages, and then SQLite answers SQLITE_FULL, as on a full disk."""
+    from sqlalchemy import event
+
+    from studio import dbopen
+
+    real = dbopen.make_engine
+
+    def limited(url):
+        engine = real(url)
+
+        @event.listens_for(engine, "connect")
+        def _cap(dbapi_conn, _record):
+            pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
+            dbapi_conn.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+
+        return engine
+
+    monkeypatch.setattr(dbopen, "make_engine", limited)
+
+
+@pytest.mark.parametrize("spare_pages", [0, 1])
+def test_a_database_that_cannot_grow_says_the_disk_is_full_and_keeps_every_session(
+    capsys, tmp_path, monkeypatch, spare_pages
+):
+    data = tmp_path / "data"
+    assert studio(_NoCapture(), "run", "a red apple", "--seed", "1", "--data-dir", data)[0] == 0
+    before = _rows(data / "studio.db")
+    _database_that_cannot_grow(monkeypatch, spare_pages)
+    code, out, err = studio(
+        capsys, "run", "three green pears and a blue cup", "--seed", "2", "--data-dir", data
+    )
+    TALLY.record(refused_cleanly=_says_disk_full(code, out, err), traceback="Traceback" in err)
+    assert _says_disk_full(code, out, err), err
+    monkeypatch.undo()
+    after = _rows(data / "studio.db")
+    assert [row for row in after if row[0] == before[0][0]] == before
+    for session_id, _, steps in after:  # the new session: removed if empty, else resumable
+        if session_id != before[0][0]:
+            assert steps > 0 and f"studio resume {session_id[:8]}" in err
+
+
+def test_an_image_that_cannot_be_written_says_the_disk_is_full(capsys, tmp_path, monkeypatch):
+    """Writing an image file fails with ENOSPC (write_atomic stands in for a full disk's write)."""
+    import errno
+
+    from studio import files
+
+    data = tmp_path / "data"
+    session_count(data)
+
+    def no_space(path, data, temp_dir=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "write_atomic", no_space)
+    code, out, err = studio(capsys, "run", "a red apple", "--seed", "1", "--data-dir", data)
+    TALLY.record(refused_cleanly=_says_disk_full(code, out, err), traceback="Traceback" in err)
+    assert _says_disk_full(code, out, err), err
+    monkeypatch.undo()
+    assert not list((data / "images").rglob("*.png")) and not list(data.rglob(".tmp-*"))
+    session = session_id(data)  # its plan was saved before the sketch's image: kept, and said so
+    assert f"studio resume {session[:8]}" in err
+    code, out, err = studio(
+        capsys, "resume", session, "--data-dir", data
+    )  # space again: it goes on
+    assert code == 0 and "(finished)" in out, err
+
+
+# -- nan, inf and JSON nested past the parser: one line, nothing made ------------------------------
+
+
+def _prompt_file(tmp_path, text: str, name: str = "prompts.txt"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda p: ["batch", p, "--lease", "nan"], "--lease"),
+        (lambda p: ["batch", p, "--lease", "inf"], "--lease"),
+        (lambda p: ["batch", p, "--lease", "-inf"], "--lease"),
+        (lambda p: ["batch", p, "--lease", "1e999"], "--lease"),
+        (lambda p: ["batch", p, "--lease", "-0.0"], "--lease"),
+        (lambda p: ["bench", "geneval", "--lease", "nan"], "--lease"),
+        (lambda p: ["bench", "geneval", "--lease", "Infinity"], "--lease"),
+        (lambda p: ["bench", "geneval", "--samples", str(10**15)], "--samples"),
+        (lambda p: ["export", "--stats", "--val-fraction", "nan"], "--val-fraction"),
+        (lambda p: ["export", "--stats", "--val-fraction", "inf"], "--val-fraction"),
+        (lambda p: ["export", "--stats", "--val-fraction", "-1e-300"], "--val-fraction"),
+    ],
+)
+def test_nan_and_infinite_numbers_in_options_are_one_line(
+    capsys, data, tmp_path, make_args, message
+):
+    prompts = _prompt_file(tmp_path, "a cat\n")
+    _, _, err = attempt_data_last(capsys, data, *make_args(prompts))
+    assert message in err
+
+
+def attempt_data_last(capsys, folder, *args):
+    """`attempt` for a command whose subcommand is two words (`bench geneval`): --data-dir goes last."""
+    before = kit.snapshot(folder)
+    code, out, err = studio(capsys, *args, "--data-dir", folder)
+    refused = kit.one_line_error(code, out, err) and code == 1
+    changed = kit.snapshot(folder) != before
+    TALLY.record(refused_cleanly=refused, traceback="Traceback" in out + err, changed=changed)
+    assert refused and not changed, (args, code, err)
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        '{"prompt": ' + "[" * 50_000 + "]" * 50_000 + "}",
+        '{"prompt": "a cat", "x": ' + '[{"k": ' * 25_000 + "1" + "}]" * 25_000 + "}",
+        '{"prompt": "a cat", "x": ' + '{"a":' * 30_000 + "1" + "}" * 30_000 + "}",
+        '{"prompt": "a cat", "x": NaN}',
+    ],
+    ids=["list 50k deep", "mixed 50k deep", "keyed 30k deep", "NaN"],
+)
+def test_a_jsonl_row_nested_past_the_parser_is_one_line(capsys, data, tmp_path, row):
+    first = '{"tag": "single_object", "prompt": "a dog", "include": [{"class": "dog", "count": 1}]}'
+    prompts = _prompt_file(tmp_path, first + "\n" + row + "\n", "deep.jsonl")
+    _, _, err = attempt_data_last(capsys, data, "batch", prompts, "--name", "deep")
+    assert "deep.jsonl, line 2" in err
+    _, _, err = attempt_data_last(capsys, data, "bench", "geneval", "--prompts", prompts)
+    assert "line 2" in err
+
+
+# -- user text on a terminal: escaped, never obeyed ------------------------------------------------
+
+TERMINAL_TRICKS = [
+    "\x1b[2Jcleared",  # clear the screen
+    "\x1b]0;owned\x07 title",  # OSC: set the window title
+    "\u202eevil\u202c text",  # right-to-left override (and its pop)
+    "\u2067isolated\u2069 text",  # right-to-left isolate
+    "\u009b31mred",  # a C1 CSI
+    "tab\there\rback",  # a carriage return overwrites the line
+    "line\u2028separator",
+    "[bold]x",  # rich markup: printed as typed
+    "[link=https://example.com]click[/link] \\[escaped]",
+]
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize("title", TERMINAL_TRICKS)
+def test_titles_and_prompts_print_escaped_on_every_command(capsys, tmp_path, title):
+    folder = tmp_path / "data"
+    code, _, err = studio(
+        capsys, "run", "--seed", "1", "--title", title, "--data-dir", folder, "--", f"a cat {title}"
+    )
+    assert code == 0, err
+    session = session_id(folder)
+    outputs = {
+        "sessions": studio(capsys, "sessions", "--data-dir", folder),
+        "show": studio(capsys, "show", session, "--data-dir", folder),
+        "rename": studio(capsys, "rename", session, title + " 2", "--data-dir", folder),
+        "sessions --json": studio(capsys, "sessions", "--json", "--data-dir", folder),
+        "show --json": studio(capsys, "show", session, "--json", "--data-dir", folder),
+    }
+    for command, (code, out, err) in outputs.items():
+        raw = RAW.findall(out + err)
+        TALLY.record(refused_cleanly=not raw and code == 0, should_refuse=True)
+        assert code == 0 and not raw, (command, raw, out)
+    assert safe(title, markup=False) in outputs["show"][1]  # shown whole, each trick by its code
+    assert json.loads(outputs["sessions --json"][1])[0]["title"] == title + " 2"
+
+
+def test_the_escaping_shows_each_character_by_its_code():
+    assert safe("\x1b[2J") == "\\x1b[2J"  # not markup: rich prints it as it is
+    assert safe("[bold]x") == "\\[bold]x"  # markup: escaped, so rich prints it as typed
+    assert safe("\u202eabc", markup=False) == "\\u202eabc"
+    assert safe("\u009b\x7f\x00", markup=False) == "\\x9b\\x7f\\x00"
+    assert (
+        safe("café 👩‍👩‍👧 日本", markup=False) == "café 👩‍👩‍👧 日本"
+    )  # letters and emoji (ZWJ) as typed
+    assert safe("\udcff", markup=False) == "\\udcff"  # undecodable argv bytes
+
+
+# -- an empty --data-dir is not "here" --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sessions"],
+        ["run", "a cat"],
+        ["batch", "prompts.txt"],
+        ["export", "--stats"],
+        ["show", "abcd"],
+    ],
+)
+def test_an_empty_data_dir_is_refused_and_nothing_is_created_here(
+    capsys, tmp_path, monkeypatch, value, command
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prompts.txt").write_text("a cat\n")
+    code, out, err = studio(capsys, command[0], *command[1:], "--data-dir", value)
+    refused = kit.one_line_error(code, out, err) and "--data-dir is empty" in err
+    created = sorted(p.name for p in tmp_path.iterdir()) != ["prompts.txt"]
+    TALLY.record(refused_cleanly=refused, traceback="Traceback" in err, changed=created)
+    assert refused and not created, (err, sorted(p.name for p in tmp_path.iterdir()))
+
+
+def test_an_empty_data_variable_is_refused_too(capsys, tmp_path, monkeypatch):
+    from studio.store import DATA_ENV
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATA_ENV, "")
+    code, out, err = studio(capsys, "sessions")
+    refused = kit.one_line_error(code, out, err) and f"{DATA_ENV} is empty" in err
+    TALLY.record(refused_cleanly=refused, changed=any(tmp_path.iterdir()))
+    assert refused and not any(tmp_path.iterdir()), err
+
+
+@pytest.mark.parametrize("env", [False, True])
+def test_app_py_refuses_an_empty_data_dir(capsys, tmp_path, monkeypatch, env):
+    from studio.store import DATA_ENV
+    from studio.ui import serve
+
+    monkeypatch.chdir(tmp_path)
+    if env:
+        monkeypatch.setenv(DATA_ENV, "")
+    with pytest.raises(SystemExit) as exit_:
+        serve.main([] if env else ["--data-dir", ""])
+    err = capsys.readouterr().err
+    refused = exit_.value.code == 1 and kit.one_line_error(1, "", err) and "is empty" in err
+    TALLY.record(refused_cleanly=refused, changed=any(tmp_path.iterdir()))
+    assert refused and not any(tmp_path.iterdir()), err
+
+
+# -- a failed first stage never deletes a session silently -----------------------------------------
+
+
+@pytest.mark.parametrize("prompt", ["0", "!!!", "the of and"])
+def test_run_says_it_removed_the_empty_session_of_a_prompt_the_engine_refuses(
+    capsys, tmp_path, prompt
+):
+    folder = tmp_path / "data"
+    session_count(folder)
+    _, _, err = attempt(capsys, folder, "run", "--seed", "1", "--", prompt)
+    assert session_count(folder) == 0 and "held no step yet and was removed" in err
+
+
+@pytest.mark.parametrize(
+    "prompt", ["\u200b", "\u200b\u200c\u200d", "\ufeff \u2060", "\u3164", "\u00ad\u200e"]
+)
+def test_a_prompt_or_title_of_invisible_characters_is_empty(capsys, data, prompt):
+    _, _, err = attempt(capsys, data, "run", "--seed", "1", "--", prompt)
+    assert "empty" in err and "invisible" in err
+    _, _, err = attempt(capsys, data, "rename", "--", session_id(data), prompt)
+    assert "The title is empty" in err
+    _, _, err = attempt(capsys, data, "run", "a cat", "--title", prompt)
+    assert "The title is empty" in err
+
+
 # -- a database server that refuses the connection -------------------------------------------------
 
 
@@ -384,3 +733,16 @@ def test_a_refused_postgresql_connection_is_one_line_naming_what_to_check(
 
         Store(url, tmp_path / "data")
     assert "\n" not in str(refusal.value) and "Connection refused" in str(refusal.value)
+
+
+def test_rich_markup_in_user_text_prints_as_typed(capsys, tmp_path, monkeypatch):
+    """A file name (or any user text) holding rich markup such as [bold] is printed, not obeyed."""
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct-horse-battery\n"))
+    code, out, err = studio(
+        capsys, "users", "add", "ana", "--file", "[bold]team.toml", "--password-stdin"
+    )
+    TALLY.record(refused_cleanly="[bold]team.toml" in out, should_refuse=True)
+    assert code == 0 and "[bold]team.toml holds only password hashes" in out, out + err

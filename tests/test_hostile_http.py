@@ -285,3 +285,86 @@ def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_p
     )
     assert trajectory_to_dict(store.load(session_id)) == before
     assert view["session"]["id"] != session_id
+
+
+# -- invisible text, a failed first stage, the page's list limit (issue 20's smaller families) ------
+
+INVISIBLE = ["\u200b", "\u200b\u200c\u200d", "\ufeff \u2060", "\u3164", "\u202e\u202c"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE)
+def test_a_prompt_or_title_of_invisible_characters_is_refused_as_empty(server, caplog, text):
+    _, message = attempt(server, caplog, "/new_session", text, ENGINE, 1, False, 2, "process", "{}")
+    assert "empty" in message
+    session_id = server[1].load(server[3]).session
+    _, message = attempt(server, caplog, "/rename", session_id.id, session_id.version, text)
+    assert "title is empty" in message
+
+
+@pytest.mark.parametrize("prompt", ["0", "!!!"])
+def test_run_never_deletes_a_session_whose_first_stage_fails(server, caplog, prompt):
+    """The offline engine refuses these prompts at its first stage; the session /new_session
+    confirmed stays (with its error said), where /run used to delete it without a word."""
+    store = server[1]
+    view, _ = attempt(
+        server,
+        caplog,
+        "/new_session",
+        prompt,
+        "offline",
+        1,
+        False,
+        2,
+        "process",
+        "{}",
+        should_refuse=False,
+    )
+    session = view["session"]
+    _, message = call(server, "/run", session["id"], session["version"], "never")
+    kept = store.has_session(session["id"])
+    TALLY.record(refused_cleanly=message is not None and kept, changed=not kept)
+    assert message and "\n" not in message and not LEAKS.search(message), message
+    assert kept, "the session was deleted"
+    attempt(server, caplog, "/delete", session["id"], should_refuse=False)  # its person may
+
+
+def page_call(server, name: str, *args):
+    """(reply, error) of one of the page's server functions, posted as the page's script posts it."""
+    url = server[4]
+    config = httpx.get(f"{url}config", timeout=30).json()
+    component = next(
+        c["id"]
+        for c in config["components"]
+        if name in (c.get("props") or {}).get("server_fns", [])
+    )
+    reply = httpx.post(
+        f"{url}gradio_api/component_server",
+        json={
+            "session_hash": "hostile",
+            "component_id": component,
+            "fn_name": name,
+            "data": list(args),
+        },
+        timeout=60,
+    )
+    if reply.status_code != 200:
+        return None, f"HTTP {reply.status_code}"
+    body = reply.json()
+    return body, body.get("error") if isinstance(body, dict) else None
+
+
+@pytest.mark.parametrize("limit", [-1, 0, 10**8, "abc", 1.5, None, [1]])
+def test_the_pages_session_list_refuses_a_limit_outside_its_range(server, caplog, limit):
+    before = state(server[2])
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        reply, message = page_call(server, "list_sessions", "", "", limit)
+    logged = any(record.exc_info for record in caplog.records)
+    refused = (
+        message is not None
+        and "\n" not in message
+        and "went wrong" not in message
+        and not LEAKS.search(message)
+    )
+    TALLY.record(refused_cleanly=refused, traceback=logged, changed=state(server[2]) != before)
+    assert refused and not logged, (reply, message)

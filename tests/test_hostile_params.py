@@ -207,3 +207,83 @@ def test_new_session_inputs_are_checked_together(seed, rounds, mode, random_seed
     ) and 1 <= run_settings.max_rounds <= limits.MAX_ROUNDS
     assert chosen is None or 0 <= chosen <= limits.MAX_SEED
     assert random_seed is False or chosen is None
+
+
+# -- text that shows nothing, numbers that are not finite, list limits -----------------------------
+
+INVISIBLE = [
+    "\u200b",  # zero width space
+    "\u200b\u200c\u200d",  # and the joiners
+    " \ufeff\u2060 ",  # BOM, word joiner, spaces
+    "\u00ad",  # soft hyphen
+    "\u202e\u202c",  # bidi override and pop
+    "\u2066\u2069",  # isolate
+    "\u3164\u115f",  # Hangul fillers (letters that draw nothing)
+    "\u2800",  # braille blank
+    "\x01\u200b\x7f",  # controls
+    "\U000e0041\U000e007f",  # tag characters
+]
+
+
+@pytest.mark.parametrize("value", INVISIBLE)
+def test_text_that_shows_nothing_is_empty(value):
+    for check, what in ((limits.prompt, "prompt"), (limits.title, "title")):
+        with pytest.raises(StudioError, match=f"The {what} is empty") as raised:
+            check(value)
+        assert "\n" not in str(raised.value)
+        TALLY.record(refused_cleanly=True)
+    assert limits.search(value) is None  # a search for nothing lists everything
+    assert limits.note(value) == ""
+
+
+@pytest.mark.parametrize(
+    "value", ["a\u200bcat", "👩\u200d👩\u200d👧", "\u202ecat", "ا\u200fب", "x"]
+)
+def test_text_with_something_visible_is_kept_as_typed(value):
+    assert limits.prompt(value) == value and limits.title(value) == value
+    TALLY.record(refused_cleanly=False, should_refuse=False)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    value=st.floats()
+    | st.integers(-(2**70), 2**70)
+    | st.sampled_from(["nan", "inf", "-inf", "1e999", "abc", "", "5"])
+)
+def test_a_lease_is_a_finite_number_of_seconds_in_range_or_one_line(value):
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        number = math.nan
+    fits = math.isfinite(number) and limits.MIN_LEASE_S <= number <= limits.MAX_LEASE_S
+    try:
+        result = limits.lease(value)
+    except StudioError as error:
+        assert "\n" not in str(error) and "--lease" in str(error)
+        TALLY.record(refused_cleanly=True, should_refuse=not fits)
+        assert not fits, value
+        return
+    TALLY.record(refused_cleanly=False, should_refuse=not fits)
+    assert fits and math.isfinite(result) and result == round(number)
+
+
+def test_a_run_whose_first_stage_fails_keeps_the_session_it_was_given(runner):
+    """/new_session confirmed it to its person: /run (Runner.run) never removes it; only a caller
+    that made it for this run (studio run, a batch item) may discard it, and says so."""
+    trajectory = runner.new_session("0", "offline", 1)
+    with pytest.raises(StudioError, match="prompt"):
+        runner.run(trajectory)
+    assert runner.store.count_sessions() == 1
+    assert runner.discard_if_empty(trajectory) and runner.store.count_sessions() == 0
+
+
+@pytest.mark.parametrize("limit", [-1, 0, 10**8, 2**70, "abc", "", 1.5, float("nan"), True, [5]])
+def test_the_gallery_list_limit_is_a_whole_number_in_range_or_one_line(runner, limit):
+    from studio.ui.actions import Studio
+
+    runner.new_session("a cat", "offline", 1)
+    with pytest.raises(StudioError, match="number of sessions to list") as raised:
+        Studio(runner).list_sessions("", "", limit)
+    assert "\n" not in str(raised.value)
+    TALLY.record(refused_cleanly=True)
+    assert len(Studio(runner).list_sessions("", "", "1")) == 1

@@ -14,12 +14,21 @@ from typing import Annotated, Optional
 
 import click
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from .. import limits
 from ..domain import RunSettings, StudioError
-from .common import data_option, db_option, err, open_store, out, progress_bar
+from .common import (
+    data_option,
+    db_option,
+    err,
+    open_store,
+    out,
+    print_json,
+    print_line,
+    progress_bar,
+    safe,
+)
 
 
 class _RunByDefault(TyperGroup):
@@ -113,7 +122,7 @@ def run(
         seed=limits.seed(seed) or 0,
         tags=tuple(limits.text(t, "tag", max_chars=100) for t in (tag or [])),
         retry_failed=retry_failed,
-        lease_s=float(limits.integer(round(lease), "--lease (seconds)", 2, 86_400)),
+        lease_s=limits.lease(lease),
         db=db,
         data_dir=data_dir,
     )
@@ -145,23 +154,20 @@ def _work(worker, place, device: str | None, as_json: bool) -> None:
         item = result.item
         label = f"{item.mode} {item.prompt_index:05d}/{item.sample:04d}"
         if as_json:
-            out.print(
-                json.dumps(
-                    {
-                        "item": item.seq,
-                        "mode": item.mode,
-                        "prompt_index": item.prompt_index,
-                        "sample": item.sample,
-                        "status": result.status,
-                        "session_id": result.session_id,
-                        "error": result.error,
-                        "wall_s": round(result.wall_s, 4),
-                    }
-                ),
-                highlight=False,
+            print_line(
+                {
+                    "item": item.seq,
+                    "mode": item.mode,
+                    "prompt_index": item.prompt_index,
+                    "sample": item.sample,
+                    "status": result.status,
+                    "session_id": result.session_id,
+                    "error": result.error,
+                    "wall_s": round(result.wall_s, 4),
+                }
             )
         if result.status == "failed":
-            bar.console.print(escape(f"{who}: {label} failed: {result.error}"), highlight=False)
+            bar.console.print(safe(f"{who}: {label} failed: {result.error}"), highlight=False)
         elif not err.is_terminal:
             err.print(
                 f"{who}: {label} {result.status} session {result.session_id[:8]} ({result.wall_s:.2f} s)",
@@ -206,7 +212,7 @@ def show_status(
 
     report = status(open_store(db, data_dir), limits.batch_name(name))  # closed as the command ends
     if as_json:
-        out.print_json(json.dumps(report))
+        print_json(json.dumps(report))
         return
     window = (
         f"{report['window_s'] / 60:.0f} min"
@@ -245,10 +251,10 @@ def show_status(
         highlight=False,
     )
     for worker in report["workers"]:
-        out.print(f"  {escape(worker)}", highlight=False)
+        out.print(f"  {safe(worker)}", highlight=False)
     for failure in report["errors"]:
         out.print(
-            escape(f"  item {failure['item']} failed: {failure['error'][:200]}"), highlight=False
+            safe(f"  item {failure['item']} failed: {failure['error'][:200]}"), highlight=False
         )
     if report["failed"]:
         out.print(

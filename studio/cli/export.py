@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
-from rich.markup import escape
 
 from ..export.formats import FORMATS
 
@@ -21,8 +20,17 @@ Format = enum.Enum("Format", {name.replace("-", "_"): name for name in FORMATS},
 
 def register(app: typer.Typer) -> None:
     from .. import limits
-    from ..domain import StudioError
-    from .common import DataOption, DbOption, JsonOption, err, open_store, out, progress_bar
+    from .common import (
+        DataOption,
+        DbOption,
+        JsonOption,
+        err,
+        open_store,
+        out,
+        print_json,
+        progress_bar,
+        safe,
+    )
 
     @app.command("export")
     def export_command(
@@ -101,10 +109,7 @@ def register(app: typer.Typer) -> None:
         out_dir = _target(format, out_dir, stats)
         session = [limits.session_id(s) for s in session or ()]
         engine = None if engine is None else limits.text(engine, "engine name", max_chars=64)
-        if not 0.0 <= val_fraction <= 1.0:  # NaN fails this too
-            raise StudioError(
-                f"--val-fraction must be between 0 and 1 (a share such as 0.1), not {val_fraction}."
-            )
+        val_fraction = limits.fraction(val_fraction, "--val-fraction")
 
         bar = progress_bar()
         task = bar.add_task("reading", total=None)
@@ -143,7 +148,7 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         if as_json:
-            out.print_json(
+            print_json(
                 json.dumps(
                     {
                         "format": report.format,
@@ -159,7 +164,7 @@ def register(app: typer.Typer) -> None:
                 )
             )
             return
-        out.print(escape(report.summary()), highlight=False)
+        out.print(safe(report.summary()), highlight=False)
         if stats:
             _print_stats(store, filters, as_json, out)
 
@@ -180,7 +185,7 @@ def register(app: typer.Typer) -> None:
 
         report = import_path(open_store(db, data_dir), path)
         if as_json:
-            out.print_json(
+            print_json(
                 json.dumps(
                     {
                         "source": report.source,
@@ -203,7 +208,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"{report.judgements} ratings and preferences added", highlight=False)
         for session_id, count in report.missing_images.items():
             err.print(
-                f"session {session_id}: {count} earlier image(s) are not in {escape(str(path))}; import an "
+                f"session {session_id}: {count} earlier image(s) are not in {safe(path)}; import an "
                 "export that has them to see every step",
                 highlight=False,
             )
@@ -235,10 +240,11 @@ def _stats(store, filters: dict) -> dict:
 
 def _print_stats(store, filters: dict, as_json: bool, out) -> None:
     from ..export.stats import render
+    from .common import print_json, safe
 
     result = _stats(store, filters)
     if as_json:
-        out.print_json(json.dumps({"stats": result}))
+        print_json(json.dumps({"stats": result}))
     else:
         for line in render(result):
-            out.print(escape(line), highlight=False)
+            out.print(safe(line), highlight=False)

@@ -16,7 +16,7 @@ from .. import engines as registry
 from .. import limits
 from ..domain import Mode, RunSettings, StudioError
 from ..store import DATA_ENV, DEFAULT_DATA_DIR
-from .common import DataOption, DbOption, err, out, progress_bar
+from .common import DataOption, DbOption, err, out, print_json, progress_bar, safe
 
 bench_app = typer.Typer(
     help="Benchmarks: GenEval-format runs, single-pass vs process-driven.",
@@ -134,8 +134,7 @@ def geneval(
     (evaluate_images.py OUT/MODE); the built-in checker's numbers are not comparable with
     published GenEval scores.
     """
-    from rich.markup import escape
-
+    from ..batch import MAX_SAMPLES
     from ..geneval.run import BenchOptions, run_bench
 
     engine = limits.engine_name(engine)
@@ -144,7 +143,7 @@ def geneval(
         prompts=prompts,
         engine=engine,
         modes=_modes(modes),
-        samples=samples,
+        samples=limits.integer(samples, "--samples", 1, MAX_SAMPLES),
         limit=limit,
         tags=tuple(t.strip() for t in (tags or "").split(",") if t.strip()),
         out=out_dir,
@@ -159,7 +158,7 @@ def geneval(
         db=db,
         data_dir=data_dir,
         retry_failed=retry_failed,
-        lease_s=float(limits.integer(round(lease), "--lease (seconds)", 2, 86_400)),
+        lease_s=limits.lease(lease),
     )
     if checker == "yolo" and engine == "offline":
         err.print(
@@ -180,7 +179,8 @@ def geneval(
         )
         if not err.is_terminal:
             err.print(
-                f"GenEval {engine}: {total} samples, {done} already finished; writing to {options.out}",
+                f"GenEval {engine}: {total} samples, {done} already finished; writing to "
+                f"{safe(options.out)}",
                 highlight=False,
             )
 
@@ -197,7 +197,7 @@ def geneval(
             )  # a line per ~5% when piped
         if record and record.get("status") == "error":
             bar.console.print(
-                escape(
+                safe(
                     f"sample {record['mode']}/{record['index']:05d}/{record['sample']:04d} failed: "
                     f"{record.get('error')}"
                 ),
@@ -222,7 +222,7 @@ def geneval(
         )
         return
     if as_json:
-        out.print_json(report.paths["json"].read_text(encoding="utf-8"))
+        print_json(report.paths["json"].read_text(encoding="utf-8"))
     else:
         _summary(result)
     if result.errors:
@@ -252,7 +252,7 @@ def _summary(result) -> None:
             cells.append(
                 "–" if row is None or row.accuracy is None else f"{row.accuracy:.3f} ({row.images})"
             )
-        table.add_row(label if label != "overall" else "overall (mean over tags)", *cells)
+        table.add_row(safe(label) if label != "overall" else "overall (mean over tags)", *cells)
     for what, attr, digits in (
         ("sampling steps / image", "steps", 1),
         ("rounds / image", "rounds", 2),
@@ -273,8 +273,8 @@ def _summary(result) -> None:
         )
     out.print(f"batch: {result.batch} (studio batch status {result.batch})", highlight=False)
     out.print(
-        f"report: {report.paths['markdown']}  chart: {report.paths['chart']}  "
-        f"images: {result.out}/<mode>/ (GenEval layout)",
+        f"report: {safe(report.paths['markdown'])}  chart: {safe(report.paths['chart'])}  "
+        f"images: {safe(result.out)}/<mode>/ (GenEval layout)",
         highlight=False,
     )
 

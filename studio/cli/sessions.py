@@ -15,7 +15,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -23,7 +22,17 @@ from .. import engines as registry
 from .. import limits
 from ..domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
 from ..runner import Event, PausePolicy, Runner
-from .common import DataOption, DbOption, JsonOption, err, open_store, out, progress_bar
+from .common import (
+    DataOption,
+    DbOption,
+    JsonOption,
+    err,
+    open_store,
+    out,
+    print_json,
+    progress_bar,
+    safe,
+)
 
 app = typer.Typer()  # the commands below are added to the root app by register()
 
@@ -79,12 +88,12 @@ def _drive(runner: Runner, trajectory: Trajectory, as_json: bool) -> None:
             )
         elif event.kind == "committed" and event.step:
             bar.update(task, visible=False)
-            lines.print(escape(step_line(event.step)), highlight=False)
+            lines.print(safe(step_line(event.step)), highlight=False)
 
     with bar:
         outcome = runner.run(trajectory, PausePolicy.NEVER, listener)
     if as_json:
-        out.print_json(json.dumps(trajectory_to_dict(trajectory)))
+        print_json(json.dumps(trajectory_to_dict(trajectory)))
     else:
         out.print(f"session {trajectory.session.id} ({outcome.status})", highlight=False)
 
@@ -116,8 +125,26 @@ def run(
     runner = _runner(db, data_dir)
     trajectory = runner.new_session(prompt, engine, seed, settings, title)
     label = getattr(runner.engine(trajectory), "label", engine)
-    (err if as_json else out).print(f"engine {engine}: {escape(label)}", highlight=False)
-    _drive(runner, trajectory, as_json)
+    (err if as_json else out).print(f"engine {engine}: {safe(label)}", highlight=False)
+    try:
+        _drive(runner, trajectory, as_json)
+    except StudioError as error:
+        raise StudioError(f"{error} {_what_is_left(runner, trajectory)}") from None
+
+
+def _what_is_left(runner: Runner, trajectory: Trajectory) -> str:
+    """What became of the session `run` made when a stage failed: removed if it held nothing yet (and
+    said so), otherwise kept for `studio resume`."""
+    session_id = trajectory.session.id
+    try:
+        if runner.discard_if_empty(trajectory):
+            return f"(Session {session_id[:8]} held no step yet and was removed.)"
+    except StudioError:  # the disk is full, say: the empty session stays
+        pass
+    return (
+        f"(Session {session_id[:8]} keeps its {len(trajectory.steps)} step(s): carry on with "
+        f"studio resume {session_id[:8]}.)"
+    )
 
 
 @app.command()
@@ -146,7 +173,7 @@ def sessions(
     found = store.list_sessions(search=search, limit=limit)
     more = store.count_sessions(search) - len(found) if len(found) == limit else 0
     if as_json:
-        out.print_json(
+        print_json(
             json.dumps(
                 [
                     {
@@ -167,7 +194,7 @@ def sessions(
     for s in found:
         when = datetime.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
         owner = f"{s.owner or '-'}{' (shared)' if s.shared else ''}"
-        table.add_row(s.id[:8], escape(s.title), s.engine, escape(owner), when)
+        table.add_row(s.id[:8], safe(s.title), safe(s.engine), safe(owner), when)
     if found:
         out.print(table)
     else:
@@ -197,21 +224,24 @@ def show(
     session_id = limits.session_id(session_id)
     trajectory = open_store(db, data_dir).load(session_id)
     if as_json:
-        out.print_json(json.dumps(trajectory_to_dict(trajectory)))
+        print_json(json.dumps(trajectory_to_dict(trajectory)))
         return
     if text:
         from ..tagged import render
 
-        sys.stdout.write(render(trajectory.session.prompt, trajectory.branch()))
+        tagged = render(trajectory.session.prompt, trajectory.branch())
+        if sys.stdout.isatty():  # a terminal is shown the text; a pipe or file gets it as written
+            tagged = "\n".join(safe(line, markup=False) for line in tagged.split("\n"))
+        sys.stdout.write(tagged)
         return
     session = trajectory.session
     on_head = {s.id for s in trajectory.branch()} if session.head_id else set()
-    root = Tree(escape(f"{session.id}  {session.title}  [{session.engine}, seed {session.seed}]"))
+    root = Tree(safe(f"{session.id}  {session.title}  [{session.engine}, seed {session.seed}]"))
     pending = [(root, s) for s in trajectory.children(None)]
     while pending:
         node, step = pending.pop(0)
         mark = "* " if step.id in on_head else "  "
-        node.add(escape(f"{mark}{step.id[:8]} {step_line(step)}"))
+        node.add(safe(f"{mark}{step.id[:8]} {step_line(step)}"))
         children = trajectory.children(step.id)
         if len(children) == 1:  # the branch goes straight on: same column
             pending.insert(0, (node, children[0]))
@@ -231,7 +261,7 @@ def rename(session_id: str, title: str, db: DbOption = None, data_dir: DataOptio
     runner = _runner(db, data_dir)
     trajectory = runner.open(session_id)
     runner.rename(trajectory, title)
-    out.print(f"renamed {trajectory.session.id[:8]} to {escape(title)!r}", highlight=False)
+    out.print(f"renamed {trajectory.session.id[:8]} to '{safe(title)}'", highlight=False)
 
 
 @app.command()
@@ -288,7 +318,14 @@ def parse(
             sys.stdout.write(json.dumps(row) + "\n")
         else:
             out.print(
-                escape(f"{text}\n  → {scene.describe()}\n  → {json.dumps(row['include'])}"),
+                "\n".join(
+                    safe(line)
+                    for line in (
+                        text,
+                        f"  → {scene.describe()}",
+                        f"  → {json.dumps(row['include'])}",
+                    )
+                ),
                 highlight=False,
             )
 
@@ -300,7 +337,7 @@ def list_engines() -> None:
         default = " (default)" if name == registry.DEFAULT_ENGINE else ""
         missing = registry.availability(name)
         if missing is not None:
-            out.print(f"{name}{default}: cannot run here: {escape(missing)}", highlight=False)
+            out.print(f"{name}{default}: cannot run here: {safe(missing)}", highlight=False)
             continue
         engine = registry.load(name)
         if engine.capabilities.needs_gpu and not _gpu_here():
@@ -308,7 +345,7 @@ def list_engines() -> None:
         else:
             status = "ready"
         out.print(
-            f"{name}{default}: {status} - {escape(getattr(engine, 'label', ''))}", highlight=False
+            f"{name}{default}: {status} - {safe(getattr(engine, 'label', ''))}", highlight=False
         )
 
 

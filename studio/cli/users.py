@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .common import out
+from .common import out, safe
 
 users_app = typer.Typer(
     no_args_is_help=True,
@@ -46,7 +46,9 @@ def add(
         password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
     add_user(file, name, password, role="admin" if admin else "annotator")
     out.print(
-        f"{name} can log in ({'admin' if admin else 'annotator'}); {file.name} holds only password hashes."
+        f"{safe(name)} can log in ({'admin' if admin else 'annotator'}); {safe(file.name)} holds only "
+        "password hashes.",
+        highlight=False,
     )
 
 
@@ -58,7 +60,7 @@ def list_users(
     from ..accounts import read_users
 
     for account in read_users(file).values():
-        out.print(f"{account.name}\t{account.role}")
+        out.print(f"{safe(account.name)}\t{safe(account.role)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,11 +8,11 @@ the `<NNNNN>` folder GenEval's generation script writes it to, whatever `--tags`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import limits
 from ..domain import StudioError
 from ..scene import COLORS, RELATIONS
 
@@ -121,10 +121,7 @@ def read_prompts(path: Path) -> list[Prompt]:
     for number, line in enumerate(lines):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except ValueError as error:
-            raise StudioError(f"--prompts {path}, line {number + 1}: not JSON ({error}).") from None
+        row = limits.json_row(line, f"--prompts {path}, line {number + 1}")
         prompts.append(
             Prompt(len(prompts), _check_row(row, f"--prompts {path}, line {number + 1}"))
         )

@@ -120,10 +120,22 @@ def check_port_free(host: str, port: int | None) -> None:
             ) from None
 
 
+def _data_dir(value: str | None):
+    """--data-dir checked; an empty one, or an empty STROKE_STUDIO_DATA, is refused (not "here")."""
+    from ..store import DATA_ENV
+
+    if value is not None:
+        return limits.data_dir(value)
+    if DATA_ENV in os.environ:
+        limits.data_dir(os.environ[DATA_ENV], what=DATA_ENV)
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
         args.port, args.max_jobs = limits.port(args.port), limits.max_jobs(args.max_jobs)
+        args.data_dir = _data_dir(args.data_dir)
         accounts = accounts_for(args)
         limits.engine_name(args.engine)
         check_port_free(args.host, args.port)
