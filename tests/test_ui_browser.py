@@ -341,7 +341,42 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
         re.compile(r"exported \d+ files .* as folder")
     )
     expect(page.locator("#sb-export-report a")).to_have_text("download the zip")
+    href = page.locator("#sb-export-report a").get_attribute(
+        "href"
+    )  # a URL by name, no server path
+    assert href.startswith("/studio/export/") and str(store.data_dir) not in href
+    assert page.request.get(url.rstrip("/") + href).body()[:2] == b"PK"
     page.screenshot(path=str(ARTIFACTS / "browser-4-gallery.png"))
+    page.close()
+
+
+def test_a_right_to_left_override_in_a_title_or_prompt_cannot_reverse_the_page_around_it(
+    browser_and_studio,
+):
+    """People's text is isolated (<bdi>, or FSI…PDI in plain text): an unclosed U+202E inside it
+    reverses only itself. Images arrive through the studio's route by hash, and load."""
+    from playwright.sync_api import expect
+
+    context, store, url = browser_and_studio
+    page = open_page(context, url)
+    rlo = "\u202e"
+    session_id = new_session(page, f"a cat {rlo}and a dog")
+    step(page, "paused after plan")
+    step(page, "paused after sketch")
+    image = page.locator("#sb-image")
+    assert image.get_attribute("src").startswith("/studio/image/")
+    assert image.evaluate("i => i.complete && i.naturalWidth") > 0  # the route served it
+    assert page.locator("#sb-title").evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    page.locator(".sb-tab[data-view=sessions]").click()
+    card = page.locator(f".sb-gcard[data-id='{session_id}']")
+    expect(card.locator(".p bdi")).to_have_text(f"a cat {rlo}and a dog")
+    card.click()
+    page.locator("#sb-new-title").fill(f"{rlo}study")
+    page.locator("#sb-rename").click()
+    expect(card.locator(".t bdi")).to_have_text(f"{rlo}study")
+    assert card.locator("img").evaluate("i => i.complete && i.naturalWidth") > 0  # the thumbnail
+    expect(page.locator("#sb-toast")).to_contain_text(f"\u2068{rlo}study\u2069")  # the note too
+    assert store.load(session_id).session.title == f"{rlo}study"
     page.close()
 
 
