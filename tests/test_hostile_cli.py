@@ -15,7 +15,7 @@ import shutil
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from studio import limits
@@ -93,6 +93,14 @@ def attempt(capsys, folder, *args, should_refuse: bool | None = True) -> tuple[i
     return code, out, err
 
 
+def shows_nothing(value: str) -> bool:
+    """Valid text that shows nothing (whitespace, control and format characters): a blank search."""
+    try:
+        return limits.text(value, "x", max_chars=len(value) + 1, allow_empty=True) == ""
+    except StudioError:
+        return False
+
+
 def valid_text(value: str, max_chars: int) -> bool:
     try:
         limits.text(value, "x", max_chars=max_chars)
@@ -103,8 +111,9 @@ def valid_text(value: str, max_chars: int) -> bool:
 
 @FAST
 @given(search=HOSTILE_TEXT | st.text(min_size=190, max_size=100_000).map(lambda s: s * 3))
+@example(search="\x01\u200b\ufeff")  # shows nothing: a blank search, which lists everything
 def test_any_search_text_lists_or_is_refused_in_one_line(capsys, data, search):
-    ok = valid_text(search, limits.MAX_SEARCH_CHARS) or not search.strip()
+    ok = valid_text(search, limits.MAX_SEARCH_CHARS) or shows_nothing(search)
     attempt(capsys, data, "sessions", "--search", search, should_refuse=not ok)
 
 
