@@ -5,7 +5,7 @@ Builds BAGEL's model on the meta device from BAGEL's own classes with the releas
 those of the snapshot's llm_config.json and vit_config.json) and sizes it with the engine's placement
 code (accelerate's arithmetic, per-parameter dtypes of each mode). No weights are read. Run it with
 the python of BAGEL's environment (tests build one in .bagel-env):
-    PYTHONPATH=.:tests/bagel_standins .bagel-env/bin/python bench/bagel_memory.py ../shared/third_party/Bagel
+    PYTHONPATH=.:tests/kits/bagel_standins .bagel-env/bin/python bench/bagel_memory.py ../shared/third_party/Bagel
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ worker's overhead against the same requests run in process.
 
     .venv/bin/python bench/bagel_session.py [--repeats 3] [--json out.json]
 
-Builds BAGEL's test environment and a tiny random snapshot (tests/bagel_kit.py), then:
+Builds BAGEL's test environment and a tiny random snapshot (tests/kits/bagel_kit.py), then:
 1. cold start: the worker's process start (to its hello) and the model load;
 2. a warm-up session, then `repeats` sessions of plan → sketch (64², 4 timesteps) → inspect →
    a person's refine (BAGEL draws it at 512², the size it resized the sketch to) through the runner;
@@ -48,11 +48,11 @@ def main() -> int:
     args = parser.parse_args()
 
     from studio import engines
-    from studio.domain import RunSettings
+    from studio.core.domain import RunSettings
     from studio.engines.bagel.client import WorkerClient
     from studio.runner import Runner
     from studio.store import Store
-    from tests import bagel_kit
+    from tests.kits import bagel_kit
 
     tmp = Path(tempfile.mkdtemp(prefix="bagel-bench-"))
     python = bagel_kit.bagel_python()

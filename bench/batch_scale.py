@@ -9,7 +9,7 @@ Three measurements (docs/benchmarks.md, "Batches"):
   claim       per-session cost of the work table alone: claim + finish (the two writes every session
               pays; a lease renewal, one more write, happens every lease/3 = 20 s of a long session
               and is timed apart), one worker, no session run, on SQLite (WAL file) and PostgreSQL (a throwaway local
-              server from tests/pg.py with fsync ON, i.e. durable commits).
+              server from tests/kits/pg.py with fsync ON, i.e. durable commits).
   simulate    a discrete-event simulation of W workers (8, 64) over sessions whose stage count and
               stage times are skewed (rounds 1-6, lognormal stage times, a few very slow sessions),
               claiming dynamically (next free worker takes the next item, paying the measured claim
@@ -53,8 +53,8 @@ def _prompt_file(folder: Path) -> Path:
 
 
 def throughput(sessions: int) -> None:
+    from studio.batch.workqueue import WorkQueue
     from studio.store import Store
-    from studio.workqueue import WorkQueue
 
     samples = max(1, sessions // len(PROMPTS))
     sessions = samples * len(PROMPTS)
@@ -68,9 +68,9 @@ def throughput(sessions: int) -> None:
                 "-c",
                 (  # the same sessions and seeds, one Runner, no work table
                     "import sys, time; sys.path.insert(0, %r)\n"
-                    "from studio.runner import Runner; from studio.store import Store; "
-                    "from studio.domain import RunSettings\n"
-                    "from studio.batch import sample_seed\n"
+                    "from studio.runner.runner import Runner; from studio.store.store import Store; "
+                    "from studio.core.domain import RunSettings\n"
+                    "from studio.batch.worker import sample_seed\n"
                     "r = Runner(Store(data_dir=%r)); t0 = time.perf_counter()\n"
                     "for i, p in enumerate(open(%r).read().splitlines()):\n"
                     "    for s in range(%d):\n"
@@ -127,8 +127,8 @@ def throughput(sessions: int) -> None:
 
 
 def _claim_cost(url: str | None, data: Path, items: int) -> tuple[float, float, float]:
+    from studio.batch.workqueue import WorkQueue
     from studio.store import Store
-    from studio.workqueue import WorkQueue
 
     store = Store(url, data)
     queue = WorkQueue(store.engine, "claims", worker="bench", lease_s=60)
@@ -168,7 +168,7 @@ def _claim_cost(url: str | None, data: Path, items: int) -> tuple[float, float, 
 
 
 def claim(items: int) -> None:
-    from tests.pg import Cluster
+    from tests.kits.pg import Cluster
 
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = _claim_cost(None, Path(tmp) / "sqlite", items)

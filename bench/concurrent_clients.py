@@ -30,7 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from PIL import Image  # noqa: E402
 
 from studio import engines  # noqa: E402
-from studio.domain import Check  # noqa: E402
+from studio.core.domain import Check  # noqa: E402
 from studio.engines.base import Engine, ImageResult, InspectResult, PlanResult, RefineResult  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402

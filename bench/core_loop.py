@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image  # noqa: E402
 
 from studio import engines  # noqa: E402
-from studio.domain import Check, RunSettings  # noqa: E402
+from studio.core.domain import Check, RunSettings  # noqa: E402
 from studio.engines.base import Engine, ImageResult, InspectResult, PlanResult, RefineResult  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageDraw  # noqa: E402
 
 from studio import engines  # noqa: E402
-from studio.domain import Check  # noqa: E402
+from studio.core.domain import Check  # noqa: E402
 from studio.engines.base import Engine, ImageResult, InspectResult, PlanResult, RefineResult  # noqa: E402
 from studio.export import export  # noqa: E402
 from studio.runner import PausePolicy, Runner  # noqa: E402

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from core_loop import TrivialEngine  # noqa: E402
 
 from studio import engines  # noqa: E402
-from studio.domain import RunSettings  # noqa: E402
+from studio.core.domain import RunSettings  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402

@@ -318,7 +318,7 @@ def build_sdxl(out: Path, size: dict, dtype) -> Path:
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from tests.gpu_fakes import clip_tokenizer
+    from tests.kits.gpu_fakes import clip_tokenizer
 
     s = size
     n = len(s["blocks"])
@@ -410,7 +410,7 @@ def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], 
     """Load the engine's models (one row), then plan → sketch → inspect → a person's refine (a row each)."""
     import torch
 
-    from studio.domain import RunSettings
+    from studio.core.domain import RunSettings
     from studio.engines.torch_support import peak_gpu_memory, reset_peak_gpu_memory
     from studio.runner import PausePolicy
 

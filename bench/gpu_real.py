@@ -71,7 +71,7 @@ def run_engine(
     name: str, engine, runner, params: dict, expected: dict[str, int | None], peak, reset=None
 ) -> list[dict]:
     """One session; a row (printed as a JSON line) per stage, with its failures."""
-    from studio.domain import RunSettings
+    from studio.core.domain import RunSettings
     from studio.engines import torch_support as ts
     from studio.runner import PausePolicy
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from offline_recognition import iou  # noqa: E402  (a sibling script)
 
-from studio.domain import (  # noqa: E402
+from studio.core.domain import (  # noqa: E402
     ImageRef,
     Mode,
     RunSettings,
@@ -44,11 +44,11 @@ from studio.domain import (  # noqa: E402
 )
 from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
+from studio.engines.offline.analyse import Found, analyse, geneval_satisfied  # noqa: E402
+from studio.engines.offline.plan import placeholder_nouns, planned, prompt_scene  # noqa: E402
 from studio.geneval.checker import OfflineChecker  # noqa: E402
 from studio.geneval.metadata import TAGS, read_prompts, resolve_prompts  # noqa: E402
-from studio.offline.analyse import Found, analyse, geneval_satisfied  # noqa: E402
-from studio.offline.plan import placeholder_nouns, planned, prompt_scene  # noqa: E402
-from studio.runner import seed_for  # noqa: E402
+from studio.runner.runner import seed_for  # noqa: E402
 
 
 def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSettings):

@@ -25,11 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.offline.analyse import analyse  # noqa: E402
-from studio.offline.draw import blank  # noqa: E402
-from studio.offline.layout import unit_size  # noqa: E402
-from studio.offline.paint import DraftNoise, Painter  # noqa: E402
-from studio.scene import parse_prompt  # noqa: E402
+from studio.engines.offline.analyse import analyse  # noqa: E402
+from studio.engines.offline.draw import blank  # noqa: E402
+from studio.engines.offline.layout import unit_size  # noqa: E402
+from studio.engines.offline.paint import DraftNoise, Painter  # noqa: E402
+from studio.language.scene import parse_prompt  # noqa: E402
 
 METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.scene import PAIR_CLASSES, SYNONYMS, plural  # noqa: E402
+from studio.language.scene import PAIR_CLASSES, SYNONYMS, plural  # noqa: E402
 
 METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
 OUT = ROOT / "bench/data/parse_set.jsonl"

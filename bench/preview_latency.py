@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from studio import engines  # noqa: E402
-from studio.domain import Mode, RunSettings, Stage  # noqa: E402
+from studio.core.domain import Mode, RunSettings, Stage  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402

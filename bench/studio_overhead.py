@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tiny_sd  # noqa: E402
 
 from studio import engines  # noqa: E402
-from studio.domain import RunSettings, Stage  # noqa: E402
+from studio.core.domain import RunSettings, Stage  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402
 

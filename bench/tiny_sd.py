@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from PIL import Image  # noqa: E402
 
-from studio.domain import Check  # noqa: E402
+from studio.core.domain import Check  # noqa: E402
 from studio.engines.base import Engine, ImageResult, InspectResult, PlanResult, RefineResult  # noqa: E402
 
 # SD 1.x latent channels -> RGB: the usual linear approximation used for cheap live previews.
@@ -48,11 +48,11 @@ def available() -> str | None:
 
 
 def build_pipeline(seed: int = 0):
-    """StableDiffusionPipeline from the test suite's tiny parts (`tests.gpu_fakes.sd_parts`: UNet with
+    """StableDiffusionPipeline from the test suite's tiny parts (`tests.kits.gpu_fakes.sd_parts`: UNet with
     32/64 channels, VAE, a 2-layer CLIP text encoder, a character-level CLIP tokenizer); no download."""
     from diffusers import StableDiffusionPipeline
 
-    from tests.gpu_fakes import sd_parts
+    from tests.kits.gpu_fakes import sd_parts
 
     pipe = StableDiffusionPipeline(**sd_parts(seed=seed))
     pipe.set_progress_bar_config(disable=True)

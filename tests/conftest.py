@@ -13,7 +13,7 @@ from studio import engines  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402
 
-from .fakes import ScriptedEngine  # noqa: E402
+from .kits.fakes import ScriptedEngine  # noqa: E402
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def scripted():
 
 # -- PostgreSQL beside SQLite ------------------------------------------------------------------
 # A test module (or test) marked `@pytest.mark.backends` runs each of its tests that use the
-# `store` (or `db_url`) fixture twice: on SQLite and on a real PostgreSQL server (tests/pg.py).
+# `store` (or `db_url`) fixture twice: on SQLite and on a real PostgreSQL server (tests/kits/pg.py).
 
 
 def pytest_configure(config):
@@ -60,7 +60,7 @@ def backend(request):
 
 @pytest.fixture(scope="session")
 def pg_databases():
-    from .pg import Cluster, Databases
+    from .kits.pg import Cluster, Databases
 
     url = os.environ.get("STROKE_STUDIO_TEST_PG")
     cluster = None if url else Cluster()

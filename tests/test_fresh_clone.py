@@ -1,6 +1,6 @@
 """A fresh clone without `../shared` beside it gets a passing test run; CI, which has it, runs everything.
 
-The tests that need an upstream source or data set (tests/upstream.py) skip with one line that says
+The tests that need an upstream source or data set (tests/kits/upstream.py) skip with one line that says
 where to get it and which variable points the tests at it. Nothing is deleted to prove it: a
 subprocess runs those tests with the variables pointed at an empty folder.
 """
@@ -13,13 +13,13 @@ import sys
 
 import pytest
 
-from . import upstream
+from .kits import upstream
 
 NEEDS_UPSTREAM = [  # one test of each kind that reads what a fresh clone lacks
-    "tests/test_engine_bagel.py::test_bagel_cannot_refine_a_region",  # a module-scoped fixture
-    "tests/test_export_bagel_readers.py::test_vlm_sft_lines_are_read_by_bagels_sft_dataset",
-    "tests/test_scene.py::test_classes_match_geneval_object_names_in_order",  # inside the test
-    "tests/test_cli.py::test_parse_file_reproduces_geneval_include_lists",
+    "tests/engines/test_engine_bagel.py::test_bagel_cannot_refine_a_region",  # a module-scoped fixture
+    "tests/export/test_export_bagel_readers.py::test_vlm_sft_lines_are_read_by_bagels_sft_dataset",
+    "tests/language/test_scene.py::test_classes_match_geneval_object_names_in_order",  # inside the test
+    "tests/cli/test_cli.py::test_parse_file_reproduces_geneval_include_lists",
 ]
 
 

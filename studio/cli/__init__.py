@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import typer
 
-from ..domain import StudioError
+from ..core.domain import StudioError
 from . import batch, export, geneval, sessions, users
 from .common import close_stores, fail
 

@@ -1,4 +1,4 @@
-"""`studio batch PROMPTS` and `studio batch status NAME`: the command line of studio/batch.py.
+"""`studio batch PROMPTS` and `studio batch status NAME`: the command line of studio/batch/worker.py.
 
 A sub-app of its own (registered by studio/cli/__init__.py, never importing it back). `studio batch FILE …`
 is short for `studio batch run FILE …`, so the launcher line stays the one people expect:
@@ -16,8 +16,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from .. import limits
-from ..domain import RunSettings, StudioError
+from ..core import limits
+from ..core.domain import RunSettings, StudioError
 from .common import (
     data_option,
     db_option,
@@ -106,7 +106,7 @@ def run(
 
     Start one process per GPU with accelerate launch (or torchrun): they share the work through the database."""
     from ..batch import MAX_SAMPLES, MODES, BatchOptions, Worker
-    from ..batch_place import Place, pin_device, relaunch_as_asked
+    from ..batch.placement import Place, pin_device, relaunch_as_asked
 
     if mode not in MODES:
         raise StudioError(f"--mode {limits.shown(mode)}: use single, process or both.")
@@ -208,7 +208,7 @@ def show_status(
 ) -> None:
     """Done / running / failed / left, throughput and ETA of a batch across all its workers."""
     from ..batch import status
-    from ..workqueue import THROUGHPUT_WINDOW_S
+    from ..batch.workqueue import THROUGHPUT_WINDOW_S
 
     report = status(open_store(db, data_dir), limits.batch_name(name))  # closed as the command ends
     if as_json:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .. import limits
+from ..core import limits
 from ..store import DATA_ENV, DB_ENV, Store
 
 out = Console(soft_wrap=True)

@@ -19,7 +19,7 @@ Format = enum.Enum("Format", {name.replace("-", "_"): name for name in FORMATS},
 
 
 def register(app: typer.Typer) -> None:
-    from .. import limits
+    from ..core import limits
     from .common import (
         DataOption,
         DbOption,
@@ -221,8 +221,8 @@ def register(app: typer.Typer) -> None:
 
 def _target(format, out_dir, stats: bool):
     """The checked --out folder, or None for `--stats` alone; one line naming what to pass otherwise."""
-    from .. import limits
-    from ..domain import StudioError
+    from ..core import limits
+    from ..core.domain import StudioError
 
     if format is not None and out_dir is not None:
         return limits.out_dir(out_dir)

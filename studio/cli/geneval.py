@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 from .. import engines as registry
-from .. import limits
-from ..domain import Mode, RunSettings, StudioError
+from ..core import limits
+from ..core.domain import Mode, RunSettings, StudioError
 from ..store import DATA_ENV, DEFAULT_DATA_DIR
 from .common import DataOption, DbOption, err, out, print_json, progress_bar, safe
 

@@ -19,8 +19,16 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .. import engines as registry
-from .. import limits
-from ..domain import Mode, RunSettings, Stage, Step, StudioError, Trajectory, trajectory_to_dict
+from ..core import limits
+from ..core.domain import (
+    Mode,
+    RunSettings,
+    Stage,
+    Step,
+    StudioError,
+    Trajectory,
+    trajectory_to_dict,
+)
 from ..runner import Event, PausePolicy, Runner
 from .common import (
     DataOption,
@@ -227,7 +235,7 @@ def show(
         print_json(json.dumps(trajectory_to_dict(trajectory)))
         return
     if text:
-        from ..tagged import render
+        from ..core.tagged import render
 
         tagged = render(trajectory.session.prompt, trajectory.branch())
         if sys.stdout.isatty():  # a terminal is shown the text; a pipe or file gets it as written
@@ -291,7 +299,7 @@ def parse(
     as_json: JsonOption = False,
 ) -> None:
     """Parse prompts into scene graphs, in GenEval's metadata form (`include`)."""
-    from ..scene import parse_prompt
+    from ..language.scene import parse_prompt
 
     if (prompt is None) == (file is None):
         raise StudioError(

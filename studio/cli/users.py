@@ -1,7 +1,7 @@
 """`studio users add NAME --file users.toml`: the logins of `python app.py --auth-file users.toml`.
 
 The password is asked twice without echo (or read from --password-stdin for scripts) and only its
-argon2 hash is written; see studio/accounts.py for the file's layout.
+argon2 hash is written; see studio/core/accounts.py for the file's layout.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def add(
     ] = False,
 ) -> None:
     """Add a person (or change their password and role); everyone else in the file is kept."""
-    from ..accounts import add_user
+    from ..core.accounts import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -57,7 +57,7 @@ def list_users(
     file: Annotated[Path, typer.Option("--file", help="The users file.")] = Path("users.toml"),
 ) -> None:
     """The people in a users file and their roles."""
-    from ..accounts import read_users
+    from ..core.accounts import read_users
 
     for account in read_users(file).values():
         out.print(f"{safe(account.name)}\t{safe(account.role)}", highlight=False)

@@ -13,7 +13,7 @@ import threading
 from importlib.metadata import entry_points
 from typing import Callable
 
-from ..domain import StudioError
+from ..core.domain import StudioError
 from .base import Engine
 from .base import check_params as _check_against
 
@@ -21,7 +21,7 @@ DEFAULT_ENGINE = "offline"
 ENTRY_POINT_GROUP = "stroke_studio.engines"
 
 _BUILTIN: dict[str, str] = {
-    "offline": "studio.engines.offline:OfflineEngine",
+    "offline": "studio.engines.offline.engine:OfflineEngine",
     "bagel": "studio.engines.bagel:BagelEngine",
     "janus": "studio.engines.janus:JanusEngine",
     "pipeline": "studio.engines.pipeline:PipelineEngine",

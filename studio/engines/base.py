@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from ..domain import Check, ImageRef, Mode, Session, Stage, Step, StudioError, last_image
+from ..core.domain import Check, ImageRef, Mode, Session, Stage, Step, StudioError, last_image
 
 if TYPE_CHECKING:  # Pillow is imported by engines and the store, not by this interface
     from PIL.Image import Image
@@ -126,7 +126,7 @@ def check_params(
 ) -> dict[str, Any]:
     """Engine settings checked against an engine's declared schema; None (undeclared) checks nothing here.
 
-    Structural limits (JSON only, finite numbers, sizes) are the boundary's (`studio.limits`); this
+    Structural limits (JSON only, finite numbers, sizes) are the boundary's (`studio.core.limits`); this
     checks names, types and ranges, which only the engine knows."""
     if schema is None:
         return dict(params)

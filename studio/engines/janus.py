@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain import StudioError
+from ..core.domain import StudioError
 from . import prompts
 from .base import (
     Capabilities,

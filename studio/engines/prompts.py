@@ -2,7 +2,7 @@
 make of the answers.
 
 The tags themselves (how a plan, a verdict and a refine are written and read) belong to
-studio/protocol.py; this module reads answers with its lenient mode. Models that are not trained on
+studio/core/protocol.py; this module reads answers with its lenient mode. Models that are not trained on
 the tags still answer something: a plan or a refine then falls back to the plain text, and says so in
 the stage's meta (`format_ok: false`); a verdict that says neither yes nor no is an error
 (`protocol.UnreadableText`), never a pass. Pure Python: no torch.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import protocol
-from ..domain import Check, Mode, Stage, Step, last
+from ..core import protocol
+from ..core.domain import Check, Mode, Stage, Step, last
 from .base import InspectResult, PlanResult, StageContext
 
 PLAN_SYSTEM = (

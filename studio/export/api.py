@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .. import protocol
+from ..core import protocol
 from . import formats
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
 from .reading import OnProgress, make_filters, read, subset_counts

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..domain import StudioError
+from ..core.domain import StudioError
 from .select import HEX64
 
 MANIFEST = "manifest.json"

@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .. import pngmeta
-from ..domain import ImageRef, StudioError, Trajectory
+from ..core import pngmeta
+from ..core.domain import ImageRef, StudioError, Trajectory
 from .dedup import deduplicate
 from .output import ImageSource
 from .select import (

@@ -7,7 +7,7 @@ the ratings and preferences it lacks are added (importing twice keeps one copy o
 carries its tree but only its own pixels: the session reopens, and the earlier images
 are listed as missing until an export with them is imported too.
 
-Everything read is untrusted (`studio.untrusted` checks it) and an import never writes into a
+Everything read is untrusted (`studio.core.untrusted` checks it) and an import never writes into a
 session that exists: a PNG naming an existing session reopens it, unchanged, only when its bytes
 are that session's own final image; otherwise it is imported as a new session with fresh ids.
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .. import limits, protocol, untrusted
-from ..domain import (
+from ..core import limits, protocol, untrusted
+from ..core.domain import (
     ImageRef,
     Judgement,
     Stage,
@@ -38,7 +38,7 @@ from ..domain import (
     new_id,
     rounds_used,
 )
-from ..pngmeta import PNG_SIGNATURE, read_png_file
+from ..core.pngmeta import PNG_SIGNATURE, read_png_file
 from .output import MANIFEST, image_name, is_export
 from .rows import session_images
 from .select import HEX64

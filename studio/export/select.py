@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..domain import Author, Review, Stage, Step, StudioError, Trajectory, last_image
+from ..core.domain import Author, Review, Stage, Step, StudioError, Trajectory, last_image
 
 if TYPE_CHECKING:
     from ..store import Store

@@ -23,7 +23,7 @@ import itertools
 from collections import Counter
 from typing import Any, Iterable
 
-from ..domain import Author, Review, Stage
+from ..core.domain import Author, Review, Stage
 from .output import ImageSource
 from .preferences import SCORES, THUMBS, image_pairs, text_pairs
 from .reading import make_filters, read, subset_counts

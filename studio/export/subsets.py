@@ -22,8 +22,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .. import protocol
-from ..domain import (
+from ..core import protocol
+from ..core.domain import (
     Author,
     Check,
     ImageRef,
@@ -197,7 +197,7 @@ class Subsets:
         self.alignment += other.alignment
 
 
-# -- text forms: the loop's own (studio/protocol.py), so a model learns what its engine reads --------
+# -- text forms: the loop's own (studio/core/protocol.py), so a model learns what its engine reads --------
 
 
 def plan_text(step: Step) -> str:

@@ -1,4 +1,4 @@
-"""The detectors that feed GenEval's scoring rules here (the rules themselves are in `studio.scene_rules`).
+"""The detectors that feed GenEval's scoring rules here (the rules themselves are in `studio.language.rules`).
 
 A *checker* is a detector plus a colour classifier behind these rules. GenEval itself uses
 Mask2Former (mmdetection) and CLIP ViT-L/14; none of the checkers here is that, so their numbers are
@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..domain import StudioError
-from ..scene import CLASSES, COLORS
-from ..scene_rules import THRESHOLD, Detection, Verdict, evaluate, kept_objects
+from ..core.domain import StudioError
+from ..language.rules import THRESHOLD, Detection, Verdict, evaluate, kept_objects
+from ..language.scene import CLASSES, COLORS
 
 CHECKER_NAMES = ("auto", "offline", "yolo", "owl", "none")
 NOT_COMPARABLE = (
@@ -64,7 +64,7 @@ class OfflineChecker(Checker):
     )
 
     def detect(self, image) -> list[Detection]:
-        from ..offline.analyse import analyse
+        from ..engines.offline.analyse import analyse
 
         return [
             Detection(o.cls, 1.0, tuple(float(v) for v in o.box), o.color)
@@ -84,7 +84,7 @@ class YoloChecker(Checker):
     )
 
     def __init__(self, detector: Any = None):
-        from ..detector import CocoDetector
+        from ..vision.detector import CocoDetector
 
         self.detector = detector or CocoDetector()
 
@@ -300,7 +300,7 @@ def choose(
         return "offline"
     if owl_clip_available(owl, clip):
         return "owl"
-    from ..detector import CocoDetector, DetectorUnavailable
+    from ..vision.detector import CocoDetector, DetectorUnavailable
 
     try:
         import cv2  # noqa: F401
@@ -317,7 +317,7 @@ def make(key: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAUL
     if key == "yolo":
         from PIL import Image
 
-        from ..detector import DetectorUnavailable
+        from ..vision.detector import DetectorUnavailable
 
         checker = YoloChecker()
         try:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..scene import COLORS
+from ..language.scene import COLORS
 
 NAME = "pixel colour rules (central half of the box)"
 GRAY = len(COLORS)  # the extra class for unsaturated mid-brightness pixels

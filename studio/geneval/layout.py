@@ -23,8 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..domain import StudioError
-from ..files import write_atomic
+from ..core.domain import StudioError
+from ..core.files import write_atomic
 
 RECORDS = "records"
 RUN_FILE = "run.json"

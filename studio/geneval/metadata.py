@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import limits
-from ..domain import StudioError
-from ..scene import COLORS, RELATIONS
+from ..core import limits
+from ..core.domain import StudioError
+from ..language.scene import COLORS, RELATIONS
 
 # A source checkout keeps the shared data beside it: <checkout>/../shared/data/geneval/.
 DEFAULT_PROMPTS = (

@@ -1,9 +1,9 @@
-"""`studio bench geneval`: GenEval's prompts as a batch (studio/batch.py), plus its checker and report.
+"""`studio bench geneval`: GenEval's prompts as a batch (studio/batch/worker.py), plus its checker and report.
 
 The selected prompts (`--tags`, `--limit`) × modes × samples are the items of a batch in the
 sessions database, named after the output folder: the same work table, claims, leases, exactly-once
 and `--retry-failed` as `studio batch`, and the same seed rule (`batch.sample_seed`). `--workers N`
-runs N ordinary batch workers on this machine (studio/batch_local.py); under a launcher
+runs N ordinary batch workers on this machine (studio/batch/local.py); under a launcher
 (`accelerate launch … -m studio bench geneval …`) each process is one worker and rank 0 writes the
 report. A worker that finishes a sample's session writes its final image into GenEval's layout and
 scores it (`Finisher`) before the item counts as done; the report is then built from the layout's
@@ -29,9 +29,9 @@ from typing import Any, Callable
 
 from .. import engines as registry
 from ..batch import BatchOptions, Worker, plan_items
-from ..batch_place import Place
-from ..domain import Mode, RunSettings, StudioError
-from ..workqueue import DONE, FAILED, WorkQueue
+from ..batch.placement import Place
+from ..batch.workqueue import DONE, FAILED, WorkQueue
+from ..core.domain import Mode, RunSettings, StudioError
 from . import checker as checkers
 from . import layout
 from .metadata import file_digest, read_prompts, resolve_prompts, select
@@ -119,7 +119,7 @@ def run_bench(
     """Enqueue what is missing, run batch workers until the batch is finished, score, report.
     `on_start(total, already_finished)` is called once, then `on_progress(record, finished, total)`
     for each sample that finishes (a record with status "error" for a failed one)."""
-    from ..batch_local import pool_kind, run_workers
+    from ..batch.local import pool_kind, run_workers
     from ..store import Store
 
     validate(options)

@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..domain import Stage, StudioError, rounds_used
-from ..workqueue import DONE, FAILED, WorkQueue
+from ..batch.workqueue import DONE, FAILED, WorkQueue
+from ..core.domain import Stage, StudioError, rounds_used
 from . import checker as checkers
 from . import layout
 

@@ -1,6 +1,6 @@
 """The studio page and its HTTP API, declared in one place; what each action does lives in `actions`.
 
-The page is one `gr.HTML` component (page.html / page.css / page.js beside this file):
+The page is one `gr.HTML` component (static/page.html, page.css, page.js):
 a storyboard of the loop, a large canvas for the selected step, the branch tree, the
 session gallery and a branch comparison. Its script calls quick actions as Gradio
 server functions and starts model work as a streamed event; every reply is a
@@ -22,14 +22,14 @@ from typing import Any, Iterator
 import gradio as gr
 
 from .. import engines as registry
-from ..domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
+from ..core.domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from ..runner import PausePolicy, Runner
 from . import api, bodies
 from .actions import EXPORT_FORMATS, Studio, clean, failure
 from .board import View
 from .routes import studio_routes
 
-HERE = Path(__file__).parent
+STATIC = Path(__file__).parent / "static"  # the page: page.html, page.css, page.js
 CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
 PAUSES = [
     ["every", "after every stage"],
@@ -80,7 +80,7 @@ def launch_options(demo: gr.Blocks) -> dict[str, Any]:
 def build_ui(
     runner: Runner, default_engine: str = registry.DEFAULT_ENGINE, accounts: Any = None
 ) -> gr.Blocks:
-    """The page and the API. With `accounts` (studio.accounts.Accounts; launch with auth=accounts.check) every
+    """The page and the API. With `accounts` (studio.core.accounts.Accounts; launch with auth=accounts.check) every
     action acts as the logged-in person; without, as the local user, who sees every session."""
     studio = Studio(runner)
 
@@ -102,9 +102,9 @@ def build_ui(
         page = gr.HTML(
             None,
             elem_id="studio",
-            html_template=(HERE / "page.html").read_text(),
-            css_template=(HERE / "page.css").read_text(),
-            js_on_load=(HERE / "page.js").read_text(),
+            html_template=(STATIC / "page.html").read_text(),
+            css_template=(STATIC / "page.css").read_text(),
+            js_on_load=(STATIC / "page.js").read_text(),
             apply_default_css=False,
             server_functions=api.page_functions(studio, who),
             engines=[engine_note(n) for n in names],

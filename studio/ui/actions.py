@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Iterable
 
-from .. import limits
-from ..domain import Conflict, Mode, Person, Stage, StudioError, Trajectory, local_user
+from ..core import limits
+from ..core.domain import Conflict, Mode, Person, Stage, StudioError, Trajectory, local_user
 from ..export import FORMATS as EXPORT_FORMATS
 from ..runner import Runner
 from . import board

@@ -5,7 +5,7 @@ registers one named endpoint per function (`register`); the page's server functi
 streamed model work are the same functions (`page_functions`, `page_work`). Both bind what was
 sent to the declared signature and check each argument's shape there (`bind`): text is text, a
 number is a number or the text of one, a yes/no is one, card keys are a short list of short
-strings; the values themselves are checked by `studio.limits` inside the action. A mistake takes
+strings; the values themselves are checked by `studio.core.limits` inside the action. A mistake takes
 one path (`failure`) and reaches the client as one readable line. A file arrives only as an
 upload in Gradio's folder (`uploads.read_upload`); no action opens a path a caller names.
 """
@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from .. import engines as registry
-from ..domain import RunSettings, StudioError
+from ..core.domain import RunSettings, StudioError
 from .actions import EXPORT_FORMATS, Studio, exports_dir, failure
 from .board import View
 from .inputs import flag

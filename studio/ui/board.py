@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from ..domain import Check, Judgement, Review, Stage, Step, Trajectory, rounds_used
+from ..core.domain import Check, Judgement, Review, Stage, Step, Trajectory, rounds_used
 from ..store import Store
 
 PREVIEW_SIDE = 256  # live previews are sent inline, small

@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import limits
+from ..core import limits
 
 _PREDICT = re.compile(r"/gradio_api/(?:call|run)/([^/]+)/?")
 _JOIN = re.compile(r"/gradio_api/queue/join/?")

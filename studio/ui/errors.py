@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ..domain import StudioError
+from ..core.domain import StudioError
 
 log = logging.getLogger("studio.ui")
 

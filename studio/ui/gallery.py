@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import limits
-from ..domain import Person, StudioError, can_see, may_share
+from ..core import limits
+from ..core.domain import Person, StudioError, can_see, may_share
 from ..export import FORMATS as EXPORT_FORMATS
 from . import board
 from .board import View

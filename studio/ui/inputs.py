@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import limits
-from ..domain import StudioError
+from ..core import limits
+from ..core.domain import StudioError
 
 
 def step_or_latest(value: Any) -> str:

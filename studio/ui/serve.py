@@ -4,7 +4,7 @@ Binds 127.0.0.1. A public link (--share) or a non-local host needs a login (--au
 person, --auth-file for a team), or the explicit --no-auth-on-network opt-out, which prints a
 warning. With a login, the person's name is the author of what they do. No folder is served as
 files: images and export zips go through the studio's own routes (studio.ui.routes). Every flag
-is checked (studio.limits) before anything is opened; a taken port or a refused database is one
+is checked (studio.core.limits) before anything is opened; a taken port or a refused database is one
 line on stderr and exit status 1.
 """
 
@@ -17,8 +17,8 @@ import socket
 import sys
 
 from .. import engines as registry
-from .. import limits
-from ..domain import StudioError
+from ..core import limits
+from ..core.domain import StudioError
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -74,8 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def accounts_for(args: argparse.Namespace):
-    """Who may log in (studio.accounts.Accounts), after refusing an exposed server without a login."""
-    from ..accounts import Accounts
+    """Who may log in (studio.core.accounts.Accounts), after refusing an exposed server without a login."""
+    from ..core.accounts import Accounts
 
     exposed = args.share or args.host not in LOCAL_HOSTS
     if args.auth and args.auth_file:

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from PIL import Image
 
-from ..domain import StudioError
+from ..core.domain import StudioError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
@@ -82,7 +82,7 @@ def upload_location(path: Any, store: Any = None, refused: Iterable[Path] = ()) 
 def _sqlite_file(store: Any) -> str | None:
     if store is None:
         return None
-    from ..dbopen import parse_url, sqlite_file
+    from ..store.opening import parse_url, sqlite_file
 
     found = sqlite_file(parse_url(store.url))
     return str(found) if found is not None else None

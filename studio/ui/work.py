@@ -11,8 +11,8 @@ import queue
 import threading
 from typing import Any, Callable, Iterable, Iterator
 
-from .. import limits
-from ..domain import Conflict, Stage, StudioError, Trajectory, last_image
+from ..core import limits
+from ..core.domain import Conflict, Stage, StudioError, Trajectory, last_image
 from ..engines.base import Cancelled, CancelToken
 from ..runner import Event, PausePolicy
 from . import board

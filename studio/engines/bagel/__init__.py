@@ -7,7 +7,7 @@ worker process started with the python of BAGEL's own environment (STROKE_STUDIO
 (nothing of it is copied here), and the studio talks to it over pipes (wire.py).
 
   engine.py      the Engine the runner sees (studio side; no torch)
-  transcript.py  what goes into a context: requests, canonical answers (studio/protocol.py), context keys
+  transcript.py  what goes into a context: requests, canonical answers (studio/core/protocol.py), context keys
   wire.py        the pipe between the studio and the worker: JSON headers plus PNG bytes, versioned
   client.py      starting, talking to, cancelling and surviving the worker (studio side)
   worker.py      the worker process: requests, progress, previews, failures

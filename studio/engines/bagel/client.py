@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from ..base import Cancelled, Progress, StageContext
 from . import wire
 

@@ -14,8 +14,8 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ... import protocol
-from ...domain import Stage, Step, StudioError
+from ...core import protocol
+from ...core.domain import Stage, Step, StudioError
 from .. import prompts
 from ..base import (
     Capabilities,

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from ..torch_support import missing_files  # standard library only at import: safe in BAGEL's env
 
 MODEL_SETTING = "STROKE_STUDIO_BAGEL_MODEL"

@@ -6,7 +6,7 @@ generation over the context with the sketch in it; refine = a `<refine>` text, t
 on the context that holds the sketch (BAGEL's editing set-up).
 
 What goes into a context is always the canonical form of what the store holds, written by
-studio/protocol.py (e.g. `<ins>…</ins><des>…</des><done>…</done>`), so a context rebuilt by prefill
+studio/core/protocol.py (e.g. `<ins>…</ins><des>…</des><done>…</done>`), so a context rebuilt by prefill
 from the stored steps equals the one a continuous run had; the keys below name a context by
 everything that went into it.
 This module is plain text handling: no torch, no worker.
@@ -18,8 +18,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ... import protocol
-from ...domain import Check, Mode, Review, Session, Stage, Step
+from ...core import protocol
+from ...core.domain import Check, Mode, Review, Session, Stage, Step
 
 SYSTEM = (
     "You build an image step by step: plan, sketch, inspect, refine. A plan gives the next instruction in "

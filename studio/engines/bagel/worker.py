@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from . import contexts, loader, wire
 from .contexts import BranchContext, ContextCache
 

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from ..base import (
     StageContext,
 )

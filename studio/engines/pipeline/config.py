@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from ..torch_support import (
     read_toml,
 )

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from .. import prompts
 from ..base import (
     Capabilities,
@@ -230,7 +230,7 @@ class PipelineEngine(Engine):
     def _load_detector(self):
         section = self.config["detector"]
         if section["kind"] == "coco":
-            from ...detector import CocoDetector
+            from ...vision.detector import CocoDetector
 
             return CocoEvidence(CocoDetector(), float(section["threshold"]))
         return OwlEvidence.load(section, self.where)

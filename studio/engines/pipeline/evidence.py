@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain import Box
+from ...core.domain import Box
 from ..torch_support import (
     load_error,
     pick_device,
@@ -16,11 +16,11 @@ from ..torch_support import (
 def planned_groups(description: str, open_vocabulary: bool = True):
     """(the plan's groups the detector can look for, the plan's nouns it cannot).
 
-    The COCO detector knows GenEval's 80 classes only (`studio.scene.is_known`, the classes the offline
+    The COCO detector knows GenEval's 80 classes only (`studio.language.scene.is_known`, the classes the offline
     engine has glyphs for); OWLv2 is asked about any noun. A noun the detector cannot look for is
     named in its evidence, never dropped in silence, and never reported missing by a detector blind to it.
     """
-    from ...scene import is_known, parse_description
+    from ...language.scene import is_known, parse_description
 
     groups = parse_description(description or "").groups
     if open_vocabulary:

@@ -2,7 +2,7 @@
 
 Importing this package costs nothing: torch, transformers, diffusers and huggingface_hub are imported
 inside the functions that need them, so `studio engines` and the CLI's light commands never load them.
-Every module here imports only the standard library (and `studio.domain`) at module level: BAGEL's
+Every module here imports only the standard library (and `studio.core.domain`) at module level: BAGEL's
 worker imports this package in BAGEL's own environment (see studio/engines/bagel/loader.py), where
 the studio's other dependencies are not installed.
 

@@ -13,7 +13,7 @@ import re
 import threading
 from typing import Any, Callable, Iterator
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 
 # -- device and dtype -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 from .settings import hub_offline
 
 _WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf")

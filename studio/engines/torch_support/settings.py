@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...domain import StudioError
+from ...core.domain import StudioError
 
 _TRUE = {"1", "true", "yes", "on"}
 

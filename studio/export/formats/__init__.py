@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from ...domain import StudioError, Trajectory
+from ...core.domain import StudioError, Trajectory
 from ..output import ImageSource
 from ..subsets import Subsets
 

@@ -3,7 +3,7 @@
     train/think_trace.jsonl    validation/think_trace.jsonl    images/<sha256>.png
 
 Each line: `Question` (the prompt), `Text Reasoning Trace` (one `THOUGHT n:` per plan,
-verdict or refine, in the loop's own texts with newlines as &#10; (studio/protocol.py); each
+verdict or refine, in the loop's own texts with newlines as &#10; (studio/core/protocol.py); each
 drawn image as `<image_start>[reasoning_image_N]<image_end>`), `Final Answer` (the final
 image's marker), and `reasoning_image_N` paths relative to the export folder (the loaders'
 image dir). The format cannot mark an image as
@@ -13,7 +13,7 @@ image dir). The format cannot mark an image as
 
 from __future__ import annotations
 
-from ... import protocol
+from ...core import protocol
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
 from ..subsets import MultiTurn

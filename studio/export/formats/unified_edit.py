@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from ...domain import Review, Stage, Step, Trajectory
+from ...core.domain import Review, Stage, Step, Trajectory
 from ..select import rejected_before
 from . import ExportJob
 from .bagel import SPLITS, write_shards

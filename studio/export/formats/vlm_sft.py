@@ -5,15 +5,15 @@
 Each line has `conversations: [{from: human, value}, {from: gpt, value}]`; an alignment
 line also has `image` (relative to the export folder, the loaders' image dir) and an
 `<image>` placeholder in the question. A conflict line is text only: it judges a plan
-against the prompt. The answer is the loop's own check (studio/protocol.py): `<plan>yes|no: why</plan>`
+against the prompt. The answer is the loop's own check (studio/core/protocol.py): `<plan>yes|no: why</plan>`
 for a conflict, `<sketch>yes|no: why</sketch>` for an alignment (and for a misaligned image, the
 corrective `<refine>`), so a model tuned on it answers in the form the engines read.
 """
 
 from __future__ import annotations
 
-from ... import protocol
-from ...domain import Check
+from ...core import protocol
+from ...core.domain import Check
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
 from ..subsets import AlignmentSample, ConflictSample

@@ -1,0 +1,494 @@
+"""The scene graph a prompt asks for, GenEval's vocabulary, and the sentences that describe a graph.
+
+The planner needs object groups and their spatial relations to subsample a scene step by step, the
+inspector needs GenEval's ``include`` form to check a draft, and the refiner needs edit instructions
+it can both read and write. GenEval's 80 COCO classes, ten colours and four relations are the
+vocabulary the engine draws best; any other noun a prompt names is an object too (open vocabulary),
+drawn as a labelled placeholder. Reading text is `studio.language.reader.reader` (spaCy plus rules), loaded only
+when a prompt is parsed; this module itself is stdlib-only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
+CLASSES = (
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "computer mouse",
+    "tv remote",
+    "computer keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
+)
+RELATIONS = ("left of", "right of", "above", "below")
+
+# Other words people use for a class (singular forms; plurals are generated).
+SYNONYMS = {
+    "person": "man|woman|boy|girl|child|kid|guy|lady|human|skier|surfer|skateboarder|snowboarder|cyclist|rider|"
+    "player|chef|cook|firefighter|athlete|pedestrian|worker|tourist|student|teacher|doctor|farmer|"
+    "baby|toddler|teenager|adult|passenger|driver|pilot|hiker|runner|dancer|musician|gentleman",
+    "bicycle": "bike",
+    "car": "automobile|convertible|sedan|taxi|jeep|coupe|hatchback|limousine|minivan|suv",
+    "motorcycle": "motorbike|motor bike|scooter",
+    "airplane": "plane|aeroplane|airliner|aircraft",
+    "train": "locomotive",
+    "truck": "lorry",
+    "boat": "ship|sailboat",
+    "traffic light": "stoplight|traffic signal",
+    "fire hydrant": "hydrant",
+    "cat": "kitten|kitty",
+    "dog": "puppy|terrier|retriever|poodle|labrador|beagle|bulldog|spaniel|dachshund|husky|corgi",
+    "bird": "sparrow|robin|pigeon|dove|crow|seagull|gull|parrot|owl|eagle|hawk|finch|songbird|"
+    "bluebird|blackbird|hummingbird",
+    "horse": "pony|stallion|mare",
+    "sheep": "lamb",
+    "backpack": "rucksack|knapsack",
+    "handbag": "purse|hand bag",
+    "tie": "necktie",
+    "frisbee": "flying disc",
+    "skis": "ski",
+    "snowboard": "snow board",
+    "sports ball": "ball|football|soccer ball|basketball|baseball|tennis ball|volleyball",
+    "baseball bat": "bat",
+    "baseball glove": "glove|mitt|baseball mitt",
+    "skateboard": "skate board",
+    "surfboard": "surf board",
+    "tennis racket": "racket|racquet|tennis racquet",
+    "wine glass": "wineglass",
+    "cup": "mug",
+    "hot dog": "hotdog",
+    "donut": "doughnut",
+    "couch": "sofa",
+    "potted plant": "plant|houseplant|house plant|pot plant",
+    "dining table": "table|dinner table|kitchen table",
+    "tv": "television|tv set|television set|telly",
+    "laptop": "laptop computer",
+    "computer mouse": "mouse",
+    "tv remote": "remote|remote control|television remote",
+    "computer keyboard": "keyboard",
+    "cell phone": "phone|cellphone|mobile phone|smartphone|smart phone|telephone",
+    "microwave": "microwave oven",
+    "refrigerator": "fridge",
+    "teddy bear": "teddy|teddybear",
+    "hair drier": "hair dryer|hairdryer|hairdrier|blow dryer|blow drier",
+    "toothbrush": "tooth brush",
+}
+IRREGULAR = {
+    "person": "people",
+    "man": "men",
+    "woman": "women",
+    "child": "children",
+    "mouse": "mice",
+    "knife": "knives",
+    "sheep": "sheep",
+    "skis": "skis",
+    "scissors": "scissors",
+    "broccoli": "broccoli",
+}
+PAIR_CLASSES = {"skis", "scissors"}  # "a pair of skis" is one object, not two
+NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+}
+COLOR_WORDS = {**{c: c for c in COLORS}, "violet": "purple", "scarlet": "red", "crimson": "red"}
+ADJECTIVES = {
+    "small",
+    "big",
+    "large",
+    "little",
+    "tiny",
+    "huge",
+    "giant",
+    "cute",
+    "shiny",
+    "bright",
+    "dark",
+    "light",
+    "pale",
+    "single",
+    "more",
+    "extra",
+    "additional",
+    "other",
+    "colored",
+    "coloured",
+}
+DEFINITE = {"the", "this", "that", "these", "those"}
+FILLERS = {
+    "and",
+    "with",
+    "is",
+    "are",
+    "there",
+    "also",
+    "plus",
+    "while",
+    "both",
+    "placed",
+    "positioned",
+    "located",
+    "sitting",
+    "standing",
+    "lying",
+    "which",
+    "that",
+    "but",
+    "or",
+    "yet",
+    ",",
+    ";",
+    ":",
+}
+SENTENCE_END = {".", "!", "?", ";"}
+FRAMING = re.compile(
+    r"^\s*(?:(?:a|an|the)\s+)?(?:photo|photograph|picture|image|pic)\s+of\s+", re.IGNORECASE
+)
+
+
+def _relation_phrases():
+    """All spellings of the four relations, longest first so "on the left of" beats "on"."""
+    out = {}
+    for side in ("left", "right"):
+        for pre in ("", "to ", "to the ", "on the ", "at the ", "on "):
+            for noun in (side, side + " side", side + " hand side"):
+                out[tuple(f"{pre}{noun} of".split())] = f"{side} of"
+    for words in (
+        "above",
+        "over",
+        "on top of",
+        "on the top of",
+        "atop",
+        "on",
+        "upon",
+        "higher than",
+    ):
+        out[tuple(words.split())] = "above"
+    for words in ("below", "under", "beneath", "underneath", "lower than"):
+        out[tuple(words.split())] = "below"
+    return sorted(out.items(), key=lambda kv: -len(kv[0]))
+
+
+RELATION_PHRASES = _relation_phrases()
+# Words that begin a relation or another preposition never modify a noun ("a cat on a bench").
+RELATION_STARTS = {w[0] for w, _ in RELATION_PHRASES} | {
+    "in",
+    "at",
+    "near",
+    "next",
+    "behind",
+    "by",
+    "beside",
+}
+
+
+def plural(noun: str) -> str:
+    """English plural of a (possibly multiword) noun, inflecting only the head word."""
+    *head, last = noun.split()
+    if last in IRREGULAR:
+        p = IRREGULAR[last]
+    elif re.search(r"(s|x|z|ch|sh)$", last):
+        p = last + "es"
+    elif re.search(r"[^aeiou]y$", last):
+        p = last[:-1] + "ies"
+    elif last.endswith("ife"):
+        p = last[:-2] + "ves"
+    else:
+        p = last + "s"
+    return " ".join(head + [p])
+
+
+def _lexicon():
+    """Word tuple -> (class, grammatical number "sg" | "pl" | "both")."""
+    lex = {}
+
+    def put(words, cls, num):
+        key = tuple(words.split())
+        old = lex.get(key)
+        lex[key] = (cls, num if old is None or old[1] == num else "both")
+
+    for cls in CLASSES:
+        for name in [cls] + SYNONYMS.get(cls, "").split("|"):
+            if not name:
+                continue
+            put(name, cls, "sg")
+            put(plural(name), cls, "pl")
+            if not name.endswith("s"):  # GenEval itself writes "benchs", "knifes", "persons"
+                put(name + "s", cls, "pl")
+    return lex  # "sheep", "skis", "scissors", "broccoli" end up "both": plural == singular
+
+
+LEXICON = _lexicon()
+MAX_CLASS_WORDS = max(len(k) for k in LEXICON)
+
+
+@dataclass(frozen=True)
+class ObjectGroup:
+    """Objects of one class and colour; GenEval checks counts per group, so "two apples" is one group."""
+
+    cls: str
+    count: int = 1
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """`subject` sits `relation` of `anchor` (indices into SceneGraph.groups), as GenEval's "position"."""
+
+    subject: int
+    relation: str
+    anchor: int
+
+
+def _num_word(n: int) -> str:
+    return next((w for w, i in NUMBERS.items() if i == n and n > 0), str(n))
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _noun(cls: str, count: int, color: str | None = None) -> str:
+    base = cls if count == 1 else plural(cls)
+    return f"{color} {base}" if color else base
+
+
+def _phrase(g: ObjectGroup) -> str:
+    """ "two red apples", "an orange", "a pair of skis" (skis and scissors are counted in pairs)."""
+    if g.cls in PAIR_CLASSES:
+        pairs = "a pair" if g.count == 1 else f"{_num_word(g.count)} pairs"
+        return f"{pairs} of {_noun(g.cls, 1, g.color)}"
+    noun = _noun(g.cls, g.count, g.color)
+    return f"{_article(noun)} {noun}" if g.count == 1 else f"{_num_word(g.count)} {noun}"
+
+
+def _ref(g: ObjectGroup) -> str:
+    """Definite reference ("the blue cup", "the two red apples") that _find() resolves back to g."""
+    return f"the {_noun(g.cls, 1, g.color)}" if g.count == 1 else f"the {_phrase(g)}"
+
+
+@dataclass
+class SceneGraph:
+    """What the planner subsamples step by step and the inspector checks a draft against."""
+
+    groups: list[ObjectGroup] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    free_text: str = ""
+    negated: list[ObjectGroup] = field(
+        default_factory=list
+    )  # "a dog but no cat": must not be drawn
+    notes: list[str] = field(default_factory=list)  # what the reader understood but could not place
+
+    def plan_order(self) -> list[int]:
+        """Anchors before the groups placed relative to them, otherwise prompt order (GenEval's order)."""
+        order, visiting = [], set()
+
+        def visit(i):
+            if i in order or i in visiting:
+                return
+            visiting.add(i)
+            for r in self.relations:
+                if r.subject == i:
+                    visit(r.anchor)
+            order.append(i)
+
+        for i in range(len(self.groups)):
+            visit(i)
+        return order
+
+    def to_geneval(self) -> dict:
+        """GenEval's include list; a group keeps only its first relation since GenEval allows one."""
+        order = self.plan_order()
+        where = {g: k for k, g in enumerate(order)}
+        include = []
+        for i in order:
+            g = self.groups[i]
+            item = {"class": g.cls, "count": g.count} | ({"color": g.color} if g.color else {})
+            rel = next((r for r in self.relations if r.subject == i), None)
+            if rel is not None:
+                item["position"] = [rel.relation, where[rel.anchor]]
+            include.append(item)
+        exclude = [
+            {"class": g.cls, "count": 1} | ({"color": g.color} if g.color else {})
+            for g in self.negated
+        ]
+        return {"include": include} | ({"exclude": exclude} if exclude else {})
+
+    def phrase(self, i: int) -> str:
+        return _phrase(self.groups[i])
+
+    def describe(self, indices: list[int] | None = None) -> str:
+        """A sentence the parser reads back: unplaced groups first, then "with X rel the Y" clauses."""
+        keep = set(range(len(self.groups)) if indices is None else indices)
+        rels = [
+            r
+            for r in self.relations
+            if r.subject in keep and r.anchor in keep and r.subject != r.anchor
+        ]
+        order = [i for i in self.plan_order() if i in keep]
+        placed = {r.subject for r in rels}
+        intro = [i for i in order if i not in placed]
+        mentioned = set(intro)
+        clauses = []
+        for i in order:
+            for r in (r for r in rels if r.subject == i):
+                subj = _ref(self.groups[i]) if i in mentioned else self.phrase(i)
+                anchor = (
+                    _ref(self.groups[r.anchor]) if r.anchor in mentioned else self.phrase(r.anchor)
+                )
+                mentioned |= {i, r.anchor}
+                clauses.append(f"{subj} {r.relation} {anchor}")
+        text = _join([self.phrase(i) for i in intro])
+        if clauses:
+            text = f"{text}, with {_join(clauses)}" if text else _join(clauses)
+        if indices is None and self.free_text:
+            text = f"{text}, {self.free_text}" if text else self.free_text
+        return text
+
+    def unknown(self) -> list[str]:
+        """Classes of the plan that are not GenEval's: drawn as placeholders."""
+        return sorted({g.cls for g in self.groups if not is_known(g.cls)})
+
+    def to_dict(self) -> dict:
+        out = {
+            "groups": [asdict(g) for g in self.groups],
+            "relations": [asdict(r) for r in self.relations],
+            "free_text": self.free_text,
+        }
+        if self.negated:
+            out["negated"] = [asdict(g) for g in self.negated]
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SceneGraph:
+        return cls(
+            [ObjectGroup(**g) for g in d.get("groups", [])],
+            [Relation(**r) for r in d.get("relations", [])],
+            d.get("free_text", ""),
+            [ObjectGroup(**g) for g in d.get("negated", [])],
+            list(d.get("notes", [])),
+        )
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) < 2:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def is_known(cls: str) -> bool:
+    """One of GenEval's 80 classes (it has a glyph), as opposed to an open-vocabulary noun."""
+    return cls in _CLASS_SET
+
+
+_CLASS_SET = frozenset(CLASSES)
+
+
+def parse_prompt(text: str) -> SceneGraph:
+    """One prompt: every indefinite mention is a new group; "the X" refers back to an earlier one."""
+    from .reader import read  # spaCy is loaded on the first parse, never on import
+
+    return read(text, merge=False)
+
+
+def parse_description(text: str) -> SceneGraph:
+    """Multi-sentence descriptions repeat objects ("A cup. Two apples below the cup."): merge them."""
+    from .reader import read
+
+    return read(text, merge=True)
+
+
+from .edits import Edit, edit_text, parse_edit  # noqa: E402,F401  (kept importable from here)

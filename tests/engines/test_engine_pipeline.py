@@ -1,0 +1,340 @@
+"""The pipeline engine composed from tiny random-weight models built with the real classes.
+
+A Llama chat LLM plans, an Idefics3 VLM inspects (it sees the draft), Stable Diffusion sketches, an
+inpaint pipeline built from the sketcher's own weights refines (or InstructPix2Pix from its own
+folder), and OWLv2 or the offline COCO detector gives evidence. Each is saved to a folder and loaded
+by the engine's own loading code from a TOML config; whole sessions run through the real runner.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+from studio import engines
+from studio.core.domain import RunSettings, Stage, StudioError, next_stage
+from studio.engines.base import CancelToken
+from studio.engines.pipeline import PipelineEngine, load_config
+from studio.runner import PausePolicy
+
+from ..kits import gpu_fakes
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline-models")
+    return {
+        name: build(root / name)
+        for name, build in (
+            ("sd", gpu_fakes.build_sd),
+            ("ip2p", gpu_fakes.build_instruct_pix2pix),
+            ("llm", gpu_fakes.build_llama_chat),
+            ("vlm", gpu_fakes.build_idefics3),
+            ("owl", gpu_fakes.build_owlv2),
+        )
+    }
+
+
+def toml_config(
+    models,
+    path,
+    refiner='model = "sketcher"\npipeline = "inpaint"',
+    detector='kind = "none"',
+    extra_sketcher="",
+):
+    path.write_text(f"""
+[planner]
+model = "{models["llm"]}"
+max_new_tokens = 12
+
+[inspector]
+model = "{models["vlm"]}"
+max_new_tokens = 8
+
+[sketcher]
+model = "{models["sd"]}"
+steps = {STEPS}
+width = 64
+height = 64
+preview_every = 2
+{extra_sketcher}
+
+[refiner]
+{refiner}
+steps = {STEPS}
+strength = 0.5
+
+[detector]
+{detector}
+""")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipeline(models, tmp_path_factory):
+    """The registry's own `pipeline` engine, configured by STROKE_STUDIO_PIPELINE_CONFIG."""
+    path = toml_config(
+        models,
+        tmp_path_factory.mktemp("config") / "tiny.toml",
+        detector=f'kind = "owlv2"\nmodel = "{models["owl"]}"\nthreshold = 0.0',
+    )
+    with gpu_fakes.registry_engine("pipeline", "STROKE_STUDIO_PIPELINE_CONFIG", path) as engine:
+        yield engine
+
+
+@pytest.fixture
+def other(models, tmp_path):
+    """Registers a differently configured pipeline engine for one test."""
+    names = []
+
+    def make(name, **kwargs):
+        engine = PipelineEngine(toml_config(models, tmp_path / f"{name}.toml", **kwargs))
+        engines.register(name, lambda: engine)
+        names.append(name)
+        return engine
+
+    yield make
+    for name in names:
+        engines.unregister(name)
+
+
+def session(runner, engine="pipeline", prompt="a red apple and a blue cup", **params):
+    return runner.new_session(
+        prompt, engine=engine, seed=3, settings=RunSettings(max_rounds=3, engine_params=params)
+    )
+
+
+def test_a_whole_session_with_a_planner_a_vlm_inspector_a_sketcher_and_an_inpaint_refiner(
+    runner, store, pipeline
+):
+    assert isinstance(pipeline, PipelineEngine) and pipeline.capabilities.region_edit
+    t = session(runner)
+    events = []
+    runner.run(t, pause=PausePolicy.AT_INSPECT, listener=events.append)
+    plan, sketch, verdict = t.branch()
+    assert plan.instruction and plan.meta["tokens"] <= 12
+    assert sketch.sampling_steps == STEPS and sketch.meta["pipeline"] == "StableDiffusionPipeline"
+    assert store.load_image(sketch.image).size == (64, 64)
+    assert pipeline.inspector().vision and not pipeline.planner().vision
+    previews = [
+        e.progress.preview
+        for e in events
+        if e.kind == "progress" and e.progress.preview is not None
+    ]
+    assert len(previews) >= 2 and all(isinstance(p, Image.Image) for p in previews)
+
+    runner.override(t, verdict.id, sketch_passed=False, sketch_critique="The cup is missing.")
+    refine = runner.advance(
+        t
+    )  # the planner writes the <refine>, the inpaint pipeline redraws the whole image
+    assert refine.stage is Stage.REFINE and refine.instruction
+    assert (
+        refine.meta["pipeline"] == "StableDiffusionInpaintPipeline"
+        and refine.sampling_steps == STEPS // 2
+    )
+    assert runner.run(t).status == "finished"
+
+
+def test_a_region_refine_changes_only_the_region_and_a_fork_branches(runner, store, pipeline):
+    t = session(runner, steps=2)
+    runner.run(t, pause=PausePolicy.AT_INSPECT)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    before = store.load_image(t.branch()[1].image)
+    refine = runner.refine_with(t, t.head().id, "make the apple green", region_mask=mask)
+    after = store.load_image(refine.image)
+    assert (
+        refine.meta["region"] and refine.sampling_steps == 1
+    )  # steps=2 from the session, strength 0.5
+    assert after.crop((32, 0, 64, 64)).tobytes() == before.crop((32, 0, 64, 64)).tobytes()
+    assert after.crop((0, 0, 32, 64)).tobytes() != before.crop((0, 0, 32, 64)).tobytes()
+    runner.fork(t, t.branch()[0].id)
+    assert runner.advance(t).stage is Stage.SKETCH
+    assert len(store.load(t.session.id).leaves()) == 2
+
+
+def test_the_detector_gives_evidence_for_the_planned_objects(runner, pipeline, monkeypatch):
+    # The tiny inspector's noise would be no verdict at all; this one passes, and the detector's boxes stay.
+    monkeypatch.setattr(pipeline, "inspector", lambda: YesInspector(vision=True))
+    t = session(runner, steps=1)
+    plan = runner.advance(t)
+    runner.edit_plan(
+        t,
+        plan.id,
+        instruction="draw a red apple and a blue cup",
+        description="a red apple and a blue cup",
+    )
+    runner.advance(t)
+    verdict = runner.advance(t)
+    labels = {box.label for box in verdict.sketch_check.evidence}
+    assert labels <= {"apple", "cup"} and labels  # threshold 0: every query answers
+    assert {d["label"] for d in verdict.meta["detected"]} == labels
+
+
+def test_a_vetoing_detector_fails_a_sketch_without_the_planned_objects(runner, other, models):
+    other("pipe-veto", detector='kind = "coco"\nthreshold = 0.99\nveto = true')
+    t = session(runner, engine="pipe-veto", steps=1)
+    plan = runner.advance(t)
+    runner.edit_plan(t, plan.id, instruction="draw a dog", description="a dog")
+    runner.advance(t)
+    verdict = runner.advance(t)
+    # The tiny inspector's answer is noise (no verdict); the detector's finding still fails the sketch.
+    assert "could not be read" in verdict.meta["error"] and verdict.plan_check is None
+    assert (
+        not verdict.sketch_check.passed
+        and "The detector found no dog." in verdict.sketch_check.critique
+    )
+    assert next_stage(t.branch(), t.session.settings) is Stage.REFINE  # never taken as a pass
+
+
+class YesInspector:
+    """Stands in for the inspector model (not for the detector): it passes every plan and sketch."""
+
+    def __init__(self, vision: bool):
+        self.vision = vision
+
+    def generate(self, *args, **kwargs):
+        return "<plan>yes</plan><sketch>yes</sketch>", 0
+
+
+def test_a_noun_the_coco_detector_does_not_know_is_named_in_its_evidence_not_dropped(runner, other):
+    engine = other("pipe-coco", detector='kind = "coco"\nthreshold = 0.99\nveto = true')
+    engine.inspector = lambda: YesInspector(vision=True)
+    t = session(runner, engine="pipe-coco", steps=1)
+    plan = runner.advance(t)
+    runner.edit_plan(
+        t, plan.id, instruction="draw a dog and a lamp", description="a dog and a lamp"
+    )
+    runner.advance(t)
+    verdict = runner.advance(t)
+    critique = verdict.sketch_check.critique
+    assert not verdict.sketch_check.passed and "The detector found no dog." in critique
+    assert (
+        "lamp" not in critique
+    )  # COCO has no lamp class: not the detector's to miss; the seeing inspector judges it
+
+
+@pytest.mark.parametrize("planned, passes", [("a lamp", False), ("a dog", True)])
+def test_a_blind_inspector_never_passes_a_sketch_whose_unknown_noun_nothing_can_see(
+    runner, other, planned, passes
+):
+    engine = other("pipe-blind", detector='kind = "coco"\nthreshold = 0.99\nveto = false')
+    engine.inspector = lambda: YesInspector(
+        vision=False
+    )  # judges from the detector's findings alone
+    t = session(runner, engine="pipe-blind", steps=1)
+    plan = runner.advance(t)
+    runner.edit_plan(t, plan.id, instruction=f"draw {planned}", description=planned)
+    runner.advance(t)
+    verdict = runner.advance(t)
+    assert verdict.sketch_check.passed is passes
+    if not passes:
+        assert verdict.sketch_check.critique == (
+            "Nothing here can see the lamp: the detector does not know it "
+            "and the inspector has no vision."
+        )
+
+
+def test_an_instruct_pix2pix_refiner_from_its_own_folder_is_composited_through_the_region(
+    runner, store, other, models
+):
+    engine = other("pipe-ip2p", refiner=f'model = "{models["ip2p"]}"')
+    t = session(runner, engine="pipe-ip2p", steps=2)
+    runner.run(t, pause=PausePolicy.AT_INSPECT)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    before = store.load_image(t.branch()[1].image)
+    refine = runner.refine_with(t, t.head().id, "make it blue", region_mask=mask)
+    after = store.load_image(refine.image)
+    assert (
+        refine.meta["pipeline"] == "StableDiffusionInstructPix2PixPipeline"
+        and refine.sampling_steps == 2
+    )
+    assert after.crop((0, 0, 64, 16)).tobytes() == before.crop((0, 0, 64, 16)).tobytes()
+    assert engine.refiner() is engine.refiner()
+
+
+def test_later_sketches_can_continue_the_previous_image_with_the_refiner(runner, other):
+    engine = other("pipe-continue", extra_sketcher='continue_with = "refiner"')
+    engine.inspector = lambda: YesInspector(
+        vision=True
+    )  # passes the first sketch, so a second plan follows
+    t = session(runner, engine="pipe-continue", prompt="a cat and a dog", steps=2)
+    runner.run(t, pause=PausePolicy.AT_INSPECT)
+    runner.advance(t)  # plan 2
+    second = runner.advance(t)
+    assert second.stage is Stage.SKETCH and second.meta["continued"] and second.sampling_steps == 1
+
+
+def test_cancelling_a_sketch_stops_between_steps_and_keeps_nothing(runner, store, pipeline):
+    t = session(runner, steps=6)
+    runner.advance(t)
+    token = CancelToken()
+    steps = []
+
+    def listener(event):
+        if event.kind == "progress" and event.stage is Stage.SKETCH:
+            steps.append(event.progress.message)
+            token.cancel()
+
+    assert runner.run(t, listener=listener, cancel=token).status == "cancelled"
+    assert steps == ["sketching: step 1/6"] and store.count_steps(t.session.id) == 1
+
+
+def test_out_of_memory_suggests_cpu_offload_and_leaves_the_session_intact(
+    runner, store, pipeline, monkeypatch
+):
+    t = session(runner, steps=1)
+    runner.advance(t)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+
+    monkeypatch.setattr(pipeline.sketcher().unet, "forward", out_of_memory)
+    with pytest.raises(StudioError, match='cpu_offload = "model"'):
+        runner.advance(t)
+    assert store.count_steps(t.session.id) == 1
+    monkeypatch.undo()
+    assert runner.advance(t).stage is Stage.SKETCH
+
+
+def test_config_mistakes_and_incomplete_models_are_named(tmp_path, models):
+    with pytest.raises(StudioError, match=r"unknown setting\(s\) stepz in \[sketcher\]"):
+        load_config({"planner": {"model": "x"}, "sketcher": {"model": "y", "stepz": 3}})
+    with pytest.raises(StudioError, match=r"\[sketcher\] needs a model"):
+        load_config({"planner": {"model": "x"}})
+    with pytest.raises(StudioError, match="unknown section"):
+        load_config({"planner": {"model": "x"}, "sketcher": {"model": "y"}, "painter": {}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[planner\nmodel=1")
+    with pytest.raises(StudioError, match="not valid TOML"):
+        PipelineEngine(bad)
+    broken = tmp_path / "sd"
+    shutil.copytree(models["sd"], broken)
+    for weights in (broken / "unet").glob("*.safetensors"):
+        weights.unlink()
+    engine = PipelineEngine(
+        {"planner": {"model": str(models["llm"])}, "sketcher": {"model": str(broken)}}
+    )
+    with pytest.raises(StudioError, match=r"incomplete; missing: unet/the weights"):
+        engine.sketcher()
+    relative = tmp_path / "rel.toml"
+    relative.write_text('[planner]\nmodel = "./llm"\n[sketcher]\nmodel = "../sd"\n')
+    config, _ = load_config(relative)
+    assert config["planner"]["model"] == str(tmp_path / "llm") and config["sketcher"][
+        "model"
+    ] == str(tmp_path.parent / "sd")
+    assert config["refiner"]["model"] == "sketcher" and config["inspector"]["model"] == "planner"
+
+
+def test_the_example_configs_are_valid():
+    from pathlib import Path
+
+    for name in ("pipeline-24gb.toml", "pipeline-80gb.toml"):
+        config, _ = load_config(Path(__file__).resolve().parents[2] / "assets" / name)
+        assert config["planner"]["model"] and config["sketcher"]["model"]

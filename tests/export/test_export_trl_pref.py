@@ -1,0 +1,267 @@
+"""The `trl-pref` export, prepared by TRL's own DPOTrainer: its dataset processing and its collators.
+
+The models are tiny and random, built here (a Llama LM, a Llava VLM, tokenizers trained on a few
+words): no hub download, no training step. What is checked is that TRL takes our rows as they
+are: the conversational rows tokenize (chosen and rejected after the same prompt), and a batch
+collates with the person's answer in the first half and the model's in the second.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from studio.core.domain import RunSettings, local_user
+from studio.export import export
+
+from .test_export_support import steered
+
+pytestmark = pytest.mark.backends
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+CHAT = (
+    "{% for m in messages %}{{ m['role'].upper() }}: {% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}</s>{% endfor %}{% if add_generation_prompt %}ASSISTANT: {% endif %}"
+)
+
+
+def tiny_tokenizer(image_token: bool = False):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<s>", "</s>"] + (["<image>"] if image_token else [])
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(
+        ["USER: ASSISTANT: plan the cat and the dog; conflict consistent aligned misaligned"],
+        trainers.BpeTrainer(
+            vocab_size=320,
+            special_tokens=specials,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    extra = {"extra_special_tokens": {"image_token": "<image>"}} if image_token else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_max_length=2048,
+        chat_template=CHAT,
+        **extra,
+    )
+
+
+def tiny_llama(tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=2048,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    )
+
+
+def tiny_llava():
+    """recipes/build_vlm.py's Llava: CLIP vision tower + Llama, 32-px images, with its processor."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = tiny_tokenizer(image_token=True)
+    size, patch = 32, 8
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        image_size=size,
+        patch_size=patch,
+        projection_dim=32,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        projector_hidden_act="gelu",
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+        ),
+        tokenizer=tokenizer,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=CHAT,
+    )
+    return LlavaForConditionalGeneration(config), processor
+
+
+def dpo_trainer(model, processing_class, dataset, tmp_path):
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        per_device_train_batch_size=len(dataset),
+        report_to=[],
+        max_length=None,
+        use_cpu=True,
+        save_strategy="no",
+        logging_strategy="no",
+    )
+    # the reference model is given (a copy): TRL would otherwise reload the policy by its hub id
+    return DPOTrainer(
+        model=model,
+        ref_model=copy.deepcopy(model),
+        args=args,
+        train_dataset=dataset,
+        processing_class=processing_class,
+    )
+
+
+@pytest.fixture
+def session(runner, scripted):
+    """The steered session (two plan edits, a plan-critique override), and one whose image verdict a
+    person flipped: the model failed the round-1 sketch, dana says it follows the instruction."""
+    s = steered(runner, scripted)
+    scripted.fail_rounds = {1}
+    t = runner.new_session(
+        "a red apple", engine="scripted", seed=3, settings=RunSettings(max_rounds=2)
+    )
+    runner.advance(t), runner.advance(t)
+    flipped = runner.override(
+        t,
+        runner.advance(t).id,
+        sketch_passed=True,
+        sketch_critique="The apple is there.",
+        by="dana",
+    )
+    runner.run(t)
+    return s, t, flipped
+
+
+def _load(out, config):
+    from datasets import load_dataset
+
+    return load_dataset(
+        str(out), config, split="train", cache_dir=str(out.parent / "hf-cache")
+    )  # not ~/.cache: it keys by folder name
+
+
+def test_rows_pair_the_persons_text_with_the_models(store, session, tmp_path):
+    s, _, flipped = session
+    out = tmp_path / "trl"
+    export(store, "trl-pref", out, val_fraction=0.0)
+    text = {r["step_id"]: r for r in _load(out, "text")}
+    assert set(text) == {s.plan1.id, s.plan2.id, s.inspect2.id}
+    plan = text[s.plan1.id]
+    assert plan["source"] == "plan-edit" and plan["annotator"] == local_user()
+    assert plan["prompt"] == [{"role": "user", "content": plan["prompt"][0]["content"]}]
+    assert plan["prompt"][0]["content"].startswith("Prompt: a cat and a dog\n")
+    assert plan["chosen"][0]["content"].startswith("<ins>draw a tabby cat</ins>")
+    assert plan["rejected"][0]["content"].startswith("<ins>draw a cat</ins>")
+    assert "Plans so far: <ins>draw a tabby cat</ins>" in text[s.plan2.id]["prompt"][0]["content"]
+    critique = text[s.inspect2.id]
+    assert critique["source"] == "plan-critique"
+    assert critique["chosen"] == [
+        {"role": "assistant", "content": "<plan>no: WRONG is not in the prompt; drop it.</plan>"}
+    ]
+    assert critique["rejected"] == [
+        {"role": "assistant", "content": "<plan>no: The plan contradicts the prompt.</plan>"}
+    ]
+    (vision,) = _load(out, "vision")
+    assert (
+        vision["step_id"] == flipped.id
+        and vision["annotator"] == "dana"
+        and vision["source"] == "sketch-critique"
+    )
+    assert [p["type"] for p in vision["prompt"][0]["content"]] == ["image", "text"]
+    assert "<image>" not in vision["prompt"][0]["content"][1]["text"]
+    assert vision["chosen"][0]["content"] == [
+        {"type": "text", "text": "<sketch>yes: The apple is there.</sketch>"}
+    ]
+    assert vision["rejected"][0]["content"] == [
+        {"type": "text", "text": "<sketch>no: Something is missing.</sketch>"}
+    ]
+    assert vision["images"][0].size == (32, 32)  # decoded by datasets to the stored image
+    assert json.loads(vision["model_original"])["passed"] is False
+
+
+def test_dpo_trainer_tokenizes_and_collates_the_text_rows(store, session, tmp_path):
+    out = tmp_path / "trl"
+    export(store, "trl-pref", out, val_fraction=0.0)
+    dataset = _load(out, "text")
+    tokenizer = tiny_tokenizer()
+    trainer = dpo_trainer(tiny_llama(tokenizer), tokenizer, dataset, tmp_path)
+    prepared = trainer.train_dataset
+    assert len(prepared) == len(dataset) == 3
+    for example, original in zip(prepared, dataset):
+        assert tokenizer.decode(example["chosen_ids"]).startswith(original["chosen"][0]["content"])
+        assert tokenizer.decode(example["rejected_ids"]).startswith(
+            original["rejected"][0]["content"]
+        )
+        assert tokenizer.decode(example["prompt_ids"]).endswith("ASSISTANT: ")
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["input_ids"].shape[0] == 6  # chosen rows, then rejected rows
+    assert (
+        batch["completion_mask"].sum() > 0
+        and batch["attention_mask"].shape == batch["input_ids"].shape
+    )
+
+
+def test_dpo_trainer_collates_the_vision_rows_with_their_image(store, session, tmp_path):
+    out = tmp_path / "trl"
+    export(store, "trl-pref", out, val_fraction=0.0)
+    dataset = _load(out, "vision")
+    model, processor = tiny_llava()
+    trainer = dpo_trainer(model, processor, dataset, tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
+    assert batch["pixel_values"].shape == (
+        2,
+        3,
+        32,
+        32,
+    )  # the image, for the chosen and the rejected row
+    assert (
+        int((batch["input_ids"][0] == image_id).sum()) == (32 // 8) ** 2
+    )  # a token per patch ("default": no CLS)
+    assert batch["completion_mask"].sum() > 0
