@@ -29,7 +29,7 @@ from studio.engines.offline.analyse import analyse  # noqa: E402
 from studio.engines.offline.draw import blank  # noqa: E402
 from studio.engines.offline.layout import unit_size  # noqa: E402
 from studio.engines.offline.paint import DraftNoise, Painter  # noqa: E402
-from studio.language.scene import parse_prompt  # noqa: E402
+from studio.language import parse_prompt  # noqa: E402
 
 METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
 

@@ -29,8 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.language import nlp  # noqa: E402
-from studio.language.scene import parse_prompt  # noqa: E402
+from studio.language import nlp, parse_prompt  # noqa: E402
 
 METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
 OWN = ROOT / "bench/data/parse_set.jsonl"

@@ -299,7 +299,7 @@ def parse(
     as_json: JsonOption = False,
 ) -> None:
     """Parse prompts into scene graphs, in GenEval's metadata form (`include`)."""
-    from ..language.scene import parse_prompt
+    from ..language import parse_prompt
 
     if (prompt is None) == (file is None):
         raise StudioError(

@@ -1,17 +1,22 @@
-"""Refine instructions: the five edits the offline engine reads and writes, as text and back.
+"""Refine instructions: the five edits the offline engine carries out, and the sentence for each.
 
 A person's `<refine>` ("make the cup blue", "move the lamp left of the cat") and the engine's own
 are the same kind of thing: an `Edit` the planner applies to the plan and the painter to the
-sketch. `edit_text` writes the canonical sentence, which `parse_edit` reads back to the same Edit,
-for GenEval's classes and open-vocabulary nouns alike (the noun phrases come from `studio.language.reader.reader`).
+sketch. `edit_text` writes the canonical sentence; the reader's `parse_edit`
+(`studio.language.reader`) reads it back to the same Edit, for GenEval's classes and
+open-vocabulary nouns alike.
+
+Example::
+
+    edit_text(Edit("move", ObjectGroup("dog"), "right of", ObjectGroup("cat")))
+    # 'move the dog right of the cat'
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from .scene import COLOR_WORDS, NUMBERS, ObjectGroup, _noun, _num_word, _phrase, _ref
+from .scene import ObjectGroup, group_phrase, group_reference, noun, number_word
 
 
 @dataclass(frozen=True)
@@ -26,119 +31,26 @@ class Edit:
     count: int | None = None
 
 
-MOVE_VERBS = {"move", "shift", "relocate", "drag", "reposition"}
-ADD_VERBS = {"add", "draw", "insert", "include", "put", "place", "create"}
-REMOVE_WORDS = {"remove", "delete", "erase", "eliminate", "rid"}
-
-
-@dataclass
-class _Read:
-    """What a refine instruction mentions, in order: noun phrases, bare colours, numbers, a relation."""
-
-    nps: list
-    colors: list[str]
-    nums: list[int]
-    rel: str | None
-    words: set[str]
-    joined: str
-
-
-def _read(text: str) -> _Read:
-    from .reader import Reader  # spaCy is loaded on first use
-
-    r = Reader(text)
-    low = r.low
-    found = _Read([], [], [], None, set(low), " ".join(low))
-    i = 0
-    while i < len(low):
-        np = r.np_at(i)
-        if np is not None and not np.known and r.role(np) != "object":
-            np = None  # "the number of apples", "the colour of the cup"
-        if low[i] in COLOR_WORDS and (np is None or (np.bare and np.end == i + 1)):
-            found.colors.append(
-                COLOR_WORDS[low[i]]
-            )  # "make the cup orange": a colour, not the fruit
-            i += 1
-        elif np:
-            found.nps.append(np)
-            i = np.end
-        elif r.relation_at(i) and found.nps and found.rel is None:
-            found.rel, i = r.relation_at(i)
-        else:
-            if low[i] in NUMBERS or low[i].isdigit():
-                found.nums.append(int(low[i]) if low[i].isdigit() else NUMBERS[low[i]])
-            i += 1
-    return found
-
-
-def parse_edit(text: str) -> Edit | None:
-    """A refine instruction -> Edit, or None when it is not one of the five kinds we know."""
-    f = _read(text)
-    if not f.nps:
-        return None
-    first, nps, nums = f.nps[0], f.nps, f.nums
-    target = ObjectGroup(first.cls, 1, first.color)
-    if f.words & REMOVE_WORDS or "take away" in f.joined or "take out" in f.joined:
-        # "remove two of the apples", "remove one apple", "delete the extra clock"; "remove the dogs": all
-        some = first.explicit or ((first.article or first.extra) and first.count == 1)
-        return Edit("remove", target, count=nums[0] if nums else first.count if some else None)
-    if re.search(r"\b(number|count|amount) of\b", f.joined):
-        count = nums[0] if nums else (nps[-1].count if len(nps) > 1 and nps[-1].explicit else None)
-        return Edit("count", target, count=count) if count is not None else None
-    return _placement_edit(f, target) or _appearance_edit(f, target)
-
-
-def _placement_edit(f: _Read, target: ObjectGroup) -> Edit | None:
-    """move, or add (somewhere, or anywhere)."""
-    first, nps, words = f.nps[0], f.nps, f.words
-    if f.rel and len(nps) > 1:
-        anchor = ObjectGroup(nps[1].cls, 1, nps[1].color)
-        if words & ADD_VERBS and not first.definite and not words & MOVE_VERBS:
-            return Edit("add", target, f.rel, anchor, count=first.count)
-        return Edit("move", target, f.rel, anchor)
-    if words & (ADD_VERBS - {"put", "place"}):
-        return Edit("add", target, count=first.count)
-    return None
-
-
-def _appearance_edit(f: _Read, target: ObjectGroup) -> Edit | None:
-    """recolor, or a count stated outright ("there should be three apples")."""
-    first, nps = f.nps[0], f.nps
-    if f.colors:
-        if target.color is None and len(f.colors) > 1 and "from" in f.words:
-            target = ObjectGroup(first.cls, 1, f.colors[0])
-        return Edit("recolor", target, color=f.colors[-1])
-    if len(nps) > 1 and nps[1].cls == first.cls and nps[1].color not in (None, first.color):
-        return Edit("recolor", target, color=nps[1].color)  # "turn the red cup into a blue cup"
-    if first.explicit:
-        return Edit("count", target, count=first.count)  # "there should be three apples"
-    if (
-        first.color and first.cls in COLOR_WORDS
-    ):  # "make the orange orange" read the colour as an adjective
-        return Edit("recolor", ObjectGroup(first.cls), color=first.color)
-    return None
-
-
 def edit_text(edit: Edit) -> str:
     """The canonical instruction for an Edit; parse_edit(edit_text(e)) == e."""
     t = edit.target
-    ref = _ref(ObjectGroup(t.cls, 1, t.color))
+    ref = group_reference(ObjectGroup(t.cls, 1, t.color))
     if edit.kind == "move":
-        return f"move {ref} {edit.relation} {_ref(edit.anchor)}"
+        return f"move {ref} {edit.relation} {group_reference(edit.anchor)}"
     if edit.kind == "recolor":
         return f"recolor {ref} to {edit.color}"
     if edit.kind == "remove":
         some = (
             None
             if edit.count is None
-            else f"{_num_word(edit.count)} {_noun(t.cls, edit.count, t.color)}"
+            else f"{number_word(edit.count)} {noun(t.cls, edit.count, t.color)}"
         )
         return f"remove {some or ref}"
     if edit.kind == "count":
-        return f"change the number of {_noun(t.cls, 2, t.color)} to {_num_word(edit.count)}"
+        return f"change the number of {noun(t.cls, 2, t.color)} to {number_word(edit.count)}"
     if edit.kind == "add":
-        text = "add " + _phrase(ObjectGroup(t.cls, edit.count or 1, t.color))
+        text = "add " + group_phrase(ObjectGroup(t.cls, edit.count or 1, t.color))
         if edit.relation and edit.anchor:
-            text += f" {edit.relation} {_ref(edit.anchor)}"
+            text += f" {edit.relation} {group_reference(edit.anchor)}"
         return text
     raise ValueError(f"unknown edit kind: {edit.kind}")

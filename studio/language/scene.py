@@ -4,8 +4,13 @@ The planner needs object groups and their spatial relations to subsample a scene
 inspector needs GenEval's ``include`` form to check a draft, and the refiner needs edit instructions
 it can both read and write. GenEval's 80 COCO classes, ten colours and four relations are the
 vocabulary the engine draws best; any other noun a prompt names is an object too (open vocabulary),
-drawn as a labelled placeholder. Reading text is `studio.language.reader.reader` (spaCy plus rules), loaded only
-when a prompt is parsed; this module itself is stdlib-only.
+drawn as a labelled placeholder. This module is the model and its words, stdlib-only; reading a
+prompt into a graph is `studio.language.reader`'s (spaCy plus rules), which builds on it.
+
+Example::
+
+    g = SceneGraph([ObjectGroup("apple", 2, "red"), ObjectGroup("cup", 1, "blue")], [Relation(0, "below", 1)])
+    g.describe()  # 'a blue cup, with two red apples below the blue cup'
 """
 
 from __future__ import annotations
@@ -97,6 +102,8 @@ CLASSES = (
     "toothbrush",
 )
 RELATIONS = ("left of", "right of", "above", "below")
+# Each relation seen from its anchor: "a cat left of a dog" is "the dog right of the cat".
+OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
 
 # Other words people use for a class (singular forms; plurals are generated).
 SYNONYMS = {
@@ -331,7 +338,8 @@ class Relation:
     anchor: int
 
 
-def _num_word(n: int) -> str:
+def number_word(n: int) -> str:
+    """The count as a word, "three" (a digit string past twelve): how the reader reads it back."""
     return next((w for w, i in NUMBERS.items() if i == n and n > 0), str(n))
 
 
@@ -339,23 +347,24 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def _noun(cls: str, count: int, color: str | None = None) -> str:
+def noun(cls: str, count: int, color: str | None = None) -> str:
+    """The noun for `count` of `cls` with its colour, no article: "red apples", "cup"."""
     base = cls if count == 1 else plural(cls)
     return f"{color} {base}" if color else base
 
 
-def _phrase(g: ObjectGroup) -> str:
+def group_phrase(g: ObjectGroup) -> str:
     """ "two red apples", "an orange", "a pair of skis" (skis and scissors are counted in pairs)."""
     if g.cls in PAIR_CLASSES:
-        pairs = "a pair" if g.count == 1 else f"{_num_word(g.count)} pairs"
-        return f"{pairs} of {_noun(g.cls, 1, g.color)}"
-    noun = _noun(g.cls, g.count, g.color)
-    return f"{_article(noun)} {noun}" if g.count == 1 else f"{_num_word(g.count)} {noun}"
+        pairs = "a pair" if g.count == 1 else f"{number_word(g.count)} pairs"
+        return f"{pairs} of {noun(g.cls, 1, g.color)}"
+    words = noun(g.cls, g.count, g.color)
+    return f"{_article(words)} {words}" if g.count == 1 else f"{number_word(g.count)} {words}"
 
 
-def _ref(g: ObjectGroup) -> str:
-    """Definite reference ("the blue cup", "the two red apples") that _find() resolves back to g."""
-    return f"the {_noun(g.cls, 1, g.color)}" if g.count == 1 else f"the {_phrase(g)}"
+def group_reference(g: ObjectGroup) -> str:
+    """Definite reference ("the blue cup", "the two red apples") that the reader resolves back to g."""
+    return f"the {noun(g.cls, 1, g.color)}" if g.count == 1 else f"the {group_phrase(g)}"
 
 
 @dataclass
@@ -406,7 +415,7 @@ class SceneGraph:
         return {"include": include} | ({"exclude": exclude} if exclude else {})
 
     def phrase(self, i: int) -> str:
-        return _phrase(self.groups[i])
+        return group_phrase(self.groups[i])
 
     def describe(self, indices: list[int] | None = None) -> str:
         """A sentence the parser reads back: unplaced groups first, then "with X rel the Y" clauses."""
@@ -423,9 +432,11 @@ class SceneGraph:
         clauses = []
         for i in order:
             for r in (r for r in rels if r.subject == i):
-                subj = _ref(self.groups[i]) if i in mentioned else self.phrase(i)
+                subj = group_reference(self.groups[i]) if i in mentioned else self.phrase(i)
                 anchor = (
-                    _ref(self.groups[r.anchor]) if r.anchor in mentioned else self.phrase(r.anchor)
+                    group_reference(self.groups[r.anchor])
+                    if r.anchor in mentioned
+                    else self.phrase(r.anchor)
                 )
                 mentioned |= {i, r.anchor}
                 clauses.append(f"{subj} {r.relation} {anchor}")
@@ -475,20 +486,3 @@ def is_known(cls: str) -> bool:
 
 
 _CLASS_SET = frozenset(CLASSES)
-
-
-def parse_prompt(text: str) -> SceneGraph:
-    """One prompt: every indefinite mention is a new group; "the X" refers back to an earlier one."""
-    from .reader import read  # spaCy is loaded on the first parse, never on import
-
-    return read(text, merge=False)
-
-
-def parse_description(text: str) -> SceneGraph:
-    """Multi-sentence descriptions repeat objects ("A cup. Two apples below the cup."): merge them."""
-    from .reader import read
-
-    return read(text, merge=True)
-
-
-from .edits import Edit, edit_text, parse_edit  # noqa: E402,F401  (kept importable from here)

@@ -5,10 +5,7 @@ from collections import Counter
 
 import pytest
 
-from studio.language.scene import (
-    CLASSES,
-    COLORS,
-    RELATIONS,
+from studio.language import (
     Edit,
     ObjectGroup,
     Relation,
@@ -18,6 +15,7 @@ from studio.language.scene import (
     parse_edit,
     parse_prompt,
 )
+from studio.language.scene import CLASSES, COLORS, RELATIONS
 
 from ..kits import upstream
 

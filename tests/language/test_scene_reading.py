@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from studio.language.scene import (
+from studio.language import (
     Edit,
     ObjectGroup,
     Relation,
@@ -311,7 +311,7 @@ def test_a_fronted_relation_finds_its_subject_past_other_phrases():
 def test_importing_the_scene_module_does_not_load_spacy_and_parsing_does_not_load_torch():
     code = (
         "import sys, studio.language.scene, studio.engines.offline.plan; print('spacy' in sys.modules); "
-        "studio.language.scene.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)"
+        "studio.language.parse_prompt('a cat'); print('spacy' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == [

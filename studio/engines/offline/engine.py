@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ...core.domain import Box, Stage, StudioError, last, last_image
-from ...language.scene import SceneGraph, edit_text, parse_edit
+from ...language import SceneGraph, edit_text, parse_edit
 from ..base import (
     Capabilities,
     Engine,

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...core.domain import Box, Check
+from ...language import Edit, ObjectGroup, SceneGraph
 from ...language.rules import relative_position
-from ...language.scene import Edit, ObjectGroup, SceneGraph
+from ...language.scene import OPPOSITE
 from .analyse import Analysis, Found
 from .plan import match, phrase, the
 
@@ -83,7 +84,7 @@ def plan_issues(
             s, a = back[r.subject], back[r.anchor]
             said = [x.relation for x in scene.relations if (x.subject, x.anchor) == (s, a)]
             said += [
-                _inverse(x.relation) for x in scene.relations if (x.subject, x.anchor) == (a, s)
+                OPPOSITE[x.relation] for x in scene.relations if (x.subject, x.anchor) == (a, s)
             ]
             if r.relation not in said:
                 subject, anchor = scene.groups[s], scene.groups[a]
@@ -120,12 +121,6 @@ def plan_issues(
     for issue in issues:
         unique.setdefault(issue.edit, issue)
     return list(unique.values())
-
-
-def _inverse(relation: str) -> str:
-    return {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}[
-        relation
-    ]
 
 
 def _objects_for(plan: SceneGraph, analysis: Analysis, i: int) -> list[Found]:

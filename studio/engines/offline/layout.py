@@ -56,12 +56,6 @@ def holds(relation: str, box: Box, anchors: list[Box]) -> bool:
     return all(strength(relation, cand, a)[0] > SATISFIED for a in anchors)
 
 
-def inverse(relation: str) -> str:
-    return {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}[
-        relation
-    ]
-
-
 def _integral(mask: np.ndarray) -> np.ndarray:
     out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int32)
     out[1:, 1:] = mask.astype(np.int32).cumsum(0).cumsum(1)

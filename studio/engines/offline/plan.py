@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from ...core.domain import Mode, Review, Stage, Step, StudioError, last
-from ...language.scene import (
+from ...language import (
     Edit,
     ObjectGroup,
     Relation,

@@ -15,10 +15,11 @@ import numpy as np
 from PIL import Image
 
 from ...core.domain import StudioError
-from ...language.scene import Edit, ObjectGroup
+from ...language import Edit, ObjectGroup
+from ...language.scene import OPPOSITE
 from .analyse import FILL_K, STROKE_K, Found, analyse
 from .draw import PAINTS, PAPER, SIZE, blank, default_color, draw_object
-from .layout import holds, inverse
+from .layout import holds
 
 CONFUSABLE = {
     "red": ("orange", "pink", "purple"),
@@ -225,7 +226,7 @@ class Retouch:
             or all(holds(relation, b, [a.box for a in anchors]) for b in boxes)
         ):
             return edit
-        flipped = Edit("move", edit.anchor, inverse(relation), edit.target)
+        flipped = Edit("move", edit.anchor, OPPOSITE[relation], edit.target)
         self._restore(snapshot)
         boxes = self._relocate(anchors, [(flipped.relation, [s.box for s in subjects])])
         if all(holds(flipped.relation, b, [s.box for s in subjects]) for b in boxes):

@@ -20,7 +20,8 @@ def planned_groups(description: str, open_vocabulary: bool = True):
     engine has glyphs for); OWLv2 is asked about any noun. A noun the detector cannot look for is
     named in its evidence, never dropped in silence, and never reported missing by a detector blind to it.
     """
-    from ...language.scene import is_known, parse_description
+    from ...language import parse_description
+    from ...language.scene import is_known
 
     groups = parse_description(description or "").groups
     if open_vocabulary:

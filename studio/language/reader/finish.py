@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 from .. import lexicon as L
-from ..scene import COLOR_WORDS, ObjectGroup, Relation, SceneGraph
-from .reader import OPPOSITE, Reader
+from ..scene import COLOR_WORDS, OPPOSITE, ObjectGroup, Relation, SceneGraph
+from .reader import Reader
 
 
 def group_name(g: ObjectGroup) -> str:

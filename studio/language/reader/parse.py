@@ -1,7 +1,8 @@
 """The reading loop: noun phrases left to right, each one a new group, a reference back, or not an object.
 
-`studio.language.reader.reader` holds the word-level rules (what a noun phrase, a colour after a noun, a side is);
-this module walks a prompt once with them and builds the SceneGraph: groups, relations (a relation
+`Reader` (`reader`) holds the word-level rules (what a noun phrase is), `phrases` what stands
+around one (a colour after a noun, a side), `roles` what a noun is for; this module walks a
+prompt once with them and builds the SceneGraph: groups, relations (a relation
 phrase between two phrases, fronted ones, "to its left", absolute sides paired up at the end),
 negated objects, notes on what could not be placed, and the words it did not understand.
 """
@@ -9,10 +10,11 @@ negated objects, notes on what could not be placed, and the words it did not und
 from __future__ import annotations
 
 from .. import lexicon as L
-from ..scene import FILLERS, SENTENCE_END, ObjectGroup, Relation, SceneGraph
+from ..scene import FILLERS, OPPOSITE, SENTENCE_END, ObjectGroup, Relation, SceneGraph
 from .finish import free_text, group_name, pair_sides, predicative_colors
 from .phrases import its_side_at, post_color, side_at
-from .reader import NP, OPPOSITE, Reader
+from .reader import NP, Reader
+from .roles import role
 
 _OTHER = sorted((tuple(p.split()) for p in L.OTHER_PLACES), key=len, reverse=True)
 
@@ -43,7 +45,7 @@ def _find(groups: list[ObjectGroup], np: NP) -> int | None:
     return (exact or same or [None])[0]
 
 
-def read(text: str, merge: bool = False) -> SceneGraph:
+def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass, one branch per phrase kind)
     """One text -> SceneGraph. `merge`: indefinite repeats of a group are the same group (descriptions)."""
     r = Reader(text, merge)
     low, n = r.low, len(r.low)
@@ -136,12 +138,12 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             ):
                 at += 1  # "To its left sits a cup", "and, on its right, a tie"
             after = r.np_at(at)
-            if after is None or r.role(after) != "object":
+            if after is None or role(r, after) != "object":
                 after = _fronted_subject(
                     r, i, its[1]
                 )  # "Far below it, at the bottom of the cliff, an elephant wades"
             owner = last if last is not None else (history[-1] if history else None)
-            if after is not None and r.role(after) == "object" and owner is not None:
+            if after is not None and role(r, after) == "object" and owner is not None:
                 k = mention(after)  # "and to its left a dog": the dog is left of the one before
                 relate(k, its[0], owner)
                 kind[i : after.end] = ["struct"] * (after.end - i)
@@ -174,7 +176,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:
             part = r.np_at(
                 rel[1] + 1
             )  # "Balanced on top of its screen is a book": above what owns the screen
-            if part is not None and r.role(part) != "object":
+            if part is not None and role(r, part) != "object":
                 if on_part:
                     pass  # plain "on" a part is where it sits, as "on a table" is
                 elif last is None:
@@ -214,11 +216,11 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                 for m in history[len(history) - clause_start :] if clause_start else []:
                     if groups[m].color is None:
                         groups[m] = ObjectGroup(groups[m].cls, groups[m].count, color[0])
-        role = "object" if np.known and start <= negate_until else r.role(np)  # "no cars"
-        if role != "object":
+        np_role = "object" if np.known and start <= negate_until else role(r, np)  # "no cars"
+        if np_role != "object":
             owner = _owner_group(r, np, head_group, last, history)
             if (
-                role in ("part", "setting", "material")
+                np_role in ("part", "setting", "material")
                 and np.color
                 and body
                 and owner is not None
@@ -228,15 +230,20 @@ def read(text: str, merge: bool = False) -> SceneGraph:
                     groups[owner].cls, groups[owner].count, np.color
                 )  # "with purple fur"
             if (
-                rel and role == "part" and owner is not None and _possessive(r, np) and not on_part
+                rel
+                and np_role == "part"
+                and owner is not None
+                and _possessive(r, np)
+                and not on_part
             ):  # "on top of its screen"
                 if last is None:
                     pending = (rel[0], owner)
                 else:
                     relate(last, rel[0], owner)
-            if role == "possessor" and rel:
+            if np_role == "possessor" and rel:
                 carried = rel  # "sits on a child's bed": the relation is to the bed
-            i = end + (role == "possessor")  # "sits on a flat surface": the setting, not an anchor
+            # "sits on a flat surface": the setting, not an anchor
+            i = end + (np_role == "possessor")
             continue
         if rel is None and carried is not None:
             rel = carried
@@ -278,12 +285,29 @@ def read(text: str, merge: bool = False) -> SceneGraph:
     return scene
 
 
+def parse_prompt(text: str) -> SceneGraph:
+    """One prompt: every indefinite mention is a new group; "the X" refers back to an earlier one.
+
+    Example::
+
+        parse_prompt("two red apples below a blue cup").to_geneval()
+        # {'include': [{'class': 'cup', 'count': 1, 'color': 'blue'},
+        #              {'class': 'apple', 'count': 2, 'color': 'red', 'position': ['below', 0]}]}
+    """
+    return read(text, merge=False)
+
+
+def parse_description(text: str) -> SceneGraph:
+    """Multi-sentence descriptions repeat objects ("A cup. Two apples below the cup."): merge them."""
+    return read(text, merge=True)
+
+
 def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
     """The subject of the clause a fronted "below it" belongs to, wherever it stands in the sentence."""
     words, k, seen = r.words, i, set()
     while (
         words[k].pos not in ("VERB", "AUX")
-        and not r._singular_subject(k)  # "a small dog barks"
+        and not r.singular_subject(k)  # "a small dog barks"
         and words[k].head != k
         and k not in seen
     ):
@@ -302,11 +326,11 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
                 "attr",
                 "dobj",
             )
-            or (words[c].head == k and words[c].dep == "compound" and r._singular_subject(k))
+            or (words[c].head == k and words[c].dep == "compound" and r.singular_subject(k))
         ):  # "someone has left a cup"
             for s in range(start, c + 1):
                 np = r.np_at(s)
-                if np is not None and np.head == c and r.role(np) == "object":
+                if np is not None and np.head == c and role(r, np) == "object":
                     return np
     return None
 
@@ -323,7 +347,7 @@ def _side_of_next(r: Reader, i: int, end: int) -> bool:
 
 def _subject_group(r: Reader, i: int, head_group: dict[int, int]) -> int | None:
     """The group that is the subject of the clause word i is in, through participles ("..., balancing")."""
-    words, k = r.words, r._verb_of(i)
+    words, k = r.words, r.verb_of(i)
     if k is None or any(words[m].pos in ("NOUN", "PROPN") for m in _path(r, i, k)):
         return None  # "a mouse to its right": the phrase is the noun's
 

@@ -1,6 +1,6 @@
 """Phrases the reader finds after a noun or around it: a colour said after the noun, a side, "to its left".
 
-`studio.language.reader.reader` reads noun phrases; these functions read what follows one ("a cat colored purple",
+`Reader` (`reader`) reads noun phrases; these functions read what follows one ("a cat colored purple",
 "a sink that is blue", "The deck is a bold pink", "made of warm brown wood") and the places that
 are not a relation between two phrases ("on the left", "to its right", "above it"). They take the
 `Reader` of the text and an index into its words.
@@ -8,22 +8,9 @@ are not a relation between two phrases ("on the left", "to its right", "above it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .. import lexicon as L
 from ..scene import COLOR_WORDS
-
-if TYPE_CHECKING:
-    from .reader import Reader
-
-SIDES = {
-    "left": "left of",
-    "right": "right of",
-    "top": "above",
-    "upper": "above",
-    "bottom": "below",
-    "lower": "below",
-}
+from .reader import SIDES, Reader
 
 
 def _is_color(word: str, strong: bool) -> str | None:
@@ -119,7 +106,7 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
     if said & {"be", "verb"}:  # "a deep forest green", "a retro mint green", "a bright lime green"
         ahead = next((m for m in range(k, min(k + 3, n)) if low[m] in COLOR_WORDS), None)
         if ahead is not None and all(
-            low[m].isalpha() and not r._known_at(m) and r.words[m].pos in ("NOUN", "PROPN", "ADJ")
+            low[m].isalpha() and not r.known_at(m) and r.words[m].pos in ("NOUN", "PROPN", "ADJ")
             for m in range(k, ahead)
         ):
             k = ahead
@@ -149,11 +136,11 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
         k < n
         and r.class_at(k)
         and low[k] not in L.COLOR_NOUNS
-        and not (predicate and not r._known_at(k))
+        and not (predicate and not r.known_at(k))
     ):
         return None  # "with purple eyes": the eyes are purple (but "The sink is a pink porcelain basin")
     if "be" in said and any(
-        r._known_at(m) for m in range(k, _noun_run(r, k))
+        r.known_at(m) for m in range(k, _noun_run(r, k))
     ):  # "next to the table is a purple velvet chair": a phrase, not the table's colour
         return None
     if said == {"comma"} and not (

@@ -10,6 +10,11 @@ references back ("the bench"). Every noun is read: a known class, an object of t
 object, the frame of the picture (`studio.language.lexicon`). The rules decide where spaCy is unreliable
 on short fragments ("a snowboard colored orange" makes "orange" its root); spaCy decides what the
 lists cannot know (that "pears" is a plural noun, that "legs" hang on the bench).
+
+This module holds one text's words and the word-level rules (`Reader`: where a class word, a count,
+a noun phrase or a relation phrase is); the rest of the package are functions of a `Reader`: what
+a noun is for (`roles`, `asides`), the phrases around a noun (`phrases`), the reading loop
+(`parse`), what it does at the end (`finish`) and refine instructions (`instruction`).
 """
 
 from __future__ import annotations
@@ -31,14 +36,21 @@ from ..scene import (
     PAIR_CLASSES,
     RELATION_PHRASES,
     RELATION_STARTS,
+    is_known,
 )
-from .phrases import SIDES
-from .roles import _KNOWN, NounRoles
 
 # A noun phrase: `explicit` a number word was said; `bare` the class word alone; `loose` unknown modifier
 # indices (kept as free text); `head` the index of the noun's last word; `known` one of GenEval's classes.
 NP = namedtuple("NP", "end cls count color definite explicit article extra bare loose head known")
-OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+# A side of the picture, as a relation: "on the left" (of something else), "at the top".
+SIDES = {
+    "left": "left of",
+    "right": "right of",
+    "top": "above",
+    "upper": "above",
+    "bottom": "below",
+    "lower": "below",
+}
 EXACTLY = {"exactly", "only", "just", "precisely", "single"}
 LONG_WORDS = (
     16  # a prompt with more words (or more than one sentence) is a description, not a caption
@@ -66,8 +78,19 @@ def clean(text: str) -> str:
     return _HYPHENATED.sub(_hyphen, FRAMING.sub("", text.replace("’", "'"))).strip()
 
 
-class Reader(NounRoles):
-    """One reading of one text; `scene()` gives its SceneGraph."""
+class Reader:
+    """One text's words, spaCy's annotations of them, and the word-level rules over them.
+
+    `merge`: indefinite repeats of a group are the same group (descriptions). `settled` is the
+    memory of `roles.role`: open nouns already read as not-objects, by class, so that "The plate"
+    after "a white plate" keeps its role.
+
+    Example::
+
+        r = Reader("two red apples below a blue cup")
+        r.np_at(0).cls, r.np_at(0).count, r.np_at(0).color  # ('apple', 2, 'red')
+        r.relation_at(3)  # ('below', 4)
+    """
 
     def __init__(self, text: str, merge: bool = False):
         self.words = annotate(clean(text))
@@ -80,8 +103,8 @@ class Reader(NounRoles):
             or ":" in self.low[2:-2]
             or self._finite_sentence()
         )
-        self.settled: dict[str, str] = {}  # open nouns already read as not-objects, by class
-        self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self._known_at(i))}
+        self.settled: dict[str, str] = {}
+        self.classes_said = {hit[0] for i in range(len(self.low)) if (hit := self.known_at(i))}
         self.first_end = next(
             (k for k, w in enumerate(self.words) if w.sent_start), len(self.words)
         )
@@ -109,7 +132,7 @@ class Reader(NounRoles):
 
     # -- words -------------------------------------------------------------------------------
 
-    def _known_at(self, i: int):
+    def known_at(self, i: int):
         for n in range(min(MAX_CLASS_WORDS, len(self.low) - i), 0, -1):
             hit = LEXICON.get(tuple(self.low[i : i + n]))
             if hit:
@@ -151,7 +174,7 @@ class Reader(NounRoles):
         if i < 2 or w.low.endswith("ing"):
             return False
         before, nxt = words[i - 1], (words[i + 1] if i + 1 < len(words) else None)
-        if self._singular_subject(i):
+        if self.singular_subject(i):
             return True  # "a train glides by", "a purple bear waves at it": "a" with a plural is a verb
         if (
             before.low in ("and", "or")
@@ -160,7 +183,7 @@ class Reader(NounRoles):
         ):
             return True  # "sits and stares"
         if any(
-            (hit := self._known_at(m)) and hit[2] == i and self._lost_verb(m, i)
+            (hit := self.known_at(m)) and hit[2] == i and self._lost_verb(m, i)
             for m in (i - 1, i - 2)
         ):
             return True  # "a cow and a horse graze together"
@@ -177,10 +200,10 @@ class Reader(NounRoles):
             )
         )
 
-    def _singular_subject(self, i: int) -> bool:
+    def singular_subject(self, i: int) -> bool:
         """Word i, tagged a plural noun, ends a phrase opened by "a"/"an": it is the phrase's verb."""
         w = self.words[i]
-        if w.tag != "NNS" or w.lemma == w.low or w.dep not in ("ROOT", "conj") or self._known_at(i):
+        if w.tag != "NNS" or w.lemma == w.low or w.dep not in ("ROOT", "conj") or self.known_at(i):
             return False
         k = i - 1
         while k > 0 and self.words[k].head > k and self.words[k].dep in ("compound", "amod"):
@@ -190,7 +213,7 @@ class Reader(NounRoles):
         if (
             self.low[k] == "the"
         ):  # "The toaster pops,", "The parking meter towers over": a known class
-            hit, nxt = self._known_at(k + 1), self.words[i + 1] if i + 1 < len(self.words) else None
+            hit, nxt = self.known_at(k + 1), self.words[i + 1] if i + 1 < len(self.words) else None
             return bool(hit and hit[2] == i and nxt and nxt.pos in ("ADP", "ADV", "PUNCT", "CCONJ"))
         return self.low[k] in ("a", "an")
 
@@ -212,7 +235,7 @@ class Reader(NounRoles):
 
     def class_at(self, i: int):
         """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""
-        hit = self._known_at(i)
+        hit = self.known_at(i)
         if hit or i >= len(self.words) or not self.is_noun(i):
             return hit
         w = self.words[i]
@@ -234,13 +257,13 @@ class Reader(NounRoles):
         if self.class_at(k):  # a noun as modifier: "a dog bed", "a coffee table", "a pizza oven"
             if not nouns_follow or k + 1 >= len(self.words) or not self.class_at(k + 1):
                 return False
-            if self._known_at(k) and self._known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS:
+            if self.known_at(k) and self.known_at(k + 1) and self.low[k + 1] not in COLOR_WORDS:
                 return True  # two class words in a row are one compound, whatever the tagger says
             if (
                 self.long
-                and self._known_at(k + 1)
+                and self.known_at(k + 1)
                 and self.low[k + 1] not in COLOR_WORDS
-                and not self._known_at(k)
+                and not self.known_at(k)
             ):
                 return True  # "a vintage oven", "a toy truck": in a description, a known class heads its phrase
             return w.dep in ("compound", "nmod", "amod") and self.words[k].head > k
@@ -281,7 +304,7 @@ class Reader(NounRoles):
             return 1, i + 1, True
         return (3, i + 1, False) if w in ("several", "few", "many", "multiple") else None
 
-    def np_at(self, i: int) -> NP | None:
+    def np_at(self, i: int) -> NP | None:  # noqa: C901  (every part of a noun phrase is optional)
         """[det] [count] [pair(s) of] [adjectives, colour, modifiers] class."""
         low = self.low
         j, definite, count, explicit, article, pairs = i, False, None, False, False, False
@@ -308,10 +331,10 @@ class Reader(NounRoles):
                 hit
                 and best is not None
                 and hit[1] == "pl"
-                and hit[0] not in _KNOWN
+                and not is_known(hit[0])
                 and (
                     article
-                    or best[0][0] in _KNOWN
+                    or is_known(best[0][0])
                     or best[0][1] == "pl"
                     or self.words[k].dep == "ROOT"
                 )
@@ -321,8 +344,8 @@ class Reader(NounRoles):
             if (
                 hit
                 and best is not None
-                and best[0][0] in _KNOWN
-                and hit[0] not in _KNOWN
+                and is_known(best[0][0])
+                and not is_known(hit[0])
                 and self._lost_verb(i, k)
             ):
                 break  # "a cat and a dog sleep on a rug": the tagger found no verb and made "dog sleep" one noun
@@ -346,10 +369,10 @@ class Reader(NounRoles):
         if (
             cls in L.YOUNG
             and head > j
-            and self._known_at(head - 1)
+            and self.known_at(head - 1)
             and low[head - 1] not in COLOR_WORDS
         ):
-            cls = self._known_at(head - 1)[0]  # "a bear cub" is a (young) bear
+            cls = self.known_at(head - 1)[0]  # "a bear cub" is a (young) bear
         if cls in COLOR_WORDS and color is None and head > 0 and low[head - 1] in L.SHADE_WORDS:
             return None  # "a deep orange" is a colour
         if count is None:
@@ -369,7 +392,7 @@ class Reader(NounRoles):
             head == i,
             [x for x in loose if x < head],
             end - 1,
-            cls in _KNOWN,
+            is_known(cls),
         )
 
     def relation_at(self, i: int):
@@ -378,7 +401,34 @@ class Reader(NounRoles):
                 return rel, i + len(words)
         return None
 
+    def said_before(self, cls: str, k: int) -> bool:
+        """Whether a mention of `cls` ends before word k (not the mention that ends at k itself)."""
+        return any((hit := self.class_at(m)) and hit[0] == cls and hit[2] <= k for m in range(k))
 
-from .parse import read  # noqa: E402  (the chunking loop needs the helpers above)
+    def possessed(self, k: int, pronoun: bool = False) -> bool:
+        """ "its handle", "the banana's peel": something's part (`pronoun`: "its"/"their" only)."""
+        return any(
+            self.words[c].head == k
+            and self.words[c].dep == "poss"
+            and (not pronoun or self.low[c] in ("its", "their"))
+            for c in range(max(0, k - 6), k)
+        )
 
-__all__ = ["Reader", "read", "clean"]
+    def is_thing(self, k: int) -> bool:
+        """Word k names a thing that could be drawn: a class, not the frame, a part or a material."""
+        hit = self.class_at(k)
+        if not hit:
+            return False
+        return is_known(hit[0]) or not (
+            {hit[0], self.low[k]} & (L.META | L.PARTS | L.MATERIALS) or self.possessed(k)
+        )
+
+    def verb_of(self, k: int) -> int | None:
+        """The verb of the clause word k is in (through its heads), or None."""
+        seen = set()
+        while self.words[k].pos not in ("VERB", "AUX") and k not in seen:
+            seen.add(k)
+            if self.words[k].head == k:
+                return None
+            k = self.words[k].head
+        return k
