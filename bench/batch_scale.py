@@ -114,7 +114,7 @@ def throughput(sessions: int) -> None:
             assert all(p.wait() == 0 for p in procs)
             wall = time.perf_counter() - started
             store = Store(data_dir=data)
-            items = WorkQueue(store.engine, "b").items()
+            items = WorkQueue(store.db, "b").items()
             assert len(items) == sessions and {i["status"] for i in items} == {"done"}
             span = max(i["finished_at"] for i in items) - min(i["started_at"] for i in items)
             store.close()
@@ -131,7 +131,7 @@ def _claim_cost(url: str | None, data: Path, items: int) -> tuple[float, float, 
     from studio.store import Store
 
     store = Store(url, data)
-    queue = WorkQueue(store.engine, "claims", worker="bench", lease_s=60)
+    queue = WorkQueue(store.db, "claims", worker="bench", lease_s=60)
     queue.ensure(
         {"bench": 1},
         [

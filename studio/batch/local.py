@@ -17,6 +17,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from ..core.domain import StudioError
+from ..store import Store
 from .placement import Place, pin_device, visible_gpus
 from .worker import BatchOptions, OnFinal, Worker
 from .workqueue import WorkQueue
@@ -134,10 +135,8 @@ def run_workers(
     wanted = set(watch)
     since = time.time() - 1.0
     seen: set[int] = set()
-    from ..store import Store
-
     store = Store(options.db, options.data_dir)
-    queue = WorkQueue(store.engine, options.name)
+    queue = WorkQueue(store.db, options.name)
 
     def report() -> None:
         nonlocal since
@@ -146,9 +145,8 @@ def run_workers(
                 seen.add(row["seq"])
                 if on_item:
                     on_item(row)
-        since = (
-            time.time() - 5.0
-        )  # overlap: a commit may land with an older timestamp than it is read
+        # The windows overlap: a commit may land with an older timestamp than when it is read.
+        since = time.time() - 5.0
 
     workers = (_Processes if kind == "processes" else _Threads)(options, count, on_final)
     try:

@@ -7,9 +7,12 @@ any engine imports torch. Judged without importing torch, so a CPU-only worker s
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shlex
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -94,9 +97,6 @@ def relaunch_as_asked() -> None:
     """Run what accelerate was asked for when it started one process instead of several: replace this
     process with torchrun starting them (accelerate's own --multi_gpu path is torchrun too), after
     one line saying so. Returns when nothing is short; refuses in one line when it cannot relaunch."""
-    import importlib.util
-    import sys
-
     short = launcher_shortfall(os.environ, _parent_argv())
     if short is None:
         return
@@ -120,8 +120,6 @@ def _parent_argv() -> list[str]:
 def visible_gpus() -> list[str]:
     """The GPUs this process may use, judged without importing torch: CUDA_VISIBLE_DEVICES when set,
     else the NVIDIA device files (/dev/nvidia0, /dev/nvidia1, …)."""
-    import re
-
     visible = [
         d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()
     ]
@@ -142,8 +140,6 @@ def pin_device(place: Place) -> str | None:
     with torch.cuda.set_device when torch is already imported. None when there is nothing to pin."""
     if place.world_size <= 1 and "LOCAL_RANK" not in os.environ:
         return None
-    import sys
-
     torch = sys.modules.get("torch")
     if torch is not None:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -18,13 +18,17 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from sqlalchemy.exc import IntegrityError
+
 from ..core import limits
-from ..core.domain import Mode, RunSettings, StudioError
+from ..core.domain import Conflict, Mode, RunSettings, Stage, StudioError
 from ..engines.base import CancelToken
+from ..runner import Runner
+from ..store import Store
 from .placement import Place
 from .workqueue import THROUGHPUT_WINDOW_S, Counts, Item, Throughput, WorkQueue
 
@@ -175,12 +179,11 @@ class _Lease(threading.Thread):
         while not self._stop.wait(self.queue.lease_s / 3):
             with self._lock:
                 item, cancel = self.item, self.cancel
+            # A database hiccup is tried again next beat: the lease has two more thirds.
             try:
                 if item is not None and not self.queue.renew(item):
                     cancel.cancel()
-            except (
-                Exception
-            ):  # a database hiccup: try again next beat, the lease has two more thirds
+            except Exception:
                 pass
 
     def stop(self) -> None:
@@ -203,15 +206,12 @@ class Worker:
         on_final: OnFinal | None = None,
         worker_id: str | None = None,
     ):
-        from ..runner import Runner
-        from ..store import Store
-
         self.options, self.place = options, place or Place.from_env()
         self.started = time.time()
         self.store = Store(options.db, options.data_dir)
         self.runner = Runner(self.store)
         self.queue = WorkQueue(
-            self.store.engine, options.name, worker_id or self.place.worker_id(), options.lease_s
+            self.store.db, options.name, worker_id or self.place.worker_id(), options.lease_s
         )
         self.poll_s = min(poll_s, options.lease_s / 4)
         self.settings = RunSettings(
@@ -242,7 +242,8 @@ class Worker:
         lease.start()
         results: list[Finished] = []
         try:
-            self.queue.reclaim_dead_here()  # a killed run's items, on a re-run: carried on now, not after their lease
+            # A killed run's items, on a re-run: carried on now, not after their lease.
+            self.queue.reclaim_dead_here()
             while not self._stopping.is_set():
                 item = self.queue.claim()
                 if item is None:
@@ -257,17 +258,14 @@ class Worker:
                 lease.hold(item, cancel)
                 try:
                     result = self._run_item(item, cancel)
-                except BaseException:
+                except BaseException:  # Ctrl-C: give it back for another worker (or a re-run)
                     lease.hold(None)
-                    self.queue.release(
-                        item
-                    )  # Ctrl-C: give it back for another worker (or a re-run)
+                    self.queue.release(item)
                     raise
                 lease.hold(None)
                 if result.status == "lost" and self._stopping.is_set():
-                    self.queue.release(
-                        item
-                    )  # stopped, not taken over: a re-run carries it on at once
+                    # Stopped, not taken over: a re-run carries it on at once.
+                    self.queue.release(item)
                     break
                 results.append(result)
                 if on_finished:
@@ -277,12 +275,6 @@ class Worker:
             lease.stop()
 
     def _run_item(self, item: Item, cancel: CancelToken) -> Finished:
-        from dataclasses import replace
-
-        from sqlalchemy.exc import IntegrityError
-
-        from ..core.domain import Conflict, Stage
-
         started = time.perf_counter()
         trajectory = None
         try:
@@ -299,6 +291,7 @@ class Worker:
                     *self.options.tags,
                     *row_tags(item.row),
                 )
+                # A stalled earlier holder may have created it a moment ago: then that one is carried on.
                 try:
                     trajectory = self.runner.new_session(
                         item.prompt,
@@ -309,9 +302,7 @@ class Worker:
                         tags,
                         session_id=item.session_id,
                     )
-                except (
-                    IntegrityError
-                ):  # a stalled earlier holder created it a moment ago: carry that one on
+                except IntegrityError:
                     trajectory = self.runner.open(item.session_id)
             outcome = self.runner.run(trajectory, cancel=cancel)
             if outcome.status == "cancelled":
@@ -361,7 +352,7 @@ def status(store: Any, name: str, window_s: float = THROUGHPUT_WINDOW_S) -> dict
     (from the first claim inside it when the batch is younger), so the ETA follows the batch as it
     runs now, is not swayed by one slow or fast item, and is not averaged with a pause. No ETA while
     items are left but no worker holds one (nobody is working on the batch)."""
-    queue = WorkQueue(store.engine, name)
+    queue = WorkQueue(store.db, name)
     if not queue.exists():
         raise StudioError(
             f"No batch {name!r} in this database. Start one with: studio batch PROMPTS.jsonl --name {name}"

@@ -12,6 +12,18 @@ session from the last committed stage. Every claim bumps `attempts`, and every l
 holder names the attempt it holds (a fencing token), so a holder that was presumed dead but was only
 slow finds its writes refused instead of overwriting the new holder's. The session id is chosen at
 the first claim and kept on the item, so however often the item changes hands there is one session.
+
+How far the batch has got (`counts`, `throughput`, `finished_since`, `items`) is read on a read-only
+connection (a plain BEGIN on SQLite), so a watcher never waits for the workers' claims.
+
+Example::
+
+    queue = WorkQueue(store.db, "gliders", worker="host:123:rank0")
+    queue.ensure(settings, items)
+    while (item := queue.claim()) is not None:
+        ...  # run the item's session, calling queue.renew(item) every lease_s / 3
+        queue.finish(item)
+    print(queue.counts().done)
 """
 
 from __future__ import annotations
@@ -23,31 +35,56 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from ..core.domain import StudioError, new_id
 from ..store.opening import insert_ignoring_duplicates
-from ..store.store import batch_items, batches
-from .workqueue_progress import (
-    DONE,
-    FAILED,
-    PARKED,
-    RUNNING,
-    THROUGHPUT_WINDOW_S,
-    TODO,
-    Counts,
-    QueueProgress,
-    Throughput,
-)
+from ..store.tables import batch_items, batches
 
-# Also the names callers have always imported from here (the statuses, Counts, Throughput).
-__all__ = ["TODO", "RUNNING", "DONE", "FAILED", "PARKED", "THROUGHPUT_WINDOW_S", "Counts", "Item",
-           "Throughput", "WorkQueue"]  # fmt: skip
+TODO, RUNNING, DONE, FAILED = "todo", "running", "done", "failed"
+# Asked for by an earlier run of a growing batch, not by the latest: never claimed.
+PARKED = "parked"
+# The ETA's throughput: items finished in the last ten minutes, by all workers.
+THROUGHPUT_WINDOW_S = 600.0
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many items of a batch are in each status, when it started and last finished, who holds
+    items now, and the first few failures."""
+
+    total: int
+    done: int
+    running: int  # held under a live lease
+    failed: int
+    left: int  # not started, or held under a lease that has run out
+    first_started: float | None
+    last_finished: float | None
+    workers: tuple[str, ...]  # holders of live leases
+    errors: tuple[tuple[int, str], ...]  # (seq, message) of failed items, first few
+    # Set aside by the latest run of a growing batch (not left: no worker claims them).
+    parked: int = 0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Items finished (done or failed) by all workers in a recent window, for a rate that follows the
+    batch as it runs now: a batch resumed today after a pause overnight is not averaged with the night."""
+
+    finished: int
+    window_s: float  # from the window's start (or the first claim inside it) to now
+    last_finished: float | None
+
+    @property
+    def per_s(self) -> float | None:
+        return self.finished / self.window_s if self.finished and self.window_s > 0 else None
 
 
 @dataclass(frozen=True)
 class Item:
+    """One (prompt, sample) of a batch as a claim hands it to a worker: what its session runs."""
+
     batch: str
     seq: int
     mode: str
@@ -75,14 +112,16 @@ def _canonical(settings: dict[str, Any]) -> str:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
-class WorkQueue(QueueProgress):
-    """One worker's view of one batch's work table (its progress reads: studio/batch/workqueue_progress.py)."""
+class WorkQueue:
+    """One worker's view of one batch's work table: its claims, and how far the batch has got.
 
-    def __init__(self, engine: Engine, batch: str, worker: str = "", lease_s: float = 60.0):
-        self.engine, self.batch, self.worker, self.lease_s = engine, batch, worker, float(lease_s)
-        self.reader = engine.execution_options(
-            readonly=True
-        )  # a plain BEGIN on SQLite: never waits for writers
+    `db` is the store's Engine (`Store.db`); `worker` names the holder of the items this queue
+    claims (host:pid:rank); `lease_s` is how long a claim holds without a renewal."""
+
+    def __init__(self, db: Engine, batch: str, worker: str = "", lease_s: float = 60.0):
+        self.db, self.batch, self.worker, self.lease_s = db, batch, worker, float(lease_s)
+        # The same database on connections that begin with a plain BEGIN: a read never waits for writers.
+        self.readonly_db = db.execution_options(readonly=True)
 
     # -- the batch ---------------------------------------------------------------------------
 
@@ -92,7 +131,7 @@ class WorkQueue(QueueProgress):
         Idempotent and safe to call from every worker at once: rows are inserted with ON CONFLICT
         DO NOTHING. A batch of this name made with other settings (another prompt file, engine,
         seed, …) is refused, so a re-run can only resume the batch it names."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             found = conn.execute(
                 select(batches.c.settings).where(batches.c.name == self.batch)
             ).first()
@@ -123,7 +162,7 @@ class WorkQueue(QueueProgress):
         `items`, in order. One transaction, the batch row locked, so concurrent callers agree."""
         key = lambda row: (row["mode"], int(row["prompt_index"]), int(row["sample"]))  # noqa: E731
         c = batch_items.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 insert_ignoring_duplicates(conn, batches).values(
                     name=self.batch, settings=settings, total=0, created_at=time.time()
@@ -182,7 +221,7 @@ class WorkQueue(QueueProgress):
             )
 
     def exists(self) -> bool:
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return (
                 conn.execute(select(batches.c.name).where(batches.c.name == self.batch)).first()
                 is not None
@@ -197,7 +236,7 @@ class WorkQueue(QueueProgress):
             batch_items.c.status == TODO,
             and_(batch_items.c.status == RUNNING, batch_items.c.lease_until < now),
         )
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             row = conn.execute(
                 select(batch_items)
                 .where(batch_items.c.batch == self.batch, claimable)
@@ -244,7 +283,7 @@ class WorkQueue(QueueProgress):
 
     def renew(self, item: Item) -> bool:
         """Extend the lease; False when the item is no longer this claim's (taken over after a stall)."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 update(batch_items)
                 .where(*self._held(item))
@@ -254,7 +293,7 @@ class WorkQueue(QueueProgress):
 
     def finish(self, item: Item, error: str | None = None) -> bool:
         """Mark the item done (or failed, with the engine's message); False when the claim was lost."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 update(batch_items)
                 .where(*self._held(item))
@@ -269,7 +308,7 @@ class WorkQueue(QueueProgress):
 
     def release(self, item: Item) -> None:
         """Give the item back untouched (the worker is stopping), for any worker to claim at once."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 update(batch_items).where(*self._held(item)).values(status=TODO, lease_until=None)
             )
@@ -283,7 +322,7 @@ class WorkQueue(QueueProgress):
             now = time.time()
             values |= {"status": DONE, "attempts": 1, "worker": "adopted", "started_at": now,
                        "finished_at": now}  # fmt: skip
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 update(batch_items)
                 .where(
@@ -291,7 +330,7 @@ class WorkQueue(QueueProgress):
                     c.seq == seq,
                     c.status.in_((TODO, PARKED)),
                     c.session_id.is_(None),
-                )  # fmt: skip
+                )
                 .values(**values)
             )
         return result.rowcount == 1
@@ -303,7 +342,7 @@ class WorkQueue(QueueProgress):
         waiting for the lease as before; a holder judged dead wrongly is fenced off, never doubled."""
         host = socket.gethostname()[:64] + ":"
         c = batch_items.c
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             held = conn.execute(
                 select(c.seq, c.worker, c.attempts).where(
                     c.batch == self.batch,
@@ -314,7 +353,7 @@ class WorkQueue(QueueProgress):
         dead = [row for row in held if not _alive(row.worker[len(host) :].split(":", 1)[0])]
         count = 0
         for row in dead:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 count += conn.execute(
                     update(batch_items)
                     .where(
@@ -335,10 +374,119 @@ class WorkQueue(QueueProgress):
         failed = (c.batch == self.batch, c.status == FAILED, c.finished_at < before)
         chunks = [None] if seqs is None else [seqs[k : k + 1000] for k in range(0, len(seqs), 1000)]
         count = 0
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             for chunk in chunks:
                 chosen = failed if chunk is None else (*failed, c.seq.in_(chunk))
                 count += conn.execute(
                     update(batch_items).where(*chosen).values(status=TODO, worker=None)
                 ).rowcount
         return count
+
+    # -- progress ------------------------------------------------------------------------------
+
+    def unfinished(self) -> int:
+        """Items not yet done or failed (left or running): while any is, a worker may still be needed."""
+        with self.readonly_db.connect() as conn:
+            return conn.scalar(
+                select(func.count())
+                .select_from(batch_items)
+                .where(batch_items.c.batch == self.batch, batch_items.c.status.in_((TODO, RUNNING)))
+            )
+
+    def counts(self) -> Counts:
+        now = time.time()
+        live = and_(batch_items.c.status == RUNNING, batch_items.c.lease_until >= now)
+        c = batch_items.c
+        with self.readonly_db.connect() as conn:
+            row = conn.execute(
+                select(
+                    func.count(),
+                    func.sum(case((c.status == DONE, 1), else_=0)),
+                    func.sum(case((live, 1), else_=0)),
+                    func.sum(case((c.status == FAILED, 1), else_=0)),
+                    func.min(c.started_at),
+                    func.max(case((c.status == DONE, c.finished_at), else_=None)),
+                    func.sum(case((c.status == PARKED, 1), else_=0)),
+                ).where(c.batch == self.batch)
+            ).one()
+            workers = tuple(
+                sorted(conn.scalars(select(c.worker).distinct().where(c.batch == self.batch, live)))
+            )
+            errors = tuple(
+                (r.seq, r.error or "")
+                for r in conn.execute(
+                    select(c.seq, c.error)
+                    .where(c.batch == self.batch, c.status == FAILED)
+                    .order_by(c.seq)
+                    .limit(5)
+                )
+            )
+        total, done, running, failed = (int(v or 0) for v in row[:4])
+        parked = int(row[6] or 0)
+        return Counts(
+            total,
+            done,
+            running,
+            failed,
+            total - done - running - failed - parked,
+            row[4],
+            row[5],
+            workers,
+            errors,
+            parked,
+        )
+
+    def throughput(
+        self, window_s: float = THROUGHPUT_WINDOW_S, now: float | None = None
+    ) -> Throughput:
+        """Items finished by all workers within the last `window_s`. The window starts no earlier than
+        the first claim among those items, so a batch started two minutes ago is not diluted by eight
+        empty ones; a stalled batch's rate decays as its last finishes leave the window."""
+        now = time.time() if now is None else now
+        since = now - window_s
+        c = batch_items.c
+        with self.readonly_db.connect() as conn:
+            row = conn.execute(
+                select(func.count(), func.min(c.started_at), func.max(c.finished_at)).where(
+                    c.batch == self.batch, c.status.in_((DONE, FAILED)), c.finished_at >= since
+                )
+            ).one()
+        finished, first_claim, last = int(row[0] or 0), row[1], row[2]
+        start = max(since, first_claim) if first_claim is not None else since
+        return Throughput(finished, max(now - start, 1e-6), last)
+
+    def finished_since(self, since: float) -> list[dict[str, Any]]:
+        """Items finished (done or failed) at or after `since`, oldest first: what a watcher reports."""
+        c = batch_items.c
+        with self.readonly_db.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(
+                        c.seq,
+                        c.status,
+                        c.mode,
+                        c.prompt_index,
+                        c.sample,
+                        c.session_id,
+                        c.error,
+                        c.finished_at,
+                    )
+                    .where(
+                        c.batch == self.batch, c.status.in_((DONE, FAILED)), c.finished_at >= since
+                    )
+                    .order_by(c.finished_at, c.seq)
+                )
+            ]
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item as a dict, in order (for reports and tests)."""
+        with self.readonly_db.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(batch_items)
+                    .where(batch_items.c.batch == self.batch)
+                    .order_by(batch_items.c.seq)
+                )
+            ]

@@ -167,7 +167,7 @@ def run_bench(
     started, started_wall = time.perf_counter(), time.time()
     store = Store(options.db, options.data_dir)
     try:
-        queue = WorkQueue(store.engine, name)
+        queue = WorkQueue(store.db, name)
         seqs = queue.grow(settings | {"kind": "geneval", "tags": list(TAGS)}, items)
         if options.retry_failed:
             queue.retry_failed(before=started_wall, seqs=seqs)

@@ -163,22 +163,22 @@ def check_tables(
         )
 
 
-def migrate(engine: Engine, reader: Engine, shown_url: str, known: tuple[str, ...]) -> None:
-    """Check an opened database with `check_tables` (read on `reader`), then bring its schema to the
-    newest of `known` revisions; a refused or unreadable database has `engine` disposed."""
+def migrate(db: Engine, readonly_db: Engine, shown_url: str, known: tuple[str, ...]) -> None:
+    """Check an opened database with `check_tables` (read on `readonly_db`), then bring its schema
+    to the newest of `known` revisions; a refused or unreadable database has `db` disposed."""
     try:
-        with _connect(engine, reader, shown_url) as conn:
+        with _connect(db, readonly_db, shown_url) as conn:
             tables = set(inspect(conn).get_table_names())
             revisions = (
                 list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
                 if "alembic_version" in tables
                 else None
             )
-    except StudioError:  # a full disk (make_engine's handler)
-        engine.dispose()
+    except StudioError:  # a full disk (make_db's handler)
+        db.dispose()
         raise
     except (DatabaseError, sqlite3.DatabaseError) as error:
-        engine.dispose()
+        db.dispose()
         raise StudioError(
             f"Cannot read the database {shown_url} ({str(getattr(error, 'orig', error))[:200]}). "
             "Check the URL, the server and your permissions."
@@ -186,25 +186,25 @@ def migrate(engine: Engine, reader: Engine, shown_url: str, known: tuple[str, ..
     try:
         check_tables(shown_url, tables, revisions, known)
     except StudioError:
-        engine.dispose()
+        db.dispose()
         raise
     if revisions == [known[-1]]:
         return
     from .migrations import upgrade  # Alembic is imported only when the schema must change
 
-    upgrade(engine)
+    upgrade(db)
 
 
-def _connect(engine: Engine, reader: Engine, shown_url: str) -> Connection:
+def _connect(db: Engine, readonly_db: Engine, shown_url: str) -> Connection:
     """The first connection to a database server, or one line saying it could not be reached: the
     driver's first line (psycopg's "connection to server at …, port … failed: Connection refused";
     its second line, a hint, is left out) and what to check. SQLite's errors go to `migrate`."""
     try:
-        return reader.connect()
+        return readonly_db.connect()
     except DatabaseError as error:
-        if reader.dialect.name == "sqlite":
+        if readonly_db.dialect.name == "sqlite":
             raise
-        engine.dispose()
+        db.dispose()
         said = str(getattr(error, "orig", error)).strip().splitlines() or [type(error).__name__]
         reason = " ".join(said[0].split()).removeprefix("connection failed: ")[:200]
         raise StudioError(
@@ -278,9 +278,8 @@ def _unreadable(path: Path, error: sqlite3.Error) -> StudioError:
 
 
 def _damaged(path: Path, detail: str) -> StudioError:
-    detail = " ".join(
-        detail.replace("*** in database main ***", "").split()
-    )  # SQLite's report spans lines
+    # SQLite's report spans lines; the message is one.
+    detail = " ".join(detail.replace("*** in database main ***", "").split())
     return StudioError(
         f"{path} is damaged (SQLite: {detail[:120]}); nothing was written to it. Recover what is left with "
         f"`sqlite3 {path} .recover | sqlite3 recovered.db` and pass --db sqlite:///recovered.db, or restore a backup."
@@ -304,11 +303,11 @@ def insert_ignoring_duplicates(conn: Connection, table: Table):
     return insert(table)
 
 
-def _say_when_full(engine: Engine, near: Path | None) -> None:
+def _say_when_full(db: Engine, near: Path | None) -> None:
     """Any statement (or connection) that fails because the disk is full raises StudioError with
     `full_disk_message()` instead of a DBAPI error, for every caller: the CLI, the page, the workers."""
 
-    @event.listens_for(engine, "handle_error")
+    @event.listens_for(db, "handle_error")
     def _full(context: Any) -> None:
         if disk_full(context.original_exception, near):
             raise StudioError(full_disk_message()) from None
@@ -329,15 +328,19 @@ def _wal(cursor: Any, wait_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def make_engine(url: str) -> Engine:
+def make_db(url: str) -> Engine:
+    """The SQLAlchemy Engine of the store's database (the name `db` keeps "engine" for the model
+    engines): a full disk becomes one StudioError line; on SQLite every connection waits up to 30 s
+    for a lock, runs in WAL mode, and a writer's transaction takes the write lock at BEGIN (a
+    connection with `execution_options(readonly=True)` begins a plain read instead)."""
     if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_pre_ping=True)
-        _say_when_full(engine, None)
-        return engine
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    _say_when_full(engine, sqlite_file(make_url(url)))
+        db = create_engine(url, pool_pre_ping=True)
+        _say_when_full(db, None)
+        return db
+    db = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    _say_when_full(db, sqlite_file(make_url(url)))
 
-    @event.listens_for(engine, "connect")
+    @event.listens_for(db, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
         dbapi_conn.isolation_level = None
@@ -348,7 +351,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
+    @event.listens_for(db, "begin")
     def _begin(conn: Connection) -> None:
         # Writers take the lock up front, so two writers queue on busy_timeout instead of failing
         # with "database is locked" when one upgrades a read lock; readers never block in WAL mode.
@@ -356,4 +359,4 @@ def make_engine(url: str) -> Engine:
             "BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE"
         )
 
-    return engine
+    return db

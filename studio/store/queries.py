@@ -2,9 +2,9 @@
 sessions (id prefix, search, tag, who may see them), the batches' names, and the judgements table
 (ratings and preferences).
 
-`studio.store.Store` delegates to these functions; the schema stays in `studio.store.store`. Every
-filter is SQL, applied before LIMIT, so a page of sessions is never short because rows were
-dropped afterwards, and a session someone may not see is never read at all.
+`studio.store.Store` calls these functions, on the tables of `studio.store.tables`. Every filter
+is SQL, applied before LIMIT, so a page of sessions is never short because rows were dropped
+afterwards, and a session someone may not see is never read at all.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import String, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from ..core.domain import Judgement, Person, Session, StudioError
-from .store import batches, judgements, session_from_row, sessions, steps
+from .tables import batches, judgements, session_from_row, sessions, steps
 
 # -- sessions ---------------------------------------------------------------------------------
 

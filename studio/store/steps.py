@@ -1,7 +1,7 @@
 """The store's queries about one session's tree: its steps and the images they point to.
 
-`studio.store.Store` delegates to these functions inside the transactions it opens; the schema
-stays in `studio.store.store`. Images are rows shared by every session that uses the same PNG, so a step
+`studio.store.Store` calls these functions inside the transactions it opens, on the tables of
+`studio.store.tables`. Images are rows shared by every session that uses the same PNG, so a step
 only registers its images here and a deleted session takes only the files nobody else uses.
 """
 
@@ -24,7 +24,7 @@ from ..core.domain import (
     step_to_dict,
 )
 from .opening import insert_ignoring_duplicates
-from .store import images, judgements, session_from_row, sessions, steps
+from .tables import images, judgements, session_from_row, sessions, steps
 
 # -- rows <-> domain objects ------------------------------------------------------------------
 

@@ -1,14 +1,20 @@
 """The store: sessions and steps in SQL (SQLAlchemy 2), images as content-addressed PNGs.
 
-Every write is one short transaction that ends before any model runs. Each write
-bumps the session's `version` and checks the version the writer last saw, so two
-tabs (or processes) on one session never silently overwrite each other.
+`Store` is the one face the rest of the studio uses. Every write is one short transaction that
+ends before any model runs. Each write bumps the session's `version` and checks the version the
+writer last saw, so two tabs (or processes) on one session never silently overwrite each other.
 
-The schema lives here; its history lives in `studio/store/migrations` (Alembic); the `Store` opens the
-database (`studio/store/opening.py`) and delegates its queries to `studio/store/steps.py` (a session's
-tree) and `studio/store/queries.py` (sessions as a whole, batches, judgements). The
-default database is SQLite in WAL mode with a busy timeout; any SQLAlchemy URL works
-(`--db` or `STROKE_STUDIO_DB`), and the column types are portable to PostgreSQL.
+The Store opens the database (`opening`), builds or upgrades its schema (`tables`, through
+`migrations/`), and runs its queries in `steps` (a session's tree) and `queries` (sessions as a
+whole, batches, judgements) inside the transactions it begins. The default database is SQLite in
+WAL mode with a busy timeout; any SQLAlchemy URL works (`--db` or `STROKE_STUDIO_DB`).
+
+Example::
+
+    store = Store("sqlite:///sessions/studio.db")
+    store.create_session(session)
+    trajectory = store.load(session.id[:8])  # a unique prefix of 4 or more characters will do
+    store.close()
 """
 
 from __future__ import annotations
@@ -18,25 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    false,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.domain import (
@@ -44,7 +32,6 @@ from ..core.domain import (
     ImageRef,
     Judgement,
     Person,
-    RunSettings,
     Session,
     Step,
     StudioError,
@@ -53,145 +40,14 @@ from ..core.domain import (
     session_to_dict,
 )
 from ..core.files import load_png, png_path, save_png
-from . import opening as dbopen
+from . import opening
+from . import queries as store_queries
+from . import steps as store_steps
+from .tables import KNOWN_REVISIONS, session_from_row, sessions, steps
 
 DEFAULT_DATA_DIR = Path("sessions")
 DB_ENV = "STROKE_STUDIO_DB"
 DATA_ENV = "STROKE_STUDIO_DATA"
-# Alembic revisions this code knows, oldest first; the last is the one it writes.
-KNOWN_REVISIONS = ("0001", "0002", "0003")
-
-metadata = MetaData()
-
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("title", String(200), nullable=False, default=""),
-    Column("prompt", Text, nullable=False),
-    Column("engine", String(64), nullable=False),
-    Column("seed", BigInteger, nullable=False),
-    Column("settings", JSON, nullable=False),
-    Column("tags", JSON, nullable=False),
-    Column("head_id", String(32)),
-    Column("version", Integer, nullable=False, default=0),
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-    Column(
-        "owner", String(128), nullable=False, server_default=""
-    ),  # "": from before owners (visible to all)
-    Column("shared", Boolean, nullable=False, server_default=false()),
-    Index("ix_sessions_updated_at", "updated_at"),
-)
-
-images = Table(
-    "images",
-    metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("byte_size", Integer, nullable=False),
-    Column("created_at", Float, nullable=False),
-)
-
-steps = Table(
-    "steps",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
-    Column("parent_id", String(32), ForeignKey("steps.id", ondelete="CASCADE")),
-    Column("stage", String(16), nullable=False),
-    Column("round", Integer, nullable=False),
-    Column("author", String(8), nullable=False),
-    Column("instruction", Text),
-    Column("description", Text),
-    Column("plan_check", JSON),
-    Column("sketch_check", JSON),
-    Column("image_sha256", String(64), ForeignKey("images.sha256")),
-    Column("region_sha256", String(64), ForeignKey("images.sha256")),
-    Column("complete", Boolean, nullable=False),
-    Column("review", String(16)),
-    Column("review_note", Text, nullable=False),
-    Column("original", JSON, nullable=False),
-    Column("seed", BigInteger),
-    Column("params", JSON, nullable=False),
-    Column("meta", JSON, nullable=False),
-    Column("elapsed_s", Float),
-    Column("sampling_steps", Integer, nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("annotator", String(128)),  # the person behind the step's latest human action
-    Index("ix_steps_session", "session_id", "created_at"),
-)
-
-# Ratings and preferences (studio.core.people.Judgement); queries in studio/store/queries.py.
-judgements = Table(
-    "judgements",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("step_id", String(32), nullable=False),
-    Column("other_step_id", String(32)),
-    Column("value", String(16), nullable=False),
-    Column("note", Text, nullable=False),
-    Column("annotator", String(128), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Index("ix_judgements_step", "step_id"),
-    Index("ix_judgements_session", "session_id", "created_at"),
-)
-
-# The work tables of `studio batch` (studio/batch/workqueue.py): one row per batch, one per (prompt, sample).
-batches = Table(
-    "batches",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("settings", JSON, nullable=False),
-    Column("total", Integer, nullable=False),
-    Column("created_at", Float, nullable=False),
-)
-
-batch_items = Table(
-    "batch_items",
-    metadata,
-    Column("batch", String(64), ForeignKey("batches.name", ondelete="CASCADE"), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("mode", String(16), nullable=False),
-    Column("prompt_index", Integer, nullable=False),
-    Column("sample", Integer, nullable=False),
-    Column("prompt", Text, nullable=False),
-    Column("row", JSON, nullable=False),
-    Column("seed", BigInteger, nullable=False),
-    Column("session_id", String(32)),
-    Column("status", String(16), nullable=False),
-    Column("worker", String(128)),
-    Column("lease_until", Float),
-    Column("attempts", Integer, nullable=False),
-    Column("error", Text),
-    Column("started_at", Float),
-    Column("finished_at", Float),
-    Index("ix_batch_items_claim", "batch", "status", "seq"),
-)
-
-
-# -- rows <-> domain objects ------------------------------------------------------------------
-
-
-def session_from_row(row: Any) -> Session:
-    return Session(
-        id=row.id,
-        prompt=row.prompt,
-        engine=row.engine,
-        seed=row.seed,
-        title=row.title,
-        settings=RunSettings.from_dict(row.settings),
-        tags=tuple(row.tags),
-        head_id=row.head_id,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        owner=row.owner,
-        shared=bool(row.shared),
-    )
 
 
 class Store:
@@ -200,34 +56,33 @@ class Store:
     def __init__(self, url: str | None = None, data_dir: str | Path | None = None):
         url = url or os.environ.get(DB_ENV)
         data_dir = data_dir or os.environ.get(DATA_ENV)
-        parsed = dbopen.parse_url(url) if url else None
-        sqlite_file = dbopen.sqlite_file(parsed) if parsed else None
+        parsed = opening.parse_url(url) if url else None
+        sqlite_file = opening.sqlite_file(parsed) if parsed else None
         if data_dir is None:
             data_dir = sqlite_file.parent if sqlite_file else DEFAULT_DATA_DIR
         self.data_dir = Path(data_dir)
         self.images_dir = self.data_dir / "images"
         if parsed is None:
             sqlite_file = self.data_dir / "studio.db"
-            parsed = dbopen.parse_url(f"sqlite:///{sqlite_file}")
+            parsed = opening.parse_url(f"sqlite:///{sqlite_file}")
         # Everything that could refuse the database runs before anything is created or switched to WAL.
         if sqlite_file is not None:
-            dbopen.check_sqlite_file(sqlite_file, KNOWN_REVISIONS)
-        dbopen.ensure_writable(self.images_dir, DATA_ENV)
+            opening.check_sqlite_file(sqlite_file, KNOWN_REVISIONS)
+        opening.ensure_writable(self.images_dir, DATA_ENV)
         self.url = parsed.render_as_string(hide_password=False)
         self.shown_url = parsed.render_as_string(hide_password=True)  # for messages: no password
-        self.engine = dbopen.make_engine(self.url)
-        self.reader = self.engine.execution_options(
-            readonly=True
-        )  # plain BEGIN: never waits for writers
+        self.db = opening.make_db(self.url)
+        # The same database on connections that begin with a plain BEGIN: a read never waits for writers.
+        self.readonly_db = self.db.execution_options(readonly=True)
         self._migrate()
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     # -- schema ------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        dbopen.migrate(self.engine, self.reader, self.shown_url, KNOWN_REVISIONS)
+        opening.migrate(self.db, self.readonly_db, self.shown_url, KNOWN_REVISIONS)
 
     # -- images: content-addressed PNG files (studio/core/files.py) --------------------------------
 
@@ -240,8 +95,8 @@ class Store:
         try:
             return save_png(self.images_dir, image)
         except OSError as error:
-            if dbopen.disk_full(error, None):
-                raise StudioError(dbopen.full_disk_message()) from None
+            if opening.disk_full(error, None):
+                raise StudioError(opening.full_disk_message()) from None
             raise
 
     def load_image(self, ref: ImageRef):
@@ -250,7 +105,7 @@ class Store:
     # -- writes ------------------------------------------------------------------------------
 
     def create_session(self, session: Session) -> None:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(insert(sessions).values(**session_to_dict(session)))
 
     def insert_trajectory(
@@ -278,12 +133,9 @@ class Store:
         StudioError when a session is here already (imported meanwhile by another process) or a
         step or judgement id is taken. The image files must already be in the store (`save_image`).
         """
-        from . import queries as store_queries
-        from . import steps as store_steps
-
         session_id = ""
         try:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 written = 0
                 for trajectory, judged in items:
                     session_id = trajectory.session.id
@@ -321,12 +173,10 @@ class Store:
         Raises Conflict when the session changed since `session.version` was read.
         Returns the session as it now is in the database.
         """
-        from . import steps as store_steps
-
         changes = dict(session_fields, version=session.version + 1, updated_at=now())
         if head_id is not None:
             changes["head_id"] = head_id
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 update(sessions)
                 .where(sessions.c.id == session.id, sessions.c.version == session.version)
@@ -345,10 +195,8 @@ class Store:
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session, its steps, and image files no other session uses."""
-        from . import steps as store_steps
-
         session_id = self.resolve_id(session_id)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             orphans = store_steps.delete_session(conn, session_id)
         for digest in orphans:
             self.image_path(digest).unlink(missing_ok=True)
@@ -360,27 +208,21 @@ class Store:
 
         With a `viewer`, sessions they may not see do not exist: same message, and a prefix is never
         "ambiguous" because of someone else's private session."""
-        from . import queries as store_queries
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_queries.resolve_id(conn, session_id, viewer)
 
     def taken_step_ids(self, step_ids: list[str]) -> set[str]:
         """Those of `step_ids` some session here already uses."""
-        from . import steps as store_steps
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_steps.taken_step_ids(conn, step_ids)
 
     def known_images(self, hashes: Iterable[str]) -> set[str]:
         """Those of `hashes` some session here holds (a row in the images table, file or not)."""
-        from . import steps as store_steps
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_steps.known_images(conn, list(hashes))
 
     def has_session(self, session_id: str) -> bool:
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return (
                 conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first()
                 is not None
@@ -388,17 +230,15 @@ class Store:
 
     def session(self, session_id: str) -> Session:
         session_id = self.resolve_id(session_id)
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return session_from_row(
                 conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
             )
 
     def load(self, session_id: str) -> Trajectory:
         """A session with every step of its tree, in two queries."""
-        from . import steps as store_steps
-
         session_id = self.resolve_id(session_id)
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_steps.load(conn, session_id)
 
     def list_sessions(
@@ -411,35 +251,27 @@ class Store:
     ) -> list[Session]:
         """Newest first; `search` matches prompt or title text, case-insensitively; with a `viewer`, only
         the sessions they may see (`domain.can_see`)."""
-        from . import queries as store_queries
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_queries.list_sessions(conn, search, tag, viewer, limit, offset)
 
     def list_batches(self, viewer: Person | None = None) -> list[str]:
         """The names of the batches this store holds, newest first (for the gallery's filter)."""
-        from . import queries as store_queries
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_queries.list_batches(conn, viewer)
 
     def image_visible(self, sha256: str, viewer: Person | None = None) -> bool:
         """Whether a session `viewer` may see holds this image (as a step's image or painted region);
         without a viewer, whether any session holds it. What the page's image route serves by."""
-        from . import queries as store_queries
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_queries.image_visible(conn, sha256, viewer)
 
     def count_sessions(self, search: str | None = None, viewer: Person | None = None) -> int:
         """How many sessions `list_sessions(search, viewer=viewer)` would give without a limit."""
-        from . import queries as store_queries
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_queries.count_sessions(conn, search, viewer)
 
     def count_steps(self, session_id: str) -> int:
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return (
                 conn.scalar(
                     select(func.count()).select_from(steps).where(steps.c.session_id == session_id)
@@ -451,17 +283,13 @@ class Store:
 
     def add_judgement(self, judgement: Judgement) -> None:
         """Keep a judgement; it replaces only the same annotator's earlier one on the same subject."""
-        from . import queries as store_queries
-
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             store_queries.add_judgement(conn, judgement)
 
     def merge_judgements(self, items: Iterable[Judgement]) -> int:
-        """Judgements an import carries for sessions already here (see store_queries.merge_judgements);
+        """Judgements an import carries for sessions already here (see `queries.merge_judgements`);
         returns how many were written."""
-        from . import queries as store_queries
-
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             return store_queries.merge_judgements(conn, list(items))
 
     def judgements(
@@ -469,7 +297,5 @@ class Store:
     ) -> list[Judgement]:
         """A session's judgements (None: every session's, for exports), oldest first; `kind`: "rating" or
         "preference" only."""
-        from . import queries as store_queries
-
-        with self.reader.connect() as conn:
+        with self.readonly_db.connect() as conn:
             return store_queries.list_judgements(conn, session_id, kind)

@@ -82,10 +82,10 @@ def test_the_same_command_twice_does_nothing_the_second_time(prompts, db_url, tm
     run_worker(options(prompts, db_url, tmp_path))
     store = Store(db_url, tmp_path / "data")
     before = {s.id: s.version for s in batch_sessions(store)}
-    items_before = WorkQueue(store.engine, "run1").items()
+    items_before = WorkQueue(store.db, "run1").items()
     assert run_worker(options(prompts, db_url, tmp_path)) == []
     assert {s.id: s.version for s in batch_sessions(store)} == before
-    assert WorkQueue(store.engine, "run1").items() == items_before
+    assert WorkQueue(store.db, "run1").items() == items_before
     store.close()
 
 
@@ -187,7 +187,7 @@ def test_a_dead_workers_item_is_taken_over_after_its_lease_and_resumed_from_its_
     opts = options(prompts, db_url, tmp_path, samples=1, lease_s=2.0)
     Worker(opts).prepare()
     store = Store(db_url, tmp_path / "data")
-    dead = WorkQueue(store.engine, "run1", worker="dead-worker", lease_s=2.0)
+    dead = WorkQueue(store.db, "run1", worker="dead-worker", lease_s=2.0)
     claimed = time.monotonic()
     item = (
         dead.claim()
@@ -216,7 +216,7 @@ def test_a_dead_workers_item_is_taken_over_after_its_lease_and_resumed_from_its_
     ] == kept  # carried on from the dead worker's last stage
     assert len(batch_sessions(store)) == 3
     assert dead.finish(item) is False  # a holder presumed dead that wakes up is fenced off
-    assert WorkQueue(store.engine, "run1").items()[0]["attempts"] == 2
+    assert WorkQueue(store.db, "run1").items()[0]["attempts"] == 2
     store.close()
 
 
@@ -224,7 +224,7 @@ def test_status_counts_left_running_and_done_from_the_database(prompts, db_url, 
     opts = options(prompts, db_url, tmp_path, samples=2)
     Worker(opts).prepare()
     store = Store(db_url, tmp_path / "data")
-    queue = WorkQueue(store.engine, "run1", worker="w1", lease_s=60)
+    queue = WorkQueue(store.db, "run1", worker="w1", lease_s=60)
     first, second = queue.claim(), queue.claim()
     queue.finish(first)
     report = status(store, "run1")
@@ -299,11 +299,11 @@ def test_each_worker_pins_its_gpu_from_the_launchers_local_rank(
 
 def _finish_at(store, queue: WorkQueue, started: float, finished: float) -> None:
     """Claim and finish the next item, then date it as if it had run from `started` to `finished`."""
-    from studio.store.store import batch_items
+    from studio.store.tables import batch_items
 
     item = queue.claim()
     queue.finish(item)
-    with store.engine.begin() as conn:
+    with store.db.begin() as conn:
         conn.execute(
             batch_items.update()
             .where(batch_items.c.batch == item.batch, batch_items.c.seq == item.seq)
@@ -316,7 +316,7 @@ def test_the_eta_follows_the_recent_throughput_of_all_workers_not_the_whole_batc
 ):
     Worker(options(prompts, db_url, tmp_path, samples=4)).prepare()  # 12 items
     store = Store(db_url, tmp_path / "data")
-    one, two = (WorkQueue(store.engine, "run1", worker=w) for w in ("w1", "w2"))
+    one, two = (WorkQueue(store.db, "run1", worker=w) for w in ("w1", "w2"))
     now = time.time()
     for k in range(4):  # yesterday: a slow hour, then the batch was stopped
         _finish_at(store, one, now - 86_400, now - 86_400 + 900 * (k + 1))
@@ -357,7 +357,7 @@ def test_a_stopped_worker_hands_its_item_back_and_the_next_run_carries_its_sessi
         thread = threading.Thread(target=worker.run)
         thread.start()
         store = Store(db_url, tmp_path / "data")
-        queue = WorkQueue(store.engine, "run1")
+        queue = WorkQueue(store.db, "run1")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             held = [i for i in queue.items() if i["status"] == "running"]
@@ -401,11 +401,11 @@ def test_items_held_by_a_dead_process_on_this_machine_are_carried_on_at_once_not
     gone = subprocess.Popen(["true"])
     gone.wait()  # exited and reaped: its pid names no process now
     host = socket.gethostname()[:64]
-    dead = WorkQueue(store.engine, "run1", worker=f"{host}:{gone.pid}:rank0", lease_s=600.0)
-    alive = WorkQueue(store.engine, "run1", worker=f"{host}:{os.getpid()}:rank1", lease_s=600.0)
+    dead = WorkQueue(store.db, "run1", worker=f"{host}:{gone.pid}:rank0", lease_s=600.0)
+    alive = WorkQueue(store.db, "run1", worker=f"{host}:{os.getpid()}:rank1", lease_s=600.0)
     held_by_dead, held_by_live = dead.claim(), alive.claim()
     assert alive.reclaim_dead_here() == 1  # the dead one only: the live holder keeps its lease
-    assert [i["status"] for i in WorkQueue(store.engine, "run1").items()] == [
+    assert [i["status"] for i in WorkQueue(store.db, "run1").items()] == [
         "todo",
         "running",
         "todo",

@@ -64,7 +64,7 @@ def exactly_once(db_url, tmp_path, expected: int) -> list[dict]:
     """Every item done, each with its own session, and no other session tagged with the batch."""
     store = Store(db_url, tmp_path / "data")
     try:
-        items = WorkQueue(store.engine, "run1").items()
+        items = WorkQueue(store.db, "run1").items()
         assert len(items) == expected and {i["status"] for i in items} == {"done"}
         tagged = [s.id for s in store.list_sessions(limit=10_000) if "batch:run1" in s.tags]
         assert sorted(tagged) == sorted(i["session_id"] for i in items)
@@ -141,7 +141,7 @@ def test_a_worker_killed_mid_session_leaves_nothing_done_twice_or_lost(prompts, 
         while killed is None and time.monotonic() < deadline and victim.poll() is None:
             held = [
                 i
-                for i in (WorkQueue(store.engine, "run1").items() if _exists(store) else [])
+                for i in (WorkQueue(store.db, "run1").items() if _exists(store) else [])
                 if i["status"] == "running" and f":{victim.pid}:" in (i["worker"] or "")
             ]
             if (
@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_session_leaves_nothing_done_twice_or_lost(prompts, 
 
 
 def _exists(store: Store) -> bool:
-    return WorkQueue(store.engine, "run1").exists()
+    return WorkQueue(store.db, "run1").exists()
 
 
 def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_reports(
@@ -229,7 +229,7 @@ def test_bench_geneval_under_a_launcher_each_process_is_a_worker_and_rank_0_repo
     assert "8 sample(s) generated" in done[0][0] and "rank 0 writes the report" in done[1][1]
     name = json.loads((out / "run.json").read_text())["batch"]
     store = Store(db_url, tmp_path / "data")
-    items = WorkQueue(store.engine, name).items()
+    items = WorkQueue(store.db, name).items()
     store.close()
     assert (
         len(items) == 8
@@ -276,7 +276,7 @@ def test_a_bench_killed_mid_session_resumes_at_once_when_run_again_and_then_does
         while held is None and time.monotonic() < deadline and first.poll() is None:
             if (out / "run.json").is_file():
                 name = json.loads((out / "run.json").read_text())["batch"]
-                queue = WorkQueue(store.engine, name)
+                queue = WorkQueue(store.db, name)
                 running = [
                     i for i in (queue.items() if queue.exists() else []) if i["status"] == "running"
                 ]
@@ -294,7 +294,7 @@ def test_a_bench_killed_mid_session_resumes_at_once_when_run_again_and_then_does
         )
         assert again.returncode == 0, again.stderr[-3000:]
         assert time.monotonic() - started < 50  # not after the killed holder's 60 s lease
-        items = WorkQueue(store.engine, name).items()
+        items = WorkQueue(store.db, name).items()
         assert {i["status"] for i in items} == {"done"} and len(items) == 3
         resumed = next(i for i in items if i["seq"] == held["seq"])
         assert resumed["session_id"] == held["session_id"] and resumed["attempts"] == 2
@@ -305,7 +305,7 @@ def test_a_bench_killed_mid_session_resumes_at_once_when_run_again_and_then_does
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
         )
         assert third.returncode == 0 and "0 sample(s) generated, 3 already finished" in third.stdout
-        assert WorkQueue(store.engine, name).items() == items
+        assert WorkQueue(store.db, name).items() == items
     finally:
         if first.poll() is None:
             first.kill()

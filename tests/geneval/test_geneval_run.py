@@ -159,7 +159,7 @@ def test_cli_end_to_end_on_the_offline_engine(capsys, tmp_path, prompts):
     name = json.loads((out / "run.json").read_text())["batch"]
     assert f"batch: {name}" in stdout and f"batch:{name}" in report
     store = Store(data_dir=data)
-    items = WorkQueue(store.engine, name).items()
+    items = WorkQueue(store.db, name).items()
     assert (
         len(items) == 12
         and {i["status"] for i in items} == {"done"}
@@ -225,7 +225,7 @@ def test_one_output_folder_is_one_batch_that_grows_and_sets_aside_what_is_not_as
         r["session_id"] for r in small.records
     ]
     store = Store(data_dir=tmp_path / "data")
-    queue = WorkQueue(store.engine, bigger.batch)
+    queue = WorkQueue(store.db, bigger.batch)
     assert bigger.batch == small.batch and len(queue.items()) == 8
     # a later run that asks for fewer: the rest is left alone (nothing to do here, all done), the report is its own
     third = run_bench(BenchOptions(limit=1, samples=1, **base))
@@ -278,8 +278,8 @@ def test_a_killed_workers_sample_is_taken_over_after_its_lease_and_carries_on_in
     )  # the batch exists; make its first sample as if a worker died holding it mid-session
     store = Store(data_dir=tmp_path / "data")
     name = batch_name(options.out, "offline")
-    with store.engine.begin() as conn:
-        from studio.store.store import batch_items
+    with store.db.begin() as conn:
+        from studio.store.tables import batch_items
 
         conn.execute(
             batch_items.update()
@@ -287,7 +287,7 @@ def test_a_killed_workers_sample_is_taken_over_after_its_lease_and_carries_on_in
             .values(status="todo", session_id=None, attempts=0)
         )
     layout.sample_path(options.out, "process", 0, 0).unlink()
-    dead = WorkQueue(store.engine, name, worker="dead-worker", lease_s=2.0)
+    dead = WorkQueue(store.db, name, worker="dead-worker", lease_s=2.0)
     item = dead.claim()
     runner = Runner(store)
     trajectory = runner.new_session(
@@ -326,7 +326,7 @@ def test_workers_are_batch_workers_and_give_the_same_verdicts(tmp_path, prompts)
     assert len(alone.records) == 8 and not processes.errors
     store = Store(data_dir=tmp_path / "data")
     for result, who in ((threads, r":thread[01]$"), (processes, r":rank[01]$")):
-        items = WorkQueue(store.engine, result.batch).items()
+        items = WorkQueue(store.db, result.batch).items()
         assert len(items) == 8 and {i["attempts"] for i in items} == {1}  # each sample claimed once
         assert all(
             re.search(who, i["worker"]) for i in items
@@ -481,7 +481,7 @@ def test_a_failing_sample_is_reported_and_retried_not_scored(capsys, tmp_path):
     assert "--retry-failed" in report and "--retry-failed" in stdout
     name = json.loads((tmp_path / "out" / "run.json").read_text())["batch"]
     store = Store(data_dir=tmp_path / "data")
-    failed = WorkQueue(store.engine, name).items()[1]
+    failed = WorkQueue(store.db, name).items()[1]
     assert (
         failed["status"] == "failed" and "found no object to draw" in failed["error"]
     )  # failures are data
@@ -493,7 +493,7 @@ def test_a_failing_sample_is_reported_and_retried_not_scored(capsys, tmp_path):
     assert (
         code == 1 and "1 sample(s) generated, 1 already finished" in stdout
     )  # tried again (and fails again)
-    assert WorkQueue(store.engine, name).items()[1]["attempts"] == 2
+    assert WorkQueue(store.db, name).items()[1]["attempts"] == 2
     store.close()
 
 
@@ -516,7 +516,7 @@ def test_the_bench_runs_on_postgresql_too(tmp_path, prompts, db_url, backend):
     again = run_bench(options)
     assert (again.ran, again.skipped) == (0, 6)
     store = Store(db_url, tmp_path / "data")
-    items = WorkQueue(store.engine, first.batch).items()
+    items = WorkQueue(store.db, first.batch).items()
     assert {i["status"] for i in items} == {"done"} and {i["attempts"] for i in items} == {1}
     store.close()
     written = (tmp_path / "out" / "report.md").read_text() + (
@@ -526,7 +526,7 @@ def test_the_bench_runs_on_postgresql_too(tmp_path, prompts, db_url, backend):
 
 
 def test_a_folder_written_before_the_bench_was_a_batch_is_resumed_not_redone(tmp_path, prompts):
-    from studio.store.store import batches
+    from studio.store.tables import batches
 
     options = BenchOptions(
         prompts=prompts, limit=3, samples=1, modes=(Mode.PROCESS,), out=tmp_path / "out",
@@ -536,7 +536,7 @@ def test_a_folder_written_before_the_bench_was_a_batch_is_resumed_not_redone(tmp
     # as the batch-less runner left it: records and PNGs, sessions in the database, no batch; one
     # sample was interrupted (its record "running", no PNG)
     store = Store(data_dir=tmp_path / "data")
-    with store.engine.begin() as conn:
+    with store.db.begin() as conn:
         conn.execute(batches.delete())
     run_file = options.out / "run.json"
     run_file.write_text(

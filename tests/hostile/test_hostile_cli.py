@@ -457,7 +457,7 @@ def _database_that_cannot_grow(monkeypatch, spare_pages: int = 0):
 
     from studio.store import opening as dbopen
 
-    real = dbopen.make_engine
+    real = dbopen.make_db
 
     def limited(url):
         engine = real(url)
@@ -469,7 +469,7 @@ def _database_that_cannot_grow(monkeypatch, spare_pages: int = 0):
 
         return engine
 
-    monkeypatch.setattr(dbopen, "make_engine", limited)
+    monkeypatch.setattr(dbopen, "make_db", limited)
 
 
 @pytest.mark.parametrize("spare_pages", [0, 1])

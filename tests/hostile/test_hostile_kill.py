@@ -47,7 +47,7 @@ runner = Runner(store)
 trajectory = runner.open(sys.argv[3])
 count = [0]
 
-@event.listens_for(store.engine, "commit")
+@event.listens_for(store.db, "commit")
 def hold(conn):
     count[0] += 1
     if count[0] == int(sys.argv[4]):

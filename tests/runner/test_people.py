@@ -149,11 +149,11 @@ def test_a_person_sees_only_the_names_of_batches_with_a_session_they_may_see(sto
         ("open_run", "ana", True),
         ("bens", "ben", False),
     ):
-        WorkQueue(store.engine, name).ensure({"prompts": f"{name}.txt"}, [])
+        WorkQueue(store.db, name).ensure({"prompts": f"{name}.txt"}, [])
         t = runner.new_session("a cat", engine="scripted", owner=owner, tags=(f"batch:{name}",))
         if shared:
             runner.share(t, True, by=ANA)
-    WorkQueue(store.engine, "no-sessions-yet").ensure({"prompts": "later.txt"}, [])
+    WorkQueue(store.db, "no-sessions-yet").ensure({"prompts": "later.txt"}, [])
     assert store.list_batches(viewer=BEN) == ["bens", "open_run"]  # "open_run": '_' is no wildcard
     assert store.list_batches(viewer=ANA) == ["open_run", "anas-run"]
     assert (

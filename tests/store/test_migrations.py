@@ -13,7 +13,7 @@ from studio.core.domain import RunSettings, Stage
 from studio.runner import Runner
 from studio.store import Store
 from studio.store import opening as dbopen
-from studio.store import store as schema
+from studio.store import tables as schema
 from studio.store.migrations import upgrade
 
 pytestmark = pytest.mark.backends  # each test's database on SQLite and on PostgreSQL
@@ -50,19 +50,19 @@ def source_data(tmp_path, scripted):
         dict(mode="process", prompt_index=i, sample=0, prompt=f"p{i}", row={"i": i}, seed=i)
         for i in range(3)
     ]
-    WorkQueue(store.engine, "run1").ensure({"engine": "scripted"}, items)
+    WorkQueue(store.db, "run1").ensure({"engine": "scripted"}, items)
     return store
 
 
 def test_a_0002_database_with_data_keeps_every_row_through_0003(tmp_path, db_url, scripted):
     source = source_data(tmp_path, scripted)
     (tmp_path / "data").mkdir(exist_ok=True)
-    old = dbopen.make_engine(db_url)
+    old = dbopen.make_db(db_url)
     upgrade(old, "0002")
     old_columns = {name: [c["name"] for c in inspect(old).get_columns(name)] for name in OLD_TABLES}
     assert "owner" not in old_columns["sessions"] and "annotator" not in old_columns["steps"]
     id_at = old_columns["steps"].index("id")
-    step_rows = {row[id_at]: row for row in rows(source.engine, "steps", old_columns["steps"])}
+    step_rows = {row[id_at]: row for row in rows(source.db, "steps", old_columns["steps"])}
     in_tree_order = [
         s.id
         for t in map(source.load, (s.id for s in source.list_sessions()))
@@ -70,16 +70,16 @@ def test_a_0002_database_with_data_keeps_every_row_through_0003(tmp_path, db_url
     ]
     with old.begin() as conn:  # parents first, for the foreign keys
         for name in ("sessions", "images", "batches", "batch_items"):
-            insert_old(conn, name, old_columns[name], rows(source.engine, name, old_columns[name]))
+            insert_old(conn, name, old_columns[name], rows(source.db, name, old_columns[name]))
         insert_old(conn, "steps", old_columns["steps"], [step_rows[i] for i in in_tree_order])
     before = {name: rows(old, name, old_columns[name]) for name in OLD_TABLES}
     assert all(before[name] for name in OLD_TABLES)
     old.dispose()
 
     store = Store(db_url, data_dir=tmp_path / "data")  # migrates to the newest revision
-    assert {name: rows(store.engine, name, old_columns[name]) for name in OLD_TABLES} == before
-    assert rows(store.engine, "sessions", ["owner", "shared"]) == [("", False), ("", False)]
-    assert {row[0] for row in rows(store.engine, "steps", ["annotator"])} == {None}
+    assert {name: rows(store.db, name, old_columns[name]) for name in OLD_TABLES} == before
+    assert rows(store.db, "sessions", ["owner", "shared"]) == [("", False), ("", False)]
+    assert {row[0] for row in rows(store.db, "steps", ["annotator"])} == {None}
     assert store.judgements() == []
     for session in source.list_sessions():
         migrated, original = store.load(session.id), source.load(session.id)
@@ -103,21 +103,21 @@ def test_downgrading_0003_drops_only_what_it_added(tmp_path, db_url, scripted):
     runner.run(t)
     runner.rate(t, t.branch()[-1].id, "up", by="ben")
     columns = {
-        name: [c["name"] for c in inspect(store.engine).get_columns(name)] for name in OLD_TABLES
+        name: [c["name"] for c in inspect(store.db).get_columns(name)] for name in OLD_TABLES
     }
     old_columns = {
         name: [c for c in found if c not in ("owner", "shared", "annotator")]
         for name, found in columns.items()
     }
-    before = {name: rows(store.engine, name, old_columns[name]) for name in OLD_TABLES}
+    before = {name: rows(store.db, name, old_columns[name]) for name in OLD_TABLES}
     cfg = config()
-    with store.engine.begin() as conn:
+    with store.db.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0002")
-    after = inspect(store.engine)
+    after = inspect(store.db)
     assert "judgements" not in after.get_table_names()
     assert [c["name"] for c in after.get_columns("sessions")] == old_columns["sessions"]
     assert [c["name"] for c in after.get_columns("steps")] == old_columns["steps"]
-    assert {name: rows(store.engine, name, old_columns[name]) for name in OLD_TABLES} == before
+    assert {name: rows(store.db, name, old_columns[name]) for name in OLD_TABLES} == before
     assert len(before["steps"]) == len(t.steps)
     store.close()

@@ -17,7 +17,7 @@ from studio.batch.workqueue import WorkQueue
 from studio.core.domain import Conflict, Stage
 from studio.runner import Runner
 from studio.store import Store
-from studio.store.store import batch_items
+from studio.store.tables import batch_items
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -45,7 +45,7 @@ def test_a_whole_session_with_human_actions_round_trips_on_postgres(store, scrip
 
 
 def _queue(store, worker: str) -> WorkQueue:
-    queue = WorkQueue(store.engine, "b", worker=worker, lease_s=60)
+    queue = WorkQueue(store.db, "b", worker=worker, lease_s=60)
     items = [
         dict(
             mode="process",
@@ -63,7 +63,7 @@ def _queue(store, worker: str) -> WorkQueue:
 
 def test_a_claim_skips_the_row_another_claimer_has_locked_instead_of_waiting(store):
     first, second = _queue(store, "a"), _queue(store, "b")
-    with store.engine.connect() as conn:
+    with store.db.connect() as conn:
         held = (
             conn.begin()
         )  # a claimer stalled in the middle of its claim, holding item 0's row lock

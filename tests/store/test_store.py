@@ -10,7 +10,7 @@ from studio.core.domain import RunSettings
 from studio.runner import Runner
 from studio.store import Store
 from studio.store.migrations import revisions
-from studio.store.store import KNOWN_REVISIONS, metadata
+from studio.store.tables import KNOWN_REVISIONS, metadata
 
 pytestmark = pytest.mark.backends  # each test's store on SQLite and on PostgreSQL
 
@@ -26,7 +26,7 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(store):
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
     store = Store(data_dir=tmp_path / "data")
-    with store.engine.connect() as conn:
+    with store.db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -306,7 +306,7 @@ def test_the_gallery_lists_one_batch_at_a_time(studio):
     from studio.ui.actions import Studio
 
     _, store = studio
-    WorkQueue(store.engine, "gliders-1").ensure({"prompts": "gliders.txt"}, [])
+    WorkQueue(store.db, "gliders-1").ensure({"prompts": "gliders.txt"}, [])
     runner = Runner(store)
     ours = {
         runner.new_session(f"a paraglider {i}", engine=ENGINE, tags=("batch:gliders-1",)).session.id

@@ -292,7 +292,7 @@ def test_the_gallery_renames_and_deletes_the_selected_card(browser_and_studio):
     doomed = new_session(page, "a doomed teapot")  # now the open session
     from studio.batch.workqueue import WorkQueue
 
-    WorkQueue(store.engine, "vases").ensure({"prompts": "vases.txt"}, [])
+    WorkQueue(store.db, "vases").ensure({"prompts": "vases.txt"}, [])
     batch_only = (
         Runner(store)
         .new_session("a vase from a batch", engine=ENGINE, tags=("batch:vases",))

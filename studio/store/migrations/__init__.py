@@ -24,11 +24,11 @@ def config():
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(db: Engine, revision: str = "head") -> None:
     from alembic import command
 
     cfg = config()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Workers opening a new database at once (a batch's first start on several GPUs) would
             # each create the tables; the first takes this lock, the others then find the schema
