@@ -6,7 +6,7 @@
 - `analyse`: the pixel inspector — finds objects and recognises them by shape and colour, as a viewer would.
 - `plan`: the scene planned so far, read from a branch's plan and refine texts; the next plan.
 - `judge`: plan-vs-prompt and sketch-vs-plan verdicts, and the edit that fixes the first problem.
-- `paint`: drawing planned groups (with seeded draft mistakes); `retouch`: applying edits to a sketch.
+- `paint`: the `Painter`, drawing planned groups (with seeded draft mistakes) and applying edits to a sketch.
 
 The engine in `engine` wires these into the four stages.
 """
