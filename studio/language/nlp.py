@@ -81,9 +81,8 @@ _SKIP = re.compile(r"^[-\"'`“”‘’()\[\]{}*_/]+$")
 def annotate(text: str) -> tuple[Word, ...]:
     """The words of `text` with spaCy's tags, lemmas and dependency heads (indices into the result)."""
     doc = pipeline()(text)
-    keep = [
-        t for t in doc if not t.is_space and not (_SKIP.match(t.text) and t.dep_ != "case")
-    ]  # keeps "firefighters'"
+    # keeps "firefighters'"
+    keep = [t for t in doc if not t.is_space and not (_SKIP.match(t.text) and t.dep_ != "case")]
     where = {t.i: k for k, t in enumerate(keep)}
     words = []
     for k, t in enumerate(keep):

@@ -39,9 +39,8 @@ class Detection:
     label: str  # a COCO class name in GenEval's spelling
     score: float
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
-    color: str | None = (
-        None  # set when the detector knows it (the offline analyser reads the paint)
-    )
+    # set when the detector knows it (the offline analyser reads the paint)
+    color: str | None = None
 
     @property
     def area(self) -> float:

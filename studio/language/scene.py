@@ -374,9 +374,8 @@ class SceneGraph:
     groups: list[ObjectGroup] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     free_text: str = ""
-    negated: list[ObjectGroup] = field(
-        default_factory=list
-    )  # "a dog but no cat": must not be drawn
+    # "a dog but no cat": must not be drawn
+    negated: list[ObjectGroup] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the reader understood but could not place
 
     def plan_order(self) -> list[int]:

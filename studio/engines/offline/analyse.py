@@ -39,13 +39,11 @@ COLOR_NAMES = tuple(PAINTS)
 MIN_BLOB = 60  # pixels; smaller specks are ignored
 MIN_SIDE = 4  # pixels; a shape thinner than this is a stroke's fragment, never an object
 GRID = 20  # a shape's masks are compared on a GRID × GRID resampling of its bounding box
-ASPECT_WEIGHT = (
-    0.5  # weight of the log aspect ratio against the two mask differences (each a mean in [0, 1])
-)
+# weight of the log aspect ratio against the two mask differences (each a mean in [0, 1])
+ASPECT_WEIGHT = 0.5
 MAX_DISTANCE = 0.30  # beyond this a shape is not recognised (glyphs drawn alone score below 0.12)
-OWN_OBJECT_SHARE = (
-    0.15  # a fill colour with at least this share of a shape's fill is an object of its own
-)
+# a fill colour with at least this share of a shape's fill is an object of its own
+OWN_OBJECT_SHARE = 0.15
 CLOSE_PX = 2  # paint parts this close are one shape (a wobbly stroke leaves gaps of a pixel or two)
 TEMPLATE_SIDE = 110  # pixels: the side of a square template; other aspects keep its area
 TEMPLATE_ASPECTS = (0.5, 2.0)  # the widest and the tallest aspect a template is drawn at
@@ -156,9 +154,8 @@ class Analysis:
     kinds: np.ndarray  # per-pixel kind
     colors: np.ndarray  # per-pixel paint index
     blobs: np.ndarray  # per-pixel shape label (0 = paper)
-    unrecognised: list[tuple[int, int, int, int]] = field(
-        default_factory=list
-    )  # paint that matches no glyph
+    # paint that matches no glyph
+    unrecognised: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def of(self, cls: str, color: str | None = None) -> list[Found]:
         return [o for o in self.objects if o.cls == cls and (color is None or o.color == color)]
@@ -341,8 +338,7 @@ def geneval_satisfied(metadata: dict, objects: list[Found]) -> bool:
 
     Every recognised object counts: no score threshold or 16-per-class cap, as `kept_objects` would apply."""
     by_class: dict[str, list[Found]] = {}
-    for o in sorted(
-        objects, key=lambda o: -o.size[0] * o.size[1]
-    ):  # GenEval ranks by confidence; we by size
+    # GenEval ranks by confidence; we by size
+    for o in sorted(objects, key=lambda o: -o.size[0] * o.size[1]):
         by_class.setdefault(o.cls, []).append(o)
     return evaluate(metadata, by_class, lambda o, _cls: o.color).correct

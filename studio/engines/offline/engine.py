@@ -90,9 +90,8 @@ class OfflineEngine(Engine):
         prompt = prompt_scene(ctx.prompt)
         so_far, _, previous = planned(ctx.branch)
         instruction, description, complete = next_plan(prompt, so_far, ctx.mode, ctx.rounds_left)
-        if (
-            previous is None
-        ):  # the first card says what was read, so a person can correct it before drawing
+        # the first card says what was read, so a person can correct it before drawing
+        if previous is None:
             instruction = f"{understood(prompt)}\n{instruction}"
         ctx.progress(1.0, "planned")
         return PlanResult(instruction, description, complete, meta={"understood": prompt.to_dict()})

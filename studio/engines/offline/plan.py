@@ -46,9 +46,8 @@ def prompt_scene(prompt: str) -> SceneGraph:
     from .glyphs import PLACEHOLDERS
 
     unknown = scene.unknown()
-    if len(unknown) > len(
-        PLACEHOLDERS
-    ):  # two nouns sharing a placeholder could never be told apart
+    # two nouns sharing a placeholder could never be told apart
+    if len(unknown) > len(PLACEHOLDERS):
         raise StudioError(
             f"The offline sketch engine draws at most {len(PLACEHOLDERS)} kinds of object it has no glyph for, each "
             f"as its own placeholder; this prompt names {len(unknown)} ({', '.join(unknown)}). Name fewer of them, "
@@ -57,9 +56,8 @@ def prompt_scene(prompt: str) -> SceneGraph:
     return scene
 
 
-UNDERSTOOD = (
-    "Understood:"  # the first plan's opening line: what the engine read, for a person to check
-)
+# the first plan's opening line: what the engine read, for a person to check
+UNDERSTOOD = "Understood:"
 
 
 def understood(scene: SceneGraph) -> str:

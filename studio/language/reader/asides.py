@@ -39,9 +39,8 @@ def vague_later(r: Reader, np: NP) -> bool:
         return False
     if any(r.low[k] in ("'s", "'") for k in range(max(0, np.head - 3), np.head)):
         return False  # "a child's backpack": as definite as its owner
-    return _vaguely_counted(r, np) or not (
-        np.article or np.explicit
-    )  # "pigeons wander", "ferns and moss"
+    # "pigeons wander", "ferns and moss"
+    return _vaguely_counted(r, np) or not (np.article or np.explicit)
 
 
 def _held_by_a_thing(r: Reader, k: int) -> bool:
@@ -117,9 +116,8 @@ def later_aside(r: Reader, np: NP) -> bool:
         for c in ("left", "right")
     ):
         return False  # "To its left stands a bookshelf"
-    for m in range(
-        first, last
-    ):  # "beside it", "above the cat": placed against something said before
+    # "beside it", "above the cat": placed against something said before
+    for m in range(first, last):
         place = r.relation_at(m)
         end = (
             place[1]

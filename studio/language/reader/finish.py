@@ -54,13 +54,11 @@ def predicative_colors(
             and words[subj].low in L.COLOR_NOUNS
             and any(words[p].head == subj and words[p].low in ("its", "their") for p in range(subj))
         ):
-            subj = max(
-                (h for h in head_group if h < subj), default=None
-            )  # "Its color is a deep green."
+            # "Its color is a deep green."
+            subj = max((h for h in head_group if h < subj), default=None)
         elif subj is not None and words[subj].low in ("it", "they") and r.long:
-            subj = max(
-                (h for h in head_group if h < subj), default=None
-            )  # "A mouse rests on a mat. It is green."
+            # "A mouse rests on a mat. It is green."
+            subj = max((h for h in head_group if h < subj), default=None)
         k = head_group.get(subj) if subj is not None else None
         if k is None:
             continue

@@ -47,9 +47,8 @@ def _read(text: str) -> _Read:
         if np is not None and not np.known and role(r, np) != "object":
             np = None  # "the number of apples", "the colour of the cup"
         if low[i] in COLOR_WORDS and (np is None or (np.bare and np.end == i + 1)):
-            found.colors.append(
-                COLOR_WORDS[low[i]]
-            )  # "make the cup orange": a colour, not the fruit
+            # "make the cup orange": a colour, not the fruit
+            found.colors.append(COLOR_WORDS[low[i]])
             i += 1
         elif np:
             found.nps.append(np)
@@ -104,8 +103,7 @@ def _appearance_edit(f: _Read, target: ObjectGroup) -> Edit | None:
         return Edit("recolor", target, color=nps[1].color)  # "turn the red cup into a blue cup"
     if first.explicit:
         return Edit("count", target, count=first.count)  # "there should be three apples"
-    if (
-        first.color and first.cls in COLOR_WORDS
-    ):  # "make the orange orange" read the colour as an adjective
+    # "make the orange orange" read the colour as an adjective
+    if first.color and first.cls in COLOR_WORDS:
         return Edit("recolor", ObjectGroup(first.cls), color=first.color)
     return None

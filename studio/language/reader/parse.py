@@ -33,13 +33,11 @@ def _find(groups: list[ObjectGroup], np: NP) -> int | None:
         for k, g in enumerate(groups)
         if g.cls == np.cls and (np.color is None or g.color == np.color)
     ]
-    if (
-        not same and np.definite
-    ):  # "A cake ... The cake has a red finish": the colour is news, not another cake
+    # "A cake ... The cake has a red finish": the colour is news, not another cake
+    if not same and np.definite:
         same = [k for k, g in enumerate(groups) if g.cls == np.cls and g.color is None]
-    if (
-        not same and np.definite
-    ):  # "a teddy bear ... the bear", "a wine glass ... the glass", "an armchair ... the chair"
+    # "a teddy bear ... the bear", "a wine glass ... the glass", "an armchair ... the chair"
+    if not same and np.definite:
         same = [k for k, g in enumerate(groups) if g.cls.split()[-1].endswith(np.cls.split()[-1])]
     exact = [k for k in same if not np.explicit or groups[k].count == np.count]
     return (exact or same or [None])[0]
@@ -63,9 +61,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
 
     def mention(np: NP, each: bool = False, one: bool = False) -> int:
         k = _find(groups, np) if (np.definite or merge) else None
-        if (
-            k is None and one and r.long
-        ):  # "Three donuts ... one donut has a bite": one of them, not a fourth
+        # "Three donuts ... one donut has a bite": one of them, not a fourth
+        if k is None and one and r.long:
             k = next((m for m, g in enumerate(groups) if g.cls == np.cls and g.count > 1), None)
             if k is not None:
                 return k
@@ -76,9 +73,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         if merge and np.explicit and g.count != np.count:
             g = ObjectGroup(g.cls, np.count, g.color)  # a number word restates the count
         if np.color and not g.color and (np.count == g.count or np.explicit or each):
-            g = ObjectGroup(
-                g.cls, g.count, np.color
-            )  # "The bench ... The brown bench" (not "the horse on the left")
+            # "The bench ... The brown bench" (not "the horse on the left")
+            g = ObjectGroup(g.cls, g.count, np.color)
         groups[k] = g
         return k
 
@@ -110,9 +106,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
             and i + 1 < n
             and low[i + 1] in L.BE | L.COLOR_VERBS | {"has", "have", "had"}
         ):
-            color = post_color(
-                r, i + 1
-            )  # "A vase stands on a mantel. It is glazed a deep crimson."
+            # "A vase stands on a mantel. It is glazed a deep crimson."
+            color = post_color(r, i + 1)
             if color and groups[history[-1]].color is None:
                 g = groups[history[-1]]
                 groups[history[-1]] = ObjectGroup(g.cls, g.count, color[0])
@@ -139,9 +134,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
                 at += 1  # "To its left sits a cup", "and, on its right, a tie"
             after = r.np_at(at)
             if after is None or role(r, after) != "object":
-                after = _fronted_subject(
-                    r, i, its[1]
-                )  # "Far below it, at the bottom of the cliff, an elephant wades"
+                # "Far below it, at the bottom of the cliff, an elephant wades"
+                after = _fronted_subject(r, i, its[1])
             owner = last if last is not None else (history[-1] if history else None)
             if after is not None and role(r, after) == "object" and owner is not None:
                 k = mention(after)  # "and to its left a dog": the dog is left of the one before
@@ -173,9 +167,8 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         np = r.np_at(rel[1]) if rel else None
         on_part = rel and r.long and rel[1] == i + 1 and w in ("on", "upon")  # "on its handlebars"
         if rel and np is None and rel[1] + 1 < n and low[rel[1]] in ("its", "their") and history:
-            part = r.np_at(
-                rel[1] + 1
-            )  # "Balanced on top of its screen is a book": above what owns the screen
+            # "Balanced on top of its screen is a book": above what owns the screen
+            part = r.np_at(rel[1] + 1)
             if part is not None and role(r, part) != "object":
                 if on_part:
                     pass  # plain "on" a part is where it sits, as "on a table" is
@@ -226,16 +219,16 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
                 and owner is not None
                 and groups[owner].color is None
             ):
-                groups[owner] = ObjectGroup(
-                    groups[owner].cls, groups[owner].count, np.color
-                )  # "with purple fur"
+                # "with purple fur"
+                groups[owner] = ObjectGroup(groups[owner].cls, groups[owner].count, np.color)
+            # "on top of its screen": the relation is to what owns the screen
             if (
                 rel
                 and np_role == "part"
                 and owner is not None
                 and _possessive(r, np)
                 and not on_part
-            ):  # "on top of its screen"
+            ):
                 if last is None:
                     pending = (rel[0], owner)
                 else:
@@ -319,15 +312,9 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
     for c in range(start, end):
         if (
             words[c].head == k
-            and words[c].dep
-            in (
-                "nsubj",
-                "nsubjpass",
-                "attr",
-                "dobj",
-            )
+            and words[c].dep in ("nsubj", "nsubjpass", "attr", "dobj")  # "someone has left a cup"
             or (words[c].head == k and words[c].dep == "compound" and r.singular_subject(k))
-        ):  # "someone has left a cup"
+        ):
             for s in range(start, c + 1):
                 np = r.np_at(s)
                 if np is not None and np.head == c and role(r, np) == "object":

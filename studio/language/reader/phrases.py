@@ -22,9 +22,10 @@ def _is_color(word: str, strong: bool) -> str | None:
 
 
 def _adjective(r: Reader, k: int) -> bool:
+    """An adjective, or a participle used as one ("saturated")."""
     return r.words[k].pos == "ADJ" or (
         r.words[k].tag in ("VBN", "VBG") and r.words[k].dep == "amod"
-    )  # "saturated"
+    )
 
 
 def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one reading of many wordings)
@@ -46,10 +47,8 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
         and low[k] == "whose"
         and low[k + 1] in L.COLOR_NOUNS | L.BODY | L.PARTS | L.MATERIALS
     ):
-        k, said = (
-            k + 2,
-            said | {"noun"},
-        )  # "a refrigerator whose color is yellow", "whose cheese has turned orange"
+        # "a refrigerator whose color is yellow", "whose cheese has turned orange"
+        k, said = k + 2, said | {"noun"}
     while k < n and (
         (low[k] in L.BE | {"been", "being"} and r.words[k].tag != "POS")
         or (
@@ -139,9 +138,8 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
         and not (predicate and not r.known_at(k))
     ):
         return None  # "with purple eyes": the eyes are purple (but "The sink is a pink porcelain basin")
-    if "be" in said and any(
-        r.known_at(m) for m in range(k, _noun_run(r, k))
-    ):  # "next to the table is a purple velvet chair": a phrase, not the table's colour
+    # "next to the table is a purple velvet chair": a phrase, not the table's colour
+    if "be" in said and any(r.known_at(m) for m in range(k, _noun_run(r, k))):
         return None
     if said == {"comma"} and not (
         k >= n or low[k] in (",", ".", "and", ";") or r.words[k].pos == "ADP"

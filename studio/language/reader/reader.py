@@ -52,9 +52,8 @@ SIDES = {
     "lower": "below",
 }
 EXACTLY = {"exactly", "only", "just", "precisely", "single"}
-LONG_WORDS = (
-    16  # a prompt with more words (or more than one sentence) is a description, not a caption
-)
+# a prompt with more words (or more than one sentence) is a description, not a caption
+LONG_WORDS = 16
 
 
 _HYPHENATED = re.compile(r"\b([A-Za-z]+)-([A-Za-z]+)\b")
@@ -64,9 +63,8 @@ def _hyphen(m: re.Match) -> str:
     """ "close-up" is one word; "blue-colored" and "fire-hydrant" are two."""
     a, b = m.group(1).lower(), m.group(2).lower()
     if a in NUMBERS and not any(b in k for k in LEXICON):
-        return m.group(1) + m.group(
-            2
-        )  # "a two-slice toaster", "a four-door car": one modifier, not a count
+        # "a two-slice toaster", "a four-door car": one modifier, not a count
+        return m.group(1) + m.group(2)
     if {a, b} & (set(COLOR_WORDS) | set(L.COLOR_SYNONYMS) | L.COLOR_VERBS | set(NUMBERS)) or any(
         w in k for k in LEXICON for w in (a, b)
     ):
@@ -115,9 +113,8 @@ class Reader:
         return len(self.words) >= 8 and any(
             w.dep == "ROOT"
             and (
-                (
-                    w.tag in ("VBZ", "VBP", "VBD") and w.low not in L.COLOR_VERBS
-                )  # not "a cow painted purple"
+                # not "a cow painted purple"
+                (w.tag in ("VBZ", "VBP", "VBD") and w.low not in L.COLOR_VERBS)
                 or self._finite_aux(k)  # "has been stuck"
             )
             and any(c.head == k and c.dep in ("nsubj", "nsubjpass") for c in self.words)
@@ -210,9 +207,8 @@ class Reader:
             k -= 1  # back over "purple bear", "red steam train"
         if k >= i - 1 or self.words[i - 1].pos != "NOUN":
             return False
-        if (
-            self.low[k] == "the"
-        ):  # "The toaster pops,", "The parking meter towers over": a known class
+        # "The toaster pops,", "The parking meter towers over": a known class
+        if self.low[k] == "the":
             hit, nxt = self.known_at(k + 1), self.words[i + 1] if i + 1 < len(self.words) else None
             return bool(hit and hit[2] == i and nxt and nxt.pos in ("ADP", "ADV", "PUNCT", "CCONJ"))
         return self.low[k] in ("a", "an")
@@ -229,9 +225,10 @@ class Reader:
             return False
         first = max((m for m in range(start + 1) if words[m].sent_start), default=0)
         last = next((m for m in range(k + 1, len(words)) if words[m].sent_start), len(words))
+        # no finite verb in the sentence ("pairing", "attached" are none)
         return "and" in self.low[first:start] and not any(
             w.tag in ("VBZ", "VBP", "VBD", "MD") for w in words[first:last]
-        )  # ("pairing", "attached" are no finite verb)
+        )
 
     def class_at(self, i: int):
         """(class, number, end) of a class word at i: GenEval's classes first, then any other noun."""
@@ -323,9 +320,8 @@ class Reader:
             j += 2  # "four heads of broccoli" are four broccoli
         best, color, loose, k = None, None, [], j
         collective = j >= 2 and low[j - 1] == "of" and low[j - 2] in L.COLLECTIVES
-        while k < len(
-            low
-        ):  # modifiers, then the head noun; the longest phrase wins ("an orange orange")
+        # modifiers, then the head noun; the longest phrase wins ("an orange orange")
+        while k < len(low):
             hit = self.class_at(k)
             if (
                 hit
@@ -338,8 +334,9 @@ class Reader:
                     or best[0][1] == "pl"
                     or self.words[k].dep == "ROOT"
                 )
+                # (but in "a row of plane trees" a row of one singular "plane" is not what is meant)
                 and not (collective and self.words[k - 1].tag == "NN")
-            ):  # (but "a row of plane trees": a row of one singular "plane" is not what is meant)
+            ):
                 break  # "a pigeon pecks", "four ducks rest": a plural word after the noun is its verb
             if (
                 hit

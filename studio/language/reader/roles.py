@@ -107,12 +107,13 @@ def _frame_modifier(r: Reader, h: int) -> bool:
 
 
 def _on_surface(r: Reader, h: int) -> bool:
+    """Said to rest on it: "sits on a wooden table" ("on" alone, not "on top of")."""
     w = r.words[h]
     return (
         w.dep == "pobj"
         and r.words[w.head].low in L.SURFACE_PREPS
         and (r.relation_at(w.head) or (0, w.head + 1))[1] == w.head + 1
-    )  # "on" alone, not "on top of"
+    )
 
 
 def _imagined(r: Reader, h: int) -> bool:
@@ -127,8 +128,9 @@ def _place_of(r: Reader, h: int, parts: frozenset = frozenset()) -> bool:
     if (
         w.dep != "pobj"
         or words[w.head].low != "of"
+        # (an open noun's `parts` too: "against the trunk of an old oak tree")
         or words[words[w.head].head].low not in L.PLACE_PARTS | parts
-    ):  # (an open noun's `parts` too: "against the trunk of an old oak tree")
+    ):
         return False
     place = words[words[w.head].head]
     return place.dep == "pobj" and (
@@ -155,13 +157,15 @@ def _simile(r: Reader, h: int) -> bool:
 def _in_background(r: Reader, k: int) -> bool:
     """Said to be in the background or distance, in its own clause: "A few herbs lie in the background"."""
     low, verb = r.low, r.verb_of(k)
+    # the same clause: in "A white glass sits on a rail, while a giraffe strolls in the background"
+    # the glass is not in the background
     return any(
         low[m : m + 3]
         in (["in", "the", "background"], ["in", "the", "distance"], ["out", "of", "focus"])
         and _sentence(r, m) == _sentence(r, k)
         and (verb is None or r.verb_of(m) in (verb, None))
         for m in range(len(low))
-    )  # (not "A white glass sits on a rail, while a giraffe strolls in the background": the glass is not)
+    )
 
 
 def _sentence_words(r: Reader, k: int):
