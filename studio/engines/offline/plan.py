@@ -20,6 +20,7 @@ from ...language import (
     parse_edit,
     parse_prompt,
 )
+from .glyphs import PLACEHOLDERS
 
 
 def phrase(group: ObjectGroup) -> str:
@@ -43,8 +44,6 @@ def prompt_scene(prompt: str) -> SceneGraph:
             "The offline sketch engine found no object to draw in the prompt; name some, "
             'e.g. "two red apples below a blue cup".'
         )
-    from .glyphs import PLACEHOLDERS
-
     unknown = scene.unknown()
     # two nouns sharing a placeholder could never be told apart
     if len(unknown) > len(PLACEHOLDERS):
