@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .. import engines as registry
-from ..core import limits
+from ..core import limits, protocol
+from ..core.codec import trajectory_to_dict
 from ..core.domain import (
     Mode,
     RunSettings,
@@ -27,7 +28,6 @@ from ..core.domain import (
     Step,
     StudioError,
     Trajectory,
-    trajectory_to_dict,
 )
 from ..runner import Event, PausePolicy, Runner
 from .common import (
@@ -55,7 +55,10 @@ def step_line(step: Step) -> str:
     editor = step.annotator if step.annotator and not step.review else "a person"
     who = f" (edited by {editor})" if step.author.value == "human" else ""
     if step.stage is Stage.PLAN:
-        body = f"<ins>{step.instruction}</ins> <des>{step.description}</des>"
+        body = " ".join(
+            protocol.shown_tag(name, text)
+            for name, text in (("ins", step.instruction), ("des", step.description))
+        )
     elif step.stage is Stage.INSPECT:
         body = (
             " | ".join(
@@ -66,7 +69,8 @@ def step_line(step: Step) -> str:
             or f"no verdict: {step.meta.get('error', 'none given')}"
         )
     elif step.stage is Stage.REFINE:
-        body = f"<refine>{step.instruction}</refine> image {step.image.sha256[:10] if step.image else '-'}"
+        image = step.image.sha256[:10] if step.image else "-"
+        body = f"{protocol.shown_tag('refine', step.instruction)} image {image}"
     else:
         body = (
             f"image {step.image.sha256[:10]} {step.image.width}×{step.image.height}"

@@ -69,19 +69,6 @@ def now() -> float:
     return time.time()
 
 
-def validate_prompt(prompt: str | None) -> str:
-    text = (prompt or "").strip()
-    if not text:
-        raise StudioError(
-            'The prompt is empty: describe the image, e.g. "a red apple to the left of a blue cup".'
-        )
-    if len(text) > MAX_PROMPT_CHARS:
-        raise StudioError(
-            f"The prompt has {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}. Shorten it."
-        )
-    return text
-
-
 @dataclass(frozen=True)
 class Box:
     """Evidence for a verdict: a labelled rectangle in image pixels."""
@@ -206,9 +193,8 @@ class Session:
     version: int = 0  # bumped by every write; a stale version means a conflict
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
-    owner: str = (
-        ""  # who started it; "" for sessions from before owners were recorded (visible to all)
-    )
+    # who started it; "" on a session no owner was recorded for (everyone sees it)
+    owner: str = ""
     shared: bool = False  # False: only its owner (and admins) see it when people log in
 
 
@@ -349,97 +335,3 @@ def next_stage(branch: list[Step], settings: RunSettings) -> Stage | None:
     if plan_complete or not budget_left:
         return Stage.FINAL
     return Stage.PLAN
-
-
-# -- plain-data forms (JSON for the CLI, exporters and PNG metadata) ---------------------------
-
-
-def check_to_dict(check: Check | None) -> dict[str, Any] | None:
-    return None if check is None else dataclasses.asdict(check)
-
-
-def check_from_dict(data: dict[str, Any] | None) -> Check | None:
-    if data is None:
-        return None
-    evidence = tuple(Box(**box) for box in data.get("evidence", ()))
-    return Check(bool(data["passed"]), data.get("critique", ""), evidence)
-
-
-def step_to_dict(step: Step) -> dict[str, Any]:
-    data = dataclasses.asdict(step)
-    data.update(
-        stage=step.stage.value,
-        author=step.author.value,
-        review=step.review.value if step.review else None,
-        plan_check=check_to_dict(step.plan_check),
-        sketch_check=check_to_dict(step.sketch_check),
-        original={
-            k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()
-        },
-    )
-    return data
-
-
-def step_from_dict(data: dict[str, Any]) -> Step:
-    fields = dict(data)
-    image = fields.pop("image", None)
-    region = fields.pop("region", None)
-    review = fields.pop("review", None)
-    return Step(
-        **{
-            k: v
-            for k, v in fields.items()
-            if k not in ("stage", "author", "plan_check", "sketch_check", "original")
-        },
-        stage=Stage(data["stage"]),
-        author=Author(data["author"]),
-        plan_check=check_from_dict(data.get("plan_check")),
-        sketch_check=check_from_dict(data.get("sketch_check")),
-        image=ImageRef(**image) if image else None,
-        region=Region(ImageRef(**region["image"])) if region else None,
-        review=Review(review) if review else None,
-        original={
-            k: check_from_dict(v) if k.endswith("_check") else v
-            for k, v in data.get("original", {}).items()
-        },
-    )
-
-
-def session_to_dict(session: Session) -> dict[str, Any]:
-    data = dataclasses.asdict(session)
-    data.update(settings=session.settings.to_dict(), tags=list(session.tags))
-    return data
-
-
-def session_from_dict(data: dict[str, Any]) -> Session:
-    return Session(
-        id=data["id"],
-        prompt=data["prompt"],
-        engine=data["engine"],
-        seed=int(data["seed"]),
-        title=data.get("title", ""),
-        settings=RunSettings.from_dict(data.get("settings")),
-        tags=tuple(data.get("tags", ())),
-        head_id=data.get("head_id"),
-        version=int(data.get("version", 0)),
-        created_at=float(data["created_at"]),
-        updated_at=float(data["updated_at"]),
-        owner=data.get("owner", ""),
-        shared=bool(data.get("shared", False)),
-    )
-
-
-def trajectory_from_dict(data: dict[str, Any]) -> Trajectory:
-    """The inverse of `trajectory_to_dict`."""
-    return Trajectory(
-        session_from_dict(data["session"]), {s["id"]: step_from_dict(s) for s in data["steps"]}
-    )
-
-
-def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:
-    """The whole tree: the session, every step (parents link them) and the head's branch."""
-    return {
-        "session": session_to_dict(trajectory.session),
-        "branch": [s.id for s in trajectory.branch()] if trajectory.session.head_id else [],
-        "steps": [step_to_dict(s) for s in trajectory.steps.values()],
-    }

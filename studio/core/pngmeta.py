@@ -15,7 +15,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .domain import ImageRef, StudioError, Trajectory, trajectory_to_dict
+from .codec import trajectory_to_dict
+from .domain import ImageRef, StudioError, Trajectory
 
 if TYPE_CHECKING:
     from ..store import Store

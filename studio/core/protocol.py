@@ -165,6 +165,15 @@ def refine_text(instruction: str | None, *, newlines: bool = False) -> str:
     return f"<refine>{escape(instruction or '', newlines=newlines)}</refine>"
 
 
+def shown_tag(name: str, content: object) -> str:
+    """`content` inside one of the loop's tags exactly as it is (not escaped), for a person to read,
+    e.g. a terminal's line per step: `shown_tag("ins", "draw a cat")` is `<ins>draw a cat</ins>`.
+    What a model reads is written by `plan_text`, `verdict_text` and `refine_text`."""
+    if name not in STAGE_TAGS:
+        raise ValueError(f"{name!r} is not one of the loop's tags {STAGE_TAGS}")
+    return f"<{name}>{content}</{name}>"
+
+
 # -- reading ----------------------------------------------------------------------------------
 
 _STOP = "|".join(STAGE_TAGS)

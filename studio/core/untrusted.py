@@ -16,7 +16,8 @@ import re
 from typing import Any
 
 from . import limits
-from .domain import Author, Mode, Review, Stage, StudioError, Trajectory, trajectory_from_dict
+from .codec import BOX_CORNERS, trajectory_from_dict
+from .domain import Author, Mode, Review, Stage, StudioError, Trajectory
 from .people import JUDGEMENT_KINDS, Judgement, judgement_from_dict
 
 MAX_STEPS = 10_000
@@ -118,7 +119,7 @@ def _check(data: Any, where: str) -> None:
     for box in _field(data, "evidence", where, list, optional=True) or []:
         if not isinstance(box, dict):
             raise _fail(where, "has an evidence box that is not an object")
-        for key in ("x0", "y0", "x1", "y1"):
+        for key in BOX_CORNERS:
             _number(box, key, where, -1e6, 1e6)
         _text(box, "label", where, 200)
         _number(box, "score", where, -1e6, 1e6, optional=True, nullable=True)

@@ -22,7 +22,8 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
-from ..core.domain import Author, Review, Stage, Step, Trajectory, check_from_dict, last
+from ..core.codec import check_from_dict
+from ..core.domain import Author, Review, Stage, Step, Trajectory, last
 from .select import rejected_before
 from .subsets import AlignmentSample, ConflictSample, plan_text
 

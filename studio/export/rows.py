@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ..core.domain import ImageRef, Judgement, Trajectory, judgement_to_dict, trajectory_to_dict
+from ..core.codec import judgement_to_dict, trajectory_to_dict
+from ..core.domain import ImageRef, Judgement, Trajectory
 from .subsets import AlignmentSample, ConflictSample, MultiTurn
 
 ImageCell = Callable[[ImageRef], Any]

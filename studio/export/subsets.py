@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ..core import protocol
+from ..core.codec import check_to_dict, original_to_dict
 from ..core.domain import (
     Author,
-    Check,
     ImageRef,
     Review,
     Stage,
     Step,
     Trajectory,
-    check_to_dict,
     last,
     last_image,
 )
@@ -51,7 +50,7 @@ def _check_annotator(step: Step, name: str) -> str | None:
 
 
 def _original(step: Step) -> dict[str, Any]:
-    return {k: check_to_dict(v) if isinstance(v, Check) else v for k, v in step.original.items()}
+    return original_to_dict(step.original)
 
 
 @dataclass(frozen=True)

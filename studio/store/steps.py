@@ -13,15 +13,13 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from ..core.codec import session_to_dict, step_from_dict, step_to_dict
 from ..core.domain import (
     ImageRef,
     Session,
     Step,
     Trajectory,
     now,
-    session_to_dict,
-    step_from_dict,
-    step_to_dict,
 )
 from .opening import insert_ignoring_duplicates
 from .tables import images, judgements, session_from_row, sessions, steps
@@ -30,6 +28,7 @@ from .tables import images, judgements, session_from_row, sessions, steps
 
 
 def step_row(step: Step) -> dict[str, Any]:
+    """The step's row: the codec's form with its image and region mask as their hashes' columns."""
     row = step_to_dict(step)
     image, region = row.pop("image"), row.pop("region")
     row["image_sha256"] = image["sha256"] if image else None

@@ -37,8 +37,8 @@ from ..core.domain import (
     StudioError,
     Trajectory,
     now,
-    session_to_dict,
 )
+from ..core.codec import session_to_dict
 from ..core.files import load_png, png_path, save_png
 from . import opening
 from . import queries as store_queries
@@ -235,9 +235,10 @@ class Store:
                 conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
             )
 
-    def load(self, session_id: str) -> Trajectory:
-        """A session with every step of its tree, in two queries."""
-        session_id = self.resolve_id(session_id)
+    def load(self, session_id: str, viewer: Person | None = None) -> Trajectory:
+        """A session with every step of its tree, in two queries; `session_id` as `resolve_id` takes
+        it (a prefix; with a `viewer`, one they may not see reads like an unknown id)."""
+        session_id = self.resolve_id(session_id, viewer)
         with self.readonly_db.connect() as conn:
             return store_steps.load(conn, session_id)
 

@@ -17,7 +17,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from ..core.domain import Check, Judgement, Review, Stage, Step, Trajectory, rounds_used
+from ..core.codec import check_to_view, original_to_dict
+from ..core.domain import Judgement, Review, Stage, Step, Trajectory, rounds_used
 from ..store import Store
 
 PREVIEW_SIDE = 256  # live previews are sent inline, small
@@ -27,19 +28,6 @@ def image_url(sha256: str) -> str:
     """The studio's own URL of an image, by its hash (`studio.ui.routes`: served only to a viewer who
     may see a session holding it); it names no server path, and the browser caches it."""
     return f"/studio/image/{sha256}.png"
-
-
-def _check(check: Check | None) -> dict[str, Any] | None:
-    if check is None:
-        return None
-    return {
-        "passed": check.passed,
-        "critique": check.critique,
-        "evidence": [
-            {"label": b.label, "box": [b.x0, b.y0, b.x1, b.y1], "score": b.score}
-            for b in check.evidence
-        ],
-    }
 
 
 def card(
@@ -79,8 +67,8 @@ def card(
         data.update(description=step.description or "", complete=bool(step.complete))
     if step.stage is Stage.INSPECT:
         data.update(
-            plan_check=_check(step.plan_check),
-            sketch_check=_check(step.sketch_check),
+            plan_check=check_to_view(step.plan_check),
+            sketch_check=check_to_view(step.sketch_check),
             passed=step.passed,
             unreadable=str((step.meta or {}).get("error") or ""),
         )  # the model's verdict could not be read
@@ -102,9 +90,7 @@ def card(
     if step.region is not None:
         data["region"] = image_url(step.region.image.sha256)
     if step.original:
-        data["original"] = {
-            k: (_check(v) if isinstance(v, Check) else v) for k, v in step.original.items()
-        }
+        data["original"] = original_to_dict(step.original, checks=check_to_view)
     data["key"] = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[
         :12
     ]

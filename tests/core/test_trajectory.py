@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from studio.core.codec import step_from_dict, step_to_dict
 from studio.core.domain import (
     Author,
     Box,
@@ -17,8 +18,6 @@ from studio.core.domain import (
     StudioError,
     next_stage,
     stage_round,
-    step_from_dict,
-    step_to_dict,
 )
 from studio.core.tagged import parse, render
 

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from studio.core import pngmeta, protocol
-from studio.core.domain import Mode, RunSettings, Stage, StudioError, trajectory_to_dict
+from studio.core.codec import trajectory_to_dict
+from studio.core.domain import Mode, RunSettings, Stage, StudioError
 from studio.export import export, import_path
 from studio.runner import PausePolicy
 from studio.store import Store

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio.core import pngmeta
-from studio.core.domain import trajectory_to_dict
+from studio.core.codec import trajectory_to_dict
 from studio.export import import_path
 from studio.store import Store
 
@@ -629,7 +629,7 @@ def test_a_failure_while_writing_the_second_session_leaves_no_session_and_no_new
 def _foreign_png(origin, *, lie_about_sizes: bool) -> bytes:
     """A PNG carrying a new session (fresh ids) whose steps name the origin's sketch images by hash;
     it carries only its own pixels, not those images."""
-    from studio.core.domain import trajectory_to_dict
+    from studio.core.codec import trajectory_to_dict
     from studio.core.untrusted import trajectory
     from studio.export.roundtrip import renumbered
 

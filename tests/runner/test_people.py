@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from studio.core.codec import session_from_dict, session_to_dict, step_from_dict, step_to_dict
 from studio.core.domain import (
     Author,
     Judgement,
@@ -15,10 +16,6 @@ from studio.core.domain import (
     StudioError,
     can_see,
     local_user,
-    session_from_dict,
-    session_to_dict,
-    step_from_dict,
-    step_to_dict,
 )
 from studio.runner import Runner
 from studio.store import Store
@@ -344,7 +341,8 @@ def test_a_reopened_store_keeps_owner_shared_and_annotators(store, scripted):
 def test_an_imported_trajectory_may_lack_people_but_never_carries_a_bad_name():
     """What a PNG or an export carries is untrusted (studio.core.untrusted): files from before people load."""
     from studio.core import untrusted
-    from studio.core.domain import Step, Trajectory, trajectory_to_dict
+    from studio.core.codec import trajectory_to_dict
+    from studio.core.domain import Step, Trajectory
 
     session = Session(
         id="a" * 32,
