@@ -1,4 +1,4 @@
-"""The runner owns the loop and every human action.
+"""The runner owns the loop (plan → sketch → inspect → refine) and every human action on it.
 
 It asks an engine for one stage at a time and commits the result before anything
 else happens; a person's edit, accept, reject, override, refine or fork is an
@@ -7,9 +7,25 @@ ever open while a model runs: the store's writes are short and happen after the
 engine returns. A process killed mid-stage loses only that stage; `run` on the
 reopened session carries on from the last committed step.
 
+A person's change keeps the model's original beside it, and forks rather than rewrites a step
+something was already built on, so no branch loses what it was made from. A judgement (a rating,
+a preference) is a row of its own, not part of the session's tree: it never bumps the session's
+version, so rating in one tab never makes another tab's next edit a conflict.
+
 The UI, the CLI and the HTTP API all call these methods; none holds logic of its own. Every
 human action takes `by`, the person doing it (a login's name or Person; None: the local user),
 recorded on the step it changes (`Step.annotator`) or on the judgement it makes.
+
+Example usage (the offline engine needs no model download):
+
+    runner = Runner(Store("sqlite:///sessions/studio.db"))
+    trajectory = runner.new_session("a red cup on a wooden table", engine="offline", seed=7)
+    outcome = runner.run(trajectory, PausePolicy.AT_INSPECT)  # stops after the first verdict
+    verdict = runner.target(trajectory, None, Stage.INSPECT)
+    runner.override(trajectory, verdict.id, sketch_passed=False, sketch_critique="the cup is blue")
+    runner.run(trajectory)  # the loop refines from the overridden verdict to the final image
+    final = runner.target(trajectory, None, Stage.FINAL)
+    runner.rate(trajectory, final.id, "up", by="ana")
 """
 
 from __future__ import annotations
@@ -26,6 +42,8 @@ from .. import engines as registry
 from ..core import limits
 from ..core.domain import (
     Author,
+    Check,
+    Judgement,
     Person,
     Region,
     Review,
@@ -35,7 +53,10 @@ from ..core.domain import (
     Step,
     StudioError,
     Trajectory,
+    last,
     last_image,
+    local_user,
+    may_share,
     new_id,
     next_stage,
     stage_round,
@@ -44,11 +65,11 @@ from ..core.pngmeta import save_final_image
 from ..core.protocol import UnreadableText
 from ..engines.base import Cancelled, CancelToken, Engine, Progress, StageContext
 from ..store import Store
-from .edits import EditActions
-from .people import PeopleActions, author_name
 
 
 class PausePolicy(str, enum.Enum):
+    """When `Runner.run` stops for a person to look."""
+
     EVERY_STAGE = "every"  # stop after each stage for a person to look
     AT_INSPECT = "inspect"  # stop after each verdict (to override it or write a refine)
     NEVER = "never"
@@ -69,6 +90,8 @@ Listener = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class Outcome:
+    """Where `Runner.run` stopped, and the last step it committed."""
+
     status: str  # "finished" | "paused" | "cancelled"
     step: Step | None  # the last step committed
 
@@ -79,7 +102,43 @@ def seed_for(session_seed: int, depth: int, attempt: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-class Runner(EditActions, PeopleActions):
+def author_name(by: str | Person | None) -> str:
+    """The name recorded for a human action: the person's (checked: text, no control characters), or the
+    local user's when nobody logged in."""
+    if by is None:
+        return local_user()
+    return limits.person_name(by.name if isinstance(by, Person) else by)
+
+
+def find_step(trajectory: Trajectory, step_id: str, *stages: Stage) -> Step:
+    """The step `step_id` of this session, refused in one line when it is not there or (with `stages`)
+    not of a kind the action works on."""
+    step = trajectory.steps.get(step_id)
+    if step is None:
+        raise StudioError(f"Step {step_id} is not part of session {trajectory.session.id[:8]}.")
+    if stages and step.stage not in stages:
+        wanted = " or ".join(s.value for s in stages)
+        raise StudioError(f"That is a {step.stage.value} step; this action needs a {wanted} step.")
+    return step
+
+
+def image_step(trajectory: Trajectory, step_id: str) -> Step:
+    """A step a person may judge: a sketch, refine or final that has its image."""
+    step = find_step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+    if step.image is None:
+        raise StudioError("That step has no image yet; judge it once its image is drawn.")
+    return step
+
+
+class Runner:
+    """The loop and every human action on a session, over one store.
+
+    Sections, in order: sessions (new, open, rename, share); the loop (advance, run, and the commit
+    every change goes through); finding a step; changes that run no model (edit a plan, override a
+    verdict, accept, switch branch, fork); changes that draw (reject, refine); judgements (rate,
+    prefer). Every method that changes a session commits before it returns.
+    """
+
     def __init__(self, store: Store):
         self.store = store
 
@@ -137,7 +196,25 @@ class Runner(EditActions, PeopleActions):
         return self.store.load(session_id, viewer)
 
     def engine(self, trajectory: Trajectory) -> Engine:
+        """The model engine the session was started with (loaded once per process)."""
         return registry.load(trajectory.session.engine)
+
+    def rename(self, trajectory: Trajectory, title: str, by: str | Person | None = None) -> None:
+        """Give the session a new title (at most 200 characters are kept)."""
+        author_name(by)
+        title = (title or "").strip()
+        if not title:
+            raise StudioError("The title is empty.")
+        trajectory.session = self.store.commit(trajectory.session, title=title[:200])
+
+    def share(self, trajectory: Trajectory, shared: bool, by: str | Person | None = None) -> None:
+        """Share a session with the team (every login may open it) or make it private to its owner again.
+
+        Only the owner may; an admin (pass a Person with role "admin") may too."""
+        person = by if isinstance(by, Person) else Person(author_name(by))
+        if by is not None and not may_share(trajectory.session, person):
+            raise StudioError("Only the owner can share this session (or make it private).")
+        trajectory.session = self.store.commit(trajectory.session, shared=bool(shared))
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -302,6 +379,7 @@ class Runner(EditActions, PeopleActions):
         replace: Step | None = None,
         head_id: str | None = None,
     ) -> None:
+        """Write a change through the store and keep the trajectory in memory in step with it."""
         trajectory.session = self.store.commit(
             trajectory.session, add=add, replace=replace, head_id=head_id
         )
@@ -309,7 +387,133 @@ class Runner(EditActions, PeopleActions):
             if step is not None:
                 trajectory.put(step)
 
-    # -- human actions that draw (the others: runner_edits.py, runner_people.py) -------------
+    # -- finding a step ---------------------------------------------------------------------
+
+    def target(self, trajectory: Trajectory, step_id: str | None, *stages: Stage) -> Step:
+        """The step an action applies to: exactly the one named, or (none named) the head branch's latest of a kind.
+
+        A page always names the step it shows; naming none is for scripts that mean "the latest".
+        """
+        if step_id:
+            return find_step(trajectory, step_id, *stages)
+        found = last(trajectory.branch(), *stages) if trajectory.session.head_id else None
+        if found is None:
+            raise StudioError(
+                f"There is no {' or '.join(s.value for s in stages)} step on this branch yet."
+            )
+        return found
+
+    # -- changes that run no model ----------------------------------------------------------
+
+    def edit_plan(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        instruction: str | None = None,
+        description: str | None = None,
+        complete: bool | None = None,
+        by: str | Person | None = None,
+    ) -> Step:
+        """Change `<ins>` / `<des>` before the sketch is drawn (or fork a new plan if it was)."""
+        step = find_step(trajectory, step_id, Stage.PLAN)
+        changes: dict[str, Any] = {}
+        for name, value in (("instruction", instruction), ("description", description)):
+            if value is not None:
+                if not value.strip():
+                    raise StudioError(f"The {name} is empty; write one, or leave it as it was.")
+                changes[name] = value.strip()
+        if complete is not None:
+            changes["complete"] = complete
+        return self._amend(trajectory, step, changes, author_name(by))
+
+    def override(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        *,
+        plan_passed: bool | None = None,
+        plan_critique: str | None = None,
+        sketch_passed: bool | None = None,
+        sketch_critique: str | None = None,
+        by: str | Person | None = None,
+    ) -> Step:
+        """Flip a verdict and/or rewrite its critique; evidence boxes stay as the model found them."""
+        step = find_step(trajectory, step_id, Stage.INSPECT)
+        changes = {}
+        for name, passed, critique in (
+            ("plan_check", plan_passed, plan_critique),
+            ("sketch_check", sketch_passed, sketch_critique),
+        ):
+            check = getattr(step, name) or Check(passed=True)
+            updated = dataclasses.replace(
+                check,
+                passed=check.passed if passed is None else passed,
+                critique=check.critique if critique is None else critique.strip(),
+            )
+            changes[name] = updated
+        return self._amend(trajectory, step, changes, author_name(by))
+
+    def _amend(self, trajectory: Trajectory, step: Step, changes: dict[str, Any], by: str) -> Step:
+        """A person's change to a step, keeping the model's original beside it.
+
+        A step nothing was built on yet is updated in place; otherwise the change becomes
+        a sibling (a new branch), so what was built on the old version stays intact.
+        """
+        changes = {k: v for k, v in changes.items() if getattr(step, k) != v}
+        if not changes:
+            return step
+        original = dict(step.original)
+        # Fields not in `original` still hold the model's values: keep each before it changes.
+        if step.author is Author.MODEL or step.original:
+            for name in changes:
+                original.setdefault(name, getattr(step, name))
+        amended = step.replace(author=Author.HUMAN, annotator=by, original=original, **changes)
+        if trajectory.children(step.id):
+            amended = amended.replace(id=new_id(), created_at=time.time())
+            self._commit(trajectory, add=amended, head_id=amended.id)
+        else:
+            self._commit(trajectory, replace=amended, head_id=amended.id)
+        return amended
+
+    def accept(
+        self, trajectory: Trajectory, step_id: str, note: str = "", by: str | Person | None = None
+    ) -> Step:
+        """Mark an image good. A review is not content: it never forks."""
+        step = find_step(trajectory, step_id, Stage.SKETCH, Stage.REFINE, Stage.FINAL)
+        reviewed = step.replace(
+            review=Review.ACCEPTED, review_note=note.strip(), annotator=author_name(by)
+        )
+        self._commit(trajectory, replace=reviewed, head_id=trajectory.session.head_id or step.id)
+        return reviewed
+
+    def switch_branch(
+        self, trajectory: Trajectory, step_id: str, by: str | Person | None = None
+    ) -> str:
+        """Continue on the newest live branch through a step (the step itself if all below it were rejected).
+
+        Returns the branch end that became the head. (Moving the head changes no step: `by` is checked,
+        not recorded; the same holds for fork and rename.)
+        """
+        author_name(by)
+        pending, ends = [find_step(trajectory, step_id).id], []
+        while pending:
+            current = trajectory.steps[pending.pop()]
+            children = trajectory.children(current.id)
+            if not children and current.review is not Review.REJECTED:
+                ends.append(current)
+            pending += [c.id for c in children]
+        leaf = max(ends, key=lambda s: s.created_at).id if ends else step_id
+        self._commit(trajectory, head_id=leaf)
+        return leaf
+
+    def fork(self, trajectory: Trajectory, step_id: str, by: str | Person | None = None) -> Step:
+        """Rewind to any step: the next stage continues from there, as a new branch beside the old."""
+        author_name(by)
+        step = find_step(trajectory, step_id)
+        self._commit(trajectory, head_id=step.id)
+        return step
+
+    # -- changes that draw ------------------------------------------------------------------
 
     def reject(
         self,
@@ -322,7 +526,7 @@ class Runner(EditActions, PeopleActions):
         by: str | Person | None = None,
     ) -> Step:
         """Record the image as rejected (kept, labelled), then draw it again with a new seed."""
-        step = self._step(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
+        step = find_step(trajectory, step_id, Stage.SKETCH, Stage.REFINE)
         rejected = step.replace(
             review=Review.REJECTED, review_note=note.strip(), annotator=author_name(by)
         )
@@ -369,7 +573,7 @@ class Runner(EditActions, PeopleActions):
         by: str | Person | None = None,
     ) -> Step:
         """A person's own `<refine>` after a verdict or an image, optionally limited to a drawn region."""
-        step = self._step(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
+        step = find_step(trajectory, step_id, Stage.INSPECT, Stage.SKETCH, Stage.REFINE)
         annotator = author_name(by)
         if not (instruction or "").strip():
             raise StudioError(
@@ -395,3 +599,81 @@ class Runner(EditActions, PeopleActions):
             listener=listener,
             cancel=cancel,
         )
+
+    def region_changed(self, before: Step, after: Step, region: Any = None) -> int:
+        """How many pixels a refine changed (inside its region, when it had one): 0 means it did nothing."""
+        from PIL import (
+            ImageChops,
+        )  # Pillow loads when an image is compared, not when the CLI starts
+
+        if before.image is None or after.image is None:
+            return 0
+        old, new = (
+            self.store.load_image(before.image).convert("RGB"),
+            self.store.load_image(after.image).convert("RGB"),
+        )
+        if old.size != new.size:
+            return old.width * old.height
+        diff = ImageChops.difference(old, new).convert("L").point(lambda v: 255 if v else 0)
+        if region is not None:
+            diff = ImageChops.multiply(
+                diff, region.convert("L").resize(old.size).point(lambda v: 255 if v else 0)
+            )
+        return sum(diff.histogram()[1:])
+
+    # -- judgements: ratings and preferences ------------------------------------------------
+
+    def rate(
+        self,
+        trajectory: Trajectory,
+        step_id: str,
+        value: str,
+        note: str = "",
+        by: str | Person | None = None,
+    ) -> Judgement:
+        """Rate a sketch, refine or final image: "up"/"down" or "1".."5", with an optional note. Rating it
+        again replaces your own earlier rating; someone else's rating of it stays beside yours."""
+        step = image_step(trajectory, step_id)
+        return self._judge(trajectory, "rating", step.id, None, limits.rating(value), note, by)
+
+    def prefer(
+        self,
+        trajectory: Trajectory,
+        left_step_id: str,
+        right_step_id: str,
+        choice: str,
+        note: str = "",
+        by: str | Person | None = None,
+    ) -> Judgement:
+        """Say which of two images of this session is better ("left", "right" or "tie"): the finals of two
+        branches, or any two aligned rounds in Compare branches."""
+        left, right = image_step(trajectory, left_step_id), image_step(trajectory, right_step_id)
+        if left.id == right.id:
+            raise StudioError("Both sides are the same image; pick two different steps to compare.")
+        return self._judge(
+            trajectory, "preference", left.id, right.id, limits.preference(choice), note, by
+        )
+
+    def _judge(
+        self,
+        trajectory: Trajectory,
+        kind: str,
+        step_id: str,
+        other_step_id: str | None,
+        value: str,
+        note: str,
+        by: str | Person | None,
+    ) -> Judgement:
+        """Record one judgement as its own row; the session's tree and version stay as they are."""
+        judgement = Judgement(
+            id=new_id(),
+            session_id=trajectory.session.id,
+            kind=kind,
+            step_id=step_id,
+            other_step_id=other_step_id,
+            value=value,
+            note=limits.note(note),
+            annotator=author_name(by),
+        )
+        self.store.add_judgement(judgement)
+        return judgement
