@@ -1,9 +1,10 @@
 """The studio page and its HTTP API, declared in one place; what each action does lives in `actions`.
 
-The page is one `gr.HTML` component (static/page.html, page.css, page.js):
+The page is one `gr.HTML` component (static/page.html, page.css, and the script in `SCRIPT`):
 a storyboard of the loop, a large canvas for the selected step, the branch tree, the
 session gallery and a branch comparison. Its script calls quick actions as Gradio
-server functions and starts model work as a streamed event; every reply is a
+server functions, each with an object of named fields (`call("accept", {session_id, version,
+step_id, have})` in static/core.js), and starts model work as a streamed event; every reply is a
 `board.View` that the script merges (only new or changed cards travel).
 
 The HTTP API (for `gradio_client`) has one named endpoint per action, each returning
@@ -29,7 +30,20 @@ from .actions import EXPORT_FORMATS, Studio, clean, failure
 from .board import View
 from .routes import studio_routes
 
-STATIC = Path(__file__).parent / "static"  # the page: page.html, page.css, page.js
+STATIC = Path(__file__).parent / "static"  # the page: page.html, page.css and the script's files
+# The page's script, one file per thing it draws, joined in this order into gr.HTML's one js_on_load body
+# (so they share one scope: the core's state `S`, `call` and `apply` first, the start last).
+SCRIPT = (
+    "core.js",  # state S, call / work, apply, the status line, the URL, esc / bdi / iso, toast
+    "storyboard.js",  # the head line and the board of cards
+    "tree.js",  # the branch tree
+    "canvas.js",  # the large image, evidence boxes, the region brush
+    "panel.js",  # the selected step's fields and actions, rating
+    "controls.js",  # the left column, run controls, keyboard
+    "gallery.js",  # the views, the sessions gallery, export and import
+    "compare.js",  # two branches side by side, preferences
+    "start.js",  # who the page acts for, the first drawing, the session in the URL
+)
 CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
 PAUSES = [
     ["every", "after every stage"],
@@ -69,6 +83,11 @@ def engine_note(name: str) -> dict[str, Any]:
     }
 
 
+def page_script() -> str:
+    """The page's script: the files of `SCRIPT`, joined in order into one js_on_load body."""
+    return "\n".join((STATIC / name).read_text() for name in SCRIPT)
+
+
 def launch_options(demo: gr.Blocks) -> dict[str, Any]:
     """What `launch()` needs for this page (`demo` from `build_ui`): the CSS, and the studio's own
     routes for images and export zips (`routes`). No folder is served through Gradio's
@@ -88,9 +107,8 @@ def build_ui(
         if accounts is None:
             return None
         name = login_name(request)
-        if (
-            not name
-        ):  # Gradio checked the login before the call; a lost cookie must not widen what is seen
+        # Gradio checked the login before the call; a lost cookie must not widen what is seen.
+        if not name:
             raise StudioError(
                 "You are not logged in (or your login expired): reload the page and log in."
             )
@@ -104,7 +122,7 @@ def build_ui(
             elem_id="studio",
             html_template=(STATIC / "page.html").read_text(),
             css_template=(STATIC / "page.css").read_text(),
-            js_on_load=(STATIC / "page.js").read_text(),
+            js_on_load=page_script(),
             apply_default_css=False,
             server_functions=api.page_functions(studio, who),
             engines=[engine_note(n) for n in names],

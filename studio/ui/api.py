@@ -2,10 +2,12 @@
 
 Each action is a small typed function (the types become the API page's schema). The HTTP API
 registers one named endpoint per function (`register`); the page's server functions and its
-streamed model work are the same functions (`page_functions`, `page_work`). Both bind what was
-sent to the declared signature and check each argument's shape there (`bind`): text is text, a
-number is a number or the text of one, a yes/no is one, card keys are a short list of short
-strings; the values themselves are checked by `studio.core.limits` inside the action. A mistake takes
+streamed model work are the same functions (`page_functions`, `page_work`), called with an object
+of named fields, e.g. `{"session_id": "3f2a…", "version": 4, "step_id": "9c1e…", "have": [...]}`.
+Both bind what was sent to the declared signature by name and check each argument's shape there
+(`Declared.bind`): text is text, a number is a number or the text of one, a yes/no is one, card
+keys are a short list of short strings, a name the action does not declare is refused; the values
+themselves are checked by `studio.core.limits` inside the action. A mistake takes
 one path (`failure`) and reaches the client as one readable line. A file arrives only as an
 upload in Gradio's folder (`uploads.read_upload`); no action opens a path a caller names.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import types
 import typing
 from typing import Any, Callable, Iterator
@@ -33,6 +36,7 @@ Have = typing.Optional[list[str]]  # the card keys a page already holds (only ne
 PAGE_ONLY = ("have", "batch")
 MAX_HAVE = 10_000
 MAX_KEY_CHARS = 64
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")  # a field name safe to repeat in a refusal
 
 
 def _shape(name: str, hint: Any) -> tuple[Callable[[Any], Any], bool]:
@@ -75,6 +79,12 @@ def _shape(name: str, hint: Any) -> tuple[Callable[[Any], Any], bool]:
     return checks[hint], optional
 
 
+def _no_field(name: str) -> str:
+    """How a refusal names an unknown field: by its name where it reads as one ("no field 'titel'");
+    other text a caller sent as a name (a path, a long string) is not repeated back."""
+    return f"no field {name!r}" if FIELD_NAME.fullmatch(name) else "no such field"
+
+
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", type(None): "nothing"}.get(
         type(value), type(value).__name__
@@ -92,22 +102,32 @@ class Declared:
         self.parameters = parameters
         self.checks = {p.name: _shape(p.name, hints[p.name]) for p in parameters}
 
-    def bind(self, args: Any = (), kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The arguments, checked: the right number of them, each of its declared shape. None stands
-        for "not given" where the parameter has a default."""
-        if not isinstance(args, (list, tuple)):
-            raise StudioError(f"{self.name} takes a list of values; reload the page.")
-        kwargs = kwargs or {}
-        names = [p.name for p in self.parameters]
-        if len(args) > len(names) or set(kwargs) - set(names):
+    def bind(self, fields: Any) -> dict[str, Any]:
+        """The named fields sent, checked: an object whose names are declared parameters, each of
+        its declared shape; a missing one, or None, stands for "not given" where the parameter has
+        a default. Anything else is refused in one line.
+
+        Example (`rename`): `{"session_id": "3f2a…", "version": 4, "title": "Cats"}` binds to
+        `{"session_id": "3f2a…", "version": 4, "title": "Cats", "have": None}`; the list
+        `["3f2a…", 4, "Cats"]` is refused ("rename takes named fields, not a list of values;
+        reload the page."), and so is `{"titel": "Cats"}` ("rename has no field 'titel' …").
+        """
+        if isinstance(fields, (list, tuple)):
             raise StudioError(
-                f"{self.name} takes {len(names)} values ({', '.join(names) or 'none'}); "
-                f"{len(args) + len(kwargs)} were sent."
+                f"{self.name} takes named fields, not a list of values; reload the page."
             )
-        given = {**dict(zip(names, args)), **kwargs}
+        if not isinstance(fields, dict):
+            raise StudioError(
+                f"{self.name} takes an object of named fields, not {_kind(fields)}; reload the page."
+            )
+        names = [p.name for p in self.parameters]
+        unknown = [k for k in fields if k not in self.checks]
+        if unknown:
+            known = f"its fields: {', '.join(names)}" if names else "it takes none"
+            raise StudioError(f"{self.name} has {_no_field(unknown[0])} ({known}).")
         bound = {}
         for parameter in self.parameters:
-            value = given.get(parameter.name)
+            value = fields.get(parameter.name)
             check, optional = self.checks[parameter.name]
             if value is None and not optional:
                 if parameter.default is inspect.Parameter.empty:
@@ -137,10 +157,9 @@ def endpoint(function: Callable, studio: Studio, who: Who) -> Callable:
         try:
             sent = public.bind_partial(*args, **kwargs).arguments
             acting = studio.acting_as(who(sent.pop("request", None)))
-            result = declared(acting, declared.bind((), sent))
-            if isinstance(
-                result, Iterator
-            ):  # model work: one answer, with every card the stream sent
+            result = declared(acting, declared.bind(sent))
+            # Model work: one answer, with every card the stream sent.
+            if isinstance(result, Iterator):
                 result = _last_full(result)
             return result.to_dict() if isinstance(result, View) else result
         except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
@@ -161,13 +180,14 @@ def endpoint(function: Callable, studio: Studio, who: Who) -> Callable:
 
 def page_function(function: Callable, studio: Studio, who: Who) -> Callable[..., dict]:
     """A page server function for `function`, acting as the logged-in person. The page's script sends
-    one value, the list of positional arguments (`call` in page.js), bound and checked as the HTTP
-    endpoint binds its own; the reply is a view (or `{"result": data}`), a failure is its `error`."""
+    one value, an object of the action's named fields (`call` in static/core.js), bound and checked
+    as the HTTP endpoint binds its own; the reply is a view (or `{"result": data}`), a failure is its
+    `error`. Nothing sent (a function without fields) is an empty object."""
     declared = Declared(function)
 
-    def wrapped(args: Any = None, request: gr.Request = None) -> dict:
+    def wrapped(fields: Any = None, request: gr.Request = None) -> dict:
         try:
-            bound = declared.bind([] if args is None else args)
+            bound = declared.bind({} if fields is None else fields)
             result = declared(studio.acting_as(who(request)), bound)
             return (
                 result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
@@ -191,7 +211,7 @@ def page_work(studio: Studio, data: dict[str, Any]) -> Iterator[dict]:
             raise StudioError("Unknown action; reload the page.")
         declared = Declared(function)
         fields = {k: v for k, v in data.items() if k not in ("action", "seq")}
-        for view in declared(studio, declared.bind((), fields)):
+        for view in declared(studio, declared.bind(fields)):
             yield {**view.to_dict(), "seq": seq}
     except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
         yield {**View(error=failure(error, str(action)), full=False).to_dict(), "seq": seq}
@@ -429,7 +449,7 @@ QUICK = (
     share,
 )
 MODEL_WORK = (step, run, reject, refine)  # queued with the page's model work
-# What the page's script calls directly (`server.accept([...])`); its model work is `page_work`.
+# What the page's script calls directly (`server.accept({...})`); its model work is `page_work`.
 PAGE = (*QUICK, stop, list_batches, export, import_png, whoami)
 
 

@@ -163,7 +163,7 @@ def test_well_formed_bodies_still_reach_the_studio(server):
         "session_hash": "s1",
         "component_id": page,
         "fn_name": "list_sessions",
-        "data": ["", ""],
+        "data": {"search": "", "batch": ""},
     }
     listed = httpx.post(f"{url}gradio_api/component_server", json=body, timeout=30)
     assert listed.status_code == 200 and listed.json()["error"] in ("", None), listed.text[:300]

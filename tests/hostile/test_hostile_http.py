@@ -270,7 +270,7 @@ def test_import_png_refuses_crafted_files(server, caplog, tmp_path, kind):
 
 def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_path):
     from studio.core import pngmeta
-    from studio.core.codec import trajectory_to_dict
+    from studio.core.domain import trajectory_to_dict
 
     client, store, data, session_id, _ = server
     final = store.image_path(store.load(session_id).head().image.sha256).read_bytes()
@@ -329,8 +329,9 @@ def test_run_never_deletes_a_session_whose_first_stage_fails(server, caplog, pro
     attempt(server, caplog, "/delete", session["id"], should_refuse=False)  # its person may
 
 
-def page_call(server, name: str, *args):
-    """(reply, error) of one of the page's server functions, posted as the page's script posts it."""
+def page_call(server, name: str, **fields):
+    """(reply, error) of one of the page's server functions, posted as the page's script posts it
+    (an object of named fields)."""
     url = server[4]
     config = httpx.get(f"{url}config", timeout=30).json()
     component = next(
@@ -344,7 +345,7 @@ def page_call(server, name: str, *args):
             "session_hash": "hostile",
             "component_id": component,
             "fn_name": name,
-            "data": list(args),
+            "data": fields,
         },
         timeout=60,
     )
@@ -359,7 +360,7 @@ def test_the_pages_session_list_refuses_a_limit_outside_its_range(server, caplog
     before = state(server[2])
     caplog.clear()
     with caplog.at_level(logging.ERROR):
-        reply, message = page_call(server, "list_sessions", "", "", limit)
+        reply, message = page_call(server, "list_sessions", search="", batch="", limit=limit)
     logged = any(record.exc_info for record in caplog.records)
     refused = (
         message is not None

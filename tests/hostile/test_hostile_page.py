@@ -85,7 +85,8 @@ class watching:
 
 
 class Page:
-    """The page's server functions, called the way its script calls them (`server.fn([...])`)."""
+    """The page's server functions, called the way its script calls them (`server.fn({...})`,
+    an object of named fields)."""
 
     def __init__(self, url: str, http: httpx.Client | None = None):
         self.url, self.http = url, http or httpx.Client(timeout=60)
@@ -95,14 +96,15 @@ class Page:
         )
         self.session_hash = uuid.uuid4().hex[:10]
 
-    def __call__(self, name: str, *args) -> dict:
+    def __call__(self, name: str, fields: object = None, **named) -> dict:
+        """`page("rename", session_id=..., title=...)`; `fields` sends any JSON value as it is."""
         reply = self.http.post(
             f"{self.url}gradio_api/component_server",
             json={
                 "session_hash": self.session_hash,
                 "component_id": self.component,
                 "fn_name": name,
-                "data": list(args),
+                "data": named if fields is None else fields,
             },
         )
         assert reply.status_code == 200, (name, reply.status_code, reply.text[:300])
@@ -202,12 +204,21 @@ def declared(name: str) -> list[str]:
     ]
 
 
+def every_field(name: str, value: str) -> dict[str, str]:
+    """Each of the function's fields set to `value`; a function without fields gets one it does
+    not have."""
+    return {field: value for field in declared(name) or ["path"]}
+
+
 def test_every_page_server_function_refuses_server_side_paths_and_opens_none_of_them(
     studio, caplog, tmp_path
 ):
     url, store, data, session_id = studio
     page = Page(url)
-    assert "url" in page("export", session_id, "folder", "this session")["result"]
+    assert (
+        "url"
+        in page("export", session_id=session_id, format="folder", scope="this session")["result"]
+    )
     paths = server_side_paths(store, data, session_id, upload_folder() / f"planted-{tmp_path.name}")
     names = [f.__name__ for f in api.PAGE]
     assert {"import_png", "open_session", "new_session", "export", "whoami"} <= set(names)
@@ -217,9 +228,8 @@ def test_every_page_server_function_refuses_server_side_paths_and_opens_none_of_
     with watching(watched) as watch, caplog.at_level(logging.ERROR):
         for what, path in paths.items():
             for name in names:
-                # every argument the path (a function of no arguments gets one too many)
-                args = [path] * max(1, len(declared(name)))
-                reply = page(name, *args)
+                # every field the path (a function of no fields gets one too many)
+                reply = page(name, every_field(name, path))
                 refused = one_clean_line(reply.get("error"), path)
                 TALLY.record(refused_cleanly=bool(refused), traceback=bool(caplog.records))
                 assert refused, (name, what, reply)
@@ -235,7 +245,7 @@ def test_import_png_gives_the_same_line_for_every_path_it_will_not_open(studio, 
     paths = server_side_paths(store, data, session_id, upload_folder() / f"planted-{tmp_path.name}")
     before = state(data)
     with watching([data / "studio.db", data / "studio.db-wal", store.images_dir]) as watch:
-        lines = {what: page("import_png", path)["error"] for what, path in paths.items()}
+        lines = {what: page("import_png", path=path)["error"] for what, path in paths.items()}
     changed = state(data) != before
     for line in lines.values():
         TALLY.record(refused_cleanly=line == NOT_AN_UPLOAD, changed=changed)
@@ -278,7 +288,7 @@ def test_a_png_dropped_on_the_page_or_uploaded_to_the_api_still_reopens_its_sess
         f"{url}gradio_api/upload", files={"files": ("final.png", copy.read_bytes())}
     )
     [path] = uploaded.json()  # what the page's `upload(file)` gets back, then sends to import_png
-    reply = Page(url)("import_png", path)
+    reply = Page(url)("import_png", path=path)
     assert reply["error"] is None and reply["session"]["id"] == session_id
 
 
@@ -309,7 +319,7 @@ def test_after_hostile_calls_another_process_opens_the_database_and_nothing_is_l
             write(5)
             for path in (data / "studio.db", data / "studio.db-wal", data / "studio.db-shm"):
                 for name in ("import_png", "open_session", "list_sessions", "export"):
-                    page(name, *([str(path)] * max(1, len(declared(name)))))
+                    page(name, every_field(name, str(path)))
                 assert api_import(url, str(path))
             listed = subprocess.run(
                 [sys.executable, "-m", "studio", "sessions", "--data-dir", str(data), "--json"],
@@ -423,17 +433,40 @@ def test_a_private_image_is_a_404_for_another_person_and_no_answer_names_the_dat
 
     page = Page(url, http["ana"])
     answers += [
-        page("open_session", views["ana"]["session"]["id"], "", []),
-        page("list_sessions", "", ""),
+        page("open_session", session_id=views["ana"]["session"]["id"], step_id="", have=[]),
+        page("list_sessions", search="", batch=""),
     ]
-    exported = page("export", views["ana"]["session"]["id"], "folder", "this session")["result"]
+    exported = page(
+        "export", session_id=views["ana"]["session"]["id"], format="folder", scope="this session"
+    )["result"]
     answers.append(exported)
     assert http["ana"].get(exported["url"]).content[:2] == b"PK"
     assert http["ben"].get(exported["url"]).status_code == 404
     assert nobody.get(exported["url"]).status_code == 404
-    shared = page("share", views["ana"]["session"]["id"], None, True, [])
+    shared = page(
+        "share", session_id=views["ana"]["session"]["id"], version=None, shared=True, have=[]
+    )
     answers.append(shared)
     assert http["ben"].get(ana_images[0]).status_code == 200  # shared with the team: ben sees it
     text = json.dumps(answers)
     for folder in {str(data), str(data.resolve()), str(upload_folder())}:
         assert folder not in text
+
+
+def test_a_page_call_is_an_object_of_named_fields_and_anything_else_is_refused_in_one_line(studio):
+    """The page's script sends each action's fields by name; a list of values (a page from before)
+    is told to reload, an unknown name is named, nothing is changed."""
+    url, store, data, session_id = studio
+    page = Page(url)
+    before = state(data)
+    listed = page("rename", [session_id, None, "renamed", []])["error"]
+    assert listed == "rename takes named fields, not a list of values; reload the page."
+    misspelt = page("rename", session_id=session_id, titel="renamed")["error"]
+    assert misspelt == "rename has no field 'titel' (its fields: session_id, version, title, have)."
+    assert (
+        page("whoami", {"/etc/passwd": 1})["error"] == "whoami has no such field (it takes none)."
+    )
+    assert "takes an object of named fields, not str" in page("list_sessions", "cats")["error"]
+    assert state(data) == before
+    renamed = page("rename", session_id=session_id, title="renamed", have=[])
+    assert renamed["error"] is None and renamed["session"]["title"] == "renamed"

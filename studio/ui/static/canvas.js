@@ -1,0 +1,102 @@
+// The canvas: the selected step's image (or the last image before it), large; the verdict's evidence boxes
+// and the names of what was drawn over it; the live preview while a sketch is drawn; and the region brush
+// whose painted pixels limit a refine.
+function shownImage() {
+  const c = S.cards[S.selected];
+  if (!c) return null;
+  if (c.image) return c;
+  const i = S.branch.indexOf(c.id);
+  for (let j = i - 1; j >= 0; j--) {
+    const o = S.cards[S.branch[j]];
+    if (o && o.image && o.stage !== "inspect") return o;
+  }
+  return null;
+}
+function renderCanvas() {
+  const canvas = $("#sb-canvas"), img = $("#sb-image"), shown = shownImage(), preview = $("#sb-preview");
+  preview.hidden = !(S.running && S.preview);
+  if (S.running && S.preview) preview.src = S.preview;
+  canvas.classList.toggle("empty", !shown && !(S.running && S.preview));
+  canvas.classList.toggle("zoomed", S.zoom);
+  $("#sb-canvas-empty").textContent = S.cards[S.selected]  // a plan before any sketch has no image to show
+    ? "No image yet: the sketch of this plan will appear here." : "Select a card to see it here.";
+  if (!shown) return;
+  if (img.getAttribute("src") !== shown.image) { img.src = shown.image; clearPaint(); }
+  const paint = $("#sb-paint");
+  if (paint.width !== shown.width || paint.height !== shown.height) {
+    paint.width = shown.width; paint.height = shown.height;
+  }
+  layout(shown);
+  const c = S.cards[S.selected], svg = $("#sb-evidence");
+  const verdict = c && c.stage === "inspect" && $("#sb-boxes").checked;
+  const boxes = verdict ? [c.plan_check, c.sketch_check].filter(Boolean) : [];
+  svg.setAttribute("viewBox", `0 0 ${shown.width} ${shown.height}`);
+  const s = Math.max(1, shown.width / 540);
+  const names = c && c.stage !== "inspect" && $("#sb-labels").checked ? (shown.labels || []) : [];
+  const evidence = (check) => check.evidence.map((b) => boxHtml(b, check.passed ? "#15803d" : "#c62828", false, s));
+  svg.innerHTML = boxes.map((check) => evidence(check).join("")).join("") +
+    names.map((b) => boxHtml(b, "#334155", true, s)).join("");
+}
+// One box (x0, y0, x1, y1 in image pixels) with its label above it; `s` scales strokes and text to the image.
+function boxHtml(b, col, dash, s) {
+  const [x0, y0, x1, y1] = b.box;
+  const dashes = dash ? ` stroke-dasharray="${6 * s} ${4 * s}"` : "";
+  const rect = `<rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" fill="none" stroke="${col}" ` +
+    `stroke-width="${(dash ? 2 : 3) * s}"${dashes}/>`;
+  if (!b.label) return rect;
+  const at = `x="${x0 + 3 * s}" y="${Math.max(14 * s, y0 - 4 * s)}"`;
+  return rect + `<text ${at} fill="${col}" style="font-size:${13 * s}px">${esc(b.label)}</text>`;
+}
+function layout(shown) {
+  // The image is drawn with object-fit: contain; the evidence and paint layers sit exactly over its pixels.
+  const stage = $(".sb-stage"), W = S.zoom ? shown.width : 540, H = S.zoom ? shown.height : 540;
+  const scale = S.zoom ? 1 : Math.min(W / shown.width, H / shown.height);
+  const w = shown.width * scale, h = shown.height * scale, left = (W - w) / 2, top = (H - h) / 2;
+  stage.style.width = W + "px"; stage.style.height = H + "px";
+  const over = {left: left + "px", top: top + "px", width: w + "px", height: h + "px"};
+  for (const layer of [$("#sb-evidence"), $("#sb-paint")]) Object.assign(layer.style, over);
+  $("#sb-zoom").textContent = S.zoom ? "fit" : `${Math.round(scale * 100)}%`;  // the shown scale; a click shows 1:1
+}
+
+// ---- the region brush ----------------------------------------------------------------------------------
+const brush = {tool: "brush", down: false, painted: false, last: null};
+function clearPaint() {
+  const p = $("#sb-paint");
+  p.getContext("2d").clearRect(0, 0, p.width, p.height); brush.painted = false; renderPanelHint();
+}
+function stroke(e) {
+  const p = $("#sb-paint"), r = p.getBoundingClientRect();
+  const x = (e.clientX - r.left) * p.width / r.width, y = (e.clientY - r.top) * p.height / r.height;
+  const ctx = p.getContext("2d"), size = +$("#sb-size").value * p.width / r.width;
+  ctx.globalCompositeOperation = brush.tool === "eraser" ? "destination-out" : "source-over";
+  ctx.strokeStyle = ctx.fillStyle = "rgb(239,68,68)"; ctx.lineWidth = size; ctx.lineCap = ctx.lineJoin = "round";
+  ctx.beginPath();
+  if (brush.last) { ctx.moveTo(brush.last.x, brush.last.y); ctx.lineTo(x, y); ctx.stroke(); }
+  else { ctx.arc(x, y, size / 2, 0, Math.PI * 2); ctx.fill(); }
+  brush.last = {x, y};
+  if (brush.tool === "brush") brush.painted = true;
+}
+function hasPaint() {
+  const p = $("#sb-paint");
+  if (!p.width) return false;
+  const d = p.getContext("2d").getImageData(0, 0, p.width, p.height).data;
+  for (let i = 3; i < d.length; i += 4) if (d[i]) return true;
+  return false;
+}
+$("#sb-paint").addEventListener("pointerdown", (e) => {
+  brush.down = true; brush.last = null; $("#sb-paint").setPointerCapture(e.pointerId); stroke(e);
+});
+$("#sb-paint").addEventListener("pointermove", (e) => { if (brush.down) stroke(e); });
+$("#sb-paint").addEventListener("pointerup", () => {
+  brush.down = false; brush.last = null; brush.painted = hasPaint(); renderPanelHint();
+});
+function pickTool(tool) {
+  brush.tool = tool;
+  $("#sb-brush").classList.toggle("on", tool === "brush"); $("#sb-eraser").classList.toggle("on", tool === "eraser");
+}
+$("#sb-brush").onclick = () => pickTool("brush");
+$("#sb-eraser").onclick = () => pickTool("eraser");
+$("#sb-clear").onclick = clearPaint;
+$("#sb-zoom").onclick = () => { S.zoom = !S.zoom; renderCanvas(); };
+$("#sb-boxes").onchange = renderCanvas;
+$("#sb-labels").onchange = renderCanvas;
