@@ -270,7 +270,7 @@ def test_import_png_refuses_crafted_files(server, caplog, tmp_path, kind):
 
 def test_import_png_never_writes_into_the_session_it_names(server, caplog, tmp_path):
     from studio.core import pngmeta
-    from studio.core.domain import trajectory_to_dict
+    from studio.core.codec import trajectory_to_dict
 
     client, store, data, session_id, _ = server
     final = store.image_path(store.load(session_id).head().image.sha256).read_bytes()
