@@ -1,39 +1,75 @@
 """What each action does: open the session, call the runner, answer with the new view.
 
-Every action is a plain method taking plain values (ids, texts, numbers) and
-returning a `board.View`, so the page's script and the HTTP API share one code path.
-Every action on a step names that step and the session version the page showed; a
-stale version means another tab changed the session first, and the answer is the
-fresh view with a conflict message instead of an act. Errors take one path
-(`failure`): a person-fixable `StudioError` becomes one line; anything else is logged
-here and reported without its internals; no message carries a file path or a URL.
+`Studio` is every action the page's script and the HTTP API can take, each a plain method taking
+plain values (ids, texts, numbers) and returning a `board.View` (the streamed ones yield views), so
+both share one code path. Every action on a step names that step and the session version the page
+showed; a stale version means another tab changed the session first, and the answer is the fresh
+view with a conflict message instead of an act. Errors take one path (`failure`): a person-fixable
+`StudioError` becomes one line; anything else is logged here and reported without its internals; no
+message carries a file path or a URL.
+
+Who may see, share or delete a session is the domain's rule (`can_see`, `may_share`), applied to
+the person the studio acts for.
+
+Example usage (what `/accept` does for a page that shows version 4 of a session):
+
+    studio = Studio(Runner(Store()), person=Person("ana"))
+    view = studio.accept(session_id, 4, step_id)  # view.note: "accepted the sketch of round 1"
+    for view in studio.run(session_id, view.session["version"]):  # progress, then new cards
+        ...
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable
+import os
+import queue
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
+from .. import engines as registry
 from ..core import limits
-from ..core.domain import Conflict, Mode, Person, Stage, StudioError, Trajectory, local_user
+from ..core.domain import (
+    Conflict,
+    Mode,
+    Person,
+    Stage,
+    StudioError,
+    Trajectory,
+    can_see,
+    last_image,
+    local_user,
+    may_share,
+)
+from ..engines.base import Cancelled, CancelToken
 from ..export import FORMATS as EXPORT_FORMATS
-from ..runner import Runner
+from ..export import export_zip as write_export_zip
+from ..export import import_path
+from ..runner import Event, PausePolicy, Runner
 from . import board
 from .board import View
 from .errors import INTERNAL, clean, failure
-from .gallery import Exports, Gallery, exports_dir
+from .gallery import Exports, exports_dir
 from .inputs import flag, step_or_latest
-from .work import Activity, ModelWork
+from .uploads import check_upload, private_copy, region_mask
+from .work import Activity, progress_view
 
 __all__ = ["EXPORT_FORMATS", "INTERNAL", "Studio", "clean", "exports_dir", "failure"]
 
 
-class Studio(Gallery, ModelWork):
+class Studio:
     """Every action the page and the HTTP API can take; logic lives in the runner.
 
     A studio acts for one person (`acting_as`): the name Gradio's login gave, recorded as the
     author of each human action and used to hide other people's private sessions. Without a
     login (`person` None) the runner records the local user and every session is visible.
+
+    Sections, in order: views and the session a request names; sessions; the gallery (whole
+    sessions: list, rename, share, delete, export, import); judgements; human actions on one step;
+    model work, streamed (step, run, reject, refine, stop).
     """
 
     def __init__(self, runner: Runner, person: Person | None = None):
@@ -136,7 +172,7 @@ class Studio(Gallery, ModelWork):
         params: str | dict = "{}",
     ) -> View:
         text, name, chosen_seed, settings = limits.new_session(
-            prompt, engine, seed, random_seed, rounds, mode, params
+            prompt, engine, seed, random_seed, rounds, mode, params, engines=registry
         )
         trajectory = self.runner.new_session(text, name, chosen_seed, settings, owner=self.by)
         return self.view(trajectory, "ready: press Step or Run to end")
@@ -172,7 +208,151 @@ class Studio(Gallery, ModelWork):
             },
         }
 
-    # -- judgements: ratings and preferences --------------------------------------------------
+    # -- the gallery: whole sessions ---------------------------------------------------------
+
+    def list_sessions(
+        self, search: str = "", batch: str = "", limit: Any = 60
+    ) -> list[dict[str, Any]]:
+        """Gallery cards, newest first: thumbnail, title, prompt, engine, dates, rounds, status; optionally
+        only the sessions of one batch (`studio batch`); at most `limit` (1 … limits.MAX_LIST_LIMIT)."""
+        tag = f"batch:{limits.batch_name(batch)}" if batch else None
+        found = self.store.list_sessions(
+            search=limits.search(search),
+            tag=tag,
+            limit=limits.limit(limit, "number of sessions to list"),
+            viewer=self.person,
+        )
+        cards = []
+        for session in found:
+            trajectory = self.runner.open(session.id)
+            branch = trajectory.branch() if session.head_id else []
+            shown = next((s for s in reversed(branch) if s.image is not None), None)
+            cards.append(
+                {
+                    "id": session.id,
+                    "title": session.title,
+                    "prompt": session.prompt,
+                    "engine": session.engine,
+                    "owner": session.owner,
+                    "shared": session.shared,
+                    "created": session.created_at,
+                    "updated": session.updated_at,
+                    "thumb": board.image_url(shown.image.sha256) if shown else None,
+                    **board.status(trajectory),
+                }
+            )
+        return cards
+
+    def list_batches(self) -> list[str]:
+        """Batch names, for the gallery's filter."""
+        return self.store.list_batches(viewer=self.person)
+
+    def rename(self, session_id: str, version: Any, title: str, have: Iterable[str] = ()) -> View:
+        def action(trajectory):
+            self.runner.rename(trajectory, limits.title(title), by=self.by)
+            # FSI…PDI: an override inside the title cannot reverse the note's own words on the page
+            return f"renamed to “\u2068{trajectory.session.title}\u2069”", None
+
+        return self._act(session_id, version, have, action)
+
+    def share(self, session_id: str, version: Any, shared: Any, have: Iterable[str] = ()) -> View:
+        """Share a session with the team, or make it private to its owner again."""
+
+        def action(trajectory):
+            on = flag(shared, "Share is true (the team sees it) or false (only its owner does).")
+            if on is None:
+                raise StudioError(
+                    "Share is true (the team sees it) or false (only its owner does)."
+                )
+            self.runner.share(trajectory, on, by=self.by)
+            return ("shared with the team" if on else "private: only you (and admins) see it"), None
+
+        return self._act(session_id, version, have, action)
+
+    def delete(self, session_id: str) -> View:
+        session = self._open(session_id, None).session
+        if not may_share(session, self.person):  # the same people may share and delete
+            raise StudioError(
+                f"Only {session.owner} (the owner) or an admin can delete this session."
+            )
+        full_id = session.id
+        if self.activity.running(full_id):
+            raise StudioError("That session is running; press Stop before deleting it.")
+        self.store.delete_session(full_id)
+        return View(note=f"deleted session {full_id[:8]}", full=False)
+
+    def export(self, session_id: str, format: str, scope: str = "this session") -> dict[str, Any]:
+        """A zip of the chosen format for download, and what went into it: its download URL
+        (`/studio/export/<name>`, for the person who made it), never its place on the server."""
+        return self.export_zip(session_id, format, scope)[1]
+
+    def export_zip(
+        self, session_id: str, format: str, scope: str = "this session"
+    ) -> tuple[Path, dict[str, Any]]:
+        """The zip written in exports_dir() and the report `export` answers with."""
+        if format not in EXPORT_FORMATS:
+            raise StudioError(f"Export formats: {', '.join(EXPORT_FORMATS)}.")
+        if scope not in ("this session", "all sessions"):
+            raise StudioError("Export scope is 'this session' or 'all sessions'.")
+        sessions: list[str] = []  # none named: every session (the local user, or an admin)
+        if scope == "this session":
+            if not (session_id or "").strip():
+                raise StudioError("No session is chosen; open one, or export all sessions.")
+            sessions = [self._open(session_id, None).session.id]
+        elif self.person is not None and self.person.role != "admin":
+            # an annotator exports their own work only
+            sessions = [
+                s.id
+                for s in self.store.list_sessions(limit=limits.MAX_LIST_LIMIT, viewer=self.person)
+                if s.owner == self.person.name
+            ]
+            if not sessions:
+                raise StudioError("You own no sessions yet; an admin can export everyone's.")
+        folder = exports_dir()
+        handle, name = tempfile.mkstemp(
+            dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip"
+        )
+        os.close(handle)
+        path = write_export_zip(self.store, format, name, sessions=sessions)
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        subsets: dict[str, int] = {}
+        for entry in names:
+            parts = entry.split("/")
+            key = parts[1] if len(parts) > 2 else "(top)"
+            subsets[key] = subsets.get(key, 0) + 1
+        self.exports.made(path.name, self.person)
+        return path, {
+            "name": path.name,
+            "url": f"/studio/export/{path.name}",
+            "files": len(names),
+            "bytes": path.stat().st_size,
+            "subsets": subsets,
+            "scope": scope,
+            "format": format,
+            "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}",
+        }
+
+    def import_png(self, source: str | Path | bytes) -> View:
+        """A final PNG dropped on the page reopens the session it carries. From a browser or a client
+        `source` is always the upload's bytes (`uploads.read_upload`); a path is for the studio's own
+        callers, never one a caller named."""
+        check_upload(source)
+        owner = self.person.name if self.person else None
+        if isinstance(source, bytes):
+            with private_copy(source) as folder:
+                report = import_path(self.store, Path(folder) / "upload.png", owner=owner)
+        else:
+            report = import_path(self.store, source, owner=owner)
+        trajectory = self.runner.open(report.session_ids[0])
+        if not can_see(trajectory.session, self.person):  # the PNG's own session, here already
+            raise StudioError(
+                f"This PNG's session is here already, private to {trajectory.session.owner}; "
+                "ask them to share it with the team."
+            )
+        return self.view(trajectory, "reopened from the PNG")
+
+    # -- judgements: ratings and preferences -------------------------------------------------
 
     def rate(
         self, session_id: str, step_id: str, value: Any, note: str = "", have: Iterable[str] = ()
@@ -227,7 +407,7 @@ class Studio(Gallery, ModelWork):
             ],
         }
 
-    # -- human actions on one step ---------------------------------------------------------
+    # -- human actions on one step -----------------------------------------------------------
 
     def edit_plan(
         self,
@@ -322,6 +502,182 @@ class Studio(Gallery, ModelWork):
             return f"switched to branch {number}" if number else "switched branch", step_id
 
         return self._act(session_id, version, have, action)
+
+    # -- model work, streamed as views -------------------------------------------------------
+
+    def stop(self, session_id: str) -> View:
+        visible = (
+            self.store.resolve_id(limits.session_id(session_id), self.person) if session_id else ""
+        )
+        stopping = self.activity.stop(visible)  # nobody stops a session they cannot see
+        return View(
+            note="stopping: the stage in flight is dropped, committed stages are kept"
+            if stopping
+            else "nothing is running",
+            full=False,
+        )
+
+    def step(self, session_id: str, version: Any, have: Iterable[str] = ()) -> Iterator[View]:
+        def work(trajectory, listener, token):
+            if trajectory.session.head_id and board.status(trajectory)["finished"]:
+                raise StudioError(
+                    "This branch is finished; rewind to a step to continue from there, "
+                    "or start a new session."
+                )
+            step = self.runner.advance(trajectory, listener, token)
+            return (
+                ("finished", None)
+                if step is None
+                else (f"paused after {step.stage.value}", step.id)
+            )
+
+        yield from self._stream(session_id, version, have, work)
+
+    def run(
+        self,
+        session_id: str,
+        version: Any,
+        pause: str = PausePolicy.NEVER.value,
+        have: Iterable[str] = (),
+    ) -> Iterator[View]:
+        try:
+            policy = PausePolicy(pause or PausePolicy.NEVER.value)
+        except ValueError:
+            raise StudioError("Pause is one of: every, inspect, never.") from None
+
+        def work(trajectory, listener, token):
+            outcome = self.runner.run(trajectory, policy, listener, token)
+            notes = {
+                "paused": f"paused after {outcome.step.stage.value}" if outcome.step else "paused",
+                "finished": "finished",
+                "cancelled": "stopped",
+            }
+            return notes[outcome.status], outcome.step.id if outcome.step else None
+
+        yield from self._stream(session_id, version, have, work)
+
+    def reject(
+        self, session_id: str, version: Any, step_id: str, note: str = "", have: Iterable[str] = ()
+    ) -> Iterator[View]:
+        def work(trajectory, listener, token):
+            image_step = self.runner.target(
+                trajectory, step_or_latest(step_id), Stage.SKETCH, Stage.REFINE
+            )
+            redrawn = self.runner.reject(
+                trajectory,
+                image_step.id,
+                limits.note(note, "reason"),
+                by=self.by,
+                listener=listener,
+                cancel=token,
+            )
+            return "rejected and redrawn with a new seed", redrawn.id
+
+        yield from self._stream(session_id, version, have, work)
+
+    def refine(
+        self,
+        session_id: str,
+        version: Any,
+        step_id: str,
+        instruction: str,
+        region: Any = None,
+        have: Iterable[str] = (),
+    ) -> Iterator[View]:
+        def work(trajectory, listener, token):
+            target = self.runner.target(
+                trajectory, step_or_latest(step_id), Stage.INSPECT, Stage.SKETCH, Stage.REFINE
+            )
+            before = last_image(trajectory.branch(target.id))  # the image the engine refines
+            mask = (
+                region_mask(region, (before.image.width, before.image.height)) if before else None
+            )
+            refined = self.runner.refine_with(
+                trajectory,
+                target.id,
+                limits.note(instruction, "refine instruction"),
+                mask,
+                listener,
+                token,
+                by=self.by,
+            )
+            changed = self.runner.region_changed(before, refined, mask) if before else 1
+            where = " inside the painted region" if mask is not None else ""
+            if not changed:
+                return (
+                    f"the refine changed no pixel{where}: try other words, or a larger region",
+                    refined.id,
+                )
+            return f"refined{where} ({changed} pixels changed)", refined.id
+
+        yield from self._stream(session_id, version, have, work)
+
+    def _stream(
+        self,
+        session_id: str,
+        version: Any,
+        have: Iterable[str],
+        work: Callable[[Trajectory, Any, CancelToken], tuple[str, str | None]],
+    ) -> Iterator[View]:
+        """Run model work in a thread; yield progress and previews while it draws, new cards as stages commit."""
+        try:
+            trajectory = self._open(session_id, version)
+        except Conflict as conflict:
+            yield self._reloaded(session_id, have, conflict)
+            return
+        token = self.activity.start(trajectory.session.id)
+        events: queue.Queue[Event | None] = queue.Queue()
+        outcome: dict[str, Any] = {}
+        sent = set(have or ())
+        last_tree: list[list[str]] | None = None
+
+        def target() -> None:
+            try:
+                outcome["result"] = work(trajectory, events.put, token)
+            except Exception as error:  # noqa: BLE001 — reported below, through the one error path
+                outcome["error"] = error
+            finally:
+                events.put(None)
+
+        threading.Thread(target=target, daemon=True, name="studio-stage").start()
+        try:
+            while (event := events.get()) is not None:
+                shown = progress_view(event)
+                if shown is not None:
+                    yield shown
+                elif event.kind == "committed":
+                    view = self.view(
+                        trajectory,
+                        f"{event.stage.value} done",
+                        sent,
+                        event.step.id if event.step else None,
+                    )
+                    view.running = True
+                    sent |= {key for _, key in view.tree}
+                    last_tree = view.tree
+                    yield view
+        finally:
+            self.activity.finish(trajectory.session.id, token)
+        error = outcome.get("error")
+        if isinstance(error, Cancelled):
+            # Stop pressed during a single stage: nothing of it was committed
+            error, outcome["result"] = None, ("stopped", None)
+        if error is not None:
+            kept = self.runner.open(trajectory.session.id)
+            if isinstance(error, StudioError):
+                view = self.view(kept, "stopped", sent)
+                view.error = clean(str(error))
+                yield view
+                return
+            raise error
+        note, selected = outcome["result"]
+        if note == "stopped":
+            note = f"stopped: the stage in flight was dropped; {len(trajectory.branch())} committed steps kept"
+        view = self.view(trajectory, note, sent, selected)
+        if not view.cards and view.tree == last_tree:
+            # nothing new since the last commit: just say it is done
+            view = View(session=view.session, selected=view.selected, note=note, full=False)
+        yield view
 
 
 def _rating_words(value: str) -> str:
