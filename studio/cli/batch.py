@@ -16,6 +16,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from .. import engines as registry
 from ..core import limits
 from ..core.domain import RunSettings, StudioError
 from .common import (
@@ -110,7 +111,7 @@ def run(
 
     if mode not in MODES:
         raise StudioError(f"--mode {limits.shown(mode)}: use single, process or both.")
-    engine = limits.engine_name(engine)
+    engine = limits.engine_name(engine, registry)
     options = BatchOptions(
         prompts=prompts,
         name=limits.batch_name(name if name is not None else prompts.stem),
@@ -118,7 +119,7 @@ def run(
         mode=mode,
         samples=limits.integer(samples, "--samples", 1, MAX_SAMPLES),
         rounds=limits.rounds(rounds),
-        engine_params=limits.engine_params(engine, params),
+        engine_params=limits.engine_params(engine, params, registry),
         seed=limits.seed(seed) or 0,
         tags=tuple(limits.text(t, "tag", max_chars=100) for t in (tag or [])),
         retry_failed=retry_failed,

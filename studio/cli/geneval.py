@@ -137,7 +137,7 @@ def geneval(
     from ..batch import MAX_SAMPLES
     from ..geneval.run import BenchOptions, run_bench
 
-    engine = limits.engine_name(engine)
+    engine = limits.engine_name(engine, registry)
     out_dir = default_out(engine, data_dir) if out_dir is None else limits.out_dir(out_dir)
     options = BenchOptions(
         prompts=prompts,
@@ -149,7 +149,7 @@ def geneval(
         out=out_dir,
         seed=limits.seed(seed),
         rounds=limits.rounds(rounds),
-        engine_params=limits.engine_params(engine, params),
+        engine_params=limits.engine_params(engine, params, registry),
         workers=workers,
         pool=pool,
         checker=checker,

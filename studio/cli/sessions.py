@@ -131,7 +131,7 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run a new session headless to the end; prints each stage, then the session id."""
-    prompt, engine = limits.prompt(prompt), limits.engine_name(engine)
+    prompt, engine = limits.prompt(prompt), limits.engine_name(engine, registry)
     settings = RunSettings(max_rounds=limits.rounds(rounds), mode=mode)
     seed, title = limits.seed(seed), None if title is None else limits.title(title)
     runner = _runner(db, data_dir)

@@ -8,6 +8,13 @@ and the engines trust their inputs, so a check is written once, not in every cal
 
 Messages never echo more than a short, escaped piece of the input (it may be huge, or not
 printable) and never name a file path or database URL: the HTTP API shows them to browsers.
+
+What only the engines know (which names exist, each engine's settings) the caller passes in: the
+engines registry (`studio.engines`) fits `Engines`, so the core imports no engine. Example::
+
+    from studio import engines as registry
+    name = limits.engine_name("offline", registry)
+    params = limits.engine_params(name, '{"draft_noise": 0.5}', registry)
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import math
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from .people import MAX_NAME_CHARS, PREFERENCE_CHOICES, RATING_VALUES
@@ -234,18 +241,27 @@ def mode(value: Any) -> Mode:
         raise StudioError(f"The mode is {shown(value)}; use process or single.") from None
 
 
-def engine_name(value: Any) -> str:
+class Engines(Protocol):
+    """What the boundary asks of the engines registry (the `studio.engines` module fits it)."""
+
+    def require(self, name: str) -> str:
+        """`name` if such an engine exists; otherwise a StudioError listing the ones that do."""
+        ...
+
+    def check_params(self, name: str, params: dict) -> dict:
+        """`params` checked against the engine's declared settings (names, types, ranges)."""
+        ...
+
+
+def engine_name(value: Any, engines: Engines) -> str:
     """An engine this installation knows (see `studio engines`)."""
-    from .. import engines as registry
-
-    return registry.require(text(value, "engine name", max_chars=64))
+    return engines.require(text(value, "engine name", max_chars=64))
 
 
-def engine_params(engine: str, value: Any) -> dict[str, Any]:
+def engine_params(engine: str, value: Any, engines: Engines) -> dict[str, Any]:
     """Per-session engine settings from JSON text (or an already-parsed dict), checked for size,
-    nesting and finite numbers here and against the engine's own declared schema."""
-    from .. import engines as registry
-
+    nesting and finite numbers here and against the declared settings of `engine` (a name
+    `engine_name` returned) by `engines`."""
     if value is None or (isinstance(value, str) and not value.strip()):
         parsed: Any = {}
     elif isinstance(value, str):
@@ -266,8 +282,7 @@ def engine_params(engine: str, value: Any) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise StudioError('The engine settings must be a JSON object, e.g. {"draft_noise": 0.5}.')
     json_value(parsed, "engine settings", depth=MAX_PARAMS_DEPTH, items=MAX_PARAMS_ITEMS)
-    name = engine_name(engine)
-    return registry.check_params(name, parsed)
+    return engines.check_params(engine, parsed)
 
 
 def new_session(
@@ -278,14 +293,16 @@ def new_session(
     rounds_input: Any = 6,
     mode_input: Any = Mode.PROCESS.value,
     params_json: Any = "{}",
+    *,
+    engines: Engines,
 ) -> tuple[str, str, int | None, RunSettings]:
     """The inputs of /new_session (and of the page's New session) in their order, checked together:
     (prompt, engine, seed — None for a random one —, settings)."""
-    name = engine_name(engine)
+    name = engine_name(engine, engines)
     settings = RunSettings(
         max_rounds=rounds(rounds_input),
         mode=mode(mode_input),
-        engine_params=engine_params(name, params_json),
+        engine_params=engine_params(name, params_json, engines),
     )
     random = random_seed is True or str(random_seed).strip().lower() in ("true", "1")
     return prompt(prompt_text), name, None if random else seed(seed_input), settings

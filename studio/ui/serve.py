@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         args.port, args.max_jobs = limits.port(args.port), limits.max_jobs(args.max_jobs)
         args.data_dir = _data_dir(args.data_dir)
         accounts = accounts_for(args)
-        limits.engine_name(args.engine)
+        limits.engine_name(args.engine, registry)
         check_port_free(args.host, args.port)
         from ..runner import Runner
         from ..store import Store

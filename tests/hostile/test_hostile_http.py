@@ -127,7 +127,7 @@ def attempt(server, caplog, api_name: str, *args, should_refuse: bool | None = T
 )
 def test_new_session_takes_valid_inputs_and_refuses_the_rest(server, caplog, prompt, seed, rounds):
     try:
-        limits.new_session(prompt, ENGINE, seed, False, rounds, "process", "{}")
+        limits.new_session(prompt, ENGINE, seed, False, rounds, "process", "{}", engines=engines)
         valid = True
     except StudioError:
         valid = False

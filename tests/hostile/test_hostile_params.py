@@ -68,7 +68,7 @@ def conforms(params: object) -> bool:
 def test_offline_settings_are_accepted_exactly_when_they_fit_the_schema(params):
     text = json.dumps(params, allow_nan=True)
     try:
-        checked = limits.engine_params("offline", text)
+        checked = limits.engine_params("offline", text, registry)
         accepted = True
     except StudioError as error:
         accepted = False
@@ -100,7 +100,7 @@ def test_offline_settings_are_accepted_exactly_when_they_fit_the_schema(params):
 )
 def test_bad_engine_settings_are_one_line(text, message):
     with pytest.raises(StudioError, match=message) as raised:
-        limits.engine_params("offline", text)
+        limits.engine_params("offline", text, registry)
     assert "\n" not in str(raised.value)
     TALLY.record(refused_cleanly=True)
 
@@ -196,7 +196,7 @@ def test_new_session_inputs_are_checked_together(seed, rounds, mode, random_seed
     """What /new_session's handler calls: either every input is usable or one line says which is not."""
     try:
         prompt, engine, chosen, run_settings = limits.new_session(
-            "a cat", "offline", seed, random_seed, rounds, mode, "{}"
+            "a cat", "offline", seed, random_seed, rounds, mode, "{}", engines=registry
         )
     except StudioError as error:
         assert "\n" not in str(error)
