@@ -75,9 +75,8 @@ def main(clone: str) -> None:
         * (llm.hidden_size // llm.num_attention_heads)
         * 2
     )
-    image_tokens = (
-        (1024 // 16) ** 2 + 2 + (980 // 14) ** 2 + 2
-    )  # VAE latent patches + ViT patches, with markers
+    # VAE latent patches + ViT patches, each with its two markers
+    image_tokens = (1024 // 16) ** 2 + 2 + (980 // 14) ** 2 + 2
     out = {
         "parameters": params,
         "fp32_meta_gib": round(params * 4 / GiB, 2),

@@ -63,9 +63,8 @@ def main() -> int:
     log: list[dict] = []  # the current stage's requests
     original = WorkerClient.request
 
-    busy = [
-        0.0
-    ]  # the current stage's time inside the worker's request handler (same process, same moment)
+    # the current stage's time inside the worker's request handler (same process, same moment)
+    busy = [0.0]
 
     def recording(self, op, ctx, doing, blobs=(), **fields):
         if op not in ("stats",):

@@ -184,9 +184,8 @@ def main() -> None:
             ok = checker.check(final, row).correct
             passed[mode][row["tag"]] += ok
             true[mode][row["tag"]] += truth(branch, row)
-            if (
-                mode is Mode.PROCESS
-            ):  # did inspect flag the sketches the sketcher knows it got wrong?
+            # did inspect flag the sketches the sketcher knows it got wrong?
+            if mode is Mode.PROCESS:
                 drawn, missed = hidden(row["prompt"], branch, final)
                 on_finals.update(drawn=drawn, hidden=missed, sessions=missed > 0)
                 for i, step in enumerate(branch):

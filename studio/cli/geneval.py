@@ -192,9 +192,8 @@ def geneval(
         so_far = "  ".join(f"{m} {c}/{n}" for m, (c, n) in tally.items())
         bar.update(task, completed=done, description=f"GenEval {engine} {so_far}".rstrip())
         if not err.is_terminal and total and (done == total or done % max(1, total // 20) == 0):
-            err.print(
-                f"{done}/{total} samples  {so_far}".rstrip(), highlight=False
-            )  # a line per ~5% when piped
+            # piped: a line per ~5 % of the samples instead of a bar
+            err.print(f"{done}/{total} samples  {so_far}".rstrip(), highlight=False)
         if record and record.get("status") == "error":
             bar.console.print(
                 safe(

@@ -1,9 +1,26 @@
-"""The registry of engines by name.
+"""The registry of engines by name: which engines exist, and the one loaded instance of each.
 
 Built-in engines are named by import path and imported only when used, so listing
 them costs nothing (the GPU engines pull in torch). Other packages add engines
 through the `stroke_studio.engines` entry-point group; code and tests may call
 `register()` directly.
+
+Example usage (`Squares` is the example engine of `studio.engines.base.Engine`)::
+
+    from studio import engines
+    from studio.runner import Runner
+    from studio.store import Store
+
+    engines.register("squares", Squares)  # a factory, called once, on first use
+    runner = Runner(Store(data_dir="sessions"))
+    trajectory = runner.new_session("a red apple left of a blue cup", engine="squares")
+    runner.run(trajectory).status  # 'finished'
+    engines.require("nope")  # StudioError: Unknown engine 'nope'. Available engines: bagel, …
+
+A package offers an engine to every installation without code here, in its pyproject.toml::
+
+    [project.entry-points."stroke_studio.engines"]
+    squares = "my_package.engine:Squares"
 """
 
 from __future__ import annotations

@@ -162,9 +162,8 @@ class StageContext:
     load_image: Callable[[ImageRef], "Image"]
     report: Callable[[Progress], None] = lambda progress: None
     cancel: CancelToken = field(default_factory=CancelToken)
-    rejected: list[Step] = field(
-        default_factory=list
-    )  # earlier attempts at this stage a person rejected
+    # earlier attempts at this stage that a person rejected
+    rejected: list[Step] = field(default_factory=list)
 
     @property
     def prompt(self) -> str:
@@ -228,14 +227,43 @@ class FinalResult:
 
 
 class Engine(abc.ABC):
-    """A planner, sketcher, inspector and refiner behind one name."""
+    """A planner, sketcher, inspector and refiner behind one name.
+
+    The runner calls one method per stage with the branch so far and stores what it returns; an
+    engine keeps no session state of its own (a cache it can rebuild from the branch is fine).
+
+    Example: the smallest engine, one plan and grey squares (register it with
+    `studio.engines.register("squares", Squares)`, then `studio run "…" --engine squares`)::
+
+        from PIL import Image
+
+        from studio.core.domain import Check
+        from studio.engines.base import Engine, ImageResult, InspectResult, PlanResult, RefineResult
+
+        class Squares(Engine):
+            name = "squares"
+            label = "grey squares: an example engine"
+
+            def plan(self, ctx):
+                return PlanResult(f"Draw {ctx.prompt}.", ctx.prompt, complete=True)
+
+            def sketch(self, ctx):
+                ctx.progress(0.5, "drawing")  # a pressed Stop ends the stage here
+                return ImageResult(Image.new("RGB", (64, 64), "grey"))
+
+            def inspect(self, ctx):
+                return InspectResult(plan_check=Check(True), sketch_check=Check(True))
+
+            def refine(self, ctx, instruction, region):
+                return RefineResult(instruction or "Redraw it.", ctx.current_image())
+    """
 
     name: ClassVar[str]
     label: ClassVar[str]  # one honest line for the UI and CLI
     capabilities: ClassVar[Capabilities] = Capabilities()
     max_concurrent: ClassVar[int] = 1  # stages one instance may run at once; others wait their turn
     # The per-session settings (RunSettings.engine_params) this engine reads; None: not declared, so
-    # only the boundary's structural limits apply (plug-ins written before the schema existed).
+    # only the boundary's structural limits apply (a plug-in that declares no schema).
     params: ClassVar[dict[str, Param] | None] = None
 
     @abc.abstractmethod

@@ -96,6 +96,24 @@ def _quantization(mode: str, dtype):
 
 
 class JanusEngine(Engine):
+    """Janus-Pro behind the engine interface: plans and verdicts as text, sketches as image tokens.
+
+    The model loads on the first stage, once per process. Keyword arguments win over the
+    STROKE_STUDIO_JANUS_* variables (see the module docstring).
+
+    Example usage::
+
+        engine = JanusEngine("deepseek-community/Janus-Pro-1B", dtype="bfloat16")
+        studio.engines.register("janus-1b", lambda: engine)
+        runner.new_session(
+            "two red apples under a blue cup",
+            engine="janus-1b",
+            settings=RunSettings(engine_params={"cfg_text_scale": 5.0, "preview_every": 144}),
+        )
+
+    or: `STROKE_STUDIO_JANUS_MODEL=deepseek-community/Janus-Pro-1B studio run "…" --engine janus`.
+    """
+
     name = "janus"
     label = (
         "Janus-Pro via transformers: plans and inspects in text, draws with image tokens; "

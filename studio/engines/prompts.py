@@ -159,9 +159,8 @@ def inspect_result(
     try:
         verdict = protocol.read_verdict(raw)
     except protocol.UnreadableText as error:
-        if (
-            detector_problems
-        ):  # the detector's findings still fail the sketch; only the model's word is missing
+        # the detector's findings still fail the sketch; only the model's word is missing
+        if detector_problems:
             error.readable["sketch_check"] = Check(
                 False, " ".join(detector_problems), tuple(evidence_boxes)
             )

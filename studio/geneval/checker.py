@@ -321,9 +321,7 @@ def make(key: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAUL
 
         checker = YoloChecker()
         try:
-            checker.detect(
-                Image.new("RGB", (64, 64), (128, 128, 128))
-            )  # loads the network once, here
+            checker.detect(Image.new("RGB", (64, 64), (128, 128, 128)))  # loads the network, once
         except (ImportError, DetectorUnavailable) as error:
             raise StudioError(f"The yolov3-tiny checker is not available: {error}") from None
         return checker

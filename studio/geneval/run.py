@@ -54,7 +54,7 @@ class BenchOptions:
     rounds: int = RunSettings.max_rounds
     engine_params: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
-    pool: str = "auto"  # threads | processes (batch_local.pool_kind)
+    pool: str = "auto"  # threads | processes (studio.batch.local.pool_kind)
     checker: str = "auto"
     owl: str | None = checkers.OWL_DEFAULT
     clip: str | None = checkers.CLIP_DEFAULT

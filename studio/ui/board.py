@@ -165,12 +165,10 @@ class View:
     """The reply of every action: named fields, drawn by the page in one place (page.js `apply`)."""
 
     session: dict[str, Any] | None = None
-    cards: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # only those the page does not have
-    tree: list[list[str]] = field(
-        default_factory=list
-    )  # [step id, card key] for every step, tree order
+    # only the cards the page does not have yet
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # [step id, card key] for every step, in tree order
+    tree: list[list[str]] = field(default_factory=list)
     branch: list[str] = field(default_factory=list)  # the head branch's step ids, root first
     branches: list[dict[str, Any]] = field(default_factory=list)
     selected: str | None = None

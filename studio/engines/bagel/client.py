@@ -144,9 +144,8 @@ class WorkerClient:
             except (OSError, subprocess.TimeoutExpired, ValueError):
                 pass
         self.kill()
-        if (
-            self.log_path
-        ):  # a worker that died keeps its log (the error names it); a closed one needs none
+        # a worker that died keeps its log (the error names it); a closed one needs none
+        if self.log_path:
             Path(self.log_path).unlink(missing_ok=True)
         self.forget()
 

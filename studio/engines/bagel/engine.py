@@ -51,6 +51,28 @@ MODES = ("bf16", "nf4", "int8")
 
 
 class BagelEngine(Engine):
+    """BAGEL behind the engine interface: each stage is a request to the worker on its branch's context.
+
+    Nothing starts when it is made: the worker and the model start with the first stage. Keyword
+    arguments win over the STROKE_STUDIO_BAGEL_* variables (see the package docstring).
+
+    Example usage (a GPU, BAGEL's environment and a snapshot)::
+
+        engine = BagelEngine(
+            "/models/BAGEL-7B-MoT", repo="/src/Bagel", python="/envs/bagel/bin/python", mode="nf4", cache_gb=2
+        )
+        studio.engines.register("bagel-nf4", lambda: engine)  # one worker for every session of the process
+        runner.new_session(
+            "a red apple left of a blue cup",
+            engine="bagel-nf4",
+            settings=RunSettings(engine_params={"num_timesteps": 30, "image_size": 512}),
+        )
+
+    or, from the command line, the registered `bagel` configured by the environment::
+
+        STROKE_STUDIO_BAGEL_MODE=nf4 studio run "a red apple left of a blue cup" --engine bagel
+    """
+
     name = "bagel"
     label = (
         "BAGEL (your clone of its repository + a local snapshot, in its own environment): one model plans, "

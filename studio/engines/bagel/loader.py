@@ -147,12 +147,8 @@ def load(model_dir: Path, repo_dir: Path, mode: str, max_memory: str | None, cac
         return _load(torch, model_dir, mode, max_memory, cache_bytes)
     except StudioError:
         raise
-    except (
-        KeyError,
-        AttributeError,
-        TypeError,
-        ImportError,
-    ) as exc:  # BAGEL's code against the wrong stack
+    except (KeyError, AttributeError, TypeError, ImportError) as exc:
+        # what BAGEL's code raises when it runs against another stack than the one it pins
         import transformers
 
         raise StudioError(
@@ -255,9 +251,8 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
                 offload_folder=offload,
             )
     model = model.eval()
-    vae_model = vae_model.to(
-        "cpu", dtype=torch.float32
-    ).eval()  # as app.py: see the module docstring
+    # as app.py: see the module docstring
+    vae_model = vae_model.to("cpu", dtype=torch.float32).eval()
     inferencer = InterleaveInferencer(
         model=model,
         vae_model=vae_model,

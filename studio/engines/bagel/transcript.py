@@ -108,9 +108,8 @@ def segments(step: Step, session: Session) -> list[Segment]:
         ]
     if step.stage is Stage.SKETCH:
         return [Segment("image", step=step)] if has_image else []
-    if (
-        step.stage is Stage.INSPECT
-    ):  # a verdict that could not be read leaves its request, and no answer
+    # a verdict that could not be read leaves its request, and no answer
+    if step.stage is Stage.INSPECT:
         verdict = verdict_text(step.plan_check, step.sketch_check)
         return [Segment("text", requests(session, step.round)[Stage.INSPECT])] + (
             [Segment("text", verdict)] if verdict is not None else []

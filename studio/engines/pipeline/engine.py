@@ -88,6 +88,28 @@ def _guidance(pipe, params: set[str], guidance: float) -> dict[str, Any]:
 
 
 class PipelineEngine(Engine):
+    """The pipeline engine: the TOML file's parts, each loaded on its first stage, run as the loop's stages.
+
+    `config` is a TOML file or the same sections as a dict (missing keys take their defaults), else
+    STROKE_STUDIO_PIPELINE_CONFIG, else assets/pipeline-24gb.toml; it is read and checked here.
+
+    Example usage::
+
+        engine = PipelineEngine("assets/pipeline-24gb.toml")  # checked now; no model loads yet
+        engine.config["sketcher"]["steps"]  # 30
+        # the same sections as a dict; here the inspector is the planner and the refiner is built
+        # from the sketcher's weights (their defaults)
+        engine = PipelineEngine(
+            {
+                "planner": {"model": "Qwen/Qwen2.5-VL-3B-Instruct"},
+                "sketcher": {"model": "stabilityai/sdxl-turbo", "steps": 4, "guidance": 0.0},
+            }
+        )
+        studio.engines.register("sdxl-turbo", lambda: engine)
+
+    or: `STROKE_STUDIO_PIPELINE_CONFIG=assets/pipeline-80gb.toml studio run "…" --engine pipeline`.
+    """
+
     name = "pipeline"
     label = (
         "training-free pipeline: a chat LLM/VLM plans and inspects, diffusers pipelines sketch and edit "
@@ -372,9 +394,8 @@ class PipelineEngine(Engine):
             if not self.config["detector"]["veto"]:
                 problems = []
         inspector = self.inspector()
-        if (
-            unseen and not inspector.vision
-        ):  # nothing would look for them: never pass a sketch that may lack them
+        # nothing would look for them: never pass a sketch that may lack them
+        if unseen and not inspector.vision:
             problems.append(
                 f"Nothing here can see the {', '.join(unseen)}: the detector does not know "
                 f"{'it' if len(unseen) == 1 else 'them'} and the inspector has no vision."

@@ -116,9 +116,8 @@ class OwlEvidence:
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         with torch.inference_mode():
             outputs = self.model(**inputs)
-        if (
-            "owlv2" in type(self.model).__name__.lower()
-        ):  # OWLv2 pads to a square: boxes are on the padded image
+        # OWLv2 pads to a square: boxes are on the padded image
+        if "owlv2" in type(self.model).__name__.lower():
             target = (max(image.size), max(image.size))
         else:
             target = (image.height, image.width)
