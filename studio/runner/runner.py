@@ -602,9 +602,8 @@ class Runner:
 
     def region_changed(self, before: Step, after: Step, region: Any = None) -> int:
         """How many pixels a refine changed (inside its region, when it had one): 0 means it did nothing."""
-        from PIL import (
-            ImageChops,
-        )  # Pillow loads when an image is compared, not when the CLI starts
+        # Pillow loads when an image is first compared, not whenever the runner is imported
+        from PIL import ImageChops
 
         if before.image is None or after.image is None:
             return 0
