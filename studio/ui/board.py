@@ -162,7 +162,7 @@ def branches(trajectory: Trajectory) -> list[dict[str, Any]]:
 
 @dataclass
 class View:
-    """The reply of every action: named fields, drawn by the page in one place (page.js `apply`)."""
+    """The reply of every action: named fields, merged by the page in one place (static/core.js `apply`)."""
 
     session: dict[str, Any] | None = None
     # only the cards the page does not have yet
