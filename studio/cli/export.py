@@ -105,6 +105,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export sessions as training data (the paper's three subsets, preference pairs) into a folder."""
         from ..export import export
+        from ..export.select import Selection
 
         out_dir = _target(format, out_dir, stats)
         session = [limits.session_id(s) for s in session or ()]
@@ -117,7 +118,8 @@ def register(app: typer.Typer) -> None:
         def progress(done: int, total: int, phase: str) -> None:
             bar.update(task, description=phase, completed=done, total=total)
 
-        filters = dict(
+        store = open_store(db, data_dir)
+        selection = Selection.of(
             sessions=session or (),
             since=since,
             until=until,
@@ -127,19 +129,18 @@ def register(app: typer.Typer) -> None:
             all_branches=all_branches,
             val_fraction=val_fraction,
         )
-        store = open_store(db, data_dir)
         if out_dir is None:
-            _print_stats(store, filters, as_json, out)
+            _print_stats(store, selection, as_json, out)
             return
         with bar:
             report = export(
                 store,
                 format.value,
                 out_dir,
+                selection=selection,
                 force=force,
                 strict=strict,
                 progress=progress,
-                **filters,
             )
         for skipped in report.skipped:
             err.print(
@@ -159,14 +160,14 @@ def register(app: typer.Typer) -> None:
                         "files": report.files,
                         "skipped": [s.session_id for s in report.skipped],
                         "elapsed_s": report.elapsed_s,
-                        **({"stats": _stats(store, filters)} if stats else {}),
+                        **({"stats": _stats(store, selection)} if stats else {}),
                     }
                 )
             )
             return
         out.print(safe(report.summary()), highlight=False)
         if stats:
-            _print_stats(store, filters, as_json, out)
+            _print_stats(store, selection, as_json, out)
 
     @app.command("import")
     def import_command(
@@ -231,18 +232,18 @@ def _target(format, out_dir, stats: bool):
     raise StudioError("Pass --format and --out to export (or --stats alone for the counts).")
 
 
-def _stats(store, filters: dict) -> dict:
-    """`--stats`: the counts and agreement of the sessions these filters select (studio/export/stats.py)."""
+def _stats(store, selection) -> dict:
+    """`--stats`: the counts and agreement of the sessions `selection` takes (studio/export/stats.py)."""
     from ..export.stats import compute
 
-    return compute(store, **filters)
+    return compute(store, selection)
 
 
-def _print_stats(store, filters: dict, as_json: bool, out) -> None:
+def _print_stats(store, selection, as_json: bool, out) -> None:
     from ..export.stats import render
     from .common import print_json, safe
 
-    result = _stats(store, filters)
+    result = _stats(store, selection)
     if as_json:
         print_json(json.dumps({"stats": result}))
     else:

@@ -7,24 +7,19 @@ then one writer streams the rows, reading each stored PNG as it goes.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any
 
 from ..core import protocol
 from . import formats
 from .output import MANIFEST, MARKER, ImageSource, check_target, staged, write_json
-from .reading import OnProgress, make_filters, read, subset_counts
-from .select import (
-    TRAIN,
-    VALIDATION,
-    Skipped,
-)
+from .reading import OnProgress, read, subset_counts
+from .select import TRAIN, VALIDATION, Selection, Skipped, selection_of
 
 EXPORT_VERSION = 1
 
@@ -34,13 +29,11 @@ class ExportReport:
     format: str
     out_dir: Path
     sessions: int = 0  # sessions that gave at least one branch
-    counts: dict[str, dict[str, int]] = field(
-        default_factory=dict
-    )  # subset → train/validation/positive/negative
+    # subset → train/validation/positive/negative
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
-    skipped: list[Skipped] = field(
-        default_factory=list
-    )  # sessions left out for missing image files
+    # sessions left out for missing image files
+    skipped: list[Skipped] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -74,28 +67,23 @@ def export(
     format: str,
     out_dir: str | Path,
     *,
-    sessions: Iterable[str] = (),
-    since: str | dt.datetime | None = None,
-    until: str | dt.datetime | None = None,
-    engine: str | None = None,
-    human_reviewed: bool = False,
-    accepted_only: bool = False,
-    all_branches: bool = False,
-    val_fraction: float = 0.1,
+    selection: Selection | None = None,
     force: bool = False,
     strict: bool = False,
     progress: OnProgress | None = None,
     _info_root: str | None = None,
+    **options: Any,
 ) -> ExportReport:
-    """Export stored sessions as `format` into `out_dir` (see README "Export"); returns what was written.
+    """Export the sessions `selection` takes as `format` into `out_dir` (see README "Export");
+    returns what was written. Instead of a `selection`, a script may give `Selection.of`'s keywords:
+
+        export(store, "bagel", "out/", human_reviewed=True, val_fraction=0.0)
 
     Raises StudioError, naming the fix, for a bad folder, an unknown format or filter value,
     or (with strict) a session whose image files are missing; the folder is then untouched.
     """
     writer = formats.load(format)
-    filters = make_filters(
-        sessions, since, until, engine, human_reviewed, accepted_only, all_branches, val_fraction
-    )
+    selection = selection_of(selection, options)
     database = [Path(store.url[len("sqlite:///") :])] if store.url.startswith("sqlite:///") else []
     target = check_target(
         out_dir, force, protected=[store.data_dir, *database], inside_refused=[store.images_dir]
@@ -108,7 +96,7 @@ def export(
     keep_trees = getattr(writer, "WRITES_SESSIONS", False) or getattr(
         writer, "READS_SESSIONS", False
     )
-    reading = read(store, filters, images, keep_trees=keep_trees, strict=strict, progress=tell)
+    reading = read(store, selection, images, keep_trees=keep_trees, strict=strict, progress=tell)
     subsets, trees = reading.subsets, reading.trees
     report.sessions, report.skipped, report.duplicates = (
         reading.sessions,
@@ -135,7 +123,7 @@ def export(
                 "version": EXPORT_VERSION,
                 "protocol": protocol.VERSION,
                 "format": format,
-                "filters": filters.describe(),
+                "filters": selection.describe(),
                 "sessions": report.sessions,
                 "counts": report.counts,
                 "duplicates_dropped": report.duplicates,

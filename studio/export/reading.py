@@ -1,15 +1,14 @@
-"""Reading stored sessions for an export: the filters, each session's samples, the de-duplication.
+"""Reading stored sessions for an export: the selected sessions' samples, and their de-duplication.
 
 `export()` and `stats.compute()` both read through `read`, so the stats describe exactly what an
-export with the same filters would write.
+export with the same `Selection` would write.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 from ..core import pngmeta
 from ..core.domain import ImageRef, StudioError, Trajectory
@@ -19,11 +18,10 @@ from .select import (
     HEX64,
     TRAIN,
     VALIDATION,
-    Filters,
+    Selection,
     Skipped,
     chosen_branches,
     missing_images,
-    parse_date,
     select_sessions,
     split_of,
 )
@@ -31,29 +29,6 @@ from .subsets import Subsets, derive, with_split
 
 OnProgress = Callable[[int, int, str], None]  # (done, total, phase: "reading" | "writing")
 SUBSETS = ("multi_turn", "conflict", "alignment")
-
-
-def make_filters(
-    sessions: Iterable[str] = (),
-    since: str | dt.datetime | None = None,
-    until: str | dt.datetime | None = None,
-    engine: str | None = None,
-    human_reviewed: bool = False,
-    accepted_only: bool = False,
-    all_branches: bool = False,
-    val_fraction: float = 0.1,
-) -> Filters:
-    """The export filters from the options people give (dates as text are read here)."""
-    return Filters(
-        tuple(sessions),
-        parse_date(since),
-        parse_date(until, end_of_day=True, option="--until"),
-        engine,
-        human_reviewed,
-        accepted_only,
-        all_branches,
-        float(val_fraction),
-    )
 
 
 @dataclass
@@ -67,7 +42,7 @@ class Reading:
 
 def read(
     store,
-    filters: Filters,
+    selection: Selection,
     images: ImageSource,
     *,
     keep_trees: bool = False,
@@ -80,7 +55,7 @@ def read(
     tell = progress or (lambda done, total, phase: None)
     unstamped = unstamped_sha(images)
     reading = Reading()
-    ids = select_sessions(store, filters)
+    ids = select_sessions(store, selection)
     for index, session_id in enumerate(ids):
         trajectory = store.load(session_id)
         missing = missing_images(store, trajectory)
@@ -95,15 +70,15 @@ def read(
                 )
             reading.skipped.append(Skipped(session_id, "missing image files", missing))
         else:
-            chosen = chosen_branches(trajectory, filters)
+            chosen = chosen_branches(trajectory, selection)
             if chosen:
                 reading.subsets.extend(derive(trajectory, chosen, unstamped))
                 reading.sessions += 1
                 if keep_trees:
-                    reading.trees.append((trajectory, split_of(session_id, filters.val_fraction)))
+                    reading.trees.append((trajectory, split_of(session_id, selection.val_fraction)))
         tell(index + 1, len(ids), "reading")
 
-    split = lambda session_id: split_of(session_id, filters.val_fraction)  # noqa: E731
+    split = lambda session_id: split_of(session_id, selection.val_fraction)  # noqa: E731
     for name in SUBSETS:
         kept, dropped = deduplicate(getattr(reading.subsets, name))
         setattr(reading.subsets, name, with_split(kept, split))

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..core.domain import Author, Review, Stage, Step, StudioError, Trajectory, last_image
 
@@ -24,14 +24,24 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
-class Filters:
+class Selection:
+    """Which sessions and branches an export (or its `--stats`) takes, and the validation share.
+
+    Built once from the options people give (`Selection.of`: the CLI's flags, a script's keywords)
+    and handed to `export()` and `stats.compute()`, which read through the same `reading.read`.
+
+    Example::
+
+        selection = Selection.of(since="2026-11-27", human_reviewed=True, val_fraction=0.0)
+        export(store, "folder", "exports/run1", selection=selection)
+    """
+
     sessions: tuple[str, ...] = ()  # ids or unique prefixes; empty: every session
     since: dt.datetime | None = None  # session created at or after (local time)
     until: dt.datetime | None = None  # session created at or before
     engine: str | None = None
-    human_reviewed: bool = (
-        False  # only branches a person touched (edit, override, review, own refine)
-    )
+    # only branches a person touched (edit, override, review, own refine)
+    human_reviewed: bool = False
     accepted_only: bool = False  # only finished branches whose final image a person accepted
     all_branches: bool = False  # every branch of the tree, not just the head's
     val_fraction: float = 0.1
@@ -44,8 +54,33 @@ class Filters:
         if self.since and self.until and self.since > self.until:
             raise StudioError("--since is after --until; swap them.")
 
+    @classmethod
+    def of(
+        cls,
+        sessions: Iterable[str] = (),
+        since: str | dt.datetime | None = None,
+        until: str | dt.datetime | None = None,
+        engine: str | None = None,
+        human_reviewed: bool = False,
+        accepted_only: bool = False,
+        all_branches: bool = False,
+        val_fraction: float = 0.1,
+    ) -> "Selection":
+        """A selection from the options people give: dates as text are read here (`parse_date`; a
+        bare `until` date takes the whole day)."""
+        return cls(
+            tuple(sessions),
+            parse_date(since),
+            parse_date(until, end_of_day=True, option="--until"),
+            engine,
+            human_reviewed,
+            accepted_only,
+            all_branches,
+            float(val_fraction),
+        )
+
     def describe(self) -> dict:
-        """The filters as plain data, for the manifest (so an export says how it was made)."""
+        """The selection as plain data, for the manifest (so an export says how it was made)."""
         return {
             "sessions": list(self.sessions),
             "engine": self.engine,
@@ -56,6 +91,16 @@ class Filters:
             "all_branches": self.all_branches,
             "val_fraction": self.val_fraction,
         }
+
+
+def selection_of(selection: Selection | None, options: dict[str, Any]) -> Selection:
+    """`selection`, or one built by `Selection.of` from `options` (a script's keywords, e.g.
+    `export(store, "folder", out, val_fraction=0.0)`); giving both is a mistake."""
+    if selection is None:
+        return Selection.of(**options)
+    if options:
+        raise TypeError(f"pass a selection or its options ({', '.join(sorted(options))}), not both")
+    return selection
 
 
 def parse_date(
@@ -85,10 +130,10 @@ def _timestamp(value: dt.datetime) -> float:
     return value.timestamp()  # naive values are local time, as `studio sessions` shows them
 
 
-def select_sessions(store: "Store", filters: Filters) -> list[str]:
+def select_sessions(store: "Store", selection: Selection) -> list[str]:
     """Ids of the sessions the session-level filters keep, sorted (the export's order)."""
-    if filters.sessions:
-        wanted = {store.resolve_id(s) for s in filters.sessions}
+    if selection.sessions:
+        wanted = {store.resolve_id(s) for s in selection.sessions}
         found = [store.session(i) for i in sorted(wanted)]
     else:
         found, offset, page = [], 0, 1000
@@ -98,12 +143,12 @@ def select_sessions(store: "Store", filters: Filters) -> list[str]:
             if len(batch) < page:
                 break
             offset += page
-    since = _timestamp(filters.since) if filters.since else None
-    until = _timestamp(filters.until) if filters.until else None
+    since = _timestamp(selection.since) if selection.since else None
+    until = _timestamp(selection.until) if selection.until else None
     keep = {
         s.id
         for s in found
-        if (filters.engine is None or s.engine == filters.engine)
+        if (selection.engine is None or s.engine == selection.engine)
         and (since is None or s.created_at >= since)
         and (until is None or s.created_at <= until)
     }
@@ -181,13 +226,13 @@ def accepted(branch: list[Step]) -> bool:
     return branch[-1].review is Review.ACCEPTED or bool(shown and shown.review is Review.ACCEPTED)
 
 
-def chosen_branches(trajectory: Trajectory, filters: Filters) -> list[list[Step]]:
+def chosen_branches(trajectory: Trajectory, selection: Selection) -> list[list[Step]]:
     """The branches of one session that the branch-level filters keep."""
     return [
         b
-        for b in branches(trajectory, filters.all_branches)
-        if (not filters.human_reviewed or touched_by_person(trajectory, b))
-        and (not filters.accepted_only or accepted(b))
+        for b in branches(trajectory, selection.all_branches)
+        if (not selection.human_reviewed or touched_by_person(trajectory, b))
+        and (not selection.accepted_only or accepted(b))
     ]
 
 

@@ -18,7 +18,6 @@ need. It is undefined (None) when both people gave one and the same label to eve
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections import Counter
 from typing import Any, Iterable
@@ -26,11 +25,8 @@ from typing import Any, Iterable
 from ..core.domain import Author, Review, Stage
 from .output import ImageSource
 from .preferences import SCORES, THUMBS, image_pairs, text_pairs
-from .reading import make_filters, read, subset_counts
-from .select import (
-    TRAIN,
-    VALIDATION,
-)
+from .reading import read, subset_counts
+from .select import TRAIN, VALIDATION, Selection, selection_of
 
 
 def cohen_kappa(labels: list[tuple[str, str]]) -> float | None:
@@ -118,25 +114,12 @@ def annotators(trees: dict, judgements: Iterable) -> dict[str, dict[str, int]]:
     return {name: dict(sorted(c.items())) for name, c in sorted(counts.items())}
 
 
-def compute(
-    store,
-    *,
-    sessions: Iterable[str] = (),
-    since: str | dt.datetime | None = None,
-    until: str | dt.datetime | None = None,
-    engine: str | None = None,
-    human_reviewed: bool = False,
-    accepted_only: bool = False,
-    all_branches: bool = False,
-    val_fraction: float = 0.1,
-) -> dict[str, Any]:
-    """The stats of the sessions an export with these filters would take (the same reading and de-duplication)."""
+def compute(store, selection: Selection | None = None, **options: Any) -> dict[str, Any]:
+    """The stats of the sessions an export with this `selection` would take (the same reading and
+    de-duplication); a script may give `Selection.of`'s keywords instead, as to `export()`."""
     from .formats.unified_edit import collect_edits
 
-    filters = make_filters(
-        sessions, since, until, engine, human_reviewed, accepted_only, all_branches, val_fraction
-    )
-    reading = read(store, filters, ImageSource(store), keep_trees=True)
+    reading = read(store, selection_of(selection, options), ImageSource(store), keep_trees=True)
     subsets, skipped = reading.subsets, [s.session_id for s in reading.skipped]
     trees = {t.session.id: (t, split) for t, split in reading.trees}
     judgements = [j for session_id in trees for j in store.judgements(session_id)]
