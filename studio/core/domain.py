@@ -3,7 +3,7 @@
 A session holds a tree of steps (each step points at its parent), so rewinding and
 forking never destroy history; a *branch* is the path from the root to one step.
 This module imports no torch, gradio or sqlalchemy: the runner, the store, the
-exporters and the UI all share these types.
+exporters and the UI all share these types; `studio.core.codec` turns them into plain data and back.
 """
 
 from __future__ import annotations

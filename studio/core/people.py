@@ -3,8 +3,9 @@
 Pure data like `studio.core.domain` (which re-exports these names): no torch, gradio or sqlalchemy.
 A session belongs to the person who started it and is private to them until shared with the
 team; an admin sees everything; with no login at all (the CLI, a studio without auth) there is
-no viewer and everything is visible. Sessions from before people were recorded have the owner
-"" — owned by nobody, visible to all — so an upgrade hides nothing anyone could see before.
+no viewer and everything is visible. A session with no owner recorded (owner "", as in a database
+or an export made without logins) is owned by nobody and visible to all, so turning logins on
+hides nothing anyone could see without them.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ def local_user() -> str:
     (a container started with an unknown uid has no name)."""
     try:
         name = getpass.getuser().strip()
-    except (
-        Exception
-    ):  # getpass raises KeyError or OSError (by Python version) when the uid has no name
+    # getpass raises KeyError or OSError (by Python version) when the uid has no name
+    except Exception:
         name = ""
     return name[:MAX_NAME_CHARS] or "local"
 
@@ -51,7 +51,7 @@ def can_see(session: Any, person: Person | None) -> bool:
     """Whether `person` may open `session` (a Session or anything with owner and shared).
 
     None (no login) sees all; an admin sees all; anyone else their own sessions, shared
-    ones, and those from before owners were recorded (owner "")."""
+    ones, and those with no owner recorded (owner "")."""
     if person is None or person.is_admin:
         return True
     return session.shared or session.owner in ("", person.name)

@@ -1,7 +1,7 @@
 """The loop's texts: what a model reads and writes at each stage, and what the exports teach it.
 
-One owner for the tags, so the engines, the exporters and `studio show --text` cannot drift
-apart (they did: exports wrote verdicts the engines could not read, and no `<done>`). Version 1:
+One owner for the tags, so the engines, the exporters and `studio show --text` write and read the
+same texts (an export's verdicts are what an engine can read back, `<done>` included). Version 1:
 
     plan     = "<ins>" TEXT "</ins>" "<des>" TEXT "</des>" "<done>" ("yes" | "no") "</done>"
     verdict  = "<plan>" check "</plan>" "<sketch>" check "</sketch>"
@@ -14,9 +14,10 @@ apart (they did: exports wrote verdicts the engines could not read, and no `<don
 Writers always write this form. Readers come in two modes: `strict` takes exactly the grammar
 (the studio's own texts: exports, `studio show --text`); lenient (the default, for what a model
 answered) also takes a missing closing tag, other case, text and `<think>…</think>` around the
-tags, "pass"/"fail" and other synonyms for yes/no, and the older `<plan pass="true">…</plan>`
-form. A verdict neither mode can read raises `UnreadableText`: it is never taken as a pass (the
-runner records it as an inspect step without checks, which has not passed).
+tags, "pass"/"fail" and other synonyms for yes/no, and the attribute form
+`<plan pass="true">…</plan>` that earlier exports hold. A verdict neither mode can read raises
+`UnreadableText`: it is never taken as a pass (the runner records it as an inspect step without
+checks, which has not passed).
 Pure Python on the domain's types: no torch, no I/O.
 """
 
@@ -72,9 +73,8 @@ class UnreadableText(StudioError):
         readable: dict[str, Check] | None = None,
     ):
         self.raw = raw
-        self.readable = dict(
-            readable or {}
-        )  # the checks that could be read ("plan_check", "sketch_check")
+        # the checks that could be read ("plan_check", "sketch_check")
+        self.readable = dict(readable or {})
         shown = re.sub(r"\s+", " ", raw).strip()[:QUOTED]
         super().__init__(f"The {what} could not be read ({shown!r}); it must read {expected}.{fix}")
 
@@ -235,10 +235,8 @@ def _lenient_check(found: tuple[str, dict[str, str]] | None) -> Check | None:
         return None
     content, attrs = found
     rest, boxes = _boxes(content)
-    if attrs.get("pass", "").lower() in (
-        "true",
-        "false",
-    ):  # the older export form: <plan pass="true">why</plan>
+    # the attribute form earlier exports wrote: <plan pass="true">why</plan>
+    if attrs.get("pass", "").lower() in ("true", "false"):
         return Check(attrs["pass"].lower() == "true", unescape(rest.strip()), boxes)
     passed, critique = yes_no(rest)
     return None if passed is None else Check(passed, unescape(critique), boxes)

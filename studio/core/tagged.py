@@ -126,9 +126,7 @@ def _fields(line: str, where: str) -> dict:
 
 def parse(text: str, session_id: str = "") -> tuple[str, list[Step]]:
     """Tagged text → (prompt, branch). Steps get fresh ids and are chained parent → child."""
-    lines = [
-        line.removesuffix("\r") for line in text.split("\n")
-    ]  # texts may hold other line breaks
+    lines = [line.removesuffix("\r") for line in text.split("\n")]  # a text may end lines with \r\n
     first = re.fullmatch(r"<prompt>([^<>]*)</prompt>", lines[0]) if lines else None
     if first is None:
         raise StudioError(

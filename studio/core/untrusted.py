@@ -157,7 +157,7 @@ def _session(data: Any) -> str:
 
 
 def _name(data: dict, key: str, where: str, *, nullable: bool = True) -> None:
-    """A person's name (a session's owner, a step's annotator); absent in files from before people."""
+    """A person's name (a session's owner, a step's annotator); a file made without logins has none."""
     value = _field(data, key, where, str, optional=True, nullable=nullable)
     if value:
         try:

@@ -31,7 +31,7 @@ REDRAW, PREFERENCE, RATING = "redraw", "preference", "rating"
 IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE, Stage.FINAL)
 THUMBS = {"down": 0, "up": 1}
 SCORES = {str(n): n for n in range(1, 6)}
-UNKNOWN = ""  # the annotator of steps recorded before people were
+UNKNOWN = ""  # the annotator of a step no person is recorded on (made without logins)
 
 
 def annotator_of(step: Step) -> str:

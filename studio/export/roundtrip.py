@@ -54,9 +54,8 @@ class ImportReport:
     missing_images: dict[str, int] = field(
         default_factory=dict
     )  # session → images the source lacked
-    copies: dict[str, str] = field(
-        default_factory=dict
-    )  # new session id → the id it carried (taken here)
+    # new session id → the id it carried (taken here)
+    copies: dict[str, str] = field(default_factory=dict)
     judgements: int = 0  # ratings and preferences written (those already here are not counted)
 
     @property
@@ -380,7 +379,10 @@ def _hf_sessions(root: Path) -> list[Carried]:
     for path in sorted((root / "sessions").glob("*.parquet")):
         try:
             table = pq.ParquetFile(path)
-            columns = ["trajectory", "images"]  # exports from before people carry no judgements
+            columns = [
+                "trajectory",
+                "images",
+            ]  # an export made without judgements has no such column
             columns += ["judgements"] if "judgements" in table.schema_arrow.names else []
             rows = [
                 row

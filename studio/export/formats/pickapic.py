@@ -139,9 +139,8 @@ def write(job: ExportJob) -> list[str]:
         if shards:
             splits.append(split)
     (job.root / "README.md").write_text(_card(splits), encoding="utf-8")
-    job.advance(
-        len(job.sessions)
-    )  # the bar counts sessions: how many pairs they hold is known only now
+    # the bar counts sessions: how many pairs they hold is known only now
+    job.advance(len(job.sessions))
     job.notes["pairs"] = {
         "written": len(pairs),
         "ties_left_out": len(ties),
