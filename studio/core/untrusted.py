@@ -19,6 +19,7 @@ from . import limits
 from .codec import BOX_CORNERS, trajectory_from_dict
 from .domain import Author, Mode, Review, Stage, StudioError, Trajectory
 from .people import JUDGEMENT_KINDS, Judgement, judgement_from_dict
+from .pngmeta import strip
 
 MAX_STEPS = 10_000
 MAX_TEXT_CHARS = 200_000  # an engine's notes (a think trace) can be long; a prompt cannot (limits)
@@ -280,8 +281,6 @@ def png_pixels(data: bytes) -> tuple[int, int]:
     """(width, height) after decoding every pixel: a PNG whose header is fine but whose image data
     is garbage, or that is too large, is refused here rather than stored as someone's final image."""
     from PIL import Image
-
-    from .pngmeta import strip
 
     if len(data) > MAX_IMAGE_BYTES:
         raise StudioError(f"The image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}.")

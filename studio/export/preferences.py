@@ -24,6 +24,12 @@ from typing import Iterable
 
 from ..core.codec import check_from_dict
 from ..core.domain import Author, Review, Stage, Step, Trajectory, last
+from .formats.vlm_sft import (
+    ALIGNMENT_QUESTION,
+    alignment_answer,
+    conflict_answer,
+    conflict_question,
+)
 from .select import rejected_before
 from .subsets import AlignmentSample, ConflictSample, plan_text
 
@@ -265,13 +271,6 @@ def _verdict_pairs(
     conflicts: list[ConflictSample], alignments: list[AlignmentSample]
 ) -> list[TextPair]:
     """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
-    from .formats.vlm_sft import (
-        ALIGNMENT_QUESTION,
-        alignment_answer,
-        conflict_answer,
-        conflict_question,
-    )
-
     pairs = []
     for c in conflicts:
         model = check_from_dict(c.verdict_original) if c.verdict_original else None
