@@ -34,7 +34,7 @@ def searched(query, search: str | None):
     )
 
 
-def tagged(query, tag: str | None):
+def with_tag(query, tag: str | None):
     """Sessions carrying `tag`, filtered in SQL (before any LIMIT): the tags column holds a JSON list of
     strings, so the tag appears in its text exactly as JSON writes it, quotes included."""
     if tag is None:
@@ -77,7 +77,7 @@ def list_sessions(
     limit: int,
     offset: int,
 ) -> list[Session]:
-    query = visible_to(tagged(searched(select(sessions), search), tag), viewer)
+    query = visible_to(with_tag(searched(select(sessions), search), tag), viewer)
     query = query.order_by(sessions.c.updated_at.desc(), sessions.c.id).limit(limit).offset(offset)
     return [session_from_row(row) for row in conn.execute(query)]
 

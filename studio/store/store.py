@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..core.codec import session_to_dict
 from ..core.domain import (
     Conflict,
     ImageRef,
@@ -38,7 +39,6 @@ from ..core.domain import (
     Trajectory,
     now,
 )
-from ..core.codec import session_to_dict
 from ..core.files import load_png, png_path, save_png
 from . import opening
 from . import queries as store_queries

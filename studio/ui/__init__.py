@@ -27,6 +27,7 @@ from ..core.domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from ..runner import PausePolicy, Runner
 from . import api, bodies
 from .actions import EXPORT_FORMATS, Studio, clean, failure
+from .auth import login_name
 from .board import View
 from .routes import studio_routes
 
@@ -160,21 +161,3 @@ def build_ui(
         api.register(studio, who)
     demo.studio_routes = studio_routes(studio, accounts)  # type: ignore[attr-defined]
     return demo
-
-
-def login_name(request: Any) -> str | None:
-    """The logged-in name behind a request. Events get a gr.Request with `username`; page server functions
-    get the raw FastAPI request, so the name is looked up the way Gradio's own login check does
-    (its access-token cookie in the app's token table)."""
-    name = getattr(request, "username", None)
-    if name:
-        return name
-    raw = getattr(request, "request", None) or request
-    app, cookies = getattr(raw, "app", None), getattr(raw, "cookies", None) or {}
-    cookie_id = getattr(app, "cookie_id", None)
-    if cookie_id is None:
-        return None
-    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(
-        f"access-token-unsecure-{cookie_id}"
-    )
-    return getattr(app, "tokens", {}).get(token)

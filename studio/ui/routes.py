@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .auth import login_name
+
 IMAGE = re.compile(r"([0-9a-f]{64})\.png")
 EXPORT = re.compile(r"stroke-studio-[A-Za-z0-9_-]{1,64}\.zip")
 NOT_FOUND = "Not found."
@@ -29,7 +31,6 @@ def not_found() -> Response:
 
 def studio_routes(studio: Any, accounts: Any = None) -> list[Route]:
     """The routes for `studio` (an `actions.Studio`); `accounts` as in `build_ui` (None: no logins)."""
-    from . import login_name
 
     def login(request: Request) -> Any:
         """The login name behind a request; None without logins; _NOBODY when logins are on and
