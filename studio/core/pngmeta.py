@@ -170,13 +170,19 @@ def read_png_file(path: str | Path) -> tuple[bytes, dict[str, Any]]:
         data = Path(path).read_bytes()
     except OSError as error:
         raise StudioError(f"Cannot read {path}: {error.strerror or error}.") from None
+    return data, trajectory_payload(data, str(path))
+
+
+def trajectory_payload(data: bytes, name: str) -> dict[str, Any]:
+    """The trajectory payload of PNG bytes; StudioError naming `name` (the file, or "That PNG")
+    when they carry none."""
     payload = read(data)
     if payload is None or "trajectory" not in payload:
         raise StudioError(
-            f"{path} carries no Stroke Studio trajectory; only final images saved by Stroke Studio "
+            f"{name} carries no Stroke Studio trajectory; only final images saved by Stroke Studio "
             "(or exported by it) do. Import a folder or hf export instead."
         )
-    return data, payload
+    return payload
 
 
 def save_final_image(store: "Store", image: Any, trajectory: Trajectory) -> ImageRef:

@@ -8,6 +8,14 @@ here imports pyarrow until a parquet format is written or read.
 
 from .api import ExportReport, export, export_zip
 from .formats import FORMATS
-from .roundtrip import ImportReport, import_path
+from .roundtrip import ImportReport, import_path, import_png_bytes
 
-__all__ = ["FORMATS", "ExportReport", "ImportReport", "export", "export_zip", "import_path"]
+__all__ = [
+    "FORMATS",
+    "ExportReport",
+    "ImportReport",
+    "export",
+    "export_zip",
+    "import_path",
+    "import_png_bytes",
+]

@@ -38,7 +38,7 @@ from ..core.domain import (
     new_id,
     rounds_used,
 )
-from ..core.pngmeta import PNG_SIGNATURE, read_png_file
+from ..core.pngmeta import PNG_SIGNATURE, read_png_file, trajectory_payload
 from .output import MANIFEST, image_name, is_export
 from .rows import session_images
 from .select import HEX64
@@ -409,6 +409,18 @@ def _hf_sessions(root: Path) -> list[Carried]:
 
 def _import_png(store, path: Path, owner: str | None) -> ImportReport:
     data, payload = read_png_file(path)
+    return _import_png_payload(store, data, payload, owner)
+
+
+def import_png_bytes(store, data: bytes, owner: str | None = None) -> ImportReport:
+    """Import a final PNG given as its bytes (an upload the page or a client sent), as `import_path`
+    imports a PNG file."""
+    return _import_png_payload(store, data, trajectory_payload(data, "That PNG"), owner)
+
+
+def _import_png_payload(
+    store, data: bytes, payload: dict[str, Any], owner: str | None
+) -> ImportReport:
     trajectory = trajectory_from_export(payload["trajectory"])
     width, height = untrusted.png_pixels(data)
     report = ImportReport("png")

@@ -47,14 +47,14 @@ from ..core.domain import (
 from ..engines.base import Cancelled, CancelToken
 from ..export import FORMATS as EXPORT_FORMATS
 from ..export import export_zip as write_export_zip
-from ..export import import_path
+from ..export import import_png_bytes
 from ..runner import Event, PausePolicy, Runner
 from . import board
 from .board import View
 from .errors import INTERNAL, clean, failure
-from .gallery import Exports, exports_dir
+from .exports import Exports, exports_dir
 from .inputs import flag, step_or_latest
-from .uploads import check_upload, private_copy, region_mask
+from .uploads import check_upload, region_mask
 from .work import Activity, progress_view
 
 __all__ = ["EXPORT_FORMATS", "INTERNAL", "Studio", "clean", "exports_dir", "failure"]
@@ -322,28 +322,25 @@ class Studio:
             key = parts[1] if len(parts) > 2 else "(top)"
             subsets[key] = subsets.get(key, 0) + 1
         self.exports.made(path.name, self.person)
+        size = path.stat().st_size
         return path, {
             "name": path.name,
             "url": f"/studio/export/{path.name}",
             "files": len(names),
-            "bytes": path.stat().st_size,
+            "bytes": size,
             "subsets": subsets,
             "scope": scope,
             "format": format,
-            "note": f"exported {len(names)} files ({path.stat().st_size / 1024:.0f} KB) as {format}",
+            "note": f"exported {len(names)} files ({size / 1024:.0f} KB) as {format}",
         }
 
     def import_png(self, source: str | Path | bytes) -> View:
         """A final PNG dropped on the page reopens the session it carries. From a browser or a client
         `source` is always the upload's bytes (`uploads.read_upload`); a path is for the studio's own
         callers, never one a caller named."""
-        check_upload(source)
-        owner = self.person.name if self.person else None
-        if isinstance(source, bytes):
-            with private_copy(source) as folder:
-                report = import_path(self.store, Path(folder) / "upload.png", owner=owner)
-        else:
-            report = import_path(self.store, source, owner=owner)
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        check_upload(data)
+        report = import_png_bytes(self.store, data, owner=self.person.name if self.person else None)
         trajectory = self.runner.open(report.session_ids[0])
         if not can_see(trajectory.session, self.person):  # the PNG's own session, here already
             raise StudioError(

@@ -13,7 +13,6 @@ import binascii
 import io
 import os
 import stat
-import tempfile
 from pathlib import Path, PurePath
 from typing import Any, Iterable
 
@@ -114,13 +113,6 @@ def read_upload(path: Any, store: Any = None, refused: Iterable[Path] = ()) -> b
         data = file.read(MAX_UPLOAD_BYTES + 1)
     _check_size(len(data))
     return data
-
-
-def private_copy(data: bytes, suffix: str = ".png") -> tempfile.TemporaryDirectory:
-    """A folder of the studio's own holding `data` as `upload<suffix>`, for readers that take a path."""
-    folder = tempfile.TemporaryDirectory(prefix="stroke-studio-upload-")
-    (Path(folder.name) / f"upload{suffix}").write_bytes(data)
-    return folder
 
 
 def _check_size(size: int) -> None:

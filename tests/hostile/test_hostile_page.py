@@ -29,7 +29,7 @@ from gradio_client import Client
 from studio import engines
 from studio.core.accounts import Accounts, add_user
 from studio.ui import api
-from studio.ui.gallery import exports_dir
+from studio.ui.exports import exports_dir
 from studio.ui.uploads import NOT_AN_UPLOAD, upload_folder
 
 from ..kits import hostile_kit as kit
