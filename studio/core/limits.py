@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .domain import MAX_PROMPT_CHARS, Mode, RunSettings, StudioError
 from .people import MAX_NAME_CHARS, PREFERENCE_CHOICES, RATING_VALUES
@@ -225,13 +225,22 @@ def json_row(line: str, where: str, not_json: str = "") -> Any:
     """One line of a JSONL file parsed (NaN and Infinity are not JSON); one StudioError line naming
     `where` when it is not JSON (`not_json` says so, default: the parser's reason) or is nested
     deeper than the parser can follow."""
+    return _loads(
+        line,
+        f"{where}: the JSON is nested too deeply; give a flat object.",
+        lambda why: f"{where}: {not_json or f'not JSON ({why})'}.",
+    )
+
+
+def _loads(raw: str, too_deep: str, not_json: Callable[[str], str]) -> Any:
+    """`raw` parsed as JSON (NaN and Infinity refused); StudioError `too_deep` when the parser cannot
+    follow its nesting, `not_json(reason)` when it is not JSON."""
     try:
-        return json.loads(line, parse_constant=_no_constant)
+        return json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
-        raise StudioError(f"{where}: the JSON is nested too deeply; give a flat object.") from None
+        raise StudioError(too_deep) from None
     except ValueError as error:
-        reason = not_json or f"not JSON ({shown(str(error), 60)})"
-        raise StudioError(f"{where}: {reason}.") from None
+        raise StudioError(not_json(shown(str(error), 60))) from None
 
 
 def mode(value: Any) -> Mode:
@@ -265,18 +274,14 @@ def engine_params(engine: str, value: Any, engines: Engines) -> dict[str, Any]:
     if value is None or (isinstance(value, str) and not value.strip()):
         parsed: Any = {}
     elif isinstance(value, str):
-        raw = text(value, "engine settings", max_chars=MAX_PARAMS_CHARS)
-        try:
-            parsed = json.loads(raw, parse_constant=_no_constant)
-        except RecursionError:
-            raise StudioError(
-                "The engine settings are nested too deeply; give a flat JSON object."
-            ) from None
-        except ValueError as error:
-            raise StudioError(
-                f"The engine settings are not JSON ({shown(str(error), 60)}); "
+        parsed = _loads(
+            text(value, "engine settings", max_chars=MAX_PARAMS_CHARS),
+            "The engine settings are nested too deeply; give a flat JSON object.",
+            lambda why: (
+                f"The engine settings are not JSON ({why}); "
                 'give an object such as {"draft_noise": 0.5}.'
-            ) from None
+            ),
+        )
     else:
         parsed = value
     if not isinstance(parsed, dict):
