@@ -33,7 +33,7 @@ class Place:
         if env is None:
             short = launcher_shortfall(os.environ, _parent_argv())
             if short:
-                raise StudioError(f"{short.why}; nothing was run: start them with `{short.fix}`.")
+                raise StudioError(short.refusal)
         found: Mapping[str, str] = os.environ if env is None else env
 
         def number(name: str, default: int) -> int:
@@ -69,6 +69,10 @@ class Shortfall:
         )
 
     @property
+    def refusal(self) -> str:
+        return f"{self.why}; nothing was run: start them with `{self.fix}`."
+
+    @property
     def fix(self) -> str:
         tail = shlex.join(self.command) if self.command else "-m studio batch …"
         return f"torchrun --nproc_per_node {self.asked} {tail}"
@@ -101,7 +105,7 @@ def relaunch_as_asked() -> None:
     if short is None:
         return
     if not short.command or importlib.util.find_spec("torch") is None:
-        raise StudioError(f"{short.why}; nothing was run: start them with `{short.fix}`.")
+        raise StudioError(short.refusal)
     sys.stderr.write(f"{short.why}: starting {short.asked} workers as `{short.fix}` would.\n")
     sys.stderr.flush()
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(short.asked)]
