@@ -292,6 +292,17 @@ def test_a_png_dropped_on_the_page_or_uploaded_to_the_api_still_reopens_its_sess
     assert reply["error"] is None and reply["session"]["id"] == session_id
 
 
+def sessions_in_another_process(data: Path) -> subprocess.CompletedProcess:
+    """`studio sessions --json` run by a second process on the server's data folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "studio", "sessions", "--data-dir", str(data), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
 def test_after_hostile_calls_another_process_opens_the_database_and_nothing_is_lost(tmp_path):
     """The data-loss case of issue 20: the page pointed at studio.db, then `studio sessions` in
     another process while the server keeps writing; after a restart every confirmed session is there."""
@@ -321,23 +332,11 @@ def test_after_hostile_calls_another_process_opens_the_database_and_nothing_is_l
                 for name in ("import_png", "open_session", "list_sessions", "export"):
                     page(name, every_field(name, str(path)))
                 assert api_import(url, str(path))
-            listed = subprocess.run(
-                [sys.executable, "-m", "studio", "sessions", "--data-dir", str(data), "--json"],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=Path(__file__).resolve().parents[2],
-            )
+            listed = sessions_in_another_process(data)
             assert listed.returncode == 0, listed.stderr
             assert len(json.loads(listed.stdout)) == 5
             write(10)  # the server goes on writing after the other process closed the database
-            listed = subprocess.run(
-                [sys.executable, "-m", "studio", "sessions", "--data-dir", str(data), "--json"],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=Path(__file__).resolve().parents[2],
-            )
+            listed = sessions_in_another_process(data)
             assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 15, listed.stderr
             write(5)
         from studio.store import Store
