@@ -101,9 +101,40 @@ CLASSES = (
     "hair drier",
     "toothbrush",
 )
-RELATIONS = ("left of", "right of", "above", "below")
-# Each relation seen from its anchor: "a cat left of a dog" is "the dog right of the cat".
-OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+RELATIONS = (
+    "left of",
+    "right of",
+    "above",
+    "below",
+)  # GenEval's `position`: the only ones it scores
+# The relations people use past GenEval's four, as the drawing reads them:
+#   "behind" / "in front of": depth order (the one behind is drawn first and may be covered),
+#   "on": the subject rests on top of the anchor, touching it ("a cup on a table"),
+#   "in": the subject is inside the anchor ("a cat in a box"),
+#   "next to": side by side, close, either side ("beside", "by"),
+#   "held by": the subject is held by the anchor ("a man holding an umbrella" -> umbrella held by man),
+#   "worn by": the subject is worn by the anchor ("a woman wearing a scarf" -> scarf worn by woman).
+EXTRA_RELATIONS = ("behind", "in front of", "on", "in", "next to", "held by", "worn by")
+ALL_RELATIONS = RELATIONS + EXTRA_RELATIONS
+# Each relation seen from its anchor: "a cat left of a dog" is "the dog right of the cat". Only where
+# the anchor's view is itself a relation; "on", "in", "held by" and "worn by" have none (see ANCHOR_VIEW).
+OPPOSITE = {
+    "left of": "right of",
+    "right of": "left of",
+    "above": "below",
+    "below": "above",
+    "behind": "in front of",
+    "in front of": "behind",
+    "next to": "next to",
+}
+# How the anchor relates to its subject, in words: "the table under the cup", "the man holding the umbrella".
+ANCHOR_VIEW = {
+    **OPPOSITE,
+    "on": "under",
+    "in": "containing",
+    "held by": "holding",
+    "worn by": "wearing",
+}
 
 # Other words people use for a class (singular forms; plurals are generated).
 SYNONYMS = {
@@ -322,16 +353,43 @@ MAX_CLASS_WORDS = max(len(k) for k in LEXICON)
 
 @dataclass(frozen=True)
 class ObjectGroup:
-    """Objects of one class and colour; GenEval checks counts per group, so "two apples" is one group."""
+    """Objects of one class and colour; GenEval checks counts per group, so "two apples" is one group.
+
+    `material` ("wooden", "glass") and `parts` (what the prompt says of its parts: "purple cheese",
+    "keyboard", "trucks") describe the objects but are not compared: two groups are the same group
+    when class, count and colour agree, as GenEval counts them.
+    """
 
     cls: str
     count: int = 1
     color: str | None = None
+    material: str | None = field(default=None, compare=False)
+    parts: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict:
+        """cls, count and colour; material and parts only where the prompt gave them."""
+        out: dict = {"cls": self.cls, "count": self.count, "color": self.color}
+        if self.material:
+            out["material"] = self.material
+        if self.parts:
+            out["parts"] = list(self.parts)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ObjectGroup:
+        return cls(
+            d["cls"],
+            d.get("count", 1),
+            d.get("color"),
+            d.get("material"),
+            tuple(d.get("parts", ())),
+        )
 
 
 @dataclass(frozen=True)
 class Relation:
-    """`subject` sits `relation` of `anchor` (indices into SceneGraph.groups), as GenEval's "position"."""
+    """`subject` sits `relation` of `anchor` (indices into SceneGraph.groups); `relation` is one of
+    ALL_RELATIONS: GenEval's four "position" words or one of EXTRA_RELATIONS."""
 
     subject: int
     relation: str
@@ -377,6 +435,8 @@ class SceneGraph:
     # "a dog but no cat": must not be drawn
     negated: list[ObjectGroup] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the reader understood but could not place
+    # surfaces and settings the objects stand on or in, not objects to draw: "a wooden table", "a beach"
+    ground: list[str] = field(default_factory=list)
 
     def plan_order(self) -> list[int]:
         """Anchors before the groups placed relative to them, otherwise prompt order (GenEval's order)."""
@@ -396,14 +456,16 @@ class SceneGraph:
         return order
 
     def to_geneval(self) -> dict:
-        """GenEval's include list; a group keeps only its first relation since GenEval allows one."""
+        """GenEval's include list; a group keeps only its first of GenEval's four relations (it allows one)."""
         order = self.plan_order()
         where = {g: k for k, g in enumerate(order)}
         include = []
         for i in order:
             g = self.groups[i]
             item = {"class": g.cls, "count": g.count} | ({"color": g.color} if g.color else {})
-            rel = next((r for r in self.relations if r.subject == i), None)
+            rel = next(
+                (r for r in self.relations if r.subject == i and r.relation in RELATIONS), None
+            )
             if rel is not None:
                 item["position"] = [rel.relation, where[rel.anchor]]
             include.append(item)
@@ -452,24 +514,27 @@ class SceneGraph:
 
     def to_dict(self) -> dict:
         out = {
-            "groups": [asdict(g) for g in self.groups],
+            "groups": [g.to_dict() for g in self.groups],
             "relations": [asdict(r) for r in self.relations],
             "free_text": self.free_text,
         }
         if self.negated:
-            out["negated"] = [asdict(g) for g in self.negated]
+            out["negated"] = [g.to_dict() for g in self.negated]
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.ground:
+            out["ground"] = list(self.ground)
         return out
 
     @classmethod
     def from_dict(cls, d: dict) -> SceneGraph:
         return cls(
-            [ObjectGroup(**g) for g in d.get("groups", [])],
+            [ObjectGroup.from_dict(g) for g in d.get("groups", [])],
             [Relation(**r) for r in d.get("relations", [])],
             d.get("free_text", ""),
-            [ObjectGroup(**g) for g in d.get("negated", [])],
+            [ObjectGroup.from_dict(g) for g in d.get("negated", [])],
             list(d.get("notes", [])),
+            list(d.get("ground", [])),
         )
 
 

@@ -570,3 +570,56 @@ def test_to_dict_from_dict_round_trip_through_json():
         "free_text": "in a kitchen",
     }
     assert SceneGraph.from_dict(d) == g
+
+
+# --- the relations past GenEval's four, materials and parts ------------------------------------
+
+
+def test_extra_relations_are_named_beside_genevals_four():
+    from studio.language.scene import ALL_RELATIONS, ANCHOR_VIEW, EXTRA_RELATIONS, OPPOSITE
+
+    assert EXTRA_RELATIONS == ("behind", "in front of", "on", "in", "next to", "held by", "worn by")
+    assert ALL_RELATIONS == RELATIONS + EXTRA_RELATIONS
+    assert OPPOSITE["behind"] == "in front of" and OPPOSITE["next to"] == "next to"
+    assert "on" not in OPPOSITE  # the anchor's view of "on" is no relation of the vocabulary
+    assert set(ANCHOR_VIEW) == set(ALL_RELATIONS)
+
+
+def test_a_graph_with_every_extra_relation_materials_parts_and_ground_round_trips_through_json():
+    groups = [
+        ObjectGroup("person", 1, None),
+        ObjectGroup("umbrella", 1, "red", parts=("canopy",)),
+        ObjectGroup("scarf", 1, "green", material="wool"),
+        ObjectGroup("cup", 1, "blue", material="ceramic"),
+        ObjectGroup("box", 1),
+    ]
+    relations = [
+        Relation(1, "held by", 0),
+        Relation(2, "worn by", 0),
+        Relation(3, "on", 4),
+        Relation(4, "behind", 0),
+        Relation(0, "next to", 4),
+    ]
+    g = SceneGraph(groups, relations, ground=["a wooden table"])
+    d = json.loads(json.dumps(g.to_dict()))
+    back = SceneGraph.from_dict(d)
+    assert back == g
+    assert [x.to_dict() for x in back.groups] == [x.to_dict() for x in groups]
+    assert back.ground == ["a wooden table"]
+    assert d["groups"][3] == {"cls": "cup", "count": 1, "color": "blue", "material": "ceramic"}
+
+
+def test_geneval_keeps_only_its_four_relations():
+    g = SceneGraph(
+        [G("cup"), G("dining table"), G("dog")],
+        [Relation(0, "on", 1), Relation(0, "left of", 2), Relation(2, "behind", 1)],
+    )
+    inc = g.to_geneval()["include"]
+    by_class = {x["class"]: x for x in inc}
+    assert by_class["cup"]["position"][0] == "left of"
+    assert "position" not in by_class["dog"]
+
+
+def test_materials_and_parts_do_not_make_another_group():
+    assert ObjectGroup("chair", 1, None, material="wooden") == G("chair")
+    assert ObjectGroup("pizza", 1, "purple", parts=("purple cheese",)) == G("pizza", 1, "purple")
