@@ -155,6 +155,69 @@ class Step:
         return dataclasses.replace(self, **changes)
 
 
+PERSON_INPUT = (
+    "person_input"  # Step.meta key: the correction a model stage answered (PersonInput.to_dict())
+)
+UNCHANGED = "unchanged"  # Step.meta key: why a refine is no progress (its image, or its region, stayed as it was)
+INPUT_KINDS = ("verdict", "reason", "plan")
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    """A person's correction that a model stage was given to answer, and what the engine did with it.
+
+    `kind` says where it came from: "verdict" (a check a person overrode; the refine answers it),
+    "reason" (why a person rejected an image; the redraw answers it) or "plan" (a plan a person
+    edited; the sketch draws it). `text` is the person's words as stored on `step_id`. `used` and
+    `note` are the engine's account: whether it acted on the text, and what it did or why it could not
+    (None/"" until the stage has answered)."""
+
+    kind: str
+    step_id: str
+    text: str
+    used: bool | None = None
+    note: str = ""
+
+    def answered(self, used: bool, note: str) -> "PersonInput":
+        return dataclasses.replace(self, used=bool(used), note=note.strip())
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PersonInput":
+        return cls(
+            kind=str(data.get("kind", "")),
+            step_id=str(data.get("step_id", "")),
+            text=str(data.get("text", "")),
+            used=None if data.get("used") is None else bool(data.get("used")),
+            note=str(data.get("note", "")),
+        )
+
+
+def person_input(step: Step) -> PersonInput | None:
+    """The person's correction `step` answered, with what the engine did with it; None for a step that
+    answered none."""
+    data = step.meta.get(PERSON_INPUT) if step.meta else None
+    return PersonInput.from_dict(data) if isinstance(data, dict) else None
+
+
+def unchanged(step: Step) -> str:
+    """Why a refine is no progress ("" when it changed the image): its image is the one it refined, or
+    a region refine changed no pixel inside the region. Such a step is kept (a person sees it and may try
+    again) but is no round of the budget and no edit to learn from."""
+    reason = step.meta.get(UNCHANGED) if step.meta else None
+    return str(reason) if reason else ""
+
+
+def overridden_checks(step: Step) -> list[str]:
+    """The checks of an inspect step a person changed ("plan_check", "sketch_check"); the model's own
+    values are kept in `step.original`."""
+    if step.stage is not Stage.INSPECT or step.author is not Author.HUMAN:
+        return []
+    return [name for name in ("plan_check", "sketch_check") if name in step.original]
+
+
 @dataclass
 class RunSettings:
     """How the runner drives a session; stored with it."""
@@ -297,7 +360,8 @@ ROUND_STAGES = (Stage.PLAN, Stage.REFINE)  # each plan and each refine is one ro
 
 
 def rounds_used(branch: list[Step]) -> int:
-    return sum(1 for s in branch if s.stage in ROUND_STAGES)
+    """Plans and refines on the branch that made progress (a refine that changed nothing is no round)."""
+    return sum(1 for s in branch if s.stage in ROUND_STAGES and not unchanged(s))
 
 
 def stage_round(branch: list[Step], stage: Stage) -> int:
@@ -320,6 +384,15 @@ def next_stage(branch: list[Step], settings: RunSettings) -> Stage | None:
         return None
     if tail.stage is Stage.PLAN:
         return Stage.SKETCH
+    if tail.stage is Stage.REFINE and unchanged(tail) and tail.review is not Review.REJECTED:
+        if tail.author is Author.HUMAN:
+            # a person's refine that changed nothing: the loop goes on as if it were not there
+            return next_stage(branch[:-1], settings)
+        # the model could not change anything for this verdict: move on rather than repeat itself
+        plan = last(branch, Stage.PLAN)
+        if (plan and plan.complete) or rounds_used(branch) >= settings.max_rounds:
+            return Stage.FINAL
+        return Stage.PLAN
     plan = last(branch, Stage.PLAN)
     plan_complete = bool(plan and plan.complete)
     budget_left = rounds_used(branch) < settings.max_rounds

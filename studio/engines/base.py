@@ -13,7 +13,17 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from ..core.domain import Check, ImageRef, Mode, Session, Stage, Step, StudioError, last_image
+from ..core.domain import (
+    Check,
+    ImageRef,
+    Mode,
+    PersonInput,
+    Session,
+    Stage,
+    Step,
+    StudioError,
+    last_image,
+)
 
 if TYPE_CHECKING:  # Pillow is imported by engines and the store, not by this interface
     from PIL.Image import Image
@@ -162,12 +172,23 @@ class StageContext:
     load_image: Callable[[ImageRef], "Image"]
     report: Callable[[Progress], None] = lambda progress: None
     cancel: CancelToken = field(default_factory=CancelToken)
-    # earlier attempts at this stage that a person rejected
+    # earlier attempts at this stage that a person rejected, oldest first: the one just rejected is last
+    # (its `.image` is the rejected image, its `.review_note` the person's reason)
     rejected: list[Step] = field(default_factory=list)
+    # the person's correction this stage must answer (an overridden verdict for a refine, a reject reason
+    # for a redraw, an edited plan for a sketch); say what was done with it in the result's `used_input`
+    person: PersonInput | None = None
 
     @property
     def prompt(self) -> str:
         return self.session.prompt
+
+    @property
+    def verdict(self) -> Step | None:
+        """The inspect step this stage follows, as stored (a refine answers it): where a person overrode
+        a check, that check holds the person's verdict and `verdict.original` the model's."""
+        tail = self.branch[-1] if self.branch else None
+        return tail if tail is not None and tail.stage is Stage.INSPECT else None
 
     @property
     def rounds_left(self) -> int:
@@ -187,6 +208,16 @@ class StageContext:
         return self.load_image(step.image) if step and step.image else None
 
 
+@dataclass(frozen=True)
+class UsedInput:
+    """An engine's account of what it did with `StageContext.person`, in words a person reads on the
+    card: `used` True with what it did ("recoloured the cup green"), or False with why it could not
+    ("no edit could be read from 'it looks unbalanced'")."""
+
+    used: bool
+    note: str
+
+
 @dataclass
 class PlanResult:
     instruction: str  # <ins>
@@ -194,6 +225,7 @@ class PlanResult:
     complete: bool  # nothing left to plan after this instruction
     meta: dict[str, Any] = field(default_factory=dict)
     sampling_steps: int = 0
+    used_input: UsedInput | None = None  # what was done with ctx.person, when one was given
 
 
 @dataclass
@@ -201,6 +233,7 @@ class ImageResult:
     image: "Image"
     meta: dict[str, Any] = field(default_factory=dict)
     sampling_steps: int = 0
+    used_input: UsedInput | None = None  # what was done with ctx.person, when one was given
 
 
 @dataclass
@@ -209,6 +242,7 @@ class InspectResult:
     sketch_check: Check  # the sketch against the instruction
     meta: dict[str, Any] = field(default_factory=dict)
     sampling_steps: int = 0
+    used_input: UsedInput | None = None  # what was done with ctx.person, when one was given
 
 
 @dataclass
@@ -217,6 +251,7 @@ class RefineResult:
     image: "Image"
     meta: dict[str, Any] = field(default_factory=dict)
     sampling_steps: int = 0
+    used_input: UsedInput | None = None  # what was done with ctx.person, when one was given
 
 
 @dataclass
@@ -224,6 +259,7 @@ class FinalResult:
     image: "Image | None" = None  # None: the last image on the branch is the final image
     meta: dict[str, Any] = field(default_factory=dict)
     sampling_steps: int = 0
+    used_input: UsedInput | None = None  # what was done with ctx.person, when one was given
 
 
 class Engine(abc.ABC):

@@ -41,10 +41,13 @@ from typing import Any, Callable
 from .. import engines as registry
 from ..core import limits
 from ..core.domain import (
+    PERSON_INPUT,
+    UNCHANGED,
     Author,
     Check,
     Judgement,
     Person,
+    PersonInput,
     Region,
     Review,
     RunSettings,
@@ -59,6 +62,7 @@ from ..core.domain import (
     may_share,
     new_id,
     next_stage,
+    overridden_checks,
     stage_round,
 )
 from ..core.pngmeta import save_final_image
@@ -128,6 +132,37 @@ def image_step(trajectory: Trajectory, step_id: str) -> Step:
     if step.image is None:
         raise StudioError("That step has no image yet; judge it once its image is drawn.")
     return step
+
+
+def correction_for(
+    stage: Stage, branch: list[Step], rejected: list[Step], instruction: str | None
+) -> PersonInput | None:
+    """The person's correction a model stage must answer, read from the steps as stored: the reason of
+    the image just rejected (for its redraw, a person's own refine included), the verdict a person
+    overrode (for the model's refine that answers it), the plan a person edited (for the sketch that draws
+    it). None when the stage answers none."""
+    if rejected and rejected[-1].stage is stage and rejected[-1].review_note:
+        return PersonInput("reason", rejected[-1].id, rejected[-1].review_note)
+    if instruction is not None:
+        return None
+    tail = branch[-1] if branch else None
+    if tail is None:
+        return None
+    if stage is Stage.REFINE and tail.stage is Stage.INSPECT:
+        failing = [
+            getattr(tail, name)
+            for name in overridden_checks(tail)
+            if getattr(tail, name) is not None and not getattr(tail, name).passed
+        ]
+        if failing:
+            text = " ".join(check.critique or "no" for check in failing)
+            return PersonInput("verdict", tail.id, text)
+    if stage is Stage.SKETCH and tail.stage is Stage.PLAN and tail.author is Author.HUMAN:
+        edited = [name for name in ("instruction", "description") if name in tail.original]
+        if edited:
+            text = "\n".join(str(getattr(tail, name) or "") for name in edited)
+            return PersonInput("plan", tail.id, text)
+    return None
 
 
 class Runner:
@@ -288,12 +323,28 @@ class Runner:
             report=lambda progress: emit(Event("progress", stage, progress=progress)),
             cancel=cancel or CancelToken(),
             rejected=rejected or [],
+            person=correction_for(stage, branch, rejected or [], instruction),
         )
         emit(Event("started", stage))
         started = time.perf_counter()
         with registry.slot(session.engine):  # one model is never driven by two sessions at once
             fields = self._call_engine(engine, ctx, instruction, region, trajectory)
         ctx.check_cancelled()
+        used = fields.pop("used_input", None)
+        meta = dict(fields.pop("meta", None) or {})
+        if ctx.person is not None:
+            answer = (
+                ctx.person.answered(used.used, used.note)
+                if used is not None
+                else ctx.person.answered(
+                    False, f"the {session.engine} engine does not say whether it read your note"
+                )
+            )
+            meta[PERSON_INPUT] = answer.to_dict()
+        if stage is Stage.REFINE:
+            why = self._no_progress(branch, fields.get("image"), region)
+            if why:
+                meta[UNCHANGED] = why
         step = Step(
             id=new_id(),
             session_id=session.id,
@@ -306,6 +357,7 @@ class Runner:
             seed=ctx.seed,
             params=ctx.params,
             elapsed_s=time.perf_counter() - started,
+            meta=meta,
             **fields,
         )
         self._commit(trajectory, add=step, head_id=step.id)
@@ -330,6 +382,7 @@ class Runner:
                 complete=plan.complete,
                 meta=plan.meta,
                 sampling_steps=plan.sampling_steps,
+                used_input=plan.used_input,
             )
         if stage is Stage.SKETCH:
             drawn = engine.sketch(ctx)
@@ -337,6 +390,7 @@ class Runner:
                 image=self.store.save_image(drawn.image),
                 meta=drawn.meta,
                 sampling_steps=drawn.sampling_steps,
+                used_input=drawn.used_input,
             )
         if stage is Stage.INSPECT:
             try:
@@ -354,6 +408,7 @@ class Runner:
                 sketch_check=verdict.sketch_check,
                 meta=verdict.meta,
                 sampling_steps=verdict.sampling_steps,
+                used_input=verdict.used_input,
             )
         if stage is Stage.REFINE:
             mask = self.store.load_image(region.image) if region else None
@@ -363,13 +418,32 @@ class Runner:
                 image=self.store.save_image(refined.image),
                 meta=refined.meta,
                 sampling_steps=refined.sampling_steps,
+                used_input=refined.used_input,
             )
         final = engine.finalize(ctx)
         current = last_image(ctx.branch)  # the image the branch shows now (a rejected one never is)
         source = final.image if final.image is not None else (current.image if current else None)
         # A new PNG carrying the trajectory, so the final image alone can reopen its session.
         image = save_final_image(self.store, source, trajectory) if source is not None else None
-        return dict(image=image, meta=final.meta, sampling_steps=final.sampling_steps)
+        return dict(
+            image=image,
+            meta=final.meta,
+            sampling_steps=final.sampling_steps,
+            used_input=final.used_input,
+        )
+
+    def _no_progress(self, branch: list[Step], image: Any, region: Region | None) -> str:
+        """Why a refine's image is no progress over the image it refined ("" when it changed it)."""
+        before = last_image(branch)
+        if before is None or before.image is None or image is None:
+            return ""
+        if region is not None:
+            after = Step(id="", session_id="", parent_id=None, stage=Stage.REFINE, image=image)
+            if not self.region_changed(before, after, self.store.load_image(region.image)):
+                return "the refine changed no pixel inside the painted region"
+        if image.sha256 == before.image.sha256:
+            return "the refine returned the same image"
+        return ""
 
     def _commit(
         self,
@@ -545,8 +619,10 @@ class Runner:
         siblings = [
             s
             for s in trajectory.children(rejected.parent_id)
-            if s.stage is rejected.stage and s.review is Review.REJECTED
-        ]
+            if s.stage is rejected.stage and s.review is Review.REJECTED and s.id != rejected.id
+        ] + [
+            rejected
+        ]  # the one just rejected last: its image and reason are what the redraw answers
         by_person = rejected.stage is Stage.REFINE and rejected.author is Author.HUMAN
         return self._run_stage(
             trajectory,
