@@ -30,6 +30,8 @@ def _one(group: ObjectGroup) -> ObjectGroup:
 
 
 def _box(o: Found, note: str = "") -> Box:
+    """Evidence for one object: its name, and after ": " what is wrong with it ("should be red"), if
+    anything (the page colours a box by that, and writes it as a sentence)."""
     label = f"{o.color} {o.cls}" + (f": {note}" if note else "")
     return Box(*o.box, label=label)
 
@@ -167,7 +169,9 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
                 Issue(
                     f"The sketch has {_count(len(objs), g.cls)}; the plan asks for {phrase(g)}.",
                     Edit("remove", ObjectGroup(g.cls, 1, color), count=len(objs) - g.count),
-                    boxes,
+                    tuple(
+                        _box(o, f"is one of {len(objs)}; the plan asks for {g.count}") for o in objs
+                    ),
                 )
             )
         wrong = [o for o in objs if g.color and o.color != g.color]
@@ -183,7 +187,7 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
                     f"In the sketch {subject} {'is' if len(wrong) == 1 else 'are'} {o.color}; "
                     f"the plan asks for {g.color}.",
                     Edit("recolor", ObjectGroup(g.cls, 1, o.color), color=g.color),
-                    tuple(_box(w, f"expected {g.color}") for w in wrong),
+                    tuple(_box(w, f"should be {g.color}") for w in wrong),
                 )
             )
     for r in plan.relations:
@@ -203,7 +207,7 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
                 Issue(
                     f"In the sketch {the(s)} {'is' if s.count == 1 else 'are'} not {r.relation} {the(a)}.",
                     Edit("move", _one(s), r.relation, _one(a)),
-                    tuple(_box(o, f"should be {r.relation}") for o in subjects)
+                    tuple(_box(o, f"should be {r.relation} {the(a)}") for o in subjects)
                     + tuple(_box(t) for t in anchors),
                 )
             )
@@ -214,7 +218,7 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
             Issue(
                 f"The sketch has {_count(len(objs), cls)}, which the plan does not include.",
                 Edit("remove", ObjectGroup(cls)),
-                tuple(_box(o, "not planned") for o in objs),
+                tuple(_box(o, "is not in the plan") for o in objs),
             )
         )
     return missing + extra + colors + places
