@@ -195,23 +195,8 @@ WEAK_COLORS = {
 }
 
 NEGATIONS = _words("no without not nor never none")
-# Words for the spatial relations the four GenEval ones do not cover: noted, not placed.
-OTHER_PLACES = (
-    "next to",
-    "beside",
-    "besides",
-    "near",
-    "behind",
-    "in front of",
-    "between",
-    "among",
-    "around",
-    "inside",
-    "within",
-    "opposite",
-    "alongside",
-    "by",
-)
+# Words for spatial relations the scene graph has no relation for: noted, not placed.
+OTHER_PLACES = ("among", "around", "opposite", "by")
 PRONOUNS = _words("it its them their itself themselves")
 # Where on something: "on the back of a chair", "at the top of a ramp" name a place, not an object.
 PLACE_PARTS = _words(

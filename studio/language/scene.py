@@ -116,6 +116,9 @@ RELATIONS = (
 #   "worn by": the subject is worn by the anchor ("a woman wearing a scarf" -> scarf worn by woman).
 EXTRA_RELATIONS = ("behind", "in front of", "on", "in", "next to", "held by", "worn by")
 ALL_RELATIONS = RELATIONS + EXTRA_RELATIONS
+# How GenEval's `position` reads a relation: its own four, and "on", which its check (centre above the
+# anchor's) scores as "above"; the others have no GenEval form and are left out of `to_geneval`.
+GENEVAL_READING = {**{r: r for r in RELATIONS}, "on": "above"}
 # Each relation seen from its anchor: "a cat left of a dog" is "the dog right of the cat". Only where
 # the anchor's view is itself a relation; "on", "in", "held by" and "worn by" have none (see ANCHOR_VIEW).
 OPPOSITE = {
@@ -276,25 +279,27 @@ FRAMING = re.compile(
 
 
 def _relation_phrases():
-    """All spellings of the four relations, longest first so "on the left of" beats "on"."""
+    """All spellings of the relations, longest first so "on the left of" beats "on"."""
     out = {}
     for side in ("left", "right"):
         for pre in ("", "to ", "to the ", "on the ", "at the ", "on "):
             for noun in (side, side + " side", side + " hand side"):
                 out[tuple(f"{pre}{noun} of".split())] = f"{side} of"
-    for words in (
-        "above",
-        "over",
-        "on top of",
-        "on the top of",
-        "atop",
-        "on",
-        "upon",
-        "higher than",
-    ):
-        out[tuple(words.split())] = "above"
-    for words in ("below", "under", "beneath", "underneath", "lower than"):
-        out[tuple(words.split())] = "below"
+    spellings = {
+        "above": "above|over|higher than",
+        "below": "below|under|beneath|underneath|lower than",
+        "on": "on|upon|on top of|on the top of|atop|onto",
+        "behind": "behind|in back of|at the back of|to the back of",
+        "in front of": "in front of|at the front of",
+        "in": "in|inside|inside of|within",
+        "next to": "next to|beside|besides|alongside|against|close to|near|by the side of|"
+        "leaning against|side by side with|between",
+        "held by": "held by|carried by|held in the hand of",
+        "worn by": "worn by",
+    }
+    for rel, words in spellings.items():
+        for w in words.split("|"):
+            out[tuple(w.split())] = rel
     return sorted(out.items(), key=lambda kv: -len(kv[0]))
 
 
@@ -456,7 +461,7 @@ class SceneGraph:
         return order
 
     def to_geneval(self) -> dict:
-        """GenEval's include list; a group keeps only its first of GenEval's four relations (it allows one)."""
+        """GenEval's include list; a group keeps only its first relation GenEval can score (it allows one)."""
         order = self.plan_order()
         where = {g: k for k, g in enumerate(order)}
         include = []
@@ -464,10 +469,11 @@ class SceneGraph:
             g = self.groups[i]
             item = {"class": g.cls, "count": g.count} | ({"color": g.color} if g.color else {})
             rel = next(
-                (r for r in self.relations if r.subject == i and r.relation in RELATIONS), None
+                (r for r in self.relations if r.subject == i and r.relation in GENEVAL_READING),
+                None,
             )
             if rel is not None:
-                item["position"] = [rel.relation, where[rel.anchor]]
+                item["position"] = [GENEVAL_READING[rel.relation], where[rel.anchor]]
             include.append(item)
         exclude = [
             {"class": g.cls, "count": 1} | ({"color": g.color} if g.color else {})

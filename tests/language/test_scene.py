@@ -164,7 +164,7 @@ def test_geneval_prompts_leave_no_free_text():
         ("a dog right of a teddy bear", [G("dog"), G("teddy bear")], [(0, "right of", 1)]),
         ("a green bench and a pink bicycle", [G("bench", 1, "green"), G("bicycle", 1, "pink")], []),
         ("a wine glass above a kite", [G("wine glass"), G("kite")], [(0, "above", 1)]),
-        ("a vase on top of a dining table", [G("vase"), G("dining table")], [(0, "above", 1)]),
+        ("a vase on top of a dining table", [G("vase"), G("dining table")], [(0, "on", 1)]),
         ("a bird over a boat", [G("bird"), G("boat")], [(0, "above", 1)]),
         ("a cat beneath a chair", [G("cat"), G("chair")], [(0, "below", 1)]),
         ("a suitcase underneath a bed", [G("suitcase"), G("bed")], [(0, "below", 1)]),
@@ -350,7 +350,7 @@ def test_words_that_are_not_objects_are_kept_as_free_text():
 def test_one_unknown_modifier_does_not_hide_the_noun_but_is_kept():
     g = parse_prompt("two red apples on a wooden table in a kitchen")
     assert g.groups == [G("apple", 2, "red"), G("dining table")]
-    assert g.relations == [Relation(0, "above", 1)]
+    assert g.relations == [Relation(0, "on", 1)]
     assert g.free_text == "wooden, in a kitchen"
     assert parse_prompt("a big shiny red apple").groups == [
         G("apple", 1, "red")
@@ -609,15 +609,14 @@ def test_a_graph_with_every_extra_relation_materials_parts_and_ground_round_trip
     assert d["groups"][3] == {"cls": "cup", "count": 1, "color": "blue", "material": "ceramic"}
 
 
-def test_geneval_keeps_only_its_four_relations():
+def test_geneval_keeps_only_its_four_relations_and_scores_on_as_above():
     g = SceneGraph(
-        [G("cup"), G("dining table"), G("dog")],
-        [Relation(0, "on", 1), Relation(0, "left of", 2), Relation(2, "behind", 1)],
+        [G("cup"), G("dining table"), G("dog"), G("cat")],
+        [Relation(2, "behind", 1), Relation(0, "on", 1), Relation(3, "held by", 2)],
     )
-    inc = g.to_geneval()["include"]
-    by_class = {x["class"]: x for x in inc}
-    assert by_class["cup"]["position"][0] == "left of"
-    assert "position" not in by_class["dog"]
+    by_class = {x["class"]: x for x in g.to_geneval()["include"]}
+    assert by_class["cup"]["position"][0] == "above"  # resting on top is above by GenEval's check
+    assert "position" not in by_class["dog"] and "position" not in by_class["cat"]
 
 
 def test_materials_and_parts_do_not_make_another_group():

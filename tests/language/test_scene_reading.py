@@ -112,9 +112,9 @@ def test_refine_instructions_name_any_noun(text, edit):
 
 
 def test_other_places_are_noted_not_guessed():
-    scene = parse_prompt("a dog next to a cat")
+    scene = parse_prompt("a dog opposite a cat")
     assert scene.relations == [] and scene.notes == [
-        "the dog next to the cat: not one of left, right, above or below, so placed freely"
+        "the dog opposite the cat: not one of the relations the studio draws, so placed freely"
     ]
 
 
@@ -293,9 +293,7 @@ def test_a_fronted_relation_finds_its_subject_past_other_phrases():
         Relation(1, "above", 0)
     ]
     scene = parse_prompt("A laptop rests on a desk. Balanced on top of its lid is a small clock.")
-    assert scene.groups == [G("laptop"), G("clock")] and scene.relations == [
-        Relation(1, "above", 0)
-    ]
+    assert scene.groups == [G("laptop"), G("clock")] and scene.relations == [Relation(1, "on", 0)]
     scene = parse_prompt(
         "A parking meter stands on a corner. To the right of the meter, a zebra waits."
     )
@@ -451,7 +449,7 @@ def test_a_negation_in_a_description_excludes_the_class():
         (
             "A cake sits on a stand. Next to the cake is a purple velvet chair.",
             [G("cake"), G("chair", 1, "purple")],
-            [],
+            [Relation(1, "next to", 0)],
         ),
         # the agent of a passive is who did it, not who is there
         (
@@ -555,7 +553,7 @@ def test_short_sentences_with_a_verb_are_descriptions(prompt, groups):
         (
             "A white cup rests on a purple bench with iron legs. It is quiet.",
             [G("cup", 1, "white"), G("bench", 1, "purple")],
-            [Relation(0, "above", 1)],
+            [Relation(0, "on", 1)],
         ),
         # the subject of a participle's clause takes "above it"; a finite clause keeps its own subject
         (

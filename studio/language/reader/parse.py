@@ -85,7 +85,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
             and anchor is not None
             and subject != anchor
             and x not in relations
-            and Relation(anchor, OPPOSITE[rel], subject) not in relations  # said both ways
+            and Relation(anchor, OPPOSITE.get(rel, ""), subject) not in relations  # said both ways
         ):
             relations.append(x)
 
@@ -254,7 +254,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         if other is not None and other[0] != k:
             notes.append(
                 f"{group_name(groups[other[0]])} {other[1]} {group_name(groups[k])}: "
-                f"not one of left, right, above or below, so placed freely"
+                f"not one of the relations the studio draws, so placed freely"
             )
             other = None
         if rel and last is None:
