@@ -109,7 +109,8 @@ def geneval(
     checker: Annotated[
         str,
         typer.Option(
-            help="auto, offline (the offline engine's analyser), yolo (yolov3-tiny + pixel colours), "
+            help="auto, offline (the offline engine's analyser; its painter's record is scored beside it), "
+            "truth (the offline painter's record alone), yolo (yolov3-tiny + pixel colours), "
             "owl (OWLv2 + CLIP, local weights only) or none."
         ),
     ] = "auto",
@@ -223,13 +224,15 @@ def geneval(
     if as_json:
         print_json(report.paths["json"].read_text(encoding="utf-8"))
     else:
-        _summary(result)
+        _summary(result, engine)
     if result.errors:
         raise typer.Exit(1)
 
 
-def _summary(result) -> None:
+def _summary(result, engine: str) -> None:
     from rich.table import Table
+
+    from ..geneval.report import OFFLINE_ABOUT
 
     report = result.report
     tables = report.tables
@@ -237,8 +240,11 @@ def _summary(result) -> None:
         title=f"GenEval-format accuracy (checker: {report.checker['name']})", title_justify="left"
     )
     table.add_column("tag")
+    truth = [t for t in tables if t.overall.truth is not None]
     for t in tables:
         table.add_column(t.mode, justify="right")
+    for t in truth:
+        table.add_column(f"{t.mode} (painter's record)", justify="right")
     labels = list(dict.fromkeys(row.label for t in tables for row in t.rows))
     for label in labels + ["overall"]:
         cells = []
@@ -251,19 +257,32 @@ def _summary(result) -> None:
             cells.append(
                 "–" if row is None or row.accuracy is None else f"{row.accuracy:.3f} ({row.images})"
             )
+        for t in truth:
+            row = (
+                t.overall
+                if label == "overall"
+                else next((r for r in t.rows if r.label == label), None)
+            )
+            cells.append("–" if row is None or row.truth is None else f"{row.truth:.3f}")
         table.add_row(safe(label) if label != "overall" else "overall (mean over tags)", *cells)
     for what, attr, digits in (
         ("sampling steps / image", "steps", 1),
         ("rounds / image", "rounds", 2),
         ("wall s / image", "wall_s", 3),
     ):
-        table.add_row(what, *(f"{getattr(t.overall, attr):.{digits}f}" for t in tables))
+        table.add_row(
+            what,
+            *(f"{getattr(t.overall, attr):.{digits}f}" for t in tables),
+            *("" for _ in truth),
+        )
     out.print(table)
     out.print(
         f"{result.ran} sample(s) generated, {result.skipped} already finished, in {result.elapsed_s:.1f} s. "
         "Numbers from this checker are not comparable with published GenEval scores.",
         highlight=False,
     )
+    if engine == "offline":
+        out.print(OFFLINE_ABOUT, highlight=False)
     if result.errors:
         out.print(
             f"{len(result.errors)} sample(s) failed; run the same command with --retry-failed to run them "

@@ -18,7 +18,7 @@ from ..core.domain import StudioError
 from ..language.rules import THRESHOLD, Detection, Verdict, evaluate, kept_objects
 from ..language.scene import CLASSES, COLORS
 
-CHECKER_NAMES = ("auto", "offline", "yolo", "owl", "none")
+CHECKER_NAMES = ("auto", "offline", "truth", "yolo", "owl", "none")
 NOT_COMPARABLE = (
     "Numbers from a detector other than GenEval's own (Mask2Former + CLIP ViT-L/14) are not "
     "comparable with published GenEval scores."
@@ -47,6 +47,16 @@ class Checker:
         objects = kept_objects(self.detect(image), metadata.get("tag"))
         return evaluate(metadata, objects, lambda det, cls: self.color(image, det, cls))
 
+    def check_png(self, png: bytes, metadata: Mapping[str, Any]) -> Verdict:
+        """The verdict on one sample's PNG bytes (a final image, stamped with its trajectory)."""
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(png)) as image:
+            image.load()
+            return self.check(image, metadata)
+
     def describe(self) -> dict[str, str]:
         return {"key": self.key, "name": self.name, "about": self.about}
 
@@ -70,6 +80,54 @@ class OfflineChecker(Checker):
             Detection(o.cls, 1.0, tuple(float(v) for v in o.box), o.color)
             for o in analyse(image).objects
         ]
+
+
+def canvas_record(branch) -> list[dict[str, Any]]:
+    """The offline painter's record of what the branch's newest canvas holds (class, colour, box of every
+    object drawn and not erased since), from its steps' `meta["canvas"]`; [] for another engine."""
+    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
+    return list(step.meta["canvas"]) if step is not None else []
+
+
+class TruthChecker(Checker):
+    """The offline painter's own record of the final canvas, under GenEval's rules: what was drawn, not
+    what can be seen. Beside the analyser it shows how far the loop's eyes and the canvas agree."""
+
+    key = "truth"
+    name = "the offline painter's record"
+    about = (
+        "Scores what the offline engine's painter recorded drawing on the final canvas (true class, colour "
+        "and box of every object drawn and not erased), read from the trajectory the final PNG carries, "
+        "not from its pixels. The loop's inspector never reads this record, so it judges the loop "
+        "independently of the analyser the inspector sees with; it knows nothing of other engines' images."
+    )
+
+    def detect(self, image) -> list[Detection]:
+        raise StudioError(
+            "The painter's record is read from a final PNG's trajectory: use check_png."
+        )
+
+    def check(self, image, metadata: Mapping[str, Any]) -> Verdict:
+        raise StudioError(
+            "The painter's record is read from a final PNG's trajectory: use check_png."
+        )
+
+    def check_png(self, png: bytes, metadata: Mapping[str, Any]) -> Verdict:
+        from ..core.codec import trajectory_from_dict
+        from ..core.pngmeta import read
+
+        payload = read(png) or {}
+        record = []
+        if isinstance(payload.get("trajectory"), dict):
+            record = canvas_record(trajectory_from_dict(payload["trajectory"]).branch())
+        if not record:
+            return Verdict(False, "no painter's record: not an offline engine's final image", {})
+        detections = [
+            Detection(o["class"], 1.0, tuple(float(v) for v in o["box"]), o["color"])
+            for o in record
+        ]
+        objects = kept_objects(detections, metadata.get("tag"))
+        return evaluate(metadata, objects, lambda det, cls: det.color or "")
 
 
 class YoloChecker(Checker):
@@ -314,6 +372,8 @@ def choose(
 def make(key: str, owl: str | None = OWL_DEFAULT, clip: str | None = CLIP_DEFAULT) -> Checker:
     if key == "offline":
         return OfflineChecker()
+    if key == "truth":
+        return TruthChecker()
     if key == "yolo":
         from PIL import Image
 

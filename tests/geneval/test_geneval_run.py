@@ -551,3 +551,43 @@ def test_a_folder_written_before_the_bench_was_a_batch_is_resumed_not_redone(tmp
     assert len(store.list_sessions(tag="bench")) == 3  # nothing run twice
     assert layout.is_finished(options.out, "process", 2, 0)
     store.close()
+
+
+def test_offline_scores_come_with_the_painters_record_and_say_the_draft_mistakes_are_injected(
+    capsys, tmp_path, prompts
+):
+    out, data = tmp_path / "out", tmp_path / "data"
+    code, stdout, stderr = studio(
+        capsys, "bench", "geneval", "--prompts", prompts, "--limit", 3, "--mode", "single",
+        "--samples", 1, "--out", out, "--data-dir", data, "--params", '{"draft_noise": 0}',
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "painter's record" in stdout and "injected on purpose" in stdout
+    report = (out / "report.md").read_text()
+    assert "| tag | images | correct | accuracy | painter's record |" in report
+    assert "no draft noise in this run (draft_noise 0)" in report
+    assert "never comparable with a paper's" in report
+    record = layout.read_record(out, "single", 0, 0)
+    assert record["checker"] == "offline" and record["truth_correct"] is True
+    data_json = json.loads((out / "report.json").read_text())
+    assert data_json["modes"]["single"]["overall_painters_record"] == 1.0  # no noise: as planned
+
+
+def test_the_painters_record_is_a_checker_of_its_own_and_reads_the_trajectory_not_the_pixels(
+    capsys, tmp_path, prompts
+):
+    out, data = tmp_path / "out", tmp_path / "data"
+    code, stdout, stderr = studio(
+        capsys, "bench", "geneval", "--prompts", prompts, "--limit", 2, "--mode", "single",
+        "--samples", 1, "--out", out, "--data-dir", data, "--checker", "truth",
+    )  # fmt: skip
+    assert code == 0, stderr
+    record = layout.read_record(out, "single", 1, 0)
+    assert record["checker"] == "truth" and "truth_correct" not in record
+    png = layout.sample_path(out, "single", 1, 0).read_bytes()
+    from studio.core.pngmeta import strip
+    from studio.geneval.checker import TruthChecker
+
+    # the same pixels without the trajectory they carry: the record is not there to read
+    stripped = TruthChecker().check_png(strip(png), ROWS[1])
+    assert not stripped.correct and "no painter's record" in stripped.reason
