@@ -18,6 +18,9 @@ GiB = 2**30
 
 def main(clone: str) -> None:
     sys.path.insert(0, clone)
+    from studio.engines.bagel import attention
+
+    attention.install()  # flash_attn, or the studio's SDPA path when it is absent
     from accelerate import init_empty_weights
     from modeling.autoencoder import AutoEncoderParams
     from modeling.bagel import (

@@ -2,7 +2,8 @@
 
 tests/kits/bagel_kit.py builds BAGEL's environment in a second venv (transformers 4.49.0, the CPU torch
 2.13.0) and a tiny snapshot from BAGEL's own classes (random weights, BAGEL's file layout); the engine
-starts its worker with that venv's python, exactly as it would with a user's. Only flash_attn and four
+starts its worker with that venv's python, exactly as it would with a user's, without flash_attn (the studio's
+SDPA path). Only four
 torchvision transforms are test stand-ins (tests/kits/bagel_standins/). The model is random, so the tests
 check the mechanics: what each stage costs (model calls, prefills), that a rebuilt context equals the
 kept one (greedy decoding gives the same text from both), previews, limits, cancellation, and a
@@ -98,22 +99,25 @@ def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(
     assert max(ImageStat.Stat(image).stddev) > 1  # BAGEL's VAE decoded something, not a flat fill
     # A refine draws at the size BAGEL resized the sketch to in its context (ImageTransform(1024, 512, 16)).
     assert refine.instruction == "make the cup red" and refine.meta["image_shape"] == [512, 512]
+    assert (
+        "refines of this 64×64 sketch are drawn at 512×512" in sketch.meta["note"]
+    )  # said, not hidden
     previews = [
         e.progress.preview
         for e in events
         if e.kind == "progress" and e.progress.preview is not None
     ]
     assert len(previews) >= 4 and all(isinstance(p, Image.Image) for p in previews)
-    assert {p.size for p in previews[:2]} == {(64, 64)}  # decoded by the VAE at the sketch's size
+    # linear latent→RGB previews (no decode), at the sketch's size when it is under PREVIEW_SIZE
+    assert {p.size for p in previews[:2]} == {(64, 64)}
     assert max(ImageStat.Stat(previews[0]).stddev) > 1
     assert (
         engine.info["device"] == "cpu"
         and engine.info["max_side"] == 1024
         and engine.info["stride"] == 16
     )
-    assert (
-        engine.info["vae"] == "cpu float32"
-    )  # as BAGEL's app.py: its inferencer hands the VAE CPU tensors
+    assert engine.info["vae"] == "cpu float32"  # no GPU: as BAGEL's app.py
+    assert engine.info["attention"] == "sdpa"  # no flash_attn in this environment: PyTorch's SDPA
     stats = engine.stats()
     assert stats["entries"] >= 1 and 0 < stats["bytes"] <= stats["budget"]
 

@@ -146,16 +146,50 @@ def test_what_does_not_fit_the_gpu_spills_to_cpu_before_disk():
     with torch.device("meta"):
         model = _Model(width=512, layers=16)
     size = placement.weight_bytes(model, "bf16")  # ≈ 18.5 MiB
-    tiny_gpu = placement.ACTIVATION_RESERVE + size // 2
+    tiny_gpu = int((placement.ACTIVATION_RESERVE + size // 2) / placement.GPU_SHARE)  # half fits
     placed, report = placement.device_map(model, "bf16", [tiny_gpu], None, 0, cpu_bytes=4 * GiB)
     devices = set(placed.values())
     assert 0 in devices and "cpu" in devices and "disk" not in devices
     assert (
-        placed["language_model.model.embed_tokens"] == placed["vae2llm"] == 0
+        placed["language_model.model.embed_tokens"] == placed["vae2llm"] == "cuda:0"
     )  # kept together, as BAGEL's app
     assert report["placed_gib"]["cpu"] > 0 and "do not fit" in placement.spill_note(report)
     placed, _ = placement.device_map(model, "bf16", [tiny_gpu], None, 0, cpu_bytes=size // 4)
     assert "disk" in set(placed.values())  # only when the CPU is full too
+
+
+def test_a_quantized_model_that_fits_one_gpu_gets_a_map_that_accelerate_dispatches_with_hooks():
+    with torch.device("meta"):
+        model = _Model(width=512, layers=16)
+    for mode in ("nf4", "int8", "bf16"):
+        placed, report = placement.device_map(model, mode, [80 * GiB], None, 0, cpu_bytes=4 * GiB)
+        assert {placement.device_name(d) for d in placed.values()} == {"cuda:0"}  # it all fits
+        # accelerate's rule without force_hooks (load_and_quantize_model passes none): >1 device value
+        assert placement.adds_hooks(placed), (mode, placed)
+        assert report["placed_gib"].keys() == {"cuda:0"}
+
+
+def test_the_hook_decision_is_accelerates_rule_over_the_map_values():
+    assert not placement.adds_hooks({"": 0})
+    assert not placement.adds_hooks({"a": 0, "b": 0})
+    assert placement.adds_hooks({"a": 0, "b": "cuda:0"})  # BAGEL's app.py: one GPU, two names
+    assert placement.adds_hooks({"a": 0, "b": 1}) and placement.adds_hooks({"": "disk"})
+    one_gpu = placement.finish_map({"": 0}, {"language_model.model.embed_tokens", "vae2llm"})
+    assert one_gpu == {
+        "": 0,
+        "language_model.model.embed_tokens": "cuda:0",
+        "vae2llm": "cuda:0",
+    } and placement.adds_hooks(one_gpu)
+    spilled = placement.finish_map({"language_model.model.embed_tokens": "cpu", "rest": 0}, set())
+    assert spilled["language_model.model.embed_tokens"] == "cpu" and placement.adds_hooks(spilled)
+
+
+def test_the_output_head_stays_unquantized_as_the_placement_sized_it():
+    with torch.device("meta"):
+        model = _Model()
+    _, special = placement.mode_dtypes(model, "nf4")
+    assert special["lm_head.weight"] == torch.bfloat16
+    assert list(placement.UNQUANTIZED) == ["lm_head"]
 
 
 def _fake_python(tmp_path, body: str) -> str:
@@ -189,32 +223,21 @@ def test_a_worker_that_dies_before_its_hello_is_reported_with_its_log(tmp_path):
         client.start()
 
 
-def test_previews_move_the_velocity_to_the_flow_and_decode_at_most_512_pixels():
+def test_previews_move_the_velocity_to_the_flow_and_project_without_decoding():
     from types import SimpleNamespace
 
     from studio.engines.bagel.worker import Worker
 
-    seen = []
-
-    class VAE(nn.Module):  # stands in for BAGEL's autoencoder: records what it is asked to decode
-        def __init__(self):
-            super().__init__()
-            self.w = nn.Parameter(torch.zeros(1))
-
+    class VAE(nn.Module):  # stands in for BAGEL's autoencoder: a preview must never decode
         def decode(self, z):
-            seen.append((tuple(z.shape), z.dtype, z.device.type))
-            return torch.rand(1, 3, z.shape[-2] * 8, z.shape[-1] * 8) * 2 - 1
+            raise AssertionError("a preview decoded")
 
     model = SimpleNamespace(latent_downsample=16, latent_patch_size=2, latent_channel=16)
     worker = Worker(io.BytesIO(), None)
-    worker.inf = SimpleNamespace(model=model, vae_model=VAE())
+    projection = (torch.zeros(16, 3), torch.tensor([1.0, -1.0, 0.0]))  # every latent: pure red
+    worker.inf = SimpleNamespace(model=model, vae_model=VAE(), studio_projection=projection)
     tokens = 64 * 64  # a 1024² image: 64 × 64 latent patches of 2 × 2 × 16
     x_t = torch.randn(tokens, 64)
-    v_t = torch.randn(
-        tokens, 64, dtype=torch.bfloat16
-    )  # the model's output dtype (on a GPU: its device too)
+    v_t = torch.randn(tokens, 64, dtype=torch.bfloat16)  # the model's output dtype
     preview = worker.preview(x_t, torch.tensor([0.5]), v_t, (1024, 1024))
-    assert seen == [
-        ((1, 16, 64, 64), torch.float32, "cpu")
-    ]  # pooled from 128² latents, on the VAE's device
-    assert preview.size == (256, 256)
+    assert preview.size == (256, 256) and preview.getpixel((10, 10)) == (255, 0, 128)

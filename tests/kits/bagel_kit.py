@@ -3,8 +3,9 @@
 The second venv (`.bagel-env/` in the checkout, git-ignored) is built once by
 `scripts/bagel_env.sh --cpu-test` — the on-disk CPU torch 2.13.0, transformers 4.49.0 from the
 registry and BAGEL's other inference imports, ≈50 s — and rebuilt when that script changes. The
-worker runs in it with the test-only stand-ins of tests/kits/bagel_standins/ (flash_attn, torchvision) on
-its PYTHONPATH and BAGEL's code from ../shared/third_party/Bagel (the clone a user would have; without
+worker runs in it with the test-only stand-ins of tests/kits/bagel_standins/ (torchvision, decord) on
+its PYTHONPATH (no flash_attn: the worker takes the studio's SDPA path, studio/engines/bagel/attention.py)
+and BAGEL's code from ../shared/third_party/Bagel (the clone a user would have; without
 it the tests that need it skip with how to get it: tests/kits/upstream.py).
 """
 

@@ -19,6 +19,10 @@ from pathlib import Path
 
 def build(out: Path, clone: Path) -> None:
     sys.path.insert(0, str(clone))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from studio.engines.bagel import attention
+
+    attention.install()  # BAGEL's modules import flash_attn; without it, the studio's SDPA path
     import torch
     from data.data_utils import add_special_tokens
     from modeling.autoencoder import AutoEncoder, AutoEncoderParams

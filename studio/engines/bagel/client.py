@@ -4,7 +4,9 @@ The worker (worker.py) runs under the python the user names; this side never imp
 request waits for its answer while relaying the worker's progress messages (with decoded previews)
 to the stage's listener. When the person presses Stop, a `cancel` message goes to the worker, which
 stops between two model steps; if it has not answered after the grace period (stuck in a long
-kernel, or loading) the process is killed. If the worker dies — a crash, the OOM killer, a CUDA
+kernel, or loading) the process is killed — except while the worker has announced an
+uninterruptible autoencoder call (`hold_s` on a progress message): Stop then waits that long too,
+since killing mid-decode would cost a reload of the whole model. If the worker dies — a crash, the OOM killer, a CUDA
 device-side assert — the request fails with one clear line (and the last line the worker wrote to
 its log), nothing of the stage is kept, and the next request starts a fresh worker.
 """
@@ -178,6 +180,7 @@ class WorkerClient:
         except (OSError, ValueError):
             raise self._died(doing) from None
         cancel_sent: float | None = None
+        hold_until = 0.0  # the worker announced a call it cannot interrupt, lasting until then
         while True:
             if ctx is not None and ctx.cancel.cancelled and cancel_sent is None:
                 cancel_sent = time.monotonic()
@@ -185,7 +188,12 @@ class WorkerClient:
                     wire.write_message(self.process.stdin, {"op": "cancel", "id": request_id})
                 except (OSError, ValueError):
                     pass
-            if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
+            now = time.monotonic()
+            if (
+                cancel_sent is not None
+                and now - cancel_sent > self.cancel_grace
+                and now > hold_until
+            ):
                 self.kill()  # it did not stop in time: the next stage starts a fresh worker
                 raise Cancelled()
             try:
@@ -197,6 +205,7 @@ class WorkerClient:
             if header.get("id") != request_id:
                 continue  # a late answer to an earlier, cancelled request
             kind = header.get("type")
+            hold_until = time.monotonic() + float(header.get("hold_s") or 0.0)
             if kind == "progress":
                 if ctx is not None and not ctx.cancel.cancelled:
                     preview = wire.png_image(data[0]) if header.get("preview") and data else None

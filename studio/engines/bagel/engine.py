@@ -48,6 +48,20 @@ PYTHON_SETTING = "STROKE_STUDIO_BAGEL_PYTHON"
 CACHE_SETTING = "STROKE_STUDIO_BAGEL_CACHE_GB"
 MAX_MEMORY_SETTING = "STROKE_STUDIO_BAGEL_MAX_MEMORY"
 MODES = ("bf16", "nf4", "int8")
+CONTEXT_MIN_SIDE = (
+    512  # BAGEL's vae_transform, ImageTransform(1024, 512, 16), enlarges smaller images
+)
+
+
+def small_image_note(size: int) -> str:
+    """What happens to a sketch smaller than BAGEL's resize minimum, in words ("" when nothing does)."""
+    if size >= CONTEXT_MIN_SIDE:
+        return ""
+    return (
+        f"BAGEL enlarges images under {CONTEXT_MIN_SIDE} px a side to {CONTEXT_MIN_SIDE} in its context "
+        f"(its resize minimum), so refines of this {size}×{size} sketch are drawn at "
+        f"{CONTEXT_MIN_SIDE}×{CONTEXT_MIN_SIDE}; use image_size {CONTEXT_MIN_SIDE} or more to keep one size."
+    )
 
 
 class BagelEngine(Engine):
@@ -380,6 +394,9 @@ class BagelEngine(Engine):
             image, steps, settings = self._gen_image(ctx, w, "sketching", refine=False)
             w.request("add_image", ctx, "sketching", last=True)
             w.request("stash", ctx, "sketching", key=pending_key(key, Stage.SKETCH, ctx.seed, None))
+        note = small_image_note(min(image.size))
+        if note:
+            settings["note"] = note
         ctx.progress(1.0, "sketched", thumbnail(image))
         return ImageResult(image, meta=settings, sampling_steps=steps)
 

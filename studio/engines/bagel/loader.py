@@ -4,13 +4,13 @@
 the worker, in BAGEL's environment, and imports BAGEL's code from the clone (nothing of it is copied
 into this project).
 
-Devices follow upstream app.py: the model is placed by accelerate (see placement.py) and the
-autoencoder stays on the CPU in float32. BAGEL's inferencer builds the padded input images and the
-starting noise on the CPU and decodes whatever latent the flow ends with (a CPU tensor), so a VAE on
-the GPU would fail on the first sketch; accelerate's hooks move the VAE's latents to the model's
-devices. Without CUDA the whole model runs on the CPU in bfloat16 under CPU autocast (BAGEL's own
-autocast targets "cuda" and is a no-op there): slow for 7B, but it is how the tests run BAGEL's real
-code on a tiny model.
+Devices: the model is placed by accelerate (see placement.py: a map that gets accelerate's hooks on
+one GPU too). The autoencoder goes to the model's GPU in the mode's dtype when it fits there, else it
+stays on the CPU in float32 as in upstream app.py (placement.autoencoder_place; autoencoder.py moves
+BAGEL's CPU inputs to it). Without CUDA the whole model runs on the CPU in bfloat16 under CPU
+autocast (BAGEL's own autocast targets "cuda" and is a no-op there): slow for 7B, but it is how the
+tests run BAGEL's real code on a tiny model. Without flash_attn, BAGEL's attention runs on PyTorch's
+SDPA (attention.py).
 
 One extension to BAGEL's snapshot layout: an optional `ae_config.json` (the AutoEncoderParams
 fields) for an autoencoder other than FLUX's, whose parameters BAGEL's `load_ae` hard-codes. Released
@@ -127,8 +127,11 @@ def load(model_dir: Path, repo_dir: Path, mode: str, max_memory: str | None, cac
     """(BAGEL's InterleaveInferencer, facts about it for the studio: device, limits, placement)."""
     import torch
 
+    from . import attention
+
     if str(repo_dir) not in sys.path:
         sys.path.insert(0, str(repo_dir))
+    attention_used = attention.install()
     try:  # BAGEL's modules as its app imports them; flash_attn and transformers 4.49 fail here first
         import accelerate  # noqa: F401
         import data.data_utils  # noqa: F401
@@ -144,7 +147,9 @@ def load(model_dir: Path, repo_dir: Path, mode: str, max_memory: str | None, cac
         ) from exc
 
     try:
-        return _load(torch, model_dir, mode, max_memory, cache_bytes)
+        inferencer, info = _load(torch, model_dir, mode, max_memory, cache_bytes)
+        info["attention"] = attention_used
+        return inferencer, info
     except StudioError:
         raise
     except (KeyError, AttributeError, TypeError, ImportError) as exc:
@@ -239,9 +244,14 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
                     bnb_4bit_compute_dtype=torch.bfloat16,
                     bnb_4bit_use_double_quant=False,
                     bnb_4bit_quant_type="nf4",
+                    skip_modules=list(placement.UNQUANTIZED),
                 )
                 if mode == "nf4"
-                else BnbQuantizationConfig(load_in_8bit=True, torch_dtype=torch.float32)
+                else BnbQuantizationConfig(
+                    load_in_8bit=True,
+                    torch_dtype=torch.float32,
+                    skip_modules=list(placement.UNQUANTIZED),
+                )
             )
             model = load_and_quantize_model(
                 model,
@@ -251,8 +261,16 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
                 offload_folder=offload,
             )
     model = model.eval()
-    # as app.py: see the module docstring
-    vae_model = vae_model.to("cpu", dtype=torch.float32).eval()
+    from . import autoencoder, placement
+
+    vae_device, vae_dtype = "cpu", "float32"
+    if cuda:
+        free = {i: torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())}
+        kept = cache_bytes // max(1, len(free)) + placement.ACTIVATION_RESERVE
+        params = sum(p.numel() for p in vae_model.parameters())
+        vae_device, vae_dtype = placement.autoencoder_place(mode, device_map, free, params, kept)
+    vae_model = autoencoder.place(vae_model, vae_device, vae_dtype)
+    projection = autoencoder.fit_projection(vae_model, images=1 if vae_device == "cpu" else 4)
     inferencer = InterleaveInferencer(
         model=model,
         vae_model=vae_model,
@@ -273,4 +291,5 @@ def _load(torch, model_dir: Path, mode: str, max_memory: str | None, cache_bytes
         "gpus": torch.cuda.device_count() if cuda else 0,
         "vae": f"{vae_weight.device} {str(vae_weight.dtype).removeprefix('torch.')}",
     }
+    inferencer.studio_projection = projection  # the worker's linear previews (autoencoder.py)
     return inferencer, info

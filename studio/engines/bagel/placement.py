@@ -12,6 +12,15 @@ and for the activations of one generation. What does not fit goes to the CPU ("c
 80 % of the memory available when loading) and only then to disk. accelerate keeps modules placed on
 the CPU or disk unquantized in nf4 (it adds them to skip_modules), so spilling nf4 costs CPU memory at
 bf16 size: the report says how much.
+
+Hooks: BAGEL's inferencer builds its inputs (tokens, padded images, noise) on the CPU, so the model
+needs accelerate's device-alignment hooks wherever it sits on a GPU. accelerate adds them only when
+the map names more than one device (big_modeling.dispatch_model), and `load_and_quantize_model`
+(utils/bnb.py, the nf4/int8 path) takes no `force_hooks`; so a quantized model that fits one GPU
+would be moved there without hooks and fail "Expected all tensors to be on the same device" on
+every stage. `finish_map` therefore writes the same-device modules as "cuda:N" beside the integer N
+(two devices to accelerate, one to CUDA), as BAGEL's own app.py does. `finish_map` and `adds_hooks`
+are pure functions of the placed map, so the decision is tested without a GPU.
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ SAME_DEVICE = [
     "connector",
     "vit_pos_embed",
 ]
+# Kept in the compute dtype in nf4/int8 (passed to BnbQuantizationConfig.skip_modules): the output head
+# is sized unquantized below, and accelerate's own guess (the model's last child) misses it in BAGEL.
+UNQUANTIZED = ("lm_head",)
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)?\s*$", re.IGNORECASE)
 UNITS = {"gib": GiB, "gb": 10**9, "mib": 2**20, "mb": 10**6, None: GiB}
 
@@ -75,7 +87,7 @@ def mode_dtypes(model, mode: str):
     keep = torch.bfloat16 if mode == "nf4" else torch.float32
     quantized = set()
     for name, module in model.named_modules():
-        if isinstance(module, nn.Linear) and not name.endswith("lm_head"):
+        if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1] not in UNQUANTIZED:
             quantized.add(f"{name}.weight")
     return target, {name: keep for name, _ in model.named_parameters() if name not in quantized}
 
@@ -106,14 +118,11 @@ def device_map(
         special_dtypes=special,
     )
     present = {name for name, _ in model.named_modules()}
-    first = placed.get(SAME_DEVICE[0], 0 if totals else "cpu")
-    for name in SAME_DEVICE:
-        if name in present:
-            placed[name] = first
+    placed = finish_map(placed, present)
     sizes = compute_module_sizes(model, dtype=dtype, special_dtypes=special)
     where: dict[str, int] = {}
     for name, device in placed.items():
-        key = "disk" if device == "disk" else "cpu" if device == "cpu" else f"cuda:{device}"
+        key = device_name(device)
         where[key] = where.get(key, 0) + int(sizes.get(name, 0))
     report = {
         "mode": mode,
@@ -124,6 +133,63 @@ def device_map(
         "placed_gib": {k: round(v / GiB, 2) for k, v in sorted(where.items())},
     }
     return placed, report
+
+
+def device_name(device: Any) -> str:
+    """'cuda:N', 'cpu' or 'disk' for a device-map value (accelerate writes a GPU as N or 'cuda:N')."""
+    if isinstance(device, int):
+        return f"cuda:{device}"
+    return str(device)
+
+
+def adds_hooks(device_map: dict[str, Any]) -> bool:
+    """Whether accelerate's dispatch_model adds its device-alignment hooks to this map without
+    force_hooks: only for more than one distinct device value, or disk (big_modeling.py)."""
+    devices = set(device_map.values())
+    return len(devices) > 1 or "disk" in devices
+
+
+def finish_map(placed: dict[str, Any], present: set[str]) -> dict[str, Any]:
+    """The map to dispatch: the modules that meet in one operation (SAME_DEVICE) on the device of the
+    first, written as "cuda:N" when that is GPU N, so that accelerate sees two devices and adds its
+    hooks even when everything else is the integer N (a model that fits one GPU). A CPU-only map
+    stays as it is: inputs and weights are already on one device."""
+    out = dict(placed)
+    first = out.get(SAME_DEVICE[0], out.get("", 0))
+    if isinstance(first, int):
+        first = f"cuda:{first}"
+    for name in SAME_DEVICE:
+        if name in present:
+            out[name] = first
+    return out
+
+
+# What a 1024² decode of FLUX's autoencoder needs beside its weights, in bf16 (arithmetic: its last
+# up-block holds a few 128-channel 1024² activations of 256 MiB each); float32 doubles it.
+AUTOENCODER_WORK = 2 * GiB
+MODE_COMPUTE = {"bf16": "bfloat16", "nf4": "bfloat16", "int8": "float32"}
+
+
+def autoencoder_place(
+    mode: str,
+    device_map: dict[str, Any],
+    free_bytes: dict[int, int],
+    autoencoder_params: int,
+    kept_bytes: int,
+) -> tuple[str, str]:
+    """(device, dtype) for BAGEL's autoencoder: the GPU that holds `vae2llm` (where its latents meet
+    the model), in the mode's compute dtype, when its weights and one 1024² decode fit what that GPU
+    has free after loading less `kept_bytes` (its share of the context cache and the activation
+    reserve); else the CPU in float32, as BAGEL's app.py keeps it."""
+    device = device_name(device_map.get("vae2llm", device_map.get("", "cpu")))
+    if not device.startswith("cuda:"):
+        return "cpu", "float32"
+    dtype = MODE_COMPUTE.get(mode, "bfloat16")
+    width = 2 if dtype == "bfloat16" else 4
+    need = autoencoder_params * width + AUTOENCODER_WORK * width // 2
+    if free_bytes.get(int(device.split(":")[1]), 0) - kept_bytes < need:
+        return "cpu", "float32"
+    return device, dtype
 
 
 def spill_note(report: dict[str, Any]) -> str:

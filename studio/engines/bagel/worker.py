@@ -8,9 +8,13 @@ project on PYTHONPATH; it imports only the standard library, torch, PIL and BAGE
 
 It answers requests (wire.py) one at a time, in order: load, begin/fresh/prefill (get a branch's
 context), add_text/add_image, gen_text/gen_image (streaming progress and previews), stash/abort
-(return the context to the cache), stats, shutdown. A `cancel` naming the request in flight is read
-by a second thread and stops the model between two steps. BAGEL's own prints go to stderr, so the
-protocol channel (the original stdout) carries nothing else.
+(return the context to the cache), stats, shutdown. A `cancel` is read by a second thread: one naming
+the request in flight stops the model between two steps, one naming a request still queued makes
+that request answer `cancelled` without running. The autoencoder's decode and encode cannot be
+interrupted: before each the worker checks for a cancel and then announces a hold (`hold_s`, from the
+last such call's duration), so the studio gives Stop that long instead of killing a worker mid-decode
+(a kill costs a reload of the whole model). BAGEL's own prints go to stderr, so the protocol channel
+(the original stdout) carries nothing else.
 """
 
 from __future__ import annotations
@@ -26,12 +30,26 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...core.domain import StudioError
-from . import contexts, loader, wire
+from ..torch_support import PREVIEW_SIZE
+from . import autoencoder, contexts, loader, wire
 from .contexts import BranchContext, ContextCache
 
 
 class Cancelled(Exception):
     pass
+
+
+# Seconds Stop may wait for an autoencoder call before its first one is timed (a CPU decode of 1024²
+# takes minutes on a few cores); later holds are three times the last measured call, at least HOLD_MIN.
+FIRST_HOLD = {"cpu": 900.0, "cuda": 120.0}
+HOLD_MIN = 30.0
+
+
+def hold_seconds(last: float | None, device: str) -> float:
+    """How long Stop should wait for one uninterruptible autoencoder call."""
+    if last is None:
+        return FIRST_HOLD.get(device, FIRST_HOLD["cpu"])
+    return max(HOLD_MIN, 3.0 * last)
 
 
 def check_shape(shape, max_side: int, stride: int) -> tuple[int, int]:
@@ -64,6 +82,9 @@ class Worker:
         self.out, self.inbox = out, inbox
         self.cancel = threading.Event()
         self.current_id: Any = None
+        self.lock = threading.Lock()  # current_id and early cancels, shared with the reader thread
+        self.early_cancels: set[Any] = set()  # cancels for requests not started yet
+        self.timed: dict[str, float] = {}  # seconds of the last autoencoder call, by kind
         self.inf = None
         self.info: dict[str, Any] = {}
         self.cache = ContextCache(0)
@@ -93,6 +114,46 @@ class Worker:
     def check(self) -> None:
         if self.cancel.is_set():
             raise Cancelled()
+
+    def cancel_request(self, request_id: Any) -> None:
+        """A cancel from the studio: the request in flight stops; a queued one will not run."""
+        with self.lock:
+            if request_id == self.current_id:
+                self.cancel.set()
+            elif not (
+                isinstance(request_id, int)
+                and isinstance(self.current_id, int)
+                and request_id < self.current_id
+            ):  # the studio numbers its requests upwards: a lower id is one already answered
+                self.early_cancels.add(request_id)
+
+    def start_request(self, request_id: Any) -> None:
+        with self.lock:
+            self.current_id = request_id
+            self.cancel.clear()
+            if request_id in self.early_cancels:
+                self.early_cancels.discard(request_id)
+                self.cancel.set()
+
+    @contextmanager
+    def uninterruptible(self, kind: str, message: str) -> Iterator[None]:
+        """An autoencoder call: cancel is checked before it, the studio is told how long to wait for it."""
+        self.check()
+        device = str(self.info.get("vae", "cpu")).split(":")[0].split(" ")[0]
+        hold = hold_seconds(self.timed.get(kind), device)
+        self.send(
+            {
+                "type": "progress",
+                "id": self.current_id,
+                "fraction": 0.99,
+                "message": message,
+                "preview": False,
+                "hold_s": hold,
+            }
+        )
+        started = time.perf_counter()
+        yield
+        self.timed[kind] = time.perf_counter() - started
 
     @contextmanager
     def autocast(self):
@@ -138,7 +199,8 @@ class Worker:
             for item in msg["items"]:
                 self.check()
                 if item["kind"] == "image":
-                    contexts.add_image(self.inf, bc, wire.png_image(blobs[item["blob"]]))
+                    with self.uninterruptible("encode", "encoding an image into the context"):
+                        contexts.add_image(self.inf, bc, wire.png_image(blobs[item["blob"]]))
                 else:
                     contexts.add_text(
                         self.inf, bc, item["text"], snapshot=bool(item.get("snapshot"))
@@ -154,7 +216,7 @@ class Worker:
 
     def op_add_image(self, msg, blobs):
         image = self.last_image if msg.get("last") else wire.png_image(blobs[0])
-        with self.autocast():
+        with self.autocast(), self.uninterruptible("encode", "encoding the image into the context"):
             contexts.add_image(self.inf, self.need_context(), image)
         return {}, ()
 
@@ -208,7 +270,18 @@ class Worker:
 
             return wrapped
 
-        with patched(inf.model, "_forward_flow", hook), self.autocast():
+        def decoding(original):
+            def wrapped(*args, **kwargs):
+                with self.uninterruptible("decode", f"{label}: decoding the image"):
+                    return original(*args, **kwargs)
+
+            return wrapped
+
+        with (
+            patched(inf.model, "_forward_flow", hook),
+            patched(inf, "decode_image", decoding),
+            self.autocast(),
+        ):
             torch.manual_seed(int(msg["seed"]))
             image = inf.gen_image(
                 shape,
@@ -217,22 +290,20 @@ class Worker:
                 cfg_img_precontext=bc.cfg_img,
                 **settings,
             )
+        self.check()  # a Stop that came during the decode: the person asked for no image
         self.last_image = image
         return {"steps": steps[0], "shape": list(shape)}, (wire.png_bytes(image),)
 
     def preview(self, x_t, timestep, v_t, shape):
-        """The clean image the flow is heading for (x0 = x_t − t·v), decoded by BAGEL's own VAE.
+        """The clean image the flow is heading for (x0 = x_t − t·v), through the linear latent→RGB
+        projection fitted at load (autoencoder.py): no decode, so a preview costs a matrix product.
 
         Devices: the flow's x_t lives on the CPU (BAGEL draws the noise there) while v_t comes from the
-        model's last GPU, so v_t moves to x_t, and x0 to wherever the VAE is (the CPU, as app.py keeps
-        it). Cost: a preview is a 256-px thumbnail, so latents wider than 64 (images over 512²) are
-        average-pooled to 64 first: a CPU decode of 512² instead of 1024², a quarter of the work.
+        model's last GPU, so v_t moves to x_t.
         """
         import torch
 
-        from ..torch_support import thumbnail, to_pil
-
-        model, vae = self.inf.model, self.inf.vae_model
+        model = self.inf.model
         t = timestep.reshape(-1)[0].to(device=x_t.device, dtype=x_t.dtype)
         x0 = x_t - t * v_t.to(device=x_t.device, dtype=x_t.dtype)
         h, w = shape[0] // model.latent_downsample, shape[1] // model.latent_downsample
@@ -240,11 +311,8 @@ class Worker:
         latent = torch.einsum("nhwpqc->nchpwq", x0.reshape(1, h, w, p, p, c)).reshape(
             1, c, h * p, w * p
         )
-        while max(latent.shape[-2:]) > 64:
-            latent = torch.nn.functional.avg_pool2d(latent, 2)
-        param = next(vae.parameters())
-        image = vae.decode(latent.to(device=param.device, dtype=param.dtype))
-        return thumbnail(to_pil(image[0], channels_last=False))
+        size = min(PREVIEW_SIZE, max(shape))
+        return autoencoder.linear_preview(latent, self.inf.studio_projection, size)
 
     def op_stash(self, msg, blobs):
         self.cache.put(msg["key"], self.need_context())
@@ -276,8 +344,7 @@ class Worker:
     # -- the loop ------------------------------------------------------------------------------
     def handle(self, msg: dict[str, Any], blobs: list[bytes]) -> bool:
         op = msg.get("op")
-        self.current_id = msg.get("id")
-        self.cancel.clear()
+        self.start_request(msg.get("id"))
         if op == "shutdown":
             self.send({"type": "result", "id": self.current_id})
             return False
@@ -288,6 +355,7 @@ class Worker:
             if op != "load" and self.inf is None:
                 raise StudioError("the model is not loaded")
             started = time.perf_counter()
+            self.check()  # cancelled before it started
             header, out = method(msg, blobs)
             # busy_s: the request's own time in this process, so the studio can tell the pipe's cost apart
             self.send(
@@ -313,7 +381,7 @@ class Worker:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         lowered = str(exc).lower()
         traceback.print_exc(file=sys.stderr)
-        self.bc, self.key = None, None
+        # The open context stays for the studio's `abort`, which puts an untouched one back in the cache.
         if "out of memory" in lowered:
             self.cache.clear()
             try:
@@ -351,8 +419,7 @@ def _reader(stream, inbox: "queue.Queue", worker: Worker) -> None:
             inbox.put(None)
             return
         if msg.get("op") == "cancel":
-            if msg.get("id") == worker.current_id:
-                worker.cancel.set()
+            worker.cancel_request(msg.get("id"))
             continue
         inbox.put((msg, blobs))
 
