@@ -179,8 +179,9 @@ def trajectory_payload(data: bytes, name: str) -> dict[str, Any]:
     payload = read(data)
     if payload is None or "trajectory" not in payload:
         raise StudioError(
-            f"{name} carries no Stroke Studio trajectory; only final images saved by Stroke Studio "
-            "(or exported by it) do. Import a folder or hf export instead."
+            f"{name} carries no Stroke Studio trajectory: drop a session's final image instead "
+            "(Download PNG on a final step, or a final PNG from an export); a plain PNG has no "
+            "session to reopen. Many sessions come back with `studio import` of a folder or hf export."
         )
     return payload
 

@@ -57,7 +57,7 @@ class Selection:
     @classmethod
     def of(
         cls,
-        sessions: Iterable[str] = (),
+        sessions: Iterable[str] | None = (),
         since: str | dt.datetime | None = None,
         until: str | dt.datetime | None = None,
         engine: str | None = None,
@@ -69,7 +69,7 @@ class Selection:
         """A selection from the options people give: dates as text are read here (`parse_date`; a
         bare `until` date takes the whole day)."""
         return cls(
-            tuple(sessions),
+            tuple(sessions or ()),  # None, like empty: every session
             parse_date(since),
             parse_date(until, end_of_day=True, option="--until"),
             engine,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import os
 import queue
+import re
 import tempfile
 import threading
 import zipfile
@@ -57,7 +58,21 @@ from .inputs import flag, step_or_latest
 from .uploads import check_upload, region_mask
 from .work import Activity, progress_view
 
-__all__ = ["EXPORT_FORMATS", "INTERNAL", "Studio", "clean", "exports_dir", "failure"]
+__all__ = ["EXPORT_FORMATS", "INTERNAL", "Gone", "Studio", "clean", "exports_dir", "failure"]
+FULL_ID = 32
+MIN_STEP_PREFIX = 4
+STEP_TEXT = re.compile(r"[0-9a-f]{1,32}")
+
+
+class Gone(StudioError):
+    """The session a page shows is not there for this person any more (deleted, or made private by
+    its owner): the page stops showing it. Said in a browser's words, not the command line's."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"No session {session_id[:8]} is available to you any more: it was deleted or made "
+            "private by its owner (or never existed). Open another one under Sessions."
+        )
 
 
 class Studio:
@@ -117,7 +132,13 @@ class Studio:
             raise StudioError(
                 "No session is open: type a prompt and press New session, or open one under Sessions."
             )
-        trajectory = self.runner.open(limits.session_id(session_id), viewer=self.person)
+        wanted = limits.session_id(session_id)
+        try:
+            trajectory = self.runner.open(wanted, viewer=self.person)
+        except StudioError:
+            if len(wanted) == FULL_ID:  # the page names a session it showed: gone, not mistyped
+                raise Gone(wanted) from None
+            raise
         if (
             version is not None
             and version != ""
@@ -153,13 +174,11 @@ class Studio:
     # -- sessions ----------------------------------------------------------------------------
 
     def open_session(self, session_id: str, step_id: str = "", have: Iterable[str] = ()) -> View:
-        """The session as it is now (a reload, a shared link, a click in the gallery)."""
-        return self.view(
-            self._open(session_id, None),
-            "opened",
-            have,
-            limits.step_id(step_id) if step_id else None,
-        )
+        """The session as it is now (a reload, a shared link, a click in the gallery); `step_id` is a
+        step's id or a unique prefix of one (at least 4 characters, like a short git hash)."""
+        trajectory = self._open(session_id, None)
+        selected, note = _step_in(trajectory, step_id)
+        return self.view(trajectory, note, have, selected)
 
     def new_session(
         self,
@@ -281,15 +300,28 @@ class Studio:
         self.store.delete_session(full_id)
         return View(note=f"deleted session {full_id[:8]}", full=False)
 
-    def export(self, session_id: str, format: str, scope: str = "this session") -> dict[str, Any]:
+    def export(
+        self,
+        session_id: str,
+        format: str,
+        scope: str = "this session",
+        all_branches: Any = False,
+    ) -> dict[str, Any]:
         """A zip of the chosen format for download, and what went into it: its download URL
         (`/studio/export/<name>`, for the person who made it), never its place on the server."""
-        return self.export_zip(session_id, format, scope)[1]
+        return self.export_zip(session_id, format, scope, all_branches)[1]
 
     def export_zip(
-        self, session_id: str, format: str, scope: str = "this session"
+        self,
+        session_id: str,
+        format: str,
+        scope: str = "this session",
+        all_branches: Any = False,
     ) -> tuple[Path, dict[str, Any]]:
-        """The zip written in exports_dir() and the report `export` answers with."""
+        """The zip written in exports_dir() and the report `export` answers with. `all_branches`:
+        every branch of each session (a person's override or reject off the head branch included),
+        not only the head's."""
+        every_branch = flag(all_branches, "All branches must be true or false.")
         if format not in EXPORT_FORMATS:
             raise StudioError(f"Export formats: {', '.join(EXPORT_FORMATS)}.")
         if scope not in ("this session", "all sessions"):
@@ -313,7 +345,9 @@ class Studio:
             dir=folder, prefix=f"stroke-studio-{format}-", suffix=".zip"
         )
         os.close(handle)
-        path = write_export_zip(self.store, format, name, sessions=sessions)
+        path = write_export_zip(
+            self.store, format, name, sessions=sessions, all_branches=every_branch
+        )
         with zipfile.ZipFile(path) as archive:
             names = [i.filename for i in archive.infolist() if not i.is_dir()]
         subsets: dict[str, int] = {}
@@ -330,8 +364,10 @@ class Studio:
             "bytes": size,
             "subsets": subsets,
             "scope": scope,
+            "all_branches": every_branch,
             "format": format,
-            "note": f"exported {len(names)} files ({size / 1024:.0f} KB) as {format}",
+            "note": f"exported {len(names)} files ({size / 1024:.0f} KB) as {format}"
+            + (", every branch" if every_branch else ", the head branch only"),
         }
 
     def import_png(self, source: str | Path | bytes) -> View:
@@ -675,6 +711,26 @@ class Studio:
             # nothing new since the last commit: just say it is done
             view = View(session=view.session, selected=view.selected, note=note, full=False)
         yield view
+
+
+def _step_in(trajectory: Trajectory, step_id: str) -> tuple[str | None, str]:
+    """The step a link names in `trajectory` (a full id or a unique prefix), and the note that opens
+    the session: "opened", or why the link's step is not the one shown (the latest step is)."""
+    wanted = (step_id if isinstance(step_id, str) else "").strip().lower()
+    if not wanted:
+        return None, "opened"
+    found = [i for i in trajectory.steps if i.startswith(wanted)]
+    if not STEP_TEXT.fullmatch(wanted):
+        why = "the link's step is not a step id (hex characters)"
+    elif len(wanted) < MIN_STEP_PREFIX:
+        why = f"step {wanted!r} is too short; give at least {MIN_STEP_PREFIX} characters of its id"
+    elif len(found) > 1:
+        why = f"step {wanted!r} matches {len(found)} steps; give more of its id"
+    elif not found:
+        why = f"this session has no step {wanted!r}"
+    else:
+        return found[0], "opened"
+    return None, f"opened; {why}, so the latest step is shown: pick another on the storyboard"
 
 
 def _rating_words(value: str) -> str:

@@ -25,7 +25,7 @@ import gradio as gr
 
 from .. import engines as registry
 from ..core.domain import RunSettings, StudioError
-from .actions import EXPORT_FORMATS, Studio, exports_dir, failure
+from .actions import EXPORT_FORMATS, Gone, Studio, exports_dir, failure
 from .board import View
 from .inputs import flag
 from .uploads import read_upload
@@ -193,7 +193,7 @@ def page_function(function: Callable, studio: Studio, who: Who) -> Callable[...,
                 result.to_dict() if isinstance(result, View) else {"result": result, "error": None}
             )
         except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
-            return View(error=failure(error, declared.name), full=False).to_dict()
+            return _refused(error, declared.name).to_dict()
 
     wrapped.__name__ = declared.name
     wrapped.__doc__ = function.__doc__
@@ -214,7 +214,13 @@ def page_work(studio: Studio, data: dict[str, Any]) -> Iterator[dict]:
         for view in declared(studio, declared.bind(fields)):
             yield {**view.to_dict(), "seq": seq}
     except Exception as error:  # noqa: BLE001 — turned into one line by `failure`
-        yield {**View(error=failure(error, str(action)), full=False).to_dict(), "seq": seq}
+        yield {**_refused(error, str(action)).to_dict(), "seq": seq}
+
+
+def _refused(error: Exception, where: str) -> View:
+    """A failure's answer to the page: one line; a session that is `Gone` also empties the view
+    (a full view without a session), so the page stops showing it."""
+    return View(error=failure(error, where), full=isinstance(error, Gone))
 
 
 def _last_full(stream: Iterator[View]) -> View:
@@ -406,14 +412,24 @@ def share(
     return studio.share(session_id, version, shared, have or ())
 
 
-def export(studio: Studio, session_id: str, format: str, scope: str = "this session") -> dict:
-    """A zip of one session (or all) in an export format: what went in, and its download URL."""
-    return studio.export(session_id, format, scope)
+def export(
+    studio: Studio,
+    session_id: str,
+    format: str,
+    scope: str = "this session",
+    all_branches: bool = False,
+) -> dict:
+    """A zip of one session (or all) in an export format: what went in, and its download URL.
+    `all_branches`: every branch of a session, not only the head's."""
+    return studio.export(session_id, format, scope, all_branches)
 
 
-def export_file(studio: Studio, session_id: str, format: str, scope: str) -> str:
-    """A zip of one session (or all) in an export format, as a file the client downloads."""
-    return str(studio.export_zip(session_id, format, scope)[0])
+def export_file(
+    studio: Studio, session_id: str, format: str, scope: str, all_branches: bool = False
+) -> str:
+    """A zip of one session (or all) in an export format, as a file the client downloads;
+    `all_branches`: every branch of a session, not only the head's."""
+    return str(studio.export_zip(session_id, format, scope, all_branches)[0])
 
 
 def import_png(studio: Studio, path: str) -> dict:
@@ -471,7 +487,8 @@ def register(studio: Studio, who: Who) -> None:
     # Files travel through file components; hidden, since the page has its own controls.
     with gr.Row(visible=False):
         scope = gr.Radio(["this session", "all sessions"], value="this session")
-        export_in = [gr.Textbox(), gr.Dropdown(list(EXPORT_FORMATS), value="folder"), scope]
+        formats = gr.Dropdown(list(EXPORT_FORMATS), value="folder")
+        export_in = [gr.Textbox(), formats, scope, gr.Checkbox(value=False)]
         export_out, png_in, png_view = gr.File(), gr.File(type="filepath"), gr.JSON()
         export_button, import_button = gr.Button(), gr.Button()
 

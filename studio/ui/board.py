@@ -18,7 +18,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from ..core.codec import check_to_view, original_to_dict
-from ..core.domain import Judgement, Review, Stage, Step, Trajectory, rounds_used
+from ..core.domain import (
+    Author,
+    Judgement,
+    Review,
+    Stage,
+    Step,
+    Trajectory,
+    last_image,
+    rounds_used,
+)
 from ..store import Store
 
 PREVIEW_SIDE = 256  # live previews are sent inline, small
@@ -67,8 +76,8 @@ def card(
         data.update(description=step.description or "", complete=bool(step.complete))
     if step.stage is Stage.INSPECT:
         data.update(
-            plan_check=check_to_view(step.plan_check),
-            sketch_check=check_to_view(step.sketch_check),
+            plan_check=_findings(check_to_view(step.plan_check)),
+            sketch_check=_findings(check_to_view(step.sketch_check)),
             passed=step.passed,
             unreadable=str((step.meta or {}).get("error") or ""),
         )  # the model's verdict could not be read
@@ -86,7 +95,7 @@ def card(
             width=step.image.width,
             height=step.image.height,
         )
-        data["labels"] = _labels(step.meta)
+        data["labels"] = _labels(step.meta) or _labels_before(trajectory, step)
     if step.region is not None:
         data["region"] = image_url(step.region.image.sha256)
     if step.original:
@@ -97,13 +106,27 @@ def card(
     return data
 
 
+def _findings(check: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A verdict's boxes, each with its own finding: a label "green teapot: should be left of the red
+    cup" is evidence of a problem (`wrong`), drawn as the sentence "The green teapot should be left of
+    the red cup."; a plain name ("red cup") is an object found as it should be."""
+    for box in (check or {}).get("evidence", ()):
+        name, _, what = str(box.get("label") or "").partition(": ")
+        box["wrong"] = bool(what.strip())
+        if box["wrong"]:
+            box["label"] = f"The {name.strip()} {what.strip().rstrip('.')}."
+    return check
+
+
 def _labels(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """What an engine says it drew (`meta["drawn"]`: class, colour, box), for the canvas's optional name overlay.
+    """What the image holds as the engine says (`meta["canvas"]`: everything on the canvas, else
+    `meta["drawn"]`: what this step drew; class, colour, box), for the canvas's optional name overlay.
 
     Names live beside the image, never in it: the inspector must judge what a viewer sees.
     """
     labels = []
-    for item in (meta or {}).get("drawn") or []:
+    meta = meta or {}
+    for item in meta.get("canvas") or meta.get("drawn") or []:
         box = item.get("box") if isinstance(item, dict) else None
         if (
             isinstance(box, (list, tuple))
@@ -113,6 +136,28 @@ def _labels(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
             name = " ".join(str(item[k]) for k in ("color", "class") if item.get(k))
             labels.append({"label": name, "box": list(box)})
     return labels
+
+
+def _labels_before(trajectory: Trajectory, step: Step) -> list[dict[str, Any]]:
+    """A final's names: those of the image it re-saves (the last image before it on its branch)."""
+    if step.stage is not Stage.FINAL or not step.parent_id:
+        return []
+    shown = last_image(trajectory.branch(step.parent_id))
+    return _labels(shown.meta) if shown is not None else []
+
+
+def people_off_head(trajectory: Trajectory) -> bool:
+    """Whether a person acted on a step that is not on the head branch (an override, an edit, a
+    review, their own refine on another branch): the page's export then offers every branch."""
+    if not trajectory.session.head_id:
+        return False
+    head = {s.id for s in trajectory.branch()}
+    return any(
+        (s.author is Author.HUMAN or s.review is not None) and s.id not in head
+        for leaf in trajectory.leaves()
+        if leaf.review is not Review.REJECTED
+        for s in trajectory.branch(leaf.id)
+    )
 
 
 def _judged(trajectory: Trajectory, inspect: Step) -> Step | None:
@@ -222,6 +267,7 @@ def board(
             "updated": session.updated_at,
             "owner": session.owner,
             "shared": session.shared,
+            "people_off_head": people_off_head(trajectory),
             **status(trajectory),
         },
         cards=cards,

@@ -33,7 +33,8 @@ function renderCanvas() {
   svg.setAttribute("viewBox", `0 0 ${shown.width} ${shown.height}`);
   const s = Math.max(1, shown.width / 540);
   const names = c && c.stage !== "inspect" && $("#sb-labels").checked ? (shown.labels || []) : [];
-  const evidence = (check) => check.evidence.map((b) => boxHtml(b, check.passed ? "#15803d" : "#c62828", false, s));
+  // each box by its own finding: red where the verdict says what is wrong with that object, else green
+  const evidence = (check) => check.evidence.map((b) => boxHtml(b, b.wrong ? "#c62828" : "#15803d", false, s));
   svg.innerHTML = boxes.map((check) => evidence(check).join("")).join("") +
     names.map((b) => boxHtml(b, "#334155", true, s)).join("");
 }
