@@ -116,7 +116,9 @@ class _LinearAutoencoder(nn.Module):
         return torch.einsum("nrhw,rc->nchw", pooled, self.mix) + 0.5
 
     def decode(self, z):
-        rgb = torch.einsum("nchw,cr->nrhw", z - 0.5, torch.linalg.pinv(self.mix.float()).to(z.dtype))
+        rgb = torch.einsum(
+            "nchw,cr->nrhw", z - 0.5, torch.linalg.pinv(self.mix.float()).to(z.dtype)
+        )
         return nn.functional.interpolate(rgb, scale_factor=8)
 
 
@@ -225,3 +227,39 @@ def test_stop_waits_for_an_announced_decode_instead_of_killing_the_worker(tmp_pa
 def test_stop_holds_from_the_last_decode_and_start_generous():
     assert hold_seconds(None, "cpu") >= 600 and hold_seconds(None, "cuda") >= 60
     assert hold_seconds(95.0, "cpu") == 285.0 and hold_seconds(1.0, "cuda") == 30.0
+
+
+def _env_script(tmp_path, *args, version="3.11"):
+    from ..kits import bagel_kit
+
+    clone = tmp_path / "Bagel"
+    clone.mkdir(exist_ok=True)
+    (clone / "requirements.txt").write_text("numpy==1.24.4\n")
+    (clone / "inferencer.py").write_text("")
+    python = tmp_path / "python"  # stands in for the interpreter: it only answers the version check
+    python.write_text(f"#!/bin/sh\necho {version}\n")
+    python.chmod(0o755)
+    return subprocess.run(
+        ["bash", str(bagel_kit.SCRIPT), "--dry-run", *args, str(clone), str(tmp_path / "env")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": str(python)},
+    )
+
+
+def test_the_env_script_installs_wheels_only_and_builds_flash_attn_only_when_asked(tmp_path):
+    done = _env_script(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--only-binary=:all: -r" in done.stdout and "--no-build-isolation" not in done.stdout
+    assert "from a wheel only; without one, BAGEL runs on PyTorch's SDPA" in done.stdout
+    asked = _env_script(tmp_path, "--flash-attn")
+    assert "install flash_attn==2.5.8 --no-build-isolation" in asked.stdout
+
+
+def test_the_env_script_names_a_python_with_wheels_for_bagels_pins(tmp_path):
+    done = _env_script(tmp_path, version="3.12")
+    assert done.returncode == 2 and not (tmp_path / "env").exists()
+    assert "Python 3.12; BAGEL's requirements.txt (numpy 1.24.4" in done.stderr
+    assert "rerun with PYTHON=python3.10" in done.stderr
+    assert _env_script(tmp_path, "--cpu-test", version="3.12").returncode == 0  # its own pins
