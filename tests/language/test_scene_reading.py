@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -11,6 +12,7 @@ from studio.language import (
     Edit,
     ObjectGroup,
     Relation,
+    SceneGraph,
     edit_text,
     parse_description,
     parse_edit,
@@ -588,3 +590,70 @@ def test_short_sentences_with_a_verb_are_descriptions(prompt, groups):
 def test_clauses_backgrounds_and_fronted_places(prompt, groups, relations):
     scene = parse_prompt(prompt)
     assert scene.groups == groups and scene.relations == relations
+
+
+# --- the relations people use, read from the verbs and prepositions they say them with ------------
+
+
+def _rels(scene):
+    return {
+        (scene.groups[r.subject].cls, r.relation, scene.groups[r.anchor].cls)
+        for r in scene.relations
+    }
+
+
+@pytest.mark.parametrize(
+    "prompt, relations",
+    [
+        (
+            "A man holding a black umbrella walks down a rainy street.",
+            {("umbrella", "held by", "person")},
+        ),
+        ("A girl holds a red kite on a windy hill.", {("kite", "held by", "person")}),
+        (
+            "A snowman stands in a yard. The snowman wears an orange scarf.",
+            {("scarf", "worn by", "snowman")},
+        ),
+        (
+            "A glass vase holding three pink tulips stands on a windowsill.",
+            {("tulip", "in", "vase")},
+        ),
+        (
+            "A white car is parked behind a green bus on a narrow street.",
+            {("car", "behind", "bus")},
+        ),
+        (
+            "On top of the refrigerator there is a small yellow clock.",
+            {("clock", "on", "refrigerator")},
+        ),
+        # the relation places the verb's subject, not the noun said just before it
+        (
+            "A woman wearing a green scarf stands beside a white horse.",
+            {("scarf", "worn by", "person"), ("person", "next to", "horse")},
+        ),
+    ],
+)
+def test_holding_wearing_and_the_relations_past_genevals_four(prompt, relations):
+    assert _rels(parse_prompt(prompt)) == relations
+
+
+def test_a_graph_with_the_extra_relations_reads_back_from_its_description():
+    g = SceneGraph(
+        [G("person"), G("umbrella", 1, "red"), G("cup", 1, "blue"), G("book"), G("dog")],
+        [
+            Relation(1, "held by", 0),
+            Relation(2, "on", 3),
+            Relation(4, "behind", 0),
+            Relation(3, "next to", 0),
+        ],
+    )
+    back = parse_prompt(g.describe())
+    assert Counter(back.groups) == Counter(g.groups) and _rels(back) == _rels(g)
+
+
+def test_both_refers_back_and_a_colour_word_with_colored_is_a_colour():
+    scene = parse_prompt("There are two backpacks leaning against a wall. Both backpacks are blue.")
+    assert scene.groups == [G("backpack", 2, "blue")]
+    assert parse_prompt("A chestnut-colored horse grazes in an open meadow.").groups == [
+        G("horse", 1, "brown")
+    ]

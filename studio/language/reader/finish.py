@@ -73,6 +73,59 @@ def predicative_colors(
             kind[c] = "struct"
 
 
+# Verbs whose object the subject holds, wears or rides: "a man holding an umbrella", "a boy rides a bike".
+HOLD = frozenset("hold carry grip clutch grasp wield cradle".split())
+WEAR = frozenset("wear don sport".split())
+RIDE = frozenset("ride".split())
+# What is worn: "a man in a black suit" is the suit worn by the man.
+CLOTHES = frozenset(
+    """coat jacket suit dress shirt hat cap scarf sweater hoodie helmet glasses sunglasses boots
+    shoes gloves tie backpack uniform gown robe apron vest skirt jeans raincoat beanie""".split()
+)
+# What holds things inside it rather than in a hand.
+CONTAINERS = frozenset(
+    "vase bowl cup box basket bag jar bottle pot bucket crate tray glass wine glass".split()
+)
+_HE = frozenset("he she they him her".split())
+
+
+def held_and_worn(r: Reader, groups, relations, head_group: dict[int, int]) -> None:
+    """Relations said by a verb, read from spaCy's parse: the object of "hold" is held by its subject
+    (or by the noun a participle hangs on: "a woman holding an umbrella"), of "wear" worn by it, and
+    the subject of "ride" is on what it rides. "in" a garment is wearing it ("a man in a black suit")."""
+    words = r.words
+    for v, w in enumerate(words):
+        rel = "held by" if w.lemma in HOLD else "worn by" if w.lemma in WEAR else None
+        rel = rel or ("on" if w.lemma in RIDE else None)
+        if rel is None or w.pos not in ("VERB", "AUX"):
+            continue
+        obj = next((c for c, x in enumerate(words) if x.head == v and x.dep == "dobj"), None)
+        if w.dep in ("acl", "relcl") and words[w.head].pos in ("NOUN", "PROPN"):
+            who = w.head
+        else:
+            who = next((c for c, x in enumerate(words) if x.head == v and x.dep == "nsubj"), None)
+            if who is not None and r.low[who] in _HE:
+                who = max(
+                    (h for h in head_group if h < who and _person(groups[head_group[h]])),
+                    default=None,
+                )
+        thing, holder = head_group.get(obj), head_group.get(who)
+        if thing is None or holder is None or thing == holder:
+            continue
+        if rel == "held by" and groups[holder].cls in CONTAINERS:
+            rel = "in"  # "a vase holding three tulips": the tulips are in it
+        x = Relation(holder, rel, thing) if rel == "on" else Relation(thing, rel, holder)
+        if x not in relations:
+            relations.append(x)
+    for k, x in enumerate(relations):
+        if x.relation == "in" and groups[x.anchor].cls in CLOTHES:
+            relations[k] = Relation(x.anchor, "worn by", x.subject)
+
+
+def _person(g: ObjectGroup) -> bool:
+    return g.cls == "person"
+
+
 def pair_sides(groups, relations, sides, history, notes) -> None:
     """Absolute sides into relations: "a cat on the left and a dog on the right" is "cat left of dog"."""
     placed = {x.subject for x in relations}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import lexicon as L
 from ..scene import FILLERS, OPPOSITE, SENTENCE_END, ObjectGroup, Relation, SceneGraph
-from .finish import free_text, group_name, pair_sides, predicative_colors
+from .finish import free_text, group_name, held_and_worn, pair_sides, predicative_colors
 from .phrases import its_side_at, post_color, side_at
 from .reader import NP, Reader
 from .roles import role
@@ -260,7 +260,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         if rel and last is None:
             pending = (rel[0], k)  # fronted: "below the cup are two apples"
         elif rel:
-            relate(last, rel[0], k)
+            relate(_verb_subject(r, start, head_group, last), rel[0], k)
         elif pending:
             relate(k, *pending)
             pending = None
@@ -272,6 +272,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         last, i = k, end
     predicative_colors(r, kind, groups, head_group)
     pair_sides(groups, relations, sides, history, notes)
+    held_and_worn(r, groups, relations, head_group)
     scene = SceneGraph(groups, relations, free_text([x.text for x in r.words], kind))
     scene.negated = [g for g in dict.fromkeys(negated) if not any(h.cls == g.cls for h in groups)]
     scene.notes = notes
@@ -320,6 +321,24 @@ def _fronted_subject(r: Reader, i: int, start: int) -> NP | None:
                 if np is not None and np.head == c and role(r, np) == "object":
                     return np
     return None
+
+
+def _verb_subject(r: Reader, prep: int, head_group: dict[int, int], last):
+    """Who a relation phrase places: the subject of the verb it hangs on ("a woman wearing a scarf stands
+    beside a horse" places the woman), none when that subject is no object ("Steam curls above the
+    cup"), otherwise the phrase before it ("a cup next to a plate")."""
+    words = r.words
+    while prep > 0 and words[prep].pos != "ADP" and r.relation_at(prep) is None:
+        prep -= 1
+    verb = words[prep].head
+    if words[prep].pos != "ADP" or words[verb].pos not in ("VERB", "AUX") or verb == prep:
+        return last  # "higher than", "a cat on a mat"
+    subj = next((c for c, w in enumerate(words) if w.head == verb and w.dep == "nsubj"), None)
+    if subj is None or r.low[subj] in L.PRONOUNS or r.words[subj].pos == "PRON":
+        return last
+    if subj in head_group:
+        return head_group[subj]
+    return None if r.words[subj].pos in ("NOUN", "PROPN") and subj < prep else last
 
 
 def _side_of_next(r: Reader, i: int, end: int) -> bool:

@@ -309,6 +309,8 @@ class Reader:
             definite, j = True, j + 1
         if j < len(low) and low[j] in ("both", "all") and definite is False:
             j += 1
+            # "Both backpacks are blue": the two said before (not "both a cat and a dog")
+            definite = j < len(low) and low[j] not in ("a", "an", "the") and not self.count_at(j)
         counted = self.count_at(j) if j < len(low) else None
         if counted:
             count, j, article = counted
@@ -350,7 +352,9 @@ class Reader:
                 best = (hit, k, color, list(loose))
             w = low[k]
             if w in COLOR_WORDS or (
-                w in L.COLOR_SYNONYMS and k + 1 < len(low) and self.class_at(k + 1)
+                w in L.COLOR_SYNONYMS
+                and k + 1 < len(low)
+                and (self.class_at(k + 1) or low[k + 1] in L.COLOR_VERBS)  # "chestnut-colored"
             ):
                 color = color or COLOR_WORDS.get(w) or L.COLOR_SYNONYMS[w]
             elif w in ADJECTIVES or w in L.SHADE_WORDS or w in L.COLOR_VERBS:

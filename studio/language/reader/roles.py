@@ -27,7 +27,12 @@ from .reader import NP, Reader
 def role(r: Reader, np: NP) -> str:
     """ "object", or why it is not one: "setting", "part", "material", "possessor"."""
     w = r.words[np.head]
-    if r.long and w.dep == "pobj" and r.words[w.head].dep == "agent":
+    if (
+        r.long
+        and w.dep == "pobj"
+        and r.words[w.head].dep == "agent"
+        and not (np.definite and r.said_before(np.cls, np.head))  # "held by the man" said before
+    ):
         return "setting"  # "forgotten by a hiker", "painted by local artists": who did it, not who is there
     if r.long and w.dep == "pobj" and r.low[w.head] == "for" and not r.said_before(np.cls, np.head):
         return "setting"  # "a storybook for toddlers", "waiting for company": what it is for, not there
@@ -271,7 +276,8 @@ def _owner(r: Reader, k: int) -> int | None:
     if w.dep == "pobj" and head.low in ("with", "of", "featuring") and head.head != w.head:
         if r.is_thing(head.head) and not (head.low == "of" and words[head.head].low in L.PARTS):
             return head.head
-    if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport", "wear"):
+    # (what something wears is an object worn by it: "The snowman wears a scarf")
+    if w.dep == "dobj" and head.lemma in ("have", "feature", "boast", "sport"):
         subj = next(
             (c for c in range(len(words)) if words[c].head == w.head and words[c].dep == "nsubj"),
             None,
