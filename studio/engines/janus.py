@@ -41,6 +41,7 @@ from .torch_support import (
     free_memory,
     gpu_errors,
     load_error,
+    load_placement,
     manual_seed,
     number,
     pick_device,
@@ -160,20 +161,29 @@ class JanusEngine(Engine):
         from transformers import AutoProcessor, JanusForConditionalGeneration
 
         kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": local}
+        kwargs.update(load_placement(device))  # straight onto the device, never via the CPU
         if quant is not None:
             if not device.startswith("cuda"):
                 raise StudioError(
                     "The nf4 and int8 modes need a CUDA GPU; set STROKE_STUDIO_JANUS_QUANT=none."
                 )
-            kwargs.update(quantization_config=quant, device_map={"": device})
+            kwargs.update(quantization_config=quant)
         with gpu_errors("loading Janus-Pro", LOWER_MEMORY):
             try:
                 processor = AutoProcessor.from_pretrained(source, local_files_only=local)
                 model = JanusForConditionalGeneration.from_pretrained(source, **kwargs)
             except (OSError, ValueError, KeyError) as exc:
                 raise load_error("Janus-Pro model", source, exc) from exc
-            if quant is None:
-                model = model.to(device)
+        return self._ready(model, processor, device, dtype, source)
+
+    def adopt(self, model, processor) -> None:
+        """Use a model already in memory (built in code, e.g. bench/gpu_full.py's random Janus-Pro-7B)
+        instead of loading one: the stages run on it exactly as on a loaded one."""
+        device = str(next(model.parameters()).device)
+        dtype = next(model.parameters()).dtype
+        self._model.get(lambda: self._ready(model, processor, device, dtype, self.model_ref))
+
+    def _ready(self, model, processor, device: str, dtype, source: str) -> _Loaded:
         model.eval()
         self._complete_generation_config(model, processor)
         improc = processor.image_processor

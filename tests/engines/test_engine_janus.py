@@ -178,3 +178,25 @@ def test_cancelling_a_plan_stops_the_text_generation(runner, store, janus):
 
     assert runner.run(t, listener=listener, cancel=token).status == "cancelled"
     assert reports == ["planning: 8 tokens"] and store.count_steps(t.session.id) == 0
+
+
+def test_on_a_gpu_the_weights_load_straight_onto_it_never_through_the_cpu(janus_dir, monkeypatch):
+    """What the engine asks transformers for when the device is CUDA (this machine has none: the
+    class method stands in for the load and stops it, so the kwargs are all that is checked)."""
+    from transformers import JanusForConditionalGeneration
+
+    asked = {}
+
+    class Stop(Exception):
+        pass
+
+    def from_pretrained(source, **kwargs):
+        asked.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(JanusForConditionalGeneration, "from_pretrained", from_pretrained)
+    engine = JanusEngine(str(janus_dir), device="cuda:0", dtype="bfloat16")
+    with pytest.raises(Stop):
+        engine.loaded()
+    assert asked["device_map"] == {"": "cuda:0"} and asked["dtype"] is torch.bfloat16

@@ -9,6 +9,7 @@ by the engine's own loading code from a TOML config; whole sessions run through 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +19,8 @@ from studio import engines
 from studio.core.domain import RunSettings, Stage, StudioError, next_stage
 from studio.engines.base import CancelToken
 from studio.engines.pipeline import PipelineEngine, load_config
+from studio.engines.pipeline.chat import ChatModel
+from studio.engines.torch_support import tensor_bytes
 from studio.runner import PausePolicy
 
 from ..kits import gpu_fakes
@@ -338,3 +341,196 @@ def test_the_example_configs_are_valid():
     for name in ("pipeline-24gb.toml", "pipeline-80gb.toml"):
         config, _ = load_config(Path(__file__).resolve().parents[2] / "assets" / name)
         assert config["planner"]["model"] and config["sketcher"]["model"]
+
+
+# -- the shipped configs' own classes, tiny ----------------------------------------------------
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """The classes assets/pipeline-24gb.toml and pipeline-80gb.toml name, built tiny."""
+    root = tmp_path_factory.mktemp("shipped-models")
+    return {
+        name: build(root / name)
+        for name, build in (
+            ("sdxl", gpu_fakes.build_sdxl),
+            ("flux", gpu_fakes.build_flux),
+            ("kontext", gpu_fakes.build_flux_kontext),
+            ("qwen-vl", gpu_fakes.build_qwen2_5_vl),
+        )
+    }
+
+
+def shipped_config(name: str, models: dict[str, str], tiny: dict[str, dict]) -> dict:
+    """The shipped TOML as read by the engine, its model ids replaced by the tiny folders and its sizes
+    and step counts shrunk; every other key (pipelines, reuse lists, guidance, detector) is the file's."""
+    config, _ = load_config(ASSETS / name)
+    for section, model in models.items():
+        config[section]["model"] = model
+    for section, keys in tiny.items():
+        config[section].update(keys)
+    for section in ("planner", "sketcher", "refiner", "detector"):
+        config[section]["device"] = "cpu"
+    return config
+
+
+def qwen_planner(engine: PipelineEngine) -> None:
+    """The shipped Qwen2.5-VL planner, loaded by the engine; where torchvision is missing (here), its
+    processor stands in without the video half and the engine's own ChatModel runs the real class."""
+    try:
+        engine.planner()
+    except StudioError as exc:
+        assert "torchvision" in str(exc) and "stroke-studio[vision]" in str(exc)
+        from transformers import AutoModelForImageTextToText, AutoTokenizer
+
+        folder = engine.config["planner"]["model"]
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32).eval()
+        processor = gpu_fakes.qwen_processor_without_video(tok)
+        engine._parts["planner"].value = ChatModel(model, processor, True, "cpu", torch.float32)
+
+
+def test_a_class_name_refiner_from_the_sketcher_keeps_its_dtype_and_shares_its_weights(models):
+    engine = PipelineEngine(
+        {
+            "planner": {"model": str(models["llm"])},
+            "sketcher": {"model": str(models["sd"]), "dtype": "bfloat16", "device": "cpu"},
+            "refiner": {"model": "sketcher", "pipeline": "StableDiffusionInpaintPipeline"},
+        }
+    )
+    sketcher = engine.sketcher()
+    alone = tensor_bytes(sketcher.components)
+    refiner = engine.refiner()
+    assert type(refiner).__name__ == "StableDiffusionInpaintPipeline"
+    assert sketcher.unet.dtype == sketcher.vae.dtype == torch.bfloat16
+    assert refiner.unet is sketcher.unet and refiner.text_encoder is sketcher.text_encoder
+    assert tensor_bytes([sketcher.components, refiner.components]) == alone  # no second copy
+
+
+def test_the_24gb_config_sdxl_sketches_and_its_sdxl_inpaint_refiner_edits_a_region(
+    runner, store, shipped, models
+):
+    config = shipped_config(
+        "pipeline-24gb.toml",
+        {"planner": str(shipped["qwen-vl"]), "sketcher": str(shipped["sdxl"])},
+        {
+            "planner": {"max_new_tokens": 6, "dtype": "float32"},
+            "sketcher": {
+                "steps": 2,
+                "width": 64,
+                "height": 64,
+                "dtype": "float32",
+                "variant": None,
+            },
+            "refiner": {"steps": 2},
+            "detector": {"model": str(models["owl"])},
+        },
+    )
+    engine = PipelineEngine(config)
+    assert engine.config["refiner"]["pipeline"] == "inpaint"
+    qwen_planner(engine)
+    engine.inspector = lambda: YesInspector(vision=True)  # noise would be no verdict
+    engines.register("pipe-24gb", lambda: engine)
+    try:
+        t = session(runner, engine="pipe-24gb")
+        runner.run(t, pause=PausePolicy.AT_INSPECT)
+        plan, sketch, verdict = t.branch()
+        assert plan.meta["tokens"] <= 6 and sketch.meta["pipeline"] == "StableDiffusionXLPipeline"
+        assert verdict.sketch_check.evidence is not None
+        mask = Image.new("L", (64, 64), 0)
+        mask.paste(255, (0, 0, 32, 64))
+        before = store.load_image(sketch.image)
+        refine = runner.refine_with(t, t.head().id, "make the apple green", region_mask=mask)
+        after = store.load_image(refine.image)
+        assert refine.meta["pipeline"] == "StableDiffusionXLInpaintPipeline"
+        assert after.crop((32, 0, 64, 64)).tobytes() == before.crop((32, 0, 64, 64)).tobytes()
+        assert engine.refiner().unet is engine.sketcher().unet
+    finally:
+        engines.unregister("pipe-24gb")
+
+
+def test_the_80gb_config_flux_sketches_and_kontext_edits_with_flux_encoders_shared(
+    runner, store, shipped, models
+):
+    config = shipped_config(
+        "pipeline-80gb.toml",
+        {
+            "planner": str(models["llm"]),
+            "sketcher": str(shipped["flux"]),
+            "refiner": str(shipped["kontext"]),
+        },
+        {
+            "planner": {"max_new_tokens": 6, "dtype": "float32"},
+            "sketcher": {"steps": 2, "width": 64, "height": 64, "dtype": "float32"},
+            "refiner": {"steps": 2, "dtype": "float32"},
+            "detector": {"kind": "none"},
+        },
+    )
+    engine = PipelineEngine(config)
+    engine.inspector = lambda: YesInspector(vision=True)
+    engines.register("pipe-80gb", lambda: engine)
+    try:
+        t = session(runner, engine="pipe-80gb")
+        runner.run(t, pause=PausePolicy.AT_INSPECT)
+        sketch = t.branch()[1]
+        assert sketch.meta["pipeline"] == "FluxPipeline" and sketch.sampling_steps == 2
+        assert sketch.meta["guidance_scale"] == 3.5  # FLUX's distilled guidance, by its own name
+        refine = runner.refine_with(t, t.head().id, "make the cup blue")
+        assert refine.meta["pipeline"] == "FluxKontextPipeline" and refine.sampling_steps == 2
+        assert store.load_image(refine.image).size == (64, 64)
+        refiner, sketcher = engine.refiner(), engine.sketcher()
+        assert refiner.text_encoder_2 is sketcher.text_encoder_2 and refiner.vae is sketcher.vae
+        assert refiner.transformer is not sketcher.transformer
+    finally:
+        engines.unregister("pipe-80gb")
+
+
+def test_a_qwen_image_edit_refiner_takes_the_instruction_and_keeps_the_size(runner, store, models):
+    engine = PipelineEngine(
+        {
+            "planner": {"model": str(models["llm"]), "device": "cpu", "max_new_tokens": 6},
+            "sketcher": {
+                "model": str(models["sd"]),
+                "device": "cpu",
+                "steps": 1,
+                "width": 64,
+                "height": 64,
+            },
+            "refiner": {"model": "Qwen/Qwen-Image-Edit", "steps": 2, "guidance": 1.0},
+        }
+    )
+    # Its processor needs torchvision to reload from a folder (missing here), so the pipeline is built
+    # in place with its real classes; the engine's own edit path runs it.
+    pipe = gpu_fakes.qwen_image_edit()
+    pipe.set_progress_bar_config(disable=True)
+    engine._parts["refiner"].value = pipe
+    engine.inspector = lambda: YesInspector(vision=True)
+    engines.register("pipe-qwen-edit", lambda: engine)
+    try:
+        t = session(runner, engine="pipe-qwen-edit", steps=1)
+        runner.run(t, pause=PausePolicy.AT_INSPECT)
+        refine = runner.refine_with(t, t.head().id, "make the cup green")
+        assert refine.meta["pipeline"] == "QwenImageEditPipeline"
+        assert refine.sampling_steps == 1  # the session's steps win over the file's
+        assert store.load_image(refine.image).size == (64, 64)
+    finally:
+        engines.unregister("pipe-qwen-edit")
+
+
+def test_a_qwen_vl_planner_without_torchvision_names_the_install_line(shipped):
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("torchvision is installed here: the processor loads")
+    engine = PipelineEngine(
+        {
+            "planner": {"model": str(shipped["qwen-vl"]), "device": "cpu"},
+            "sketcher": {"model": str(shipped["sdxl"])},
+        }
+    )
+    with pytest.raises(StudioError, match=r"needs torchvision.*stroke-studio\[vision\]"):
+        engine.planner()

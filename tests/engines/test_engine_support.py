@@ -17,6 +17,7 @@ from studio.engines import prompts
 from studio.engines.base import StageContext
 from studio.engines.torch_support import (
     gpu_errors,
+    load_placement,
     missing_diffusers_files,
     pick_device,
     pick_dtype,
@@ -163,6 +164,13 @@ def test_device_and_dtype_are_chosen_and_checked():
         pick_dtype("int3", "cpu")
     with pytest.raises(StudioError, match="Unknown device"):
         pick_device("tpu")
+
+
+def test_models_load_straight_onto_a_gpu_and_need_no_placement_on_the_cpu():
+    assert load_placement("cuda") == {"device_map": {"": "cuda"}}
+    assert load_placement("cuda:1") == {"device_map": {"": "cuda:1"}}
+    assert load_placement("mps") == {"device_map": {"": "mps"}}
+    assert load_placement("cpu") == {}
 
 
 def test_tensor_bytes_counts_each_storage_once():

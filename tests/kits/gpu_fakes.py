@@ -414,3 +414,363 @@ def registry_engine(name: str, variable: str, value) -> Iterator:
             yield engines.load(name)
         finally:
             engines.unregister(name)
+
+
+# -- the shipped configs' classes: SDXL, FLUX.1 / FLUX.1 Kontext, Qwen-Image-Edit, Qwen2.5-VL ---
+
+
+def build_sdxl(out: Path) -> Path:
+    """Stable Diffusion XL (assets/pipeline-24gb.toml's sketcher): both CLIP text encoders, the
+    text-time UNet, SDXL's scheduler; 64×64 images, VAE factor 2."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(0)
+    tok = clip_tokenizer()
+
+    def clip(cls):
+        return cls(
+            CLIPTextConfig(
+                bos_token_id=0,
+                eos_token_id=1,
+                pad_token_id=1,
+                hidden_size=32,
+                intermediate_size=37,
+                num_attention_heads=4,
+                num_hidden_layers=2,
+                vocab_size=len(tok),
+                max_position_embeddings=77,
+                projection_dim=32,
+            )
+        )
+
+    unet = UNet2DConditionModel(
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=64,  # both encoders' hidden states side by side
+        transformer_layers_per_block=(1, 1),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=8 * 6 + 32,
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=8,
+        sample_size=64,
+        scaling_factor=0.13025,
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
+    StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=clip(CLIPTextModel),
+        text_encoder_2=clip(CLIPTextModelWithProjection),
+        tokenizer=tok,
+        tokenizer_2=tok,
+        unet=unet,
+        scheduler=scheduler,
+    ).save_pretrained(out)
+    return out
+
+
+def t5_tokenizer(max_len: int = 32):
+    """A character-level T5 (Unigram) tokenizer: covers plain text, needs no sentencepiece model file."""
+    from transformers import T5Tokenizer
+
+    chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'\"-()"
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    vocab += [("▁" + c, -3.0) for c in chars] + [(c, -4.0) for c in chars]
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=max_len)
+
+
+def flux_parts(seed: int = 0) -> dict:
+    """FLUX.1's parts, tiny: CLIP + T5 text encoders, FluxTransformer2DModel (guidance embedded, as
+    FLUX.1-dev), a 16-channel-packed VAE (factor 4). The same parts make FLUX.1 Kontext."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    tok, tok2 = clip_tokenizer(), t5_tokenizer()
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(tok),
+            max_position_embeddings=77,
+            projection_dim=32,
+        )
+    )
+    text_encoder_2 = T5EncoderModel(
+        T5Config(
+            vocab_size=len(tok2),
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 8, 8),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=64,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        guidance_embeds=True,
+        axes_dims_rope=(4, 4, 8),
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        shift=3.0,
+        use_dynamic_shifting=True,
+        base_shift=0.5,
+        max_shift=1.15,
+        base_image_seq_len=256,
+        max_image_seq_len=4096,
+    )
+    return dict(
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tok,
+        text_encoder_2=text_encoder_2,
+        tokenizer_2=tok2,
+        transformer=transformer,
+    )
+
+
+def build_flux(out: Path) -> Path:
+    """FLUX.1 (assets/pipeline-80gb.toml's sketcher): FluxPipeline, 64×64 images."""
+    from diffusers import FluxPipeline
+
+    FluxPipeline(**flux_parts()).save_pretrained(out)
+    return out
+
+
+def build_flux_kontext(out: Path) -> Path:
+    """FLUX.1 Kontext (assets/pipeline-80gb.toml's refiner): FluxKontextPipeline, its own transformer."""
+    from diffusers import FluxKontextPipeline
+
+    FluxKontextPipeline(**flux_parts(seed=1)).save_pretrained(out)
+    return out
+
+
+QWEN_SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+
+def qwen_tokenizer():
+    tok = bpe_tokenizer(
+        QWEN_SPECIAL,
+        vocab_size=400,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={
+            "image_token": "<|image_pad|>",
+            "video_token": "<|video_pad|>",
+            "vision_bos_token": "<|vision_start|>",
+            "vision_eos_token": "<|vision_end|>",
+        },
+    )
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}"
+        "{{ m['content'] }}{% else %}{% for c in m['content'] %}{% if c['type']=='image' %}"
+        "<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        "{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    return tok
+
+
+def qwen2_5_vl(tok, hidden: int = 32):
+    """Qwen2.5-VL (assets/pipeline-*.toml's planner and inspector; Qwen-Image's text encoder), tiny."""
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    torch.manual_seed(0)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
+    config = Qwen2_5_VLConfig(
+        text_config=dict(
+            vocab_size=len(tok),
+            hidden_size=hidden,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+            rope_parameters={
+                "rope_type": "default",
+                "mrope_section": [2, 3, 3],
+                "rope_theta": 1000000.0,
+            },
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=hidden,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=56,
+            fullatt_block_indexes=[1],
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    return Qwen2_5_VLForConditionalGeneration(config).eval()
+
+
+def qwen_image_processor():
+    import transformers
+
+    cls = getattr(transformers, "Qwen2VLImageProcessorPil", transformers.Qwen2VLImageProcessor)
+    return cls(
+        min_pixels=56 * 56, max_pixels=112 * 112, patch_size=14, merge_size=2, temporal_patch_size=2
+    )
+
+
+def qwen_processor_without_video(tok):
+    """Stands in for Qwen2_5_VLProcessor where torchvision is missing (here: it does not load beside
+    the on-disk CPU torch): the real processor's image path, without the video processor that needs
+    torchvision. With torchvision installed the tests use the real processor instead."""
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.processing_utils import ProcessorMixin
+
+    class Qwen2_5_VLProcessorNoVideo(Qwen2_5_VLProcessor):
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            self.image_token, self.video_token = tokenizer.image_token, tokenizer.video_token
+            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    return Qwen2_5_VLProcessorNoVideo(
+        image_processor=qwen_image_processor(), tokenizer=tok, chat_template=tok.chat_template
+    )
+
+
+def build_qwen2_5_vl(out: Path) -> Path:
+    """Qwen2.5-VL in its checkpoint layout: the model, the tokenizer (with its chat template) and the
+    image processor. Its AutoProcessor adds the video processor, which needs torchvision."""
+    tok = qwen_tokenizer()
+    qwen2_5_vl(tok).save_pretrained(out)
+    tok.save_pretrained(out)
+    qwen_image_processor().save_pretrained(out)
+    return out
+
+
+def qwen_image_edit(tok=None):
+    """Qwen-Image-Edit (an editing refiner): QwenImageEditPipeline with a Qwen2.5-VL text encoder, its
+    3-D VAE (factor 16) and transformer, tiny. Returned built (its processor needs torchvision to reload)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImageEditPipeline,
+        QwenImageTransformer2DModel,
+    )
+
+    tok = tok or qwen_tokenizer()
+    text_encoder = qwen2_5_vl(tok)
+    torch.manual_seed(0)
+    z = 4
+    vae = AutoencoderKLQwenImage(
+        base_dim=8,
+        z_dim=z,
+        dim_mult=[1, 1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, False, False, False],
+        latents_mean=[0.0] * z,
+        latents_std=[1.0] * z,
+    )
+    transformer = QwenImageTransformer2DModel(
+        patch_size=2,
+        in_channels=z * 4,
+        out_channels=z,
+        num_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        guidance_embeds=False,
+        axes_dims_rope=(4, 6, 6),
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        shift=3.0,
+        use_dynamic_shifting=True,
+        base_shift=0.5,
+        max_shift=0.9,
+        base_image_seq_len=256,
+        max_image_seq_len=8192,
+        time_shift_type="exponential",
+    )
+    return QwenImageEditPipeline(
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tok,
+        processor=qwen_processor_without_video(tok),
+        transformer=transformer,
+    )

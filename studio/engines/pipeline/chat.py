@@ -14,6 +14,7 @@ from ..torch_support import (
     StepCounter,
     gpu_errors,
     load_error,
+    load_placement,
     manual_seed,
     number,
     pick_device,
@@ -130,6 +131,21 @@ def _quantization_config(mode: str, dtype, where: str):
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
+def _processor(auto, source: str, local: bool, role: str, where: str):
+    """The VLM's processor; one that needs torchvision (Qwen2.5-VL's video processor) names the install."""
+    try:
+        return auto.from_pretrained(source, local_files_only=local)
+    except ImportError as exc:
+        if "torchvision" not in str(exc).lower():
+            raise
+        raise StudioError(
+            f"The {role} of {where} ({source}) has a processor that needs torchvision, which is not "
+            "installed: `pip install 'stroke-studio[vision]' torch==<your torch version>` (pip then "
+            "takes the torchvision built for that torch), or pick a VLM whose processor needs none "
+            "(SmolVLM/Idefics3)."
+        ) from None
+
+
 def load_chat(section: dict[str, Any], role: str, where: str) -> ChatModel:
     from transformers import (
         AutoConfig,
@@ -154,20 +170,19 @@ def load_chat(section: dict[str, Any], role: str, where: str) -> ChatModel:
                 "vlm" if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES else "llm"
             )
         kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": local}
+        kwargs.update(load_placement(device))  # straight onto the device, never via the CPU
         if quant is not None:
-            kwargs.update(quantization_config=quant, device_map={"": device})
+            kwargs.update(quantization_config=quant)
         hint = f'Load the {role} in 4 bits (quantization = "nf4" in [{role}] of {where}) or pick a smaller model.'
         with gpu_errors(f"loading the {role}", hint):
             if kind == "vlm":
-                processor = AutoProcessor.from_pretrained(source, local_files_only=local)
+                processor = _processor(AutoProcessor, source, local, role, where)
                 model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
             elif kind == "llm":
                 processor = AutoTokenizer.from_pretrained(source, local_files_only=local)
                 model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
             else:
                 raise StudioError(f"{where}: [{role}] kind must be auto, vlm or llm.")
-            if quant is None:
-                model = model.to(device)
     except (OSError, ValueError, KeyError) as exc:
         raise load_error(f"{role} model", source, exc) from exc
     return ChatModel(model.eval(), processor, kind == "vlm", device, dtype)

@@ -73,6 +73,19 @@ def _pipeline_class(name: str, default):
     return cls
 
 
+def _from_pipe(cls, base):
+    """`cls` built from `base`'s own modules, which keep their dtype and stay shared (no second copy).
+
+    A pipeline class's `from_pipe` casts the new pipeline, and so the shared modules, to its `dtype`
+    argument, float32 when none is given (diffusers 0.42); the auto pipelines cast nothing.
+    """
+    import diffusers
+
+    if isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline):
+        return cls.from_pipe(base, dtype=base.dtype)
+    return cls.from_pipe(base)
+
+
 def _parameters(pipe) -> set[str]:
     return set(_inspect.signature(pipe.__call__).parameters)
 
@@ -217,7 +230,7 @@ class PipelineEngine(Engine):
             cls = _pipeline_class(section["pipeline"], diffusers.AutoPipelineForImage2Image)
             if cls is diffusers.AutoPipelineForText2Image:
                 cls = diffusers.AutoPipelineForImage2Image
-            pipe = cls.from_pipe(base)
+            pipe = _from_pipe(cls, base)
             if (section["cpu_offload"] or "none") != "none":
                 _place(
                     pipe,
@@ -256,6 +269,13 @@ class PipelineEngine(Engine):
 
             return CocoEvidence(CocoDetector(), float(section["threshold"]))
         return OwlEvidence.load(section, self.where)
+
+    def adopt(self, role: str, part) -> None:
+        """Use a part already in memory (a ChatModel for planner/inspector, a diffusers pipeline for
+        sketcher/refiner; built in code, e.g. bench/gpu_full.py's random FLUX.1) instead of loading it."""
+        if role in ("sketcher", "refiner"):
+            part.set_progress_bar_config(disable=True)
+        self._parts[role].get(lambda: part)
 
     def close(self) -> None:
         if any([part.clear() for part in self._parts.values()]):

@@ -111,7 +111,7 @@ class OwlEvidence:
             return judge(description, [])
         image = image.convert("RGB")
         queries = [[f"a photo of a {label}" for label in labels]]
-        inputs = self.processor(text=queries, images=image, return_tensors="pt")
+        inputs = self.processor(text=queries, images=image, return_tensors="pt", truncation=True)
         inputs = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in inputs.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         with torch.inference_mode():

@@ -69,6 +69,19 @@ def pick_dtype(preference: str | None, device: str):
     return getattr(torch, _DTYPES[pref])
 
 
+def load_placement(device: str) -> dict[str, Any]:
+    """The `from_pretrained` keyword arguments that load a model's weights straight onto `device`.
+
+    A GPU (or MPS) device gets `device_map={"": device}`: transformers builds the model on the meta
+    device and reads each tensor onto the device, so the host never holds the whole model (a 7B model
+    in bf16 is ~15 GB) and there is no `.to(device)` copy afterwards. The CPU needs nothing: that is
+    where the weights land anyway. transformers 5 always loads lazily (`low_cpu_mem_usage` is gone).
+    """
+    if device == "cpu":
+        return {}
+    return {"device_map": {"": device}}
+
+
 def manual_seed(seed: int) -> None:
     import torch
 
