@@ -158,13 +158,23 @@ def word_tokenizer(vocab_size: int, special: list[str], **kwargs):
 
 def build_janus(out: Path, size: dict, vocab: int, dtype) -> Path:
     import torch
-    from transformers import (
-        GenerationConfig,
-        JanusConfig,
-        JanusForConditionalGeneration,
-        JanusImageProcessorPil,
-        JanusProcessor,
+    from transformers import GenerationConfig, JanusForConditionalGeneration
+
+    config, processor, ids = janus_parts(size, vocab)
+    with torch.device(_build_device()):
+        model = JanusForConditionalGeneration(config).to(dtype)
+    model.generation_config = GenerationConfig(
+        bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"]
     )
+    processor.save_pretrained(out)
+    model.save_pretrained(out)
+    del model
+    return out
+
+
+def janus_parts(size: dict, vocab: int):
+    """Janus-Pro's config at `size`, its processor, and the special tokens' ids."""
+    from transformers import JanusConfig, JanusImageProcessorPil, JanusProcessor
 
     special = ["<pad>", "<s>", "</s>", "<image_placeholder>", "<begin_of_image>", "<end_of_image>"]
     tok = word_tokenizer(
@@ -217,11 +227,6 @@ def build_janus(out: Path, size: dict, vocab: int, dtype) -> Path:
         ),
         image_token_id=ids["<image_placeholder>"],
     )
-    with torch.device(_build_device()):
-        model = JanusForConditionalGeneration(config).to(dtype)
-    model.generation_config = GenerationConfig(
-        bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"]
-    )
     template = (
         "{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
         "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
@@ -233,16 +238,26 @@ def build_janus(out: Path, size: dict, vocab: int, dtype) -> Path:
         chat_template=template,
         num_image_tokens=tokens,
     )
+    return config, processor, ids
+
+
+def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
+    import torch
+    from transformers import Idefics3ForConditionalGeneration
+
+    config, processor = vlm_parts(size, vocab)
+    with torch.device(_build_device()):
+        model = Idefics3ForConditionalGeneration(config).to(dtype)
     processor.save_pretrained(out)
     model.save_pretrained(out)
     del model
     return out
 
 
-def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
-    import torch
+def vlm_parts(size: dict, vocab: int):
+    """An Idefics3 (SmolVLM) config at `size` and its processor."""
     import transformers
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers import Idefics3Config, Idefics3Processor
 
     special = [
         "<|endoftext|>",
@@ -287,8 +302,6 @@ def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
         image_token_id=ids["<image>"],
         pad_token_id=ids["<|endoftext|>"],
     )
-    with torch.device(_build_device()):
-        model = Idefics3ForConditionalGeneration(config).to(dtype)
     template = (
         "<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
         "{% if c['type']=='image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
@@ -302,14 +315,22 @@ def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
         image_seq_len=(s["image"] // s["patch"]) ** 2 // s["scale"] ** 2,
         chat_template=template,
     )
-    processor.save_pretrained(out)
-    model.save_pretrained(out)
-    del model
-    return out
+    return config, processor
 
 
 def build_sdxl(out: Path, size: dict, dtype) -> Path:
     import torch
+
+    with torch.device(_build_device()):
+        pipe = sdxl_pipeline(size)
+    pipe.to(dtype)
+    pipe.save_pretrained(out)
+    del pipe
+    return out
+
+
+def sdxl_pipeline(size: dict):
+    """An SDXL pipeline at `size`, built where the caller's device (and default dtype) context says."""
     from diffusers import (
         AutoencoderKL,
         EulerDiscreteScheduler,
@@ -342,38 +363,37 @@ def build_sdxl(out: Path, size: dict, dtype) -> Path:
         return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
 
     tok = clip_tokenizer()
-    with torch.device(_build_device()):
-        te1, te2 = clip(s["clip1"], False, len(tok)), clip(s["clip2"], True, len(tok))
-        unet = UNet2DConditionModel(
-            sample_size=s["size"] // 8,
-            in_channels=4,
-            out_channels=4,
-            down_block_types=down,
-            up_block_types=up,
-            block_out_channels=s["blocks"],
-            layers_per_block=2,
-            cross_attention_dim=s["cross"],
-            transformer_layers_per_block=s["transformer_layers"],
-            attention_head_dim=s["heads"],
-            use_linear_projection=True,
-            addition_embed_type="text_time",
-            addition_time_embed_dim=256 if n == 3 else 8,
-            projection_class_embeddings_input_dim=(256 if n == 3 else 8) * 6 + s["clip2"][0],
-            norm_num_groups=32 if n == 3 else 8,
-        )
-        vae = AutoencoderKL(
-            block_out_channels=s["vae"],
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            down_block_types=("DownEncoderBlock2D",) * len(s["vae"]),
-            up_block_types=("UpDecoderBlock2D",) * len(s["vae"]),
-            layers_per_block=2,
-            norm_num_groups=32 if n == 3 else 8,
-            sample_size=s["size"],
-            scaling_factor=0.13025,
-            force_upcast=True,
-        )
+    te1, te2 = clip(s["clip1"], False, len(tok)), clip(s["clip2"], True, len(tok))
+    unet = UNet2DConditionModel(
+        sample_size=s["size"] // 8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=down,
+        up_block_types=up,
+        block_out_channels=s["blocks"],
+        layers_per_block=2,
+        cross_attention_dim=s["cross"],
+        transformer_layers_per_block=s["transformer_layers"],
+        attention_head_dim=s["heads"],
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=256 if n == 3 else 8,
+        projection_class_embeddings_input_dim=(256 if n == 3 else 8) * 6 + s["clip2"][0],
+        norm_num_groups=32 if n == 3 else 8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=s["vae"],
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * len(s["vae"]),
+        up_block_types=("UpDecoderBlock2D",) * len(s["vae"]),
+        layers_per_block=2,
+        norm_num_groups=32 if n == 3 else 8,
+        sample_size=s["size"],
+        scaling_factor=0.13025,
+        force_upcast=True,
+    )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -381,7 +401,7 @@ def build_sdxl(out: Path, size: dict, dtype) -> Path:
         steps_offset=1,
         timestep_spacing="leading",
     )
-    pipe = StableDiffusionXLPipeline(
+    return StableDiffusionXLPipeline(
         vae=vae,
         text_encoder=te1,
         text_encoder_2=te2,
@@ -390,10 +410,6 @@ def build_sdxl(out: Path, size: dict, dtype) -> Path:
         unet=unet,
         scheduler=scheduler,
     )
-    pipe.to(dtype)
-    pipe.save_pretrained(out)
-    del pipe
-    return out
 
 
 _DEVICE = ["cuda"]
@@ -406,8 +422,13 @@ def _build_device() -> str:
 # -- running one session and measuring it -------------------------------------------------------
 
 
-def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], load) -> None:
-    """Load the engine's models (one row), then plan → sketch → inspect → a person's refine (a row each)."""
+def run_session(
+    name: str, runner, prompt: str, params: dict, rows: list[dict], load, clock=None
+) -> None:
+    """Load the engine's models (one row), then plan → sketch → inspect → a person's refine (a row each).
+
+    With a `clock` (bench/gpu_full.Clock) each row also has the seconds inside the autoencoder and the
+    studio's share: the stage's seconds less those inside the model calls, over the stage's seconds."""
     import torch
 
     from studio.core.domain import RunSettings
@@ -420,16 +441,18 @@ def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], 
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         allocated, reserved = peak_gpu_memory()
-        rows.append(
-            dict(
-                engine=name,
-                stage=stage,
-                seconds=round(seconds, 2),
-                sampling_steps=steps,
-                peak_allocated_gib=round(allocated, 2),
-                peak_reserved_gib=round(reserved, 2),
-            )
+        row = dict(
+            engine=name,
+            stage=stage,
+            seconds=round(seconds, 2),
+            sampling_steps=steps,
+            peak_allocated_gib=round(allocated, 2),
+            peak_reserved_gib=round(reserved, 2),
         )
+        if clock is not None:
+            row["autoencoder_s"] = round(clock.autoencoder, 2)
+            row["studio_share"] = round(max(0.0, seconds - clock.model) / max(seconds, 1e-9), 3)
+        rows.append(row)
         print(f"  {name} {stage}: {seconds:.2f} s, {steps} sampling steps", flush=True)
 
     def listener(event):
@@ -437,6 +460,8 @@ def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], 
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
             reset_peak_gpu_memory()
+            if clock is not None:
+                clock.reset()
             started["t"] = time.perf_counter()
         elif event.kind == "committed":
             measure(
@@ -462,16 +487,18 @@ def run_session(name: str, runner, prompt: str, params: dict, rows: list[dict], 
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| engine | stage | latency (s) | sampling steps | peak GPU memory, allocated / reserved (GiB) |",
-        "|---|---|---|---|---|",
+        "| engine | stage | latency (s) | sampling steps | peak GPU memory, allocated / reserved (GiB) "
+        "| autoencoder (s) | studio share |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "skipped" in r:
-            lines.append(f"| {r['engine']} | skipped: {r['skipped']} | | | |")
+            lines.append(f"| {r['engine']} | skipped: {r['skipped']} | | | | | |")
         else:
             lines.append(
                 f"| {r['engine']} | {r['stage']} | {r['seconds']} | {r['sampling_steps']} | "
-                f"{r['peak_allocated_gib']} / {r['peak_reserved_gib']} |"
+                f"{r['peak_allocated_gib']} / {r['peak_reserved_gib']} | {r.get('autoencoder_s', '')} "
+                f"| {r.get('studio_share', '')} |"
             )
     return "\n".join(lines)
 
@@ -503,7 +530,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bagel-path", action="append", help="--real: extra PYTHONPATH entries for BAGEL's worker"
     )
+    parser.add_argument(
+        "--full-size",
+        action="store_true",
+        help="each engine's model at its real configuration, built on the GPU (bench/gpu_full.py)",
+    )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the --full-size models' sizes (meta device, no GPU)",
+    )
     args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    if args.plan:
+        import gpu_full
+
+        return gpu_full.main(True)
 
     import torch
 
@@ -515,7 +558,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return NO_GPU
     if args.real:
-        sys.path.insert(0, str(ROOT / "bench"))
         import gpu_real
 
         return gpu_real.main(args)
@@ -527,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     print(
         f"gpu_check on {torch.cuda.get_device_name(0) if device == 'cuda' else 'CPU'}, "
-        f"torch {torch.__version__}, {'tiny' if args.tiny else 'realistic'} sizes",
+        f"torch {torch.__version__}, "
+        f"{'full' if args.full_size else 'tiny' if args.tiny else 'realistic'} sizes",
         flush=True,
     )
 
@@ -542,6 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         root = Path(tmp)
         runner = Runner(Store(data_dir=root / "data"))
+        if args.full_size:
+            import gpu_full
+
+            gpu_full.full_size(runner, rows, wanted)
+            wanted = set()
         prompt = "a red apple to the left of a blue cup"
         common = {"max_think_tokens": size["think_tokens"], "temperature": 0.0}
         if "janus" in wanted:
