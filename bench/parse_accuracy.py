@@ -59,7 +59,7 @@ LONG_SETS = {
 
 
 # Whole-graph sets; (right, prompts) the first time each was read (docs/benchmarks.md).
-GRAPH_SETS = {"k": (9, 45)}
+GRAPH_SETS = {"k": (9, 45), "l": (24, 40)}
 
 
 def graph_form(groups: list[tuple], relations: list[tuple]) -> tuple:
