@@ -5,6 +5,7 @@
     export.py    export, import
     geneval.py   bench geneval
     batch.py     batch run, batch status
+    train.py     train bagel
     users.py     users add, users list (the logins of app.py --auth-file)
 
 Each subcommand module imports `common` and lower layers only, never this package's root or one
@@ -17,7 +18,7 @@ from __future__ import annotations
 import typer
 
 from ..core.domain import StudioError
-from . import batch, export, geneval, sessions, users
+from . import batch, export, geneval, sessions, train, users
 from .common import close_stores, fail
 
 app = typer.Typer(
@@ -26,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _group in (sessions, export, geneval, batch, users):
+for _group in (sessions, export, geneval, batch, train, users):
     _group.register(app)
 
 

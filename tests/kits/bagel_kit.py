@@ -56,9 +56,11 @@ def _base() -> str:
     return str(base) if base.exists() else "python3"
 
 
-def build_snapshot(python: str, out: Path) -> Path:
+def build_snapshot(python: str, out: Path, flux_ae: bool = False) -> Path:
+    """A tiny random snapshot; `flux_ae`: with the FLUX-size autoencoder BAGEL's trainer insists on."""
     done = subprocess.run(
-        [python, str(ROOT / "tests" / "kits" / "bagel_tiny.py"), str(out), str(CLONE)],
+        [python, str(ROOT / "tests" / "kits" / "bagel_tiny.py"), str(out), str(CLONE)]
+        + (["--flux-ae"] if flux_ae else []),
         capture_output=True,
         text=True,
         timeout=300,

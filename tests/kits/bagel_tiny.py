@@ -6,7 +6,8 @@ It writes what the engine's loader reads from a real snapshot: llm_config.json, 
 (one layer more than the weights hold, as BAGEL's released config: the loader drops the last layer
 as app.py does), ema.safetensors (bfloat16), ae.safetensors, the tokenizer files (vocab.json +
 merges.txt for BAGEL's Qwen2Tokenizer, trained here on a few words: byte-level, so any text encodes),
-and ae_config.json (a small autoencoder instead of FLUX's; see studio/engines/bagel/loader.py).
+and ae_config.json (a small autoencoder instead of FLUX's; see studio/engines/bagel/loader.py), or with
+--flux-ae a random FLUX-size autoencoder and no ae_config.json (what BAGEL's trainer reads).
 The model is random, so its texts and images are noise; the tests check the mechanics, not content.
 """
 
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 
 
-def build(out: Path, clone: Path) -> None:
+def build(out: Path, clone: Path, flux_ae: bool = False) -> None:
     sys.path.insert(0, str(clone))
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from studio.engines.bagel import attention
@@ -95,9 +96,20 @@ def build(out: Path, clone: Path) -> None:
         scale_factor=0.3611,
         shift_factor=0.1159,
     )
-    (out / "ae_config.json").write_text(json.dumps(ae_fields, indent=1))
-    ae_params = AutoEncoderParams(**ae_fields)
-    save_file(AutoEncoder(ae_params).state_dict(), str(out / "ae.safetensors"))
+    if flux_ae:
+        # BAGEL's trainer builds FLUX's autoencoder size whatever the snapshot says (load_ae): a random
+        # one of that size, and no ae_config.json, so the engine builds the same
+        from modeling.autoencoder import load_ae
+
+        autoencoder, ae_params = load_ae(local_path=None)
+        save_file(
+            {k: v.contiguous() for k, v in autoencoder.state_dict().items()},
+            str(out / "ae.safetensors"),
+        )
+    else:
+        (out / "ae_config.json").write_text(json.dumps(ae_fields, indent=1))
+        ae_params = AutoEncoderParams(**ae_fields)
+        save_file(AutoEncoder(ae_params).state_dict(), str(out / "ae.safetensors"))
 
     config = BagelConfig(
         visual_gen=True,
@@ -122,5 +134,5 @@ def build(out: Path, clone: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]), Path(sys.argv[2]))
+    build(Path(sys.argv[1]), Path(sys.argv[2]), flux_ae="--flux-ae" in sys.argv[3:])
     print("tiny BAGEL snapshot in", sys.argv[1])
