@@ -18,6 +18,14 @@ function renderControls() {
   $$("#sb-panel button, #sb-panel textarea, #sb-panel input").forEach((b) => { b.disabled = busy; });
   for (const b of $$(".sb-gallery-bar button")) b.disabled = busy && b.id !== "sb-export";
 }
+// The open session's own settings (rounds, mode), shown once when it opens; New session takes what is there.
+function renderSettings() {
+  const id = S.session ? S.session.id : "";
+  if (renderSettings.shown === id) return;
+  renderSettings.shown = id;
+  if (!S.session) return;
+  $("#sb-rounds").value = S.session.max_rounds; $("#sb-mode").value = S.session.mode;
+}
 function renderProgress() {
   const bar = $("#sb-progress");
   bar.hidden = !S.running;

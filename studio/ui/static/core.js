@@ -13,7 +13,7 @@ const iso = (s) => "\u2068" + String(s ?? "") + "\u2069";
 const S = {
   session: null, cards: {}, tree: [], branch: [], branches: [], selected: null, running: false,
   progress: null, preview: null, dirty: {}, seen: {}, gallery: [], picked: null, seq: 0, zoom: false,
-  me: null,
+  me: null, pending: null,
 };
 
 // ---- talking to the server -------------------------------------------------------------------------
@@ -21,6 +21,7 @@ function have() { return Object.values(S.cards).map((c) => c.key); }
 function toast(message, kind = "error") {
   const box = $("#sb-toast");
   box.textContent = message; box.className = "sb-toast " + (kind === "error" ? "" : kind); box.hidden = false;
+  box.classList.toggle("low", !$(".sb-sessions").hidden);  // over the gallery's cards, never its bars
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 9000 : 4000);
 }
@@ -42,9 +43,13 @@ async function call(name, fields = {}) {
 }
 // Model work on the open session (step, run, reject, refine), streamed back as views; `fields` are the
 // action's own named fields beside the session, its version and the cards held.
-function work(action, fields = {}) {
+// `typed`: the panel fields this action sends, cleared only once the server has done it (a conflict or an
+// error keeps them where they were typed).
+function work(action, fields = {}, typed = []) {
   if (!S.session || S.running) return;
   S.running = true; S.seq += 1; renderControls();
+  S.pending = typed.length ? {seq: S.seq, id: S.selected, typed} : null;
+
   const s = S.session;
   trigger("submit", {action, seq: S.seq, session_id: s.id, version: s.version, have: have(), ...fields});
 }
@@ -53,6 +58,7 @@ watch("value", () => { if (props.value) apply(props.value); });
 // ---- merging a view --------------------------------------------------------------------------------
 function apply(v) {
   if (!v) return;
+  if (S.pending && v.seq === S.pending.seq) settle(v);
   if (v.error) toast(v.error);
   if (v.error && v.seq !== undefined && !v.full) {
     S.running = false; S.progress = null; S.preview = null; render(); return;
@@ -89,6 +95,16 @@ function apply(v) {
   remember();
   render();
 }
+// The typed text of the model work in flight: kept when it was refused, dropped once it was done.
+function settle(v) {
+  const p = S.pending;
+  if (v.conflict || v.error) { S.pending = null; return; }
+  if (v.full ? v.running : !v.session) return;  // still drawing
+  S.pending = null;
+  const d = S.dirty[p.id];
+  if (d) { for (const f of p.typed) delete d[f]; if (!Object.keys(d).length) delete S.dirty[p.id]; }
+  delete S.seen[p.id];
+}
 function statusText(note) {
   if (!S.session) return note;
   const s = S.session;
@@ -109,12 +125,15 @@ window.addEventListener("popstate", () => restore());
 function restore() {
   const url = new URL(window.location.href);
   const id = url.searchParams.get("session"), step = url.searchParams.get("step") || "";
-  if (id && (!S.session || S.session.id !== id)) call("open_session", {session_id: id, step_id: step, have: []});
-  else if (id && step && S.cards[step]) { S.selected = step; render(); }
+  if (!id && step) { toast("This link names a step but no session; open the session under Sessions.", "warn"); return; }
+  if (id && (!S.session || S.session.id !== id)) { call("open_session", {session_id: id, step_id: step, have: []}); return; }
+  const found = step && Object.keys(S.cards).filter((c) => c.startsWith(step.toLowerCase()));  // a short id, too
+  if (found && found.length === 1) { S.selected = found[0]; render(); }
 }
 
 // ---- drawing: every region, from S ----------------------------------------------------------------------
 function render() {
-  renderHead(); renderBoard(); renderTree(); renderCanvas(); renderPanel(); renderControls(); renderProgress();
+  renderHead(); renderSettings(); renderBoard(); renderTree(); renderCanvas(); renderPanel(); renderControls();
+  renderProgress();
   renderCompareChoices();
 }

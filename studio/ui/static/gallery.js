@@ -3,7 +3,7 @@
 function show(view) {
   $$(".sb-tab").forEach((t) => t.classList.toggle("on", t.dataset.view === view));
   $$(".sb-view").forEach((v) => { v.hidden = v.dataset.view !== view; });
-  if (view === "sessions") search();
+  if (view === "sessions") { search(); renderExportChoice(); }
   if (view === "compare") renderCompare();
 }
 $$(".sb-tab").forEach((t) => { t.onclick = () => show(t.dataset.view); });
@@ -81,13 +81,34 @@ $("#sb-delete").onclick = async () => {
 };
 
 // ---- export and import -----------------------------------------------------------------------------------
+// Every branch by default when people acted off the head branch (their overrides and rejects are there);
+// a person's own choice stands until another session is open.
+function renderExportChoice() {
+  const box = $("#sb-all-branches"), s = S.session;
+  if (box.dataset.session !== (s ? s.id : "")) { box.dataset.session = s ? s.id : ""; box.dataset.chosen = ""; }
+  if (!box.dataset.chosen) box.checked = !!(s && s.people_off_head);
+  $("#sb-branches-why").textContent = s && s.people_off_head && box.checked
+    ? "on: people acted on steps off the head branch" : "";
+}
+$("#sb-all-branches").onchange = () => { $("#sb-all-branches").dataset.chosen = "1"; renderExportChoice(); };
+// A new export replaces the last one's report at once: an old link is never left to look like the new zip.
 $("#sb-export").onclick = async () => {
+  const report = $("#sb-export-report");
   const scope = element.querySelector("input[name=sb-scope]:checked").value;
-  const r = await call("export", {session_id: S.session ? S.session.id : "", format: $("#sb-format").value, scope});
-  if (!r) return;
+  const fields = {
+    session_id: S.session ? S.session.id : "", format: $("#sb-format").value, scope,
+    all_branches: $("#sb-all-branches").checked,
+  };
+  report.classList.remove("bad"); report.textContent = "exporting…";
+  let r;
+  try { r = await server.export(fields); } catch (e) { r = {error: "The studio server did not answer; is it still running?"}; }
+  if (!r || r.error) {
+    report.classList.add("bad"); report.textContent = `Export failed: ${r ? r.error : "no answer"}`; return;
+  }
+  r = r.result;
   const parts = Object.entries(r.subsets).map(([k, n]) => `${k}: ${n}`).join(", ");
   const link = `<a href="${esc(r.url)}" download>download the zip</a>`;
-  $("#sb-export-report").innerHTML = `${esc(r.note)} — ${esc(parts)} · ${link}`;
+  report.innerHTML = `${esc(r.note)} — ${esc(parts)} · ${link}`;
 };
 $("#sb-png").onchange = async (e) => {
   const file = e.target.files[0]; if (!file) return;

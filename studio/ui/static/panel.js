@@ -8,15 +8,22 @@ function renderPanel() {
   const fresh = freshHtml(c);
   if (!S.dirty[c.id]) S.seen[c.id] = c.key;
   const rate = c.image && c.stage !== "inspect" && c.review !== "rejected" ? rateHtml(c) : "";
-  box.innerHTML = panelHead(c) + originalHtml(c) + fresh + rate + panelBody(c);
+  box.innerHTML = panelHead(c) + offBranchHtml(c) + originalHtml(c) + fresh + rate + panelBody(c);
   renderPanelHint();
 }
 function freshHtml(c) {
   const seen = S.seen[c.id];
   if (!(seen && seen !== c.key && S.dirty[c.id])) return "";
   const saved = c.instruction || (c.sketch_check || {}).critique || (c.plan_check || {}).critique || "";
-  return `<div class="sb-fresh">This step changed elsewhere; your unsaved text is kept below. ` +
-    `Saved version: ${bdi(saved)}</div>`;
+  const was = saved ? ` Saved version: ${bdi(saved)}` : "";
+  return `<div class="sb-fresh">This step changed elsewhere; your unsaved text is kept below.${was}</div>`;
+}
+// After another tab moved the session to another branch, the step still selected here is not on the board.
+function offBranchHtml(c) {
+  if (!S.session || S.branch.includes(c.id)) return "";
+  return `<div class="sb-fresh" id="sb-off-branch">This step is not on the branch the storyboard shows (it changed ` +
+    `in another tab); your unsaved text is kept. <button data-do="show-branch">Show its branch</button> ` +
+    `or pick a step on the storyboard.</div>`;
 }
 function originalHtml(c) {
   if (!c.original) return "";
@@ -37,10 +44,17 @@ function panelBody(c) {
   if (c.stage === "inspect") return verdictFields(c);
   if (c.stage === "sketch" || c.stage === "refine") return imageFields(c);
   if (c.stage === "final") {
-    const download = `<a href="${esc(c.image)}" download="stroke-studio-final.png">Download PNG</a>`;
+    const download = `<a href="${esc(c.image)}" download="${esc(fileName())}">Download PNG</a>`;
     return `<div class="sb-actions"><button data-do="accept">Accept</button>${download}${FORK}</div>`;
   }
   return "";
+}
+// The final's file name, from the session's title (or prompt): "Tulip study" → tulip-study.png.
+function fileName() {
+  const s = S.session || {};
+  const words = String(s.title || s.prompt || "").toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+  const name = words.join("-").slice(0, 60).replace(/-+$/, "");
+  return (name || "stroke-studio-final") + ".png";
 }
 function refineFields() {
   const hint = "&lt;refine&gt; your instruction, e.g. make the cup blue";
@@ -148,12 +162,13 @@ async function act(what) {
     done(await call("override", {...at, ...checks, have: have()}));
   } else if (what === "accept") done(await call("accept", {...at, have: have()}));
   else if (what === "fork") await call("fork", {...at, have: have()});
-  else if (what === "reject") { work("reject", {step_id: id, note: value("reason")}); delete S.dirty[id]; }
+  else if (what === "reject") work("reject", {step_id: id, note: value("reason")}, ["reason"]);
+  else if (what === "show-branch") await call("switch_branch", {...at, have: have()});
   else if (what === "refine") {
     const text = value("refine");
     if (!text.trim()) { toast("Write what to fix first, e.g. “make the cup blue”."); return; }
     const region = brush.painted && c && (c.image || shownImage()) ? $("#sb-paint").toDataURL("image/png") : "";
-    work("refine", {step_id: id, instruction: text, region}); delete S.dirty[id];
+    work("refine", {step_id: id, instruction: text, region}, ["refine"]);
   }
 }
 element.addEventListener("click", (e) => {
