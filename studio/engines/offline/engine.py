@@ -10,11 +10,15 @@ pixels only, and the refiner carries out one edit — its own, from the first pr
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PIL import Image
 
-from ...core.domain import Box, Stage, StudioError, last, last_image
-from ...language import SceneGraph, edit_text, parse_edit
+from ...core.domain import Box, Review, Stage, StudioError, last_image
+from ...language import Edit, SceneGraph, edit_text, parse_edit
+from ...language.edits import edit_to_dict, read_critique
+from ...language.scene import OPPOSITE
 from ..base import (
     Capabilities,
     Engine,
@@ -24,6 +28,7 @@ from ..base import (
     PlanResult,
     RefineResult,
     StageContext,
+    UsedInput,
 )
 from .analyse import analyse
 from .draw import SIZE, blank
@@ -31,12 +36,19 @@ from .judge import plan_issues, sketch_issues, verdict
 from .layout import unit_size
 from .paint import DraftNoise, Painter, region_mask
 from .plan import (
-    instruction_scene,
+    EDITS,
+    PERSON_EDITS,
+    PLAN_EDITS,
+    apply_edit,
+    edited_plan,
+    edits_meta,
+    find,
     next_plan,
     phrase,
     placeholder_nouns,
     planned,
     prompt_scene,
+    reference,
     understood,
 )
 
@@ -74,6 +86,68 @@ def _reporter(ctx: StageContext, total: int):
     return report
 
 
+DEPARTS = "It departs from the prompt"
+
+
+def _departure(prompt: SceneGraph, wanted: SceneGraph) -> str:
+    """How the corrected reading differs from the prompt's ("" when it does not)."""
+    same = [g.to_dict() for g in prompt.groups] == [g.to_dict() for g in wanted.groups] and [
+        (r.subject, r.relation, r.anchor) for r in prompt.relations
+    ] == [(r.subject, r.relation, r.anchor) for r in wanted.relations]
+    return "" if same else SceneGraph(wanted.groups, wanted.relations).describe()
+
+
+def _last_fix(branch) -> tuple | None:
+    """(edit, finding) of the last edit the model made on the canvas since the last plan, if any."""
+    for step in reversed(branch):
+        if step.stage is Stage.PLAN:
+            return None
+        if step.stage is Stage.REFINE and step.review is not Review.REJECTED:
+            answered = (step.meta or {}).get("answered")
+            if answered:
+                return (answered[0], answered[1])
+            if (step.meta or {}).get(EDITS) != []:  # a refine that made no edit is passed over
+                return None
+    return None
+
+
+def _alternative(edit: Edit) -> Edit | None:
+    """Another edit for a finding the last one did not fix: the anchor moved to the other side instead
+    of the subject, an object added anywhere instead of beside another; None where there is no other."""
+    if edit.kind == "move" and edit.anchor is not None and edit.relation in OPPOSITE:
+        return Edit("move", edit.anchor, OPPOSITE[edit.relation], edit.target)
+    if edit.kind == "add" and edit.relation:
+        return Edit("add", edit.target, count=edit.count)
+    return None
+
+
+def _carry_out(painter: Painter, edits: list[Edit]) -> tuple[list[Edit], list[str]]:
+    """A person's edits on the canvas, each exactly; what could not be done is said, not raised."""
+    done, why = [], []
+    for edit in edits:
+        try:
+            done.append(painter.apply(edit, by_person=True))
+        except (StudioError, KeyError, ValueError) as error:
+            message = str(error).split(". ")[0] if isinstance(error, StudioError) else ""
+            why.append(f"{edit_text(edit)}: {message or 'the offline engine cannot draw that'}")
+    return done, why
+
+
+def _answer(person, done: list[Edit], why: list[str], read=None) -> UsedInput:
+    """What was done with a person's note, in the words the card shows."""
+    if done:
+        note = "did " + "; ".join(edit_text(e) for e in done)
+        if why:
+            note += f" (could not: {'; '.join(why)})"
+        return UsedInput(True, note)
+    reasons = list(why) + (list(read.unread) if read is not None else [])
+    if read is not None and not read.edits and not reasons:
+        reasons = [f"no edit could be read from {person.text!r}"]
+    if person.kind == "plan" and not reasons:
+        return UsedInput(True, "drew the plan as you edited it")
+    return UsedInput(False, "; ".join(reasons) or f"no edit could be read from {person.text!r}")
+
+
 class OfflineEngine(Engine):
     name = "offline"
     label = "offline sketch engine: draws scene layouts with strokes and shapes, not photographs"
@@ -87,19 +161,25 @@ class OfflineEngine(Engine):
     }
 
     def plan(self, ctx: StageContext) -> PlanResult:
-        prompt = prompt_scene(ctx.prompt)
+        wanted = reference(ctx.prompt, ctx.branch)
         so_far, _, previous = planned(ctx.branch)
-        instruction, description, complete = next_plan(prompt, so_far, ctx.mode, ctx.rounds_left)
+        # a plan-level finding is the plan's to fix: what contradicts the (corrected) prompt is planned anew
+        fixes = [i.edit for i in plan_issues(wanted, so_far, SceneGraph(), False)]
+        for edit in fixes:
+            so_far = apply_edit(so_far, edit, to_plan=True)
+        nxt = next_plan(wanted, so_far, ctx.mode, ctx.rounds_left)
+        instruction = nxt.instruction
+        if fixes:
+            instruction += " The plan now says: " + "; ".join(edit_text(e) for e in fixes) + "."
         # the first card says what was read, so a person can correct it before drawing
         if previous is None:
-            instruction = f"{understood(prompt)}\n{instruction}"
+            instruction = f"{understood(prompt_scene(ctx.prompt))}\n{instruction}"
         ctx.progress(1.0, "planned")
-        return PlanResult(instruction, description, complete, meta={"understood": prompt.to_dict()})
+        meta = {"understood": prompt_scene(ctx.prompt).to_dict(), **nxt.meta()}
+        return PlanResult(instruction, nxt.description, nxt.complete, meta=meta)
 
     def sketch(self, ctx: StageContext) -> ImageResult:
-        plan = last(ctx.branch, Stage.PLAN)
-        scene = instruction_scene(plan.instruction or "") if plan else SceneGraph()
-        described, _, _ = planned(ctx.branch)
+        described, scene, plan = planned(ctx.branch)
         prompt = prompt_scene(ctx.prompt)
         painter = Painter(
             _canvas(ctx) or blank(),
@@ -110,44 +190,69 @@ class OfflineEngine(Engine):
             names=placeholder_nouns(prompt, described, scene),
             ledger=_ledger(ctx),
         )
-        # groups the instruction only refers to ("… below the blue cup") are already on the canvas
         present = {o.cls for o in painter.analysis.objects}
+        person_edits: list[Edit] = []
+        on_canvas: list[Edit] = []
+        read = None
+        if ctx.person is not None and ctx.person.kind == "reason":
+            read = read_critique(ctx.person.text, described)
+            person_edits = list(read.edits)
+            for edit in person_edits:
+                if find(scene, edit.target) and edit.target.cls not in present:
+                    scene = apply_edit(scene, edit, to_plan=True)  # drawn so, as the reason asks
+                else:
+                    on_canvas.append(edit)
+        elif ctx.person is not None and ctx.person.kind == "plan" and plan is not None:
+            # the plan as a whole: what the edit changed of objects drawn in earlier rounds, on the canvas
+            person_edits = edited_plan(plan)
+            on_canvas = [e for e in person_edits if e.target.cls in present and e.kind != "count"]
+        # groups the instruction only refers to ("… below the blue cup") are already on the canvas
         anchors = {r.anchor for r in scene.relations}
         todo = [i for i, g in enumerate(scene.groups) if not (i in anchors and g.cls in present)]
         painter.draw_groups(scene, todo)
+        _, why = _carry_out(painter, on_canvas)
+        used = _answer(ctx.person, person_edits, why, read) if ctx.person is not None else None
         ctx.progress(1.0, "sketched", painter.image.copy())
+        meta = {
+            "drawn": painter.drawn,
+            "draft_mistakes": painter.mistakes,
+            "canvas": painter.ledger,
+        }
+        if ctx.person is not None and ctx.person.kind == "reason":
+            meta.update(edits_meta(PERSON_EDITS, person_edits))
         return ImageResult(
-            painter.image,
-            meta={
-                "drawn": painter.drawn,
-                "draft_mistakes": painter.mistakes,
-                "canvas": painter.ledger,
-            },
-            sampling_steps=len(painter.drawn),
+            painter.image, meta=meta, sampling_steps=len(painter.drawn), used_input=used
         )
 
     def inspect(self, ctx: StageContext) -> InspectResult:
         prompt = prompt_scene(ctx.prompt)
+        wanted = reference(ctx.prompt, ctx.branch)
         described, instructed, plan = planned(ctx.branch)
         image = _canvas(ctx)
         analysis = analyse(
             image if image is not None else blank(),
             placeholder_nouns(prompt, described, instructed),
         )
-        problems = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
-        if plan and plan.complete:
+        complete = bool(plan and plan.complete)
+        problems = plan_issues(wanted, described, instructed, complete)
+        if complete:
             plan_ok = f"The plan covers the prompt: {SceneGraph(described.groups, described.relations).describe()}."
-            if prompt.notes:
-                plan_ok += f" Placed freely, as the prompt gives no left/right/above/below: {'; '.join(prompt.notes)}."
+            if wanted.notes:
+                plan_ok += f" Placed freely, as the prompt gives no left/right/above/below: {'; '.join(wanted.notes)}."
         else:
             left = [
-                phrase(prompt.groups[i])
-                for i in prompt.plan_order()
-                if prompt.groups[i].cls not in {g.cls for g in described.groups}
+                phrase(wanted.groups[i])
+                for i in wanted.plan_order()
+                if wanted.groups[i].cls not in {g.cls for g in described.groups}
             ]
             plan_ok = "The plan so far agrees with the prompt" + (
                 f"; still to come: {', '.join(left)}." if left else "."
             )
+        departs = _departure(prompt, wanted)
+        if departs and not any(
+            DEPARTS in ((s.plan_check.critique if s.plan_check else "") or "") for s in ctx.branch
+        ):
+            plan_ok += f" {DEPARTS} where a person corrected it: {departs}."
         found = tuple(Box(*o.box, label=f"{o.color} {o.cls}") for o in analysis.objects)
         shown = ", ".join(b.label for b in found) or "nothing"
         ctx.progress(1.0, "inspected")
@@ -187,6 +292,9 @@ class OfflineEngine(Engine):
             names=placeholder_nouns(prompt, described, instructed),
             ledger=_ledger(ctx),
         )
+        meta: dict = {}
+        texts: list[str] = []
+        used = None
         if instruction:
             edit = parse_edit(instruction)
             if edit is None:
@@ -195,25 +303,71 @@ class OfflineEngine(Engine):
                     f"try e.g. {EDIT_EXAMPLES}."
                 )
             painter.apply(edit, by_person=True)
-            text = instruction
-        else:
-            issues = plan_issues(prompt, described, instructed, bool(plan and plan.complete))
-            issues += sketch_issues(described, painter.analysis)
-            if not issues:
+            texts.append(instruction)
+        if ctx.person is not None and ctx.person.kind in ("verdict", "reason"):
+            read = read_critique(ctx.person.text, described)
+            done, why = _carry_out(painter, list(read.edits))
+            meta.update(edits_meta(PERSON_EDITS, done))
+            used = _answer(ctx.person, done, why, read)
+            if done:
+                texts.append("; ".join(edit_text(e) for e in done))
+            elif not instruction:
+                texts.append(f"Could not use your note: {used.note}.")
+        if not instruction and not meta.get(PERSON_EDITS):
+            own = self._own_fix(ctx, painter, described, instructed, plan)
+            meta.update(own["meta"])
+            texts.append(own["text"])
+            if own.get("nothing") and ctx.person is None:
                 return RefineResult(
-                    "Nothing to fix: the sketch matches the plan.",
-                    base,
-                    meta={"canvas": painter.ledger},
+                    own["text"], base, meta={"canvas": painter.ledger, **own["meta"]}
                 )
-            text = edit_text(painter.apply(issues[0].edit, by_person=False))
         ctx.progress(1.0, "refined", painter.image.copy())
-        return RefineResult(
-            text,
-            painter.result(base),
-            meta={
-                "drawn": painter.drawn,
-                "draft_mistakes": painter.mistakes,
-                "canvas": painter.ledger,
-            },
-            sampling_steps=max(1, len(painter.drawn)),
+        meta.update(
+            {"drawn": painter.drawn, "draft_mistakes": painter.mistakes, "canvas": painter.ledger}
         )
+        return RefineResult(
+            " ".join(texts),
+            painter.result(base),
+            meta=meta,
+            sampling_steps=max(1, len(painter.drawn)),
+            used_input=used,
+        )
+
+    def _own_fix(self, ctx, painter, described, instructed, plan) -> dict:
+        """The model's own refine: a plan-level finding amends the plan (never drawn as such); then the
+        first finding of the sketch against that plan is fixed on the canvas, unless the same edit was
+        just made for the same finding (then the next one, or none)."""
+        wanted = reference(ctx.prompt, ctx.branch)
+        complete = bool(plan and plan.complete)
+        plan_edits = [i.edit for i in plan_issues(wanted, described, instructed, complete)]
+        for edit in plan_edits:
+            described = apply_edit(described, edit, to_plan=True)
+        before = _last_fix(ctx.branch)
+        issues = []
+        for issue in sketch_issues(described, painter.analysis):
+            if (edit_to_dict(issue.edit), issue.critique) != before:
+                issues.append(issue)
+            elif (
+                _alternative(issue.edit) is not None
+            ):  # the same finding again: another way to fix it
+                issues.append(dataclasses.replace(issue, edit=_alternative(issue.edit)))
+        meta = edits_meta(PLAN_EDITS, plan_edits) if plan_edits else {}
+        parts = (
+            [f"In the plan: {'; '.join(edit_text(e) for e in plan_edits)}."] if plan_edits else []
+        )
+        if not issues:
+            if plan_edits:
+                return {"text": " ".join(parts), "meta": meta | edits_meta(EDITS, [])}
+            text = "Nothing to fix: the sketch matches the plan."
+            if before:
+                text = "Not repeating the last edit: it did not fix the same finding last time."
+            return {
+                "text": text,
+                "meta": meta | edits_meta(EDITS, []),
+                "nothing": True,
+            }
+        made = painter.apply(issues[0].edit, by_person=False)
+        meta |= edits_meta(EDITS, [made]) | {
+            "answered": [edit_to_dict(issues[0].edit), issues[0].critique]
+        }
+        return {"text": " ".join(parts + [edit_text(made)]), "meta": meta}

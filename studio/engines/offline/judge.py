@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...core.domain import Box, Check
-from ...language import Edit, ObjectGroup, SceneGraph
+from ...language import Edit, ObjectGroup, Relation, SceneGraph
 from ...language.rules import relative_position
 from ...language.scene import OPPOSITE
 from .analyse import Analysis, Found
@@ -131,13 +131,44 @@ def _objects_for(plan: SceneGraph, analysis: Analysis, i: int) -> list[Found]:
     return analysis.of(g.cls, g.color if shared else None)
 
 
+def merged(plan: SceneGraph) -> SceneGraph:
+    """The plan with groups of one class and colour as one group ("three balls" and "a ball" are four
+    balls): the canvas cannot tell which instance belongs to which, so the sketch is counted by the sum."""
+    first: dict[tuple, int] = {}
+    groups: list[ObjectGroup] = []
+    where: dict[int, int] = {}
+    for i, g in enumerate(plan.groups):
+        key = (g.cls, g.color)
+        if key in first:
+            k = first[key]
+            groups[k] = ObjectGroup(g.cls, groups[k].count + g.count, g.color)
+        else:
+            first[key] = k = len(groups)
+            groups.append(g)
+        where[i] = k
+    relations = list(
+        dict.fromkeys(
+            Relation(where[r.subject], r.relation, where[r.anchor])
+            for r in plan.relations
+            if where[r.subject] != where[r.anchor]
+        )
+    )
+    return SceneGraph(groups, relations, plan.free_text)
+
+
+def _covered(analysis: Analysis, cls: str) -> int:
+    """Objects of `cls` the analyser reports as there but covered: counted as drawn, never drawn again."""
+    return sum(1 for o in getattr(analysis, "covered", ()) if getattr(o, "cls", None) == cls)
+
+
 def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
     """Where the objects read off the canvas differ from everything planned so far."""
+    plan = merged(plan)
     missing, extra, colors, places = [], [], [], []
     for i in plan.plan_order():
         g, objs = plan.groups[i], _objects_for(plan, analysis, i)
         boxes = tuple(_box(o) for o in objs)
-        if len(objs) < g.count:
+        if len(objs) + _covered(analysis, g.cls) < g.count:
             rel = next((r for r in plan.relations if r.subject == i), None)
             anchor = (
                 _one(plan.groups[rel.anchor])
@@ -157,7 +188,7 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
                         _one(g),
                         rel.relation if anchor else None,
                         anchor,
-                        count=g.count - len(objs),
+                        count=g.count - len(objs) - _covered(analysis, g.cls),
                     ),
                     boxes,
                 )
