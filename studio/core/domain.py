@@ -403,6 +403,9 @@ def next_stage(branch: list[Step], settings: RunSettings) -> Stage | None:
             return Stage.FINAL if plan_complete or not budget_left else Stage.PLAN
         return Stage.INSPECT
     # inspect
+    plan_only = bool(tail.sketch_check and tail.sketch_check.passed and tail.plan_check)
+    if not tail.passed and budget_left and plan_only and not plan_complete:
+        return Stage.PLAN  # a finding on the plan alone is the next plan's to fix, not the canvas's
     if not tail.passed and budget_left:
         return Stage.REFINE
     if plan_complete or not budget_left:
