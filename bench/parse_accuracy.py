@@ -10,7 +10,7 @@
   screenplay, listings, chat, short one-sentence descriptions, British spellings). Their first-sight
   scores are kept below and printed beside today's, so the table always shows both; the last set
   (J) was written after the last reader change and is the honest estimate.
-- Whole-graph held-out sets (`bench/data/parse_graph_{k,l}.jsonl`): long descriptions with re-mentions,
+- Whole-graph held-out sets (`bench/data/parse_graph_{k,l,m,n}.jsonl`): long descriptions with re-mentions,
   surfaces, parts, materials and the relations past GenEval's four (behind, in front of, on, in, next
   to, held by, worn by), each with its hand-written graph. A prompt is right when groups (class,
   count, colour) and every relation agree, in any order; K was written before the reader learnt
@@ -59,7 +59,7 @@ LONG_SETS = {
 
 
 # Whole-graph sets; (right, prompts) the first time each was read (docs/benchmarks.md).
-GRAPH_SETS = {"k": (9, 45), "l": (24, 40)}
+GRAPH_SETS = {"k": (9, 45), "l": (24, 40), "m": (21, 48)}
 
 
 def graph_form(groups: list[tuple], relations: list[tuple]) -> tuple:
