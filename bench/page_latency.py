@@ -9,8 +9,9 @@ shared link), it clicks and waits for what a person waits for:
 - Step: the Step button → the status says "paused after …" (a real offline stage runs in between).
 
 Bytes are what the browser received (Chrome DevTools' Network.dataReceived) from the Step click to the
-update. Targets (docs/benchmarks.md): median ratio 30/3 ≤ 1.3; Step ≤ 1.0 s; select ≤ 0.3 s; bytes per
-Step at 30 ≤ 2× those at 3.
+update, for that Step (it draws a sketch) and for the next Steps that commit a verdict and a plan (text
+only: no image travels, so what they send is the view itself). Targets (docs/benchmarks.md): median ratio
+30/3 ≤ 1.3; Step ≤ 1.0 s; select ≤ 0.3 s; bytes per Step at 30 ≤ 2× those at 3, for each kind of Step.
 
 Usage: .venv/bin/python bench/page_latency.py [--repeats 5]
 """
@@ -64,6 +65,25 @@ def timed(page, click, done: str) -> float:
     return time.perf_counter() - start
 
 
+def step_bytes(page, received: list[int]) -> tuple[str, int]:
+    """Step once: the stage it committed (from the status line) and the bytes received for it."""
+    before = page.locator("#sb-status").text_content()
+    received.clear()
+    page.locator("#sb-step").click()
+    page.wait_for_function(
+        "(before) => { const t = document.querySelector('#sb-status').textContent;"
+        " return t !== before && (t.startsWith('paused after') || t.startsWith('finished')); }",
+        arg=before,
+        timeout=30_000,
+    )
+    time.sleep(0.3)  # let the last requests land in the byte count
+    text = page.locator("#sb-status").text_content()
+    stage = (
+        text.split(" · ")[0].removeprefix("paused after ") if text.startswith("paused") else "final"
+    )
+    return stage, sum(received)
+
+
 def measure(page, url: str, session_id: str, store, received: list[int]) -> dict[str, float]:
     page.goto(f"{url}?session={session_id}", wait_until="load")
     page.wait_for_function(
@@ -100,6 +120,12 @@ def measure(page, url: str, session_id: str, store, received: list[int]) -> dict
     )
     time.sleep(0.3)  # let the last image requests land in the byte count
     result["step_bytes"] = sum(received)
+    for _ in range(8):  # Step on until a verdict and a plan were committed (text-only Steps)
+        stage, sent = step_bytes(page, received)
+        if stage in ("inspect", "plan"):
+            result.setdefault(f"{stage}_bytes", sent)
+        if stage == "final" or {"inspect_bytes", "plan_bytes"} <= result.keys():
+            break
     return result
 
 
@@ -140,12 +166,20 @@ def main() -> None:
         small = statistics.median(r[key] for r in sizes[3])
         large = statistics.median(r[key] for r in sizes[30])
         print(f"{key:<10} {small:9.3f} {large:9.3f} {large / small:7.2f}")
-    small = statistics.median(r["step_bytes"] for r in sizes[3])
-    large = statistics.median(r["step_bytes"] for r in sizes[30])
+    for key, what in (
+        ("step_bytes", "a sketch"),
+        ("inspect_bytes", "a verdict"),
+        ("plan_bytes", "a plan"),
+    ):
+        small = statistics.median(r[key] for r in sizes[3] if key in r)
+        large = statistics.median(r[key] for r in sizes[30] if key in r)
+        print(
+            f"bytes per Step committing {what}: {small:.0f} at 3 steps, {large:.0f} at 30 steps "
+            f"(ratio {large / small:.2f})"
+        )
     print(
-        f"bytes per Step: {small:.0f} at 3 steps, {large:.0f} at 30 steps (ratio {large / small:.2f}); "
-        f"sessions held {sorted({r['steps'] for r in sizes[3]})} and {sorted({r['steps'] for r in sizes[30]})} "
-        f"steps; {args.repeats} repeats"
+        f"sessions held {sorted({r['steps'] for r in sizes[3]})} and "
+        f"{sorted({r['steps'] for r in sizes[30]})} steps; {args.repeats} repeats"
     )
 
 

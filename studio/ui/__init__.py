@@ -45,7 +45,11 @@ SCRIPT = (
     "compare.js",  # two branches side by side, preferences
     "start.js",  # who the page acts for, the first drawing, the session in the URL
 )
-CSS = "footer { display: none !important; } .gradio-container { padding: 0 8px !important; }"
+# The page has the window to itself: no footer, and none of Gradio's own margins around the one component.
+CSS = (
+    "footer { display: none !important; } .gradio-container { padding: 0 8px !important; } "
+    ".gradio-container .main { padding: 4px 0 0 !important; } #studio .html-container { padding: 0 !important; }"
+)
 PAUSES = [
     ["every", "after every stage"],
     ["inspect", "at each verdict"],

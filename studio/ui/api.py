@@ -239,6 +239,7 @@ def _last_full(stream: Iterator[View]) -> View:
                 False,
             )
     full.cards = {step_id: cards[step_id] for step_id, _ in full.tree}
+    full.held = ()  # a client holds nothing: the whole tree, every card
     return full
 
 

@@ -4,8 +4,11 @@
 every HTTP endpoint (`gradio_client` users read `view["session"]["version"]`, not
 `view[1]`) and what the page's script draws. Cards are keyed by a hash of their
 content, so a page that already holds a card (it says which keys it has) is sent
-only the cards that are new or changed: the bytes of a Step do not grow with the
-session. Images travel as URLs by hash the browser caches (they are content-addressed).
+only the cards that are new or changed, and no tree at all: steps are never removed from a
+session, so the page's tree is the cards it holds plus those sent, and its branch is the path to
+the session's head (static/core.js `apply`). The branch list travels only when it changed (the page
+holds it under a key of its own). A Step's bytes are then what the Step added, whatever the
+session's size. Images travel as URLs by hash the browser caches (they are content-addressed).
 """
 
 from __future__ import annotations
@@ -26,11 +29,15 @@ from ..core.domain import (
     Step,
     Trajectory,
     last_image,
+    person_input,
     rounds_used,
+    unchanged,
 )
 from ..store import Store
 
 PREVIEW_SIDE = 256  # live previews are sent inline, small
+BRANCHES_KEY = "branches:"  # how a page says which branch list it holds, beside its card keys
+STAGE_WORDS = {Stage.INSPECT: "verdict"}  # a stage as a person names it; the others by their value
 
 
 def image_url(sha256: str) -> str:
@@ -70,6 +77,17 @@ def card(
         "created": step.created_at,
         "children": len(trajectory.children(step.id)),
     }
+    # the person's note this model step answered, and what it did with it
+    given = person_input(step)
+    if given is not None:
+        data["person_input"] = {
+            "kind": given.kind,
+            "text": given.text,
+            "used": given.used,
+            "note": given.note,
+        }
+    if unchanged(step):  # a refine that changed nothing: no round of progress
+        data["unchanged"] = unchanged(step)
     if step.stage in (Stage.PLAN, Stage.REFINE):
         data["instruction"] = step.instruction or ""
     if step.stage is Stage.PLAN:
@@ -184,25 +202,74 @@ def status(trajectory: Trajectory | None) -> dict[str, Any]:
 
 
 def branches(trajectory: Trajectory) -> list[dict[str, Any]]:
-    """Every branch, named by its fork point and its end; rejected dead ends are not branches."""
+    """Every branch, oldest first, named by what started it; rejected dead ends are not branches.
+
+    `started` says what made the branch: `what` ("reject R2 sketch", "edit R3 plan", "rewind to
+    R1 plan"; "the first run" for the oldest) and `by`, the person who did it (None: the model, or a
+    rewind, which records no person); the page writes "you" where `by` is the viewer. `from` is the
+    number of the branch it left (None for the first).
+    """
     leaves = sorted(
         (s for s in trajectory.leaves() if s.review is not Review.REJECTED),
-        key=lambda s: s.created_at,
+        key=lambda s: (s.created_at, s.id),
     )
-    out = []
+    out: list[dict[str, Any]] = []
+    owner: dict[str, int] = {}  # step id -> the number of the oldest branch through it
     for number, leaf in enumerate(leaves, start=1):
         path = trajectory.branch(leaf.id)
+        own = next((s for s in path if s.id not in owner), None)
+        parent = trajectory.steps.get(own.parent_id) if own and own.parent_id else None
+        started = _started(trajectory, own, parent) if number > 1 and own else None
+        for step in path:
+            owner.setdefault(step.id, number)
+        by = f"{started['by']}: " if started and started["by"] else ""
+        what = started["what"] if started else "the first run"
         out.append(
             {
                 "leaf": leaf.id,
                 "number": number,
                 "steps": len(path),
                 "ends": leaf.stage.value,
-                "label": f"Branch {number} · {len(path)} {'step' if len(path) == 1 else 'steps'} · "
-                f"ends with {leaf.stage.value}",
+                "ends_round": leaf.round,
+                "image": image_url(leaf.image.sha256) if leaf.image is not None else None,
+                "started": started or {"what": "the first run", "by": None},
+                "from": owner.get(parent.id) if parent else None,
+                "fork": own.id if own and number > 1 else None,
+                "label": f"Branch {number} · {by}{what} · {len(path)} "
+                f"{'step' if len(path) == 1 else 'steps'} · ends with {leaf.stage.value}",
             }
         )
     return out
+
+
+def _stage_word(step: Step) -> str:
+    return STAGE_WORDS.get(step.stage, step.stage.value)
+
+
+def _started(trajectory: Trajectory, own: Step, parent: Step | None) -> dict[str, Any]:
+    """What made `own`, a branch's first step of its own: a person's edit, override or refine
+    (the step is theirs), a reject & redraw (a rejected sibling before it), or a rewind."""
+    if own.author is Author.HUMAN:
+        verbs = {
+            Stage.PLAN: f"edit R{own.round} plan",
+            Stage.INSPECT: f"override R{own.round} verdict",
+            Stage.REFINE: f"refine R{own.round}",
+        }
+        return {
+            "what": verbs.get(own.stage, f"{_stage_word(own)} R{own.round}"),
+            "by": own.annotator,
+        }
+    rejected = [
+        s
+        for s in trajectory.children(own.parent_id)
+        if s.id != own.id and s.review is Review.REJECTED and s.created_at <= own.created_at
+    ]
+    if rejected:
+        last = rejected[-1]
+        return {"what": f"reject R{last.round} {_stage_word(last)}", "by": last.annotator}
+    if parent is not None:
+        return {"what": f"rewind to R{parent.round} {_stage_word(parent)}", "by": None}
+    return {"what": "start again", "by": None}
 
 
 @dataclass
@@ -224,9 +291,21 @@ class View:
     progress: dict[str, Any] | None = None
     preview: str | None = None  # a small data URL while a sketch is being drawn
     full: bool = True  # False: a partial update (progress or preview only)
+    branches_key: str = ""  # the key a page holding `branches` sends back (BRANCHES_KEY + it)
+    # What the page already holds and is not sent again (`to_dict`): "tree" (the page sent card keys:
+    # its tree is its cards plus those sent, its branch the path to the head) and "branches".
+    held: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The view as sent: `tree` and `branch` are None when the page holds the session (it derives
+        them), `branches` is None when the page holds this very list."""
+        out = asdict(self)
+        del out["held"]
+        if "tree" in self.held:
+            out["tree"] = out["branch"] = None
+        if "branches" in self.held:
+            out["branches"] = None
+        return out
 
 
 def board(
@@ -252,6 +331,10 @@ def board(
     branch = [s.id for s in trajectory.branch()] if session.head_id else []
     if selected not in trajectory.steps:
         selected = branch[-1] if branch else None
+    listed = branches(trajectory)
+    key = hashlib.sha1(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:12]
+    held = ("tree",) if have - {BRANCHES_KEY + key} else ()
+    held += ("branches",) if BRANCHES_KEY + key in have else ()
     return View(
         session={
             "id": session.id,
@@ -273,7 +356,9 @@ def board(
         cards=cards,
         tree=tree,
         branch=branch,
-        branches=branches(trajectory),
+        branches=listed,
+        branches_key=key,
+        held=held,
         selected=selected,
         note=note,
     )

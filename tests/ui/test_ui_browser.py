@@ -172,9 +172,9 @@ def test_a_person_steers_a_session_on_the_storyboard(browser_and_studio):
     assert store.load(sid).session.head_id == new_verdict.id
     page.screenshot(path=str(ARTIFACTS / "browser-2-tree.png"))
 
-    # Compare the two branches round by round.
+    # Compare the two branches: they share their only image, so what each did after they parted is listed.
     page.locator(".sb-tab[data-view=compare]").click()
-    expect(page.locator("#sb-compare .head")).to_have_count(3)
+    expect(page.locator("#sb-compare .sb-parted .head")).to_have_count(2)
     expect(page.locator("#sb-compare")).to_contain_text("The cat is there; I checked.")
     page.locator(".sb-tab[data-view=studio]").click()
 
@@ -412,4 +412,172 @@ def test_while_a_sketch_is_drawn_the_preview_and_progress_show_and_the_buttons_s
     expect(page.locator("#sb-stop")).to_be_disabled()
     expect(page.locator("#sb-step")).to_be_enabled()
     assert [s.stage for s in store.load(session_id).branch()] == [Stage.PLAN, Stage.SKETCH]
+    page.close()
+
+
+def branchy_session(runner: Runner) -> str:
+    """An offline session with 12 branches: the first run to its end, a person's reject of the first
+    sketch (run to its end too), a person's edit of the first plan, and nine rewinds to steps of the
+    first run, each drawn a little further."""
+    trajectory = runner.new_session(
+        "two red apples under a blue cup and a black cat", "offline", seed=7
+    )
+    while runner.advance(trajectory) is not None:
+        pass
+    first = trajectory.branch()
+    sketch = next(s for s in first if s.stage is Stage.SKETCH)
+    runner.reject(trajectory, sketch.id, "the cup is too small")
+    while runner.advance(trajectory) is not None:
+        pass
+    runner.edit_plan(trajectory, first[0].id, "Draw a big blue cup.")
+    runner.advance(trajectory)
+    for at in first[1:10]:
+        runner.fork(trajectory, at.id)
+        runner.advance(trajectory)
+    return trajectory.session.id
+
+
+# What a person cannot see or reach at 1440×900: elements outside the window, fields hidden in the panel's
+# own scroll, a page that scrolls, text clipped by its box, a badge sticking out of its card.
+UNSEEN = """() => {
+  const out = [], H = innerHeight, W = innerWidth;
+  const inside = (r, b) =>
+    r.top >= b.top - 1 && r.bottom <= b.bottom + 1 && r.left >= b.left - 1 && r.right <= b.right + 1;
+  const view = {top: 0, left: 0, bottom: H, right: W};
+  const panel = document.querySelector('#sb-panel'), pr = panel.getBoundingClientRect();
+  const canvas = document.querySelector('#sb-canvas').getBoundingClientRect();
+  if (!inside(canvas, view) || canvas.width < 480 || canvas.height < 440) out.push('canvas ' + JSON.stringify(canvas));
+  for (const el of panel.querySelectorAll('textarea, input, button, a')) {
+    const r = el.getBoundingClientRect();
+    if (!inside(r, view) || !inside(r, pr)) out.push('out of view: ' + el.outerHTML.slice(0, 70));
+  }
+  if (document.scrollingElement.scrollHeight > H + 1) out.push('the page scrolls');
+  const board = document.querySelector('#sb-board');
+  if (board.scrollWidth > board.clientWidth + 1) out.push('the board scrolls sideways');
+  for (const card of document.querySelectorAll('#sb-board .sb-card')) {
+    const cr = card.getBoundingClientRect();
+    for (const el of card.querySelectorAll('.txt, .kind, .sb-badge, img')) {
+      const clipped = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+      if (clipped || !inside(el.getBoundingClientRect(), cr))
+        out.push('clipped: ' + el.outerHTML.slice(0, 70));
+    }
+  }
+  return out;
+}"""
+
+
+def test_at_1440x900_canvas_fields_actions_branches_and_comparisons_are_all_in_view(
+    browser_and_studio,
+):
+    """The room to work: for every kind of step the canvas, the step's fields and its actions are in the
+    window together, the storyboard clips no text, twelve branches are listed by what started them without
+    overflowing, focusing the refine box moves nothing (a stroke painted after it lands under the pointer),
+    and Compare shows two images of the same stage large side by side, judged from the keyboard."""
+    from playwright.sync_api import expect
+
+    context, store, url = browser_and_studio
+    sid = branchy_session(Runner(store))
+    trajectory = store.load(sid)
+    page = open_page(context, f"{url}?session={sid}")
+    status_is(page, "opened")
+
+    tree = page.locator("#sb-tree")
+    expect(page.locator("#sb-branch-count")).to_have_text("12 branches")
+    expect(tree).to_contain_text(re.compile(r"you: reject R1 sketch"))
+    expect(tree).to_contain_text("you: edit R1 plan")
+    expect(tree).to_contain_text("rewind to R2 sketch")
+    assert tree.evaluate(
+        "t => [t.scrollWidth - t.clientWidth, t.scrollHeight - t.clientHeight]"
+    ) == [0, 0]
+    for label in tree.locator(".bl").all():
+        assert label.evaluate("e => e.scrollWidth <= e.clientWidth")
+    tree.locator(".node").first.click()  # the first run: every kind of step on one branch
+    status_is(page, "switched to branch 1")
+
+    first = store.load(sid).branch()
+    stages = {s.stage: s for s in first}
+    assert set(stages) == set(Stage)
+    for stage in Stage:
+        page.locator(f"#sb-board .sb-card[data-id='{stages[stage].id}']").click()
+        expect(page.locator("#sb-panel h4")).to_contain_text(f"· {stage.value} ·")
+        assert page.evaluate(UNSEEN) == [], stage
+    rejected = page.locator("#sb-board .sb-card.rejected")
+    expect(rejected).to_contain_text("rejected")  # the word, and the reason in the row
+    expect(rejected).to_contain_text("the cup is too small")
+    page.locator(f"#sb-board .sb-card[data-id='{stages[Stage.INSPECT].id}']").click()
+    page.screenshot(path=str(ARTIFACTS / "browser-6-room-to-work.png"))
+
+    # Compare: pairs of one stage each, large, side by side; ← / t / → judge and move on.
+    page.locator(".sb-tab[data-view=compare]").click()
+    page.locator("#sb-left").select_option(first[-1].id)
+    reject_branch = [
+        b for b in store.load(sid).leaves() if b.stage is Stage.FINAL and b.id != first[-1].id
+    ]
+    page.locator("#sb-right").select_option(reject_branch[0].id)
+    expect(page.locator(".sb-prefer")).to_contain_text("Which final is better?")
+    pairs = page.locator(".sb-pairs [data-pair]")
+    for i in range(pairs.count()):
+        pairs.nth(i).click()
+        left, right = (
+            store.load(sid).steps[page.locator(".sb-duel img").nth(k).get_attribute("data-id")]
+            for k in (0, 1)
+        )
+        same_round = left.stage is Stage.FINAL or left.round == right.round
+        assert left.stage is right.stage and same_round and left.image != right.image
+        boxes = [page.locator(".sb-duel img").nth(k).bounding_box() for k in (0, 1)]
+        assert all(
+            b["width"] >= 500 and b["height"] >= 400 and b["y"] + b["height"] <= 900 for b in boxes
+        )
+        assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"]  # side by side
+        expect(page.locator(".sb-duel .led").nth(0)).not_to_contain_text("no text before")
+    pairs.first.click()  # the finals
+    page.screenshot(path=str(ARTIFACTS / "browser-7-compare.png"))
+    page.keyboard.press("ArrowRight")
+    status_is(page, "recorded: right is better")
+    page.keyboard.press("t")  # the next pair came up by itself
+    status_is(page, "recorded: a tie")
+    judged = store.judgements(sid, kind="preference")
+    assert len(judged) == 2 and {store.load(sid).steps[j.step_id].stage for j in judged} >= {
+        Stage.FINAL
+    }
+    assert all(
+        store.load(sid).steps[j.step_id].stage is store.load(sid).steps[j.other_step_id].stage
+        for j in judged
+    )
+
+    # Focus the refine box, then paint where the image was before it: the mask lands under the pointer.
+    page.locator(".sb-tab[data-view=studio]").click()
+    sketch = stages[Stage.REFINE]
+    page.locator(f"#sb-board .sb-card[data-id='{sketch.id}']").click()
+    before = page.locator("#sb-paint").bounding_box()
+    page.locator("#sb-panel [data-f=refine]").click()
+    page.keyboard.type("make the cup green")
+    assert page.locator("#sb-paint").bounding_box() == before
+    assert page.evaluate("document.scrollingElement.scrollTop") == 0
+    x0, y0 = before["x"] + before["width"] * 0.3, before["y"] + before["height"] * 0.3
+    x1, y1 = before["x"] + before["width"] * 0.6, before["y"] + before["height"] * 0.6
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+    page.locator("#sb-panel [data-do=refine]").click()
+    status_is(page, "refined inside the painted region|changed no pixel inside the painted region")
+    refined = store.load(sid).head()
+    mask = store.load_image(refined.region.image).convert("L")
+    scale = mask.width / before["width"]
+    radius = (
+        28 / 2 * scale + 2
+    )  # the brush's default size, in image pixels, and a pixel of rounding
+    want = (
+        0.3 * mask.width - radius,
+        0.3 * mask.height - radius,
+        0.6 * mask.width + radius,
+        0.6 * mask.height + radius,
+    )
+    got = mask.getbbox()
+    assert got is not None and all(abs(g - w) <= 3 * scale + 2 for g, w in zip(got, want)), (
+        got,
+        want,
+    )
+    assert len(trajectory.steps) < len(store.load(sid).steps)
     page.close()

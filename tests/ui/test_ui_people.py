@@ -164,13 +164,14 @@ def test_two_people_each_see_their_own_work_and_are_named_as_its_authors(studio_
     ana.locator("#sb-run").click()
     status_is(ana, "finished")
     ana.locator(".sb-tab[data-view=compare]").click()
-    prefer = ana.locator(".sb-prefer").last
-    expect(prefer).to_contain_text("Which final is better?")
+    prefer = ana.locator(".sb-prefer")
+    expect(prefer).to_contain_text("Which final is better?")  # the finals come first
     prefer.locator("[data-prefer=right]").click()
     status_is(ana, "recorded: right is better")
-    expect(ana.locator(".sb-prefer").last.locator("[data-prefer=right]")).to_have_class(
-        re.compile("on")
-    )
+    ana.locator(
+        ".sb-pairs [data-pair]", has_text="final"
+    ).click()  # the next pair came up; back to the finals
+    expect(prefer.locator("[data-prefer=right]")).to_have_class(re.compile("on"))
     ana.screenshot(path=str(ARTIFACTS / "people-3-compare-prefers.png"))
     [preference] = store.judgements(sid, kind="preference")
     finals = [s for s in store.load(sid).steps.values() if s.stage is Stage.FINAL]

@@ -1,6 +1,7 @@
 // The canvas: the selected step's image (or the last image before it), large; the verdict's evidence boxes
 // and the names of what was drawn over it; the live preview while a sketch is drawn; and the region brush
-// whose painted pixels limit a refine.
+// whose painted pixels limit a refine. The canvas has a fixed place and size in its column (page.css): nothing
+// typed or focused in the panel under it moves it, and a stroke lands where the pointer is.
 function shownImage() {
   const c = S.cards[S.selected];
   if (!c) return null;
@@ -31,7 +32,7 @@ function renderCanvas() {
   const verdict = c && c.stage === "inspect" && $("#sb-boxes").checked;
   const boxes = verdict ? [c.plan_check, c.sketch_check].filter(Boolean) : [];
   svg.setAttribute("viewBox", `0 0 ${shown.width} ${shown.height}`);
-  const s = Math.max(1, shown.width / 540);
+  const s = Math.max(1, shown.width / Math.min(fitSide().w, fitSide().h));
   const names = c && c.stage !== "inspect" && $("#sb-labels").checked ? (shown.labels || []) : [];
   // each box by its own finding: red where the verdict says what is wrong with that object, else green
   const evidence = (check) => check.evidence.map((b) => boxHtml(b, b.wrong ? "#c62828" : "#15803d", false, s));
@@ -48,9 +49,15 @@ function boxHtml(b, col, dash, s) {
   const at = `x="${x0 + 3 * s}" y="${Math.max(14 * s, y0 - 4 * s)}"`;
   return rect + `<text ${at} fill="${col}" style="font-size:${13 * s}px">${esc(b.label)}</text>`;
 }
+// The canvas box's inner size, which the image is fitted to (page.css sizes the box to its column).
+function fitSide() {
+  const box = $("#sb-canvas");
+  return {w: box.clientWidth || 540, h: box.clientHeight || 540};
+}
 function layout(shown) {
   // The image is drawn with object-fit: contain; the evidence and paint layers sit exactly over its pixels.
-  const stage = $(".sb-stage"), W = S.zoom ? shown.width : 540, H = S.zoom ? shown.height : 540;
+  const fit = fitSide(), stage = $(".sb-stage");
+  const W = S.zoom ? shown.width : fit.w, H = S.zoom ? shown.height : fit.h;
   const scale = S.zoom ? 1 : Math.min(W / shown.width, H / shown.height);
   const w = shown.width * scale, h = shown.height * scale, left = (W - w) / 2, top = (H - h) / 2;
   stage.style.width = W + "px"; stage.style.height = H + "px";
@@ -101,3 +108,5 @@ $("#sb-clear").onclick = clearPaint;
 $("#sb-zoom").onclick = () => { S.zoom = !S.zoom; renderCanvas(); };
 $("#sb-boxes").onchange = renderCanvas;
 $("#sb-labels").onchange = renderCanvas;
+// A window resized refits the image (the painted region keeps its pixels: only the layer's size on screen changes).
+new ResizeObserver(() => { if (S.cards[S.selected]) renderCanvas(); }).observe($("#sb-canvas"));

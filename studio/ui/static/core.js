@@ -13,11 +13,15 @@ const iso = (s) => "\u2068" + String(s ?? "") + "\u2069";
 const S = {
   session: null, cards: {}, tree: [], branch: [], branches: [], selected: null, running: false,
   progress: null, preview: null, dirty: {}, seen: {}, gallery: [], picked: null, seq: 0, zoom: false,
-  me: null, pending: null,
+  me: null, branchesKey: "", pending: null,
 };
 
 // ---- talking to the server -------------------------------------------------------------------------
-function have() { return Object.values(S.cards).map((c) => c.key); }
+// What the page holds, as the server's keys: a key per card, and the branch list's (studio.ui.board).
+function have() {
+  const keys = Object.values(S.cards).map((c) => c.key);
+  return S.branchesKey ? [...keys, "branches:" + S.branchesKey] : keys;
+}
 function toast(message, kind = "error") {
   const box = $("#sb-toast");
   box.textContent = message; box.className = "sb-toast " + (kind === "error" ? "" : kind); box.hidden = false;
@@ -49,7 +53,6 @@ function work(action, fields = {}, typed = []) {
   if (!S.session || S.running) return;
   S.running = true; S.seq += 1; renderControls();
   S.pending = typed.length ? {seq: S.seq, id: S.selected, typed} : null;
-
   const s = S.session;
   trigger("submit", {action, seq: S.seq, session_id: s.id, version: s.version, have: have(), ...fields});
 }
@@ -80,20 +83,31 @@ function apply(v) {
     const other = !S.session || S.session.id !== v.session.id;
     if (other) { S.cards = {}; S.dirty = {}; S.seen = {}; }
     S.session = v.session;
-    const keep = new Set(v.tree.map((t) => t[0]));
-    for (const id of Object.keys(S.cards)) if (!keep.has(id)) delete S.cards[id];
+    if (v.tree) {  // the whole tree; without it, the cards sent are all that changed (steps are never removed)
+      const keep = new Set(v.tree.map((t) => t[0]));
+      for (const id of Object.keys(S.cards)) if (!keep.has(id)) delete S.cards[id];
+    }
     Object.assign(S.cards, v.cards);
-    S.tree = v.tree; S.branch = v.branch; S.branches = v.branches;
+    S.tree = v.tree || Object.values(S.cards).map((c) => [c.id, c.key]);
+    S.branch = v.branch || pathIds(v.session.head);
+    if (v.branches) { S.branches = v.branches; S.branchesKey = v.branches_key; }
     if (v.selected && (other || v.note !== "reloaded")) S.selected = v.selected;
     if (!S.cards[S.selected]) S.selected = S.branch[S.branch.length - 1] || null;
   } else {
     S.session = null; S.cards = {}; S.tree = []; S.branch = []; S.branches = []; S.selected = null;
+    S.branchesKey = "";
   }
   S.running = !!v.running;
   if (!S.running) { S.progress = null; S.preview = null; }
   if (v.note && !v.running) setStatus(statusText(v.note));
   remember();
   render();
+}
+// The step ids from the first step to `head`, following each card's parent.
+function pathIds(head) {
+  const out = [];
+  for (let id = head; id && S.cards[id]; id = S.cards[id].parent) out.unshift(id);
+  return out;
 }
 // The typed text of the model work in flight: kept when it was refused, dropped once it was done.
 function settle(v) {

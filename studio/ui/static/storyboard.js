@@ -1,5 +1,7 @@
 // The storyboard: the session's head line (title, id, owner and sharing) and the loop, one row per round
-// (plan → sketch → verdict → refine), a card per step; a click on a card selects it.
+// (plan → sketch → verdict → refine), a card per step; a click on a card selects it. Like a history panel's
+// groups, a row leads with the text that opened the round and keeps every word of it: texts wrap, never
+// clip; images are large enough to judge at a glance; a rejected image keeps its reason in the row.
 
 // ---- the head line -----------------------------------------------------------------------------------
 function renderHead() {
@@ -42,7 +44,7 @@ function cardHtml(c) {
   const sel = c.id === S.selected ? " sel" : "", rej = c.review === "rejected" ? " rejected" : "";
   const you = c.author === "human" ? " human" : "";
   const badges = byBadge(c) + starsBadge(c) + reviewBadge(c);
-  const head = `<div class="kind"><span>${c.stage}</span><span>${badges}</span></div>`;
+  const head = `<div class="kind"><span class="st">${c.stage === "inspect" ? "verdict" : c.stage}</span>${badges}</div>`;
   const wide = c.stage === "plan" || c.stage === "inspect" ? " text" : "";
   const why = c.review === "rejected" && c.review_note ? ` title="rejected: ${esc(iso(c.review_note))}"` : "";
   const attrs = `data-id="${c.id}" data-stage="${c.stage}"${why}`;
@@ -67,11 +69,12 @@ function reviewBadge(c) {
 function cardBody(c) {
   if (c.stage === "plan") return `<div class="txt"><b>${bdi(c.instruction)}</b><br>${bdi(c.description)}</div>`;
   if (c.stage === "inspect") return verdictBody(c);
+  const why = c.review === "rejected" && c.review_note ? `<div class="txt why">${bdi(c.review_note)}</div>` : "";
   if (c.stage === "refine") {
-    const said = `<div class="txt" title="${esc(iso(c.instruction))}">${bdi(c.instruction)}</div>`;
-    return `<img loading="lazy" src="${esc(c.image)}" alt="refined image">${said}`;
+    const said = `<div class="txt">${bdi(c.instruction)}</div>`;
+    return `<img loading="lazy" src="${esc(c.image)}" alt="refined image">${said}${why}`;
   }
-  return c.image ? `<img loading="lazy" src="${esc(c.image)}" alt="${c.stage}">` : "";
+  return c.image ? `<img loading="lazy" src="${esc(c.image)}" alt="${c.stage}">${why}` : "";
 }
 function verdictBody(c) {
   const unread = `title="${esc(iso(c.unreadable))}"`;
