@@ -168,14 +168,14 @@ def read_clause(clause: str, plan: SceneGraph) -> Edit | str:  # noqa: C901  (on
     """One clause of a critique -> the Edit it asks for, or why none could be read from it."""
     from .reader import parse_edit, parse_prompt  # the reader builds on this module's Edit
 
-    clause = _resolve(clause, plan)
+    said, clause = clause, _resolve(clause, plan)
     if _SIZE.search(clause):
-        return f"{clause!r}: the offline engine draws each object at one size and cannot resize it"
+        return f"{said!r}: the offline engine draws each object at one size and cannot resize it"
     wanted = _NOT_COLOR.sub("", clause)
     scene = parse_prompt(clause)
     objects = list(scene.groups) + [g for g in scene.negated if g not in scene.groups]
     if not objects:
-        return f"{clause!r}: it names no object the engine can draw"
+        return f"{said!r}: it names no object the engine can draw"
     first = objects[0]
     target = ObjectGroup(first.cls, 1, first.color)
     low = clause.lower()
@@ -226,7 +226,7 @@ def read_clause(clause: str, plan: SceneGraph) -> Edit | str:  # noqa: C901  (on
             ObjectGroup(anchor.cls, 1, anchor.color) if anchor else None,
             count=first.count,
         )
-    return f"{clause!r}: no change to make could be read from it"
+    return f"{said!r}: no change to make could be read from it"
 
 
 def read_critique(text: str, plan: SceneGraph) -> Critique:

@@ -316,11 +316,12 @@ class OfflineEngine(Engine):
         if not instruction and not meta.get(PERSON_EDITS):
             own = self._own_fix(ctx, painter, described, instructed, plan)
             meta.update(own["meta"])
-            texts.append(own["text"])
             if own.get("nothing") and ctx.person is None:
                 return RefineResult(
                     own["text"], base, meta={"canvas": painter.ledger, **own["meta"]}
                 )
+            if not own.get("nothing"):  # beside a note it could not use: never "nothing to fix"
+                texts.append(("Instead: " if texts else "") + own["text"])
         ctx.progress(1.0, "refined", painter.image.copy())
         meta.update(
             {"drawn": painter.drawn, "draft_mistakes": painter.mistakes, "canvas": painter.ledger}
