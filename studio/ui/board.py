@@ -234,7 +234,6 @@ def branches(trajectory: Trajectory) -> list[dict[str, Any]]:
                 "image": image_url(leaf.image.sha256) if leaf.image is not None else None,
                 "started": started or {"what": "the first run", "by": None},
                 "from": owner.get(parent.id) if parent else None,
-                "fork": own.id if own and number > 1 else None,
                 "label": f"Branch {number} · {by}{what} · {len(path)} "
                 f"{'step' if len(path) == 1 else 'steps'} · ends with {leaf.stage.value}",
             }
