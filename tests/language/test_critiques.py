@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from studio.language import ObjectGroup, SceneGraph
-from studio.language.edits import Edit, edit_from_dict, edit_to_dict, read_critique
+from studio.language.critique import read_critique
+from studio.language.edits import Edit, edit_from_dict, edit_to_dict
 from studio.language.scene import Relation
 
 # a red cup and a clock right of it; two dogs; a cat

@@ -17,7 +17,8 @@ from PIL import Image
 
 from ...core.domain import Box, Review, Stage, StudioError, last_image
 from ...language import Edit, SceneGraph, edit_text, parse_edit
-from ...language.edits import edit_to_dict, read_critique
+from ...language.critique import read_critique
+from ...language.edits import edit_to_dict
 from ...language.scene import OPPOSITE
 from ..base import (
     Capabilities,
