@@ -204,6 +204,23 @@ def test_what_a_person_reads_fits_and_says_what_it_means(studio, tmp_path):
     status_is(page, "accepted")
     step(page, "paused after inspect")
 
+    # Badges are whole words inside their cards; a rejected sketch's reason is in its row.
+    rejected = page.locator("#sb-board .sb-card.rejected")
+    expect(rejected).to_contain_text("the handle is missing")
+    for badge in page.locator("#sb-board .sb-badge").all():
+        fits = badge.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
+        card = badge.evaluate(
+            "b => { const c = b.closest('.sb-card').getBoundingClientRect(), "
+            "r = b.getBoundingClientRect(); return r.left >= c.left && r.right <= c.right + 0.5; }"
+        )
+        assert fits and card, badge.inner_text()
+    expect(
+        page.locator("#sb-board .sb-badge", has_text=re.compile("^rejected$", re.I))
+    ).to_have_count(1)
+    expect(
+        page.locator("#sb-board .sb-badge", has_text=re.compile("^accepted$", re.I))
+    ).to_have_count(1)
+
     # The failed verdict's boxes: red where that object is wrong, green where it is right, as sentences.
     rects = page.locator("#sb-evidence rect")
     expect(rects).to_have_count(2)
@@ -248,6 +265,21 @@ def test_what_a_person_reads_fits_and_says_what_it_means(studio, tmp_path):
     Runner(store).rename(store.load(sid), "Apple & cup study")
     page.reload(wait_until="load")
     status_is(page, "^opened")
+    # The redraw after a reject says what it did with the reason; a refine that changed nothing says so.
+    step(page, "paused after plan")
+    step(page, "paused after sketch")
+    page.locator("#sb-panel [data-f=reason]").fill("the apple should be green")
+    page.locator("#sb-panel [data-do=reject]").click()
+    status_is(page, "rejected and redrawn")
+    redraw = page.locator(f"#sb-board .sb-card[data-id='{store.load(sid).head().id}']")
+    expect(redraw).to_contain_text("used your note: did recolor the apple to green")
+    page.locator("#sb-panel [data-f=refine]").fill("make the apple green")
+    page.locator("#sb-panel [data-do=refine]").click()
+    status_is(page, "the refine changed no pixel")
+    same = page.locator(f"#sb-board .sb-card[data-id='{store.load(sid).head().id}']")
+    expect(same).to_contain_text("no change: the refine returned the same image")
+    assert same.evaluate("c => c.scrollWidth <= c.clientWidth + 1")
+    page.screenshot(path=str(ARTIFACTS / "review-5a-your-note.png"))
     page.locator("#sb-run").click()
     status_is(page, "finished")
     final = store.load(sid).head()
@@ -255,7 +287,7 @@ def test_what_a_person_reads_fits_and_says_what_it_means(studio, tmp_path):
     page.locator(f"#sb-board .sb-card[data-id='{final.id}']").click()
     page.locator("body").press("n")
     names = page.locator("#sb-evidence text")
-    expect(names.filter(has_text="red apple")).to_have_count(1)
+    expect(names.filter(has_text="apple")).to_have_count(1)  # green now: the note asked
     expect(names.filter(has_text="blue cup")).to_have_count(1)
     with page.expect_download() as download:
         page.locator("#sb-panel a", has_text="Download PNG").click()

@@ -8,7 +8,7 @@ function renderPanel() {
   const fresh = freshHtml(c);
   if (!S.dirty[c.id]) S.seen[c.id] = c.key;
   const rate = c.image && c.stage !== "inspect" && c.review !== "rejected" ? rateHtml(c) : "";
-  box.innerHTML = panelHead(c) + offBranchHtml(c) + originalHtml(c) + fresh + rate + panelBody(c);
+  box.innerHTML = panelHead(c) + answerHtml(c) + offBranchHtml(c) + originalHtml(c) + fresh + rate + panelBody(c);
   renderPanelHint();
 }
 function freshHtml(c) {

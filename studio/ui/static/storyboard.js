@@ -48,7 +48,16 @@ function cardHtml(c) {
   const wide = c.stage === "plan" || c.stage === "inspect" ? " text" : "";
   const why = c.review === "rejected" && c.review_note ? ` title="rejected: ${esc(iso(c.review_note))}"` : "";
   const attrs = `data-id="${c.id}" data-stage="${c.stage}"${why}`;
-  return `<div class="sb-card${wide}${sel}${rej}${you}" ${attrs}>${head}${cardBody(c)}</div>`;
+  return `<div class="sb-card${wide}${sel}${rej}${you}" ${attrs}>${head}${cardBody(c)}${answerHtml(c)}</div>`;
+}
+// What a model step did with the person's note it answered, and a refine that changed nothing.
+function answerHtml(c) {
+  const p = c.person_input;
+  const used = p && p.used !== null && p.used !== undefined
+    ? `<div class="txt said ${p.used ? "used" : "unused"}">${p.used ? "used" : "could not use"} your note: ` +
+      `${bdi(p.note || p.text)}</div>` : "";
+  const same = c.unchanged ? `<div class="txt said unused">no change: ${bdi(c.unchanged)}</div>` : "";
+  return used + same;
 }
 function byBadge(c) {
   if (c.author !== "human" && !c.annotator) return "";
