@@ -34,6 +34,7 @@ from .base import (
     PlanResult,
     RefineResult,
     StageContext,
+    UsedInput,
 )
 from .torch_support import (
     ModelLock,
@@ -311,11 +312,14 @@ class JanusEngine(Engine):
         return result
 
     def sketch(self, ctx: StageContext) -> ImageResult:
-        description = prompts.image_description(ctx)
+        description, used = _with_person(ctx, prompts.image_description(ctx))
         image, steps = self._image(ctx, description, "sketching")
         ctx.progress(1.0, "sketched", thumbnail(image))
         return ImageResult(
-            image, meta={"prompt": description, "image_tokens": steps}, sampling_steps=steps
+            image,
+            meta={"prompt": description, "image_tokens": steps},
+            sampling_steps=steps,
+            used_input=used,
         )
 
     def inspect(self, ctx: StageContext) -> InspectResult:
@@ -339,14 +343,35 @@ class JanusEngine(Engine):
         meta: dict[str, Any] = {}
         if not instruction:
             system, user = prompts.refine_request(ctx)
+            if ctx.person is not None:  # the correction answers the person, not the model's verdict
+                user += (
+                    f"\nA person says: {ctx.person.text}\nWrite the correction that answers them."
+                )
             raw, tokens = self._text(ctx, system, user, base, "writing the correction")
             instruction, format_ok = prompts.refine_instruction(raw, ctx)
             meta.update(raw=raw[:2000], format_ok=format_ok, tokens=tokens)
-        description = prompts.redraw_prompt(ctx, instruction)
+        description, used = _with_person(ctx, prompts.redraw_prompt(ctx, instruction))
         image, steps = self._image(ctx, description, "redrawing")
         ctx.progress(1.0, "refined", thumbnail(image))
         meta.update(prompt=description, image_tokens=steps, redrawn=True)
-        return RefineResult(instruction, image, meta=meta, sampling_steps=steps)
+        return RefineResult(instruction, image, meta=meta, sampling_steps=steps, used_input=used)
+
+
+def _with_person(ctx: StageContext, description: str) -> tuple[str, UsedInput | None]:
+    """The image prompt with the person's correction in it, and what the engine says it did.
+
+    Janus-Pro draws the whole image from text, so a verdict a person overrode or the reason they
+    rejected the last image goes into the prompt verbatim; an edited plan already is the description."""
+    person = ctx.person
+    if person is None or not person.text.strip():
+        return description, None
+    text = " ".join(person.text.split())
+    if person.kind == "plan":
+        return description, UsedInput(True, f"drew your edited plan: {text}")
+    if text.lower() not in description.lower():
+        description = f"{description.rstrip('. ')}. Correction: {text}"
+    what = "why you rejected the last image" if person.kind == "reason" else "your verdict"
+    return description, UsedInput(True, f"redrew the whole image with {what} in its prompt: {text}")
 
 
 def _guided_tokens(ctx: StageContext, m: _Loaded, guidance: float, label: str, every: int):

@@ -200,3 +200,22 @@ def test_on_a_gpu_the_weights_load_straight_onto_it_never_through_the_cpu(janus_
     with pytest.raises(Stop):
         engine.loaded()
     assert asked["device_map"] == {"": "cuda:0"} and asked["dtype"] is torch.bfloat16
+
+
+def test_an_overridden_verdict_is_in_the_redraws_prompt(runner, janus):
+    t = session(runner)
+    runner.run(t, pause=PausePolicy.AT_INSPECT)
+    runner.override(t, t.head().id, sketch_passed=False, sketch_critique="the cup should be green")
+    refine = runner.advance(t)
+    assert refine.stage is Stage.REFINE and "the cup should be green" in refine.meta["prompt"]
+    assert refine.meta["person_input"]["kind"] == "verdict" and refine.meta["person_input"]["used"]
+
+
+def test_a_reject_reason_is_in_the_redrawn_sketchs_prompt(runner, janus):
+    t = session(runner)
+    runner.advance(t)
+    sketch = runner.advance(t)
+    redraw = runner.reject(t, sketch.id, note="the clock should be on the left of the cup")
+    assert redraw.stage is Stage.SKETCH
+    assert "the clock should be on the left of the cup" in redraw.meta["prompt"]
+    assert redraw.meta["person_input"]["kind"] == "reason" and redraw.meta["person_input"]["used"]

@@ -534,3 +534,44 @@ def test_a_qwen_vl_planner_without_torchvision_names_the_install_line(shipped):
     )
     with pytest.raises(StudioError, match=r"needs torchvision.*stroke-studio\[vision\]"):
         engine.planner()
+
+
+# -- a person's correction steers the next call (issue 22) --------------------------------------
+
+
+def prompts_seen(pipe, monkeypatch) -> list[str]:
+    """The prompts the pipeline's own encode_prompt receives (the real method runs)."""
+    seen: list[str] = []
+    inner = pipe.encode_prompt
+
+    def encode_prompt(prompt, *args, **kwargs):
+        seen.append(prompt if isinstance(prompt, str) else " ".join(prompt))
+        return inner(prompt, *args, **kwargs)
+
+    monkeypatch.setattr(pipe, "encode_prompt", encode_prompt)
+    return seen
+
+
+def test_an_overridden_verdict_is_the_editing_pipelines_instruction(runner, pipeline, monkeypatch):
+    t = session(runner, steps=2)
+    runner.run(t, pause=PausePolicy.AT_INSPECT)
+    verdict = t.head()
+    runner.override(t, verdict.id, sketch_passed=False, sketch_critique="the cup should be green")
+    seen = prompts_seen(pipeline.refiner(), monkeypatch)
+    refine = runner.advance(t)
+    assert refine.stage is Stage.REFINE and refine.instruction == "the cup should be green"
+    assert seen and all("the cup should be green" in prompt for prompt in seen)
+    assert refine.meta["person_input"]["kind"] == "verdict" and refine.meta["person_input"]["used"]
+    assert "the cup should be green" in refine.meta["person_input"]["note"]
+
+
+def test_a_reject_reason_becomes_part_of_the_sketchers_prompt(runner, pipeline, monkeypatch):
+    t = session(runner, steps=1)
+    runner.advance(t)
+    sketch = runner.advance(t)
+    seen = prompts_seen(pipeline.sketcher(), monkeypatch)
+    redraw = runner.reject(t, sketch.id, note="the clock should be on the left of the cup")
+    assert redraw.stage is Stage.SKETCH
+    assert seen and "the clock should be on the left of the cup" in seen[-1]
+    assert "the clock should be on the left of the cup" in redraw.meta["prompt"]
+    assert redraw.meta["person_input"]["kind"] == "reason" and redraw.meta["person_input"]["used"]

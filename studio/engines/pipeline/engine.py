@@ -18,6 +18,7 @@ from ..base import (
     PlanResult,
     RefineResult,
     StageContext,
+    UsedInput,
 )
 from ..torch_support import (
     ModelLock,
@@ -383,19 +384,21 @@ class PipelineEngine(Engine):
         section = self.config["sketcher"]
         previous = ctx.current_image()
         plan = prompts.latest_plan(ctx.branch)
+        used = _plan_used(ctx)
         if previous is not None and plan is not None and section["continue_with"] == "refiner":
             instruction = plan.instruction or prompts.image_description(ctx)
+            instruction, reason_used = _with_reason(ctx, instruction)
             image, steps, settings = self._edit(ctx, previous, instruction, None, "sketching")
             meta = {"prompt": instruction, "continued": True, **settings}
         else:
-            description = prompts.image_description(ctx)
+            description, reason_used = _with_reason(ctx, prompts.image_description(ctx))
             pipe = self.sketcher()
             image, steps, settings = self._draw(
                 ctx, pipe, section, "sketcher", "sketching", prompt=description, size=self._size()
             )
             meta = {"prompt": description, "pipeline": type(pipe).__name__, **settings}
         ctx.progress(1.0, "sketched", thumbnail(image))
-        return ImageResult(image, meta=meta, sampling_steps=steps)
+        return ImageResult(image, meta=meta, sampling_steps=steps, used_input=reason_used or used)
 
     def inspect(self, ctx: StageContext) -> InspectResult:
         image = ctx.current_image()
@@ -446,6 +449,21 @@ class PipelineEngine(Engine):
                 "There is no sketch to refine yet; let the sketch stage draw one first."
             )
         meta: dict[str, Any] = {}
+        used: UsedInput | None = None
+        person = ctx.person
+        if (
+            not instruction
+            and person is not None
+            and person.kind == "verdict"
+            and person.text.strip()
+        ):
+            # the editing pipeline takes the person's critique as its edit instruction
+            instruction = " ".join(person.text.split())
+            used = UsedInput(
+                True, f"edited the image with your verdict as the instruction: {instruction}"
+            )
+        elif instruction:
+            instruction, used = _with_reason(ctx, instruction)
         if not instruction:
             planner = self.planner()
             system, user = prompts.refine_request(ctx)
@@ -461,10 +479,33 @@ class PipelineEngine(Engine):
             )
             instruction, format_ok = prompts.refine_instruction(raw, ctx)
             meta.update(raw=raw[:2000], format_ok=format_ok, tokens=tokens)
+            instruction, used = _with_reason(ctx, instruction)
         image, steps, settings = self._edit(ctx, base, instruction, region, "refining")
-        meta.update(settings, region=region is not None)
+        meta.update(settings, region=region is not None, prompt=instruction)
         ctx.progress(1.0, "refined", thumbnail(image))
-        return RefineResult(instruction, image, meta=meta, sampling_steps=steps)
+        return RefineResult(instruction, image, meta=meta, sampling_steps=steps, used_input=used)
+
+
+def _with_reason(ctx: StageContext, prompt: str) -> tuple[str, UsedInput | None]:
+    """A redraw after a person's reject: their reason becomes part of the sketcher's prompt or the
+    editor's instruction (a reason says what should be, so it is a prompt change, not a negative)."""
+    person = ctx.person
+    if person is None or person.kind != "reason" or not person.text.strip():
+        return prompt, None
+    reason = " ".join(person.text.split())
+    if reason.lower() not in prompt.lower():
+        prompt = f"{prompt.rstrip('. ')}. {reason}"
+    return prompt, UsedInput(
+        True, f"drew it again with why you rejected it in the prompt: {reason}"
+    )
+
+
+def _plan_used(ctx: StageContext) -> UsedInput | None:
+    """A sketch of a plan a person edited draws that plan's description (or instruction) as its prompt."""
+    person = ctx.person
+    if person is None or person.kind != "plan":
+        return None
+    return UsedInput(True, f"drew your edited plan: {' '.join(person.text.split())}")
 
 
 # -- detector evidence -------------------------------------------------------------------------
