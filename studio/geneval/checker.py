@@ -396,6 +396,7 @@ def describe(key: str) -> dict[str, str]:
     """The report's name and sentence for a checker key, without loading it."""
     cls = {
         "offline": OfflineChecker,
+        "truth": TruthChecker,
         "yolo": YoloChecker,
         "owl": OwlClipChecker,
         "none": NoChecker,
