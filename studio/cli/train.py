@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..core.domain import StudioError
 from .common import out, print_json, progress_bar, safe
 
 train_app = typer.Typer(
@@ -21,15 +22,13 @@ train_app = typer.Typer(
 )
 
 
-@train_app.command(
-    "bagel", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@train_app.command("bagel")
 def bagel(
-    ctx: typer.Context,
     exports: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
-            help="Train-ready export folders (`studio export --format unified_edit` or `vlm-sft`)."
+            help="Train-ready export folders (`studio export --format unified_edit` or `vlm-sft`), "
+            "then, after `--`, arguments for BAGEL's trainer."
         ),
     ],
     base: Annotated[
@@ -67,8 +66,14 @@ def bagel(
 
     from ..train.bagel import TrainOptions, train
 
+    # click hands everything after `--` to the variadic argument: the first option-like word starts
+    # BAGEL's own arguments
+    split = next((i for i, word in enumerate(exports) if word.startswith("-")), len(exports))
+    folders, trainer_args = [Path(word) for word in exports[:split]], exports[split:]
+    if not folders:
+        raise StudioError("Name at least one export folder to train on.")
     options = TrainOptions(
-        exports=list(exports),
+        exports=folders,
         base=base,
         out=out_dir,
         steps=steps,
@@ -79,7 +84,7 @@ def bagel(
         data_config=data_config,
         use_ema=use_ema,
         keep_checkpoints=keep_checkpoints,
-        trainer_args=list(ctx.args),
+        trainer_args=trainer_args,
     )
     with progress_bar(keep=True) as bar:
         task = bar.add_task("training", total=steps)

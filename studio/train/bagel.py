@@ -180,7 +180,10 @@ def command(options: TrainOptions, run_dir: Path) -> tuple[list[str], dict[str, 
     root = str(Path(__file__).resolve().parents[2])  # the studio's source, for the entry point
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(repo.resolve()), root, *options.extra_path]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(repo.resolve()), root, *options.extra_path]
+            + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        ),
         "WANDB_MODE": "offline",
         "WANDB_DIR": str(run_dir),
     }
