@@ -19,7 +19,10 @@ import pytest
 from PIL import Image, ImageStat
 
 from studio import engines
-from studio.core.domain import RunSettings, Stage, StudioError
+from studio.core import protocol
+from studio.core.domain import Check, RunSettings, Stage, StudioError
+from studio.engines.bagel import transcript
+from studio.engines.bagel.contexts import image_mark
 from studio.engines.base import CancelToken
 
 from ..kits import bagel_kit
@@ -151,15 +154,137 @@ def test_plan_sketch_inspect_refine_fork_and_resume_through_the_worker(
     other.close()
 
 
+def inspecting_in_tags(monkeypatch, engine, verdict: str) -> None:
+    """Stands in for a trained BAGEL's inspection: the tiny random model writes noise, not the studio's
+    tags, so its inspect stage is given `verdict` as the model's answer (the request and the canonical
+    answer still go through the worker's context); every other model call is BAGEL's own."""
+    original = engine._gen_text
+
+    def gen_text(ctx, w, label):
+        return (verdict, 0) if label == "inspecting" else original(ctx, w, label)
+
+    monkeypatch.setattr(engine, "_gen_text", gen_text)
+
+
 def test_an_edited_plan_is_prefilled_not_regenerated(runner, shared_engine):
     engine = shared_engine
     t = session(runner, "a cat")
     plan = runner.advance(t)
     before = dict(engine.calls)
-    runner.edit_plan(t, plan.id, instruction="draw a tabby cat", description="a tabby cat")
+    edited = runner.edit_plan(t, plan.id, instruction="draw a tabby cat", description="a tabby cat")
     sketch = runner.advance(t)
     assert sketch.stage is Stage.SKETCH
     assert delta(engine, before) == {"gen_text": 0, "gen_image": 1, "prefill": 1, "workers": 0}
+    # the sketch was drawn on the edited plan, and says so on its card
+    assert engine.last_context[-1] == protocol.plan_text(
+        "draw a tabby cat", "a tabby cat", edited.complete
+    )
+    assert sketch.meta["person_input"]["used"] is True
+    assert "edited plan was given to BAGEL in its context" in sketch.meta["person_input"]["note"]
+
+
+def test_a_persons_verdict_replaces_the_models_in_the_context_and_the_refine_is_asked_to_answer_it(
+    runner, store, shared_engine, monkeypatch
+):
+    engine = shared_engine
+    inspecting_in_tags(
+        monkeypatch, engine, "<plan>yes</plan><sketch>yes: the cup is red as planned</sketch>"
+    )
+    t = session(runner)
+    runner.advance(t)
+    sketch = runner.advance(t)
+    inspect = runner.advance(t)
+    assert inspect.sketch_check == Check(True, "the cup is red as planned")
+    judged = runner.override(
+        t, inspect.id, sketch_passed=False, sketch_critique="the cup should be green"
+    )
+    before, prefilled = dict(engine.calls), dict(engine.prefilled)
+    refine = runner.advance(t)
+    assert refine.stage is Stage.REFINE and refine.parent_id == inspect.id
+    # The override changed the inspect's key: the kept context, which holds the model's verdict, is not
+    # continued; the branch is rebuilt from the stored steps (root, plan, sketch, the inspect as stored).
+    assert delta(engine, before) == {"gen_text": 1, "gen_image": 1, "prefill": 1, "workers": 0}
+    assert {k: engine.prefilled[k] - prefilled[k] for k in prefilled} == {"texts": 6, "images": 1}
+    seen = engine.last_context  # what BAGEL's image generation for the refine was conditioned on
+    person = protocol.verdict_text(judged.plan_check, Check(False, "the cup should be green"))
+    request = transcript.refine_request("the cup should be green")
+    assert seen.count(person) == 1 and not any("red as planned" in part for part in seen)
+    assert seen[-5:] == [
+        image_mark(store.load_image(sketch.image)),
+        transcript.INSPECT_REQUEST,
+        person,
+        request,
+        protocol.refine_text(refine.instruction),
+    ]
+    used = refine.meta["person_input"]
+    assert used["kind"] == "verdict" and used["used"] is True
+    assert "given to BAGEL in its context, in place of its own" in used["note"]
+
+    # The stored refine says what its context held: the next stage continues the kept context, and a
+    # rebuild from the stored steps (a fork there) gives BAGEL the very same texts and images.
+    monkeypatch.undo()
+    before = dict(engine.calls)
+    runner.advance(t)
+    kept = engine.last_context
+    runner.fork(t, refine.id)
+    runner.advance(t)
+    assert delta(engine, before) == {"gen_text": 2, "gen_image": 0, "prefill": 1, "workers": 0}
+    assert engine.last_context == kept and kept[:-2] == seen
+
+
+def test_a_reject_reason_and_the_rejected_image_condition_the_redraw_of_a_sketch_and_of_a_refine(
+    runner, store, shared_engine, monkeypatch
+):
+    engine = shared_engine
+    inspecting_in_tags(
+        monkeypatch,
+        engine,
+        "<plan>yes: one cup, one clock</plan><sketch>no: the cup is small</sketch>",
+    )
+    t = session(runner)
+    plan = runner.advance(t)
+    sketch = runner.advance(t)
+    reason = "the clock should be on the left of the cup"
+    prefilled = dict(engine.prefilled)
+    redrawn = runner.reject(t, sketch.id, note=reason)
+    assert redrawn.stage is Stage.SKETCH and redrawn.parent_id == plan.id
+    # drawn on the rejected sketch's kept context: only the person's verdict on it was added
+    assert {k: engine.prefilled[k] - prefilled[k] for k in prefilled} == {"texts": 2, "images": 0}
+    assert engine.last_context[-5:] == [
+        protocol.plan_text(plan.instruction, plan.description, plan.complete),
+        image_mark(store.load_image(sketch.image)),
+        transcript.INSPECT_REQUEST,
+        f"<plan>yes</plan><sketch>no: {reason}</sketch>",  # no inspect judged this plan: it stands
+        transcript.redraw_request(Stage.SKETCH, reason),
+    ]
+    used = redrawn.meta["person_input"]
+    assert used["kind"] == "reason" and used["used"] is True
+    assert "rejected image and your reason were given to BAGEL in its context" in used["note"]
+
+    # The rejection conditioned the redraw only: later stages read the branch as stored.
+    runner.advance(t)  # inspect (the stand-in's verdict: the cup is small)
+    refine = runner.advance(t)
+    assert refine.stage is Stage.REFINE and "person_input" not in refine.meta
+    after = engine.last_context
+    assert image_mark(store.load_image(redrawn.image)) in after
+    assert image_mark(store.load_image(sketch.image)) not in after
+    assert not any(reason in part for part in after)
+
+    again = "the cup should be green"
+    prefilled = dict(engine.prefilled)
+    redone = runner.reject(t, refine.id, note=again)
+    assert redone.stage is Stage.REFINE and redone.parent_id == refine.parent_id
+    assert {k: engine.prefilled[k] - prefilled[k] for k in prefilled} == {"texts": 2, "images": 0}
+    # the refine's verdict keeps the plan check as stored; the person's reason is its sketch check
+    assert engine.last_context[-6:] == [
+        protocol.refine_text(refine.instruction),
+        image_mark(store.load_image(refine.image)),
+        transcript.INSPECT_REQUEST,
+        f"<plan>yes: one cup, one clock</plan><sketch>no: {again}</sketch>",
+        transcript.redraw_request(Stage.REFINE, again),
+        protocol.refine_text(redone.instruction),
+    ]
+    assert redone.meta["person_input"]["used"] is True
 
 
 def test_an_oversize_or_misaligned_image_size_is_refused_before_the_model_runs(

@@ -9,9 +9,10 @@ None while it equals `gen`). That is what BAGEL's own `interleave_inference` bui
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..torch_support import tensor_bytes
@@ -27,6 +28,15 @@ class BranchContext:
     last_shape: tuple[int, int] | None = (
         None  # (H, W) of the latest image in `gen`, as BAGEL resized it
     )
+    # what went into `gen`, in order: each text, and `image_mark(image)` for each image (what a model
+    # call was conditioned on, for the studio to check; no tensors)
+    parts: list[str] = field(default_factory=list)
+
+
+def image_mark(image) -> str:
+    """How an image shows in `BranchContext.parts`: the sha256 of its RGB pixels (12 hex digits) as given."""
+    digest = hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()[:12]
+    return f"<image {digest} {image.width}x{image.height}>"
 
 
 def fresh(inferencer) -> BranchContext:
@@ -41,15 +51,18 @@ def add_text(inferencer, bc: BranchContext, text: str, snapshot: bool = False) -
         bc.cfg_text = copy.deepcopy(bc.gen)
     bc.gen = inferencer.update_context_text(text, bc.gen)
     bc.cfg_img = inferencer.update_context_text(text, bc.cfg_img)
+    bc.parts.append(text)
 
 
 def add_image(inferencer, bc: BranchContext, image) -> None:
     """An image goes into `gen` (VAE and ViT), resized as BAGEL resizes its inputs; image CFG never sees it."""
     bc.dirty = True
     image = image.convert("RGB")
+    mark = image_mark(image)
     image = inferencer.vae_transform.resize_transform(image)
     bc.gen = inferencer.update_context_image(image, bc.gen, vae=True, vit=True)
     bc.last_shape = (image.size[1], image.size[0])
+    bc.parts.append(mark)
     bc.cfg_text = None  # nothing conditions on text after an image until the next request
 
 

@@ -6,6 +6,12 @@ model, adds the canonical answer and stashes the context under the key of what i
 the texts and images a stage adds are encoded; a fork, resume, edit or reject costs one prefill,
 never a regeneration. If the worker dies, the next stage starts a fresh one and the same prefill
 rebuilds the context. See transcript.py for what goes into a context, worker.py for the process.
+
+A person's correction reaches BAGEL through its context: an overridden verdict is in the stored inspect
+step, so the refine after it rebuilds the context with the person's verdict in place of the model's and is
+asked to answer it; a redraw after a reject with a reason is drawn on the rejected attempt, the person's
+verdict on it and a request to redraw that answers it. Each result says so in `used_input`: BAGEL was given
+the correction; whether its image answers it is for the next inspection (or the person) to judge.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ...core import protocol
-from ...core.domain import Stage, Step, StudioError
+from ...core.domain import PersonInput, Stage, Step, StudioError
 from .. import prompts
 from ..base import (
     Capabilities,
@@ -26,19 +32,24 @@ from ..base import (
     PlanResult,
     RefineResult,
     StageContext,
+    UsedInput,
 )
 from ..torch_support import number, setting, thumbnail
 from . import placement, wire
 from .client import WorkerClient
 from .loader import MODE_SETTING, check_paths
 from .transcript import (
+    as_drawn,
     branch_keys,
     candidates,
     pending_key,
+    reason_segments,
     requests,
     root_texts,
     segments,
+    stage_request,
     step_key,
+    stored_plan_check,
     thinks,
 )
 
@@ -51,6 +62,39 @@ MODES = ("bf16", "nf4", "int8")
 CONTEXT_MIN_SIDE = (
     512  # BAGEL's vae_transform, ImageTransform(1024, 512, 16), enlarges smaller images
 )
+
+
+def used_input(stage: Stage, person: PersonInput | None) -> UsedInput | None:
+    """What BAGEL did with a person's correction, as the card says it: it was given to the model in its
+    context, with a request that asks to answer it; never more (nothing here checks the image against it)."""
+    if person is None:
+        return None
+    if person.kind == "verdict" and stage is Stage.REFINE:
+        return UsedInput(
+            True,
+            "your verdict was given to BAGEL in its context, in place of its own, with a request for a "
+            "refine that answers it",
+        )
+    if person.kind == "reason" and stage in (Stage.SKETCH, Stage.REFINE):
+        return UsedInput(
+            True,
+            "the rejected image and your reason were given to BAGEL in its context, as the verdict on "
+            "that image, with a request for a redraw that answers it",
+        )
+    if person.kind == "plan" and stage is Stage.SKETCH:
+        return UsedInput(
+            True, "your edited plan was given to BAGEL in its context; the sketch is drawn on it"
+        )
+    return UsedInput(False, f"BAGEL's {stage.value} stage does not read a person's {person.kind}")
+
+
+def answered_rejection(ctx: StageContext) -> Step | None:
+    """The attempt a redraw answers: the image just rejected, when its reason is the stage's correction."""
+    person = ctx.person
+    if person is None or person.kind != "reason" or not ctx.rejected:
+        return None
+    rejected = ctx.rejected[-1]
+    return rejected if rejected.id == person.step_id and rejected.stage is ctx.stage else None
 
 
 def small_image_note(size: int) -> str:
@@ -154,6 +198,9 @@ class BagelEngine(Engine):
         # What the model was asked to do and what rebuilding contexts cost, for benchmarks and tests.
         self.calls = {"gen_text": 0, "gen_image": 0, "prefill": 0, "workers": 0}
         self.prefilled = {"texts": 0, "images": 0}
+        # What the latest model call was conditioned on, as the worker's context recorded it (its texts and
+        # a mark per image, contexts.image_mark), for tests and debugging.
+        self.last_context: list[str] = []
 
     @property
     def lower_memory(self) -> str:
@@ -223,13 +270,20 @@ class BagelEngine(Engine):
             )[0]
 
     # -- the context of a branch ---------------------------------------------------------------
-    def _context(self, ctx: StageContext, w: WorkerClient, doing: str) -> str:
-        """Open the branch's context in the worker (longest kept prefix + prefill); its key."""
+    def _context(
+        self, ctx: StageContext, w: WorkerClient, doing: str, rejected: Step | None = None
+    ) -> str:
+        """Open the branch's context in the worker (longest kept prefix + prefill); its key. With
+        `rejected` (a redraw that answers its reason), the context goes on with that attempt as it was
+        drawn and the person's verdict on it; the key is then the branch's, and the stage must not stash."""
         session, branch = ctx.session, ctx.branch
-        keys = branch_keys(branch, session)
-        found = w.request("begin", ctx, doing, candidates=candidates(branch, keys))[0]["found"]
+        path = branch + ([as_drawn(rejected)] if rejected is not None else [])
+        keys = branch_keys(path, session)
+        found = w.request("begin", ctx, doing, candidates=candidates(path, keys))[0]["found"]
         start = found or 0
-        todo = [seg for step in branch[start:] for seg in segments(step, session)]
+        todo = [seg for step in path[start:] for seg in segments(step, session)]
+        if rejected is not None:
+            todo += reason_segments(rejected, stored_plan_check(branch), session)
         if found is None:
             if branch:
                 ctx.progress(
@@ -254,16 +308,22 @@ class BagelEngine(Engine):
         if items:
             self.calls["prefill"] += 1
             w.request("prefill", ctx, doing, blobs, items=items)
-        return keys[-1]
+        return keys[len(branch)]
 
     @contextmanager
-    def _stage(self, ctx: StageContext, doing: str) -> Iterator[tuple[WorkerClient, str]]:
+    def _stage(
+        self, ctx: StageContext, doing: str, rejected: Step | None = None
+    ) -> Iterator[tuple[WorkerClient, str]]:
         """Open the branch's context for one stage. If the stage fails before changing it, the context goes
-        back to the worker's cache; a changed one is dropped and the next stage rebuilds it."""
+        back to the worker's cache; a changed one is dropped and the next stage rebuilds it. A redraw's
+        context (`rejected`) holds the rejection, which no stored step puts into its branch's context, so it
+        is dropped after the redraw too."""
         with self._run:
             w = self.worker(ctx)
             try:
-                yield w, self._context(ctx, w, doing)
+                yield w, self._context(ctx, w, doing, rejected)
+                if rejected is not None:
+                    w.request("abort", None, doing)
             except BaseException:
                 if w.alive:
                     try:
@@ -293,6 +353,7 @@ class BagelEngine(Engine):
             seed=ctx.seed,
             label=label,
         )
+        self.last_context = list(header.get("context", []))
         return header["text"], header["tokens"]
 
     def _image_settings(self, ctx: StageContext, refine: bool) -> dict[str, Any]:
@@ -351,6 +412,7 @@ class BagelEngine(Engine):
             preview_every=every,
             label=label,
         )
+        self.last_context = list(header.get("context", []))
         image = wire.png_image(blobs[0]).convert("RGB")
         return image, header["steps"], {**settings, "image_shape": header["shape"]}
 
@@ -390,15 +452,27 @@ class BagelEngine(Engine):
         return result
 
     def sketch(self, ctx: StageContext) -> ImageResult:
-        with self._stage(ctx, "sketching with BAGEL") as (w, key):
+        rejected = answered_rejection(ctx)
+        with self._stage(ctx, "sketching with BAGEL", rejected) as (w, key):
+            request = stage_request(Stage.SKETCH, ctx.session, ctx.round, ctx.person)
+            if request is not None:  # a redraw: its request starts the image's conditioning text
+                w.request("add_text", ctx, "sketching", text=request, snapshot=True)
             image, steps, settings = self._gen_image(ctx, w, "sketching", refine=False)
-            w.request("add_image", ctx, "sketching", last=True)
-            w.request("stash", ctx, "sketching", key=pending_key(key, Stage.SKETCH, ctx.seed, None))
+            if rejected is None:
+                w.request("add_image", ctx, "sketching", last=True)
+                w.request(
+                    "stash", ctx, "sketching", key=pending_key(key, Stage.SKETCH, ctx.seed, None)
+                )
         note = small_image_note(min(image.size))
         if note:
             settings["note"] = note
         ctx.progress(1.0, "sketched", thumbnail(image))
-        return ImageResult(image, meta=settings, sampling_steps=steps)
+        return ImageResult(
+            image,
+            meta=settings,
+            sampling_steps=steps,
+            used_input=used_input(Stage.SKETCH, ctx.person),
+        )
 
     def inspect(self, ctx: StageContext) -> InspectResult:
         with self._stage(ctx, "inspecting with BAGEL") as (w, key):
@@ -438,24 +512,39 @@ class BagelEngine(Engine):
         if region is not None:
             raise StudioError("BAGEL edits the whole image; refine without a region.")
         meta: dict[str, Any] = {}
-        with self._stage(ctx, "refining with BAGEL") as (w, key):
+        rejected = answered_rejection(ctx)
+        with self._stage(ctx, "refining with BAGEL", rejected) as (w, key):
             w.request(
                 "add_text",
                 ctx,
                 "refining",
-                text=requests(ctx.session, ctx.round)[Stage.REFINE],
+                text=stage_request(Stage.REFINE, ctx.session, ctx.round, ctx.person),
                 snapshot=True,
             )
             if not instruction:
                 raw, tokens = self._gen_text(ctx, w, "writing the correction")
                 instruction, format_ok = prompts.refine_instruction(raw, ctx)
+                if not format_ok and not raw.strip() and ctx.person is not None:
+                    instruction = (
+                        f"Fix the image: {ctx.person.text}"  # not the model's older critique
+                    )
                 meta.update(raw=raw[:2000], format_ok=format_ok, tokens=tokens)
             w.request("add_text", ctx, "refining", text=protocol.refine_text(instruction))
             image, steps, settings = self._gen_image(ctx, w, "refining", refine=True)
-            w.request("add_image", ctx, "refining", last=True)
-            w.request(
-                "stash", ctx, "refining", key=pending_key(key, Stage.REFINE, ctx.seed, instruction)
-            )
+            if rejected is None:
+                w.request("add_image", ctx, "refining", last=True)
+                w.request(
+                    "stash",
+                    ctx,
+                    "refining",
+                    key=pending_key(key, Stage.REFINE, ctx.seed, instruction),
+                )
         meta.update(settings)
         ctx.progress(1.0, "refined", thumbnail(image))
-        return RefineResult(instruction, image, meta=meta, sampling_steps=steps)
+        return RefineResult(
+            instruction,
+            image,
+            meta=meta,
+            sampling_steps=steps,
+            used_input=used_input(Stage.REFINE, ctx.person),
+        )

@@ -9,7 +9,13 @@ What goes into a context is always the canonical form of what the store holds, w
 studio/core/protocol.py (e.g. `<ins>…</ins><des>…</des><done>…</done>`), so a context rebuilt by prefill
 from the stored steps equals the one a continuous run had; the keys below name a context by
 everything that went into it.
-This module is plain text handling: no torch, no worker.
+A person's correction goes in in the same form: an overridden verdict is the inspect step as stored
+(the person's checks, so the model's replaced text never enters), and the refine after it is asked to
+answer it (`refine_request`); a rejected image with its reason conditions its redraw as the image, an
+inspection whose sketch check is `no: REASON` (`reason_verdict`) and a request to redraw that answers it
+(`redraw_request`). The rejection conditions the redraw only: the stored redraw puts into its branch's
+context what any stored step of its stage puts (a rejected image puts nothing).
+This module is plain text handling: no torch, no worker; the exporters call the same functions.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core import protocol
-from ...core.domain import Check, Mode, Review, Session, Stage, Step
+from ...core.domain import Check, Mode, PersonInput, Review, Session, Stage, Step, person_input
 
 SYSTEM = (
     "You build an image step by step: plan, sketch, inspect, refine. A plan gives the next instruction in "
@@ -49,6 +55,68 @@ def plan_request(round_no: int, max_rounds: int, mode: Mode) -> str:
     )
 
 
+def refine_request(verdict: str | None = None) -> str:
+    """The request before a refine's `<refine>` text; `verdict`: the critique of a person's verdict the
+    refine answers (said again here, so the text-guided drawing is conditioned on it too)."""
+    if not verdict:
+        return REFINE_REQUEST
+    return (
+        f"A person judged the image: {protocol.escape(verdict)}. Refine the image so that it answers "
+        "them: say what to fix in <refine>…</refine>."
+    )
+
+
+def redraw_request(stage: Stage, reason: str) -> str:
+    """The request before a redraw that answers a person's reject reason (after `reason_verdict`)."""
+    said = protocol.escape(reason)
+    if stage is Stage.REFINE:
+        return (
+            f"A person rejected the refined image above: {said}. Refine the image again so that it "
+            "answers them: say what to fix in <refine>…</refine>."
+        )
+    return f"A person rejected the image above: {said}. Draw it again for the same plan so that it answers them."
+
+
+def stored_plan_check(branch: list[Step]) -> Check | None:
+    """The plan check as stored for the plan the branch ends in: the latest inspect's since that plan
+    (a person's where they overrode it); None where no inspect judged it."""
+    for step in reversed(branch):
+        if step.stage is Stage.PLAN:
+            return None
+        if step.stage is Stage.INSPECT and step.plan_check is not None:
+            return step.plan_check
+    return None
+
+
+def reason_verdict(plan_check: Check | None, reason: str) -> str:
+    """A person's reject reason as the protocol's verdict on the rejected image: the plan check as stored
+    (None, where no inspect judged the plan, writes `yes`: the redraw keeps the plan), then
+    `<sketch>no: REASON</sketch>`."""
+    return protocol.verdict_text(plan_check or Check(True), Check(False, reason.strip()))
+
+
+def answers_verdict(step: Step) -> str | None:
+    """The critique of the person's verdict a stored refine answered (its `person_input`), else None."""
+    given = person_input(step)
+    return given.text if given is not None and given.kind == "verdict" else None
+
+
+def stage_request(
+    stage: Stage, session: Session, round_no: int, person: PersonInput | None = None
+) -> str | None:
+    """The request a model stage adds to its context before it answers, given the person's correction it
+    answers (`StageContext.person`); None for a sketch that answers no reason (it draws on the plan)."""
+    if person is not None and person.kind == "reason" and stage in IMAGE_STAGES:
+        return redraw_request(stage, person.text)
+    if stage is Stage.REFINE:
+        return refine_request(
+            person.text if person is not None and person.kind == "verdict" else None
+        )
+    if stage in (Stage.PLAN, Stage.INSPECT):
+        return requests(session, round_no)[stage]
+    return None
+
+
 def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str | None:
     """None for a step without both checks (a verdict that could not be read): no answer goes into the
     context, rather than a verdict the model never gave."""
@@ -57,9 +125,13 @@ def verdict_text(plan_check: Check | None, sketch_check: Check | None) -> str | 
     return protocol.verdict_text(plan_check, sketch_check)
 
 
+def prompt_line(prompt: str) -> str:
+    return f"Prompt: {prompt}"
+
+
 def root_texts(session: Session) -> list[str]:
     """The two texts every context starts with."""
-    return [SYSTEM, f"Prompt: {session.prompt}"]
+    return [SYSTEM, prompt_line(session.prompt)]
 
 
 @dataclass(frozen=True)
@@ -70,6 +142,7 @@ class Segment:
     text: str = ""
     step: Step | None = None  # for images: the step holding the ImageRef
     snapshot: bool = False  # a request that begins an image's conditioning text (text-CFG drops it)
+    request: bool = False  # the studio's request before a stage's answer (never a model's answer)
 
     def fingerprint(self) -> tuple[str, str]:
         if self.kind == "image":
@@ -98,12 +171,28 @@ def requests(session: Session, round_no: int) -> dict[Stage, str]:
     }
 
 
+def as_drawn(rejected: Step) -> Step:
+    """A rejected attempt as it was before the person rejected it: `segments` of it are what it put into
+    the context, which is what the redraw that answers its reason is conditioned on."""
+    return rejected.replace(review=None, review_note="")
+
+
+def reason_segments(rejected: Step, plan_check: Check | None, session: Session) -> list[Segment]:
+    """What follows a rejected attempt (`segments(as_drawn(rejected))`) in the context of the redraw that
+    answers its reason: the inspection request and the person's verdict (the redraw's own request,
+    `stage_request`, comes after them)."""
+    return [
+        Segment("text", requests(session, rejected.round)[Stage.INSPECT], request=True),
+        Segment("text", reason_verdict(plan_check, rejected.review_note)),
+    ]
+
+
 def segments(step: Step, session: Session) -> list[Segment]:
     """What one stored step puts into its branch's context (a rejected image puts nothing)."""
     has_image = step.image is not None and step.review is not Review.REJECTED
     if step.stage is Stage.PLAN:
         return [
-            Segment("text", requests(session, step.round)[Stage.PLAN], snapshot=True),
+            Segment("text", requests(session, step.round)[Stage.PLAN], snapshot=True, request=True),
             Segment("text", protocol.plan_text(step.instruction, step.description, step.complete)),
         ]
     if step.stage is Stage.SKETCH:
@@ -111,12 +200,12 @@ def segments(step: Step, session: Session) -> list[Segment]:
     # a verdict that could not be read leaves its request, and no answer
     if step.stage is Stage.INSPECT:
         verdict = verdict_text(step.plan_check, step.sketch_check)
-        return [Segment("text", requests(session, step.round)[Stage.INSPECT])] + (
+        return [Segment("text", requests(session, step.round)[Stage.INSPECT], request=True)] + (
             [Segment("text", verdict)] if verdict is not None else []
         )
     if step.stage is Stage.REFINE:
         return [
-            Segment("text", requests(session, step.round)[Stage.REFINE], snapshot=True),
+            Segment("text", refine_request(answers_verdict(step)), snapshot=True, request=True),
             Segment("text", protocol.refine_text(step.instruction)),
         ] + ([Segment("image", step=step)] if has_image else [])
     return []

@@ -246,7 +246,7 @@ class Worker:
                 do_sample=temperature > 0,
                 temperature=temperature if temperature > 0 else 1.0,
             )
-        return {"text": text, "tokens": count[0]}, ()
+        return {"text": text, "tokens": count[0], "context": list(bc.parts)}, ()
 
     def op_gen_image(self, msg, blobs):
         import torch
@@ -292,7 +292,8 @@ class Worker:
             )
         self.check()  # a Stop that came during the decode: the person asked for no image
         self.last_image = image
-        return {"steps": steps[0], "shape": list(shape)}, (wire.png_bytes(image),)
+        header = {"steps": steps[0], "shape": list(shape), "context": list(bc.parts)}
+        return header, (wire.png_bytes(image),)
 
     def preview(self, x_t, timestep, v_t, shape):
         """The clean image the flow is heading for (x0 = x_t − t·v), through the linear latent→RGB
