@@ -1,8 +1,8 @@
 """Preference pairs: which of two images a person preferred, and which of two texts.
 
 Image pairs (the `pickapic` format, and `--stats`) come from three places:
-- `redraw`: a rejected sketch or refine against its redraw (same parent, same stage) that a
-  person then accepted — the reject said "not this", the accept "this";
+- `redraw`: a rejected sketch or refine against its redraw (same parent, same stage), the redraw
+  preferred — the reject said "not this" — unless a person rejected or failed the redraw too;
 - `preference`: a person's left/right/tie judgement of two image steps;
 - `rating`: two images rated by the same person on the same scale (thumbs, or 1–5), drawn for
   the same text at the same stage and round (finals: the same prompt), in sessions of the same
@@ -11,9 +11,10 @@ A pair names its caption: the session's prompt for finals, else the plan's `<des
 the image was drawn for), or the prompt where the two images' descriptions differ. The same two
 images with the same winner, from any sources or people, are one pair naming all of them.
 
-Text pairs (the `trl-pref` format) come from the subsets: a model's verdict against the
-person's override (conflict: plan vs prompt; alignment: image vs instruction, with the image),
-and a model's plan against the person's edit (the model's values are kept in `Step.original`).
+Text pairs (the `trl-pref` format) come from the subsets: a model's full verdict against the
+person's override of it (both checks each, as the engine's `read_verdict` reads them, asked with
+the engine's inspect context and the image), and a model's plan against the person's edit (the
+model's values are kept in `Step.original`), asked with the engine's plan context.
 """
 
 from __future__ import annotations
@@ -22,16 +23,23 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
-from ..core.codec import check_from_dict
-from ..core.domain import Author, Review, Stage, Step, Trajectory, last
-from .formats.vlm_sft import (
-    ALIGNMENT_QUESTION,
-    alignment_answer,
-    conflict_answer,
-    conflict_question,
+from ..core import protocol
+from ..core.codec import original_to_dict
+from ..core.domain import (
+    Check,
+    Review,
+    Stage,
+    Step,
+    Trajectory,
+    last,
+    last_image,
+    overridden_checks,
 )
+from ..engines.bagel import transcript
+from .formats.vlm_sft import inspect_question
+from .provenance import person_verdicts, plan_target, plans_failed
 from .select import rejected_before
-from .subsets import AlignmentSample, ConflictSample, plan_text
+from .subsets import AlignmentSample, ConflictSample
 
 REDRAW, PREFERENCE, RATING = "redraw", "preference", "rating"
 IMAGE_STAGES = (Stage.SKETCH, Stage.REFINE, Stage.FINAL)
@@ -136,22 +144,29 @@ def _pair(
 
 
 def redraw_pairs(trees: dict[str, tuple[Trajectory, str]]) -> list[ImagePair]:
-    """Each rejected image against a later redraw of it that a person accepted."""
+    """Each rejected image against a later redraw of it that no person rejected or marked wrong."""
     pairs = []
     for trajectory, _ in trees.values():
         for step in trajectory.steps.values():
-            if step.stage in (Stage.SKETCH, Stage.REFINE) and step.review is Review.ACCEPTED:
-                for rejected in rejected_before(trajectory, step):
-                    pair = _pair(
-                        trees,
-                        rejected,
-                        step,
-                        0.0,
-                        REDRAW,
-                        [annotator_of(rejected), annotator_of(step)],
-                    )
-                    if pair:
-                        pairs.append(pair)
+            if step.stage not in (Stage.SKETCH, Stage.REFINE) or step.review is Review.REJECTED:
+                continue
+            before = rejected_before(trajectory, step)
+            if not before or step.image is None:
+                continue
+            said = person_verdicts(trajectory, trajectory.branch(step.id))
+            if step.image.sha256 in said.wrong_images:
+                continue
+            for rejected in before:
+                pair = _pair(
+                    trees,
+                    rejected,
+                    step,
+                    0.0,
+                    REDRAW,
+                    [annotator_of(rejected), annotator_of(step)],
+                )
+                if pair:
+                    pairs.append(pair)
     return pairs
 
 
@@ -235,6 +250,7 @@ def image_pairs(
 # -- text pairs ---------------------------------------------------------------------------------
 
 PLAN_EDIT, PLAN_CRITIQUE, SKETCH_CRITIQUE = "plan-edit", "plan-critique", "sketch-critique"
+VERDICT_CRITIQUE = "verdict-critique"  # a person overrode both checks
 
 
 @dataclass(frozen=True)
@@ -255,77 +271,76 @@ class TextPair:
 
 
 def plan_question(trajectory: Trajectory, plan: Step) -> str:
-    """What a planner is asked: the prompt, the plans so far on this branch, and the form of the answer."""
-    earlier = [plan_text(s) for s in trajectory.branch(plan.id)[:-1] if s.stage is Stage.PLAN]
-    lines = [f"Prompt: {trajectory.session.prompt}"]
-    if earlier:
-        lines.append("Plans so far: " + " ".join(earlier))
-    lines.append(
-        "Write the next plan: the incremental instruction in <ins>…</ins>, the whole scene so far in "
-        "<des>…</des>, and <done>yes</done> if it completes the prompt, else <done>no</done>."
-    )
-    return "\n".join(lines)
+    """What the engine asks a planner, as text: its system text, the prompt line, the texts of the
+    branch before the plan as its context holds them, and the plan request."""
+    session = trajectory.session
+    parts = list(transcript.root_texts(session))
+    for step in trajectory.branch(plan.id)[:-1]:
+        parts += [s.text for s in transcript.segments(step, session) if s.kind == "text"]
+    parts.append(transcript.requests(session, plan.round)[Stage.PLAN])
+    return "\n".join(parts)
+
+
+def _sources(step: Step) -> str:
+    changed = overridden_checks(step)
+    if changed == ["plan_check"]:
+        return PLAN_CRITIQUE
+    return SKETCH_CRITIQUE if changed == ["sketch_check"] else VERDICT_CRITIQUE
 
 
 def _verdict_pairs(
-    conflicts: list[ConflictSample], alignments: list[AlignmentSample]
+    conflicts: list[ConflictSample],
+    alignments: list[AlignmentSample],
+    trees: dict[str, tuple[Trajectory, str]],
 ) -> list[TextPair]:
-    """The person's verdict (chosen) against the model's (rejected), in the answer form `vlm-sft` uses."""
-    pairs = []
-    for c in conflicts:
-        model = check_from_dict(c.verdict_original) if c.verdict_original else None
-        if c.verdict_author == Author.HUMAN.value and model is not None:
-            chosen = conflict_answer(c)
-            rejected = conflict_answer(replace(c, passed=model.passed, critique=model.critique))
-            question = conflict_question(c)
-            if chosen != rejected:
-                pairs.append(
-                    TextPair(
-                        f"{c.id}:{PLAN_CRITIQUE}",
-                        c.session_id,
-                        c.split,
-                        PLAN_CRITIQUE,
-                        c.id,
-                        c.verdict_annotator or UNKNOWN,
-                        question,
-                        chosen,
-                        rejected,
-                        model_original=c.verdict_original,
-                    )
-                )
-    for a in alignments:
-        model = check_from_dict(a.verdict_original) if a.verdict_original else None
-        if a.source == "inspect" and a.verdict_author == Author.HUMAN.value and model is not None:
-            chosen = alignment_answer(a)
-            # the model's own verdict; its corrective refine (if any) was never written: the person's came first
-            rejected = alignment_answer(
-                replace(
-                    a, passed=model.passed, explanation=model.critique, corrective_instruction=""
+    """The person's full verdict (chosen) against the model's (rejected), one per overridden inspect,
+    asked with the engine's inspect context and the image it judged."""
+    found = [(c.session_id, c.id, c.split) for c in conflicts] + [
+        (a.session_id, a.verdict_step_id, a.split) for a in alignments if a.verdict_step_id
+    ]
+    pairs, seen = [], set()
+    for session_id, step_id, split in found:
+        tree = trees.get(session_id)
+        step = tree[0].steps.get(step_id) if tree else None
+        if step is None or step.id in seen or not overridden_checks(step):
+            continue
+        seen.add(step.id)
+        model = {n: step.original.get(n, getattr(step, n)) for n in ("plan_check", "sketch_check")}
+        before = tree[0].branch(step.id)[:-1]
+        shown = last_image(before)
+        if any(not isinstance(c, Check) for c in model.values()) or shown is None:
+            continue  # the model's verdict could not be read, or no image was judged
+        if step.plan_check is None or step.sketch_check is None:
+            continue
+        chosen = protocol.verdict_text(step.plan_check, step.sketch_check)
+        rejected = protocol.verdict_text(model["plan_check"], model["sketch_check"])
+        if chosen != rejected:
+            pairs.append(
+                TextPair(
+                    f"{step.id}:{_sources(step)}",
+                    session_id,
+                    split,
+                    _sources(step),
+                    step.id,
+                    annotator_of(step),
+                    inspect_question(tree[0].session, last(before, Stage.PLAN)),
+                    chosen,
+                    rejected,
+                    image=shown.image,
+                    model_original=original_to_dict(
+                        {n: step.original[n] for n in overridden_checks(step)}
+                    ),
                 )
             )
-            if chosen != rejected:
-                pairs.append(
-                    TextPair(
-                        f"{a.id}:{SKETCH_CRITIQUE}",
-                        a.session_id,
-                        a.split,
-                        SKETCH_CRITIQUE,
-                        a.id,
-                        a.verdict_annotator or UNKNOWN,
-                        ALIGNMENT_QUESTION.format(instruction=a.instruction),
-                        chosen,
-                        rejected,
-                        image=a.image,
-                        model_original=a.verdict_original,
-                    )
-                )
     return pairs
 
 
 def _plan_pairs(
     conflicts: list[ConflictSample], trees: dict[str, tuple[Trajectory, str]]
 ) -> list[TextPair]:
-    pairs, seen = [], set()
+    """A person's plan edit (chosen) against the model's plan (rejected); none for a plan a person
+    then failed (the chosen side is learned)."""
+    pairs, seen, failed = [], set(), {}
     for c in conflicts:
         tree = trees.get(c.session_id)
         plan = tree[0].steps.get(c.plan_step_id) if tree else None
@@ -335,11 +350,15 @@ def _plan_pairs(
             or not ({"instruction", "description"} & set(plan.original))
         ):
             continue
+        if c.session_id not in failed:
+            failed[c.session_id] = plans_failed(tree[0])
+        if plan.id in failed[c.session_id]:
+            continue
         seen.add(plan.id)
         model = replace(
             plan, **{k: v for k, v in plan.original.items() if k in ("instruction", "description")}
         )
-        chosen, rejected = plan_text(plan), plan_text(model)
+        chosen, rejected = plan_target(plan), plan_target(model)
         if chosen != rejected:
             pairs.append(
                 TextPair(
@@ -368,4 +387,4 @@ def text_pairs(
     trees: dict[str, tuple[Trajectory, str]],
 ) -> list[TextPair]:
     """Person vs model: plan edits and verdict overrides of the (de-duplicated) subsets, in their order."""
-    return _plan_pairs(conflicts, trees) + _verdict_pairs(conflicts, alignments)
+    return _plan_pairs(conflicts, trees) + _verdict_pairs(conflicts, alignments, trees)

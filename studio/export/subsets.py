@@ -1,13 +1,16 @@
 """The paper's three training subsets (Table 1), derived from a session's branches.
 
-1. Multi-turn generation: prompt → plans, sketches, verdicts, refines → final, one per
-   finished branch. Rejected drafts ride along as conditioning, each followed by the
-   person's critique as a text target.
+1. Multi-turn generation: the engine's own transcript of a finished branch (its system text,
+   the prompt line, each stage's request, then the answers: plans, sketches, verdicts, refines,
+   the final image), one per finished branch. What is learned and what is only seen is decided
+   by the one rule in `studio.export.provenance` (the model's mistakes a person caught are
+   context, the person's verdicts and corrections targets); a rejected draft rides along as
+   context, followed by the person's reason as a verdict target.
 2. Instruction–intermediate conflict: a plan (`<ins>` + `<des>`) against the prompt, with
    the verdict and critique; one per inspect step.
 3. Image–instruction alignment: an image against its plan's `<ins>`, with the verdict, the
    explanation and the corrective `<refine>`; one per inspect step, plus one per image a
-   person accepted or rejected.
+   person accepted or rejected. A model verdict that contradicts a person's gives no sample.
 
 Every sample keeps who wrote what (`author`) and, where a person changed the model's
 value, the model's `original`. Samples carry image *references* only: bytes are read
@@ -33,11 +36,21 @@ from ..core.domain import (
     Trajectory,
     last,
     last_image,
+    overridden_checks,
+)
+from ..engines.bagel import transcript
+from .provenance import (
+    OUT,
+    TARGET,
+    person_verdicts,
+    plan_target,
+    reject_verdict,
+    review_verdict,
+    roles,
 )
 from .select import rejected_before
 
 POSITIVE, NEGATIVE = "positive", "negative"
-NO_NOTE = "This draft does not match the instruction; draw it again."
 
 
 def _check_author(step: Step, name: str) -> str:
@@ -58,7 +71,9 @@ class Turn:
     """One element of a trajectory: a text or an image, and whether a model should learn to produce it."""
 
     kind: str  # "text" | "image"
-    stage: str  # plan | sketch | inspect | refine | final | critique
+    # plan | sketch | inspect | refine | final | request (the engine's request before a stage's
+    # answer) | critique (a person's reject, written as a verdict)
+    stage: str
     step_id: str
     author: str
     target: bool
@@ -94,6 +109,10 @@ class MultiTurn:
     turns: tuple[Turn, ...]
     final_image: ImageRef | None
     split: str = "train"
+    root: tuple[
+        str, ...
+    ] = ()  # the texts every engine context starts with (system text, prompt line)
+    final_learned: bool = True  # False where a person marked the final image wrong
 
     @property
     def human(self) -> bool:
@@ -179,6 +198,16 @@ class AlignmentSample(_Judged):
     split: str = "train"
     image_annotator: str | None = None  # who drew (refined) or reviewed the image
     verdict_annotator: str | None = None  # who overrode the verdict, or accepted/rejected the image
+    # the full verdict in the protocol's form (both checks): the inspect's as stored, or a person's
+    # review with the plan check as stored (`provenance.review_verdict`)
+    verdict: str = ""
+    plan_step_id: str = ""  # the plan the image was drawn for
+    verdict_step_id: str = ""  # the inspect step ("" for a review)
+    overridden: bool = False  # a person changed a check of the verdict (the full verdict is theirs)
+
+    @property
+    def human(self) -> bool:
+        return self.verdict_author == Author.HUMAN.value or self.overridden
 
     def key(self) -> tuple:
         return (self.image.sha256, self.instruction)
@@ -241,64 +270,116 @@ def _image(step: Step, target: bool) -> Turn:
     )
 
 
-def _negative(step: Step) -> list[Turn]:
-    """A rejected draft: seen, not learned; the person's critique is what is learned."""
-    turns = (
-        [_text(step, "refine", refine_text(step), target=False)]
-        if step.stage is Stage.REFINE
-        else []
-    )
-    turns.append(_image(step, target=False))
-    turns.append(
+def _request(step: Step, text: str) -> Turn:
+    """The engine's request before a stage's answer: context, never learned."""
+    return Turn("text", "request", step.id, Author.MODEL.value, False, text=text)
+
+
+def _rejected(trajectory: Trajectory, branch: list[Step], step: Step) -> list[Turn]:
+    """A rejected draft: its refine text and image as context, then the inspect request and the
+    person's reason as a verdict (`<sketch>no: REASON</sketch>`), which is learned."""
+    requests = transcript.requests(trajectory.session, step.round)
+    turns = []
+    if step.stage is Stage.REFINE:
+        turns += [
+            _request(step, requests[Stage.REFINE]),
+            _text(step, "refine", refine_text(step), target=False),
+        ]
+    if step.image is not None:
+        turns.append(_image(step, target=False))
+    turns += [
+        _request(step, requests[Stage.INSPECT]),
         Turn(
             "text",
             "critique",
             step.id,
             Author.HUMAN.value,
             True,
-            text=step.review_note or NO_NOTE,
+            text=reject_verdict(branch, step),
+            review=Review.REJECTED.value,
+            review_note=step.review_note,
             annotator=step.annotator,
-        )
-    )
+        ),
+    ]
     return turns
+
+
+def _answer(step: Step, text: str, role: str) -> str:
+    """What a step's answer text is in the data: a plan target without the engine's note lines, else
+    the text as the engine's context holds it."""
+    return plan_target(step) if step.stage is Stage.PLAN and role == TARGET else text
+
+
+def _step_turns(step: Step, session, role_text: str, role_image: str) -> list[Turn]:
+    """One kept step as the engine's transcript holds it (`transcript.segments`): its request, its
+    answer text and its image, each marked by the rule's role."""
+    turns: list[Turn] = []
+    for segment in transcript.segments(step, session):
+        if segment.kind == "image":
+            if role_image != OUT:
+                turns.append(_image(step, target=role_image == TARGET))
+        elif (
+            not turns
+            and step.stage is not Stage.SKETCH
+            and _is_request(segment.text, step, session)
+        ):
+            turns.append(_request(step, segment.text))
+        elif role_text != OUT:
+            turns.append(
+                _text(
+                    step,
+                    step.stage.value,
+                    _answer(step, segment.text, role_text),
+                    role_text == TARGET,
+                )
+            )
+    return turns if any(t.stage != "request" for t in turns) else []
+
+
+def _is_request(text: str, step: Step, session) -> bool:
+    return text in transcript.requests(session, step.round).values()
 
 
 def multi_turn(
     trajectory: Trajectory, branch: list[Step], unstamped_sha: Callable[[ImageRef], str]
 ) -> MultiTurn | None:
-    """A finished branch as one interleaved trajectory; None for an unfinished one.
+    """A finished branch as the engine's transcript, each part marked target or context by the rule
+    (`studio.export.provenance.roles`); None for an unfinished branch.
 
     `unstamped_sha` gives a final image's hash without its trajectory chunk, so a final that
     only re-saves the last drawn image is not learned twice.
     """
     if not branch or branch[-1].stage is not Stage.FINAL:
         return None
+    session = trajectory.session
+    said = person_verdicts(trajectory, branch)
     turns: list[Turn] = []
     last_sha = None
-    for step in branch:
-        if step.stage is Stage.PLAN:
-            turns.append(_text(step, "plan", plan_text(step)))
-        elif step.stage is Stage.INSPECT:
-            verdict = inspect_text(step)
-            if verdict is not None:
-                turns.append(_text(step, "inspect", verdict))
-        elif step.stage in (Stage.SKETCH, Stage.REFINE):
+    for step in branch[:-1]:
+        if step.stage in (Stage.SKETCH, Stage.REFINE):
             for rejected in rejected_before(trajectory, step):
-                turns += _negative(rejected)
+                turns += _rejected(trajectory, branch, rejected)
             if step.review is Review.REJECTED:  # rejected and not (yet) redrawn
-                turns += _negative(step)
+                turns += _rejected(trajectory, branch, step)
                 continue
-            if step.stage is Stage.REFINE:
-                turns.append(_text(step, "refine", refine_text(step)))
-            if step.image is not None:
-                turns.append(_image(step, target=True))
-                last_sha = step.image.sha256
+        role = roles(step, branch, said)
+        kept = _step_turns(step, session, role.text, role.image)
+        turns += kept
+        if any(t.kind == "image" for t in kept):
+            last_sha = step.image.sha256
     final = branch[-1]
-    if final.image is not None and unstamped_sha(final.image) != last_sha:
-        turns.append(_image(final, target=True))
-    session = trajectory.session
+    role = roles(final, branch, said)
+    if final.image is not None and unstamped_sha(final.image) != last_sha and role.image != OUT:
+        turns.append(_image(final, target=role.image == TARGET))
     return MultiTurn(
-        final.id, session.id, session.prompt, session.engine, tuple(turns), final.image
+        final.id,
+        session.id,
+        session.prompt,
+        session.engine,
+        tuple(turns),
+        final.image,
+        root=tuple(transcript.root_texts(session)),
+        final_learned=role.image == TARGET,
     )
 
 
@@ -307,11 +388,14 @@ def inspect_samples(
 ) -> tuple[list[ConflictSample], list[AlignmentSample]]:
     """The two inspect subsets from the verdicts on a branch, and from a person's reviews of its images."""
     session = trajectory.session
+    said = person_verdicts(trajectory, branch)
     conflicts: list[ConflictSample] = []
     alignments: list[AlignmentSample] = []
     for index, step in enumerate(branch):
         before = branch[:index]
         plan = last(before, Stage.PLAN)
+        if step.stage is Stage.INSPECT and roles(step, branch, said).text != TARGET:
+            continue  # a verdict that contradicts a person's, or could not be read: no sample
         if step.stage is Stage.INSPECT and plan is not None:
             if step.plan_check is not None:
                 conflicts.append(
@@ -337,7 +421,9 @@ def inspect_samples(
                 following = branch[index + 1] if index + 1 < len(branch) else None
                 corrective = (
                     following.instruction or ""
-                    if following and following.stage is Stage.REFINE
+                    if following
+                    and following.stage is Stage.REFINE
+                    and roles(following, branch, said).text == TARGET
                     else ""
                 )
                 alignments.append(
@@ -359,6 +445,10 @@ def inspect_samples(
                         check_to_dict(step.original.get("sketch_check")),
                         image_annotator=shown.annotator,
                         verdict_annotator=_check_annotator(step, "sketch_check"),
+                        verdict=protocol.verdict_text(step.plan_check, step.sketch_check),
+                        plan_step_id=plan.id,
+                        verdict_step_id=step.id,
+                        overridden=bool(overridden_checks(step)),
                     )
                 )
         elif step.stage in (Stage.SKETCH, Stage.REFINE) and plan is not None:
@@ -383,6 +473,8 @@ def inspect_samples(
                             None,
                             image_annotator=reviewed.annotator,
                             verdict_annotator=reviewed.annotator,
+                            verdict=review_verdict(branch, reviewed),
+                            plan_step_id=plan.id,
                         )
                     )
     return conflicts, alignments

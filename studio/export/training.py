@@ -112,8 +112,11 @@ By hand, from inside this folder (BAGEL's clone on PYTHONPATH, `{info}` merged i
 {warning}"""
 
 
-def write_training_files(root: Path, dataset_info: dict[str, dict[str, Any]]) -> list[str]:
-    """dataset_info.json, data.yaml and TRAIN.md in `root` (names relative to it)."""
+def write_training_files(
+    root: Path, dataset_info: dict[str, dict[str, Any]], folder: str | None = None
+) -> list[str]:
+    """dataset_info.json, data.yaml and TRAIN.md in `root` (names relative to it); `folder` is the
+    name TRAIN.md's command gives the export (an export is staged under a temporary name)."""
     import yaml  # PyYAML: BAGEL reads its data config with yaml.safe_load
 
     config = data_config(dataset_info)
@@ -128,7 +131,9 @@ def write_training_files(root: Path, dataset_info: dict[str, dict[str, Any]]) ->
     )
     (root / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (root / COMMAND_FILE).write_text(
-        COMMAND.format(info=INFO_FILE, config=CONFIG_FILE, folder=root.name, warning=warning),
+        COMMAND.format(
+            info=INFO_FILE, config=CONFIG_FILE, folder=folder or root.name, warning=warning
+        ),
         encoding="utf-8",
     )
     return [INFO_FILE, CONFIG_FILE, COMMAND_FILE]

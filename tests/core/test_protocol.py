@@ -28,6 +28,7 @@ from studio.core.domain import (
 from studio.core.protocol import UnreadableText
 from studio.core.tagged import parse, render
 from studio.engines import prompts
+from studio.engines.bagel import transcript
 from studio.engines.base import StageContext
 from studio.export.formats import bagel, think_trace, vlm_sft
 from studio.export.rows import multi_turn_row
@@ -130,27 +131,31 @@ def test_every_exported_text_reads_back_to_its_fields(drawn):
     trajectory, branch = drawn
     by_id = {s.id: s for s in branch}
     [sample] = derive(trajectory, [branch], lambda ref: "").multi_turn
-    turns = [t for t in sample.turns if t.kind == "text"]
+    answers = [t.kind == "text" and t.stage != "request" for t in sample.turns]
+    turns = [t for t, answer in zip(sample.turns, answers) if answer]
     assert turns, "a finished branch teaches texts"
-    bagel_texts = [
-        c["content"]
-        for c in json.loads(bagel.conversation(sample, lambda sha: b""))[1]["content"]
-        if c["type"] == "text"
-    ]
+    content = json.loads(bagel.conversation(sample, lambda sha: b""))[-1]["content"]
+    assert len(content) == len(sample.turns)
+    bagel_texts = [c["content"] for c, answer in zip(content, answers) if answer]
     row_texts = [
         t["text"]
-        for t in multi_turn_row(sample, lambda ref: ref.sha256)["turns"]
-        if t["kind"] == "text"
+        for t, answer in zip(multi_turn_row(sample, lambda ref: ref.sha256)["turns"], answers)
+        if answer
     ]
     trace = think_trace.row(sample, lambda sha: sha)["Text Reasoning Trace"]
     trace_texts = [
         re.fullmatch(
-            r"THOUGHT \d+: (.*?)(?: <image_start>\[reasoning_image_\d+\]<image_end>)*", line
+            r"THOUGHT \d+: (.*?)(?: ?<image_start>\[reasoning_image_\d+\]<image_end>)*", line
         ).group(1)
         for line in trace.split("\n")
     ]  # one line per thought, whatever the texts hold
+    trace_texts = [text for text in trace_texts if text]  # a thought that is only an image
     assert bagel_texts == row_texts == [t.text for t in turns]
-    for turn, *texts in zip(turns, bagel_texts, trace_texts, strict=True):
+    learned = [t for t in turns if t.target]  # think-trace holds the targets only
+    assert len(trace_texts) == len(learned)
+    for turn, text in zip(learned, trace_texts, strict=True):
+        assert _read(text, turn.stage, strict=True) == _texts_of(by_id[turn.step_id])
+    for turn, *texts in zip(turns, bagel_texts, row_texts, strict=True):
         expected = _texts_of(by_id[turn.step_id])
         for text in texts:
             assert (
@@ -163,23 +168,29 @@ def test_every_exported_text_reads_back_to_its_fields(drawn):
 
 @SETTINGS
 @given(trajectories())
-def test_vlm_sft_answers_read_back_to_the_checks(drawn):
+def test_vlm_sft_answers_are_full_verdicts_the_engine_reads(drawn):
     trajectory, branch = drawn
+    by_id = {s.id: s for s in trajectory.steps.values()}
     subsets = derive(trajectory, [branch], lambda ref: "")
-    for sample in subsets.conflict:
-        question, answer = (turn["value"] for turn in vlm_sft.conflict_row(sample)["conversations"])
-        assert protocol.read_check(answer, "plan", strict=False) == Check(
-            sample.passed, sample.critique
-        )
-        plan = question.rsplit("\nPlan: ", 1)[1]  # after the prompt, which is the person's own text
-        assert protocol.read_plan(plan) == protocol.Plan(
-            sample.instruction, sample.description, None
-        )
+    trees = {trajectory.session.id: trajectory}
     for sample in subsets.alignment:
-        answer = vlm_sft.alignment_row(sample, lambda sha: sha)["conversations"][1]["value"]
-        check = protocol.read_check(answer, "sketch", strict=False)
-        assert (check.passed, check.critique) == (sample.passed, sample.explanation)
-        assert protocol.read_refine(answer) == (sample.corrective_instruction or None)
+        question, answer = (
+            turn["value"]
+            for turn in vlm_sft.inspect_row(
+                sample, vlm_sft.question_of(sample, trees), lambda sha: sha
+            )["conversations"]
+        )
+        assert question.endswith(transcript.requests(trajectory.session, 1)[Stage.INSPECT])
+        checks = protocol.read_verdict(answer, strict=True)  # both checks, as the engine reads them
+        assert protocol.read_verdict(answer) == checks
+        if sample.source == "inspect":
+            step = by_id[sample.verdict_step_id]
+            assert checks == protocol.Checks(step.plan_check, step.sketch_check)
+        else:  # a person's accept or reject of the image
+            assert (checks.sketch.passed, checks.sketch.critique) == (
+                sample.passed,
+                sample.explanation,
+            )
 
 
 @SETTINGS

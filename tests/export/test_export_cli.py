@@ -35,8 +35,10 @@ def test_export_writes_the_folder_and_says_what_it_wrote(capsys, runner, scripte
         *data,
     )
     assert code == 0, err
+    # 8 alignment samples: a person's accept of a sketch and their override of the verdict on it
+    # are two corrections
     assert out.strip().startswith(
-        "exported 2 trajectories, 3 conflict samples, 7 alignment samples from 2 sessions"
+        "exported 2 trajectories, 3 conflict samples, 8 alignment samples from 2 sessions"
     )
     assert (tmp_path / "out" / "train" / "part-00000.parquet").exists()
 

@@ -60,7 +60,7 @@ def test_an_override_after_an_accept_reaches_every_subset_format(store, runner, 
     assert _labels_of(rows, sketch.id) == both
 
     export(store, "vlm-sft", tmp_path / "sft", val_fraction=0.0)
-    sft = _jsonl(tmp_path / "sft/train/alignment.jsonl")
+    sft = _jsonl(tmp_path / "sft/train/inspect.jsonl")
     answers = [r["conversations"][1]["value"] for r in sft if "ben" in r.get("annotators", [])]
     assert len(answers) == 1 and "the apple is green" in answers[0]
     assert any("ana" in r.get("annotators", []) for r in sft)

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from studio.engines.bagel import transcript
 from studio.export import export
 from studio.export.select import split_of
 
@@ -26,9 +27,11 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
     out = tmp_path / "bagel"
     export(store, "bagel", out, val_fraction=0.0)
     info = json.loads((out / "parquet_info.json").read_text())
-    assert info == {f"{out}/train/part-00000.parquet": {"num_row_groups": 1, "num_rows": 1}}
+    # relative to the folder, as BAGEL's loaders join them: a copied export still loads
+    assert info == {"train/part-00000.parquet": {"num_row_groups": 1, "num_rows": 1}}
     dataset = json.loads((out / "dataset_info.json").read_text())["stroke_studio_train"]
-    assert dataset["data_dir"] == f"{out}/train" and dataset["num_files"] == 1
+    assert dataset["data_dir"] == "train" and dataset["num_files"] == 1
+    assert dataset["parquet_info_path"] == "parquet_info.json"
     table = pq.read_table(out / "train" / "part-00000.parquet")
     assert table.column_names == [
         "id",
@@ -42,26 +45,33 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
     ]
     assert pq.ParquetFile(out / "train" / "part-00000.parquet").metadata.num_row_groups == 1
     row = table.to_pylist()[0]
-    user, assistant = json.loads(row["conversation"])
-    assert user == {"role": "user", "content": "a cat and a dog", "need_loss": False}
+    system, user, assistant = json.loads(row["conversation"])
+    assert system == {"role": "user", "content": transcript.SYSTEM, "need_loss": False}
+    assert user == {"role": "user", "content": "Prompt: a cat and a dog", "need_loss": False}
     assert assistant["role"] == "assistant"
     content = assistant["content"]
-    assert content[0] == {
+    assert content[0]["need_loss"] is False and content[0]["content"].startswith("Plan step 1 of")
+    assert content[1] == {
         "type": "text",
         "content": "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>",
         "need_loss": True,
     }
-    rejected, critique, redraw = content[1], content[2], content[3]
+    rejected, request, critique, redraw = content[2], content[3], content[4], content[5]
+    assert request == {"type": "text", "content": transcript.INSPECT_REQUEST, "need_loss": False}
     assert {k: rejected[k] for k in ("type", "need_loss", "need_vae", "need_vit")} == {
         "type": "image",
         "need_loss": False,
         "need_vae": False,
         "need_vit": True,
     }
-    assert critique == {"type": "text", "content": "too dark", "need_loss": True}
+    assert critique == {
+        "type": "text",
+        "content": "<plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch>",
+        "need_loss": True,
+    }
     assert (redraw["need_loss"], redraw["need_vae"], redraw["need_vit"]) == (True, True, True)
     provenance = json.loads(row["provenance"])
-    assert len(provenance) == len(content) and provenance[0]["original"] == {
+    assert len(provenance) == len(content) and provenance[1]["original"] == {
         "instruction": "draw a cat"
     }
 
@@ -69,7 +79,7 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
 def test_bagel_images_are_the_stored_png_bytes_unchanged(store, session, tmp_path):
     export(store, "bagel", tmp_path / "bagel", val_fraction=0.0)
     row = pq.read_table(tmp_path / "bagel" / "train" / "part-00000.parquet").to_pylist()[0]
-    images = [c for c in json.loads(row["conversation"])[1]["content"] if c["type"] == "image"]
+    images = [c for c in json.loads(row["conversation"])[-1]["content"] if c["type"] == "image"]
     expected = [
         session.rejected,
         session.sketch1,
@@ -88,58 +98,46 @@ def test_think_trace_lines_mark_each_image_and_name_its_file(store, session, tmp
     [line] = jsonl(out / "train" / "think_trace.jsonl")
     assert line["Question"] == "a cat and a dog"
     trace = line["Text Reasoning Trace"].splitlines()
-    assert trace[0] == (
-        "THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des><done>no</done> "
+    assert trace[0] == "THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des><done>no</done>"
+    # the format has no "seen, not learned": the rejected draft stays out, the person's reason is learned
+    assert trace[1] == (
+        "THOUGHT 2: <plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch> "
         "<image_start>[reasoning_image_1]<image_end>"
     )
-    assert (
-        "too dark" not in line["Text Reasoning Trace"]
-    )  # the format has no "seen, not learned": drafts stay out
-    assert line["Final Answer"] == "<image_start>[reasoning_image_4]<image_end>"
-    names = [line[f"reasoning_image_{n}"] for n in range(1, 5)]
+    assert line["Final Answer"] == "<final/>"  # the answer is the trace's last image: the final one
+    names = [line[f"reasoning_image_{n}"] for n in range(1, 6)]
     assert names == [
         f"images/{s.image.sha256}.png"
-        for s in (session.sketch1, session.refine1, session.sketch2, session.refine2)
+        for s in (session.sketch1, session.refine1, session.sketch2, session.refine2, session.final)
     ]
     assert all(
         (out / name).read_bytes() == store.image_path(name[7:71]).read_bytes() for name in names
     )
-    assert "reasoning_image_5" not in line
+    assert "reasoning_image_6" not in line
 
 
-def test_vlm_sft_lines_are_conversations_with_image_placeholders(store, session, tmp_path):
+def test_vlm_sft_lines_are_the_engines_inspections_with_full_verdicts(store, session, tmp_path):
     out = tmp_path / "vlm"
     export(store, "vlm-sft", out, val_fraction=0.0)
-    conflicts = jsonl(out / "train" / "conflict.jsonl")
-    alignments = jsonl(out / "train" / "alignment.jsonl")
-    assert [c["label"] for c in conflicts] == ["positive", "negative"]
-    question, answer = conflicts[1]["conversations"]
-    assert (
-        question["from"] == "human"
-        and "<image>" not in question["value"]
-        and "image" not in conflicts[1]
-    )
-    assert "<des>a cat, a dog, WRONG</des>" in question["value"]
-    assert answer == {
-        "from": "gpt",
-        "value": "<plan>no: WRONG is not in the prompt; drop it.</plan>",
-    }
-    failed = next(a for a in alignments if a["id"] == session.inspect1.id)
-    assert failed["conversations"][0]["value"].startswith("<image>\nInstruction: draw a tabby cat")
-    assert (
-        failed["conversations"][1]["value"]
-        == "<sketch>no: Something is missing.</sketch><refine>fix what is missing</refine>"
+    lines = jsonl(out / "train" / "inspect.jsonl")
+    failed = next(a for a in lines if a["id"] == session.inspect1.id)
+    question, answer = (c["value"] for c in failed["conversations"])
+    assert question.startswith(transcript.SYSTEM + "\nPrompt: a cat and a dog\n")
+    assert "<ins>draw a tabby cat</ins>" in question
+    assert question.endswith("<image>\n" + transcript.INSPECT_REQUEST)
+    assert answer == (
+        "<plan>yes: The plan matches the prompt.</plan><sketch>no: Something is missing.</sketch>"
     )
     assert (out / failed["image"]).read_bytes() == store.image_path(
         session.sketch1.image.sha256
     ).read_bytes()
-    assert sorted(a["label"] for a in alignments) == [
-        "negative",
-        "negative",
-        "positive",
-        "positive",
-        "positive",
-    ]
+    overridden = next(a for a in lines if a["id"] == session.inspect2.id)
+    assert (
+        "<plan>no: WRONG is not in the prompt; drop it.</plan>"
+        in overridden["conversations"][1]["value"]
+    )
+    reject = next(a for a in lines if a["id"] == session.rejected.id)
+    assert reject["conversations"][1]["value"].endswith("<sketch>no: too dark</sketch>")
 
 
 def test_hf_parquet_loads_with_datasets_and_images_decode(store, session, tmp_path):
@@ -164,7 +162,13 @@ def test_hf_parquet_loads_with_datasets_and_images_decode(store, session, tmp_pa
     )["train"][0]
     assert len(turns["images"]) == 5 and all(isinstance(i, Image.Image) for i in turns["images"])
     assert isinstance(turns["final_image"], Image.Image)
-    assert [t["stage"] for t in json.loads(turns["turns"])][:3] == ["plan", "sketch", "critique"]
+    assert [t["stage"] for t in json.loads(turns["turns"])][:5] == [
+        "request",
+        "plan",
+        "sketch",
+        "request",
+        "critique",
+    ]
     by_config = datasets.load_dataset(
         str(out), "conflict", cache_dir=str(tmp_path / "cache")
     )  # the card's configs

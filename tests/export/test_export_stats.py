@@ -124,12 +124,11 @@ def test_stats_count_subsets_people_and_agreement(store, runner, scripted, tmp_p
         and stats["subsets"]["pickapic"]["preference"] == 3
     )
     assert stats["subsets"]["pickapic"]["redraw"] == 1
-    assert stats["subsets"]["trl-pref"]["plan-edit"] == 2
+    assert stats["subsets"]["trl-pref"]["plan-edit"] == 1  # plan2's edit: a person then failed it
     assert stats["subsets"]["unified_edit"] == {
-        "train": 4,
+        "train": 3,
         "validation": 0,
-        "refine": 3,
-        "redraw": 1,
+        "refine": 3,  # no redraw: the scripted engine does not say it read the reason
     }  # the plain
     # session refines too: the scripted model still fails round 1
     people = stats["annotators"]
@@ -170,8 +169,8 @@ def test_stats_alone_print_counts_people_and_kappa(capsys, store, runner, script
     code, out, err = _cli(capsys, store, "--stats", "--val-fraction", "0")
     assert code == 0, err
     assert (
-        "1 sessions" in out and "pickapic: train 0" in out
-    )  # ratings of different stages make no pair
+        "1 sessions" in out and "pickapic: train 1" in out
+    )  # ratings of different stages make no pair; the "too dark" redraw is one
     assert "ann: ratings 2" in out and "ben: ratings 2" in out
     assert "rating-thumbs: ann & ben: kappa 0.000 over 2 items (1 agreed)" in out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.core import pngmeta
+from studio.engines.bagel import transcript
 from studio.export import export
 from studio.export.select import branches
 from studio.runner import PausePolicy
@@ -35,25 +36,36 @@ def test_a_steered_session_is_one_trajectory_in_the_order_it_was_made(store, ses
     [trajectory] = rows["multi_turn"]
     assert trajectory["prompt"] == "a cat and a dog" and trajectory["human"] is True
     assert [(t["stage"], t["kind"], t["target"]) for t in trajectory["turns"]] == [
-        ("plan", "text", True),
-        ("sketch", "image", False),
-        ("critique", "text", True),  # the rejected draft, then the critique
+        ("request", "text", False),  # the engine's plan request: context, never learned
+        ("plan", "text", True),  # the person's edit of the plan
+        ("sketch", "image", False),  # the rejected draft: context …
+        ("request", "text", False),
+        ("critique", "text", True),  # … then the person's reason, as a verdict
         ("sketch", "image", True),
+        ("request", "text", False),
         ("inspect", "text", True),
+        ("request", "text", False),
         ("refine", "text", True),
         ("refine", "image", True),
+        ("request", "text", False),
         ("inspect", "text", True),
-        ("plan", "text", True),
+        ("request", "text", False),
+        ("plan", "text", False),  # a person failed this plan ("WRONG is not in the prompt")
         ("sketch", "image", True),
-        ("inspect", "text", True),
-        ("refine", "text", True),
+        ("request", "text", False),
+        ("inspect", "text", True),  # the person's verdict
+        ("request", "text", False),
+        ("refine", "text", True),  # the person's own refine
         ("refine", "image", True),
+        ("request", "text", False),
         ("inspect", "text", True),
     ]  # the final image re-saves the last refine (plus its trajectory), so it is not learned twice
-    texts = [t["text"] for t in trajectory["turns"] if t["kind"] == "text"]
+    requests = {t["text"] for t in trajectory["turns"] if t["stage"] == "request"}
+    assert transcript.INSPECT_REQUEST in requests and all(r.strip() for r in requests)
+    texts = [t["text"] for t in trajectory["turns"] if t["kind"] == "text" and t["target"]]
     assert texts[0] == "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>"
-    assert texts[1] == "too dark"
-    assert texts[6] == (
+    assert texts[1] == "<plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch>"
+    assert texts[5] == (
         "<plan>no: WRONG is not in the prompt; drop it.</plan>"
         "<sketch>yes: The sketch follows the instruction.</sketch>"
     )  # the form the engines read
@@ -75,7 +87,7 @@ def test_a_steered_session_is_one_trajectory_in_the_order_it_was_made(store, ses
 
 def test_provenance_names_the_author_and_keeps_the_model_original(store, session, tmp_path):
     _, rows = folder_export(store, tmp_path / "out")
-    turns = rows["multi_turn"][0]["turns"]
+    turns = [t for t in rows["multi_turn"][0]["turns"] if t["stage"] != "request"]
     plan1, rejected, critique = turns[0], turns[1], turns[2]
     assert plan1["author"] == "human" and plan1["original"] == {"instruction": "draw a cat"}
     assert (
@@ -83,7 +95,7 @@ def test_provenance_names_the_author_and_keeps_the_model_original(store, session
         and rejected["review_note"] == "too dark"
         and rejected["author"] == "model"
     )
-    assert critique["author"] == "human"
+    assert critique["author"] == "human" and critique["step_id"] == session.rejected.id
     accepted = turns[9]
     assert accepted["review"] == "accepted" and accepted["review_note"] == "nice dog"
     overridden = turns[10]
@@ -143,6 +155,7 @@ def test_alignment_samples_take_reviews_and_verdicts_with_the_corrective_instruc
         session.inspect1.id,
         session.inspect1b.id,
         session.sketch2.id,
+        session.inspect2.id,  # a person overrode its plan check: the full verdict is theirs
         session.inspect2b.id,
     ]
     rejected = by_id[session.rejected.id]
@@ -182,11 +195,29 @@ def test_alignment_samples_take_reviews_and_verdicts_with_the_corrective_instruc
     assert by_id[session.inspect2b.id]["image_author"] == "human"  # the person's refine drew it
 
 
-def test_a_persons_review_beats_the_models_verdict_on_the_same_image(store, session, tmp_path):
+def test_a_persons_review_beats_the_models_verdict_on_the_same_image(
+    store, runner, scripted, tmp_path
+):
+    t = runner.new_session("a cat", engine="scripted", seed=3)
+    runner.advance(t)  # plan
+    sketch = runner.advance(t)
+    runner.accept(t, sketch.id, note="good cat")
+    model = runner.advance(t)  # the model's verdict on the image the person accepted
+    runner.run(t)
     report, rows = folder_export(store, tmp_path / "out")
     ids = [row["id"] for row in rows["alignment"]]
-    assert session.inspect2.id not in ids  # it judged sketch2, which the person accepted
+    assert sketch.id in ids and model.id not in ids
     assert report.duplicates["alignment"] == 1
+
+
+def test_a_persons_review_and_their_override_on_the_same_image_are_two_corrections(
+    store, session, tmp_path
+):
+    report, rows = folder_export(store, tmp_path / "out")
+    ids = [row["id"] for row in rows["alignment"]]
+    # inspect2 judged sketch2, which the person accepted; a person then overrode its plan check
+    assert session.sketch2.id in ids and session.inspect2.id in ids
+    assert report.duplicates["alignment"] == 0
 
 
 def test_a_persons_verdict_replaces_an_earlier_model_verdict_on_the_same_plan(

@@ -1,20 +1,26 @@
-"""The `trl-pref` export, prepared by TRL's own DPOTrainer: its dataset processing and its collators.
+"""The `trl-pref` export, trained by TRL's own DPOTrainer: its dataset processing, its collators and one
+optimizer step.
 
 The models are tiny and random, built here (a Llama LM, a Llava VLM, tokenizers trained on a few
-words): no hub download, no training step. What is checked is that TRL takes our rows as they
-are: the conversational rows tokenize (chosen and rejected after the same prompt), and a batch
-collates with the person's answer in the first half and the model's in the second.
+words): no hub download. What is checked is what TRL trains on our rows as they are: the
+conversational rows tokenize (chosen and rejected after the same prompt: the engine's own context),
+the completion mask a batch carries covers exactly the person's answer in the first half and the
+model's in the second (nothing of the prompt), and one `train()` step moves the policy, not the
+reference model.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 
 import pytest
 
-from studio.core.domain import RunSettings, local_user
+from studio.core import protocol
+from studio.core.domain import RunSettings, Stage, local_user
+from studio.engines.bagel import transcript
 from studio.export import export
 
 from .test_export_support import steered
@@ -135,7 +141,7 @@ def tiny_llava():
     return LlavaForConditionalGeneration(config), processor
 
 
-def dpo_trainer(model, processing_class, dataset, tmp_path):
+def dpo_trainer(model, processing_class, dataset, tmp_path, **options):
     from trl import DPOConfig, DPOTrainer
 
     args = DPOConfig(
@@ -146,6 +152,7 @@ def dpo_trainer(model, processing_class, dataset, tmp_path):
         use_cpu=True,
         save_strategy="no",
         logging_strategy="no",
+        **options,
     )
     # the reference model is given (a copy): TRL would otherwise reload the policy by its hub id
     return DPOTrainer(
@@ -155,6 +162,26 @@ def dpo_trainer(model, processing_class, dataset, tmp_path):
         train_dataset=dataset,
         processing_class=processing_class,
     )
+
+
+def completions(batch, tokenizer) -> list[str]:
+    """What the loss is taken on, per row of a collated batch: the tokens its completion mask keeps."""
+    return [
+        tokenizer.decode(ids[mask.bool()], skip_special_tokens=True)
+        for ids, mask in zip(batch["input_ids"], batch["completion_mask"])
+    ]
+
+
+def one_step(trainer):
+    """One optimizer step; the policy's and the reference model's weights before and after."""
+    import torch
+
+    def weights(model):
+        return torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+
+    before, ref_before = weights(trainer.model), weights(trainer.ref_model)
+    result = trainer.train()
+    return result, (before, weights(trainer.model)), (ref_before, weights(trainer.ref_model))
 
 
 @pytest.fixture
@@ -190,78 +217,105 @@ def test_rows_pair_the_persons_text_with_the_models(store, session, tmp_path):
     s, _, flipped = session
     out = tmp_path / "trl"
     export(store, "trl-pref", out, val_fraction=0.0)
-    text = {r["step_id"]: r for r in _load(out, "text")}
-    assert set(text) == {s.plan1.id, s.plan2.id, s.inspect2.id}
-    plan = text[s.plan1.id]
+    # plan2's edit is no pair: a person then failed that plan, and chosen is learned
+    (plan,) = _load(out, "text")
+    assert plan["step_id"] == s.plan1.id
     assert plan["source"] == "plan-edit" and plan["annotator"] == local_user()
     assert plan["prompt"] == [{"role": "user", "content": plan["prompt"][0]["content"]}]
-    assert plan["prompt"][0]["content"].startswith("Prompt: a cat and a dog\n")
-    assert plan["chosen"][0]["content"].startswith("<ins>draw a tabby cat</ins>")
-    assert plan["rejected"][0]["content"].startswith("<ins>draw a cat</ins>")
-    assert "Plans so far: <ins>draw a tabby cat</ins>" in text[s.plan2.id]["prompt"][0]["content"]
-    critique = text[s.inspect2.id]
-    assert critique["source"] == "plan-critique"
-    assert critique["chosen"] == [
-        {"role": "assistant", "content": "<plan>no: WRONG is not in the prompt; drop it.</plan>"}
-    ]
-    assert critique["rejected"] == [
-        {"role": "assistant", "content": "<plan>no: The plan contradicts the prompt.</plan>"}
-    ]
-    (vision,) = _load(out, "vision")
+    context = transcript.root_texts(s.trajectory.session)
+    plan_request = transcript.requests(s.trajectory.session, s.plan1.round)[Stage.PLAN]
+    assert plan["prompt"][0]["content"] == "\n".join([*context, plan_request])  # the engine's
     assert (
-        vision["step_id"] == flipped.id
-        and vision["annotator"] == "dana"
-        and vision["source"] == "sketch-critique"
+        plan["chosen"][0]["content"] == "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>"
     )
-    assert [p["type"] for p in vision["prompt"][0]["content"]] == ["image", "text"]
-    assert "<image>" not in vision["prompt"][0]["content"][1]["text"]
-    assert vision["chosen"][0]["content"] == [
-        {"type": "text", "text": "<sketch>yes: The apple is there.</sketch>"}
+    assert plan["rejected"][0]["content"] == "<ins>draw a cat</ins><des>a cat</des><done>no</done>"
+    vision = {r["step_id"]: r for r in _load(out, "vision")}
+    assert set(vision) == {s.inspect2.id, flipped.id}
+    critique = vision[s.inspect2.id]  # full verdicts: the person changed the plan check only
+    assert critique["source"] == "plan-critique"
+    assert critique["chosen"][0]["content"] == [
+        {
+            "type": "text",
+            "text": "<plan>no: WRONG is not in the prompt; drop it.</plan>"
+            "<sketch>yes: The sketch follows the instruction.</sketch>",
+        }
     ]
-    assert vision["rejected"][0]["content"] == [
-        {"type": "text", "text": "<sketch>no: Something is missing.</sketch>"}
+    assert critique["rejected"][0]["content"] == [
+        {
+            "type": "text",
+            "text": "<plan>no: The plan contradicts the prompt.</plan>"
+            "<sketch>yes: The sketch follows the instruction.</sketch>",
+        }
     ]
-    assert vision["images"][0].size == (32, 32)  # decoded by datasets to the stored image
-    assert json.loads(vision["model_original"])["passed"] is False
+    row = vision[flipped.id]
+    assert row["annotator"] == "dana" and row["source"] == "sketch-critique"
+    assert [p["type"] for p in row["prompt"][0]["content"]] == ["image", "text"]
+    question = row["prompt"][0]["content"][1]["text"]
+    assert "<image>" not in question and question.startswith(transcript.SYSTEM)
+    assert question.endswith(transcript.INSPECT_REQUEST)
+    assert row["chosen"][0]["content"] == [
+        {
+            "type": "text",
+            "text": "<plan>yes: The plan matches the prompt.</plan><sketch>yes: The apple is there.</sketch>",
+        }
+    ]
+    assert row["rejected"][0]["content"] == [
+        {
+            "type": "text",
+            "text": "<plan>yes: The plan matches the prompt.</plan><sketch>no: Something is missing.</sketch>",
+        }
+    ]
+    for key in ("chosen", "rejected"):  # the engine's reader reads both
+        protocol.read_verdict(row[key][0]["content"][0]["text"], strict=True)
+    assert row["images"][0].size == (32, 32)  # decoded by datasets to the stored image
+    assert json.loads(row["model_original"])["sketch_check"]["passed"] is False
 
 
-def test_dpo_trainer_tokenizes_and_collates_the_text_rows(store, session, tmp_path):
+def test_one_dpo_step_on_the_text_rows_takes_the_loss_on_the_plans_alone(store, session, tmp_path):
     out = tmp_path / "trl"
     export(store, "trl-pref", out, val_fraction=0.0)
     dataset = _load(out, "text")
     tokenizer = tiny_tokenizer()
-    trainer = dpo_trainer(tiny_llama(tokenizer), tokenizer, dataset, tmp_path)
-    prepared = trainer.train_dataset
-    assert len(prepared) == len(dataset) == 3
-    for example, original in zip(prepared, dataset):
-        assert tokenizer.decode(example["chosen_ids"]).startswith(original["chosen"][0]["content"])
-        assert tokenizer.decode(example["rejected_ids"]).startswith(
-            original["rejected"][0]["content"]
-        )
-        assert tokenizer.decode(example["prompt_ids"]).endswith("ASSISTANT: ")
-    batch = next(iter(trainer.get_train_dataloader()))
-    assert batch["input_ids"].shape[0] == 6  # chosen rows, then rejected rows
-    assert (
-        batch["completion_mask"].sum() > 0
-        and batch["attention_mask"].shape == batch["input_ids"].shape
+    trainer = dpo_trainer(
+        tiny_llama(tokenizer), tokenizer, dataset, tmp_path, max_steps=1, learning_rate=1e-2
     )
+    prepared = trainer.train_dataset
+    assert len(prepared) == len(dataset) == 1
+    for example, original in zip(prepared, dataset):
+        assert tokenizer.decode(example["prompt_ids"]) == (
+            "USER: " + original["prompt"][0]["content"] + "</s>ASSISTANT: "
+        )  # the engine's context, through the chat template
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["input_ids"].shape[0] == 2  # the chosen row, then the rejected row
+    # the loss is on the person's plan (chosen) and the model's (rejected), nothing of the prompt
+    assert completions(batch, tokenizer) == [
+        dataset[0]["chosen"][0]["content"],
+        dataset[0]["rejected"][0]["content"],
+    ]
+    result, (before, after), (ref_before, ref_after) = one_step(trainer)
+    assert result.global_step == 1 and math.isfinite(result.training_loss)
+    assert not before.equal(after) and ref_before.equal(ref_after)
 
 
-def test_dpo_trainer_collates_the_vision_rows_with_their_image(store, session, tmp_path):
+def test_one_dpo_step_on_the_vision_rows_takes_the_loss_on_the_verdicts_with_their_image(
+    store, session, tmp_path
+):
     out = tmp_path / "trl"
     export(store, "trl-pref", out, val_fraction=0.0)
     dataset = _load(out, "vision")
     model, processor = tiny_llava()
-    trainer = dpo_trainer(model, processor, dataset, tmp_path)
+    trainer = dpo_trainer(model, processor, dataset, tmp_path, max_steps=1, learning_rate=1e-2)
     batch = next(iter(trainer.get_train_dataloader()))
     image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
-    assert batch["pixel_values"].shape == (
-        2,
-        3,
-        32,
-        32,
-    )  # the image, for the chosen and the rejected row
+    # the image, for each chosen and each rejected row
+    assert batch["pixel_values"].shape == (2 * len(dataset), 3, 32, 32)
     assert (
         int((batch["input_ids"][0] == image_id).sum()) == (32 // 8) ** 2
     )  # a token per patch ("default": no CLS)
-    assert batch["completion_mask"].sum() > 0
+    texts = [r[0]["content"][0]["text"] for r in dataset["chosen"]] + [
+        r[0]["content"][0]["text"] for r in dataset["rejected"]
+    ]
+    assert completions(batch, processor.tokenizer) == texts  # full verdicts, nothing else
+    result, (before, after), (ref_before, ref_after) = one_step(trainer)
+    assert result.global_step == 1 and math.isfinite(result.training_loss)
+    assert not before.equal(after) and ref_before.equal(ref_after)

@@ -70,8 +70,9 @@ def rows_total(job: ExportJob, name: str) -> int:
     return {
         "bagel": len(s.multi_turn),
         "think-trace": len(s.multi_turn),
-        "vlm-sft": len(s.conflict) + len(s.alignment),
-        "unified_edit": len(s.multi_turn),
+        "vlm-sft": len(s.alignment),
+        # the edits, and the verdicts beside them
+        "unified_edit": len(s.multi_turn) + len(s.alignment),
         "pickapic": len(job.sessions),
         "trl-pref": len(s.conflict) + len(s.alignment),
     }.get(name, len(s.multi_turn) + len(s.conflict) + len(s.alignment) + len(job.sessions))

@@ -1,19 +1,26 @@
 """`bagel`: parquet for BAGEL-family fine-tuning, one row per finished trajectory.
 
     train/part-00000.parquet …    validation/part-00000.parquet …
-    parquet_info.json             {"<absolute parquet path>": {"num_row_groups": N, "num_rows": M}}
+    parquet_info.json             {"train/part-00000.parquet": {"num_row_groups": N, "num_rows": M}}
     dataset_info.json             a DATASET_INFO entry per split (data_dir, num_files, …)
 
-Each row's `conversation` is JSON: the prompt as the user turn (no loss), then the
-assistant's interleaved content. Plans, verdicts and refines are text targets; drawn
-images are generation targets (need_loss, need_vae and need_vit all true); a rejected
-draft is conditioning only (need_loss and need_vae false, need_vit true: it is looked at,
-not continued from), followed by the person's critique as a text target. Images are the
-stored PNG bytes in base64, never re-encoded. `provenance` lists, per assistant element,
-the step it came from, its author (and `annotator`: which person) and the model's original
-where a person changed it; `annotators` lists everyone who acted on the trajectory.
-BAGEL's loaders look row groups up by the parquet file's full path, so parquet_info.json
-is keyed by where the export lands; move the folder and export again.
+Each row's `conversation` is JSON in the layout IRG's `MultiThinkInterleaveT2IDataset` reads: the
+engine's own context, as the BAGEL engine sends it at inference (engines/bagel/transcript.py): two
+user turns (the system text, then "Prompt: …"; no loss), then the assistant's interleaved content —
+each stage's request (no loss) and its answer: plans, verdicts, refines and images. Which answer is
+learned is the one rule of `studio.export.provenance`: a plan, a verdict or an image a person marked
+wrong, and a model's answer that contradicts a person's verdict, are context (text need_loss false;
+image need_loss false, need_vae true, need_vit true: it is looked at and edited from); a person's
+verdict, edit and own refine are targets (images: need_loss, need_vae, need_vit all true); a refine
+that changed nothing is left out. A rejected draft is context that is not continued from (need_loss
+and need_vae false, need_vit true), followed by the inspect request and the person's reason as a
+verdict target (`<plan>…</plan><sketch>no: REASON</sketch>`). Images are the stored PNG bytes in
+base64, never re-encoded. `provenance` lists, per assistant element, the step it came from, its
+author (and `annotator`: which person) and the model's original where a person changed it;
+`annotators` lists everyone who acted on the trajectory. Every path is relative to the folder (data_dir
+"train", parquet_info keys "train/part-00000.parquet", as BAGEL's loaders join them), so a copied
+export still loads, from inside the folder or with the paths made absolute for a run
+(`studio.export.training.absolute_dataset_info`).
 """
 
 from __future__ import annotations
@@ -45,12 +52,12 @@ SCHEMA = pa.schema(
 )
 
 
-def _image_element(data: bytes, target: bool) -> str:
+def _image_element(data: bytes, target: bool, vae: bool) -> str:
     """One image element as JSON text; base64 needs no escaping, so the megabytes skip json.dumps."""
-    flag = "true" if target else "false"
+    loss, vae_flag = ("true" if target else "false"), ("true" if target or vae else "false")
     return (
         f'{{"type":"image","content":"{base64.b64encode(data).decode("ascii")}",'
-        f'"need_loss":{flag},"need_vae":{flag},"need_vit":true}}'
+        f'"need_loss":{loss},"need_vae":{vae_flag},"need_vit":true}}'
     )
 
 
@@ -66,11 +73,14 @@ def conversation(sample: MultiTurn, read) -> str:
                 )
             )
         else:
-            content.append(_image_element(read(turn.image.sha256), turn.target))
-    user = json.dumps(
-        {"role": "user", "content": sample.prompt, "need_loss": False}, ensure_ascii=False
-    )
-    return f'[{user},{{"role":"assistant","content":[{",".join(content)}]}}]'
+            # a rejected draft is not edited from (no VAE latent); any other image is
+            vae = turn.review != "rejected"
+            content.append(_image_element(read(turn.image.sha256), turn.target, vae))
+    users = [
+        json.dumps({"role": "user", "content": text, "need_loss": False}, ensure_ascii=False)
+        for text in sample.root or (sample.prompt,)
+    ]
+    return f'[{",".join(users)},{{"role":"assistant","content":[{",".join(content)}]}}]'
 
 
 def row(sample: MultiTurn, read) -> dict:
@@ -88,7 +98,13 @@ def row(sample: MultiTurn, read) -> dict:
 
 def write(job: ExportJob) -> list[str]:
     samples = {split: [s for s in job.subsets.multi_turn if s.split == split] for split in SPLITS}
-    return write_shards(job, samples, row, SCHEMA, "conversation", "stroke_studio", advance=True)
+    files, dataset_info = write_shards(
+        job, samples, row, SCHEMA, "conversation", "stroke_studio", advance=True
+    )
+    (job.root / "dataset_info.json").write_text(
+        json.dumps(dataset_info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return files + ["dataset_info.json"]
 
 
 def write_shards(
@@ -101,10 +117,12 @@ def write_shards(
     *,
     family: str | None = None,
     advance: bool = False,
-) -> list[str]:
+) -> tuple[list[str], dict]:
     """BAGEL's parquet layout, shared by the `bagel` and `unified_edit` formats: per split, shards of
-    ROWS_PER_FILE rows (`make_row(item, read)`), `parquet_info.json` (row groups and rows per shard) and
-    `dataset_info.json` (one `DATASET_INFO` entry per split, under `family` when BAGEL nests it)."""
+    ROWS_PER_FILE rows (`make_row(item, read)`) and `parquet_info.json` (row groups and rows per shard);
+    returns the files and the `DATASET_INFO` entries (one per split, under `family` when BAGEL nests
+    it). Every path is relative to the export folder: BAGEL looks a file's row groups up by
+    `os.path.join(data_dir, name)`, so data_dir "train" finds "train/part-00000.parquet"."""
     files, info, dataset_info = [], {}, {}
     for split, rows in items.items():
         names = []
@@ -118,23 +136,21 @@ def write_shards(
                         job.advance(1)
             finally:
                 sink.close()
-            info[f"{job.target}/{name}"] = {
+            info[name] = {
                 "num_row_groups": sink.row_groups,
                 "num_rows": sink.rows,
             }
             names.append(name)
         if names:
             dataset_info[f"{dataset}_{split}"] = {
-                "data_dir": f"{job.target}/{split}",
+                "data_dir": split,
                 "num_files": len(names),
                 "num_total_samples": len(rows),
-                "parquet_info_path": f"{job.target}/parquet_info.json",
+                "parquet_info_path": "parquet_info.json",
             }
         files += names
     dataset_info = {family: dataset_info} if family else dataset_info
-    for name, data in (("parquet_info.json", info), ("dataset_info.json", dataset_info)):
-        (job.root / name).write_text(
-            json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-        files.append(name)
-    return files
+    (job.root / "parquet_info.json").write_text(
+        json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return files + ["parquet_info.json"], dataset_info

@@ -1,18 +1,21 @@
 """`trl-pref`: the person's text against the model's, as TRL's conversational preference rows.
 
     README.md                                 a dataset card with two configs
-    text/train-00000-of-00001.parquet         plan edits and plan-verdict overrides (an LM's DPO)
-    vision/train-00000-of-00001.parquet       image-verdict overrides, with the image (a VLM's DPO)
+    text/train-00000-of-00001.parquet         plan edits (an LM's DPO)
+    vision/train-00000-of-00001.parquet       verdict overrides, with the image (a VLM's DPO)
     manifest.json
 
 Each row is what TRL's `DPOTrainer` takes in its conversational form: `prompt` (the user turn),
 `chosen` (the person's answer as the assistant turn) and `rejected` (the model's). In `vision`
 the user turn's content is a list of parts, `{"type": "image"}` then `{"type": "text"}`, and
-`images` holds the image (a `datasets.Image`, decoded to PIL). The questions and answers are
-the `vlm-sft` ones, so a model tuned on one reads the other; a plan is asked for with the
-prompt and the plans before it on the branch. Provenance: `annotator` (who edited or overrode),
-`source` (plan-edit | plan-critique | sketch-critique), `session_id`, `step_id` and the model's
-own values in `model_original` (JSON). Rows come from the de-duplicated subsets, so the export's
+`images` holds the image (a `datasets.Image`, decoded to PIL). The questions are the engine's own
+contexts as text (engines/bagel/transcript.py): for a verdict, the inspect context `vlm-sft` asks
+with; for a plan, the system text, the prompt line, the branch's texts before the plan and the
+plan request. Chosen and rejected verdicts are full verdicts (both checks, as the engine's
+`read_verdict` reads them): the inspect as the person left it, and as the model gave it. Provenance:
+`annotator` (who edited or overrode), `source` (plan-edit | plan-critique | sketch-critique |
+verdict-critique: which checks a person changed), `session_id`, `step_id` and the model's own
+values in `model_original` (JSON). Rows come from the de-duplicated subsets, so the export's
 filters and split apply as to `vlm-sft`.
 """
 
@@ -102,7 +105,7 @@ def _card(configs: dict[str, list[str]]) -> str:
         "",
         "# Stroke Studio preference rows (TRL conversational format)",
         "",
-        "`text`: plan edits and plan-verdict overrides; `vision`: image-verdict overrides with the image.",
+        "`text`: plan edits; `vision`: verdict overrides (full verdicts) with the image.",
         "`chosen` is the person's answer, `rejected` the model's. See manifest.json.",
         "",
     ]
@@ -135,6 +138,6 @@ def write(job: ExportJob) -> list[str]:
     job.advance(len(job.subsets.conflict) + len(job.subsets.alignment))
     job.notes["pairs"] = {
         source: sum(1 for p in pairs if p.source == source)
-        for source in ("plan-edit", "plan-critique", "sketch-critique")
+        for source in ("plan-edit", "plan-critique", "sketch-critique", "verdict-critique")
     }
     return files + ["README.md"]

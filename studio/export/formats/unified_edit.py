@@ -12,24 +12,34 @@ its DATASET_INFO and name `unified_edit` in the data config.
 
 A row is a run of refines on a finished branch: the image before the first refine, then each
 refine's image, with each refine's instruction (plain text: BAGEL's edit data has no tags). A
-new plan's sketch ends the run. Rejected refines are left out (a person said they are wrong).
-Where a person rejected an image with a note and then accepted its redraw, the pair is a row
-too (`source` "redraw": the note is the instruction), since the redraw is what the note asked
-for. Branches come from the export's filters, as for `bagel`; identical runs are written once.
+new plan's sketch ends the run. Each edit is learned only where the rule of
+`studio.export.provenance` makes the refine a target: a rejected refine is left out, a refine
+that changed nothing is no edit (the run goes on from the image before it), and a refine whose
+image a person marked wrong, or whose engine did not act on the person's verdict, ends the run
+(its image may open the next one: it is only conditioning there). A redraw after a reject is an
+edit (`source` "redraw": the rejected image, the person's reason as the instruction, the redraw)
+only where the engine really conditioned on the rejected image and the reason
+(`person_input(redraw)` of kind "reason" with `used` true); any other redraw was a fresh sample,
+an image preference (`pickapic`), not an edit.
+Branches come from the export's filters, as for `bagel`; identical runs are written once.
 Images are the stored PNG bytes. Provenance: `step_ids`, `annotator`/`annotators` (who wrote
-or accepted each edit), `session_id`, `prompt`. BAGEL looks row groups up by the parquet file's
-full path, so parquet_info.json is keyed by where the export lands; move it and export again.
+or accepted each edit), `session_id`, `prompt`. The verdicts are written beside the edits, as the
+`vlm-sft` format writes them (`train/inspect.jsonl`), because BAGEL's trainer needs a text-loss
+dataset in every mix; `dataset_info.json`, `data.yaml` and `TRAIN.md` say how to train on both
+(studio/export/training.py). Every path is relative to the folder, so a copied export still trains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
-from ...core.domain import Review, Stage, Step, Trajectory
-from ..select import rejected_before
-from . import ExportJob
+from ...core.domain import Review, Stage, Step, Trajectory, person_input
+from .. import training
+from ..provenance import OUT, TARGET, person_verdicts, roles
+from . import ExportJob, vlm_sft
 from .bagel import SPLITS, write_shards
 
 READS_SESSIONS = True  # a branch's steps (instructions, reviews), not only its multi-turn sample
@@ -76,9 +86,24 @@ class Edits:
         return sorted({s.annotator for s in steps if s.annotator})
 
 
-def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list[Edits]:
-    """The refine runs of one branch, and its noted reject → accepted redraw pairs."""
+def _redraw(trajectory: Trajectory, step: Step, split: str) -> Edits | None:
+    """The rejected image → its redraw, where the engine read both the image and the reason."""
+    given = person_input(step)
+    if given is None or given.kind != "reason" or given.used is not True or not given.text.strip():
+        return None
+    rejected = trajectory.steps.get(given.step_id)
+    if rejected is None or rejected.image is None or rejected.image.sha256 == step.image.sha256:
+        return None
     session = trajectory.session
+    return Edits(
+        session.id, session.prompt, split, "redraw", [rejected, step], [given.text.strip()]
+    )
+
+
+def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list[Edits]:
+    """The refine runs of one branch, and its redraws that answered a reject's reason."""
+    session = trajectory.session
+    said = person_verdicts(trajectory, branch)
     rows: list[Edits] = []
     run: Edits | None = None
 
@@ -93,21 +118,17 @@ def branch_edits(trajectory: Trajectory, branch: list[Step], split: str) -> list
             or step.review is Review.REJECTED
         ):
             continue
-        if step.review is Review.ACCEPTED:
-            for rejected in rejected_before(trajectory, step):
-                note = rejected.review_note.strip()
-                if (
-                    note
-                    and rejected.image is not None
-                    and rejected.image.sha256 != step.image.sha256
-                ):
-                    rows.append(
-                        Edits(session.id, session.prompt, split, "redraw", [rejected, step], [note])
-                    )
-        if step.stage is Stage.SKETCH:
+        role = roles(step, branch, said)
+        if role.image == OUT:
+            continue  # a refine that changed nothing: no edit
+        redraw = _redraw(trajectory, step, split) if role.image == TARGET else None
+        if redraw is not None:
+            rows.append(redraw)
+        learned = role.image == TARGET and (step.stage is Stage.SKETCH or role.text == TARGET)
+        if step.stage is Stage.SKETCH or run is None or not learned:
             close()
             run = Edits(session.id, session.prompt, split, "refine", [step])
-        elif run is not None and (step.instruction or "").strip():
+        elif (step.instruction or "").strip():
             run.steps.append(step)
             run.instructions.append(step.instruction.strip())
     close()
@@ -146,10 +167,14 @@ def row(edits: Edits, read) -> dict:
 def write(job: ExportJob) -> list[str]:
     everything = collect_edits(job.subsets.multi_turn, {t.session.id: t for t, _ in job.sessions})
     rows = {split: [e for e in everything if e.split == split] for split in SPLITS}
-    files = write_shards(
+    files, dataset_info = write_shards(
         job, rows, row, SCHEMA, "image_list", "stroke_studio_edit", family="unified_edit"
     )
     job.advance(len(job.subsets.multi_turn))
+    # BAGEL's trainer needs a text-loss dataset in every mix: the verdicts go beside the edits
+    verdicts = vlm_sft.write_lines(job)
+    dataset_info["vlm_sft"] = training.vlm_sft_info(verdicts, job.notes.get("lines", {}))
+    files += verdicts + training.write_training_files(job.root, dataset_info, Path(job.target).name)
     job.notes["edits"] = {
         source: sum(1 for e in everything if e.source == source) for source in ("refine", "redraw")
     }

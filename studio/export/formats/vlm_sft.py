@@ -1,48 +1,55 @@
-"""`vlm-sft`: JSONL for the two inspect subsets, in the LLaVA-style SFT layout.
+"""`vlm-sft`: JSONL of the engine's inspections, in the LLaVA-style SFT layout.
 
-    train/conflict.jsonl    train/alignment.jsonl    validation/…    images/<sha256>.png
+    train/inspect.jsonl    validation/inspect.jsonl    images/<sha256>.png
 
-Each line has `conversations: [{from: human, value}, {from: gpt, value}]`; an alignment
-line also has `image` (relative to the export folder, the loaders' image dir) and an
-`<image>` placeholder in the question. A conflict line is text only: it judges a plan
-against the prompt. The answer is the loop's own check (studio/core/protocol.py): `<plan>yes|no: why</plan>`
-for a conflict, `<sketch>yes|no: why</sketch>` for an alignment (and for a misaligned image, the
-corrective `<refine>`), so a model tuned on it answers in the form the engines read.
+One line per verdict a model should learn to give on an image: each inspect step's verdict the
+rule of `studio.export.provenance` keeps as a target (a model verdict that contradicts a person's
+gives no line; a person's override does), and each image a person accepted or rejected. Each line
+has `image` (relative to the export folder, the loaders' image dir) and `conversations: [{from:
+human, value}, {from: gpt, value}]`. The question is the engine's own inspect context as text (its
+system text, "Prompt: …", the plan request and the plan as the engine holds them, the `<image>`
+placeholder and the inspect request: engines/bagel/transcript.py); the answer is the full verdict
+as the engine's `read_verdict` reads it (`<plan>yes|no: why</plan><sketch>yes|no: why</sketch>`,
+studio/core/protocol.py) — a reject's reason as `<sketch>no: REASON</sketch>` with the plan check
+as stored. The plan-against-prompt subset alone (`conflict`, text only) is in `folder` and `hf`.
 """
 
 from __future__ import annotations
 
-from ...core import protocol
-from ...core.domain import Check
+from pathlib import Path
+
+from ...core.domain import Session, Stage, Step, Trajectory
+from ...engines.bagel import transcript
+from .. import training
 from ..output import ImageCopier, write_jsonl
 from ..select import TRAIN, VALIDATION
-from ..subsets import AlignmentSample, ConflictSample
+from ..subsets import AlignmentSample
 from . import ExportJob
 
-CONFLICT_QUESTION = (
-    "Prompt: {prompt}\nPlan: <ins>{instruction}</ins><des>{description}</des>\n"
-    "Does the plan contradict the prompt? Answer <plan>yes</plan> if it does not, or "
-    "<plan>no: what contradicts the prompt</plan>."
-)
-ALIGNMENT_QUESTION = (
-    "<image>\nInstruction: {instruction}\n"
-    "Does the image follow the instruction? Answer <sketch>yes</sketch>, or <sketch>no: what is wrong</sketch> "
-    "followed by a corrective instruction in <refine>…</refine>."
+READS_SESSIONS = (
+    True  # a question is the engine's context: the session's settings and the plan step
 )
 
 
-def conflict_answer(sample: ConflictSample) -> str:
-    return protocol.check_text("plan", Check(sample.passed, sample.critique))
+def inspect_question(session: Session, plan: Step | None, image: bool = True) -> str:
+    """The engine's inspect context as one text: system text, prompt line, the plan's request and
+    answer as the transcript holds them, the image placeholder, the inspect request."""
+    parts = list(transcript.root_texts(session))
+    if plan is not None:
+        parts += [s.text for s in transcript.segments(plan, session) if s.kind == "text"]
+    round_no = plan.round if plan is not None else 1
+    if image:
+        parts.append("<image>")
+    parts.append(transcript.requests(session, round_no)[Stage.INSPECT])
+    return "\n".join(parts)
 
 
-def alignment_answer(sample: AlignmentSample) -> str:
-    corrective = sample.corrective_instruction
-    return protocol.check_text("sketch", Check(sample.passed, sample.explanation)) + (
-        protocol.refine_text(corrective) if corrective else ""
-    )
+def question_of(sample: AlignmentSample, trees: dict[str, Trajectory]) -> str:
+    tree = trees[sample.session_id]
+    return inspect_question(tree.session, tree.steps.get(sample.plan_step_id))
 
 
-def _meta(sample) -> dict:
+def _meta(sample: AlignmentSample) -> dict:
     return {
         "session_id": sample.session_id,
         "label": sample.label,
@@ -53,35 +60,14 @@ def _meta(sample) -> dict:
     }
 
 
-def conflict_question(sample: ConflictSample) -> str:
-    """The plan in the question is written as the loop writes it (escaped), so its tags stay the only tags."""
-    return CONFLICT_QUESTION.format(
-        prompt=sample.prompt,
-        instruction=protocol.escape(sample.instruction),
-        description=protocol.escape(sample.description),
-    )
-
-
-def conflict_row(sample: ConflictSample) -> dict:
-    question = conflict_question(sample)
-    answer = conflict_answer(sample)
-    return {
-        "id": sample.id,
-        "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
-        **_meta(sample),
-        "plan_author": sample.plan_author,
-        "plan_original": sample.plan_original or None,
-        "plan_annotator": sample.plan_annotator,
-    }
-
-
-def alignment_row(sample: AlignmentSample, copy: ImageCopier) -> dict:
-    question = ALIGNMENT_QUESTION.format(instruction=sample.instruction)
-    answer = alignment_answer(sample)
+def inspect_row(sample: AlignmentSample, question: str, copy: ImageCopier) -> dict:
     return {
         "id": sample.id,
         "image": copy(sample.image.sha256),
-        "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}],
+        "conversations": [
+            {"from": "human", "value": question},
+            {"from": "gpt", "value": sample.verdict},
+        ],
         **_meta(sample),
         "source": sample.source,
         "image_author": sample.image_author,
@@ -90,22 +76,29 @@ def alignment_row(sample: AlignmentSample, copy: ImageCopier) -> dict:
 
 
 def write(job: ExportJob) -> list[str]:
+    """The JSONL files, and beside them what BAGEL's trainer reads (studio.export.training)."""
+    files = write_lines(job)
+    info = {"vlm_sft": training.vlm_sft_info(files, job.notes.get("lines", {}))}
+    return files + training.write_training_files(job.root, info, Path(job.target).name)
+
+
+def write_lines(job: ExportJob) -> list[str]:
+    """The JSONL files alone (lines per file in `job.notes["lines"]`); `unified_edit` writes them too."""
     copy = ImageCopier(job.images, job.root)
+    trees = {t.session.id: t for t, _ in job.sessions}
+    lines: dict[str, int] = job.notes.setdefault("lines", {})
     files = []
     for split in (TRAIN, VALIDATION):
-        for name, items, make in (
-            ("conflict", job.subsets.conflict, conflict_row),
-            ("alignment", job.subsets.alignment, lambda s: alignment_row(s, copy)),
-        ):
-            chosen = [s for s in items if s.split == split]
-            if chosen:
+        chosen = [s for s in job.subsets.alignment if s.split == split and s.verdict]
+        if chosen:
 
-                def rows(chosen=chosen, make=make):
-                    for sample in chosen:
-                        yield make(sample)
-                        job.advance(1)
+            def rows(chosen=chosen):
+                for sample in chosen:
+                    yield inspect_row(sample, question_of(sample, trees), copy)
+                    job.advance(1)
 
-                write_jsonl(job.root / split / f"{name}.jsonl", rows())
-                files.append(f"{split}/{name}.jsonl")
+            write_jsonl(job.root / split / "inspect.jsonl", rows())
+            files.append(f"{split}/inspect.jsonl")
+            lines[f"{split}/inspect.jsonl"] = len(chosen)
     job.notes["images"] = len(copy.done)
     return files
