@@ -7,7 +7,7 @@ clone's root and tests/kits/bagel_standins on PYTHONPATH:
 `unified_edit` goes through BAGEL's training entry as pretrain_unified_navit.py builds it: the
 export's dataset_info.json merged into DATASET_INFO, a DataConfig naming the group, PackedDataset
 packing one batch; and through UnifiedEditIterableDataset directly, one pass over every row.
-`vlm_sft` goes through SftJSONLIterableDataset over the export's JSONL files. BAGEL's iterators
+`vlm_sft` goes through SftJSONLIterableDataset over the export's JSONL files (train/inspect.jsonl). BAGEL's iterators
 catch a row's exception, print it and skip the row, so the output carries what they printed and
 which rows they yielded: the caller checks that every row came out once and nothing was skipped.
 The tokenizer is a byte-level BPE trained here on a few words (no hub).
@@ -144,13 +144,14 @@ def unified_edit(root: Path) -> dict:
 
 
 def vlm_sft(root: Path) -> dict:
+    """Every `*.jsonl` of the export's train split (the vlm-sft format writes train/inspect.jsonl)
+    through SftJSONLIterableDataset: which rows came out, what is learned, the texts."""
     from data.transforms import ImageTransform
     from data.vlm_dataset import SftJSONLIterableDataset
 
     tok = tokenizer()
     out = {}
-    for name in ("alignment", "conflict"):
-        path = root / "train" / f"{name}.jsonl"
+    for path in sorted((root / "train").glob("*.jsonl")):
         lines = path.read_text().splitlines()
         dataset = SftJSONLIterableDataset(
             "vlm_sft",
@@ -165,7 +166,7 @@ def vlm_sft(root: Path) -> dict:
         samples, _ = _first(
             iter(dataset), len(lines)
         )  # a row that fails prints to stderr and is skipped
-        out[name] = {
+        out[path.stem] = {
             "lines": len(lines),
             "rows": [
                 {
