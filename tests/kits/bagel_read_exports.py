@@ -4,6 +4,8 @@ Run with the python of BAGEL's environment (tests/export/test_export_bagel_reade
 clone's root and tests/kits/bagel_standins on PYTHONPATH:
     python tests/kits/bagel_read_exports.py unified_edit EXPORT_DIR
     python tests/kits/bagel_read_exports.py vlm_sft EXPORT_DIR
+    python tests/kits/bagel_read_exports.py irg_bagel EXPORT_DIR          (IRG's root on PYTHONPATH)
+    python tests/kits/bagel_read_exports.py zebra_think_trace EXPORT_DIR  (Zebra-CoT's root)
 `unified_edit` goes through BAGEL's training entry as pretrain_unified_navit.py builds it: the
 export's dataset_info.json merged into DATASET_INFO, a DataConfig naming the group, PackedDataset
 packing one batch; and through UnifiedEditIterableDataset directly, one pass over every row.
@@ -181,7 +183,73 @@ def vlm_sft(root: Path) -> dict:
     return out
 
 
+def _plan_of(samples, tok) -> list[dict]:
+    return [
+        {
+            "data_indexes": s["data_indexes"]["data_indexes"],
+            "plan": [(p["type"], p["loss"]) for p in s["sequence_plan"]],
+            "texts": [tok.decode(ids) for ids in s["text_ids_list"]],
+            "image_shapes": [list(t.shape) for t in s["image_tensor_list"]],
+        }
+        for s in samples
+    ]
+
+
+def irg_bagel(root: Path) -> dict:
+    """The `bagel` export through IRG's MultiThinkInterleaveT2IDataset (run with IRG's root on the
+    path, from inside the export folder: data_dir and parquet_info keys are relative to it)."""
+    from data.data_utils import add_special_tokens
+    from data.interleave_datasets import MultiThinkInterleaveT2IDataset
+    from data.transforms import ImageTransform
+
+    tok, _, _ = add_special_tokens(tokenizer())
+    info = json.loads((root / "dataset_info.json").read_text())["stroke_studio_train"]
+    dataset = MultiThinkInterleaveT2IDataset(
+        "stroke_studio",
+        ImageTransform(64, 32, 16),
+        tok,
+        [info["data_dir"]],
+        [info["num_files"]],
+        vit_transform=ImageTransform(56, 28, 14),
+        parquet_info=json.loads((root / info["parquet_info_path"]).read_text()),
+        num_workers=1,
+    )
+    samples, errors = _first(iter(dataset), info["num_total_samples"])
+    return {"rows": _plan_of(samples, tok), "errors": errors}
+
+
+def zebra_think_trace(root: Path) -> dict:
+    """The `think-trace` export through Zebra-CoT's ThinkTraceJSONLIterableDataset (Zebra-CoT's root
+    on the path; images are named relative to the export folder, its `image_prefix_dir`)."""
+    from data.data_utils import add_special_tokens
+    from data.interleave_datasets import ThinkTraceJSONLIterableDataset
+    from data.transforms import ImageTransform
+
+    tok, _, _ = add_special_tokens(tokenizer())
+    path = root / "train" / "think_trace.jsonl"
+    lines = path.read_text().splitlines()
+    dataset = ThinkTraceJSONLIterableDataset(
+        "think_trace",
+        ImageTransform(64, 32, 16),
+        tok,
+        ImageTransform(56, 28, 14),
+        [str(path)],
+        [str(root)],
+        [len(lines)],
+        num_workers=1,
+        shuffle_lines=False,
+        image_prefix_dir=str(root),
+    )
+    samples, _ = _first(iter(dataset), len(lines))
+    return {"lines": len(lines), "rows": _plan_of(samples, tok)}
+
+
 if __name__ == "__main__":
     kind, root = sys.argv[1], Path(sys.argv[2])
-    result = {"unified_edit": unified_edit, "vlm_sft": vlm_sft}[kind](root)
+    result = {
+        "unified_edit": unified_edit,
+        "vlm_sft": vlm_sft,
+        "irg_bagel": irg_bagel,
+        "zebra_think_trace": zebra_think_trace,
+    }[kind](root)
     sys.stdout.write("\nRESULT " + json.dumps(result) + "\n")

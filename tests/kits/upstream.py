@@ -62,4 +62,19 @@ GENEVAL = Upstream(
     "copy prompts/evaluation_metadata.jsonl and prompts/object_names.txt of "
     "https://github.com/djghosh13/geneval (commit af4902f) into one folder",
 )
-ALL = (BAGEL, GENEVAL)
+IRG = Upstream(
+    "IRG's SFT code (a BAGEL fork)",
+    "STROKE_STUDIO_TEST_IRG_REPO",
+    SHARED / "third_party" / "IRG",
+    "data/interleave_datasets/multi_think_interleave_t2i_dataset.py",
+    "git clone https://github.com/Osilly/Interleaving-Reasoning-Generation, check out commit "
+    "3eee315 and take its SFT/ folder",
+)
+ZEBRA_COT = Upstream(
+    "Zebra-CoT's code (a BAGEL fork)",
+    "STROKE_STUDIO_TEST_ZEBRA_COT_REPO",
+    SHARED / "third_party" / "Zebra-CoT",
+    "data/interleave_datasets/think_trace_dataset.py",
+    "git clone https://github.com/multimodal-reasoning-lab/Bagel-Zebra-CoT and check out commit bbf53c3",
+)
+ALL = (BAGEL, GENEVAL, IRG, ZEBRA_COT)
