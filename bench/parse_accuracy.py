@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.language import nlp, parse_prompt  # noqa: E402
+from studio.language.scene import CLASSES  # noqa: E402
 
 METADATA = ROOT.parent / "shared/data/geneval/evaluation_metadata.jsonl"
 OWN = ROOT / "bench/data/parse_set.jsonl"
@@ -90,6 +91,30 @@ def graph_right(row: dict, show: bool = False, name: str = "") -> bool:
     if got != want and show:
         print(f"MISS [graph {name}] {row['prompt']}\n   got  {got}\n   want {want}")
     return got == want
+
+
+def coco_only(geneval: dict) -> dict:
+    """GenEval's form with the groups outside its 80 classes left out (and positions against them).
+
+    The long sets' answers are GenEval metadata lines, which can only name COCO classes; a reader
+    that reads the box a cat sleeps in, the coat someone wears or the house a car stands in front of
+    as objects (whole-graph sets K-N) adds groups those answers cannot hold. This form says how much
+    of a long set's score moves for that reason alone; the plain column is still the score.
+    """
+    inc = geneval.get("include", [])
+    keep = [k for k, x in enumerate(inc) if x["class"] in CLASSES]
+    where = {k: m for m, k in enumerate(keep)}
+    out = []
+    for k in keep:
+        item = dict(inc[k])
+        if item.get("position"):
+            rel, anchor = item["position"]
+            if anchor in where:
+                item["position"] = [rel, where[anchor]]
+            else:
+                del item["position"]
+        out.append(item)
+    return {"include": out, "exclude": geneval.get("exclude", [])}
 
 
 def canonical(geneval: dict) -> tuple:
@@ -162,8 +187,10 @@ def main() -> None:
         oks = tally.get((kind, "held-out"), [])
         print(f"| held-out | {kind} | {len(oks)} | {sum(oks) / max(len(oks), 1):.3f} |")
 
-    print("\n| long set | prompts | first sight | now |\n|---|---:|---:|---:|")
-    first_total = now_total = count = 0
+    print(
+        "\n| long set | prompts | first sight | now | now, COCO classes only |\n|---|---:|---:|---:|---:|"
+    )
+    first_total = now_total = coco_total = count = 0
     for name, (first, n) in LONG_SETS.items():
         rows_ = [
             json.loads(x)
@@ -172,6 +199,10 @@ def main() -> None:
         ]
         right = sum(
             canonical(parse_prompt(r["prompt"]).to_geneval()) == canonical(r) for r in rows_
+        )
+        coco = sum(
+            canonical(coco_only(parse_prompt(r["prompt"]).to_geneval())) == canonical(r)
+            for r in rows_
         )
         if args.show_misses:
             for r in rows_:
@@ -182,10 +213,13 @@ def main() -> None:
                     )
         print(
             f"| {name.upper()} | {len(rows_)} | {first}/{n} = {first / n:.3f} "
-            f"| {right}/{len(rows_)} = {right / len(rows_):.3f} |"
+            f"| {right}/{len(rows_)} = {right / len(rows_):.3f} | {coco}/{len(rows_)} |"
         )
         first_total, now_total, count = first_total + first, now_total + right, count + len(rows_)
-    print(f"| all | {count} | {first_total / count:.3f} | {now_total / count:.3f} |")
+        coco_total += coco
+    print(
+        f"| all | {count} | {first_total / count:.3f} | {now_total / count:.3f} | {coco_total / count:.3f} |"
+    )
 
     print("\n| whole-graph set | prompts | first sight | now |\n|---|---:|---:|---:|")
     for name, (first, n) in GRAPH_SETS.items():

@@ -66,9 +66,39 @@ fender fenders handlebar handlebars bristle keycap keycaps clasp florets floret 
 canopy upholstery spine spines
 """)
 
+# What is worn: "a man in a black suit" is the suit worn by the man; "a woman in a grey coat" wears
+# it (a coat said of an animal, "its patterned coat", stays its covering).
+CLOTHES = _words("""coat jacket suit dress shirt hat cap scarf sweater hoodie helmet glasses sunglasses boots
+shoes gloves tie backpack uniform gown robe apron vest skirt jeans raincoat beanie cloak cape overcoat
+blazer cardigan jumper sweatshirt tshirt trousers pants shorts sneakers sandals mittens bonnet beret""")
+# Qualities, light and time: said of a scene or an object, never an object, a part or the ground
+# ("The alignment of the stems is perfect", "the petals have a soft sheen").
+ABSTRACT = _words("""alignment arrangement sheen shine gleam glint luster lustre sparkle glow light sunlight
+daylight moonlight lighting shadow shadows shade reflection reflections highlight highlights texture pattern
+finish look appearance feel mood atmosphere vibe sense hint feeling warmth charm elegance beauty contrast
+focus emphasis quality balance symmetry harmony background foreground distance middle center centre corner
+edge side left right top bottom front back rear way time moment day night morning evening afternoon sunset
+sunrise dusk dawn air weather age angle perspective view detail details""")
+# Verbs of wearing: "He wears a hat", "a boy sporting a cap".
+WEAR_VERBS = _words("wear don sport")
+# Pronouns for a person said before: "She holds a red umbrella".
+PERSONAL = _words("he she they him her them")
+# What a picture is of: "The picture shows a snowman" shows an object, not a detail of the picture.
+FRAMES = _words("""photo photograph picture image pic shot snapshot illustration rendering render painting
+drawing sketch depiction portrait scene view composition frame canvas artwork comic cartoon poster""")
+# What holds things inside it rather than in a hand: "a cat inside a wooden crate" is in the crate.
+CONTAINERS = _words("""vase bowl cup box basket bag jar bottle pot bucket crate tray glass wine glass mug
+cage nest drawer barrel bin sack chest carton tin can pan tub bathtub case suitcase backpack handbag
+pail trough hamper bag jug pitcher kettle teapot sink oven microwave refrigerator""")
+# Buildings and fixtures a thing stands in front of or behind as drawn objects ("in front of a red
+# barn", "behind a fence"), though "in a barn" is where a scene happens.
+STRUCTURES = _words("""house home building barn cabin cottage hut shed tent fence gate door doorway shop
+store cafe café restaurant garage castle tower lighthouse church temple""")
+
 # Parts whose colour is the object's colour: "a cat with purple fur" is a purple cat.
 COVERINGS = _words(
     "fur coat body skin paint finish shell feathers plumage foliage hide exterior surface color colour hue shade tone"
+    " wool fleece"
 )
 
 # What things are made of: "crafted from dark oak", "a glass of water" aside.
@@ -94,8 +124,9 @@ DEFINING_PARTS = {
     "laptop": _words("lid case shell"),
     "book": _words("cover covers jacket binding"),
     "sink": _words("basin bowl"),
-    "pizza": _words("crust"),
+    "pizza": _words("crust cheese sauce"),
     "knife": _words("handle"),
+    "zebra": _words("stripes"),
     "scissors": _words("handle handles"),
     "tennis racket": _words("frame head"),
     "umbrella": _words("canopy"),

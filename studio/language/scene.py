@@ -176,6 +176,7 @@ SYNONYMS = {
     "hot dog": "hotdog",
     "donut": "doughnut",
     "couch": "sofa",
+    "chair": "armchair",
     "potted plant": "plant|houseplant|house plant|pot plant",
     "dining table": "table|dinner table|kitchen table",
     "tv": "television|tv set|television set|telly",

@@ -568,6 +568,7 @@ def test_to_dict_from_dict_round_trip_through_json():
         ],
         "relations": [{"subject": 0, "relation": "below", "anchor": 1}],
         "free_text": "in a kitchen",
+        "ground": ["kitchen"],
     }
     assert SceneGraph.from_dict(d) == g
 

@@ -161,9 +161,9 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
     assert scene.groups == [G("vase", 3, "white"), G("bird")]
     assert scene.relations == [Relation(1, "above", 0)]
     scene = parse_prompt("Two horses graze side by side. The horse on the left is brown.")
-    assert scene.groups == [
-        G("horse", 2)
-    ]  # one of the two is brown: the group has no single colour
+    # one of the two is brown, on the left of the other, whose colour is not said
+    assert scene.groups == [G("horse", 1, "brown"), G("horse")]
+    assert scene.relations == [Relation(0, "left of", 1)] and scene.notes == []
 
 
 @pytest.mark.parametrize(
@@ -185,8 +185,9 @@ def test_a_description_refers_back_and_adds_what_later_sentences_say():
             [G("vase", 1, "green")],
         ),
         (
+            # (the box it rests in is a container, drawn with it; "Its" is the keyboard's)
             "A keyboard rests in a box. Its keys and case are made of pale brown wood.",
-            [G("computer keyboard", 1, "brown")],
+            [G("computer keyboard", 1, "brown"), G("box")],
         ),
         (
             "A truck is parked outside. Its bodywork and doors are painted a deep forest green.",
@@ -471,7 +472,11 @@ def test_a_negation_in_a_description_excludes_the_class():
             [G("cup"), G("spoon")],
             [],
         ),
-        ("Three heads of broccoli sit in a crate. They are fresh.", [G("broccoli", 3)], []),
+        (
+            "Three heads of broccoli sit in a crate. They are fresh.",
+            [G("broccoli", 3), G("crate")],
+            [Relation(0, "in", 1)],
+        ),
     ],
 )
 def test_descriptions_colour_parts_agents_and_pronouns(prompt, groups, relations):
@@ -504,7 +509,7 @@ def test_a_one_sentence_description_is_read_as_a_description():
         (
             "In a comic for children, a yellow cow rides a bicycle. It rings the bell.",
             [G("cow", 1, "yellow"), G("bicycle")],
-            [],
+            [Relation(0, "on", 1)],  # riding is sitting on it
         ),
         # "burnt orange" is a shade of orange, not the fruit
         (

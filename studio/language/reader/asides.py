@@ -61,7 +61,8 @@ def _held_by_a_thing(r: Reader, k: int) -> bool:
         if subj is not None or r.words[verb].dep != "conj":
             break
         verb = r.words[verb].head
-    return subj is not None and r.is_thing(subj)
+    # (or a person said before: "He holds a helmet under his arm", "she holds a red leash")
+    return subj is not None and (r.is_thing(subj) or r.low[subj] in L.PERSONAL)
 
 
 def _vaguely_counted(r: Reader, np: NP) -> bool:

@@ -32,17 +32,7 @@ def predicative_colors(
             or w.dep not in ("acomp", "attr", "oprd", "conj", "xcomp")
         ):
             continue
-        verb = w.head
-        while words[verb].dep == "conj" and words[verb].head != verb:
-            verb = words[verb].head
-        subj = next(
-            (
-                s
-                for s in range(len(words))
-                if words[s].head == verb and words[s].dep in ("nsubj", "nsubjpass")
-            ),
-            None,
-        )
+        subj, verb = predicate_subject(r, c)
         if (
             subj is not None
             and words[subj].low in ("that", "which", "who")
@@ -60,7 +50,7 @@ def predicative_colors(
             # "A mouse rests on a mat. It is green."
             subj = max((h for h in head_group if h < subj), default=None)
         k = head_group.get(subj) if subj is not None else None
-        if k is None:
+        if k is None or subj is None:
             continue
         each = any(
             words[d].head == subj and words[d].low in ("each", "every")
@@ -73,19 +63,38 @@ def predicative_colors(
             kind[c] = "struct"
 
 
+def predicate_subject(r: Reader, c: int) -> tuple[int | None, int]:
+    """The subject a predicate word (a colour after "is", "painted") says something of, and its verb:
+    through coordinated adjectives ("is sleek and white"), then the verb's own subject, then a
+    coordinated verb's ("is blue and has ..."); never the first clause's subject for a second
+    clause that has its own ("The first two are black and the last one is red")."""
+    words = r.words
+    while words[c].dep == "conj" and words[c].pos == "ADJ" and words[words[c].head].pos == "ADJ":
+        c = words[c].head
+    verb, seen = words[c].head, set()
+    while verb not in seen:
+        seen.add(verb)
+        subj = next(
+            (
+                s
+                for s in range(len(words))
+                if words[s].head == verb and words[s].dep in ("nsubj", "nsubjpass")
+            ),
+            None,
+        )
+        if subj is not None or words[verb].dep != "conj" or words[verb].head == verb:
+            return subj, verb
+        verb = words[verb].head
+    return None, verb
+
+
 # Verbs whose object the subject holds, wears or rides: "a man holding an umbrella", "a boy rides a bike".
 HOLD = frozenset("hold carry grip clutch grasp wield cradle".split())
-WEAR = frozenset("wear don sport".split())
-RIDE = frozenset("ride".split())
-# What is worn: "a man in a black suit" is the suit worn by the man.
-CLOTHES = frozenset(
-    """coat jacket suit dress shirt hat cap scarf sweater hoodie helmet glasses sunglasses boots
-    shoes gloves tie backpack uniform gown robe apron vest skirt jeans raincoat beanie""".split()
-)
-# What holds things inside it rather than in a hand.
-CONTAINERS = frozenset(
-    "vase bowl cup box basket bag jar bottle pot bucket crate tray glass wine glass".split()
-)
+WEAR = L.WEAR_VERBS
+# (the small model lemmatises "riding" and "rides" as "rid")
+RIDE = frozenset("ride rides riding rode ridden".split())
+CLOTHES = L.CLOTHES
+CONTAINERS = L.CONTAINERS
 _HE = frozenset("he she they him her".split())
 
 
@@ -96,27 +105,31 @@ def held_and_worn(r: Reader, groups, relations, head_group: dict[int, int]) -> N
     words = r.words
     for v, w in enumerate(words):
         rel = "held by" if w.lemma in HOLD else "worn by" if w.lemma in WEAR else None
-        rel = rel or ("on" if w.lemma in RIDE else None)
+        rel = rel or ("on" if w.lemma in RIDE or w.low in RIDE else None)
         if rel is None or w.pos not in ("VERB", "AUX"):
             continue
-        obj = next((c for c, x in enumerate(words) if x.head == v and x.dep == "dobj"), None)
-        if w.dep in ("acl", "relcl") and words[w.head].pos in ("NOUN", "PROPN"):
-            who = w.head
-        else:
-            who = next((c for c, x in enumerate(words) if x.head == v and x.dep == "nsubj"), None)
-            if who is not None and r.low[who] in _HE:
-                who = max(
-                    (h for h in head_group if h < who and _person(groups[head_group[h]])),
-                    default=None,
-                )
-        thing, holder = head_group.get(obj), head_group.get(who)
-        if thing is None or holder is None or thing == holder:
-            continue
-        if rel == "held by" and groups[holder].cls in CONTAINERS:
-            rel = "in"  # "a vase holding three tulips": the tulips are in it
-        x = Relation(holder, rel, thing) if rel == "on" else Relation(thing, rel, holder)
-        if x not in relations:
-            relations.append(x)
+        objs = [c for c, x in enumerate(words) if x.head == v and x.dep == "dobj"]
+        # "wears a hat and a blue shirt", "holds a balloon in one hand and a teddy bear in the other"
+        objs += [c for c in conjuncts(r, objs[0])] if objs else []
+        objs += [  # (the tagger's "holds a balloon ... and a teddy bear": the bear coordinated with the verb)
+            c
+            for c, x in enumerate(words)
+            if x.head == v and x.dep == "conj" and x.pos in ("NOUN", "PROPN") and c in head_group
+        ]
+        who = _doer(r, v, groups, head_group)
+        holder = head_group.get(who) if who is not None else None
+        for obj in objs:
+            if obj not in head_group and obj > 0 and words[obj - 1].dep == "compound":
+                obj -= 1  # the tagger's "a yellow raincoat splashes": the noun is the compound
+            thing = head_group.get(obj)
+            if thing is None or holder is None or thing == holder:
+                continue
+            how = rel
+            if how == "held by" and _is_container(groups[holder].cls):
+                how = "in"  # "a vase holding three tulips": the tulips are in it
+            x = Relation(holder, how, thing) if how == "on" else Relation(thing, how, holder)
+            if x not in relations:
+                relations.append(x)
     for k, x in enumerate(relations):
         if x.relation == "in" and groups[x.anchor].cls in CLOTHES:
             relations[k] = Relation(x.anchor, "worn by", x.subject)
@@ -124,6 +137,47 @@ def held_and_worn(r: Reader, groups, relations, head_group: dict[int, int]) -> N
 
 def _person(g: ObjectGroup) -> bool:
     return g.cls == "person"
+
+
+def _is_container(cls: str) -> bool:
+    return cls in CONTAINERS or cls.split()[-1] in CONTAINERS
+
+
+def conjuncts(r: Reader, k: int) -> list[int]:
+    """The words coordinated with word k ("a hat and a blue shirt": shirt for hat), in order."""
+    out, todo = [], [k]
+    while todo:
+        m = todo.pop()
+        for c, x in enumerate(r.words):
+            if x.head == m and x.dep == "conj" and c != m and c not in out:
+                out.append(c)
+                todo.append(c)
+    return sorted(out)
+
+
+def _doer(r: Reader, v: int, groups, head_group: dict[int, int]) -> int | None:
+    """Who holds, wears or rides: the noun a participle hangs on ("a woman holding an umbrella"),
+    the verb's subject ("She is wearing a dress", a pronoun for the person said before), or, for a
+    participle after the main verb ("A vase stands on the mantel, holding five tulips"), the main
+    verb's subject."""
+    words, w = r.words, r.words[v]
+    if w.dep in ("acl", "relcl") and words[w.head].pos in ("NOUN", "PROPN"):
+        return w.head
+    seen = set()
+    while v not in seen:
+        seen.add(v)
+        who = next((c for c, x in enumerate(words) if x.head == v and x.dep == "nsubj"), None)
+        if who is not None:
+            if r.low[who] in _HE:
+                return max(
+                    (h for h in head_group if h < who and _person(groups[head_group[h]])),
+                    default=None,
+                )
+            return who
+        if words[v].dep not in ("advcl", "xcomp", "conj") or words[v].head == v:
+            return None
+        v = words[v].head
+    return None
 
 
 def pair_sides(groups, relations, sides, history, notes) -> None:

@@ -11,10 +11,21 @@ from __future__ import annotations
 
 from .. import lexicon as L
 from ..scene import FILLERS, OPPOSITE, SENTENCE_END, ObjectGroup, Relation, SceneGraph
-from .finish import free_text, group_name, held_and_worn, pair_sides, predicative_colors
+from .details import fill, is_ground, part_of, phrase
+from .finish import (
+    HOLD,
+    RIDE,
+    conjuncts,
+    free_text,
+    group_name,
+    held_and_worn,
+    pair_sides,
+    predicative_colors,
+)
 from .phrases import its_side_at, post_color, side_at
 from .reader import NP, Reader
-from .roles import role
+from .roles import role, worn_word
+from .shares import distribute
 
 _OTHER = sorted((tuple(p.split()) for p in L.OTHER_PLACES), key=len, reverse=True)
 
@@ -56,6 +67,12 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
     head_group: dict[int, int] = {}  # word index of a noun -> its group
     history: list[int] = []  # groups in the order they were mentioned
     last = pending = other = fronted_side = carried = None
+    ground: list[str] = []  # surfaces and places said, in order
+    parts: dict[int, list[str]] = {}  # group -> what is said of its parts
+    materials: dict[int, str] = {}  # group -> what it is made of
+    between = (
+        None  # (subject or None when fronted, relation, the anchors' word indices, fronted anchors)
+    )
     negate_until = -1
     clause_start = 0  # objects mentioned in this sentence so far
 
@@ -72,7 +89,12 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         g = groups[k]
         if merge and np.explicit and g.count != np.count:
             g = ObjectGroup(g.cls, np.count, g.color)  # a number word restates the count
-        if np.color and not g.color and (np.count == g.count or np.explicit or each):
+        if (
+            np.color
+            and not g.color
+            and (np.count == g.count or np.explicit or each)
+            and not (one and g.count > np.count)  # "One dog is black": one of them (`shares`)
+        ):
             # "The bench ... The brown bench" (not "the horse on the left")
             g = ObjectGroup(g.cls, g.count, np.color)
         groups[k] = g
@@ -96,7 +118,7 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
     while i < n:
         w = low[i]
         if i and r.words[i].sent_start or (i and low[i - 1] in SENTENCE_END):
-            last = pending = other = fronted_side = None
+            last = pending = other = fronted_side = between = None
             clause_start = 0
         if (
             w in ("it", "they")
@@ -212,6 +234,17 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
         np_role = "object" if np.known and start <= negate_until else role(r, np)  # "no cars"
         if np_role != "object":
             owner = _owner_group(r, np, head_group, last, history)
+            at = rel[1] if rel else start
+            if np_role == "part" and (whose := _part_of_next(r, np, groups)) is not None:
+                owner = whose  # "The bowl of the spoon"
+            if np_role == "part" and owner is not None and (said := part_of(r, np, at)):
+                parts.setdefault(owner, []).append(
+                    said
+                )  # "Its keyboard glows", "with long white tusks"
+            elif np_role == "material" and owner is not None and not np.known:
+                materials.setdefault(owner, r.low[np.head])  # "crafted from dark oak"
+            elif np_role == "setting" and is_ground(r, np) and (said := phrase(r, np, at)):
+                ground.append(said)  # "rests on a wooden table", "in a dusty clearing"
             if (
                 np_role in ("part", "setting", "material")
                 and np.color
@@ -257,13 +290,28 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
                 f"not one of the relations the studio draws, so placed freely"
             )
             other = None
-        if rel and last is None:
+        if between is not None and np.head in between[2]:
+            # "between a blue pillow and a red book": the second anchor of the same relation
+            if between[0] is None:
+                between[3].append(k)
+            else:
+                relate(between[0], between[1], k)
+        elif rel and last is None:
             pending = (rel[0], k)  # fronted: "below the cup are two apples"
+            if low[start] == "between":
+                between = (None, rel[0], conjuncts(r, np.head), [k])
         elif rel:
-            relate(_verb_subject(r, start, head_group, last), rel[0], k)
+            who = _verb_subject(r, start, head_group, last)
+            for subject in _with_conjuncts(r, who, start, head_group):
+                relate(subject, rel[0], k)  # "Three oranges and a banana are in a basket"
+            if low[start] == "between":
+                between = (who, rel[0], conjuncts(r, np.head), [])
         elif pending:
-            relate(k, *pending)
-            pending = None
+            for anchor in (
+                between[3] if between is not None and between[0] is None else [pending[1]]
+            ):
+                relate(k, pending[0], anchor)  # "Between a vase and a clock stands a bottle"
+            pending = between = None
         kind[start:end] = ["struct"] * (end - start)
         for x in np.loose:
             kind[x] = "unknown"
@@ -273,7 +321,10 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
     predicative_colors(r, kind, groups, head_group)
     pair_sides(groups, relations, sides, history, notes)
     held_and_worn(r, groups, relations, head_group)
+    fill(r, groups, head_group, parts, materials)
+    distribute(r, groups, relations, head_group, notes)
     scene = SceneGraph(groups, relations, free_text([x.text for x in r.words], kind))
+    scene.ground = list(dict.fromkeys(ground))
     scene.negated = [g for g in dict.fromkeys(negated) if not any(h.cls == g.cls for h in groups)]
     scene.notes = notes
     return scene
@@ -332,13 +383,71 @@ def _verb_subject(r: Reader, prep: int, head_group: dict[int, int], last):
         prep -= 1
     verb = words[prep].head
     if words[prep].pos != "ADP" or words[verb].pos not in ("VERB", "AUX") or verb == prep:
-        return last  # "higher than", "a cat on a mat"
+        return _wearer(r, last, head_group)  # "higher than", "a cat on a mat"
     subj = next((c for c, w in enumerate(words) if w.head == verb and w.dep == "nsubj"), None)
     if subj is None or r.low[subj] in L.PRONOUNS or r.words[subj].pos == "PRON":
-        return last
+        return _wearer(r, last, head_group)
     if subj in head_group:
         return head_group[subj]
-    return None if r.words[subj].pos in ("NOUN", "PROPN") and subj < prep else last
+    counted = next(  # "Three heads of broccoli sit in a crate", "A group of cats sits on a wall"
+        (
+            p
+            for o in range(len(words))
+            if words[o].head == subj and r.low[o] == "of"
+            for p in range(len(words))
+            if words[p].head == o and words[p].dep == "pobj" and p in head_group
+        ),
+        None,
+    )
+    if counted is not None:
+        return head_group[counted]
+    return (
+        None
+        if r.words[subj].pos in ("NOUN", "PROPN") and subj < prep
+        else _wearer(r, last, head_group)
+    )
+
+
+def _part_of_next(r: Reader, np: NP, groups: list[ObjectGroup]) -> int | None:
+    """ "The bowl of the spoon": the group the "of" after a part names."""
+    if r.low[np.end : np.end + 1] != ["of"]:
+        return None
+    after = r.np_at(np.end + 1)
+    return next((k for k, g in enumerate(groups) if after and g.cls == after.cls), None)
+
+
+def _head_of(group, before: int, head_group: dict[int, int]) -> int | None:
+    """The last word before `before` that names `group`."""
+    return max((h for h, g in head_group.items() if g == group and h < before), default=None)
+
+
+def _wearer(r: Reader, group, head_group: dict[int, int]):
+    """What a relation places when the phrase before it is worn or held ("A young man wearing a black
+    jacket leans against a motorcycle": the man, whom the tagger may leave without a verb)."""
+    h = _head_of(group, len(r.words), head_group) if group is not None else None
+    if h is None:
+        return group
+    w = r.words[r.words[h].head]
+    if r.words[h].dep == "pobj" and w.low == "in" and worn_word(r, h) and w.head in head_group:
+        return head_group[w.head]  # "A woman in a raincoat waits ... next to a traffic light"
+    if r.words[h].dep != "dobj":
+        return group
+    wears = w.lemma in HOLD | L.WEAR_VERBS or w.low in RIDE
+    if wears and w.dep in ("acl", "relcl") and w.head in head_group:
+        return head_group[w.head]
+    return group
+
+
+def _with_conjuncts(r: Reader, group, before: int, head_group: dict[int, int]) -> list:
+    """A relation's subject and the subjects coordinated with it ("Three oranges and a yellow banana")."""
+    h = _head_of(group, before, head_group) if group is not None else None
+    if h is None:
+        return [group]
+    return [group] + [
+        head_group[c]
+        for c in conjuncts(r, h)
+        if c in head_group and c < before and head_group[c] != group
+    ]
 
 
 def _side_of_next(r: Reader, i: int, end: int) -> bool:
@@ -418,4 +527,29 @@ def _owner_group(r: Reader, np: NP, head_group: dict[int, int], last, history) -
         return head_group[poss]
     if poss is not None and r.low[poss] not in L.PRONOUNS:
         return None  # someone else's: "the man's coat"
+    if last is None and (topic := _topic(r, np.head, head_group)) is not None:
+        return topic  # "A keyboard rests in a box. Its keys ...": the keyboard's
     return last if last is not None else (history[-1] if history else None)
+
+
+def _topic(r: Reader, k: int, head_group: dict[int, int]) -> int | None:
+    """The group the sentence before word k is about (its main verb's subject), which a pronoun
+    opening the next sentence refers to; None when that subject is no group."""
+    words = r.words
+    starts = [m for m in range(k + 1) if words[m].sent_start]
+    if not starts:
+        return None
+    first = max([m for m in range(starts[-1]) if words[m].sent_start], default=0)
+    root = next(
+        (m for m in range(first, starts[-1]) if words[m].dep == "ROOT"),
+        None,
+    )
+    subj = next(
+        (
+            m
+            for m in range(first, starts[-1])
+            if words[m].head == root and words[m].dep in ("nsubj", "nsubjpass")
+        ),
+        None,
+    )
+    return head_group.get(subj) if subj is not None else None

@@ -92,7 +92,7 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
             and (
                 _adjective(r, k)
                 or (
-                    low[k] == ","
+                    low[k] in (",", "and")  # "is sleek and white", "is thick and white"
                     and k + 1 < n
                     and (low[k + 1] in L.SHADE_WORDS or _adjective(r, k + 1))
                 )

@@ -348,6 +348,18 @@ class Reader:
                 and self._lost_verb(i, k)
             ):
                 break  # "a cat and a dog sleep on a rug": the tagger found no verb and made "dog sleep" one noun
+            if (
+                hit
+                and best is not None
+                and explicit
+                and (count or 0) > 1
+                and hit[1] == "sg"
+                and is_known(best[0][0])
+                and not is_known(hit[0])
+                and self.words[k].tag in ("NN", "VB", "VBP")
+                and (k + 1 >= len(low) or self.words[k + 1].pos in ("ADP", "ADV", "PUNCT", "CCONJ"))
+            ):
+                break  # "Three sheep graze on a hillside": a singular word after a counted class is its verb
             if hit and (best is None or hit[2] > best[0][2]):
                 best = (hit, k, color, list(loose))
             w = low[k]

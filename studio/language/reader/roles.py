@@ -45,6 +45,12 @@ def role(r: Reader, np: NP) -> str:
         return "possessor"  # "a child's red bicycle": the child describes the bicycle
     if refers_back(r, np):
         return "object"  # "the meter" after "a parking meter"
+    if worn(r, np) or relation_anchor(r, np):
+        return (
+            "object"  # "a woman in a grey coat", "inside a wooden crate", "in front of a red barn"
+        )
+    if np.known and _part_before_of(r, np):
+        return "part"  # "The bowl of the spoon catches the light" (the spoon said before)
     if np.known:
         owners = L.PART_OF.get(np.cls, set())
         if owners & r.classes_said and w.dep in ("pobj", "conj", "dobj"):
@@ -57,6 +63,107 @@ def role(r: Reader, np: NP) -> str:
     if found != "object":
         r.settled.setdefault(np.cls, found)
     return found
+
+
+DEPTH = ("behind", "in front of")
+
+
+def worn_word(r: Reader, k: int) -> bool:
+    """Word k names clothing ("coat", "raincoat")."""
+    return r.low[k] in L.CLOTHES or r.words[k].lemma in L.CLOTHES
+
+
+def worn(r: Reader, np: NP) -> bool:
+    """The noun is clothing someone wears: "wearing a long coat", "a man in a blue suit", "He wears a
+    hat and a shirt" (not an animal's coat: "its patterned coat")."""
+    words, k = r.words, np.head
+    if not worn_word(r, k) or r.possessed(k, pronoun=True):
+        return False
+    if words[k].dep == "compound" and np.end <= words[k].head <= k + 2:
+        k = words[k].head  # the tagger's "a red dress dances": "dances" taken for the noun
+    while words[k].dep == "conj" and words[k].head != k:
+        k = words[k].head
+    w = words[k]
+    head = words[w.head]
+    if w.dep == "dobj" and head.lemma in L.WEAR_VERBS:
+        return True
+    if w.dep == "pobj" and head.low == "in" and head.head != w.head:
+        owner = words[head.head]
+        hit = r.known_at(head.head)
+        return bool(hit and hit[0] == "person") or owner.lemma in ("dress", "clothe", "dressed")
+    return False
+
+
+def relation_anchor(r: Reader, np: NP) -> bool:
+    """An open noun a relation places something against, so drawn with it: what something is in
+    ("inside a cardboard box", "in a woven basket": a container), in front of or behind ("behind a
+    fence", "in front of a red barn": a thing or building, not the sky or a wall), or between."""
+    words, h = r.words, np.head
+    names = {np.cls, r.low[np.head]}
+    if (
+        np.known
+        or r.possessed(h)
+        or np.cls in r.settled  # "on a polished bar ... behind the bar": still the setting
+        or names
+        & L.BODY  # "a potted plant in a black pot", "a phone in a leather case": its own part
+        or not (np.article or np.explicit or r.said_before(np.cls, np.head))  # "between the trees"
+    ):
+        return False
+    while words[h].dep == "conj" and words[h].head != h:
+        h = words[h].head  # "between a tall tree and a blue mailbox"
+    if words[h].dep != "pobj":
+        return False
+    prep = words[h].head
+    rel = next(
+        (
+            (s, hit[0])
+            for s in range(max(0, prep - 3), prep + 1)
+            if (hit := r.relation_at(s)) and hit[1] == prep + 1
+        ),
+        None,
+    )
+    if rel is None or _vague_subject(r, prep):
+        return False
+    if rel[1] == "in":
+        return bool(names & L.CONTAINERS)
+    if rel[1] in DEPTH or r.low[rel[0]] == "between":
+        return bool(names & L.STRUCTURES) or not names & (L.META | L.PARTS | L.MATERIALS)
+    return False
+
+
+def _vague_subject(r: Reader, prep: int) -> bool:
+    """What a relation places is said vaguely ("Fresh flowers sit in a jar", "Bottles line the shelves
+    behind the bar"): the scene around the objects, and so is what it is placed against."""
+    words, head = r.words, r.words[prep].head
+    subj: int | None = head
+    if words[head].pos in ("VERB", "AUX"):
+        subj = next(
+            (c for c, w in enumerate(words) if w.head == head and w.dep in ("nsubj", "nsubjpass")),
+            None,
+        )
+    if subj is None or subj == prep or words[subj].pos == "PRON" or r.known_at(subj):
+        return False
+    said = {
+        r.low[c]
+        for c, w in enumerate(words)
+        if w.head == subj and w.dep in ("det", "nummod", "poss")
+    }
+    return words[subj].tag == "NNS" and not said
+
+
+def _part_before_of(r: Reader, np: NP) -> bool:
+    """ "the bowl of the spoon", "the keyboard of the laptop": a definite class word that is a part of
+    the other object, said before, that the "of" after it names."""
+    if not np.definite or r.low[np.end : np.end + 1] != ["of"]:
+        return False
+    after = r.np_at(np.end + 1)
+    return bool(
+        after
+        and after.definite
+        and after.cls != np.cls
+        and r.said_before(after.cls, np.head)
+        and r.low[np.end + 1] in DEFINITE | {"its", "their"}
+    )
 
 
 def refers_back(r: Reader, np: NP) -> bool:
@@ -259,7 +366,16 @@ def _open_role(r: Reader, np: NP) -> str:  # noqa: C901  (one rule per way a des
         ):
             return "setting"  # "the glow of the streetlights", "a sense of calm" (not "the branches of a tree")
         subject = _clause_subject(r, h)
-        if subject is not None and subject != np.head and not r.is_thing(subject):
+        if (
+            subject is not None
+            and subject != np.head
+            and not r.is_thing(subject)
+            and r.low[subject] not in L.PERSONAL  # "He holds a helmet under his arm"
+            # "The picture shows a snowman": what the picture shows, not a detail of it
+            and not (
+                r.low[subject] in L.FRAMES and w.dep == "dobj" and words[subject].head == w.head
+            )
+        ):
             return "part"  # "The surface shows a fine grain": a detail of something not drawn
         if not (np.article or np.definite or np.explicit) and words[np.head].dep != "conj":
             return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
