@@ -17,7 +17,10 @@ from .kits import upstream
 
 NEEDS_UPSTREAM = [  # one test of each kind that reads what a fresh clone lacks
     "tests/engines/test_engine_bagel.py::test_bagel_cannot_refine_a_region",  # a module-scoped fixture
-    "tests/export/test_export_bagel_readers.py::test_vlm_sft_lines_are_read_by_bagels_sft_dataset",
+    "tests/export/test_export_bagel_readers.py::"
+    "test_vlm_sft_lines_are_read_by_bagels_sft_dataset_with_the_loss_on_the_full_verdict",
+    "tests/export/test_export_bagel_readers.py::"
+    "test_think_trace_is_read_by_zebra_cots_dataset_with_the_final_image_as_the_answer",
     "tests/language/test_scene.py::test_classes_match_geneval_object_names_in_order",  # inside the test
     "tests/cli/test_cli.py::test_parse_file_reproduces_geneval_include_lists",
 ]
