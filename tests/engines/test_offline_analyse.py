@@ -202,3 +202,42 @@ def test_a_cut_shape_with_nothing_over_it_is_not_completed():
     ImageDraw.Draw(image).rectangle((286, 172, 377, 312), fill=PAPER)  # cut away, not covered
     found = analyse(image)
     assert not found.of("broccoli") and found.unrecognised
+
+
+def _drawn(prompt: str, seed: int = 5):
+    """A clean single-pass drawing of `prompt` and the analyser's reading of its pixels."""
+    from studio.engines.offline.paint import DraftNoise, Painter
+    from studio.language import parse_prompt
+
+    scene = parse_prompt(prompt)
+    painter = Painter(
+        blank(),
+        140,
+        np.random.default_rng(seed),
+        DraftNoise.from_params({"draft_noise": 0}),
+        names=scene.unknown(),
+    )
+    painter.draw_groups(scene, scene.plan_order())
+    found = analyse(painter.image, painter.names)
+    (r,) = scene.relations
+    return found, found.of(scene.groups[r.subject].cls)[0], found.of(scene.groups[r.anchor].cls)[0]
+
+
+def test_resting_on_is_read_as_contact_and_above_as_floating():
+    found, apple, table = _drawn("a red apple on a red table")  # same colour: still two shapes
+    assert found.touching(apple, table) and found.reads("on", apple, table)
+    found, apple, table = _drawn("a red apple above a red table")
+    assert not found.touching(apple, table) and not found.reads("on", apple, table)
+    assert found.reads("above", apple, table)
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_an_object_behind_another_is_read_as_behind_it_not_missing(seed):
+    found, lamp, sofa = _drawn("a yellow lamp behind a red sofa", seed)
+    assert found.in_front(sofa, lamp) is True and found.in_front(lamp, sofa) is False
+    assert found.reads("behind", lamp, sofa) and not found.reads("in front of", lamp, sofa)
+
+
+def test_what_is_in_a_container_is_read_as_covered_by_it():
+    found, cat, box = _drawn("an orange cat in a green box")
+    assert cat.covered and found.in_front(box, cat) is True and found.reads("in", cat, box)

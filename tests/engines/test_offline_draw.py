@@ -8,8 +8,11 @@ from PIL import Image
 
 from studio.engines.offline.analyse import analyse
 from studio.engines.offline.draw import PAINTS, PAPER, SIZE, blank, card_box, draw_object
-from studio.engines.offline.glyphs import GLYPHS, PLACEHOLDERS, placeholder
-from studio.engines.offline.layout import Space, glyph_size, holds, unit_size
+from studio.engines.offline.glyphs import GLYPHS, PLACEHOLDERS, is_picture, placeholder, shapes
+from studio.engines.offline.layout import Space, contact_holds, glyph_size, holds, unit_size
+from studio.engines.offline.paint import DraftNoise, Painter
+from studio.engines.offline.pictures import drawable, picture_of
+from studio.language import parse_prompt
 from studio.language.rules import relative_position
 from studio.language.scene import CLASSES, COLORS
 
@@ -24,11 +27,109 @@ def test_every_class_has_a_glyph_and_every_colour_a_paint():
 
 
 def test_the_nouns_of_one_plan_get_different_placeholders():
-    names = ["lamp", "pear", "rug"]
+    names = ["gizmo", "widget", "thingamajig"]  # words no picture stands for
     assert len({placeholder(n, names) for n in names}) == 3
-    assert placeholder("lamp", names) == placeholder(
-        "lamp", names + ["sofa bed"]
+    assert placeholder("gizmo", names) == placeholder(
+        "gizmo", names + ["doohickey"]
     )  # later nouns do not reshuffle
+
+
+# Nouns of the report that all looked alike as X-boxes (lighthouse and windmill have no emoji).
+REPORTED = ["teapot", "violin", "piano", "guitar", "fox", "rabbit", "snowman", "castle", "duck"]
+
+
+def test_nouns_outside_coco_are_drawn_as_their_pictures_and_other_words_are_not():
+    assert all(drawable(n) for n in REPORTED) and drawable("cat")
+    assert len({picture_of(n) for n in REPORTED}) == len(REPORTED)  # each its own picture
+    assert not drawable("alignment") and not drawable("lighthouse")
+    # a multiword noun by its head word's name
+    assert picture_of("snare drum") == picture_of("drum")
+    assert picture_of("hockey puck") is None  # ... never by a keyword of it alone (Puck is a fairy)
+
+
+def test_two_nouns_of_one_plan_never_share_a_picture():
+    by_noun = shapes(["kettle", "teapot", "fox"])  # CLDR draws both as the teapot
+    assert is_picture(by_noun["kettle"]) and by_noun["teapot"] in PLACEHOLDERS
+    assert is_picture(by_noun["fox"])
+
+
+@pytest.mark.parametrize("unit", [56, 100, 160])
+def test_pictures_are_read_back_as_their_noun_in_the_colour_asked_for(unit):
+    rng = np.random.default_rng(unit)
+    paints = list(PAINTS)
+    for k, noun in enumerate(REPORTED):
+        image = Image.new("RGB", (300, 300), PAPER)
+        w, h = glyph_size(placeholder(noun, REPORTED), unit, rng)
+        color = paints[k % len(paints)]
+        draw_object(image, placeholder(noun, REPORTED), color, (40, 20, 40 + w, 20 + h), rng)
+        found = analyse(image, REPORTED)
+        assert [(o.cls, o.color) for o in found.objects] == [(noun, color)], noun
+        assert not found.unrecognised, noun
+
+
+def test_a_placeholder_carries_its_word():
+    image = Image.new("RGB", (200, 160), PAPER)
+    draw_object(image, PLACEHOLDERS[0], "blue", (20, 20, 180, 140), np.random.default_rng(0))
+    blank_frame = np.asarray(image).copy()
+    draw_object(
+        image, PLACEHOLDERS[0], "blue", (20, 20, 180, 140), np.random.default_rng(0), word="gizmo"
+    )
+    written = np.asarray(image)
+    assert (written != blank_frame).any(
+        axis=-1
+    ).sum() > 100  # the letters, in the paint's dark shade
+    assert set(map(tuple, written.reshape(-1, 3))) <= {PAPER, *PAINTS["blue"]}
+    assert [o.cls for o in analyse(image, ["gizmo"]).objects] == ["gizmo"]
+
+
+def test_an_object_drawn_on_one_of_its_own_colour_is_still_found():
+    painter = Painter(
+        blank(), 140, np.random.default_rng(3), DraftNoise.from_params({"draft_noise": 0})
+    )
+    scene = parse_prompt("a red apple on a red table")
+    painter.draw_groups(scene, scene.plan_order())
+    found = analyse(painter.image)
+    assert sorted((o.cls, o.color) for o in found.objects) == [
+        ("apple", "red"),
+        ("dining table", "red"),
+    ]
+    apple, table = (found.of(c)[0] for c in ("apple", "dining table"))
+    assert contact_holds("on", apple.box, table.box)  # standing on it, not floating above
+
+
+@pytest.mark.parametrize(
+    "prompt, relation",
+    [
+        ("a red apple on a blue bench", "on"),
+        ("an orange cat in a green box", "in"),
+        ("a yellow lamp behind a red sofa", "behind"),
+        ("a white teapot in front of a brown violin", "in front of"),
+        ("a brown dog next to an orange cat", "next to"),
+        ("a blue man holding a pink umbrella", "held by"),
+        ("a blue man wearing a black hat", "worn by"),
+    ],
+)
+def test_each_relation_people_use_is_drawn_and_both_objects_are_read_back(prompt, relation):
+    scene = parse_prompt(prompt)
+    (r,) = [r for r in scene.relations]
+    assert r.relation == relation
+    painter = Painter(
+        blank(),
+        140,
+        np.random.default_rng(5),
+        DraftNoise.from_params({"draft_noise": 0}),
+        names=scene.unknown(),
+    )
+    painter.draw_groups(scene, scene.plan_order())
+    found = analyse(painter.image, painter.names)
+    subject, anchor = scene.groups[r.subject], scene.groups[r.anchor]
+    assert sorted((o.cls, o.color) for o in found.objects) == sorted(
+        [(subject.cls, subject.color), (anchor.cls, anchor.color)]
+    ), prompt
+    a, b = found.of(subject.cls)[0], found.of(anchor.cls)[0]
+    assert contact_holds(relation, a.box, b.box), prompt
+    if relation in ("behind", "in"):  # partly hidden by its anchor, read as covered, not missing
+        assert a.covered or a.distance > 0, prompt
 
 
 @pytest.mark.parametrize("unit", [56, 100, 160])

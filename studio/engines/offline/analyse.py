@@ -23,6 +23,7 @@ checkers use too), so a verdict here means what GenEval would mean by it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 from ...language.rules import evaluate
-from .draw import PAINTS, PAPER
-from .glyphs import GLYPHS, PLACEHOLDERS, aspect, render_glyph
+from .draw import HALO, PAINTS, PAPER
+from .glyphs import GLYPHS, PLACEHOLDERS, aspect, is_picture, render_glyph, shapes
 
 PAPER_K, FILL_K, STROKE_K = range(3)
 COLOR_NAMES = tuple(PAINTS)
@@ -121,6 +122,28 @@ def templates() -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(names), np.stack(rows)
 
 
+@lru_cache(maxsize=1024)
+def _picture_template(shape: str) -> np.ndarray:
+    """One picture (`glyphs.PICTURE` shape) drawn as the painter draws it, as a descriptor row."""
+    a = float(np.clip(aspect(shape), *TEMPLATE_ASPECTS))
+    w, h = round(TEMPLATE_SIDE * np.sqrt(a)), round(TEMPLATE_SIDE / np.sqrt(a))
+    fill, line = PAINTS["red"]
+    canvas = Image.new("RGB", (w + 8, h + 8), PAPER)
+    render_glyph(canvas, shape, (4, 4, 4 + w, 4 + h), fill, line, PAPER, np.random.default_rng(0))
+    kinds, _ = classify(canvas)
+    ys, xs = np.nonzero(kinds != PAPER_K)
+    crop = kinds[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return _describe(crop != PAPER_K, crop == STROKE_K)
+
+
+def _candidates(pictures: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The glyph templates plus those of the pictures being looked for."""
+    names, rows = templates()
+    if not pictures:
+        return names, rows
+    return names + tuple(pictures), np.concatenate([rows, [_picture_template(p) for p in pictures]])
+
+
 def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
@@ -138,6 +161,8 @@ class Found:
     blob: int  # label in Analysis.blobs
     shape: str = ""  # the glyph it was recognised as (a class, or a placeholder)
     distance: float = 0.0  # how far from that glyph's templates (0 = identical)
+    # partly hidden under other objects (read from the parts in view; `box` reaches on under them)
+    covered: bool = False
 
     @property
     def center(self) -> tuple[float, float]:
@@ -164,17 +189,63 @@ class Analysis:
         """Pixels anything is drawn on."""
         return self.kinds != PAPER_K
 
+    def _mask(self, o: Found) -> np.ndarray:
+        return self.blobs == o.blob
+
+    def touching(self, a: Found, b: Found) -> bool:
+        """Whether the two shapes meet: nothing but the painter's paper gap (HALO) between them."""
+        return _gap_between(self._mask(a), self._mask(b)) is not None
+
+    def in_front(self, a: Found, b: Found) -> bool | None:
+        """Whether `a` is drawn over `b` (True), under it (False), or the pixels do not say (None).
+
+        Where two shapes meet, the one in front keeps its whole outline (its dark shade) along the
+        gap, and the one behind is cut there: its fill runs up to the gap with no outline."""
+        ma, mb = self._mask(a), self._mask(b)
+        gap = _gap_between(ma, mb)
+        if gap is None:
+            return None
+        cut_a, cut_b = self._cut(ma, gap), self._cut(mb, gap)
+        if abs(cut_a - cut_b) < 0.15:
+            return None
+        return cut_b > cut_a
+
+    def _cut(self, mask: np.ndarray, gap: np.ndarray) -> float:
+        edge = gap & mask
+        return float((self.kinds[edge] == FILL_K).mean()) if edge.any() else 0.0
+
+    def reads(self, relation: str, a: Found, b: Found) -> bool:
+        """Whether the pixels show `a` in `relation` to `b`, for the relations GenEval does not score:
+        the boxes' geometry (`layout.contact_holds`) and, for contact and depth, what the pixels add
+        (on: the shapes meet; behind / in front of / in: which one covers the other, where the
+        outlines show it; where they do not, the geometry alone). GenEval's four: its own rule."""
+        from .layout import contact_holds, holds
+
+        if relation in ("left of", "right of", "above", "below"):
+            return holds(relation, a.box, [b.box])
+        if not contact_holds(relation, a.box, b.box):
+            return False
+        if relation in ("on", "held by", "worn by"):
+            return self.touching(a, b)
+        front = self.in_front(a, b)
+        if relation in ("behind", "in"):
+            return front is False or (front is None and not b.covered)
+        if relation == "in front of":
+            return front is True or (front is None and not a.covered)
+        return True
+
 
 def analyse(image: Image.Image, names=()) -> Analysis:
     """Read the objects on a canvas. `names`: the open-vocabulary nouns to look for, in the painter's order."""
-    names = list(names)
-    by_placeholder = {}
-    for i, name in enumerate(names):
-        by_placeholder.setdefault(PLACEHOLDERS[i % len(PLACEHOLDERS)], name)
+    by_shape: dict[str, str] = {}
+    for name, shape in shapes(list(names)).items():
+        by_shape.setdefault(shape, name)
+    pictures = [s for s in by_shape if is_picture(s)]
+    by_placeholder = {s: n for s, n in by_shape.items() if s in PLACEHOLDERS}
     kinds, colors = classify(image)
     paint = kinds != PAPER_K
     blobs = np.zeros(kinds.shape, dtype=np.int32)
-    shapes, descriptors = templates()
+    glyphs, descriptors = _candidates(pictures)
     found, unrecognised = [], []
     labels, stats = _components(_close(paint))
     tries = 0  # shapes tried as partly covered
@@ -188,7 +259,7 @@ def analyse(image: Image.Image, names=()) -> Analysis:
         detail = mine & (kinds[box[1] : box[3], box[0] : box[2]] == STROKE_K)
         distances = _score(descriptors, _describe(mine, detail))
         best = int(distances.argmin())
-        return box, mine, shapes[best], float(distances[best])
+        return box, mine, glyphs[best], float(distances[best])
 
     for i in range(1, len(stats)):
         x, y, w, h, _ = (int(v) for v in stats[i])
@@ -197,7 +268,12 @@ def analyse(image: Image.Image, names=()) -> Analysis:
             continue
         whole = read(shape, x, y)
         parts = _by_paint(shape, kinds[y : y + h, x : x + w], colors[y : y + h, x : x + w])
-        if whole[3] <= MAX_DISTANCE or len(parts) == 1:  # one object (perhaps partly repainted)
+        split = (
+            [(c, read(p, x, y)) for c, p in parts if p.sum() >= MIN_BLOB] if len(parts) > 1 else []
+        )
+        if split and all(r[3] <= MAX_DISTANCE for _, r in split):  # a hat on a head: two objects
+            candidates = split
+        elif whole[3] <= MAX_DISTANCE or len(parts) == 1:  # one object (perhaps partly repainted)
             candidates = [
                 (
                     parts[0][0]
@@ -209,8 +285,9 @@ def analyse(image: Image.Image, names=()) -> Analysis:
                 )
             ]
         else:  # objects of different colours drawn overlapping: read each colour on its own
-            candidates = [(c, read(p, x, y)) for c, p in parts if p.sum() >= MIN_BLOB]
+            candidates = split
         for color, (box, mine, glyph, distance) in candidates:
+            covered = None
             label = len(found) + len(unrecognised) + 1
             blobs[box[1] : box[3], box[0] : box[2]][mine] = label
             if (
@@ -221,20 +298,58 @@ def analyse(image: Image.Image, names=()) -> Analysis:
                 and _touches_other_paint(box, mine, paint)
             ):
                 tries += 1
-                covered = _behind(box, mine, kinds, paint, by_placeholder)  # partly hidden?
+                # partly hidden?
+                covered = _behind(box, mine, kinds, paint, by_placeholder, (glyphs, descriptors))
                 if covered is not None:
-                    glyph, distance = covered
+                    glyph, distance, whole_box = covered
             if distance > MAX_DISTANCE or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
                 unrecognised.append(box)
                 continue
-            cls = (
-                by_placeholder.get(glyph, f"unknown object ({glyph})")
-                if glyph in PLACEHOLDERS
-                else glyph
+            cls = by_shape.get(glyph) or (
+                f"unknown object ({glyph})" if glyph in PLACEHOLDERS else glyph
             )
-            found.append(Found(cls, COLOR_NAMES[color], box, label, glyph, round(distance, 3)))
+            if covered is not None:  # where it goes on under the others, as the viewer sees it
+                found.append(
+                    Found(
+                        cls, COLOR_NAMES[color], whole_box, label, glyph, round(distance, 3), True
+                    )
+                )
+            else:
+                found.append(Found(cls, COLOR_NAMES[color], box, label, glyph, round(distance, 3)))
     found.sort(key=lambda o: (o.box[1], o.box[0]))
-    return Analysis(found, kinds, colors, blobs, unrecognised)
+    analysis = Analysis(found, kinds, colors, blobs, unrecognised)
+    analysis.objects = [_mark_covered(analysis, o) for o in found]
+    return analysis
+
+
+def _mark_covered(analysis: "Analysis", o: Found) -> Found:
+    """The object, marked covered when another one is drawn over it (read from their outlines)."""
+    if o.covered:
+        return o
+    for other in analysis.objects:
+        b, c = o.box, other.box
+        if (
+            other is o
+            or b[0] > c[2] + HALO
+            or c[0] > b[2] + HALO
+            or b[1] > c[3] + HALO
+            or c[1] > b[3] + HALO
+        ):
+            continue
+        if analysis.in_front(other, o) is True:
+            return dataclasses.replace(o, covered=True)
+    return o
+
+
+def _gap_between(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Where two shapes meet (each within the painter's gap, HALO, of the other), else None."""
+    import cv2
+
+    reach = np.ones((HALO + 4,) * 2, np.uint8)
+    near_a = cv2.dilate(a.astype(np.uint8), reach) > 0
+    near_b = cv2.dilate(b.astype(np.uint8), reach) > 0
+    both = near_a & near_b
+    return both if both.any() else None
 
 
 def _touches_other_paint(box, mine: np.ndarray, paint: np.ndarray) -> bool:
@@ -242,7 +357,7 @@ def _touches_other_paint(box, mine: np.ndarray, paint: np.ndarray) -> bool:
     import cv2
 
     x0, y0, x1, y1 = box
-    pad = CLOSE_PX + 1
+    pad = HALO + 2  # the painter keeps a HALO of paper between an object and what it covers
     wx0, wy0 = max(0, x0 - pad), max(0, y0 - pad)
     wx1, wy1 = min(paint.shape[1], x1 + pad), min(paint.shape[0], y1 + pad)
     own = np.zeros((wy1 - wy0, wx1 - wx0), dtype=np.uint8)
@@ -251,20 +366,25 @@ def _touches_other_paint(box, mine: np.ndarray, paint: np.ndarray) -> bool:
     return bool((near & paint[wy0:wy1, wx0:wx1] & (own == 0)).any())
 
 
-def _behind(box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeholders: dict):
-    """(glyph, distance) of a shape that matches no glyph whole but one glyph partly covered by other
-    paint, as a viewer reads a cat behind a chair; None when none fits. The glyph's box may reach on
-    under the covering paint; only the parts in view are compared, and most of the glyph must be.
-    Placeholders are candidates only for the nouns being looked for (`placeholders`)."""
+def _behind(
+    box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeholders: dict, candidates
+):
+    """(glyph, distance, box) of a shape that matches no glyph whole but one glyph partly covered by
+    other paint, as a viewer reads a cat behind a chair; None when none fits. The glyph's box (the
+    one returned) may reach on under the covering paint and the paper gap around it; only the parts
+    in view are compared, and most of the glyph must be. Placeholders are candidates only for the
+    nouns being looked for (`placeholders`)."""
     import cv2
 
-    shapes, descriptors = templates()
+    shapes, descriptors = candidates
     n = GRID * GRID
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     own = np.zeros(paint.shape, dtype=bool)
     own[y0:y1, x0:x1] = mine
-    detail, hidden = own & (kinds == STROKE_K), paint & ~own
+    others = (paint & ~own).astype(np.uint8)
+    near_others = cv2.dilate(others, np.ones((2 * HALO + 3,) * 2, np.uint8)) > 0
+    detail, hidden = own & (kinds == STROKE_K), near_others & ~own
     glyphs, glyph_lines = descriptors[:, :n], descriptors[:, n : 2 * n]
     ruled_out = np.array([g in PLACEHOLDERS and g not in placeholders for g in shapes])
     best: tuple[float, int] | None = None
@@ -292,10 +412,10 @@ def _behind(box, mine: np.ndarray, kinds: np.ndarray, paint: np.ndarray, placeho
         score[(seen < MIN_IN_VIEW) | ruled_out] = np.inf
         k = int(score.argmin())
         if best is None or score[k] < best[0]:
-            best = (float(score[k]), k)
+            best = (float(score[k]), k, (bx0, by0, bx1, by1))
     if best is None or best[0] > MAX_DISTANCE:
         return None
-    return shapes[best[1]], best[0]
+    return shapes[best[1]], best[0], best[2]
 
 
 def _fill_color(shape: np.ndarray, kinds: np.ndarray, colors: np.ndarray) -> int:

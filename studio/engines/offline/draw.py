@@ -17,6 +17,7 @@ from PIL import Image
 
 from ...language.scene import COLORS
 from .glyphs import render_glyph
+from .pictures import natural_color, picture_of
 
 SIZE = 512
 PAPER = (238, 234, 224)
@@ -84,7 +85,13 @@ _FALLBACK = ("red", "blue", "green", "purple", "orange", "brown", "pink", "black
 
 
 def default_color(cls: str) -> str:
-    return NATURAL.get(cls) or _FALLBACK[zlib.crc32(cls.encode("utf-8")) % len(_FALLBACK)]
+    """What `cls` is drawn in when no colour is asked for: its natural colour (a picture's own), else by name."""
+    if cls in NATURAL:
+        return NATURAL[cls]
+    code = picture_of(cls)
+    if code is not None:
+        return natural_color(code, PAINTS)
+    return _FALLBACK[zlib.crc32(cls.encode("utf-8")) % len(_FALLBACK)]
 
 
 # -- what an object occupies -------------------------------------------------------------------
@@ -102,6 +109,14 @@ def blank() -> Image.Image:
     return Image.new("RGB", (SIZE, SIZE), PAPER)
 
 
+# Where an object meets paint of its own colour already on the canvas, a gap of paper this wide keeps
+# the two apart (a sketcher's knock-out line): wider than the analyser's CLOSE_PX joins on both sides,
+# so a red apple drawn on a red table is still two shapes. Other colours tell objects apart by
+# themselves and meet directly.
+HALO = 5
+_EMPTY = (1, 2, 3)  # a scratch canvas's background: no paint is this colour
+
+
 def draw_object(
     image: Image.Image,
     shape: str,
@@ -109,7 +124,51 @@ def draw_object(
     glyph: tuple[int, int, int, int],
     rng: np.random.Generator,
     jitter: float = 1.0,
-) -> None:
-    """Stroke one object onto `image` in place: the glyph `shape` (a class, or a placeholder) in its paint."""
+    word: str | None = None,
+    behind: bool = False,
+    knockout: bool = False,
+) -> np.ndarray:
+    """Stroke one object onto `image` in place: the glyph `shape` (a class, a picture or a placeholder,
+    which writes `word`) in its paint; returns the pixels it painted (a mask of the canvas).
+
+    Drawn in front (the default) it covers what is there and clears a HALO of paper around itself
+    where it meets its own colour; drawn `behind`, it shows only where the canvas is paper (a HALO
+    away from its own colour). `knockout` clears the HALO around it over every colour (a hat on a
+    head, an umbrella in a hand: small things on a big one that would otherwise read as part of it)."""
+    import cv2
+
     fill, line = PAINTS[color]
-    render_glyph(image, shape, glyph, fill, line, PAPER, rng, jitter)
+    x0, y0, x1, y1 = glyph
+    m = HALO + 1
+    wx0, wy0 = max(0, x0 - m), max(0, y0 - m)
+    wx1, wy1 = min(image.width, x1 + m), min(image.height, y1 + m)
+    scratch = Image.new("RGB", (wx1 - wx0, wy1 - wy0), _EMPTY)
+    render_glyph(
+        scratch,
+        shape,
+        (x0 - wx0, y0 - wy0, x1 - wx0, y1 - wy0),
+        fill,
+        line,
+        PAPER,
+        rng,
+        jitter,
+        word,
+    )
+    ink = np.asarray(scratch)
+    mine = np.any(ink != _EMPTY, axis=-1)
+    window = np.array(image.crop((wx0, wy0, wx1, wy1)))
+    kernel = np.ones((2 * HALO + 1, 2 * HALO + 1), np.uint8)
+    painted = np.any(window != PAPER, axis=-1)
+    same = (
+        painted if knockout else np.all(window == fill, axis=-1) | np.all(window == line, axis=-1)
+    )
+    if behind:
+        mine &= ~painted & (cv2.dilate(same.astype(np.uint8), kernel) == 0)
+    else:
+        ring = (cv2.dilate(mine.astype(np.uint8), kernel) > 0) & ~mine & same
+        window[ring] = PAPER
+    window[mine] = ink[mine]
+    image.paste(Image.fromarray(window), (wx0, wy0))
+    out = np.zeros((image.height, image.width), dtype=bool)
+    out[wy0:wy1, wx0:wx1] = mine
+    return out

@@ -1,11 +1,14 @@
-"""One simple, recognisable glyph per COCO class, as a few primitives in grid units.
+"""One simple, recognisable glyph per COCO class, as a few primitives in grid units; pictures and
+placeholders for every other noun.
 
 A glyph is drawn into a box: its primitives' bounds map onto the box, so the drawn shape touches
 the box on all four sides and the analyser's blob box is the glyph box. Every glyph is one
 connected shape (tests check this), which is what lets the analyser treat one blob as one object.
 
 The shapes themselves, and what each primitive letter means, are data in `glyph_shapes`; this
-module measures and draws them, and adds the placeholders for nouns without a glyph.
+module measures and draws them. A noun outside the 80 classes is drawn as its OpenMoji picture
+(`pictures`; shape name "picture:<code>") or, when none fits, as a placeholder frame that carries
+the word; `shapes` says which noun of a plan gets which.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
+from . import pictures
 from .glyph_shapes import GLYPHS
+
+PICTURE = "picture:"
 
 
 def _points(prim: tuple) -> list[tuple[float, float]]:
@@ -54,29 +60,99 @@ for _i, _name in enumerate(PLACEHOLDERS):
     GLYPHS[_name] = [_FRAMES[_i % 4]] + (_X if _i < 4 else _PLUS)
 
 
+def shapes(names) -> dict[str, str]:
+    """The shape each open-vocabulary noun of a plan is drawn with, by its place among the plan's nouns:
+    its picture, unless an earlier noun took that picture, else the next placeholder (so a later noun
+    never reshuffles an earlier one's). More nouns than placeholders share them: callers refuse that."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    free = 0
+    for noun in names:
+        if noun in out:
+            continue
+        code = pictures.picture_of(noun)
+        if code is not None and code not in taken:
+            taken.add(code)
+            out[noun] = PICTURE + code
+        else:
+            out[noun] = PLACEHOLDERS[free % len(PLACEHOLDERS)]
+            free += 1
+    return out
+
+
 def placeholder(cls: str, names) -> str:
-    """The placeholder glyph of an open-vocabulary noun: by its place among the plan's other nouns."""
+    """The shape of an open-vocabulary noun among the plan's other nouns (`shapes`); a noun not among
+    them gets its picture or a placeholder chosen by its name."""
     names = list(names)
-    index = names.index(cls) if cls in names else zlib.crc32(cls.encode("utf-8"))
-    return PLACEHOLDERS[index % len(PLACEHOLDERS)]
+    if cls in names:
+        return shapes(names)[cls]
+    code = pictures.picture_of(cls)
+    return (
+        PICTURE + code
+        if code
+        else PLACEHOLDERS[zlib.crc32(cls.encode("utf-8")) % len(PLACEHOLDERS)]
+    )
+
+
+def is_picture(shape: str) -> bool:
+    return shape.startswith(PICTURE)
 
 
 def glyph_of(cls: str) -> str:
     """The glyph a class (or a placeholder's name) is drawn with."""
-    return cls if cls in GLYPHS else PLACEHOLDERS[0]
+    return cls if cls in GLYPHS or is_picture(cls) else PLACEHOLDERS[0]
 
 
 @lru_cache(maxsize=None)
 def bounds(cls: str) -> tuple[float, float, float, float]:
-    pts = [p for prim in GLYPHS[glyph_of(cls)] if prim[0] != "H" for p in _points(prim)]
+    shape = glyph_of(cls)
+    if is_picture(shape):
+        return 0.0, 0.0, pictures.aspect(shape[len(PICTURE) :]), 1.0
+    pts = [p for prim in GLYPHS[shape] if prim[0] != "H" for p in _points(prim)]
     xs, ys = zip(*pts)
     return min(xs), min(ys), max(xs), max(ys)
 
 
 def aspect(cls: str) -> float:
-    """Width over height of the glyph as designed."""
+    """Width over height of the glyph (or picture) as designed; an unknown noun's is its picture's."""
+    if cls not in GLYPHS and not is_picture(cls) and pictures.picture_of(cls):
+        return pictures.aspect(pictures.picture_of(cls))
     x0, y0, x1, y1 = bounds(cls)
     return (x1 - x0) / (y1 - y0)
+
+
+@lru_cache(maxsize=64)
+def _word_font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size)
+
+
+def _write(image: Image.Image, word: str, box, fill: tuple, line: tuple) -> None:
+    """The noun written across a placeholder's middle, in its dark shade on a band of its fill colour."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    draw = ImageDraw.Draw(image)
+    draw.fontmode = "1"  # no anti-aliasing: every pixel stays one of the paint's two colours
+    size = max(8, min(int(h * 0.28), 40))
+    while size > 8 and draw.textlength(word, font=_word_font(size)) > 0.78 * w:
+        size -= 1
+    font = _word_font(size)
+    tx0, ty0, tx1, ty1 = draw.textbbox((0, 0), word, font=font)
+    cx, cy = x0 + w / 2, y0 + h / 2
+    px, py = cx - (tx1 - tx0) / 2 - tx0, cy - (ty1 - ty0) / 2 - ty0
+    pad = max(2, size // 5)
+    draw.rectangle([px + tx0 - pad, py + ty0 - pad, px + tx1 + pad, py + ty1 + pad], fill=fill)
+    draw.text((px, py), word, font=font, fill=line)
+
+
+def _render_picture(image: Image.Image, code: str, box, fill: tuple, line: tuple) -> None:
+    x0, y0, x1, y1 = box
+    ink, lines = pictures.silhouette(code, x1 - x0, y1 - y0)
+    region = np.array(image.crop(box))
+    region[ink] = fill
+    region[lines] = line
+    image.paste(Image.fromarray(region), (x0, y0))
 
 
 def render_glyph(
@@ -88,8 +164,21 @@ def render_glyph(
     paper: tuple,
     rng: np.random.Generator,
     jitter: float = 1.0,
+    word: str | None = None,
 ) -> None:
-    """Draw the glyph of `cls` filling `box`; vertices wobble (`jitter` scales it), like a hand-drawn stroke."""
+    """Draw the glyph of `cls` filling `box`; vertices wobble (`jitter` scales it), like a hand-drawn stroke.
+
+    A picture is drawn as its silhouette in `fill` with its outline in `line`; a placeholder given
+    a `word` writes it across its middle."""
+    if is_picture(cls):
+        _render_picture(image, cls[len(PICTURE) :], box, fill, line)
+        return
+    _render_primitives(image, cls, box, fill, line, paper, rng, jitter)
+    if word and cls in PLACEHOLDERS:
+        _write(image, word, box, fill, line)
+
+
+def _render_primitives(image, cls, box, fill, line, paper, rng, jitter) -> None:
     bx0, by0, bx1, by1 = bounds(cls)
     x0, y0, x1, y1 = box
     sx, sy = (x1 - x0 - 1) / (bx1 - bx0), (y1 - y0 - 1) / (by1 - by0)

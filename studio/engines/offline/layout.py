@@ -5,6 +5,13 @@ scores every candidate spot on a coarse grid (free of other cards, inside the re
 given, GenEval's direction rule satisfied with a margin, close to its anchor or siblings, a little
 seeded randomness) and takes the best. When no free spot satisfies a relation it still returns the
 best spot it has — the draft is then wrong, as an incremental draft can be, and inspect will say so.
+
+The relations of contact and depth are drawn against the anchor itself (`attached`): "on" stands
+the subject on the anchor's top, touching it; "in" sets it into the anchor, its lower part hidden
+by the anchor's front; "behind" slides it under the anchor's side, a little higher, partly covered;
+"in front of" draws it over the anchor's side, a little lower; "held by" puts it at the holder's
+hand; "worn by" on the wearer (a hat on the head, a scarf or tie at the neck, anything else on the
+body). "next to" is a spot beside the anchor, level with it and close.
 """
 
 from __future__ import annotations
@@ -36,6 +43,115 @@ def glyph_size(cls: str, unit: int, rng: np.random.Generator) -> tuple[int, int]
     return max(16, round(unit * math.sqrt(a) * k)), max(16, round(unit / math.sqrt(a) * k))
 
 
+CONTACT = ("on", "in", "behind", "in front of", "held by", "worn by")  # drawn against the anchor
+UNDER = ("behind", "in")  # drawn under the anchor, where it is paper
+HEADWEAR = {
+    "hat",
+    "cap",
+    "crown",
+    "helmet",
+    "beanie",
+    "beret",
+    "bonnet",
+    "top hat",
+    "glasses",
+    "sunglasses",
+}
+NECKWEAR = {"scarf", "tie", "necklace", "bow tie", "collar", "medal"}
+# Where a holder's hand is, as a share of its box (the person glyph's right hand); other holders: mid side.
+HANDS = {"person": (0.88, 0.58)}
+
+
+def attached(
+    relation: str,
+    cls: str,
+    size: tuple[int, int],
+    anchor: Box,
+    k: int,
+    n: int,
+    rng: np.random.Generator,
+    anchor_cls: str = "",
+    side: int | None = None,
+) -> Box:
+    """The box of instance k of n of `cls` standing in a contact or depth `relation` to `anchor`
+    (`side`: -1 left, 1 right of the anchor for "behind" and "in front of"; by default by `rng`)."""
+    ax0, ay0, ax1, ay1 = anchor
+    aw, ah = ax1 - ax0, ay1 - ay0
+    w, h = size
+    slot = ax0 + aw * (k + 0.5) / n  # instances share the anchor's width
+    if relation == "on":
+        w, h = _fit(w, h, 0.85 * aw / n, 1.2 * ah)
+        cx, bottom = slot + rng.uniform(-0.05, 0.05) * aw / n, ay0 + 2
+        box = (cx - w / 2, bottom - h, cx + w / 2, bottom)
+    elif relation == "in":
+        w, h = _fit(w, h, 0.75 * aw / n, 0.9 * ah)
+        cx, bottom = slot, ay0 + 0.3 * h
+        box = (cx - w / 2, bottom - h, cx + w / 2, bottom)
+    elif relation in ("behind", "in front of"):
+        w, h = _fit(w, h, 1.2 * aw, 1.2 * ah)
+        if side is None:
+            side = 1 if (k + int(rng.integers(2))) % 2 else -1
+        cx = (ax0 + ax1) / 2 + side * (0.5 * aw + 0.25 * w)
+        bottom = ay1 - 0.2 * ah if relation == "behind" else ay1 + 0.12 * h
+        box = (cx - w / 2, bottom - h, cx + w / 2, bottom)
+    elif relation == "held by":
+        w, h = _fit(w, h, 0.6 * aw, 0.45 * ah)
+        hx, hy = HANDS.get(anchor_cls, (0.95, 0.5))
+        cx, cy = ax0 + hx * aw, ay0 + hy * ah
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    else:  # worn by
+        head = cls in HEADWEAR
+        if head or cls in NECKWEAR:
+            w, h = _fit(w, h, 0.42 * aw, 0.25 * ah)
+        else:
+            w, h = _fit(w, h, 0.6 * aw, 0.4 * ah)
+        cx = (ax0 + ax1) / 2
+        cy = ay0 + (0.08 * ah if head else 0.3 * ah if cls in NECKWEAR else 0.45 * ah)
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    return _inside(box)
+
+
+def _fit(w: float, h: float, max_w: float, max_h: float) -> tuple[int, int]:
+    k = min(1.0, max_w / max(w, 1), max_h / max(h, 1))
+    return max(16, round(w * k)), max(16, round(h * k))
+
+
+def _inside(box) -> Box:
+    """The box moved (not resized) to keep EDGE from the canvas border."""
+    x0, y0, x1, y1 = (round(v) for v in box)
+    dx = max(EDGE - x0, 0) - max(x1 - (SIZE - EDGE), 0)
+    dy = max(EDGE - y0, 0) - max(y1 - (SIZE - EDGE), 0)
+    return x0 + dx, y0 + dy, x1 + dx, y1 + dy
+
+
+def contact_holds(relation: str, box: Box, anchor: Box) -> bool:
+    """Whether the boxes stand as `relation` (of CONTACT, or "next to") asks, by geometry alone."""
+    bx0, by0, bx1, by1 = box
+    ax0, ay0, ax1, ay1 = anchor
+    aw, ah, bw, bh = ax1 - ax0, ay1 - ay0, bx1 - bx0, by1 - by0
+    cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
+    ix = max(0, min(bx1, ax1) - max(bx0, ax0))
+    iy = max(0, min(by1, ay1) - max(by0, ay0))
+    if relation == "on":
+        return ax0 <= cx <= ax1 and ay0 - 16 <= by1 <= ay0 + 0.4 * ah
+    if relation == "in":
+        return ax0 <= cx <= ax1 and ay0 < by1 <= ay1 + 4 and bw <= 1.1 * aw
+    if relation == "behind":
+        return ix * iy > 0 and by1 < ay1
+    if relation == "in front of":
+        return ix * iy > 0 and by1 >= ay1 - 4
+    if relation == "held by":
+        return ax0 - 0.3 * aw <= cx <= ax1 + 0.3 * aw and ay0 + 0.2 * ah <= cy <= ay1
+    if relation == "worn by":
+        return ix * iy >= 0.5 * bw * bh
+    if relation == "next to":
+        gap = max(bx0 - ax1, ax0 - bx1)
+        return abs(cy - (ay0 + ay1) / 2) <= 0.5 * max(ah, bh) and -0.2 * min(
+            aw, bw
+        ) <= gap <= 0.8 * min(aw, bw)
+    raise ValueError(relation)
+
+
 def strength(relation: str, cand: np.ndarray, anchor: Box) -> np.ndarray:
     """How strongly candidate boxes (N×4) stand in `relation` to `anchor`, GenEval's way (> 0.5 holds)."""
     a = np.asarray(anchor, dtype=float)
@@ -43,6 +159,10 @@ def strength(relation: str, cand: np.ndarray, anchor: Box) -> np.ndarray:
     dims = (cand[:, 2:] - cand[:, :2]) + (a[2:] - a[:2])
     revised = np.maximum(np.abs(offset) - POSITION_THRESHOLD * dims, 0) * np.sign(offset)
     unit = revised / np.maximum(np.linalg.norm(offset, axis=1, keepdims=True), 1e-6)
+    if relation in ("next to", *CONTACT):  # beside, level and close: 1 at a GAP's distance
+        gap = np.maximum(cand[:, 0] - a[2], a[0] - cand[:, 2])
+        level = np.abs(offset[:, 1]) / np.maximum(dims[:, 1], 1)
+        return 1.0 - np.abs(gap - 2 * GAP) / np.maximum(dims[:, 0] / 2, 1) - level
     return {
         "right of": unit[:, 0],
         "left of": -unit[:, 0],
@@ -52,6 +172,8 @@ def strength(relation: str, cand: np.ndarray, anchor: Box) -> np.ndarray:
 
 
 def holds(relation: str, box: Box, anchors: list[Box]) -> bool:
+    if relation == "next to" or relation in CONTACT:
+        return all(contact_holds(relation, box, a) for a in anchors)
     cand = np.asarray([box], dtype=float)
     return all(strength(relation, cand, a)[0] > SATISFIED for a in anchors)
 

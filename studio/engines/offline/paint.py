@@ -36,10 +36,10 @@ from PIL import Image
 from ...core.domain import StudioError
 from ...language import Edit, ObjectGroup, SceneGraph
 from ...language.scene import CLASSES, OPPOSITE
-from .analyse import COLOR_NAMES, FILL_K, STROKE_K, Found, analyse
-from .draw import PAINTS, PAPER, SIZE, blank, card_box, default_color, draw_object
-from .glyphs import PLACEHOLDERS, placeholder
-from .layout import Space, glyph_size, holds
+from .analyse import COLOR_NAMES, FILL_K, PAPER_K, STROKE_K, Found, analyse
+from .draw import HALO, PAINTS, PAPER, SIZE, blank, card_box, default_color, draw_object
+from .glyphs import PLACEHOLDERS, shapes
+from .layout import CONTACT, UNDER, Space, attached, glyph_size, holds
 
 OnStroke = Callable[[str, Image.Image], None]
 
@@ -101,9 +101,15 @@ def _lookahead(scene: SceneGraph, i: int, later: set[int], rng) -> tuple[float, 
     x, y = center_target(rng, 30)
     for r in scene.relations:
         if r.anchor == i and r.subject in later:
-            dx, dy = {"right of": (-1, 0), "left of": (1, 0), "below": (0, -1), "above": (0, 1)}[
-                r.relation
-            ]
+            dx, dy = {
+                "right of": (-1, 0),
+                "left of": (1, 0),
+                "below": (0, -1),
+                "above": (0, 1),
+                "on": (0, 0.6),
+                "in": (0, 0.3),
+                "next to": (-1, 0),
+            }.get(r.relation, (0, 0))
             x, y = x + dx * 0.22 * SIZE, y + dy * 0.22 * SIZE
     return x, y
 
@@ -139,33 +145,95 @@ class Painter:
         return Space(self.analysis.occupied(), self.region, self.analysis.colors)
 
     def shape(self, cls: str) -> str:
-        """The glyph `cls` is drawn with: its own, or its placeholder among the plan's other nouns."""
+        """The glyph `cls` is drawn with: its own, its picture, or its placeholder among the plan's other nouns."""
         if cls in CLASSES:
             return cls
         if cls not in self.names:
             self.names.append(cls)
+        by_noun = shapes(self.names)
+        framed = [n for n in self.names if by_noun[n] in PLACEHOLDERS]
         # it would share a frame with another noun: never seen apart
-        if self.names.index(cls) >= len(PLACEHOLDERS):
-            taken = ", ".join(self.names[: len(PLACEHOLDERS)])
+        if cls in framed and framed.index(cls) >= len(PLACEHOLDERS):
+            taken = ", ".join(framed[: len(PLACEHOLDERS)])
             raise StudioError(
-                f"The offline sketch engine has no glyph for {cls}, and its {len(PLACEHOLDERS)} "
-                f"placeholders are taken ({taken}); plan fewer objects it has no glyph for."
+                f"The offline sketch engine has no picture for {cls}, and its {len(PLACEHOLDERS)} "
+                f"placeholders are taken ({taken}); plan fewer objects it has no picture for."
             )
-        return placeholder(cls, self.names)
+        return by_noun[cls]
 
-    def _stroke(self, cls: str, color: str, box: tuple[int, int, int, int]) -> None:
-        draw_object(
-            self.image,
-            self.shape(cls),
-            color,
+    def _draw(
+        self, image, entry: dict, rng, jitter: float, behind: bool = False, knockout: bool = False
+    ) -> np.ndarray:
+        shape = self.shape(entry["class"])
+        word = entry["class"] if shape in PLACEHOLDERS else None
+        box = tuple(entry["box"])
+        return draw_object(
+            image,
+            shape,
+            entry["color"],
             box,
-            self.rng,
-            jitter=float(self.rng.uniform(0.6, 1.8)),
+            rng,
+            jitter,
+            word=word,
+            behind=behind,
+            knockout=knockout,
         )
+
+    def _stroke(
+        self,
+        cls: str,
+        color: str,
+        box: tuple[int, int, int, int],
+        behind: bool = False,
+        knockout: bool = False,
+    ) -> None:
+        entry = {"class": cls, "color": color, "box": list(box)}
+        jitter = float(self.rng.uniform(0.6, 1.8))
+        self._draw(self.image, entry, self.rng, jitter, behind, knockout)
         self.space.add(card_box(box, cls), COLOR_NAMES.index(color))
-        self.drawn.append({"class": cls, "color": color, "box": list(box)})
-        self.ledger.append({"class": cls, "color": color, "box": list(box)})
+        self.drawn.append(dict(entry))
+        if behind:  # under what was there: the ledger keeps drawing order, so it goes before them
+            self.ledger.insert(self._first_under(box), entry)
+        else:
+            self.ledger.append(entry)
         self.progress(f"drew {'an' if cls[0] in 'aeiou' else 'a'} {color} {cls}", self.image)
+
+    def _against(self, relation, cls, wh, anchor, slot, share):
+        """`attached`'s box; for depth, on the side of the anchor that hides least of its paint (a
+        violin covered at its body would read as a bat)."""
+        anchor_cls = self._class_at(anchor)
+        if relation not in ("behind", "in front of"):
+            return attached(relation, cls, wh, anchor, slot, share, self.rng, anchor_cls)
+        paint = np.any(np.asarray(self.image) != PAPER, axis=-1)
+        x0, y0, x1, y1 = anchor
+        options = []
+        for side in (-1, 1):
+            box = attached(relation, cls, wh, anchor, slot, share, self.rng, anchor_cls, side)
+            ix0, iy0 = max(box[0], x0) - HALO, max(box[1], y0) - HALO
+            ix1, iy1 = min(box[2], x1) + HALO, min(box[3], y1) + HALO
+            hidden = paint[max(iy0, 0) : max(iy1, 0), max(ix0, 0) : max(ix1, 0)].sum()
+            options.append((int(hidden), side, box))
+        return min(options)[2]
+
+    def _class_at(self, box) -> str:
+        """The class of the object drawn in `box` (as read from the canvas, else as just drawn)."""
+        for o in self.analysis.objects:
+            if tuple(o.box) == tuple(box):
+                return o.cls
+        return next((d["class"] for d in self.drawn if tuple(d["box"]) == tuple(box)), "")
+
+    def _first_under(self, box) -> int:
+        """Where in the ledger (drawing order) an object slid under the others goes: before the first it meets."""
+        for k, e in enumerate(self.ledger):
+            b = e["box"]
+            if (
+                b[0] < box[2] + HALO
+                and b[2] > box[0] - HALO
+                and b[1] < box[3] + HALO
+                and b[3] > box[1] - HALO
+            ):
+                return k
+        return len(self.ledger)
 
     def place(
         self,
@@ -178,8 +246,19 @@ class Painter:
         size: tuple[int, int] | None = None,
     ) -> list[tuple[int, int, int, int]]:
         boxes: list[tuple[int, int, int, int]] = []
-        for _ in range(n):
+        contact = next(((r, a) for r, a in relations if r in CONTACT), None)
+        for k in range(n):
             wh = size or glyph_size(cls, self.unit, self.rng)
+            if contact is not None:  # drawn against its anchor, over it or under it
+                relation, anchors = contact
+                anchor = anchors[(len(siblings) + k) % len(anchors)]
+                share = max(1, -(-(len(siblings) + n) // len(anchors)))
+                slot = (len(siblings) + k) // len(anchors)
+                box = self._against(relation, cls, wh, anchor, slot, share)
+                knockout = relation in ("worn by", "held by")
+                self._stroke(cls, color, box, behind=relation in UNDER, knockout=knockout)
+                boxes.append(box)
+                continue
             overlap = 0.15 if self.rng.random() < self.noise.overlap else 0.0
             box = self.space.place(
                 cls,
@@ -264,10 +343,15 @@ class Painter:
         a, pixels = self.analysis, np.array(self.image)
         entries = [self._entry(o) for o in objs]
         gone = {id(e) for e in entries if e is not None}
+        import cv2
+
         for o, entry in zip(objs, entries):
             x0, y0, x1, y1 = o.box
             hole = np.zeros(a.blobs.shape, dtype=bool)
             hole[y0:y1, x0:x1] = a.blobs[y0:y1, x0:x1] == o.blob
+            # and the paper gap it kept around itself, where it may have cut into what lies under it
+            grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * HALO + 3,) * 2, np.uint8)) > 0
+            hole |= grown & (a.kinds == PAPER_K)
             pixels[hole] = PAPER
             if entry is not None:
                 below = self.ledger[: [id(e) for e in self.ledger].index(id(entry))]
@@ -288,8 +372,7 @@ class Painter:
             return
         scratch = blank()
         for e in under:
-            shape = self.shape(e["class"])
-            draw_object(scratch, shape, e["color"], tuple(e["box"]), np.random.default_rng(0), 0.0)
+            self._draw(scratch, e, np.random.default_rng(0), 0.0)
         redrawn = np.array(scratch)
         shown = hole & np.any(redrawn != PAPER, axis=-1)
         pixels[shown] = redrawn[shown]
