@@ -258,3 +258,22 @@ def test_worn_and_held_things_are_objects_and_the_wearer_is_what_a_relation_plac
     got_groups, got_relations = graph(prompt)
     assert got_groups == groups
     assert sorted(got_relations, key=repr) == sorted(relations, key=repr)
+
+
+@pytest.mark.parametrize(
+    "prompt, groups, relations",
+    [
+        (
+            "A skateboard with bright red wheels leans against a park bench.",
+            [G("skateboard"), G("bench")],
+            [Relation(0, "next to", 1)],
+        ),
+        (
+            "A man riding a black horse gallops across a field at sunset.",
+            [G("person"), G("horse", 1, "black")],
+            [Relation(0, "on", 1)],
+        ),
+    ],
+)
+def test_a_verb_the_tagger_took_for_a_plural_noun_is_no_object(prompt, groups, relations):
+    assert graph(prompt) == (groups, relations)

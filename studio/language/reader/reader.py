@@ -174,6 +174,17 @@ class Reader:
         if self.singular_subject(i):
             return True  # "a train glides by", "a purple bear waves at it": "a" with a plural is a verb
         if (
+            w.tag == "NNS"
+            and before.tag == "NNS"
+            and before.pos == "NOUN"
+            and not self.known_at(i)
+            and nxt is not None
+            and nxt.pos in ("ADP", "ADV", "DET")
+        ):
+            return (
+                True  # "a skateboard with red wheels leans against a bench": two plurals in a row
+            )
+        if (
             before.low in ("and", "or")
             and words[i - 2].pos in ("VERB", "AUX")
             and words[i - 2].tag != "VBN"
@@ -200,7 +211,12 @@ class Reader:
     def singular_subject(self, i: int) -> bool:
         """Word i, tagged a plural noun, ends a phrase opened by "a"/"an": it is the phrase's verb."""
         w = self.words[i]
-        if w.tag != "NNS" or w.lemma == w.low or w.dep not in ("ROOT", "conj") or self.known_at(i):
+        nxt = self.words[i + 1] if i + 1 < len(self.words) else None
+        # (or the object the tagger made of it: "A man riding a black horse gallops across a field")
+        verb_place = w.dep in ("ROOT", "conj") or (
+            w.dep in ("dobj", "pobj") and nxt is not None and nxt.pos == "ADP"
+        )
+        if w.tag != "NNS" or w.lemma == w.low or not verb_place or self.known_at(i):
             return False
         k = i - 1
         while k > 0 and self.words[k].head > k and self.words[k].dep in ("compound", "amod"):
