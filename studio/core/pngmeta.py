@@ -179,9 +179,8 @@ def trajectory_payload(data: bytes, name: str) -> dict[str, Any]:
     payload = read(data)
     if payload is None or "trajectory" not in payload:
         raise StudioError(
-            f"{name} carries no Stroke Studio trajectory: drop a session's final image instead "
-            "(Download PNG on a final step, or a final PNG from an export); a plain PNG has no "
-            "session to reopen. Many sessions come back with `studio import` of a folder or hf export."
+            f"{name} carries no Stroke Studio trajectory: a plain PNG has no session to reopen; drop a "
+            "session's final image instead (Download PNG on a final step, or a final PNG from an export)."
         )
     return payload
 

@@ -38,12 +38,14 @@ from ..core.domain import (
     Mode,
     Person,
     Stage,
+    Step,
     StudioError,
     Trajectory,
     can_see,
     last_image,
     local_user,
     may_share,
+    person_input,
 )
 from ..engines.base import Cancelled, CancelToken
 from ..export import FORMATS as EXPORT_FORMATS
@@ -132,13 +134,22 @@ class Studio:
             raise StudioError(
                 "No session is open: type a prompt and press New session, or open one under Sessions."
             )
-        wanted = limits.session_id(session_id)
+        try:
+            wanted = limits.session_id(session_id)
+        except StudioError:  # said for a browser (a link's id), not with the command line's words
+            raise StudioError(
+                f"{limits.shown(session_id)} is not a session id (its 32 characters 0-9, a-f, or at "
+                f"least the first {limits.MIN_ID_PREFIX}): open one under Sessions."
+            ) from None
         try:
             trajectory = self.runner.open(wanted, viewer=self.person)
         except StudioError:
             if len(wanted) == FULL_ID:  # the page names a session it showed: gone, not mistyped
                 raise Gone(wanted) from None
-            raise
+            raise StudioError(
+                f"No single session {wanted!r} is here for you (give its id, or enough of it to name "
+                "one): open one under Sessions."
+            ) from None
         if (
             version is not None
             and version != ""
@@ -604,7 +615,7 @@ class Studio:
                 listener=listener,
                 cancel=token,
             )
-            return "rejected and redrawn with a new seed", redrawn.id
+            return f"rejected and redrawn{_answered(redrawn)}", redrawn.id
 
         yield from self._stream(session_id, version, have, work)
 
@@ -731,6 +742,14 @@ def _step_in(trajectory: Trajectory, step_id: str) -> tuple[str | None, str]:
     else:
         return found[0], "opened"
     return None, f"opened; {why}, so the latest step is shown: pick another on the storyboard"
+
+
+def _answered(step: Step) -> str:
+    """What a redraw did with the reason it was given, as the status line's tail ("" without one)."""
+    given = person_input(step)
+    if given is None or given.used is None:
+        return " with a new seed"
+    return f": {'used' if given.used else 'could not use'} your reason"
 
 
 def _rating_words(value: str) -> str:

@@ -344,6 +344,7 @@ def board(
             "version": session.version,
             "mode": session.settings.mode.value,
             "max_rounds": session.settings.max_rounds,
+            "params": session.settings.engine_params,
             "head": session.head_id,
             "created": session.created_at,
             "updated": session.updated_at,

@@ -17,19 +17,20 @@ import pytest
 
 from studio import engines
 from studio.core.accounts import Accounts, add_user
-from studio.core.domain import Box, Check, Stage
+from studio.core.domain import Box, Check, RunSettings, Stage
 from studio.core.people import Person
-from studio.engines.base import InspectResult
+from studio.engines.base import InspectResult, RefineResult, UsedInput
 from studio.runner import Runner
 from studio.ui.actions import Studio
 
 from ..kits.fakes import ScriptedEngine
 from ..kits.ui_server import running_studio
-from .test_ui_browser import ARGS, ARTIFACTS, CHROMIUM, new_session, status_is, step
+from .test_ui_browser import ARGS, ARTIFACTS, CHROMIUM, UNSEEN, new_session, status_is, step
 
 ENGINE = "ui-review-scripted"
 BOXED = "ui-review-boxes"
 SLOW = "ui-review-slow"
+NOTES = "ui-review-notes"
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -47,12 +48,49 @@ class BoxedVerdicts(ScriptedEngine):
         return InspectResult(result.plan_check, sketch)
 
 
+class AnswersNotes(ScriptedEngine):
+    """Stands in for a model that answers a person's note: a redraw says it minded the reason, a refine
+    of an overridden verdict says (in its own <refine> text too) that it could not use the critique and
+    returns the image unchanged, and a refine asked to "crash" fails as an engine bug would. Its failed
+    verdict on the 32-pixel sketch points at four objects close together, one label a long sentence at
+    the right edge."""
+
+    def sketch(self, ctx):
+        drawn = super().sketch(ctx)
+        if ctx.person is not None and ctx.person.kind == "reason":
+            drawn.used_input = UsedInput(True, f"drew it again minding {ctx.person.text!r}")
+        return drawn
+
+    def inspect(self, ctx):
+        result = super().inspect(ctx)
+        boxes = (
+            Box(1, 1, 9, 9, "red cup"),
+            Box(3, 4, 11, 12, "blue cup"),
+            Box(5, 7, 13, 15, "green cup"),
+            Box(24, 2, 31, 10, "the teapot should stand to the left of all three cups"),
+        )
+        return InspectResult(result.plan_check, Check(False, "The teapot is not left.", boxes))
+
+    def refine(self, ctx, instruction, region):
+        if instruction and "crash" in instruction:
+            raise RuntimeError("an engine bug")
+        if ctx.person is not None and ctx.person.kind == "verdict":
+            why = f"{ctx.person.text!r}: no change to make could be read from it"
+            return RefineResult(
+                f"Could not use your note: {why}.",
+                ctx.current_image(),
+                used_input=UsedInput(False, why),
+            )
+        return super().refine(ctx, instruction, region)
+
+
 @pytest.fixture(scope="module")
 def chromium():
     from playwright.sync_api import sync_playwright
 
     engines.register(ENGINE, lambda: ScriptedEngine(fail_rounds=(1,)))
     engines.register(BOXED, lambda: BoxedVerdicts())
+    engines.register(NOTES, lambda: AnswersNotes())
     # a sketch takes four seconds in four previewed strokes: a GPU model's pace, where a person can
     # watch the preview and the progress bar, and press Stop
     engines.register(SLOW, lambda: ScriptedEngine(delay=4.0))
@@ -61,7 +99,7 @@ def chromium():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
-    for name in (ENGINE, BOXED, SLOW):
+    for name in (ENGINE, BOXED, SLOW, NOTES):
         engines.unregister(name)
 
 
@@ -244,6 +282,7 @@ def test_what_a_person_reads_fits_and_says_what_it_means(studio, tmp_path):
     page.locator("#sb-png").set_input_files(str(plain))
     toast = page.locator("#sb-toast")
     expect(toast).to_contain_text("drop a session's final image instead")
+    assert "studio import" not in toast.inner_text()  # no command line for a browser user
     t = toast.bounding_box()
     for bar in page.locator(".sb-sessions .sb-gallery-bar").all():
         b = bar.bounding_box()
@@ -357,3 +396,100 @@ def test_a_session_made_private_leaves_the_other_persons_page_with_words_for_a_b
         expect(page.locator("#sb-board .sb-card")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "review-7-unshared.png"))
         context.close()
+
+
+OVERLAPS = """svg => {
+  const r = svg.getBoundingClientRect(), out = [];
+  const labels = Array.from(svg.querySelectorAll('text')).map((t) => [t.textContent, t.getBoundingClientRect()]);
+  for (const [text, b] of labels) {
+    if (b.height > 40) out.push('too large: ' + text + ' ' + b.height);
+    if (b.left < r.left - 1 || b.right > r.right + 1 || b.top < r.top - 1 || b.bottom > r.bottom + 1)
+      out.push('outside the image: ' + text);
+  }
+  labels.forEach(([a, p], i) => labels.slice(i + 1).forEach(([b, q]) => {
+    if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) out.push(a + ' over ' + b);
+  }));
+  return out;
+}"""
+
+
+def test_labels_notes_failures_and_links_read_right_at_1440x900(studio):
+    """What the colleagues' pass left: the evidence labels of a small image at the page's text size,
+    whole inside the image and never over one another; the settings of the session opened; a redraw's
+    status and a refine's card saying what was done with the person's note once, with every field and
+    action of the step in view; a failed engine call leaving no "running: …" behind; Download PNG a
+    button; and a wrong link answered in a browser's words."""
+    from playwright.sync_api import expect
+
+    browser, store, url = studio
+    runner = Runner(store)
+    other = runner.new_session(
+        "a lamp", engine="offline", settings=RunSettings(engine_params={"draft_noise": 0})
+    )
+    page = page_of(browser, f"{url}?session={other.session.id}")
+    status_is(page, "^opened")
+    # The left column shows the open session's own engine and parameters (New session takes them).
+    expect(page.locator("#sb-engine")).to_have_value("offline")
+    expect(page.locator("#sb-params")).to_have_value('{"draft_noise":0}')
+
+    page.locator("#sb-params").fill("{}")
+    sid = new_session(page, "a cup and a teapot", NOTES)
+    step(page, "paused after plan")
+    step(page, "paused after sketch")
+    page.locator("#sb-panel [data-f=reason]").fill("the cup is too pale")
+    page.locator("#sb-panel [data-do=reject]").click()
+    status_is(page, "rejected and redrawn: used your reason")
+    step(page, "paused after inspect")
+
+    # Four labels on a 32-pixel sketch shown ~500 pixels wide: text-sized, inside, apart.
+    page.locator(f"#sb-board .sb-card[data-id='{store.load(sid).head().id}']").click()
+    expect(page.locator("#sb-evidence text")).to_have_count(4)
+    assert page.locator("#sb-evidence").evaluate(OVERLAPS) == []
+    page.screenshot(path=str(ARTIFACTS / "review-8-small-labels.png"))
+
+    # An overridden verdict the engine could not use: the refine's card says so once, in view.
+    page.locator("#sb-panel [data-f=sketch_check_crit]").fill("it feels crowded somehow")
+    page.locator("#sb-panel [data-do=override]").click()
+    status_is(page, "overridden")
+    step(page, "paused after refine")
+    refine = page.locator(f"#sb-board .sb-card[data-id='{store.load(sid).head().id}']")
+    expect(refine).to_contain_text("could not use your note: 'it feels crowded somehow'")
+    assert refine.inner_text().lower().count("could not use your note") == 1
+    expect(page.locator("#sb-panel")).to_contain_text(
+        "no change: the refine returned the same image"
+    )
+    assert page.locator("#sb-panel").inner_text().lower().count("could not use your note") == 1
+    assert page.evaluate(UNSEEN) == []
+    expect(page.locator("#sb-board .sb-rowlabel").last).to_contain_text("no round")
+    page.screenshot(path=str(ARTIFACTS / "review-9-note-not-used.png"))
+
+    # An engine that fails mid-refine: the status says what happened, not "running: …" for ever.
+    page.locator("#sb-panel [data-f=refine]").fill("crash, please")
+    page.locator("#sb-panel [data-do=refine]").click()
+    expect(page.locator("#sb-toast")).to_contain_text("Something went wrong")
+    expect(page.locator("#sb-status")).to_have_text(re.compile(r"^Something went wrong.* steps"))
+    expect(page.locator("#sb-step")).to_be_enabled()
+    expect(page.locator("#sb-panel [data-f=refine]")).to_have_value("crash, please")
+
+    # Download PNG looks like the buttons beside it.
+    page.locator("#sb-run").click()
+    status_is(page, "^finished")
+    page.locator("#sb-board .sb-card[data-stage=final]").click()
+    look = "e => { const s = getComputedStyle(e); return [s.borderTopWidth, s.borderTopStyle, s.paddingLeft]; }"
+    download = page.locator("#sb-panel a", has_text="Download PNG")
+    assert download.evaluate(look) == page.locator("#sb-panel [data-do=accept]").evaluate(look)
+    heights = [
+        e.bounding_box()["height"] for e in (download, page.locator("#sb-panel [data-do=accept]"))
+    ]
+    assert abs(heights[0] - heights[1]) <= 2, heights
+
+    # A link to no session: a browser's words, never a command to run.
+    for link, said in (
+        ("zz-top", "is not a session id"),
+        ("abcdef12", "No single session 'abcdef12'"),
+    ):
+        page.goto(f"{url}?session={link}", wait_until="load")
+        expect(page.locator("#sb-toast")).to_contain_text(said)
+        expect(page.locator("#sb-toast")).to_contain_text("open one under Sessions")
+        assert "studio " not in page.locator("#sb-toast").inner_text()
+    page.close()

@@ -32,22 +32,59 @@ function renderCanvas() {
   const verdict = c && c.stage === "inspect" && $("#sb-boxes").checked;
   const boxes = verdict ? [c.plan_check, c.sketch_check].filter(Boolean) : [];
   svg.setAttribute("viewBox", `0 0 ${shown.width} ${shown.height}`);
-  const s = Math.max(1, shown.width / Math.min(fitSide().w, fitSide().h));
+  const s = shown.width / layout.shownWidth;  // image pixels per screen pixel: strokes and text keep their screen size
   const names = c && c.stage !== "inspect" && $("#sb-labels").checked ? (shown.labels || []) : [];
   // each box by its own finding: red where the verdict says what is wrong with that object, else green
   const evidence = (check) => check.evidence.map((b) => boxHtml(b, b.wrong ? "#c62828" : "#15803d", false, s));
   svg.innerHTML = boxes.map((check) => evidence(check).join("")).join("") +
     names.map((b) => boxHtml(b, "#334155", true, s)).join("");
+  placeLabels(svg, shown, s);
 }
-// One box (x0, y0, x1, y1 in image pixels) with its label above it; `s` scales strokes and text to the image.
+// One box (x0, y0, x1, y1 in image pixels) with its label; `s` scales strokes and text to the image.
 function boxHtml(b, col, dash, s) {
   const [x0, y0, x1, y1] = b.box;
   const dashes = dash ? ` stroke-dasharray="${6 * s} ${4 * s}"` : "";
   const rect = `<rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" fill="none" stroke="${col}" ` +
     `stroke-width="${(dash ? 2 : 3) * s}"${dashes}/>`;
   if (!b.label) return rect;
-  const at = `x="${x0 + 3 * s}" y="${Math.max(14 * s, y0 - 4 * s)}"`;
-  return rect + `<text ${at} fill="${col}" style="font-size:${13 * s}px">${esc(b.label)}</text>`;
+  const box = `data-box="${[x0, y0, x1, y1].join(",")}"`;
+  return rect + `<text ${box} fill="${col}" style="font-size:${13 * s}px;stroke-width:${3 * s}px">${esc(b.label)}</text>`;
+}
+// Each label where it can be read whole: above its box, else inside its top, else under it; moved left to
+// stay inside the image, and never over a label placed before it. A label wider than the image wraps.
+function placeLabels(svg, shown, s) {
+  const placed = [], W = shown.width, H = shown.height, pad = 3 * s, line = 15 * s;
+  const hits = (r) => placed.some((o) => r.x0 < o.x1 && o.x0 < r.x1 && r.y0 < o.y1 && o.y0 < r.y1);
+  for (const t of svg.querySelectorAll("text[data-box]")) {
+    const [x0, y0, x1, y1] = t.dataset.box.split(",").map(Number);
+    wrapLabel(t, Math.min(W - 2 * pad, Math.max(x1 - x0, 0.4 * W)), line);  // a sentence wraps near its box
+    const w = t.getBBox().width, h = line * t.childNodes.length;
+    const x = Math.max(pad, Math.min(x0 + pad, W - pad - w));
+    const tops = [y0 - h - pad, y0 + pad, y1 + pad, y0 - h - pad - line, y1 + pad + line];
+    const fits = tops.map((top) => ({x0: x, y0: top, x1: x + w, y1: top + h}))
+      .filter((r) => r.y0 >= 0 && r.y1 <= H);
+    const spot = fits.find((r) => !hits(r)) || fits[0] || {x0: x, y0: Math.max(0, Math.min(y0, H - h)), x1: x + w};
+    spot.y1 = spot.y0 + h; placed.push(spot);
+    Array.from(t.childNodes).forEach((span, i) => {
+      span.setAttribute("x", spot.x0); span.setAttribute("y", spot.y0 + line * (i + 0.8));
+    });
+  }
+}
+// A label as lines (tspans) no wider than `width` image pixels.
+function wrapLabel(t, width, line) {
+  const words = t.textContent.split(/\s+/).filter(Boolean);
+  t.textContent = "";
+  let span = null;
+  for (const word of words) {
+    const before = span && span.textContent;
+    if (span) span.textContent += " " + word;
+    if (!span || span.getComputedTextLength() > width) {
+      if (span) span.textContent = before;
+      span = document.createElementNS("http://www.w3.org/2000/svg", "tspan");
+      span.textContent = word; t.appendChild(span);
+    }
+  }
+  Array.from(t.childNodes).slice(0, -1).forEach((line) => { line.textContent += " "; });  // the label reads whole
 }
 // The canvas box's inner size, which the image is fitted to (page.css sizes the box to its column).
 function fitSide() {
@@ -63,6 +100,7 @@ function layout(shown) {
   stage.style.width = W + "px"; stage.style.height = H + "px";
   const over = {left: left + "px", top: top + "px", width: w + "px", height: h + "px"};
   for (const layer of [$("#sb-evidence"), $("#sb-paint")]) Object.assign(layer.style, over);
+  layout.shownWidth = w;
   $("#sb-zoom").textContent = S.zoom ? "fit" : `${Math.round(scale * 100)}%`;  // the shown scale; a click shows 1:1
 }
 

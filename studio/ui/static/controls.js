@@ -18,13 +18,19 @@ function renderControls() {
   $$("#sb-panel button, #sb-panel textarea, #sb-panel input").forEach((b) => { b.disabled = busy; });
   for (const b of $$(".sb-gallery-bar button")) b.disabled = busy && b.id !== "sb-export";
 }
-// The open session's own settings (rounds, mode), shown once when it opens; New session takes what is there.
+// The open session's own settings (engine, rounds, mode, engine parameters), shown once when it opens; New
+// session takes what is there.
 function renderSettings() {
   const id = S.session ? S.session.id : "";
   if (renderSettings.shown === id) return;
   renderSettings.shown = id;
   if (!S.session) return;
-  $("#sb-rounds").value = S.session.max_rounds; $("#sb-mode").value = S.session.mode;
+  const s = S.session;
+  $("#sb-rounds").value = s.max_rounds; $("#sb-mode").value = s.mode;
+  if ((props.engines || []).some((e) => e.name === s.engine)) { $("#sb-engine").value = s.engine; engineNote(); }
+  const params = s.params && Object.keys(s.params).length ? JSON.stringify(s.params) : "{}";
+  $("#sb-params").value = params;
+  if (params !== "{}") $(".sb-params").open = true;  // what the session runs with is in sight
 }
 function renderProgress() {
   const bar = $("#sb-progress");

@@ -63,8 +63,9 @@ function apply(v) {
   if (!v) return;
   if (S.pending && v.seq === S.pending.seq) settle(v);
   if (v.error) toast(v.error);
-  if (v.error && v.seq !== undefined && !v.full) {
-    S.running = false; S.progress = null; S.preview = null; render(); return;
+  if (v.error && v.seq !== undefined && !v.full) {  // the work failed: say so where "running: …" was
+    S.running = false; S.progress = null; S.preview = null; render();
+    setStatus(statusText(v.error)); return;
   }
   if (v.conflict) toast(v.conflict, "warn");
   if (v.progress !== undefined && v.progress) S.progress = v.progress;

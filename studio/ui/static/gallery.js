@@ -3,6 +3,7 @@
 function show(view) {
   $$(".sb-tab").forEach((t) => t.classList.toggle("on", t.dataset.view === view));
   $$(".sb-view").forEach((v) => { v.hidden = v.dataset.view !== view; });
+  $("#sb-toast").classList.toggle("low", view === "sessions");  // a toast shown before keeps off this view's bars
   if (view === "sessions") { search(); renderExportChoice(); }
   if (view === "compare") renderCompare();
 }
@@ -107,7 +108,7 @@ $("#sb-export").onclick = async () => {
   }
   r = r.result;
   const parts = Object.entries(r.subsets).map(([k, n]) => `${k}: ${n}`).join(", ");
-  const link = `<a href="${esc(r.url)}" download>download the zip</a>`;
+  const link = `<a class="sb-button" href="${esc(r.url)}" download>download the zip</a>`;
   report.innerHTML = `${esc(r.note)} — ${esc(parts)} · ${link}`;
 };
 $("#sb-png").onchange = async (e) => {

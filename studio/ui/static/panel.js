@@ -44,7 +44,7 @@ function panelBody(c) {
   if (c.stage === "inspect") return verdictFields(c);
   if (c.stage === "sketch" || c.stage === "refine") return imageFields(c);
   if (c.stage === "final") {
-    const download = `<a href="${esc(c.image)}" download="${esc(fileName())}">Download PNG</a>`;
+    const download = `<a class="sb-button" href="${esc(c.image)}" download="${esc(fileName())}">Download PNG</a>`;
     return `<div class="sb-actions"><button data-do="accept">Accept</button>${download}${FORK}</div>`;
   }
   return "";
@@ -59,8 +59,8 @@ function fileName() {
 function refineFields() {
   const hint = "&lt;refine&gt; your instruction, e.g. make the cup blue";
   const paint = `<span class="sb-muted" id="sb-paint-hint"></span>`;
-  return `<textarea data-f="refine" rows="2" placeholder="${hint}">${esc(field("refine", ""))}</textarea>
-    <div class="sb-actions"><button data-do="refine">Refine</button>${paint}</div>`;
+  return `<div class="sb-refine"><textarea data-f="refine" rows="2" placeholder="${hint}">${esc(field("refine", ""))}</textarea>
+    <div class="sb-refine-go"><button data-do="refine">Refine</button>${paint}</div></div>`;
 }
 function planFields(c) {
   const drawn = c.children
@@ -90,12 +90,12 @@ function checkFields(c, k, label) {
         <textarea data-f="${k}_crit" rows="2">${esc(field(k + "_crit", v.critique))}</textarea></div>`;
 }
 function imageFields(c) {
-  const asked = c.stage === "refine" ? `<div><b>&lt;refine&gt;</b> ${bdi(c.instruction)}</div>` : "";
+  const asked = c.stage === "refine" && ownText(c) ? `<div><b>&lt;refine&gt;</b> ${bdi(c.instruction)}</div>` : "";
   const why = c.review_note ? ": " + bdi(c.review_note) : "";
   const rejected = c.review === "rejected"
     ? `<div class="sb-muted">Rejected${why}; kept as a label for training.</div>` : "";
   return asked + rejected + `<div class="sb-actions"><button data-do="accept" title="a">Accept</button>
-        <input data-f="reason" placeholder="why reject? (kept as a label)" value="${esc(field("reason", ""))}">
+        <input data-f="reason" placeholder="why reject?" title="the reason is kept with the image as a label" value="${esc(field("reason", ""))}">
         <button data-do="reject" title="x">Reject & redraw</button>${FORK}</div>${refineFields()}`;
 }
 

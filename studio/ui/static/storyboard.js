@@ -42,18 +42,29 @@ function badge(check, name) {
 }
 function cardHtml(c) {
   const sel = c.id === S.selected ? " sel" : "", rej = c.review === "rejected" ? " rejected" : "";
-  const you = c.author === "human" ? " human" : "";
+  const you = c.author === "human" ? " human" : "", answered = answerHtml(c) ? " answered" : "";
   const badges = byBadge(c) + starsBadge(c) + reviewBadge(c);
   const head = `<div class="kind"><span class="st">${c.stage === "inspect" ? "verdict" : c.stage}</span>${badges}</div>`;
   const wide = c.stage === "plan" || c.stage === "inspect" ? " text" : "";
   const why = c.review === "rejected" && c.review_note ? ` title="rejected: ${esc(iso(c.review_note))}"` : "";
   const attrs = `data-id="${c.id}" data-stage="${c.stage}"${why}`;
-  return `<div class="sb-card${wide}${sel}${rej}${you}" ${attrs}>${head}${cardBody(c)}${answerHtml(c)}</div>`;
+  return `<div class="sb-card${wide}${sel}${rej}${you}${answered}" ${attrs}>${head}${cardBody(c)}${answerHtml(c)}</div>`;
+}
+// The words of the note the step answered, as the card says them ("used your note: …").
+function answerWords(c) {
+  const p = c.person_input;
+  if (!p || p.used === null || p.used === undefined) return "";
+  return `${p.used ? "used" : "could not use"} your note: ${p.note || p.text}`;
+}
+// A refine's own text, unless it only repeats what the card says about the note it answered.
+function ownText(c) {
+  const plain = (t) => String(t || "").toLowerCase().replace(/[\s.]+$/, "").replace(/\s+/g, " ").trim();
+  return c.instruction && plain(c.instruction) !== plain(answerWords(c)) ? c.instruction : "";
 }
 // What a model step did with the person's note it answered, and a refine that changed nothing.
 function answerHtml(c) {
-  const p = c.person_input;
-  const used = p && p.used !== null && p.used !== undefined
+  const p = c.person_input, words = answerWords(c);
+  const used = words
     ? `<div class="txt said ${p.used ? "used" : "unused"}">${p.used ? "used" : "could not use"} your note: ` +
       `${bdi(p.note || p.text)}</div>` : "";
   const same = c.unchanged ? `<div class="txt said unused">no change: ${bdi(c.unchanged)}</div>` : "";
@@ -80,7 +91,7 @@ function cardBody(c) {
   if (c.stage === "inspect") return verdictBody(c);
   const why = c.review === "rejected" && c.review_note ? `<div class="txt why">${bdi(c.review_note)}</div>` : "";
   if (c.stage === "refine") {
-    const said = `<div class="txt">${bdi(c.instruction)}</div>`;
+    const said = ownText(c) ? `<div class="txt">${bdi(c.instruction)}</div>` : "";
     return `<img loading="lazy" src="${esc(c.image)}" alt="refined image">${said}${why}`;
   }
   return c.image ? `<img loading="lazy" src="${esc(c.image)}" alt="${c.stage}">${why}` : "";
@@ -122,7 +133,10 @@ function renderBoard() {
     rows[rows.length - 1].push(c);
   }
   box.innerHTML = rows.map((row) => {
-    const label = `R${row[0].round}`;
+    // a refine that changed nothing is no round of the budget: its row says so beside its number
+    const none = row[0].stage === "refine" && row[0].unchanged
+      ? `<div class="nr" title="this refine changed nothing: it is not counted as a round">no round</div>` : "";
+    const label = `R${row[0].round}${none}`;
     return `<div class="sb-row"><div class="sb-rowlabel">${label}</div>${row.map(cardHtml).join("")}</div>`;
   }).join("");
   const chosen = box.querySelector(".sb-card.sel");
