@@ -49,6 +49,7 @@ from ..core.domain import (
     person_input,
     unchanged,
 )
+from ..engines.bagel import transcript
 from .select import rejected_before
 
 TARGET, CONTEXT, OUT = "target", "context", "out"
@@ -211,9 +212,9 @@ def _position(branch: list[Step], step: Step) -> int:
 
 
 def stored_plan_check(branch: list[Step], step: Step) -> Check:
-    """The plan check as stored for the plan an image was drawn for: the last inspect of that plan
-    before the image, else the first after it on the branch; a plain pass where no inspect judged it
-    (a person who rejected only the image left the plan standing)."""
+    """The plan check as stored for the plan an accepted image was drawn for: the last inspect of that
+    plan before the image, else the first after it on the branch; a plain pass where no inspect judged
+    it."""
     index = _position(branch, step)
     plan = last(branch[:index], Stage.PLAN)
     start = _position(branch, plan) + 1 if plan is not None else 0
@@ -227,10 +228,14 @@ def stored_plan_check(branch: list[Step], step: Step) -> Check:
 
 
 def reject_verdict(branch: list[Step], rejected: Step) -> str:
-    """A reject as a verdict in the protocol's form: the plan check as stored, and the person's reason
-    as a failed sketch check (`<sketch>no: REASON</sketch>`)."""
+    """A reject as a verdict in the protocol's form, as the engine puts it into the context of the redraw
+    that answers it (`transcript.reason_verdict`): the plan check stored on the branch before the
+    rejected image (`transcript.stored_plan_check`; a pass where none: a person who rejected only the
+    image left the plan standing; an inspect of the rejected image itself is not in that context), and
+    the person's reason as a failed sketch check (`<sketch>no: REASON</sketch>`)."""
     note = rejected.review_note.strip() or NO_NOTE
-    return protocol.verdict_text(stored_plan_check(branch, rejected), Check(False, note))
+    before = branch[: _position(branch, rejected)]
+    return transcript.reason_verdict(transcript.stored_plan_check(before), note)
 
 
 def review_verdict(branch: list[Step], reviewed: Step) -> str:

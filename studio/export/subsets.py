@@ -5,7 +5,9 @@
    the final image), one per finished branch. What is learned and what is only seen is decided
    by the one rule in `studio.export.provenance` (the model's mistakes a person caught are
    context, the person's verdicts and corrections targets); a rejected draft rides along as
-   context, followed by the person's reason as a verdict target.
+   context, followed by the person's reason as a verdict target and, before its redraw, the
+   engine's request to redraw so that it answers the reason (as the engine's redraw context holds
+   them).
 2. Instruction–intermediate conflict: a plan (`<ins>` + `<des>`) against the prompt, with
    the verdict and critique; one per inspect step.
 3. Image–instruction alignment: an image against its plan's `<ins>`, with the verdict, the
@@ -37,6 +39,7 @@ from ..core.domain import (
     last,
     last_image,
     overridden_checks,
+    person_input,
 )
 from ..engines.bagel import transcript
 from .provenance import (
@@ -276,19 +279,20 @@ def _request(step: Step, text: str) -> Turn:
 
 
 def _rejected(trajectory: Trajectory, branch: list[Step], step: Step) -> list[Turn]:
-    """A rejected draft: its refine text and image as context, then the inspect request and the
-    person's reason as a verdict (`<sketch>no: REASON</sketch>`), which is learned."""
-    requests = transcript.requests(trajectory.session, step.round)
+    """A rejected draft as the engine drew it (a refine's request and text, and the image) as context,
+    then the inspect request and the person's reason as a verdict (`<sketch>no: REASON</sketch>`),
+    which is learned."""
+    session = trajectory.session
     turns = []
-    if step.stage is Stage.REFINE:
-        turns += [
-            _request(step, requests[Stage.REFINE]),
-            _text(step, "refine", refine_text(step), target=False),
-        ]
-    if step.image is not None:
-        turns.append(_image(step, target=False))
+    for segment in _drawn_segments(transcript.as_drawn(step), session):
+        if segment.kind == "image":
+            turns.append(_image(step, target=False))
+        elif segment.request:
+            turns.append(_request(step, segment.text))
+        else:
+            turns.append(_text(step, step.stage.value, segment.text, target=False))
     turns += [
-        _request(step, requests[Stage.INSPECT]),
+        _request(step, transcript.requests(session, step.round)[Stage.INSPECT]),
         Turn(
             "text",
             "critique",
@@ -304,6 +308,21 @@ def _rejected(trajectory: Trajectory, branch: list[Step], step: Step) -> list[Tu
     return turns
 
 
+def _drawn_segments(step: Step, session) -> list[transcript.Segment]:
+    """What the engine's context held when it drew `step` (`transcript.segments`), where a redraw that
+    answered a person's reject reason was asked to answer it (`transcript.stage_request`) in place of
+    its stage's plain request."""
+    segments = transcript.segments(step, session)
+    given = person_input(step)
+    if given is None or given.kind != "reason" or step.stage not in transcript.IMAGE_STAGES:
+        return segments
+    request = transcript.stage_request(step.stage, session, step.round, given)
+    if request is None:
+        return segments
+    asked = transcript.Segment("text", request, request=True)
+    return [asked] + [segment for segment in segments if not segment.request]
+
+
 def _answer(step: Step, text: str, role: str) -> str:
     """What a step's answer text is in the data: a plan target without the engine's note lines, else
     the text as the engine's context holds it."""
@@ -314,15 +333,11 @@ def _step_turns(step: Step, session, role_text: str, role_image: str) -> list[Tu
     """One kept step as the engine's transcript holds it (`transcript.segments`): its request, its
     answer text and its image, each marked by the rule's role."""
     turns: list[Turn] = []
-    for segment in transcript.segments(step, session):
+    for segment in _drawn_segments(step, session):
         if segment.kind == "image":
             if role_image != OUT:
                 turns.append(_image(step, target=role_image == TARGET))
-        elif (
-            not turns
-            and step.stage is not Stage.SKETCH
-            and _is_request(segment.text, step, session)
-        ):
+        elif segment.request:  # the studio's request, whatever the correction it asks to answer
             turns.append(_request(step, segment.text))
         elif role_text != OUT:
             turns.append(
@@ -334,10 +349,6 @@ def _step_turns(step: Step, session, role_text: str, role_image: str) -> list[Tu
                 )
             )
     return turns if any(t.stage != "request" for t in turns) else []
-
-
-def _is_request(text: str, step: Step, session) -> bool:
-    return text in transcript.requests(session, step.round).values()
 
 
 def multi_turn(

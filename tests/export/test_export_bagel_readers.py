@@ -165,7 +165,7 @@ def test_a_copied_bagel_export_is_read_by_irgs_dataset_with_loss_only_on_the_tar
     assert transcript.SYSTEM == row["texts"][0] and row["texts"][1] == "Prompt: a cat and a dog"
     assert learned == [p[4] for p in parts if p[0] == "text" and p[1]]
     assert "<ins>draw a dog</ins><des>a cat, a dog, WRONG</des><done>yes</done>" not in learned
-    assert "<plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch>" in learned
+    assert "<plan>yes</plan><sketch>no: too dark</sketch>" in learned
     assert not any(
         t.startswith(("Inspect the image", "Plan step", "Refine the image")) for t in learned
     )

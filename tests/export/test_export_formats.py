@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from studio.core.domain import Stage
 from studio.engines.bagel import transcript
 from studio.export import export
 from studio.export.select import split_of
@@ -56,7 +57,7 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
         "content": "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>",
         "need_loss": True,
     }
-    rejected, request, critique, redraw = content[2], content[3], content[4], content[5]
+    rejected, request, critique, asked, redraw = content[2:7]
     assert request == {"type": "text", "content": transcript.INSPECT_REQUEST, "need_loss": False}
     assert {k: rejected[k] for k in ("type", "need_loss", "need_vae", "need_vit")} == {
         "type": "image",
@@ -64,10 +65,18 @@ def test_bagel_rows_are_conversations_with_loss_flags_and_a_parquet_info(store, 
         "need_vae": False,
         "need_vit": True,
     }
-    assert critique == {
+    assert (
+        critique
+        == {  # as the engine's redraw context holds it: no inspect judged the plan before
+            "type": "text",
+            "content": "<plan>yes</plan><sketch>no: too dark</sketch>",
+            "need_loss": True,
+        }
+    )
+    assert asked == {  # the engine's request for a redraw that answers the reason
         "type": "text",
-        "content": "<plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch>",
-        "need_loss": True,
+        "content": transcript.redraw_request(Stage.SKETCH, "too dark"),
+        "need_loss": False,
     }
     assert (redraw["need_loss"], redraw["need_vae"], redraw["need_vit"]) == (True, True, True)
     provenance = json.loads(row["provenance"])
@@ -101,7 +110,7 @@ def test_think_trace_lines_mark_each_image_and_name_its_file(store, session, tmp
     assert trace[0] == "THOUGHT 1: <ins>draw a tabby cat</ins><des>a cat</des><done>no</done>"
     # the format has no "seen, not learned": the rejected draft stays out, the person's reason is learned
     assert trace[1] == (
-        "THOUGHT 2: <plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch> "
+        "THOUGHT 2: <plan>yes</plan><sketch>no: too dark</sketch> "
         "<image_start>[reasoning_image_1]<image_end>"
     )
     assert line["Final Answer"] == "<final/>"  # the answer is the trace's last image: the final one

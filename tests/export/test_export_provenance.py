@@ -35,6 +35,7 @@ from studio.core.domain import (
     StudioError,
     last,
     last_image,
+    person_input,
     unchanged,
 )
 from studio.engines.bagel import transcript
@@ -76,9 +77,26 @@ class CannotFix(ScriptedEngine):
         return super().refine(ctx, instruction, region)
 
 
+class ActsOnVerdicts(ScriptedEngine):
+    """Stands in for an engine that refines to answer a person's overridden verdict and says so (as
+    BAGEL's `used_input` does: the verdict is in its context, with a request to answer it)."""
+
+    name = "acts-on-verdicts"
+
+    def refine(self, ctx, instruction, region):
+        result = super().refine(ctx, instruction, region)
+        if ctx.person is not None and ctx.person.kind == "verdict":
+            result.used_input = UsedInput(True, "refined to answer it")
+        return result
+
+
 @pytest.fixture
 def more_engines():
-    made = {"reads-reasons": ReadsReasons(), "cannot-fix": CannotFix()}
+    made = {
+        "reads-reasons": ReadsReasons(),
+        "cannot-fix": CannotFix(),
+        "acts-on-verdicts": ActsOnVerdicts(),
+    }
     for name, engine in made.items():
         engines.register(name, lambda engine=engine: engine)
     yield made
@@ -297,6 +315,25 @@ def test_a_sketch_a_person_failed_is_context_and_the_models_unacted_refine_is_no
     assert all(not loss for loss, _, _, step_id, _ in elements if step_id == refine.id)
 
 
+@pytest.mark.parametrize("engine", ["scripted", "acts-on-verdicts"])
+def test_the_request_to_answer_a_persons_verdict_is_context_and_the_refine_a_target_only_if_acted_on(
+    store, runner, more_engines, scripted, tmp_path, engine
+):
+    t, plan, sketch, refine = overridden_then_refined(runner, engine=engine)
+    stored = store.load(t.session.id).steps[refine.id]
+    request = transcript.refine_request(transcript.answers_verdict(stored))
+    assert "the apple is green" in request  # the engine asked this refine to answer ana's verdict
+    readouts = check_exports(store, [t.session.id], tmp_path)
+    parts = [e for e in bagel_elements(readouts["bagel"]) if e[3] == refine.id]
+    acted = engine == "acts-on-verdicts"  # the rule: a model refine after a person's "no" is a
+    assert [(loss, kind, stage) for loss, kind, stage, *_ in parts] == [  # target only if acted on
+        (False, "text", "request"),
+        (acted, "text", "refine"),
+        (acted, "image", "refine"),
+    ]
+    assert parts[0][4] == request and parts[1][4] == protocol.refine_text(stored.instruction)
+
+
 def test_a_plan_a_person_failed_is_context_and_the_persons_verdict_its_target(
     store, runner, scripted, tmp_path
 ):
@@ -340,6 +377,45 @@ def test_a_reject_with_a_reason_is_a_verdict_the_engine_reads(store, runner, scr
     assert critique[4].startswith("<plan>")  # the plan check as stored
     sft = jsonl(readouts["vlm-sft"] / "train" / "inspect.jsonl")
     assert any(r["conversations"][1]["value"] == critique[4] for r in sft)
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a red apple", "a WRONG apple"]
+)  # WRONG: the model fails the plan
+def test_a_reject_after_its_inspect_is_learned_as_the_verdict_the_engines_redraw_context_holds(
+    store, runner, scripted, tmp_path, prompt
+):
+    t = runner.new_session(prompt, engine="scripted", seed=4, settings=RunSettings(max_rounds=2))
+    runner.advance(t)  # plan
+    rejected = runner.advance(t)
+    assert (
+        runner.advance(t).stage is Stage.INSPECT
+    )  # the model judges the image a person then rejects
+    redraw = runner.reject(t, rejected.id, note="too dark", by="ana")
+    runner.run(t)
+    stored = store.load(t.session.id)
+    redraw, session = stored.steps[redraw.id], stored.session
+    # what the BAGEL engine puts into the redraw's context after the rejected image (engine._context)
+    branch = stored.branch(redraw.parent_id)
+    sent = transcript.reason_segments(
+        stored.steps[rejected.id], transcript.stored_plan_check(branch), session
+    )
+    sent.append(
+        transcript.Segment(
+            "text",
+            transcript.stage_request(Stage.SKETCH, session, redraw.round, person_input(redraw)),
+        )
+    )
+    assert sent[1].text == "<plan>yes</plan><sketch>no: too dark</sketch>"
+    readouts = check_exports(store, [t.session.id], tmp_path)
+    elements = bagel_elements(readouts["bagel"])
+    at = next(i for i, e in enumerate(elements) if e[2] == "critique")
+    assert [(e[0], e[4]) for e in elements[at - 1 : at + 2]] == [
+        (False, sent[0].text),  # the inspect request
+        (True, sent[1].text),  # the person's reason, as the verdict the engine shows
+        (False, sent[2].text),  # the request for a redraw that answers it
+    ]
+    assert elements[at + 2][:4] == (True, "image", "sketch", redraw.id)
 
 
 def test_a_redraw_is_an_edit_only_where_the_engine_read_the_reason(

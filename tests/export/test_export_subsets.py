@@ -41,6 +41,7 @@ def test_a_steered_session_is_one_trajectory_in_the_order_it_was_made(store, ses
         ("sketch", "image", False),  # the rejected draft: context …
         ("request", "text", False),
         ("critique", "text", True),  # … then the person's reason, as a verdict
+        ("request", "text", False),  # the engine's request for a redraw that answers it
         ("sketch", "image", True),
         ("request", "text", False),
         ("inspect", "text", True),
@@ -64,7 +65,7 @@ def test_a_steered_session_is_one_trajectory_in_the_order_it_was_made(store, ses
     assert transcript.INSPECT_REQUEST in requests and all(r.strip() for r in requests)
     texts = [t["text"] for t in trajectory["turns"] if t["kind"] == "text" and t["target"]]
     assert texts[0] == "<ins>draw a tabby cat</ins><des>a cat</des><done>no</done>"
-    assert texts[1] == "<plan>yes: The plan matches the prompt.</plan><sketch>no: too dark</sketch>"
+    assert texts[1] == "<plan>yes</plan><sketch>no: too dark</sketch>"
     assert texts[5] == (
         "<plan>no: WRONG is not in the prompt; drop it.</plan>"
         "<sketch>yes: The sketch follows the instruction.</sketch>"

@@ -14,7 +14,9 @@ image need_loss false, need_vae true, need_vit true: it is looked at and edited 
 verdict, edit and own refine are targets (images: need_loss, need_vae, need_vit all true); a refine
 that changed nothing is left out. A rejected draft is context that is not continued from (need_loss
 and need_vae false, need_vit true), followed by the inspect request and the person's reason as a
-verdict target (`<plan>…</plan><sketch>no: REASON</sketch>`). Images are the stored PNG bytes in
+verdict target (`<plan>…</plan><sketch>no: REASON</sketch>`, the plan check as stored before the
+rejected image), then the engine's request to redraw (no loss), as the redraw's context held them.
+Images are the stored PNG bytes in
 base64, never re-encoded. `provenance` lists, per assistant element, the step it came from, its
 author (and `annotator`: which person) and the model's original where a person changed it;
 `annotators` lists everyone who acted on the trajectory. Every path is relative to the folder (data_dir
