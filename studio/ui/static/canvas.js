@@ -58,14 +58,15 @@ function placeLabels(svg, shown, s) {
   for (const t of svg.querySelectorAll("text[data-box]")) {
     const [x0, y0, x1, y1] = t.dataset.box.split(",").map(Number);
     wrapLabel(t, Math.min(W - 2 * pad, Math.max(x1 - x0, 0.4 * W)), line);  // a sentence wraps near its box
-    const w = t.getBBox().width, h = line * t.childNodes.length;
+    const lines = Array.from(t.childNodes);
+    const w = Math.max(0, ...lines.map((l) => l.getComputedTextLength())), h = line * lines.length;
     const x = Math.max(pad, Math.min(x0 + pad, W - pad - w));
     const tops = [y0 - h - pad, y0 + pad, y1 + pad, y0 - h - pad - line, y1 + pad + line];
     const fits = tops.map((top) => ({x0: x, y0: top, x1: x + w, y1: top + h}))
       .filter((r) => r.y0 >= 0 && r.y1 <= H);
     const spot = fits.find((r) => !hits(r)) || fits[0] || {x0: x, y0: Math.max(0, Math.min(y0, H - h)), x1: x + w};
     spot.y1 = spot.y0 + h; placed.push(spot);
-    Array.from(t.childNodes).forEach((span, i) => {
+    lines.forEach((span, i) => {
       span.setAttribute("x", spot.x0); span.setAttribute("y", spot.y0 + line * (i + 0.8));
     });
   }
