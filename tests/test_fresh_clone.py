@@ -22,6 +22,8 @@ NEEDS_UPSTREAM = [  # one test of each kind that reads what a fresh clone lacks
     "tests/export/test_export_bagel_readers.py::"
     "test_think_trace_is_read_by_zebra_cots_dataset_with_the_final_image_as_the_answer",
     "tests/language/test_scene.py::test_classes_match_geneval_object_names_in_order",  # inside the test
+    "tests/export/test_export_pickapic.py::"
+    "test_the_dpo_scripts_own_preprocessing_trains_the_preferred_image_as_the_winner[sqlite]",
     "tests/cli/test_cli.py::test_parse_file_reproduces_geneval_include_lists",
 ]
 

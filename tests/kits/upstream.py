@@ -77,4 +77,12 @@ ZEBRA_COT = Upstream(
     "data/interleave_datasets/think_trace_dataset.py",
     "git clone https://github.com/multimodal-reasoning-lab/Bagel-Zebra-CoT and check out commit bbf53c3",
 )
-ALL = (BAGEL, GENEVAL, IRG, ZEBRA_COT)
+DIFFUSION_DPO = Upstream(
+    "diffusers' Diffusion-DPO training script",
+    "STROKE_STUDIO_TEST_DIFFUSION_DPO",
+    SHARED / "third_party" / "diffusers_dpo",
+    "train_diffusion_dpo.py",
+    "copy examples/research_projects/diffusion_dpo/train_diffusion_dpo.py of "
+    "https://github.com/huggingface/diffusers (commit 58eb52c) into a folder",
+)
+ALL = (BAGEL, GENEVAL, IRG, ZEBRA_COT, DIFFUSION_DPO)
