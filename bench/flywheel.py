@@ -70,7 +70,9 @@ def steer(store: Store, rows: list[dict], offset: int) -> int:
             sketch = runner.target(trajectory, None, Stage.SKETCH)
             runner.reject(trajectory, sketch.id, note=f"no: {fix}", by="bench")
         else:
-            runner.override(trajectory, verdict.id, sketch_passed=False, sketch_critique=fix, by="bench")
+            runner.override(
+                trajectory, verdict.id, sketch_passed=False, sketch_critique=fix, by="bench"
+            )
             try:
                 runner.refine_with(trajectory, verdict.id, fix, by="bench")
                 corrected += 1
@@ -94,8 +96,16 @@ def small_config(folder: Path, out: Path) -> Path:
 def run_trainer(python, snapshot, folder, out, steps, lr, config) -> list[dict]:
     result = train(
         TrainOptions(
-            [folder], snapshot, out, steps=steps, lr=lr, gpus=0, python=python,
-            repo=bagel_kit.CLONE, data_config=config, trainer_args=CPU_TRAINER,
+            [folder],
+            snapshot,
+            out,
+            steps=steps,
+            lr=lr,
+            gpus=0,
+            python=python,
+            repo=bagel_kit.CLONE,
+            data_config=config,
+            trainer_args=CPU_TRAINER,
         )  # fmt: skip
     )
     return result.losses

@@ -74,7 +74,9 @@ def _to(self, *args, **kwargs):
 
 torch.nn.Module.to = _to
 _tensor = torch.tensor
-torch.tensor = lambda *a, **k: _tensor(*a, **({**k, "device": _cpu(k["device"])} if "device" in k else k))
+torch.tensor = lambda *a, **k: _tensor(
+    *a, **({**k, "device": _cpu(k["device"])} if "device" in k else k)
+)
 
 # 7. Training attention forces sdpa_kernel([EFFICIENT_ATTENTION]) on a bf16 float mask: the CPU has no
 #    such kernel ("No viable backend"), so SDPA may also use its MATH kernel.
