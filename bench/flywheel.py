@@ -106,7 +106,7 @@ def run_trainer(python, snapshot, folder, out, steps, lr, config) -> list[dict]:
             repo=bagel_kit.CLONE,
             data_config=config,
             trainer_args=CPU_TRAINER,
-        )  # fmt: skip
+        )
     )
     return result.losses
 
@@ -169,9 +169,14 @@ def main() -> None:
     held_config = small_config(folders["held-out"], work / "held-out.yaml")
     before = run_trainer(python, base, folders["held-out"], work / "eval-base", 1, 0.0, held_config)
     trained = run_trainer(
-        python, base, folders["train"], work / "trained", args.steps, args.lr,
+        python,
+        base,
+        folders["train"],
+        work / "trained",
+        args.steps,
+        args.lr,
         small_config(folders["train"], work / "train.yaml"),
-    )  # fmt: skip
+    )
     after = run_trainer(
         python, work / "trained", folders["held-out"], work / "eval-trained", 1, 0.0, held_config
     )
