@@ -231,6 +231,25 @@ WEAK_COLORS = {
     "bronze",
 }
 
+# Kinds whose name begins with a colour word that says nothing of this one's colour ("a golden
+# retriever" is a breed; "a red panda", "a black widow" are species), read without that colour.
+COLOR_NAMED_KINDS = frozenset(
+    {
+        "golden retriever",
+        "golden retrievers",
+        "golden eagle",
+        "golden eagles",
+        "red panda",
+        "red pandas",
+        "black widow",
+        "black widows",
+    }
+)
+
+# Verbs of sitting on something else: "perched on its back" is on the thing "its" names, where
+# "stands on its end" or "sits on its haunches" is the subject's own posture.
+ON_ANOTHER = _words("perch roost land ride nest")
+
 NEGATIONS = _words("no without not nor never none")
 # Words for spatial relations the scene graph has no relation for: noted, not placed.
 OTHER_PLACES = ("among", "around", "opposite", "by")

@@ -277,3 +277,80 @@ def test_worn_and_held_things_are_objects_and_the_wearer_is_what_a_relation_plac
 )
 def test_a_verb_the_tagger_took_for_a_plural_noun_is_no_object(prompt, groups, relations):
     assert graph(prompt) == (groups, relations)
+
+
+# --- who a relation after a held thing places; fronted anchors; parts of another; contents ------
+
+
+@pytest.mark.parametrize(
+    "prompt, subject, relation, anchor, held",
+    [
+        # the main verb holds: the relation hangs on the verb, so it places the holder
+        (
+            "A man in a green cap holds a long rod next to a small boat.",
+            "person",
+            "next to",
+            "boat",
+            "rod",
+        ),
+        # a participle without its own subject ("while walking") is its main verb's subject's
+        (
+            "A girl in a red coat carries a blue bag while walking behind a brown horse.",
+            "person",
+            "behind",
+            "horse",
+            "bag",
+        ),
+    ],
+)
+def test_a_relation_after_what_the_main_verb_holds_places_the_holder(
+    prompt, subject, relation, anchor, held
+):
+    groups, relations = graph(prompt)
+    names = [g.cls for g in groups]
+    said = {(names[x.subject], x.relation, names[x.anchor]) for x in relations}
+    assert (subject, relation, anchor) in said, said
+    assert (held, relation, anchor) not in said
+
+
+def test_a_breed_named_with_a_colour_word_gives_no_colour():
+    groups, _ = graph("A golden retriever puppy naps on a porch next to a red ball.")
+    assert G("dog", 1, None) in groups
+    assert graph("A golden dog naps on a porch.")[0] == [G("dog", 1, "yellow")]
+
+
+def test_a_thing_after_a_fronted_relation_to_a_pronoun_is_placed_against_it():
+    groups, relations = graph(
+        "A sofa stands in a bright living room. Beside it stands a tall green lamp."
+    )
+    assert groups[1] == G("lamp", 1, "green")
+    assert Relation(1, "next to", 0) in relations
+
+
+def test_perched_on_another_things_part_is_on_that_thing_but_posture_on_its_own_is_none():
+    groups, relations = graph(
+        "A cow grazes in a wide field. A small white bird is perched on its back."
+    )
+    assert Relation(1, "on", 0) in relations
+    assert graph("A dog lies on its back in the sun.")[1] == []
+
+
+def test_described_contents_of_a_container_are_objects_in_it():
+    groups, relations = graph(
+        "A basket of red apples sits on a bench beside a vase of yellow tulips."
+    )
+    assert G("apple", 2, "red") in groups and G("tulip", 2, "yellow") in groups
+    assert Relation(groups.index(G("apple", 2, "red")), "in", 0) in relations
+    tulip, vase = groups.index(G("tulip", 2, "yellow")), groups.index(G("vase", 1, None))
+    assert Relation(tulip, "in", vase) in relations
+    # undescribed, the contents are the container's filling
+    assert [g.cls for g in graph("A jar of pickles stands on a shelf next to a cup.")[0]] == [
+        "jar",
+        "cup",
+    ]
+
+
+def test_clothes_after_in_are_worn_objects_not_the_wearers_colour():
+    groups, relations = graph("A tall man in a yellow coat waits at a bus stop.")
+    assert groups == [G("person", 1, None), G("coat", 1, "yellow")]
+    assert Relation(1, "worn by", 0) in relations

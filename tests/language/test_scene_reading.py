@@ -403,11 +403,17 @@ def test_a_long_one_sentence_list_keeps_every_object_and_its_plan_reads_back_the
             [G("cow", 1, "purple")],
             [],
         ),
-        # plain "on" one of its parts is where something sits, as "on a table" is
+        # perched on a part of another drawn object is on that object (the part is no anchor)
         (
             "A bicycle leans on a wall. Perched on its saddle is a small bird.",
             [G("bicycle"), G("bird")],
-            [],
+            [Relation(1, "on", 0)],
+        ),
+        # plain "on" its own part is a posture, no relation
+        (
+            "A toothbrush stands on its end beside a sink.",
+            [G("toothbrush"), G("sink")],
+            [Relation(0, "next to", 1)],
         ),
         # a relation said both ways is one relation
         (

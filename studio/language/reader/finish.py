@@ -130,6 +130,18 @@ def held_and_worn(r: Reader, groups, relations, head_group: dict[int, int]) -> N
             x = Relation(holder, how, thing) if how == "on" else Relation(thing, how, holder)
             if x not in relations:
                 relations.append(x)
+    for c, x in enumerate(words):
+        # "a vase of red roses", "a bowl of oranges": what a container is "of" is in it
+        if c in head_group and x.dep == "pobj" and x.low != "lot" and words[x.head].low == "of":
+            holder = head_group.get(words[x.head].head)
+            thing = head_group[c]
+            if (
+                holder is not None
+                and holder != thing
+                and _is_container(groups[holder].cls)
+                and not any(y.subject == thing for y in relations if y.anchor == holder)
+            ):
+                relations.append(Relation(thing, "in", holder))
     for k, x in enumerate(relations):
         if x.relation == "in" and groups[x.anchor].cls in CLOTHES:
             relations[k] = Relation(x.anchor, "worn by", x.subject)

@@ -193,7 +193,13 @@ def read(text: str, merge: bool = False) -> SceneGraph:  # noqa: C901  (one pass
             part = r.np_at(rel[1] + 1)
             if part is not None and role(r, part) != "object":
                 if on_part:
-                    pass  # plain "on" a part is where it sits, as "on a table" is
+                    # plain "on" a part is where it sits ("stands on its end"), unless the verb
+                    # says it sits on something else ("A bird is perched on its back")
+                    if r.words[r.words[i].head].lemma in L.ON_ANOTHER:
+                        if last is None:
+                            pending = ("on", history[-1])
+                        else:
+                            relate(last, "on", owner_of_pronoun(last))
                 elif last is None:
                     pending = (rel[0], history[-1])
                 else:
@@ -382,9 +388,22 @@ def _verb_subject(r: Reader, prep: int, head_group: dict[int, int], last):
     while prep > 0 and words[prep].pos != "ADP" and r.relation_at(prep) is None:
         prep -= 1
     verb = words[prep].head
-    if words[prep].pos != "ADP" or words[verb].pos not in ("VERB", "AUX") or verb == prep:
+    # "next to" is tagged ADV + ADP: the adverb hangs on the verb ("holds a hose next to a truck")
+    placed_by_verb = words[prep].pos == "ADP" or (
+        words[prep].pos == "ADV" and words[prep].dep == "advmod"
+    )
+    if not placed_by_verb or words[verb].pos not in ("VERB", "AUX") or verb == prep:
         return _wearer(r, last, head_group)  # "higher than", "a cat on a mat"
-    subj = next((c for c, w in enumerate(words) if w.head == verb and w.dep == "nsubj"), None)
+
+    def subject_of(v):
+        return next((c for c, w in enumerate(words) if w.head == v and w.dep == "nsubj"), None)
+
+    subj = subject_of(verb)
+    seen = {verb}
+    while subj is None and words[verb].dep in ("advcl", "xcomp") and words[verb].head not in seen:
+        verb = words[verb].head  # "holds an umbrella while standing next to a dog": the holder
+        seen.add(verb)
+        subj = subject_of(verb)
     if subj is None or r.low[subj] in L.PRONOUNS or r.words[subj].pos == "PRON":
         return _wearer(r, last, head_group)
     if subj in head_group:

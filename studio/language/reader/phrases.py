@@ -125,6 +125,8 @@ def post_color(r: Reader, j: int, part: bool = False):  # noqa: C901  (one readi
     while k < n and (
         low[k] in L.COLOR_NOUNS or (low[k] == "in" and k + 1 < n and low[k + 1] in L.COLOR_NOUNS)
     ):
+        if "in" in said and low[k] in L.CLOTHES:
+            return None  # "a woman in a yellow coat": a coat she wears, not her colour
         k, tail = k + 1 + (low[k] == "in"), True
     if ("with" in said and "noun" not in said or said == {"of"}) and not tail:
         return None  # "with purple" alone is not a colour of the noun before; "of purple color" is

@@ -336,7 +336,7 @@ class Reader:
             count = 2 * (count or 1)
         if explicit and low[j : j + 1] and low[j] in L.COUNT_UNITS and low[j + 1 : j + 2] == ["of"]:
             j += 2  # "four heads of broccoli" are four broccoli
-        best, color, loose, k = None, None, [], j
+        best, color, loose, k, color_at = None, None, [], j, -1
         collective = j >= 2 and low[j - 1] == "of" and low[j - 2] in L.COLLECTIVES
         # modifiers, then the head noun; the longest phrase wins ("an orange orange")
         while k < len(low):
@@ -384,6 +384,8 @@ class Reader:
                 and k + 1 < len(low)
                 and (self.class_at(k + 1) or low[k + 1] in L.COLOR_VERBS)  # "chestnut-colored"
             ):
+                if color is None:
+                    color_at = k
                 color = color or COLOR_WORDS.get(w) or L.COLOR_SYNONYMS[w]
             elif w in ADJECTIVES or w in L.SHADE_WORDS or w in L.COLOR_VERBS:
                 pass
@@ -404,6 +406,8 @@ class Reader:
             cls = self.known_at(head - 1)[0]  # "a bear cub" is a (young) bear
         if cls in COLOR_WORDS and color is None and head > 0 and low[head - 1] in L.SHADE_WORDS:
             return None  # "a deep orange" is a colour
+        if 0 <= color_at < head and " ".join(low[color_at : color_at + 2]) in L.COLOR_NAMED_KINDS:
+            color = None  # "a golden retriever (puppy)" names a breed, not the dog's colour
         if count is None:
             count = 2 if num == "pl" else 1
         elif pairs and cls in PAIR_CLASSES:

@@ -333,6 +333,10 @@ def _open_role(r: Reader, np: NP) -> str:  # noqa: C901  (one rule per way a des
     ):
         h = words[w.head].head  # "against a stack of pillows": where the stack is
         w = words[h]
+    if contents(r, h) and (np.color or np.explicit):
+        # "a vase of red roses", "a basket of three apples": described, so drawn in it (undescribed,
+        # "a tray of cookies" is the container's filling, as an undescribed surface is the setting)
+        return "object"
     if _owner(r, h) is not None and not (
         words[w.head].low == "with" and (np.explicit or r.relation_at(np.end))
     ):
@@ -371,6 +375,9 @@ def _open_role(r: Reader, np: NP) -> str:  # noqa: C901  (one rule per way a des
             and subject != np.head
             and not r.is_thing(subject)
             and r.low[subject] not in L.PERSONAL  # "He holds a helmet under his arm"
+            and not _fronted_anchor(
+                r, subject
+            )  # "Beside it stands a lamp": the lamp is the subject
             # "The picture shows a snowman": what the picture shows, not a detail of it
             and not (
                 r.low[subject] in L.FRAMES and w.dep == "dobj" and words[subject].head == w.head
@@ -380,6 +387,26 @@ def _open_role(r: Reader, np: NP) -> str:  # noqa: C901  (one rule per way a des
         if not (np.article or np.definite or np.explicit) and words[np.head].dep != "conj":
             return "setting"  # descriptions introduce objects with an article or a number ("conveys calm")
     return "object"
+
+
+def contents(r: Reader, k: int) -> bool:
+    """Word k is what a container holds, things counted in the plural: "a vase of red roses", "a
+    basket of apples" (not stuff: "a cup of coffee", "a glass of juice")."""
+    w = r.words[k]
+    if w.dep != "pobj" or r.low[w.head] != "of" or w.tag not in ("NNS", "NNPS"):
+        return False
+    holder = r.words[w.head].head
+    return holder != w.head and (
+        r.low[holder] in L.CONTAINERS or r.words[holder].lemma in L.CONTAINERS
+    )
+
+
+def _fronted_anchor(r: Reader, k: int) -> bool:
+    """Word k is the pronoun of a fronted relation ("Beside it stands a green lamp"), which the tagger
+    may take for the verb's subject; the noun after the verb is what the clause is about."""
+    return r.words[k].pos == "PRON" and any(
+        (hit := r.relation_at(m)) and hit[1] == k for m in range(max(0, k - 3), k)
+    )
 
 
 def _owner(r: Reader, k: int) -> int | None:
