@@ -38,6 +38,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.kits.gpu_fakes import IDEFICS3_TINY, JANUS_TINY, SDXL_TINY  # noqa: E402
+
 NO_GPU = 2
 
 SIZES = {
@@ -47,12 +49,16 @@ SIZES = {
             hidden=2048,
             layers=24,
             heads=16,
+            kv_heads=16,
             intermediate=5632,
+            positions=16384,
             vision_hidden=1024,
             vision_layers=24,
             vision_heads=16,
+            vision_mlp_ratio=4.0,
             image=384,
             patch=16,
+            min_size=14,
             vq_codes=16384,
             vq_base=128,
             vq_mult=[1, 1, 2, 2, 4],
@@ -63,7 +69,9 @@ SIZES = {
             hidden=2048,
             layers=24,
             heads=32,
+            kv_heads=32,
             intermediate=8192,
+            positions=16384,
             vision_hidden=1152,
             vision_layers=27,
             vision_heads=16,
@@ -71,15 +79,22 @@ SIZES = {
             image=384,
             patch=14,
             scale=3,
+            longest_edge=4 * 384,
+            split=True,
         ),
         sdxl=dict(
             blocks=(320, 640, 1280),
             transformer_layers=(1, 2, 10),
             heads=(5, 10, 20),
             cross=2048,
+            layers=2,
             clip1=(768, 12, 12, 3072),
             clip2=(1280, 32, 20, 5120),
+            clip_vocab=49408,
             vae=(128, 256, 512, 512),
+            vae_layers=2,
+            time_embed=256,
+            groups=32,
             size=1024,
         ),
         steps=30,
@@ -89,45 +104,24 @@ SIZES = {
     ),
     "tiny": dict(
         vocab=512,
-        janus=dict(
-            hidden=64,
-            layers=2,
-            heads=4,
-            intermediate=128,
-            vision_hidden=32,
-            vision_layers=2,
-            vision_heads=4,
-            image=32,
-            patch=8,
-            vq_codes=64,
-            vq_base=32,
-            vq_mult=[1, 1],
-            vq_latent=32,
-            vq_blocks=1,
-        ),
-        vlm=dict(
-            hidden=64,
-            layers=2,
-            heads=4,
-            intermediate=128,
-            vision_hidden=32,
-            vision_layers=2,
-            vision_heads=4,
-            vision_intermediate=37,
-            image=32,
-            patch=8,
-            scale=2,
-        ),
-        sdxl=dict(
-            blocks=(32, 64),
-            transformer_layers=(1, 1),
-            heads=(2, 4),
-            cross=64,
-            clip1=(32, 2, 4, 37),
-            clip2=(32, 2, 4, 37),
-            vae=(32, 32),
-            size=64,
-        ),
+        # the test suite's tiny models, built the way the realistic ones are (multi-head attention,
+        # 16k positions, image splitting, two layers per UNet / VAE block; a VAE of two 32-wide blocks),
+        # so --tiny walks their paths
+        janus={
+            **JANUS_TINY,
+            "kv_heads": 4,
+            "positions": 16384,
+            "vision_mlp_ratio": 4.0,
+            "min_size": 14,
+        },
+        vlm={
+            **IDEFICS3_TINY,
+            "kv_heads": 4,
+            "positions": 16384,
+            "longest_edge": 4 * 32,
+            "split": True,
+        },
+        sdxl={**SDXL_TINY, "layers": 2, "vae": (32, 32), "vae_layers": 2},
         steps=4,
         think_tokens=8,
         dtype="float32",
@@ -173,72 +167,11 @@ def build_janus(out: Path, size: dict, vocab: int, dtype) -> Path:
 
 
 def janus_parts(size: dict, vocab: int):
-    """Janus-Pro's config at `size`, its processor, and the special tokens' ids."""
-    from transformers import JanusConfig, JanusImageProcessorPil, JanusProcessor
+    """Janus-Pro's config at `size`, its processor, and the special tokens' ids, over `vocab` words."""
+    from tests.kits.gpu_fakes import JANUS_ROLES, JANUS_SPECIAL
+    from tests.kits.gpu_fakes import janus_parts as parts
 
-    special = ["<pad>", "<s>", "</s>", "<image_placeholder>", "<begin_of_image>", "<end_of_image>"]
-    tok = word_tokenizer(
-        vocab,
-        special,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        extra_special_tokens={
-            "image_token": "<image_placeholder>",
-            "boi_token": "<begin_of_image>",
-            "eoi_token": "<end_of_image>",
-        },
-    )
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
-    s = size
-    tokens = (s["image"] // s["patch"]) ** 2
-    config = JanusConfig(
-        text_config=dict(
-            model_type="llama",
-            vocab_size=len(tok),
-            hidden_size=s["hidden"],
-            intermediate_size=s["intermediate"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["heads"],
-            max_position_embeddings=16384,
-            bos_token_id=ids["<s>"],
-            eos_token_id=ids["</s>"],
-            pad_token_id=ids["<pad>"],
-        ),
-        vision_config=dict(
-            hidden_size=s["vision_hidden"],
-            num_hidden_layers=s["vision_layers"],
-            num_attention_heads=s["vision_heads"],
-            image_size=s["image"],
-            patch_size=s["patch"],
-            projection_dim=s["hidden"],
-            num_image_tokens=tokens,
-        ),
-        vq_config=dict(
-            embed_dim=8,
-            num_embeddings=s["vq_codes"],
-            latent_channels=s["vq_latent"],
-            base_channels=s["vq_base"],
-            channel_multiplier=s["vq_mult"],
-            num_res_blocks=s["vq_blocks"],
-            projection_dim=s["hidden"],
-            image_token_embed_dim=s["hidden"],
-        ),
-        image_token_id=ids["<image_placeholder>"],
-    )
-    template = (
-        "{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
-        "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-        "\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
-    )
-    processor = JanusProcessor(
-        image_processor=JanusImageProcessorPil(size={"height": s["image"], "width": s["image"]}),
-        tokenizer=tok,
-        chat_template=template,
-        num_image_tokens=tokens,
-    )
-    return config, processor, ids
+    return parts(size, word_tokenizer(vocab, JANUS_SPECIAL, **JANUS_ROLES))
 
 
 def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
@@ -255,71 +188,16 @@ def build_vlm(out: Path, size: dict, vocab: int, dtype) -> Path:
 
 
 def vlm_parts(size: dict, vocab: int):
-    """An Idefics3 (SmolVLM) config at `size` and its processor."""
-    import transformers
-    from transformers import Idefics3Config, Idefics3Processor
+    """An Idefics3 (SmolVLM) config at `size` and its processor, over `vocab` words."""
+    from tests.kits.gpu_fakes import IDEFICS3_ROLES, IDEFICS3_SPECIAL, idefics3_parts
 
-    special = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<end_of_utterance>",
-        "<fake_token_around_image>",
-        "<image>",
-        "<global-img>",
-    ] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
-    tok = word_tokenizer(
-        vocab,
-        special,
-        bos_token="<|im_start|>",
-        eos_token="<end_of_utterance>",
-        pad_token="<|endoftext|>",
-    )
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special[:6]}
-    s = size
-    config = Idefics3Config(
-        text_config=dict(
-            model_type="llama",
-            vocab_size=len(tok),
-            hidden_size=s["hidden"],
-            intermediate_size=s["intermediate"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["heads"],
-            max_position_embeddings=16384,
-            bos_token_id=ids["<|im_start|>"],
-            eos_token_id=ids["<end_of_utterance>"],
-            pad_token_id=ids["<|endoftext|>"],
-        ),
-        vision_config=dict(
-            hidden_size=s["vision_hidden"],
-            intermediate_size=s["vision_intermediate"],
-            num_hidden_layers=s["vision_layers"],
-            num_attention_heads=s["vision_heads"],
-            image_size=s["image"],
-            patch_size=s["patch"],
-        ),
-        scale_factor=s["scale"],
-        image_token_id=ids["<image>"],
-        pad_token_id=ids["<|endoftext|>"],
-    )
-    template = (
-        "<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}"
-        "{% if c['type']=='image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
-        "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
-    )
-    processor = Idefics3Processor(
-        image_processor=transformers.Idefics3ImageProcessorPil(
-            size={"longest_edge": 4 * s["image"]}, max_image_size={"longest_edge": s["image"]}
-        ),
-        tokenizer=tok,
-        image_seq_len=(s["image"] // s["patch"]) ** 2 // s["scale"] ** 2,
-        chat_template=template,
-    )
-    return config, processor
+    return idefics3_parts(size, word_tokenizer(vocab, IDEFICS3_SPECIAL, **IDEFICS3_ROLES))
 
 
 def build_sdxl(out: Path, size: dict, dtype) -> Path:
     import torch
+
+    from tests.kits.gpu_fakes import sdxl_pipeline
 
     with torch.device(_build_device()):
         pipe = sdxl_pipeline(size)
@@ -327,89 +205,6 @@ def build_sdxl(out: Path, size: dict, dtype) -> Path:
     pipe.save_pretrained(out)
     del pipe
     return out
-
-
-def sdxl_pipeline(size: dict):
-    """An SDXL pipeline at `size`, built where the caller's device (and default dtype) context says."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    from tests.kits.gpu_fakes import clip_tokenizer
-
-    s = size
-    n = len(s["blocks"])
-    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
-    up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
-
-    def clip(dims, projection: bool, tokens: int):
-        hidden, layers, heads, inner = dims
-        config = CLIPTextConfig(
-            vocab_size=49408 if hidden >= 512 else tokens,
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            intermediate_size=inner,
-            projection_dim=hidden,
-            max_position_embeddings=77,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-        return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
-
-    tok = clip_tokenizer()
-    te1, te2 = clip(s["clip1"], False, len(tok)), clip(s["clip2"], True, len(tok))
-    unet = UNet2DConditionModel(
-        sample_size=s["size"] // 8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=down,
-        up_block_types=up,
-        block_out_channels=s["blocks"],
-        layers_per_block=2,
-        cross_attention_dim=s["cross"],
-        transformer_layers_per_block=s["transformer_layers"],
-        attention_head_dim=s["heads"],
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=256 if n == 3 else 8,
-        projection_class_embeddings_input_dim=(256 if n == 3 else 8) * 6 + s["clip2"][0],
-        norm_num_groups=32 if n == 3 else 8,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=s["vae"],
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * len(s["vae"]),
-        up_block_types=("UpDecoderBlock2D",) * len(s["vae"]),
-        layers_per_block=2,
-        norm_num_groups=32 if n == 3 else 8,
-        sample_size=s["size"],
-        scaling_factor=0.13025,
-        force_upcast=True,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        steps_offset=1,
-        timestep_spacing="leading",
-    )
-    return StableDiffusionXLPipeline(
-        vae=vae,
-        text_encoder=te1,
-        text_encoder_2=te2,
-        tokenizer=tok,
-        tokenizer_2=tok,
-        unet=unet,
-        scheduler=scheduler,
-    )
 
 
 _DEVICE = ["cuda"]

@@ -32,21 +32,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GiB = 2**30
 
-JANUS_7B = dict(
-    hidden=4096,
-    layers=30,
-    heads=32,
-    intermediate=11008,
-    vision_hidden=1024,
-    vision_layers=24,
-    vision_heads=16,
-    image=384,
-    patch=16,
-    vq_codes=16384,
-    vq_base=128,
-    vq_mult=[1, 1, 2, 2, 4],
-    vq_latent=256,
-    vq_blocks=2,
+# Janus-Pro-7B: Janus-Pro-1B's vision tower and VQ decoder (gpu_check's realistic size) with the 7B LM.
+JANUS_7B_LM = dict(hidden=4096, layers=30, heads=32, kv_heads=32, intermediate=11008)
+# FLUX.1-dev: CLIP-L, T5-XXL v1.1, FLUX's VAE; its transformer is diffusers' default configuration.
+FLUX_DEV = dict(
+    clip=dict(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        projection_dim=768,
+    ),
+    clip_vocab=49408,
+    t5=dict(
+        d_model=4096,
+        d_kv=64,
+        d_ff=10240,
+        num_layers=24,
+        num_heads=64,
+        feed_forward_proj="gated-gelu",
+        is_gated_act=True,
+    ),
+    t5_vocab=32128,
+    t5_max_len=512,
+    vae=dict(
+        block_out_channels=(128, 256, 512, 512),
+        layers_per_block=2,
+        latent_channels=16,
+        norm_num_groups=32,
+        sample_size=1024,
+        shift_factor=0.1159,
+        scaling_factor=0.3611,
+    ),
+    transformer={},
 )
 SIDE = 1024
 
@@ -87,7 +105,8 @@ def janus(device: str, dtype):
     from transformers import GenerationConfig, JanusForConditionalGeneration
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / "gpu-full-janus-processor"
-    config, processor, ids = gpu_check.janus_parts(JANUS_7B, 102400)
+    size = {**gpu_check.SIZES["realistic"]["janus"], **JANUS_7B_LM}
+    config, processor, ids = gpu_check.janus_parts(size, 102400)
     processor.save_pretrained(folder)
     with where(device, dtype):
         model = JanusForConditionalGeneration(config).eval()
@@ -107,105 +126,28 @@ def vlm(device: str, dtype):
     return model, processor
 
 
-def flux_encoders(device: str, dtype) -> dict:
-    """FLUX.1's text encoders (CLIP-L, T5-XXL v1.1), tokenizers and VAE."""
-    from diffusers import AutoencoderKL
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
-
-    from tests.kits.gpu_fakes import clip_tokenizer, t5_tokenizer
-
-    with where(device, dtype):
-        clip = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=49408,
-                hidden_size=768,
-                intermediate_size=3072,
-                num_hidden_layers=12,
-                num_attention_heads=12,
-                projection_dim=768,
-                max_position_embeddings=77,
-                bos_token_id=0,
-                eos_token_id=1,
-                pad_token_id=1,
-            )
-        )
-        t5 = T5EncoderModel(
-            T5Config(
-                vocab_size=32128,
-                d_model=4096,
-                d_kv=64,
-                d_ff=10240,
-                num_layers=24,
-                num_heads=64,
-                feed_forward_proj="gated-gelu",
-                is_gated_act=True,
-                pad_token_id=0,
-                eos_token_id=1,
-                decoder_start_token_id=0,
-            )
-        )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            block_out_channels=(128, 256, 512, 512),
-            layers_per_block=2,
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            latent_channels=16,
-            norm_num_groups=32,
-            sample_size=1024,
-            use_quant_conv=False,
-            use_post_quant_conv=False,
-            shift_factor=0.1159,
-            scaling_factor=0.3611,
-        )
-    return dict(
-        text_encoder=clip,
-        tokenizer=clip_tokenizer(),
-        text_encoder_2=t5,
-        tokenizer_2=t5_tokenizer(max_len=512),
-        vae=vae,
-    )
-
-
-def flux_transformer(device: str, dtype):
-    from diffusers import FluxTransformer2DModel
-
-    with where(device, dtype):
-        return FluxTransformer2DModel(guidance_embeds=True)  # FLUX.1-dev's / Kontext-dev's config
-
-
-def flux_scheduler():
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
-    return FlowMatchEulerDiscreteScheduler(
-        shift=3.0,
-        use_dynamic_shifting=True,
-        base_shift=0.5,
-        max_shift=1.15,
-        base_image_seq_len=256,
-        max_image_seq_len=4096,
-    )
-
-
 def flux_pipes(device: str, dtype):
+    """A FLUX.1-dev sketcher and a FLUX.1 Kontext refiner, each with its own transformer, sharing the
+    text encoders, tokenizers and VAE."""
     from diffusers import FluxKontextPipeline, FluxPipeline
 
-    shared = flux_encoders(device, dtype)
-    sketcher = FluxPipeline(
-        scheduler=flux_scheduler(), transformer=flux_transformer(device, dtype), **shared
-    )
-    refiner = FluxKontextPipeline(
-        scheduler=flux_scheduler(), transformer=flux_transformer(device, dtype), **shared
-    )
+    from tests.kits.gpu_fakes import flux_encoders, flux_scheduler, flux_transformer
+
+    with where(device, dtype):
+        shared = flux_encoders(FLUX_DEV)
+        sketcher, refiner = flux_transformer(FLUX_DEV), flux_transformer(FLUX_DEV)
+    sketcher = FluxPipeline(scheduler=flux_scheduler(), transformer=sketcher, **shared)
+    refiner = FluxKontextPipeline(scheduler=flux_scheduler(), transformer=refiner, **shared)
     return sketcher, refiner
 
 
 def sdxl_pipe(device: str, dtype):
     import gpu_check
 
+    from tests.kits.gpu_fakes import sdxl_pipeline
+
     with where(device, dtype):
-        return gpu_check.sdxl_pipeline(gpu_check.SIZES["realistic"]["sdxl"])
+        return sdxl_pipeline(gpu_check.SIZES["realistic"]["sdxl"])
 
 
 # -- --plan -------------------------------------------------------------------------------------
@@ -417,6 +359,18 @@ def full_size(runner, rows: list[dict], wanted: set[str]) -> None:
     clock = Clock()
     bf16 = torch.bfloat16
 
+    def built(name: str, t0: float) -> None:
+        rows.append(
+            dict(
+                engine=name,
+                stage="built on the GPU",
+                seconds=round(time.perf_counter() - t0, 1),
+                sampling_steps=0,
+                peak_allocated_gib=round(torch.cuda.max_memory_allocated() / GiB, 2),
+                peak_reserved_gib=round(torch.cuda.max_memory_reserved() / GiB, 2),
+            )
+        )
+
     def session(name: str, params: dict, warm: dict) -> None:
         t0 = time.perf_counter()
         run_session(name, runner, prompt, warm, [], lambda: None)  # warm-up: kernels, allocator
@@ -432,16 +386,7 @@ def full_size(runner, rows: list[dict], wanted: set[str]) -> None:
         engine.adopt(model, processor)
         clock.wrap(model, "generate", "model")
         clock.wrap(model, "decode_image_tokens", "autoencoder")
-        rows.append(
-            dict(
-                engine="janus",
-                stage="built on the GPU",
-                seconds=round(time.perf_counter() - t0, 1),
-                sampling_steps=0,
-                peak_allocated_gib=round(torch.cuda.max_memory_allocated() / GiB, 2),
-                peak_reserved_gib=round(torch.cuda.max_memory_reserved() / GiB, 2),
-            )
-        )
+        built("janus", t0)
         engines.register("janus-full", lambda engine=engine: engine)
         session(
             "janus-full",
@@ -499,16 +444,7 @@ def full_size(runner, rows: list[dict], wanted: set[str]) -> None:
             engine.adopt("sketcher", sdxl_pipe("cuda", dtype))
         clock.wrap_pipe(engine.sketcher())
         clock.wrap_pipe(engine.refiner())
-        rows.append(
-            dict(
-                engine=name,
-                stage="built on the GPU",
-                seconds=round(time.perf_counter() - t0, 1),
-                sampling_steps=0,
-                peak_allocated_gib=round(torch.cuda.max_memory_allocated() / GiB, 2),
-                peak_reserved_gib=round(torch.cuda.max_memory_reserved() / GiB, 2),
-            )
-        )
+        built(name, t0)
         engines.register(name, lambda engine=engine: engine)
         session(name, {"max_think_tokens": 64}, {"max_think_tokens": 4, "steps": 2})
         engines.unregister(name)

@@ -7,8 +7,10 @@ their own loading code exactly as they would load a user's download. Nothing is 
 tokenizers are trained here on a few sentences. The outputs are noise: the tests check the plumbing
 (loading, stages, previews, cancellation, errors), not the pictures.
 
-The benchmarks build from the same parts (`bench/tiny_sd.py`, `bench/gpu_check.py` import from here):
-the test suite is what keeps these builders working with each diffusers / transformers release.
+The benchmarks build from the same parts (`bench/tiny_sd.py`, `bench/gpu_check.py` and
+`bench/gpu_full.py` import from here): the Janus-Pro, Idefics3, SDXL and FLUX.1 builders take their size
+(`JANUS_TINY`, `IDEFICS3_TINY`, `SDXL_TINY`, `FLUX_TINY` here; the released configurations there), so the
+test suite is what keeps the full-size builders working with each diffusers / transformers release.
 """
 
 from __future__ import annotations
@@ -83,82 +85,119 @@ def clip_tokenizer(max_len: int = 77, bos_first: bool = True):
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_len, **kwargs)
 
 
+CLIP_TINY = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2)
+
+
+def clip_text_config(vocab_size: int, **dims):
+    """A CLIP text encoder's config over clip_tokenizer's ids (BOS 0, EOS and pad 1, 77 positions);
+    `dims` are its sizes (CLIP_TINY's keys, and projection_dim where a projection reads it)."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=vocab_size,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        max_position_embeddings=77,
+        **dims,
+    )
+
+
 # -- Janus-Pro --------------------------------------------------------------------------------
 
 JANUS_IMAGE, JANUS_PATCH = 32, 8
+JANUS_SPECIAL = [
+    "<pad>",
+    "<s>",
+    "</s>",
+    "<image_placeholder>",
+    "<begin_of_image>",
+    "<end_of_image>",
+]
+JANUS_ROLES = dict(
+    bos_token="<s>",
+    eos_token="</s>",
+    pad_token="<pad>",
+    extra_special_tokens={
+        "image_token": "<image_placeholder>",
+        "boi_token": "<begin_of_image>",
+        "eoi_token": "<end_of_image>",
+    },
+)
+# The sizes janus_parts reads; bench/gpu_check.py's SIZES (and bench/gpu_full.py's 7B) are the big ones.
+JANUS_TINY = dict(
+    hidden=64,
+    layers=2,
+    heads=4,
+    kv_heads=2,
+    intermediate=128,
+    positions=1024,
+    vision_hidden=32,
+    vision_layers=2,
+    vision_heads=4,
+    vision_mlp_ratio=2.0,
+    image=JANUS_IMAGE,
+    patch=JANUS_PATCH,
+    min_size=8,
+    vq_codes=64,
+    vq_base=32,
+    vq_mult=[1, 1],
+    vq_latent=32,
+    vq_blocks=1,
+)
 
 
-def build_janus(out: Path) -> Path:
-    import torch
-    from transformers import (
-        GenerationConfig,
-        JanusConfig,
-        JanusForConditionalGeneration,
-        JanusProcessor,
-    )
+def janus_parts(size: dict, tok):
+    """Janus-Pro's config at `size` (JANUS_TINY's keys) over `tok` (a tokenizer with JANUS_SPECIAL and
+    JANUS_ROLES), its processor, and the special tokens' ids."""
+    from transformers import JanusConfig, JanusProcessor
 
     try:
         from transformers import JanusImageProcessorPil as ImageProcessor
     except ImportError:  # pragma: no cover
         from transformers import JanusImageProcessor as ImageProcessor
 
-    torch.manual_seed(0)
-    special = ["<pad>", "<s>", "</s>", "<image_placeholder>", "<begin_of_image>", "<end_of_image>"]
-    tok = bpe_tokenizer(
-        special,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        extra_special_tokens={
-            "image_token": "<image_placeholder>",
-            "boi_token": "<begin_of_image>",
-            "eoi_token": "<end_of_image>",
-        },
-    )
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
-    n_tokens = (JANUS_IMAGE // JANUS_PATCH) ** 2
-    hidden = 64
+    ids = {t: tok.convert_tokens_to_ids(t) for t in JANUS_SPECIAL}
+    s = size
+    n_tokens = (s["image"] // s["patch"]) ** 2
     config = JanusConfig(
         text_config=dict(
             model_type="llama",
             vocab_size=len(tok),
-            hidden_size=hidden,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
+            hidden_size=s["hidden"],
+            intermediate_size=s["intermediate"],
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            num_key_value_heads=s["kv_heads"],
+            max_position_embeddings=s["positions"],
             bos_token_id=ids["<s>"],
             eos_token_id=ids["</s>"],
             pad_token_id=ids["<pad>"],
         ),
         vision_config=dict(
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=JANUS_IMAGE,
-            patch_size=JANUS_PATCH,
-            mlp_ratio=2.0,
-            projection_dim=hidden,
+            hidden_size=s["vision_hidden"],
+            num_hidden_layers=s["vision_layers"],
+            num_attention_heads=s["vision_heads"],
+            image_size=s["image"],
+            patch_size=s["patch"],
+            mlp_ratio=s["vision_mlp_ratio"],
+            projection_dim=s["hidden"],
             depth=2,
             num_image_tokens=n_tokens,
         ),
         vq_config=dict(
             embed_dim=8,
-            num_embeddings=64,
-            latent_channels=32,
-            base_channels=32,
-            channel_multiplier=[1, 1],
-            num_res_blocks=1,
-            projection_dim=hidden,
-            image_token_embed_dim=hidden,
+            num_embeddings=s["vq_codes"],
+            latent_channels=s["vq_latent"],
+            base_channels=s["vq_base"],
+            channel_multiplier=s["vq_mult"],
+            num_res_blocks=s["vq_blocks"],
+            projection_dim=s["hidden"],
+            image_token_embed_dim=s["hidden"],
             num_hidden_layers=2,
         ),
         image_token_id=ids["<image_placeholder>"],
     )
-    model = JanusForConditionalGeneration(config).eval()
-    # No generation_kwargs / boi_token_id here on purpose: the engine fills them in, as some checkpoints need.
-    model.generation_config = GenerationConfig(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"])
     template = (
         "{% for m in messages %}<|{{ m['role'] | capitalize }}|>: {% for c in m['content'] %}"
         "{% if c['type']=='image' %}<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
@@ -166,12 +205,25 @@ def build_janus(out: Path) -> Path:
     )
     processor = JanusProcessor(
         image_processor=ImageProcessor(
-            size={"height": JANUS_IMAGE, "width": JANUS_IMAGE}, min_size=8
+            size={"height": s["image"], "width": s["image"]}, min_size=s["min_size"]
         ),
         tokenizer=tok,
         chat_template=template,
         num_image_tokens=n_tokens,
     )
+    return config, processor, ids
+
+
+def build_janus(out: Path) -> Path:
+    import torch
+    from transformers import GenerationConfig, JanusForConditionalGeneration
+
+    torch.manual_seed(0)
+    tok = bpe_tokenizer(JANUS_SPECIAL, **JANUS_ROLES)
+    config, processor, ids = janus_parts(JANUS_TINY, tok)
+    model = JanusForConditionalGeneration(config).eval()
+    # No generation_kwargs / boi_token_id here on purpose: the engine fills them in, as some checkpoints need.
+    model.generation_config = GenerationConfig(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"])
     processor.save_pretrained(out)
     model.save_pretrained(out)
     return out
@@ -185,23 +237,11 @@ def sd_parts(in_channels: int = 4, seed: int = 0) -> dict:
     text encoder and the character-level CLIP tokenizer. Also the benchmarks' sketcher (bench/tiny_sd.py)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
     tok = clip_tokenizer()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(tok),
-            max_position_embeddings=77,
-        )
-    )
+    text_encoder = CLIPTextModel(clip_text_config(len(tok), **CLIP_TINY))
     vae = AutoencoderKL(
         block_out_channels=(32, 64),
         in_channels=3,
@@ -292,48 +332,68 @@ def build_llama_chat(out: Path) -> Path:
     return out
 
 
-def build_idefics3(out: Path) -> Path:
-    import torch
-    import transformers
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+IDEFICS3_SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<end_of_utterance>",
+    "<fake_token_around_image>",
+    "<image>",
+    "<global-img>",
+] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+IDEFICS3_ROLES = dict(
+    bos_token="<|im_start|>", eos_token="<end_of_utterance>", pad_token="<|endoftext|>"
+)
+# The sizes idefics3_parts reads; bench/gpu_check.py's SIZES has the SmolVLM-2B-sized one.
+IDEFICS3_TINY = dict(
+    hidden=64,
+    layers=2,
+    heads=4,
+    kv_heads=2,
+    intermediate=128,
+    positions=4096,
+    vision_hidden=32,
+    vision_layers=2,
+    vision_heads=4,
+    vision_intermediate=37,
+    image=32,
+    patch=8,
+    scale=2,
+    longest_edge=64,  # what the processor resizes an image's longest edge to, before max_image_size
+    split=False,  # do_image_splitting
+)
 
-    torch.manual_seed(0)
-    special = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<end_of_utterance>",
-        "<fake_token_around_image>",
-        "<image>",
-        "<global-img>",
-    ] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
-    tok = bpe_tokenizer(
-        special, bos_token="<|im_start|>", eos_token="<end_of_utterance>", pad_token="<|endoftext|>"
-    )
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special[:6]}
-    image, patch, scale = 32, 8, 2
+
+def idefics3_parts(size: dict, tok):
+    """An Idefics3 (SmolVLM) config at `size` (IDEFICS3_TINY's keys) over `tok` (a tokenizer with
+    IDEFICS3_SPECIAL and IDEFICS3_ROLES) and its processor."""
+    import transformers
+    from transformers import Idefics3Config, Idefics3Processor
+
+    ids = {t: tok.convert_tokens_to_ids(t) for t in IDEFICS3_SPECIAL[:6]}
+    s = size
     config = Idefics3Config(
         text_config=dict(
             model_type="llama",
             vocab_size=len(tok),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
+            hidden_size=s["hidden"],
+            intermediate_size=s["intermediate"],
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            num_key_value_heads=s["kv_heads"],
+            max_position_embeddings=s["positions"],
             bos_token_id=ids["<|im_start|>"],
             eos_token_id=ids["<end_of_utterance>"],
             pad_token_id=ids["<|endoftext|>"],
         ),
         vision_config=dict(
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=image,
-            patch_size=patch,
+            hidden_size=s["vision_hidden"],
+            intermediate_size=s["vision_intermediate"],
+            num_hidden_layers=s["vision_layers"],
+            num_attention_heads=s["vision_heads"],
+            image_size=s["image"],
+            patch_size=s["patch"],
         ),
-        scale_factor=scale,
+        scale_factor=s["scale"],
         image_token_id=ids["<image>"],
         pad_token_id=ids["<|endoftext|>"],
     )
@@ -344,14 +404,24 @@ def build_idefics3(out: Path) -> Path:
     )
     processor = Idefics3Processor(
         image_processor=transformers.Idefics3ImageProcessorPil(
-            size={"longest_edge": 2 * image},
-            max_image_size={"longest_edge": image},
-            do_image_splitting=False,
+            size={"longest_edge": s["longest_edge"]},
+            max_image_size={"longest_edge": s["image"]},
+            do_image_splitting=s["split"],
         ),
         tokenizer=tok,
-        image_seq_len=(image // patch) ** 2 // scale**2,
+        image_seq_len=(s["image"] // s["patch"]) ** 2 // s["scale"] ** 2,
         chat_template=template,
     )
+    return config, processor
+
+
+def build_idefics3(out: Path) -> Path:
+    import torch
+    from transformers import Idefics3ForConditionalGeneration
+
+    torch.manual_seed(0)
+    tok = bpe_tokenizer(IDEFICS3_SPECIAL, **IDEFICS3_ROLES)
+    config, processor = idefics3_parts(IDEFICS3_TINY, tok)
     Idefics3ForConditionalGeneration(config).save_pretrained(out)
     processor.save_pretrained(out)
     return out
@@ -419,64 +489,84 @@ def registry_engine(name: str, variable: str, value) -> Iterator:
 # -- the shipped configs' classes: SDXL, FLUX.1 / FLUX.1 Kontext, Qwen-Image-Edit, Qwen2.5-VL ---
 
 
-def build_sdxl(out: Path) -> Path:
-    """Stable Diffusion XL (assets/pipeline-24gb.toml's sketcher): both CLIP text encoders, the
-    text-time UNet, SDXL's scheduler; 64×64 images, VAE factor 2."""
-    import torch
+# The sizes sdxl_pipeline reads: blocks, transformer layers and attention heads per UNet level, the
+# cross-attention width (both encoders side by side), each CLIP's (hidden, layers, heads, intermediate),
+# the VAE's blocks; `clip_vocab` None is the tokenizer's. bench/gpu_check.py's SIZES has SDXL's own.
+SDXL_TINY = dict(
+    blocks=(32, 64),
+    transformer_layers=(1, 1),
+    heads=(2, 4),
+    cross=64,
+    layers=1,
+    clip1=(32, 2, 4, 37),
+    clip2=(32, 2, 4, 37),
+    clip_vocab=None,
+    vae=(32, 64),
+    vae_layers=1,
+    time_embed=8,
+    groups=8,
+    size=64,
+)
+
+
+def sdxl_pipeline(size: dict):
+    """A Stable Diffusion XL pipeline at `size` (SDXL_TINY's keys): both CLIP text encoders, the
+    text-time UNet, SDXL's VAE and scheduler; built where the caller's device (and default dtype)
+    context says."""
     from diffusers import (
         AutoencoderKL,
         EulerDiscreteScheduler,
         StableDiffusionXLPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    torch.manual_seed(0)
+    s = size
+    n = len(s["blocks"])
     tok = clip_tokenizer()
 
-    def clip(cls):
+    def clip(cls, dims):
+        hidden, layers, heads, inner = dims
         return cls(
-            CLIPTextConfig(
-                bos_token_id=0,
-                eos_token_id=1,
-                pad_token_id=1,
-                hidden_size=32,
-                intermediate_size=37,
-                num_attention_heads=4,
-                num_hidden_layers=2,
-                vocab_size=len(tok),
-                max_position_embeddings=77,
-                projection_dim=32,
+            clip_text_config(
+                s["clip_vocab"] or len(tok),
+                hidden_size=hidden,
+                num_hidden_layers=layers,
+                num_attention_heads=heads,
+                intermediate_size=inner,
+                projection_dim=hidden,
             )
         )
 
     unet = UNet2DConditionModel(
-        sample_size=32,
+        sample_size=s["size"] // 2 ** (len(s["vae"]) - 1),
         in_channels=4,
         out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=64,  # both encoders' hidden states side by side
-        transformer_layers_per_block=(1, 1),
-        attention_head_dim=(2, 4),
+        down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1),
+        up_block_types=("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",),
+        block_out_channels=s["blocks"],
+        layers_per_block=s["layers"],
+        cross_attention_dim=s["cross"],
+        transformer_layers_per_block=s["transformer_layers"],
+        attention_head_dim=s["heads"],
         use_linear_projection=True,
         addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        projection_class_embeddings_input_dim=8 * 6 + 32,
-        norm_num_groups=8,
+        addition_time_embed_dim=s["time_embed"],
+        projection_class_embeddings_input_dim=s["time_embed"] * 6 + s["clip2"][0],
+        norm_num_groups=s["groups"],
     )
     vae = AutoencoderKL(
-        block_out_channels=(32, 64),
+        block_out_channels=s["vae"],
         in_channels=3,
         out_channels=3,
         latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=8,
-        sample_size=64,
+        down_block_types=("DownEncoderBlock2D",) * len(s["vae"]),
+        up_block_types=("UpDecoderBlock2D",) * len(s["vae"]),
+        layers_per_block=s["vae_layers"],
+        norm_num_groups=s["groups"],
+        sample_size=s["size"],
         scaling_factor=0.13025,
+        force_upcast=True,
     )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085,
@@ -485,15 +575,24 @@ def build_sdxl(out: Path) -> Path:
         steps_offset=1,
         timestep_spacing="leading",
     )
-    StableDiffusionXLPipeline(
+    return StableDiffusionXLPipeline(
         vae=vae,
-        text_encoder=clip(CLIPTextModel),
-        text_encoder_2=clip(CLIPTextModelWithProjection),
+        text_encoder=clip(CLIPTextModel, s["clip1"]),
+        text_encoder_2=clip(CLIPTextModelWithProjection, s["clip2"]),
         tokenizer=tok,
         tokenizer_2=tok,
         unet=unet,
         scheduler=scheduler,
-    ).save_pretrained(out)
+    )
+
+
+def build_sdxl(out: Path) -> Path:
+    """Stable Diffusion XL (assets/pipeline-24gb.toml's sketcher) at SDXL_TINY: 64×64 images, VAE
+    factor 2."""
+    import torch
+
+    torch.manual_seed(0)
+    sdxl_pipeline(SDXL_TINY).save_pretrained(out)
     return out
 
 
@@ -507,59 +606,26 @@ def t5_tokenizer(max_len: int = 32):
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=max_len)
 
 
-def flux_parts(seed: int = 0) -> dict:
-    """FLUX.1's parts, tiny: CLIP + T5 text encoders, FluxTransformer2DModel (guidance embedded, as
-    FLUX.1-dev), a 16-channel-packed VAE (factor 4). The same parts make FLUX.1 Kontext."""
-    import torch
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
-
-    torch.manual_seed(seed)
-    tok, tok2 = clip_tokenizer(), t5_tokenizer()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(tok),
-            max_position_embeddings=77,
-            projection_dim=32,
-        )
-    )
-    text_encoder_2 = T5EncoderModel(
-        T5Config(
-            vocab_size=len(tok2),
-            d_model=32,
-            d_kv=8,
-            d_ff=37,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            pad_token_id=0,
-            eos_token_id=1,
-            decoder_start_token_id=0,
-        )
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
+# The sizes flux_encoders and flux_transformer read: each part's config fields (`*_vocab` None is the
+# tokenizer's). bench/gpu_full.py has FLUX.1-dev's own.
+FLUX_TINY = dict(
+    clip=dict(**CLIP_TINY, projection_dim=32),
+    clip_vocab=None,
+    t5=dict(
+        d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8
+    ),
+    t5_vocab=None,
+    t5_max_len=32,
+    vae=dict(
         block_out_channels=(8, 8, 8),
         layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
         latent_channels=4,
         norm_num_groups=4,
         sample_size=64,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
         shift_factor=0.0609,
         scaling_factor=1.5035,
-    )
-    transformer = FluxTransformer2DModel(
+    ),
+    transformer=dict(
         patch_size=1,
         in_channels=16,
         num_layers=1,
@@ -568,10 +634,58 @@ def flux_parts(seed: int = 0) -> dict:
         num_attention_heads=2,
         joint_attention_dim=32,
         pooled_projection_dim=32,
-        guidance_embeds=True,
         axes_dims_rope=(4, 4, 8),
+    ),
+)
+
+
+def flux_encoders(size: dict) -> dict:
+    """FLUX.1's text encoders (CLIP, T5), their tokenizers and its 16-channel-packed VAE at `size`
+    (FLUX_TINY's keys): the parts a FLUX.1 and a FLUX.1 Kontext pipeline can share."""
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+
+    tok, tok2 = clip_tokenizer(), t5_tokenizer(max_len=size["t5_max_len"])
+    text_encoder = CLIPTextModel(clip_text_config(size["clip_vocab"] or len(tok), **size["clip"]))
+    text_encoder_2 = T5EncoderModel(
+        T5Config(
+            vocab_size=size["t5_vocab"] or len(tok2),
+            **size["t5"],
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
     )
-    scheduler = FlowMatchEulerDiscreteScheduler(
+    levels = len(size["vae"]["block_out_channels"])
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        **size["vae"],
+    )
+    return dict(
+        text_encoder=text_encoder,
+        tokenizer=tok,
+        text_encoder_2=text_encoder_2,
+        tokenizer_2=tok2,
+        vae=vae,
+    )
+
+
+def flux_transformer(size: dict):
+    """FLUX.1's transformer at `size` (guidance embedded, as FLUX.1-dev and Kontext-dev)."""
+    from diffusers import FluxTransformer2DModel
+
+    return FluxTransformer2DModel(guidance_embeds=True, **size["transformer"])
+
+
+def flux_scheduler():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
         shift=3.0,
         use_dynamic_shifting=True,
         base_shift=0.5,
@@ -579,14 +693,17 @@ def flux_parts(seed: int = 0) -> dict:
         base_image_seq_len=256,
         max_image_seq_len=4096,
     )
+
+
+def flux_parts(seed: int = 0) -> dict:
+    """FLUX.1's parts at FLUX_TINY (VAE factor 4). The same parts make FLUX.1 Kontext."""
+    import torch
+
+    torch.manual_seed(seed)
     return dict(
-        scheduler=scheduler,
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tok,
-        text_encoder_2=text_encoder_2,
-        tokenizer_2=tok2,
-        transformer=transformer,
+        scheduler=flux_scheduler(),
+        **flux_encoders(FLUX_TINY),
+        transformer=flux_transformer(FLUX_TINY),
     )
 
 
