@@ -22,7 +22,7 @@ def main(clone: str) -> None:
 
     attention.install()  # flash_attn, or the studio's SDPA path when it is absent
     from accelerate import init_empty_weights
-    from modeling.autoencoder import AutoEncoderParams
+    from modeling.autoencoder import load_ae
     from modeling.bagel import (
         Bagel,
         Qwen2Config,
@@ -54,20 +54,9 @@ def main(clone: str) -> None:
         patch_size=14,
     )
     vit.rope = False
-    vae = AutoEncoderParams(
-        resolution=256,
-        in_channels=3,
-        downsample=8,
-        ch=128,
-        out_ch=3,
-        ch_mult=[1, 2, 4, 4],
-        num_res_blocks=2,
-        z_channels=16,
-        scale_factor=0.3611,
-        shift_factor=0.1159,
-    )
-    config = bagel_config(llm, vit, vae)
     with init_empty_weights():
+        _, vae = load_ae(local_path=None)  # FLUX's autoencoder parameters, as BAGEL hard-codes them
+        config = bagel_config(llm, vit, vae)
         model = Bagel(Qwen2ForCausalLM(llm), SiglipVisionModel(vit), config)
         model.vit_model.vision_model.embeddings.convert_conv2d_to_linear(vit, meta=True)
     params = sum(p.numel() for p in model.parameters())

@@ -22,22 +22,11 @@ def main(clone: str, side: int = 256) -> None:
 
     attention.install()  # BAGEL's modeling package imports flash_attn
     import torch
-    from modeling.autoencoder import AutoEncoder, AutoEncoderParams
+    from modeling.autoencoder import load_ae
 
     torch.manual_seed(0)
-    params = AutoEncoderParams(
-        resolution=256,
-        in_channels=3,
-        downsample=8,
-        ch=128,
-        out_ch=3,
-        ch_mult=[1, 2, 4, 4],
-        num_res_blocks=2,
-        z_channels=16,
-        scale_factor=0.3611,
-        shift_factor=0.1159,
-    )
-    vae = AutoEncoder(params).eval()
+    vae, _ = load_ae(local_path=None)  # FLUX's size, random weights (no file to load)
+    vae.eval()
     latent = torch.randn(1, 16, side // 8, side // 8)
     with torch.no_grad():
         started = time.perf_counter()
