@@ -10,12 +10,13 @@
   screenplay, listings, chat, short one-sentence descriptions, British spellings). Their first-sight
   scores are kept below and printed beside today's, so the table always shows both; the last set
   (J) was written after the last reader change and is the honest estimate.
-- Whole-graph held-out sets (`bench/data/parse_graph_{k,l,m,n}.jsonl`): long descriptions with re-mentions,
+- Whole-graph held-out sets (`bench/data/parse_graph_{k,l,m,n,o}.jsonl`): long descriptions with re-mentions,
   surfaces, parts, materials and the relations past GenEval's four (behind, in front of, on, in, next
   to, held by, worn by), each with its hand-written graph. A prompt is right when groups (class,
   count, colour) and every relation agree, in any order. Each was scored once when written: K
   before the reader learnt these, L after that change, M before the next one (shares of a group,
-  part colours, between, containers, clothes), N (20) after the last change: the honest estimate.
+  part colours, between, containers, clothes), N (20) after that one, O (40) after the last change
+  (holders, fronted anchors, perched on another's part, contents): the honest estimate.
 - Speed: milliseconds per short prompt with the model already loaded and the per-text cache
   cleared, so every prompt is read from scratch; the load itself is timed once.
 
@@ -61,7 +62,7 @@ LONG_SETS = {
 
 
 # Whole-graph sets; (right, prompts) the first time each was read (docs/benchmarks.md).
-GRAPH_SETS = {"k": (9, 45), "l": (24, 40), "m": (21, 48), "n": (16, 20)}
+GRAPH_SETS = {"k": (9, 45), "l": (24, 40), "m": (21, 48), "n": (16, 20), "o": (19, 40)}
 
 
 def graph_form(groups: list[tuple], relations: list[tuple]) -> tuple:
