@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .edits import Edit
 from .reader import parse_edit, parse_prompt
-from .scene import COLOR_WORDS, NUMBERS, ObjectGroup, SceneGraph
+from .scene import COLOR_WORDS, NUMBERS, ObjectGroup, SceneGraph, plural
 
 _VERDICT_WORD = re.compile(
     r"^\s*(?:no|nope|wrong|incorrect|not quite|not right|bad|fail(?:ed)?|false)\b\s*[:,.!\-–—]+\s*",
@@ -58,6 +58,58 @@ _MISSING = re.compile(
     re.I,
 )
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|this|that one)\b", re.I)
+# what the person wants, as against what they see: "there should be three", "I want four"
+_WANT = re.compile(
+    r"\b(?:should|want(?:ed)?|needs?|must|ought|asked for|supposed to|i'd like|would like)\b", re.I
+)
+# what the person sees ("I count only two donuts", "there are only two"): a number said here is the
+# sketch's, never the one asked for (a bare "only" asks: "only one dog, please")
+_SEEN = re.compile(
+    r"\b(?:i (?:can )?(?:only )?(?:count|see)|i only (?:count|see)|there (?:is|are|'s) only)\b",
+    re.I,
+)
+# a side of the picture rather than of another object ("the cat belongs on the right")
+_SIDE = re.compile(
+    r"\b(?:on|to|at|towards?|over) (?:the )?(left|right|top|bottom)(?:[- ]hand)?(?: side| edge)?\b"
+    r"(?! of\b)",
+    re.I,
+)
+_SIDE_RELATION = {"left": "left of", "right": "right of", "top": "above", "bottom": "below"}
+_NUMBER = re.compile(r"\b(" + "|".join(sorted(NUMBERS, key=len, reverse=True)) + r"|\d+)\b", re.I)
+
+
+def _number(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBERS[word.lower()]
+
+
+def _side_asked(low: str) -> str | None:
+    """The side of the picture a clause asks for: the one said after what the person wants ("it is on
+    the right but should be left" -> left), else the one it names; None when it names none."""
+    want = _WANT.search(low)
+    if want is not None:
+        after = _SIDE.search(low, want.start()) or re.search(
+            r"\b(left|right)\b(?! of\b)", low[want.start() :]
+        )
+        if after is not None:
+            return after.group(1)
+    found = _SIDE.search(low)
+    return found.group(1) if found else None
+
+
+def _count_said(low: str, have: ObjectGroup | None) -> int | None:
+    """The number of objects a clause asks for: the one said after what the person wants ("I count two,
+    there should be three" -> 3), or, where it only says what the sketch shows ("only two donuts"),
+    the planned count; None when it says no number."""
+    numbers = list(_NUMBER.finditer(low))
+    if not numbers:
+        return None
+    want = _WANT.search(low)
+    if want is not None:
+        after = [m for m in numbers if m.start() > want.start()]
+        return _number(after[0].group(1)) if after else None
+    if _SEEN.search(low):
+        return have.count if have is not None else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -104,6 +156,19 @@ def read_clause(clause: str, plan: SceneGraph) -> Edit | str:  # noqa: C901  (on
     target = ObjectGroup(first.cls, 1, first.color)
     low = clause.lower()
     have = _planned(plan, first.cls)
+    asked = _count_said(low, have)
+    if asked is not None and (_SEEN.search(low) or (have is not None and asked != have.count)):
+        return Edit("count", target, count=asked)
+    side = _side_asked(low)
+    if side is not None and len(objects) == 1:
+        others = list(dict.fromkeys(g.cls for g in plan.groups if g.cls != first.cls))
+        if len(others) != 1:
+            return (
+                f"{said!r}: it says a side of the picture, and the plan has "
+                f"{'no other object' if not others else 'several other objects'} to place the "
+                f"{first.cls} against: name one (e.g. 'the {first.cls} should be right of the …')"
+            )
+        return Edit("move", target, _SIDE_RELATION[side], ObjectGroup(others[0], 1))
     more = _MORE.search(low)
     if _TOO_MANY.search(low) and not more:
         nums = [NUMBERS[w] for w in re.findall(r"\b\w+\b", low) if w in NUMBERS]
@@ -160,8 +225,16 @@ def read_critique(text: str, plan: SceneGraph) -> Critique:
     edits: list[Edit] = []
     unread: list[str] = []
     clauses = _clauses(text)
+    named: str | None = (
+        None  # the object the clause before named: "…, there should be three" counts it
+    )
     for clause in clauses:
+        if named and not parse_prompt(_resolve(clause, plan)).groups and _NUMBER.search(clause):
+            noun = plural(named)
+            clause = _NUMBER.sub(lambda m, noun=noun: f"{m.group(1)} {noun}", clause, count=1)
         found = read_clause(clause, plan)
+        objects = parse_prompt(_resolve(clause, plan)).groups
+        named = objects[0].cls if objects else named
         if isinstance(found, Edit):
             if found not in edits:
                 edits.append(found)

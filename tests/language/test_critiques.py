@@ -92,3 +92,35 @@ def test_make_it_bigger_is_refused_with_the_reason():
 def test_an_edit_survives_a_round_trip_through_plain_data():
     edit = Edit("move", ObjectGroup("clock", 1, "red"), "left of", CUP)
     assert edit_from_dict(edit_to_dict(edit)) == edit
+
+
+TWO = SceneGraph([ObjectGroup("cat"), ObjectGroup("dog")], [Relation(0, "left of", 1)])
+
+
+@pytest.mark.parametrize(
+    "text, edit",
+    [
+        # what the person sees is not what they ask for
+        ("I count only two dogs, there should be three", Edit("count", DOG, count=3)),
+        ("I see one dog but I want four", Edit("count", DOG, count=4)),
+        ("there are only two dogs in it", Edit("count", DOG, count=2)),  # as planned: nothing asked
+        # a side of the picture, where the plan has one other object to place against
+        ("the cat belongs on the right", Edit("move", CAT, "right of", ObjectGroup("dog"))),
+        ("swap them: the cat goes on the right-hand side", Edit("move", CAT, "right of", DOG)),
+        ("the cat is on the right side but should be left", Edit("move", CAT, "left of", DOG)),
+    ],
+)
+def test_a_critique_reads_what_is_asked_not_what_is_seen(text, edit):
+    plan = TWO if "cat" in text else PLAN
+    assert read_critique(text, plan).edits == (edit,)
+
+
+def test_a_number_said_after_the_object_was_named_counts_that_object():
+    assert read_critique("two dogs. there should be three", PLAN).edits[-1] == Edit(
+        "count", DOG, count=3
+    )
+
+
+def test_a_side_of_the_picture_with_several_objects_to_place_against_asks_for_one():
+    found = read_critique("the cup belongs on the left", PLAN)
+    assert found.edits == () and "name one" in found.why_not
