@@ -492,14 +492,15 @@ class Painter:
             or all(holds(relation, b, [a.box for a in anchors]) for b in boxes)
         ):
             return edit
-        flipped = Edit("move", edit.anchor, OPPOSITE[relation], edit.target)
-        self._restore(snapshot)
-        boxes = self._relocate(anchors, [(flipped.relation, [s.box for s in subjects])])
-        if all(holds(flipped.relation, b, [s.box for s in subjects]) for b in boxes):
-            return flipped
+        if relation in OPPOSITE:  # "on", "in", "held by", "worn by" have no anchor-side relation
+            flipped = Edit("move", edit.anchor, OPPOSITE[relation], edit.target)
+            self._restore(snapshot)
+            boxes = self._relocate(anchors, [(flipped.relation, [s.box for s in subjects])])
+            if all(holds(flipped.relation, b, [s.box for s in subjects]) for b in boxes):
+                return flipped
         self._restore(snapshot)
         self.erase(subjects + anchors)
-        side = {"right of": -1, "left of": 1, "below": -1, "above": 1}[relation] * 0.22 * SIZE
+        side = {"right of": -1, "left of": 1, "below": -1, "above": 1}.get(relation, 0) * 0.22 * SIZE
         x, y = center_target(self.rng, 20)
         target = (x + side, y) if relation in ("left of", "right of") else (x, y + side)
         placed: list = []
