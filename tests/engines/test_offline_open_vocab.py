@@ -27,9 +27,13 @@ def run_to_end(kit: Kit, engine: OfflineEngine, limit: int = 30):
         plan = kit.run(engine, Stage.PLAN)
         kit.run(engine, Stage.SKETCH)
         check = kit.run(engine, Stage.INSPECT)
-        while not (check.plan_check.passed and check.sketch_check.passed):
+        for _refine in range(limit):  # bounded: a loop that cannot fix a finding must fail, not hang
+            if check.plan_check.passed and check.sketch_check.passed:
+                break
             kit.run(engine, Stage.REFINE)
             check = kit.run(engine, Stage.INSPECT)
+        else:
+            raise AssertionError(f"{limit} refines did not fix: {check.sketch_check.critique}")
         if plan.complete:
             return check
     raise AssertionError("the session did not finish")
