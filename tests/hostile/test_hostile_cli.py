@@ -214,13 +214,18 @@ def session_count(folder) -> int:
 )
 def test_seeds_and_rounds_outside_their_ranges_are_refused(capsys, data, seed, rounds):
     def fits(value, low, high):
+        if isinstance(value, str):  # the command line reads "-0" and " 5 " as the integers they are
+            try:
+                value = int(value)
+            except ValueError:
+                return False
         return isinstance(value, int) and low <= value <= high
 
     should_refuse = not (fits(seed, 0, limits.MAX_SEED) and fits(rounds, 1, limits.MAX_ROUNDS))
     if should_refuse:
         attempt(capsys, data, "run", "--seed", seed, "--rounds", rounds, "--", "a cat")
     else:  # valid: the session is made (checked elsewhere); here only the refusals are the point
-        assert limits.seed(seed) == seed and limits.rounds(rounds) == rounds
+        assert limits.seed(int(seed)) == int(seed) and limits.rounds(int(rounds)) == int(rounds)
         TALLY.record(refused_cleanly=False, should_refuse=False)
 
 
