@@ -9,8 +9,9 @@ record of the final canvas (what was drawn and not erased; the inspector never r
 
 - **missing, passed**: the last plan check on a complete plan passed while a group the labels ask for
   is neither in the final plan nor on the canvas, and the check does not name it (target 0);
-- **floods**: a labelled group whose class the final canvas holds more than its count + 1 times
-  (target 0 on every counting prompt);
+- **floods**: a labelled counted group whose class the final canvas holds more than its count + 1
+  times, the counts of the labelled groups of one class summed (five donuts, three pink and two
+  white, are five; target 0 on every counting prompt);
 - how often a labelled group is missing from the final canvas at all (the reader's or the loop's
   miss), and stages per session.
 """
@@ -102,10 +103,12 @@ def main() -> None:
                     )
             if count > 1:
                 tally["counted groups"] += 1
-                if drawn[cls] > count + 1:
+                # groups of one class ("the first three are pink, the last two white") share the canvas
+                asked = sum(g["count"] for g in row["groups"] if g["cls"] == cls)
+                if drawn[cls] > asked + 1:
                     tally["floods (canvas > count + 1)"] += 1
                     examples["floods"].append(
-                        f"{name}: {cls} {count} -> {drawn[cls]} | {row['prompt'][:80]}"
+                        f"{name}: {cls} {asked} -> {drawn[cls]} | {row['prompt'][:80]}"
                     )
     tally["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(dict(tally), indent=1))

@@ -35,7 +35,7 @@ def test_an_overridden_critique_is_what_the_next_refine_does(runner):
     assert refine.stage is Stage.REFINE and "Nothing to fix" not in refine.instruction
     assert [o.color for o in found(runner, refine).of("cup")] == ["green"]
     answer = person_input(refine)
-    assert answer.used is True and "recolor the cup to green" in answer.note
+    assert answer.used is True and "recoloured the cup green" in answer.note
     # the person's green outranks the prompt's red: the loop does not paint it back
     runner.run(trajectory)
     final = trajectory.branch()[-1]

@@ -46,9 +46,7 @@ def test_the_first_card_says_what_the_engine_understood(engine):
         "Understood: a yellow lamp, with two green pears below the yellow lamp and a black "
         "cat right of the yellow lamp."
     )
-    assert (
-        "No glyph for lamp, pear: drawn as placeholders (named in the evidence overlay)." in first
-    )
+    assert "Drawn from OpenMoji pictures: lamp, pear." in first  # a picture is no placeholder
     assert todo == "Draw a yellow lamp."
 
 

@@ -311,7 +311,7 @@ def test_what_a_person_reads_fits_and_says_what_it_means(studio, tmp_path):
     page.locator("#sb-panel [data-do=reject]").click()
     status_is(page, "rejected and redrawn")
     redraw = page.locator(f"#sb-board .sb-card[data-id='{store.load(sid).head().id}']")
-    expect(redraw).to_contain_text("used your note: did recolor the apple to green")
+    expect(redraw).to_contain_text("used your note: recoloured the apple green")
     page.locator("#sb-panel [data-f=refine]").fill("make the apple green")
     page.locator("#sb-panel [data-do=refine]").click()
     status_is(page, "the refine changed no pixel")

@@ -10,7 +10,9 @@ pixels only, and the refiner carries out one edit — its own, from the first pr
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import re
 
 import numpy as np
 from PIL import Image
@@ -33,7 +35,7 @@ from ..base import (
 )
 from .analyse import analyse
 from .draw import SIZE, blank
-from .judge import plan_issues, sketch_issues, verdict
+from .judge import hidden_note, plan_issues, sketch_issues, verdict
 from .layout import unit_size
 from .paint import DraftNoise, Painter, region_mask
 from .plan import (
@@ -51,6 +53,7 @@ from .plan import (
     prompt_scene,
     reference,
     understood,
+    unplanned_nouns,
 )
 
 EDIT_EXAMPLES = (
@@ -112,6 +115,14 @@ def _last_fix(branch) -> tuple | None:
     return None
 
 
+def _hidden(painter: Painter) -> dict[str, int]:
+    """Per class, what the hand drew on this canvas (its own record) that the analyser does not read
+    back: covered, inside another object, or drawn over a same-coloured one. Drawing it again floods."""
+    drawn = collections.Counter(e["class"] for e in painter.ledger)
+    seen = collections.Counter(o.cls for o in painter.analysis.objects)
+    return dict(drawn - seen)
+
+
 def _alternative(edit: Edit) -> Edit | None:
     """Another edit for a finding the last one did not fix: the anchor moved to the other side instead
     of the subject, an object added anywhere instead of beside another; None where there is no other."""
@@ -134,10 +145,22 @@ def _carry_out(painter: Painter, edits: list[Edit]) -> tuple[list[Edit], list[st
     return done, why
 
 
+def done_text(edit: Edit) -> str:
+    """What an edit did, in the past tense a note's answer reads as: "recoloured the apple yellow",
+    "changed the green cups to one", "moved the dog right of the cat"."""
+    text = edit_text(edit)
+    if edit.kind == "recolor":
+        return re.sub(r"^recolor (.*) to (\w+)$", r"recoloured \1 \2", text)
+    if edit.kind == "count":
+        return re.sub(r"^change the number of (.*) to ", r"changed the \1 to ", text)
+    verb, rest = text.split(" ", 1)
+    return {"add": "added", "remove": "removed", "move": "moved"}.get(verb, verb) + " " + rest
+
+
 def _answer(person, done: list[Edit], why: list[str], read=None) -> UsedInput:
     """What was done with a person's note, in the words the card shows."""
     if done:
-        note = "did " + "; ".join(edit_text(e) for e in done)
+        note = "; ".join(done_text(e) for e in done)
         if why:
             note += f" (could not: {'; '.join(why)})"
         return UsedInput(True, note)
@@ -237,7 +260,15 @@ class OfflineEngine(Engine):
         complete = bool(plan and plan.complete)
         problems = plan_issues(wanted, described, instructed, complete)
         if complete:
-            plan_ok = f"The plan covers the prompt: {SceneGraph(described.groups, described.relations).describe()}."
+            said = SceneGraph(described.groups, described.relations).describe()
+            left = unplanned_nouns(ctx.prompt, described, wanted)
+            if left:
+                plan_ok = (
+                    f"The plan has every object read from the prompt: {said}. The prompt also names "
+                    f"{', '.join(left)}: read as setting, a part or context, and not drawn."
+                )
+            else:
+                plan_ok = f"The plan covers the prompt: {said}."
             if wanted.notes:
                 plan_ok += f" Placed freely, as the prompt gives no left/right/above/below: {'; '.join(wanted.notes)}."
         else:
@@ -345,8 +376,9 @@ class OfflineEngine(Engine):
         for edit in plan_edits:
             described = apply_edit(described, edit, to_plan=True)
         before = _last_fix(ctx.branch)
+        hidden = _hidden(painter)
         issues = []
-        for issue in sketch_issues(described, painter.analysis):
+        for issue in sketch_issues(described, painter.analysis, hidden):
             if (edit_to_dict(issue.edit), issue.critique) != before:
                 issues.append(issue)
             elif (
@@ -363,6 +395,9 @@ class OfflineEngine(Engine):
             text = "Nothing to fix: the sketch matches the plan."
             if before:
                 text = "Not repeating the last edit: it did not fix the same finding last time."
+            held = hidden_note(described, painter.analysis, hidden)
+            if held:
+                text = held
             return {
                 "text": text,
                 "meta": meta | edits_meta(EDITS, []),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ...core.domain import Box, Check
 from ...language import Edit, ObjectGroup, Relation, SceneGraph
 from ...language.rules import relative_position
-from ...language.scene import OPPOSITE
+from ...language.scene import OPPOSITE, RELATIONS
 from .analyse import Analysis, Found
 from .plan import match, phrase, the
 
@@ -86,7 +86,9 @@ def plan_issues(
             s, a = back[r.subject], back[r.anchor]
             said = [x.relation for x in scene.relations if (x.subject, x.anchor) == (s, a)]
             said += [
-                OPPOSITE[x.relation] for x in scene.relations if (x.subject, x.anchor) == (a, s)
+                OPPOSITE[x.relation]
+                for x in scene.relations
+                if (x.subject, x.anchor) == (a, s) and x.relation in OPPOSITE
             ]
             if r.relation not in said:
                 subject, anchor = scene.groups[s], scene.groups[a]
@@ -156,19 +158,68 @@ def merged(plan: SceneGraph) -> SceneGraph:
     return SceneGraph(groups, relations, plan.free_text)
 
 
-def _covered(analysis: Analysis, cls: str) -> int:
-    """Objects of `cls` the analyser reports as there but covered: counted as drawn, never drawn again."""
-    return sum(1 for o in getattr(analysis, "covered", ()) if getattr(o, "cls", None) == cls)
+def hidden_note(plan: SceneGraph, analysis: Analysis, hidden: dict[str, int]) -> str:
+    """What the hand drew that the pixels do not show, where the plan asks for more than is seen: the
+    refine's reason for not drawing it again ("" when nothing planned is hidden)."""
+    notes = []
+    for g in merged(plan).groups:
+        seen = len(analysis.of(g.cls))
+        if seen < g.count and hidden.get(g.cls, 0) > 0:
+            n = min(hidden[g.cls], g.count - seen)
+            notes.append(f"{_count(n, g.cls)} drawn but hidden from view")
+    if not notes:
+        return ""
+    return (
+        f"Not drawing again what is already drawn: {', '.join(notes)} "
+        "(inside, behind or under another object)."
+    )
 
 
-def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
-    """Where the objects read off the canvas differ from everything planned so far."""
+def _held(relation: str, analysis: Analysis, o: Found, anchors: list[Found]) -> bool:
+    """Whether object `o` stands in `relation` to the anchors as the pixels show it: GenEval's four
+    against every anchor (its rule), the others against any one of them (a kettle next to a row of
+    cups stands beside the nearest, a tulip is in one of the vases)."""
+    if relation in RELATIONS:
+        return all(relation in relative_position(o.box, t.box) for t in anchors)
+    return any(analysis.reads(relation, o, t) for t in anchors if t is not o)
+
+
+def _unclaimed(plan: SceneGraph, analysis: Analysis, cls: str) -> list[Found]:
+    """Objects of `cls` in a colour none of its groups asks for, where several groups share the class
+    (a yellow sheep where the plan has a black one and two white ones)."""
+    groups = [g for g in plan.groups if g.cls == cls]
+    if len(groups) < 2 or any(g.color is None for g in groups):
+        return []
+    return [o for o in analysis.of(cls) if all(o.color != g.color for g in groups)]
+
+
+def sketch_issues(
+    plan: SceneGraph, analysis: Analysis, hidden: dict[str, int] | None = None
+) -> list[Issue]:
+    """Where the objects read off the canvas differ from everything planned so far.
+
+    `hidden`: per class, objects the hand drew that the analyser does not see (the painter's record
+    less what is read; the refiner knows what it drew, the inspector passes none). They count as
+    drawn, so what is drawn but covered is never drawn again."""
+    hidden = hidden or {}
     plan = merged(plan)
     missing, extra, colors, places = [], [], [], []
     for i in plan.plan_order():
         g, objs = plan.groups[i], _objects_for(plan, analysis, i)
         boxes = tuple(_box(o) for o in objs)
-        if len(objs) + _covered(analysis, g.cls) < g.count:
+        others = _unclaimed(plan, analysis, g.cls)
+        if len(objs) + hidden.get(g.cls, 0) < g.count and others:
+            # drawn, in a colour no group of its class has: recoloured, never drawn again
+            n = min(len(others), g.count - len(objs))
+            colors.append(
+                Issue(
+                    f"In the sketch {_count(n, g.cls)} {'is' if n == 1 else 'are'} {others[0].color}; "
+                    f"the plan asks for {phrase(g)}.",
+                    Edit("recolor", ObjectGroup(g.cls, 1, others[0].color), color=g.color),
+                    tuple(_box(w, f"should be {g.color}") for w in others),
+                )
+            )
+        elif len(objs) + hidden.get(g.cls, 0) < g.count:
             rel = next((r for r in plan.relations if r.subject == i), None)
             anchor = (
                 _one(plan.groups[rel.anchor])
@@ -188,7 +239,7 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
                         _one(g),
                         rel.relation if anchor else None,
                         anchor,
-                        count=g.count - len(objs) - _covered(analysis, g.cls),
+                        count=g.count - len(objs) - hidden.get(g.cls, 0),
                     ),
                     boxes,
                 )
@@ -226,12 +277,7 @@ def sketch_issues(plan: SceneGraph, analysis: Analysis) -> list[Issue]:
             _objects_for(plan, analysis, r.subject),
             _objects_for(plan, analysis, r.anchor),
         )
-        bad = [
-            o
-            for o in subjects
-            for t in anchors
-            if r.relation not in relative_position(o.box, t.box)
-        ]
+        bad = [o for o in subjects if anchors and not _held(r.relation, analysis, o, anchors)]
         if bad:
             s, a = plan.groups[r.subject], plan.groups[r.anchor]
             places.append(

@@ -21,7 +21,10 @@ from ...language import (
     parse_prompt,
 )
 from ...language.edits import edit_from_dict, edit_to_dict
-from .glyphs import PLACEHOLDERS
+from ...language.nlp import annotate
+from ...language.scene import LEXICON
+from .glyphs import PLACEHOLDERS, is_picture, shapes
+from .pictures import picture_of
 
 
 def phrase(group: ObjectGroup) -> str:
@@ -64,9 +67,14 @@ def understood(scene: SceneGraph) -> str:
     """One line saying what the engine read in the prompt: objects, counts, colours, places, and the rest."""
     parts = [f"{UNDERSTOOD} {SceneGraph(scene.groups, scene.relations).describe()}."]
     unknown = scene.unknown()
-    if unknown:
+    by_noun = shapes(unknown)
+    pictured = [n for n in unknown if is_picture(by_noun[n])]
+    framed = [n for n in unknown if not is_picture(by_noun[n])]
+    if pictured:
+        parts.append(f"Drawn from OpenMoji pictures: {', '.join(pictured)}.")
+    if framed:
         parts.append(
-            f"No glyph for {', '.join(unknown)}: drawn as placeholders (named in the evidence overlay)."
+            f"No picture for {', '.join(framed)}: drawn as placeholders that carry the word."
         )
     if scene.negated:
         parts.append(f"Not to be drawn: {', '.join(phrase(g) for g in scene.negated)}.")
@@ -78,6 +86,52 @@ def understood(scene: SceneGraph) -> str:
             f"{scene.free_text}."
         )
     return " ".join(parts)
+
+
+# where things are, not things ("on the right", "in the middle", "the top of the shelf")
+_PLACES = {
+    "right",
+    "left",
+    "middle",
+    "center",
+    "centre",
+    "top",
+    "bottom",
+    "side",
+    "front",
+    "back",
+    "corner",
+    "edge",
+    "distance",
+    "background",
+    "foreground",
+    "row",
+    "line",
+    "pair",
+    "group",
+}
+
+
+def unplanned_nouns(prompt: str, *planned: SceneGraph) -> list[str]:
+    """Nouns of things the prompt's text names that the sketcher could draw (a COCO class or a picture)
+    but no planned group is: what the reader took as setting, a part or context ("on a wooden chair",
+    "a glass of juice"). The plan check names them, so it never claims to cover what it leaves out."""
+    have = {g.cls for scene in planned for g in [*scene.groups, *scene.negated]} | _PLACES
+    words = annotate(prompt)
+    found: list[str] = []
+    for k, w in enumerate(words):
+        if w.pos not in ("NOUN", "PROPN") or w.dep == "compound":
+            continue
+        pair = (words[k - 1].low, w.lemma) if k and words[k - 1].dep == "compound" else None
+        hit = (
+            (LEXICON.get(pair) if pair else None)
+            or LEXICON.get((w.lemma,))
+            or LEXICON.get((w.low,))
+        )
+        cls = hit[0] if hit else (w.lemma if picture_of(w.lemma) else None)
+        if cls and cls not in have and cls not in found:
+            found.append(cls)
+    return found
 
 
 def placeholder_nouns(prompt: SceneGraph, *others: SceneGraph) -> list[str]:
@@ -228,7 +282,8 @@ def planned(branch: list[Step]) -> tuple[SceneGraph, SceneGraph, Step | None]:
 def _understood_text(line: str) -> str:
     """The reading of the prompt in a first plan's "Understood: …" line (the notes after it left out)."""
     text = line.strip()[len(UNDERSTOOD) :]
-    for note in ("No glyph for", "Not to be drawn:", "Could not place:", "Left out,"):
+    notes = ("Drawn from OpenMoji", "No picture for", "No glyph for", "Not to be drawn:")
+    for note in (*notes, "Could not place:", "Left out,"):
         if note in text:
             text = text[: text.index(note)]
     return text.strip()
@@ -274,9 +329,10 @@ def find(scene: SceneGraph, target: ObjectGroup) -> list[int]:
 
 
 def match(a: SceneGraph, b: SceneGraph) -> dict[int, int]:
-    """Pair a's groups with b's: same class, same colour preferred; each group used once."""
+    """Pair a's groups with b's: same class; same colour and count preferred, then same colour (two
+    groups of oranges without colour pair by their numbers); each group used once."""
     pairs: dict[int, int] = {}
-    for same_color in (True, False):
+    for same_color, same_count in ((True, True), (True, False), (False, False)):
         for i, g in enumerate(a.groups):
             if i in pairs:
                 continue
@@ -287,6 +343,7 @@ def match(a: SceneGraph, b: SceneGraph) -> dict[int, int]:
                     if j not in pairs.values()
                     and h.cls == g.cls
                     and (h.color == g.color or not same_color)
+                    and (h.count == g.count or not same_count)
                 ),
                 None,
             )
