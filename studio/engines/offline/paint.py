@@ -500,7 +500,9 @@ class Painter:
                 return flipped
         self._restore(snapshot)
         self.erase(subjects + anchors)
-        side = {"right of": -1, "left of": 1, "below": -1, "above": 1}.get(relation, 0) * 0.22 * SIZE
+        side = (
+            {"right of": -1, "left of": 1, "below": -1, "above": 1}.get(relation, 0) * 0.22 * SIZE
+        )
         x, y = center_target(self.rng, 20)
         target = (x + side, y) if relation in ("left of", "right of") else (x, y + side)
         placed: list = []
