@@ -27,9 +27,8 @@ def run_to_end(kit: Kit, engine: OfflineEngine, limit: int = 30):
         plan = kit.run(engine, Stage.PLAN)
         kit.run(engine, Stage.SKETCH)
         check = kit.run(engine, Stage.INSPECT)
-        for _refine in range(
-            limit
-        ):  # bounded: a loop that cannot fix a finding must fail, not hang
+        # bounded: a loop that cannot fix a finding must fail, not hang
+        for _refine in range(limit):
             if check.plan_check.passed and check.sketch_check.passed:
                 break
             kit.run(engine, Stage.REFINE)
