@@ -64,7 +64,7 @@ def bagel(
     GPUs) and write a snapshot that --engine bagel loads. Arguments after `--` go to BAGEL's trainer."""
     import json
 
-    from ..train.bagel import TrainOptions, train
+    from ..train.bagel import TrainOptions, parse_losses, train
 
     # click hands everything after `--` to the variadic argument: the first option-like word starts
     # BAGEL's own arguments
@@ -90,8 +90,6 @@ def bagel(
         task = bar.add_task("training", total=steps)
 
         def on_line(line: str) -> None:
-            from ..train.bagel import parse_losses
-
             step = parse_losses(line)
             if step is not None:
                 losses = ", ".join(f"{k} {v:.4f}" for k, v in step.items() if k != "step")
