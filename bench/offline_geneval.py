@@ -46,7 +46,7 @@ from studio.engines.base import StageContext  # noqa: E402
 from studio.engines.offline import OfflineEngine  # noqa: E402
 from studio.engines.offline.analyse import Found, analyse, geneval_satisfied  # noqa: E402
 from studio.engines.offline.plan import placeholder_nouns, planned, prompt_scene  # noqa: E402
-from studio.geneval.checker import OfflineChecker  # noqa: E402
+from studio.geneval.checker import OfflineChecker, canvas_record  # noqa: E402
 from studio.geneval.metadata import TAGS, read_prompts, resolve_prompts  # noqa: E402
 from studio.runner.runner import seed_for  # noqa: E402
 
@@ -99,12 +99,6 @@ def run_in_memory(engine: OfflineEngine, prompt: str, seed: int, settings: RunSe
             )
         )
     return branch, images[branch[-1].image.sha256]
-
-
-def canvas_record(branch: list[Step]) -> list[dict]:
-    """The painter's record of what the final canvas holds (class, colour, box of each object)."""
-    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
-    return step.meta["canvas"] if step else []
 
 
 def truth(branch: list[Step], row: dict) -> bool:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from studio.core.domain import RunSettings, Stage  # noqa: E402
 from studio.engines.offline.plan import planned  # noqa: E402
+from studio.geneval.checker import canvas_record  # noqa: E402
 from studio.runner import Runner  # noqa: E402
 from studio.store import Store  # noqa: E402
 
@@ -46,8 +47,7 @@ def rows(names: list[str]) -> list[tuple[str, dict]]:
 
 
 def canvas(branch) -> collections.Counter:
-    step = next((s for s in reversed(branch) if s.meta and "canvas" in s.meta), None)
-    return collections.Counter(o["class"] for o in (step.meta["canvas"] if step else []))
+    return collections.Counter(o["class"] for o in canvas_record(branch))
 
 
 def main() -> None:
